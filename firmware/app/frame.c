@@ -1,0 +1,86 @@
+#include "frame.h"
+
+#include <string.h>
+
+#include "board.h"
+#include "crc32.h"
+
+static void drop(frame_receiver *rx, uint32_t n)
+{
+    memmove(rx->raw, rx->raw + n, rx->count - n);
+    rx->count -= n;
+}
+
+/* Drops bytes up to the first that may begin a frame: a sync pair, or a lone first sync byte at the end. */
+static void skip_to_sync(frame_receiver *rx)
+{
+    uint32_t i = 0;
+    while (i < rx->count &&
+           !(rx->raw[i] == FRAME_SYNC0 && (i + 1u == rx->count || rx->raw[i + 1u] == FRAME_SYNC1))) {
+        ++i;
+    }
+    drop(rx, i);
+}
+
+/* Appends one byte; 0 when the timeout passes first. A timeout of 0 waits for ever. */
+static int receive_byte(frame_receiver *rx, uint64_t timeout_ticks)
+{
+    uint64_t start = board_timer_read();
+    for (;;) {
+        int c = board_uart_read_byte();
+        if (c >= 0) {
+            rx->raw[rx->count++] = (uint8_t)c;
+            return 1;
+        }
+        if (timeout_ticks && board_timer_read() - start > timeout_ticks) {
+            return 0;
+        }
+    }
+}
+
+frame_status frame_receive(frame_receiver *rx, frame *f, uint64_t byte_timeout_ticks)
+{
+    drop(rx, rx->consumed);
+    rx->consumed = 0;
+    for (;;) {
+        skip_to_sync(rx);
+        uint32_t needed = FRAME_HEADER_BYTES;
+        if (rx->count >= FRAME_HEADER_BYTES) {
+            f->type = rx->raw[2];
+            f->seq = rx->raw[3];
+            f->length = (uint16_t)(rx->raw[4] | (rx->raw[5] << 8));
+            if (f->length > HIL_MAX_PAYLOAD) {
+                drop(rx, 1);
+                return FRAME_BAD_LENGTH;
+            }
+            needed = FRAME_HEADER_BYTES + f->length + FRAME_CRC_BYTES;
+        }
+        if (rx->count >= needed) {
+            const uint8_t *c = rx->raw + FRAME_HEADER_BYTES + f->length;
+            uint32_t received = (uint32_t)c[0] | ((uint32_t)c[1] << 8) | ((uint32_t)c[2] << 16) | ((uint32_t)c[3] << 24);
+            if (crc32_update(0, rx->raw + 2, FRAME_HEADER_BYTES - 2u + f->length) != received) {
+                drop(rx, 1);
+                return FRAME_BAD_CRC;
+            }
+            f->payload = rx->raw + FRAME_HEADER_BYTES;
+            rx->consumed = needed;
+            return FRAME_OK;
+        }
+        if (!receive_byte(rx, rx->count ? byte_timeout_ticks : 0u)) {
+            rx->count = 0;
+            return FRAME_TIMEOUT;
+        }
+    }
+}
+
+void frame_send(uint8_t type, uint8_t seq, const uint8_t *payload, uint16_t length)
+{
+    uint8_t header[FRAME_HEADER_BYTES] = {FRAME_SYNC0, FRAME_SYNC1, type, seq, (uint8_t)length,
+                                          (uint8_t)(length >> 8)};
+    uint32_t crc = crc32_update(0, header + 2, FRAME_HEADER_BYTES - 2u);
+    crc = crc32_update(crc, payload, length);
+    uint8_t trailer[FRAME_CRC_BYTES] = {(uint8_t)crc, (uint8_t)(crc >> 8), (uint8_t)(crc >> 16), (uint8_t)(crc >> 24)};
+    board_uart_write(header, sizeof header);
+    board_uart_write(payload, length);
+    board_uart_write(trailer, sizeof trailer);
+}

@@ -1,0 +1,42 @@
+/* The application over the UART link: answer the host's requests for ever. */
+#include "board.h"
+#include "fault_text.h"
+#include "frame.h"
+#include "hil_build_config.h"
+#include "model.h"
+#include "runtime.h"
+#include "uart_session.h"
+
+/* A frame that stalls for this long lost bytes on the way: drop it and wait for the host to resend. */
+#define BYTE_TIMEOUT_MS 50u
+
+static uint8_t arena[MODEL_ARENA_BYTES] __attribute__((aligned(16)));
+static frame_receiver receiver __attribute__((section(".ccm_bss")));
+static uint8_t reply[HIL_MAX_PAYLOAD] __attribute__((section(".ccm_bss")));
+
+void fault_report(const uint32_t *stacked, uint32_t exception)
+{
+    char text[160];
+    board_led_inference(0);
+    board_led_error(1);
+    fault_describe(text, sizeof text, stacked, exception);
+    uart_session_send_error(ERR_FAULT, 0, 0, text);
+    for (;;) {
+    }
+}
+
+int main(void)
+{
+    uart_session s = {0};
+    board_init(HIL_UART_BAUD, &s.board);
+    s.model = &model_info;
+    s.arena = arena;
+    s.reply = reply;
+    s.counters.io_buffer_bytes = (uint32_t)(sizeof receiver + sizeof reply);
+    uint64_t byte_timeout = (uint64_t)s.board.timer_hz * BYTE_TIMEOUT_MS / 1000u;
+    for (;;) {
+        frame request;
+        frame_status status = frame_receive(&receiver, &request, byte_timeout);
+        uart_session_handle(&s, status, &request);
+    }
+}

@@ -1,0 +1,52 @@
+/*
+ * The host link, as bytes on the wire. hil/link/messages.py is its Python twin: change both together.
+ *
+ * Frame: 0xA5 0x5A | type u8 | seq u8 | length u16 | payload[length] | crc32 u32
+ * Little-endian; the CRC-32 (IEEE 802.3, the one zlib computes) covers type..payload.
+ * The host sends one request and waits for its reply (stop and wait), so the device never holds
+ * more than one frame. A reply carries the request's seq; the reply type is the request type | 0x80.
+ * Every request is idempotent (INPUT carries its offset, RUN is answered from a cache when its seq
+ * repeats), so the host may resend any request whose reply was lost or corrupt.
+ */
+#ifndef HIL_PROTOCOL_H
+#define HIL_PROTOCOL_H
+
+#define PROTOCOL_VERSION 1u
+
+#define FRAME_SYNC0 0xA5u
+#define FRAME_SYNC1 0x5Au
+#define FRAME_HEADER_BYTES 6u
+#define FRAME_CRC_BYTES 4u
+
+#ifndef HIL_MAX_PAYLOAD
+#define HIL_MAX_PAYLOAD 2048u
+#endif
+
+/* Requests. */
+#define MSG_PING 0x01u        /* payload: anything; reply echoes it */
+#define MSG_INFO 0x02u        /* reply: see info_write in session.c */
+#define MSG_INPUT 0x03u       /* u8 tensor, u32 offset, data; reply: u8 tensor, u32 offset, u32 length */
+#define MSG_RUN 0x04u         /* u32 crc32 of every input, in order; replies RUN_STARTED then RESULT */
+#define MSG_READ_OUTPUT 0x06u /* u8 tensor, u32 offset, u16 length; reply: u8 tensor, u32 offset, data */
+#define MSG_STATS 0x07u       /* reply: see stats_write in session.c */
+
+/* Replies. */
+#define MSG_REPLY 0x80u
+#define MSG_RUN_STARTED (MSG_RUN | MSG_REPLY)
+#define MSG_RESULT 0x85u      /* see result_write in session.c */
+#define MSG_ERROR 0xFFu       /* u8 code, u8 request type, text */
+
+/* Error codes: in ERROR replies and as the semihosting exit status. */
+#define ERR_NONE 0u
+#define ERR_BAD_CRC 1u
+#define ERR_BAD_LENGTH 2u
+#define ERR_UNKNOWN_TYPE 3u
+#define ERR_BAD_ARGUMENT 4u
+#define ERR_INPUT_MISMATCH 5u
+#define ERR_MODEL_FAILED 6u
+#define ERR_IO 7u
+#define ERR_FAULT 8u
+#define ERR_TIMEOUT 9u
+#define ERR_NO_INPUT 10u /* semihosting: no input files, so only hil_info.bin was written */
+
+#endif

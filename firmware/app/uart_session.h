@@ -1,0 +1,30 @@
+/* The device side of the UART link: answers one request frame at a time. */
+#ifndef HIL_UART_SESSION_H
+#define HIL_UART_SESSION_H
+
+#include <stdint.h>
+
+#include "board.h"
+#include "device_report.h"
+#include "frame.h"
+#include "hil_model.h"
+#include "inference.h"
+
+typedef struct {
+    const hil_model_info *model;
+    uint8_t *arena;
+    board_status board;
+    link_counters counters;
+    uint8_t *reply;            /* HIL_MAX_PAYLOAD bytes for the payload of replies */
+    inference_result last_result;
+    int have_result;
+    uint8_t last_run_seq;
+} uart_session;
+
+/* Answers one received frame (or the receive error) with its reply frames. */
+void uart_session_handle(uart_session *s, frame_status status, const frame *request);
+
+/* Sends an ERROR frame. */
+void uart_session_send_error(uint8_t code, uint8_t request_type, uint8_t seq, const char *text);
+
+#endif

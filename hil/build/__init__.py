@@ -1,0 +1,1 @@
+"""Building firmware images with the cross compiler, and reading their footprint."""

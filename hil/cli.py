@@ -1,0 +1,128 @@
+"""The `hil` command: build firmware, run it, list boards."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from hil import conv_test_model
+from hil.board_description import available_boards, load_board
+from hil.build.firmware_builder import TRANSPORTS, BuildRequest, FirmwareBuilder
+from hil.dut import EMULATORS, open_dut
+from hil.errors import HilError
+from hil.model_catalog import GENERATORS, model_sources
+
+
+def _build(args: argparse.Namespace) -> dict:
+    image = FirmwareBuilder().build(BuildRequest(load_board(args.board), model_sources(args.model), args.transport))
+    if not args.json:
+        print(image.footprint.summary())
+        print(f"  build id {image.build_id}{' (reused: inputs unchanged)' if image.reused else ''}")
+    return image.to_dict()
+
+
+def _run(args: argparse.Namespace) -> dict:
+    if args.model != conv_test_model.NAME:
+        raise HilError(
+            f"`hil run` checks outputs against the host's exact computation, which only "
+            f"'{conv_test_model.NAME}' has so far; got '{args.model}'"
+        )
+    sources = model_sources(args.model)
+    image = np.random.default_rng(args.seed).integers(-128, 128, size=conv_test_model.INPUT.shape, dtype=np.int8)
+    expected = conv_test_model.reference(image)
+    with tempfile.TemporaryDirectory(prefix="hil-run-") as workdir:
+        dut = open_dut(args.board, args.emulate, sources, Path(workdir), transport=args.transport)
+        try:
+            run = dut.infer([image])
+        finally:
+            dut.close()
+    mismatches = int(np.count_nonzero(run.outputs[0] != expected))
+    result = {
+        "board": dut.board.name,
+        "emulator": args.emulate,
+        "transport": args.transport,
+        "model": sources.name,
+        "model_hash": sources.hash,
+        "device": dut.info.to_dict(),
+        "timing": run.timing.to_dict(),
+        "stack_high_water_bytes": run.stack_high_water,
+        "outputs": [
+            {"name": s.name, "shape": list(o.shape), "sha256_prefix": conv_test_model.array_digest(o)}
+            for s, o in zip(dut.info.outputs, run.outputs, strict=True)
+        ],
+        "matches_reference": mismatches == 0,
+        "mismatched_values": mismatches,
+        "footprint": dut.image.footprint.to_dict(),
+    }
+    if not args.json:
+        verdict = "equal to the host's computation" if mismatches == 0 else f"{mismatches} values DIFFER"
+        print(f"{sources.name} on {dut.board.name} ({args.emulate}, {args.transport}): outputs {verdict}")
+        print(f"  time: {run.timing.label}")
+        print(f"  stack high-water: {run.stack_high_water:,} B of {dut.info.stack_bytes:,} B")
+    return result
+
+
+def _boards(args: argparse.Namespace) -> dict:
+    boards = [load_board(name) for name in available_boards()]
+    if not args.json:
+        for b in boards:
+            target = f"QEMU {b.qemu_machine}" if b.qemu_machine else f"pyOCD {b.pyocd_target}"
+            print(f"{b.name:<16} {target:<22} {b.description}")
+    return {
+        "boards": [
+            {
+                "name": b.name,
+                "qemu_machine": b.qemu_machine,
+                "pyocd_target": b.pyocd_target,
+                "stand_in_for": b.stand_in_for,
+            }
+            for b in boards
+        ]
+    }
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hil", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    build = sub.add_parser("build", help="build the firmware for a board and print its footprint")
+    build.add_argument("--board", required=True, choices=available_boards())
+    build.set_defaults(handler=_build)
+    run = sub.add_parser("run", help="build, load and run the firmware once, and check its outputs")
+    run.add_argument("--board", default="nucleo-f439zi", choices=available_boards())
+    run.add_argument("--emulate", choices=EMULATORS, help="run under this emulator (boards come with pyOCD later)")
+    run.add_argument("--seed", type=int, default=0, help="seed of the random input image")
+    run.set_defaults(handler=_run)
+    for command in (build, run):
+        command.add_argument("--model", default=conv_test_model.NAME, choices=sorted(GENERATORS))
+        command.add_argument("--transport", default="uart", choices=TRANSPORTS)
+    boards = sub.add_parser("boards", help="list the boards the harness knows")
+    boards.set_defaults(handler=_boards)
+    for command in (build, run, boards):
+        command.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        result = args.handler(args)
+    except HilError as e:
+        if getattr(args, "json", False):
+            print(json.dumps({"error": str(e), "kind": type(e).__name__}))
+        else:
+            print(f"hil {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result, indent=2, default=str))
+    if args.command == "run" and not result["matches_reference"]:
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

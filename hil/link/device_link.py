@@ -1,0 +1,212 @@
+"""DeviceLink: requests and replies over a pyserial port (serial:// or socket://), with timeouts,
+resends and end-to-end CRC checks of everything that crosses the link."""
+
+from __future__ import annotations
+
+import time
+import zlib
+from dataclasses import dataclass, field
+
+import serial
+
+from hil.errors import DeviceError, LinkError
+from hil.link import messages as msg
+from hil.link.frame import DEFAULT_MAX_PAYLOAD, CorruptFrame, Frame, FrameDecoder, encode_frame
+
+# A read blocks at most this long, so a deadline is never overshot by much.
+READ_SLICE_S = 0.2
+
+
+def open_port(url: str, baud: int, timeout: float = READ_SLICE_S) -> serial.SerialBase:
+    """Opens a serial device path or a pyserial URL (socket://host:port, rfc2217://, loop://)."""
+    try:
+        return serial.serial_for_url(url, baudrate=baud, timeout=timeout)
+    except (serial.SerialException, ValueError) as e:
+        raise LinkError(f"cannot open port {url} at {baud} baud: {e}") from e
+
+
+@dataclass
+class LinkCounters:
+    """What the host saw go wrong; a clean link has all zeros."""
+
+    timeouts: int = 0
+    corrupt_frames: int = 0
+    device_rejected: int = 0
+    resends: int = 0
+    stale_replies: int = 0
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class InferenceOutcome:
+    """One inference as the device reported it, with every output's bytes checked against its CRC."""
+
+    summary: msg.RunSummary
+    outputs: tuple[bytes, ...]
+
+
+@dataclass
+class DeviceLink:
+    """The host end of the link to one device."""
+
+    port: serial.SerialBase
+    name: str
+    reply_timeout: float = 2.0
+    attempts: int = 5
+    max_payload: int = DEFAULT_MAX_PAYLOAD
+    counters: LinkCounters = field(default_factory=LinkCounters)
+
+    def __post_init__(self) -> None:
+        self._decoder = FrameDecoder(self.max_payload)
+        self._seq = 0
+
+    def close(self) -> None:
+        self.port.close()
+
+    def _send(self, frame_type: int, seq: int, payload: bytes) -> None:
+        try:
+            self.port.write(encode_frame(frame_type, seq, payload))
+            self.port.flush()
+        except (serial.SerialException, OSError) as e:
+            raise LinkError(f"{self.name}: cannot write to the port: {e}") from e
+
+    def _read_some(self, deadline: float) -> bytes:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return b""
+        try:
+            self.port.timeout = min(remaining, READ_SLICE_S)
+            n = max(1, self.port.in_waiting, self._decoder.bytes_needed())
+            return self.port.read(n)
+        except (serial.SerialException, OSError) as e:
+            raise LinkError(f"{self.name}: the port closed while waiting for a reply ({e})") from e
+
+    def _await(self, seq: int, expected: int, deadline: float) -> Frame | str:
+        """The expected reply, or a short word saying why the request must be sent again."""
+        while True:
+            data = self._read_some(deadline)
+            if not data:
+                if time.monotonic() >= deadline:
+                    return "timeout"
+                continue
+            for event in self._decoder.feed(data):
+                if isinstance(event, CorruptFrame):
+                    self.counters.corrupt_frames += 1
+                    return "corrupt"
+                if event.seq != seq:
+                    self.counters.stale_replies += 1
+                    continue
+                if event.type == msg.ERROR:
+                    error = msg.parse_error(event.payload)
+                    if error.code in (msg.ERR_BAD_CRC, msg.ERR_BAD_LENGTH) and error.request_type != 0:
+                        self.counters.device_rejected += 1
+                        return "rejected"
+                    raise DeviceError(
+                        error.code,
+                        error.code_name,
+                        msg.MESSAGE_NAMES.get(expected & 0x7F, hex(expected)),
+                        error.text,
+                        self.name,
+                    )
+                if event.type == expected:
+                    return event
+                self.counters.stale_replies += 1
+
+    def transact(self, request: int, payload: bytes, stages: list[tuple[int, float]]) -> list[Frame]:
+        """Sends a request and waits for each expected reply in turn, resending the whole request
+        (same seq, so the device can tell a resend) after a timeout, a corrupt frame or a rejection."""
+        self._seq = (self._seq + 1) & 0xFF
+        seq = self._seq
+        reasons: list[str] = []
+        for attempt in range(self.attempts):
+            if attempt:
+                self.counters.resends += 1
+            self._send(request, seq, payload)
+            replies: list[Frame] = []
+            for expected, timeout in stages:
+                outcome = self._await(seq, expected, time.monotonic() + timeout)
+                if isinstance(outcome, str):
+                    reasons.append(outcome)
+                    if outcome == "timeout":
+                        self.counters.timeouts += 1
+                        self._decoder = FrameDecoder(self.max_payload)
+                    break
+                replies.append(outcome)
+            else:
+                return replies
+        name = msg.MESSAGE_NAMES.get(request, hex(request))
+        expected_names = " then ".join(msg.MESSAGE_NAMES.get(t, hex(t)) for t, _ in stages)
+        raise LinkError(
+            f"{self.name}: no valid reply to {name} (seq {seq}) after {self.attempts} attempts "
+            f"({', '.join(reasons)}); expected {expected_names}, each within "
+            f"{', '.join(f'{t:g} s' for _, t in stages)}"
+        )
+
+    def _simple(self, request: int, payload: bytes = b"") -> bytes:
+        return self.transact(request, payload, [(request | msg.REPLY, self.reply_timeout)])[0].payload
+
+    def ping(self, data: bytes = b"hil") -> float:
+        """Round-trip time of one PING in seconds; the echo is checked."""
+        start = time.monotonic()
+        echo = self._simple(msg.PING, data)
+        if echo != data:
+            raise LinkError(f"{self.name}: PING echoed {echo!r}, expected {data!r}")
+        return time.monotonic() - start
+
+    def info(self) -> msg.DeviceInfo:
+        info = msg.parse_info(self._simple(msg.INFO))
+        if info.max_payload != self.max_payload:
+            self.max_payload = info.max_payload
+            self._decoder = FrameDecoder(info.max_payload)
+        return info
+
+    def stats(self) -> msg.DeviceStats:
+        return msg.parse_stats(self._simple(msg.STATS))
+
+    def write_input(self, index: int, data: bytes) -> None:
+        """Sends one input tensor in acknowledged chunks; the device takes one frame at a time."""
+        chunk = self.max_payload - msg.INPUT_HEADER_BYTES
+        for offset in range(0, len(data), chunk):
+            piece = data[offset : offset + chunk]
+            ack = self._simple(msg.INPUT, bytes([index]) + offset.to_bytes(4, "little") + piece)
+            if ack != bytes([index]) + offset.to_bytes(4, "little") + len(piece).to_bytes(4, "little"):
+                raise LinkError(f"{self.name}: INPUT chunk at offset {offset} acknowledged as {ack.hex()}")
+
+    def run(self, input_crc: int, run_timeout: float) -> msg.RunSummary:
+        stages = [(msg.RUN_STARTED, self.reply_timeout), (msg.RESULT, run_timeout)]
+        replies = self.transact(msg.RUN, input_crc.to_bytes(4, "little"), stages)
+        return msg.parse_result(replies[1].payload)
+
+    def read_output(self, index: int, size: int, crc: int) -> bytes:
+        """Reads one output tensor in chunks and checks it against the CRC the device computed."""
+        chunk = self.max_payload - msg.READ_OUTPUT_HEADER_BYTES
+        for _ in range(self.attempts):
+            data = bytearray()
+            for offset in range(0, size, chunk):
+                n = min(chunk, size - offset)
+                request = bytes([index]) + offset.to_bytes(4, "little") + n.to_bytes(2, "little")
+                reply = self._simple(msg.READ_OUTPUT, request)
+                if reply[:5] != request[:5] or len(reply) != 5 + n:
+                    raise LinkError(f"{self.name}: READ_OUTPUT at {offset} answered for another range")
+                data += reply[5:]
+            if zlib.crc32(data) == crc:
+                return bytes(data)
+            self.counters.corrupt_frames += 1
+        raise LinkError(f"{self.name}: output {index} never matched the device's CRC 0x{crc:08x}")
+
+    def infer(self, inputs: list[bytes], run_timeout: float) -> InferenceOutcome:
+        """Streams the inputs in, runs once, and reads every output back."""
+        crc = 0
+        for index, data in enumerate(inputs):
+            self.write_input(index, data)
+            crc = zlib.crc32(data, crc)
+        summary = self.run(crc, run_timeout)
+        if summary.status != 0:
+            raise DeviceError(6, "MODEL_FAILED", "RUN", f"model_run returned {summary.status}", self.name)
+        outputs = tuple(
+            self.read_output(i, size, c)
+            for i, (size, c) in enumerate(zip(summary.output_sizes, summary.output_crcs, strict=True))
+        )
+        return InferenceOutcome(summary, outputs)

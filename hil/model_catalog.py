@@ -1,0 +1,24 @@
+"""Models the harness can build firmware around, by name, and where their generated C goes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from hil import conv_test_model
+from hil.errors import HilError
+from hil.model_sources import ModelSources
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+GENERATED_ROOT = REPO_ROOT / "build" / "model_c"
+
+GENERATORS: dict[str, Callable[[Path], ModelSources]] = {
+    conv_test_model.NAME: conv_test_model.emit,
+}
+
+
+def model_sources(name: str, generated_root: Path = GENERATED_ROOT) -> ModelSources:
+    """Writes (or refreshes) the C of a named model and describes it."""
+    if name not in GENERATORS:
+        raise HilError(f"no model named '{name}': expected one of {', '.join(sorted(GENERATORS))}")
+    return GENERATORS[name](generated_root / name)

@@ -1,0 +1,37 @@
+"""The interface every target offers: start the firmware, run inferences on raw bytes, stop."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from types import TracebackType
+
+from hil.board_description import BoardDescription
+from hil.link.device_link import InferenceOutcome
+from hil.link.messages import DeviceInfo
+
+
+class Target(ABC):
+    """A firmware image running somewhere, reachable from the host."""
+
+    board: BoardDescription
+
+    @abstractmethod
+    def start(self) -> DeviceInfo:
+        """Loads and starts the firmware; returns what it says about itself."""
+
+    @abstractmethod
+    def infer(self, inputs: list[bytes]) -> InferenceOutcome:
+        """One inference on the exact bytes of each input tensor."""
+
+    @abstractmethod
+    def stop(self) -> None:
+        """Stops the firmware and frees what the target holds; safe to call twice."""
+
+    def __enter__(self) -> Target:
+        self.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -1,0 +1,288 @@
+"""QEMU targets: the firmware under qemu-system-arm with -icount shift=0 (1 instruction = 1 ns of
+virtual time, so timings repeat exactly), reached over its UART on a local TCP port or through
+semihosting files."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from hil.board_description import BoardDescription
+from hil.build.firmware_builder import read_board_name, read_build_id
+from hil.errors import LinkError, TargetError
+from hil.link import messages as msg
+from hil.link.device_link import DeviceLink, InferenceOutcome, open_port
+from hil.link.messages import DeviceInfo
+from hil.targets.base import Target
+
+QEMU = "qemu-system-arm"
+QEMU_INSTALL_HINT = "apt-get install -y --no-install-recommends qemu-system-arm"
+PORT_ATTEMPTS = 3
+STDERR_TAIL_CHARS = 2000
+
+
+def find_qemu(executable: str = QEMU) -> str:
+    path = shutil.which(executable)
+    if path is None:
+        raise TargetError(f"{executable} is not on PATH; install it with: {QEMU_INSTALL_HINT}")
+    return path
+
+
+def free_tcp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def check_elf_for_board(elf: Path, board: BoardDescription) -> None:
+    """Refuses an image built for another board before QEMU runs it into the weeds."""
+    if not elf.is_file():
+        raise TargetError(f"no firmware image at {elf}: build it with `hil build --board {board.name}`")
+    if not board.qemu_machine:
+        raise TargetError(f"board '{board.name}' has no QEMU machine; its stand-in is the board to emulate")
+    built_for = read_board_name(elf)
+    if built_for != board.name:
+        raise TargetError(
+            f"{elf} was built for board '{built_for or 'unknown'}', but QEMU machine '{board.qemu_machine}' "
+            f"runs firmware for '{board.name}': build it with `hil build --board {board.name}`"
+        )
+
+
+@dataclass(frozen=True)
+class QemuExit:
+    returncode: int | None
+    stderr_tail: str
+
+
+class QemuProcess:
+    """One qemu-system-arm process, its output in a log file, killed on stop."""
+
+    def __init__(
+        self,
+        board: BoardDescription,
+        elf: Path,
+        workdir: Path,
+        serial: str,
+        qemu: str = QEMU,
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
+        self.command = [
+            find_qemu(qemu),
+            *("-M", board.qemu_machine or "", "-nographic", "-monitor", "none"),
+            *("-semihosting-config", "enable=on,target=native", "-serial", serial),
+            *("-kernel", str(elf.resolve()), "-icount", "shift=0"),
+            *extra_args,
+        ]
+        self.workdir = workdir
+        self.log_path = workdir / "qemu.log"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                self.command, cwd=self.workdir, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+            )
+
+    def poll(self) -> int | None:
+        return self.process.poll() if self.process else None
+
+    def wait(self, timeout: float) -> int | None:
+        """The exit status, or None when it was still running after timeout and had to be killed."""
+        assert self.process is not None
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            return None
+
+    def stop(self) -> QemuExit:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        return QemuExit(self.poll(), self.output_tail())
+
+    def output_tail(self) -> str:
+        if not self.log_path.exists():
+            return ""
+        return self.log_path.read_text(errors="replace")[-STDERR_TAIL_CHARS:].strip()
+
+
+class QemuUartTarget(Target):
+    """The UART build under QEMU: a long-lived session over socket://127.0.0.1:PORT."""
+
+    def __init__(
+        self,
+        board: BoardDescription,
+        elf: Path,
+        workdir: Path,
+        *,
+        qemu: str = QEMU,
+        startup_timeout: float = 10.0,
+        reply_timeout: float = 2.0,
+        run_timeout: float = 120.0,
+        attempts: int = 5,
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
+        self.board = board
+        self.elf = elf
+        self.workdir = workdir
+        self.qemu = qemu
+        self.startup_timeout = startup_timeout
+        self.reply_timeout = reply_timeout
+        self.run_timeout = run_timeout
+        self.attempts = attempts
+        self.extra_args = extra_args
+        self.process: QemuProcess | None = None
+        self.link: DeviceLink | None = None
+        self.info: DeviceInfo | None = None
+        self.port_url = ""
+
+    def start(self) -> DeviceInfo:
+        check_elf_for_board(self.elf, self.board)
+        for _ in range(PORT_ATTEMPTS):
+            port = free_tcp_port()
+            self.port_url = f"socket://127.0.0.1:{port}"
+            self.process = QemuProcess(
+                self.board,
+                self.elf,
+                self.workdir,
+                f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on",
+                self.qemu,
+                self.extra_args,
+            )
+            self.process.start()
+            serial_port = self._connect()
+            if serial_port is not None:
+                break
+            tail = self.process.stop().stderr_tail
+            if "Address already in use" not in tail:
+                raise TargetError(f"QEMU ({self.board.qemu_machine}) exited before its UART listened: {tail}")
+        else:
+            raise TargetError(f"QEMU found no free local TCP port for its UART in {PORT_ATTEMPTS} attempts")
+        self.link = DeviceLink(serial_port, self.port_url, self.reply_timeout, self.attempts)
+        try:
+            self.info = self.link.info()
+        except LinkError as e:
+            self.stop()
+            raise TargetError(f"QEMU ({self.board.qemu_machine}) did not answer INFO: {e}") from e
+        expected = read_build_id(self.elf)
+        if self.info.build_id != expected:
+            self.stop()
+            raise TargetError(f"stale firmware: the device runs build {self.info.build_id}, {self.elf} is {expected}")
+        return self.info
+
+    def _connect(self):
+        """Connects to QEMU's UART socket once it listens; None if QEMU exited first."""
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if self.process is None or self.process.poll() is not None:
+                return None
+            try:
+                return open_port(self.port_url, self.board.baud)
+            except LinkError:
+                time.sleep(0.05)
+        self.stop()
+        raise TargetError(f"QEMU's UART at {self.port_url} did not accept a connection in {self.startup_timeout} s")
+
+    def infer(self, inputs: list[bytes]) -> InferenceOutcome:
+        if self.link is None:
+            raise TargetError("QemuUartTarget.infer called before start()")
+        try:
+            return self.link.infer(inputs, self.run_timeout)
+        except LinkError as e:
+            raise TargetError(f"{e}\nQEMU output: {self._exit_note()}") from e
+
+    def _exit_note(self) -> str:
+        if self.process is None:
+            return "(not started)"
+        code = self.process.poll()
+        state = "still running" if code is None else f"exited with status {code}"
+        return f"{state}; {self.process.output_tail() or '(no output)'}"
+
+    def stop(self) -> QemuExit | None:
+        if self.link is not None:
+            self.link.close()
+            self.link = None
+        return self.process.stop() if self.process else None
+
+
+class QemuSemihostingTarget(Target):
+    """The semihosting build under QEMU: one QEMU process per inference, files in workdir."""
+
+    def __init__(
+        self, board: BoardDescription, elf: Path, workdir: Path, *, qemu: str = QEMU, run_timeout: float = 120.0
+    ) -> None:
+        self.board = board
+        self.elf = elf
+        self.workdir = workdir
+        self.qemu = qemu
+        self.run_timeout = run_timeout
+        self.info: DeviceInfo | None = None
+        self.last_exit: QemuExit | None = None
+
+    def _run(self, inputs: list[bytes]) -> int:
+        for stale in self.workdir.glob("hil_*.bin"):
+            stale.unlink()
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        for index, data in enumerate(inputs):
+            (self.workdir / f"hil_input_{index}.bin").write_bytes(data)
+        process = QemuProcess(self.board, self.elf, self.workdir, "null", self.qemu)
+        process.start()
+        code = process.wait(self.run_timeout)
+        self.last_exit = QemuExit(code, process.output_tail())
+        if code is None:
+            raise TargetError(
+                f"QEMU ({self.board.qemu_machine}) semihosting run passed its {self.run_timeout} s timeout and "
+                f"was killed; output: {self._output_tail()}"
+            )
+        return code
+
+    def _output_tail(self) -> str:
+        return (self.last_exit.stderr_tail if self.last_exit else "") or "(none)"
+
+    def _read(self, name: str) -> bytes:
+        path = self.workdir / name
+        if not path.is_file():
+            raise TargetError(f"the semihosting run wrote no {name} in {self.workdir}")
+        return path.read_bytes()
+
+    def start(self) -> DeviceInfo:
+        """Runs the firmware with no inputs, which makes it write its INFO and exit."""
+        check_elf_for_board(self.elf, self.board)
+        code = self._run([])
+        if code != msg.ERR_NO_INPUT:
+            raise TargetError(
+                f"the semihosting firmware exited with {code} ({msg.ERROR_NAMES.get(code, '?')}) when asked for its "
+                f"INFO, expected {msg.ERR_NO_INPUT} (NO_INPUT); output: {self._output_tail()}"
+            )
+        self.info = msg.parse_info(self._read("hil_info.bin"))
+        expected = read_build_id(self.elf)
+        if self.info.build_id != expected:
+            raise TargetError(f"stale firmware: the image reports build {self.info.build_id}, {self.elf} is {expected}")
+        return self.info
+
+    def infer(self, inputs: list[bytes]) -> InferenceOutcome:
+        code = self._run(inputs)
+        if code != msg.ERR_NONE:
+            raise TargetError(
+                f"the semihosting firmware exited with {code} ({msg.ERROR_NAMES.get(code, 'unknown')}); "
+                f"output: {self._output_tail()}"
+            )
+        summary = msg.parse_result(self._read("hil_result.bin"))
+        outputs = tuple(self._read(f"hil_output_{i}.bin") for i in range(len(summary.output_sizes)))
+        for index, (data, size) in enumerate(zip(outputs, summary.output_sizes, strict=True)):
+            if len(data) != size:
+                raise TargetError(f"hil_output_{index}.bin holds {len(data)} bytes, the device reported {size}")
+        return InferenceOutcome(summary, outputs)
+
+    def stop(self) -> None:
+        """Nothing runs between inferences."""

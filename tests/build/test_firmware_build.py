@@ -1,0 +1,119 @@
+"""Building firmware with the real cross compiler: both boards, the footprint, reuse, overflow."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from hil.board_description import load_board
+from hil.build.firmware_builder import BuildRequest, FirmwareBuilder, read_board_name
+from hil.build.footprint import read_footprint
+from hil.errors import FirmwareBuildError, RegionOverflowError
+from hil.model_sources import ModelSources, TensorSpec
+
+
+@pytest.mark.parametrize("board_name", ["nucleo-f439zi", "mps2-an386"])
+@pytest.mark.parametrize("transport", ["uart", "semihosting"])
+def test_every_board_builds_warning_free(builder, test_model, board_name, transport):
+    image = builder.build(BuildRequest(load_board(board_name), test_model, transport))
+    assert "-Werror" in image.flags and "-Wextra" in image.flags
+    assert image.elf.is_file()
+    assert read_board_name(image.elf) == board_name
+    assert len(image.build_id) == 40
+
+
+def _section_headers(elf: Path) -> dict[str, tuple[int, int, str]]:
+    """name -> (address, size, type), as readelf reads the ELF's own section headers."""
+    out = subprocess.run(["arm-none-eabi-readelf", "-SW", str(elf)], capture_output=True, text=True, check=True)
+    headers = {}
+    pattern = re.compile(r"\]\s+(\S+)\s+(\S+)\s+([0-9a-f]{8})\s+[0-9a-f]+\s+([0-9a-f]+)\s+\S+\s+(\S*A\S*)\s")
+    for match in pattern.finditer(out.stdout):
+        name, kind, addr, size, _flags = match.groups()
+        if int(size, 16):
+            headers[name] = (int(addr, 16), int(size, 16), kind)
+    return headers
+
+
+@pytest.mark.parametrize("board_name", ["nucleo-f439zi", "mps2-an386"])
+def test_footprint_agrees_with_the_elf_section_headers(builder, test_model, board_name):
+    board = load_board(board_name)
+    image = builder.build(BuildRequest(board, test_model, "uart"))
+    headers = _section_headers(image.elf)
+    footprint = image.footprint
+    assert {s.name: (s.address, s.size) for s in footprint.sections} == {n: (a, s) for n, (a, s, _) in headers.items()}
+    in_region = {
+        region: sum(size for addr, size, _ in headers.values() if board.memory[region].contains(addr))
+        for region in ("RAM", "CCM")
+    }
+    assert footprint.ram_bytes == in_region["RAM"] > 150_000
+    assert footprint.ccm_bytes == in_region["CCM"] >= 8192
+    assert footprint.flash_bytes == sum(size for _, size, kind in headers.values() if kind != "NOBITS")
+    assert footprint.biggest_symbols[0].name == "arena"
+    assert footprint.biggest_symbols[0].size == test_model.arena_bytes
+
+
+def test_unchanged_inputs_reuse_the_image_and_a_changed_source_rebuilds(tmp_path, test_model):
+    builder = FirmwareBuilder(tmp_path / "fw")
+    board = load_board("mps2-an386")
+    first = builder.build(BuildRequest(board, test_model, "uart"))
+    again = builder.build(BuildRequest(board, test_model, "uart"))
+    assert not first.reused and again.reused and again.build_id == first.build_id
+    other_baud = builder.build(BuildRequest(board, test_model, "uart", baud=921_600))
+    assert not other_baud.reused and other_baud.build_id != first.build_id
+
+
+def _model_with_arena(directory: Path, arena_bytes: int) -> ModelSources:
+    """A model that does nothing but claim an arena of the given size."""
+    directory.mkdir(parents=True)
+    (directory / "model.h").write_text(f'#include "hil_model.h"\n#define MODEL_ARENA_BYTES {arena_bytes}u\n')
+    (directory / "model.c").write_text(
+        '#include "model.h"\n'
+        'static const hil_tensor_info io[1] = {{"x", HIL_DTYPE_INT8, 1, {16}, 1.0f, 0, 0u}};\n'
+        'const hil_model_info model_info = {"huge", "0", MODEL_ARENA_BYTES, 1, io, 1, io};\n'
+        "int32_t model_run(uint8_t *arena) { arena[0]++; return 0; }\n"
+    )
+    spec = TensorSpec("x", "int8", (16,), 1.0)
+    return ModelSources("huge", f"{arena_bytes:016x}", directory, (spec,), (spec,), arena_bytes)
+
+
+def test_a_firmware_that_overflows_ram_fails_with_the_numbers(tmp_path):
+    board = load_board("nucleo-f439zi")
+    model = _model_with_arena(tmp_path / "huge", 200_000)
+    with pytest.raises(RegionOverflowError) as caught:
+        FirmwareBuilder(tmp_path / "fw").build(BuildRequest(board, model, "uart"))
+    message = str(caught.value)
+    assert "nucleo-f439zi" in message and "RAM" in message
+    assert "limit 196,608 B at 0x20000000" in message
+    needed = int(re.search(r"needs ([\d,]+) B", message).group(1).replace(",", ""))
+    assert needed > 200_000
+    assert "arena" in message
+
+
+def test_a_compile_error_carries_the_compiler_message(tmp_path, test_model):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "model.h").write_text('#include "hil_model.h"\n#define MODEL_ARENA_BYTES 16u\n')
+    (broken / "model.c").write_text('#include "model.h"\nint32_t model_run(uint8_t *arena) { int unused; return 0; }\n')
+    model = ModelSources("broken", "1", broken, test_model.inputs, test_model.outputs, 16)
+    with pytest.raises(FirmwareBuildError, match="unused variable"):
+        FirmwareBuilder(tmp_path / "fw").build(BuildRequest(load_board("mps2-an386"), model, "uart"))
+
+
+def test_an_unknown_transport_is_refused(qemu_board, test_model):
+    with pytest.raises(FirmwareBuildError, match="transport 'usb' is not one of uart, semihosting"):
+        BuildRequest(qemu_board, test_model, "usb")
+
+
+def test_the_stand_in_links_with_exactly_the_boards_memory_sizes():
+    real, stand_in = load_board("nucleo-f439zi"), load_board("mps2-an386")
+    assert stand_in.stand_in_for == real.name
+    assert {n: r.size for n, r in real.memory.items()} == {n: r.size for n, r in stand_in.memory.items()}
+    assert (real.flash_budget, real.ram_budget) == (stand_in.flash_budget, stand_in.ram_budget)
+
+
+def test_footprint_reads_sections_of_the_semihosting_image_too(semihosting_image, qemu_board):
+    footprint = read_footprint(semihosting_image.elf, qemu_board)
+    assert {s.name for s in footprint.sections} >= {".isr_vector", ".text", ".bss", ".stack"}

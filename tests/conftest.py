@@ -1,0 +1,50 @@
+"""Shared fixtures for the harness's own tests: firmware images built once per session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hil import conv_test_model
+from hil.board_description import BoardDescription, load_board
+from hil.build.firmware_builder import BuildRequest, FirmwareBuilder, FirmwareImage
+from hil.model_sources import ModelSources
+
+
+@pytest.fixture(scope="session")
+def builder(tmp_path_factory: pytest.TempPathFactory) -> FirmwareBuilder:
+    return FirmwareBuilder(tmp_path_factory.mktemp("firmware"))
+
+
+@pytest.fixture(scope="session")
+def test_model(tmp_path_factory: pytest.TempPathFactory) -> ModelSources:
+    return conv_test_model.emit(tmp_path_factory.mktemp("model_c") / conv_test_model.NAME)
+
+
+@pytest.fixture(scope="session")
+def qemu_board() -> BoardDescription:
+    return load_board("mps2-an386")
+
+
+@pytest.fixture(scope="session")
+def uart_image(builder: FirmwareBuilder, test_model: ModelSources, qemu_board: BoardDescription) -> FirmwareImage:
+    return builder.build(BuildRequest(qemu_board, test_model, "uart"))
+
+
+@pytest.fixture(scope="session")
+def semihosting_image(
+    builder: FirmwareBuilder, test_model: ModelSources, qemu_board: BoardDescription
+) -> FirmwareImage:
+    return builder.build(BuildRequest(qemu_board, test_model, "semihosting"))
+
+
+def random_image(seed: int) -> np.ndarray:
+    """An int8 input for the test model, different for every seed."""
+    return np.random.default_rng(seed).integers(-128, 128, size=conv_test_model.INPUT.shape, dtype=np.int8)
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    return tmp_path / "run"

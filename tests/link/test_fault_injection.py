@@ -1,0 +1,99 @@
+"""The link under damage: a proxy between host and QEMU flips, drops and truncates bytes at random.
+
+The host must recover (outputs exactly right) or fail with a clear LinkError in bounded time:
+never hang, never return a corrupt result.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import numpy as np
+import pytest
+
+from hil import conv_test_model
+from hil.errors import LinkError
+from hil.link.device_link import DeviceLink, open_port
+from hil.targets.qemu import QemuProcess, free_tcp_port
+from tests.conftest import random_image
+from tests.support.fault_proxy import FaultRates, FaultyProxy
+
+REPLY_TIMEOUT = 0.5
+
+
+@pytest.fixture
+def qemu_port(qemu_board, uart_image, workdir):
+    port = free_tcp_port()
+    process = QemuProcess(qemu_board, uart_image.elf, workdir, f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on")
+    process.start()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield port, process
+    process.stop()
+
+
+def _link_through(proxy: FaultyProxy, attempts: int) -> DeviceLink:
+    return DeviceLink(open_port(f"socket://127.0.0.1:{proxy.port}", 115200), "faulty-proxy", REPLY_TIMEOUT, attempts)
+
+
+@pytest.mark.parametrize(
+    ("seed", "rates"),
+    [
+        (1, FaultRates(flip=2e-4)),
+        (2, FaultRates(drop=2e-4)),
+        (3, FaultRates(burst=1e-4)),
+        (4, FaultRates(flip=1e-4, drop=1e-4, burst=5e-5)),
+    ],
+)
+def test_the_host_recovers_from_damaged_bytes_and_the_result_is_exact(qemu_port, seed, rates):
+    port, _ = qemu_port
+    proxy = FaultyProxy(port, rates, seed)
+    link = _link_through(proxy, attempts=8)
+    try:
+        link.info()
+        image = random_image(seed)
+        outcome = link.infer([conv_test_model.INPUT.to_bytes(image)], run_timeout=30.0)
+        np.testing.assert_array_equal(
+            conv_test_model.OUTPUT.from_bytes(outcome.outputs[0]), conv_test_model.reference(image)
+        )
+        assert sum(rates.counts.values()) > 0, "the proxy damaged nothing: the test proved nothing"
+        assert link.counters.resends > 0
+    finally:
+        link.close()
+        proxy.close()
+
+
+def test_a_hopeless_link_fails_clearly_and_in_bounded_time(qemu_port):
+    port, _ = qemu_port
+    proxy = FaultyProxy(port, FaultRates(flip=0.05), seed=9)
+    link = _link_through(proxy, attempts=3)
+    start = time.monotonic()
+    try:
+        with pytest.raises(LinkError, match=r"no valid reply to INFO \(seq 1\) after 3 attempts"):
+            link.info()
+    finally:
+        link.close()
+        proxy.close()
+    assert time.monotonic() - start < 3 * REPLY_TIMEOUT + 5
+
+
+def test_a_device_that_goes_away_is_reported_not_waited_for(qemu_port):
+    port, process = qemu_port
+    proxy = FaultyProxy(port, FaultRates(), seed=0)
+    link = _link_through(proxy, attempts=2)
+    try:
+        link.info()
+        process.stop()
+        start = time.monotonic()
+        with pytest.raises(LinkError):
+            link.ping()
+        assert time.monotonic() - start < 2 * REPLY_TIMEOUT + 5
+    finally:
+        link.close()
+        proxy.close()

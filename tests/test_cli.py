@@ -1,0 +1,56 @@
+"""The `hil` command as a user runs it: a real subprocess, real builds, real QEMU."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def hil(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "hil.cli", *args], capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+@pytest.mark.parametrize("board", ["nucleo-f439zi", "mps2-an386"])
+def test_build_json_prints_the_footprint(board):
+    result = hil("build", "--board", board, "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["board"] == board
+    footprint = data["footprint"]
+    assert footprint["flash_bytes"] > 4000 and footprint["ram_bytes"] > 150_000
+    assert footprint["region_limits"] == {"FLASH": 2_097_152, "RAM": 196_608, "CCM": 65_536}
+
+
+@pytest.mark.parametrize("transport", ["uart", "semihosting"])
+def test_run_on_qemu_matches_the_reference(transport):
+    result = hil("run", "--emulate", "qemu", "--transport", transport, "--seed", "3", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["matches_reference"] and data["mismatched_values"] == 0
+    assert data["board"] == "mps2-an386" and data["device"]["transport"] == transport
+    assert data["timing"]["kind"] == "virtual" and data["timing"]["instructions"] > 1_000_000
+    assert data["stack_high_water_bytes"] > 0
+
+
+def test_run_without_an_emulator_says_what_to_do():
+    result = hil("run", "--board", "nucleo-f439zi")
+    assert result.returncode == 2
+    assert "run with --emulate qemu" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unknown_board_is_refused_with_the_choices():
+    result = hil("build", "--board", "nucleo-f999")
+    assert result.returncode == 2
+    assert "nucleo-f439zi" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_boards_lists_both_boards():
+    result = hil("boards", "--json")
+    names = {b["name"] for b in json.loads(result.stdout)["boards"]}
+    assert names == {"nucleo-f439zi", "mps2-an386"}

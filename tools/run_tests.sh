@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The harness's own tests: lint, then every test under tests/. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tools/setup.sh
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/python -m pytest tests -q "$@"

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what the harness needs when it is missing: the Arm toolchain and QEMU from Debian,
+# and a virtualenv (.venv) with the project and its Python packages. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v arm-none-eabi-gcc >/dev/null || need_apt+=(gcc-arm-none-eabi libnewlib-arm-none-eabi)
+command -v qemu-system-arm >/dev/null || need_apt+=(qemu-system-arm)
+python3 -m venv --help >/dev/null 2>&1 || need_apt+=(python3-venv)
+command -v python3 >/dev/null || need_apt+=(python3 python3-venv)
+if [ ${#need_apt[@]} -gt 0 ]; then
+    echo "setup: installing ${need_apt[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+    echo "setup: creating .venv"
+    python3 -m venv .venv
+fi
+stamp=.venv/.hil-installed
+want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    echo "setup: installing the Python packages into .venv"
+    .venv/bin/python -m pip install -q --upgrade pip >/dev/null
+    # torch first and pinned: any other spec may pull a multi-GB CUDA build.
+    .venv/bin/python -m pip install -q torch==2.13.0
+    .venv/bin/python -m pip install -q -e '.[board,dev]'
+    echo "$want" > "$stamp"
+fi
