@@ -19,7 +19,8 @@ from hil.model_catalog import GENERATORS, model_sources
 
 
 def _build(args: argparse.Namespace) -> dict:
-    image = FirmwareBuilder().build(BuildRequest(load_board(args.board), model_sources(args.model), args.transport))
+    request = BuildRequest(load_board(args.board), model_sources(args.model), args.transport, baud=args.baud)
+    image = FirmwareBuilder().build(request)
     if not args.json:
         print(image.footprint.summary())
         print(f"  build id {image.build_id}{' (reused: inputs unchanged)' if image.reused else ''}")
@@ -91,6 +92,7 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     build = sub.add_parser("build", help="build the firmware for a board and print its footprint")
     build.add_argument("--board", required=True, choices=available_boards())
+    build.add_argument("--baud", type=int, default=None, help="UART baud rate (default: the board's)")
     build.set_defaults(handler=_build)
     run = sub.add_parser("run", help="build, load and run the firmware once, and check its outputs")
     run.add_argument("--board", default="nucleo-f439zi", choices=available_boards())

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hil.model_sources import ModelSources, TensorSpec
+from hil.model_sources import ModelSources, TensorSpec, c_tensor_info, write_if_changed
 
 NAME = "conv_test_model"
 INPUT = TensorSpec("image", "int8", (1, 240, 320, 1), scale=2.0**-7)
@@ -61,12 +61,6 @@ def _c_array(values: np.ndarray) -> str:
     return ", ".join(str(int(v)) for v in values.ravel())
 
 
-def _c_tensor(spec: TensorSpec, offset: int) -> str:
-    dims = ", ".join(str(d) for d in spec.shape)
-    dtype = "HIL_DTYPE_" + spec.dtype.upper()
-    return f'{{"{spec.name}", {dtype}, {len(spec.shape)}, {{{dims}}}, {spec.scale!r}f, {spec.zero_point}, {offset}u}}'
-
-
 def emit(directory: Path) -> ModelSources:
     """Writes model.h and model.c into directory and describes them."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -94,8 +88,8 @@ def emit(directory: Path) -> ModelSources:
 static const int8_t filter[{filt.size}] = {{{_c_array(filt)}}};
 static const int32_t bias[{bias.size}] = {{{_c_array(bias)}}};
 
-static const hil_tensor_info inputs[1] = {{{_c_tensor(INPUT, input_offset)}}};
-static const hil_tensor_info outputs[1] = {{{_c_tensor(OUTPUT, output_offset)}}};
+static const hil_tensor_info inputs[1] = {{{c_tensor_info(INPUT, input_offset)}}};
+static const hil_tensor_info outputs[1] = {{{c_tensor_info(OUTPUT, output_offset)}}};
 
 const hil_model_info model_info = {{"{NAME}", "{digest}", MODEL_ARENA_BYTES, 1, inputs, 1, outputs}};
 
@@ -109,10 +103,8 @@ int32_t model_run(uint8_t *arena)
                      &output_dims, (int8_t *)(arena + {output_offset}u));
 }}
 """
-    for name, text in (("model.h", header), ("model.c", source)):
-        path = directory / name
-        if not path.exists() or path.read_text() != text:
-            path.write_text(text)
+    write_if_changed(directory / "model.h", header)
+    write_if_changed(directory / "model.c", source)
     return ModelSources(NAME, digest, directory, (INPUT,), (OUTPUT,), arena)
 
 

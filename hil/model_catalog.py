@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from hil import conv_test_model
+from hil import conv_test_model, null_model
 from hil.errors import HilError
 from hil.model_sources import ModelSources
 
@@ -14,6 +14,7 @@ GENERATED_ROOT = REPO_ROOT / "build" / "model_c"
 
 GENERATORS: dict[str, Callable[[Path], ModelSources]] = {
     conv_test_model.NAME: conv_test_model.emit,
+    null_model.NAME: null_model.emit,
 }
 
 

@@ -52,6 +52,22 @@ class TensorSpec:
         return np.ascontiguousarray(array).tobytes()
 
 
+def c_tensor_info(spec: TensorSpec, arena_offset: int) -> str:
+    """The C initializer of a hil_tensor_info (firmware/include/hil_model.h) for a tensor."""
+    dims = ", ".join(str(d) for d in spec.shape)
+    dtype = "HIL_DTYPE_" + spec.dtype.upper()
+    fields = (
+        f'"{spec.name}", {dtype}, {len(spec.shape)}, {{{dims}}}, {spec.scale!r}f, {spec.zero_point}, {arena_offset}u'
+    )
+    return f"{{{fields}}}"
+
+
+def write_if_changed(path: Path, text: str) -> None:
+    """Leaves an unchanged file untouched, so builds keyed on file contents and times stay cached."""
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+
+
 @dataclass(frozen=True)
 class ModelSources:
     """A directory holding model.c and model.h (and any other C it needs), and what they compute."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -35,6 +36,14 @@ def test_run_on_qemu_matches_the_reference(transport):
     assert data["board"] == "mps2-an386" and data["device"]["transport"] == transport
     assert data["timing"]["kind"] == "virtual" and data["timing"]["instructions"] > 1_000_000
     assert data["stack_high_water_bytes"] > 0
+
+
+def test_a_bare_build_at_another_baud_is_small():
+    result = hil("build", "--board", "nucleo-f439zi", "--model", "null_model", "--baud", "921600", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["footprint"]["ram_bytes"] < 1024 and data["footprint"]["flash_bytes"] < 16_384
+    assert "HIL_UART_BAUD 921600u" in (Path(data["elf"]).parent / "hil_build_config.h").read_text()
 
 
 def test_run_without_an_emulator_says_what_to_do():

@@ -11,6 +11,8 @@
 #define BYTE_TIMEOUT_MS 50u
 
 static uint8_t arena[MODEL_ARENA_BYTES] __attribute__((aligned(16)));
+/* The request being answered, so a fault report names it. */
+static frame current;
 static frame_receiver receiver __attribute__((section(".ccm_bss")));
 static uint8_t reply[HIL_MAX_PAYLOAD] __attribute__((section(".ccm_bss")));
 
@@ -20,7 +22,7 @@ void fault_report(const uint32_t *stacked, uint32_t exception)
     board_led_inference(0);
     board_led_error(1);
     fault_describe(text, sizeof text, stacked, exception);
-    uart_session_send_error(ERR_FAULT, 0, 0, text);
+    uart_session_send_error(ERR_FAULT, current.type, current.seq, text);
     for (;;) {
     }
 }
@@ -35,8 +37,7 @@ int main(void)
     s.counters.io_buffer_bytes = (uint32_t)(sizeof receiver + sizeof reply);
     uint64_t byte_timeout = (uint64_t)s.board.timer_hz * BYTE_TIMEOUT_MS / 1000u;
     for (;;) {
-        frame request;
-        frame_status status = frame_receive(&receiver, &request, byte_timeout);
-        uart_session_handle(&s, status, &request);
+        frame_status status = frame_receive(&receiver, &current, byte_timeout);
+        uart_session_handle(&s, status, &current);
     }
 }

@@ -83,7 +83,7 @@ class DeviceLink:
         except (serial.SerialException, OSError) as e:
             raise LinkError(f"{self.name}: the port closed while waiting for a reply ({e})") from e
 
-    def _await(self, seq: int, expected: int, deadline: float) -> Frame | str:
+    def _await(self, request: int, seq: int, expected: int, deadline: float) -> Frame | str:
         """The expected reply, or a short word saying why the request must be sent again."""
         while True:
             data = self._read_some(deadline)
@@ -95,24 +95,26 @@ class DeviceLink:
                 if isinstance(event, CorruptFrame):
                     self.counters.corrupt_frames += 1
                     return "corrupt"
+                error = msg.parse_error(event.payload) if event.type == msg.ERROR else None
+                # A fault report ends the device's session whatever request it answers.
+                if error and error.code == msg.ERR_FAULT:
+                    raise self._device_error(error, request)
                 if event.seq != seq:
                     self.counters.stale_replies += 1
                     continue
-                if event.type == msg.ERROR:
-                    error = msg.parse_error(event.payload)
-                    if error.code in (msg.ERR_BAD_CRC, msg.ERR_BAD_LENGTH) and error.request_type != 0:
-                        self.counters.device_rejected += 1
-                        return "rejected"
-                    raise DeviceError(
-                        error.code,
-                        error.code_name,
-                        msg.MESSAGE_NAMES.get(expected & 0x7F, hex(expected)),
-                        error.text,
-                        self.name,
-                    )
+                if error and error.code in (msg.ERR_BAD_CRC, msg.ERR_BAD_LENGTH):
+                    self.counters.device_rejected += 1
+                    return "rejected"
+                if error:
+                    raise self._device_error(error, request)
                 if event.type == expected:
                     return event
                 self.counters.stale_replies += 1
+
+    def _device_error(self, error: msg.ErrorReply, request: int) -> DeviceError:
+        return DeviceError(
+            error.code, error.code_name, msg.MESSAGE_NAMES.get(request, hex(request)), error.text, self.name
+        )
 
     def transact(self, request: int, payload: bytes, stages: list[tuple[int, float]]) -> list[Frame]:
         """Sends a request and waits for each expected reply in turn, resending the whole request
@@ -126,7 +128,7 @@ class DeviceLink:
             self._send(request, seq, payload)
             replies: list[Frame] = []
             for expected, timeout in stages:
-                outcome = self._await(seq, expected, time.monotonic() + timeout)
+                outcome = self._await(request, seq, expected, time.monotonic() + timeout)
                 if isinstance(outcome, str):
                     reasons.append(outcome)
                     if outcome == "timeout":

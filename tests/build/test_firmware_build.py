@@ -12,7 +12,8 @@ from hil.board_description import load_board
 from hil.build.firmware_builder import BuildRequest, FirmwareBuilder, read_board_name
 from hil.build.footprint import read_footprint
 from hil.errors import FirmwareBuildError, RegionOverflowError
-from hil.model_sources import ModelSources, TensorSpec
+from hil.model_sources import ModelSources
+from tests.support.custom_model import write_model
 
 
 @pytest.mark.parametrize("board_name", ["nucleo-f439zi", "mps2-an386"])
@@ -65,23 +66,9 @@ def test_unchanged_inputs_reuse_the_image_and_a_changed_source_rebuilds(tmp_path
     assert not other_baud.reused and other_baud.build_id != first.build_id
 
 
-def _model_with_arena(directory: Path, arena_bytes: int) -> ModelSources:
-    """A model that does nothing but claim an arena of the given size."""
-    directory.mkdir(parents=True)
-    (directory / "model.h").write_text(f'#include "hil_model.h"\n#define MODEL_ARENA_BYTES {arena_bytes}u\n')
-    (directory / "model.c").write_text(
-        '#include "model.h"\n'
-        'static const hil_tensor_info io[1] = {{"x", HIL_DTYPE_INT8, 1, {16}, 1.0f, 0, 0u}};\n'
-        'const hil_model_info model_info = {"huge", "0", MODEL_ARENA_BYTES, 1, io, 1, io};\n'
-        "int32_t model_run(uint8_t *arena) { arena[0]++; return 0; }\n"
-    )
-    spec = TensorSpec("x", "int8", (16,), 1.0)
-    return ModelSources("huge", f"{arena_bytes:016x}", directory, (spec,), (spec,), arena_bytes)
-
-
 def test_a_firmware_that_overflows_ram_fails_with_the_numbers(tmp_path):
     board = load_board("nucleo-f439zi")
-    model = _model_with_arena(tmp_path / "huge", 200_000)
+    model = write_model(tmp_path / "huge", "huge", "arena[0]++; return 0;", arena_bytes=200_000)
     with pytest.raises(RegionOverflowError) as caught:
         FirmwareBuilder(tmp_path / "fw").build(BuildRequest(board, model, "uart"))
     message = str(caught.value)
