@@ -10,7 +10,7 @@
 
 #include "board.h"
 #include "device_report.h"
-#include "fault_text.h"
+#include "fault.h"
 #include "hil_build_config.h"
 #include "model.h"
 #include "protocol.h"
@@ -25,9 +25,7 @@ static uint8_t report[REPORT_BYTES] __attribute__((section(".ccm_bss")));
 void fault_report(const uint32_t *stacked, uint32_t exception)
 {
     char text[160];
-    board_led_inference(0);
-    board_led_error(1);
-    fault_describe(text, sizeof text, stacked, exception);
+    fault_enter(text, sizeof text, stacked, exception);
     sh_write0(text);
     sh_write0("\n");
     sh_exit(ERR_FAULT);

@@ -1,6 +1,6 @@
 /* The application over the UART link: answer the host's requests for ever. */
 #include "board.h"
-#include "fault_text.h"
+#include "fault.h"
 #include "frame.h"
 #include "hil_build_config.h"
 #include "model.h"
@@ -19,9 +19,7 @@ static uint8_t reply[HIL_MAX_PAYLOAD] __attribute__((section(".ccm_bss")));
 void fault_report(const uint32_t *stacked, uint32_t exception)
 {
     char text[160];
-    board_led_inference(0);
-    board_led_error(1);
-    fault_describe(text, sizeof text, stacked, exception);
+    fault_enter(text, sizeof text, stacked, exception);
     uart_session_send_error(ERR_FAULT, current.type, current.seq, text);
     for (;;) {
     }

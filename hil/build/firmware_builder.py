@@ -32,7 +32,7 @@ COMMON_SOURCES = (
     "app/wire.c",
     "app/inference.c",
     "app/device_report.c",
-    "app/fault_text.c",
+    "app/fault.c",
 )
 TRANSPORT_SOURCES = {
     "uart": ("app/main_uart.c", "app/uart_session.c", "app/frame.c"),

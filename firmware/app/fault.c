@@ -1,4 +1,6 @@
-#include "fault_text.h"
+#include "fault.h"
+
+#include "board.h"
 
 #define SCB_CFSR (*(volatile uint32_t *)0xE000ED28u)
 #define SCB_HFSR (*(volatile uint32_t *)0xE000ED2Cu)
@@ -35,9 +37,11 @@ static void append_hex(text_buffer *t, const char *label, uint32_t v)
     append(t, hex);
 }
 
-void fault_describe(char *buf, uint32_t size, const uint32_t *frame, uint32_t exception)
+void fault_enter(char *buf, uint32_t size, const uint32_t *frame, uint32_t exception)
 {
     text_buffer t = {buf, size, 0};
+    board_led_inference(0);
+    board_led_error(1);
     if (size == 0u) {
         return;
     }
