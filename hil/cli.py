@@ -16,6 +16,7 @@ from hil.build.firmware_builder import TRANSPORTS, BuildRequest, FirmwareBuilder
 from hil.dut import EMULATORS, open_dut
 from hil.errors import HilError
 from hil.model_catalog import GENERATORS, model_sources
+from hil.report.trends import DEFAULT_THRESHOLD, build_trends
 
 
 def _build(args: argparse.Namespace) -> dict:
@@ -87,6 +88,21 @@ def _boards(args: argparse.Namespace) -> dict:
     }
 
 
+def _report(args: argparse.Namespace) -> dict:
+    page, regressions, runs = build_trends(Path(args.history), args.output, args.baseline, args.threshold)
+    if not args.json:
+        print(f"trends of {len(runs)} runs: {page}")
+        for regression in regressions:
+            print(f"  REGRESSION {regression.describe()}")
+        if not regressions:
+            print(f"  no regression beyond {100 * args.threshold:g} %")
+    return {
+        "page": str(page),
+        "runs": [r.name for r in runs],
+        "regressions": [r.__dict__ for r in regressions],
+    }
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hil", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -104,7 +120,13 @@ def parser() -> argparse.ArgumentParser:
         command.add_argument("--transport", default="uart", choices=TRANSPORTS)
     boards = sub.add_parser("boards", help="list the boards the harness knows")
     boards.set_defaults(handler=_boards)
-    for command in (build, run, boards):
+    report = sub.add_parser("report", help="trend page of a history of runs; flags regressions of the newest")
+    report.add_argument("history", help="folder with one sub-folder per run (each with results.json)")
+    report.add_argument("--baseline", help="run to compare the newest with (default: the run before it)")
+    report.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, help="relative change that flags")
+    report.add_argument("-o", "--output", type=Path, help="HTML page to write (default: HISTORY/trends.html)")
+    report.set_defaults(handler=_report)
+    for command in (build, run, boards, report):
         command.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     return p
 
@@ -122,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(result, indent=2, default=str))
     if args.command == "run" and not result["matches_reference"]:
+        return 1
+    if args.command == "report" and result["regressions"]:
         return 1
     return 0
 

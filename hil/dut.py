@@ -51,6 +51,14 @@ class Dut:
         outputs = tuple(spec.from_bytes(data) for spec, data in zip(self.info.outputs, outcome.outputs, strict=True))
         return DeviceRun(outputs, outcome.summary.timing, outcome.summary.stack_high_water)
 
+    def time_runs(self, count: int) -> list[InferenceTiming]:
+        """Timings of count more runs on the inputs of the last infer (the inputs are not sent again)."""
+        summaries = [self.target.rerun() for _ in range(count)]
+        failed = [s.status for s in summaries if s.status != 0]
+        if failed:
+            raise TargetError(f"model_run returned {failed[0]} while timing runs")
+        return [s.timing for s in summaries]
+
     def close(self) -> None:
         self.target.stop()
 

@@ -33,6 +33,8 @@ def arm_toolchain() -> Toolchain:
 
 
 def qemu_version(qemu: str) -> str:
-    """First line of `qemu-system-arm --version`."""
+    """First line of `qemu-system-arm --version`, or 'not installed'."""
+    if shutil.which(qemu) is None:
+        return "not installed"
     result = subprocess.run([qemu, "--version"], capture_output=True, text=True, timeout=30, check=False)
     return result.stdout.splitlines()[0].strip() if result.returncode == 0 and result.stdout else "unknown"

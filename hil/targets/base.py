@@ -7,7 +7,7 @@ from types import TracebackType
 
 from hil.board_description import BoardDescription
 from hil.link.device_link import InferenceOutcome
-from hil.link.messages import DeviceInfo
+from hil.link.messages import DeviceInfo, RunSummary
 
 
 class Target(ABC):
@@ -22,6 +22,10 @@ class Target(ABC):
     @abstractmethod
     def infer(self, inputs: list[bytes]) -> InferenceOutcome:
         """One inference on the exact bytes of each input tensor."""
+
+    @abstractmethod
+    def rerun(self) -> RunSummary:
+        """Runs again on the inputs of the last infer, without moving them or the outputs: for timing."""
 
     @abstractmethod
     def stop(self) -> None:

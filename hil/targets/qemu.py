@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -145,6 +146,7 @@ class QemuUartTarget(Target):
         self.link: DeviceLink | None = None
         self.info: DeviceInfo | None = None
         self.port_url = ""
+        self._inputs_crc: int | None = None
 
     def start(self) -> DeviceInfo:
         check_elf_for_board(self.elf, self.board)
@@ -197,7 +199,20 @@ class QemuUartTarget(Target):
         if self.link is None:
             raise TargetError("QemuUartTarget.infer called before start()")
         try:
-            return self.link.infer(inputs, self.run_timeout)
+            outcome = self.link.infer(inputs, self.run_timeout)
+        except LinkError as e:
+            raise TargetError(f"{e}\nQEMU output: {self._exit_note()}") from e
+        crc = 0
+        for data in inputs:
+            crc = zlib.crc32(data, crc)
+        self._inputs_crc = crc
+        return outcome
+
+    def rerun(self) -> msg.RunSummary:
+        if self.link is None or self._inputs_crc is None:
+            raise TargetError("QemuUartTarget.rerun needs a start() and an infer() before it")
+        try:
+            return self.link.run(self._inputs_crc, self.run_timeout)
         except LinkError as e:
             raise TargetError(f"{e}\nQEMU output: {self._exit_note()}") from e
 
@@ -228,6 +243,7 @@ class QemuSemihostingTarget(Target):
         self.run_timeout = run_timeout
         self.info: DeviceInfo | None = None
         self.last_exit: QemuExit | None = None
+        self._last_inputs: list[bytes] | None = None
 
     def _run(self, inputs: list[bytes]) -> int:
         for stale in self.workdir.glob("hil_*.bin"):
@@ -271,6 +287,7 @@ class QemuSemihostingTarget(Target):
         return self.info
 
     def infer(self, inputs: list[bytes]) -> InferenceOutcome:
+        self._last_inputs = inputs
         code = self._run(inputs)
         if code != msg.ERR_NONE:
             raise TargetError(
@@ -283,6 +300,11 @@ class QemuSemihostingTarget(Target):
             if len(data) != size:
                 raise TargetError(f"hil_output_{index}.bin holds {len(data)} bytes, the device reported {size}")
         return InferenceOutcome(summary, outputs)
+
+    def rerun(self) -> msg.RunSummary:
+        if self._last_inputs is None:
+            raise TargetError("QemuSemihostingTarget.rerun needs an infer() before it")
+        return self.infer(self._last_inputs).summary
 
     def stop(self) -> None:
         """Nothing runs between inferences."""

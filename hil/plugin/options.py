@@ -1,0 +1,102 @@
+"""The plugin's command-line and ini options, read into one typed record."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from hil.board_description import available_boards
+from hil.build.firmware_builder import TRANSPORTS
+from hil.targets.qemu import QEMU
+
+EMULATE_CHOICES = ("qemu", "renode", "auto")
+
+
+@dataclass(frozen=True)
+class HilOptions:
+    """The run's choices, from the command line first and the ini file second."""
+
+    board: str
+    emulate: str | None
+    probe: str | None
+    port: str | None
+    baud: int | None
+    transport: str
+    model: str
+    images: Path | None
+    out_dir: Path | None
+    run_timeout: float
+    ram_budget: int | None
+    flash_budget: int | None
+
+    @property
+    def target_label(self) -> str:
+        if self.emulate:
+            return f"emulator {self.emulate}"
+        return f"board (probe {self.probe or 'first free'}, port {self.port or 'matched by probe'})"
+
+
+# (option, ini name, help, type): every option also exists as an ini setting.
+_OPTIONS: tuple[tuple[str, str, str, type], ...] = (
+    ("--board", "hil_board", f"board kind (one of {', '.join(available_boards())}) or a farm board name", str),
+    ("--emulate", "hil_emulate", "qemu, renode, or auto (a board if one is attached, else an emulator)", str),
+    ("--probe", "hil_probe", "debug probe unique ID (pyOCD) of the board to use", str),
+    ("--port", "hil_port", "serial port of the board (default: the one matching the probe)", str),
+    ("--baud", "hil_baud", "UART baud rate (default: the board's)", int),
+    ("--hil-transport", "hil_transport", f"how inputs and outputs move: {' or '.join(TRANSPORTS)}", str),
+    ("--model", "hil_model", "the model to build the firmware around", str),
+    ("--images", "hil_images", "directory of test images", str),
+    ("--hil-out", "hil_out", "directory for the run's report, results CSV/JSON and JUnit XML", str),
+    ("--hil-run-timeout", "hil_run_timeout", "seconds one inference may take", float),
+    ("--hil-ram-budget", "hil_ram_budget", "RAM budget in bytes (default: the board's)", int),
+    ("--hil-flash-budget", "hil_flash_budget", "flash budget in bytes (default: the board's)", int),
+)
+_DEFAULTS = {
+    "hil_board": "nucleo-f439zi",
+    "hil_transport": "uart",
+    "hil_model": "conv_test_model",
+    "hil_run_timeout": "120",
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("hil", "hardware-in-the-loop (hil)")
+    for flag, ini, help_text, kind in _OPTIONS:
+        choices = EMULATE_CHOICES if flag == "--emulate" else TRANSPORTS if flag == "--hil-transport" else None
+        group.addoption(flag, dest=ini, default=None, type=kind, choices=choices, help=help_text)
+        parser.addini(ini, help_text, default=_DEFAULTS.get(ini, ""))
+    parser.addini("hil_thresholds", "metric thresholds as NAME=VALUE lines", type="linelist", default=[])
+
+
+def _value(config: pytest.Config, ini: str, kind: type):
+    given = config.getoption(ini)
+    if given is not None:
+        return given
+    text = config.getini(ini)
+    return kind(text) if text not in ("", None) else None
+
+
+def options_from_config(config: pytest.Config) -> HilOptions:
+    get = {ini: _value(config, ini, kind) for _, ini, _, kind in _OPTIONS}
+    emulate = get["hil_emulate"]
+    if emulate == "auto":
+        emulate = "qemu" if shutil.which(QEMU) else None
+    html = config.getoption("htmlpath", default=None)
+    out_dir = get["hil_out"] or (str(Path(html).parent) if html else None)
+    return HilOptions(
+        board=get["hil_board"],
+        emulate=emulate,
+        probe=get["hil_probe"],
+        port=get["hil_port"],
+        baud=get["hil_baud"],
+        transport=get["hil_transport"],
+        model=get["hil_model"],
+        images=Path(get["hil_images"]) if get["hil_images"] else None,
+        out_dir=Path(out_dir) if out_dir else None,
+        run_timeout=get["hil_run_timeout"],
+        ram_budget=get["hil_ram_budget"],
+        flash_budget=get["hil_flash_budget"],
+    )

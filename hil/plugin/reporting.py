@@ -1,0 +1,108 @@
+"""Hooks that write the run's report: where it goes, its header, the extras of each test, the tables."""
+
+from __future__ import annotations
+
+import html
+
+import pytest
+
+from hil.errors import HilError
+from hil.plugin.options import options_from_config
+from hil.plugin.results_fixture import EXTRAS, RECORDER, recorder
+
+try:
+    import pytest_html
+except ImportError:  # the report still gets CSV, JSON and JUnit without pytest-html
+    pytest_html = None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """With --hil-out, the HTML report and JUnit XML land there too unless asked for elsewhere."""
+    config.addinivalue_line(
+        "markers",
+        "hil_requires(boards=None, models=None, silicon=False): run only on these board kinds or models, "
+        "or only on silicon; skip elsewhere",
+    )
+    options = options_from_config(config)
+    if config.getoption("hil_out") is None or options.out_dir is None:
+        return
+    options.out_dir.mkdir(parents=True, exist_ok=True)
+    if pytest_html is not None and getattr(config.option, "htmlpath", None) is None:
+        config.option.htmlpath = str(options.out_dir / "index.html")
+        config.option.self_contained_html = True
+    if getattr(config.option, "xmlpath", None) is None:
+        config.option.xmlpath = str(options.out_dir / "junit.xml")
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    options = options_from_config(config)
+    from hil.build.toolchain import arm_toolchain, qemu_version
+
+    lines = [f"hil: board {options.board} on {options.target_label}, model {options.model}, {options.transport}"]
+    try:
+        lines.append(f"hil: toolchain {arm_toolchain().version}")
+    except HilError as e:
+        lines.append(f"hil: {e}")
+    if options.emulate == "qemu":
+        lines.append(f"hil: qemu-system-arm: {qemu_version('qemu-system-arm')}")
+    return lines
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    marker = item.get_closest_marker("hil_requires")
+    if marker is None:
+        return
+    options = options_from_config(item.config)
+    boards, models = marker.kwargs.get("boards"), marker.kwargs.get("models")
+    if boards and options.board not in boards:
+        pytest.skip(f"hil_requires boards {', '.join(boards)}; this run is on {options.board}")
+    if models and options.model not in models:
+        pytest.skip(f"hil_requires models {', '.join(models)}; this run has {options.model}")
+    if marker.kwargs.get("silicon") and options.emulate:
+        pytest.skip(f"hil_requires silicon; this run is on {options.emulate}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or pytest_html is None or EXTRAS not in item.stash:
+        return
+    extras = getattr(report, "extras", [])
+    for kind, content in item.stash[EXTRAS]:
+        if kind == "png":
+            title, data = content
+            extras.append(pytest_html.extras.png(data, name=title))
+        else:
+            extras.append(pytest_html.extras.html(content))
+    report.extras = extras
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    if RECORDER not in config.stash:
+        return
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    counts = {
+        k: len(v)
+        for k, v in (reporter.stats.items() if reporter else [])
+        if k in ("passed", "failed", "skipped", "error")
+    }
+    config.stash[RECORDER].finish({"exitstatus": int(exitstatus), **counts, "complete": True})
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    if RECORDER in config.stash:
+        terminalreporter.write_line(f"hil: results in {config.stash[RECORDER].out_dir}")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_html_results_summary(prefix: list, summary: list, postfix: list, session: pytest.Session) -> None:
+    if RECORDER not in session.config.stash:
+        return
+    metadata = recorder(session.config).metadata
+    rows = "".join(
+        f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(str(v))}</td></tr>" for k, v in metadata.items()
+    )
+    prefix.append(f"<h3>Run</h3><table class='hil-run'>{rows}</table>")

@@ -1,0 +1,81 @@
+"""The user-facing suite (test_cases/) through pytest itself: budgets that fail with their numbers,
+a missing emulator reported in one line, and the HTML report as a browser shows it."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+REPO = Path(__file__).resolve().parents[2]
+SUITE = REPO / "test_cases" / "test_firmware_path.py"
+
+
+def _suite(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess(str(SUITE), "--emulate", "qemu", "-p", "no:cacheprovider", *args)
+
+
+def test_a_too_small_ram_budget_fails_with_the_numbers(pytester, tmp_path):
+    result = _suite(pytester, "-k", "memory", "--hil-ram-budget", "100000", "--hil-out", str(tmp_path / "out"))
+    result.assert_outcomes(failed=1)
+    result.stdout.re_match_lines([r".*RAM [\d,]+ B .* over the budget of 100,000 B; biggest: arena 153,600 B.*"])
+
+
+def test_a_missing_emulator_is_one_clear_error_line(pytester, tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("arm-none-eabi-gcc", "git"):
+        (bin_dir / tool).symlink_to(shutil.which(tool))
+    monkeypatch.setenv("PATH", str(bin_dir))  # the toolchain, but no qemu-system-arm
+    result = pytester.run(
+        str(REPO / ".venv" / "bin" / "python"),
+        "-m",
+        "pytest",
+        str(SUITE),
+        "--emulate",
+        "qemu",
+        "-p",
+        "no:cacheprovider",
+        "-k",
+        "exact_host_computation and 0",
+    )
+    output = result.stdout.str()
+    assert "hil: no device under test: qemu-system-arm is not on PATH; install it with: apt-get" in output
+    assert "Traceback" not in output
+    result.assert_outcomes(errors=1)
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed (apt-get install chromium)")
+def test_the_html_report_shows_images_and_tables_in_a_browser(pytester, tmp_path):
+    out = tmp_path / "out"
+    result = _suite(pytester, "-k", "memory or latency", "--hil-out", str(out))
+    result.assert_outcomes(passed=2)
+    dom = subprocess.run(
+        [
+            "chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            (out / "index.html").as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    images = re.findall(r'<img[^>]+src="data:image/png;base64,', dom)
+    assert len(images) >= 2, "expected the budget bars and the latency histogram as inline PNGs"
+    assert "hil-table" in dom and "biggest symbols" in dom
+    assert "firmware_build_id" in dom
