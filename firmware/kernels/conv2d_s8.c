@@ -1,5 +1,27 @@
-/* Reference int8 convolution: any kernel size, stride and zero padding. */
+/*
+ * Reference int8 convolution: any kernel size, stride and zero padding.
+ * Fast path for the face models' stem (one input channel, 3x3): for an output pixel whose taps all lie inside
+ * the input, the 9 input values are loaded once and reused for every output channel, with no per-tap bounds
+ * checks. It adds the same products into the same int32 accumulator, so the result is the same bits.
+ */
 #include "hil_kernels.h"
+
+/* One output pixel of a 1-channel 3x3 convolution, all taps inside the input (p: the top-left tap). */
+static inline void conv3x3_c1_pixel(const int8_t *p, int32_t in_w, const int8_t *filter, const int32_t *bias,
+                                    int32_t out_c, const hil_conv_params *params, int8_t *out)
+{
+    const int32_t x0 = p[0], x1 = p[1], x2 = p[2];
+    const int32_t x3 = p[in_w], x4 = p[in_w + 1], x5 = p[in_w + 2];
+    const int32_t x6 = p[2 * in_w], x7 = p[2 * in_w + 1], x8 = p[2 * in_w + 2];
+    for (int32_t oc = 0; oc < out_c; ++oc) {
+        const int8_t *f = filter + oc * 9;
+        int32_t acc = bias ? bias[oc] : 0;
+        acc += x0 * f[0] + x1 * f[1] + x2 * f[2];
+        acc += x3 * f[3] + x4 * f[4] + x5 * f[5];
+        acc += x6 * f[6] + x7 * f[7] + x8 * f[8];
+        out[oc] = (int8_t)hil_clamp(hil_round_shift(acc, params->out_shift), params->act_min, params->act_max);
+    }
+}
 
 hil_kernel_status conv2d_s8(const hil_conv_params *params, const hil_dims *input_dims, const int8_t *input,
                             const hil_dims *filter_dims, const int8_t *filter, const int32_t *bias,
@@ -13,6 +35,7 @@ hil_kernel_status conv2d_s8(const hil_conv_params *params, const hil_dims *input
         return HIL_KERNEL_ARG_ERROR;
     }
 
+    const int stem = in_c == 1 && k_h == 3 && k_w == 3;
     for (int32_t b = 0; b < input_dims->n; ++b) {
         const int8_t *in_image = input + b * in_h * in_w * in_c;
         int8_t *out_image = output + b * out_h * out_w * out_c;
@@ -20,6 +43,11 @@ hil_kernel_status conv2d_s8(const hil_conv_params *params, const hil_dims *input
             const int32_t iy0 = oy * params->stride_h - params->pad_h;
             for (int32_t ox = 0; ox < out_w; ++ox) {
                 const int32_t ix0 = ox * params->stride_w - params->pad_w;
+                if (stem && iy0 >= 0 && iy0 + 3 <= in_h && ix0 >= 0 && ix0 + 3 <= in_w) {
+                    conv3x3_c1_pixel(in_image + iy0 * in_w + ix0, in_w, filter, bias, out_c, params,
+                                     out_image + (oy * out_w + ox) * out_c);
+                    continue;
+                }
                 for (int32_t oc = 0; oc < out_c; ++oc) {
                     const int8_t *f = filter + oc * k_h * k_w * in_c;
                     int32_t acc = bias ? bias[oc] : 0;

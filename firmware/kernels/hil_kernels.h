@@ -1,12 +1,25 @@
 /*
  * Integer kernels the generated model code calls: one operator per file, plain C99, shapes and
- * shifts passed explicitly, no state. Layout NHWC; filters OHWI (out channel, kernel row, kernel
- * column, in channel), as CMSIS-NN.
+ * shifts passed explicitly, no state, no allocation. Layout NHWC; filters OHWI (out channel, kernel
+ * row, kernel column, in channel), as CMSIS-NN; depthwise filters [1, kh, kw, channels].
+ *
+ * Fixed point: real = q * 2^exponent per tensor (SeeDot). Every requantisation is a rounding
+ * arithmetic right shift, halves rounded up (hil_round_shift), then a clamp (hil_clamp).
+ * Every kernel has a bit-exact numpy twin in hil/kernels_ref/ with the same argument meaning.
+ *
+ * DSP instructions (SXTB16, SMLAD, USAT) are used only when __ARM_FEATURE_DSP is defined; the
+ * portable C path computes the same integers (all sums are exact in int32 by the bounds documented
+ * per kernel), so both give the same bits.
  */
 #ifndef HIL_KERNELS_H
 #define HIL_KERNELS_H
 
 #include <stdint.h>
+#include <string.h>
+
+#if defined(__ARM_FEATURE_DSP)
+#include <arm_acle.h>
+#endif
 
 typedef struct {
     int32_t n;
@@ -25,6 +38,12 @@ typedef struct {
     int32_t act_max;
 } hil_conv_params;
 
+/* Scratch memory the caller owns (an arena slice), as cmsis_nn_context. 4-byte aligned. */
+typedef struct {
+    void *buf;
+    int32_t size;        /* bytes */
+} hil_context;
+
 typedef enum {
     HIL_KERNEL_OK = 0,
     HIL_KERNEL_ARG_ERROR = -1
@@ -36,14 +55,218 @@ static inline int32_t hil_round_shift(int32_t acc, int32_t shift)
     return shift > 0 ? (int32_t)(((int64_t)acc + ((int64_t)1 << (shift - 1))) >> shift) : acc;
 }
 
+/* The same rounding for 64-bit values: (acc + 2^(shift-1)) >> shift, shift in 1..62; shift <= 0 returns acc. */
+static inline int64_t hil_round_shift64(int64_t acc, int32_t shift)
+{
+    return shift > 0 ? (acc + ((int64_t)1 << (shift - 1))) >> shift : acc;
+}
+
+/* hil_round_shift without the 64-bit widening, for values the caller has proved cannot overflow
+ * (|acc| + 2^(shift-1) < 2^31); shift in 1..31. Same result as hil_round_shift then. */
+static inline int32_t hil_nn_round_shift32(int32_t acc, int32_t shift)
+{
+    return (acc + (int32_t)(1u << (shift - 1))) >> shift;
+}
+
 static inline int32_t hil_clamp(int32_t v, int32_t lo, int32_t hi)
 {
     return v < lo ? lo : (v > hi ? hi : v);
 }
 
-/* Standard convolution, int8 in/out, int32 bias and accumulator. */
+/* 4 bytes from any address (Cortex-M4 LDR handles unaligned words; memcpy keeps it defined C). */
+static inline int32_t hil_nn_read32(const void *p)
+{
+    int32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+#if defined(__ARM_FEATURE_DSP)
+/* SXTB16 of the word rotated by 8: bytes 1 and 3 sign-extended into the two halfwords. */
+static inline int32_t hil_nn_sxtb16_ror8(int32_t x)
+{
+    int32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+}
+#endif
+
+/* ---- convolutions ------------------------------------------------------------------------- */
+
+/* Standard convolution, int8 in/out, int32 bias and accumulator (any kernel, stride, zero padding).
+ * out[b,y,x,o] = clamp(round_shift(bias[o] + sum_{ky,kx,i} in[b, y*sh-ph+ky, x*sw-pw+kx, i] * f[o,ky,kx,i],
+ *                                  out_shift), act_min, act_max); taps outside the input are zeros.
+ * A 1-input-channel 3x3 fast path (the face models' stem) gives the same bits. */
 hil_kernel_status conv2d_s8(const hil_conv_params *params, const hil_dims *input_dims, const int8_t *input,
                             const hil_dims *filter_dims, const int8_t *filter, const int32_t *bias,
                             const hil_dims *output_dims, int8_t *output);
+
+/* Depthwise convolution, channel multiplier 1: filter_dims {1, kh, kw, C}, filter[(ky*kw + kx)*C + c].
+ * out[b,y,x,c] = clamp(round_shift(bias[c] + sum_{ky,kx} in[b, y*sh-ph+ky, x*sw-pw+kx, c] * f[ky,kx,c],
+ *                                  out_shift), act_min, act_max). bias may be NULL (zeros).
+ * input_dims.c == output_dims.c == filter_dims.c; any kernel size, stride >= 1, pad >= 0. */
+hil_kernel_status depthwise_conv2d_s8(const hil_conv_params *params, const hil_dims *input_dims,
+                                      const int8_t *input, const hil_dims *filter_dims, const int8_t *filter,
+                                      const int32_t *bias, const hil_dims *output_dims, int8_t *output);
+
+/* 1x1 convolution (MBConv expand and project): filter_dims {C_out, 1, 1, C_in}, filter[o*C_in + i].
+ * out[p,o] = clamp(round_shift(bias[o] + sum_i in[p,i] * f[o,i], out_shift), act_min, act_max) for every
+ * pixel p. Requires stride 1, pad 0, equal n/h/w in and out, C_in <= 65536 and |bias| < 2^30 (so the
+ * int32 accumulator cannot overflow: 65536 * 128 * 128 = 2^30). bias may be NULL. */
+hil_kernel_status pointwise_conv2d_s8(const hil_conv_params *params, const hil_dims *input_dims,
+                                      const int8_t *input, const hil_dims *filter_dims, const int8_t *filter,
+                                      const int32_t *bias, const hil_dims *output_dims, int8_t *output);
+
+/* ---- element-wise ------------------------------------------------------------------------- */
+
+typedef struct {
+    int32_t a_shift;     /* left shift of a to the common scale, 0..22 */
+    int32_t b_shift;     /* left shift of b to the common scale, 0..22 */
+    int32_t out_shift;   /* rounding right shift from the common scale to the output, 0..31 */
+    int32_t act_min;
+    int32_t act_max;
+} hil_add_params;
+
+/* Residual add. With a = qa * 2^ea, b = qb * 2^eb, out = qo * 2^eo, pick a common exponent
+ * ec <= min(ea, eb, eo) and a_shift = ea - ec, b_shift = eb - ec, out_shift = eo - ec:
+ *   out[i] = clamp(round_shift((a[i] << a_shift) + (b[i] << b_shift), out_shift), act_min, act_max)
+ * |a << 22| + |b << 22| <= 2^30, so the int32 sum never overflows. dims: any n*h*w*c elements. */
+hil_kernel_status add_s8(const hil_add_params *params, const hil_dims *dims, const int8_t *a, const int8_t *b,
+                         int8_t *output);
+
+typedef struct {
+    int32_t out_shift;   /* eo - eg (output exponent minus gamma exponent), -16..32 */
+    int32_t act_min;
+    int32_t act_max;
+} hil_l2norm_params;
+
+/* SSD's L2Norm over channels: out = x / ||x||_2 * gamma (the input's scale cancels). Per pixel:
+ *   ss = sum_c x_c^2                        (int32 exact: C <= 65535 channels, ss < 2^30)
+ *   ss == 0 -> every out_c = clamp(0)
+ *   e  = the even number with (ss << e) in [2^28, 2^30)
+ *   n  = floor(sqrt(ss << e))               (bitwise integer sqrt, n in [2^14, 2^15))
+ *   r  = floor(2^30 / n)                    (r in (2^15, 2^16]; 1/||x|| ~= r * 2^(e/2 - 30))
+ *   sh = 30 - e/2 + out_shift               (0..62)
+ *   out_c = clamp(round_shift64((int64) x_c * gamma_c * r, sh), act_min, act_max)
+ * gamma is int16 per channel at exponent eg; dims.c channels per pixel. */
+hil_kernel_status l2norm_s8(const hil_l2norm_params *params, const hil_dims *dims, const int8_t *input,
+                            const int16_t *gamma, int8_t *output);
+
+/* ---- FastGRNN and RNNPool ------------------------------------------------------------------- */
+
+/* tanh in Q15 at 513 points: table[i] = clamp(round(32768 * tanh((i - 256) / 32)), -32767, 32767). */
+#define HIL_TANH_TABLE_SIZE 513
+extern const int16_t hil_tanh_table[HIL_TANH_TABLE_SIZE];
+
+/* tanh of a Q12 input, Q15 output in [-32767, 32767]: linear interpolation in the table,
+ * inputs clamped to [-8, 8 - 2^-12]:
+ *   u = clamp(v + 32768, 0, 65535); i = u >> 7; f = u & 127;
+ *   tanh = T[i] + (((T[i+1] - T[i]) * f + 64) >> 7)
+ * v + 32768 must not overflow: callers keep |v| <= 2^30. */
+static inline int32_t hil_nn_tanh_q15(int32_t v)
+{
+#if defined(__ARM_FEATURE_DSP)
+    const int32_t u = (int32_t)__usat(v + 32768, 16);
+#else
+    const int32_t u = hil_clamp(v + 32768, 0, 65535);
+#endif
+    const int32_t i = u >> 7, f = u & 127;
+    const int32_t t0 = hil_tanh_table[i];
+    return t0 + (((hil_tanh_table[i + 1] - t0) * f + 64) >> 7);
+}
+
+/* sigmoid of a Q12 input, Q15 output in [1, 32768], as (1 + tanh(x / 2)) / 2 with x/2 read as Q13:
+ *   u = clamp(v + 65536, 0, 131071); i = u >> 8; f = u & 255;
+ *   t = T[i] + (((T[i+1] - T[i]) * f + 128) >> 8);  sigmoid = (t + 32769) >> 1 */
+static inline int32_t hil_nn_sigmoid_q15(int32_t v)
+{
+#if defined(__ARM_FEATURE_DSP)
+    const int32_t u = (int32_t)__usat(v + 65536, 17);
+#else
+    const int32_t u = hil_clamp(v + 65536, 0, 131071);
+#endif
+    const int32_t i = u >> 8, f = u & 255;
+    const int32_t t0 = hil_tanh_table[i];
+    return (t0 + (((hil_tanh_table[i + 1] - t0) * f + 128) >> 8) + 32769) >> 1;
+}
+
+typedef struct {
+    int32_t input_size;
+    int32_t hidden_size;
+    const int16_t *w;            /* [hidden][input]: w[i*input_size + j] = EdgeML W[j][i] (x @ W) */
+    const int16_t *u;            /* [hidden][hidden]: u[i*hidden_size + j] = EdgeML U[j][i] (h @ U) */
+    const int32_t *bias_gate;    /* b_g at the pre-activation accumulator's exponent */
+    const int32_t *bias_update;  /* b_h, likewise */
+} hil_fastgrnn_weights;
+
+typedef struct {
+    int32_t wx_shift;     /* left shift of sum_j w[i,j] x[j] to the accumulator exponent, 0..30 */
+    int32_t uh_shift;     /* left shift of sum_j u[i,j] h[j] to the accumulator exponent, 0..30 */
+    int32_t pre_shift;    /* rounding right shift from the accumulator to Q12 (the nonlinearities' input), 0..31 */
+    int32_t h_frac_bits;  /* the hidden state is Q(h_frac_bits) int16, 0..14 */
+    int32_t zeta_q15;     /* sigmoid(zeta) in Q15, 0..32768 */
+    int32_t nu_q15;       /* sigmoid(nu) in Q15, 0..32768 */
+} hil_fastgrnn_params;
+
+/* One FastGRNN step, int16 input x (Q of the caller's choice) and hidden state (Q(h_frac_bits)):
+ *   acc_i = (sum_j w[i,j] x[j]) << wx_shift + (sum_j u[i,j] h[j]) << uh_shift      (int32)
+ *   z_i   = sigmoid_q15(round_shift(acc_i + bias_gate[i], pre_shift))            (Q15, 1..32768)
+ *   c_i   = tanh_q15(round_shift(acc_i + bias_update[i], pre_shift))             (Q15)
+ *   k_i   = ((zeta_q15 * (32768 - z_i) + 16384) >> 15) + nu_q15                  (Q15, 0..65536)
+ *   h'_i  = sat16(round_shift(z_i * h_i + round_shift(k_i * c_i, 15 - h_frac_bits), 15))
+ * Precondition (the compiler checks it with hil.kernels_ref.fastgrnn_accumulator_bound): for every unit,
+ * (sum_j |w[i,j]| * max|x|) << wx_shift + (sum_j |u[i,j]| * 32768) << uh_shift + max(|b_g|, |b_h|) <= 2^30,
+ * so every int32 sum is exact; the gate arithmetic is bounded by its Q15 ranges (see the .c file).
+ * h_out must not alias h. */
+hil_kernel_status fastgrnn_step_s16(const hil_fastgrnn_params *params, const hil_fastgrnn_weights *weights,
+                                    const int16_t *x, const int16_t *h, int16_t *h_out);
+
+/* The step without argument checks, for kernels that validated once (rnnpool_*). */
+void hil_nn_fastgrnn_step_s16(const hil_fastgrnn_params *params, const hil_fastgrnn_weights *weights,
+                              const int16_t *x, const int16_t *h, int16_t *h_out);
+
+typedef struct {
+    int32_t patch_h;              /* r: rows of the patch */
+    int32_t patch_w;              /* c: columns of the patch */
+    hil_fastgrnn_params rnn1;     /* RNN1 (k -> h1) on the int8 pixels, widened to int16 */
+    hil_fastgrnn_params rnn2;     /* RNN2 (h1 -> h2) on RNN1's int16 summaries, both directions */
+    int32_t out_shift;            /* rnnpool_s8 only: out = clamp(round_shift(h2_state, out_shift)), 0..31 */
+    int32_t act_min;
+    int32_t act_max;
+} hil_rnnpool_params;
+
+/* RNNPool on ONE r x c x k patch whose top-left pixel is (y0, x0) of batch 0 of an NHWC int8 map
+ * (input_dims; k = input_dims.c; the patch must lie inside the map). Hidden states start at zero.
+ *   rows:    RNN1 along each row i (c steps, left to right) -> r summaries; RNN2 over them forward (i = 0..r-1)
+ *            and backward (i = r-1..0)
+ *   columns: RNN1 down each column j (r steps, top to bottom) -> c summaries; RNN2 forward and backward
+ * Output 4*h2 values: [rows forward, rows backward, columns forward, columns backward] final RNN2 states.
+ * rnnpool_s8 requantises them (out_shift, act clamp) to int8; rnnpool_wide_s8 writes the int16 states
+ * as they are (Q(rnn2.h_frac_bits)). Scratch: ctx->size >= rnnpool_s8_get_buffer_size(...) bytes. */
+int32_t rnnpool_s8_get_buffer_size(const hil_rnnpool_params *params, const hil_fastgrnn_weights *rnn1,
+                                   const hil_fastgrnn_weights *rnn2);
+
+hil_kernel_status rnnpool_s8(const hil_context *ctx, const hil_rnnpool_params *params, const hil_dims *input_dims,
+                             const int8_t *input, int32_t y0, int32_t x0, const hil_fastgrnn_weights *rnn1,
+                             const hil_fastgrnn_weights *rnn2, int8_t *output);
+
+hil_kernel_status rnnpool_wide_s8(const hil_context *ctx, const hil_rnnpool_params *params,
+                                  const hil_dims *input_dims, const int8_t *input, int32_t y0, int32_t x0,
+                                  const hil_fastgrnn_weights *rnn1, const hil_fastgrnn_weights *rnn2,
+                                  int16_t *output);
+
+/* The shared core of rnnpool_s8 / rnnpool_wide_s8 (arguments already validated): writes the 4*h2 int16
+ * final states to out16 (which may be the caller's output or scratch). */
+void hil_nn_rnnpool_core_s8(int16_t *scratch, const hil_rnnpool_params *params, const hil_dims *input_dims,
+                            const int8_t *input, int32_t y0, int32_t x0, const hil_fastgrnn_weights *rnn1,
+                            const hil_fastgrnn_weights *rnn2, int16_t *out16);
+
+/* Argument checks shared by both rnnpool entry points. */
+hil_kernel_status hil_nn_rnnpool_check(const hil_context *ctx, const hil_rnnpool_params *params,
+                                       const hil_dims *input_dims, const int8_t *input, int32_t y0, int32_t x0,
+                                       const hil_fastgrnn_weights *rnn1, const hil_fastgrnn_weights *rnn2);
+
+/* Argument checks of one FastGRNN cell's parameters and weights. */
+hil_kernel_status hil_nn_fastgrnn_check(const hil_fastgrnn_params *params, const hil_fastgrnn_weights *weights);
 
 #endif

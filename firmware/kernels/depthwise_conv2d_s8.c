@@ -1,0 +1,111 @@
+/*
+ * Depthwise int8 convolution, channel multiplier 1 (MBConv's 3x3 stride 1/2): any kernel size,
+ * stride and zero padding. Filter [1, kh, kw, C], so one tap of all channels is contiguous, as are
+ * the NHWC input pixels: the inner loop walks 4 channels at a time over the valid taps.
+ *
+ * Overflow: |acc| <= |bias| + kh*kw*128*128; for 3x3 that is 147456 + |bias|, far inside int32.
+ * The caller keeps |bias| + kh*kw*2^14 < 2^31 (any real layer does by a factor of thousands).
+ * Padding: taps outside the input are skipped, which equals adding zeros (no input offset).
+ */
+#include "hil_kernels.h"
+
+/* Accumulates 4 channels of one output pixel over rows x cols valid taps; in and f point at the first
+ * valid tap of those channels, in_row and f_row are the strides between tap rows. */
+static inline void dw_block4(const int8_t *in, const int8_t *f, int32_t in_row, int32_t f_row, int32_t chans,
+                             int32_t rows, int32_t cols, int32_t acc[4])
+{
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    for (int32_t ky = 0; ky < rows; ++ky) {
+        const int8_t *px = in + ky * in_row;
+        const int8_t *fw = f + ky * f_row;
+        for (int32_t kx = 0; kx < cols; ++kx) {
+#if defined(__ARM_FEATURE_DSP)
+            /* Bytes 0,2 and 1,3 sign-extended into halfword pairs; SMLABB/SMLATT take one product
+             * each, so this is the same sum as the scalar path. */
+            const int32_t x = hil_nn_read32(px), f = hil_nn_read32(fw);
+            const int32_t xe = __sxtb16(x), fe = __sxtb16(f);
+            const int32_t xo = hil_nn_sxtb16_ror8(x), fo = hil_nn_sxtb16_ror8(f);
+            a0 = __smlabb(xe, fe, a0);
+            a2 = __smlatt(xe, fe, a2);
+            a1 = __smlabb(xo, fo, a1);
+            a3 = __smlatt(xo, fo, a3);
+#else
+            a0 += (int32_t)px[0] * fw[0];
+            a1 += (int32_t)px[1] * fw[1];
+            a2 += (int32_t)px[2] * fw[2];
+            a3 += (int32_t)px[3] * fw[3];
+#endif
+            px += chans;
+            fw += chans;
+        }
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+}
+
+hil_kernel_status depthwise_conv2d_s8(const hil_conv_params *params, const hil_dims *input_dims,
+                                      const int8_t *input, const hil_dims *filter_dims, const int8_t *filter,
+                                      const int32_t *bias, const hil_dims *output_dims, int8_t *output)
+{
+    if (!params || !input_dims || !input || !filter_dims || !filter || !output_dims || !output) {
+        return HIL_KERNEL_ARG_ERROR;
+    }
+    const int32_t in_h = input_dims->h, in_w = input_dims->w, chans = input_dims->c;
+    const int32_t k_h = filter_dims->h, k_w = filter_dims->w;
+    const int32_t out_h = output_dims->h, out_w = output_dims->w;
+    const int32_t sh = params->stride_h, sw = params->stride_w, ph = params->pad_h, pw = params->pad_w;
+    if (filter_dims->n != 1 || filter_dims->c != chans || output_dims->c != chans || input_dims->n != output_dims->n ||
+        chans < 1 || k_h < 1 || k_w < 1 || sh < 1 || sw < 1 || ph < 0 || pw < 0 || in_h < 1 || in_w < 1 ||
+        out_h < 1 || out_w < 1 || params->out_shift < 0 || params->out_shift > 31) {
+        return HIL_KERNEL_ARG_ERROR;
+    }
+    const int32_t shift = params->out_shift, lo = params->act_min, hi = params->act_max;
+
+    for (int32_t b = 0; b < input_dims->n; ++b) {
+        const int8_t *in_image = input + b * in_h * in_w * chans;
+        int8_t *out_px = output + b * out_h * out_w * chans;
+        for (int32_t oy = 0; oy < out_h; ++oy) {
+            const int32_t iy0 = oy * sh - ph;
+            const int32_t ky0 = iy0 < 0 ? -iy0 : 0;
+            const int32_t ky1 = in_h - iy0 < k_h ? in_h - iy0 : k_h;
+            for (int32_t ox = 0; ox < out_w; ++ox) {
+                const int32_t ix0 = ox * sw - pw;
+                const int32_t kx0 = ix0 < 0 ? -ix0 : 0;
+                const int32_t kx1 = in_w - ix0 < k_w ? in_w - ix0 : k_w;
+                /* an output entirely over padding has no valid taps: rows or cols <= 0, bias only */
+                const int32_t rows = ky1 - ky0, cols = kx1 - kx0;
+                const int8_t *first = in_image + ((iy0 + ky0) * in_w + ix0 + kx0) * chans;
+                const int8_t *first_f = filter + (ky0 * k_w + kx0) * chans;
+                int32_t c = 0;
+                for (; c + 4 <= chans; c += 4) {
+                    int32_t acc[4] = {0, 0, 0, 0};
+                    if (bias) {
+                        acc[0] = bias[c];
+                        acc[1] = bias[c + 1];
+                        acc[2] = bias[c + 2];
+                        acc[3] = bias[c + 3];
+                    }
+                    if (rows > 0 && cols > 0) {
+                        dw_block4(first + c, first_f + c, in_w * chans, k_w * chans, chans, rows, cols, acc);
+                    }
+                    for (int32_t j = 0; j < 4; ++j) {
+                        out_px[c + j] = (int8_t)hil_clamp(hil_round_shift(acc[j], shift), lo, hi);
+                    }
+                }
+                for (; c < chans; ++c) {
+                    int32_t acc = bias ? bias[c] : 0;
+                    for (int32_t ky = 0; ky < rows; ++ky) {
+                        for (int32_t kx = 0; kx < cols; ++kx) {
+                            acc += (int32_t)first[(ky * in_w + kx) * chans + c] * first_f[(ky * k_w + kx) * chans + c];
+                        }
+                    }
+                    out_px[c] = (int8_t)hil_clamp(hil_round_shift(acc, shift), lo, hi);
+                }
+                out_px += chans;
+            }
+        }
+    }
+    return HIL_KERNEL_OK;
+}

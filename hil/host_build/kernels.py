@@ -1,0 +1,334 @@
+"""ctypes binding of the kernels in a host-built shared library: each method takes the same arguments as its
+numpy twin in hil.kernels_ref, calls the C, and returns the output array (or raises HostKernelError)."""
+
+from __future__ import annotations
+
+import ctypes
+from ctypes import POINTER, c_int8, c_int16, c_int32, c_void_p
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from hil.errors import HilError
+from hil.host_build.compiler import HostLibrary, build_shared_library
+from hil.kernels_ref.params import (
+    AddParams,
+    ConvParams,
+    FastGRNNParams,
+    FastGRNNWeights,
+    L2NormParams,
+    RNNPoolParams,
+)
+
+_C_TYPES = {np.dtype(np.int8): c_int8, np.dtype(np.int16): c_int16, np.dtype(np.int32): c_int32}
+
+
+class HostKernelError(HilError):
+    """A kernel returned HIL_KERNEL_ARG_ERROR (or another non-zero status)."""
+
+    def __init__(self, kernel: str, status: int) -> None:
+        self.kernel = kernel
+        self.status = status
+        super().__init__(f"{kernel} returned status {status} (HIL_KERNEL_ARG_ERROR is -1): invalid arguments")
+
+
+class CDims(ctypes.Structure):
+    _fields_ = [("n", c_int32), ("h", c_int32), ("w", c_int32), ("c", c_int32)]
+
+
+class CConvParams(ctypes.Structure):
+    _fields_ = [
+        (name, c_int32) for name in ("stride_h", "stride_w", "pad_h", "pad_w", "out_shift", "act_min", "act_max")
+    ]
+
+
+class CContext(ctypes.Structure):
+    _fields_ = [("buf", c_void_p), ("size", c_int32)]
+
+
+class CAddParams(ctypes.Structure):
+    _fields_ = [(name, c_int32) for name in ("a_shift", "b_shift", "out_shift", "act_min", "act_max")]
+
+
+class CL2NormParams(ctypes.Structure):
+    _fields_ = [(name, c_int32) for name in ("out_shift", "act_min", "act_max")]
+
+
+class CFastGRNNParams(ctypes.Structure):
+    _fields_ = [(name, c_int32) for name in ("wx_shift", "uh_shift", "pre_shift", "h_frac_bits", "zeta_q15", "nu_q15")]
+
+
+class CFastGRNNWeights(ctypes.Structure):
+    _fields_ = [
+        ("input_size", c_int32),
+        ("hidden_size", c_int32),
+        ("w", POINTER(c_int16)),
+        ("u", POINTER(c_int16)),
+        ("bias_gate", POINTER(c_int32)),
+        ("bias_update", POINTER(c_int32)),
+    ]
+
+
+class CRNNPoolParams(ctypes.Structure):
+    _fields_ = [
+        ("patch_h", c_int32),
+        ("patch_w", c_int32),
+        ("rnn1", CFastGRNNParams),
+        ("rnn2", CFastGRNNParams),
+        ("out_shift", c_int32),
+        ("act_min", c_int32),
+        ("act_max", c_int32),
+    ]
+
+
+def _struct(ctype: type[ctypes.Structure], record: object) -> ctypes.Structure:
+    return ctype(*(getattr(record, name) for name, _ in ctype._fields_))
+
+
+def _ptr(array: np.ndarray | None, dtype: type) -> ctypes._Pointer | None:
+    """A pointer to a C-contiguous array of exactly dtype (no silent casts); None stays NULL."""
+    if array is None:
+        return None
+    if array.dtype != dtype:
+        raise TypeError(f"expected a {np.dtype(dtype)} array, got {array.dtype}")
+    if not array.flags.c_contiguous:
+        raise TypeError("expected a C-contiguous array")
+    return array.ctypes.data_as(POINTER(_C_TYPES[np.dtype(dtype)]))
+
+
+def _dims(shape: tuple[int, ...]) -> CDims:
+    return CDims(*shape)
+
+
+class _Weights:
+    """A CFastGRNNWeights and the contiguous arrays it points into (kept alive together)."""
+
+    def __init__(self, weights: FastGRNNWeights) -> None:
+        self.arrays = [np.ascontiguousarray(a) for a in (weights.w, weights.u, weights.bias_gate, weights.bias_update)]
+        w, u, bg, bh = self.arrays
+        self.struct = CFastGRNNWeights(
+            weights.input_size,
+            weights.hidden_size,
+            _ptr(w, np.int16),
+            _ptr(u, np.int16),
+            _ptr(bg, np.int32),
+            _ptr(bh, np.int32),
+        )
+
+
+class HostKernels:
+    """The kernels compiled for the host (built on first use, cached under build/host/)."""
+
+    KERNELS: ClassVar[tuple[str, ...]] = (
+        "conv2d_s8",
+        "depthwise_conv2d_s8",
+        "pointwise_conv2d_s8",
+        "add_s8",
+        "l2norm_s8",
+        "fastgrnn_step_s16",
+        "rnnpool_s8",
+        "rnnpool_wide_s8",
+    )
+
+    def __init__(self, library: HostLibrary | Path | None = None) -> None:
+        if library is None:
+            library = build_shared_library()
+        self.path = library.path if isinstance(library, HostLibrary) else Path(library)
+        self.lib = ctypes.CDLL(str(self.path))
+        for name in self.KERNELS:
+            getattr(self.lib, name).restype = c_int32
+        self.lib.rnnpool_s8_get_buffer_size.restype = c_int32
+
+    def _call(self, name: str, *args: object) -> None:
+        status = getattr(self.lib, name)(*args)
+        if status != 0:
+            raise HostKernelError(name, status)
+
+    def tanh_table(self) -> np.ndarray:
+        """The C's hil_tanh_table."""
+        return np.ctypeslib.as_array((c_int16 * 513).in_dll(self.lib, "hil_tanh_table")).copy()
+
+    def _conv(
+        self,
+        name: str,
+        params: ConvParams,
+        input: np.ndarray,
+        filter: np.ndarray,
+        bias: np.ndarray | None,
+        out_shape: tuple[int, int, int, int],
+    ) -> np.ndarray:
+        input, filter = np.ascontiguousarray(input), np.ascontiguousarray(filter)
+        bias = None if bias is None else np.ascontiguousarray(bias)
+        output = np.zeros(out_shape, dtype=np.int8)
+        self._call(
+            name,
+            ctypes.byref(_struct(CConvParams, params)),
+            ctypes.byref(_dims(input.shape)),
+            _ptr(input, np.int8),
+            ctypes.byref(_dims(filter.shape)),
+            _ptr(filter, np.int8),
+            _ptr(bias, np.int32),
+            ctypes.byref(_dims(out_shape)),
+            _ptr(output, np.int8),
+        )
+        return output
+
+    def conv2d_s8(
+        self,
+        params: ConvParams,
+        input: np.ndarray,
+        filter: np.ndarray,
+        bias: np.ndarray | None,
+        output_hw: tuple[int, int],
+    ) -> np.ndarray:
+        """conv2d_s8 (see hil.kernels_ref.conv2d_s8)."""
+        return self._conv("conv2d_s8", params, input, filter, bias, (input.shape[0], *output_hw, filter.shape[0]))
+
+    def depthwise_conv2d_s8(
+        self,
+        params: ConvParams,
+        input: np.ndarray,
+        filter: np.ndarray,
+        bias: np.ndarray | None,
+        output_hw: tuple[int, int],
+    ) -> np.ndarray:
+        """depthwise_conv2d_s8."""
+        shape = (input.shape[0], *output_hw, filter.shape[3])
+        return self._conv("depthwise_conv2d_s8", params, input, filter, bias, shape)
+
+    def pointwise_conv2d_s8(
+        self, params: ConvParams, input: np.ndarray, filter: np.ndarray, bias: np.ndarray | None
+    ) -> np.ndarray:
+        """pointwise_conv2d_s8."""
+        return self._conv("pointwise_conv2d_s8", params, input, filter, bias, (*input.shape[:3], filter.shape[0]))
+
+    def add_s8(self, params: AddParams, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """add_s8 over arrays of one shape (up to 4 dims)."""
+        a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
+        if a.shape != b.shape:
+            raise TypeError(f"add_s8: shapes differ, {a.shape} and {b.shape}")
+        output = np.zeros(a.shape, dtype=np.int8)
+        dims = _dims((1,) * (4 - a.ndim) + a.shape)
+        self._call(
+            "add_s8",
+            ctypes.byref(_struct(CAddParams, params)),
+            ctypes.byref(dims),
+            _ptr(a, np.int8),
+            _ptr(b, np.int8),
+            _ptr(output, np.int8),
+        )
+        return output
+
+    def l2norm_s8(self, params: L2NormParams, input: np.ndarray, gamma: np.ndarray) -> np.ndarray:
+        """l2norm_s8 over the last axis of input (up to 4 dims)."""
+        input, gamma = np.ascontiguousarray(input), np.ascontiguousarray(gamma)
+        if gamma.shape != input.shape[-1:]:
+            raise TypeError(f"l2norm_s8: gamma {gamma.shape} does not match {input.shape[-1]} channels")
+        output = np.zeros(input.shape, dtype=np.int8)
+        dims = _dims((1,) * (4 - input.ndim) + input.shape)
+        self._call(
+            "l2norm_s8",
+            ctypes.byref(_struct(CL2NormParams, params)),
+            ctypes.byref(dims),
+            _ptr(input, np.int8),
+            _ptr(gamma, np.int16),
+            _ptr(output, np.int8),
+        )
+        return output
+
+    def fastgrnn_step_s16(
+        self, params: FastGRNNParams, weights: FastGRNNWeights, x: np.ndarray, h: np.ndarray
+    ) -> np.ndarray:
+        """fastgrnn_step_s16 on one x [input] and h [hidden]."""
+        x, h = np.ascontiguousarray(x), np.ascontiguousarray(h)
+        held = _Weights(weights)
+        output = np.zeros(weights.hidden_size, dtype=np.int16)
+        self._call(
+            "fastgrnn_step_s16",
+            ctypes.byref(_struct(CFastGRNNParams, params)),
+            ctypes.byref(held.struct),
+            _ptr(x, np.int16),
+            _ptr(h, np.int16),
+            _ptr(output, np.int16),
+        )
+        return output
+
+    def _rnnpool_params(self, params: RNNPoolParams) -> CRNNPoolParams:
+        return CRNNPoolParams(
+            params.patch_h,
+            params.patch_w,
+            _struct(CFastGRNNParams, params.rnn1),
+            _struct(CFastGRNNParams, params.rnn2),
+            params.out_shift,
+            params.act_min,
+            params.act_max,
+        )
+
+    def rnnpool_get_buffer_size(self, params: RNNPoolParams, rnn1: FastGRNNWeights, rnn2: FastGRNNWeights) -> int:
+        """rnnpool_s8_get_buffer_size."""
+        w1, w2 = _Weights(rnn1), _Weights(rnn2)
+        return int(
+            self.lib.rnnpool_s8_get_buffer_size(
+                ctypes.byref(self._rnnpool_params(params)), ctypes.byref(w1.struct), ctypes.byref(w2.struct)
+            )
+        )
+
+    def _rnnpool(
+        self,
+        name: str,
+        dtype: type,
+        params: RNNPoolParams,
+        input: np.ndarray,
+        y0: int,
+        x0: int,
+        rnn1: FastGRNNWeights,
+        rnn2: FastGRNNWeights,
+        scratch_bytes: int | None,
+    ) -> np.ndarray:
+        input = np.ascontiguousarray(input)
+        w1, w2 = _Weights(rnn1), _Weights(rnn2)
+        c_params = self._rnnpool_params(params)
+        size = self.rnnpool_get_buffer_size(params, rnn1, rnn2) if scratch_bytes is None else scratch_bytes
+        scratch = np.zeros(max(size, 1) // 4 + 1, dtype=np.int32)  # 4-byte aligned
+        context = CContext(scratch.ctypes.data, size)
+        output = np.zeros(4 * rnn2.hidden_size, dtype=dtype)
+        self._call(
+            name,
+            ctypes.byref(context),
+            ctypes.byref(c_params),
+            ctypes.byref(_dims(input.shape)),
+            _ptr(input, np.int8),
+            c_int32(y0),
+            c_int32(x0),
+            ctypes.byref(w1.struct),
+            ctypes.byref(w2.struct),
+            _ptr(output, dtype),
+        )
+        return output
+
+    def rnnpool_s8(
+        self,
+        params: RNNPoolParams,
+        input: np.ndarray,
+        y0: int,
+        x0: int,
+        rnn1: FastGRNNWeights,
+        rnn2: FastGRNNWeights,
+        scratch_bytes: int | None = None,
+    ) -> np.ndarray:
+        """rnnpool_s8 on the patch at (y0, x0); scratch_bytes overrides the context size (to test the check)."""
+        return self._rnnpool("rnnpool_s8", np.int8, params, input, y0, x0, rnn1, rnn2, scratch_bytes)
+
+    def rnnpool_wide_s8(
+        self,
+        params: RNNPoolParams,
+        input: np.ndarray,
+        y0: int,
+        x0: int,
+        rnn1: FastGRNNWeights,
+        rnn2: FastGRNNWeights,
+        scratch_bytes: int | None = None,
+    ) -> np.ndarray:
+        """rnnpool_wide_s8 on the patch at (y0, x0)."""
+        return self._rnnpool("rnnpool_wide_s8", np.int16, params, input, y0, x0, rnn1, rnn2, scratch_bytes)

@@ -1,0 +1,58 @@
+"""Bit-exact numpy twins of the C kernels in firmware/kernels (the golden model's building blocks).
+
+One function per kernel, same argument meaning as the C; params are the dataclasses of `params`.
+"""
+
+from hil.kernels_ref.conv import conv2d_s8, depthwise_conv2d_s8, pointwise_conv2d_s8
+from hil.kernels_ref.eltwise import add_s8, l2norm_s8
+from hil.kernels_ref.fastgrnn import (
+    check_fastgrnn,
+    fastgrnn_accumulator_bound,
+    fastgrnn_step_s16,
+    quantize_fastgrnn,
+)
+from hil.kernels_ref.fixed import KernelRangeError, round_shift
+from hil.kernels_ref.nonlinear import sigmoid_q15, tanh_q15, tanh_table
+from hil.kernels_ref.params import (
+    AddParams,
+    ConvParams,
+    FastGRNNParams,
+    FastGRNNWeights,
+    L2NormParams,
+    RNNPoolParams,
+)
+from hil.kernels_ref.rnnpool import (
+    rnnpool_get_buffer_size,
+    rnnpool_layer_s8,
+    rnnpool_patches_wide,
+    rnnpool_s8,
+    rnnpool_wide_s8,
+)
+
+__all__ = [
+    "AddParams",
+    "ConvParams",
+    "FastGRNNParams",
+    "FastGRNNWeights",
+    "KernelRangeError",
+    "L2NormParams",
+    "RNNPoolParams",
+    "add_s8",
+    "check_fastgrnn",
+    "conv2d_s8",
+    "depthwise_conv2d_s8",
+    "fastgrnn_accumulator_bound",
+    "fastgrnn_step_s16",
+    "l2norm_s8",
+    "pointwise_conv2d_s8",
+    "quantize_fastgrnn",
+    "rnnpool_get_buffer_size",
+    "rnnpool_layer_s8",
+    "rnnpool_patches_wide",
+    "rnnpool_s8",
+    "rnnpool_wide_s8",
+    "round_shift",
+    "sigmoid_q15",
+    "tanh_q15",
+    "tanh_table",
+]

@@ -1,0 +1,84 @@
+"""Guest instructions per MAC of each kernel under QEMU (mps2-an386, -icount shift=0), on the face models' layer
+shapes from docs/PERF.md, with every output checked bit for bit against the numpy twin.
+
+Run: python -m hil.kernels_ref.bench_ipm [--workdir build/kernel_bench]
+Spatial sizes are cut where the full layer's input + output would not fit the board's RAM; IPM is per MAC, so
+the figure barely depends on it. Timing is SysTick virtual ticks (40 instructions each) around model_run.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from hil.kernels_ref.device_cases import (
+    KernelCase,
+    add_case,
+    conv_case,
+    depthwise_case,
+    l2norm_case,
+    pointwise_case,
+    rnnpool_case,
+    run_cases,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PEER_IPM = {  # docs/PERF.md: CMSIS-NN, naive C
+    "pointwise": (2.06, 7.43, "1x1 30x40x64->128 (expand)"),
+    "depthwise": (8.04, 23.07, "depthwise 3x3 s1 30x40x128"),
+    "project": (1.74, 6.72, "1x1 30x40x128->32 (project)"),
+    "stem": (21.21, 34.82, "3x3 s2 240x320x1->4 (stem)"),
+    "head": (2.54, 6.65, "3x3 s1 30x40x32->6 (head)"),
+    "rnnpool": (6.16, 8.12, "FastGRNN full step (peer) / RNNPool layer"),
+}
+
+
+def bench_cases(rng: np.random.Generator) -> dict[str, KernelCase]:
+    """The PERF.md layers (spatially reduced where RAM requires), plus RNNPool, add and L2Norm."""
+    return {
+        "pointwise": pointwise_case(rng, 10, 40, 64, 128),
+        "depthwise": depthwise_case(rng, 10, 40, 128, 1),
+        "depthwise_s2": depthwise_case(rng, 10, 40, 128, 2),
+        "project": pointwise_case(rng, 10, 40, 128, 32),
+        "stem": conv_case(rng, 240, 320, 1, 4, 2),
+        "head": conv_case(rng, 30, 40, 32, 6, 1),
+        "rnnpool": rnnpool_case(rng, 16, 40),
+        "add": add_case(rng, 30, 40, 32),
+        "l2norm": l2norm_case(rng, 30, 40, 32),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", type=Path, default=REPO_ROOT / "build" / "kernel_bench")
+    parser.add_argument("--only", nargs="*", help="case names to run (default: all)")
+    args = parser.parse_args(argv)
+    cases = bench_cases(np.random.default_rng(20261201))
+    print(
+        f"{'case':<14} {'shape':<36} {'MACs':>11} {'instructions':>13} {'IPM':>7} {'CMSIS-NN':>9} "
+        f"{'naive':>7}  bit-exact"
+    )
+    failures = []
+    for key, case in cases.items():
+        if args.only and key not in args.only:
+            continue
+        run = run_cases(f"bench_{key}", [case], args.workdir)
+        peer = PEER_IPM.get(key)
+        unit = "per element" if key in ("add", "l2norm") else ""
+        print(
+            f"{key:<14} {case.name:<36} {case.macs:>11,} {run.instructions:>13,} "
+            f"{run.instructions / case.macs:>7.2f} {peer[0] if peer else '':>9} {peer[1] if peer else '':>7}  "
+            f"{'yes' if not run.mismatches else 'NO'} {unit}",
+            flush=True,
+        )
+        failures += run.mismatches
+    for failure in failures:
+        print("MISMATCH:", failure)
+    if failures:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""Bit-exact twins of the convolution kernels (conv2d_s8, depthwise_conv2d_s8, pointwise_conv2d_s8)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hil.kernels_ref.fixed import KernelRangeError, check_int32, clamp, round_shift
+from hil.kernels_ref.params import ConvParams
+
+
+def _check(array: np.ndarray, dtype: type, ndim: int, name: str) -> np.ndarray:
+    array = np.asarray(array)
+    if array.dtype != dtype or array.ndim != ndim:
+        raise TypeError(f"{name}: expected {np.dtype(dtype)} with {ndim} dims, got {array.dtype} {array.shape}")
+    return array
+
+
+def _padded(image: np.ndarray, params: ConvParams, k_h: int, k_w: int, out_h: int, out_w: int) -> np.ndarray:
+    """The input with zeros above/left (pad) and below/right as far as the output reads."""
+    _, in_h, in_w, _ = image.shape
+    bottom = max(0, (out_h - 1) * params.stride_h + k_h - params.pad_h - in_h)
+    right = max(0, (out_w - 1) * params.stride_w + k_w - params.pad_w - in_w)
+    return np.pad(image.astype(np.int64), ((0, 0), (params.pad_h, bottom), (params.pad_w, right), (0, 0)))
+
+
+def _requantize(acc: np.ndarray, params: ConvParams) -> np.ndarray:
+    check_int32(acc, "accumulator")
+    return clamp(round_shift(acc, params.out_shift), params.act_min, params.act_max).astype(np.int8)
+
+
+def conv2d_s8(
+    params: ConvParams, input: np.ndarray, filter: np.ndarray, bias: np.ndarray | None, output_hw: tuple[int, int]
+) -> np.ndarray:
+    """conv2d_s8: NHWC int8 input, OHWI int8 filter, int32 bias; output [n, *output_hw, filter O]."""
+    input = _check(input, np.int8, 4, "input")
+    filter = _check(filter, np.int8, 4, "filter")
+    if filter.shape[3] != input.shape[3]:
+        raise KernelRangeError(f"filter has {filter.shape[3]} input channels, input {input.shape[3]}")
+    out_h, out_w = output_hw
+    k_h, k_w = filter.shape[1:3]
+    padded = _padded(input, params, k_h, k_w, out_h, out_w)
+    acc = np.zeros((input.shape[0], out_h, out_w, filter.shape[0]), dtype=np.int64)
+    if bias is not None:
+        acc += np.asarray(bias, dtype=np.int64)
+    for ky in range(k_h):
+        for kx in range(k_w):
+            patch = padded[
+                :,
+                ky : ky + params.stride_h * out_h : params.stride_h,
+                kx : kx + params.stride_w * out_w : params.stride_w,
+                :,
+            ]
+            acc += np.einsum("bhwc,oc->bhwo", patch, filter[:, ky, kx, :].astype(np.int64))
+    return _requantize(acc, params)
+
+
+def depthwise_conv2d_s8(
+    params: ConvParams, input: np.ndarray, filter: np.ndarray, bias: np.ndarray | None, output_hw: tuple[int, int]
+) -> np.ndarray:
+    """depthwise_conv2d_s8: filter [1, kh, kw, C], channel multiplier 1; output [n, *output_hw, C]."""
+    input = _check(input, np.int8, 4, "input")
+    filter = _check(filter, np.int8, 4, "filter")
+    if filter.shape[0] != 1 or filter.shape[3] != input.shape[3]:
+        raise KernelRangeError(f"depthwise filter {filter.shape} does not fit input {input.shape}")
+    out_h, out_w = output_hw
+    k_h, k_w = filter.shape[1:3]
+    padded = _padded(input, params, k_h, k_w, out_h, out_w)
+    acc = np.zeros((input.shape[0], out_h, out_w, input.shape[3]), dtype=np.int64)
+    if bias is not None:
+        acc += np.asarray(bias, dtype=np.int64)
+    for ky in range(k_h):
+        for kx in range(k_w):
+            patch = padded[
+                :,
+                ky : ky + params.stride_h * out_h : params.stride_h,
+                kx : kx + params.stride_w * out_w : params.stride_w,
+                :,
+            ]
+            acc += patch * filter[0, ky, kx, :].astype(np.int64)
+    return _requantize(acc, params)
+
+
+def pointwise_conv2d_s8(
+    params: ConvParams, input: np.ndarray, filter: np.ndarray, bias: np.ndarray | None
+) -> np.ndarray:
+    """pointwise_conv2d_s8: 1x1 convolution, filter [C_out, 1, 1, C_in]; output [n, h, w, C_out]."""
+    input = _check(input, np.int8, 4, "input")
+    filter = _check(filter, np.int8, 4, "filter")
+    if filter.shape[1:] != (1, 1, input.shape[3]):
+        raise KernelRangeError(f"pointwise filter {filter.shape} does not fit input {input.shape}")
+    acc = np.einsum("bhwc,oc->bhwo", input.astype(np.int64), filter[:, 0, 0, :].astype(np.int64))
+    if bias is not None:
+        acc += np.asarray(bias, dtype=np.int64)
+    return _requantize(acc, params)

@@ -1,0 +1,287 @@
+"""Kernel calls as a firmware "model": a generated model.c that runs kernels on arena data, with the outputs the
+numpy twins expect, so the board's build (DSP path) can be checked bit for bit and timed under QEMU."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from hil.kernels_ref.conv import conv2d_s8, depthwise_conv2d_s8, pointwise_conv2d_s8
+from hil.kernels_ref.eltwise import add_s8, l2norm_s8
+from hil.kernels_ref.fastgrnn import quantize_fastgrnn
+from hil.kernels_ref.params import AddParams, ConvParams, FastGRNNParams, FastGRNNWeights, L2NormParams, RNNPoolParams
+from hil.kernels_ref.rnnpool import rnnpool_get_buffer_size, rnnpool_layer_s8
+from hil.model_sources import ModelSources, TensorSpec
+
+C_TYPES = {np.dtype(np.int8): "int8_t", np.dtype(np.int16): "int16_t", np.dtype(np.int32): "int32_t"}
+ALIGN = 16
+
+
+@dataclass
+class KernelCase:
+    """One kernel call: its arena inputs, the output the twin computes, constant arrays and the C call.
+
+    In `call`, {in0}, {in1}, ... {out} and {scratch} stand for arena pointers; {p} prefixes constant names.
+    """
+
+    name: str
+    inputs: list[np.ndarray]
+    expected: np.ndarray
+    consts: dict[str, np.ndarray]
+    call: str
+    macs: int
+    scratch_bytes: int = 0
+    structs: list[str] = field(default_factory=list)
+
+
+def _conv_struct(p: ConvParams) -> str:
+    return f"{{{p.stride_h}, {p.stride_w}, {p.pad_h}, {p.pad_w}, {p.out_shift}, {p.act_min}, {p.act_max}}}"
+
+
+def _dims(shape: tuple[int, ...]) -> str:
+    return "{" + ", ".join(str(d) for d in (1,) * (4 - len(shape)) + tuple(shape)) + "}"
+
+
+def pointwise_case(rng: np.random.Generator, h: int, w: int, cin: int, cout: int) -> KernelCase:
+    x = rng.integers(-128, 128, (1, h, w, cin), dtype=np.int8)
+    f = rng.integers(-128, 128, (cout, 1, 1, cin), dtype=np.int8)
+    b = rng.integers(-5000, 5000, cout, dtype=np.int32)
+    params = ConvParams(out_shift=11, act_min=0, act_max=96)
+    call = (
+        f"{{ static const hil_conv_params pr = {_conv_struct(params)}; static const hil_dims di = {_dims(x.shape)},"
+        f" df = {_dims(f.shape)}, do_ = {_dims((1, h, w, cout))};\n"
+        "      st = pointwise_conv2d_s8(&pr, &di, {in0}, &df, {p}f, {p}b, &do_, {out}); }"
+    )
+    return KernelCase(
+        f"pointwise {h}x{w}x{cin}->{cout}",
+        [x],
+        pointwise_conv2d_s8(params, x, f, b),
+        {"f": f, "b": b},
+        call,
+        h * w * cin * cout,
+    )
+
+
+def depthwise_case(rng: np.random.Generator, h: int, w: int, c: int, stride: int) -> KernelCase:
+    x = rng.integers(-128, 128, (1, h, w, c), dtype=np.int8)
+    f = rng.integers(-128, 128, (1, 3, 3, c), dtype=np.int8)
+    b = rng.integers(-5000, 5000, c, dtype=np.int32)
+    params = ConvParams(stride, stride, 1, 1, 9, 0, 96)
+    oh, ow = (h - 1) // stride + 1, (w - 1) // stride + 1
+    call = (
+        f"{{ static const hil_conv_params pr = {_conv_struct(params)}; static const hil_dims di = {_dims(x.shape)},"
+        f" df = {_dims(f.shape)}, do_ = {_dims((1, oh, ow, c))};\n"
+        "      st = depthwise_conv2d_s8(&pr, &di, {in0}, &df, {p}f, {p}b, &do_, {out}); }"
+    )
+    return KernelCase(
+        f"depthwise 3x3 s{stride} {h}x{w}x{c}",
+        [x],
+        depthwise_conv2d_s8(params, x, f, b, (oh, ow)),
+        {"f": f, "b": b},
+        call,
+        oh * ow * c * 9,
+    )
+
+
+def conv_case(rng: np.random.Generator, h: int, w: int, cin: int, cout: int, stride: int) -> KernelCase:
+    x = rng.integers(-128, 128, (1, h, w, cin), dtype=np.int8)
+    f = rng.integers(-128, 128, (cout, 3, 3, cin), dtype=np.int8)
+    b = rng.integers(-5000, 5000, cout, dtype=np.int32)
+    params = ConvParams(stride, stride, 1, 1, 9, -128, 127)
+    oh, ow = (h - 1) // stride + 1, (w - 1) // stride + 1
+    call = (
+        f"{{ static const hil_conv_params pr = {_conv_struct(params)}; static const hil_dims di = {_dims(x.shape)},"
+        f" df = {_dims(f.shape)}, do_ = {_dims((1, oh, ow, cout))};\n"
+        "      st = conv2d_s8(&pr, &di, {in0}, &df, {p}f, {p}b, &do_, {out}); }"
+    )
+    return KernelCase(
+        f"conv 3x3 s{stride} {h}x{w}x{cin}->{cout}",
+        [x],
+        conv2d_s8(params, x, f, b, (oh, ow)),
+        {"f": f, "b": b},
+        call,
+        oh * ow * cout * 9 * cin,
+    )
+
+
+def add_case(rng: np.random.Generator, h: int, w: int, c: int) -> KernelCase:
+    a = rng.integers(-128, 128, (1, h, w, c), dtype=np.int8)
+    b = rng.integers(-128, 128, (1, h, w, c), dtype=np.int8)
+    params = AddParams(2, 0, 1)
+    call = (
+        f"{{ static const hil_add_params pr = {{2, 0, 1, -128, 127}}; static const hil_dims d = {_dims(a.shape)};\n"
+        "      st = add_s8(&pr, &d, {in0}, {in1}, {out}); }"
+    )
+    return KernelCase(f"add {h}x{w}x{c}", [a, b], add_s8(params, a, b), {}, call, a.size)
+
+
+def l2norm_case(rng: np.random.Generator, h: int, w: int, c: int) -> KernelCase:
+    x = rng.integers(-128, 128, (1, h, w, c), dtype=np.int8)
+    g = np.full(c, 20480, dtype=np.int16)
+    params = L2NormParams(8)
+    call = (
+        f"{{ static const hil_l2norm_params pr = {{8, -128, 127}}; static const hil_dims d = {_dims(x.shape)};\n"
+        "      st = l2norm_s8(&pr, &d, {in0}, {p}g, {out}); }"
+    )
+    return KernelCase(f"l2norm {h}x{w}x{c}", [x], l2norm_s8(params, x, g), {"g": g}, call, x.size)
+
+
+def _grnn_params(p: FastGRNNParams) -> str:
+    return f"{{{p.wx_shift}, {p.uh_shift}, {p.pre_shift}, {p.h_frac_bits}, {p.zeta_q15}, {p.nu_q15}}}"
+
+
+def _grnn_weights(prefix: str, w: FastGRNNWeights) -> str:
+    return f"{{{w.input_size}, {w.hidden_size}, {prefix}w, {prefix}u, {prefix}bg, {prefix}bh}}"
+
+
+def rnnpool_case(
+    rng: np.random.Generator, h: int, w: int, k: int = 4, h1: int = 16, h2: int = 16, patch: int = 8, stride: int = 4
+) -> KernelCase:
+    """The RNNPool layer strided over an h x w x k map, one rnnpool_s8 call per patch."""
+    cells = []
+    for n_in, n_h, x_exp, x_max in ((k, h1, -5, 128), (h1, h2, -14, 32768)):
+        cells.append(
+            quantize_fastgrnn(
+                rng.normal(0, 0.5, (n_in, n_h)),
+                rng.normal(0, 0.5, (n_h, n_h)),
+                rng.normal(0, 0.5, n_h),
+                rng.normal(0, 0.5, n_h),
+                1.0,
+                -2.0,
+                x_exp,
+                x_max,
+                14,
+            )
+        )
+    (p1, w1, _), (p2, w2, _) = cells
+    params = RNNPoolParams(patch, patch, p1, p2, 9, -128, 127)
+    x = rng.integers(-128, 128, (1, h, w, k), dtype=np.int8)
+    expected = rnnpool_layer_s8(params, x, stride, w1, w2)
+    oh, ow = expected.shape[1:3]
+    consts = {
+        f"{i}{n}": getattr(cw, attr)
+        for i, cw in (("a", w1), ("b", w2))
+        for n, attr in (("w", "w"), ("u", "u"), ("bg", "bias_gate"), ("bh", "bias_update"))
+    }
+    scratch = rnnpool_get_buffer_size(params, w1, w2)
+    call = (
+        f"{{ static const hil_rnnpool_params pr = {{{patch}, {patch}, {_grnn_params(p1)}, {_grnn_params(p2)}, "
+        f"9, -128, 127}};\n      static const hil_dims di = {_dims(x.shape)};\n"
+        f"      static const hil_fastgrnn_weights r1 = {_grnn_weights('{p}a', w1)}, r2 = {_grnn_weights('{p}b', w2)};"
+        f"\n      const hil_context ctx = {{{{scratch}}, {scratch}}};\n"
+        f"      for (int32_t py = 0; py < {oh} && st == HIL_KERNEL_OK; ++py) {{\n"
+        f"        for (int32_t px = 0; px < {ow} && st == HIL_KERNEL_OK; ++px) {{\n"
+        f"          st = rnnpool_s8(&ctx, &pr, &di, {{in0}}, py * {stride}, px * {stride}, &r1, &r2,\n"
+        f"                          {{out}} + (py * {ow} + px) * {4 * h2});\n        }}\n      }} }}"
+    )
+    macs_per_patch = 2 * patch * patch * (k * h1 + h1 * h1) + 4 * patch * (h1 * h2 + h2 * h2)
+    return KernelCase(
+        f"rnnpool {patch}x{patch} s{stride} {h}x{w}x{k}->{4 * h2}",
+        [x],
+        expected,
+        consts,
+        call,
+        oh * ow * macs_per_patch,
+        scratch,
+    )
+
+
+def _align(n: int) -> int:
+    return (n + ALIGN - 1) // ALIGN * ALIGN
+
+
+def emit_cases(name: str, cases: list[KernelCase], directory: Path) -> ModelSources:
+    """model.h / model.c running every case in turn; inputs are the cases' inputs, outputs their outputs."""
+    directory.mkdir(parents=True, exist_ok=True)
+    offset, inputs, outputs, consts, body = 0, [], [], [], []
+    for index, case in enumerate(cases):
+        prefix = f"c{index}_"
+        pointers = {}
+        for j, array in enumerate(case.inputs):
+            spec = TensorSpec(f"{prefix}in{j}", str(array.dtype), array.shape, 1.0)
+            inputs.append((spec, offset))
+            pointers[f"in{j}"] = f"(const {C_TYPES[array.dtype]} *)(arena + {offset}u)"
+            offset = _align(offset + array.nbytes)
+        spec = TensorSpec(f"{prefix}out", str(case.expected.dtype), case.expected.shape, 1.0)
+        outputs.append((spec, offset))
+        pointers["out"] = f"({C_TYPES[case.expected.dtype]} *)(arena + {offset}u)"
+        offset = _align(offset + case.expected.nbytes)
+        if case.scratch_bytes:
+            pointers["scratch"] = f"(void *)(arena + {offset}u)"
+            offset = _align(offset + case.scratch_bytes)
+        for const, array in case.consts.items():
+            values = ", ".join(str(int(v)) for v in array.ravel())
+            consts.append(f"static const {C_TYPES[array.dtype]} {prefix}{const}[{array.size}] = {{{values}}};")
+        call = case.call.replace("{p}", prefix)
+        for key, pointer in pointers.items():
+            call = call.replace("{" + key + "}", pointer)
+        body.append(
+            f"    /* {case.name} */\n    " + call + "\n    if (st != HIL_KERNEL_OK) {\n        return st;\n    }"
+        )
+    digest = hashlib.sha256("\n".join(consts + body).encode()).hexdigest()[:16]
+
+    def table(specs: list[tuple[TensorSpec, int]]) -> str:
+        rows = []
+        for spec, off in specs:
+            dims = ", ".join(str(d) for d in spec.shape)
+            rows.append(
+                f'{{"{spec.name}", HIL_DTYPE_{spec.dtype.upper()}, {len(spec.shape)}, {{{dims}}}, 1.0f, 0, {off}u}}'
+            )
+        return ",\n    ".join(rows)
+
+    header = (
+        "/* Generated by hil/kernels_ref/device_cases.py. Do not edit. */\n#ifndef MODEL_H\n#define MODEL_H\n"
+        f'#include "hil_model.h"\n#define MODEL_ARENA_BYTES {max(offset, ALIGN)}u\n#endif\n'
+    )
+    source = (
+        '/* Generated by hil/kernels_ref/device_cases.py. Do not edit. */\n#include "model.h"\n\n'
+        '#include "hil_kernels.h"\n\n' + "\n".join(consts) + "\n\n"
+        f"static const hil_tensor_info inputs[{len(inputs)}] = {{\n    {table(inputs)}}};\n"
+        f"static const hil_tensor_info outputs[{len(outputs)}] = {{\n    {table(outputs)}}};\n"
+        f'const hil_model_info model_info = {{"{name}", "{digest}", MODEL_ARENA_BYTES, {len(inputs)}, inputs, '
+        f"{len(outputs)}, outputs}};\n\nint32_t model_run(uint8_t *arena)\n{{\n    hil_kernel_status st = "
+        "HIL_KERNEL_OK;\n" + "\n".join(body) + "\n    return 0;\n}\n"
+    )
+    for file_name, text in (("model.h", header), ("model.c", source)):
+        path = directory / file_name
+        if not path.exists() or path.read_text() != text:
+            path.write_text(text)
+    return ModelSources(
+        name, digest, directory, tuple(s for s, _ in inputs), tuple(s for s, _ in outputs), max(offset, ALIGN)
+    )
+
+
+@dataclass(frozen=True)
+class DeviceRun:
+    """What the firmware computed for a list of cases, and the guest instructions model_run took."""
+
+    outputs: list[np.ndarray]
+    instructions: int
+    mismatches: list[str]
+
+
+def run_cases(name: str, cases: list[KernelCase], workdir: Path, board_name: str = "mps2-an386") -> DeviceRun:
+    """Builds the cases into a semihosting firmware for the QEMU board, runs it once, compares with the twins."""
+    from hil.board_description import load_board
+    from hil.build.firmware_builder import BuildRequest, FirmwareBuilder
+    from hil.targets.qemu import QemuSemihostingTarget
+
+    model = emit_cases(name, cases, workdir / "model_c" / name)
+    board = load_board(board_name)
+    image = FirmwareBuilder(workdir / "firmware").build(BuildRequest(board, model, "semihosting"))
+    target = QemuSemihostingTarget(board, image.elf, workdir / "run" / name, run_timeout=600)
+    target.start()
+    outcome = target.infer(
+        [spec.to_bytes(array) for spec, array in zip(model.inputs, [a for c in cases for a in c.inputs], strict=True)]
+    )
+    outputs = [spec.from_bytes(data) for spec, data in zip(model.outputs, outcome.outputs, strict=True)]
+    mismatches = []
+    for case, got in zip(cases, outputs, strict=True):
+        if not np.array_equal(got, case.expected):
+            count = int(np.count_nonzero(got != case.expected))
+            mismatches.append(f"{case.name}: {count} of {got.size} values differ from the numpy twin")
+    instructions = outcome.summary.timing.instructions or 0
+    return DeviceRun(outputs, instructions, mismatches)

@@ -1,0 +1,134 @@
+"""RNNPool on one patch: host C == twin (int8 and int16 outputs), scratch and bounds checks, and the twin
+against a float RNNPool written here with explicit loops in MODELS.md's pass order."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from hil.host_build import HostKernelError, HostKernels
+from hil.kernels_ref import (
+    FastGRNNWeights,
+    RNNPoolParams,
+    rnnpool_get_buffer_size,
+    rnnpool_layer_s8,
+    rnnpool_s8,
+    rnnpool_wide_s8,
+)
+from tests.kernels.conftest import random_cell, snr_db
+
+X_EXP = -5  # int8 input map: real = q / 32
+H1_FRAC = H2_FRAC = 14
+
+
+def random_pool(
+    rng: np.random.Generator, r: int, c: int, k: int, h1: int, h2: int, scale: float = 0.5, out_shift: int = 8
+) -> tuple[RNNPoolParams, FastGRNNWeights, FastGRNNWeights, dict, dict]:
+    p1, w1, cell1 = random_cell(rng, k, h1, X_EXP, 128, H1_FRAC, scale)
+    p2, w2, cell2 = random_cell(rng, h1, h2, -H1_FRAC, 32768, H2_FRAC, scale)
+    return RNNPoolParams(r, c, p1, p2, out_shift, -128, 127), w1, w2, cell1, cell2
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_rnnpool_matches_twin(host: HostKernels, seed: int) -> None:
+    rng = np.random.default_rng(7000 + seed)
+    r, c, k = int(rng.integers(1, 9)), int(rng.integers(1, 9)), int(rng.integers(1, 6))
+    h1, h2 = int(rng.integers(1, 18)), int(rng.integers(1, 18))
+    params, w1, w2, _, _ = random_pool(rng, r, c, k, h1, h2, float(rng.uniform(0.2, 1.5)), int(rng.integers(0, 12)))
+    fmap = rng.integers(-128, 128, (1, r + int(rng.integers(0, 5)), c + int(rng.integers(0, 5)), k), dtype=np.int8)
+    y0, x0 = int(rng.integers(0, fmap.shape[1] - r + 1)), int(rng.integers(0, fmap.shape[2] - c + 1))
+    np.testing.assert_array_equal(
+        host.rnnpool_wide_s8(params, fmap, y0, x0, w1, w2), rnnpool_wide_s8(params, fmap, y0, x0, w1, w2)
+    )
+    np.testing.assert_array_equal(
+        host.rnnpool_s8(params, fmap, y0, x0, w1, w2), rnnpool_s8(params, fmap, y0, x0, w1, w2)
+    )
+
+
+def test_face_model_shape_and_layer_twin(host: HostKernels) -> None:
+    """RNNPool(8, 8, 16, 16, 4) at stride 4 over a small map: every patch, C == the batched layer twin."""
+    rng = np.random.default_rng(70)
+    params, w1, w2, _, _ = random_pool(rng, 8, 8, 4, 16, 16)
+    fmap = rng.integers(-128, 128, (1, 16, 20, 4), dtype=np.int8)
+    layer = rnnpool_layer_s8(params, fmap, 4, w1, w2)
+    assert layer.shape == (1, 3, 4, 64)
+    for py in range(3):
+        for px in range(4):
+            np.testing.assert_array_equal(host.rnnpool_s8(params, fmap, 4 * py, 4 * px, w1, w2), layer[0, py, px])
+
+
+def test_buffer_size_and_checks(host: HostKernels) -> None:
+    rng = np.random.default_rng(71)
+    params, w1, w2, _, _ = random_pool(rng, 8, 6, 4, 16, 12)
+    assert (
+        host.rnnpool_get_buffer_size(params, w1, w2)
+        == rnnpool_get_buffer_size(params, w1, w2)
+        == 2 * (8 * 16 + 2 * 16 + 2 * 12 + 4 + 4 * 12)
+    )
+    fmap = rng.integers(-128, 128, (1, 10, 10, 4), dtype=np.int8)
+    size = rnnpool_get_buffer_size(params, w1, w2)
+    with pytest.raises(HostKernelError):
+        host.rnnpool_s8(params, fmap, 0, 0, w1, w2, scratch_bytes=size - 1)
+    with pytest.raises(HostKernelError):
+        host.rnnpool_s8(params, fmap, 3, 0, w1, w2)  # 3 + 8 rows > 10
+    with pytest.raises(HostKernelError):
+        host.rnnpool_s8(params, fmap[..., :3].copy(), 0, 0, w1, w2)  # k = 3, RNN1 takes 4
+    with pytest.raises(HostKernelError):
+        host.rnnpool_wide_s8(params, fmap, 0, 0, w2, w2)  # RNN1 input size 16 != k
+
+
+def _sig(v: float) -> float:
+    return 1.0 / (1.0 + math.exp(-v))
+
+
+def _float_run(cell: dict, sequence: list[np.ndarray]) -> np.ndarray:
+    """A float FastGRNN from zero over a sequence, explicit loops (EdgeML layout: x @ W, h @ U)."""
+    n_h = cell["U"].shape[0]
+    h = np.zeros(n_h)
+    for x in sequence:
+        new = np.zeros(n_h)
+        for j in range(n_h):
+            pre = sum(x[i] * cell["W"][i, j] for i in range(x.size)) + sum(h[i] * cell["U"][i, j] for i in range(n_h))
+            z = _sig(pre + cell["bg"][j])
+            new[j] = z * h[j] + (_sig(cell["zeta"]) * (1 - z) + _sig(cell["nu"])) * math.tanh(pre + cell["bh"][j])
+        h = new
+    return h
+
+
+def float_rnnpool(patch: np.ndarray, cell1: dict, cell2: dict) -> np.ndarray:
+    """[r, c, k] float patch -> [rows fwd, rows bwd, cols fwd, cols bwd] (MODELS.md)."""
+    r, c, _ = patch.shape
+    rows = [_float_run(cell1, [patch[i, j] for j in range(c)]) for i in range(r)]  # RNN1 along each row
+    cols = [_float_run(cell1, [patch[i, j] for i in range(r)]) for j in range(c)]  # RNN1 down each column
+    return np.concatenate(
+        [_float_run(cell2, rows), _float_run(cell2, rows[::-1]), _float_run(cell2, cols), _float_run(cell2, cols[::-1])]
+    )
+
+
+def test_twin_tracks_float_rnnpool() -> None:
+    """RNNPool(8, 8, 16, 16, 4) on random patches, float with the float weights vs the twin's int16 states."""
+    rng = np.random.default_rng(72)
+    params, w1, w2, cell1, cell2 = random_pool(rng, 8, 8, 4, 16, 16)
+    fmap = rng.integers(-128, 128, (1, 8, 8 * 6, 4), dtype=np.int8)
+    fixed, reference = [], []
+    for p in range(6):
+        fixed.append(rnnpool_wide_s8(params, fmap, 0, 8 * p, w1, w2) * 2.0**-H2_FRAC)
+        reference.append(float_rnnpool(fmap[0, :, 8 * p : 8 * p + 8].astype(np.float64) * 2.0**X_EXP, cell1, cell2))
+    snr = snr_db(np.array(reference), np.array(fixed))
+    print(f"RNNPool(8,8,16,16,4) fixed (int16 states) vs float SNR {snr:.1f} dB")
+    assert snr >= 30, f"SNR {snr:.1f} dB"
+
+
+def test_output_order_is_rows_then_columns() -> None:
+    """Pixel (i, j) depends on i only: every column is the same sequence, so the column summaries are equal and
+    columns fwd == columns bwd (output blocks 2 and 3), while the row summaries differ (blocks 0 and 1)."""
+    rng = np.random.default_rng(73)
+    params, w1, w2, _, _ = random_pool(rng, 4, 4, 2, 6, 5)
+    column = rng.integers(-128, 128, (4, 2), dtype=np.int8)
+    fmap = np.repeat(column[None, :, None, :], 4, axis=2)  # pixel (i, j) depends on i only: every row is constant
+    out = rnnpool_wide_s8(params, fmap, 0, 0, w1, w2)
+    rows_fwd, rows_bwd, cols_fwd, cols_bwd = out.reshape(4, 5)
+    np.testing.assert_array_equal(cols_fwd, cols_bwd)  # all column summaries equal: direction cannot matter
+    assert not np.array_equal(rows_fwd, rows_bwd)  # the row summaries differ: order matters there
