@@ -2,7 +2,7 @@
 # The harness's own tests: lint, then every test under tests/. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash tools/setup.sh
+bash tools/setup.sh --with-browser
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/python -m pytest tests -q "$@"

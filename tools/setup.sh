@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Installs what the harness needs when it is missing: the Arm toolchain and QEMU from Debian,
 # and a virtualenv (.venv) with the project and its Python packages. Safe to run again.
+# --with-browser also installs Chromium, which the tests use to open the HTML report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
+if [ "${1:-}" = "--with-browser" ]; then
+    command -v chromium >/dev/null || need_apt+=(chromium)
+fi
 command -v arm-none-eabi-gcc >/dev/null || need_apt+=(gcc-arm-none-eabi libnewlib-arm-none-eabi)
 command -v qemu-system-arm >/dev/null || need_apt+=(qemu-system-arm)
 python3 -m venv --help >/dev/null 2>&1 || need_apt+=(python3-venv)
