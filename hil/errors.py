@@ -42,3 +42,7 @@ class DeviceError(HilError):
 
 class TargetError(HilError):
     """A target (emulator, board) that did not start, stopped early, or runs the wrong firmware."""
+
+
+class CompileError(HilError):
+    """A model the compiler cannot take: an unsupported module or operation, named with where it is."""

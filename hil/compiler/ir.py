@@ -1,0 +1,76 @@
+"""The compiler's graph IR: tensors in NHWC, nodes in execution order, parameters as numpy arrays."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hil.errors import CompileError
+
+# op -> what it does, for messages and the per-layer summary.
+OPS = {
+    "conv2d": "convolution (groups == channels: depthwise); attrs stride, padding, groups, activation",
+    "batchnorm": "batch normalisation (folded into the convolution before it)",
+    "relu": "max(x, 0) (fused into the convolution before it)",
+    "relu6": "min(max(x, 0), 6) (fused into the convolution before it)",
+    "add": "elementwise sum of two tensors of one shape (residual)",
+    "pad": "edge padding (mode replicate) of rows and columns",
+    "rnnpool": "RNNPool over patches of the map (two FastGRNN cells)",
+    "l2norm": "per-pixel L2 normalisation across channels times a per-channel weight",
+    "slice_channels": "channels start..stop of a map",
+    "channel_max": "the maximum across channels, one channel out",
+    "concat_channels": "maps joined along channels",
+    "flatten": "an NHWC map as rows of its channels: [B, H*W, C] (no data moves)",
+    "concat_rows": "[B, N, C] tensors joined along N",
+}
+
+
+@dataclass
+class Tensor:
+    name: str
+    shape: tuple[int, ...]  # NHWC for maps, [B, N, C] after flatten
+
+
+@dataclass
+class Node:
+    op: str
+    name: str  # the module path or the operation it came from, for messages
+    inputs: list[str]
+    output: str
+    attrs: dict = field(default_factory=dict)
+    params: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        return f"{self.name} ({self.op})"
+
+
+@dataclass
+class Graph:
+    tensors: dict[str, Tensor]
+    inputs: list[str]
+    nodes: list[Node]
+    outputs: list[str]
+
+    def producer(self, tensor: str) -> Node | None:
+        return next((n for n in self.nodes if n.output == tensor), None)
+
+    def consumers(self, tensor: str) -> list[Node]:
+        return [n for n in self.nodes if tensor in n.inputs]
+
+    def validate(self) -> None:
+        """Every input defined before use, every op known, outputs produced."""
+        defined = set(self.inputs)
+        for node in self.nodes:
+            if node.op not in OPS:
+                raise CompileError(f"{node.describe()}: unknown IR op '{node.op}'")
+            missing = [t for t in node.inputs if t not in defined]
+            if missing:
+                raise CompileError(f"{node.describe()}: uses {missing} before they are computed")
+            defined.add(node.output)
+        for output in self.outputs:
+            if output not in defined:
+                raise CompileError(f"graph output {output} is never computed")
+
+    def summary(self) -> list[dict]:
+        return [{"layer": n.name, "op": n.op, "shape": self.tensors[n.output].shape, **n.attrs} for n in self.nodes]
