@@ -27,10 +27,13 @@ fi
 stamp=.venv/.hil-installed
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-    echo "setup: installing the Python packages into .venv"
-    .venv/bin/python -m pip install -q --upgrade pip >/dev/null
+    echo "setup: installing the Python packages into .venv (log: .venv/pip.log)"
     # torch first and pinned: any other spec may pull a multi-GB CUDA build.
-    .venv/bin/python -m pip install -q torch==2.13.0
-    .venv/bin/python -m pip install -q -e '.[board,dev]'
+    if ! { .venv/bin/python -m pip install torch==2.13.0 && .venv/bin/python -m pip install -e '.[board,dev]'; } \
+        > .venv/pip.log 2>&1; then
+        tail -n 40 .venv/pip.log
+        echo "setup: pip failed; the whole log is .venv/pip.log" >&2
+        exit 1
+    fi
     echo "$want" > "$stamp"
 fi
