@@ -1,0 +1,1 @@
+"""Board farms: the farm file, per-board locks across processes, allocation, labgrid places."""

@@ -1,0 +1,14 @@
+"""A tiny UART image (16 bytes in, the same 16 out) keeps the board-target tests about the target."""
+
+from __future__ import annotations
+
+import pytest
+
+from hil.build.firmware_builder import BuildRequest, FirmwareBuilder, FirmwareImage
+from tests.support.custom_model import write_model
+
+
+@pytest.fixture(scope="session")
+def echo_image(builder: FirmwareBuilder, qemu_board, tmp_path_factory: pytest.TempPathFactory) -> FirmwareImage:
+    model = write_model(tmp_path_factory.mktemp("echo_model") / "echo", "echo", "(void)arena; return 0;")
+    return builder.build(BuildRequest(qemu_board, model, "uart"))
