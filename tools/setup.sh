@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs what the harness needs when it is missing: the Arm toolchain and QEMU from Debian,
 # and a virtualenv (.venv) with the project and its Python packages. Safe to run again.
-# --with-browser also installs Chromium, which the tests use to open the HTML report.
+# --for-tests also installs what only the tests use: Chromium (to open the HTML report) and
+# sigrok-cli (its demo driver makes a real logic-analyser capture).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-if [ "${1:-}" = "--with-browser" ]; then
+if [ "${1:-}" = "--for-tests" ]; then
     command -v chromium >/dev/null || need_apt+=(chromium)
+    command -v sigrok-cli >/dev/null || need_apt+=(sigrok-cli)
 fi
 command -v arm-none-eabi-gcc >/dev/null || need_apt+=(gcc-arm-none-eabi libnewlib-arm-none-eabi)
 command -v qemu-system-arm >/dev/null || need_apt+=(qemu-system-arm)
@@ -29,7 +31,7 @@ want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     echo "setup: installing the Python packages into .venv (log: .venv/pip.log)"
     # torch first and pinned: any other spec may pull a multi-GB CUDA build.
-    if ! { .venv/bin/python -m pip install torch==2.13.0 && .venv/bin/python -m pip install -e '.[board,dev]'; } \
+    if ! { .venv/bin/python -m pip install torch==2.13.0 && .venv/bin/python -m pip install -e '.[board,dev,farm]'; } \
         > .venv/pip.log 2>&1; then
         tail -n 40 .venv/pip.log
         echo "setup: pip failed; the whole log is .venv/pip.log" >&2
