@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from hil import conv_test_model, null_model
+from hil.compiler import face_catalog
 from hil.errors import HilError
 from hil.model_sources import ModelSources
 
@@ -15,6 +16,8 @@ GENERATED_ROOT = REPO_ROOT / "build" / "model_c"
 GENERATORS: dict[str, Callable[[Path], ModelSources]] = {
     conv_test_model.NAME: conv_test_model.emit,
     null_model.NAME: null_model.emit,
+    "rnnpool_face_m4": face_catalog.emit_m4,
+    "rnnpool_face_qvga": face_catalog.emit_qvga,
 }
 
 

@@ -1,0 +1,124 @@
+"""C helpers the generated model.c includes when it uses them: data moves (replicate pad, channel copies,
+channel max) and the row-streamed MBConv block. Plain C99, no state; each is emitted verbatim."""
+
+from __future__ import annotations
+
+PAD_REPLICATE = """
+/* Edge (replicate) padding of an NHWC int8 map: out pixel (y, x) copies in pixel (clamp(y - top), clamp(x - left)). */
+static void gen_pad_replicate_s8(const int8_t *in, int32_t h, int32_t w, int32_t c, int32_t top, int32_t left,
+                                 int32_t out_h, int32_t out_w, int8_t *out)
+{
+    for (int32_t y = 0; y < out_h; ++y) {
+        const int32_t sy = hil_clamp(y - top, 0, h - 1);
+        for (int32_t x = 0; x < out_w; ++x) {
+            const int32_t sx = hil_clamp(x - left, 0, w - 1);
+            memcpy(out + (y * out_w + x) * c, in + (sy * w + sx) * c, (size_t)c);
+        }
+    }
+}
+"""
+
+COPY_CHANNELS = """
+/* count channels from in_start of every pixel of in to out_start of the same pixel of out (slices, concats). */
+static void gen_copy_channels_s8(const int8_t *in, int32_t pixels, int32_t in_c, int32_t in_start, int32_t count,
+                                 int8_t *out, int32_t out_c, int32_t out_start)
+{
+    for (int32_t p = 0; p < pixels; ++p) {
+        memcpy(out + p * out_c + out_start, in + p * in_c + in_start, (size_t)count);
+    }
+}
+"""
+
+CHANNEL_MAX = """
+/* The maximum over the c channels of every pixel: one channel out. */
+static void gen_channel_max_s8(const int8_t *in, int32_t pixels, int32_t c, int8_t *out)
+{
+    for (int32_t p = 0; p < pixels; ++p) {
+        int8_t m = in[p * c];
+        for (int32_t i = 1; i < c; ++i) {
+            m = in[p * c + i] > m ? in[p * c + i] : m;
+        }
+        out[p] = m;
+    }
+}
+"""
+
+MBCONV = """
+/* An MBConv block: 1x1 expand, depthwise, 1x1 project, optional residual add, as separate kernel calls with
+ * the same integer arithmetic as layer by layer. */
+typedef struct {
+    hil_dims in_dims;
+    hil_dims out_dims;
+    int32_t hidden;
+    hil_conv_params expand;
+    hil_conv_params depthwise;
+    hil_conv_params project;
+    hil_dims expand_filter_dims;
+    hil_dims depthwise_filter_dims;
+    hil_dims project_filter_dims;
+    const int8_t *expand_filter;
+    const int32_t *expand_bias;
+    const int8_t *depthwise_filter;
+    const int32_t *depthwise_bias;
+    const int8_t *project_filter;
+    const int32_t *project_bias;
+    int32_t residual;  /* 0: none; 1: add(x, project); 2: add(project, x): the add's operand order */
+    hil_add_params add;
+} gen_mbconv;
+
+/* Streams the block by output rows: rows holds the expanded input rows the depthwise window needs (kernel
+ * height rows, kept in order and shifted down as the window moves), so the expanded map never exists whole.
+ * dw_row holds one depthwise output row; project_row one projected row before the residual add. */
+static hil_kernel_status gen_mbconv_s8(const gen_mbconv *b, const int8_t *x, int8_t *y, int8_t *rows, int8_t *dw_row,
+                                       int8_t *project_row)
+{
+    const int32_t h = b->in_dims.h, w = b->in_dims.w, ch = b->hidden;
+    const int32_t row_in = w * b->in_dims.c, row_hidden = w * ch, row_out = b->out_dims.w * b->out_dims.c;
+    const int32_t k_h = b->depthwise_filter_dims.h, s_h = b->depthwise.stride_h, p_h = b->depthwise.pad_h;
+    const hil_dims x_row = {1, 1, w, b->in_dims.c};
+    const hil_dims hidden_row = {1, 1, w, ch};
+    const hil_dims dw_dims = {1, 1, b->out_dims.w, ch};
+    const hil_dims y_row = {1, 1, b->out_dims.w, b->out_dims.c};
+    int32_t first = 0; /* the expanded row in rows[0] */
+    int32_t next = 0;  /* the next input row to expand */
+    for (int32_t oy = 0; oy < b->out_dims.h; ++oy) {
+        const int32_t top = oy * s_h - p_h;
+        const int32_t lo = top < 0 ? 0 : top;
+        const int32_t hi = top + k_h < h ? top + k_h : h;
+        if (next <= lo) {
+            first = next = lo; /* nothing held is needed again */
+        } else if (lo > first) {
+            memmove(rows, rows + (lo - first) * row_hidden, (size_t)((next - lo) * row_hidden));
+            first = lo;
+        }
+        for (; next < hi; ++next) {
+            const hil_kernel_status s = pointwise_conv2d_s8(&b->expand, &x_row, x + next * row_in,
+                                                            &b->expand_filter_dims, b->expand_filter,
+                                                            b->expand_bias, &hidden_row,
+                                                            rows + (next - first) * row_hidden);
+            if (s != HIL_KERNEL_OK) {
+                return s;
+            }
+        }
+        hil_conv_params dw = b->depthwise;
+        dw.pad_h = lo - top;
+        const hil_dims window = {1, hi - lo, w, ch};
+        hil_kernel_status s = depthwise_conv2d_s8(&dw, &window, rows, &b->depthwise_filter_dims,
+                                                  b->depthwise_filter, b->depthwise_bias, &dw_dims, dw_row);
+        int8_t *out = y + oy * row_out;
+        if (s == HIL_KERNEL_OK) {
+            s = pointwise_conv2d_s8(&b->project, &dw_dims, dw_row, &b->project_filter_dims, b->project_filter,
+                                    b->project_bias, &y_row, b->residual ? project_row : out);
+        }
+        if (s == HIL_KERNEL_OK && b->residual == 1) {
+            s = add_s8(&b->add, &y_row, x + oy * row_in, project_row, out);
+        } else if (s == HIL_KERNEL_OK && b->residual == 2) {
+            s = add_s8(&b->add, &y_row, project_row, x + oy * row_in, out);
+        }
+        if (s != HIL_KERNEL_OK) {
+            return s;
+        }
+    }
+    return HIL_KERNEL_OK;
+}
+"""

@@ -1,0 +1,45 @@
+"""Calibration: the float model's range of every tensor over a set of images (SeeDot's profiling run)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from hil.compiler.float_executor import execute
+from hil.compiler.ir import Graph
+from hil.errors import CompileError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".pgm")
+
+
+def profile(graph: Graph, inputs: list[np.ndarray]) -> dict[str, float]:
+    """max |x| of every tensor over the inputs (each an NHWC array for the graph's single input)."""
+    ranges: dict[str, float] = {}
+    for x in inputs:
+        for name, value in execute(graph, [x]).items():
+            ranges[name] = max(ranges.get(name, 0.0), float(np.abs(value).max()))
+    return ranges
+
+
+def synthetic_images(count: int, split: str = "val") -> list[np.ndarray]:
+    """The first images of a split of models' synthetic face set, preprocessed to NHWC [1, 240, 320, 1]."""
+    import torch
+
+    from models.data.synthetic import SyntheticFaceGenerator
+    from models.preprocess import grey_batch_to_input
+
+    generator = SyntheticFaceGenerator()
+    grey = np.stack([generator.image(split, i)[0] for i in range(count)])
+    batch = grey_batch_to_input(torch.from_numpy(grey))
+    return [b.permute(1, 2, 0).numpy()[None].astype(np.float32) for b in batch]
+
+
+def directory_images(directory: Path, limit: int | None = None) -> list[np.ndarray]:
+    """Every image file in a directory (sorted), preprocessed as the face models expect, NHWC."""
+    from models.preprocess import preprocess_image
+
+    paths = sorted(p for p in Path(directory).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[:limit]
+    if not paths:
+        raise CompileError(f"no calibration images ({', '.join(IMAGE_SUFFIXES)}) in {directory}")
+    return [preprocess_image(p).permute(0, 2, 3, 1).numpy() for p in paths]

@@ -1,0 +1,301 @@
+"""Writes model.h and model.c for a scheduled, memory-planned quantised graph: const weights, shapes and shifts
+as constants, one model_run(uint8_t *arena) with a `/* layer i: ... */` comment per step, every tensor at its
+planned arena offset (firmware/include/hil_model.h)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hil.compiler import c_support
+from hil.compiler.memory_plan import MemoryPlan, in_place_members
+from hil.compiler.qgraph import QGraph, QNode
+from hil.compiler.schedule import Step
+from hil.errors import CompileError
+from hil.model_sources import ModelSources, TensorSpec, c_tensor_info, write_if_changed
+
+C_TYPES = {np.dtype(np.int8): "int8_t", np.dtype(np.int16): "int16_t", np.dtype(np.int32): "int32_t"}
+VALUES_PER_LINE = 24
+
+
+@dataclass(frozen=True)
+class EmittedModel:
+    sources: ModelSources
+    flash_bytes: int  # weights and constant tables the generated code adds
+
+
+def c_array(name: str, values: np.ndarray) -> str:
+    flat = [str(int(v)) for v in np.asarray(values).ravel()]
+    lines = [", ".join(flat[i : i + VALUES_PER_LINE]) for i in range(0, len(flat), VALUES_PER_LINE)]
+    body = ",\n    ".join(lines)
+    return f"static const {C_TYPES[np.dtype(values.dtype)]} {name}[{len(flat)}] = {{\n    {body}\n}};\n"
+
+
+def _dims(shape) -> str:
+    return "{" + ", ".join(str(int(d)) for d in shape) + "}"
+
+
+def _conv_params(p) -> str:
+    return f"{{{p.stride_h}, {p.stride_w}, {p.pad_h}, {p.pad_w}, {p.out_shift}, {p.act_min}, {p.act_max}}}"
+
+
+def _grnn_params(p) -> str:
+    return f"{{{p.wx_shift}, {p.uh_shift}, {p.pre_shift}, {p.h_frac_bits}, {p.zeta_q15}, {p.nu_q15}}}"
+
+
+class _Emitter:
+    def __init__(self, graph: QGraph, steps: list[Step], memory: MemoryPlan) -> None:
+        self.graph = graph
+        self.steps = steps
+        self.memory = memory
+        self.members = in_place_members(graph, steps)
+        self.weights: list[str] = []
+        self.helpers: set[str] = set()
+        self.flash = 0
+
+    def ptr(self, tensor: str, const: bool = False) -> str:
+        qualifier = "const int8_t" if const else "int8_t"
+        return f"({qualifier} *)(arena + {self.memory.offsets[tensor]}u)"
+
+    def array(self, name: str, values: np.ndarray) -> str:
+        self.weights.append(c_array(name, values))
+        self.flash += values.nbytes
+        return name
+
+    def shape(self, tensor: str) -> tuple[int, ...]:
+        return self.graph.tensors[tensor].shape
+
+    # ---- one function per step kind --------------------------------------------------------------------
+
+    def conv(self, i: int, node: QNode) -> str:
+        f = self.array(f"l{i}_filter", node.arrays["filter"])
+        b = self.array(f"l{i}_bias", node.arrays["bias"])
+        args = (
+            f"&params, &in_dims, {self.ptr(node.inputs[0], True)}, &filter_dims, {f}, {b}, &out_dims, "
+            f"{self.ptr(node.output)}"
+        )
+        return (
+            f"        static const hil_conv_params params = {_conv_params(node.params)};\n"
+            f"        static const hil_dims in_dims = {_dims(self.shape(node.inputs[0]))};\n"
+            f"        static const hil_dims filter_dims = {_dims(node.arrays['filter'].shape)};\n"
+            f"        static const hil_dims out_dims = {_dims(self.shape(node.output))};\n"
+            f"        HIL_CHECK({i}, {node.kernel}({args}));\n"
+        )
+
+    def add(self, i: int, node: QNode) -> str:
+        p = node.params
+        a, b = (self.ptr(t, True) for t in node.inputs)
+        return (
+            f"        static const hil_add_params params = "
+            f"{{{p.a_shift}, {p.b_shift}, {p.out_shift}, {p.act_min}, {p.act_max}}};\n"
+            f"        static const hil_dims dims = {_dims(self.shape(node.output))};\n"
+            f"        HIL_CHECK({i}, add_s8(&params, &dims, {a}, {b}, {self.ptr(node.output)}));\n"
+        )
+
+    def l2norm(self, i: int, node: QNode) -> str:
+        p = node.params
+        g = self.array(f"l{i}_gamma", node.arrays["gamma"])
+        return (
+            f"        static const hil_l2norm_params params = {{{p.out_shift}, {p.act_min}, {p.act_max}}};\n"
+            f"        static const hil_dims dims = {_dims(self.shape(node.output))};\n"
+            f"        HIL_CHECK({i}, l2norm_s8(&params, &dims, {self.ptr(node.inputs[0], True)}, {g}, "
+            f"{self.ptr(node.output)}));\n"
+        )
+
+    def rnnpool(self, i: int, node: QNode, scratch: int, scratch_size: int) -> str:
+        p = node.params
+        names = {k: self.array(f"l{i}_{k}", v) for k, v in node.arrays.items()}
+        _, oh, ow, c = self.shape(node.output)
+        w1, w2 = node.attrs["rnn1"], node.attrs["rnn2"]
+        stride = node.attrs["stride"]
+
+        def weights(prefix: str, w) -> str:
+            fields = ", ".join(names[f"{prefix}_{k}"] for k in ("w", "u", "bias_gate", "bias_update"))
+            return f"{{{w.input_size}, {w.hidden_size}, {fields}}}"
+
+        return (
+            f"        static const hil_rnnpool_params params = {{{p.patch_h}, {p.patch_w}, {_grnn_params(p.rnn1)}, "
+            f"{_grnn_params(p.rnn2)}, {p.out_shift}, {p.act_min}, {p.act_max}}};\n"
+            f"        static const hil_fastgrnn_weights rnn1 = {weights('rnn1', w1)};\n"
+            f"        static const hil_fastgrnn_weights rnn2 = {weights('rnn2', w2)};\n"
+            f"        static const hil_dims in_dims = {_dims(self.shape(node.inputs[0]))};\n"
+            f"        const hil_context ctx = {{arena + {scratch}u, {scratch_size}}};\n"
+            f"        const int8_t *in = {self.ptr(node.inputs[0], True)};\n"
+            f"        int8_t *out = {self.ptr(node.output)};\n"
+            f"        for (int32_t oy = 0; oy < {oh}; ++oy) {{\n"
+            f"            for (int32_t ox = 0; ox < {ow}; ++ox) {{\n"
+            f"                HIL_CHECK({i}, rnnpool_s8(&ctx, &params, &in_dims, in, oy * {stride}, ox * {stride}, "
+            f"&rnn1, &rnn2,\n"
+            f"                                          out + (oy * {ow} + ox) * {c}));\n"
+            f"            }}\n"
+            f"        }}\n"
+        )
+
+    def data_move(self, node: QNode) -> str:
+        out = self.ptr(node.output)
+        shape = self.shape(node.output)
+        pixels = int(np.prod(shape[:-1]))
+        if node.kernel == "pad":
+            self.helpers.add("pad")
+            _, h, w, c = self.shape(node.inputs[0])
+            a = node.attrs
+            return (
+                f"        gen_pad_replicate_s8({self.ptr(node.inputs[0], True)}, {h}, {w}, {c}, {a['top']}, "
+                f"{a['left']}, {shape[1]}, {shape[2]}, {out});\n"
+            )
+        if node.kernel == "slice_channels":
+            self.helpers.add("copy")
+            c_in, a = self.shape(node.inputs[0])[-1], node.attrs
+            return (
+                f"        gen_copy_channels_s8({self.ptr(node.inputs[0], True)}, {pixels}, {c_in}, {a['start']}, "
+                f"{a['stop'] - a['start']}, {out}, {shape[-1]}, 0);\n"
+            )
+        if node.kernel == "channel_max":
+            self.helpers.add("max")
+            c_in = self.shape(node.inputs[0])[-1]
+            return f"        gen_channel_max_s8({self.ptr(node.inputs[0], True)}, {pixels}, {c_in}, {out});\n"
+        if node.kernel == "concat_channels":
+            self.helpers.add("copy")
+            lines, start = [], 0
+            for t in node.inputs:
+                c = self.shape(t)[-1]
+                lines.append(
+                    f"        gen_copy_channels_s8({self.ptr(t, True)}, {pixels}, {c}, 0, {c}, {out}, {shape[-1]}, "
+                    f"{start});\n"
+                )
+                start += c
+            return "".join(lines)
+        if node.kernel == "concat_rows":
+            lines, offset = [], 0
+            for t in node.inputs:
+                size = self.graph.tensors[t].nbytes
+                if t not in self.members:
+                    lines.append(f"        memcpy({out} + {offset}, {self.ptr(t, True)}, {size}u);\n")
+                offset += size
+            return "".join(lines) or "        /* every input was written in place */\n"
+        raise CompileError(f"{node.name}: no C for '{node.kernel}'")
+
+    def mbconv(self, i: int, step: Step) -> str:
+        self.helpers.add("mbconv")
+        expand, depthwise, project = step.nodes[:3]
+        arrays = {}
+        for role, node in (("expand", expand), ("depthwise", depthwise), ("project", project)):
+            arrays[role] = (
+                self.array(f"l{i}_{role}_filter", node.arrays["filter"]),
+                self.array(f"l{i}_{role}_bias", node.arrays["bias"]),
+            )
+        x = expand.inputs[0]
+        residual, add = 0, "{0, 0, 0, 0, 0}"
+        if len(step.nodes) == 4:
+            node = step.nodes[3]
+            residual = 1 if node.inputs[0] == x else 2
+            p = node.params
+            add = f"{{{p.a_shift}, {p.b_shift}, {p.out_shift}, {p.act_min}, {p.act_max}}}"
+        fields = [
+            _dims(self.shape(x)),
+            _dims(self.shape(step.output)),
+            str(self.shape(expand.output)[-1]),
+            *(_conv_params(n.params) for n in (expand, depthwise, project)),
+            *(_dims(n.arrays["filter"].shape) for n in (expand, depthwise, project)),
+            *(name for pair in arrays.values() for name in pair),
+            str(residual),
+            add,
+        ]
+        body = ",\n            ".join(fields)
+        scratch = {name: self.memory.offsets[f"{i}:{name}"] for name in step.scratch}
+        project_row = f"(int8_t *)(arena + {scratch['project_row']}u)" if residual else "NULL"
+        return (
+            f"        static const gen_mbconv block = {{\n            {body}}};\n"
+            f"        HIL_CHECK({i}, gen_mbconv_s8(&block, {self.ptr(x, True)}, {self.ptr(step.output)},\n"
+            f"                                   (int8_t *)(arena + {scratch['rows']}u), "
+            f"(int8_t *)(arena + {scratch['dw_row']}u), {project_row}));\n"
+        )
+
+    def step(self, i: int, step: Step) -> str:
+        if step.kind == "mbconv":
+            names = ", ".join(n.name for n in step.nodes)
+            return f"    /* layer {i}: mbconv (streamed by rows) {names} */\n    {{\n{self.mbconv(i, step)}    }}\n"
+        node = step.nodes[0]
+        header = f"    /* layer {i}: {node.kernel} {node.name} */\n"
+        if node.kernel in ("conv2d_s8", "depthwise_conv2d_s8", "pointwise_conv2d_s8"):
+            body = self.conv(i, node)
+        elif node.kernel == "add_s8":
+            body = self.add(i, node)
+        elif node.kernel == "l2norm_s8":
+            body = self.l2norm(i, node)
+        elif node.kernel == "rnnpool_s8":
+            body = self.rnnpool(i, node, self.memory.offsets[f"{i}:rnnpool"], step.scratch["rnnpool"])
+        else:
+            body = self.data_move(node)
+        return f"{header}    {{\n{body}    }}\n"
+
+
+def tensor_specs(graph: QGraph, names: list[str], labels: list[str]) -> tuple[TensorSpec, ...]:
+    return tuple(
+        TensorSpec(label, graph.tensors[t].dtype, graph.tensors[t].shape, graph.tensors[t].scale)
+        for t, label in zip(names, labels, strict=True)
+    )
+
+
+def emit(
+    graph: QGraph,
+    steps: list[Step],
+    memory: MemoryPlan,
+    directory: Path,
+    name: str,
+    input_names: list[str] | None = None,
+    output_names: list[str] | None = None,
+) -> EmittedModel:
+    """Writes model.h and model.c into directory (unchanged files are left untouched)."""
+    emitter = _Emitter(graph, steps, memory)
+    calls = "".join(emitter.step(i, s) for i, s in enumerate(steps))
+    helpers = {
+        "pad": c_support.PAD_REPLICATE,
+        "copy": c_support.COPY_CHANNELS,
+        "max": c_support.CHANNEL_MAX,
+        "mbconv": c_support.MBCONV,
+    }
+    support = "".join(text for key, text in helpers.items() if key in emitter.helpers)
+    inputs = tensor_specs(graph, graph.inputs, input_names or [f"input{i}" for i in range(len(graph.inputs))])
+    outputs = tensor_specs(graph, graph.outputs, output_names or [f"output{i}" for i in range(len(graph.outputs))])
+    in_info = ", ".join(c_tensor_info(s, memory.offsets[t]) for s, t in zip(inputs, graph.inputs, strict=True))
+    out_info = ", ".join(c_tensor_info(s, memory.offsets[t]) for s, t in zip(outputs, graph.outputs, strict=True))
+    body = (
+        '#include <stddef.h>\n#include <string.h>\n\n#include "hil_kernels.h"\n#include "model.h"\n\n'
+        "/* A failing kernel makes model_run return its layer number plus one. */\n"
+        "#define HIL_CHECK(layer, call)                \\\n"
+        "    do {                                      \\\n"
+        "        if ((call) != HIL_KERNEL_OK) {        \\\n"
+        "            return (layer) + 1;               \\\n"
+        "        }                                     \\\n"
+        "    } while (0)\n\n"
+        + "\n".join(emitter.weights)
+        + support
+        + f"\nstatic const hil_tensor_info model_inputs[{len(inputs)}] = {{{in_info}}};\n"
+        + f"static const hil_tensor_info model_outputs[{len(outputs)}] = {{{out_info}}};\n\n"
+        + "int32_t model_run(uint8_t *arena)\n{\n"
+        + calls
+        + "    return 0;\n}\n"
+    )
+    digest = hashlib.sha256(body.encode()).hexdigest()[:16]
+    info = (
+        f'const hil_model_info model_info = {{"{name}", "{digest}", MODEL_ARENA_BYTES, {len(inputs)}, model_inputs, '
+        f"{len(outputs)}, model_outputs}};\n"
+    )
+    banner = f"/* Generated by hil.compiler from {digest}; do not edit. */\n"
+    marker = "\nint32_t model_run"
+    source = banner + body.replace(marker, "\n" + info + marker, 1)
+    guard = "MODEL_H"
+    header = (
+        f'{banner}#ifndef {guard}\n#define {guard}\n\n#include "hil_model.h"\n\n'
+        f"#define MODEL_ARENA_BYTES {memory.arena_bytes}u\n#define MODEL_FLASH_BYTES {emitter.flash}u\n"
+        f"#define MODEL_MACS {graph.macs}u\n\n#endif\n"
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    write_if_changed(directory / "model.h", header)
+    write_if_changed(directory / "model.c", source)
+    sources = ModelSources(name, digest, directory, inputs, outputs, memory.arena_bytes)
+    return EmittedModel(sources, emitter.flash)

@@ -1,0 +1,132 @@
+"""Runs an IR graph in float numpy (NHWC), the reference the quantised model is measured against and the
+profiler calibration reads tensor ranges from."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from hil.compiler.ir import Graph, Node
+from hil.errors import CompileError
+
+
+def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, stride, padding, groups: int) -> np.ndarray:
+    """NHWC input, OIHW weight (PyTorch), zero padding; any groups."""
+    n, h, w, _ = x.shape
+    cout, cin_g, kh, kw = weight.shape
+    (sh, sw), (ph, pw) = stride, padding
+    oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+    padded = np.pad(x, ((0, 0), (ph, ph), (pw, pw), (0, 0)))
+    wg = weight.reshape(groups, cout // groups, cin_g, kh, kw)
+    out = np.zeros((n, oh, ow, groups, cout // groups), dtype=np.float64)
+    for ky in range(kh):
+        for kx in range(kw):
+            patch = padded[:, ky : ky + sh * oh : sh, kx : kx + sw * ow : sw, :].reshape(n, oh, ow, groups, cin_g)
+            out += np.einsum("bhwgc,goc->bhwgo", patch, wg[:, :, :, ky, kx], optimize=True)
+    out = out.reshape(n, oh, ow, cout)
+    return out + bias if bias is not None else out
+
+
+def fastgrnn(params: dict[str, np.ndarray], prefix: str, sequence: np.ndarray) -> np.ndarray:
+    """Final state of a FastGRNN cell run from zero over sequence [batch, steps, input] (EdgeML layout x @ W)."""
+    w, u = params[f"{prefix}.W"], params[f"{prefix}.U"]
+    bg, bh = params[f"{prefix}.bias_gate"].ravel(), params[f"{prefix}.bias_update"].ravel()
+    zeta = 1.0 / (1.0 + np.exp(-float(params[f"{prefix}.zeta"].ravel()[0])))
+    nu = 1.0 / (1.0 + np.exp(-float(params[f"{prefix}.nu"].ravel()[0])))
+    h = np.zeros((sequence.shape[0], u.shape[0]))
+    for t in range(sequence.shape[1]):
+        pre = sequence[:, t, :] @ w + h @ u
+        z = 1.0 / (1.0 + np.exp(-(pre + bg)))
+        h = z * h + (zeta * (1.0 - z) + nu) * np.tanh(pre + bh)
+    return h
+
+
+def rnnpool_patches(node: Node, patches: np.ndarray) -> np.ndarray:
+    """patches [P, r, c, k] -> [P, 4*h2]: rows forward, rows backward, columns forward, columns backward."""
+    p, r, c, k = patches.shape
+    rows = fastgrnn(node.params, "rnn1", patches.reshape(p * r, c, k)).reshape(p, r, -1)
+    cols = fastgrnn(node.params, "rnn1", patches.transpose(0, 2, 1, 3).reshape(p * c, r, k)).reshape(p, c, -1)
+    runs = [rows, rows[:, ::-1], cols, cols[:, ::-1]]
+    return np.concatenate([fastgrnn(node.params, "rnn2", s) for s in runs], axis=1)
+
+
+def map_patches(x: np.ndarray, rows: int, cols: int, stride: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """The r x c patches of an NHWC map at a stride (nn.Unfold order): ([n*oh*ow, r, c, k], (oh, ow))."""
+    _, h, w, k = x.shape
+    oh, ow = (h - rows) // stride + 1, (w - cols) // stride + 1
+    windows = np.lib.stride_tricks.sliding_window_view(x, (rows, cols), axis=(1, 2))[:, ::stride, ::stride][:, :oh, :ow]
+    return windows.transpose(0, 1, 2, 4, 5, 3).reshape(-1, rows, cols, k), (oh, ow)
+
+
+def _conv(node: Node, x: np.ndarray) -> np.ndarray:
+    a = node.attrs
+    out = conv2d(x, node.params["weight"], node.params.get("bias"), a["stride"], a["padding"], a["groups"])
+    activation = a.get("activation")
+    if activation == "relu":
+        out = np.maximum(out, 0)
+    elif activation == "relu6":
+        out = np.clip(out, 0, 6)
+    return out
+
+
+def _batchnorm(node: Node, x: np.ndarray) -> np.ndarray:
+    p = node.params
+    return (x - p["mean"]) / np.sqrt(p["var"] + node.attrs["eps"]) * p["gamma"] + p["beta"]
+
+
+def _rnnpool(node: Node, x: np.ndarray) -> np.ndarray:
+    a = node.attrs
+    patches, (oh, ow) = map_patches(x, a["rows"], a["cols"], a["stride"])
+    return rnnpool_patches(node, patches).reshape(x.shape[0], oh, ow, -1)
+
+
+def _pad(node: Node, x: np.ndarray) -> np.ndarray:
+    a = node.attrs
+    return np.pad(x, ((0, 0), (a["top"], a["bottom"]), (a["left"], a["right"]), (0, 0)), mode="edge")
+
+
+def _l2norm(node: Node, x: np.ndarray) -> np.ndarray:
+    norm = np.sqrt((x * x).sum(axis=-1, keepdims=True)) + node.attrs["eps"]
+    return node.params["weight"] * (x / norm)
+
+
+_UNARY: dict[str, Callable[[Node, np.ndarray], np.ndarray]] = {
+    "conv2d": _conv,
+    "batchnorm": _batchnorm,
+    "relu": lambda n, x: np.maximum(x, 0),
+    "relu6": lambda n, x: np.clip(x, 0, 6),
+    "rnnpool": _rnnpool,
+    "pad": _pad,
+    "l2norm": _l2norm,
+    "slice_channels": lambda n, x: x[..., n.attrs["start"] : n.attrs["stop"]],
+    "channel_max": lambda n, x: x.max(axis=-1, keepdims=True),
+    "flatten": lambda n, x: x.reshape(x.shape[0], -1, x.shape[-1]),
+}
+
+
+def run_node(node: Node, inputs: list[np.ndarray]) -> np.ndarray:
+    """One node on float64 arrays."""
+    if node.op in _UNARY:
+        return _UNARY[node.op](node, inputs[0])
+    if node.op == "add":
+        return inputs[0] + inputs[1]
+    if node.op == "concat_channels":
+        return np.concatenate(inputs, axis=-1)
+    if node.op == "concat_rows":
+        return np.concatenate([x.reshape(x.shape[0], -1, x.shape[-1]) for x in inputs], axis=1)
+    raise CompileError(f"{node.describe()}: the float executor has no '{node.op}'")
+
+
+def execute(graph: Graph, inputs: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """Every tensor of the graph (NHWC float64) for the given NHWC inputs."""
+    values = {name: np.asarray(x, dtype=np.float64) for name, x in zip(graph.inputs, inputs, strict=True)}
+    for node in graph.nodes:
+        values[node.output] = run_node(node, [values[t] for t in node.inputs])
+    return values
+
+
+def outputs(graph: Graph, inputs: list[np.ndarray]) -> list[np.ndarray]:
+    """The graph outputs only."""
+    values = execute(graph, inputs)
+    return [values[t] for t in graph.outputs]

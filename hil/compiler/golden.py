@@ -1,0 +1,68 @@
+"""The golden integer model: a quantised graph executed with the kernels' bit-exact numpy twins. Generated C
+must reproduce it bit for bit."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hil.compiler.qgraph import QGraph, QNode
+from hil.errors import CompileError
+from hil.kernels_ref import (
+    add_s8,
+    conv2d_s8,
+    depthwise_conv2d_s8,
+    l2norm_s8,
+    pointwise_conv2d_s8,
+    rnnpool_layer_s8,
+)
+
+
+def run_node(node: QNode, inputs: list[np.ndarray]) -> np.ndarray:
+    """One quantised node on int8 arrays."""
+    x = inputs[0]
+    a, p = node.arrays, node.params
+    if node.kernel == "conv2d_s8":
+        return conv2d_s8(p, x, a["filter"], a["bias"], node.attrs["output_hw"])
+    if node.kernel == "depthwise_conv2d_s8":
+        return depthwise_conv2d_s8(p, x, a["filter"], a["bias"], node.attrs["output_hw"])
+    if node.kernel == "pointwise_conv2d_s8":
+        return pointwise_conv2d_s8(p, x, a["filter"], a["bias"])
+    if node.kernel == "add_s8":
+        return add_s8(p, x, inputs[1])
+    if node.kernel == "l2norm_s8":
+        return l2norm_s8(p, x, a["gamma"])
+    if node.kernel == "rnnpool_s8":
+        return rnnpool_layer_s8(p, x, node.attrs["stride"], node.attrs["rnn1"], node.attrs["rnn2"])
+    if node.kernel == "pad":
+        t = node.attrs
+        return np.pad(x, ((0, 0), (t["top"], t["bottom"]), (t["left"], t["right"]), (0, 0)), mode="edge")
+    if node.kernel == "slice_channels":
+        return np.ascontiguousarray(x[..., node.attrs["start"] : node.attrs["stop"]])
+    if node.kernel == "channel_max":
+        return x.max(axis=-1, keepdims=True)
+    if node.kernel == "concat_channels":
+        return np.concatenate(inputs, axis=-1)
+    if node.kernel == "concat_rows":
+        return np.concatenate([t.reshape(t.shape[0], -1, t.shape[-1]) for t in inputs], axis=1)
+    raise CompileError(f"{node.name}: the golden model has no kernel '{node.kernel}'")
+
+
+def execute(graph: QGraph, inputs: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """Every int8 tensor for int8 NHWC inputs."""
+    values = dict(zip(graph.inputs, inputs, strict=True))
+    for node in graph.nodes:
+        values[node.output] = run_node(node, [values[t] for t in node.inputs])
+    return values
+
+
+def outputs(graph: QGraph, inputs: list[np.ndarray]) -> list[np.ndarray]:
+    """The int8 graph outputs."""
+    values = execute(graph, inputs)
+    return [values[t] for t in graph.outputs]
+
+
+def snr_db(reference: np.ndarray, approximation: np.ndarray) -> float:
+    """10 log10(signal power / error power) of an approximation of a float reference."""
+    noise = float(np.sum((np.asarray(reference, np.float64) - approximation) ** 2))
+    signal = float(np.sum(np.asarray(reference, np.float64) ** 2))
+    return float("inf") if noise == 0 else 10.0 * np.log10(signal / noise)

@@ -1,0 +1,69 @@
+"""The quantised IR: int8 tensors at power-of-two exponents (real = q * 2^exponent) and nodes that name the
+integer kernel they run, with its parameter record and integer arrays."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# Ops that only move int8 values: every tensor they touch shares one exponent.
+DATA_MOVES = ("pad", "slice_channels", "channel_max", "concat_channels", "concat_rows")
+
+
+@dataclass
+class QTensor:
+    name: str
+    shape: tuple[int, ...]
+    exponent: int
+    dtype: str = "int8"
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape)) * np.dtype(self.dtype).itemsize
+
+    @property
+    def scale(self) -> float:
+        return 2.0**self.exponent
+
+
+@dataclass
+class QNode:
+    """kernel: conv2d_s8, depthwise_conv2d_s8, pointwise_conv2d_s8, add_s8, l2norm_s8, rnnpool_s8, or a data move."""
+
+    kernel: str
+    name: str
+    inputs: list[str]
+    output: str
+    params: object = None  # the hil.kernels_ref.params record of the kernel
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    attrs: dict = field(default_factory=dict)
+    macs: int = 0
+
+    @property
+    def flash_bytes(self) -> int:
+        return sum(a.nbytes for a in self.arrays.values())
+
+
+@dataclass
+class QGraph:
+    tensors: dict[str, QTensor]
+    inputs: list[str]
+    nodes: list[QNode]
+    outputs: list[str]
+
+    def quantize_input(self, x: np.ndarray, index: int = 0) -> np.ndarray:
+        """A float NHWC input as the model's int8 input tensor."""
+        e = self.tensors[self.inputs[index]].exponent
+        return np.clip(np.round(np.asarray(x, dtype=np.float64) / 2.0**e), -128, 127).astype(np.int8)
+
+    def dequantize(self, name: str, q: np.ndarray) -> np.ndarray:
+        return np.asarray(q, dtype=np.float64) * 2.0 ** self.tensors[name].exponent
+
+    @property
+    def macs(self) -> int:
+        return sum(n.macs for n in self.nodes)
+
+    @property
+    def flash_bytes(self) -> int:
+        return sum(n.flash_bytes for n in self.nodes)

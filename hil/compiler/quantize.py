@@ -1,0 +1,212 @@
+"""SeeDot-style quantisation of an optimised IR: power-of-two exponents from calibrated ranges, int8 weights
+per tensor, int32 biases at the accumulator exponent, int16 FastGRNN weights and states."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from hil.compiler.ir import Graph, Node
+from hil.compiler.qgraph import DATA_MOVES, QGraph, QNode, QTensor
+from hil.errors import CompileError
+from hil.kernels_ref import (
+    AddParams,
+    ConvParams,
+    L2NormParams,
+    RNNPoolParams,
+    check_fastgrnn,
+    quantize_fastgrnn,
+)
+from hil.kernels_ref.fixed import KernelRangeError
+
+BIAS_LIMIT = 2**30  # pointwise_conv2d_s8's bound on |bias|
+H_FRAC_MAX = 14
+
+
+def fit_exponent(max_abs: float, bits: int) -> int:
+    """The finest e with round(max_abs / 2^e) <= 2^(bits-1) - 1 (SeeDot's ceil(log2 max) - (bits-1), nudged one
+    coarser when rounding would saturate)."""
+    top = 2 ** (bits - 1) - 1
+    if max_abs <= 0:
+        return -(bits - 1)
+    e = math.ceil(math.log2(max_abs)) - (bits - 1)
+    while round(max_abs / 2.0**e) > top:
+        e += 1
+    return e
+
+
+def _quantize(values: np.ndarray, exponent: int, bits: int) -> np.ndarray:
+    top = 2 ** (bits - 1) - 1
+    dtype = {8: np.int8, 16: np.int16, 32: np.int32}[bits]
+    return np.clip(np.round(np.asarray(values, np.float64) / 2.0**exponent), -top - 1, top).astype(dtype)
+
+
+def _sigmoid(v: float) -> float:
+    return 1.0 / (1.0 + math.exp(-v))
+
+
+class _Groups:
+    """Union-find over tensors that must share an exponent (the data moves' inputs and outputs)."""
+
+    def __init__(self) -> None:
+        self.parent: dict[str, str] = {}
+
+    def find(self, t: str) -> str:
+        while self.parent.setdefault(t, t) != t:
+            t = self.parent[t]
+        return t
+
+    def union(self, a: str, b: str) -> None:
+        self.parent[self.find(a)] = self.find(b)
+
+
+def _weight_exponent(node: Node, e_in: int) -> int:
+    """The weight exponent of a conv: the finest that fits int8 and keeps the int32 bias within the kernels' bound."""
+    e_w = fit_exponent(float(np.abs(node.params["weight"]).max()), 8)
+    bias = node.params.get("bias")
+    while bias is not None and np.abs(np.round(bias / 2.0 ** (e_in + e_w))).max() >= BIAS_LIMIT:
+        e_w += 1
+    return e_w
+
+
+def _hidden_frac_bits(node: Node, prefix: str) -> int:
+    """Q format of a cell's state: |h| <= 1 + steps * sigmoid(nu) (z*h + (zeta*(1-z)+nu)*tanh with zeta <= 1)."""
+    steps = max(node.attrs["rows"], node.attrs["cols"])
+    bound = 1.0 + steps * _sigmoid(float(node.params[f"{prefix}.nu"].ravel()[0]))
+    return min(H_FRAC_MAX, 15 - math.ceil(math.log2(bound * 1.0001)))
+
+
+def _min_output_exponent(node: Node, exponents: dict[str, int]) -> int | None:
+    """The coarsest-of-the-fine bound an op puts on its output exponent (its shifts must not go negative)."""
+    if node.op == "conv2d":
+        e_in = exponents[node.inputs[0]]
+        return e_in + _weight_exponent(node, e_in)
+    if node.op == "rnnpool":
+        return -_hidden_frac_bits(node, "rnn2")
+    if node.op == "l2norm":
+        return fit_exponent(float(np.abs(node.params["weight"]).max()), 16) - 16
+    return None
+
+
+def choose_exponents(graph: Graph, ranges: dict[str, float]) -> dict[str, int]:
+    """Every tensor's exponent: from its calibrated range, shared across data moves, never finer than its
+    producer's accumulator."""
+    groups = _Groups()
+    for node in graph.nodes:
+        if node.op in DATA_MOVES:
+            for t in node.inputs:
+                groups.union(t, node.output)
+    group_max: dict[str, float] = {}
+    for name in graph.tensors:
+        root = groups.find(name)
+        group_max[root] = max(group_max.get(root, 0.0), ranges.get(name, 0.0))
+    group_e = {root: fit_exponent(m, 8) for root, m in group_max.items()}
+    for _ in range(len(graph.nodes) + 1):
+        exponents = {name: group_e[groups.find(name)] for name in graph.tensors}
+        changed = False
+        for node in graph.nodes:
+            bound = _min_output_exponent(node, exponents)
+            root = groups.find(node.output)
+            if bound is not None and group_e[root] < bound:
+                group_e[root], changed = bound, True
+        if not changed:
+            return exponents
+    raise CompileError("exponent constraints did not settle")
+
+
+def _activation(node: Node, e_out: int) -> tuple[int, int]:
+    activation = node.attrs.get("activation")
+    if activation == "relu":
+        return 0, 127
+    if activation == "relu6":
+        return 0, min(127, math.floor(6.0 / 2.0**e_out))
+    return -128, 127
+
+
+def _conv(node: Node, graph: Graph, e: dict[str, int]) -> QNode:
+    weight, bias = node.params["weight"], node.params.get("bias")
+    cout, cin_g, kh, kw = weight.shape
+    _, oh, ow, _ = graph.tensors[node.output].shape
+    cin = graph.tensors[node.inputs[0]].shape[3]
+    e_in, e_out = e[node.inputs[0]], e[node.output]
+    e_w = _weight_exponent(node, e_in)
+    act_min, act_max = _activation(node, e_out)
+    (sh, sw), (ph, pw), groups = node.attrs["stride"], node.attrs["padding"], node.attrs["groups"]
+    params = ConvParams(sh, sw, ph, pw, e_out - e_in - e_w, act_min, act_max)
+    bias = np.zeros(cout) if bias is None else bias
+    arrays = {"bias": _quantize(bias, e_in + e_w, 32)}
+    if groups == 1:
+        arrays["filter"] = _quantize(weight.transpose(0, 2, 3, 1), e_w, 8)
+        pointwise = (kh, kw, sh, sw, ph, pw) == (1, 1, 1, 1, 0, 0)
+        kernel = "pointwise_conv2d_s8" if pointwise else "conv2d_s8"
+    elif groups == cin == cout:
+        arrays["filter"] = _quantize(weight[:, 0].transpose(1, 2, 0)[None], e_w, 8)
+        kernel = "depthwise_conv2d_s8"
+    else:
+        raise CompileError(f"{node.describe()}: grouped convolution with {groups} groups is not supported")
+    macs = oh * ow * cout * kh * kw * cin_g
+    return QNode(kernel, node.name, list(node.inputs), node.output, params, arrays, {"output_hw": (oh, ow)}, macs)
+
+
+def _rnnpool(node: Node, graph: Graph, e: dict[str, int]) -> QNode:
+    p, a = node.params, node.attrs
+    hf1, hf2 = _hidden_frac_bits(node, "rnn1"), _hidden_frac_bits(node, "rnn2")
+    cells = []
+    for prefix, x_exponent, x_max, hf in (("rnn1", e[node.inputs[0]], 128, hf1), ("rnn2", -hf1, 32768, hf2)):
+        args = [p[f"{prefix}.{k}"] for k in ("W", "U", "bias_gate", "bias_update")]
+        zeta, nu = (float(p[f"{prefix}.{k}"].ravel()[0]) for k in ("zeta", "nu"))
+        try:
+            cell_params, weights, _ = quantize_fastgrnn(*args, zeta, nu, x_exponent, x_max, hf)
+            check_fastgrnn(cell_params, weights, x_max)
+        except KernelRangeError as error:
+            raise CompileError(f"{node.describe()}: {prefix}: {error}") from error
+        cells.append((cell_params, weights))
+    (p1, w1), (p2, w2) = cells
+    params = RNNPoolParams(a["rows"], a["cols"], p1, p2, e[node.output] + hf2)
+    arrays = {}
+    for prefix, w in (("rnn1", w1), ("rnn2", w2)):
+        arrays.update({f"{prefix}_{k}": getattr(w, k) for k in ("w", "u", "bias_gate", "bias_update")})
+    _, oh, ow, _ = graph.tensors[node.output].shape
+    k, h1, h2, r, c = w1.input_size, w1.hidden_size, w2.hidden_size, a["rows"], a["cols"]
+    macs = oh * ow * (2 * r * c * (k * h1 + h1 * h1) + 2 * (r + c) * (h1 * h2 + h2 * h2))
+    attrs = {"stride": a["stride"], "rnn1": w1, "rnn2": w2}
+    return QNode("rnnpool_s8", node.name, list(node.inputs), node.output, params, arrays, attrs, macs)
+
+
+def _add(node: Node, e: dict[str, int]) -> QNode:
+    ea, eb, eo = e[node.inputs[0]], e[node.inputs[1]], e[node.output]
+    ec = min(ea, eb, eo)
+    if max(ea, eb) - ec > 22:
+        raise CompileError(f"{node.describe()}: operand exponents {ea}, {eb}, {eo} are more than 22 bits apart")
+    return QNode("add_s8", node.name, list(node.inputs), node.output, AddParams(ea - ec, eb - ec, eo - ec))
+
+
+def _l2norm(node: Node, e: dict[str, int]) -> QNode:
+    gamma = node.params["weight"]
+    e_g = fit_exponent(float(np.abs(gamma).max()), 16)
+    params = L2NormParams(e[node.output] - e_g)
+    if not -16 <= params.out_shift <= 32:
+        raise CompileError(f"{node.describe()}: L2Norm output shift {params.out_shift} outside -16..32")
+    return QNode("l2norm_s8", node.name, list(node.inputs), node.output, params, {"gamma": _quantize(gamma, e_g, 16)})
+
+
+def quantize(graph: Graph, ranges: dict[str, float]) -> QGraph:
+    """The quantised graph of an optimised IR, given max |x| per tensor from calibrate.profile."""
+    e = choose_exponents(graph, ranges)
+    nodes = []
+    for node in graph.nodes:
+        if node.op == "conv2d":
+            nodes.append(_conv(node, graph, e))
+        elif node.op == "rnnpool":
+            nodes.append(_rnnpool(node, graph, e))
+        elif node.op == "add":
+            nodes.append(_add(node, e))
+        elif node.op == "l2norm":
+            nodes.append(_l2norm(node, e))
+        elif node.op in DATA_MOVES:
+            nodes.append(QNode(node.op, node.name, list(node.inputs), node.output, attrs=dict(node.attrs)))
+        else:
+            raise CompileError(f"{node.describe()}: no quantised form for '{node.op}' (run passes.optimize first)")
+    tensors = {name: QTensor(name, t.shape, e[name]) for name, t in graph.tensors.items()}
+    return QGraph(tensors, list(graph.inputs), nodes, list(graph.outputs))

@@ -1,0 +1,116 @@
+"""Groups the quantised nodes into the steps the generated C executes: one kernel call (or loop) per node,
+except MBConv blocks (1x1 expand, depthwise, 1x1 project, optional residual add), which run fused and streamed
+by output rows so their expanded map never exists whole. The integer arithmetic is the same as node by node."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hil.compiler.qgraph import QGraph, QNode
+
+ALIGN = 4
+
+
+def align(n: int) -> int:
+    return (n + ALIGN - 1) // ALIGN * ALIGN
+
+
+@dataclass
+class Step:
+    """kind 'node' (one QNode) or 'mbconv' (expand, depthwise, project[, add]); scratch: byte sizes it needs."""
+
+    kind: str
+    nodes: list[QNode]
+    inputs: list[str]
+    output: str
+    scratch: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.nodes[0].name if self.kind == "node" else self.nodes[0].name.rsplit(".conv", 1)[0]
+
+
+def _sole_consumer(graph: QGraph, tensor: str) -> QNode | None:
+    users = [n for n in graph.nodes if tensor in n.inputs]
+    return users[0] if len(users) == 1 and tensor not in graph.outputs else None
+
+
+def _match_mbconv(graph: QGraph, expand: QNode) -> list[QNode] | None:
+    if expand.kernel != "pointwise_conv2d_s8":
+        return None
+    depthwise = _sole_consumer(graph, expand.output)
+    if depthwise is None or depthwise.kernel != "depthwise_conv2d_s8":
+        return None
+    project = _sole_consumer(graph, depthwise.output)
+    if project is None or project.kernel != "pointwise_conv2d_s8":
+        return None
+    block = [expand, depthwise, project]
+    add = _sole_consumer(graph, project.output)
+    x = expand.inputs[0]
+    if add is not None and add.kernel == "add_s8" and sorted(add.inputs) == sorted([x, project.output]):
+        block.append(add)
+    return block
+
+
+def mbconv_scratch(graph: QGraph, block: list[QNode]) -> dict[str, int]:
+    """Bytes of the row ring (kernel-height expanded rows), the depthwise output row and (residual) the project row."""
+    expand, depthwise, project = block[:3]
+    _, _, width, hidden = graph.tensors[expand.output].shape
+    _, _, out_w, out_c = graph.tensors[project.output].shape
+    k_h = depthwise.arrays["filter"].shape[1]
+    scratch = {"rows": align(k_h * width * hidden), "dw_row": align(out_w * hidden)}
+    if len(block) == 4:
+        scratch["project_row"] = align(out_w * out_c)
+    return scratch
+
+
+def schedule(graph: QGraph, fuse: bool = True) -> list[Step]:
+    """The steps in execution order."""
+    from hil.kernels_ref import rnnpool_get_buffer_size
+
+    steps, taken = [], set()
+    for node in graph.nodes:
+        if id(node) in taken:
+            continue
+        block = _match_mbconv(graph, node) if fuse else None
+        if block is not None:
+            taken.update(id(n) for n in block)
+            steps.append(Step("mbconv", block, [node.inputs[0]], block[-1].output, mbconv_scratch(graph, block)))
+            continue
+        scratch = {}
+        if node.kernel == "rnnpool_s8":
+            size = rnnpool_get_buffer_size(node.params, node.attrs["rnn1"], node.attrs["rnn2"])
+            scratch["rnnpool"] = align(size)
+        steps.append(Step("node", [node], list(node.inputs), node.output, scratch))
+    return reorder(graph, steps)
+
+
+def reorder(graph: QGraph, steps: list[Step]) -> list[Step]:
+    """A memory-aware topological order: of the steps whose inputs are ready, run first the one that adds the
+    fewest live bytes (its output minus the inputs it is the last reader of); ties keep the captured order. This
+    runs each detection head as soon as its source exists, so the sources need not all be live at once."""
+    readers: dict[str, int] = {}
+    for step in steps:
+        for t in set(step.inputs):
+            readers[t] = readers.get(t, 0) + 1
+    ready_tensors = set(graph.inputs)
+    pending = list(steps)
+    order = []
+    while pending:
+        candidates = [s for s in pending if all(t in ready_tensors for t in s.inputs)]
+
+        def growth(step: Step) -> int:
+            freed = sum(
+                graph.tensors[t].nbytes
+                for t in set(step.inputs)
+                if readers[t] == 1 and t not in graph.outputs and t not in graph.inputs
+            )
+            return graph.tensors[step.output].nbytes - freed
+
+        best = min(candidates, key=lambda s: (growth(s), pending.index(s)))
+        pending.remove(best)
+        order.append(best)
+        ready_tensors.add(best.output)
+        for t in set(best.inputs):
+            readers[t] -= 1
+    return order

@@ -1,0 +1,46 @@
+"""Session fixtures: the face models captured and optimised once, and a few calibration images."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from hil.compiler.calibrate import synthetic_images
+from hil.compiler.capture import capture
+from hil.compiler.passes import optimize
+
+
+@pytest.fixture(scope="session")
+def calibration_inputs() -> list[np.ndarray]:
+    return synthetic_images(3)
+
+
+@pytest.fixture(scope="session")
+def face_graphs() -> dict:
+    from models.registry import load_model
+
+    graphs = {}
+    for name in ("m4", "qvga"):
+        model = load_model(name)
+        graphs[name] = (model, optimize(capture(model, torch.zeros(1, 1, 240, 320))))
+    return graphs
+
+
+@pytest.fixture(scope="session")
+def compiled_faces(face_graphs, calibration_inputs, tmp_path_factory) -> dict:
+    """Both face models compiled once (calibrated on two images; the third is held out)."""
+    from hil.compiler.pipeline import compile_model
+
+    root = tmp_path_factory.mktemp("face_c")
+    return {
+        name: compile_model(
+            model,
+            torch.zeros(1, 1, 240, 320),
+            calibration_inputs[:2],
+            root / name,
+            f"rnnpool_face_{name}",
+            ["loc", "conf"],
+        )
+        for name, (model, _) in face_graphs.items()
+    }
