@@ -13,10 +13,11 @@ import numpy as np
 from hil import conv_test_model
 from hil.board_description import available_boards, load_board
 from hil.build.firmware_builder import TRANSPORTS, BuildRequest, FirmwareBuilder
-from hil.dut import EMULATORS, open_dut
+from hil.compiler.cli import add_compile_command
 from hil.errors import HilError
 from hil.model_catalog import GENERATORS, model_sources
 from hil.report.trends import DEFAULT_THRESHOLD, build_trends
+from hil.target_factory import EMULATORS, TargetChoice, open_dut
 
 
 def _build(args: argparse.Namespace) -> dict:
@@ -38,7 +39,10 @@ def _run(args: argparse.Namespace) -> dict:
     image = np.random.default_rng(args.seed).integers(-128, 128, size=conv_test_model.INPUT.shape, dtype=np.int8)
     expected = conv_test_model.reference(image)
     with tempfile.TemporaryDirectory(prefix="hil-run-") as workdir:
-        dut = open_dut(args.board, args.emulate, sources, Path(workdir), transport=args.transport)
+        choice = TargetChoice(
+            args.board, args.emulate, args.transport, probe=args.probe, port=args.port, farm=args.farm
+        )
+        dut = open_dut(choice, sources, Path(workdir))
         try:
             run = dut.infer([image])
         finally:
@@ -111,8 +115,11 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("--baud", type=int, default=None, help="UART baud rate (default: the board's)")
     build.set_defaults(handler=_build)
     run = sub.add_parser("run", help="build, load and run the firmware once, and check its outputs")
-    run.add_argument("--board", default="nucleo-f439zi", choices=available_boards())
-    run.add_argument("--emulate", choices=EMULATORS, help="run under this emulator (boards come with pyOCD later)")
+    run.add_argument("--board", default="nucleo-f439zi", help="board kind, or a board name from --farm")
+    run.add_argument("--emulate", choices=EMULATORS, help="run under this emulator instead of on the board")
+    run.add_argument("--probe", help="debug probe unique ID of the board (pyOCD)")
+    run.add_argument("--port", help="serial port of the board (default: the one of the probe)")
+    run.add_argument("--farm", type=Path, help="farm file: --board may name one of its boards")
     run.add_argument("--seed", type=int, default=0, help="seed of the random input image")
     run.set_defaults(handler=_run)
     for command in (build, run):
@@ -126,7 +133,8 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, help="relative change that flags")
     report.add_argument("-o", "--output", type=Path, help="HTML page to write (default: HISTORY/trends.html)")
     report.set_defaults(handler=_report)
-    for command in (build, run, boards, report):
+    compile_command = add_compile_command(sub)
+    for command in (build, run, boards, report, compile_command):
         command.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     return p
 

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from hil.board_description import BoardDescription, qemu_stand_in
-from hil.build.firmware_builder import BuildRequest, FirmwareBuilder, FirmwareImage
+from hil.board_description import BoardDescription
+from hil.build.firmware_builder import FirmwareImage
 from hil.errors import HilError, TargetError
 from hil.link.messages import DeviceInfo, InferenceTiming
-from hil.model_sources import ModelSources
 from hil.targets.base import Target
-from hil.targets.qemu import QemuSemihostingTarget, QemuUartTarget
-
-EMULATORS = ("qemu",)
 
 
 @dataclass(frozen=True)
@@ -30,10 +26,19 @@ class DeviceRun:
 class Dut:
     """A started target with the firmware it runs and what the firmware said about itself."""
 
-    def __init__(self, target: Target, image: FirmwareImage, info: DeviceInfo) -> None:
+    def __init__(
+        self,
+        target: Target,
+        image: FirmwareImage,
+        info: DeviceInfo,
+        resources: ExitStack | None = None,
+        farm_board: str | None = None,
+    ) -> None:
         self.target = target
         self.image = image
         self.info = info
+        self.farm_board = farm_board
+        self._resources = resources or ExitStack()
 
     @property
     def board(self) -> BoardDescription:
@@ -60,41 +65,5 @@ class Dut:
         return [s.timing for s in summaries]
 
     def close(self) -> None:
-        self.target.stop()
-
-
-def resolve_board(board: str, emulate: str | None) -> BoardDescription:
-    """The board to build for: the named one, or its QEMU stand-in when emulating."""
-    if emulate is None:
-        raise TargetError(
-            f"no target for board '{board}' without an emulator: the pyOCD board target is not part of the "
-            "harness yet; run with --emulate qemu"
-        )
-    if emulate not in EMULATORS:
-        raise TargetError(f"emulator '{emulate}' is not available here; expected one of {', '.join(EMULATORS)}")
-    return qemu_stand_in(board)
-
-
-def open_dut(
-    board: str,
-    emulate: str | None,
-    model: ModelSources,
-    workdir: Path,
-    *,
-    transport: str = "uart",
-    builder: FirmwareBuilder | None = None,
-    run_timeout: float = 120.0,
-) -> Dut:
-    """Builds the firmware for the model, starts it on the target, and checks it answers."""
-    description = resolve_board(board, emulate)
-    image = (builder or FirmwareBuilder()).build(BuildRequest(description, model, transport))
-    target: Target
-    if transport == "uart":
-        target = QemuUartTarget(description, image.elf, workdir, run_timeout=run_timeout)
-    else:
-        target = QemuSemihostingTarget(description, image.elf, workdir, run_timeout=run_timeout)
-    info = target.start()
-    if info.model_hash != model.hash:
-        target.stop()
-        raise TargetError(f"the device runs model hash {info.model_hash}, expected {model.hash} ({model.name})")
-    return Dut(target, image, info)
+        """Stops the target, then releases its board lock and labgrid place, if any."""
+        self._resources.close()

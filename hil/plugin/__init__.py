@@ -8,6 +8,7 @@ runs from a checkout.
 from hil.plugin.fixtures import dut, hil_options, pytest_collection_finish
 from hil.plugin.options import pytest_addoption
 from hil.plugin.reporting import (
+    pytest_collection_modifyitems,
     pytest_configure,
     pytest_html_results_summary,
     pytest_report_header,
@@ -24,6 +25,7 @@ __all__ = [
     "hil_results",
     "pytest_addoption",
     "pytest_collection_finish",
+    "pytest_collection_modifyitems",
     "pytest_configure",
     "pytest_html_results_summary",
     "pytest_report_header",

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
 from hil.build.firmware_builder import BuildRequest, FirmwareBuilder
-from hil.dut import Dut, open_dut, resolve_board
+from hil.dut import Dut
 from hil.errors import HilError
 from hil.model_catalog import model_sources
 from hil.plugin.options import HilOptions, options_from_config
 from hil.plugin.results_fixture import recorder
+from hil.target_factory import TargetChoice, build_description, open_dut
 
 
 @pytest.fixture(scope="session")
@@ -25,11 +27,12 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         return
     options = options_from_config(session.config)
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if options.farm:
+        return  # the board, and so the image, is known only once a worker holds one
     try:
         sources = model_sources(options.model)
-        image = FirmwareBuilder().build(
-            BuildRequest(resolve_board(options.board, options.emulate), sources, options.transport, baud=options.baud)
-        )
+        description = build_description(options.board, options.emulate)
+        image = FirmwareBuilder().build(BuildRequest(description, sources, options.transport, baud=options.baud))
     except HilError as e:
         if reporter:
             reporter.write_line(f"hil: no firmware: {e}")
@@ -46,18 +49,30 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 @pytest.fixture(scope="session")
-def dut(hil_options: HilOptions, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dut]:
+def dut(
+    hil_options: HilOptions, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Dut]:
     """The device under test: firmware built for the model, loaded and answering, for the whole session."""
+    choice = TargetChoice(
+        hil_options.board,
+        hil_options.emulate,
+        hil_options.transport,
+        probe=hil_options.probe,
+        port=hil_options.port,
+        baud=hil_options.baud,
+        farm=hil_options.farm,
+        lock_dir=hil_options.lock_dir,
+        owner=os.environ.get("PYTEST_XDIST_WORKER", "main"),
+        run_timeout=hil_options.run_timeout,
+        labgrid_coordinator=hil_options.labgrid_coordinator,
+    )
     try:
-        device = open_dut(
-            hil_options.board,
-            hil_options.emulate,
-            model_sources(hil_options.model),
-            tmp_path_factory.mktemp("dut"),
-            transport=hil_options.transport,
-            run_timeout=hil_options.run_timeout,
-        )
+        device = open_dut(choice, model_sources(hil_options.model), tmp_path_factory.mktemp("dut"))
     except HilError as e:
         pytest.fail(f"hil: no device under test: {e}", pytrace=False)
+    if device.farm_board:
+        recorder(request.config).update_metadata(
+            **{f"board_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}": device.farm_board}
+        )
     yield device
     device.close()

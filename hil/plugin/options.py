@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,9 +32,15 @@ class HilOptions:
     run_timeout: float
     ram_budget: int | None
     flash_budget: int | None
+    farm: Path | None
+    lock_dir: Path | None
+    labgrid_coordinator: str | None
+    quarantine: Path | None
 
     @property
     def target_label(self) -> str:
+        if self.farm:
+            return f"a board of the farm {self.farm}"
         if self.emulate:
             return f"emulator {self.emulate}"
         return f"board (probe {self.probe or 'first free'}, port {self.port or 'matched by probe'})"
@@ -53,6 +60,10 @@ _OPTIONS: tuple[tuple[str, str, str, type], ...] = (
     ("--hil-run-timeout", "hil_run_timeout", "seconds one inference may take", float),
     ("--hil-ram-budget", "hil_ram_budget", "RAM budget in bytes (default: the board's)", int),
     ("--hil-flash-budget", "hil_flash_budget", "flash budget in bytes (default: the board's)", int),
+    ("--hil-farm", "hil_farm", "farm file (YAML): each worker locks one of its boards; --board may name one", str),
+    ("--hil-lock-dir", "hil_lock_dir", "board locks shared by every worker (default $HIL_LOCK_DIR or /tmp)", str),
+    ("--hil-labgrid-coordinator", "hil_labgrid_coordinator", "labgrid coordinator HOST:PORT for farm places", str),
+    ("--hil-quarantine", "hil_quarantine", "file of test ids (one a line) to skip as quarantined", str),
 )
 _DEFAULTS = {
     "hil_board": "nucleo-f439zi",
@@ -71,6 +82,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("hil_thresholds", "metric thresholds as NAME=VALUE lines", type="linelist", default=[])
 
 
+@functools.cache
+def _probe_attached() -> bool:
+    """Whether pyOCD sees a debug probe, so `--emulate auto` means the board."""
+    try:
+        from hil.targets.pyocd_driver import PyOcdProbeDriver
+
+        return bool(PyOcdProbeDriver().list_probes())
+    except Exception:  # pyOCD missing or a USB stack that fails: no board to use
+        return False
+
+
 def _value(config: pytest.Config, ini: str, kind: type):
     given = config.getoption(ini)
     if given is not None:
@@ -83,7 +105,7 @@ def options_from_config(config: pytest.Config) -> HilOptions:
     get = {ini: _value(config, ini, kind) for _, ini, _, kind in _OPTIONS}
     emulate = get["hil_emulate"]
     if emulate == "auto":
-        emulate = "qemu" if shutil.which(QEMU) else None
+        emulate = None if _probe_attached() else "qemu" if shutil.which(QEMU) else None
     html = config.getoption("htmlpath", default=None)
     out_dir = get["hil_out"] or (str(Path(html).parent) if html else None)
     return HilOptions(
@@ -99,4 +121,8 @@ def options_from_config(config: pytest.Config) -> HilOptions:
         run_timeout=get["hil_run_timeout"],
         ram_budget=get["hil_ram_budget"],
         flash_budget=get["hil_flash_budget"],
+        farm=Path(get["hil_farm"]) if get["hil_farm"] else None,
+        lock_dir=Path(get["hil_lock_dir"]) if get["hil_lock_dir"] else None,
+        labgrid_coordinator=get["hil_labgrid_coordinator"],
+        quarantine=Path(get["hil_quarantine"]) if get["hil_quarantine"] else None,
     )

@@ -49,6 +49,19 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return lines
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests named in the quarantine file are skipped, and say so, instead of failing the night."""
+    path = options_from_config(config).quarantine
+    if path is None:
+        return
+    if not path.is_file():
+        raise pytest.UsageError(f"--hil-quarantine: no file at {path}")
+    listed = {line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")}
+    for item in items:
+        if item.nodeid in listed or item.originalname in listed:
+            item.add_marker(pytest.mark.skip(reason=f"quarantined in {path}"))
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     marker = item.get_closest_marker("hil_requires")
     if marker is None:
@@ -67,6 +80,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     outcome = yield
     report = outcome.get_result()
+    if call.excinfo is not None and call.excinfo.errisinstance(HilError) and report.failed:
+        # The harness's own errors already say what failed and where: a traceback into it adds nothing.
+        report.longrepr = f"{call.excinfo.typename}: {call.excinfo.value}"
     if report.when != "call" or pytest_html is None or EXTRAS not in item.stash:
         return
     extras = getattr(report, "extras", [])

@@ -19,7 +19,7 @@ from hil.targets.qemu import QemuProcess, free_tcp_port
 from tests.conftest import random_image
 from tests.support.fault_proxy import FaultRates, FaultyProxy
 
-REPLY_TIMEOUT = 0.5
+REPLY_TIMEOUT = 1.5  # generous: a loaded 2-core CI machine slows QEMU's UART several times over
 
 
 @pytest.fixture
@@ -54,7 +54,7 @@ def _link_through(proxy: FaultyProxy, attempts: int) -> DeviceLink:
 def test_the_host_recovers_from_damaged_bytes_and_the_result_is_exact(qemu_port, seed, rates):
     port, _ = qemu_port
     proxy = FaultyProxy(port, rates, seed)
-    link = _link_through(proxy, attempts=8)
+    link = _link_through(proxy, attempts=12)
     try:
         link.info()
         image = random_image(seed)

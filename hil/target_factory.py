@@ -1,0 +1,126 @@
+"""From what a user asked for (a board kind or a farm board, an emulator or silicon) to a started
+device under test: allocate and lock the board, build the firmware, pick the target, start it."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+from hil.board_description import BoardDescription, load_board, qemu_stand_in
+from hil.build.firmware_builder import BuildRequest, FirmwareBuilder, FirmwareImage
+from hil.dut import Dut
+from hil.errors import HilError, TargetError
+from hil.farm.allocator import BoardAllocator
+from hil.farm.board_lock import BoardLock
+from hil.farm.farm_file import FarmBoard, load_farm
+from hil.farm.labgrid_place import LabgridPlace
+from hil.model_sources import ModelSources
+from hil.targets.base import Target
+from hil.targets.qemu import QemuSemihostingTarget, QemuUartTarget
+
+EMULATORS = ("qemu", "renode")
+
+
+@dataclass(frozen=True)
+class TargetChoice:
+    """What the run asked for. `board` is a board kind, or the name of a board in the farm file."""
+
+    board: str
+    emulate: str | None = None
+    transport: str = "uart"
+    probe: str | None = None
+    port: str | None = None
+    baud: int | None = None
+    farm: Path | None = None
+    lock_dir: Path | None = None
+    owner: str = ""
+    allocate_timeout: float = 600.0
+    run_timeout: float = 120.0
+    labgrid_coordinator: str | None = None
+
+
+def _farm_board(choice: TargetChoice, resources: ExitStack) -> FarmBoard | None:
+    """Locks a farm board for this process (by name, or the first free one of the kind)."""
+    if choice.farm is None:
+        return None
+    farm = load_farm(choice.farm)
+    named = next((b for b in farm.boards if b.name == choice.board), None)
+    if named is not None:
+        lock = BoardLock(named.name, choice.lock_dir, owner=choice.owner)
+        lock.acquire(timeout=choice.allocate_timeout)
+        resources.callback(lock.release)
+        return named
+    allocation = BoardAllocator(farm, choice.lock_dir, owner=choice.owner).allocate(
+        choice.board, timeout=choice.allocate_timeout
+    )
+    resources.callback(allocation.release)
+    return allocation.board
+
+
+def build_description(kind: str, emulate: str | None) -> BoardDescription:
+    """The board the firmware is built for: the QEMU stand-in under QEMU, the board itself otherwise."""
+    if emulate is not None and emulate not in EMULATORS:
+        raise TargetError(f"emulator '{emulate}' is not one of {', '.join(EMULATORS)}")
+    return qemu_stand_in(kind) if emulate == "qemu" else load_board(kind)
+
+
+def _target(
+    choice: TargetChoice,
+    farm_board: FarmBoard | None,
+    description: BoardDescription,
+    image: FirmwareImage,
+    workdir: Path,
+    resources: ExitStack,
+) -> Target:
+    from hil.targets.pyocd_board import PyOcdBoardTarget
+    from hil.targets.renode import RenodeTarget
+    from hil.targets.serial_target import SerialPortTarget
+
+    multiplier = farm_board.timeout_multiplier if farm_board else 1.0
+    run_timeout = choice.run_timeout * multiplier
+    emulate = (farm_board.emulate if farm_board else None) or choice.emulate
+    if farm_board and farm_board.labgrid_place:
+        place = LabgridPlace(farm_board.labgrid_place, choice.labgrid_coordinator, user=choice.owner or None)
+        place.acquire(timeout=choice.allocate_timeout)
+        resources.callback(place.release)
+        return SerialPortTarget(description, image.elf, place.serial_port().url, run_timeout=run_timeout)
+    port = (farm_board.serial_port if farm_board else None) or choice.port
+    if emulate == "qemu":
+        if port:  # a QEMU someone else started with this image: only its UART is ours
+            return SerialPortTarget(description, image.elf, port, run_timeout=run_timeout)
+        if choice.transport == "semihosting":
+            return QemuSemihostingTarget(description, image.elf, workdir, run_timeout=run_timeout)
+        return QemuUartTarget(description, image.elf, workdir, run_timeout=run_timeout)
+    if emulate == "renode":
+        return RenodeTarget(description, image.elf, workdir, run_timeout=run_timeout)
+    return PyOcdBoardTarget(
+        description,
+        image.elf,
+        probe_uid=(farm_board.probe_uid if farm_board else None) or choice.probe,
+        serial_port=port,
+        transport=choice.transport,
+        lock_dir=choice.lock_dir,
+        run_timeout=run_timeout,
+    )
+
+
+def open_dut(choice: TargetChoice, model: ModelSources, workdir: Path, builder: FirmwareBuilder | None = None) -> Dut:
+    """Builds the firmware for the model, starts it on the chosen target, and checks it answers."""
+    resources = ExitStack()
+    try:
+        farm_board = _farm_board(choice, resources)
+        kind = farm_board.kind if farm_board else choice.board
+        emulate = (farm_board.emulate if farm_board else None) or choice.emulate
+        description = build_description(kind, emulate)
+        request = BuildRequest(description, model, choice.transport, baud=choice.baud)
+        image = (builder or FirmwareBuilder()).build(request)
+        target = _target(choice, farm_board, description, image, workdir, resources)
+        info = target.start()
+        resources.callback(target.stop)
+        if info.model_hash != model.hash:
+            raise TargetError(f"the device runs model hash {info.model_hash}, expected {model.hash} ({model.name})")
+    except HilError:
+        resources.close()
+        raise
+    return Dut(target, image, info, resources, farm_board.name if farm_board else None)

@@ -1,0 +1,108 @@
+"""Runs across a farm of QEMU boards with pytest-xdist: one worker per board at a time (from the
+lock log), a board that dies mid-run is reported while the run goes on, quarantined tests skip."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hil.farm.board_lock import overlapping_holds, read_lock_log
+
+pytest_plugins = ["pytester"]
+
+FARM = """boards:
+  - name: qemu-a
+    kind: mps2-an386
+    emulate: qemu
+  - name: qemu-b
+    kind: mps2-an386
+    emulate: qemu
+  - name: qemu-c
+    kind: mps2-an386
+    emulate: qemu
+    timeout_multiplier: 2.0
+"""
+
+PARITY_TESTS = """
+import numpy as np
+import pytest
+from hil import conv_test_model
+
+@pytest.mark.parametrize("seed", range(6))
+def test_parity(dut, hil_results, seed):
+    image = np.random.default_rng(seed).integers(-128, 128, size=conv_test_model.INPUT.shape, dtype=np.int8)
+    run = dut.infer([image])
+    hil_results.metric("mismatched", int((run.outputs[0] != conv_test_model.reference(image)).sum()))
+    assert (run.outputs[0] == conv_test_model.reference(image)).all()
+"""
+
+DYING_BOARD_TESTS = """
+import numpy as np
+from hil import conv_test_model
+
+IMAGE = np.zeros(conv_test_model.INPUT.shape, dtype=np.int8)
+
+def test_1_before(dut, hil_results):
+    dut.infer([IMAGE])
+    hil_results.metric("kept_before_the_crash", 1)
+
+def test_2_board_dies(dut):
+    dut.target.process.process.kill()
+    dut.target.process.process.wait(10)
+
+def test_3_after(dut):
+    dut.infer([IMAGE])
+
+def test_4_other_work():
+    assert True
+
+def test_5_quarantined():
+    assert False, "known broken"
+"""
+
+
+def _farm_args(pytester: pytest.Pytester, tmp_path) -> list[str]:
+    farm = tmp_path / "farm.yaml"
+    farm.write_text(FARM)
+    return [
+        "--hil-farm",
+        str(farm),
+        "--board",
+        "mps2-an386",
+        "--hil-lock-dir",
+        str(tmp_path / "locks"),
+        "-p",
+        "no:cacheprovider",
+        "--hil-run-timeout",
+        "60",
+    ]
+
+
+def test_three_workers_share_three_boards_and_never_overlap(pytester, tmp_path):
+    pytester.makepyfile(test_parity=PARITY_TESTS)
+    result = pytester.runpytest_subprocess(*_farm_args(pytester, tmp_path), "-n", "3", "--hil-out", str(tmp_path / "o"))
+    result.assert_outcomes(passed=6)
+    events = read_lock_log(tmp_path / "locks")
+    assert overlapping_holds(events) == []
+    acquired = [e for e in events if e["event"] == "acquire"]
+    assert {e["owner"] for e in acquired} <= {"gw0", "gw1", "gw2"}
+    assert len({e["board"] for e in acquired}) >= 2, f"the workers did not spread over the farm: {acquired}"
+    metadata = json.loads((tmp_path / "o" / "results.json").read_text())["metadata"]
+    assert any(key.startswith("board_gw") for key in metadata)
+
+
+def test_a_board_that_dies_is_reported_and_the_run_goes_on(pytester, tmp_path):
+    pytester.makepyfile(test_dying=DYING_BOARD_TESTS)
+    quarantine = tmp_path / "quarantine.txt"
+    quarantine.write_text("# known broken\ntest_5_quarantined\n")
+    out = tmp_path / "o"
+    result = pytester.runpytest_subprocess(
+        *_farm_args(pytester, tmp_path), "--hil-out", str(out), "--hil-quarantine", str(quarantine), "-rs"
+    )
+    result.assert_outcomes(passed=3, failed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*test_3_after*", "*socket://127.0.0.1:*port closed*"])
+    result.stdout.fnmatch_lines(["*quarantined in*"])
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert any(row.get("metric") == "kept_before_the_crash" for row in rows)
+    assert overlapping_holds(read_lock_log(tmp_path / "locks")) == []
