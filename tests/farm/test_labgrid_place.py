@@ -4,22 +4,17 @@ that points at a local TCP echo server."""
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
 from hil.farm.labgrid_place import LabgridError, LabgridPlace, find_client, parse_network_serial
 from hil.link.device_link import open_port
 from hil.targets.qemu import free_tcp_port
+from tests.support.labgrid_lab import LABGRID_MISSING, SKIP_REASON, create_place, delete_place, labgrid_lab
 
-BIN = Path(sys.executable).parent
-pytestmark = pytest.mark.skipif(
-    not (BIN / "labgrid-coordinator").exists(), reason="labgrid is not installed (pip install labgrid==26.0.1)"
-)
+pytestmark = pytest.mark.skipif(LABGRID_MISSING, reason=SKIP_REASON)
 
 SHOW = """Place 'b1':
   acquired: host/w1
@@ -58,59 +53,14 @@ def _echo_server() -> tuple[socket.socket, int]:
     return server, server.getsockname()[1]
 
 
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-
-
 @pytest.fixture(scope="module")
 def coordinator(tmp_path_factory):
     """HOST:PORT of a coordinator with one exporter publishing board1's NetworkSerialPort (an echo server)."""
-    workdir = tmp_path_factory.mktemp("labgrid")
     server, echo_port = _echo_server()
-    address = f"127.0.0.1:{free_tcp_port()}"
-    (workdir / "exporter.yaml").write_text(
-        f"board1:\n  NetworkSerialPort:\n    host: 127.0.0.1\n    port: {echo_port}\n    protocol: raw\n"
-    )
-    processes = []
     try:
-        with open(workdir / "coordinator.log", "wb") as log:
-            processes.append(
-                subprocess.Popen([BIN / "labgrid-coordinator", "-l", address], cwd=workdir, stdout=log, stderr=log)
-            )
-        # An exporter started before the coordinator listens gives up, so wait for the coordinator first.
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", int(address.rsplit(":", 1)[1])), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline and processes[0].poll() is None, "the coordinator did not start"
-                time.sleep(0.1)
-        with open(workdir / "exporter.log", "wb") as log:
-            exporter = [BIN / "labgrid-exporter", "-c", address, "-n", "exp1", "--hostname", "127.0.0.1"]
-            processes.append(subprocess.Popen([*exporter, "exporter.yaml"], cwd=workdir, stdout=log, stderr=log))
-        deadline = time.monotonic() + 30
-        while True:
-            result = subprocess.run(
-                [find_client(), "-x", address, "resources"], capture_output=True, text=True, timeout=10, check=False
-            )
-            if "exp1/board1/NetworkSerialPort" in result.stdout:
-                break
-            exited = [p.args[0] for p in processes if p.poll() is not None]
-            if exited or time.monotonic() > deadline:
-                logs = "\n".join(f"{f.name}: {f.read_text()[-1500:]}" for f in workdir.glob("*.log"))
-                pytest.fail(f"the exporter never showed up (exited: {exited}): {result.stderr}\n{logs}")
-            time.sleep(0.3)
-        yield address, echo_port
+        with labgrid_lab(tmp_path_factory.mktemp("labgrid"), echo_port) as address:
+            yield address, echo_port
     finally:
-        for process in reversed(processes):
-            _stop(process)
         server.close()
 
 
@@ -118,12 +68,9 @@ def coordinator(tmp_path_factory):
 def place(coordinator, request):
     address, _ = coordinator
     name = request.node.name.replace("test_", "")[:30]
-    client = [find_client(), "-x", address, "-p", name]
-    for args in (["create"], ["add-match", "exp1/board1/*"]):
-        subprocess.run([*client, *args], check=True, capture_output=True, timeout=20)
+    create_place(address, name)
     yield name
-    subprocess.run([*client, "release", "-k"], capture_output=True, timeout=20, check=False)
-    subprocess.run([*client, "delete"], capture_output=True, timeout=20, check=False)
+    delete_place(address, name)
 
 
 def test_acquire_gives_a_serial_url_that_reaches_the_exported_port(coordinator, place):

@@ -1,0 +1,85 @@
+"""A real labgrid coordinator and exporter on loopback, exporting one TCP port as a NetworkSerialPort."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from hil.farm.labgrid_place import find_client
+from hil.targets.qemu import free_tcp_port
+
+BIN = Path(sys.executable).parent
+LABGRID_MISSING = not (BIN / "labgrid-coordinator").exists()
+SKIP_REASON = "labgrid is not installed (pip install labgrid==26.0.1)"
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+@contextmanager
+def labgrid_lab(workdir: Path, exported_port: int, group: str = "board1") -> Iterator[str]:
+    """Yields the coordinator's HOST:PORT once the exporter's NetworkSerialPort is visible."""
+    address = f"127.0.0.1:{free_tcp_port()}"
+    (workdir / "exporter.yaml").write_text(
+        f"{group}:\n  NetworkSerialPort:\n    host: 127.0.0.1\n    port: {exported_port}\n    protocol: raw\n"
+    )
+    processes: list[subprocess.Popen] = []
+    try:
+        with open(workdir / "coordinator.log", "wb") as log:
+            processes.append(
+                subprocess.Popen([BIN / "labgrid-coordinator", "-l", address], cwd=workdir, stdout=log, stderr=log)
+            )
+        # An exporter started before the coordinator listens gives up, so wait for the coordinator first.
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", int(address.rsplit(":", 1)[1])), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and processes[0].poll() is None, "the coordinator did not start"
+                time.sleep(0.1)
+        with open(workdir / "exporter.log", "wb") as log:
+            exporter = [BIN / "labgrid-exporter", "-c", address, "-n", "exp1", "--hostname", "127.0.0.1"]
+            processes.append(subprocess.Popen([*exporter, "exporter.yaml"], cwd=workdir, stdout=log, stderr=log))
+        deadline = time.monotonic() + 30
+        while True:
+            result = subprocess.run(
+                [find_client(), "-x", address, "resources"], capture_output=True, text=True, timeout=10, check=False
+            )
+            if f"exp1/{group}/NetworkSerialPort" in result.stdout:
+                break
+            exited = [p.args[0] for p in processes if p.poll() is not None]
+            if exited or time.monotonic() > deadline:
+                logs = "\n".join(f"{f.name}: {f.read_text()[-1500:]}" for f in workdir.glob("*.log"))
+                pytest.fail(f"the exporter never showed up (exited: {exited}): {result.stderr}\n{logs}")
+            time.sleep(0.3)
+        yield address
+    finally:
+        for process in reversed(processes):
+            stop_process(process)
+
+
+def create_place(address: str, name: str, group: str = "board1") -> None:
+    client = [find_client(), "-x", address, "-p", name]
+    for args in (["create"], ["add-match", f"exp1/{group}/*"]):
+        subprocess.run([*client, *args], check=True, capture_output=True, timeout=20)
+
+
+def delete_place(address: str, name: str) -> None:
+    client = [find_client(), "-x", address, "-p", name]
+    subprocess.run([*client, "release", "-k"], capture_output=True, timeout=20, check=False)
+    subprocess.run([*client, "delete"], capture_output=True, timeout=20, check=False)
