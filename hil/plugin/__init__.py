@@ -5,7 +5,7 @@ Installed as the `pytest11` entry point `hil.plugin`, and registered by the root
 runs from a checkout.
 """
 
-from hil.plugin.fixtures import dut, hil_options, pytest_collection_finish
+from hil.plugin.fixtures import dut, hil_model_name, hil_options, pytest_collection_finish, pytest_generate_tests
 from hil.plugin.options import pytest_addoption
 from hil.plugin.reporting import (
     pytest_collection_modifyitems,
@@ -21,12 +21,14 @@ from hil.plugin.results_fixture import hil_results
 
 __all__ = [
     "dut",
+    "hil_model_name",
     "hil_options",
     "hil_results",
     "pytest_addoption",
     "pytest_collection_finish",
     "pytest_collection_modifyitems",
     "pytest_configure",
+    "pytest_generate_tests",
     "pytest_html_results_summary",
     "pytest_report_header",
     "pytest_runtest_makereport",

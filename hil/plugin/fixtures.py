@@ -29,28 +29,46 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if options.farm:
         return  # the board, and so the image, is known only once a worker holds one
-    try:
-        sources = model_sources(options.model)
-        description = build_description(options.board, options.emulate)
-        image = FirmwareBuilder().build(BuildRequest(description, sources, options.transport, baud=options.baud))
-    except HilError as e:
-        if reporter:
-            reporter.write_line(f"hil: no firmware: {e}")
-        return
-    recorder(session.config).update_metadata(
-        firmware_build_id=image.build_id, model_hash=sources.hash, target_board=image.board
-    )
-    if reporter:
-        reporter.write_line(
-            f"hil: firmware {image.build_id[:12]} for {image.board} ({image.transport}), "
-            f"model {sources.name} {sources.hash}, flash {image.footprint.flash_bytes:,} B, "
-            f"static RAM {image.footprint.static_ram_bytes:,} B"
+    for model in options.models:
+        try:
+            sources = model_sources(model)
+            description = build_description(options.board, options.emulate)
+            image = FirmwareBuilder().build(BuildRequest(description, sources, options.transport, baud=options.baud))
+        except HilError as e:
+            if reporter:
+                reporter.write_line(f"hil: no firmware for {model}: {e}")
+            continue
+        recorder(session.config).update_metadata(
+            **{f"firmware_build_id:{model}": image.build_id, f"model_hash:{model}": sources.hash},
+            target_board=image.board,
         )
+        if reporter:
+            reporter.write_line(
+                f"hil: firmware {image.build_id[:12]} for {image.board} ({image.transport}), "
+                f"model {sources.name} {sources.hash}, flash {image.footprint.flash_bytes:,} B, "
+                f"static RAM {image.footprint.static_ram_bytes:,} B"
+            )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """With several models, every test that needs the device runs once per model, grouped by model."""
+    models = options_from_config(metafunc.config).models
+    if "hil_model_name" in metafunc.fixturenames and len(models) > 1:
+        metafunc.parametrize("hil_model_name", models, scope="session", ids=models)
+
+
+@pytest.fixture(scope="session")
+def hil_model_name(hil_options: HilOptions) -> str:
+    """The model of this test: the run's only model (several models parametrize this fixture)."""
+    return hil_options.models[0]
 
 
 @pytest.fixture(scope="session")
 def dut(
-    hil_options: HilOptions, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+    hil_options: HilOptions,
+    hil_model_name: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
 ) -> Iterator[Dut]:
     """The device under test: firmware built for the model, loaded and answering, for the whole session."""
     choice = TargetChoice(
@@ -67,7 +85,7 @@ def dut(
         labgrid_coordinator=hil_options.labgrid_coordinator,
     )
     try:
-        device = open_dut(choice, model_sources(hil_options.model), tmp_path_factory.mktemp("dut"))
+        device = open_dut(choice, model_sources(hil_model_name), tmp_path_factory.mktemp("dut"))
     except HilError as e:
         pytest.fail(f"hil: no device under test: {e}", pytrace=False)
     if device.farm_board:

@@ -36,6 +36,16 @@ class HilOptions:
     lock_dir: Path | None
     labgrid_coordinator: str | None
     quarantine: Path | None
+    image_count: int
+    min_recall: float
+    min_precision: float
+    min_snr_db: float
+    ap_tolerance: float
+
+    @property
+    def models(self) -> list[str]:
+        """The models of the run: `--model a,b` runs every test that needs the device once per model."""
+        return [m.strip() for m in self.model.split(",") if m.strip()]
 
     @property
     def target_label(self) -> str:
@@ -54,7 +64,7 @@ _OPTIONS: tuple[tuple[str, str, str, type], ...] = (
     ("--port", "hil_port", "serial port of the board (default: the one matching the probe)", str),
     ("--baud", "hil_baud", "UART baud rate (default: the board's)", int),
     ("--hil-transport", "hil_transport", f"how inputs and outputs move: {' or '.join(TRANSPORTS)}", str),
-    ("--model", "hil_model", "the model to build the firmware around", str),
+    ("--model", "hil_model", "the model(s) to build the firmware around, comma-separated", str),
     ("--images", "hil_images", "directory of test images", str),
     ("--hil-out", "hil_out", "directory for the run's report, results CSV/JSON and JUnit XML", str),
     ("--hil-run-timeout", "hil_run_timeout", "seconds one inference may take", float),
@@ -64,8 +74,18 @@ _OPTIONS: tuple[tuple[str, str, str, type], ...] = (
     ("--hil-lock-dir", "hil_lock_dir", "board locks shared by every worker (default $HIL_LOCK_DIR or /tmp)", str),
     ("--hil-labgrid-coordinator", "hil_labgrid_coordinator", "labgrid coordinator HOST:PORT for farm places", str),
     ("--hil-quarantine", "hil_quarantine", "file of test ids (one a line) to skip as quarantined", str),
+    ("--hil-image-count", "hil_image_count", "synthetic test images per model when --images is not given", int),
+    ("--hil-min-recall", "hil_min_recall", "least recall of float detections (score >= 0.5) by the device", float),
+    ("--hil-min-precision", "hil_min_precision", "least precision of device detections against float", float),
+    ("--hil-min-snr-db", "hil_min_snr_db", "least SNR of each device output against float, in dB", float),
+    ("--hil-ap-tolerance", "hil_ap_tolerance", "largest AP@0.5 drop of the device against float", float),
 )
 _DEFAULTS = {
+    "hil_image_count": "8",
+    "hil_min_recall": "0.9",
+    "hil_min_precision": "0.8",
+    "hil_min_snr_db": "10",
+    "hil_ap_tolerance": "0.02",
     "hil_board": "nucleo-f439zi",
     "hil_transport": "uart",
     "hil_model": "conv_test_model",
@@ -125,4 +145,9 @@ def options_from_config(config: pytest.Config) -> HilOptions:
         lock_dir=Path(get["hil_lock_dir"]) if get["hil_lock_dir"] else None,
         labgrid_coordinator=get["hil_labgrid_coordinator"],
         quarantine=Path(get["hil_quarantine"]) if get["hil_quarantine"] else None,
+        image_count=get["hil_image_count"],
+        min_recall=get["hil_min_recall"],
+        min_precision=get["hil_min_precision"],
+        min_snr_db=get["hil_min_snr_db"],
+        ap_tolerance=get["hil_ap_tolerance"],
     )

@@ -13,7 +13,7 @@ import pytest
 pytest_plugins = ["pytester"]
 
 REPO = Path(__file__).resolve().parents[2]
-SUITE = REPO / "test_cases" / "test_firmware_path.py"
+SUITE = REPO / "test_cases"
 
 
 def _suite(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
@@ -24,6 +24,7 @@ def test_a_too_small_ram_budget_fails_with_the_numbers(pytester, tmp_path):
     result = _suite(pytester, "-k", "memory", "--hil-ram-budget", "100000", "--hil-out", str(tmp_path / "out"))
     result.assert_outcomes(failed=1)
     result.stdout.re_match_lines([r".*RAM [\d,]+ B .* over the budget of 100,000 B; biggest: arena 153,600 B.*"])
+    assert "Traceback" not in result.stdout.str()
 
 
 def test_a_missing_emulator_is_one_clear_error_line(pytester, tmp_path, monkeypatch):

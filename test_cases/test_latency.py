@@ -1,0 +1,36 @@
+"""Latency: one warm-up, then repeated runs on the inputs already on the device; median and p95."""
+
+from __future__ import annotations
+
+import statistics
+
+import numpy as np
+
+from hil.dut import Dut
+from hil.plugin.results_fixture import TestRecord
+from hil.report.figures import latency_histogram
+
+RUNS = 10
+
+
+def test_latency_is_measured_and_repeatable(dut: Dut, hil_results: TestRecord) -> None:
+    dut.infer([np.zeros(spec.shape, dtype=spec.numpy_dtype) for spec in dut.info.inputs])
+    timings = dut.time_runs(RUNS)
+    silicon = timings[0].silicon
+    values = [t.cycles if silicon else t.instructions for t in timings]
+    unit = "cycles" if silicon else "instructions (virtual, not silicon time)"
+    ordered = sorted(values)
+    median = statistics.median(ordered)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    hil_results.metric("latency_median", median, unit)
+    hil_results.metric("latency_p95", p95, unit)
+    if silicon:
+        hil_results.metric("latency_median_s", median / dut.info.core_clock_hz, "s")
+    else:
+        # An estimate only: it takes one instruction per cycle at the board's clock.
+        estimate = median / dut.board.core_clock_hz
+        hil_results.metric("latency_estimate_s_at_board_clock", estimate, "s (estimate, not measured)")
+    hil_results.image("latency", latency_histogram(values, unit, f"{RUNS} runs after one warm-up"))
+    assert median > 0, "the device timer did not advance during inference"
+    if not silicon:
+        assert ordered[-1] - ordered[0] <= 40, f"emulated latency should repeat to one tick, got {ordered}"
