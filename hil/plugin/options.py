@@ -36,6 +36,7 @@ class HilOptions:
     lock_dir: Path | None
     labgrid_coordinator: str | None
     quarantine: Path | None
+    retries: int
     image_count: int
     min_recall: float
     min_precision: float
@@ -74,6 +75,7 @@ _OPTIONS: tuple[tuple[str, str, str, type], ...] = (
     ("--hil-lock-dir", "hil_lock_dir", "board locks shared by every worker (default $HIL_LOCK_DIR or /tmp)", str),
     ("--hil-labgrid-coordinator", "hil_labgrid_coordinator", "labgrid coordinator HOST:PORT for farm places", str),
     ("--hil-quarantine", "hil_quarantine", "file of test ids (one a line) to skip as quarantined", str),
+    ("--hil-retries", "hil_retries", "reruns of a test that failed on a harness or device error (marked flaky)", int),
     ("--hil-image-count", "hil_image_count", "synthetic test images per model when --images is not given", int),
     ("--hil-min-recall", "hil_min_recall", "least recall of float detections (score >= 0.5) by the device", float),
     ("--hil-min-precision", "hil_min_precision", "least precision of device detections against float", float),
@@ -82,6 +84,7 @@ _OPTIONS: tuple[tuple[str, str, str, type], ...] = (
 )
 _DEFAULTS = {
     "hil_image_count": "8",
+    "hil_retries": "0",
     "hil_min_recall": "0.9",
     "hil_min_precision": "0.8",
     "hil_min_snr_db": "10",
@@ -145,6 +148,7 @@ def options_from_config(config: pytest.Config) -> HilOptions:
         lock_dir=Path(get["hil_lock_dir"]) if get["hil_lock_dir"] else None,
         labgrid_coordinator=get["hil_labgrid_coordinator"],
         quarantine=Path(get["hil_quarantine"]) if get["hil_quarantine"] else None,
+        retries=get["hil_retries"],
         image_count=get["hil_image_count"],
         min_recall=get["hil_min_recall"],
         min_precision=get["hil_min_precision"],

@@ -25,6 +25,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "or only on silicon; skip elsewhere",
     )
     options = options_from_config(config)
+    if options.retries and not getattr(config.option, "reruns", 0):
+        # pytest-rerunfailures reruns the test and reports each failed attempt as a rerun (flaky) in
+        # the HTML report; only the harness's own errors (a device or link hiccup) are worth a retry.
+        config.option.reruns = options.retries
+        config.option.only_rerun = ["hil.errors.", "TargetError", "LinkError", "DeviceError"]
     if config.getoption("hil_out") is None or options.out_dir is None:
         return
     options.out_dir.mkdir(parents=True, exist_ok=True)
@@ -103,9 +108,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     counts = {
         k: len(v)
         for k, v in (reporter.stats.items() if reporter else [])
-        if k in ("passed", "failed", "skipped", "error")
+        if k in ("passed", "failed", "skipped", "error", "rerun")
     }
-    config.stash[RECORDER].finish({"exitstatus": int(exitstatus), **counts, "complete": True})
+    flaky = sorted({r.nodeid for r in reporter.stats.get("rerun", [])}) if reporter else []
+    config.stash[RECORDER].finish({"exitstatus": int(exitstatus), **counts, "flaky": flaky, "complete": True})
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:

@@ -93,3 +93,30 @@ def test_report_on_a_missing_history_is_one_clear_line(tmp_path):
     result = _hil_report(str(tmp_path / "nowhere"))
     assert result.returncode == 2
     assert "does not exist" in result.stderr and "Traceback" not in result.stderr
+
+
+FLAKY_TEST = """
+from pathlib import Path
+from hil.errors import TargetError
+
+def test_board_hiccups_once(hil_results, tmp_path_factory):
+    marker = Path(tmp_path_factory.getbasetemp().parent) / "attempted"
+    hil_results.metric("attempt", 1)
+    if not marker.exists():
+        marker.write_text("1")
+        raise TargetError("the board did not answer INFO (simulated hiccup)")
+
+def test_real_bug():
+    assert 1 == 2
+"""
+
+
+def test_retries_rerun_harness_errors_only_and_mark_them_flaky(pytester, tmp_path):
+    pytester.makepyfile(test_flaky=FLAKY_TEST)
+    out = tmp_path / "run"
+    result = pytester.runpytest_subprocess("--hil-out", str(out), "--hil-retries", "2", "-p", "no:cacheprovider")
+    assert result.parseoutcomes() == {"passed": 1, "failed": 1, "rerun": 1}
+    outcome = json.loads((out / "results.json").read_text())["outcome"]
+    assert outcome["flaky"] == ["test_flaky.py::test_board_hiccups_once"]
+    assert outcome["rerun"] == 1
+    assert "Rerun" in (out / "index.html").read_text()
