@@ -11,7 +11,6 @@ from __future__ import annotations
 import fcntl
 import logging
 import time
-import zlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Protocol
@@ -26,7 +25,6 @@ from hil.errors import LinkError, TargetError
 from hil.farm.board_lock import BoardLock
 from hil.link.device_link import DeviceLink, InferenceOutcome, open_port
 from hil.link.messages import DeviceInfo, RunSummary
-from hil.targets.base import Target
 from hil.targets.board_errors import (
     BoardHungError,
     FlashVerifyError,
@@ -34,6 +32,7 @@ from hil.targets.board_errors import (
     StaleFirmwareError,
     WrongChipError,
 )
+from hil.targets.linked import LinkedTarget, inputs_crc
 from hil.targets.probe_selection import ProbeInfo, SerialPortInfo, find_com_port, select_probe
 from hil.targets.pyocd_driver import PyOcdProbeDriver
 
@@ -92,7 +91,7 @@ def first_difference(a: bytes, b: bytes) -> int:
     return next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
 
 
-class PyOcdBoardTarget(Target):
+class PyOcdBoardTarget(LinkedTarget):
     """The UART build on a real board: flashed through pyOCD, reached over its probe's virtual COM port."""
 
     def __init__(
@@ -278,11 +277,6 @@ class PyOcdBoardTarget(Target):
             )
         return info
 
-    def _close_link(self) -> None:
-        if self.link is not None:
-            self.link.close()
-            self.link = None
-
     def infer(self, inputs: list[bytes]) -> InferenceOutcome:
         if self.link is None:
             raise TargetError("PyOcdBoardTarget.infer called before start()")
@@ -296,11 +290,8 @@ class PyOcdBoardTarget(Target):
         """Runs again on the inputs the device holds; after a recovery they are sent again."""
         if self.link is None or self._last_inputs is None:
             raise TargetError("PyOcdBoardTarget.rerun needs a start() and an infer() before it")
-        crc = 0
-        for data in self._last_inputs:
-            crc = zlib.crc32(data, crc)
         try:
-            return self.link.run(crc, self.run_timeout)
+            return self.link.run(inputs_crc(self._last_inputs), self.run_timeout)
         except LinkError as e:
             return self._recover(self._last_inputs, e).summary
 

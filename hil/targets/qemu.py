@@ -8,7 +8,6 @@ import shutil
 import socket
 import subprocess
 import time
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from hil.link import messages as msg
 from hil.link.device_link import DeviceLink, InferenceOutcome, open_port
 from hil.link.messages import DeviceInfo
 from hil.targets.base import Target
+from hil.targets.linked import LinkedTarget
 
 QEMU = "qemu-system-arm"
 QEMU_INSTALL_HINT = "apt-get install -y --no-install-recommends qemu-system-arm"
@@ -117,7 +117,7 @@ class QemuProcess:
         return self.log_path.read_text(errors="replace")[-STDERR_TAIL_CHARS:].strip()
 
 
-class QemuUartTarget(Target):
+class QemuUartTarget(LinkedTarget):
     """The UART build under QEMU: a long-lived session over socket://127.0.0.1:PORT."""
 
     def __init__(
@@ -143,10 +143,8 @@ class QemuUartTarget(Target):
         self.attempts = attempts
         self.extra_args = extra_args
         self.process: QemuProcess | None = None
-        self.link: DeviceLink | None = None
         self.info: DeviceInfo | None = None
         self.port_url = ""
-        self._inputs_crc: int | None = None
 
     def start(self) -> DeviceInfo:
         check_elf_for_board(self.elf, self.board)
@@ -176,10 +174,11 @@ class QemuUartTarget(Target):
         except LinkError as e:
             self.stop()
             raise TargetError(f"QEMU ({self.board.qemu_machine}) did not answer INFO: {e}") from e
-        expected = read_build_id(self.elf)
-        if self.info.build_id != expected:
+        try:
+            self._check_image(self.info, f"QEMU ({self.board.qemu_machine})")
+        except TargetError:
             self.stop()
-            raise TargetError(f"stale firmware: the device runs build {self.info.build_id}, {self.elf} is {expected}")
+            raise
         return self.info
 
     def _connect(self):
@@ -195,26 +194,8 @@ class QemuUartTarget(Target):
         self.stop()
         raise TargetError(f"QEMU's UART at {self.port_url} did not accept a connection in {self.startup_timeout} s")
 
-    def infer(self, inputs: list[bytes]) -> InferenceOutcome:
-        if self.link is None:
-            raise TargetError("QemuUartTarget.infer called before start()")
-        try:
-            outcome = self.link.infer(inputs, self.run_timeout)
-        except LinkError as e:
-            raise TargetError(f"{e}\nQEMU output: {self._exit_note()}") from e
-        crc = 0
-        for data in inputs:
-            crc = zlib.crc32(data, crc)
-        self._inputs_crc = crc
-        return outcome
-
-    def rerun(self) -> msg.RunSummary:
-        if self.link is None or self._inputs_crc is None:
-            raise TargetError("QemuUartTarget.rerun needs a start() and an infer() before it")
-        try:
-            return self.link.run(self._inputs_crc, self.run_timeout)
-        except LinkError as e:
-            raise TargetError(f"{e}\nQEMU output: {self._exit_note()}") from e
+    def _context(self) -> str:
+        return f"QEMU output: {self._exit_note()}"
 
     def _exit_note(self) -> str:
         if self.process is None:
@@ -224,9 +205,7 @@ class QemuUartTarget(Target):
         return f"{state}; {self.process.output_tail() or '(no output)'}"
 
     def stop(self) -> QemuExit | None:
-        if self.link is not None:
-            self.link.close()
-            self.link = None
+        self._close_link()
         return self.process.stop() if self.process else None
 
 

@@ -16,16 +16,15 @@ import shutil
 import socket
 import subprocess
 import time
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from hil.board_description import BoardDescription
-from hil.build.firmware_builder import read_board_name, read_build_id
+from hil.build.firmware_builder import read_board_name
 from hil.errors import LinkError, TargetError
-from hil.link.device_link import DeviceLink, InferenceOutcome, open_port
-from hil.link.messages import DeviceInfo, RunSummary
-from hil.targets.base import Target
+from hil.link.device_link import DeviceLink, open_port
+from hil.link.messages import DeviceInfo
+from hil.targets.linked import LinkedTarget
 from hil.targets.qemu import free_tcp_port
 
 RENODE = "renode"
@@ -147,7 +146,7 @@ def find_renode(executable: str = RENODE) -> str:
     return path
 
 
-class RenodeTarget(Target):
+class RenodeTarget(LinkedTarget):
     """The board's UART build under Renode: `renode --disable-xwt -P MONITOR_PORT script.resc`."""
 
     def __init__(
@@ -182,11 +181,9 @@ class RenodeTarget(Target):
         self.run_timeout = run_timeout
         self.attempts = attempts
         self.process: subprocess.Popen | None = None
-        self.link: DeviceLink | None = None
         self.info: DeviceInfo | None = None
         self.monitor_port = 0
         self.port_url = ""
-        self._inputs_crc: int | None = None
 
     @property
     def led_log(self) -> Path:
@@ -233,10 +230,11 @@ class RenodeTarget(Target):
         except LinkError as e:
             self.stop()
             raise TargetError(f"Renode's {self.board.name} did not answer INFO: {e}\n{self._output_tail()}") from e
-        expected = read_build_id(self.elf)
-        if self.info.build_id != expected:
+        try:
+            self._check_image(self.info, f"Renode's {self.board.name}")
+        except TargetError:
             self.stop()
-            raise TargetError(f"stale firmware: Renode runs build {self.info.build_id}, {self.elf} is {expected}")
+            raise
         return self.info
 
     def _connect(self):
@@ -252,6 +250,9 @@ class RenodeTarget(Target):
         self.stop()
         raise TargetError(f"Renode's UART at {self.port_url} did not accept in {self.startup_timeout:g} s\n{tail}")
 
+    def _context(self) -> str:
+        return self._output_tail()
+
     def _output_tail(self) -> str:
         texts = []
         for path in (self.workdir / "renode.out", self.log_path):
@@ -259,36 +260,12 @@ class RenodeTarget(Target):
                 texts.append(f"{path.name}: {path.read_text(errors='replace')[-LOG_TAIL_CHARS:].strip()}")
         return "\n".join(texts) or "(Renode wrote nothing)"
 
-    def infer(self, inputs: list[bytes]) -> InferenceOutcome:
-        if self.link is None:
-            raise TargetError("RenodeTarget.infer called before start()")
-        try:
-            outcome = self.link.infer(inputs, self.run_timeout)
-        except LinkError as e:
-            raise TargetError(f"{e}\n{self._output_tail()}") from e
-        crc = 0
-        for data in inputs:
-            crc = zlib.crc32(data, crc)
-        self._inputs_crc = crc
-        return outcome
-
-    def rerun(self) -> RunSummary:
-        """Runs again on the inputs of the last infer, which the firmware still holds."""
-        if self.link is None or self._inputs_crc is None:
-            raise TargetError("RenodeTarget.rerun needs a start() and an infer() before it")
-        try:
-            return self.link.run(self._inputs_crc, self.run_timeout)
-        except LinkError as e:
-            raise TargetError(f"{e}\n{self._output_tail()}") from e
-
     def led_intervals(self) -> list[tuple[float, float]]:
         """Every (on, off) of the inference LED so far, in Renode virtual seconds."""
         return parse_led_log(self.led_log.read_text()) if self.led_log.exists() else []
 
     def stop(self) -> None:
-        if self.link is not None:
-            self.link.close()
-            self.link = None
+        self._close_link()
         if self.process is None or self.process.poll() is not None:
             return
         try:

@@ -4,18 +4,16 @@ the device runs the image the host built."""
 
 from __future__ import annotations
 
-import zlib
 from pathlib import Path
 
 from hil.board_description import BoardDescription
-from hil.build.firmware_builder import read_build_id
 from hil.errors import LinkError, TargetError
-from hil.link.device_link import DeviceLink, InferenceOutcome, open_port
-from hil.link.messages import DeviceInfo, RunSummary
-from hil.targets.base import Target
+from hil.link.device_link import DeviceLink, open_port
+from hil.link.messages import DeviceInfo
+from hil.targets.linked import LinkedTarget
 
 
-class SerialPortTarget(Target):
+class SerialPortTarget(LinkedTarget):
     """The link to a running device at a pyserial URL or device path."""
 
     def __init__(
@@ -36,9 +34,7 @@ class SerialPortTarget(Target):
         self.reply_timeout = reply_timeout
         self.run_timeout = run_timeout
         self.attempts = attempts
-        self.link: DeviceLink | None = None
         self.info: DeviceInfo | None = None
-        self._inputs_crc: int | None = None
 
     def start(self) -> DeviceInfo:
         self.link = DeviceLink(open_port(self.url, self.baud), self.url, self.reply_timeout, self.attempts)
@@ -47,31 +43,12 @@ class SerialPortTarget(Target):
         except LinkError as e:
             self.stop()
             raise TargetError(f"the device at {self.url} did not answer INFO: {e}") from e
-        expected = read_build_id(self.elf)
-        if self.info.build_id != expected:
+        try:
+            self._check_image(self.info, f"the device at {self.url}")
+        except TargetError:
             self.stop()
-            raise TargetError(
-                f"stale firmware at {self.url}: the device runs build {self.info.build_id} "
-                f"(board {self.info.board}), the host built {expected} ({self.elf}); load that image first"
-            )
+            raise
         return self.info
 
-    def infer(self, inputs: list[bytes]) -> InferenceOutcome:
-        if self.link is None:
-            raise TargetError("SerialPortTarget.infer called before start()")
-        outcome = self.link.infer(inputs, self.run_timeout)
-        crc = 0
-        for data in inputs:
-            crc = zlib.crc32(data, crc)
-        self._inputs_crc = crc
-        return outcome
-
-    def rerun(self) -> RunSummary:
-        if self.link is None or self._inputs_crc is None:
-            raise TargetError("SerialPortTarget.rerun needs a start() and an infer() before it")
-        return self.link.run(self._inputs_crc, self.run_timeout)
-
     def stop(self) -> None:
-        if self.link is not None:
-            self.link.close()
-            self.link = None
+        self._close_link()

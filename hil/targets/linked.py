@@ -1,0 +1,71 @@
+"""What every target reached over the framed link shares: inference and reruns through its
+DeviceLink, the check that the device runs the image the host built, and link errors turned into
+target errors that carry the target's own context (an emulator's output, say)."""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+
+from hil.build.firmware_builder import read_build_id
+from hil.errors import LinkError, TargetError
+from hil.link.device_link import DeviceLink, InferenceOutcome
+from hil.link.messages import DeviceInfo, RunSummary
+from hil.targets.base import Target
+
+
+def inputs_crc(inputs: list[bytes]) -> int:
+    """The CRC-32 of every input in order, as RUN carries it."""
+    crc = 0
+    for data in inputs:
+        crc = zlib.crc32(data, crc)
+    return crc
+
+
+class LinkedTarget(Target):
+    """A target whose firmware answers over a DeviceLink."""
+
+    elf: Path
+    run_timeout: float
+    link: DeviceLink | None = None
+    _inputs_crc: int | None = None
+
+    def _context(self) -> str:
+        """Text that helps explain a link failure (an emulator's output); empty by default."""
+        return ""
+
+    def _with_context(self, error: Exception) -> TargetError:
+        context = self._context()
+        return TargetError(f"{error}\n{context}" if context else str(error))
+
+    def _check_image(self, info: DeviceInfo, where: str) -> None:
+        """Refuses a device that runs another build than the ELF the host built."""
+        expected = read_build_id(self.elf)
+        if info.build_id != expected:
+            raise TargetError(
+                f"stale firmware: {where} runs build {info.build_id} (board {info.board}), "
+                f"the host built {expected} ({self.elf}); load that image first"
+            )
+
+    def infer(self, inputs: list[bytes]) -> InferenceOutcome:
+        if self.link is None:
+            raise TargetError(f"{type(self).__name__}.infer called before start()")
+        try:
+            outcome = self.link.infer(inputs, self.run_timeout)
+        except LinkError as e:
+            raise self._with_context(e) from e
+        self._inputs_crc = inputs_crc(inputs)
+        return outcome
+
+    def rerun(self) -> RunSummary:
+        if self.link is None or self._inputs_crc is None:
+            raise TargetError(f"{type(self).__name__}.rerun needs a start() and an infer() before it")
+        try:
+            return self.link.run(self._inputs_crc, self.run_timeout)
+        except LinkError as e:
+            raise self._with_context(e) from e
+
+    def _close_link(self) -> None:
+        if self.link is not None:
+            self.link.close()
+            self.link = None
