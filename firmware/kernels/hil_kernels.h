@@ -269,4 +269,24 @@ hil_kernel_status hil_nn_rnnpool_check(const hil_context *ctx, const hil_rnnpool
 /* Argument checks of one FastGRNN cell's parameters and weights. */
 hil_kernel_status hil_nn_fastgrnn_check(const hil_fastgrnn_params *params, const hil_fastgrnn_weights *weights);
 
+/* As conv2d_s8 (NHWC, OHWI filter, any kernel, stride and zero padding, same params and formula), with int16
+ * filter values: for a layer whose int8 weights are too coarse, e.g. the face models' stem, a 3x3 high-pass
+ * filter on the raw image whose large values cancel, so an int8 weight's rounding error becomes a large output
+ * error. Exact int32 sums: fan-in kh * kw * C_in <= 256 and |bias| < 2^30 (256 * 128 * 32768 = 2^30). */
+hil_kernel_status conv2d_s8_w16(const hil_conv_params *params, const hil_dims *input_dims, const int8_t *input,
+                                const hil_dims *filter_dims, const int16_t *filter, const int32_t *bias,
+                                const hil_dims *output_dims, int8_t *output);
+
+/* As rnnpool_s8 (same params, scratch size and checks), but every output channel i first has offset[i]
+ * subtracted, offset in Q(rnn2.h_frac_bits) like the states:
+ *   out[i] = clamp(round_shift((int32) state[i] - offset[i], out_shift), act_min, act_max)
+ * For maps whose channels have large means and small spreads (the face models' RNNPool output): the int8
+ * output then spends its 256 levels on the spread around the mean, at a finer exponent. The compiler folds
+ * the offset into the consumers' biases, so the model computes the same function. state - offset fits int32
+ * (both int16), and round_shift widens to 64 bits. */
+hil_kernel_status rnnpool_offset_s8(const hil_context *ctx, const hil_rnnpool_params *params,
+                                    const hil_dims *input_dims, const int8_t *input, int32_t y0, int32_t x0,
+                                    const hil_fastgrnn_weights *rnn1, const hil_fastgrnn_weights *rnn2,
+                                    const int16_t *offset, int8_t *output);
+
 #endif

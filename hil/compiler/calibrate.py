@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -13,13 +14,39 @@ from hil.errors import CompileError
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".pgm")
 
 
-def profile(graph: Graph, inputs: list[np.ndarray]) -> dict[str, float]:
-    """max |x| of every tensor over the inputs (each an NHWC array for the graph's single input)."""
-    ranges: dict[str, float] = {}
+@dataclass
+class ChannelRange:
+    """The smallest and largest value of each channel (the last axis) of a tensor over the calibration set."""
+
+    low: np.ndarray
+    high: np.ndarray
+
+    def max_abs(self, offset: np.ndarray | float = 0.0) -> float:
+        """max |x - offset| over the calibration set, offset per channel."""
+        return float(np.max(np.maximum(self.high - offset, offset - self.low)))
+
+    @property
+    def midrange(self) -> np.ndarray:
+        """Per channel, the offset that minimises max |x - offset| (so the finest exponent for x - offset)."""
+        return (self.low + self.high) / 2.0
+
+
+def channel_ranges(graph: Graph, inputs: list[np.ndarray]) -> dict[str, ChannelRange]:
+    """Every tensor's per-channel range over the inputs (each an NHWC array for the graph's single input)."""
+    ranges: dict[str, ChannelRange] = {}
     for x in inputs:
         for name, value in execute(graph, [x]).items():
-            ranges[name] = max(ranges.get(name, 0.0), float(np.abs(value).max()))
+            flat = value.reshape(-1, value.shape[-1])
+            low, high = flat.min(axis=0), flat.max(axis=0)
+            if name in ranges:
+                low, high = np.minimum(low, ranges[name].low), np.maximum(high, ranges[name].high)
+            ranges[name] = ChannelRange(low, high)
     return ranges
+
+
+def profile(graph: Graph, inputs: list[np.ndarray]) -> dict[str, float]:
+    """max |x| of every tensor over the inputs (each an NHWC array for the graph's single input)."""
+    return {name: r.max_abs() for name, r in channel_ranges(graph, inputs).items()}
 
 
 def synthetic_images(count: int, split: str = "val") -> list[np.ndarray]:

@@ -19,6 +19,17 @@ from hil.model_sources import ModelSources, TensorSpec, c_tensor_info, write_if_
 
 C_TYPES = {np.dtype(np.int8): "int8_t", np.dtype(np.int16): "int16_t", np.dtype(np.int32): "int32_t"}
 VALUES_PER_LINE = 24
+# Built with -DHIL_DEBUG_LAYERS, model_run hands every layer's output to hil_debug_layer, which the build provides
+# (host_model.HostModel(debug_layers=True) collects them, so debug_layers.first_layer_divergence can name the first
+# layer where C and the golden model differ). Otherwise the calls compile to nothing.
+DEBUG_LAYERS = """#ifdef HIL_DEBUG_LAYERS
+void hil_debug_layer(int32_t index, const char *name, const void *data, uint32_t bytes);
+#define HIL_DEBUG_LAYER(index, name, data, bytes) hil_debug_layer((index), (name), (data), (bytes))
+#else
+#define HIL_DEBUG_LAYER(index, name, data, bytes) ((void)0)
+#endif
+
+"""
 
 
 @dataclass(frozen=True)
@@ -111,6 +122,9 @@ class _Emitter:
         _, oh, ow, c = self.shape(node.output)
         w1, w2 = node.attrs["rnn1"], node.attrs["rnn2"]
         stride = node.attrs["stride"]
+        offset = ""
+        if node.kernel == "rnnpool_offset_s8":
+            offset = f"{names['offset']}, "
 
         def weights(prefix: str, w) -> str:
             fields = ", ".join(names[f"{prefix}_{k}"] for k in ("w", "u", "bias_gate", "bias_update"))
@@ -127,9 +141,9 @@ class _Emitter:
             f"        int8_t *out = {self.ptr(node.output)};\n"
             f"        for (int32_t oy = 0; oy < {oh}; ++oy) {{\n"
             f"            for (int32_t ox = 0; ox < {ow}; ++ox) {{\n"
-            f"                HIL_CHECK({i}, rnnpool_s8(&ctx, &params, &in_dims, in, oy * {stride}, ox * {stride}, "
+            f"                HIL_CHECK({i}, {node.kernel}(&ctx, &params, &in_dims, in, oy * {stride}, ox * {stride}, "
             f"&rnn1, &rnn2,\n"
-            f"                                          out + (oy * {ow} + ox) * {c}));\n"
+            f"                                          {offset}out + (oy * {ow} + ox) * {c}));\n"
             f"            }}\n"
             f"        }}\n"
         )
@@ -215,22 +229,34 @@ class _Emitter:
         )
 
     def step(self, i: int, step: Step) -> str:
+        out = step.output
+        dump = (
+            f'    HIL_DEBUG_LAYER({i}, "{_c_string(step.name)}", arena + {self.memory.offsets[out]}u, '
+            f"{self.graph.tensors[out].nbytes}u);\n"
+        )
+        return self._step(i, step) + dump
+
+    def _step(self, i: int, step: Step) -> str:
         if step.kind == "mbconv":
             names = ", ".join(n.name for n in step.nodes)
             return f"    /* layer {i}: mbconv (streamed by rows) {names} */\n    {{\n{self.mbconv(i, step)}    }}\n"
         node = step.nodes[0]
         header = f"    /* layer {i}: {node.kernel} {node.name} */\n"
-        if node.kernel in ("conv2d_s8", "depthwise_conv2d_s8", "pointwise_conv2d_s8"):
+        if node.kernel in ("conv2d_s8", "conv2d_s8_w16", "depthwise_conv2d_s8", "pointwise_conv2d_s8"):
             body = self.conv(i, node)
         elif node.kernel == "add_s8":
             body = self.add(i, node)
         elif node.kernel == "l2norm_s8":
             body = self.l2norm(i, node)
-        elif node.kernel == "rnnpool_s8":
+        elif node.kernel in ("rnnpool_s8", "rnnpool_offset_s8"):
             body = self.rnnpool(i, node, self.memory.offsets[f"{i}:rnnpool"], step.scratch["rnnpool"])
         else:
             body = self.data_move(node)
         return f"{header}    {{\n{body}    }}\n"
+
+
+def _c_string(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def tensor_specs(graph: QGraph, names: list[str], labels: list[str]) -> tuple[TensorSpec, ...]:
@@ -264,7 +290,8 @@ def emit(
     in_info = ", ".join(c_tensor_info(s, memory.offsets[t]) for s, t in zip(inputs, graph.inputs, strict=True))
     out_info = ", ".join(c_tensor_info(s, memory.offsets[t]) for s, t in zip(outputs, graph.outputs, strict=True))
     body = (
-        '#include <stddef.h>\n#include <string.h>\n\n#include "hil_kernels.h"\n#include "model.h"\n\n'
+        '#include <stddef.h>\n#include <string.h>\n\n#include "hil_kernels.h"\n'
+        '#include "model.h"\n\n'
         "/* A failing kernel makes model_run return its layer number plus one. */\n"
         "#define HIL_CHECK(layer, call)                \\\n"
         "    do {                                      \\\n"
@@ -272,6 +299,7 @@ def emit(
         "            return (layer) + 1;               \\\n"
         "        }                                     \\\n"
         "    } while (0)\n\n"
+        + DEBUG_LAYERS
         + "\n".join(emitter.weights)
         + support
         + f"\nstatic const hil_tensor_info model_inputs[{len(inputs)}] = {{{in_info}}};\n"

@@ -78,7 +78,8 @@ def _batchnorm(node: Node, x: np.ndarray) -> np.ndarray:
 def _rnnpool(node: Node, x: np.ndarray) -> np.ndarray:
     a = node.attrs
     patches, (oh, ow) = map_patches(x, a["rows"], a["cols"], a["stride"])
-    return rnnpool_patches(node, patches).reshape(x.shape[0], oh, ow, -1)
+    out = rnnpool_patches(node, patches).reshape(x.shape[0], oh, ow, -1)
+    return out - node.params["offset"] if "offset" in node.params else out  # centred (centre.py)
 
 
 def _pad(node: Node, x: np.ndarray) -> np.ndarray:

@@ -15,6 +15,8 @@ from hil.kernels_ref import (
     pointwise_conv2d_s8,
     rnnpool_layer_s8,
 )
+from hil.kernels_ref.conv_w16 import conv2d_s8_w16
+from hil.kernels_ref.rnnpool_offset import rnnpool_offset_layer_s8
 
 
 def run_node(node: QNode, inputs: list[np.ndarray]) -> np.ndarray:
@@ -23,6 +25,8 @@ def run_node(node: QNode, inputs: list[np.ndarray]) -> np.ndarray:
     a, p = node.arrays, node.params
     if node.kernel == "conv2d_s8":
         return conv2d_s8(p, x, a["filter"], a["bias"], node.attrs["output_hw"])
+    if node.kernel == "conv2d_s8_w16":
+        return conv2d_s8_w16(p, x, a["filter"], a["bias"], node.attrs["output_hw"])
     if node.kernel == "depthwise_conv2d_s8":
         return depthwise_conv2d_s8(p, x, a["filter"], a["bias"], node.attrs["output_hw"])
     if node.kernel == "pointwise_conv2d_s8":
@@ -33,6 +37,8 @@ def run_node(node: QNode, inputs: list[np.ndarray]) -> np.ndarray:
         return l2norm_s8(p, x, a["gamma"])
     if node.kernel == "rnnpool_s8":
         return rnnpool_layer_s8(p, x, node.attrs["stride"], node.attrs["rnn1"], node.attrs["rnn2"])
+    if node.kernel == "rnnpool_offset_s8":
+        return rnnpool_offset_layer_s8(p, x, node.attrs["stride"], node.attrs["rnn1"], node.attrs["rnn2"], a["offset"])
     if node.kernel == "pad":
         t = node.attrs
         return np.pad(x, ((0, 0), (t["top"], t["bottom"]), (t["left"], t["right"]), (0, 0)), mode="edge")

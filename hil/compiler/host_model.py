@@ -8,10 +8,32 @@ from pathlib import Path
 import numpy as np
 
 from hil.errors import HilError
-from hil.host_build.compiler import KERNELS_DIR, REPO_ROOT, build_shared_library, kernel_sources
-from hil.model_sources import ModelSources
+from hil.host_build.compiler import (
+    DEFAULT_BUILD_ROOT,
+    KERNELS_DIR,
+    REPO_ROOT,
+    build_shared_library,
+    kernel_sources,
+)
+from hil.model_sources import ModelSources, write_if_changed
 
 MODEL_INCLUDE_DIR = REPO_ROOT / "firmware" / "include"
+# The host's hil_debug_layer (see emit_c.DEBUG_LAYERS): forwards each layer to a callback Python sets.
+DEBUG_HOOK = """#include <stdint.h>
+
+typedef void (*hil_debug_sink_fn)(int32_t index, const char *name, const void *data, uint32_t bytes);
+hil_debug_sink_fn hil_debug_sink = 0;
+
+void hil_debug_layer(int32_t index, const char *name, const void *data, uint32_t bytes);
+
+void hil_debug_layer(int32_t index, const char *name, const void *data, uint32_t bytes)
+{
+    if (hil_debug_sink) {
+        hil_debug_sink(index, name, data, bytes);
+    }
+}
+"""
+DEBUG_SINK = ctypes.CFUNCTYPE(None, ctypes.c_int32, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_uint32)
 
 
 class HostModelError(HilError):
@@ -21,14 +43,22 @@ class HostModelError(HilError):
 class HostModel:
     """A generated model as a host shared library: run(inputs) -> outputs, bit for bit what the C computes."""
 
-    def __init__(self, sources: ModelSources, build_root: Path | None = None) -> None:
+    def __init__(self, sources: ModelSources, build_root: Path | None = None, debug_layers: bool = False) -> None:
+        """debug_layers: build with -DHIL_DEBUG_LAYERS, so run_layers can collect every layer's output."""
         self.sources = sources
-        extra = {"build_root": build_root} if build_root is not None else {}
+        build_root = DEFAULT_BUILD_ROOT if build_root is None else build_root
+        files, flags, name = [*kernel_sources(), *sources.c_files], (), f"model_{sources.name}"
+        if debug_layers:
+            hook = build_root / "debug_hook" / "hil_debug_hook.c"
+            hook.parent.mkdir(parents=True, exist_ok=True)
+            write_if_changed(hook, DEBUG_HOOK)
+            files, flags, name = [*files, hook], ("-DHIL_DEBUG_LAYERS",), f"{name}_debug"
         self.library = build_shared_library(
-            [*kernel_sources(), *sources.c_files],
-            name=f"model_{sources.name}",
+            files,
+            name=name,
             include_dirs=(KERNELS_DIR, MODEL_INCLUDE_DIR, sources.directory),
-            **extra,
+            extra_flags=flags,
+            build_root=build_root,
         )
         self.lib = ctypes.CDLL(str(self.library.path))
         self.lib.model_run.restype = ctypes.c_int32
@@ -43,6 +73,21 @@ class HostModel:
             line = next(s for s in text.splitlines() if s.startswith(f"static const hil_tensor_info {table}"))
             offsets.append([int(part.split("u")[0]) for part in line.split("f, 0, ")[1:]])
         return offsets[0], offsets[1]
+
+    def run_layers(self, inputs: list[np.ndarray]) -> list[tuple[int, str, bytes]]:
+        """(layer index, name, output bytes) of every layer, in execution order, for inputs (debug_layers builds)."""
+        layers: list[tuple[int, str, bytes]] = []
+
+        def collect(index: int, name: bytes, data: int, size: int) -> None:
+            layers.append((index, name.decode(), ctypes.string_at(data, size)))
+
+        sink = DEBUG_SINK(collect)  # kept alive for the run
+        ctypes.c_void_p.in_dll(self.lib, "hil_debug_sink").value = ctypes.cast(sink, ctypes.c_void_p).value
+        try:
+            self.run(inputs)
+        finally:
+            ctypes.c_void_p.in_dll(self.lib, "hil_debug_sink").value = None
+        return layers
 
     def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         """Outputs for inputs (arrays of the model's input specs), from a fresh arena filled with 0x55."""

@@ -10,8 +10,9 @@ import torch
 from torch import nn
 
 from hil.compiler import golden
-from hil.compiler.calibrate import profile
+from hil.compiler.calibrate import channel_ranges
 from hil.compiler.capture import capture
+from hil.compiler.centre import centre_channels
 from hil.compiler.emit_c import EmittedModel, emit
 from hil.compiler.ir import Graph
 from hil.compiler.memory_plan import MemoryPlan, plan
@@ -23,7 +24,7 @@ from hil.compiler.schedule import Step, schedule
 
 @dataclass
 class CompiledModel:
-    graph: Graph  # the optimised float IR
+    graph: Graph  # the optimised float IR, centred (centre.py): its tensors are the quantised graph's
     qgraph: QGraph
     steps: list[Step]
     memory: MemoryPlan
@@ -44,7 +45,8 @@ def compile_model(
 ) -> CompiledModel:
     """Compiles model (run once on example, [B, C, H, W]) calibrated on NHWC float inputs; C goes to directory."""
     graph = optimize(capture(model, example))
-    qgraph = quantize(graph, profile(graph, calibration))
+    graph, ranges = centre_channels(graph, channel_ranges(graph, calibration))
+    qgraph = quantize(graph, ranges)
     steps = schedule(qgraph)
     memory = plan(qgraph, steps)
     emitted = emit(qgraph, steps, memory, directory, name, ["input"], output_names)

@@ -1,5 +1,6 @@
 """SeeDot-style quantisation of an optimised IR: power-of-two exponents from calibrated ranges, int8 weights
-per tensor, int32 biases at the accumulator exponent, int16 FastGRNN weights and states."""
+per tensor (int16 for the stem, see weight_bits), int32 biases at the accumulator exponent, int16 FastGRNN weights
+and states."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from hil.kernels_ref import (
     check_fastgrnn,
     quantize_fastgrnn,
 )
+from hil.kernels_ref.conv_w16 import MAX_FAN_IN as W16_MAX_FAN_IN
 from hil.kernels_ref.fixed import KernelRangeError
 
 BIAS_LIMIT = 2**30  # pointwise_conv2d_s8's bound on |bias|
@@ -61,29 +63,40 @@ class _Groups:
         self.parent[self.find(a)] = self.find(b)
 
 
-def _weight_exponent(node: Node, e_in: int) -> int:
-    """The weight exponent of a conv: the finest that fits int8 and keeps the int32 bias within the kernels' bound."""
-    e_w = fit_exponent(float(np.abs(node.params["weight"]).max()), 8)
+def weight_bits(node: Node, graph: Graph) -> int:
+    """16 for a standard convolution that reads a model input (the stem) and has a small fan-in, else 8. The face
+    models' stem is a 3x3 high-pass filter on the mean-subtracted image: its products of large pixel values
+    cancel, so int8 weights' rounding errors (~25 dB SNR) would dominate every later layer; with int16 weights
+    (conv2d_s8_w16) the stem is input-limited, at a negligible cost (36 weights, 0.7 % of the MACs)."""
+    _, cin_g, kh, kw = node.params["weight"].shape
+    reads_input = node.inputs[0] in graph.inputs
+    return 16 if reads_input and node.attrs["groups"] == 1 and cin_g * kh * kw <= W16_MAX_FAN_IN else 8
+
+
+def _weight_exponent(node: Node, e_in: int, bits: int) -> int:
+    """The weight exponent of a conv: the finest that fits its bits and keeps the int32 bias within the kernels'
+    bound."""
+    e_w = fit_exponent(float(np.abs(node.params["weight"]).max()), bits)
     bias = node.params.get("bias")
     while bias is not None and np.abs(np.round(bias / 2.0 ** (e_in + e_w))).max() >= BIAS_LIMIT:
         e_w += 1
     return e_w
 
 
-def _hidden_frac_bits(node: Node, prefix: str) -> int:
+def hidden_frac_bits(node: Node, prefix: str) -> int:
     """Q format of a cell's state: |h| <= 1 + steps * sigmoid(nu) (z*h + (zeta*(1-z)+nu)*tanh with zeta <= 1)."""
     steps = max(node.attrs["rows"], node.attrs["cols"])
     bound = 1.0 + steps * _sigmoid(float(node.params[f"{prefix}.nu"].ravel()[0]))
     return min(H_FRAC_MAX, 15 - math.ceil(math.log2(bound * 1.0001)))
 
 
-def _min_output_exponent(node: Node, exponents: dict[str, int]) -> int | None:
+def _min_output_exponent(node: Node, graph: Graph, exponents: dict[str, int]) -> int | None:
     """The coarsest-of-the-fine bound an op puts on its output exponent (its shifts must not go negative)."""
     if node.op == "conv2d":
         e_in = exponents[node.inputs[0]]
-        return e_in + _weight_exponent(node, e_in)
+        return e_in + _weight_exponent(node, e_in, weight_bits(node, graph))
     if node.op == "rnnpool":
-        return -_hidden_frac_bits(node, "rnn2")
+        return -hidden_frac_bits(node, "rnn2")
     if node.op == "l2norm":
         return fit_exponent(float(np.abs(node.params["weight"]).max()), 16) - 16
     return None
@@ -106,7 +119,7 @@ def choose_exponents(graph: Graph, ranges: dict[str, float]) -> dict[str, int]:
         exponents = {name: group_e[groups.find(name)] for name in graph.tensors}
         changed = False
         for node in graph.nodes:
-            bound = _min_output_exponent(node, exponents)
+            bound = _min_output_exponent(node, graph, exponents)
             root = groups.find(node.output)
             if bound is not None and group_e[root] < bound:
                 group_e[root], changed = bound, True
@@ -130,13 +143,17 @@ def _conv(node: Node, graph: Graph, e: dict[str, int]) -> QNode:
     _, oh, ow, _ = graph.tensors[node.output].shape
     cin = graph.tensors[node.inputs[0]].shape[3]
     e_in, e_out = e[node.inputs[0]], e[node.output]
-    e_w = _weight_exponent(node, e_in)
+    bits = weight_bits(node, graph)
+    e_w = _weight_exponent(node, e_in, bits)
     act_min, act_max = _activation(node, e_out)
     (sh, sw), (ph, pw), groups = node.attrs["stride"], node.attrs["padding"], node.attrs["groups"]
     params = ConvParams(sh, sw, ph, pw, e_out - e_in - e_w, act_min, act_max)
     bias = np.zeros(cout) if bias is None else bias
     arrays = {"bias": _quantize(bias, e_in + e_w, 32)}
-    if groups == 1:
+    if bits == 16:
+        arrays["filter"] = _quantize(weight.transpose(0, 2, 3, 1), e_w, 16)
+        kernel = "conv2d_s8_w16"
+    elif groups == 1:
         arrays["filter"] = _quantize(weight.transpose(0, 2, 3, 1), e_w, 8)
         pointwise = (kh, kw, sh, sw, ph, pw) == (1, 1, 1, 1, 0, 0)
         kernel = "pointwise_conv2d_s8" if pointwise else "conv2d_s8"
@@ -151,7 +168,7 @@ def _conv(node: Node, graph: Graph, e: dict[str, int]) -> QNode:
 
 def _rnnpool(node: Node, graph: Graph, e: dict[str, int]) -> QNode:
     p, a = node.params, node.attrs
-    hf1, hf2 = _hidden_frac_bits(node, "rnn1"), _hidden_frac_bits(node, "rnn2")
+    hf1, hf2 = hidden_frac_bits(node, "rnn1"), hidden_frac_bits(node, "rnn2")
     cells = []
     for prefix, x_exponent, x_max, hf in (("rnn1", e[node.inputs[0]], 128, hf1), ("rnn2", -hf1, 32768, hf2)):
         args = [p[f"{prefix}.{k}"] for k in ("W", "U", "bias_gate", "bias_update")]
@@ -171,7 +188,14 @@ def _rnnpool(node: Node, graph: Graph, e: dict[str, int]) -> QNode:
     k, h1, h2, r, c = w1.input_size, w1.hidden_size, w2.hidden_size, a["rows"], a["cols"]
     macs = oh * ow * (2 * r * c * (k * h1 + h1 * h1) + 2 * (r + c) * (h1 * h2 + h2 * h2))
     attrs = {"stride": a["stride"], "rnn1": w1, "rnn2": w2}
-    return QNode("rnnpool_s8", node.name, list(node.inputs), node.output, params, arrays, attrs, macs)
+    if "offset" not in p:
+        return QNode("rnnpool_s8", node.name, list(node.inputs), node.output, params, arrays, attrs, macs)
+    # centre.centre_channels put the offset on the states' grid: the int16 values are exact.
+    offset = np.round(p["offset"] * 2.0**hf2)
+    if np.abs(offset).max() > 32767 or not np.array_equal(offset * 2.0**-hf2, p["offset"]):
+        raise CompileError(f"{node.describe()}: the offset is not an int16 in the states' Q{hf2} format")
+    arrays["offset"] = offset.astype(np.int16)
+    return QNode("rnnpool_offset_s8", node.name, list(node.inputs), node.output, params, arrays, attrs, macs)
 
 
 def _add(node: Node, e: dict[str, int]) -> QNode:

@@ -78,7 +78,7 @@ def schedule(graph: QGraph, fuse: bool = True) -> list[Step]:
             steps.append(Step("mbconv", block, [node.inputs[0]], block[-1].output, mbconv_scratch(graph, block)))
             continue
         scratch = {}
-        if node.kernel == "rnnpool_s8":
+        if node.kernel in ("rnnpool_s8", "rnnpool_offset_s8"):
             size = rnnpool_get_buffer_size(node.params, node.attrs["rnn1"], node.attrs["rnn2"])
             scratch["rnnpool"] = align(size)
         steps.append(Step("node", [node], list(node.inputs), node.output, scratch))

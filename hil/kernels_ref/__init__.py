@@ -4,6 +4,7 @@ One function per kernel, same argument meaning as the C; params are the dataclas
 """
 
 from hil.kernels_ref.conv import conv2d_s8, depthwise_conv2d_s8, pointwise_conv2d_s8
+from hil.kernels_ref.conv_w16 import conv2d_s8_w16
 from hil.kernels_ref.eltwise import add_s8, l2norm_s8
 from hil.kernels_ref.fastgrnn import (
     check_fastgrnn,
@@ -28,6 +29,7 @@ from hil.kernels_ref.rnnpool import (
     rnnpool_s8,
     rnnpool_wide_s8,
 )
+from hil.kernels_ref.rnnpool_offset import rnnpool_offset_layer_s8, rnnpool_offset_s8
 
 __all__ = [
     "AddParams",
@@ -40,6 +42,7 @@ __all__ = [
     "add_s8",
     "check_fastgrnn",
     "conv2d_s8",
+    "conv2d_s8_w16",
     "depthwise_conv2d_s8",
     "fastgrnn_accumulator_bound",
     "fastgrnn_step_s16",
@@ -48,6 +51,8 @@ __all__ = [
     "quantize_fastgrnn",
     "rnnpool_get_buffer_size",
     "rnnpool_layer_s8",
+    "rnnpool_offset_layer_s8",
+    "rnnpool_offset_s8",
     "rnnpool_patches_wide",
     "rnnpool_s8",
     "rnnpool_wide_s8",

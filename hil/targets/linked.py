@@ -8,9 +8,9 @@ import zlib
 from pathlib import Path
 
 from hil.build.firmware_builder import read_build_id
-from hil.errors import LinkError, TargetError
+from hil.errors import DeviceError, LinkError, TargetError
 from hil.link.device_link import DeviceLink, InferenceOutcome
-from hil.link.messages import DeviceInfo, RunSummary
+from hil.link.messages import ERR_INPUT_MISMATCH, DeviceInfo, RunSummary
 from hil.targets.base import Target
 
 
@@ -28,7 +28,7 @@ class LinkedTarget(Target):
     elf: Path
     run_timeout: float
     link: DeviceLink | None = None
-    _inputs_crc: int | None = None
+    _last_inputs: list[bytes] | None = None
 
     def _context(self) -> str:
         """Text that helps explain a link failure (an emulator's output); empty by default."""
@@ -54,16 +54,30 @@ class LinkedTarget(Target):
             outcome = self.link.infer(inputs, self.run_timeout)
         except LinkError as e:
             raise self._with_context(e) from e
-        self._inputs_crc = inputs_crc(inputs)
+        self._last_inputs = list(inputs)
         return outcome
 
     def rerun(self) -> RunSummary:
-        if self.link is None or self._inputs_crc is None:
+        if self.link is None or self._last_inputs is None:
             raise TargetError(f"{type(self).__name__}.rerun needs a start() and an infer() before it")
         try:
-            return self.link.run(self._inputs_crc, self.run_timeout)
+            return self._run_on_last_inputs(self.link)
         except LinkError as e:
             raise self._with_context(e) from e
+
+    def _run_on_last_inputs(self, link: DeviceLink) -> RunSummary:
+        """RUN on the inputs of the last infer. A model whose arena plan reuses the input's bytes has
+        overwritten them (the device answers INPUT_MISMATCH): they are sent again, then RUN once more."""
+        assert self._last_inputs is not None
+        crc = inputs_crc(self._last_inputs)
+        try:
+            return link.run(crc, self.run_timeout)
+        except DeviceError as e:
+            if e.code != ERR_INPUT_MISMATCH:
+                raise
+        for index, data in enumerate(self._last_inputs):
+            link.write_input(index, data)
+        return link.run(crc, self.run_timeout)
 
     def _close_link(self) -> None:
         if self.link is not None:

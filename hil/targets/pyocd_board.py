@@ -32,7 +32,7 @@ from hil.targets.board_errors import (
     StaleFirmwareError,
     WrongChipError,
 )
-from hil.targets.linked import LinkedTarget, inputs_crc
+from hil.targets.linked import LinkedTarget
 from hil.targets.probe_selection import ProbeInfo, SerialPortInfo, find_com_port, select_probe
 from hil.targets.pyocd_driver import PyOcdProbeDriver
 
@@ -291,7 +291,7 @@ class PyOcdBoardTarget(LinkedTarget):
         if self.link is None or self._last_inputs is None:
             raise TargetError("PyOcdBoardTarget.rerun needs a start() and an infer() before it")
         try:
-            return self.link.run(inputs_crc(self._last_inputs), self.run_timeout)
+            return self._run_on_last_inputs(self.link)
         except LinkError as e:
             return self._recover(self._last_inputs, e).summary
 

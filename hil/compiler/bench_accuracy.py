@@ -1,0 +1,179 @@
+"""Accuracy of a compiled face model against its float model, on the synthetic test split (held out: the compiler
+calibrates on the val split).
+
+    python -m hil.compiler.bench_accuracy --model m4 --images 100
+
+Prints, as text or --json: SNR (dB) of loc and conf vs float per image on the first --snr-images images; VOC
+AP@0.5 against the ground truth of the float model and of the golden integer model (bit for bit what host C and
+firmware compute), both decoded with models.detection.detect and the model's priors; the mean per-image recall of
+the float detections scoring >= 0.5 by the quantised ones at IoU 0.5 (hil.parity.detection_parity); arena bytes,
+weight flash bytes and MACs. --firmware also builds the firmware for the QEMU board, runs one image and reports
+instructions per MAC and the linked RAM and flash.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from hil.compiler import golden
+from hil.compiler.calibrate import synthetic_images
+from hil.compiler.face_catalog import CALIBRATION_IMAGES
+from hil.compiler.pipeline import CompiledModel, compile_model
+from hil.parity.detection_parity import compare_detections
+
+SPLIT = "test"
+BATCH = 25
+
+
+def _test_split(count: int) -> tuple[list[np.ndarray], list[torch.Tensor], tuple[int, int]]:
+    """The first count test images, preprocessed NHWC float32, their ground-truth boxes (pixels) and (h, w)."""
+    from models.data import SyntheticFaceGenerator
+
+    generator = SyntheticFaceGenerator()
+    truths = [torch.from_numpy(generator.image(SPLIT, i)[1]) for i in range(count)]
+    return synthetic_images(count, SPLIT), truths, (generator.height, generator.width)
+
+
+def _detections(
+    loc: np.ndarray, conf: np.ndarray, priors: torch.Tensor, scale: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(boxes in pixels, scores) of one image's outputs [1, N, 4] and [1, N, 2]."""
+    from models.detection import detect
+
+    ((boxes, scores),) = detect(
+        torch.from_numpy(np.asarray(loc, np.float32)), torch.from_numpy(np.asarray(conf, np.float32)), priors
+    )
+    return boxes * scale, scores
+
+
+def _float_outputs(model: torch.nn.Module, images: list[np.ndarray]) -> list[list[np.ndarray]]:
+    """[loc, conf] of the PyTorch model per image (batched for speed)."""
+    results = []
+    for start in range(0, len(images), BATCH):
+        batch = torch.from_numpy(np.concatenate(images[start : start + BATCH])).permute(0, 3, 1, 2)
+        with torch.no_grad():
+            loc, conf = model(batch)
+        results += [[loc[i : i + 1].numpy(), conf[i : i + 1].numpy()] for i in range(len(batch))]
+    return results
+
+
+def _quantized_outputs(compiled: CompiledModel, x: np.ndarray) -> list[np.ndarray]:
+    q = compiled.qgraph
+    return [q.dequantize(t, v) for t, v in zip(q.outputs, compiled.golden(x), strict=True)]
+
+
+def _firmware_figures(compiled: CompiledModel, x: np.ndarray, work: Path) -> dict:
+    """One inference under QEMU: instructions per MAC (-icount shift=0: one instruction per ns) and the footprint."""
+    from hil.board_description import load_board
+    from hil.build.firmware_builder import BuildRequest, FirmwareBuilder
+    from hil.targets.qemu import QemuSemihostingTarget
+
+    sources = compiled.emitted.sources
+    board = load_board("mps2-an386")
+    image = FirmwareBuilder(work / "fw").build(BuildRequest(board, sources, "semihosting"))
+    target = QemuSemihostingTarget(board, image.elf, work / "run", run_timeout=300)
+    target.start()
+    q = compiled.qgraph.quantize_input(x)
+    outcome = target.infer([sources.inputs[0].to_bytes(q)])
+    got = [spec.from_bytes(data) for spec, data in zip(sources.outputs, outcome.outputs, strict=True)]
+    timing = outcome.summary.timing
+    return {
+        "firmware_equals_golden": all(np.array_equal(g, e) for g, e in zip(got, compiled.golden(x), strict=True)),
+        "instructions_per_mac": timing.ticks * (1e9 / timing.timer_hz) / compiled.qgraph.macs,
+        "ram_bytes": image.footprint.ram_bytes + image.footprint.ccm_bytes,
+        "flash_bytes": image.footprint.flash_bytes,
+        "stack_high_water": outcome.summary.stack_high_water,
+    }
+
+
+def bench(model_name: str, images: int, snr_images: int, work: Path, firmware: bool = False) -> dict:
+    """The figures of one registered face model (m4 or qvga), compiled as the catalog compiles it."""
+    from models.metrics import average_precision
+    from models.registry import load_model
+
+    model = load_model(model_name).eval()
+    compiled = compile_model(
+        model,
+        torch.zeros(1, 1, 240, 320),
+        synthetic_images(CALIBRATION_IMAGES),
+        work / model_name,
+        f"rnnpool_face_{model_name}",
+        ["loc", "conf"],
+    )
+    inputs, truths, (height, width) = _test_split(images)
+    priors = model.priors_for(height, width)
+    scale = torch.tensor([width, height] * 2, dtype=torch.float32)
+    float_outs = _float_outputs(model, inputs)
+    float_dets, quant_dets, recalls, snr = [], [], [], []
+    for i, (x, reference) in enumerate(zip(inputs, float_outs, strict=True)):
+        quantized = _quantized_outputs(compiled, x)
+        if i < snr_images:
+            snr.append({k: golden.snr_db(r, v) for k, r, v in zip(("loc", "conf"), reference, quantized, strict=True)})
+        float_dets.append(_detections(*reference, priors, scale))
+        quant_dets.append(_detections(*quantized, priors, scale))
+        (fb, fs), (qb, qs) = float_dets[-1], quant_dets[-1]
+        recalls.append(compare_detections(fb.numpy(), fs.numpy(), qb.numpy(), qs.numpy()).recall)
+    result = {
+        "model": model_name,
+        "images": images,
+        "snr_db": snr,
+        "ap50_float": average_precision(float_dets, truths, iou_threshold=0.5),
+        "ap50_quantized": average_precision(quant_dets, truths, iou_threshold=0.5),
+        "recall_of_float_detections": float(np.mean(recalls)),
+        "arena_bytes": compiled.memory.arena_bytes,
+        "weight_flash_bytes": compiled.emitted.flash_bytes,
+        "macs": compiled.qgraph.macs,
+    }
+    if firmware:
+        result.update(_firmware_figures(compiled, inputs[0], work / f"{model_name}_firmware"))
+    return result
+
+
+def _print(result: dict) -> None:
+    print(f"{result['model']}: {result['images']} test images")
+    for i, s in enumerate(result["snr_db"]):
+        print(f"  image {i}: SNR loc {s['loc']:.1f} dB, conf {s['conf']:.1f} dB")
+    print(
+        f"  AP@0.5 float {result['ap50_float']:.4f}, quantised {result['ap50_quantized']:.4f} "
+        f"(difference {result['ap50_quantized'] - result['ap50_float']:+.4f})"
+    )
+    print(f"  recall of float detections (score >= 0.5, IoU 0.5): {result['recall_of_float_detections']:.3f}")
+    print(f"  arena {result['arena_bytes']:,} B, weights {result['weight_flash_bytes']:,} B, {result['macs']:,} MACs")
+    if "instructions_per_mac" in result:
+        print(
+            f"  firmware: {result['instructions_per_mac']:.2f} instructions/MAC, RAM+CCM {result['ram_bytes']:,} B, "
+            f"flash {result['flash_bytes']:,} B, stack {result['stack_high_water']:,} B, "
+            f"equals golden: {result['firmware_equals_golden']}"
+        )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", choices=("m4", "qvga"), action="append", help="face model(s); default both")
+    parser.add_argument("--images", type=int, default=100, help="first N images of the synthetic test split")
+    parser.add_argument("--snr-images", type=int, default=5, help="report per-image SNR on the first N of them")
+    parser.add_argument("--firmware", action="store_true", help="also run one image under QEMU (IPM, footprint)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory(prefix="hil_bench_") as work:
+        results = [
+            bench(name, args.images, args.snr_images, Path(work), args.firmware)
+            for name in args.model or ["m4", "qvga"]
+        ]
+    if args.json:
+        print(json.dumps(results, indent=1))
+    else:
+        for result in results:
+            _print(result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""Per-channel centring of tensors whose channels have large means and small spreads.
+
+The face models' RNNPool output has per-channel means around 0.6 but spreads around 0.01: with one power-of-two
+exponent per tensor, the int8 step (2^-7 for a range of 0.74) exceeds the spread and the information is lost
+(the next 1x1 conv's BatchNorm, running_var ~1e-5, then amplifies the rounding noise). Instead the producer
+outputs x - m (m per channel, on the producer's own fixed-point grid, so the C subtracts it exactly) at an
+exponent fitted to max |x - m|, and every convolution reading it adds its response to m back through its bias,
+exact algebra for a convolution without zero padding:
+
+    conv(x)[o] = conv(x - m)[o] + sum_{ky, kx, i in group(o)} W[o, i, ky, kx] * m[i]
+
+(with zero padding a border tap would read 0 where the fold assumes -m, so padded readers are refused).
+Replicate padding commutes with subtracting a per-channel constant, so the offset may pass through pads.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from hil.compiler.calibrate import ChannelRange
+from hil.compiler.ir import Graph, Node
+from hil.compiler.quantize import fit_exponent, hidden_frac_bits
+
+
+def _offset_grid(node: Node) -> int | None:
+    """The exponent of the offsets a producer's kernel can subtract, None when it cannot (only rnnpool_offset_s8
+    can: it subtracts an int16 offset in the Q format of its states)."""
+    return -hidden_frac_bits(node, "rnn2") if node.op == "rnnpool" else None
+
+
+def _readers(graph: Graph, tensor: str) -> tuple[list[str], list[Node]] | None:
+    """The tensors that carry tensor's offset (itself and the replicate pads after it) and the unpadded convolutions
+    that read them; None when anything else reads one of them (or one is a graph output)."""
+    carried, convs, pending = [], [], [tensor]
+    while pending:
+        t = pending.pop()
+        if t in graph.outputs:
+            return None
+        carried.append(t)
+        for node in graph.consumers(t):
+            if node.op == "pad":
+                pending.append(node.output)
+            elif node.op == "conv2d" and tuple(node.attrs["padding"]) == (0, 0):
+                convs.append(node)
+            else:
+                return None
+    return carried, convs
+
+
+def fold_offset(conv: Node, offset: np.ndarray) -> None:
+    """Adds conv's response to a constant per-channel input offset to its bias (float64, before quantisation)."""
+    weight = conv.params["weight"].astype(np.float64)  # OIHW
+    cout, cin_g = weight.shape[:2]
+    groups = conv.attrs["groups"]
+    grouped = weight.reshape(groups, cout // groups, cin_g, -1)
+    response = np.einsum("goik,gi->go", grouped, offset.reshape(groups, cin_g)).reshape(cout)
+    conv.params["bias"] = conv.params.get("bias", np.zeros(cout)).astype(np.float64) + response
+
+
+def centre_channels(graph: Graph, ranges: dict[str, ChannelRange]) -> tuple[Graph, dict[str, float]]:
+    """A copy of graph with every centrable tensor centred where that gives it a finer int8 exponent, and max |x|
+    of every tensor of the copy (centred tensors: max |x - m|) for quantize. The offset m is the calibrated
+    midrange of each channel, which minimises max |x - m| and so the exponent."""
+    graph = copy.deepcopy(graph)
+    max_abs = {name: r.max_abs() for name, r in ranges.items()}
+    for node in graph.nodes:
+        grid = _offset_grid(node)
+        readers = _readers(graph, node.output) if grid is not None else None
+        if readers is None:
+            continue
+        carried, convs = readers
+        offset = np.round(ranges[node.output].midrange / 2.0**grid) * 2.0**grid
+        centred = max(ranges[t].max_abs(offset) for t in carried)
+        if fit_exponent(centred, 8) >= fit_exponent(max(max_abs[t] for t in carried), 8):
+            continue
+        node.params["offset"] = offset
+        for conv in convs:
+            fold_offset(conv, offset)
+        for t in carried:
+            max_abs[t] = ranges[t].max_abs(offset)
+    return graph, max_abs
