@@ -55,6 +55,20 @@ def run_face_image(dut: Dut, compiled_model, float_model, image) -> FaceRun:
     )
 
 
+def first_diverging_layer(compiled_model, model_name: str, image) -> str:
+    """Runs a debug build of the C the firmware was built from, layer by layer, against the reference."""
+    from hil.compiler.debug_layers import first_layer_divergence
+    from hil.compiler.host_model import HostModel
+    from hil.model_catalog import model_sources
+
+    divergence = first_layer_divergence(
+        compiled_model, HostModel(model_sources(model_name), debug_layers=True), image.x
+    )
+    if divergence is None:
+        return "the host build of the same C agrees with the reference at every layer: the difference is the target's"
+    return divergence.describe()
+
+
 def test_device_matches_reference_and_float(
     dut: Dut,
     compiled_model,
@@ -115,7 +129,8 @@ def test_device_matches_reference_and_float(
     if any(result.mismatched.values()):
         failures.append(
             f"{item}: bit_exact: the device differs from the integer reference in "
-            f"{', '.join(f'{n} {c} values' for n, c in result.mismatched.items())}, threshold 0"
+            f"{', '.join(f'{n} {c} values' for n, c in result.mismatched.items())}, threshold 0; "
+            + first_diverging_layer(compiled_model, dut.info.model_name, face_image)
         )
     for name, comparison in result.comparisons.items():
         if comparison.snr_db < hil_options.min_snr_db:

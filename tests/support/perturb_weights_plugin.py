@@ -1,0 +1,31 @@
+"""A pytest plugin for one test: the catalog's RNNPool_Face_M4 C with one weight changed, under the
+same model hash, as a code-generation bug would leave it."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+from hil import model_catalog
+from hil.model_sources import ModelSources
+
+ORIGINAL = model_catalog.GENERATORS["rnnpool_face_m4"]
+WEIGHT = re.compile(r"static const int8_t l15_filter\[\d+\] = \{\s*(-?\d+)")
+
+
+def perturbed(directory: Path) -> ModelSources:
+    sources = ORIGINAL(directory)
+    target = directory.parent / "rnnpool_face_m4_perturbed"
+    shutil.copytree(directory, target, dirs_exist_ok=True)
+    model_c = target / "model.c"
+    text = model_c.read_text()
+    first = WEIGHT.search(text)
+    value = int(first.group(1))
+    changed = value + 9 if value < 100 else value - 9
+    model_c.write_text(text[: first.start(1)] + str(changed) + text[first.end(1) :])
+    return replace(sources, directory=target)
+
+
+model_catalog.GENERATORS["rnnpool_face_m4"] = perturbed
