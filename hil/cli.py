@@ -15,6 +15,8 @@ from hil.board_description import available_boards, load_board
 from hil.build.firmware_builder import TRANSPORTS, BuildRequest, FirmwareBuilder
 from hil.compiler.cli import add_compile_command
 from hil.errors import HilError
+from hil.farm.board_states import board_states
+from hil.farm.farm_file import load_farm
 from hil.model_catalog import GENERATORS, model_sources
 from hil.report.trends import DEFAULT_THRESHOLD, build_trends
 from hil.target_factory import EMULATORS, TargetChoice, open_dut
@@ -73,7 +75,31 @@ def _run(args: argparse.Namespace) -> dict:
     return result
 
 
+def _farm_boards(farm_path: Path, lock_dir: Path | None, as_json: bool) -> dict:
+    farm = load_farm(farm_path)
+    states = board_states(farm, lock_dir)
+    rows = []
+    for board in farm.boards:
+        state = states[board.name]
+        where = f"labgrid {board.labgrid_place}" if board.labgrid_place else board.serial_port or board.emulate or ""
+        rows.append(
+            {
+                "name": board.name,
+                "kind": board.kind,
+                "state": state.state,
+                "detail": state.detail,
+                "where": where,
+                "tags": sorted(board.tags),
+            }
+        )
+        if not as_json:
+            print(f"{board.name:<16} {board.kind:<15} {state.state:<8} {state.detail:<40} {where}")
+    return {"farm": str(farm_path), "boards": rows}
+
+
 def _boards(args: argparse.Namespace) -> dict:
+    if args.farm:
+        return _farm_boards(args.farm, args.lock_dir, args.json)
     boards = [load_board(name) for name in available_boards()]
     if not args.json:
         for b in boards:
@@ -125,7 +151,9 @@ def parser() -> argparse.ArgumentParser:
     for command in (build, run):
         command.add_argument("--model", default=conv_test_model.NAME, choices=sorted(GENERATORS))
         command.add_argument("--transport", default="uart", choices=TRANSPORTS)
-    boards = sub.add_parser("boards", help="list the boards the harness knows")
+    boards = sub.add_parser("boards", help="list the board kinds, or a farm's boards with their state")
+    boards.add_argument("--farm", type=Path, help="farm file: list its boards as free, locked (by whom) or offline")
+    boards.add_argument("--lock-dir", type=Path, help="where the board locks live (default $HIL_LOCK_DIR or /tmp)")
     boards.set_defaults(handler=_boards)
     report = sub.add_parser("report", help="trend page of a history of runs; flags regressions of the newest")
     report.add_argument("history", help="folder with one sub-folder per run (each with results.json)")

@@ -64,3 +64,21 @@ def test_boards_lists_both_boards():
     result = hil("boards", "--json")
     names = {b["name"] for b in json.loads(result.stdout)["boards"]}
     assert names == {"nucleo-f439zi", "mps2-an386"}
+
+
+def test_boards_of_a_farm_show_free_locked_by_whom_and_offline(tmp_path):
+    from hil.farm.board_lock import BoardLock
+
+    farm = tmp_path / "farm.yaml"
+    farm.write_text(
+        "boards:\n  - name: qemu-a\n    kind: mps2-an386\n    emulate: qemu\n"
+        "  - name: qemu-b\n    kind: mps2-an386\n    emulate: qemu\n"
+        "  - name: gone\n    kind: nucleo-f439zi\n    probe_uid: 0670FF\n    serial_port: socket://127.0.0.1:1\n"
+    )
+    locks = tmp_path / "locks"
+    with BoardLock("qemu-b", locks, owner="gw3"):
+        result = hil("boards", "--farm", str(farm), "--lock-dir", str(locks), "--json")
+    states = {b["name"]: b for b in json.loads(result.stdout)["boards"]}
+    assert states["qemu-a"]["state"] == "free"
+    assert states["qemu-b"]["state"] == "locked" and "gw3" in states["qemu-b"]["detail"]
+    assert states["gone"]["state"] == "offline" and "socket://127.0.0.1:1" in states["gone"]["detail"]
