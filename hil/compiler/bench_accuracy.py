@@ -126,6 +126,8 @@ def bench(model_name: str, images: int, snr_images: int, work: Path, firmware: b
         "ap50_float": average_precision(float_dets, truths, iou_threshold=0.5),
         "ap50_quantized": average_precision(quant_dets, truths, iou_threshold=0.5),
         "recall_of_float_detections": float(np.mean(recalls)),
+        "recall_min": float(np.min(recalls)),
+        "images_with_recall_below_0_9": int(np.sum(np.asarray(recalls) < 0.9)),
         "arena_bytes": compiled.memory.arena_bytes,
         "weight_flash_bytes": compiled.emitted.flash_bytes,
         "macs": compiled.qgraph.macs,
@@ -143,7 +145,10 @@ def _print(result: dict) -> None:
         f"  AP@0.5 float {result['ap50_float']:.4f}, quantised {result['ap50_quantized']:.4f} "
         f"(difference {result['ap50_quantized'] - result['ap50_float']:+.4f})"
     )
-    print(f"  recall of float detections (score >= 0.5, IoU 0.5): {result['recall_of_float_detections']:.3f}")
+    print(
+        f"  recall of float detections (score >= 0.5, IoU 0.5): mean {result['recall_of_float_detections']:.3f}, "
+        f"lowest {result['recall_min']:.3f}, {result['images_with_recall_below_0_9']} images below 0.9"
+    )
     print(f"  arena {result['arena_bytes']:,} B, weights {result['weight_flash_bytes']:,} B, {result['macs']:,} MACs")
     if "instructions_per_mac" in result:
         print(
