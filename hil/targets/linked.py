@@ -4,12 +4,16 @@ target errors that carry the target's own context (an emulator's output, say).""
 
 from __future__ import annotations
 
+import time
 import zlib
+from collections.abc import Callable
 from pathlib import Path
+
+import serial
 
 from hil.build.firmware_builder import read_build_id
 from hil.errors import DeviceError, LinkError, TargetError
-from hil.link.device_link import DeviceLink, InferenceOutcome
+from hil.link.device_link import DeviceLink, InferenceOutcome, open_port
 from hil.link.messages import ERR_INPUT_MISMATCH, DeviceInfo, RunSummary
 from hil.targets.base import Target
 
@@ -20,6 +24,19 @@ def inputs_crc(inputs: list[bytes]) -> int:
     for data in inputs:
         crc = zlib.crc32(data, crc)
     return crc
+
+
+def connect_when_listening(
+    url: str, baud: int, alive: Callable[[], bool], timeout: float, poll_s: float = 0.05
+) -> serial.SerialBase | None:
+    """The port at url once the emulator behind it listens; None if the emulator exits first or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and alive():
+        try:
+            return open_port(url, baud)
+        except LinkError:
+            time.sleep(poll_s)
+    return None
 
 
 class LinkedTarget(Target):
@@ -37,6 +54,22 @@ class LinkedTarget(Target):
     def _with_context(self, error: Exception) -> TargetError:
         context = self._context()
         return TargetError(f"{error}\n{context}" if context else str(error))
+
+    def _open_link(
+        self, port: serial.SerialBase, name: str, where: str, reply_timeout: float, attempts: int
+    ) -> DeviceInfo:
+        """The link on an open port, INFO, and the image check; the target is stopped if any of them fails."""
+        self.link = DeviceLink(port, name, reply_timeout, attempts)
+        try:
+            info = self.link.info()
+            self._check_image(info, where)
+        except LinkError as e:
+            self.stop()
+            raise TargetError(f"{where} did not answer INFO: {e}\n{self._context()}".rstrip()) from e
+        except TargetError:
+            self.stop()
+            raise
+        return info
 
     def _check_image(self, info: DeviceInfo, where: str) -> None:
         """Refuses a device that runs another build than the ELF the host built."""

@@ -7,18 +7,17 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from hil.board_description import BoardDescription
 from hil.build.firmware_builder import read_board_name, read_build_id
-from hil.errors import LinkError, TargetError
+from hil.errors import TargetError
 from hil.link import messages as msg
-from hil.link.device_link import DeviceLink, InferenceOutcome, open_port
+from hil.link.device_link import InferenceOutcome
 from hil.link.messages import DeviceInfo
 from hil.targets.base import Target
-from hil.targets.linked import LinkedTarget
+from hil.targets.linked import LinkedTarget, connect_when_listening
 
 QEMU = "qemu-system-arm"
 QEMU_INSTALL_HINT = "apt-get install -y --no-install-recommends qemu-system-arm"
@@ -160,39 +159,25 @@ class QemuUartTarget(LinkedTarget):
                 self.extra_args,
             )
             self.process.start()
-            serial_port = self._connect()
+            process = self.process
+            serial_port = connect_when_listening(
+                self.port_url, self.board.baud, lambda p=process: p.poll() is None, self.startup_timeout
+            )
             if serial_port is not None:
                 break
+            if process.poll() is None:
+                self.stop()
+                raise TargetError(
+                    f"QEMU's UART at {self.port_url} did not accept a connection in {self.startup_timeout} s"
+                )
             tail = self.process.stop().stderr_tail
             if "Address already in use" not in tail:
                 raise TargetError(f"QEMU ({self.board.qemu_machine}) exited before its UART listened: {tail}")
         else:
             raise TargetError(f"QEMU found no free local TCP port for its UART in {PORT_ATTEMPTS} attempts")
-        self.link = DeviceLink(serial_port, self.port_url, self.reply_timeout, self.attempts)
-        try:
-            self.info = self.link.info()
-        except LinkError as e:
-            self.stop()
-            raise TargetError(f"QEMU ({self.board.qemu_machine}) did not answer INFO: {e}") from e
-        try:
-            self._check_image(self.info, f"QEMU ({self.board.qemu_machine})")
-        except TargetError:
-            self.stop()
-            raise
+        where = f"QEMU ({self.board.qemu_machine})"
+        self.info = self._open_link(serial_port, self.port_url, where, self.reply_timeout, self.attempts)
         return self.info
-
-    def _connect(self):
-        """Connects to QEMU's UART socket once it listens; None if QEMU exited first."""
-        deadline = time.monotonic() + self.startup_timeout
-        while time.monotonic() < deadline:
-            if self.process is None or self.process.poll() is not None:
-                return None
-            try:
-                return open_port(self.port_url, self.board.baud)
-            except LinkError:
-                time.sleep(0.05)
-        self.stop()
-        raise TargetError(f"QEMU's UART at {self.port_url} did not accept a connection in {self.startup_timeout} s")
 
     def _context(self) -> str:
         return f"QEMU output: {self._exit_note()}"

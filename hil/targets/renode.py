@@ -15,16 +15,14 @@ import re
 import shutil
 import socket
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from hil.board_description import BoardDescription
 from hil.build.firmware_builder import read_board_name
-from hil.errors import LinkError, TargetError
-from hil.link.device_link import DeviceLink, open_port
+from hil.errors import TargetError
 from hil.link.messages import DeviceInfo
-from hil.targets.linked import LinkedTarget
+from hil.targets.linked import LinkedTarget, connect_when_listening
 from hil.targets.qemu import free_tcp_port
 
 RENODE = "renode"
@@ -224,31 +222,17 @@ class RenodeTarget(LinkedTarget):
                 stderr=subprocess.STDOUT,
             )
         self.port_url = f"socket://127.0.0.1:{uart_port}"
-        self.link = DeviceLink(self._connect(), self.port_url, self.reply_timeout, self.attempts)
-        try:
-            self.info = self.link.info()
-        except LinkError as e:
+        process = self.process
+        port = connect_when_listening(
+            self.port_url, self.board.baud, lambda: process.poll() is None, self.startup_timeout, poll_s=0.2
+        )
+        if port is None:
+            tail = self._output_tail()
             self.stop()
-            raise TargetError(f"Renode's {self.board.name} did not answer INFO: {e}\n{self._output_tail()}") from e
-        try:
-            self._check_image(self.info, f"Renode's {self.board.name}")
-        except TargetError:
-            self.stop()
-            raise
+            raise TargetError(f"Renode's UART at {self.port_url} did not accept in {self.startup_timeout:g} s\n{tail}")
+        where = f"Renode's {self.board.name}"
+        self.info = self._open_link(port, self.port_url, where, self.reply_timeout, self.attempts)
         return self.info
-
-    def _connect(self):
-        deadline = time.monotonic() + self.startup_timeout
-        while time.monotonic() < deadline:
-            if self.process is None or self.process.poll() is not None:
-                break
-            try:
-                return open_port(self.port_url, self.board.baud)
-            except LinkError:
-                time.sleep(0.2)
-        tail = self._output_tail()
-        self.stop()
-        raise TargetError(f"Renode's UART at {self.port_url} did not accept in {self.startup_timeout:g} s\n{tail}")
 
     def _context(self) -> str:
         return self._output_tail()

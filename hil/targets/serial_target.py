@@ -7,8 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hil.board_description import BoardDescription
-from hil.errors import LinkError, TargetError
-from hil.link.device_link import DeviceLink, open_port
+from hil.link.device_link import open_port
 from hil.link.messages import DeviceInfo
 from hil.targets.linked import LinkedTarget
 
@@ -37,17 +36,8 @@ class SerialPortTarget(LinkedTarget):
         self.info: DeviceInfo | None = None
 
     def start(self) -> DeviceInfo:
-        self.link = DeviceLink(open_port(self.url, self.baud), self.url, self.reply_timeout, self.attempts)
-        try:
-            self.info = self.link.info()
-        except LinkError as e:
-            self.stop()
-            raise TargetError(f"the device at {self.url} did not answer INFO: {e}") from e
-        try:
-            self._check_image(self.info, f"the device at {self.url}")
-        except TargetError:
-            self.stop()
-            raise
+        port = open_port(self.url, self.baud)
+        self.info = self._open_link(port, self.url, f"the device at {self.url}", self.reply_timeout, self.attempts)
         return self.info
 
     def stop(self) -> None:
