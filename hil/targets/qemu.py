@@ -4,9 +4,12 @@ semihosting files."""
 
 from __future__ import annotations
 
+import ctypes
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +25,16 @@ from hil.targets.linked import LinkedTarget, connect_when_listening
 QEMU = "qemu-system-arm"
 QEMU_INSTALL_HINT = "apt-get install -y --no-install-recommends qemu-system-arm"
 PORT_ATTEMPTS = 3
+PR_SET_PDEATHSIG = 1
 STDERR_TAIL_CHARS = 2000
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: the kernel sends it SIGTERM when the harness dies, however it dies
+    (a CI timeout's SIGKILL included), so no emulator outlives the run that started it. The signal follows
+    the thread that started the child: start emulators from a thread that lives as long as they should."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def find_qemu(executable: str = QEMU) -> str:
@@ -85,7 +97,12 @@ class QemuProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                self.command, cwd=self.workdir, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+                self.command,
+                cwd=self.workdir,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
             )
 
     def poll(self) -> int | None:

@@ -120,5 +120,10 @@ def test_a_missing_emulator_says_how_to_install_it(qemu_board, uart_image, workd
 
 def test_stale_firmware_is_detected_from_the_build_id(qemu_board, uart_image, workdir, monkeypatch):
     monkeypatch.setattr("hil.targets.linked.read_build_id", lambda elf: "00" * 20)
-    with pytest.raises(TargetError, match="stale firmware"):
-        QemuUartTarget(qemu_board, uart_image.elf, workdir).start()
+    target = QemuUartTarget(qemu_board, uart_image.elf, workdir)
+    try:
+        with pytest.raises(TargetError, match="stale firmware"):
+            target.start()
+    finally:
+        target.stop()
+    assert target.process is not None and target.process.poll() is not None, "QEMU outlived the refused start"
