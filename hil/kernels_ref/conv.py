@@ -23,6 +23,41 @@ def _padded(image: np.ndarray, params: ConvParams, k_h: int, k_w: int, out_h: in
     return np.pad(image.astype(np.int64), ((0, 0), (params.pad_h, bottom), (params.pad_w, right), (0, 0)))
 
 
+def _windows(input: np.ndarray, params: ConvParams, k_h: int, k_w: int, output_hw: tuple[int, int]):
+    """(ky, kx, the int64 input pixels that kernel tap reads for every output pixel), tap by tap."""
+    out_h, out_w = output_hw
+    padded = _padded(input, params, k_h, k_w, out_h, out_w)
+    for ky in range(k_h):
+        for kx in range(k_w):
+            yield (
+                ky,
+                kx,
+                padded[
+                    :,
+                    ky : ky + params.stride_h * out_h : params.stride_h,
+                    kx : kx + params.stride_w * out_w : params.stride_w,
+                    :,
+                ],
+            )
+
+
+def _bias_accumulator(batch: int, output_hw: tuple[int, int], channels: int, bias: np.ndarray | None) -> np.ndarray:
+    acc = np.zeros((batch, *output_hw, channels), dtype=np.int64)
+    if bias is not None:
+        acc += np.asarray(bias, dtype=np.int64)
+    return acc
+
+
+def convolve(
+    params: ConvParams, input: np.ndarray, filter: np.ndarray, bias: np.ndarray | None, output_hw: tuple[int, int]
+) -> np.ndarray:
+    """The exact int64 sums of a standard convolution (OHWI filter of any integer type), before requantising."""
+    acc = _bias_accumulator(input.shape[0], output_hw, filter.shape[0], bias)
+    for ky, kx, patch in _windows(input, params, filter.shape[1], filter.shape[2], output_hw):
+        acc += np.einsum("bhwc,oc->bhwo", patch, filter[:, ky, kx, :].astype(np.int64))
+    return acc
+
+
 def _requantize(acc: np.ndarray, params: ConvParams) -> np.ndarray:
     check_int32(acc, "accumulator")
     return clamp(round_shift(acc, params.out_shift), params.act_min, params.act_max).astype(np.int8)
@@ -36,22 +71,7 @@ def conv2d_s8(
     filter = _check(filter, np.int8, 4, "filter")
     if filter.shape[3] != input.shape[3]:
         raise KernelRangeError(f"filter has {filter.shape[3]} input channels, input {input.shape[3]}")
-    out_h, out_w = output_hw
-    k_h, k_w = filter.shape[1:3]
-    padded = _padded(input, params, k_h, k_w, out_h, out_w)
-    acc = np.zeros((input.shape[0], out_h, out_w, filter.shape[0]), dtype=np.int64)
-    if bias is not None:
-        acc += np.asarray(bias, dtype=np.int64)
-    for ky in range(k_h):
-        for kx in range(k_w):
-            patch = padded[
-                :,
-                ky : ky + params.stride_h * out_h : params.stride_h,
-                kx : kx + params.stride_w * out_w : params.stride_w,
-                :,
-            ]
-            acc += np.einsum("bhwc,oc->bhwo", patch, filter[:, ky, kx, :].astype(np.int64))
-    return _requantize(acc, params)
+    return _requantize(convolve(params, input, filter, bias, output_hw), params)
 
 
 def depthwise_conv2d_s8(
@@ -62,21 +82,9 @@ def depthwise_conv2d_s8(
     filter = _check(filter, np.int8, 4, "filter")
     if filter.shape[0] != 1 or filter.shape[3] != input.shape[3]:
         raise KernelRangeError(f"depthwise filter {filter.shape} does not fit input {input.shape}")
-    out_h, out_w = output_hw
-    k_h, k_w = filter.shape[1:3]
-    padded = _padded(input, params, k_h, k_w, out_h, out_w)
-    acc = np.zeros((input.shape[0], out_h, out_w, input.shape[3]), dtype=np.int64)
-    if bias is not None:
-        acc += np.asarray(bias, dtype=np.int64)
-    for ky in range(k_h):
-        for kx in range(k_w):
-            patch = padded[
-                :,
-                ky : ky + params.stride_h * out_h : params.stride_h,
-                kx : kx + params.stride_w * out_w : params.stride_w,
-                :,
-            ]
-            acc += patch * filter[0, ky, kx, :].astype(np.int64)
+    acc = _bias_accumulator(input.shape[0], output_hw, input.shape[3], bias)
+    for ky, kx, patch in _windows(input, params, filter.shape[1], filter.shape[2], output_hw):
+        acc += patch * filter[0, ky, kx, :].astype(np.int64)
     return _requantize(acc, params)
 
 
