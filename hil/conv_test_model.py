@@ -87,6 +87,7 @@ def emit(directory: Path) -> ModelSources:
 
 static const int8_t filter[{filt.size}] = {{{_c_array(filt)}}};
 static const int32_t bias[{bias.size}] = {{{_c_array(bias)}}};
+static const int8_t out_shift[{OUT_CHANNELS}] = {{{_c_array(np.full(OUT_CHANNELS, OUT_SHIFT))}}};
 
 static const hil_tensor_info inputs[1] = {{{c_tensor_info(INPUT, input_offset)}}};
 static const hil_tensor_info outputs[1] = {{{c_tensor_info(OUTPUT, output_offset)}}};
@@ -95,12 +96,12 @@ const hil_model_info model_info = {{"{NAME}", "{digest}", MODEL_ARENA_BYTES, 1, 
 
 int32_t model_run(uint8_t *arena)
 {{
-    static const hil_conv_params params = {{{STRIDE}, {STRIDE}, {PAD}, {PAD}, {OUT_SHIFT}, {ACT_MIN}, {ACT_MAX}}};
+    static const hil_conv_params params = {{{STRIDE}, {STRIDE}, {PAD}, {PAD}, {ACT_MIN}, {ACT_MAX}}};
     static const hil_dims input_dims = {{{b}, {h}, {w}, {c}}};
     static const hil_dims filter_dims = {{{OUT_CHANNELS}, {KERNEL}, {KERNEL}, {c}}};
     static const hil_dims output_dims = {{{b}, {oh}, {ow}, {oc}}};
-    return conv2d_s8(&params, &input_dims, (const int8_t *)(arena + {input_offset}u), &filter_dims, filter, bias,
-                     &output_dims, (int8_t *)(arena + {output_offset}u));
+    return conv2d_s8(&params, out_shift, &input_dims, (const int8_t *)(arena + {input_offset}u), &filter_dims,
+                     filter, bias, &output_dims, (int8_t *)(arena + {output_offset}u));
 }}
 """
     write_if_changed(directory / "model.h", header)

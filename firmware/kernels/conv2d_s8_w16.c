@@ -8,7 +8,8 @@
 
 /* One output pixel of a 1-channel 3x3 convolution, all taps inside the input (p: the top-left tap). */
 static inline void conv3x3_c1_pixel(const int8_t *p, int32_t in_w, const int16_t *filter, const int32_t *bias,
-                                    int32_t out_c, const hil_conv_params *params, int8_t *out)
+                                    int32_t out_c, const hil_conv_params *params, const int8_t *out_shift,
+                                    int8_t *out)
 {
     const int32_t x0 = p[0], x1 = p[1], x2 = p[2];
     const int32_t x3 = p[in_w], x4 = p[in_w + 1], x5 = p[in_w + 2];
@@ -19,19 +20,20 @@ static inline void conv3x3_c1_pixel(const int8_t *p, int32_t in_w, const int16_t
         acc += x0 * f[0] + x1 * f[1] + x2 * f[2];
         acc += x3 * f[3] + x4 * f[4] + x5 * f[5];
         acc += x6 * f[6] + x7 * f[7] + x8 * f[8];
-        out[oc] = (int8_t)hil_clamp(hil_round_shift(acc, params->out_shift), params->act_min, params->act_max);
+        out[oc] = (int8_t)hil_clamp(hil_nn_round_shift_exact32(acc, out_shift[oc]), params->act_min, params->act_max);
     }
 }
 
-hil_kernel_status conv2d_s8_w16(const hil_conv_params *params, const hil_dims *input_dims, const int8_t *input,
-                                const hil_dims *filter_dims, const int16_t *filter, const int32_t *bias,
-                                const hil_dims *output_dims, int8_t *output)
+hil_kernel_status conv2d_s8_w16(const hil_conv_params *params, const int8_t *out_shift, const hil_dims *input_dims,
+                                const int8_t *input, const hil_dims *filter_dims, const int16_t *filter,
+                                const int32_t *bias, const hil_dims *output_dims, int8_t *output)
 {
     const int32_t in_h = input_dims->h, in_w = input_dims->w, in_c = input_dims->c;
     const int32_t k_h = filter_dims->h, k_w = filter_dims->w;
     const int32_t out_h = output_dims->h, out_w = output_dims->w, out_c = output_dims->c;
-    if (filter_dims->c != in_c || filter_dims->n != out_c || params->stride_h < 1 || params->stride_w < 1 ||
-        input_dims->n != output_dims->n || k_h < 1 || k_w < 1 || k_h * k_w * in_c > CONV2D_S8_W16_MAX_FAN_IN) {
+    if (!out_shift || filter_dims->c != in_c || filter_dims->n != out_c || params->stride_h < 1 ||
+        params->stride_w < 1 || input_dims->n != output_dims->n || k_h < 1 || k_w < 1 ||
+        k_h * k_w * in_c > CONV2D_S8_W16_MAX_FAN_IN || !hil_nn_shifts_valid(out_shift, out_c)) {
         return HIL_KERNEL_ARG_ERROR;
     }
     const int stem = in_c == 1 && k_h == 3 && k_w == 3;
@@ -43,7 +45,7 @@ hil_kernel_status conv2d_s8_w16(const hil_conv_params *params, const hil_dims *i
             for (int32_t ox = 0; ox < out_w; ++ox) {
                 const int32_t ix0 = ox * params->stride_w - params->pad_w;
                 if (stem && iy0 >= 0 && iy0 + 3 <= in_h && ix0 >= 0 && ix0 + 3 <= in_w) {
-                    conv3x3_c1_pixel(in_image + iy0 * in_w + ix0, in_w, filter, bias, out_c, params,
+                    conv3x3_c1_pixel(in_image + iy0 * in_w + ix0, in_w, filter, bias, out_c, params, out_shift,
                                      out_image + (oy * out_w + ox) * out_c);
                     continue;
                 }
@@ -67,7 +69,7 @@ hil_kernel_status conv2d_s8_w16(const hil_conv_params *params, const hil_dims *i
                             }
                         }
                     }
-                    const int32_t v = hil_clamp(hil_round_shift(acc, params->out_shift), params->act_min,
+                    const int32_t v = hil_clamp(hil_nn_round_shift_exact32(acc, out_shift[oc]), params->act_min,
                                                 params->act_max);
                     out_image[(oy * out_w + ox) * out_c + oc] = (int8_t)v;
                 }

@@ -45,11 +45,12 @@ static inline void dw_block4(const int8_t *in, const int8_t *f, int32_t in_row, 
     acc[3] = a3;
 }
 
-hil_kernel_status depthwise_conv2d_s8(const hil_conv_params *params, const hil_dims *input_dims,
-                                      const int8_t *input, const hil_dims *filter_dims, const int8_t *filter,
-                                      const int32_t *bias, const hil_dims *output_dims, int8_t *output)
+hil_kernel_status depthwise_conv2d_s8(const hil_conv_params *params, const int8_t *out_shift,
+                                      const hil_dims *input_dims, const int8_t *input, const hil_dims *filter_dims,
+                                      const int8_t *filter, const int32_t *bias, const hil_dims *output_dims,
+                                      int8_t *output)
 {
-    if (!params || !input_dims || !input || !filter_dims || !filter || !output_dims || !output) {
+    if (!params || !out_shift || !input_dims || !input || !filter_dims || !filter || !output_dims || !output) {
         return HIL_KERNEL_ARG_ERROR;
     }
     const int32_t in_h = input_dims->h, in_w = input_dims->w, chans = input_dims->c;
@@ -58,10 +59,10 @@ hil_kernel_status depthwise_conv2d_s8(const hil_conv_params *params, const hil_d
     const int32_t sh = params->stride_h, sw = params->stride_w, ph = params->pad_h, pw = params->pad_w;
     if (filter_dims->n != 1 || filter_dims->c != chans || output_dims->c != chans || input_dims->n != output_dims->n ||
         chans < 1 || k_h < 1 || k_w < 1 || sh < 1 || sw < 1 || ph < 0 || pw < 0 || in_h < 1 || in_w < 1 ||
-        out_h < 1 || out_w < 1 || params->out_shift < 0 || params->out_shift > 31) {
+        out_h < 1 || out_w < 1 || !hil_nn_shifts_valid(out_shift, chans)) {
         return HIL_KERNEL_ARG_ERROR;
     }
-    const int32_t shift = params->out_shift, lo = params->act_min, hi = params->act_max;
+    const int32_t lo = params->act_min, hi = params->act_max;
 
     for (int32_t b = 0; b < input_dims->n; ++b) {
         const int8_t *in_image = input + b * in_h * in_w * chans;
@@ -91,7 +92,7 @@ hil_kernel_status depthwise_conv2d_s8(const hil_conv_params *params, const hil_d
                         dw_block4(first + c, first_f + c, in_w * chans, k_w * chans, chans, rows, cols, acc);
                     }
                     for (int32_t j = 0; j < 4; ++j) {
-                        out_px[c + j] = (int8_t)hil_clamp(hil_round_shift(acc[j], shift), lo, hi);
+                        out_px[c + j] = (int8_t)hil_clamp(hil_nn_round_shift_exact32(acc[j], out_shift[c + j]), lo, hi);
                     }
                 }
                 for (; c < chans; ++c) {
@@ -101,7 +102,7 @@ hil_kernel_status depthwise_conv2d_s8(const hil_conv_params *params, const hil_d
                             acc += (int32_t)first[(ky * in_w + kx) * chans + c] * first_f[(ky * k_w + kx) * chans + c];
                         }
                     }
-                    out_px[c] = (int8_t)hil_clamp(hil_round_shift(acc, shift), lo, hi);
+                    out_px[c] = (int8_t)hil_clamp(hil_nn_round_shift_exact32(acc, out_shift[c]), lo, hi);
                 }
                 out_px += chans;
             }

@@ -3,8 +3,11 @@
  * shifts passed explicitly, no state, no allocation. Layout NHWC; filters OHWI (out channel, kernel
  * row, kernel column, in channel), as CMSIS-NN; depthwise filters [1, kh, kw, channels].
  *
- * Fixed point: real = q * 2^exponent per tensor (SeeDot). Every requantisation is a rounding
- * arithmetic right shift, halves rounded up (hil_round_shift), then a clamp (hil_clamp).
+ * Fixed point: real = q * 2^exponent per tensor (SeeDot); convolution weights have one exponent per output
+ * channel, so a convolution's accumulator does too and its kernel takes one shift per output channel (the
+ * out_shift array, as CMSIS-NN's per-channel quantisation parameters). Every requantisation is a rounding
+ * arithmetic right shift, halves rounded up (hil_round_shift; the convolutions compute the same integers with
+ * hil_nn_round_shift_exact32), then a clamp (hil_clamp).
  * Every kernel has a bit-exact numpy twin in hil/kernels_ref/ with the same argument meaning.
  *
  * DSP instructions (SXTB16, SMLAD, USAT) are used only when __ARM_FEATURE_DSP is defined; the
@@ -33,7 +36,6 @@ typedef struct {
     int32_t stride_w;
     int32_t pad_h;       /* zeros added above (and, as far as the output needs, below) */
     int32_t pad_w;       /* zeros added left (and, as far as the output needs, right) */
-    int32_t out_shift;   /* out = round(acc / 2^out_shift), halves rounded up */
     int32_t act_min;     /* clamp after the shift: ReLU, ReLU6 and the int8 range in one */
     int32_t act_max;
 } hil_conv_params;
@@ -68,9 +70,30 @@ static inline int32_t hil_nn_round_shift32(int32_t acc, int32_t shift)
     return (acc + (int32_t)(1u << (shift - 1))) >> shift;
 }
 
+/* hil_round_shift for shift in 0..31 in 32-bit arithmetic, exact for every int32 acc (no precondition): with
+ * acc = q * 2^shift + r, 0 <= r < 2^shift, (acc + 2^(shift-1)) >> shift = q + (r >= 2^(shift-1)), and that last term
+ * is bit shift-1 of acc, i.e. bit shift of (uint32) acc << 1 (0 for shift 0). A per-channel shift changes from one
+ * output to the next, so the compiler cannot hoist the 64-bit form's constant: this is 5 Cortex-M4 instructions
+ * where that is about 20 and a branch. */
+static inline int32_t hil_nn_round_shift_exact32(int32_t acc, int32_t shift)
+{
+    return (acc >> shift) + (int32_t)((((uint32_t)acc << 1) >> shift) & 1u);
+}
+
 static inline int32_t hil_clamp(int32_t v, int32_t lo, int32_t hi)
 {
     return v < lo ? lo : (v > hi ? hi : v);
+}
+
+/* 1 when every one of the n per-channel shifts is in 0..31 (the range the convolutions accept), else 0. */
+static inline int hil_nn_shifts_valid(const int8_t *shift, int32_t n)
+{
+    for (int32_t i = 0; i < n; ++i) {
+        if (shift[i] < 0 || shift[i] > 31) {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 /* 4 bytes from any address (Cortex-M4 LDR handles unaligned words; memcpy keeps it defined C). */
@@ -93,29 +116,35 @@ static inline int32_t hil_nn_sxtb16_ror8(int32_t x)
 
 /* ---- convolutions ------------------------------------------------------------------------- */
 
+/* Every convolution takes out_shift: one rounding right shift per output channel, each in 0..31 (the kernel
+ * refuses others), out_shift[o] = e_out - e_in - e_w[o] for output exponent e_out, input exponent e_in and
+ * channel o's weight exponent e_w[o]. The kernels read it once per output value, never in a MAC loop. */
+
 /* Standard convolution, int8 in/out, int32 bias and accumulator (any kernel, stride, zero padding).
  * out[b,y,x,o] = clamp(round_shift(bias[o] + sum_{ky,kx,i} in[b, y*sh-ph+ky, x*sw-pw+kx, i] * f[o,ky,kx,i],
- *                                  out_shift), act_min, act_max); taps outside the input are zeros.
+ *                                  out_shift[o]), act_min, act_max); taps outside the input are zeros.
  * A 1-input-channel 3x3 fast path (the face models' stem) gives the same bits. */
-hil_kernel_status conv2d_s8(const hil_conv_params *params, const hil_dims *input_dims, const int8_t *input,
-                            const hil_dims *filter_dims, const int8_t *filter, const int32_t *bias,
-                            const hil_dims *output_dims, int8_t *output);
+hil_kernel_status conv2d_s8(const hil_conv_params *params, const int8_t *out_shift, const hil_dims *input_dims,
+                            const int8_t *input, const hil_dims *filter_dims, const int8_t *filter,
+                            const int32_t *bias, const hil_dims *output_dims, int8_t *output);
 
 /* Depthwise convolution, channel multiplier 1: filter_dims {1, kh, kw, C}, filter[(ky*kw + kx)*C + c].
  * out[b,y,x,c] = clamp(round_shift(bias[c] + sum_{ky,kx} in[b, y*sh-ph+ky, x*sw-pw+kx, c] * f[ky,kx,c],
- *                                  out_shift), act_min, act_max). bias may be NULL (zeros).
+ *                                  out_shift[c]), act_min, act_max). bias may be NULL (zeros).
  * input_dims.c == output_dims.c == filter_dims.c; any kernel size, stride >= 1, pad >= 0. */
-hil_kernel_status depthwise_conv2d_s8(const hil_conv_params *params, const hil_dims *input_dims,
-                                      const int8_t *input, const hil_dims *filter_dims, const int8_t *filter,
-                                      const int32_t *bias, const hil_dims *output_dims, int8_t *output);
+hil_kernel_status depthwise_conv2d_s8(const hil_conv_params *params, const int8_t *out_shift,
+                                      const hil_dims *input_dims, const int8_t *input, const hil_dims *filter_dims,
+                                      const int8_t *filter, const int32_t *bias, const hil_dims *output_dims,
+                                      int8_t *output);
 
 /* 1x1 convolution (MBConv expand and project): filter_dims {C_out, 1, 1, C_in}, filter[o*C_in + i].
- * out[p,o] = clamp(round_shift(bias[o] + sum_i in[p,i] * f[o,i], out_shift), act_min, act_max) for every
+ * out[p,o] = clamp(round_shift(bias[o] + sum_i in[p,i] * f[o,i], out_shift[o]), act_min, act_max) for every
  * pixel p. Requires stride 1, pad 0, equal n/h/w in and out, C_in <= 65536 and |bias| < 2^30 (so the
  * int32 accumulator cannot overflow: 65536 * 128 * 128 = 2^30). bias may be NULL. */
-hil_kernel_status pointwise_conv2d_s8(const hil_conv_params *params, const hil_dims *input_dims,
-                                      const int8_t *input, const hil_dims *filter_dims, const int8_t *filter,
-                                      const int32_t *bias, const hil_dims *output_dims, int8_t *output);
+hil_kernel_status pointwise_conv2d_s8(const hil_conv_params *params, const int8_t *out_shift,
+                                      const hil_dims *input_dims, const int8_t *input, const hil_dims *filter_dims,
+                                      const int8_t *filter, const int32_t *bias, const hil_dims *output_dims,
+                                      int8_t *output);
 
 /* ---- element-wise ------------------------------------------------------------------------- */
 
@@ -269,13 +298,13 @@ hil_kernel_status hil_nn_rnnpool_check(const hil_context *ctx, const hil_rnnpool
 /* Argument checks of one FastGRNN cell's parameters and weights. */
 hil_kernel_status hil_nn_fastgrnn_check(const hil_fastgrnn_params *params, const hil_fastgrnn_weights *weights);
 
-/* As conv2d_s8 (NHWC, OHWI filter, any kernel, stride and zero padding, same params and formula), with int16
- * filter values: for a layer whose int8 weights are too coarse, e.g. the face models' stem, a 3x3 high-pass
+/* As conv2d_s8 (NHWC, OHWI filter, any kernel, stride and zero padding, same params, out_shift and formula), with
+ * int16 filter values: for a layer whose int8 weights are too coarse, e.g. the face models' stem, a 3x3 high-pass
  * filter on the raw image whose large values cancel, so an int8 weight's rounding error becomes a large output
  * error. Exact int32 sums: fan-in kh * kw * C_in <= 256 and |bias| < 2^30 (256 * 128 * 32768 = 2^30). */
-hil_kernel_status conv2d_s8_w16(const hil_conv_params *params, const hil_dims *input_dims, const int8_t *input,
-                                const hil_dims *filter_dims, const int16_t *filter, const int32_t *bias,
-                                const hil_dims *output_dims, int8_t *output);
+hil_kernel_status conv2d_s8_w16(const hil_conv_params *params, const int8_t *out_shift, const hil_dims *input_dims,
+                                const int8_t *input, const hil_dims *filter_dims, const int16_t *filter,
+                                const int32_t *bias, const hil_dims *output_dims, int8_t *output);
 
 /* As rnnpool_s8 (same params, scratch size and checks), but every output channel i first has offset[i]
  * subtracted, offset in Q(rnn2.h_frac_bits) like the states:

@@ -71,14 +71,15 @@ static inline int32_t dot_1x1(const int8_t *x, const int8_t *f, int32_t n, int32
 
 static inline int8_t requant(int32_t acc, int32_t shift, int32_t lo, int32_t hi)
 {
-    return (int8_t)hil_clamp(hil_round_shift(acc, shift), lo, hi);
+    return (int8_t)hil_clamp(hil_nn_round_shift_exact32(acc, shift), lo, hi);
 }
 
-hil_kernel_status pointwise_conv2d_s8(const hil_conv_params *params, const hil_dims *input_dims,
-                                      const int8_t *input, const hil_dims *filter_dims, const int8_t *filter,
-                                      const int32_t *bias, const hil_dims *output_dims, int8_t *output)
+hil_kernel_status pointwise_conv2d_s8(const hil_conv_params *params, const int8_t *out_shift,
+                                      const hil_dims *input_dims, const int8_t *input, const hil_dims *filter_dims,
+                                      const int8_t *filter, const int32_t *bias, const hil_dims *output_dims,
+                                      int8_t *output)
 {
-    if (!params || !input_dims || !input || !filter_dims || !filter || !output_dims || !output) {
+    if (!params || !out_shift || !input_dims || !input || !filter_dims || !filter || !output_dims || !output) {
         return HIL_KERNEL_ARG_ERROR;
     }
     const int32_t in_c = input_dims->c, out_c = output_dims->c;
@@ -86,11 +87,11 @@ hil_kernel_status pointwise_conv2d_s8(const hil_conv_params *params, const hil_d
         output_dims->n != input_dims->n || output_dims->h != input_dims->h || output_dims->w != input_dims->w ||
         in_c < 1 || in_c > 65536 || out_c < 1 || input_dims->n < 1 || input_dims->h < 1 || input_dims->w < 1 ||
         params->stride_h != 1 || params->stride_w != 1 || params->pad_h != 0 || params->pad_w != 0 ||
-        params->out_shift < 0 || params->out_shift > 31) {
+        !hil_nn_shifts_valid(out_shift, out_c)) {
         return HIL_KERNEL_ARG_ERROR;
     }
     const int32_t pixels = input_dims->n * input_dims->h * input_dims->w;
-    const int32_t shift = params->out_shift, lo = params->act_min, hi = params->act_max;
+    const int32_t lo = params->act_min, hi = params->act_max;
 
     int32_t p = 0;
     for (; p + 2 <= pixels; p += 2) {
@@ -102,23 +103,24 @@ hil_kernel_status pointwise_conv2d_s8(const hil_conv_params *params, const hil_d
             int32_t a00 = bias ? bias[o] : 0, a01 = bias ? bias[o + 1] : 0;
             int32_t a10 = a00, a11 = a01;
             dot_2x2(x0, x1, f0, f0 + in_c, in_c, &a00, &a01, &a10, &a11);
-            o0[o] = requant(a00, shift, lo, hi);
-            o0[o + 1] = requant(a01, shift, lo, hi);
-            o1[o] = requant(a10, shift, lo, hi);
-            o1[o + 1] = requant(a11, shift, lo, hi);
+            const int32_t s0 = out_shift[o], s1 = out_shift[o + 1];
+            o0[o] = requant(a00, s0, lo, hi);
+            o0[o + 1] = requant(a01, s1, lo, hi);
+            o1[o] = requant(a10, s0, lo, hi);
+            o1[o + 1] = requant(a11, s1, lo, hi);
         }
         if (o < out_c) {
             const int8_t *f = filter + o * in_c;
             const int32_t b = bias ? bias[o] : 0;
-            o0[o] = requant(dot_1x1(x0, f, in_c, b), shift, lo, hi);
-            o1[o] = requant(dot_1x1(x1, f, in_c, b), shift, lo, hi);
+            o0[o] = requant(dot_1x1(x0, f, in_c, b), out_shift[o], lo, hi);
+            o1[o] = requant(dot_1x1(x1, f, in_c, b), out_shift[o], lo, hi);
         }
     }
     if (p < pixels) {
         const int8_t *x = input + p * in_c;
         int8_t *out = output + p * out_c;
         for (int32_t o = 0; o < out_c; ++o) {
-            out[o] = requant(dot_1x1(x, filter + o * in_c, in_c, bias ? bias[o] : 0), shift, lo, hi);
+            out[o] = requant(dot_1x1(x, filter + o * in_c, in_c, bias ? bias[o] : 0), out_shift[o], lo, hi);
         }
     }
     return HIL_KERNEL_OK;

@@ -58,10 +58,13 @@ typedef struct {
     hil_dims project_filter_dims;
     const int8_t *expand_filter;
     const int32_t *expand_bias;
+    const int8_t *expand_shift;     /* the layers' out_shift arrays: one shift per output channel */
     const int8_t *depthwise_filter;
     const int32_t *depthwise_bias;
+    const int8_t *depthwise_shift;
     const int8_t *project_filter;
     const int32_t *project_bias;
+    const int8_t *project_shift;
     int32_t residual;  /* 0: none; 1: add(x, project); 2: add(project, x): the add's operand order */
     hil_add_params add;
 } gen_mbconv;
@@ -92,7 +95,7 @@ static hil_kernel_status gen_mbconv_s8(const gen_mbconv *b, const int8_t *x, int
             first = lo;
         }
         for (; next < hi; ++next) {
-            const hil_kernel_status s = pointwise_conv2d_s8(&b->expand, &x_row, x + next * row_in,
+            const hil_kernel_status s = pointwise_conv2d_s8(&b->expand, b->expand_shift, &x_row, x + next * row_in,
                                                             &b->expand_filter_dims, b->expand_filter,
                                                             b->expand_bias, &hidden_row,
                                                             rows + (next - first) * row_hidden);
@@ -103,12 +106,12 @@ static hil_kernel_status gen_mbconv_s8(const gen_mbconv *b, const int8_t *x, int
         hil_conv_params dw = b->depthwise;
         dw.pad_h = lo - top;
         const hil_dims window = {1, hi - lo, w, ch};
-        hil_kernel_status s = depthwise_conv2d_s8(&dw, &window, rows, &b->depthwise_filter_dims,
+        hil_kernel_status s = depthwise_conv2d_s8(&dw, b->depthwise_shift, &window, rows, &b->depthwise_filter_dims,
                                                   b->depthwise_filter, b->depthwise_bias, &dw_dims, dw_row);
         int8_t *out = y + oy * row_out;
         if (s == HIL_KERNEL_OK) {
-            s = pointwise_conv2d_s8(&b->project, &dw_dims, dw_row, &b->project_filter_dims, b->project_filter,
-                                    b->project_bias, &y_row, b->residual ? project_row : out);
+            s = pointwise_conv2d_s8(&b->project, b->project_shift, &dw_dims, dw_row, &b->project_filter_dims,
+                                    b->project_filter, b->project_bias, &y_row, b->residual ? project_row : out);
         }
         if (s == HIL_KERNEL_OK && b->residual == 1) {
             s = add_s8(&b->add, &y_row, x + oy * row_in, project_row, out);

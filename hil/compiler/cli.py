@@ -9,6 +9,7 @@ import numpy as np
 
 from hil.compiler.calibrate import directory_images, synthetic_images
 from hil.compiler.pipeline import CompiledModel, compile_model
+from hil.compiler.schedule import Step
 from hil.errors import HilError
 
 REGISTRY_NAMES = {"rnnpool_face_m4": "m4", "rnnpool_face_qvga": "qvga", "m4": "m4", "qvga": "qvga"}
@@ -28,8 +29,24 @@ def _load(model: str):
     return kind, load_model(kind, checkpoint=path)
 
 
+def _weight_scales(step: Step) -> dict[str, dict[str, list[int]]]:
+    """Per convolution of a step (several in a fused MBConv): the weight exponent and the output shift of every
+    output channel, the scales its int8 tensor exponents do not record."""
+    return {
+        n.name: {"weight_exponents": list(n.attrs["weight_exponents"]), "out_shift": n.arrays["out_shift"].tolist()}
+        for n in step.nodes
+        if "weight_exponents" in n.attrs
+    }
+
+
+def _exponent_range(convolutions: dict[str, dict[str, list[int]]]) -> str:
+    exponents = [e for c in convolutions.values() for e in c["weight_exponents"]]
+    return f"{min(exponents)}..{max(exponents)}" if exponents else "-"
+
+
 def layer_summary(compiled: CompiledModel) -> list[dict]:
-    """One row per step: what it computes, its output shape, scale, bits, MACs, arena offset and flash bytes."""
+    """One row per step: what it computes, its output shape, scale, bits, MACs, arena offset, flash bytes and its
+    convolutions' per-channel weight exponents and output shifts."""
     rows = []
     for i, step in enumerate(compiled.steps):
         out = compiled.qgraph.tensors[step.output]
@@ -46,6 +63,7 @@ def layer_summary(compiled: CompiledModel) -> list[dict]:
                 "arena_offset": compiled.memory.offsets[step.output],
                 "flash_bytes": sum(n.flash_bytes for n in step.nodes),
                 "scratch_bytes": sum(step.scratch.values()),
+                "convolutions": _weight_scales(step),
             }
         )
     return rows
@@ -74,14 +92,16 @@ def _compile(args: argparse.Namespace) -> dict:
     if not args.json:
         print(f"{name} -> {args.output} (hash {result['hash']})")
         print(
-            f"{'#':>3} {'op':<20} {'name':<26} {'shape':<18} {'exp':>4} {'bits':>4} {'MACs':>11} "
+            f"{'#':>3} {'op':<20} {'name':<26} {'shape':<18} {'exp':>4} {'bits':>4} {'w exp':>8} {'MACs':>11} "
             f"{'offset':>7} {'flash':>7}"
         )
         for r in rows:
             print(
                 f"{r['layer']:>3} {r['op']:<20} {r['name'][:26]:<26} {'x'.join(map(str, r['shape'])):<18} "
-                f"{r['exponent']:>4} {r['bits']:>4} {r['macs']:>11,} {r['arena_offset']:>7} {r['flash_bytes']:>7,}"
+                f"{r['exponent']:>4} {r['bits']:>4} {_exponent_range(r['convolutions']):>8} {r['macs']:>11,} "
+                f"{r['arena_offset']:>7} {r['flash_bytes']:>7,}"
             )
+        print("w exp: the range of the layer's per-output-channel weight exponents (--json lists each channel's)")
         print(
             f"arena {result['arena_bytes']:,} B (lower bound {result['arena_lower_bound_bytes']:,} B), "
             f"weights {result['weight_flash_bytes']:,} B, {result['macs']:,} MACs"

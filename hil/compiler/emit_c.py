@@ -50,7 +50,7 @@ def _dims(shape) -> str:
 
 
 def _conv_params(p) -> str:
-    return f"{{{p.stride_h}, {p.stride_w}, {p.pad_h}, {p.pad_w}, {p.out_shift}, {p.act_min}, {p.act_max}}}"
+    return f"{{{p.stride_h}, {p.stride_w}, {p.pad_h}, {p.pad_w}, {p.act_min}, {p.act_max}}}"
 
 
 def _grnn_params(p) -> str:
@@ -84,8 +84,9 @@ class _Emitter:
     def conv(self, i: int, node: QNode) -> str:
         f = self.array(f"l{i}_filter", node.arrays["filter"])
         b = self.array(f"l{i}_bias", node.arrays["bias"])
+        s = self.array(f"l{i}_shift", node.arrays["out_shift"])
         args = (
-            f"&params, &in_dims, {self.ptr(node.inputs[0], True)}, &filter_dims, {f}, {b}, &out_dims, "
+            f"&params, {s}, &in_dims, {self.ptr(node.inputs[0], True)}, &filter_dims, {f}, {b}, &out_dims, "
             f"{self.ptr(node.output)}"
         )
         return (
@@ -200,6 +201,7 @@ class _Emitter:
             arrays[role] = (
                 self.array(f"l{i}_{role}_filter", node.arrays["filter"]),
                 self.array(f"l{i}_{role}_bias", node.arrays["bias"]),
+                self.array(f"l{i}_{role}_shift", node.arrays["out_shift"]),
             )
         x = expand.inputs[0]
         residual, add = 0, "{0, 0, 0, 0, 0}"
@@ -214,7 +216,7 @@ class _Emitter:
             str(self.shape(expand.output)[-1]),
             *(_conv_params(n.params) for n in (expand, depthwise, project)),
             *(_dims(n.arrays["filter"].shape) for n in (expand, depthwise, project)),
-            *(name for pair in arrays.values() for name in pair),
+            *(name for names in arrays.values() for name in names),
             str(residual),
             add,
         ]

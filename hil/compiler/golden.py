@@ -24,13 +24,13 @@ def run_node(node: QNode, inputs: list[np.ndarray]) -> np.ndarray:
     x = inputs[0]
     a, p = node.arrays, node.params
     if node.kernel == "conv2d_s8":
-        return conv2d_s8(p, x, a["filter"], a["bias"], node.attrs["output_hw"])
+        return conv2d_s8(p, a["out_shift"], x, a["filter"], a["bias"], node.attrs["output_hw"])
     if node.kernel == "conv2d_s8_w16":
-        return conv2d_s8_w16(p, x, a["filter"], a["bias"], node.attrs["output_hw"])
+        return conv2d_s8_w16(p, a["out_shift"], x, a["filter"], a["bias"], node.attrs["output_hw"])
     if node.kernel == "depthwise_conv2d_s8":
-        return depthwise_conv2d_s8(p, x, a["filter"], a["bias"], node.attrs["output_hw"])
+        return depthwise_conv2d_s8(p, a["out_shift"], x, a["filter"], a["bias"], node.attrs["output_hw"])
     if node.kernel == "pointwise_conv2d_s8":
-        return pointwise_conv2d_s8(p, x, a["filter"], a["bias"])
+        return pointwise_conv2d_s8(p, a["out_shift"], x, a["filter"], a["bias"])
     if node.kernel == "add_s8":
         return add_s8(p, x, inputs[1])
     if node.kernel == "l2norm_s8":

@@ -1,6 +1,6 @@
-"""SeeDot-style quantisation of an optimised IR: power-of-two exponents from calibrated ranges, int8 weights
-per tensor (int16 for the stem, see weight_bits), int32 biases at the accumulator exponent, int16 FastGRNN weights
-and states."""
+"""SeeDot-style quantisation of an optimised IR: power-of-two exponents from calibrated ranges, convolution weights
+int8 (int16 for the stem, see weight_bits) at one exponent per output channel, int32 biases at each channel's
+accumulator exponent, int16 FastGRNN weights and states."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from hil.kernels_ref import (
     check_fastgrnn,
     quantize_fastgrnn,
 )
+from hil.kernels_ref.conv import MAX_SHIFT
 from hil.kernels_ref.conv_w16 import MAX_FAN_IN as W16_MAX_FAN_IN
 from hil.kernels_ref.fixed import KernelRangeError
 
@@ -38,7 +39,8 @@ def fit_exponent(max_abs: float, bits: int) -> int:
     return e
 
 
-def _quantize(values: np.ndarray, exponent: int, bits: int) -> np.ndarray:
+def _quantize(values: np.ndarray, exponent: int | np.ndarray, bits: int) -> np.ndarray:
+    """values / 2^exponent rounded and saturated to bits; an exponent array broadcasts against values."""
     top = 2 ** (bits - 1) - 1
     dtype = {8: np.int8, 16: np.int16, 32: np.int32}[bits]
     return np.clip(np.round(np.asarray(values, np.float64) / 2.0**exponent), -top - 1, top).astype(dtype)
@@ -73,13 +75,18 @@ def weight_bits(node: Node, graph: Graph) -> int:
     return 16 if reads_input and node.attrs["groups"] == 1 and cin_g * kh * kw <= W16_MAX_FAN_IN else 8
 
 
-def _weight_exponent(node: Node, e_in: int, bits: int) -> int:
-    """The weight exponent of a conv: the finest that fits its bits and keeps the int32 bias within the kernels'
-    bound."""
-    e_w = fit_exponent(float(np.abs(node.params["weight"]).max()), bits)
+def _weight_exponents(node: Node, e_in: int, bits: int) -> np.ndarray:
+    """A conv's weight exponent per output channel: the finest that fits the channel's own max |w| in bits and
+    keeps its int32 bias within the kernels' bound. One exponent per tensor would fit the largest channel only, and
+    a channel of small weights would lose the bits between its range and that channel's."""
+    weight = node.params["weight"]
+    max_abs = np.abs(weight).reshape(weight.shape[0], -1).max(axis=1)
+    e_w = np.array([fit_exponent(float(m), bits) for m in max_abs], dtype=np.int64)
     bias = node.params.get("bias")
-    while bias is not None and np.abs(np.round(bias / 2.0 ** (e_in + e_w))).max() >= BIAS_LIMIT:
-        e_w += 1
+    if bias is None:
+        return e_w
+    while (over := np.abs(np.round(bias / 2.0 ** (e_in + e_w))) >= BIAS_LIMIT).any():
+        e_w[over] += 1
     return e_w
 
 
@@ -94,7 +101,7 @@ def _min_output_exponent(node: Node, graph: Graph, exponents: dict[str, int]) ->
     """The coarsest-of-the-fine bound an op puts on its output exponent (its shifts must not go negative)."""
     if node.op == "conv2d":
         e_in = exponents[node.inputs[0]]
-        return e_in + _weight_exponent(node, e_in, weight_bits(node, graph))
+        return e_in + int(_weight_exponents(node, e_in, weight_bits(node, graph)).max())
     if node.op == "rnnpool":
         return -hidden_frac_bits(node, "rnn2")
     if node.op == "l2norm":
@@ -144,26 +151,32 @@ def _conv(node: Node, graph: Graph, e: dict[str, int]) -> QNode:
     cin = graph.tensors[node.inputs[0]].shape[3]
     e_in, e_out = e[node.inputs[0]], e[node.output]
     bits = weight_bits(node, graph)
-    e_w = _weight_exponent(node, e_in, bits)
+    # choose_exponents made e_out >= e_in + every e_w, so no shift is negative. A channel whose weights are so small
+    # that its shift would pass the kernels' 31 gets the finest exponent within it: at shift 31 its products sum to
+    # at most fan-in / 2^17 output steps (int8 weights; fan-in / 2^9 for int16), so the bits it gives up lie below
+    # the output's resolution.
+    e_w = np.maximum(_weight_exponents(node, e_in, bits), e_out - e_in - MAX_SHIFT)
     act_min, act_max = _activation(node, e_out)
     (sh, sw), (ph, pw), groups = node.attrs["stride"], node.attrs["padding"], node.attrs["groups"]
-    params = ConvParams(sh, sw, ph, pw, e_out - e_in - e_w, act_min, act_max)
+    params = ConvParams(sh, sw, ph, pw, act_min, act_max)
     bias = np.zeros(cout) if bias is None else bias
-    arrays = {"bias": _quantize(bias, e_in + e_w, 32)}
+    arrays = {"bias": _quantize(bias, e_in + e_w, 32), "out_shift": (e_out - e_in - e_w).astype(np.int8)}
+    ohwi = weight.transpose(0, 2, 3, 1)
     if bits == 16:
-        arrays["filter"] = _quantize(weight.transpose(0, 2, 3, 1), e_w, 16)
+        arrays["filter"] = _quantize(ohwi, e_w[:, None, None, None], 16)
         kernel = "conv2d_s8_w16"
     elif groups == 1:
-        arrays["filter"] = _quantize(weight.transpose(0, 2, 3, 1), e_w, 8)
+        arrays["filter"] = _quantize(ohwi, e_w[:, None, None, None], 8)
         pointwise = (kh, kw, sh, sw, ph, pw) == (1, 1, 1, 1, 0, 0)
         kernel = "pointwise_conv2d_s8" if pointwise else "conv2d_s8"
     elif groups == cin == cout:
-        arrays["filter"] = _quantize(weight[:, 0].transpose(1, 2, 0)[None], e_w, 8)
+        arrays["filter"] = _quantize(weight[:, 0].transpose(1, 2, 0)[None], e_w, 8)  # [1, kh, kw, C]: channel last
         kernel = "depthwise_conv2d_s8"
     else:
         raise CompileError(f"{node.describe()}: grouped convolution with {groups} groups is not supported")
     macs = oh * ow * cout * kh * kw * cin_g
-    return QNode(kernel, node.name, list(node.inputs), node.output, params, arrays, {"output_hw": (oh, ow)}, macs)
+    attrs = {"output_hw": (oh, ow), "weight_exponents": [int(e) for e in e_w]}
+    return QNode(kernel, node.name, list(node.inputs), node.output, params, arrays, attrs, macs)
 
 
 def _rnnpool(node: Node, graph: Graph, e: dict[str, int]) -> QNode:

@@ -38,9 +38,7 @@ class CDims(ctypes.Structure):
 
 
 class CConvParams(ctypes.Structure):
-    _fields_ = [
-        (name, c_int32) for name in ("stride_h", "stride_w", "pad_h", "pad_w", "out_shift", "act_min", "act_max")
-    ]
+    _fields_ = [(name, c_int32) for name in ("stride_h", "stride_w", "pad_h", "pad_w", "act_min", "act_max")]
 
 
 class CContext(ctypes.Structure):
@@ -122,6 +120,7 @@ class HostKernels:
 
     KERNELS: ClassVar[tuple[str, ...]] = (
         "conv2d_s8",
+        "conv2d_s8_w16",
         "depthwise_conv2d_s8",
         "pointwise_conv2d_s8",
         "add_s8",
@@ -152,22 +151,27 @@ class HostKernels:
     def _conv(
         self,
         name: str,
+        filter_dtype: type,
         params: ConvParams,
+        out_shift: np.ndarray,
         input: np.ndarray,
         filter: np.ndarray,
         bias: np.ndarray | None,
         out_shape: tuple[int, int, int, int],
     ) -> np.ndarray:
-        input, filter = np.ascontiguousarray(input), np.ascontiguousarray(filter)
+        out_shift, input, filter = (np.ascontiguousarray(a) for a in (out_shift, input, filter))
+        if out_shift.shape != out_shape[-1:]:
+            raise TypeError(f"{name}: out_shift {out_shift.shape} does not match {out_shape[-1]} output channels")
         bias = None if bias is None else np.ascontiguousarray(bias)
         output = np.zeros(out_shape, dtype=np.int8)
         self._call(
             name,
             ctypes.byref(_struct(CConvParams, params)),
+            _ptr(out_shift, np.int8),
             ctypes.byref(_dims(input.shape)),
             _ptr(input, np.int8),
             ctypes.byref(_dims(filter.shape)),
-            _ptr(filter, np.int8),
+            _ptr(filter, filter_dtype),
             _ptr(bias, np.int32),
             ctypes.byref(_dims(out_shape)),
             _ptr(output, np.int8),
@@ -177,17 +181,33 @@ class HostKernels:
     def conv2d_s8(
         self,
         params: ConvParams,
+        out_shift: np.ndarray,
         input: np.ndarray,
         filter: np.ndarray,
         bias: np.ndarray | None,
         output_hw: tuple[int, int],
     ) -> np.ndarray:
         """conv2d_s8 (see hil.kernels_ref.conv2d_s8)."""
-        return self._conv("conv2d_s8", params, input, filter, bias, (input.shape[0], *output_hw, filter.shape[0]))
+        shape = (input.shape[0], *output_hw, filter.shape[0])
+        return self._conv("conv2d_s8", np.int8, params, out_shift, input, filter, bias, shape)
+
+    def conv2d_s8_w16(
+        self,
+        params: ConvParams,
+        out_shift: np.ndarray,
+        input: np.ndarray,
+        filter: np.ndarray,
+        bias: np.ndarray | None,
+        output_hw: tuple[int, int],
+    ) -> np.ndarray:
+        """conv2d_s8_w16: conv2d_s8 with an int16 filter."""
+        shape = (input.shape[0], *output_hw, filter.shape[0])
+        return self._conv("conv2d_s8_w16", np.int16, params, out_shift, input, filter, bias, shape)
 
     def depthwise_conv2d_s8(
         self,
         params: ConvParams,
+        out_shift: np.ndarray,
         input: np.ndarray,
         filter: np.ndarray,
         bias: np.ndarray | None,
@@ -195,13 +215,19 @@ class HostKernels:
     ) -> np.ndarray:
         """depthwise_conv2d_s8."""
         shape = (input.shape[0], *output_hw, filter.shape[3])
-        return self._conv("depthwise_conv2d_s8", params, input, filter, bias, shape)
+        return self._conv("depthwise_conv2d_s8", np.int8, params, out_shift, input, filter, bias, shape)
 
     def pointwise_conv2d_s8(
-        self, params: ConvParams, input: np.ndarray, filter: np.ndarray, bias: np.ndarray | None
+        self,
+        params: ConvParams,
+        out_shift: np.ndarray,
+        input: np.ndarray,
+        filter: np.ndarray,
+        bias: np.ndarray | None,
     ) -> np.ndarray:
         """pointwise_conv2d_s8."""
-        return self._conv("pointwise_conv2d_s8", params, input, filter, bias, (*input.shape[:3], filter.shape[0]))
+        shape = (*input.shape[:3], filter.shape[0])
+        return self._conv("pointwise_conv2d_s8", np.int8, params, out_shift, input, filter, bias, shape)
 
     def add_s8(self, params: AddParams, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """add_s8 over arrays of one shape (up to 4 dims)."""

@@ -36,13 +36,15 @@ PEER_IPM = {  # docs/PERF.md: CMSIS-NN, naive C
 
 
 def bench_cases(rng: np.random.Generator) -> dict[str, KernelCase]:
-    """The PERF.md layers (spatially reduced where RAM requires), plus RNNPool, add and L2Norm."""
+    """The PERF.md layers (spatially reduced where RAM requires), plus the int16-weight stem, RNNPool, add and
+    L2Norm."""
     return {
         "pointwise": pointwise_case(rng, 10, 40, 64, 128),
         "depthwise": depthwise_case(rng, 10, 40, 128, 1),
         "depthwise_s2": depthwise_case(rng, 10, 40, 128, 2),
         "project": pointwise_case(rng, 10, 40, 128, 32),
         "stem": conv_case(rng, 240, 320, 1, 4, 2),
+        "stem_w16": conv_case(rng, 240, 320, 1, 4, 2, wide=True),  # the face models' stem has int16 weights
         "head": conv_case(rng, 30, 40, 32, 6, 1),
         "rnnpool": rnnpool_case(rng, 16, 40),
         "add": add_case(rng, 30, 40, 32),

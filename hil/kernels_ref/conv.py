@@ -1,4 +1,5 @@
-"""Bit-exact twins of the convolution kernels (conv2d_s8, depthwise_conv2d_s8, pointwise_conv2d_s8)."""
+"""Bit-exact twins of the convolution kernels (conv2d_s8, depthwise_conv2d_s8, pointwise_conv2d_s8). As the C, each
+takes out_shift: the int8 rounding right shift of every output channel, in 0..MAX_SHIFT."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import numpy as np
 
 from hil.kernels_ref.fixed import KernelRangeError, check_int32, clamp, round_shift
 from hil.kernels_ref.params import ConvParams
+
+MAX_SHIFT = 31  # the largest shift the C kernels accept (hil_nn_shifts_valid)
 
 
 def _check(array: np.ndarray, dtype: type, ndim: int, name: str) -> np.ndarray:
@@ -58,24 +61,41 @@ def convolve(
     return acc
 
 
-def _requantize(acc: np.ndarray, params: ConvParams) -> np.ndarray:
+def _requantize(acc: np.ndarray, params: ConvParams, out_shift: np.ndarray) -> np.ndarray:
+    """acc [..., C] rounded right by out_shift [C] (channel by channel) and clamped, as int8."""
     check_int32(acc, "accumulator")
-    return clamp(round_shift(acc, params.out_shift), params.act_min, params.act_max).astype(np.int8)
+    out_shift = _check(out_shift, np.int8, 1, "out_shift")
+    if out_shift.shape[0] != acc.shape[-1]:
+        raise KernelRangeError(f"out_shift has {out_shift.shape[0]} entries for {acc.shape[-1]} output channels")
+    if out_shift.size and (out_shift.min() < 0 or out_shift.max() > MAX_SHIFT):
+        raise KernelRangeError(f"out_shift outside 0..{MAX_SHIFT}: {out_shift.min()}..{out_shift.max()}")
+    return clamp(round_shift(acc, out_shift), params.act_min, params.act_max).astype(np.int8)
 
 
 def conv2d_s8(
-    params: ConvParams, input: np.ndarray, filter: np.ndarray, bias: np.ndarray | None, output_hw: tuple[int, int]
+    params: ConvParams,
+    out_shift: np.ndarray,
+    input: np.ndarray,
+    filter: np.ndarray,
+    bias: np.ndarray | None,
+    output_hw: tuple[int, int],
 ) -> np.ndarray:
-    """conv2d_s8: NHWC int8 input, OHWI int8 filter, int32 bias; output [n, *output_hw, filter O]."""
+    """conv2d_s8: NHWC int8 input, OHWI int8 filter, int32 bias, int8 shift per output channel; output
+    [n, *output_hw, filter O]."""
     input = _check(input, np.int8, 4, "input")
     filter = _check(filter, np.int8, 4, "filter")
     if filter.shape[3] != input.shape[3]:
         raise KernelRangeError(f"filter has {filter.shape[3]} input channels, input {input.shape[3]}")
-    return _requantize(convolve(params, input, filter, bias, output_hw), params)
+    return _requantize(convolve(params, input, filter, bias, output_hw), params, out_shift)
 
 
 def depthwise_conv2d_s8(
-    params: ConvParams, input: np.ndarray, filter: np.ndarray, bias: np.ndarray | None, output_hw: tuple[int, int]
+    params: ConvParams,
+    out_shift: np.ndarray,
+    input: np.ndarray,
+    filter: np.ndarray,
+    bias: np.ndarray | None,
+    output_hw: tuple[int, int],
 ) -> np.ndarray:
     """depthwise_conv2d_s8: filter [1, kh, kw, C], channel multiplier 1; output [n, *output_hw, C]."""
     input = _check(input, np.int8, 4, "input")
@@ -85,11 +105,11 @@ def depthwise_conv2d_s8(
     acc = _bias_accumulator(input.shape[0], output_hw, input.shape[3], bias)
     for ky, kx, patch in _windows(input, params, filter.shape[1], filter.shape[2], output_hw):
         acc += patch * filter[0, ky, kx, :].astype(np.int64)
-    return _requantize(acc, params)
+    return _requantize(acc, params, out_shift)
 
 
 def pointwise_conv2d_s8(
-    params: ConvParams, input: np.ndarray, filter: np.ndarray, bias: np.ndarray | None
+    params: ConvParams, out_shift: np.ndarray, input: np.ndarray, filter: np.ndarray, bias: np.ndarray | None
 ) -> np.ndarray:
     """pointwise_conv2d_s8: 1x1 convolution, filter [C_out, 1, 1, C_in]; output [n, h, w, C_out]."""
     input = _check(input, np.int8, 4, "input")
@@ -99,4 +119,4 @@ def pointwise_conv2d_s8(
     acc = np.einsum("bhwc,oc->bhwo", input.astype(np.int64), filter[:, 0, 0, :].astype(np.int64))
     if bias is not None:
         acc += np.asarray(bias, dtype=np.int64)
-    return _requantize(acc, params)
+    return _requantize(acc, params, out_shift)

@@ -13,9 +13,15 @@ BIAS_LIMIT = 2**30
 
 
 def conv2d_s8_w16(
-    params: ConvParams, input: np.ndarray, filter: np.ndarray, bias: np.ndarray | None, output_hw: tuple[int, int]
+    params: ConvParams,
+    out_shift: np.ndarray,
+    input: np.ndarray,
+    filter: np.ndarray,
+    bias: np.ndarray | None,
+    output_hw: tuple[int, int],
 ) -> np.ndarray:
-    """conv2d_s8_w16: NHWC int8 input, OHWI int16 filter, int32 bias; output [n, *output_hw, filter O] int8."""
+    """conv2d_s8_w16: NHWC int8 input, OHWI int16 filter, int32 bias, int8 shift per output channel; output
+    [n, *output_hw, filter O] int8."""
     input = _check(input, np.int8, 4, "input")
     filter = _check(filter, np.int16, 4, "filter")
     _, k_h, k_w, in_c = filter.shape
@@ -23,4 +29,4 @@ def conv2d_s8_w16(
         raise KernelRangeError(f"filter {filter.shape} does not fit input {input.shape} (fan-in <= {MAX_FAN_IN})")
     if bias is not None and np.abs(np.asarray(bias, np.int64)).max() >= BIAS_LIMIT:
         raise KernelRangeError("|bias| reaches 2^30 (limit of conv2d_s8_w16)")
-    return _requantize(convolve(params, input, filter, bias, output_hw), params)
+    return _requantize(convolve(params, input, filter, bias, output_hw), params, out_shift)

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from hil.kernels_ref.conv import conv2d_s8, depthwise_conv2d_s8, pointwise_conv2d_s8
+from hil.kernels_ref.conv_w16 import conv2d_s8_w16
 from hil.kernels_ref.eltwise import add_s8, l2norm_s8
 from hil.kernels_ref.fastgrnn import quantize_fastgrnn
 from hil.kernels_ref.params import AddParams, ConvParams, FastGRNNParams, FastGRNNWeights, L2NormParams, RNNPoolParams
@@ -38,7 +39,12 @@ class KernelCase:
 
 
 def _conv_struct(p: ConvParams) -> str:
-    return f"{{{p.stride_h}, {p.stride_w}, {p.pad_h}, {p.pad_w}, {p.out_shift}, {p.act_min}, {p.act_max}}}"
+    return f"{{{p.stride_h}, {p.stride_w}, {p.pad_h}, {p.pad_w}, {p.act_min}, {p.act_max}}}"
+
+
+def _shifts(rng: np.random.Generator, low: int, high: int, channels: int) -> np.ndarray:
+    """Per-channel output shifts in low..high-1, unequal so every channel's own shift must be the one applied."""
+    return rng.integers(low, high, channels).astype(np.int8)
 
 
 def _dims(shape: tuple[int, ...]) -> str:
@@ -49,17 +55,18 @@ def pointwise_case(rng: np.random.Generator, h: int, w: int, cin: int, cout: int
     x = rng.integers(-128, 128, (1, h, w, cin), dtype=np.int8)
     f = rng.integers(-128, 128, (cout, 1, 1, cin), dtype=np.int8)
     b = rng.integers(-5000, 5000, cout, dtype=np.int32)
-    params = ConvParams(out_shift=11, act_min=0, act_max=96)
+    s = _shifts(rng, 9, 14, cout)
+    params = ConvParams(act_min=0, act_max=96)
     call = (
         f"{{ static const hil_conv_params pr = {_conv_struct(params)}; static const hil_dims di = {_dims(x.shape)},"
         f" df = {_dims(f.shape)}, do_ = {_dims((1, h, w, cout))};\n"
-        "      st = pointwise_conv2d_s8(&pr, &di, {in0}, &df, {p}f, {p}b, &do_, {out}); }"
+        "      st = pointwise_conv2d_s8(&pr, {p}s, &di, {in0}, &df, {p}f, {p}b, &do_, {out}); }"
     )
     return KernelCase(
         f"pointwise {h}x{w}x{cin}->{cout}",
         [x],
-        pointwise_conv2d_s8(params, x, f, b),
-        {"f": f, "b": b},
+        pointwise_conv2d_s8(params, s, x, f, b),
+        {"f": f, "b": b, "s": s},
         call,
         h * w * cin * cout,
     )
@@ -69,39 +76,48 @@ def depthwise_case(rng: np.random.Generator, h: int, w: int, c: int, stride: int
     x = rng.integers(-128, 128, (1, h, w, c), dtype=np.int8)
     f = rng.integers(-128, 128, (1, 3, 3, c), dtype=np.int8)
     b = rng.integers(-5000, 5000, c, dtype=np.int32)
-    params = ConvParams(stride, stride, 1, 1, 9, 0, 96)
+    s = _shifts(rng, 7, 12, c)
+    params = ConvParams(stride, stride, 1, 1, 0, 96)
     oh, ow = (h - 1) // stride + 1, (w - 1) // stride + 1
     call = (
         f"{{ static const hil_conv_params pr = {_conv_struct(params)}; static const hil_dims di = {_dims(x.shape)},"
         f" df = {_dims(f.shape)}, do_ = {_dims((1, oh, ow, c))};\n"
-        "      st = depthwise_conv2d_s8(&pr, &di, {in0}, &df, {p}f, {p}b, &do_, {out}); }"
+        "      st = depthwise_conv2d_s8(&pr, {p}s, &di, {in0}, &df, {p}f, {p}b, &do_, {out}); }"
     )
     return KernelCase(
         f"depthwise 3x3 s{stride} {h}x{w}x{c}",
         [x],
-        depthwise_conv2d_s8(params, x, f, b, (oh, ow)),
-        {"f": f, "b": b},
+        depthwise_conv2d_s8(params, s, x, f, b, (oh, ow)),
+        {"f": f, "b": b, "s": s},
         call,
         oh * ow * c * 9,
     )
 
 
-def conv_case(rng: np.random.Generator, h: int, w: int, cin: int, cout: int, stride: int) -> KernelCase:
+def conv_case(
+    rng: np.random.Generator, h: int, w: int, cin: int, cout: int, stride: int, wide: bool = False
+) -> KernelCase:
+    """A 3x3 zero-padded convolution: conv2d_s8, or with wide (int16) weights conv2d_s8_w16."""
     x = rng.integers(-128, 128, (1, h, w, cin), dtype=np.int8)
     f = rng.integers(-128, 128, (cout, 3, 3, cin), dtype=np.int8)
     b = rng.integers(-5000, 5000, cout, dtype=np.int32)
-    params = ConvParams(stride, stride, 1, 1, 9, -128, 127)
+    s = _shifts(rng, 7, 12, cout)
+    kernel, twin = "conv2d_s8", conv2d_s8
+    if wide:
+        f = (f.astype(np.int16) << 8) | rng.integers(0, 256, f.shape, dtype=np.int16)
+        s, kernel, twin = s + 8, "conv2d_s8_w16", conv2d_s8_w16
+    params = ConvParams(stride, stride, 1, 1, -128, 127)
     oh, ow = (h - 1) // stride + 1, (w - 1) // stride + 1
     call = (
         f"{{ static const hil_conv_params pr = {_conv_struct(params)}; static const hil_dims di = {_dims(x.shape)},"
         f" df = {_dims(f.shape)}, do_ = {_dims((1, oh, ow, cout))};\n"
-        "      st = conv2d_s8(&pr, &di, {in0}, &df, {p}f, {p}b, &do_, {out}); }"
+        f"      st = {kernel}(&pr, {{p}}s, &di, {{in0}}, &df, {{p}}f, {{p}}b, &do_, {{out}}); }}"
     )
     return KernelCase(
-        f"conv 3x3 s{stride} {h}x{w}x{cin}->{cout}",
+        f"{'conv_w16' if wide else 'conv'} 3x3 s{stride} {h}x{w}x{cin}->{cout}",
         [x],
-        conv2d_s8(params, x, f, b, (oh, ow)),
-        {"f": f, "b": b},
+        twin(params, s, x, f, b, (oh, ow)),
+        {"f": f, "b": b, "s": s},
         call,
         oh * ow * cout * 9 * cin,
     )

@@ -9,13 +9,13 @@ import numpy as np
 
 @dataclass(frozen=True)
 class ConvParams:
-    """hil_conv_params: strides, zero padding (top/left), rounding right shift and activation clamp."""
+    """hil_conv_params: strides, zero padding (top/left) and activation clamp. The rounding right shifts, one per
+    output channel, are the kernels' separate out_shift argument."""
 
     stride_h: int = 1
     stride_w: int = 1
     pad_h: int = 0
     pad_w: int = 0
-    out_shift: int = 0
     act_min: int = -128
     act_max: int = 127
 

@@ -7,6 +7,8 @@ import json
 from hil.cli import main
 from hil.model_catalog import GENERATORS
 
+CONV_KERNELS = ("conv2d_s8", "conv2d_s8_w16", "depthwise_conv2d_s8", "pointwise_conv2d_s8")
+
 
 def test_compile_command_json(tmp_path, capsys) -> None:
     assert main(["compile", "--model", "rnnpool_face_m4", "-o", str(tmp_path / "m4"), "--json"]) == 0
@@ -17,6 +19,14 @@ def test_compile_command_json(tmp_path, capsys) -> None:
     layer = result["layers"][0]
     assert set(layer) >= {"shape", "scale", "bits", "macs", "arena_offset", "flash_bytes"}
     assert sum(r["macs"] for r in result["layers"]) == result["macs"]
+    # every scale is recorded: the weight exponent and output shift of each convolution's every output channel
+    for row in result["layers"]:
+        convolutions = 3 if row["op"] == "mbconv" else int(row["op"] in CONV_KERNELS)  # expand, depthwise, project
+        assert len(row["convolutions"]) == convolutions, row["name"]
+        for scales in row["convolutions"].values():
+            assert len(scales["weight_exponents"]) == len(scales["out_shift"]) > 0
+    exponents = [c["weight_exponents"] for row in result["layers"] for c in row["convolutions"].values()]
+    assert any(len(set(e)) > 1 for e in exponents)
 
 
 def test_catalog_has_face_models() -> None:

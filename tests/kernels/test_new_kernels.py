@@ -1,5 +1,5 @@
 """rnnpool_offset_s8 and conv2d_s8_w16 (the compiler's precision fixes): host C == numpy twin, and their checks.
-Called through ctypes here, with the host library's own argument structs."""
+rnnpool_offset_s8 is called through ctypes here, with the host library's own argument structs."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from ctypes import c_int32
 import numpy as np
 import pytest
 
-from hil.host_build import HostKernels
-from hil.host_build.kernels import CContext, CConvParams, _dims, _ptr, _struct, _Weights
+from hil.host_build import HostKernelError, HostKernels
+from hil.host_build.kernels import CContext, _dims, _ptr, _Weights
 from hil.kernels_ref import ConvParams, conv2d_s8, rnnpool_get_buffer_size, rnnpool_wide_s8
 from hil.kernels_ref.conv_w16 import conv2d_s8_w16
 from hil.kernels_ref.fixed import KernelRangeError
@@ -72,73 +72,54 @@ def test_rnnpool_offset_layer_twin_and_checks(host: HostKernels) -> None:
         rnnpool_offset_s8(params, fmap, 0, 0, w1, w2, offset.astype(np.int32))
 
 
-def _c_conv_w16(host: HostKernels, params: ConvParams, x, filt, bias, out_hw) -> tuple[int, np.ndarray]:
-    out = np.zeros((x.shape[0], *out_hw, filt.shape[0]), dtype=np.int8)
-    status = host.lib.conv2d_s8_w16(
-        ctypes.byref(_struct(CConvParams, params)),
-        ctypes.byref(_dims(x.shape)),
-        _ptr(x, np.int8),
-        ctypes.byref(_dims(filt.shape)),
-        _ptr(filt, np.int16),
-        _ptr(bias, np.int32),
-        ctypes.byref(_dims(out.shape)),
-        _ptr(out, np.int8),
-    )
-    return status, out
-
-
 @pytest.mark.parametrize("seed", range(10))
 def test_conv2d_s8_w16_matches_twin(host: HostKernels, seed: int) -> None:
     rng = np.random.default_rng(9300 + seed)
     n, h, w, cin = 1 + seed % 2, int(rng.integers(3, 12)), int(rng.integers(3, 12)), int(rng.integers(1, 5))
     kh, kw = int(rng.integers(1, 4)), int(rng.integers(1, 4))
     params = ConvParams(
-        int(rng.integers(1, 3)),
-        int(rng.integers(1, 3)),
-        int(rng.integers(0, kh)),
-        int(rng.integers(0, kw)),
-        int(rng.integers(8, 20)),
-        -128,
-        127,
+        int(rng.integers(1, 3)), int(rng.integers(1, 3)), int(rng.integers(0, kh)), int(rng.integers(0, kw))
     )
     out_hw = ((h + 2 * params.pad_h - kh) // params.stride_h + 1, (w + 2 * params.pad_w - kw) // params.stride_w + 1)
     x = rng.integers(-128, 128, (n, h, w, cin), dtype=np.int8)
     filt = rng.integers(-32768, 32768, (int(rng.integers(1, 6)), kh, kw, cin), dtype=np.int16)
+    shift = rng.integers(8, 20, filt.shape[0]).astype(np.int8)
     bias = rng.integers(-(2**29), 2**29, filt.shape[0], dtype=np.int32) if seed % 3 else None
-    status, got = _c_conv_w16(host, params, x, filt, bias, out_hw)
-    assert status == 0
-    np.testing.assert_array_equal(got, conv2d_s8_w16(params, x, filt, bias, out_hw))
+    got = host.conv2d_s8_w16(params, shift, x, filt, bias, out_hw)
+    np.testing.assert_array_equal(got, conv2d_s8_w16(params, shift, x, filt, bias, out_hw))
 
 
 @pytest.mark.parametrize("stride", [1, 2])
 def test_conv2d_s8_w16_stem_fast_path_matches_twin(host: HostKernels, stride: int) -> None:
     """1 input channel, 3x3, zero padding 1 (the stem): interior pixels take the fast path, borders the loop."""
     rng = np.random.default_rng(9350 + stride)
-    params = ConvParams(stride, stride, 1, 1, 14, 0, 96)
+    params = ConvParams(stride, stride, 1, 1, 0, 96)
+    shift = np.array([14, 12, 17, 15], dtype=np.int8)
     x = rng.integers(-128, 128, (1, 13, 16, 1), dtype=np.int8)
     filt = rng.integers(-32768, 32768, (4, 3, 3, 1), dtype=np.int16)
     bias = rng.integers(-(2**29), 2**29, 4, dtype=np.int32)
     out_hw = ((13 - 1) // stride + 1, (16 - 1) // stride + 1)
-    status, got = _c_conv_w16(host, params, x, filt, bias, out_hw)
-    assert status == 0
-    np.testing.assert_array_equal(got, conv2d_s8_w16(params, x, filt, bias, out_hw))
+    got = host.conv2d_s8_w16(params, shift, x, filt, bias, out_hw)
+    np.testing.assert_array_equal(got, conv2d_s8_w16(params, shift, x, filt, bias, out_hw))
 
 
 def test_conv2d_s8_w16_is_conv2d_s8_on_int8_weights(host: HostKernels) -> None:
     """int8 weights widened to int16 give conv2d_s8's bits (same formula, same rounding)."""
     rng = np.random.default_rng(9400)
-    params = ConvParams(2, 2, 1, 1, 7, 0, 96)
+    params = ConvParams(2, 2, 1, 1, 0, 96)
+    shift = np.array([7, 5, 9, 6], dtype=np.int8)
     x = rng.integers(-128, 128, (1, 15, 17, 1), dtype=np.int8)
     filt = rng.integers(-128, 128, (4, 3, 3, 1), dtype=np.int8)
     bias = rng.integers(-5000, 5000, 4, dtype=np.int32)
-    status, got = _c_conv_w16(host, params, x, filt.astype(np.int16), bias, (8, 9))
-    assert status == 0
-    np.testing.assert_array_equal(got, conv2d_s8(params, x, filt, bias, (8, 9)))
+    got = host.conv2d_s8_w16(params, shift, x, filt.astype(np.int16), bias, (8, 9))
+    np.testing.assert_array_equal(got, conv2d_s8(params, shift, x, filt, bias, (8, 9)))
 
 
 def test_conv2d_s8_w16_refuses_a_fan_in_above_256(host: HostKernels) -> None:
     x = np.zeros((1, 4, 4, 29), dtype=np.int8)
     filt = np.zeros((2, 3, 3, 29), dtype=np.int16)  # 261 taps
-    assert _c_conv_w16(host, ConvParams(), x, filt, None, (2, 2))[0] != 0
+    shift = np.zeros(2, dtype=np.int8)
+    with pytest.raises(HostKernelError):
+        host.conv2d_s8_w16(ConvParams(), shift, x, filt, None, (2, 2))
     with pytest.raises(KernelRangeError):
-        conv2d_s8_w16(ConvParams(), x, filt, None, (2, 2))
+        conv2d_s8_w16(ConvParams(), shift, x, filt, None, (2, 2))

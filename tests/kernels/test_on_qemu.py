@@ -1,5 +1,6 @@
 """The board's build of the kernels (Cortex-M4, DSP path) under QEMU == the numpy twins, bit for bit, on small
-shapes that reach every branch: odd pixel and channel counts, channel tails, padding, strides, clamps."""
+shapes that reach every branch: odd pixel and channel counts, channel tails, padding, strides, clamps, and a
+different output shift per channel in every convolution."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ def test_dsp_build_matches_twins_under_qemu(tmp_path: Path) -> None:
         depthwise_case(rng, 7, 9, 19, 1),  # channel tail of 3
         depthwise_case(rng, 8, 10, 16, 2),
         conv_case(rng, 9, 11, 1, 4, 2),  # the stem's shape
+        conv_case(rng, 9, 11, 1, 4, 2, wide=True),  # the face models' stem: int16 weights
         conv_case(rng, 6, 7, 5, 3, 1),
         add_case(rng, 3, 5, 7),
         l2norm_case(rng, 3, 4, 21),
