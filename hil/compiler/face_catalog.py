@@ -1,6 +1,7 @@
 """The face models as catalog generators: compiled from the committed checkpoints with a fixed calibration set
-(the first images of the synthetic val split), cached in the output directory by a key of the checkpoint, the
-calibration set and the compiler's own sources."""
+(the first images of the synthetic val split), cached in the output directory by a key of the checkpoint and of
+every source that shapes the result: the compiler, the kernels' numpy twins and the models package (which builds
+the graph and draws the calibration images)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,20 @@ from hil.model_sources import ModelSources, TensorSpec
 
 CALIBRATION_IMAGES = 4
 COMPILER_DIR = Path(__file__).resolve().parent
+KEYED_SOURCES = (
+    COMPILER_DIR,
+    COMPILER_DIR.parent / "kernels_ref",
+    COMPILER_DIR.parents[1] / "models",
+)
 MANIFEST = "compiled.json"
 
 
 def _key(checkpoint: Path) -> str:
     digest = hashlib.sha256(checkpoint.read_bytes())
     digest.update(f"synthetic val {CALIBRATION_IMAGES}".encode())
-    for source in sorted(COMPILER_DIR.glob("*.py")):
-        digest.update(source.read_bytes())
+    for directory in KEYED_SOURCES:
+        for source in sorted(directory.rglob("*.py")):
+            digest.update(source.read_bytes())
     return digest.hexdigest()
 
 
