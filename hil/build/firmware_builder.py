@@ -3,6 +3,7 @@ a build whose inputs have not changed."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import re
@@ -214,16 +215,20 @@ class FirmwareBuilder:
             str(elf),
         ]
         config = self.build_config(request)
-        config_path = out_dir / "hil_build_config.h"
-        if not config_path.exists() or config_path.read_text() != config:
-            config_path.write_text(config)
-        stamp = out_dir / "inputs.sha256"
-        digest = self._inputs_digest(request, command, config)
-        reused = elf.is_file() and stamp.is_file() and stamp.read_text() == digest
-        if not reused:
-            stamp.unlink(missing_ok=True)
-            self._run_gcc(request, command, out_dir)
-            stamp.write_text(digest)
+        # Workers of one run (pytest -n, a farm) build the same image at once; the lock keeps one from reading a
+        # half-written header or ELF while another writes it.
+        with open(out_dir / ".build.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            config_path = out_dir / "hil_build_config.h"
+            if not config_path.exists() or config_path.read_text() != config:
+                config_path.write_text(config)
+            stamp = out_dir / "inputs.sha256"
+            digest = self._inputs_digest(request, command, config)
+            reused = elf.is_file() and stamp.is_file() and stamp.read_text() == digest
+            if not reused:
+                stamp.unlink(missing_ok=True)
+                self._run_gcc(request, command, out_dir)
+                stamp.write_text(digest)
         return FirmwareImage(
             elf=elf,
             board=request.board.name,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,18 @@ def test_unchanged_inputs_reuse_the_image_and_a_changed_source_rebuilds(tmp_path
     assert not first.reused and again.reused and again.build_id == first.build_id
     other_baud = builder.build(BuildRequest(board, test_model, "uart", baud=921_600))
     assert not other_baud.reused and other_baud.build_id != first.build_id
+
+
+def test_concurrent_builds_of_one_image_all_get_the_whole_elf(tmp_path, test_model):
+    """Three workers building the same image into an empty cache (as pytest -n does) each get a complete ELF:
+    one links, the others wait for it and reuse it."""
+    builder = FirmwareBuilder(tmp_path / "fw")
+    request = BuildRequest(load_board("mps2-an386"), test_model, "uart")
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        images = list(pool.map(lambda _: builder.build(request), range(3)))
+    assert len({image.build_id for image in images}) == 1
+    assert sorted(image.reused for image in images) == [False, True, True]
+    assert read_board_name(images[0].elf) == "mps2-an386"
 
 
 def test_a_firmware_that_overflows_ram_fails_with_the_numbers(tmp_path):
