@@ -11,6 +11,7 @@ import pytest
 
 from hil.board_description import available_boards
 from hil.build.firmware_builder import TRANSPORTS
+from hil.parity.detection_parity import DEFAULT_SCORE_MARGIN
 from hil.targets.qemu import QEMU
 
 EMULATE_CHOICES = ("qemu", "renode", "auto")
@@ -40,6 +41,7 @@ class HilOptions:
     image_count: int
     min_recall: float
     min_precision: float
+    score_margin: float
     min_snr_db: float
     ap_tolerance: float
 
@@ -79,6 +81,12 @@ _OPTIONS: tuple[tuple[str, str, str, type], ...] = (
     ("--hil-image-count", "hil_image_count", "synthetic test images per model when --images is not given", int),
     ("--hil-min-recall", "hil_min_recall", "least recall of float detections (score >= 0.5) by the device", float),
     ("--hil-min-precision", "hil_min_precision", "least precision of device detections against float", float),
+    (
+        "--hil-score-margin",
+        "hil_score_margin",
+        "how far below 0.5 a detection may score on the other side and still count as found",
+        float,
+    ),
     ("--hil-min-snr-db", "hil_min_snr_db", "least SNR of each device output against float, in dB", float),
     ("--hil-ap-tolerance", "hil_ap_tolerance", "largest AP@0.5 drop of the device against float", float),
 )
@@ -87,6 +95,7 @@ _DEFAULTS = {
     "hil_retries": "0",
     "hil_min_recall": "0.9",
     "hil_min_precision": "0.8",
+    "hil_score_margin": str(DEFAULT_SCORE_MARGIN),
     "hil_min_snr_db": "10",
     "hil_ap_tolerance": "0.02",
     "hil_board": "nucleo-f439zi",
@@ -152,6 +161,7 @@ def options_from_config(config: pytest.Config) -> HilOptions:
         image_count=get["hil_image_count"],
         min_recall=get["hil_min_recall"],
         min_precision=get["hil_min_precision"],
+        score_margin=get["hil_score_margin"],
         min_snr_db=get["hil_min_snr_db"],
         ap_tolerance=get["hil_ap_tolerance"],
     )

@@ -46,8 +46,21 @@ def test_detection_parity_counts_matches_above_the_score():
     device = np.array([[1, 1, 10, 10], [60, 60, 70, 70]], dtype=float)
     device_scores = np.array([0.95, 0.7])
     parity = compare_detections(reference, reference_scores, device, device_scores)
-    assert (parity.matched, parity.reference_count, parity.device_count) == (1, 2, 2)
+    assert (parity.matched, parity.reference_count, parity.device_matched, parity.device_count) == (1, 2, 1, 2)
     assert parity.recall == 0.5 and parity.precision == 0.5
+
+
+def test_a_face_scored_just_under_the_threshold_counts_within_the_margin_only():
+    """Float 0.52 / device 0.47 is the same finding within the 0.05 margin; device 0.44 is not; with no margin
+    neither is. The margin works both ways: a device 0.52 against a float 0.47 keeps precision."""
+    box = np.array([[0, 0, 10, 10]], dtype=float)
+    assert compare_detections(box, np.array([0.52]), box, np.array([0.47])).recall == 1.0
+    assert compare_detections(box, np.array([0.52]), box, np.array([0.44])).recall == 0.0
+    assert compare_detections(box, np.array([0.52]), box, np.array([0.47]), score_margin=0.0).recall == 0.0
+    reversed_ = compare_detections(box, np.array([0.47]), box, np.array([0.52]))
+    assert (reversed_.reference_count, reversed_.device_count, reversed_.precision) == (0, 1, 1.0)
+    with pytest.raises(ValueError, match="score_margin"):
+        compare_detections(box, np.array([0.5]), box, np.array([0.5]), score_margin=-0.1)
 
 
 def test_one_device_box_cannot_match_two_reference_boxes():
