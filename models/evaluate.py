@@ -21,7 +21,7 @@ from models.face_models import RNNPoolFaceDetector
 from models.inference import detect_faces
 from models.metrics import average_precision
 from models.preprocess import grey_batch_to_input
-from models.registry import MODELS, load_model
+from models.registry import MODELS, get_model_entry, load_model
 
 DEFAULT_OUTPUT = Path("build/models/eval")
 
@@ -105,6 +105,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     parser.add_argument("--draw-ground-truth", action="store_true", help="only draw the real photos' boxes")
+    parser.add_argument(
+        "--update-record",
+        action="store_true",
+        help="write these figures into the committed checkpoint's JSON (after the evaluation itself changed)",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.draw_ground_truth:
@@ -124,6 +129,19 @@ def main(argv: list[str] | None = None) -> None:
         draw_photo(model, index, args.output / args.model / f"{photo.name}.png")
     print(json.dumps(report, indent=2))
     print(f"detections drawn into {args.output / args.model}")
+    if args.update_record:
+        if args.checkpoint is not None:
+            parser.error("--update-record rewrites the committed checkpoint's record; drop --checkpoint")
+        record_path = get_model_entry(args.model).metrics
+        record = json.loads(record_path.read_text())
+        record.update(
+            ap50_val=round(report["ap50_val"], 4),
+            ap50_test=round(report["ap50_test"], 4),
+            real_photos=report["real_photos"],
+            evaluated_by=f"python -m models.evaluate --model {args.model} --update-record",
+        )
+        record_path.write_text(json.dumps(record, indent=2) + "\n")
+        print(f"record updated: {record_path}")
 
 
 if __name__ == "__main__":

@@ -37,10 +37,12 @@ def load_image(source: str | Path | np.ndarray) -> np.ndarray:
     return source
 
 
-def preprocess_image(source: str | Path | np.ndarray) -> torch.Tensor:
-    """Image path or uint8 array -> float tensor [1, 1, 240, 320] ready for the face models."""
+def preprocess_image(
+    source: str | Path | np.ndarray, width: int = INPUT_WIDTH, height: int = INPUT_HEIGHT
+) -> torch.Tensor:
+    """Image path or uint8 array -> float tensor [1, 1, height, width] (by default 240x320, the face models' input)."""
     image = load_image(source)
-    resized = cv2.resize(image, (INPUT_WIDTH, INPUT_HEIGHT), interpolation=cv2.INTER_LINEAR)
+    resized = cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
     if resized.ndim == 2:
         grey = resized.astype(np.float32) - np.float32(GREY_MEAN)
     else:

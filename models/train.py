@@ -1,12 +1,12 @@
 """Train a face model on the synthetic set: ``python -m models.train --model m4`` (or ``qvga``).
 
-Training runs for a fixed wall-clock budget (25.5 min by default) so that the whole command stays under 30 minutes
-on the shared 2-core CPU. The first 60 % of the budget uses random 160x120 crops (the models are fully
-convolutional, so a crop costs a quarter of a frame and trains the same weights; crops are usually placed to hold a
-whole face), the rest full 320x240 frames so that large faces, image borders and BatchNorm statistics match
-evaluation. For the M4 model the RNNPool weights are hard-thresholded to EdgeML's sparsity after every full-frame
-step (iterative hard thresholding). Writes ``models/checkpoints/<name>.pt`` (an EdgeML-named state_dict) and a
-JSON next to it saying how it was made and how it scores."""
+Training runs a fixed number of steps, sized so that the whole command stays under 30 minutes on the 2-core CPU.
+The first steps use random 160x120 crops (the models are fully convolutional, so a crop costs a quarter of a frame
+and trains the same weights; crops are usually placed to hold a whole face), the rest full 320x240 frames so that
+large faces, image borders and BatchNorm statistics match evaluation. For the M4 model the RNNPool weights are
+hard-thresholded to EdgeML's sparsity after every full-frame step (iterative hard thresholding). Writes
+``models/checkpoints/<name>.pt`` (an EdgeML-named state_dict) and a JSON next to it saying how it was made and how
+it scores."""
 
 from __future__ import annotations
 
@@ -33,24 +33,29 @@ from models.registry import MODELS, get_model_entry
 
 @dataclass(frozen=True)
 class Schedule:
-    """A wall-clock budget split between the crop and full-frame phases, batch sizes and optimiser settings.
+    """Steps of the crop and full-frame phases, batch sizes and optimiser settings.
 
-    The budget is in time rather than epochs because the 2-core machine is shared: a fixed epoch count can
-    overrun 30 minutes under load, while a time budget always ends with a full-frame phase and an annealed rate.
+    A fixed step count makes a re-run do the same work on any machine (a loaded one only takes longer); the
+    counts are sized so that each command takes under 30 minutes on this 2-core CPU, even with both models training
+    at once on one thread each.
     """
 
-    minutes: float
-    crop_fraction: float = 0.6
+    crop_steps: int
+    full_steps: int
     crop_batch: int = 32
     full_batch: int = 16
     learning_rate: float = 3e-3
     weight_decay: float = 1e-4
     warmup_steps: int = 50
 
+    @property
+    def total_steps(self) -> int:
+        return self.crop_steps + self.full_steps
+
 
 SCHEDULES = {
-    "m4": Schedule(minutes=25.5),
-    "qvga": Schedule(minutes=25.5),
+    "m4": Schedule(crop_steps=1100, full_steps=300),
+    "qvga": Schedule(crop_steps=1200, full_steps=340),
 }
 CROP_HEIGHT, CROP_WIDTH = 120, 160
 
@@ -99,16 +104,16 @@ def make_batch(
     return grey_batch_to_input(torch.from_numpy(np.stack(pictures))), truths
 
 
-def learning_rate(schedule: Schedule, step: int, progress: float) -> float:
-    """Linear warm-up over the first steps, then cosine decay over the fraction of the time budget used."""
+def learning_rate(schedule: Schedule, step: int) -> float:
+    """Linear warm-up over the first steps, then cosine decay to zero at the last step."""
     warmup = min(1.0, (step + 1) / schedule.warmup_steps)
-    return schedule.learning_rate * warmup * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+    return schedule.learning_rate * warmup * 0.5 * (1.0 + math.cos(math.pi * step / schedule.total_steps))
 
 
 def train(
     model_name: str, seed: int, train_size: int, schedule: Schedule, progress_bar: bool = True
 ) -> tuple[RNNPoolFaceDetector, dict[str, object]]:
-    """Train a fresh model for ``schedule.minutes``; returns it (eval mode) and a record of the run."""
+    """Train a fresh model for the schedule's steps; returns it (eval mode) and a record of the run."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     generator = SyntheticFaceGenerator(seed=seed)
@@ -122,22 +127,20 @@ def train(
     }
     optimiser = torch.optim.AdamW(model.parameters(), lr=schedule.learning_rate, weight_decay=schedule.weight_decay)
     sparse = model.config.rnnpool_sparsity != (1.0, 1.0, 1.0, 1.0)
-    budget = schedule.minutes * 60.0
-    steps = {"crop": 0, "full": 0}
     seen = 0
     order = rng.permutation(train_size)
-    bar = tqdm(total=round(budget), desc=f"train {model_name}", unit="s", disable=not progress_bar, mininterval=5.0)
+    bar = tqdm(total=schedule.total_steps, desc=f"train {model_name}", unit="step", disable=not progress_bar)
     model.train()
     start = time.monotonic()
-    while (elapsed := time.monotonic() - start) < budget:
-        crop = elapsed < schedule.crop_fraction * budget
+    for step in range(schedule.total_steps):
+        crop = step < schedule.crop_steps
         batch_size = schedule.crop_batch if crop else schedule.full_batch
         if seen + batch_size > train_size:
             order, seen = rng.permutation(train_size), 0
         indices = order[seen : seen + batch_size]
         seen += batch_size
         for group in optimiser.param_groups:
-            group["lr"] = learning_rate(schedule, steps["crop"] + steps["full"], elapsed / budget)
+            group["lr"] = learning_rate(schedule, step)
         inputs, truths = make_batch(images, boxes, indices, rng, crop)
         loc, conf = model(inputs)
         loss_loc, loss_conf = losses[crop](loc, conf, truths)
@@ -147,11 +150,9 @@ def train(
         optimiser.step()
         if sparse and not crop:
             model.sparsify()
-        steps["crop" if crop else "full"] += 1
-        bar.update(round(time.monotonic() - start) - bar.n)
+        bar.update(1)
         bar.set_postfix(
             phase="crop" if crop else "full",
-            steps=steps["crop"] + steps["full"],
             loc=f"{loss_loc.item():.3f}",
             conf=f"{loss_conf.item():.3f}",
             refresh=False,
@@ -161,9 +162,7 @@ def train(
         model.sparsify()
     record = {
         "train_seconds": round(time.monotonic() - start, 1),
-        "crop_steps": steps["crop"],
-        "full_steps": steps["full"],
-        "images_seen": steps["crop"] * schedule.crop_batch + steps["full"] * schedule.full_batch,
+        "images_seen": schedule.crop_steps * schedule.crop_batch + schedule.full_steps * schedule.full_batch,
         "schedule": asdict(schedule),
     }
     return model.eval(), record
@@ -178,14 +177,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--train-size", type=int, default=DEFAULT_SPLIT_IMAGES["train"])
     parser.add_argument("--val-size", type=int, default=DEFAULT_SPLIT_IMAGES["val"])
     parser.add_argument("--test-size", type=int, default=DEFAULT_SPLIT_IMAGES["test"])
-    parser.add_argument("--minutes", type=float, help="training time budget (default: the model's schedule)")
+    parser.add_argument("--crop-steps", type=int, help="steps on 160x120 crops (default: the model's schedule)")
+    parser.add_argument("--full-steps", type=int, help="steps on full frames (default: the model's schedule)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--output", type=Path, help="checkpoint path (default: the registry's committed path)")
     args = parser.parse_args(arguments)
     torch.set_num_threads(args.threads)
     schedule = SCHEDULES[args.model]
-    if args.minutes is not None:
-        schedule = replace(schedule, minutes=args.minutes)
+    if args.crop_steps is not None:
+        schedule = replace(schedule, crop_steps=args.crop_steps)
+    if args.full_steps is not None:
+        schedule = replace(schedule, full_steps=args.full_steps)
     wall_start = time.monotonic()
     model, record = train(args.model, args.seed, args.train_size, schedule)
     evaluation_start = time.monotonic()

@@ -13,10 +13,6 @@ from models.face_models import RNNPoolFaceDetector
 from models.inference import detect_faces
 from models.registry import MODELS, load_model
 
-# Frontal real photos the committed checkpoints do not yet find at score >= 0.5 and IoU >= 0.5 (open item of
-# issue 3: the synthetic LFW faces do not yet transfer to these photographs). strict: a fix must update this list.
-KNOWN_MISSES = {("m4", "grace_hopper"), ("qvga", "grace_hopper"), ("qvga", "astronaut")}
-
 
 @pytest.fixture(scope="module", autouse=True)
 def fixed_threads():
@@ -52,15 +48,7 @@ def test_checkpoint_reproduces_recorded_test_ap(name: str, records, models) -> N
 
 
 @pytest.mark.parametrize(
-    "name, photo",
-    [
-        pytest.param(name, photo.name, marks=pytest.mark.xfail(strict=True, reason="known miss, see KNOWN_MISSES"))
-        if (name, photo.name) in KNOWN_MISSES
-        else (name, photo.name)
-        for name in sorted(MODELS)
-        for photo in REAL_PHOTOS
-        if photo.frontal
-    ],
+    "name, photo", [(name, photo.name) for name in sorted(MODELS) for photo in REAL_PHOTOS if photo.frontal]
 )
 def test_checkpoint_finds_the_frontal_face(name: str, photo: str, photo_results, records) -> None:
     result = photo_results[name][photo]
@@ -69,7 +57,6 @@ def test_checkpoint_finds_the_frontal_face(name: str, photo: str, photo_results,
     assert result.best_iou >= 0.5 and result.score >= 0.5, result
 
 
-@pytest.mark.xfail(strict=True, reason="open item: the QVGA got the same wall time as the M4 at twice the MACs")
 def test_qvga_does_at_least_as_well_as_m4(records) -> None:
     assert records["qvga"]["ap50_test"] >= records["m4"]["ap50_test"] - 0.005
 

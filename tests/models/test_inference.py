@@ -1,4 +1,4 @@
-"""detect_faces: the half-scale pass maps its boxes back to the image exactly, and merges with the full frame."""
+"""detect_faces: where its views put an image, and that each view's boxes map back to the image exactly."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from models.detection import point_form
-from models.inference import detect_faces, shrunk_frame
+from models.inference import detect_faces, placed_frame, placements
 from models.priors import PriorBox
 
 FACE_PRIOR = 1234
@@ -32,13 +32,20 @@ class OnePriorDetector(torch.nn.Module):
         return torch.zeros(batch, count, 4), conf
 
 
-def test_shrunk_frame_centres_the_picture_and_reports_its_offset() -> None:
-    frame = torch.zeros(1, 1, 240, 320)
-    frame[0, 0, 100:140, 200:240] = 50.0
-    shrunk, (dx, dy) = shrunk_frame(frame, 0.5)
-    assert (dx, dy) == (80 / 320, 60 / 240)
-    rows, cols = torch.nonzero(shrunk[0, 0] > 25.0, as_tuple=True)
-    assert (int(rows.min()), int(rows.max()), int(cols.min()), int(cols.max())) == (110, 129, 180, 199)
+def test_views_stretch_then_keep_the_aspect() -> None:
+    """A 4:3 image's full aspect-keeping view is the stretched frame itself, so it is not run twice; a portrait
+    gets its own full and half views, centred."""
+    assert placements(480, 640) == [(0, 0, 320, 240), (80, 60, 160, 120)]
+    assert placements(600, 512) == [(0, 0, 320, 240), (57, 0, 205, 240), (109, 60, 102, 120)]
+    assert placements(600, 512, ()) == [(0, 0, 320, 240)]
+
+
+def test_placed_frame_puts_the_picture_in_its_place_on_mean_grey() -> None:
+    image = np.full((480, 640), 200, dtype=np.uint8)
+    frame = placed_frame(image, (80, 60, 160, 120))
+    inside = frame[0, 0, 60:180, 80:240]
+    assert frame.shape == (1, 1, 240, 320) and float(frame.abs().sum()) == pytest.approx(float(inside.abs().sum()))
+    assert torch.allclose(inside, inside[0, 0]) and float(inside[0, 0]) > 50
 
 
 def test_half_scale_boxes_map_back_to_the_image_pixels() -> None:
@@ -48,8 +55,8 @@ def test_half_scale_boxes_map_back_to_the_image_pixels() -> None:
     # In the half-scale frame the image spans [80, 240) x [60, 180) of 320x240, at half size.
     half = (prior * [320, 240, 320, 240] - [80, 60, 80, 60]) * 2 * 2
 
-    boxes, scores = detect_faces(OnePriorDetector(), image, scales=(1.0, 0.5))
+    boxes, scores = detect_faces(OnePriorDetector(), image, fractions=(1.0, 0.5))
     assert len(boxes) == 2 and scores == pytest.approx([1.0, 1.0])
     assert sorted(map(tuple, np.round(boxes, 3))) == sorted(map(tuple, np.round([full, half], 3)))
-    only_full, _ = detect_faces(OnePriorDetector(), image, scales=(1.0,))
+    only_full, _ = detect_faces(OnePriorDetector(), image, fractions=())
     assert np.allclose(only_full, [full], atol=1e-3)
