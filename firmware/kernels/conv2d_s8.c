@@ -3,6 +3,8 @@
  * Fast path for the face models' stem (one input channel, 3x3): for an output pixel whose taps all lie inside
  * the input, the 9 input values are loaded once and reused for every output channel, with no per-tap bounds
  * checks. It adds the same products into the same int32 accumulator, so the result is the same bits.
+ * Each tap's input channels are one hil_nn_dot_s8 (SMLAD with the DSP extension): the face models' heads read
+ * 32-128 channels per tap.
  */
 #include "hil_kernels.h"
 
@@ -62,11 +64,8 @@ hil_kernel_status conv2d_s8(const hil_conv_params *params, const int8_t *out_shi
                             if (ix < 0 || ix >= in_w) {
                                 continue;
                             }
-                            const int8_t *px = in_image + (iy * in_w + ix) * in_c;
-                            const int8_t *fw = f + (ky * k_w + kx) * in_c;
-                            for (int32_t ic = 0; ic < in_c; ++ic) {
-                                acc += (int32_t)px[ic] * (int32_t)fw[ic];
-                            }
+                            acc = hil_nn_dot_s8(in_image + (iy * in_w + ix) * in_c, f + (ky * k_w + kx) * in_c,
+                                                in_c, acc);
                         }
                     }
                     const int32_t v = hil_clamp(hil_nn_round_shift_exact32(acc, out_shift[oc]), params->act_min,

@@ -114,6 +114,25 @@ static inline int32_t hil_nn_sxtb16_ror8(int32_t x)
 }
 #endif
 
+/* acc + dot(x, f) over n int8 values. With the DSP extension 4 values per word, sign-extended in pairs (SXTB16,
+ * and SXTB16 with ROR #8 for the odd bytes) and multiplied-accumulated two at a time (SMLAD). The caller keeps
+ * every partial sum within int32 (each product is at most 2^14); then both paths give the same integer. */
+static inline int32_t hil_nn_dot_s8(const int8_t *x, const int8_t *f, int32_t n, int32_t acc)
+{
+    int32_t i = 0;
+#if defined(__ARM_FEATURE_DSP)
+    for (; i + 4 <= n; i += 4) {
+        const int32_t wx = hil_nn_read32(x + i), wf = hil_nn_read32(f + i);
+        acc = __smlad(__sxtb16(wx), __sxtb16(wf), acc);
+        acc = __smlad(hil_nn_sxtb16_ror8(wx), hil_nn_sxtb16_ror8(wf), acc);
+    }
+#endif
+    for (; i < n; ++i) {
+        acc += (int32_t)x[i] * f[i];
+    }
+    return acc;
+}
+
 /* ---- convolutions ------------------------------------------------------------------------- */
 
 /* Every convolution takes out_shift: one rounding right shift per output channel, each in 0..31 (the kernel

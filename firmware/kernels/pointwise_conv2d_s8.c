@@ -52,23 +52,6 @@ static inline void dot_2x2(const int8_t *x0, const int8_t *x1, const int8_t *f0,
     *a11 = s11;
 }
 
-/* dot(x, f) over n channels, for the odd pixel or the odd output channel. */
-static inline int32_t dot_1x1(const int8_t *x, const int8_t *f, int32_t n, int32_t acc)
-{
-    int32_t i = 0;
-#if defined(__ARM_FEATURE_DSP)
-    for (; i + 4 <= n; i += 4) {
-        const int32_t wx = hil_nn_read32(x + i), wf = hil_nn_read32(f + i);
-        acc = __smlad(__sxtb16(wx), __sxtb16(wf), acc);
-        acc = __smlad(hil_nn_sxtb16_ror8(wx), hil_nn_sxtb16_ror8(wf), acc);
-    }
-#endif
-    for (; i < n; ++i) {
-        acc += (int32_t)x[i] * f[i];
-    }
-    return acc;
-}
-
 static inline int8_t requant(int32_t acc, int32_t shift, int32_t lo, int32_t hi)
 {
     return (int8_t)hil_clamp(hil_nn_round_shift_exact32(acc, shift), lo, hi);
@@ -112,15 +95,15 @@ hil_kernel_status pointwise_conv2d_s8(const hil_conv_params *params, const int8_
         if (o < out_c) {
             const int8_t *f = filter + o * in_c;
             const int32_t b = bias ? bias[o] : 0;
-            o0[o] = requant(dot_1x1(x0, f, in_c, b), out_shift[o], lo, hi);
-            o1[o] = requant(dot_1x1(x1, f, in_c, b), out_shift[o], lo, hi);
+            o0[o] = requant(hil_nn_dot_s8(x0, f, in_c, b), out_shift[o], lo, hi);
+            o1[o] = requant(hil_nn_dot_s8(x1, f, in_c, b), out_shift[o], lo, hi);
         }
     }
     if (p < pixels) {
         const int8_t *x = input + p * in_c;
         int8_t *out = output + p * out_c;
         for (int32_t o = 0; o < out_c; ++o) {
-            out[o] = requant(dot_1x1(x, filter + o * in_c, in_c, bias ? bias[o] : 0), out_shift[o], lo, hi);
+            out[o] = requant(hil_nn_dot_s8(x, filter + o * in_c, in_c, bias ? bias[o] : 0), out_shift[o], lo, hi);
         }
     }
     return HIL_KERNEL_OK;
