@@ -20,7 +20,7 @@ static inline void conv3x3_c1_pixel(const int8_t *p, int32_t in_w, const int16_t
         acc += x0 * f[0] + x1 * f[1] + x2 * f[2];
         acc += x3 * f[3] + x4 * f[4] + x5 * f[5];
         acc += x6 * f[6] + x7 * f[7] + x8 * f[8];
-        out[oc] = (int8_t)hil_clamp(hil_nn_round_shift_exact32(acc, out_shift[oc]), params->act_min, params->act_max);
+        out[oc] = hil_nn_requantize_s8(acc, out_shift[oc], params->act_min, params->act_max);
     }
 }
 
@@ -69,9 +69,8 @@ hil_kernel_status conv2d_s8_w16(const hil_conv_params *params, const int8_t *out
                             }
                         }
                     }
-                    const int32_t v = hil_clamp(hil_nn_round_shift_exact32(acc, out_shift[oc]), params->act_min,
-                                                params->act_max);
-                    out_image[(oy * out_w + ox) * out_c + oc] = (int8_t)v;
+                    out_image[(oy * out_w + ox) * out_c + oc] =
+                        hil_nn_requantize_s8(acc, out_shift[oc], params->act_min, params->act_max);
                 }
             }
         }

@@ -92,7 +92,7 @@ hil_kernel_status depthwise_conv2d_s8(const hil_conv_params *params, const int8_
                         dw_block4(first + c, first_f + c, in_w * chans, k_w * chans, chans, rows, cols, acc);
                     }
                     for (int32_t j = 0; j < 4; ++j) {
-                        out_px[c + j] = (int8_t)hil_clamp(hil_nn_round_shift_exact32(acc[j], out_shift[c + j]), lo, hi);
+                        out_px[c + j] = hil_nn_requantize_s8(acc[j], out_shift[c + j], lo, hi);
                     }
                 }
                 for (; c < chans; ++c) {
@@ -102,7 +102,7 @@ hil_kernel_status depthwise_conv2d_s8(const hil_conv_params *params, const int8_
                             acc += (int32_t)first[(ky * in_w + kx) * chans + c] * first_f[(ky * k_w + kx) * chans + c];
                         }
                     }
-                    out_px[c] = (int8_t)hil_clamp(hil_nn_round_shift_exact32(acc, out_shift[c]), lo, hi);
+                    out_px[c] = hil_nn_requantize_s8(acc, out_shift[c], lo, hi);
                 }
                 out_px += chans;
             }

@@ -85,6 +85,12 @@ static inline int32_t hil_clamp(int32_t v, int32_t lo, int32_t hi)
     return v < lo ? lo : (v > hi ? hi : v);
 }
 
+/* The convolutions' requantisation of one output: round right by the output channel's shift (0..31), clamp. */
+static inline int8_t hil_nn_requantize_s8(int32_t acc, int32_t shift, int32_t lo, int32_t hi)
+{
+    return (int8_t)hil_clamp(hil_nn_round_shift_exact32(acc, shift), lo, hi);
+}
+
 /* 1 when every one of the n per-channel shifts is in 0..31 (the range the convolutions accept), else 0. */
 static inline int hil_nn_shifts_valid(const int8_t *shift, int32_t n)
 {

@@ -52,11 +52,6 @@ static inline void dot_2x2(const int8_t *x0, const int8_t *x1, const int8_t *f0,
     *a11 = s11;
 }
 
-static inline int8_t requant(int32_t acc, int32_t shift, int32_t lo, int32_t hi)
-{
-    return (int8_t)hil_clamp(hil_nn_round_shift_exact32(acc, shift), lo, hi);
-}
-
 hil_kernel_status pointwise_conv2d_s8(const hil_conv_params *params, const int8_t *out_shift,
                                       const hil_dims *input_dims, const int8_t *input, const hil_dims *filter_dims,
                                       const int8_t *filter, const int32_t *bias, const hil_dims *output_dims,
@@ -87,23 +82,24 @@ hil_kernel_status pointwise_conv2d_s8(const hil_conv_params *params, const int8_
             int32_t a10 = a00, a11 = a01;
             dot_2x2(x0, x1, f0, f0 + in_c, in_c, &a00, &a01, &a10, &a11);
             const int32_t s0 = out_shift[o], s1 = out_shift[o + 1];
-            o0[o] = requant(a00, s0, lo, hi);
-            o0[o + 1] = requant(a01, s1, lo, hi);
-            o1[o] = requant(a10, s0, lo, hi);
-            o1[o + 1] = requant(a11, s1, lo, hi);
+            o0[o] = hil_nn_requantize_s8(a00, s0, lo, hi);
+            o0[o + 1] = hil_nn_requantize_s8(a01, s1, lo, hi);
+            o1[o] = hil_nn_requantize_s8(a10, s0, lo, hi);
+            o1[o + 1] = hil_nn_requantize_s8(a11, s1, lo, hi);
         }
         if (o < out_c) {
             const int8_t *f = filter + o * in_c;
             const int32_t b = bias ? bias[o] : 0;
-            o0[o] = requant(hil_nn_dot_s8(x0, f, in_c, b), out_shift[o], lo, hi);
-            o1[o] = requant(hil_nn_dot_s8(x1, f, in_c, b), out_shift[o], lo, hi);
+            o0[o] = hil_nn_requantize_s8(hil_nn_dot_s8(x0, f, in_c, b), out_shift[o], lo, hi);
+            o1[o] = hil_nn_requantize_s8(hil_nn_dot_s8(x1, f, in_c, b), out_shift[o], lo, hi);
         }
     }
     if (p < pixels) {
         const int8_t *x = input + p * in_c;
         int8_t *out = output + p * out_c;
         for (int32_t o = 0; o < out_c; ++o) {
-            out[o] = requant(hil_nn_dot_s8(x, filter + o * in_c, in_c, bias ? bias[o] : 0), out_shift[o], lo, hi);
+            const int32_t acc = hil_nn_dot_s8(x, filter + o * in_c, in_c, bias ? bias[o] : 0);
+            out[o] = hil_nn_requantize_s8(acc, out_shift[o], lo, hi);
         }
     }
     return HIL_KERNEL_OK;
