@@ -3,4 +3,3 @@
 from hil.catalog.spec import Budgets, ModelSpec, ParityThresholds
 
 __all__ = ["Budgets", "ModelSpec", "ParityThresholds"]
-
