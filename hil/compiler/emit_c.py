@@ -28,6 +28,14 @@ void hil_debug_layer(int32_t index, const char *name, const void *data, uint32_t
 #else
 #define HIL_DEBUG_LAYER(index, name, data, bytes) ((void)0)
 #endif
+/* Built with -DHIL_PROFILE_LAYERS, model_run calls hil_profile_layer(-1) on entry and (i) after layer i, so a
+ * profiling build (hil.bench.profile) can time every layer. */
+#ifdef HIL_PROFILE_LAYERS
+void hil_profile_layer(int32_t index);
+#define HIL_PROFILE_LAYER(index) hil_profile_layer(index)
+#else
+#define HIL_PROFILE_LAYER(index) ((void)0)
+#endif
 
 """
 
@@ -236,7 +244,7 @@ class _Emitter:
             f'    HIL_DEBUG_LAYER({i}, "{_c_string(step.name)}", arena + {self.memory.offsets[out]}u, '
             f"{self.graph.tensors[out].nbytes}u);\n"
         )
-        return self._step(i, step) + dump
+        return self._step(i, step) + dump + f"    HIL_PROFILE_LAYER({i});\n"
 
     def _step(self, i: int, step: Step) -> str:
         if step.kind == "mbconv":
@@ -306,7 +314,7 @@ def emit(
         + support
         + f"\nstatic const hil_tensor_info model_inputs[{len(inputs)}] = {{{in_info}}};\n"
         + f"static const hil_tensor_info model_outputs[{len(outputs)}] = {{{out_info}}};\n\n"
-        + "int32_t model_run(uint8_t *arena)\n{\n"
+        + "int32_t model_run(uint8_t *arena)\n{\n    HIL_PROFILE_LAYER(-1);\n"
         + calls
         + "    return 0;\n}\n"
     )
