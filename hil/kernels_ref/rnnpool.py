@@ -11,7 +11,8 @@ from hil.kernels_ref.params import FastGRNNParams, FastGRNNWeights, RNNPoolParam
 
 def rnnpool_get_buffer_size(params: RNNPoolParams, rnn1: FastGRNNWeights, rnn2: FastGRNNWeights) -> int:
     """rnnpool_s8_get_buffer_size: scratch bytes of every rnnpool kernel (hil_rnnpool_scratch in hil_kernels.h):
-    int32 projection ring, folded biases, RNN2 input terms and accumulators, then int16 summaries, states and widened pixel."""
+    int32 projection ring, folded biases, RNN2 input terms and accumulators, then int16 summaries, states and the
+    widened pixel."""
     r, c, h1, h2 = params.patch_h, params.patch_w, rnn1.hidden_size, rnn2.hidden_size
     longest = max(r, c)
     words = c * r * h1 + 2 * h1 + 2 * h2 + longest * h2 + max(h1, h2)
