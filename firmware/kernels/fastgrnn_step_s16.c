@@ -10,7 +10,7 @@
  * Overflow reasoning:
  *   - the pre-activation: the compiler guarantees (fastgrnn_accumulator_bound) that the sum of the
  *     magnitudes of every term, bias included, is <= 2^30; so every partial sum, SMLAD's included,
- *     is exact in int32; the folded biases (hil_nn_fastgrnn_fold) add at most 2^13 + 32784 * 2^14 < 2^29.01
+ *     is exact in int32; the folded biases (hil_nn_fastgrnn_fold) add at most 2^13 + 32772 * 2^14 < 2^29.01
  *     with pre_shift <= 14, so acc + folded stays inside int32.
  *   - z in [11, 32757], c in [-32746, 32746], zeta_q15, nu_q15 in [0, 32768]:
  *     zeta_q15 * (32768 - z) <= 2^15 * 32767 < 2^30;  k = that >> 15 rounded, + nu_q15 <= 65536;
@@ -59,7 +59,7 @@ static inline int32_t dot1_s16(const int16_t *r, const int16_t *v, int32_t n)
 
 /* The constants of the gates and the update, read once per step into locals (so they live in registers). */
 typedef struct {
-    int32_t shift;     /* pre_shift + 4: tanh's index shift; sigmoid's is one more */
+    int32_t shift;     /* pre_shift + HIL_TANH_INDEX_SHIFT: tanh's index shift; sigmoid's is one more */
     int32_t zeta_q15;
     int32_t nu_q15;
     int32_t kc_shift;  /* 15 - h_frac_bits, 1..15 */
@@ -67,7 +67,7 @@ typedef struct {
 
 static inline gate_constants gate_constants_of(const hil_fastgrnn_params *p)
 {
-    const gate_constants g = {p->pre_shift + 4, p->zeta_q15, p->nu_q15, 15 - p->h_frac_bits};
+    const gate_constants g = {p->pre_shift + HIL_TANH_INDEX_SHIFT, p->zeta_q15, p->nu_q15, 15 - p->h_frac_bits};
     return g;
 }
 
@@ -186,18 +186,22 @@ static void matvec_s16(const int16_t *m, int32_t rows, int32_t cols, const int16
     }
 }
 
-/* A bias with pre_shift's rounding and a nonlinearity's table offset (32784 sigmoid, 16392 tanh) folded in. */
-static inline int32_t fold_bias(int32_t bias, int32_t pre_shift, int32_t table_offset)
+/* The Q12 offsets of the nonlinearities' indices (hil_kernels.h): 4096 bins below zero and half a bin. */
+#define TANH_INDEX_OFFSET 16386
+#define SIGMOID_INDEX_OFFSET 32772
+
+/* A bias with pre_shift's rounding and a nonlinearity's index offset folded in. */
+static inline int32_t fold_bias(int32_t bias, int32_t pre_shift, int32_t index_offset)
 {
     const int32_t round = pre_shift > 0 ? (int32_t)1 << (pre_shift - 1) : 0;
-    return bias + round + table_offset * ((int32_t)1 << pre_shift);
+    return bias + round + index_offset * ((int32_t)1 << pre_shift);
 }
 
 void hil_nn_fastgrnn_fold(const hil_fastgrnn_params *params, const hil_fastgrnn_weights *weights, int32_t *folded)
 {
     for (int32_t i = 0; i < weights->hidden_size; ++i) {
-        folded[2 * i] = fold_bias(weights->bias_gate[i], params->pre_shift, 32784);
-        folded[2 * i + 1] = fold_bias(weights->bias_update[i], params->pre_shift, 16392);
+        folded[2 * i] = fold_bias(weights->bias_gate[i], params->pre_shift, SIGMOID_INDEX_OFFSET);
+        folded[2 * i + 1] = fold_bias(weights->bias_update[i], params->pre_shift, TANH_INDEX_OFFSET);
     }
 }
 
@@ -253,8 +257,8 @@ hil_kernel_status fastgrnn_step_s16(const hil_fastgrnn_params *params, const hil
     const gate_constants g = gate_constants_of(params);
     for (int32_t i = 0; i < n_h; ++i) {
         const int32_t acc = dot1_s16(weights->w + i * n_in, x, n_in) * mw + dot1_s16(weights->u + i * n_h, h, n_h) * mu;
-        h_out[i] = unit_update(&g, acc, fold_bias(weights->bias_gate[i], ps, 32784),
-                               fold_bias(weights->bias_update[i], ps, 16392), h[i]);
+        h_out[i] = unit_update(&g, acc, fold_bias(weights->bias_gate[i], ps, SIGMOID_INDEX_OFFSET),
+                               fold_bias(weights->bias_update[i], ps, TANH_INDEX_OFFSET), h[i]);
     }
     return HIL_KERNEL_OK;
 }

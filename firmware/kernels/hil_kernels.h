@@ -208,35 +208,35 @@ hil_kernel_status l2norm_s8(const hil_l2norm_params *params, const hil_dims *dim
 
 /* ---- FastGRNN and RNNPool ------------------------------------------------------------------- */
 
-/* tanh in Q15 at 2048 points on [-4, 4): table[i] = clamp(round(32768 * tanh((i - 1024) / 256)), -32767, 32767);
- * sigmoid at x = (i - 1024) / 128 from it: sigmoid_table[i] = (table[i] + 32769) >> 1. */
-#define HIL_TANH_TABLE_SIZE 2048
+/* tanh in Q15 at 8192 points on [-4, 4): T[i] = clamp(round(32768 * tanh((i - 4096) / 1024)), -32767, 32767);
+ * sigmoid at x = (i - 4096) / 512 from it: S[i] = min((T[i] + 32769) >> 1, 32767). Read directly, no interpolation:
+ * the error is half a bin, <= 2^-11 for tanh and 2^-12 for sigmoid, plus tanh's tail beyond 4 (6.7e-4). */
+#define HIL_TANH_TABLE_SIZE 8192
+#define HIL_TANH_INDEX_SHIFT 2 /* Q12 -> bins of 1/1024 */
 extern const int16_t hil_tanh_table[HIL_TANH_TABLE_SIZE];
 extern const int16_t hil_sigmoid_table[HIL_TANH_TABLE_SIZE];
 
-/* clamp(v, 0, 2047): a table index (USAT with the DSP extension). */
+/* clamp(v, 0, 8191): a table index (USAT with the DSP extension). */
 static inline int32_t hil_nn_table_index(int32_t v)
 {
 #if defined(__ARM_FEATURE_DSP)
-    return (int32_t)__usat(v, 11);
+    return (int32_t)__usat(v, 13);
 #else
     return hil_clamp(v, 0, HIL_TANH_TABLE_SIZE - 1);
 #endif
 }
 
-/* tanh of a Q12 input, Q15 output in [-32746, 32746]: the table bin nearest v, read without interpolation
- * (error <= 2^-9 + tanh's tail beyond 4, 6.7e-4):  tanh = T[clamp((v + 16392) >> 4, 0, 2047)].
+/* tanh of a Q12 input, Q15 output in [-32746, 32746]: the bin nearest v, T[clamp((v + 16386) >> 2, 0, 8191)].
  * Callers keep |v| <= 2^30. */
 static inline int32_t hil_nn_tanh_q15(int32_t v)
 {
-    return hil_tanh_table[hil_nn_table_index((v + 16392) >> 4)];
+    return hil_tanh_table[hil_nn_table_index((v + 16386) >> HIL_TANH_INDEX_SHIFT)];
 }
 
-/* sigmoid of a Q12 input, Q15 output in [11, 32757], as (1 + tanh(x / 2)) / 2:
- *   sigmoid = S[clamp((v + 32784) >> 5, 0, 2047)] with S[i] = (T[i] + 32769) >> 1 */
+/* sigmoid of a Q12 input, Q15 output in [11, 32757], as (1 + tanh(x / 2)) / 2: S[clamp((v + 32772) >> 3, 0, 8191)] */
 static inline int32_t hil_nn_sigmoid_q15(int32_t v)
 {
-    return hil_sigmoid_table[hil_nn_table_index((v + 32784) >> 5)];
+    return hil_sigmoid_table[hil_nn_table_index((v + 32772) >> (HIL_TANH_INDEX_SHIFT + 1))];
 }
 
 typedef struct {
@@ -274,12 +274,12 @@ hil_kernel_status fastgrnn_step_s16(const hil_fastgrnn_params *params, const hil
 
 /* A cell's biases with the rounding and the table offsets of the nonlinearities folded in, 2 * hidden values in
  * pairs (one LDRD per unit):
- *   folded[2i]     = bias_gate[i]   + 2^(pre_shift-1) + 32784 * 2^pre_shift   (no 2^(pre_shift-1) when 0)
- *   folded[2i + 1] = bias_update[i] + 2^(pre_shift-1) + 16392 * 2^pre_shift
- * so that z_i = S[clamp((acc_i + folded[2i]) >> (pre_shift + 5), 0, 2047)] and
- * c_i = T[clamp((acc_i + folded[2i + 1]) >> (pre_shift + 4), 0, 2047)]: the same integers as the Q12 route,
- * since floor(floor(a / 2^p) / 2^q) = floor(a / 2^(p+q)). With |acc + b| <= 2^30 and pre_shift <= 14 every sum
- * stays below 2^30 + 2^29.01 < 2^31. */
+ *   folded[2i]     = bias_gate[i]   + 2^(pre_shift-1) + 32772 * 2^pre_shift   (no 2^(pre_shift-1) when 0)
+ *   folded[2i + 1] = bias_update[i] + 2^(pre_shift-1) + 16386 * 2^pre_shift
+ * so that z_i = S[clamp((acc_i + folded[2i]) >> (pre_shift + 3), 0, 8191)] and
+ * c_i = T[clamp((acc_i + folded[2i + 1]) >> (pre_shift + 2), 0, 8191)]: the same integers as the Q12 route, since
+ * floor(floor(a / 2^p) / 2^q) = floor(a / 2^(p+q)). With |acc + b| <= 2^30 and pre_shift <= 14 every sum stays
+ * below 2^30 + 2^29.01 < 2^31. */
 void hil_nn_fastgrnn_fold(const hil_fastgrnn_params *params, const hil_fastgrnn_weights *weights, int32_t *folded);
 
 /* The input term of every unit, acc's first half: wx[i] = (sum_j w[i,j] x[j]) * 2^wx_shift, x int16 or int8. */

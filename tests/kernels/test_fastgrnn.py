@@ -41,9 +41,9 @@ def test_c_tanh_and_sigmoid_match_twin_everywhere() -> None:
 
 def test_nonlinearity_errors_against_float() -> None:
     errors = max_abs_errors()
-    # a direct read: half a bin (2^-9 for tanh at steps of 1/256, 2^-10 for sigmoid) plus the table's rounding
-    assert errors["tanh"] < 2**-9 + 2**-15
-    assert errors["sigmoid"] < 2**-10 + 2**-15
+    # a direct read: tanh's tail beyond 4 (6.7e-4) and half a bin (2^-11; sigmoid at half those) dominate
+    assert errors["tanh"] < 6.8e-4
+    assert errors["sigmoid"] < 3.4e-4
     assert sigmoid_q15(np.array([-(2**30)]))[0] == 11 and sigmoid_q15(np.array([2**30]))[0] == 32757
 
 
