@@ -128,6 +128,7 @@ def profile_compiled(compiled, x: np.ndarray, work: Path) -> dict:
         "macs": compiled.qgraph.macs,
         "instructions_per_mac": total / compiled.qgraph.macs,
         "resolution_instructions": round(ns_per_tick),
+        "elf": str(image.elf),
         "firmware_equals_golden": all(np.array_equal(g, e) for g, e in zip(got, compiled.golden(x), strict=True)),
         "layers": rows,
     }
