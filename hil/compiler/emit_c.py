@@ -50,11 +50,9 @@ def c_array(name: str, values: np.ndarray) -> str:
     flat = [str(int(v)) for v in np.asarray(values).ravel()]
     lines = [", ".join(flat[i : i + VALUES_PER_LINE]) for i in range(0, len(flat), VALUES_PER_LINE)]
     body = ",\n    ".join(lines)
-    # word-aligned, so kernels may read int8/int16 weights a word (or two, LDRD) at a time
-    return (
-        f"static const {C_TYPES[np.dtype(values.dtype)]} {name}[{len(flat)}] __attribute__((aligned(4))) = "
-        f"{{\n    {body}\n}};\n"
-    )
+    # int8/int16 arrays word-aligned, so kernels may read their weights a word (or two, LDRD) at a time
+    aligned = " __attribute__((aligned(4)))" if np.dtype(values.dtype).itemsize < 4 else ""
+    return f"static const {C_TYPES[np.dtype(values.dtype)]} {name}[{len(flat)}]{aligned} = {{\n    {body}\n}};\n"
 
 
 def _dims(shape) -> str:
