@@ -325,7 +325,7 @@ hil_kernel_status rnnpool_wide_s8(const hil_context *ctx, const hil_rnnpool_para
                                   const hil_fastgrnn_weights *rnn1, const hil_fastgrnn_weights *rnn2,
                                   int16_t *output);
 
-/* The rnnpool kernels' scratch, carved from ctx->buf (hil_nn_rnnpool_scratch), int32 parts first:
+/* The rnnpool kernels' scratch, carved from ctx->buf by hil_nn_rnnpool_prepare, int32 parts first:
  *   projection  patch_w x patch_h x h1 int32: RNN1's input term (W x) * 2^wx_shift of every pixel of the current
  *               patch, a ring over columns (slot x mod patch_w), so a patch that slides right by less than its width
  *               projects only its new columns;
