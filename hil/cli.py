@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from hil import conv_test_model
+from hil.bench.profile import add_profile_command
 from hil.board_description import available_boards, load_board
 from hil.build.firmware_builder import TRANSPORTS, BuildRequest, FirmwareBuilder
 from hil.catalog import ModelSpec, model_sources, resolve_model, with_checkpoint
@@ -173,7 +174,8 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument("-o", "--output", type=Path, help="HTML page to write (default: HISTORY/trends.html)")
     report.set_defaults(handler=_report)
     compile_command = add_compile_command(sub)
-    for command in (build, run, boards, report, compile_command):
+    profile_command = add_profile_command(sub)
+    for command in (build, run, boards, report, compile_command, profile_command):
         command.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     return p
 
