@@ -30,6 +30,7 @@ class HilOptions:
     model: str
     images: Path | None
     out_dir: Path | None
+    metrics: Path | None
     run_timeout: float
     ram_budget: int | None
     flash_budget: int | None
@@ -70,6 +71,7 @@ _OPTIONS: tuple[tuple[str, str, str, type], ...] = (
     ("--model", "hil_model", "the model(s) to build the firmware around, comma-separated", str),
     ("--images", "hil_images", "directory of test images", str),
     ("--hil-out", "hil_out", "directory for the run's report, results CSV/JSON and JUnit XML", str),
+    ("--hil-metrics", "hil_metrics", "file to write the run's figures to in Prometheus text format", str),
     ("--hil-run-timeout", "hil_run_timeout", "seconds one inference may take", float),
     ("--hil-ram-budget", "hil_ram_budget", "RAM budget in bytes (default: the board's)", int),
     ("--hil-flash-budget", "hil_flash_budget", "flash budget in bytes (default: the board's)", int),
@@ -150,6 +152,7 @@ def options_from_config(config: pytest.Config) -> HilOptions:
         model=get["hil_model"],
         images=Path(get["hil_images"]) if get["hil_images"] else None,
         out_dir=Path(out_dir) if out_dir else None,
+        metrics=Path(get["hil_metrics"]) if get["hil_metrics"] else None,
         run_timeout=get["hil_run_timeout"],
         ram_budget=get["hil_ram_budget"],
         flash_budget=get["hil_flash_budget"],

@@ -9,6 +9,7 @@ import pytest
 from hil.errors import HilError
 from hil.plugin.options import options_from_config
 from hil.plugin.results_fixture import EXTRAS, RECORDER, recorder
+from hil.report.prometheus import write_metrics
 
 try:
     import pytest_html
@@ -102,7 +103,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
-    if RECORDER not in config.stash:
+    metrics = options_from_config(config).metrics
+    if RECORDER not in config.stash and metrics is None:
         return
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     counts = {
@@ -111,7 +113,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if k in ("passed", "failed", "skipped", "error", "rerun")
     }
     flaky = sorted({r.nodeid for r in reporter.stats.get("rerun", [])}) if reporter else []
-    config.stash[RECORDER].finish({"exitstatus": int(exitstatus), **counts, "flaky": flaky, "complete": True})
+    outcome = {"exitstatus": int(exitstatus), **counts, "flaky": flaky, "complete": True}
+    if RECORDER in config.stash:
+        document = config.stash[RECORDER].finish(outcome)
+    else:
+        document = {"metadata": {}, "outcome": outcome, "rows": []}
+    if metrics is not None and not hasattr(config, "workerinput"):  # the controller speaks for the run
+        write_metrics(document, metrics)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:

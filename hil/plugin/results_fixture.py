@@ -25,7 +25,15 @@ def recorder(config: pytest.Config) -> ResultsRecorder:
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
         out_dir = options.out_dir or REPO_ROOT / "reports" / stamp
         config.stash[RECORDER] = ResultsRecorder(
-            out_dir, run_metadata({"board": options.board, "emulate": options.emulate, "model": options.model})
+            out_dir,
+            run_metadata(
+                {
+                    "board": options.board,
+                    "emulate": options.emulate,
+                    "transport": options.transport,
+                    "model": options.model,
+                }
+            ),
         )
     return config.stash[RECORDER]
 
@@ -52,6 +60,8 @@ class TestRecord:
         item: str = "",
     ) -> None:
         self.recorder.add(MetricRow(self.item.nodeid, name, float(value), unit, threshold, passed, better, item))
+        # A JUnit <property> per figure, so a CI's test view can chart it next to the test.
+        self.item.user_properties.append((f"{name}[{item}]" if item else name, _number(float(value))))
 
     def table(self, title: str, rows: list[dict]) -> None:
         """An HTML table in the report, one row per dict."""
@@ -68,6 +78,10 @@ class TestRecord:
     def image(self, title: str, png: bytes) -> None:
         """A PNG shown inline in the report."""
         self.item.stash[EXTRAS].append(("png", (title, base64.b64encode(png).decode())))
+
+
+def _number(value: float) -> str:
+    return repr(int(value)) if value.is_integer() else repr(value)
 
 
 def _format(value: object) -> str:
