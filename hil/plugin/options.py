@@ -37,6 +37,7 @@ class HilOptions:
     farm: Path | None
     lock_dir: Path | None
     labgrid_coordinator: str | None
+    shard: str | None
     quarantine: Path | None
     retries: int
     image_count: int
@@ -78,6 +79,7 @@ _OPTIONS: tuple[tuple[str, str, str, type], ...] = (
     ("--hil-farm", "hil_farm", "farm file (YAML): each worker locks one of its boards; --board may name one", str),
     ("--hil-lock-dir", "hil_lock_dir", "board locks shared by every worker (default $HIL_LOCK_DIR or /tmp)", str),
     ("--hil-labgrid-coordinator", "hil_labgrid_coordinator", "labgrid coordinator HOST:PORT for farm places", str),
+    ("--hil-shard", "hil_shard", "run only part INDEX of COUNT (as 2/3), a deterministic split of the tests", str),
     ("--hil-quarantine", "hil_quarantine", "file of test ids (one a line) to skip as quarantined", str),
     ("--hil-retries", "hil_retries", "reruns of a test that failed on a harness or device error (marked flaky)", int),
     ("--hil-image-count", "hil_image_count", "synthetic test images per model when --images is not given", int),
@@ -159,6 +161,7 @@ def options_from_config(config: pytest.Config) -> HilOptions:
         farm=Path(get["hil_farm"]) if get["hil_farm"] else None,
         lock_dir=Path(get["hil_lock_dir"]) if get["hil_lock_dir"] else None,
         labgrid_coordinator=get["hil_labgrid_coordinator"],
+        shard=get["hil_shard"],
         quarantine=Path(get["hil_quarantine"]) if get["hil_quarantine"] else None,
         retries=get["hil_retries"],
         image_count=get["hil_image_count"],

@@ -9,6 +9,7 @@ import pytest
 from hil.errors import HilError
 from hil.plugin.options import options_from_config
 from hil.plugin.results_fixture import EXTRAS, RECORDER, recorder
+from hil.plugin.sharding import parse_shard, select_shard
 from hil.report.prometheus import write_metrics
 
 try:
@@ -26,6 +27,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "or only on silicon; skip elsewhere",
     )
     options = options_from_config(config)
+    if options.shard:
+        parse_shard(options.shard)  # a malformed shard stops the run before anything is collected
     if options.retries and not getattr(config.option, "reruns", 0):
         # pytest-rerunfailures reruns the test and reports each failed attempt as a rerun (flaky) in
         # the HTML report; only the harness's own errors (a device or link hiccup) are worth a retry.
@@ -56,8 +59,11 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests named in the quarantine file are skipped, and say so, instead of failing the night."""
-    path = options_from_config(config).quarantine
+    """This shard's tests only; tests named in the quarantine file are skipped, and say so, instead of
+    failing the night."""
+    options = options_from_config(config)
+    select_shard(config, items, options.shard)
+    path = options.quarantine
     if path is None:
         return
     if not path.is_file():

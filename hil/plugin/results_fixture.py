@@ -32,6 +32,7 @@ def recorder(config: pytest.Config) -> ResultsRecorder:
                     "emulate": options.emulate,
                     "transport": options.transport,
                     "model": options.model,
+                    **({"shard": options.shard} if options.shard else {}),
                 }
             ),
         )
