@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hil import conv_test_model
+from hil import __version__, conv_test_model
 from hil.board_description import available_boards, load_board
 from hil.build.firmware_builder import TRANSPORTS, BuildRequest, FirmwareBuilder
 from hil.compiler.cli import add_compile_command
@@ -150,6 +150,7 @@ def _report(args: argparse.Namespace) -> dict:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hil", description=__doc__)
+    p.add_argument("--version", action="version", version=f"hil {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     build = sub.add_parser("build", help="build the firmware for a board and print its footprint")
     build.add_argument("--board", required=True, choices=available_boards())

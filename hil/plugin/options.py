@@ -65,9 +65,9 @@ class HilOptions:
 _OPTIONS: tuple[tuple[str, str, str, type], ...] = (
     ("--board", "hil_board", f"board kind (one of {', '.join(available_boards())}) or a farm board name", str),
     ("--emulate", "hil_emulate", "qemu, renode, or auto (a board if one is attached, else an emulator)", str),
-    ("--probe", "hil_probe", "debug probe unique ID (pyOCD) of the board to use", str),
-    ("--port", "hil_port", "serial port of the board (default: the one matching the probe)", str),
-    ("--baud", "hil_baud", "UART baud rate (default: the board's)", int),
+    ("--hil-probe", "hil_probe", "debug probe unique ID (pyOCD) of the board to use", str),
+    ("--hil-port", "hil_port", "serial port of the board (default: the one matching the probe)", str),
+    ("--hil-baud", "hil_baud", "UART baud rate (default: the board's)", int),
     ("--hil-transport", "hil_transport", f"how inputs and outputs move: {' or '.join(TRANSPORTS)}", str),
     ("--model", "hil_model", "the model(s) to build the firmware around, comma-separated", str),
     ("--images", "hil_images", "directory of test images", str),
@@ -115,7 +115,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         choices = EMULATE_CHOICES if flag == "--emulate" else TRANSPORTS if flag == "--hil-transport" else None
         group.addoption(flag, dest=ini, default=None, type=kind, choices=choices, help=help_text)
         parser.addini(ini, help_text, default=_DEFAULTS.get(ini, ""))
-    parser.addini("hil_thresholds", "metric thresholds as NAME=VALUE lines", type="linelist", default=[])
 
 
 @functools.cache
