@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 
 def _png(figure: plt.Figure) -> bytes:
@@ -27,7 +28,11 @@ def latency_histogram(values: list[float], unit: str, title: str) -> bytes:
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
     axes.axvline(median, color="black", label=f"median {median:,.0f}")
     axes.axvline(p95, color="#c00000", linestyle="--", label=f"p95 {p95:,.0f}")
-    axes.ticklabel_format(axis="x", useOffset=False, style="plain")
+    # Latencies are millions of instructions that differ in the last digits: few ticks, with thousands
+    # separators, tilted, so the labels never run into each other.
+    axes.xaxis.set_major_locator(MaxNLocator(nbins=4))
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
+    axes.tick_params(axis="x", labelrotation=20, labelsize=7)
     axes.set_xlabel(unit)
     axes.set_ylabel("runs")
     axes.set_title(title, fontsize=9)

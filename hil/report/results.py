@@ -28,6 +28,7 @@ class MetricRow:
     passed: bool | None = None
     better: str = "lower"  # "lower" or "higher": how trends read a change
     item: str = ""  # the image, layer or input the value belongs to, if any
+    model: str = ""  # the model the test ran (a run with several models runs each test once per model)
 
 
 class ResultsRecorder:
