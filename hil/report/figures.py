@@ -60,12 +60,15 @@ def budget_bars(used: dict[str, int], budget: dict[str, int], title: str) -> byt
 
 
 def trend_chart(runs: list[str], series: dict[str, list[float]], title: str, unit: str) -> bytes:
-    """A line per series across runs (oldest first)."""
-    figure, axes = plt.subplots(figsize=(6, 2.6))
+    """A line per series across runs (oldest first), the y axis in the unit with thousands separators."""
+    figure, axes = plt.subplots(figsize=(4.2, 2.6))
     for name, values in series.items():
         axes.plot(range(len(runs)), values, marker="o", label=name)
     axes.set_xticks(range(len(runs)), runs, rotation=30, ha="right", fontsize=7)
-    axes.set_ylabel(unit)
+    axes.yaxis.set_major_locator(MaxNLocator(nbins=5))
+    axes.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:,.4g}" if abs(y) < 1e4 else f"{y:,.0f}"))
+    axes.tick_params(axis="y", labelsize=7)
+    axes.set_ylabel(unit if len(unit) <= 30 else unit[:27] + "...", fontsize=8)
     axes.set_title(title, fontsize=9)
     if len(series) > 1:
         axes.legend(fontsize=7)

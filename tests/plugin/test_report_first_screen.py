@@ -125,3 +125,40 @@ def test_a_hundred_pictures_make_a_report_under_5_mb(pytester: pytest.Pytester, 
     print(f"100-image report: {size / 1e6:.2f} MB")
     assert size < 5_000_000, f"index.html is {size / 1e6:.1f} MB"
     assert (out / "index.html").read_text().count("data:image/jpeg;base64") >= 100
+
+
+def _write_run(history: Path, name: str, latency: dict[str, float], errors: int) -> None:
+    """A run folder written by the run's own recorder: both face models' key figures."""
+    from hil.report.results import MetricRow, ResultsRecorder
+
+    recorder = ResultsRecorder(history / name, {"started_utc": name, "board": "mps2-an386", "emulate": "qemu"})
+    for model, flash in (("rnnpool_face_m4", 80_028), ("rnnpool_face_qvga", 375_088)):
+        test = f"test_cases/test_latency.py::test_latency[{model}]"
+        recorder.add(MetricRow(test, "latency_median", latency[model], "instructions", model=model))
+        recorder.add(MetricRow(test, "flash_bytes", flash, "B", threshold=450 * 1024, model=model))
+        recorder.add(MetricRow(test, "ap50_device", 0.91, better="higher", model=model))
+    recorder.finish({"passed": 12 - errors, "failed": 0, "error": errors, "complete": True})
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed (apt-get install chromium)")
+def test_the_trend_page_has_a_panel_per_model_and_key_metric(tmp_path):
+    from hil.report.trends import build_trends
+
+    history = tmp_path / "history"
+    for index, (m4, errors) in enumerate(((27_000_000, 0), (27_100_000, 0), (29_800_000, 1))):
+        _write_run(history, f"2026120{index + 1}-020000", {"rnnpool_face_m4": m4, "rnnpool_face_qvga": 61e6}, errors)
+    page, regressions, _ = build_trends(history)
+    assert [(r.model, r.metric) for r in regressions] == [("rnnpool_face_m4", "latency_median")]
+
+    dom = _chromium(tmp_path, page, "--dump-dom")
+    assert re.search(r"<h1>hil trends: 3 runs, 20261201-020000 to 20261203-020000</h1>", dom)
+    assert "<th>model</th>" in dom and "<th>errors</th>" in dom
+    assert dom.count("<td>rnnpool_face_m4, rnnpool_face_qvga</td>") == 3
+    assert re.search(r"<tr class=\"regression\"><td>20261203-020000</td>.*?<td>1</td>", dom)
+    assert dom.count('<div class="panel">') == 2 * 3  # two models, three key metrics each
+    for model in ("rnnpool_face_m4", "rnnpool_face_qvga"):
+        assert f"<h2>{model}</h2>" in dom
+
+    screenshots = Path(os.environ.get("HIL_SCREENSHOT_DIR", tmp_path))
+    _chromium(tmp_path, page, f"--screenshot={screenshots / 'trends.png'}")
+    assert (screenshots / "trends.png").stat().st_size > 10_000
