@@ -152,10 +152,8 @@ def _test_outcomes(config: pytest.Config) -> dict[str, str]:
 
 
 def _models_of(session: pytest.Session, rows: list) -> dict[str, str]:
-    """Each test's model: its `hil_model_name` parameter, the model of its rows, or the run's only model."""
-    models = options_from_config(session.config).models
-    found = {nodeid: models[0] for nodeid in _test_outcomes(session.config)} if len(models) == 1 else {}
-    found.update({row.test: row.model for row in rows if row.model})
+    """Each test's model, where known: its `hil_model_name` parameter or the model of its rows."""
+    found = {row.test: row.model for row in rows if row.model}
     for item in session.items:
         callspec = getattr(item, "callspec", None)
         if callspec and "hil_model_name" in callspec.params:

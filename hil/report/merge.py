@@ -11,6 +11,7 @@ from pathlib import Path
 
 from hil.errors import HilError
 from hil.report.results import MetricRow, ResultsRecorder, load_run
+from hil.report.summary import SUMMARY_STYLE, summary_html
 
 JUNIT = "junit.xml"
 COUNTED = ("passed", "failed", "skipped", "error", "rerun")
@@ -66,8 +67,19 @@ def _case_outcome(case: ET.Element) -> str:
     return "passed"
 
 
-def _index_html(out_dir: Path, metadata: dict, outcome: dict, run_dirs: list[Path], junit: Path | None) -> Path:
+def junit_id(nodeid: str) -> str:
+    """A pytest node id as JUnit XML names its test case (classname::name), as pytest's junitxml does it."""
+    names = nodeid.split("::")
+    names[0] = names[0].replace("/", ".").removesuffix(".py")
+    return f"{'.'.join(names[:-1])}::{names[-1]}"
+
+
+def _index_html(out_dir: Path, document: dict, outcome: dict, run_dirs: list[Path], junit: Path | None) -> Path:
+    metadata = document["metadata"]
     cases = list(ET.parse(junit).getroot().iter("testcase")) if junit else []
+    outcomes = {f"{c.get('classname', '')}::{c.get('name', '')}": _case_outcome(c) for c in cases}
+    models_of = {junit_id(row["test"]): row.get("model") or "" for row in document["rows"]}
+    summary = summary_html(document, outcomes, models_of, out_dir)
     rows = "".join(
         f"<tr class='{_case_outcome(c)}'><td>{html.escape(c.get('classname', ''))}::{html.escape(c.get('name', ''))}"
         f"</td><td>{_case_outcome(c)}</td><td>{float(c.get('time', 0)):.2f} s</td></tr>"
@@ -82,7 +94,7 @@ def _index_html(out_dir: Path, metadata: dict, outcome: dict, run_dirs: list[Pat
     title = f"hil run {out_dir.name}: {metadata.get('model', '')} on {metadata.get('board', '')}, merged"
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:sans-serif}} .failed,.error{{color:#c00000}} td,th{{padding:2px 8px;text-align:left}}</style>
-</head><body><h1>{html.escape(title)}</h1><p>{html.escape(counts)}</p>
+{SUMMARY_STYLE}</head><body><h1 id="title">{html.escape(title)}</h1>{summary}<p>{html.escape(counts)}</p>
 <p>Shards (each with its own full report):</p><ul>{links}</ul>
 <table><tr><th>test</th><th>outcome</th><th>time</th></tr>{rows}</table></body></html>"""
     path = out_dir / "index.html"
@@ -112,5 +124,5 @@ def merge_runs(run_dirs: list[Path], out_dir: Path) -> dict:
     document = recorder.finish(outcome)
     junits = [d / JUNIT for d in run_dirs if (d / JUNIT).is_file()]
     junit = merge_junit(junits, out_dir / JUNIT) if junits else None
-    _index_html(out_dir, metadata, outcome, run_dirs, junit)
+    _index_html(out_dir, document, outcome, run_dirs, junit)
     return document

@@ -128,11 +128,11 @@ def _change(figure: Figure, before: Figure | None) -> str:
     return f"<span class='{'worse' if worse else 'better'}'>{100 * change:+.1f} %</span>"
 
 
-def model_verdicts(outcomes: dict[str, str], models_of: dict[str, str]) -> dict[str, dict[str, int]]:
-    """Per model, how many of its tests ended in each outcome."""
+def model_verdicts(outcomes: dict[str, str], models_of: dict[str, str], default: str) -> dict[str, dict[str, int]]:
+    """Per model, how many of its tests ended in each outcome (a test of no known model: the default's)."""
     counts: dict[str, dict[str, int]] = {}
     for test, outcome in outcomes.items():
-        model_counts = counts.setdefault(models_of.get(test, ""), {})
+        model_counts = counts.setdefault(models_of.get(test) or default, {})
         model_counts[outcome] = model_counts.get(outcome, 0) + 1
     return counts
 
@@ -141,7 +141,8 @@ def summary_html(
     document: dict, outcomes: dict[str, str], models_of: dict[str, str], run_dir: Path | None = None
 ) -> str:
     """One card per model: the verdict, its figures, and the change against the previous run."""
-    verdicts = model_verdicts(outcomes, models_of)
+    run_model = str(document.get("metadata", {}).get("model") or "")
+    verdicts = model_verdicts(outcomes, models_of, "" if "," in run_model else run_model)
     models = list(dict.fromkeys([*(r.get("model") or "" for r in document.get("rows", [])), *verdicts]))
     cards = []
     for model in models:

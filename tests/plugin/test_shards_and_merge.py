@@ -25,7 +25,7 @@ def test_host_only(hil_results):
 def test_parity(dut, hil_results, seed):
     image = np.random.default_rng(seed).integers(-128, 128, size=conv_test_model.INPUT.shape, dtype=np.int8)
     run = dut.infer([image])
-    hil_results.metric("differing_values", int((run.outputs[0] != conv_test_model.reference(image)).sum()))
+    hil_results.metric("mismatched_values", int((run.outputs[0] != conv_test_model.reference(image)).sum()))
     hil_results.metric("output_sum", int(run.outputs[0].astype(np.int64).sum()), item=f"seed {seed}")
     assert (run.outputs[0] == conv_test_model.reference(image)).all()
 
@@ -76,6 +76,8 @@ def test_two_shards_merged_equal_one_unsharded_run(pytester: pytest.Pytester, tm
     assert {k: expected[k] for k in ("passed", "failed", "exitstatus")} == {"passed": 3, "failed": 1, "exitstatus": 1}
     assert json.loads((merged / "results.json").read_text())["metadata"]["shards"] == ["1/2", "2/2"]
     page = (merged / "index.html").read_text()
+    assert "<span class='verdict fail'>FAIL</span> conv_test_model</h3><p>1 failed, 3 passed</p>" in page
+    assert "yes, all 2 inputs" in page  # bit-exact on both seeds, over both shards
     assert page.count("<tr class='passed'>") == 3 and page.count("<tr class='failed'>") == 1
     assert len((merged / "results.jsonl").read_text().splitlines()) == 1 + len(_rows(whole))
 
