@@ -22,6 +22,10 @@ def _label_value(value: object) -> str:
     return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
+def _help(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\n", " ")
+
+
 def _labels(labels: dict[str, object]) -> str:
     return "{" + ",".join(f'{k}="{_label_value(v)}"' for k, v in labels.items()) + "}"
 
@@ -52,7 +56,7 @@ def exposition(document: dict) -> str:
     for row in document.get("rows", []):
         name = metric_name(row["metric"])
         unit = row.get("unit") or ""
-        help_text, samples = families.setdefault(name, (f"{row['metric']} ({unit or 'no unit'})", {}))
+        _, samples = families.setdefault(name, (f"{row['metric']} ({unit or 'no unit'})", {}))
         labels = {**base, "model": row.get("model") or base["model"], "test": row["test"], "item": row.get("item", "")}
         labels["unit"] = unit
         samples[tuple(labels.items())] = float(row["value"])  # a test recording one key twice: the last counts
@@ -67,7 +71,7 @@ def exposition(document: dict) -> str:
         families[PREFIX + "run_started_timestamp_seconds"] = ("when the run started", {tuple(base.items()): stamp})
     lines = []
     for name, (help_text, samples) in families.items():
-        lines.append(f"# HELP {name} {help_text.replace(chr(92), chr(92) * 2).replace(chr(10), ' ')}")
+        lines.append(f"# HELP {name} {_help(help_text)}")
         lines.append(f"# TYPE {name} gauge")
         lines.extend(f"{name}{_labels(dict(key))} {_number(value)}" for key, value in samples.items())
     return "\n".join(lines) + "\n"
