@@ -11,10 +11,12 @@ from pathlib import Path
 import numpy as np
 
 from hil.compiler import c_support
+from hil.compiler.golden import LAYER_KERNELS
 from hil.compiler.memory_plan import MemoryPlan, in_place_members
 from hil.compiler.qgraph import QGraph, QNode
 from hil.compiler.schedule import Step
 from hil.errors import CompileError
+from hil.kernels_ref.params import C_STRUCTS, c_initializer
 from hil.model_sources import ModelSources, TensorSpec, c_tensor_info, write_if_changed
 
 C_TYPES = {np.dtype(np.int8): "int8_t", np.dtype(np.int16): "int16_t", np.dtype(np.int32): "int32_t"}
@@ -47,6 +49,12 @@ def c_array(name: str, values: np.ndarray) -> str:
 
 def _dims(shape) -> str:
     return "{" + ", ".join(str(int(d)) for d in shape) + "}"
+
+
+def _dims4(shape) -> str:
+    """hil_dims of an IR shape: NHWC maps as they are, [B, N] rows as {B, 1, 1, N}."""
+    shape = tuple(shape)
+    return _dims(shape if len(shape) == 4 else (shape[0], 1, 1, int(np.prod(shape[1:]))))
 
 
 def _conv_params(p) -> str:
@@ -148,6 +156,75 @@ class _Emitter:
             f"            }}\n"
             f"        }}\n"
         )
+
+    # ---- the general layers' kernels (point 6 of issue 10) ------------------------------------------------
+
+    def params(self, node: QNode) -> str:
+        return f"        static const {C_STRUCTS[type(node.params)]} params = {c_initializer(node.params)};\n"
+
+    def weighted_layer(self, i: int, node: QNode) -> str:
+        """grouped_conv2d_s8 and fully_connected_s8: a convolution's argument list."""
+        f = self.array(f"l{i}_filter", node.arrays["filter"])
+        b = self.array(f"l{i}_bias", node.arrays["bias"])
+        s = self.array(f"l{i}_shift", node.arrays["out_shift"])
+        filter_shape = node.arrays["filter"].shape  # OHWI, or [M, N] as {M, 1, 1, N}
+        filter_shape = filter_shape if len(filter_shape) == 4 else (filter_shape[0], 1, 1, filter_shape[1])
+        return (
+            self.params(node) + f"        static const hil_dims in_dims = {_dims4(self.shape(node.inputs[0]))};\n"
+            f"        static const hil_dims filter_dims = {_dims(filter_shape)};\n"
+            f"        static const hil_dims out_dims = {_dims4(self.shape(node.output))};\n"
+            f"        HIL_CHECK({i}, {node.kernel}(&params, {s}, &in_dims, {self.ptr(node.inputs[0], True)}, "
+            f"&filter_dims, {f}, {b}, &out_dims, {self.ptr(node.output)}));\n"
+        )
+
+    def pool(self, i: int, node: QNode) -> str:
+        return (
+            self.params(node) + f"        static const hil_dims in_dims = {_dims4(self.shape(node.inputs[0]))};\n"
+            f"        static const hil_dims out_dims = {_dims4(self.shape(node.output))};\n"
+            f"        HIL_CHECK({i}, {node.kernel}(&params, &in_dims, {self.ptr(node.inputs[0], True)}, &out_dims, "
+            f"{self.ptr(node.output)}));\n"
+        )
+
+    def lut(self, i: int, node: QNode) -> str:
+        table = self.array(f"l{i}_table", node.arrays["table"])
+        count = int(np.prod(self.shape(node.output)))
+        args = f"{count}, {self.ptr(node.inputs[0], True)}, {table}, {self.ptr(node.output)}"
+        return f"        HIL_CHECK({i}, lut_s8({args}));\n"
+
+    def softmax(self, i: int, node: QNode) -> str:
+        table = self.array(f"l{i}_exp", node.arrays["exp_table"])
+        return (
+            self.params(node) + f"        static const hil_dims dims = {_dims4(self.shape(node.output))};\n"
+            f"        HIL_CHECK({i}, softmax_s8(&params, &dims, {self.ptr(node.inputs[0], True)}, {table}, "
+            f"{self.ptr(node.output)}));\n"
+        )
+
+    def flatten_chw(self, i: int, node: QNode) -> str:
+        """NHWC to PyTorch's channel-major rows: a copy when H*W or C is 1, else a transposing loop."""
+        n, h, w, c = self.shape(node.inputs[0])
+        src, dst = self.ptr(node.inputs[0], True), self.ptr(node.output)
+        if h * w == 1 or c == 1:
+            return f"        memcpy({dst}, {src}, {n * h * w * c}u);\n"
+        return (
+            f"        const int8_t *in = {src};\n        int8_t *out = {dst};\n"
+            f"        for (int32_t b = 0; b < {n}; ++b) {{\n"
+            f"            for (int32_t p = 0; p < {h * w}; ++p) {{\n"
+            f"                for (int32_t c = 0; c < {c}; ++c) {{\n"
+            f"                    out[(b * {c} + c) * {h * w} + p] = in[(b * {h * w} + p) * {c} + c];\n"
+            f"                }}\n            }}\n        }}\n"
+        )
+
+    def layer(self, i: int, node: QNode) -> str:
+        emitters = {
+            "grouped_conv2d_s8": self.weighted_layer,
+            "fully_connected_s8": self.weighted_layer,
+            "maxpool_s8": self.pool,
+            "avgpool_s8": self.pool,
+            "lut_s8": self.lut,
+            "softmax_s8": self.softmax,
+            "flatten_chw": self.flatten_chw,
+        }
+        return emitters[node.kernel](i, node)
 
     def data_move(self, node: QNode) -> str:
         out = self.ptr(node.output)
@@ -252,6 +329,8 @@ class _Emitter:
             body = self.l2norm(i, node)
         elif node.kernel in ("rnnpool_s8", "rnnpool_offset_s8"):
             body = self.rnnpool(i, node, self.memory.offsets[f"{i}:rnnpool"], step.scratch["rnnpool"])
+        elif node.kernel in LAYER_KERNELS:
+            body = self.layer(i, node)
         else:
             body = self.data_move(node)
         return f"{header}    {{\n{body}    }}\n"
