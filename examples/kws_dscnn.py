@@ -40,12 +40,13 @@ class DSCNN(nn.Module):
             )
         )
         self.dropout = nn.Dropout(0.4)
+        self.pool = nn.AvgPool2d((25, 5))  # the whole 25 x 5 map the strided stem leaves of 49 x 10
         self.classifier = nn.Linear(filters, classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.relu(self.stem_bn(self.stem(F.pad(x, (1, 1, 4, 5)))))  # SAME for the strided 10x4 kernel
         x = self.dropout(self.blocks(x))
-        x = torch.flatten(F.avg_pool2d(x, x.shape[-2:]), 1)
+        x = torch.flatten(self.pool(x), 1)
         return F.softmax(self.classifier(x), dim=1)
 
 
