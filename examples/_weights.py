@@ -1,6 +1,7 @@
 """Seeded random weights for the examples: He-normal convolution and Linear weights, small biases, and BatchNorm
-running statistics measured on generated inputs, so every layer sees the value ranges a trained network's would
-(unit-variance pre-activations) rather than ranges that explode or vanish with depth."""
+running statistics measured on generated inputs, with each BatchNorm's scale set to its channel's measured spread:
+every channel is centred on the data the model sees and keeps its He-initialised scale, so value ranges neither
+explode nor vanish with depth and small errors are not amplified from layer to layer (as in a trained network)."""
 
 from __future__ import annotations
 
@@ -30,4 +31,10 @@ def initialise(model: nn.Module, seed: int, inputs: Callable[[int], np.ndarray])
                 m.momentum = None  # a cumulative average over the statistics batch
         model.train()
         model(torch.from_numpy(inputs(STATISTICS_SAMPLES)))
+        for m in model.modules():
+            if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                # gamma ~ the channel's own spread: BatchNorm centres the channel but keeps its He-initialised
+                # scale. Dividing by the spread (gamma ~ 1) would blow up the channels whose random weights nearly
+                # cancel, and their rounding noise with them: a chaotic network no training would produce.
+                m.weight.mul_(torch.sqrt(m.running_var + m.eps))
     return model.eval()
