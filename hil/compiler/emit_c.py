@@ -57,14 +57,6 @@ def _dims4(shape) -> str:
     return _dims(shape if len(shape) == 4 else (shape[0], 1, 1, int(np.prod(shape[1:]))))
 
 
-def _conv_params(p) -> str:
-    return f"{{{p.stride_h}, {p.stride_w}, {p.pad_h}, {p.pad_w}, {p.act_min}, {p.act_max}}}"
-
-
-def _grnn_params(p) -> str:
-    return f"{{{p.wx_shift}, {p.uh_shift}, {p.pre_shift}, {p.h_frac_bits}, {p.zeta_q15}, {p.nu_q15}}}"
-
-
 class _Emitter:
     def __init__(self, graph: QGraph, steps: list[Step], memory: MemoryPlan) -> None:
         self.graph = graph
@@ -98,7 +90,7 @@ class _Emitter:
             f"{self.ptr(node.output)}"
         )
         return (
-            f"        static const hil_conv_params params = {_conv_params(node.params)};\n"
+            f"        static const hil_conv_params params = {c_initializer(node.params)};\n"
             f"        static const hil_dims in_dims = {_dims(self.shape(node.inputs[0]))};\n"
             f"        static const hil_dims filter_dims = {_dims(node.arrays['filter'].shape)};\n"
             f"        static const hil_dims out_dims = {_dims(self.shape(node.output))};\n"
@@ -110,7 +102,7 @@ class _Emitter:
         a, b = (self.ptr(t, True) for t in node.inputs)
         return (
             f"        static const hil_add_params params = "
-            f"{{{p.a_shift}, {p.b_shift}, {p.out_shift}, {p.act_min}, {p.act_max}}};\n"
+            f"{c_initializer(p)};\n"
             f"        static const hil_dims dims = {_dims(self.shape(node.output))};\n"
             f"        HIL_CHECK({i}, add_s8(&params, &dims, {a}, {b}, {self.ptr(node.output)}));\n"
         )
@@ -119,7 +111,7 @@ class _Emitter:
         p = node.params
         g = self.array(f"l{i}_gamma", node.arrays["gamma"])
         return (
-            f"        static const hil_l2norm_params params = {{{p.out_shift}, {p.act_min}, {p.act_max}}};\n"
+            f"        static const hil_l2norm_params params = {c_initializer(p)};\n"
             f"        static const hil_dims dims = {_dims(self.shape(node.output))};\n"
             f"        HIL_CHECK({i}, l2norm_s8(&params, &dims, {self.ptr(node.inputs[0], True)}, {g}, "
             f"{self.ptr(node.output)}));\n"
@@ -140,8 +132,7 @@ class _Emitter:
             return f"{{{w.input_size}, {w.hidden_size}, {fields}}}"
 
         return (
-            f"        static const hil_rnnpool_params params = {{{p.patch_h}, {p.patch_w}, {_grnn_params(p.rnn1)}, "
-            f"{_grnn_params(p.rnn2)}, {p.out_shift}, {p.act_min}, {p.act_max}}};\n"
+            f"        static const hil_rnnpool_params params = {c_initializer(p)};\n"
             f"        static const hil_fastgrnn_weights rnn1 = {weights('rnn1', w1)};\n"
             f"        static const hil_fastgrnn_weights rnn2 = {weights('rnn2', w2)};\n"
             f"        static const hil_dims in_dims = {_dims(self.shape(node.inputs[0]))};\n"
@@ -286,12 +277,12 @@ class _Emitter:
             node = step.nodes[3]
             residual = 1 if node.inputs[0] == x else 2
             p = node.params
-            add = f"{{{p.a_shift}, {p.b_shift}, {p.out_shift}, {p.act_min}, {p.act_max}}}"
+            add = c_initializer(p)
         fields = [
             _dims(self.shape(x)),
             _dims(self.shape(step.output)),
             str(self.shape(expand.output)[-1]),
-            *(_conv_params(n.params) for n in (expand, depthwise, project)),
+            *(c_initializer(n.params) for n in (expand, depthwise, project)),
             *(_dims(n.arrays["filter"].shape) for n in (expand, depthwise, project)),
             *(name for names in arrays.values() for name in names),
             str(residual),
