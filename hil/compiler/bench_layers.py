@@ -90,6 +90,7 @@ OPERATORS: dict[str, Callable[[], nn.Module]] = {
     "conv padding='same' (even kernel)": lambda: _head(nn.ReLU(), nn.Conv2d(CHANNELS, CHANNELS, 4, padding="same")),
     "ZeroPad2d + strided conv": lambda: _head(nn.ReLU(), nn.ZeroPad2d((0, 1, 0, 1)), nn.Conv2d(CHANNELS, 8, 3, 2)),
     "F.pad asymmetric + conv": lambda: Fn(lambda x: F.pad(F.relu(x), (2, 1, 0, 1))),
+    "F.pad + maxpool (a zero_pad data move)": lambda: Fn(lambda x: F.max_pool2d(F.pad(x, (0, 1, 1, 0)), 2)),
     "dilated conv": lambda: _head(nn.ReLU(), nn.Conv2d(CHANNELS, CHANNELS, 3, padding=2, dilation=2)),
     "grouped conv (4 groups)": lambda: _head(nn.ReLU(), nn.Conv2d(CHANNELS, 12, 3, padding=1, groups=4)),
     "depthwise x2 multiplier": lambda: _head(nn.ReLU(), nn.Conv2d(CHANNELS, 16, 3, padding=1, groups=CHANNELS)),
@@ -124,7 +125,7 @@ class AllLayers(nn.Module):
         self.multiplier = nn.Conv2d(12, 24, 3, padding=1, groups=12)
         self.bn = nn.BatchNorm2d(24)
         self.residual = nn.Conv2d(24, 24, 1)
-        self.fc1 = nn.Linear(24 * 2 * 2, 16)
+        self.fc1 = nn.Linear(24 * 2 * 3, 16)
         self.bn1 = nn.BatchNorm1d(16)
         self.drop = nn.Dropout(0.2)
         self.fc2 = nn.Linear(16, 10)
@@ -134,7 +135,7 @@ class AllLayers(nn.Module):
         x = F.leaky_relu(self.strided(self.pad(x)), 0.1)
         x = torch.tanh(self.dilated(F.pad(x, (1, 0, 0, 1))))
         x = self.multiplier(F.hardsigmoid(self.grouped(x)))
-        x = F.relu(self.bn(F.max_pool2d(x, 2)))
+        x = F.relu(self.bn(F.max_pool2d(F.pad(x, (1, 0, 0, 1)), 2, padding=(0, 1))))
         x = torch.sigmoid(x + self.residual(x))
         pooled = F.avg_pool2d(x, 2)
         rows = self.drop(F.relu6(self.bn1(self.fc1(torch.flatten(pooled, 1)))))

@@ -205,8 +205,24 @@ class _Emitter:
             f"                }}\n            }}\n        }}\n"
         )
 
+    def zero_pad(self, i: int, node: QNode) -> str:
+        """Zeros everywhere, then each input row copied into place."""
+        n, h, w, c = self.shape(node.inputs[0])
+        _, out_h, out_w, _ = self.shape(node.output)
+        a = node.attrs
+        row0 = (a["top"] * out_w + a["left"]) * c
+        return (
+            f"        const int8_t *in = {self.ptr(node.inputs[0], True)};\n"
+            f"        int8_t *out = {self.ptr(node.output)};\n"
+            f"        memset(out, 0, {n * out_h * out_w * c}u);\n"
+            f"        for (int32_t r = 0; r < {n * h}; ++r) {{\n"
+            f"            memcpy(out + (r / {h}) * {out_h * out_w * c} + (r % {h}) * {out_w * c} + {row0}, "
+            f"in + r * {w * c}, {w * c}u);\n        }}\n"
+        )
+
     def layer(self, i: int, node: QNode) -> str:
         emitters = {
+            "zero_pad": self.zero_pad,
             "grouped_conv2d_s8": self.weighted_layer,
             "fully_connected_s8": self.weighted_layer,
             "maxpool_s8": self.pool,

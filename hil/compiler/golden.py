@@ -42,6 +42,9 @@ LAYER_KERNELS = {
     "lut_s8": lambda n, x: lut_s8(x, n.arrays["table"]),
     "softmax_s8": lambda n, x: softmax_s8(n.params, x, n.arrays["exp_table"]),
     "flatten_chw": lambda n, x: x.transpose(0, 3, 1, 2).reshape(x.shape[0], -1),
+    "zero_pad": lambda n, x: np.pad(
+        x, ((0, 0), (n.attrs["top"], n.attrs["bottom"]), (n.attrs["left"], n.attrs["right"]), (0, 0))
+    ),
 }
 
 

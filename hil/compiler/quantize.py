@@ -31,7 +31,11 @@ from hil.kernels_ref.fixed import KernelRangeError
 
 BIAS_LIMIT = 2**30  # pointwise_conv2d_s8's bound on |bias|
 H_FRAC_MAX = 14
-SAME_EXPONENT = ("maxpool", "flatten_chw")  # besides the data moves: ops whose output takes the input's exponent
+SAME_EXPONENT = (
+    "maxpool",
+    "flatten_chw",
+    "zero_pad",
+)  # besides the data moves: ops whose output takes the input's exponent
 SOFTMAX_MIN_EXPONENT = -14  # softmax_s8's largest out_frac_bits
 
 
@@ -310,7 +314,12 @@ def _flatten_chw(node: Node, graph: Graph, e: dict[str, int]) -> QNode:
     return _layer_node("flatten_chw", node, graph, input_shape=graph.tensors[node.inputs[0]].shape)
 
 
+def _zero_pad(node: Node, graph: Graph, e: dict[str, int]) -> QNode:
+    return _layer_node("zero_pad", node, graph, **node.attrs)
+
+
 LAYER_QUANTIZERS = {
+    "zero_pad": _zero_pad,
     "linear": _linear,
     "maxpool": _maxpool,
     "avgpool": _avgpool,
