@@ -97,12 +97,6 @@ def _known_modules() -> dict[type, Callable[[nn.Module], tuple[str, dict, dict]]
 
 NCHW, NHWC, FLAT = "nchw", "nhwc", "flat"  # FLAT: [B, N] rows (after flatten or a Linear), IR shape as torch's
 
-SUPPORTED = (
-    "modules Conv2d (any stride, padding incl. 'same', dilation, groups), Linear, BatchNorm1d/2d, ReLU, ReLU6, "
-    "RNNPool, L2Norm; functions relu, relu6, hardtanh, leaky_relu, hardswish, hardsigmoid, sigmoid, tanh, silu, "
-    "softmax, max_pool2d, avg_pool2d, adaptive_avg_pool2d, mean over H and W, flatten/view/reshape to [B, N], "
-    "pad (zeros or replicate), add, cat, channel slices, max over channels, dropout (eval), Identity"
-)
 IDENTITIES = ("dropout", "feature_dropout", "alpha_dropout", "contiguous")  # identities in eval mode
 ACTIVATIONS = ("leaky_relu", "hardswish", "hardsigmoid", "sigmoid", "tanh", "silu")
 
@@ -204,7 +198,9 @@ class _Capture(TorchFunctionMode):
                 raise CompileError(f"{where}: only the [B, H*W, C] view of an NHWC-permuted map is supported")
             self.add_node("flatten", where, [source], result, tuple(result.shape), layout=NHWC)
         else:
-            raise CompileError(f"{where}: operation '{name}' is not supported by the compiler; supported: {SUPPORTED}")
+            raise CompileError(
+                f"{where}: operation '{name}' is not supported by the compiler; supported: {supported()}"
+            )
 
     @staticmethod
     def _nhwc(t: torch.Tensor) -> tuple[int, ...]:
@@ -280,7 +276,7 @@ def capture(model: nn.Module, example: torch.Tensor) -> Graph:
             if not inside_leaf and not list(module.children()) and list(module.parameters(recurse=False)):
                 raise CompileError(
                     f"module '{path}' of type {type(module).__name__} is not supported by the compiler; "
-                    f"supported: {SUPPORTED}"
+                    f"supported: {supported()}"
                 )
             continue
         if inside_leaf:
@@ -449,3 +445,14 @@ LAYER_FUNCTIONS: dict[str, Callable] = {
     "mean": _global_pool,
     "flatten": _flatten,
 }
+
+
+# The tensor operations _record handles itself (besides LAYER_FUNCTIONS), as the error message lists them.
+BUILT_IN = ("add", "cat", "pad (zeros, replicate)", "x[:, a:b]", "max over channels", "permute to NHWC", "view")
+
+
+def supported() -> str:
+    """What capture takes, for the one-line error naming an unsupported module or operation."""
+    modules = ", ".join(sorted(kind.__name__ for kind in _known_modules()))
+    functions = ", ".join(sorted({name.rstrip("_") for name in LAYER_FUNCTIONS} | {*BUILT_IN, *IDENTITIES}))
+    return f"modules {modules} (Conv2d: any stride, padding incl. 'same', dilation, groups); functions {functions}"

@@ -102,5 +102,9 @@ def test_unsupported_operator_fails_at_capture_in_one_line(layer, named: str) ->
     with pytest.raises(CompileError) as error:
         capture(_Unsupported(layer).eval(), torch.zeros(1, 3, 8, 8))
     message = str(error.value)
-    assert named in message and "supported: modules Conv2d" in message and "max_pool2d" in message
+    assert (
+        named in message
+        and "supported: modules BatchNorm1d, BatchNorm2d, Conv2d" in message
+        and "max_pool2d" in message
+    )
     assert "\n" not in message
