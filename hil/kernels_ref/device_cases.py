@@ -266,14 +266,15 @@ def pool_case(rng: np.random.Generator, h: int, w: int, c: int, k: int, stride: 
         f"{{ static const {struct} pr = {c_initializer(params)}; static const hil_dims di = {_dims(x.shape)},"
         f" do_ = {_dims((1, oh, ow, c))};\n      st = {kernel}pool_s8(&pr, &di, {{in0}}, &do_, {{out}}); }}"
     )
-    return KernelCase(f"{kernel}pool {k}x{k} s{stride} p{pad} {h}x{w}x{c}", [x], twin(params, x, (oh, ow)), {}, call, 0)
+    name = f"{kernel}pool {k}x{k} s{stride} p{pad} {h}x{w}x{c}"
+    return KernelCase(name, [x], twin(params, x, (oh, ow)), {}, call, oh * ow * c * k * k)
 
 
 def lut_case(rng: np.random.Generator, count: int) -> KernelCase:
     x = rng.integers(-128, 128, (1, count), dtype=np.int8)
     table = rng.integers(-128, 128, 256, dtype=np.int8)
     call = f"{{ st = lut_s8({count}, {{in0}}, {{p}}t, {{out}}); }}"
-    return KernelCase(f"lut {count}", [x], lut_s8(x, table), {"t": table}, call, 0)
+    return KernelCase(f"lut {count}", [x], lut_s8(x, table), {"t": table}, call, count)
 
 
 def softmax_case(rng: np.random.Generator, rows: int, c: int) -> KernelCase:
@@ -284,7 +285,7 @@ def softmax_case(rng: np.random.Generator, rows: int, c: int) -> KernelCase:
         f"{{ static const hil_softmax_params pr = {c_initializer(params)}; static const hil_dims d = "
         f"{_dims(x.shape)};\n      st = softmax_s8(&pr, &d, {{in0}}, {{p}}t, {{out}}); }}"
     )
-    return KernelCase(f"softmax {rows}x{c}", [x], softmax_s8(params, x, table), {"t": table}, call, 0)
+    return KernelCase(f"softmax {rows}x{c}", [x], softmax_s8(params, x, table), {"t": table}, call, rows * c)
 
 
 def _align(n: int) -> int:
