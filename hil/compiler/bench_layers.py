@@ -78,6 +78,7 @@ OPERATORS: dict[str, Callable[[], nn.Module]] = {
     "softmax": lambda: _head(nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(CHANNELS, 10), nn.Softmax(-1)),
     "relu (standalone)": lambda: Fn(lambda x: F.relu(F.max_pool2d(x, 2))),
     "relu6 (standalone)": lambda: _head(nn.MaxPool2d(2), nn.ReLU6()),
+    "clamp(-1, 2) (hardtanh)": lambda: Fn(lambda x: x.clamp(-1.0, 2.0)),
     "leaky_relu": lambda: nn.LeakyReLU(0.1),
     "leaky_relu (F)": lambda: Fn(lambda x: F.leaky_relu(x, 0.2)),
     "hardswish": lambda: nn.Hardswish(),

@@ -354,9 +354,14 @@ def _activation_function(rec: _Capture, where: str, name: str, args, kwargs, res
     if layout == NHWC:
         raise CompileError(f"{where}: {name} on an NHWC-permuted tensor is not supported")
     attrs: dict = {}
-    if name == "hardtanh":
-        low, high = float(_arg(args, kwargs, 1, "min_val", -1.0)), float(_arg(args, kwargs, 2, "max_val", 1.0))
-        name = "relu6" if (low, high) == (0.0, 6.0) else "hardtanh"
+    if name in ("hardtanh", "clamp"):
+        default = (-1.0, 1.0) if name == "hardtanh" else (None, None)
+        low = _arg(args, kwargs, 1, "min_val" if name == "hardtanh" else "min", default[0])
+        high = _arg(args, kwargs, 2, "max_val" if name == "hardtanh" else "max", default[1])
+        if not all(v is None or isinstance(v, (int, float)) for v in (low, high)):
+            raise CompileError(f"{where}: only {name} to constant numbers is supported, got {low!r}, {high!r}")
+        low, high = float("-inf" if low is None else low), float("inf" if high is None else high)
+        name = {(0.0, 6.0): "relu6", (0.0, float("inf")): "relu"}.get((low, high), "hardtanh")
         attrs = {"min_val": low, "max_val": high} if name == "hardtanh" else {}
     elif name == "leaky_relu":
         attrs = {"negative_slope": float(_arg(args, kwargs, 1, "negative_slope", 0.01))}
@@ -436,8 +441,8 @@ def _flatten(rec: _Capture, where: str, name: str, args, kwargs, result) -> None
 
 
 LAYER_FUNCTIONS: dict[str, Callable] = {
-    **{name: _activation_function for name in ("relu", "relu6", "hardtanh", *ACTIVATIONS)},
-    **{f"{name}_": _activation_function for name in ("relu", "hardtanh", *ACTIVATIONS)},
+    **{name: _activation_function for name in ("relu", "relu6", "hardtanh", "clamp", *ACTIVATIONS)},
+    **{f"{name}_": _activation_function for name in ("relu", "hardtanh", "clamp", *ACTIVATIONS)},
     "softmax": _softmax,
     "max_pool2d": _max_pool,
     "avg_pool2d": _avg_pool,
