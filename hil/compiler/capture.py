@@ -1,8 +1,9 @@
 """Capture a PyTorch model into the IR by running it once on an example input.
 
-Modules the compiler knows (convolution, batch norm, ReLU/ReLU6, RNNPool, L2Norm) are recorded whole;
+Modules the compiler knows (convolution, Linear, batch norm, ReLU/ReLU6, RNNPool, L2Norm) are recorded whole;
 the tensor operations a model's own forward applies between them (residual add, padding, channel
-slices, max, concatenation, the NHWC flatten of the heads) are recorded through a TorchFunctionMode.
+slices, max, concatenation, the NHWC flatten of the heads, and LAYER_FUNCTIONS: activations, softmax, pooling,
+flatten to rows) are recorded through a TorchFunctionMode, so a module and its functional form are alike.
 Running the model, rather than tracing it symbolically, lets its forward use ordinary Python (shape
 checks, loops over blocks). Anything else fails here, naming the module and its type.
 """
@@ -259,7 +260,7 @@ class _Capture(TorchFunctionMode):
 
 
 def capture(model: nn.Module, example: torch.Tensor) -> Graph:
-    """The IR of model, from one run on example ([B, C, H, W])."""
+    """The IR of model, from one run on example ([B, C, H, W], or [B, N] for a model of vectors)."""
     if example.dim() not in (2, 4):
         raise CompileError(f"the example input must be [B, C, H, W] or [B, N], got shape {tuple(example.shape)}")
     known = _known_modules()
