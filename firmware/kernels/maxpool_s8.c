@@ -1,24 +1,39 @@
 /*
  * Max pooling over NHWC int8: input and output share one exponent, so no requantisation, only the clamp
  * (a fused ReLU). Padded taps are skipped (PyTorch pads max pooling with -inf). With the DSP extension four
- * channels are compared at once: SSUB8 sets the GE flags per byte where a >= b, SEL picks those bytes.
+ * channels go through the whole window in one register: SSUB8 sets the GE flags per byte where the running
+ * maximum is >= the tap, SEL keeps those bytes and takes the tap's others.
  */
 #include "hil_kernels.h"
 
-/* max(acc[c], x[c]) for n channels, into acc. */
-static inline void max_into(int8_t *acc, const int8_t *x, int32_t n)
+/* out[c] = max over the window rows ya..yb-1, columns xa..xb-1 (all inside the map) of channel c. */
+static void window_max(const int8_t *image, int32_t in_w, int32_t chans, int32_t ya, int32_t yb, int32_t xa,
+                       int32_t xb, int8_t *out)
 {
+    const int8_t *first = image + (ya * in_w + xa) * chans;
     int32_t c = 0;
 #if defined(__ARM_FEATURE_DSP)
-    for (; c + 4 <= n; c += 4) {
-        const int32_t a = hil_nn_read32(acc + c), b = hil_nn_read32(x + c);
-        (void)__ssub8((uint32_t)a, (uint32_t)b);
-        const int32_t m = (int32_t)__sel((uint32_t)a, (uint32_t)b);
-        memcpy(acc + c, &m, sizeof m);
+    for (; c + 4 <= chans; c += 4) {
+        uint32_t m = (uint32_t)hil_nn_read32(first + c);
+        for (int32_t y = ya; y < yb; ++y) {
+            for (int32_t x = xa; x < xb; ++x) {
+                const uint32_t tap = (uint32_t)hil_nn_read32(image + (y * in_w + x) * chans + c);
+                (void)__ssub8(m, tap);
+                m = __sel(m, tap);
+            }
+        }
+        memcpy(out + c, &m, sizeof m);
     }
 #endif
-    for (; c < n; ++c) {
-        acc[c] = x[c] > acc[c] ? x[c] : acc[c];
+    for (; c < chans; ++c) {
+        int8_t m = first[c];
+        for (int32_t y = ya; y < yb; ++y) {
+            for (int32_t x = xa; x < xb; ++x) {
+                const int8_t tap = image[(y * in_w + x) * chans + c];
+                m = tap > m ? tap : m;
+            }
+        }
+        out[c] = m;
     }
 }
 
@@ -32,6 +47,7 @@ hil_kernel_status maxpool_s8(const hil_pool_params *params, const hil_dims *inpu
     }
     const int32_t in_h = input_dims->h, in_w = input_dims->w, chans = input_dims->c;
     const int32_t out_h = output_dims->h, out_w = output_dims->w;
+    const int clamps = params->act_min > -128 || params->act_max < 127; /* else a max of int8s needs none */
     for (int32_t b = 0; b < input_dims->n; ++b) {
         const int8_t *image = input + b * in_h * in_w * chans;
         for (int32_t oy = 0; oy < out_h; ++oy) {
@@ -44,13 +60,8 @@ hil_kernel_status maxpool_s8(const hil_pool_params *params, const hil_dims *inpu
                 if (ya >= yb || xa >= xb) {
                     return HIL_KERNEL_ARG_ERROR;
                 }
-                memcpy(out, image + (ya * in_w + xa) * chans, (size_t)chans);
-                for (int32_t y = ya; y < yb; ++y) {
-                    for (int32_t x = xa; x < xb; ++x) {
-                        max_into(out, image + (y * in_w + x) * chans, chans);
-                    }
-                }
-                for (int32_t c = 0; c < chans; ++c) {
+                window_max(image, in_w, chans, ya, yb, xa, xb, out);
+                for (int32_t c = 0; clamps && c < chans; ++c) {
                     out[c] = (int8_t)hil_clamp(out[c], params->act_min, params->act_max);
                 }
             }
