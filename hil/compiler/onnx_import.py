@@ -86,7 +86,7 @@ class OnnxModule(nn.Module):
         self.input_names = [i.name for i in graph.input if i.name not in self.constants]
         self.output_names = [o.name for o in graph.output]
         self.layers = nn.ModuleDict()
-        self.steps: list[tuple[str, list[str], list[str], Callable]] = []
+        self.steps: list[tuple[str, list[str], list[str], Callable]] = []  # (node for messages, inputs, outputs, run)
         for index, node in enumerate(graph.node):
             name = node.name or f"{node.op_type}_{index}"
             if node.op_type == "Constant":
@@ -102,7 +102,7 @@ class OnnxModule(nn.Module):
                     f"ONNX node '{name}': operator {node.op_type} is not supported; supported: {', '.join(CONVERTERS)}"
                 )
             step = CONVERTERS[node.op_type](self, name, node, _attrs(node))
-            self.steps.append((name, list(node.input), list(node.output), step))
+            self.steps.append((f"{name}' ({node.op_type})", list(node.input), list(node.output), step))
 
     def constant(self, name: str, node_name: str) -> np.ndarray:
         if name not in self.constants:
@@ -118,9 +118,14 @@ class OnnxModule(nn.Module):
 
     def forward(self, *inputs: torch.Tensor):
         values = dict(zip(self.input_names, inputs, strict=True))
-        for _, names, outputs, step in self.steps:
+        for node, names, outputs, step in self.steps:
             args = [values.get(n) for n in names]
-            values[outputs[0]] = step(*args)
+            try:
+                values[outputs[0]] = step(*args)
+            except OnnxImportError:
+                raise
+            except CompileError as error:  # capture refused what the node became: name the node
+                raise OnnxImportError(f"ONNX node '{node}: {error}") from error
         outs = [values[n] for n in self.output_names]
         return outs[0] if len(outs) == 1 else tuple(outs)
 

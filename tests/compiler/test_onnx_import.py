@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from examples.bench import spec_of
-from hil.compiler.capture import to_graph_layout
+from hil.compiler.capture import capture, to_graph_layout
 from hil.compiler.host_model import HostModel
 from hil.compiler.pipeline import compile_model
 from hil.errors import HilError
@@ -67,6 +67,24 @@ def test_unsupported_onnx_operator_fails_in_one_line(tmp_path) -> None:
     message = str(error.value)
     assert "operator Mul is not supported; supported: Conv, Gemm" in message and "\n" not in message
     assert isinstance(error.value, HilError)
+
+
+class _JoinedRows(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.b = nn.Linear(6, 3), nn.Linear(6, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.a(x), self.b(x)], dim=1)
+
+
+def test_onnx_operator_the_compiler_refuses_names_the_node(tmp_path) -> None:
+    """Concat of rows converts, but capture takes only concatenations of maps or of the heads' rows."""
+    path = _export(_JoinedRows().eval(), (1, 6), tmp_path / "joined.onnx")
+    with pytest.raises(OnnxImportError) as error:
+        capture(load_onnx(path), torch.zeros(1, 6))
+    message = str(error.value)
+    assert message.startswith("ONNX node '/Concat' (Concat): ") and "torch.cat" in message and "\n" not in message
 
 
 @pytest.mark.parametrize("content", [b"", b"\x08\x07garbage\xff" * 10])
