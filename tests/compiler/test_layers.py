@@ -29,6 +29,7 @@ from hil.compiler.host_model import HostModel
 from hil.compiler.pipeline import compile_model
 from hil.errors import CompileError
 from hil.targets.qemu import QemuSemihostingTarget
+from tests.compiler.random_models import RandomLayerModel
 
 # The operator's own error (float run from the stem's int8 output): every one is above 30 dB but the depthwise
 # convolution with a channel multiplier (fan-in 9, 29.9 dB: per-tensor int8 activations); see bench_layers.
@@ -108,3 +109,16 @@ def test_unsupported_operator_fails_at_capture_in_one_line(layer, named: str) ->
         and "max_pool2d" in message
     )
     assert "\n" not in message
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_layer_model_host_c_equals_golden(seed: int, tmp_path) -> None:
+    model = RandomLayerModel(seed)
+    calibration = [to_graph_layout(model.example(i).numpy()) for i in range(1, 5)]
+    compiled = compile_model(model, model.example(), calibration, tmp_path / "c", f"random_layers_{seed}")
+    host = HostModel(compiled.emitted.sources, build_root=tmp_path / "host")
+    for i in (7, 8):
+        x = to_graph_layout(model.example(i).numpy())
+        (expected,) = compiled.golden(x)
+        (got,) = host.run([compiled.qgraph.quantize_input(x)])
+        np.testing.assert_array_equal(got, expected, err_msg=f"{model.kinds}")
