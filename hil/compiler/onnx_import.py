@@ -61,6 +61,11 @@ def onnx_input_shape(path: Path) -> tuple[int, ...]:
     return tuple(int(d.dim_value) if d.HasField("dim_value") and d.dim_value > 0 else 1 for d in dims)
 
 
+def onnx_output_names(path: Path) -> tuple[str, ...]:
+    """The names of the model's outputs, in order."""
+    return tuple(o.name for o in _load(path).graph.output)
+
+
 def _attrs(node) -> dict:
     onnx = _onnx()
     return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}

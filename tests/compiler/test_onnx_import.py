@@ -19,14 +19,16 @@ from hil.compiler.pipeline import compile_model
 from hil.errors import HilError
 
 onnx = pytest.importorskip("onnx")
-from hil.compiler.onnx_import import OnnxImportError, load_onnx, onnx_input_shape  # noqa: E402
+from hil.compiler.onnx_import import OnnxImportError, load_onnx, onnx_input_shape, onnx_output_names  # noqa: E402
 
 
 def _export(model: nn.Module, shape: tuple[int, ...], path: Path) -> Path:
     """The legacy TorchScript exporter: it works offline (the dynamo exporter needs onnxscript)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, (torch.zeros(shape),), str(path), dynamo=False, input_names=["input"])
+        torch.onnx.export(
+            model, (torch.zeros(shape),), str(path), dynamo=False, input_names=["input"], output_names=["scores"]
+        )
     return path
 
 
@@ -35,6 +37,7 @@ def test_resnet8_from_onnx_is_bit_exact_with_pytorch(tmp_path) -> None:
     model = spec.build()
     path = _export(model, spec.input_shape, tmp_path / "resnet8.onnx")
     assert onnx_input_shape(path) == spec.input_shape
+    assert onnx_output_names(path) == ("scores",)
     calibration = [to_graph_layout(x[None]) for x in spec.calibration(spec.calibration_count)]
     example = torch.zeros(spec.input_shape)
     from_torch = compile_model(model, example, calibration, tmp_path / "torch", "resnet8")
