@@ -40,22 +40,26 @@ hil_kernel_status grouped_conv2d_s8(const hil_grouped_conv_params *params, const
             for (int32_t ox = 0; ox < out_w; ++ox) {
                 const int32_t ix0 = ox * params->stride_w - params->pad_w;
                 int8_t *out = out_image + (oy * out_w + ox) * out_c;
+                /* every tap inside the input: no per-tap bounds checks (most pixels of a map) */
+                const int inside = iy0 >= 0 && iy0 + (k_h - 1) * params->dilation_h < in_h && ix0 >= 0 &&
+                                   ix0 + (k_w - 1) * params->dilation_w < in_w;
                 for (int32_t oc = 0; oc < out_c; ++oc) {
                     const int8_t *f = filter + oc * k_h * k_w * group_c;
-                    const int32_t channel0 = (oc / per_group) * group_c;
+                    const int8_t *base = image + (oc / per_group) * group_c;
                     int32_t acc = bias ? bias[oc] : 0;
                     for (int32_t ky = 0; ky < k_h; ++ky) {
                         const int32_t iy = iy0 + ky * params->dilation_h;
-                        if (iy < 0 || iy >= in_h) {
+                        if (!inside && (iy < 0 || iy >= in_h)) {
                             continue;
                         }
+                        const int8_t *row = base + iy * in_w * in_c;
+                        const int8_t *taps = f + ky * k_w * group_c;
                         for (int32_t kx = 0; kx < k_w; ++kx) {
                             const int32_t ix = ix0 + kx * params->dilation_w;
-                            if (ix < 0 || ix >= in_w) {
+                            if (!inside && (ix < 0 || ix >= in_w)) {
                                 continue;
                             }
-                            acc = hil_nn_dot_s8(image + (iy * in_w + ix) * in_c + channel0,
-                                                f + (ky * k_w + kx) * group_c, group_c, acc);
+                            acc = hil_nn_dot_s8(row + ix * in_c, taps + kx * group_c, group_c, acc);
                         }
                     }
                     out[oc] = hil_nn_requantize_s8(acc, out_shift[oc], params->act_min, params->act_max);
