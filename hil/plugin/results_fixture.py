@@ -32,6 +32,8 @@ def recorder(config: pytest.Config) -> ResultsRecorder:
                     "emulate": options.emulate,
                     "transport": options.transport,
                     "model": options.model,
+                    # Trends compare runs over the same images only.
+                    "images": str(options.images) if options.images else f"synthetic test x{options.image_count}",
                     **({"shard": options.shard} if options.shard else {}),
                 }
             ),
