@@ -11,6 +11,7 @@ from hil.errors import HilError
 from hil.plugin.options import options_from_config
 from hil.plugin.results_fixture import EXTRAS, RECORDER, recorder
 from hil.plugin.sharding import parse_shard, select_shard
+from hil.plugin.xdist_results import gather_worker_results
 from hil.report.prometheus import write_metrics
 from hil.report.run_metadata import git_commit
 from hil.report.summary import SUMMARY_STYLE, summary_html
@@ -112,8 +113,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report.extras = extras
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-html writes the page that shows the merged rows
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
+    gather_worker_results(config)
     metrics = options_from_config(config).metrics
     if RECORDER not in config.stash and metrics is None:
         return
