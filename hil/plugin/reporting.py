@@ -10,6 +10,7 @@ import pytest
 from hil.errors import HilError
 from hil.plugin.options import options_from_config
 from hil.plugin.results_fixture import EXTRAS, RECORDER, recorder
+from hil.plugin.setup_checks import check_setup
 from hil.plugin.sharding import parse_shard, select_shard
 from hil.plugin.xdist_results import gather_worker_results
 from hil.report.prometheus import write_metrics
@@ -40,8 +41,9 @@ def pytest_configure(config: pytest.Config) -> None:
         # the HTML report; only the harness's own errors (a device or link hiccup) are worth a retry.
         config.option.reruns = options.retries
         config.option.only_rerun = ["hil.errors.", "TargetError", "LinkError", "DeviceError"]
-    if config.getoption("hil_out") is None or options.out_dir is None:
-        return
+    check_setup(config, options)
+    if config.getoption("hil_out") is None or options.out_dir is None or config.option.collectonly:
+        return  # --collect-only leaves no run folder behind
     options.out_dir.mkdir(parents=True, exist_ok=True)
     if pytest_html is not None and getattr(config.option, "htmlpath", None) is None:
         config.option.htmlpath = str(options.out_dir / "index.html")
