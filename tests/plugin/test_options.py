@@ -64,6 +64,7 @@ def _dump(result: pytest.RunResult) -> dict:
 def test_every_ini_setting_is_read(pytester: pytest.Pytester):
     pytester.makeini("[pytest]\n" + "".join(f"{k} = {v}\n" for k, (v, _, _) in INI_VALUES.items()))
     pytester.makefile(".txt", quarantine="")
+    (pytester.mkdir("pictures") / "a.png").write_bytes(b"")  # the run checks the folder holds images
     pytester.makepyfile(test_dump=DUMP_OPTIONS)
     result = pytester.runpytest_subprocess("-s", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
