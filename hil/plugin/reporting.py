@@ -114,7 +114,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
-    metrics = options_from_config(config).metrics
+    metrics = None if config.option.collectonly else options_from_config(config).metrics
     if RECORDER not in config.stash and metrics is None:
         return
     reporter = config.pluginmanager.get_plugin("terminalreporter")

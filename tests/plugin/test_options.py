@@ -85,8 +85,9 @@ def pytest_addoption(parser):
 
 
 def test_the_plugin_installs_beside_one_that_owns_port_and_baud(pytester: pytest.Pytester):
-    """A stand-in declares pytest-embedded-serial's `--port` and `--baud`; the real package is not a
-    dependency, as its own `dut` fixture would replace the harness's in every run."""
+    """A stand-in declares pytest-embedded-serial's `--port` and `--baud` (the real package is not a
+    dependency: its own `dut` fixture would meet the harness's in every run). With pytest-embedded 2.9.3
+    on the path, the old `--port` went silently to it; `--hil-port` reaches the harness."""
     pytester.makepyfile(embedded_serial=STAND_IN_SERIAL_PLUGIN, test_dump=DUMP_OPTIONS)
     pytester.syspathinsert()
     result = pytester.runpytest_subprocess(
