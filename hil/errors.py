@@ -1,9 +1,5 @@
 """The harness's exceptions: each names what went wrong, where, and what was expected."""
 
-# The run's exit codes: pytest's own (0 passed, 1 tests failed, 2 interrupted, 3 internal error,
-# 4 usage error, 5 no tests) and the harness's, for a device that could not be had at all.
-DEVICE_UNAVAILABLE = 6  # no probe, a busy port, a board that never answered: no test could run on it
-
 
 class HilError(Exception):
     """Base of every error the harness raises on purpose."""

@@ -19,7 +19,6 @@ from hil.plugin.reporting import (
     pytest_sessionfinish,
     pytest_sessionstart,
     pytest_terminal_summary,
-    pytest_testnodedown,
 )
 from hil.plugin.results_fixture import hil_results
 
@@ -42,5 +41,4 @@ __all__ = [
     "pytest_sessionfinish",
     "pytest_sessionstart",
     "pytest_terminal_summary",
-    "pytest_testnodedown",
 ]

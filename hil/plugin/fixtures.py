@@ -10,12 +10,10 @@ import pytest
 from hil.build.firmware_builder import BuildRequest, FirmwareBuilder
 from hil.catalog import model_sources
 from hil.dut import Dut
-from hil.errors import HilError, LinkError, TargetError
+from hil.errors import HilError
 from hil.plugin.options import HilOptions, options_from_config
 from hil.plugin.results_fixture import recorder
 from hil.target_factory import TargetChoice, build_description, open_dut
-
-DEVICE_ERROR = pytest.StashKey[str]()
 
 
 @pytest.fixture(scope="session")
@@ -92,15 +90,7 @@ def dut(
     try:
         device = open_dut(choice, model_sources(hil_model_name), tmp_path_factory.mktemp("dut"))
     except HilError as e:
-        message = f"hil: no device under test: {e}"
-        if not isinstance(e, TargetError | LinkError):  # a firmware that does not build is the model's
-            pytest.fail(message, pytrace=False)
-        # Every later test would fail the same way: say it once, stop, and leave the run's exit code to
-        # the harness (DEVICE_UNAVAILABLE); an xdist worker hands the message to the controller.
-        request.config.stash[DEVICE_ERROR] = message
-        getattr(request.config, "workeroutput", {})["hil_device_error"] = message
-        request.session.shouldstop = "no device under test (the error above)"
-        pytest.fail(message, pytrace=False)
+        pytest.fail(f"hil: no device under test: {e}", pytrace=False)
     if device.farm_board:
         recorder(request.config).update_metadata(
             **{f"board_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}": device.farm_board}

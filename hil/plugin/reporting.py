@@ -8,8 +8,7 @@ from dataclasses import asdict
 
 import pytest
 
-from hil.errors import DEVICE_UNAVAILABLE, HilError
-from hil.plugin.fixtures import DEVICE_ERROR
+from hil.errors import HilError
 from hil.plugin.options import options_from_config
 from hil.plugin.results_fixture import EXTRAS, RECORDER, WORKERS, merge_workers, recorder, run_dir
 from hil.plugin.setup_checks import check_setup
@@ -129,19 +128,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         shutil.rmtree(workers)  # an earlier run's workers in the same --hil-out are not this run's
 
 
-@pytest.hookimpl(optionalhook=True)
-def pytest_testnodedown(node, error) -> None:
-    """xdist: a worker that could not open its device says so once, through its workeroutput."""
-    message = getattr(node, "workeroutput", {}).get("hil_device_error")
-    if message:
-        node.config.stash[DEVICE_ERROR] = message
-
-
 @pytest.hookimpl(tryfirst=True)  # before pytest-html writes the page from the merged rows
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
-    if DEVICE_ERROR in config.stash and not hasattr(config, "workerinput"):
-        session.exitstatus = DEVICE_UNAVAILABLE
     merge_workers(config)
     metrics = None if config.option.collectonly else options_from_config(config).metrics
     if RECORDER not in config.stash and metrics is None:

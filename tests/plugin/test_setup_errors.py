@@ -70,31 +70,3 @@ def test_a_missing_toolchain(pytester: pytest.Pytester, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", _path_with(tmp_path, "qemu-system-arm", "git"))
     result = pytester.runpytest_subprocess("--emulate", "qemu", "-p", "no:cacheprovider")
     _assert_one_usage_line(result, "arm-none-eabi-gcc is not on PATH; install it with:")
-
-
-NO_PROBE_TESTS = """
-def test_a(dut):
-    pass
-
-def test_b(dut):
-    pass
-
-def test_c(dut):
-    pass
-"""
-
-
-@pytest.mark.parametrize("xdist", [False, True], ids=["serial", "xdist"])
-def test_no_probe_is_said_once_per_device_and_exits_with_the_harness_code(pytester: pytest.Pytester, tmp_path, xdist):
-    """The default board with no debug probe attached (none is, here): pyOCD's real error."""
-    from hil.errors import DEVICE_UNAVAILABLE
-
-    pytester.makepyfile(test_np=NO_PROBE_TESTS)
-    workers = ["-n", "2"] if xdist else []
-    result = pytester.runpytest_subprocess("--hil-out", str(tmp_path / "o"), "-p", "no:cacheprovider", *workers)
-    output = result.stdout.str() + result.stderr.str()
-    assert result.ret == DEVICE_UNAVAILABLE, output
-    errored = result.parseoutcomes().get("errors", 0)
-    assert errored == (2 if xdist else 1), "every other test of a device that cannot be had is not run"
-    full = "hil: no device under test: pyOCD says: No available debug probes are connected."
-    assert output.count(full) == errored and "Traceback" not in output
