@@ -11,7 +11,6 @@ import pytest
 from hil.errors import HilError
 from hil.plugin.options import options_from_config
 from hil.plugin.results_fixture import EXTRAS, RECORDER, WORKERS, merge_workers, recorder, run_dir
-from hil.plugin.setup_checks import check_setup
 from hil.plugin.sharding import parse_shard, select_shard
 from hil.report.prometheus import write_metrics
 from hil.report.run_metadata import git_commit
@@ -32,8 +31,6 @@ def pytest_configure(config: pytest.Config) -> None:
         "or only on silicon; skip elsewhere",
     )
     options = options_from_config(config)
-    if not hasattr(config, "workerinput"):  # the controller speaks for the run, once
-        check_setup(config, options)
     if pytest_html is not None:
         config.pluginmanager.register(_RunTitle(config), "hil-run-title")
     if options.shard:

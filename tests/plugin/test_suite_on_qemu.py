@@ -1,6 +1,5 @@
 """The user-facing suite (test_cases/) through pytest itself: budgets that fail with their numbers,
-the HTML report as a browser shows it, and --collect-only without side effects (a missing emulator:
-tests/plugin/test_setup_errors.py)."""
+a missing emulator reported in one line, and the HTML report as a browser shows it."""
 
 from __future__ import annotations
 
@@ -26,6 +25,30 @@ def test_a_too_small_ram_budget_fails_with_the_numbers(pytester, tmp_path):
     result.assert_outcomes(failed=1)
     result.stdout.re_match_lines([r".*RAM [\d,]+ B .* over the budget of 100,000 B; biggest: arena 153,600 B.*"])
     assert "Traceback" not in result.stdout.str()
+
+
+def test_a_missing_emulator_is_one_clear_error_line(pytester, tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("arm-none-eabi-gcc", "git"):
+        (bin_dir / tool).symlink_to(shutil.which(tool))
+    monkeypatch.setenv("PATH", str(bin_dir))  # the toolchain, but no qemu-system-arm
+    result = pytester.run(
+        str(REPO / ".venv" / "bin" / "python"),
+        "-m",
+        "pytest",
+        str(SUITE),
+        "--emulate",
+        "qemu",
+        "-p",
+        "no:cacheprovider",
+        "-k",
+        "exact_host_computation and 0",
+    )
+    output = result.stdout.str()
+    assert "hil: no device under test: qemu-system-arm is not on PATH; install it with: apt-get" in output
+    assert "Traceback" not in output
+    result.assert_outcomes(errors=1)
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed (apt-get install chromium)")
