@@ -22,10 +22,7 @@ def hil_options(pytestconfig: pytest.Config) -> HilOptions:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Builds the firmware before the first test when any test needs the device, and says what it is
-    (not when only listing the tests: --collect-only builds nothing and writes no run folder)."""
-    if session.config.option.collectonly:
-        return
+    """Builds the firmware before the first test when any test needs the device, and says what it is."""
     if not any("dut" in getattr(item, "fixturenames", ()) for item in session.items):
         return
     options = options_from_config(session.config)

@@ -40,8 +40,8 @@ def pytest_configure(config: pytest.Config) -> None:
         # the HTML report; only the harness's own errors (a device or link hiccup) are worth a retry.
         config.option.reruns = options.retries
         config.option.only_rerun = ["hil.errors.", "TargetError", "LinkError", "DeviceError"]
-    if config.getoption("hil_out") is None or options.out_dir is None or config.option.collectonly:
-        return  # listing the tests writes nothing: no run folder, no report
+    if config.getoption("hil_out") is None or options.out_dir is None:
+        return
     options.out_dir.mkdir(parents=True, exist_ok=True)
     if pytest_html is not None and getattr(config.option, "htmlpath", None) is None:
         config.option.htmlpath = str(options.out_dir / "index.html")

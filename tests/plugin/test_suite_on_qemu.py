@@ -80,14 +80,3 @@ def test_the_html_report_shows_images_and_tables_in_a_browser(pytester, tmp_path
     assert len(images) >= 2, "expected the budget bars and the latency histogram as inline PNGs"
     assert "hil-table" in dom and "biggest symbols" in dom
     assert "firmware_build_id" in dom
-
-
-def test_collect_only_builds_nothing_and_writes_nothing(pytester, tmp_path):
-    out = tmp_path / "out"
-    reports = REPO / "reports"
-    before = set(reports.iterdir()) if reports.is_dir() else set()
-    result = _suite(pytester, "--collect-only", "-q", "--hil-out", str(out), "--hil-metrics", str(tmp_path / "m.prom"))
-    assert result.ret == 0, result.stdout.str()
-    assert "hil: firmware" not in result.stdout.str()
-    assert not out.exists() and not (tmp_path / "m.prom").exists()
-    assert (set(reports.iterdir()) if reports.is_dir() else set()) == before
