@@ -10,14 +10,12 @@ from hil.plugin.options import pytest_addoption
 from hil.plugin.reporting import (
     pytest_collection_modifyitems,
     pytest_configure,
-    pytest_configure_node,
     pytest_html_results_summary,
     pytest_html_results_table_html,
     pytest_report_header,
     pytest_runtest_makereport,
     pytest_runtest_setup,
     pytest_sessionfinish,
-    pytest_sessionstart,
     pytest_terminal_summary,
 )
 from hil.plugin.results_fixture import hil_results
@@ -31,7 +29,6 @@ __all__ = [
     "pytest_collection_finish",
     "pytest_collection_modifyitems",
     "pytest_configure",
-    "pytest_configure_node",
     "pytest_generate_tests",
     "pytest_html_results_summary",
     "pytest_html_results_table_html",
@@ -39,6 +36,5 @@ __all__ = [
     "pytest_runtest_makereport",
     "pytest_runtest_setup",
     "pytest_sessionfinish",
-    "pytest_sessionstart",
     "pytest_terminal_summary",
 ]

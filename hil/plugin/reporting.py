@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import html
-import shutil
 from dataclasses import asdict
 
 import pytest
 
 from hil.errors import HilError
 from hil.plugin.options import options_from_config
-from hil.plugin.results_fixture import EXTRAS, RECORDER, WORKERS, merge_workers, recorder, run_dir
+from hil.plugin.results_fixture import EXTRAS, RECORDER, recorder
 from hil.plugin.sharding import parse_shard, select_shard
 from hil.report.prometheus import write_metrics
 from hil.report.run_metadata import git_commit
@@ -113,22 +112,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report.extras = extras
 
 
-@pytest.hookimpl(optionalhook=True)
-def pytest_configure_node(node) -> None:
-    """xdist: every worker records under the controller's run folder (reports/<time> differs per process)."""
-    node.workerinput["hil_out_dir"] = str(run_dir(node.config))
-
-
-def pytest_sessionstart(session: pytest.Session) -> None:
-    workers = run_dir(session.config) / WORKERS
-    if not hasattr(session.config, "workerinput") and workers.is_dir():
-        shutil.rmtree(workers)  # an earlier run's workers in the same --hil-out are not this run's
-
-
-@pytest.hookimpl(tryfirst=True)  # before pytest-html writes the page from the merged rows
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
-    merge_workers(config)
     metrics = None if config.option.collectonly else options_from_config(config).metrics
     if RECORDER not in config.stash and metrics is None:
         return

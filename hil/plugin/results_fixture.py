@@ -10,35 +10,20 @@ from pathlib import Path
 import pytest
 
 from hil.plugin.options import options_from_config
-from hil.report.results import MetricRow, ResultsRecorder, load_run, row_from_dict
+from hil.report.results import MetricRow, ResultsRecorder
 from hil.report.run_metadata import run_metadata
 
 RECORDER = pytest.StashKey[ResultsRecorder]()
-OUT_DIR = pytest.StashKey[Path]()
 EXTRAS = pytest.StashKey[list]()
 REPO_ROOT = Path(__file__).resolve().parents[2]
-WORKERS = "workers"  # under the run folder: one folder of results per xdist worker, merged at the end
-
-
-def run_dir(config: pytest.Config) -> Path:
-    """The run's folder: --hil-out, beside --html, or reports/<time>; an xdist worker takes its controller's."""
-    if OUT_DIR not in config.stash:
-        given = getattr(config, "workerinput", {}).get("hil_out_dir")
-        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
-        config.stash[OUT_DIR] = (
-            Path(given) if given else options_from_config(config).out_dir or REPO_ROOT / "reports" / stamp
-        )
-    return config.stash[OUT_DIR]
 
 
 def recorder(config: pytest.Config) -> ResultsRecorder:
-    """The run's recorder, created on first use. An xdist worker records into its own folder under
-    WORKERS (a crash keeps what it wrote), which the controller merges into the run's files."""
+    """The run's recorder, created on first use in --hil-out (or beside --html, or reports/<time>)."""
     if RECORDER not in config.stash:
         options = options_from_config(config)
-        out_dir = run_dir(config)
-        if hasattr(config, "workerinput"):
-            out_dir = out_dir / WORKERS / config.workerinput["workerid"]
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+        out_dir = options.out_dir or REPO_ROOT / "reports" / stamp
         config.stash[RECORDER] = ResultsRecorder(
             out_dir,
             run_metadata(
@@ -52,22 +37,6 @@ def recorder(config: pytest.Config) -> ResultsRecorder:
             ),
         )
     return config.stash[RECORDER]
-
-
-def merge_workers(config: pytest.Config) -> None:
-    """On the xdist controller: every worker's rows and metadata into the run's own recorder."""
-    workers = run_dir(config) / WORKERS
-    if hasattr(config, "workerinput") or not workers.is_dir():
-        return
-    run = recorder(config)
-    documents = [load_run(folder) for folder in sorted(p for p in workers.iterdir() if p.is_dir())]
-    for document in documents:
-        run.update_metadata(**{k: v for k, v in document["metadata"].items() if k not in run.metadata})
-        for row in document["rows"]:
-            run.add(row_from_dict(row))
-    starts = [d["metadata"]["started_utc"] for d in documents if d["metadata"].get("started_utc")]
-    if starts:
-        run.update_metadata(started_utc=min(starts))  # the controller's recorder is only made now, at the end
 
 
 class TestRecord:

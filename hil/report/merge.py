@@ -6,10 +6,11 @@ from __future__ import annotations
 import html
 import os
 import xml.etree.ElementTree as ET
+from dataclasses import fields
 from pathlib import Path
 
 from hil.errors import HilError
-from hil.report.results import ResultsRecorder, load_run, row_from_dict
+from hil.report.results import MetricRow, ResultsRecorder, load_run
 from hil.report.summary import SUMMARY_STYLE, summary_html
 
 JUNIT = "junit.xml"
@@ -115,9 +116,10 @@ def merge_runs(run_dirs: list[Path], out_dir: Path) -> dict:
         raise HilError(f"--merge: the output folder {out_dir} is one of the folders to merge")
     metadata = _metadata(documents, run_dirs)
     recorder = ResultsRecorder(out_dir, metadata)
+    known = {f.name for f in fields(MetricRow)}
     for document in documents:
         for row in document["rows"]:
-            recorder.add(row_from_dict(row))
+            recorder.add(MetricRow(**{k: v for k, v in row.items() if k in known}))
     outcome = _outcome(documents)
     document = recorder.finish(outcome)
     junits = [d / JUNIT for d in run_dirs if (d / JUNIT).is_file()]

@@ -31,11 +31,6 @@ class MetricRow:
     model: str = ""  # the model the test ran (a run with several models runs each test once per model)
 
 
-def row_from_dict(record: dict) -> MetricRow:
-    """A row read back from results.json(l), ignoring fields this version does not know."""
-    return MetricRow(**{k: v for k, v in record.items() if k in MetricRow.__dataclass_fields__})
-
-
 class ResultsRecorder:
     """Appends rows as they come and writes the tables at the end. Thread-safe."""
 
