@@ -64,6 +64,11 @@ def _dump(result: pytest.RunResult) -> dict:
 def test_every_ini_setting_is_read(pytester: pytest.Pytester):
     pytester.makeini("[pytest]\n" + "".join(f"{k} = {v}\n" for k, (v, _, _) in INI_VALUES.items()))
     pytester.makefile(".txt", quarantine="")
+    pictures = pytester.mkdir("pictures")  # the setup checks read every image before the run
+    import cv2
+    import numpy as np
+
+    cv2.imwrite(str(pictures / "grey.png"), np.zeros((240, 320), dtype=np.uint8))
     pytester.makepyfile(test_dump=DUMP_OPTIONS)
     result = pytester.runpytest_subprocess("-s", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
