@@ -121,7 +121,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     gather_worker_results(config)
     report_workers_without_device(session)
-    metrics = options_from_config(config).metrics
+    metrics = None if config.option.collectonly else options_from_config(config).metrics
     if RECORDER not in config.stash and metrics is None:
         return
     reporter = config.pluginmanager.get_plugin("terminalreporter")

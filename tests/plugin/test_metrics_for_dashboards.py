@@ -56,3 +56,10 @@ def test_metrics_without_a_recorded_figure_still_count_the_tests(pytester: pytes
     pytester.runpytest_subprocess("--hil-metrics", str(metrics), "-p", "no:cacheprovider").assert_outcomes(passed=1)
     families = {f.name: f for f in text_string_to_metric_families(metrics.read_text())}
     assert {s.labels["outcome"]: s.value for s in families["hil_tests"].samples}["passed"] == 1
+
+
+def test_collect_only_writes_no_metrics(pytester: pytest.Pytester, tmp_path):
+    pytester.makepyfile(test_plain="def test_ok():\n    pass\n")
+    metrics = tmp_path / "hil.prom"
+    pytester.runpytest_subprocess("--hil-metrics", str(metrics), "--collect-only", "-p", "no:cacheprovider")
+    assert not metrics.exists()

@@ -64,7 +64,11 @@ def _dump(result: pytest.RunResult) -> dict:
 def test_every_ini_setting_is_read(pytester: pytest.Pytester):
     pytester.makeini("[pytest]\n" + "".join(f"{k} = {v}\n" for k, (v, _, _) in INI_VALUES.items()))
     pytester.makefile(".txt", quarantine="")
-    (pytester.mkdir("pictures") / "a.png").write_bytes(b"")  # the run checks the folder holds images
+    pictures = pytester.mkdir("pictures")  # the setup checks read every image before the run
+    import cv2
+    import numpy as np
+
+    cv2.imwrite(str(pictures / "grey.png"), np.zeros((240, 320), dtype=np.uint8))
     pytester.makepyfile(test_dump=DUMP_OPTIONS)
     result = pytester.runpytest_subprocess("-s", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
@@ -86,8 +90,9 @@ def pytest_addoption(parser):
 
 
 def test_the_plugin_installs_beside_one_that_owns_port_and_baud(pytester: pytest.Pytester):
-    """A stand-in declares pytest-embedded-serial's `--port` and `--baud`; the real package is not a
-    dependency, as its own `dut` fixture would replace the harness's in every run."""
+    """A stand-in declares pytest-embedded-serial's `--port` and `--baud` (the real package is not a
+    dependency: its own `dut` fixture would meet the harness's in every run). With pytest-embedded 2.9.3
+    on the path, the old `--port` went silently to it; `--hil-port` reaches the harness."""
     pytester.makepyfile(embedded_serial=STAND_IN_SERIAL_PLUGIN, test_dump=DUMP_OPTIONS)
     pytester.syspathinsert()
     result = pytester.runpytest_subprocess(
