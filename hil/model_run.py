@@ -21,7 +21,7 @@ class PreparedInput:
 
     device: list[np.ndarray]
     expected: list[np.ndarray]
-    float_outputs: list[np.ndarray] | None
+    float_outputs: list[np.ndarray] | None  # in the device's layout
 
 
 def load_input_file(spec: ModelSpec, path: Path) -> np.ndarray:
@@ -48,10 +48,18 @@ def load_image_file(spec: ModelSpec, path: Path) -> ModelImage:
     return model_image(spec, read_image(path))
 
 
-def prepare_input(spec: ModelSpec, x: np.ndarray | None, seed: int) -> PreparedInput:
-    """The device input and expected outputs for x (the model's own layout), or for a seeded default input."""
+def float_outputs(spec: ModelSpec, model, x: np.ndarray) -> list[np.ndarray]:
+    """The float model's outputs for x (the model's own layout) in the device's layout (images NHWC)."""
     import torch
 
+    with torch.no_grad():
+        out = model(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)))
+    arrays = [t.numpy() for t in (out if isinstance(out, tuple | list) else (out,))]
+    return [a.transpose(0, 2, 3, 1) if a.ndim == 4 else a for a in arrays]
+
+
+def prepare_input(spec: ModelSpec, x: np.ndarray | None, seed: int) -> PreparedInput:
+    """The device input and expected outputs for x (the model's own layout), or for a seeded default input."""
     sources = model_sources(spec)
     if spec.build is None:
         tensor = sources.inputs[0]
@@ -63,10 +71,9 @@ def prepare_input(spec: ModelSpec, x: np.ndarray | None, seed: int) -> PreparedI
     if x is None:
         x = spec.calibration_inputs()[:1]
     nhwc = nhwc_inputs(np.asarray(x, np.float32))[0]
-    with torch.no_grad():
-        float_out = spec.build()(torch.from_numpy(np.asarray(x, np.float32)))
-    float_outputs = [t.numpy() for t in (float_out if isinstance(float_out, tuple | list) else (float_out,))]
-    return PreparedInput([compiled.qgraph.quantize_input(nhwc)], compiled.golden(nhwc), float_outputs)
+    return PreparedInput(
+        [compiled.qgraph.quantize_input(nhwc)], compiled.golden(nhwc), float_outputs(spec, spec.build(), x)
+    )
 
 
 def real_outputs(outputs: list[np.ndarray], infos) -> list[np.ndarray]:

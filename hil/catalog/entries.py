@@ -43,6 +43,14 @@ def _face_decode(outputs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return detections(outputs[0], outputs[1], PriorBox()(), width, height)
 
 
+def _face_test_images(count: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The synthetic test split's first pictures (320x240 grey) with their face boxes."""
+    from models.data.synthetic import SyntheticFaceGenerator
+
+    generator = SyntheticFaceGenerator()
+    return [generator.image("test", index) for index in range(count)]
+
+
 def _face(name: str, registry_name: str, flash_kb: int, description: str) -> ModelSpec:
     return ModelSpec(
         name=name,
@@ -56,6 +64,7 @@ def _face(name: str, registry_name: str, flash_kb: int, description: str) -> Mod
         resize="stretch",
         normalise=_face_normalise,
         decode=_face_decode,
+        test_images=_face_test_images,
         labels=("background", "face"),
         # The article's figures (MODELS.md): the floor to beat.
         budgets=Budgets(flash_bytes=flash_kb * 1024, ram_bytes=185 * 1024),

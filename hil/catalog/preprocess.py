@@ -22,6 +22,14 @@ class ModelImage:
     pixels: np.ndarray  # uint8 H x W (grey) or H x W x 3 (RGB), at the model's input size
     x: np.ndarray  # float32, the model's own layout, batch first
     conversion: str  # "" when the picture already had the model's size and channels
+    box_transform: tuple[float, float, float, float] = (1.0, 1.0, 0.0, 0.0)  # x, y scales and offsets
+
+    def boxes_to_input(self, boxes: np.ndarray) -> np.ndarray:
+        """Boxes x1 y1 x2 y2 in the original picture's pixels -> in the model input's pixels."""
+        sx, sy, dx, dy = self.box_transform
+        return np.asarray(boxes, np.float32).reshape(-1, 4) * np.float32([sx, sy, sx, sy]) + np.float32(
+            [dx, dy, dx, dy]
+        )
 
 
 def image_size(spec: ModelSpec) -> tuple[int, int, int]:
@@ -53,8 +61,9 @@ def default_normalise(pixels: np.ndarray) -> np.ndarray:
     return (planes.astype(np.float32) / 255.0).transpose(2, 0, 1)
 
 
-def to_model_pixels(spec: ModelSpec, image: np.ndarray) -> tuple[np.ndarray, str]:
-    """The picture at the model's input size and channels, and a description of the conversion ("" if none)."""
+def to_model_pixels(spec: ModelSpec, image: np.ndarray) -> tuple[np.ndarray, str, tuple[float, float, float, float]]:
+    """The picture at the model's input size and channels, a description of the conversion ("" if none) and
+    how a box's coordinates move (x scale, y scale, x offset, y offset)."""
     import cv2
 
     height, width, channels = image_size(spec)
@@ -66,10 +75,12 @@ def to_model_pixels(spec: ModelSpec, image: np.ndarray) -> tuple[np.ndarray, str
         image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
         steps.append("grey copied to 3 channels")
     h, w = image.shape[:2]
+    transform = (1.0, 1.0, 0.0, 0.0)
     if (h, w) != (height, width):
         if spec.resize == "stretch":
             image = cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
             steps.append(f"stretched from {w}x{h} to {width}x{height}")
+            transform = (width / w, height / h, 0.0, 0.0)
         else:
             scale = min(width / w, height / h)
             new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
@@ -79,16 +90,17 @@ def to_model_pixels(spec: ModelSpec, image: np.ndarray) -> tuple[np.ndarray, str
             canvas[top : top + new_h, left : left + new_w] = resized
             image = canvas
             steps.append(f"letterboxed from {w}x{h} to {width}x{height} (aspect kept, padded)")
-    return image, ", ".join(steps)
+            transform = (new_w / w, new_h / h, float(left), float(top))
+    return image, ", ".join(steps), transform
 
 
 def model_image(spec: ModelSpec, image: np.ndarray) -> ModelImage:
     """A uint8 picture (any size, grey or RGB) as the model's input."""
-    pixels, conversion = to_model_pixels(spec, image)
+    pixels, conversion, transform = to_model_pixels(spec, image)
     normalise = spec.normalise or default_normalise
     x = np.asarray(normalise(pixels), dtype=np.float32)[None]
     if tuple(x.shape) != tuple(spec.input_shape):
         raise ModelSpecError(
             f"model {spec.name}: its normalisation gave shape {tuple(x.shape)}, expected {tuple(spec.input_shape)}"
         )
-    return ModelImage(pixels, x, conversion)
+    return ModelImage(pixels, x, conversion, transform)

@@ -49,8 +49,11 @@ class ModelSpec:
     folder; `sources` set beside `build` replaces the compiler's C (a test's deliberately broken copy).
     `reference` computes such a model's exact integer outputs on the host.
     normalise: uint8 pixels at the input size (H x W grey, H x W x 3 RGB) to the float input without the batch
-    axis (None: C x H x W scaled to [0, 1]). decode: a detection model's real-valued outputs (batch first) to
-    (boxes [k, 4] x1 y1 x2 y2 in input pixels, scores [k]); detections scoring min_score or more count.
+    axis (None: C x H x W scaled to [0, 1]). decode: a detection model's real-valued outputs (in the device's
+    layout: NHWC for images) to (boxes [k, 4] x1 y1 x2 y2 in input pixels, scores [k]); detections scoring
+    min_score or more count.
+    test_images: `count` labelled pictures (uint8 pixels, truth boxes [k, 4] or None) the suite runs when no
+    --images are given; None: the suite runs `count` calibration inputs.
     """
 
     name: str
@@ -72,6 +75,7 @@ class ModelSpec:
     normalise: Callable[[np.ndarray], np.ndarray] | None = None
     decode: Callable[[list[np.ndarray]], tuple[np.ndarray, np.ndarray]] | None = None
     min_score: float = 0.5
+    test_images: Callable[[int], list[tuple[np.ndarray, np.ndarray | None]]] | None = None
 
     @property
     def compiled_from_pytorch(self) -> bool:
