@@ -17,10 +17,10 @@ from hil.catalog.spec import ModelSpec
 from hil.compiler.pipeline import CompiledModel
 from hil.errors import HilError, ModelSpecError
 from hil.model_sources import ModelSources
+from hil.paths import PACKAGE_DIR, WORK_DIR
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-COMPILED_ROOT = REPO_ROOT / "build" / "model_c"
-KEYED_SOURCE_DIRS = (REPO_ROOT / "hil" / "compiler", REPO_ROOT / "hil" / "kernels_ref")
+COMPILED_ROOT = WORK_DIR / "model_c"
+KEYED_SOURCE_DIRS = (PACKAGE_DIR / "compiler", PACKAGE_DIR / "kernels_ref")
 PICKLE = "compiled.pkl"
 SUMMARY = "compiled.json"
 
