@@ -112,3 +112,8 @@ def test_a_face_picture_gives_detections(tmp_path: Path, capsys: pytest.CaptureF
 def test_draw_needs_an_image(nets: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["run", "--emulate", "qemu", "--model", f"{nets}:classifier", "--draw", str(tmp_path / "o.png")]) == 2
     assert "needs the picture the model saw; give it with --image F" in capsys.readouterr().err
+
+
+def test_a_factory_is_called_once_per_process(nets: Path) -> None:
+    """The plugin's firmware and the suite's golden model must come from one model, even with random weights."""
+    assert resolve_model(f"{nets}:classifier") is resolve_model(f"{nets}:classifier")
