@@ -11,7 +11,7 @@ import numpy as np
 from hil.catalog.spec import ModelSpec
 from hil.errors import ModelSpecError
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".pgm")
 LETTERBOX_FILL = 114
 
 

@@ -117,3 +117,18 @@ def test_draw_needs_an_image(nets: Path, tmp_path: Path, capsys: pytest.CaptureF
 def test_a_factory_is_called_once_per_process(nets: Path) -> None:
     """The plugin's firmware and the suite's golden model must come from one model, even with random weights."""
     assert resolve_model(f"{nets}:classifier") is resolve_model(f"{nets}:classifier")
+
+
+def test_a_folder_of_pictures_calibrates_any_image_model(
+    nets: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    pictures = tmp_path / "calib"
+    pictures.mkdir()
+    for i, size in enumerate(((20, 40), (16, 16))):
+        cv2.imwrite(str(pictures / f"{i}.png"), np.random.default_rng(i).integers(0, 256, (*size, 3), dtype=np.uint8))
+    argv = ["compile", "--model", f"{nets}:classifier", "--calib", str(pictures), "-o", str(tmp_path / "c"), "--json"]
+    assert main(argv) == 0 and json.loads(capsys.readouterr().out)["model"] == "run_classifier"
+    (pictures / "0.png").unlink()
+    (pictures / "1.png").unlink()
+    assert main(argv) == 2
+    assert "--calib" in json.loads(capsys.readouterr().out)["error"]
