@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hil import conv_test_model
+from hil import __version__, conv_test_model
+from hil.bench.profile import add_profile_command
 from hil.board_description import available_boards, load_board
 from hil.build.firmware_builder import TRANSPORTS, BuildRequest, FirmwareBuilder
 from hil.catalog import ModelSpec, model_sources, resolve_model, with_checkpoint
@@ -27,6 +28,7 @@ from hil.model_run import (
     prepare_input,
     real_outputs,
 )
+from hil.report.merge import merge_runs
 from hil.report.trends import DEFAULT_THRESHOLD, build_trends
 from hil.target_factory import EMULATORS, TargetChoice, open_dut
 
@@ -147,23 +149,34 @@ def _boards(args: argparse.Namespace) -> dict:
     }
 
 
+def _merge(args: argparse.Namespace) -> dict:
+    if args.output is None:
+        raise HilError("--merge needs -o OUT: the folder to write the merged run to")
+    document = merge_runs([Path(d) for d in args.merge], args.output)
+    if not args.json:
+        counts = ", ".join(f"{document['outcome'][k]} {k}" for k in ("passed", "failed", "skipped", "error"))
+        print(f"merged {len(args.merge)} runs into {args.output}: {counts}, {len(document['rows'])} figures")
+    return {"run": str(args.output), "outcome": document["outcome"], "rows": len(document["rows"])}
+
+
 def _report(args: argparse.Namespace) -> dict:
-    page, regressions, runs = build_trends(Path(args.history), args.output, args.baseline, args.threshold)
+    if args.merge:
+        return _merge(args)
+    if args.history is None:
+        raise HilError("give the history folder (one sub-folder per run), or --merge RUN... -o OUT")
+    page, verdict, runs = build_trends(Path(args.history), args.output, args.baseline, args.threshold, args.accept)
     if not args.json:
         print(f"trends of {len(runs)} runs: {page}")
-        for regression in regressions:
-            print(f"  REGRESSION {regression.describe()}")
-        if not regressions:
-            print(f"  no regression beyond {100 * args.threshold:g} %")
-    return {
-        "page": str(page),
-        "runs": [r.name for r in runs],
-        "regressions": [r.__dict__ for r in regressions],
-    }
+        against = f"against {verdict.baseline}" if verdict.baseline else "with no comparable baseline"
+        print(f"{verdict.latest}: {'FAILED' if verdict.failed else 'passed'} {against}")
+        for line in verdict.lines():
+            print(f"  {line}")
+    return {"page": str(page), "runs": [r.name for r in runs], **verdict.to_dict()}
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hil", description=__doc__)
+    p.add_argument("--version", action="version", version=f"hil {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     build = sub.add_parser("build", help="build the firmware for a board and print its footprint")
     build.add_argument("--board", required=True, choices=available_boards())
@@ -191,13 +204,32 @@ def parser() -> argparse.ArgumentParser:
     boards.add_argument("--lock-dir", type=Path, help="where the board locks live (default $HIL_LOCK_DIR or /tmp)")
     boards.set_defaults(handler=_boards)
     report = sub.add_parser("report", help="trend page of a history of runs; flags regressions of the newest")
-    report.add_argument("history", help="folder with one sub-folder per run (each with results.json)")
-    report.add_argument("--baseline", help="run to compare the newest with (default: the run before it)")
-    report.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, help="relative change that flags")
-    report.add_argument("-o", "--output", type=Path, help="HTML page to write (default: HISTORY/trends.html)")
+    report.add_argument("history", nargs="?", help="folder with one sub-folder per run (each with results.json)")
+    report.add_argument(
+        "--merge", nargs="+", metavar="RUN", help="merge these run folders (shards) into one run in -o OUT"
+    )
+    report.add_argument(
+        "--baseline",
+        help="run to compare the newest with: a run folder, a date prefix (20261101) or last-passing "
+        "(default: the newest earlier run on the same target, transport and images)",
+    )
+    report.add_argument(
+        "--accept",
+        nargs="+",
+        metavar="SERIES",
+        help="make tonight the baseline of these series (MODEL/METRIC or a full series id); a series tonight "
+        "lacks is retired",
+    )
+    report.add_argument(
+        "--threshold", type=float, default=DEFAULT_THRESHOLD, help="relative change an exact figure may make (0.05)"
+    )
+    report.add_argument(
+        "-o", "--output", type=Path, help="HTML page to write (default: HISTORY/trends.html); with --merge, a folder"
+    )
     report.set_defaults(handler=_report)
     compile_command = add_compile_command(sub)
-    for command in (build, run, boards, report, compile_command):
+    profile_command = add_profile_command(sub)
+    for command in (build, run, boards, report, compile_command, profile_command):
         command.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     return p
 
@@ -216,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result, indent=2, default=str))
     if args.command == "run" and not result["matches_reference"]:
         return 1
-    if args.command == "report" and result["regressions"]:
+    if args.command == "report" and result.get("failed"):
         return 1
     return 0
 

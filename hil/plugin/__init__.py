@@ -11,6 +11,7 @@ from hil.plugin.reporting import (
     pytest_collection_modifyitems,
     pytest_configure,
     pytest_html_results_summary,
+    pytest_html_results_table_html,
     pytest_report_header,
     pytest_runtest_makereport,
     pytest_runtest_setup,
@@ -18,6 +19,7 @@ from hil.plugin.reporting import (
     pytest_terminal_summary,
 )
 from hil.plugin.results_fixture import hil_results
+from hil.plugin.xdist_results import pytest_configure_node
 
 __all__ = [
     "dut",
@@ -28,8 +30,10 @@ __all__ = [
     "pytest_collection_finish",
     "pytest_collection_modifyitems",
     "pytest_configure",
+    "pytest_configure_node",
     "pytest_generate_tests",
     "pytest_html_results_summary",
+    "pytest_html_results_table_html",
     "pytest_report_header",
     "pytest_runtest_makereport",
     "pytest_runtest_setup",
