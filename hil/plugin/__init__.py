@@ -19,6 +19,7 @@ from hil.plugin.reporting import (
     pytest_terminal_summary,
 )
 from hil.plugin.results_fixture import hil_results
+from hil.plugin.worker_errors import pytest_testnodedown
 from hil.plugin.xdist_results import pytest_configure_node
 
 __all__ = [
@@ -39,4 +40,5 @@ __all__ = [
     "pytest_runtest_setup",
     "pytest_sessionfinish",
     "pytest_terminal_summary",
+    "pytest_testnodedown",
 ]

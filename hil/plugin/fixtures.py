@@ -10,9 +10,10 @@ import pytest
 from hil.build.firmware_builder import BuildRequest, FirmwareBuilder
 from hil.catalog import model_sources
 from hil.dut import Dut
-from hil.errors import HilError
+from hil.errors import HilError, TargetError
 from hil.plugin.options import HilOptions, options_from_config
 from hil.plugin.results_fixture import recorder
+from hil.plugin.worker_errors import stop_for_no_device
 from hil.target_factory import TargetChoice, build_description, open_dut
 
 
@@ -88,6 +89,8 @@ def dut(
     )
     try:
         device = open_dut(choice, model_sources(hil_model_name), tmp_path_factory.mktemp("dut"))
+    except TargetError as e:
+        stop_for_no_device(request.config, f"hil: no device under test: {e}")
     except HilError as e:
         pytest.fail(f"hil: no device under test: {e}", pytrace=False)
     if device.farm_board:

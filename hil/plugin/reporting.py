@@ -12,6 +12,7 @@ from hil.plugin.options import options_from_config
 from hil.plugin.results_fixture import EXTRAS, RECORDER, recorder
 from hil.plugin.setup_checks import check_setup
 from hil.plugin.sharding import parse_shard, select_shard
+from hil.plugin.worker_errors import report_workers_without_device
 from hil.plugin.xdist_results import gather_worker_results
 from hil.report.prometheus import write_metrics
 from hil.report.run_metadata import git_commit
@@ -119,6 +120,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     gather_worker_results(config)
+    report_workers_without_device(session)
     metrics = options_from_config(config).metrics
     if RECORDER not in config.stash and metrics is None:
         return

@@ -47,3 +47,25 @@ def test_collect_only_builds_nothing_and_writes_no_run_folder(pytester: pytest.P
     assert result.ret == 0
     assert "hil: firmware" not in result.stdout.str()
     assert not out.exists()
+
+
+TWO_DEVICE_TESTS = """
+def test_one(dut):
+    assert dut.info.model_name
+
+def test_two(dut):
+    assert dut.info.model_name
+"""
+
+
+@pytest.mark.parametrize("workers", [(), ("-n", "2")])
+def test_no_probe_stops_the_run_once_with_its_own_exit_code(pytester: pytest.Pytester, workers) -> None:
+    """No debug probe is attached on these machines: the board target's real probe search finds none."""
+    from hil.exit_codes import NO_DEVICE
+
+    pytester.makepyfile(test_device=TWO_DEVICE_TESTS)
+    result = pytester.runpytest_subprocess("--board", "nucleo-f439zi", "-p", "no:cacheprovider", *workers)
+    output = result.stdout.str() + result.stderr.str()
+    assert result.ret == NO_DEVICE, output
+    assert output.count("no device under test") == 1, output
+    assert "Traceback" not in output
