@@ -20,7 +20,14 @@ from hil.compiler.cli import MODEL_HELP, add_compile_command
 from hil.errors import HilError
 from hil.farm.board_states import board_states
 from hil.farm.farm_file import load_farm
-from hil.model_run import describe_outputs, load_input_file, prepare_input
+from hil.model_run import (
+    describe_outputs,
+    draw_outputs,
+    load_image_file,
+    load_input_file,
+    prepare_input,
+    real_outputs,
+)
 from hil.report.merge import merge_runs
 from hil.report.trends import DEFAULT_THRESHOLD, build_trends
 from hil.target_factory import EMULATORS, TargetChoice, open_dut
@@ -42,7 +49,10 @@ def _build(args: argparse.Namespace) -> dict:
 
 def _run(args: argparse.Namespace) -> dict:
     spec = _spec(args)
-    x = load_input_file(spec, args.input) if args.input else None
+    image = load_image_file(spec, args.image) if args.image else None
+    if args.draw and image is None:
+        raise HilError(f"--draw {args.draw}: needs the picture the model saw; give it with --image F")
+    x = image.x if image else load_input_file(spec, args.input) if args.input else None
     prepared = prepare_input(spec, x, args.seed)
     sources = model_sources(spec)
     with tempfile.TemporaryDirectory(prefix="hil-run-") as workdir:
@@ -69,14 +79,25 @@ def _run(args: argparse.Namespace) -> dict:
             {"name": s.name, "shape": list(o.shape), "sha256_prefix": conv_test_model.array_digest(o)}
             for s, o in zip(dut.info.outputs, run.outputs, strict=True)
         ],
-        "meaning": describe_outputs(spec, list(run.outputs), [s.scale for s in dut.info.outputs]),
+        "meaning": describe_outputs(spec, real_outputs(list(run.outputs), dut.info.outputs)),
         "matches_reference": mismatches == 0,
         "mismatched_values": mismatches,
         "footprint": dut.image.footprint.to_dict(),
     }
+    if prepared.float_outputs is not None:
+        result["float_meaning"] = describe_outputs(spec, prepared.float_outputs)
+    if image is not None:
+        result["image"] = {"file": str(args.image), "conversion": image.conversion or "none"}
+    if args.draw:
+        draw_outputs(image.pixels, result["meaning"], args.draw)
+        result["drawing"] = str(args.draw)
     if not args.json:
+        if image is not None and image.conversion:
+            print(f"{args.image}: {image.conversion}")
         verdict = "equal to the host's computation" if mismatches == 0 else f"{mismatches} values DIFFER"
         print(f"{sources.name} on {dut.board.name} ({args.emulate}, {args.transport}): outputs {verdict}")
+        for row in result["meaning"].get("detections", []):
+            print(f"  detection {row['box']} score {row['score']:.3f}")
         for row in result["meaning"].get("top_k", []):
             print(f"  class {row['class']} ({row['label']}): {row['score']:.4f}")
         print(f"  time: {run.timing.label}")
@@ -167,7 +188,10 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--probe", help="debug probe unique ID of the board (pyOCD)")
     run.add_argument("--port", help="serial port of the board (default: the one of the probe)")
     run.add_argument("--farm", type=Path, help="farm file: --board may name one of its boards")
-    run.add_argument("--input", type=Path, help="input as a .npy array in the model's own layout")
+    given = run.add_mutually_exclusive_group()
+    given.add_argument("--input", type=Path, help="input as a .npy array in the model's own layout")
+    given.add_argument("--image", type=Path, help="input as a picture, converted as the model's spec says")
+    run.add_argument("--draw", type=Path, help="PNG of the picture the model saw with its detections or top class")
     run.add_argument("--seed", type=int, default=0, help="seed of the default input of a model written in C")
     run.set_defaults(handler=_run)
     for command in (build, run):

@@ -19,10 +19,9 @@ from hil.build.footprint import FootprintReport, read_footprint
 from hil.build.toolchain import Toolchain, arm_toolchain
 from hil.errors import FirmwareBuildError, RegionOverflowError
 from hil.model_sources import ModelSources
+from hil.paths import FIRMWARE_DIR, WORK_DIR
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-FIRMWARE_DIR = REPO_ROOT / "firmware"
-DEFAULT_BUILD_ROOT = REPO_ROOT / "build" / "firmware"
+DEFAULT_BUILD_ROOT = WORK_DIR / "firmware"
 TRANSPORTS = ("uart", "semihosting")
 
 COMMON_SOURCES = (

@@ -17,10 +17,10 @@ from hil.catalog.spec import ModelSpec
 from hil.compiler.pipeline import CompiledModel
 from hil.errors import HilError, ModelSpecError
 from hil.model_sources import ModelSources
+from hil.paths import PACKAGE_DIR, WORK_DIR
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-COMPILED_ROOT = REPO_ROOT / "build" / "model_c"
-KEYED_SOURCE_DIRS = (REPO_ROOT / "hil" / "compiler", REPO_ROOT / "hil" / "kernels_ref")
+COMPILED_ROOT = WORK_DIR / "model_c"
+KEYED_SOURCE_DIRS = (PACKAGE_DIR / "compiler", PACKAGE_DIR / "kernels_ref")
 PICKLE = "compiled.pkl"
 SUMMARY = "compiled.json"
 
@@ -77,12 +77,28 @@ def _check_weights(spec: ModelSpec, model) -> None:
             raise ModelSpecError(f"model {spec.name}: weight '{name}' holds NaN or Inf; expected finite numbers")
 
 
+def _check_input_shape(spec: ModelSpec, model) -> None:
+    """The float model runs on the spec's input shape; a shape it cannot take is named before capture."""
+    import torch
+
+    try:
+        with torch.no_grad():
+            model(torch.zeros(spec.input_shape))
+    except Exception as e:
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ModelSpecError(
+            f"model {spec.name}: input shape {tuple(spec.input_shape)} does not fit the model ({reason}); "
+            "expected the shape its first layer takes, batch first (--input-shape)"
+        ) from e
+
+
 def _compile(spec: ModelSpec, model, calibration: np.ndarray, directory: Path) -> CompiledModel:
     import torch
 
     from hil.compiler.pipeline import compile_model
 
     _check_weights(spec, model)
+    _check_input_shape(spec, model)
     return compile_model(
         model,
         torch.zeros(spec.input_shape),

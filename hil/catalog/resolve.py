@@ -131,6 +131,11 @@ def _from_onnx(path: Path, input_shape: tuple[int, ...] | None) -> ModelSpec:
     )
 
 
+# A user's factory is called once per process: one whose weights are random would otherwise give the plugin's
+# firmware and the suite's golden model two different models.
+_made: dict[tuple[str, tuple[int, ...] | None], ModelSpec] = {}
+
+
 def resolve_model(text: str, input_shape: tuple[int, ...] | None = None) -> ModelSpec:
     """The model a `--model` value names; one ModelSpecError line when it names nothing loadable."""
     text = text.strip()
@@ -138,6 +143,12 @@ def resolve_model(text: str, input_shape: tuple[int, ...] | None = None) -> Mode
     if name in CATALOG:
         spec = CATALOG[name]
         return spec if input_shape is None else replace(spec, input_shape=input_shape)
+    if (text, input_shape) not in _made:
+        _made[(text, input_shape)] = _resolve_user_model(text, input_shape)
+    return _made[(text, input_shape)]
+
+
+def _resolve_user_model(text: str, input_shape: tuple[int, ...] | None) -> ModelSpec:
     if text.lower().endswith(".onnx"):
         return _from_onnx(Path(text), input_shape)
     if ":" in text:

@@ -48,6 +48,12 @@ class ModelSpec:
     A model written directly in C (no float model) has `build=None` and `sources`, which writes its C into a
     folder; `sources` set beside `build` replaces the compiler's C (a test's deliberately broken copy).
     `reference` computes such a model's exact integer outputs on the host.
+    normalise: uint8 pixels at the input size (H x W grey, H x W x 3 RGB) to the float input without the batch
+    axis (None: C x H x W scaled to [0, 1]). decode: a detection model's real-valued outputs (in the device's
+    layout: NHWC for images) to (boxes [k, 4] x1 y1 x2 y2 in input pixels, scores [k]); detections scoring
+    min_score or more count.
+    test_images: `count` labelled pictures (uint8 pixels, truth boxes [k, 4] or None) the suite runs when no
+    --images are given; None: the suite runs `count` calibration inputs.
     """
 
     name: str
@@ -66,6 +72,10 @@ class ModelSpec:
     sources: Callable[[Path], ModelSources] | None = None
     reference: Callable[[list[np.ndarray]], list[np.ndarray]] | None = None
     origin: str = "catalog"
+    normalise: Callable[[np.ndarray], np.ndarray] | None = None
+    decode: Callable[[list[np.ndarray]], tuple[np.ndarray, np.ndarray]] | None = None
+    min_score: float = 0.5
+    test_images: Callable[[int], list[tuple[np.ndarray, np.ndarray | None]]] | None = None
 
     @property
     def compiled_from_pytorch(self) -> bool:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 
-from hil.compiler.calibrate import directory_images
 from hil.compiler.pipeline import CompiledModel
 from hil.compiler.schedule import Step
 from hil.errors import HilError
@@ -76,17 +75,24 @@ def compile_summary(compiled: CompiledModel) -> dict:
     }
 
 
-def _calibration(path: Path, limit: int | None):
-    """--calib: a folder of images (preprocessed as the face models expect) or an .npz whose first array is the
+def _calibration(spec, path: Path, limit: int | None):
+    """--calib: a folder of pictures (converted as the model's spec says) or an .npz whose first array is the
     inputs in the model's own layout."""
+    from hil.catalog.preprocess import IMAGE_SUFFIXES, model_image, read_image
+
     if path.suffix == ".npz":
         with np.load(path) as data:
             if not data.files:
                 raise HilError(f"--calib {path}: the .npz holds no array")
             inputs = data[data.files[0]][:limit]
         return lambda count: inputs
-    images = directory_images(path, limit)
-    return lambda count: np.concatenate([x.transpose(0, 3, 1, 2) for x in images])
+    if not path.is_dir():
+        raise HilError(f"--calib {path}: expected a folder of pictures or an .npz file")
+    pictures = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[:limit]
+    if not pictures:
+        raise HilError(f"--calib {path}: no {'/'.join(IMAGE_SUFFIXES)} pictures there")
+    inputs = np.concatenate([model_image(spec, read_image(p)).x for p in pictures])
+    return lambda count: inputs
 
 
 def _compile(args: argparse.Namespace) -> dict:
@@ -97,7 +103,7 @@ def _compile(args: argparse.Namespace) -> dict:
     if args.checkpoint:
         spec = with_checkpoint(spec, args.checkpoint)
     if args.calib:
-        spec = replace(spec, calibration=_calibration(args.calib, args.calib_limit))
+        spec = replace(spec, calibration=_calibration(spec, args.calib, args.calib_limit))
     if args.name:
         spec = replace(spec, name=args.name)
     result = compile_summary(compile_spec(spec, directory=args.output))

@@ -12,7 +12,7 @@ from hil.catalog import CATALOG, compile_spec
 from hil.model_sources import ModelSources
 
 ORIGINAL = CATALOG["rnnpool_face_m4"]
-WEIGHT = re.compile(r"static const int8_t l15_filter\[\d+\] = \{\s*(-?\d+)")
+WEIGHT = re.compile(r"static const int8_t l15_filter\[\d+\][^=]*= \{\s*(-?\d+)")
 
 
 def perturbed(directory: Path) -> ModelSources:
