@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hil.compiler import live_set
 from hil.compiler.calibrate import directory_images, synthetic_images
 from hil.compiler.pipeline import CompiledModel, compile_model
 from hil.compiler.schedule import Step
@@ -69,6 +70,28 @@ def layer_summary(compiled: CompiledModel) -> list[dict]:
     return rows
 
 
+def ram_estimate(arena_bytes: int, board_name: str) -> dict:
+    """What the firmware around this arena will reserve in RAM and CCM, before it is linked: the stack reservation
+    and the largest transport's link buffers are the builder's figures (test_cases/test_budgets.py checks them
+    against the linked ELF), against the board's RAM budget."""
+    from hil.board_description import load_board
+    from hil.build.firmware_builder import LINK_BUFFER_BYTES, OTHER_STATIC_BYTES, STACK_BYTES
+
+    transport = max(LINK_BUFFER_BYTES, key=LINK_BUFFER_BYTES.get)
+    parts = {
+        "arena_bytes": arena_bytes,
+        "stack_reservation_bytes": STACK_BYTES,
+        "link_buffer_bytes": LINK_BUFFER_BYTES[transport],
+        "other_static_bytes": OTHER_STATIC_BYTES,
+    }
+    return {
+        **parts,
+        "link_buffers_of": transport,
+        "total_bytes": sum(parts.values()),
+        "budget_bytes": load_board(board_name).ram_budget,
+    }
+
+
 def _compile(args: argparse.Namespace) -> dict:
     import torch
 
@@ -77,6 +100,7 @@ def _compile(args: argparse.Namespace) -> dict:
     name = args.name or f"rnnpool_face_{kind}"
     compiled = compile_model(model, torch.zeros(1, 1, 240, 320), calibration, args.output, name, ["loc", "conf"])
     rows = layer_summary(compiled)
+    sets = live_set.live_sets(compiled.memory, compiled.steps)
     result = {
         "model": name,
         "hash": compiled.emitted.sources.hash,
@@ -88,6 +112,8 @@ def _compile(args: argparse.Namespace) -> dict:
         "inputs": [s.__dict__ for s in compiled.emitted.sources.inputs],
         "outputs": [s.__dict__ for s in compiled.emitted.sources.outputs],
         "layers": rows,
+        "live_sets": [s.to_dict() for s in sets],
+        "ram": ram_estimate(compiled.memory.arena_bytes, args.board),
     }
     if not args.json:
         print(f"{name} -> {args.output} (hash {result['hash']})")
@@ -106,6 +132,14 @@ def _compile(args: argparse.Namespace) -> dict:
             f"arena {result['arena_bytes']:,} B (lower bound {result['arena_lower_bound_bytes']:,} B), "
             f"weights {result['weight_flash_bytes']:,} B, {result['macs']:,} MACs"
         )
+        print(live_set.table(sets))
+        ram = result["ram"]
+        print(
+            f"RAM+CCM reserved on {args.board} (estimate; `hil build` reads the ELF): {ram['total_bytes']:,} B = "
+            f"arena {ram['arena_bytes']:,} + stack reservation {ram['stack_reservation_bytes']:,} + link buffers "
+            f"{ram['link_buffer_bytes']:,} ({ram['link_buffers_of']}) + other static {ram['other_static_bytes']:,}; "
+            f"budget {ram['budget_bytes']:,} B"
+        )
     return result
 
 
@@ -117,5 +151,6 @@ def add_compile_command(subparsers) -> argparse.ArgumentParser:
     command.add_argument("--calib-limit", type=int, default=None, help="use at most this many calibration images")
     command.add_argument("-o", "--output", type=Path, required=True, help="folder for model.c and model.h")
     command.add_argument("--name", help="model name in the generated code (default: from --model)")
+    command.add_argument("--board", default="nucleo-f439zi", help="board whose RAM budget the estimate is against")
     command.set_defaults(handler=_compile)
     return command

@@ -27,6 +27,21 @@ def test_compile_command_json(tmp_path, capsys) -> None:
             assert len(scales["weight_exponents"]) == len(scales["out_shift"]) > 0
     exponents = [c["weight_exponents"] for row in result["layers"] for c in row["convolutions"].values()]
     assert any(len(set(e)) > 1 for e in exponents)
+    # the live set of every step, the largest being the plan's lower bound; RAM broken down against the budget
+    live = result["live_sets"]
+    assert [s["step"] for s in live] == [r["layer"] for r in result["layers"]]
+    assert max(s["bytes"] for s in live) == result["arena_lower_bound_bytes"]
+    assert all(s["bytes"] == sum(b["bytes"] for b in s["buffers"]) for s in live)
+    ram = result["ram"]
+    parts = ("arena_bytes", "stack_reservation_bytes", "link_buffer_bytes", "other_static_bytes")
+    assert ram["arena_bytes"] == result["arena_bytes"] and ram["total_bytes"] == sum(ram[p] for p in parts)
+    assert ram["budget_bytes"] == 262_144
+
+
+def test_compile_command_table(tmp_path, capsys) -> None:
+    assert main(["compile", "--model", "rnnpool_face_m4", "-o", str(tmp_path / "m4")]) == 0
+    out = capsys.readouterr().out
+    assert "largest live sets" in out and "conv.0 out" in out and "stack reservation" in out
 
 
 def test_catalog_has_face_models() -> None:
