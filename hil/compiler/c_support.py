@@ -18,6 +18,23 @@ static void gen_pad_replicate_s8(const int8_t *in, int32_t h, int32_t w, int32_t
 }
 """
 
+PAD_EDGES = """
+/* Replicate padding in place: the map's h x w pixels sit in the top-left corner of an out_h x out_w layout (its
+ * producer wrote them there); the columns right of them and the rows below copy the nearest edge pixel. */
+static void gen_pad_edges_s8(int8_t *map, int32_t h, int32_t w, int32_t c, int32_t out_h, int32_t out_w)
+{
+    const int32_t row = out_w * c;
+    for (int32_t y = 0; y < h; ++y) {
+        for (int32_t x = w; x < out_w; ++x) {
+            memcpy(map + y * row + x * c, map + y * row + (w - 1) * c, (size_t)c);
+        }
+    }
+    for (int32_t y = h; y < out_h; ++y) {
+        memcpy(map + y * row, map + (h - 1) * row, (size_t)row);
+    }
+}
+"""
+
 COPY_CHANNELS = """
 /* count channels from in_start of every pixel of in to out_start of the same pixel of out (slices, concats). */
 static void gen_copy_channels_s8(const int8_t *in, int32_t pixels, int32_t in_c, int32_t in_start, int32_t count,

@@ -55,7 +55,7 @@ def layer_summary(compiled: CompiledModel) -> list[dict]:
             {
                 "layer": i,
                 "name": step.name,
-                "op": step.kind if step.kind == "mbconv" else step.nodes[0].kernel,
+                "op": step.nodes[0].kernel if step.kind == "node" else step.kind,
                 "shape": list(out.shape),
                 "exponent": out.exponent,
                 "scale": out.scale,

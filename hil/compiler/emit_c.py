@@ -117,10 +117,13 @@ class _Emitter:
             f"{self.ptr(node.output)}));\n"
         )
 
-    def rnnpool(self, i: int, node: QNode, scratch: int, scratch_size: int) -> str:
+    def rnnpool(self, i: int, node: QNode, scratch: int, scratch_size: int, output: str | None = None) -> str:
+        """The patch loop; output: a tensor whose layout is wider than RNNPool's (the pad after it) to write into."""
         p = node.params
         names = {k: self.array(f"l{i}_{k}", v) for k, v in node.arrays.items()}
+        output = output or node.output
         _, oh, ow, c = self.shape(node.output)
+        row_w = self.shape(output)[2]
         w1, w2 = node.attrs["rnn1"], node.attrs["rnn2"]
         stride = node.attrs["stride"]
         offset = ""
@@ -139,15 +142,24 @@ class _Emitter:
             f"        static const hil_dims in_dims = {_dims(self.shape(node.inputs[0]))};\n"
             f"        const hil_context ctx = {{arena + {scratch}u, {scratch_size}}};\n"
             f"        const int8_t *in = {self.ptr(node.inputs[0], True)};\n"
-            f"        int8_t *out = {self.ptr(node.output)};\n"
+            f"        int8_t *out = {self.ptr(output)};\n"
             f"        for (int32_t oy = 0; oy < {oh}; ++oy) {{\n"
             f"            for (int32_t ox = 0; ox < {ow}; ++ox) {{\n"
             f"                HIL_CHECK({i}, {node.kernel}(&ctx, &params, &in_dims, in, oy * {stride}, ox * {stride}, "
             f"&rnn1, &rnn2,\n"
-            f"                                          {offset}out + (oy * {ow} + ox) * {c}));\n"
+            f"                                          {offset}out + (oy * {row_w} + ox) * {c}));\n"
             f"            }}\n"
             f"        }}\n"
         )
+
+    def rnnpool_pad(self, i: int, step: Step) -> str:
+        """RNNPool writing its rows straight into the padded layout, then the pad's edges filled in place."""
+        rnnpool, pad = step.nodes
+        self.helpers.add("pad_edges")
+        _, h, w, c = self.shape(rnnpool.output)
+        _, out_h, out_w, _ = self.shape(pad.output)
+        loop = self.rnnpool(i, rnnpool, self.memory.offsets[f"{i}:rnnpool"], step.scratch["rnnpool"], pad.output)
+        return loop + f"        gen_pad_edges_s8(out, {h}, {w}, {c}, {out_h}, {out_w});\n"
 
     def data_move(self, node: QNode) -> str:
         out = self.ptr(node.output)
@@ -243,6 +255,10 @@ class _Emitter:
             names = ", ".join(n.name for n in step.nodes)
             return f"    /* layer {i}: mbconv (streamed by rows) {names} */\n    {{\n{self.mbconv(i, step)}    }}\n"
         node = step.nodes[0]
+        if step.kind == "rnnpool_pad":
+            names = ", ".join(n.name for n in step.nodes)
+            body = self.rnnpool_pad(i, step)
+            return f"    /* layer {i}: {node.kernel} into the padded layout {names} */\n    {{\n{body}    }}\n"
         header = f"    /* layer {i}: {node.kernel} {node.name} */\n"
         if node.kernel in ("conv2d_s8", "conv2d_s8_w16", "depthwise_conv2d_s8", "pointwise_conv2d_s8"):
             body = self.conv(i, node)
@@ -282,6 +298,7 @@ def emit(
     calls = "".join(emitter.step(i, s) for i, s in enumerate(steps))
     helpers = {
         "pad": c_support.PAD_REPLICATE,
+        "pad_edges": c_support.PAD_EDGES,
         "copy": c_support.COPY_CHANNELS,
         "max": c_support.CHANNEL_MAX,
         "mbconv": c_support.MBCONV,

@@ -15,7 +15,7 @@ class LiveSet:
 
     index: int
     step: str
-    buffers: tuple[tuple[str, int], ...]  # (what holds it, bytes), largest first: see buffer_label
+    buffers: tuple[tuple[str, int], ...]  # (what holds it, bytes), largest first: see buffer_label and live_sets
 
     @property
     def bytes(self) -> int:
@@ -41,20 +41,19 @@ def buffer_label(name: str, steps: list[Step]) -> str:
 
 
 def live_sets(memory: MemoryPlan, steps: list[Step]) -> list[LiveSet]:
-    """One LiveSet per step, in execution order."""
-    return [
-        LiveSet(
-            i,
-            step.name,
-            tuple(
-                sorted(
-                    ((buffer_label(b.name, steps), b.size) for b in memory.buffers if b.first <= i <= b.last),
-                    key=lambda item: (-item[1], item[0]),
-                )
-            ),
-        )
-        for i, step in enumerate(steps)
-    ]
+    """One LiveSet per step, in execution order. A step whose output overwrites the input rows it consumed
+    (memory_plan's aliases) lists the bytes they share as a negative entry, so each set sums to its bytes."""
+    first = {b.name: b.first for b in memory.buffers}
+    sets = []
+    for i, step in enumerate(steps):
+        live = [(buffer_label(b.name, steps), b.size) for b in memory.buffers if b.first <= i <= b.last]
+        live += [
+            (f"{buffer_label(out, steps)} over {buffer_label(source, steps)}", -memory.overlap_bytes(out))
+            for out, (source, _) in memory.aliases.items()
+            if first[out] == i and memory.overlap_bytes(out)
+        ]
+        sets.append(LiveSet(i, step.name, tuple(sorted(live, key=lambda item: (-abs(item[1]), item[0])))))
+    return sets
 
 
 def largest(sets: list[LiveSet], count: int) -> list[LiveSet]:
