@@ -3,10 +3,15 @@ computes the same bits with these plans is test_emit_c's (random models, both fa
 
 from __future__ import annotations
 
+import copy
+
+import numpy as np
 import pytest
 
 from hil.compiler.calibrate import profile
 from hil.compiler.capture import capture
+from hil.compiler.emit_c import emit
+from hil.compiler.host_model import HostModel
 from hil.compiler.live_set import live_sets
 from hil.compiler.memory_plan import plan, scheduled_plan
 from hil.compiler.passes import optimize
@@ -41,3 +46,18 @@ def test_face_models_stream_the_first_layers_over_their_inputs(compiled_faces) -
         # stem output row y (640 B) may not reach input row 2y - 1 (320 B rows): one and a half rows before it
         assert memory.aliases[stem.output][1] == -960
         assert memory.arena_bytes <= {"m4": 98_560, "qvga": 102_400}[name], (name, memory.arena_bytes)
+
+
+def test_an_alias_one_row_too_close_corrupts_the_output(compiled_faces, calibration_inputs, tmp_path) -> None:
+    """The bound matters: the M4 stem's output moved one output row closer to its input overwrites input rows
+    the stem still reads, and the C leaves the golden model. (The plan's own offsets give the golden bits:
+    test_emit_c. Half a row closer happens to survive, by the kernel's pixel order; the bound is row-granular.)"""
+    compiled = compiled_faces["m4"]
+    stem = next(s for s in compiled.steps if s.name == "conv.0")
+    memory = copy.deepcopy(compiled.memory)
+    memory.offsets[stem.output] += 640  # one 160x4 output row
+    sources = emit(compiled.qgraph, compiled.steps, memory, tmp_path / "c", "m4_too_close", ["input"], ["loc", "conf"])
+    sources = sources.sources
+    x = calibration_inputs[2]
+    got = HostModel(sources, build_root=tmp_path / "host").run([compiled.qgraph.quantize_input(x)])
+    assert any(not np.array_equal(g, e) for g, e in zip(got, compiled.golden(x), strict=True))
