@@ -46,7 +46,7 @@ LINK_TIMEOUT_S = 300
 # The stack reservation: the deepest stack measured (stack painting; test_cases/test_budgets.py reports it for every
 # model and transport, and fails when it leaves less than STACK_MARGIN_BYTES free) plus that margin, which covers
 # what a run may not reach: the fault handler's report (a 160-byte text and its frame on top of the faulting one)
-# and interrupt frames (SysTick, 32-104 B with the FPU context). Measured on 2026-12-03: 908 B for both face models
+# and interrupt frames (SysTick, 32-104 B with the FPU context). Measured on 2026-12-03: 908-916 B for the face models
 # over UART, 852 B over semihosting.
 STACK_MARGIN_BYTES = 1024
 STACK_BYTES = 2048

@@ -152,6 +152,27 @@ class _Emitter:
             f"        }}\n"
         )
 
+    def l2norm_conv(self, i: int, step: Step) -> str:
+        """An L2Norm streamed by rows into the convolution (a detection head) that reads it."""
+        self.helpers.add("l2norm_conv")
+        norm, conv = step.nodes
+        p = norm.params
+        g = self.array(f"l{i}_gamma", norm.arrays["gamma"])
+        f = self.array(f"l{i}_filter", conv.arrays["filter"])
+        b = self.array(f"l{i}_bias", conv.arrays["bias"])
+        s = self.array(f"l{i}_shift", conv.arrays["out_shift"])
+        rows = self.memory.offsets[f"{i}:rows"]
+        return (
+            f"        static const hil_l2norm_params norm = {{{p.out_shift}, {p.act_min}, {p.act_max}}};\n"
+            f"        static const hil_conv_params params = {_conv_params(conv.params)};\n"
+            f"        static const hil_dims in_dims = {_dims(self.shape(norm.inputs[0]))};\n"
+            f"        static const hil_dims filter_dims = {_dims(conv.arrays['filter'].shape)};\n"
+            f"        static const hil_dims out_dims = {_dims(self.shape(conv.output))};\n"
+            f"        HIL_CHECK({i}, gen_l2norm_conv_s8(&norm, {g}, &params, {s}, &in_dims, "
+            f"{self.ptr(norm.inputs[0], True)}, &filter_dims, {f}, {b}, &out_dims,\n"
+            f"                                          {self.ptr(conv.output)}, (int8_t *)(arena + {rows}u)));\n"
+        )
+
     def rnnpool_pad(self, i: int, step: Step) -> str:
         """RNNPool writing its rows straight into the padded layout, then the pad's edges filled in place."""
         rnnpool, pad = step.nodes
@@ -255,6 +276,10 @@ class _Emitter:
             names = ", ".join(n.name for n in step.nodes)
             return f"    /* layer {i}: mbconv (streamed by rows) {names} */\n    {{\n{self.mbconv(i, step)}    }}\n"
         node = step.nodes[0]
+        if step.kind == "l2norm_conv":
+            names = ", ".join(n.name for n in step.nodes)
+            body = self.l2norm_conv(i, step)
+            return f"    /* layer {i}: l2norm_conv (streamed by rows) {names} */\n    {{\n{body}    }}\n"
         if step.kind == "rnnpool_pad":
             names = ", ".join(n.name for n in step.nodes)
             body = self.rnnpool_pad(i, step)
@@ -299,6 +324,7 @@ def emit(
     helpers = {
         "pad": c_support.PAD_REPLICATE,
         "pad_edges": c_support.PAD_EDGES,
+        "l2norm_conv": c_support.L2NORM_CONV,
         "copy": c_support.COPY_CHANNELS,
         "max": c_support.CHANNEL_MAX,
         "mbconv": c_support.MBCONV,

@@ -185,5 +185,11 @@ def plan(graph: QGraph, steps: list[Step], alias_rows: bool = True) -> MemoryPla
 
 def scheduled_plan(graph: QGraph, fuse: bool = True) -> tuple[list[Step], MemoryPlan]:
     """The schedule whose plan needs the smallest arena (reorder looking ahead with this planner), and its plan."""
-    steps = reorder(graph, schedule(graph, fuse, memory_order=False), score=lambda s: plan(graph, s).arena_bytes)
+    steps = reorder(graph, schedule(graph, fuse, memory_order=False), score=lambda s: _score(plan(graph, s)))
     return steps, plan(graph, steps)
+
+
+def _score(memory: MemoryPlan) -> tuple[int, int]:
+    """Arena bytes, then the bytes held over all steps: between orders of one arena, the one that frees earlier
+    leaves room for what is left to change (and later planners)."""
+    return memory.arena_bytes, sum(b.size * (b.last - b.first + 1) for b in memory.buffers)

@@ -18,8 +18,9 @@ def align(n: int) -> int:
 
 @dataclass
 class Step:
-    """kind 'node' (one QNode), 'mbconv' (expand, depthwise, project[, add]) or 'rnnpool_pad' (RNNPool writing
-    straight into the layout of the replicate pad after it); scratch: byte sizes it needs."""
+    """kind 'node' (one QNode), 'mbconv' (expand, depthwise, project[, add]), 'rnnpool_pad' (RNNPool writing
+    straight into the layout of the replicate pad after it) or 'l2norm_conv' (an L2Norm streamed by rows into one
+    convolution reading it); scratch: byte sizes it needs."""
 
     kind: str
     nodes: list[QNode]
@@ -29,7 +30,9 @@ class Step:
 
     @property
     def name(self) -> str:
-        return self.nodes[0].name.rsplit(".conv", 1)[0] if self.kind == "mbconv" else self.nodes[0].name
+        if self.kind == "mbconv":
+            return self.nodes[0].name.rsplit(".conv", 1)[0]
+        return self.nodes[-1].name if self.kind == "l2norm_conv" else self.nodes[0].name
 
 
 def _sole_consumer(graph: QGraph, tensor: str) -> QNode | None:
@@ -65,6 +68,24 @@ def _match_rnnpool_pad(graph: QGraph, rnnpool: QNode) -> list[QNode] | None:
     return [rnnpool, pad]
 
 
+def _l2norm_consumers(graph: QGraph, norm: QNode) -> list[QNode] | None:
+    """The int8 convolutions that are an L2Norm's only readers (the detection heads): each can take the normalised
+    rows its window needs from a ring, so the normalised map never exists whole (each head normalises its own
+    rows: L2Norm is cheap next to a head)."""
+    if norm.kernel != "l2norm_s8" or norm.output in graph.outputs or graph.tensors[norm.output].shape[0] != 1:
+        return None
+    users = [n for n in graph.nodes if norm.output in n.inputs]
+    if not users or any(n.kernel != "conv2d_s8" or n.inputs != [norm.output] for n in users):
+        return None
+    return users
+
+
+def l2norm_conv_scratch(graph: QGraph, conv: QNode) -> dict[str, int]:
+    """Bytes of the ring of normalised rows: kernel height rows of the L2Norm's output."""
+    _, _, width, channels = graph.tensors[conv.inputs[0]].shape
+    return {"rows": align(conv.arrays["filter"].shape[1] * width * channels)}
+
+
 def mbconv_scratch(graph: QGraph, block: list[QNode]) -> dict[str, int]:
     """Bytes of the row ring (kernel-height expanded rows), the depthwise output row and (residual) the project row."""
     expand, depthwise, project = block[:3]
@@ -90,6 +111,14 @@ def schedule(graph: QGraph, fuse: bool = True, memory_order: bool = True) -> lis
             taken.update(id(n) for n in block)
             steps.append(Step("mbconv", block, [node.inputs[0]], block[-1].output, mbconv_scratch(graph, block)))
             continue
+        heads = _l2norm_consumers(graph, node) if fuse else None
+        if heads is not None:
+            taken.update(id(n) for n in [node, *heads])
+            steps += [
+                Step("l2norm_conv", [node, conv], [node.inputs[0]], conv.output, l2norm_conv_scratch(graph, conv))
+                for conv in heads
+            ]
+            continue
         scratch = {}
         if node.kernel in ("rnnpool_s8", "rnnpool_offset_s8"):
             size = rnnpool_get_buffer_size(node.params, node.attrs["rnn1"], node.attrs["rnn2"])
@@ -107,15 +136,15 @@ def schedule(graph: QGraph, fuse: bool = True, memory_order: bool = True) -> lis
 LOOKAHEAD = 2
 
 
-def reorder(graph: QGraph, steps: list[Step], score: Callable[[list[Step]], int] | None = None) -> list[Step]:
+def reorder(graph: QGraph, steps: list[Step], score: Callable[[list[Step]], tuple] | None = None) -> list[Step]:
     """A memory-aware topological order: of the steps whose inputs are ready, run first the one that adds the
     fewest live bytes (its output minus the inputs it is the last reader of); ties keep the captured order. This
     runs each detection head as soon as its source exists, so the sources need not all be live at once.
-    With score (the arena bytes of an order), each choice between several ready steps looks ahead instead: every
-    sequence of LOOKAHEAD ready steps is completed greedily and the choice whose best completion scores least wins
-    (ties go to the greedy choice)."""
+    With score (the arena bytes of an order, then tie-breakers), each choice between several ready steps looks
+    ahead instead: every sequence of LOOKAHEAD ready steps is completed greedily and the choice whose best
+    completion scores least wins (ties go to the greedy choice)."""
 
-    def best(prefix: list[Step], depth: int) -> int:
+    def best(prefix: list[Step], depth: int) -> tuple:
         candidates = _ready(graph, steps, prefix)
         if depth == 0 or not candidates:
             return score(_greedy(graph, steps, prefix))

@@ -21,7 +21,8 @@ def test_compile_command_json(tmp_path, capsys) -> None:
     assert sum(r["macs"] for r in result["layers"]) == result["macs"]
     # every scale is recorded: the weight exponent and output shift of each convolution's every output channel
     for row in result["layers"]:
-        convolutions = 3 if row["op"] == "mbconv" else int(row["op"] in CONV_KERNELS)  # expand, depthwise, project
+        # mbconv: expand, depthwise, project; l2norm_conv: the head the L2Norm streams into
+        convolutions = {"mbconv": 3, "l2norm_conv": 1}.get(row["op"], int(row["op"] in CONV_KERNELS))
         assert len(row["convolutions"]) == convolutions, row["name"]
         for scales in row["convolutions"].values():
             assert len(scales["weight_exponents"]) == len(scales["out_shift"]) > 0

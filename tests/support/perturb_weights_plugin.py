@@ -13,7 +13,7 @@ from hil.model_sources import ModelSources
 
 ORIGINAL = model_catalog.GENERATORS["rnnpool_face_m4"]
 # The first weight of the loc.1 head, found by its layer comment: the schedule decides the layer's number.
-LAYER = re.compile(r"/\* layer (\d+): conv2d_s8 loc\.1 \*/")
+LAYER = re.compile(r"/\* layer (\d+): [^*]*\bloc\.1 \*/")
 
 
 def perturbed(directory: Path) -> ModelSources:
