@@ -8,13 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+from hil.catalog import ModelSpec, resolve_model
+from hil.catalog import compiled_model as compiled_model_of
 from hil.plugin.options import HilOptions, options_from_config
 
-# Catalog name -> models.registry name, for the face models the compiler builds from checkpoints.
-FACE_MODELS = {"rnnpool_face_m4": "m4", "rnnpool_face_qvga": "qvga"}
-# The article's figures for the face models (MODELS.md): the floor to beat, used unless overridden.
-FACE_BUDGETS = {"rnnpool_face_m4": (185 * 1024, 160 * 1024), "rnnpool_face_qvga": (185 * 1024, 450 * 1024)}
-CALIBRATION_IMAGES = 4  # as hil/compiler/face_catalog.py compiles them
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 
 
@@ -80,36 +77,28 @@ def face_image(all_face_images: list[FaceImage], face_image_index: int) -> FaceI
 
 
 @pytest.fixture(scope="session")
-def face_model_name(hil_model_name: str) -> str:
-    if hil_model_name not in FACE_MODELS:
-        pytest.skip(f"{hil_model_name} is not a face model ({', '.join(FACE_MODELS)})")
+def model_spec(hil_model_name: str) -> ModelSpec:
+    """The catalog entry (or the user's spec) of the model under test."""
+    return resolve_model(hil_model_name)
+
+
+@pytest.fixture(scope="session")
+def face_model_name(hil_model_name: str, model_spec: ModelSpec) -> str:
+    if model_spec.task != "detection":
+        pytest.skip(f"{hil_model_name} is not a detection model")
     return hil_model_name
 
 
 @pytest.fixture(scope="session")
-def float_model(face_model_name: str):
+def float_model(face_model_name: str, model_spec: ModelSpec):
     """The float PyTorch model the device must reproduce."""
-    from models.registry import load_model
-
-    return load_model(FACE_MODELS[face_model_name])
+    return model_spec.build()
 
 
 @pytest.fixture(scope="session")
-def compiled_model(face_model_name: str, float_model, dut, tmp_path_factory: pytest.TempPathFactory):
-    """The compiler's output for this model, with its bit-exact integer reference (the golden model)."""
-    import torch
-
-    from hil.compiler.calibrate import synthetic_images
-    from hil.compiler.pipeline import compile_model
-
-    compiled = compile_model(
-        float_model,
-        torch.zeros(1, 1, 240, 320),
-        synthetic_images(CALIBRATION_IMAGES),
-        tmp_path_factory.mktemp("compiled") / face_model_name,
-        face_model_name,
-        ["loc", "conf"],
-    )
+def compiled_model(face_model_name: str, model_spec: ModelSpec, dut):
+    """The compile the firmware was built from, with its bit-exact integer reference (the golden model)."""
+    compiled = compiled_model_of(model_spec)
     if compiled.emitted.sources.hash != dut.info.model_hash:
         pytest.fail(
             f"the device runs model hash {dut.info.model_hash}, but compiling {face_model_name} now gives "
@@ -128,5 +117,7 @@ def face_runs() -> dict:
 @pytest.fixture(scope="session")
 def model_budgets(hil_options: HilOptions, hil_model_name: str, dut) -> tuple[int, int]:
     """(RAM, flash) bytes the model may use: the options, else the article's figures, else the board's."""
-    ram, flash = FACE_BUDGETS.get(hil_model_name, (dut.board.ram_budget, dut.board.flash_budget))
+    budgets = resolve_model(hil_model_name).budgets
+    ram = budgets.ram_bytes or dut.board.ram_budget
+    flash = budgets.flash_bytes or dut.board.flash_budget
     return hil_options.ram_budget or ram, hil_options.flash_budget or flash

@@ -57,9 +57,9 @@ def run_face_image(dut: Dut, compiled_model, float_model, image) -> FaceRun:
 
 def first_diverging_layer(compiled_model, model_name: str, image) -> str:
     """Runs a debug build of the C the firmware was built from, layer by layer, against the reference."""
+    from hil.catalog import model_sources
     from hil.compiler.debug_layers import first_layer_divergence
     from hil.compiler.host_model import HostModel
-    from hil.model_catalog import model_sources
 
     divergence = first_layer_divergence(
         compiled_model, HostModel(model_sources(model_name), debug_layers=True), image.x

@@ -28,6 +28,14 @@ void hil_debug_layer(int32_t index, const char *name, const void *data, uint32_t
 #else
 #define HIL_DEBUG_LAYER(index, name, data, bytes) ((void)0)
 #endif
+/* Built with -DHIL_PROFILE_LAYERS, model_run calls hil_profile_layer(-1) on entry and (i) after layer i, so a
+ * profiling build (hil.bench.profile) can time every layer. */
+#ifdef HIL_PROFILE_LAYERS
+void hil_profile_layer(int32_t index);
+#define HIL_PROFILE_LAYER(index) hil_profile_layer(index)
+#else
+#define HIL_PROFILE_LAYER(index) ((void)0)
+#endif
 
 """
 
@@ -42,7 +50,9 @@ def c_array(name: str, values: np.ndarray) -> str:
     flat = [str(int(v)) for v in np.asarray(values).ravel()]
     lines = [", ".join(flat[i : i + VALUES_PER_LINE]) for i in range(0, len(flat), VALUES_PER_LINE)]
     body = ",\n    ".join(lines)
-    return f"static const {C_TYPES[np.dtype(values.dtype)]} {name}[{len(flat)}] = {{\n    {body}\n}};\n"
+    # int8/int16 arrays word-aligned, so kernels may read their weights a word (or two, LDRD) at a time
+    aligned = " __attribute__((aligned(4)))" if np.dtype(values.dtype).itemsize < 4 else ""
+    return f"static const {C_TYPES[np.dtype(values.dtype)]} {name}[{len(flat)}]{aligned} = {{\n    {body}\n}};\n"
 
 
 def _dims(shape) -> str:
@@ -118,37 +128,45 @@ class _Emitter:
         )
 
     def rnnpool(self, i: int, node: QNode, scratch: int, scratch_size: int, output: str | None = None) -> str:
-        """The patch loop; output: a tensor whose layout is wider than RNNPool's (the pad after it) to write into."""
+        """rnnpool_layer_s8 over the map; with output (the pad after it, a wider layout) the same kernel once per
+        patch row, on the band of input rows that row reads, each row written straight into output's layout."""
         p = node.params
         names = {k: self.array(f"l{i}_{k}", v) for k, v in node.arrays.items()}
-        output = output or node.output
-        _, oh, ow, c = self.shape(node.output)
-        row_w = self.shape(output)[2]
         w1, w2 = node.attrs["rnn1"], node.attrs["rnn2"]
+        offset = names["offset"] if node.kernel == "rnnpool_offset_s8" else "NULL"
         stride = node.attrs["stride"]
-        offset = ""
-        if node.kernel == "rnnpool_offset_s8":
-            offset = f"{names['offset']}, "
 
         def weights(prefix: str, w) -> str:
             fields = ", ".join(names[f"{prefix}_{k}"] for k in ("w", "u", "bias_gate", "bias_update"))
             return f"{{{w.input_size}, {w.hidden_size}, {fields}}}"
 
-        return (
+        setup = (
             f"        static const hil_rnnpool_params params = {{{p.patch_h}, {p.patch_w}, {_grnn_params(p.rnn1)}, "
             f"{_grnn_params(p.rnn2)}, {p.out_shift}, {p.act_min}, {p.act_max}}};\n"
             f"        static const hil_fastgrnn_weights rnn1 = {weights('rnn1', w1)};\n"
             f"        static const hil_fastgrnn_weights rnn2 = {weights('rnn2', w2)};\n"
-            f"        static const hil_dims in_dims = {_dims(self.shape(node.inputs[0]))};\n"
             f"        const hil_context ctx = {{arena + {scratch}u, {scratch_size}}};\n"
+        )
+        if output is None:
+            return setup + (
+                f"        static const hil_dims in_dims = {_dims(self.shape(node.inputs[0]))};\n"
+                f"        static const hil_dims out_dims = {_dims(self.shape(node.output))};\n"
+                f"        HIL_CHECK({i}, rnnpool_layer_s8(&ctx, &params, {stride}, &in_dims, "
+                f"{self.ptr(node.inputs[0], True)}, &rnn1, &rnn2, {offset},\n"
+                f"                                        &out_dims, {self.ptr(node.output)}));\n"
+            )
+        _, _, in_w, in_c = self.shape(node.inputs[0])
+        _, oh, ow, c = self.shape(node.output)
+        row_w = self.shape(output)[2]
+        return setup + (
+            f"        static const hil_dims band_dims = {_dims((1, p.patch_h, in_w, in_c))};\n"
+            f"        static const hil_dims row_dims = {_dims((1, 1, ow, c))};\n"
             f"        const int8_t *in = {self.ptr(node.inputs[0], True)};\n"
             f"        int8_t *out = {self.ptr(output)};\n"
             f"        for (int32_t oy = 0; oy < {oh}; ++oy) {{\n"
-            f"            for (int32_t ox = 0; ox < {ow}; ++ox) {{\n"
-            f"                HIL_CHECK({i}, {node.kernel}(&ctx, &params, &in_dims, in, oy * {stride}, ox * {stride}, "
-            f"&rnn1, &rnn2,\n"
-            f"                                          {offset}out + (oy * {row_w} + ox) * {c}));\n"
-            f"            }}\n"
+            f"            HIL_CHECK({i}, rnnpool_layer_s8(&ctx, &params, {stride}, &band_dims, "
+            f"in + oy * {stride * in_w * in_c}, &rnn1, &rnn2, {offset},\n"
+            f"                                            &row_dims, out + oy * {row_w * c}));\n"
             f"        }}\n"
         )
 
@@ -269,7 +287,7 @@ class _Emitter:
             f'    HIL_DEBUG_LAYER({i}, "{_c_string(step.name)}", arena + {self.memory.offsets[out]}u, '
             f"{self.graph.tensors[out].nbytes}u);\n"
         )
-        return self._step(i, step) + dump
+        return self._step(i, step) + dump + f"    HIL_PROFILE_LAYER({i});\n"
 
     def _step(self, i: int, step: Step) -> str:
         if step.kind == "mbconv":
@@ -349,7 +367,7 @@ def emit(
         + support
         + f"\nstatic const hil_tensor_info model_inputs[{len(inputs)}] = {{{in_info}}};\n"
         + f"static const hil_tensor_info model_outputs[{len(outputs)}] = {{{out_info}}};\n\n"
-        + "int32_t model_run(uint8_t *arena)\n{\n"
+        + "int32_t model_run(uint8_t *arena)\n{\n    HIL_PROFILE_LAYER(-1);\n"
         + calls
         + "    return 0;\n}\n"
     )

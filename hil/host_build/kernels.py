@@ -12,6 +12,7 @@ import numpy as np
 
 from hil.errors import HilError
 from hil.host_build.compiler import HostLibrary, build_shared_library
+from hil.kernels_ref.nonlinear import TABLE_SIZE
 from hil.kernels_ref.params import (
     AddParams,
     ConvParams,
@@ -146,7 +147,7 @@ class HostKernels:
 
     def tanh_table(self) -> np.ndarray:
         """The C's hil_tanh_table."""
-        return np.ctypeslib.as_array((c_int16 * 513).in_dll(self.lib, "hil_tanh_table")).copy()
+        return np.ctypeslib.as_array((c_int16 * TABLE_SIZE).in_dll(self.lib, "hil_tanh_table")).copy()
 
     def _conv(
         self,

@@ -15,6 +15,7 @@ from hil.kernels_ref.eltwise import add_s8, l2norm_s8
 from hil.kernels_ref.fastgrnn import quantize_fastgrnn
 from hil.kernels_ref.params import AddParams, ConvParams, FastGRNNParams, FastGRNNWeights, L2NormParams, RNNPoolParams
 from hil.kernels_ref.rnnpool import rnnpool_get_buffer_size, rnnpool_layer_s8
+from hil.kernels_ref.rnnpool_offset import rnnpool_offset_layer_s8
 from hil.model_sources import ModelSources, TensorSpec
 
 C_TYPES = {np.dtype(np.int8): "int8_t", np.dtype(np.int16): "int16_t", np.dtype(np.int32): "int32_t"}
@@ -154,9 +155,18 @@ def _grnn_weights(prefix: str, w: FastGRNNWeights) -> str:
 
 
 def rnnpool_case(
-    rng: np.random.Generator, h: int, w: int, k: int = 4, h1: int = 16, h2: int = 16, patch: int = 8, stride: int = 4
+    rng: np.random.Generator,
+    h: int,
+    w: int,
+    k: int = 4,
+    h1: int = 16,
+    h2: int = 16,
+    patch: int = 8,
+    stride: int = 4,
+    offset: bool = False,
 ) -> KernelCase:
-    """The RNNPool layer strided over an h x w x k map, one rnnpool_s8 call per patch."""
+    """The RNNPool layer strided over an h x w x k map in one rnnpool_layer_s8 call, as a generated model runs it
+    (with offset: the per-channel offsets of the face models' centred RNNPool)."""
     cells = []
     for n_in, n_h, x_exp, x_max in ((k, h1, -5, 128), (h1, h2, -14, 32768)):
         cells.append(
@@ -175,23 +185,25 @@ def rnnpool_case(
     (p1, w1, _), (p2, w2, _) = cells
     params = RNNPoolParams(patch, patch, p1, p2, 9, -128, 127)
     x = rng.integers(-128, 128, (1, h, w, k), dtype=np.int8)
-    expected = rnnpool_layer_s8(params, x, stride, w1, w2)
-    oh, ow = expected.shape[1:3]
     consts = {
         f"{i}{n}": getattr(cw, attr)
         for i, cw in (("a", w1), ("b", w2))
         for n, attr in (("w", "w"), ("u", "u"), ("bg", "bias_gate"), ("bh", "bias_update"))
     }
+    if offset:
+        consts["off"] = rng.integers(-3000, 3000, 4 * h2, dtype=np.int16)
+        expected = rnnpool_offset_layer_s8(params, x, stride, w1, w2, consts["off"])
+    else:
+        expected = rnnpool_layer_s8(params, x, stride, w1, w2)
+    oh, ow = expected.shape[1:3]
     scratch = rnnpool_get_buffer_size(params, w1, w2)
     call = (
         f"{{ static const hil_rnnpool_params pr = {{{patch}, {patch}, {_grnn_params(p1)}, {_grnn_params(p2)}, "
-        f"9, -128, 127}};\n      static const hil_dims di = {_dims(x.shape)};\n"
+        f"9, -128, 127}};\n      static const hil_dims di = {_dims(x.shape)}, do_ = {_dims(expected.shape)};\n"
         f"      static const hil_fastgrnn_weights r1 = {_grnn_weights('{p}a', w1)}, r2 = {_grnn_weights('{p}b', w2)};"
         f"\n      const hil_context ctx = {{{{scratch}}, {scratch}}};\n"
-        f"      for (int32_t py = 0; py < {oh} && st == HIL_KERNEL_OK; ++py) {{\n"
-        f"        for (int32_t px = 0; px < {ow} && st == HIL_KERNEL_OK; ++px) {{\n"
-        f"          st = rnnpool_s8(&ctx, &pr, &di, {{in0}}, py * {stride}, px * {stride}, &r1, &r2,\n"
-        f"                          {{out}} + (py * {ow} + px) * {4 * h2});\n        }}\n      }} }}"
+        f"      st = rnnpool_layer_s8(&ctx, &pr, {stride}, &di, {{in0}}, &r1, &r2, {'{p}off' if offset else 'NULL'}, "
+        "&do_, {out}); }"
     )
     macs_per_patch = 2 * patch * patch * (k * h1 + h1 * h1) + 4 * patch * (h1 * h2 + h2 * h2)
     return KernelCase(
@@ -230,7 +242,10 @@ def emit_cases(name: str, cases: list[KernelCase], directory: Path) -> ModelSour
             offset = _align(offset + case.scratch_bytes)
         for const, array in case.consts.items():
             values = ", ".join(str(int(v)) for v in array.ravel())
-            consts.append(f"static const {C_TYPES[array.dtype]} {prefix}{const}[{array.size}] = {{{values}}};")
+            consts.append(
+                f"static const {C_TYPES[array.dtype]} {prefix}{const}[{array.size}] __attribute__((aligned(4))) = "
+                f"{{{values}}};"
+            )
         call = case.call.replace("{p}", prefix)
         for key, pointer in pointers.items():
             call = call.replace("{" + key + "}", pointer)

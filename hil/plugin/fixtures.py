@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 
 from hil.build.firmware_builder import BuildRequest, FirmwareBuilder
+from hil.catalog import model_sources
 from hil.dut import Dut
 from hil.errors import HilError
-from hil.model_catalog import model_sources
 from hil.plugin.options import HilOptions, options_from_config
 from hil.plugin.results_fixture import recorder
 from hil.target_factory import TargetChoice, build_description, open_dut

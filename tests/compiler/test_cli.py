@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
+from hil.catalog import CATALOG
 from hil.cli import main
-from hil.model_catalog import GENERATORS
 
 CONV_KERNELS = ("conv2d_s8", "conv2d_s8_w16", "depthwise_conv2d_s8", "pointwise_conv2d_s8")
 
@@ -46,4 +46,5 @@ def test_compile_command_table(tmp_path, capsys) -> None:
 
 
 def test_catalog_has_face_models() -> None:
-    assert {"rnnpool_face_m4", "rnnpool_face_qvga"} <= set(GENERATORS)
+    assert {"rnnpool_face_m4", "rnnpool_face_qvga"} <= set(CATALOG)
+    assert all(CATALOG[name].task == "detection" for name in ("rnnpool_face_m4", "rnnpool_face_qvga"))

@@ -39,7 +39,8 @@ def test_dsp_build_matches_twins_under_qemu(tmp_path: Path) -> None:
         add_case(rng, 3, 5, 7),
         l2norm_case(rng, 3, 4, 21),
         rnnpool_case(rng, 12, 12, k=3, h1=7, h2=5, patch=6, stride=3),  # odd sizes: the scalar tails
-        rnnpool_case(rng, 8, 12),  # the face model's RNNPool(8, 8, 16, 16, 4)
+        rnnpool_case(rng, 12, 13, k=2, h1=5, h2=3, patch=5, stride=2, offset=True),  # the ring wraps mid-patch
+        rnnpool_case(rng, 8, 12, offset=True),  # the face model's RNNPool(8, 8, 16, 16, 4)
     ]
     run = run_cases("kernel_parity", cases, tmp_path)
     assert not run.mismatches, "\n".join(run.mismatches)
