@@ -23,7 +23,7 @@ def perturbed(directory: Path) -> ModelSources:
     model_c = target / "model.c"
     text = model_c.read_text()
     layer = LAYER.search(text).group(1)
-    first = re.search(rf"static const int8_t l{layer}_filter\[\d+\] = \{{\s*(-?\d+)", text)
+    first = re.search(rf"static const int8_t l{layer}_filter\[\d+\][^=]*= \{{\s*(-?\d+)", text)
     value = int(first.group(1))
     changed = value + 9 if value < 100 else value - 9
     model_c.write_text(text[: first.start(1)] + str(changed) + text[first.end(1) :])
