@@ -143,18 +143,14 @@ def _report(args: argparse.Namespace) -> dict:
         return _merge(args)
     if args.history is None:
         raise HilError("give the history folder (one sub-folder per run), or --merge RUN... -o OUT")
-    page, regressions, runs = build_trends(Path(args.history), args.output, args.baseline, args.threshold)
+    page, verdict, runs = build_trends(Path(args.history), args.output, args.baseline, args.threshold, args.accept)
     if not args.json:
         print(f"trends of {len(runs)} runs: {page}")
-        for regression in regressions:
-            print(f"  REGRESSION {regression.describe()}")
-        if not regressions:
-            print(f"  no regression beyond {100 * args.threshold:g} %")
-    return {
-        "page": str(page),
-        "runs": [r.name for r in runs],
-        "regressions": [r.__dict__ for r in regressions],
-    }
+        against = f"against {verdict.baseline}" if verdict.baseline else "with no comparable baseline"
+        print(f"{verdict.latest}: {'FAILED' if verdict.failed else 'passed'} {against}")
+        for line in verdict.lines():
+            print(f"  {line}")
+    return {"page": str(page), "runs": [r.name for r in runs], **verdict.to_dict()}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -188,8 +184,21 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--merge", nargs="+", metavar="RUN", help="merge these run folders (shards) into one run in -o OUT"
     )
-    report.add_argument("--baseline", help="run to compare the newest with (default: the run before it)")
-    report.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, help="relative change that flags")
+    report.add_argument(
+        "--baseline",
+        help="run to compare the newest with: a run folder, a date prefix (20261101) or last-passing "
+        "(default: the newest earlier run on the same target, transport and images)",
+    )
+    report.add_argument(
+        "--accept",
+        nargs="+",
+        metavar="SERIES",
+        help="make tonight the baseline of these series (MODEL/METRIC or a full series id); a series tonight "
+        "lacks is retired",
+    )
+    report.add_argument(
+        "--threshold", type=float, default=DEFAULT_THRESHOLD, help="relative change an exact figure may make (0.05)"
+    )
     report.add_argument(
         "-o", "--output", type=Path, help="HTML page to write (default: HISTORY/trends.html); with --merge, a folder"
     )
@@ -215,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result, indent=2, default=str))
     if args.command == "run" and not result["matches_reference"]:
         return 1
-    if args.command == "report" and result.get("regressions"):
+    if args.command == "report" and result.get("failed"):
         return 1
     return 0
 

@@ -325,7 +325,7 @@ hil_kernel_status rnnpool_wide_s8(const hil_context *ctx, const hil_rnnpool_para
                                   const hil_fastgrnn_weights *rnn1, const hil_fastgrnn_weights *rnn2,
                                   int16_t *output);
 
-/* The rnnpool kernels' scratch, carved from ctx->buf (hil_nn_rnnpool_scratch), int32 parts first:
+/* The rnnpool kernels' scratch, carved from ctx->buf by hil_nn_rnnpool_prepare, int32 parts first:
  *   projection  patch_w x patch_h x h1 int32: RNN1's input term (W x) * 2^wx_shift of every pixel of the current
  *               patch, a ring over columns (slot x mod patch_w), so a patch that slides right by less than its width
  *               projects only its new columns;
@@ -408,5 +408,101 @@ hil_kernel_status rnnpool_offset_s8(const hil_context *ctx, const hil_rnnpool_pa
                                     const hil_dims *input_dims, const int8_t *input, int32_t y0, int32_t x0,
                                     const hil_fastgrnn_weights *rnn1, const hil_fastgrnn_weights *rnn2,
                                     const int16_t *offset, int8_t *output);
+
+/* ---- the layers of general models (grouped/dilated convolution, fully connected, pooling, activations,
+ * softmax). Each params struct is declared once in hil/kernels_ref/params.py (@c_struct); a test checks these
+ * typedefs against it. ---------------------------------------------------------------------------------- */
+
+typedef struct {
+    int32_t stride_h;
+    int32_t stride_w;
+    int32_t pad_h;       /* zeros above (below: as far as the output needs) */
+    int32_t pad_w;       /* zeros left (right: as far as the output needs) */
+    int32_t dilation_h;  /* >= 1: tap ky reads row y*stride_h - pad_h + ky*dilation_h */
+    int32_t dilation_w;
+    int32_t groups;      /* >= 1, divides C_in and C_out; filter_dims.c = C_in / groups */
+    int32_t act_min;
+    int32_t act_max;
+} hil_grouped_conv_params;
+
+/* Convolution with groups and dilation (what conv2d_s8 and depthwise_conv2d_s8 do not cover: 1 < groups < C_in,
+ * a channel multiplier, dilation > 1). Filter OHWI with I = C_in / groups; output channel o reads the input
+ * channels of its group g = o / (C_out / groups):
+ *   out[b,y,x,o] = clamp(round_shift(bias[o] + sum_{ky,kx,i} in[b, y*sh-ph+ky*dh, x*sw-pw+kx*dw, g*I+i]
+ *                                    * f[o,ky,kx,i], out_shift[o]), act_min, act_max)
+ * taps outside the input are zeros; out_shift[o] in 0..31; bias may be NULL. Exact int32 sums: fan-in
+ * kh * kw * I <= 65536 and |bias| < 2^30. Each tap's I channels are one hil_nn_dot_s8 (SMLAD). */
+hil_kernel_status grouped_conv2d_s8(const hil_grouped_conv_params *params, const int8_t *out_shift,
+                                    const hil_dims *input_dims, const int8_t *input, const hil_dims *filter_dims,
+                                    const int8_t *filter, const int32_t *bias, const hil_dims *output_dims,
+                                    int8_t *output);
+
+typedef struct {
+    int32_t act_min;
+    int32_t act_max;
+} hil_fc_params;
+
+/* Fully connected (PyTorch's Linear after flatten): input_dims {B, 1, 1, N}, weight [M][N] (filter_dims
+ * {M, 1, 1, N}), output_dims {B, 1, 1, M}:
+ *   out[b,m] = clamp(round_shift(bias[m] + sum_n in[b,n] * w[m,n], out_shift[m]), act_min, act_max)
+ * out_shift[m] in 0..31, N <= 65536, |bias| < 2^30 (exact int32 sums), bias may be NULL. */
+hil_kernel_status fully_connected_s8(const hil_fc_params *params, const int8_t *out_shift,
+                                     const hil_dims *input_dims, const int8_t *input, const hil_dims *filter_dims,
+                                     const int8_t *weight, const int32_t *bias, const hil_dims *output_dims,
+                                     int8_t *output);
+
+typedef struct {
+    int32_t kernel_h;
+    int32_t kernel_w;
+    int32_t stride_h;
+    int32_t stride_w;
+    int32_t pad_h;
+    int32_t pad_w;
+    int32_t act_min;
+    int32_t act_max;
+} hil_pool_params;
+
+/* Max pooling, input and output at one exponent: out[b,y,x,c] = clamp(max over the window's taps inside the
+ * input of in[b, y*sh-ph+ky, x*sw-pw+kx, c]) (padding never wins, as PyTorch's -inf; a window must hold at
+ * least one input tap). */
+hil_kernel_status maxpool_s8(const hil_pool_params *params, const hil_dims *input_dims, const int8_t *input,
+                             const hil_dims *output_dims, int8_t *output);
+
+typedef struct {
+    int32_t kernel_h;
+    int32_t kernel_w;
+    int32_t stride_h;
+    int32_t stride_w;
+    int32_t pad_h;
+    int32_t pad_w;
+    int32_t multiplier;  /* 0..2^16: 2^(shift + e_in - e_out) / (kernel_h * kernel_w), rounded */
+    int32_t shift;       /* 0..62 */
+    int32_t act_min;
+    int32_t act_max;
+} hil_avgpool_params;
+
+/* Average pooling (padded taps count as zeros: count_include_pad), global average as a window of the whole map:
+ *   out[b,y,x,c] = clamp(round_shift64((int64) sum_window in * multiplier, shift), act_min, act_max)
+ * the window sum is exact in int32 (kernel_h * kernel_w <= 2^23). */
+hil_kernel_status avgpool_s8(const hil_avgpool_params *params, const hil_dims *input_dims, const int8_t *input,
+                             const hil_dims *output_dims, int8_t *output);
+
+/* An element-wise int8 -> int8 function as a 256-entry table: out[i] = table[in[i] + 128]. The compiler fills
+ * the table from the float function at the input's and output's exponents (ReLU, ReLU6, LeakyReLU, hardswish,
+ * hardsigmoid, sigmoid, tanh, SiLU), so each output is the correctly rounded value of its input. count values. */
+hil_kernel_status lut_s8(int32_t count, const int8_t *input, const int8_t *table, int8_t *output);
+
+typedef struct {
+    int32_t out_frac_bits;  /* 0..14: the output is probability * 2^out_frac_bits */
+    int32_t act_min;
+    int32_t act_max;
+} hil_softmax_params;
+
+/* Softmax over the channels (last axis) of every pixel or row (dims.c values each, dims.c <= 32767).
+ * exp_table[d] = round(2^16 * exp(-d * 2^e_in)) for d = 0..255 (exp_table[0] = 65536), filled by the compiler:
+ *   m = max_c in[c];  t_c = exp_table[m - in[c]];  s = sum_c t_c                  (s < 2^31)
+ *   out[c] = clamp(((int64) t_c << (out_frac_bits + 1)) + s) / (2 s), act_min, act_max)   (rounded, halves up) */
+hil_kernel_status softmax_s8(const hil_softmax_params *params, const hil_dims *dims, const int8_t *input,
+                             const int32_t *exp_table, int8_t *output);
 
 #endif

@@ -61,25 +61,13 @@ void hil_profile_layer(int32_t index)
 
 
 def compile_for_profile(model: str, work: Path):
-    """(CompiledModel, test image) of a registered face model, compiled as hil.compiler.face_catalog does."""
-    import torch
-
+    """(CompiledModel, test image) of a registered face model, compiled as the catalog compiles it."""
+    from hil.catalog import compile_spec, resolve_model
     from hil.compiler.calibrate import synthetic_images
-    from hil.compiler.face_catalog import CALIBRATION_IMAGES
-    from hil.compiler.pipeline import compile_model
-    from models.registry import load_model
 
     if model not in MODEL_NAMES:
         raise HilError(f"--model {model}: expected one of {', '.join(MODEL_NAMES)}")
-    kind = MODEL_NAMES[model]
-    compiled = compile_model(
-        load_model(kind).eval(),
-        torch.zeros(1, 1, 240, 320),
-        synthetic_images(CALIBRATION_IMAGES),
-        work / "model_c",
-        f"rnnpool_face_{kind}",
-        ["loc", "conf"],
-    )
+    compiled = compile_spec(resolve_model(f"rnnpool_face_{MODEL_NAMES[model]}"), directory=work / "model_c")
     return compiled, synthetic_images(1, "test")[0]
 
 

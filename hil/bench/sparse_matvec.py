@@ -55,19 +55,11 @@ CALLS = {
 
 def m4_matrices() -> dict[str, np.ndarray]:
     """U1, W2 and U2 of the M4 checkpoint as the compiler quantises them ([out, in] int16)."""
-    import torch
+    from hil.catalog import compile_spec, resolve_model
 
-    from hil.compiler.calibrate import channel_ranges, synthetic_images
-    from hil.compiler.capture import capture
-    from hil.compiler.centre import centre_channels
-    from hil.compiler.face_catalog import CALIBRATION_IMAGES
-    from hil.compiler.passes import optimize
-    from hil.compiler.quantize import quantize
-    from models.registry import load_model
-
-    graph = optimize(capture(load_model("m4"), torch.zeros(1, 1, 240, 320)))
-    graph, ranges = centre_channels(graph, channel_ranges(graph, synthetic_images(CALIBRATION_IMAGES)))
-    node = next(n for n in quantize(graph, ranges).nodes if n.kernel.startswith("rnnpool"))
+    with tempfile.TemporaryDirectory(prefix="hil_sparse_m4_") as work:
+        compiled = compile_spec(resolve_model("rnnpool_face_m4"), directory=Path(work))
+    node = next(n for n in compiled.qgraph.nodes if n.kernel.startswith("rnnpool"))
     return {"U1": node.arrays["rnn1_u"], "W2": node.arrays["rnn2_w"], "U2": node.arrays["rnn2_u"]}
 
 

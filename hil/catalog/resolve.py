@@ -36,6 +36,7 @@ def _load_file_module(path: Path):
     module_name = f"hil_user_model_{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]}"
     if module_name in sys.modules:
         return sys.modules[module_name]
+    _importable(path.resolve().parent)
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
@@ -47,7 +48,17 @@ def _load_file_module(path: Path):
     return module
 
 
+def _importable(*folders: Path) -> None:
+    """The `hil` script, unlike `python -m` and pytest, does not put the working directory on sys.path, so
+    `--model examples.vww:build` from a checkout would not find `examples`; a file's own folder is added as
+    running it as a script would."""
+    for folder in (Path.cwd(), *folders):
+        if str(folder) not in sys.path:
+            sys.path.insert(0, str(folder))
+
+
 def _load_module(name: str):
+    _importable()
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as e:
@@ -114,8 +125,9 @@ def _from_onnx(path: Path, input_shape: tuple[int, ...] | None) -> ModelSpec:
         ) from e
     model = onnx_import.load_onnx(path)
     shape = input_shape or tuple(onnx_import.onnx_input_shape(path))
+    names = tuple(c_name(n) for n in onnx_import.onnx_output_names(path))
     return ModelSpec(
-        name=c_name(path.stem), build=lambda: model, input_shape=shape, output_names=("output",), origin=str(path)
+        name=c_name(path.stem), build=lambda: model, input_shape=shape, output_names=names, origin=str(path)
     )
 
 

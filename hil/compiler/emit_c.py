@@ -11,10 +11,12 @@ from pathlib import Path
 import numpy as np
 
 from hil.compiler import c_support
+from hil.compiler.golden import LAYER_KERNELS
 from hil.compiler.memory_plan import MemoryPlan, in_place_members
 from hil.compiler.qgraph import QGraph, QNode
 from hil.compiler.schedule import Step
 from hil.errors import CompileError
+from hil.kernels_ref.params import C_STRUCTS, c_initializer
 from hil.model_sources import ModelSources, TensorSpec, c_tensor_info, write_if_changed
 
 C_TYPES = {np.dtype(np.int8): "int8_t", np.dtype(np.int16): "int16_t", np.dtype(np.int32): "int32_t"}
@@ -59,12 +61,10 @@ def _dims(shape) -> str:
     return "{" + ", ".join(str(int(d)) for d in shape) + "}"
 
 
-def _conv_params(p) -> str:
-    return f"{{{p.stride_h}, {p.stride_w}, {p.pad_h}, {p.pad_w}, {p.act_min}, {p.act_max}}}"
-
-
-def _grnn_params(p) -> str:
-    return f"{{{p.wx_shift}, {p.uh_shift}, {p.pre_shift}, {p.h_frac_bits}, {p.zeta_q15}, {p.nu_q15}}}"
+def _dims4(shape) -> str:
+    """hil_dims of an IR shape: NHWC maps as they are, [B, N] rows as {B, 1, 1, N}."""
+    shape = tuple(shape)
+    return _dims(shape if len(shape) == 4 else (shape[0], 1, 1, int(np.prod(shape[1:]))))
 
 
 class _Emitter:
@@ -100,7 +100,7 @@ class _Emitter:
             f"{self.ptr(node.output)}"
         )
         return (
-            f"        static const hil_conv_params params = {_conv_params(node.params)};\n"
+            f"        static const hil_conv_params params = {c_initializer(node.params)};\n"
             f"        static const hil_dims in_dims = {_dims(self.shape(node.inputs[0]))};\n"
             f"        static const hil_dims filter_dims = {_dims(node.arrays['filter'].shape)};\n"
             f"        static const hil_dims out_dims = {_dims(self.shape(node.output))};\n"
@@ -112,7 +112,7 @@ class _Emitter:
         a, b = (self.ptr(t, True) for t in node.inputs)
         return (
             f"        static const hil_add_params params = "
-            f"{{{p.a_shift}, {p.b_shift}, {p.out_shift}, {p.act_min}, {p.act_max}}};\n"
+            f"{c_initializer(p)};\n"
             f"        static const hil_dims dims = {_dims(self.shape(node.output))};\n"
             f"        HIL_CHECK({i}, add_s8(&params, &dims, {a}, {b}, {self.ptr(node.output)}));\n"
         )
@@ -121,7 +121,7 @@ class _Emitter:
         p = node.params
         g = self.array(f"l{i}_gamma", node.arrays["gamma"])
         return (
-            f"        static const hil_l2norm_params params = {{{p.out_shift}, {p.act_min}, {p.act_max}}};\n"
+            f"        static const hil_l2norm_params params = {c_initializer(p)};\n"
             f"        static const hil_dims dims = {_dims(self.shape(node.output))};\n"
             f"        HIL_CHECK({i}, l2norm_s8(&params, &dims, {self.ptr(node.inputs[0], True)}, {g}, "
             f"{self.ptr(node.output)}));\n"
@@ -141,8 +141,7 @@ class _Emitter:
             return f"{{{w.input_size}, {w.hidden_size}, {fields}}}"
 
         setup = (
-            f"        static const hil_rnnpool_params params = {{{p.patch_h}, {p.patch_w}, {_grnn_params(p.rnn1)}, "
-            f"{_grnn_params(p.rnn2)}, {p.out_shift}, {p.act_min}, {p.act_max}}};\n"
+            f"        static const hil_rnnpool_params params = {c_initializer(p)};\n"
             f"        static const hil_fastgrnn_weights rnn1 = {weights('rnn1', w1)};\n"
             f"        static const hil_fastgrnn_weights rnn2 = {weights('rnn2', w2)};\n"
             f"        const hil_context ctx = {{arena + {scratch}u, {scratch_size}}};\n"
@@ -181,8 +180,8 @@ class _Emitter:
         s = self.array(f"l{i}_shift", conv.arrays["out_shift"])
         rows = self.memory.offsets[f"{i}:rows"]
         return (
-            f"        static const hil_l2norm_params norm = {{{p.out_shift}, {p.act_min}, {p.act_max}}};\n"
-            f"        static const hil_conv_params params = {_conv_params(conv.params)};\n"
+            f"        static const hil_l2norm_params norm = {c_initializer(p)};\n"
+            f"        static const hil_conv_params params = {c_initializer(conv.params)};\n"
             f"        static const hil_dims in_dims = {_dims(self.shape(norm.inputs[0]))};\n"
             f"        static const hil_dims filter_dims = {_dims(conv.arrays['filter'].shape)};\n"
             f"        static const hil_dims out_dims = {_dims(self.shape(conv.output))};\n"
@@ -199,6 +198,91 @@ class _Emitter:
         _, out_h, out_w, _ = self.shape(pad.output)
         loop = self.rnnpool(i, rnnpool, self.memory.offsets[f"{i}:rnnpool"], step.scratch["rnnpool"], pad.output)
         return loop + f"        gen_pad_edges_s8(out, {h}, {w}, {c}, {out_h}, {out_w});\n"
+
+    # ---- the general layers' kernels (point 6 of issue 10) ------------------------------------------------
+
+    def params(self, node: QNode) -> str:
+        return f"        static const {C_STRUCTS[type(node.params)]} params = {c_initializer(node.params)};\n"
+
+    def weighted_layer(self, i: int, node: QNode) -> str:
+        """grouped_conv2d_s8 and fully_connected_s8: a convolution's argument list."""
+        f = self.array(f"l{i}_filter", node.arrays["filter"])
+        b = self.array(f"l{i}_bias", node.arrays["bias"])
+        s = self.array(f"l{i}_shift", node.arrays["out_shift"])
+        filter_shape = node.arrays["filter"].shape  # OHWI, or [M, N] as {M, 1, 1, N}
+        filter_shape = filter_shape if len(filter_shape) == 4 else (filter_shape[0], 1, 1, filter_shape[1])
+        return (
+            self.params(node) + f"        static const hil_dims in_dims = {_dims4(self.shape(node.inputs[0]))};\n"
+            f"        static const hil_dims filter_dims = {_dims(filter_shape)};\n"
+            f"        static const hil_dims out_dims = {_dims4(self.shape(node.output))};\n"
+            f"        HIL_CHECK({i}, {node.kernel}(&params, {s}, &in_dims, {self.ptr(node.inputs[0], True)}, "
+            f"&filter_dims, {f}, {b}, &out_dims, {self.ptr(node.output)}));\n"
+        )
+
+    def pool(self, i: int, node: QNode) -> str:
+        return (
+            self.params(node) + f"        static const hil_dims in_dims = {_dims4(self.shape(node.inputs[0]))};\n"
+            f"        static const hil_dims out_dims = {_dims4(self.shape(node.output))};\n"
+            f"        HIL_CHECK({i}, {node.kernel}(&params, &in_dims, {self.ptr(node.inputs[0], True)}, &out_dims, "
+            f"{self.ptr(node.output)}));\n"
+        )
+
+    def lut(self, i: int, node: QNode) -> str:
+        table = self.array(f"l{i}_table", node.arrays["table"])
+        count = int(np.prod(self.shape(node.output)))
+        args = f"{count}, {self.ptr(node.inputs[0], True)}, {table}, {self.ptr(node.output)}"
+        return f"        HIL_CHECK({i}, lut_s8({args}));\n"
+
+    def softmax(self, i: int, node: QNode) -> str:
+        table = self.array(f"l{i}_exp", node.arrays["exp_table"])
+        return (
+            self.params(node) + f"        static const hil_dims dims = {_dims4(self.shape(node.output))};\n"
+            f"        HIL_CHECK({i}, softmax_s8(&params, &dims, {self.ptr(node.inputs[0], True)}, {table}, "
+            f"{self.ptr(node.output)}));\n"
+        )
+
+    def flatten_chw(self, i: int, node: QNode) -> str:
+        """NHWC to PyTorch's channel-major rows: a copy when H*W or C is 1, else a transposing loop."""
+        n, h, w, c = self.shape(node.inputs[0])
+        src, dst = self.ptr(node.inputs[0], True), self.ptr(node.output)
+        if h * w == 1 or c == 1:
+            return f"        memcpy({dst}, {src}, {n * h * w * c}u);\n"
+        return (
+            f"        const int8_t *in = {src};\n        int8_t *out = {dst};\n"
+            f"        for (int32_t b = 0; b < {n}; ++b) {{\n"
+            f"            for (int32_t p = 0; p < {h * w}; ++p) {{\n"
+            f"                for (int32_t c = 0; c < {c}; ++c) {{\n"
+            f"                    out[(b * {c} + c) * {h * w} + p] = in[(b * {h * w} + p) * {c} + c];\n"
+            f"                }}\n            }}\n        }}\n"
+        )
+
+    def zero_pad(self, i: int, node: QNode) -> str:
+        """Zeros everywhere, then each input row copied into place."""
+        n, h, w, c = self.shape(node.inputs[0])
+        _, out_h, out_w, _ = self.shape(node.output)
+        a = node.attrs
+        row0 = (a["top"] * out_w + a["left"]) * c
+        return (
+            f"        const int8_t *in = {self.ptr(node.inputs[0], True)};\n"
+            f"        int8_t *out = {self.ptr(node.output)};\n"
+            f"        memset(out, 0, {n * out_h * out_w * c}u);\n"
+            f"        for (int32_t r = 0; r < {n * h}; ++r) {{\n"
+            f"            memcpy(out + (r / {h}) * {out_h * out_w * c} + (r % {h}) * {out_w * c} + {row0}, "
+            f"in + r * {w * c}, {w * c}u);\n        }}\n"
+        )
+
+    def layer(self, i: int, node: QNode) -> str:
+        emitters = {
+            "zero_pad": self.zero_pad,
+            "grouped_conv2d_s8": self.weighted_layer,
+            "fully_connected_s8": self.weighted_layer,
+            "maxpool_s8": self.pool,
+            "avgpool_s8": self.pool,
+            "lut_s8": self.lut,
+            "softmax_s8": self.softmax,
+            "flatten_chw": self.flatten_chw,
+        }
+        return emitters[node.kernel](i, node)
 
     def data_move(self, node: QNode) -> str:
         out = self.ptr(node.output)
@@ -260,12 +344,12 @@ class _Emitter:
             node = step.nodes[3]
             residual = 1 if node.inputs[0] == x else 2
             p = node.params
-            add = f"{{{p.a_shift}, {p.b_shift}, {p.out_shift}, {p.act_min}, {p.act_max}}}"
+            add = c_initializer(p)
         fields = [
             _dims(self.shape(x)),
             _dims(self.shape(step.output)),
             str(self.shape(expand.output)[-1]),
-            *(_conv_params(n.params) for n in (expand, depthwise, project)),
+            *(c_initializer(n.params) for n in (expand, depthwise, project)),
             *(_dims(n.arrays["filter"].shape) for n in (expand, depthwise, project)),
             *(name for names in arrays.values() for name in names),
             str(residual),
@@ -311,6 +395,8 @@ class _Emitter:
             body = self.l2norm(i, node)
         elif node.kernel in ("rnnpool_s8", "rnnpool_offset_s8"):
             body = self.rnnpool(i, node, self.memory.offsets[f"{i}:rnnpool"], step.scratch["rnnpool"])
+        elif node.kernel in LAYER_KERNELS:
+            body = self.layer(i, node)
         else:
             body = self.data_move(node)
         return f"{header}    {{\n{body}    }}\n"

@@ -18,10 +18,15 @@ from hil.kernels_ref.device_cases import (
     add_case,
     conv_case,
     depthwise_case,
+    fully_connected_case,
+    grouped_conv_case,
     l2norm_case,
+    lut_case,
     pointwise_case,
+    pool_case,
     rnnpool_case,
     run_cases,
+    softmax_case,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -58,6 +63,14 @@ def bench_cases(rng: np.random.Generator) -> dict[str, KernelCase]:
         "rnnpool": rnnpool_case(rng, 16, 40),
         "add": add_case(rng, 30, 40, 32),
         "l2norm": l2norm_case(rng, 30, 40, 32),
+        # the general layers' kernels, on MLPerf Tiny example shapes
+        "grouped": grouped_conv_case(rng, 16, 16, 32, 32, 4, 1),
+        "dilated": grouped_conv_case(rng, 16, 16, 16, 16, 1, 2),
+        "fc": fully_connected_case(rng, 640, 128),  # the autoencoder's first layer
+        "maxpool": pool_case(rng, 32, 32, 16, 2, 2, 0, average=False),
+        "avgpool": pool_case(rng, 25, 5, 64, 5, 5, 0, average=True),
+        "lut": lut_case(rng, 4096),
+        "softmax": softmax_case(rng, 16, 12),
     }
 
 
@@ -78,7 +91,8 @@ def main(argv: list[str] | None = None) -> None:
             continue
         run = run_cases(f"bench_{key}", [case], args.workdir)
         peer = PEER_IPM.get(key)
-        unit = "per element" if key in ("add", "l2norm") else ""
+        unit = "per element" if key in ("add", "l2norm", "lut", "softmax") else ""
+        unit = "per window tap" if key in ("maxpool", "avgpool") else unit
         print(
             f"{key:<14} {case.name:<36} {case.macs:>11,} {run.instructions:>13,} "
             f"{run.instructions / case.macs:>7.2f} {peer[0] if peer else '':>9} {peer[1] if peer else '':>7}  "

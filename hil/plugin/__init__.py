@@ -19,6 +19,7 @@ from hil.plugin.reporting import (
     pytest_terminal_summary,
 )
 from hil.plugin.results_fixture import hil_results
+from hil.plugin.xdist_results import pytest_configure_node
 
 __all__ = [
     "dut",
@@ -29,6 +30,7 @@ __all__ = [
     "pytest_collection_finish",
     "pytest_collection_modifyitems",
     "pytest_configure",
+    "pytest_configure_node",
     "pytest_generate_tests",
     "pytest_html_results_summary",
     "pytest_html_results_table_html",

@@ -23,8 +23,10 @@ def hil_options(pytestconfig: pytest.Config) -> HilOptions:
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Builds the firmware before the first test when any test needs the device, and says what it is."""
-    if not any("dut" in getattr(item, "fixturenames", ()) for item in session.items):
-        return
+    if session.config.option.collectonly or not any(
+        "dut" in getattr(item, "fixturenames", ()) for item in session.items
+    ):
+        return  # --collect-only builds nothing
     options = options_from_config(session.config)
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if options.farm:

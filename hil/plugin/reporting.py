@@ -10,7 +10,9 @@ import pytest
 from hil.errors import HilError
 from hil.plugin.options import options_from_config
 from hil.plugin.results_fixture import EXTRAS, RECORDER, recorder
+from hil.plugin.setup_checks import check_setup
 from hil.plugin.sharding import parse_shard, select_shard
+from hil.plugin.xdist_results import gather_worker_results
 from hil.report.prometheus import write_metrics
 from hil.report.run_metadata import git_commit
 from hil.report.summary import SUMMARY_STYLE, summary_html
@@ -39,8 +41,9 @@ def pytest_configure(config: pytest.Config) -> None:
         # the HTML report; only the harness's own errors (a device or link hiccup) are worth a retry.
         config.option.reruns = options.retries
         config.option.only_rerun = ["hil.errors.", "TargetError", "LinkError", "DeviceError"]
-    if config.getoption("hil_out") is None or options.out_dir is None:
-        return
+    check_setup(config, options)
+    if config.getoption("hil_out") is None or options.out_dir is None or config.option.collectonly:
+        return  # --collect-only leaves no run folder behind
     options.out_dir.mkdir(parents=True, exist_ok=True)
     if pytest_html is not None and getattr(config.option, "htmlpath", None) is None:
         config.option.htmlpath = str(options.out_dir / "index.html")
@@ -112,8 +115,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report.extras = extras
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-html writes the page that shows the merged rows
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
+    gather_worker_results(config)
     metrics = options_from_config(config).metrics
     if RECORDER not in config.stash and metrics is None:
         return

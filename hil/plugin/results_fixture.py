@@ -14,16 +14,37 @@ from hil.report.results import MetricRow, ResultsRecorder
 from hil.report.run_metadata import run_metadata
 
 RECORDER = pytest.StashKey[ResultsRecorder]()
+RUN_DIR = pytest.StashKey[Path]()
+WORKERS = "workers"
 EXTRAS = pytest.StashKey[list]()
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
+def worker_id(config: pytest.Config) -> str | None:
+    """The pytest-xdist worker this process is ('gw0', ...), or None for the controller or a plain run."""
+    workerinput = getattr(config, "workerinput", None)
+    return workerinput["workerid"] if workerinput else None
+
+
+def run_dir(config: pytest.Config) -> Path:
+    """The run's folder: --hil-out, else reports/<UTC time>; xdist workers get the controller's (see
+    pytest_configure_node), so a run without --hil-out still has one folder."""
+    if RUN_DIR not in config.stash:
+        handed = (getattr(config, "workerinput", None) or {}).get("hil_run_dir")
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+        config.stash[RUN_DIR] = (
+            Path(handed) if handed else options_from_config(config).out_dir or REPO_ROOT / "reports" / stamp
+        )
+    return config.stash[RUN_DIR]
+
+
 def recorder(config: pytest.Config) -> ResultsRecorder:
-    """The run's recorder, created on first use in --hil-out (or beside --html, or reports/<time>)."""
+    """The run's recorder, created on first use in the run's folder. An xdist worker writes its own rows
+    under workers/<id>/ (the controller merges them when the run ends) instead of rewriting the run's files."""
     if RECORDER not in config.stash:
         options = options_from_config(config)
-        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
-        out_dir = options.out_dir or REPO_ROOT / "reports" / stamp
+        worker = worker_id(config)
+        out_dir = run_dir(config) / WORKERS / worker if worker else run_dir(config)
         config.stash[RECORDER] = ResultsRecorder(
             out_dir,
             run_metadata(
@@ -32,7 +53,10 @@ def recorder(config: pytest.Config) -> ResultsRecorder:
                     "emulate": options.emulate,
                     "transport": options.transport,
                     "model": options.model,
+                    # Trends compare runs over the same images only.
+                    "images": str(options.images) if options.images else f"synthetic test x{options.image_count}",
                     **({"shard": options.shard} if options.shard else {}),
+                    **({"worker": worker} if worker else {}),
                 }
             ),
         )

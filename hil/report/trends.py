@@ -1,5 +1,5 @@
-"""Nightly trends: every run in a history directory, each metric across runs, and regressions of the
-newest run against a baseline run beyond a threshold (default 5 %)."""
+"""Nightly trends: every run in a history directory, each metric across runs, and the verdict on the newest run
+against a baseline run made the same way (hil/report/night_verdict.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,16 @@ import pandas as pd
 
 from hil.errors import HilError
 from hil.report.figures import trend_chart
+from hil.report.night_verdict import (
+    NightVerdict,
+    SeriesKey,
+    accept,
+    configuration,
+    judge_night,
+    load_accepted,
+    run_problems,
+    series_values,
+)
 from hil.report.results import load_run
 
 DEFAULT_THRESHOLD = 0.05
@@ -23,24 +33,6 @@ class RunRecord:
     metadata: dict
     outcome: dict
     metrics: pd.DataFrame  # model, metric, value (median over the run's rows), unit, better
-
-
-@dataclass(frozen=True)
-class Regression:
-    model: str
-    metric: str
-    baseline: float
-    latest: float
-    change: float  # relative, signed: positive is worse
-    unit: str
-
-    def describe(self) -> str:
-        change = f"{100 * self.change:+.1f} % worse"
-        return f"{self.model} {self.metric}: {_figure(self.baseline)} -> {_figure(self.latest)} {self.unit} ({change})"
-
-
-def _figure(value: float) -> str:
-    return f"{value:,.0f}" if abs(value) >= 1e4 else f"{value:,.4g}"
 
 
 def load_history(history_dir: Path) -> list[RunRecord]:
@@ -68,19 +60,33 @@ def load_history(history_dir: Path) -> list[RunRecord]:
     return runs
 
 
-def find_regressions(baseline: RunRecord, latest: RunRecord, threshold: float = DEFAULT_THRESHOLD) -> list[Regression]:
-    """Metrics of latest worse than baseline by more than threshold (relative)."""
-    merged = baseline.metrics.merge(latest.metrics, on=["model", "metric"], suffixes=("_base", "_new"))
-    found = []
-    for row in merged.itertuples():
-        sign = -1.0 if row.better_new == "higher" else 1.0
-        worse_by = sign * (row.value_new - row.value_base)
-        if worse_by <= 0:
-            continue
-        change = worse_by / abs(row.value_base) if row.value_base else float("inf")
-        if change > threshold:
-            found.append(Regression(row.model, row.metric, row.value_base, row.value_new, change, row.unit_new))
-    return found
+def _run_series(run: RunRecord) -> dict[SeriesKey, tuple[float, str, str]]:
+    return series_values(run.metadata, run.metrics)
+
+
+def _passing(run: RunRecord) -> bool:
+    return not run_problems(run.outcome, run.metrics)
+
+
+def choose_baseline(runs: list[RunRecord], latest: RunRecord, spec: str | None) -> RunRecord | None:
+    """The run tonight is compared with. Default: the newest earlier run made the same way (model aside:
+    target, transport, image set). spec: a run folder (name or path), a date prefix (20261101 matches
+    20261101-023000), or `last-passing` (the newest earlier such run with no failed or errored test)."""
+    earlier = [r for r in runs if r is not latest]
+    same_way = [r for r in earlier if configuration(r.metadata) == configuration(latest.metadata)]
+    if spec is None:
+        return same_way[-1] if same_way else None
+    if spec == "last-passing":
+        passing = [r for r in same_way if _passing(r)]
+        return passing[-1] if passing else None
+    name = Path(spec).name
+    named = [r for r in earlier if r.name == name] or [r for r in earlier if r.name.startswith(spec)]
+    if not named:
+        raise HilError(
+            f"--baseline {spec}: no earlier run of that name or date prefix; runs are "
+            f"{', '.join(r.name for r in earlier) or 'none'} (or use last-passing)"
+        )
+    return named[-1]
 
 
 def _img(png: bytes) -> str:
@@ -122,9 +128,7 @@ def _series(runs: list[RunRecord], model: str, metric: str) -> tuple[list[float]
     return values, unit
 
 
-def write_trend_page(
-    runs: list[RunRecord], regressions: list[Regression], baseline: RunRecord, out: Path, threshold: float
-) -> Path:
+def write_trend_page(runs: list[RunRecord], verdict: NightVerdict, out: Path) -> Path:
     """A self-contained HTML page: the verdict, the runs, and per model a panel per key metric."""
     labels = [r.name for r in runs]
     models = sorted(set().union(*(set(r.metrics["model"]) for r in runs)))
@@ -142,37 +146,53 @@ def write_trend_page(
         sections.append(
             f"<h2>{html.escape(model)}</h2><div class='panels'>{''.join(panels)}</div>{listed if others else ''}"
         )
-    if regressions:
-        flagged = "".join(f"<li class='regression'>{html.escape(r.describe())}</li>" for r in regressions)
-        verdict = f"<h2 class='regression'>Regressions against {html.escape(baseline.name)}</h2><ul>{flagged}</ul>"
-    else:
-        verdict = f"<h2>No regression beyond {100 * threshold:g} % against {html.escape(baseline.name)}</h2>"
+    lines = "".join(
+        f"<li class='{'regression' if line.split()[0] in ('FAILED', 'REGRESSION', 'MISSING') else 'note'}'>"
+        f"{html.escape(line)}</li>"
+        for line in verdict.lines()
+    )
+    against = f"against {html.escape(verdict.baseline)}" if verdict.baseline else "(no comparable baseline)"
+    heading = "FAILED" if verdict.failed else "passed"
+    verdict_html = (
+        f"<h2 class='{'regression' if verdict.failed else 'ok'}'>{html.escape(verdict.latest)} {heading} "
+        f"{against}</h2><ul>{lines}</ul>"
+    )
     title = f"hil trends: {len(runs)} runs, {runs[0].name} to {runs[-1].name}"
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:sans-serif}} .regression{{color:#c00000}} td,th{{padding:2px 8px;text-align:left}}
 .panels{{display:flex;flex-wrap:wrap;gap:8px}} .others{{color:#555;font-size:90%}}</style></head>
-<body><h1>{html.escape(title)}</h1>{verdict}{_runs_table(runs)}{"".join(sections)}</body></html>"""
+<body><h1>{html.escape(title)}</h1>{verdict_html}{_runs_table(runs)}{"".join(sections)}</body></html>"""
     out.write_text(page)
     return out
 
 
 def build_trends(
-    history_dir: Path, out: Path | None = None, baseline_name: str | None = None, threshold: float = DEFAULT_THRESHOLD
-) -> tuple[Path, list[Regression], list[RunRecord]]:
-    """Loads the history, compares the newest run with the baseline (default: the run before it)."""
+    history_dir: Path,
+    out: Path | None = None,
+    baseline_spec: str | None = None,
+    threshold: float = DEFAULT_THRESHOLD,
+    accept_series: list[str] | None = None,
+) -> tuple[Path, NightVerdict, list[RunRecord]]:
+    """Loads the history and judges its newest run (see night_verdict); --accept first re-baselines or retires
+    the named series."""
     runs = load_history(history_dir)
-    if len(runs) < 2:
-        raise HilError(f"{history_dir} holds {len(runs)} run; trends need at least two")
     latest = runs[-1]
-    if baseline_name is None:
-        baseline = runs[-2]
-    else:
-        named = [r for r in runs if r.name == baseline_name]
-        if not named:
-            raise HilError(
-                f"no run named '{baseline_name}' in {history_dir}: runs are {', '.join(r.name for r in runs)}"
-            )
-        baseline = named[0]
-    regressions = find_regressions(baseline, latest, threshold)
-    page = write_trend_page(runs, regressions, baseline, out or history_dir / "trends.html", threshold)
-    return page, regressions, runs
+    baseline = choose_baseline(runs, latest, baseline_spec)
+    latest_series = _run_series(latest)
+    baseline_series = _run_series(baseline) if baseline else {}
+    if accept_series:
+        accept(history_dir, latest.name, latest_series, baseline_series, accept_series)
+    earlier = [_run_series(r) for r in runs[:-1] if configuration(r.metadata) == configuration(latest.metadata)]
+    recent = {key: [s[key][0] for s in earlier if key in s] for key in latest_series}
+    verdict = judge_night(
+        latest.name,
+        latest_series,
+        run_problems(latest.outcome, latest.metrics),
+        baseline.name if baseline else None,
+        baseline_series,
+        recent,
+        load_accepted(history_dir),
+        threshold,
+    )
+    page = write_trend_page(runs, verdict, out or history_dir / "trends.html")
+    return page, verdict, runs

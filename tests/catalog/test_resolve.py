@@ -154,3 +154,20 @@ def test_compile_command_errors_are_one_json_line(nets: Path, capsys: pytest.Cap
     assert main(["compile", "--model", "user_nets.nets:build", "--json"]) == 2
     out = capsys.readouterr().out.strip()
     assert len(out.splitlines()) == 1 and "input shape is unknown" in json.loads(out)["error"]
+
+
+def test_the_hil_script_finds_the_checkouts_examples() -> None:
+    """The console script (not `python -m`, which adds the working directory itself) from the repository root."""
+    import subprocess
+
+    script = Path(sys.executable).parent / "hil"
+    repo = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [str(script), "compile", "--model", "examples.kws_dscnn:build", "--json"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout)["model"] == "kws_dscnn"

@@ -147,8 +147,8 @@ def test_the_trend_page_has_a_panel_per_model_and_key_metric(tmp_path):
     history = tmp_path / "history"
     for index, (m4, errors) in enumerate(((27_000_000, 0), (27_100_000, 0), (29_800_000, 1))):
         _write_run(history, f"2026120{index + 1}-020000", {"rnnpool_face_m4": m4, "rnnpool_face_qvga": 61e6}, errors)
-    page, regressions, _ = build_trends(history)
-    assert [(r.model, r.metric) for r in regressions] == [("rnnpool_face_m4", "latency_median")]
+    page, verdict, _ = build_trends(history)
+    assert [r.series.split("@")[0] for r in verdict.regressions] == ["rnnpool_face_m4/latency_median"]
 
     dom = _chromium(tmp_path, page, "--dump-dom")
     assert re.search(r"<h1>hil trends: 3 runs, 20261201-020000 to 20261203-020000</h1>", dom)
