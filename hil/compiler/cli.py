@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hil.compiler import live_set
 from hil.compiler.pipeline import CompiledModel
 from hil.compiler.schedule import Step
 from hil.errors import HilError
@@ -43,7 +44,7 @@ def layer_summary(compiled: CompiledModel) -> list[dict]:
             {
                 "layer": i,
                 "name": step.name,
-                "op": step.kind if step.kind == "mbconv" else step.nodes[0].kernel,
+                "op": step.nodes[0].kernel if step.kind == "node" else step.kind,
                 "shape": list(out.shape),
                 "exponent": out.exponent,
                 "scale": out.scale,
@@ -58,8 +59,31 @@ def layer_summary(compiled: CompiledModel) -> list[dict]:
     return rows
 
 
-def compile_summary(compiled: CompiledModel) -> dict:
-    """The compile as JSON: hash, arena, weights, MACs, tensors and the per-layer table."""
+def ram_estimate(arena_bytes: int, board_name: str) -> dict:
+    """What the firmware around this arena will reserve in RAM and CCM, before it is linked: the stack reservation
+    and the largest transport's link buffers are the builder's figures (test_cases/test_budgets.py checks them
+    against the linked ELF), against the board's RAM budget."""
+    from hil.board_description import load_board
+    from hil.build.firmware_builder import LINK_BUFFER_BYTES, OTHER_STATIC_BYTES, STACK_BYTES
+
+    transport = max(LINK_BUFFER_BYTES, key=LINK_BUFFER_BYTES.get)
+    parts = {
+        "arena_bytes": arena_bytes,
+        "stack_reservation_bytes": STACK_BYTES,
+        "link_buffer_bytes": LINK_BUFFER_BYTES[transport],
+        "other_static_bytes": OTHER_STATIC_BYTES,
+    }
+    return {
+        **parts,
+        "link_buffers_of": transport,
+        "total_bytes": sum(parts.values()),
+        "budget_bytes": load_board(board_name).ram_budget,
+    }
+
+
+def compile_summary(compiled: CompiledModel, board: str = "nucleo-f439zi") -> dict:
+    """The compile as JSON: hash, arena, weights, MACs, tensors, the per-layer table, the live set of every step
+    and the RAM the firmware will reserve on board."""
     sources = compiled.emitted.sources
     return {
         "model": sources.name,
@@ -72,6 +96,8 @@ def compile_summary(compiled: CompiledModel) -> dict:
         "inputs": [s.__dict__ for s in sources.inputs],
         "outputs": [s.__dict__ for s in sources.outputs],
         "layers": layer_summary(compiled),
+        "live_sets": [s.to_dict() for s in live_set.live_sets(compiled.memory, compiled.steps)],
+        "ram": ram_estimate(compiled.memory.arena_bytes, board),
     }
 
 
@@ -106,7 +132,8 @@ def _compile(args: argparse.Namespace) -> dict:
         spec = replace(spec, calibration=_calibration(spec, args.calib, args.calib_limit))
     if args.name:
         spec = replace(spec, name=args.name)
-    result = compile_summary(compile_spec(spec, directory=args.output))
+    compiled = compile_spec(spec, directory=args.output)
+    result = compile_summary(compiled, args.board)
     rows = result["layers"]
     if not args.json:
         print(f"{result['model']} -> {result['directory']} (hash {result['hash']})")
@@ -125,6 +152,14 @@ def _compile(args: argparse.Namespace) -> dict:
             f"arena {result['arena_bytes']:,} B (lower bound {result['arena_lower_bound_bytes']:,} B), "
             f"weights {result['weight_flash_bytes']:,} B, {result['macs']:,} MACs"
         )
+        print(live_set.table(live_set.live_sets(compiled.memory, compiled.steps)))
+        ram = result["ram"]
+        print(
+            f"RAM+CCM reserved on {args.board} (estimate; `hil build` reads the ELF): {ram['total_bytes']:,} B = "
+            f"arena {ram['arena_bytes']:,} + stack reservation {ram['stack_reservation_bytes']:,} + link buffers "
+            f"{ram['link_buffer_bytes']:,} ({ram['link_buffers_of']}) + other static {ram['other_static_bytes']:,}; "
+            f"budget {ram['budget_bytes']:,} B"
+        )
     return result
 
 
@@ -138,5 +173,6 @@ def add_compile_command(subparsers) -> argparse.ArgumentParser:
     command.add_argument("--calib-limit", type=int, default=None, help="use at most this many calibration images")
     command.add_argument("-o", "--output", type=Path, help="folder for model.c and model.h (default: the cache's)")
     command.add_argument("--name", help="model name in the generated code (default: from --model)")
+    command.add_argument("--board", default="nucleo-f439zi", help="board whose RAM budget the estimate is against")
     command.set_defaults(handler=_compile)
     return command

@@ -127,27 +127,77 @@ class _Emitter:
             f"{self.ptr(node.output)}));\n"
         )
 
-    def rnnpool(self, i: int, node: QNode, scratch: int, scratch_size: int) -> str:
+    def rnnpool(self, i: int, node: QNode, scratch: int, scratch_size: int, output: str | None = None) -> str:
+        """rnnpool_layer_s8 over the map; with output (the pad after it, a wider layout) the same kernel once per
+        patch row, on the band of input rows that row reads, each row written straight into output's layout."""
         p = node.params
         names = {k: self.array(f"l{i}_{k}", v) for k, v in node.arrays.items()}
         w1, w2 = node.attrs["rnn1"], node.attrs["rnn2"]
         offset = names["offset"] if node.kernel == "rnnpool_offset_s8" else "NULL"
+        stride = node.attrs["stride"]
 
         def weights(prefix: str, w) -> str:
             fields = ", ".join(names[f"{prefix}_{k}"] for k in ("w", "u", "bias_gate", "bias_update"))
             return f"{{{w.input_size}, {w.hidden_size}, {fields}}}"
 
-        return (
+        setup = (
             f"        static const hil_rnnpool_params params = {c_initializer(p)};\n"
             f"        static const hil_fastgrnn_weights rnn1 = {weights('rnn1', w1)};\n"
             f"        static const hil_fastgrnn_weights rnn2 = {weights('rnn2', w2)};\n"
-            f"        static const hil_dims in_dims = {_dims(self.shape(node.inputs[0]))};\n"
-            f"        static const hil_dims out_dims = {_dims(self.shape(node.output))};\n"
             f"        const hil_context ctx = {{arena + {scratch}u, {scratch_size}}};\n"
-            f"        HIL_CHECK({i}, rnnpool_layer_s8(&ctx, &params, {node.attrs['stride']}, &in_dims, "
-            f"{self.ptr(node.inputs[0], True)}, &rnn1, &rnn2, {offset},\n"
-            f"                                        &out_dims, {self.ptr(node.output)}));\n"
         )
+        if output is None:
+            return setup + (
+                f"        static const hil_dims in_dims = {_dims(self.shape(node.inputs[0]))};\n"
+                f"        static const hil_dims out_dims = {_dims(self.shape(node.output))};\n"
+                f"        HIL_CHECK({i}, rnnpool_layer_s8(&ctx, &params, {stride}, &in_dims, "
+                f"{self.ptr(node.inputs[0], True)}, &rnn1, &rnn2, {offset},\n"
+                f"                                        &out_dims, {self.ptr(node.output)}));\n"
+            )
+        _, _, in_w, in_c = self.shape(node.inputs[0])
+        _, oh, ow, c = self.shape(node.output)
+        row_w = self.shape(output)[2]
+        return setup + (
+            f"        static const hil_dims band_dims = {_dims((1, p.patch_h, in_w, in_c))};\n"
+            f"        static const hil_dims row_dims = {_dims((1, 1, ow, c))};\n"
+            f"        const int8_t *in = {self.ptr(node.inputs[0], True)};\n"
+            f"        int8_t *out = {self.ptr(output)};\n"
+            f"        for (int32_t oy = 0; oy < {oh}; ++oy) {{\n"
+            f"            HIL_CHECK({i}, rnnpool_layer_s8(&ctx, &params, {stride}, &band_dims, "
+            f"in + oy * {stride * in_w * in_c}, &rnn1, &rnn2, {offset},\n"
+            f"                                            &row_dims, out + oy * {row_w * c}));\n"
+            f"        }}\n"
+        )
+
+    def l2norm_conv(self, i: int, step: Step) -> str:
+        """An L2Norm streamed by rows into the convolution (a detection head) that reads it."""
+        self.helpers.add("l2norm_conv")
+        norm, conv = step.nodes
+        p = norm.params
+        g = self.array(f"l{i}_gamma", norm.arrays["gamma"])
+        f = self.array(f"l{i}_filter", conv.arrays["filter"])
+        b = self.array(f"l{i}_bias", conv.arrays["bias"])
+        s = self.array(f"l{i}_shift", conv.arrays["out_shift"])
+        rows = self.memory.offsets[f"{i}:rows"]
+        return (
+            f"        static const hil_l2norm_params norm = {c_initializer(p)};\n"
+            f"        static const hil_conv_params params = {c_initializer(conv.params)};\n"
+            f"        static const hil_dims in_dims = {_dims(self.shape(norm.inputs[0]))};\n"
+            f"        static const hil_dims filter_dims = {_dims(conv.arrays['filter'].shape)};\n"
+            f"        static const hil_dims out_dims = {_dims(self.shape(conv.output))};\n"
+            f"        HIL_CHECK({i}, gen_l2norm_conv_s8(&norm, {g}, &params, {s}, &in_dims, "
+            f"{self.ptr(norm.inputs[0], True)}, &filter_dims, {f}, {b}, &out_dims,\n"
+            f"                                          {self.ptr(conv.output)}, (int8_t *)(arena + {rows}u)));\n"
+        )
+
+    def rnnpool_pad(self, i: int, step: Step) -> str:
+        """RNNPool writing its rows straight into the padded layout, then the pad's edges filled in place."""
+        rnnpool, pad = step.nodes
+        self.helpers.add("pad_edges")
+        _, h, w, c = self.shape(rnnpool.output)
+        _, out_h, out_w, _ = self.shape(pad.output)
+        loop = self.rnnpool(i, rnnpool, self.memory.offsets[f"{i}:rnnpool"], step.scratch["rnnpool"], pad.output)
+        return loop + f"        gen_pad_edges_s8(out, {h}, {w}, {c}, {out_h}, {out_w});\n"
 
     # ---- the general layers' kernels (point 6 of issue 10) ------------------------------------------------
 
@@ -328,6 +378,14 @@ class _Emitter:
             names = ", ".join(n.name for n in step.nodes)
             return f"    /* layer {i}: mbconv (streamed by rows) {names} */\n    {{\n{self.mbconv(i, step)}    }}\n"
         node = step.nodes[0]
+        if step.kind == "l2norm_conv":
+            names = ", ".join(n.name for n in step.nodes)
+            body = self.l2norm_conv(i, step)
+            return f"    /* layer {i}: l2norm_conv (streamed by rows) {names} */\n    {{\n{body}    }}\n"
+        if step.kind == "rnnpool_pad":
+            names = ", ".join(n.name for n in step.nodes)
+            body = self.rnnpool_pad(i, step)
+            return f"    /* layer {i}: {node.kernel} into the padded layout {names} */\n    {{\n{body}    }}\n"
         header = f"    /* layer {i}: {node.kernel} {node.name} */\n"
         if node.kernel in ("conv2d_s8", "conv2d_s8_w16", "depthwise_conv2d_s8", "pointwise_conv2d_s8"):
             body = self.conv(i, node)
@@ -369,6 +427,8 @@ def emit(
     calls = "".join(emitter.step(i, s) for i, s in enumerate(steps))
     helpers = {
         "pad": c_support.PAD_REPLICATE,
+        "pad_edges": c_support.PAD_EDGES,
+        "l2norm_conv": c_support.L2NORM_CONV,
         "copy": c_support.COPY_CHANNELS,
         "max": c_support.CHANNEL_MAX,
         "mbconv": c_support.MBCONV,

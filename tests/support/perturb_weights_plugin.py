@@ -12,7 +12,8 @@ from hil.catalog import CATALOG, compile_spec
 from hil.model_sources import ModelSources
 
 ORIGINAL = CATALOG["rnnpool_face_m4"]
-WEIGHT = re.compile(r"static const int8_t l15_filter\[\d+\][^=]*= \{\s*(-?\d+)")
+# The first weight of the loc.1 head, found by its layer comment: the schedule decides the layer's number.
+LAYER = re.compile(r"/\* layer (\d+): [^*]*\bloc\.1 \*/")
 
 
 def perturbed(directory: Path) -> ModelSources:
@@ -21,7 +22,8 @@ def perturbed(directory: Path) -> ModelSources:
     shutil.copytree(directory, target, dirs_exist_ok=True)
     model_c = target / "model.c"
     text = model_c.read_text()
-    first = WEIGHT.search(text)
+    layer = LAYER.search(text).group(1)
+    first = re.search(rf"static const int8_t l{layer}_filter\[\d+\][^=]*= \{{\s*(-?\d+)", text)
     value = int(first.group(1))
     changed = value + 9 if value < 100 else value - 9
     model_c.write_text(text[: first.start(1)] + str(changed) + text[first.end(1) :])
