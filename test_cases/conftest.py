@@ -24,6 +24,7 @@ from hil.errors import HilError
 from hil.model_run import float_outputs, real_outputs
 from hil.parity.tensor_metrics import TensorComparison, compare_tensors
 from hil.plugin.options import HilOptions, options_from_config
+from hil.plugin.progress import progress
 
 MARKERS = (
     "hil_task(*tasks): collected only when the model's task (detection, classification, tensor) is one of tasks",
@@ -245,12 +246,18 @@ def input_runs() -> dict[tuple[str, str], InputRun]:
 
 
 @pytest.fixture(scope="session")
-def run_input(dut: Dut, compiled_model, float_model, model_spec: ModelSpec, input_runs: dict):
+def run_input(
+    dut: Dut, compiled_model, float_model, model_spec: ModelSpec, input_runs: dict, pytestconfig: pytest.Config
+):
     """Runs an input once per session on the device; later calls return the same run."""
 
     def run(given: ModelInput) -> InputRun:
         key = (model_spec.name, given.name)
         if key not in input_runs:
+            progress(
+                pytestconfig,
+                f"hil: {model_spec.name}: running {given.name} on the device (input {len(input_runs) + 1})",
+            )
             nhwc = given.x.transpose(0, 2, 3, 1) if given.x.ndim == 4 else given.x
             device_run = dut.infer([compiled_model.qgraph.quantize_input(nhwc)])
             golden = compiled_model.golden(nhwc)

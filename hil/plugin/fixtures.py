@@ -12,6 +12,7 @@ from hil.catalog import model_sources
 from hil.dut import Dut
 from hil.errors import HilError, TargetError
 from hil.plugin.options import HilOptions, options_from_config
+from hil.plugin.progress import progress
 from hil.plugin.results_fixture import recorder
 from hil.plugin.worker_errors import stop_for_no_device
 from hil.target_factory import TargetChoice, build_description, open_dut
@@ -33,6 +34,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if options.farm:
         return  # the board, and so the image, is known only once a worker holds one
     for model in options.models:
+        progress(session.config, f"hil: compiling {model} (unless cached) and building its firmware")
         try:
             sources = model_sources(model)
             description = build_description(options.board, options.emulate)
