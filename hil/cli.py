@@ -7,6 +7,7 @@ import json
 import sys
 import tempfile
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
@@ -17,7 +18,8 @@ from hil.build.firmware_builder import TRANSPORTS, BuildRequest, FirmwareBuilder
 from hil.catalog import ModelSpec, model_sources, resolve_model, with_checkpoint
 from hil.catalog.resolve import parse_input_shape
 from hil.compiler.cli import MODEL_HELP, add_compile_command
-from hil.errors import HilError
+from hil.errors import HilError, TargetError
+from hil.exit_codes import NO_DEVICE, TESTS_FAILED, USAGE_ERROR
 from hil.farm.board_states import board_states
 from hil.farm.farm_file import load_farm
 from hil.model_run import (
@@ -174,8 +176,16 @@ def _report(args: argparse.Namespace) -> dict:
     return {"page": str(page), "runs": [r.name for r in runs], **verdict.to_dict()}
 
 
+class UsageErrorParser(argparse.ArgumentParser):
+    """argparse that exits with the harness's usage code (hil/exit_codes.py), like pytest's UsageError."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(USAGE_ERROR, f"{self.prog}: error: {message}\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="hil", description=__doc__)
+    p = UsageErrorParser(prog="hil", description=__doc__)
     p.add_argument("--version", action="version", version=f"hil {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     build = sub.add_parser("build", help="build the firmware for a board and print its footprint")
@@ -243,13 +253,13 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps({"error": str(e), "kind": type(e).__name__}))
         else:
             print(f"hil {args.command}: error: {e}", file=sys.stderr)
-        return 2
+        return NO_DEVICE if isinstance(e, TargetError) else USAGE_ERROR
     if args.json:
         print(json.dumps(result, indent=2, default=str))
     if args.command == "run" and not result["matches_reference"]:
-        return 1
+        return TESTS_FAILED
     if args.command == "report" and result.get("failed"):
-        return 1
+        return TESTS_FAILED
     return 0
 
 

@@ -1,5 +1,6 @@
-"""Exit codes of a pytest run with the plugin: pytest's own (0-5), then the harness's. `hil` returns 0, 1 (the
-outputs differ, or a bad night) and 2 (a mistake in what it was asked: one line says which)."""
+"""Exit codes of a pytest run with the plugin (pytest's own 0-5, then the harness's) and of the `hil` command,
+one table for both: `hil` returns TESTS_FAILED when outputs differ or a night is bad, USAGE_ERROR for a
+mistake in what it was asked (one line says which), NO_DEVICE when the board or probe cannot be reached."""
 
 from __future__ import annotations
 

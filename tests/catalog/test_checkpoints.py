@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from hil.cli import main
+from hil.exit_codes import USAGE_ERROR
 
 NETS = """
 import torch
@@ -74,7 +75,7 @@ def test_broken_checkpoints(nets: Path, tmp_path: Path, capsys: pytest.CaptureFi
     path = _checkpoint(tmp_path, "weights.pt", content)
     code = main(["compile", "--model", f"{nets}:spec", "--checkpoint", str(path), "-o", str(tmp_path / "c"), "--json"])
     out = capsys.readouterr().out.strip()
-    assert code == 2 and len(out.splitlines()) == 1, out
+    assert code == USAGE_ERROR and len(out.splitlines()) == 1, out
     error = json.loads(out)["error"]
     assert "\n" not in error
     assert re.search(message, error), error

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from hil.cli import main
+from hil.exit_codes import USAGE_ERROR
 
 NETS = """
 import torch
@@ -98,14 +99,14 @@ CASE_IDS = [
 @pytest.mark.parametrize("case", range(len(CASE_IDS)), ids=CASE_IDS)
 def test_error_is_one_line_and_exit_2(nets: Path, tmp_path: Path, capsys: pytest.CaptureFixture, case: int) -> None:
     argv, message = _cases(nets, tmp_path)[case]
-    assert main(argv) == 2
+    assert main(argv) == USAGE_ERROR
     captured = capsys.readouterr()
     assert captured.out == ""
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in captured.err, captured.err
     assert lines[0].startswith(f"hil {argv[0]}: error: ") and re.search(message, lines[0]), lines[0]
 
-    assert main([*argv, "--json"]) == 2
+    assert main([*argv, "--json"]) == USAGE_ERROR
     captured = capsys.readouterr()
     assert captured.err == "" and len(captured.out.strip().splitlines()) == 1, captured
     assert re.search(message, json.loads(captured.out)["error"])

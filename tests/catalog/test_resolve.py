@@ -14,6 +14,7 @@ from hil.catalog import CATALOG, ModelSpec, compile_spec, resolve_model
 from hil.catalog.resolve import c_name, parse_input_shape
 from hil.cli import main
 from hil.errors import ModelSpecError
+from hil.exit_codes import USAGE_ERROR
 
 NETS = """
 import numpy as np
@@ -151,7 +152,7 @@ def test_compile_command_takes_a_file_factory(nets: Path, tmp_path: Path, capsys
 
 
 def test_compile_command_errors_are_one_json_line(nets: Path, capsys: pytest.CaptureFixture) -> None:
-    assert main(["compile", "--model", "user_nets.nets:build", "--json"]) == 2
+    assert main(["compile", "--model", "user_nets.nets:build", "--json"]) == USAGE_ERROR
     out = capsys.readouterr().out.strip()
     assert len(out.splitlines()) == 1 and "input shape is unknown" in json.loads(out)["error"]
 

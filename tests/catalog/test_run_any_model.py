@@ -13,6 +13,7 @@ import pytest
 from hil.catalog import resolve_model
 from hil.catalog.preprocess import model_image
 from hil.cli import main
+from hil.exit_codes import USAGE_ERROR
 
 NETS = """
 import numpy as np
@@ -110,7 +111,10 @@ def test_a_face_picture_gives_detections(tmp_path: Path, capsys: pytest.CaptureF
 
 
 def test_draw_needs_an_image(nets: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    assert main(["run", "--emulate", "qemu", "--model", f"{nets}:classifier", "--draw", str(tmp_path / "o.png")]) == 2
+    assert (
+        main(["run", "--emulate", "qemu", "--model", f"{nets}:classifier", "--draw", str(tmp_path / "o.png")])
+        == USAGE_ERROR
+    )
     assert "needs the picture the model saw; give it with --image F" in capsys.readouterr().err
 
 
@@ -130,5 +134,5 @@ def test_a_folder_of_pictures_calibrates_any_image_model(
     assert main(argv) == 0 and json.loads(capsys.readouterr().out)["model"] == "run_classifier"
     (pictures / "0.png").unlink()
     (pictures / "1.png").unlink()
-    assert main(argv) == 2
+    assert main(argv) == USAGE_ERROR
     assert "--calib" in json.loads(capsys.readouterr().out)["error"]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from hil.exit_codes import USAGE_ERROR
 from hil.report.results import MetricRow, ResultsRecorder
 from hil.report.trends import build_trends
 
@@ -148,7 +149,7 @@ def test_baseline_forms(tmp_path: Path) -> None:
     assert report(history, "--baseline", "20261202")[1]["baseline"] == "20261202-020000"
     assert report(history, "--baseline", str(history / "20261201-020000"))[1]["baseline"] == "20261201-020000"
     code, result = report(history, "--baseline", "20251231")
-    assert code == 2 and "no earlier run of that name or date prefix" in result["error"]
+    assert code == USAGE_ERROR and "no earlier run of that name or date prefix" in result["error"]
 
 
 def test_noisy_figures_fail_only_beyond_the_spread_of_recent_runs(tmp_path: Path) -> None:

@@ -9,6 +9,8 @@ import sys
 import pandas as pd
 import pytest
 
+from hil.exit_codes import USAGE_ERROR
+
 pytest_plugins = ["pytester"]
 
 RECORDING_TEST = """
@@ -94,7 +96,7 @@ def test_a_crashed_run_still_counts_from_its_jsonl(tmp_path):
 
 def test_report_on_a_missing_history_is_one_clear_line(tmp_path):
     result = _hil_report(str(tmp_path / "nowhere"))
-    assert result.returncode == 2
+    assert result.returncode == USAGE_ERROR
     assert "does not exist" in result.stderr and "Traceback" not in result.stderr
 
 
