@@ -151,7 +151,9 @@ class FirmwareBuilder:
 
     def output_dir(self, request: BuildRequest) -> Path:
         model = request.model
-        return self.build_root / request.board.name / f"{model.name}-{model.hash[:8]}-{request.transport}"
+        # The baud is in the name: a build at another rate must not overwrite the default image.
+        link = f"{request.transport}-{request.uart_baud}" if request.transport == "uart" else request.transport
+        return self.build_root / request.board.name / f"{model.name}-{model.hash[:8]}-{link}"
 
     def cpu_flags(self, board: BoardDescription) -> list[str]:
         return [f"-mcpu={board.cpu}", "-mthumb", "-mfloat-abi=hard", f"-mfpu={board.fpu}"]

@@ -69,6 +69,9 @@ def test_unchanged_inputs_reuse_the_image_and_a_changed_source_rebuilds(tmp_path
     assert not first.reused and again.reused and again.build_id == first.build_id
     other_baud = builder.build(BuildRequest(board, test_model, "uart", baud=921_600))
     assert not other_baud.reused and other_baud.build_id != first.build_id
+    # The image at another rate sits beside the default one instead of overwriting it.
+    assert other_baud.elf != first.elf and first.elf.is_file() and other_baud.elf.is_file()
+    assert builder.build(BuildRequest(board, test_model, "uart")).reused
 
 
 def test_concurrent_builds_of_one_image_all_get_the_whole_elf(tmp_path, test_model):
