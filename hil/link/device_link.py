@@ -13,6 +13,7 @@ import serial
 from hil.errors import DeviceError, LinkError
 from hil.link import messages as msg
 from hil.link.frame import DEFAULT_MAX_PAYLOAD, CorruptFrame, Frame, FrameDecoder, encode_frame
+from hil.link.port_holders import port_holders
 
 # A read blocks at most this long, so a deadline is never overshot by much.
 READ_SLICE_S = 0.2
@@ -20,8 +21,16 @@ LOG = logging.getLogger(__name__)  # hil.link.device_link: frames at DEBUG, rese
 
 
 def open_port(url: str, baud: int, timeout: float = READ_SLICE_S) -> serial.SerialBase:
-    """Opens a serial device path or a pyserial URL (socket://host:port, rfc2217://, loop://)."""
+    """Opens a serial device path or a pyserial URL (socket://host:port, rfc2217://, loop://). A device path
+    another program holds is refused, naming the program: frames written into a terminal's port are lost."""
+    device = "://" not in url
+    if device:
+        holders = port_holders(url)
+        if holders:
+            raise LinkError(f"port {url} is held by {', '.join(holders)}: close it, then run again")
     try:
+        if device:
+            return serial.serial_for_url(url, baudrate=baud, timeout=timeout, exclusive=True)
         return serial.serial_for_url(url, baudrate=baud, timeout=timeout)
     except (serial.SerialException, ValueError) as e:
         raise LinkError(f"cannot open port {url} at {baud} baud: {e}") from e
