@@ -95,7 +95,7 @@ def _suite(pytester: pytest.Pytester, out: Path, *args: str) -> pytest.RunResult
 
 def test_a_classifier_runs_parity_and_top1_and_nothing_of_detection(pytester, tmp_path, nets):
     result = _suite(pytester, tmp_path / "out", "--model", f"{nets}:classifier", "--hil-image-count", "3")
-    result.assert_outcomes(passed=6, deselected=8)
+    result.assert_outcomes(passed=8, deselected=8)
     output = result.stdout.str()
     assert "SKIPPED" not in output and "test_detection" not in output and "written_in_c" not in output
     for name in ("test_top1_agrees_with_float", "test_device_matches_reference_and_float[input2]", "memory"):
@@ -123,7 +123,7 @@ def test_images_with_coco_truth_bad_file_and_conversion(pytester, tmp_path, nets
     (images / "truth.json").write_text(json.dumps(coco))
     result = _suite(pytester, tmp_path / "out", "--model", f"{nets}:bright", "--images", str(images))
     output = result.stdout.str()
-    result.assert_outcomes(passed=7, errors=2, deselected=5)
+    result.assert_outcomes(passed=9, errors=2, deselected=5)
     assert "ERROR at setup of test_device_matches_reference_and_float[broken.png]" in output
     assert output.count("broken.png: not a readable image (UnidentifiedImageError); expected a PNG") == 2
     assert "test_detections_match_float[a.png]" in output and "test_detections_match_float[b.png]" in output
