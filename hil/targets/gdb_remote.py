@@ -98,7 +98,7 @@ class GdbRemote:
         self._socket.settimeout(remaining)
         try:
             data = self._socket.recv(65536)
-        except socket.timeout as e:
+        except TimeoutError as e:
             raise TimeoutError from e
         except OSError as e:
             raise LinkError(f"{self.name}: the connection failed ({e})") from e

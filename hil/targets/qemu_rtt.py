@@ -26,10 +26,12 @@ class QemuRttTarget(QemuUartTarget):
         while self.process.poll() is None:
             try:
                 return GdbRemote("127.0.0.1", port, timeout=self.reply_timeout)
-            except LinkError:
+            except LinkError as e:
                 if time.monotonic() > deadline:
                     self.stop()
-                    raise TargetError(f"QEMU's gdbstub on port {port} did not answer in {self.startup_timeout} s")
+                    raise TargetError(
+                        f"QEMU's gdbstub on port {port} did not answer in {self.startup_timeout} s"
+                    ) from e
                 time.sleep(CONNECT_POLL_S)
         return None
 
