@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hil.errors import BoardDescriptionError, BoardNotFoundError
-
-BOARDS_DIR = Path(__file__).resolve().parent.parent / "boards"
+from hil.paths import BOARDS_DIR
 
 
 @dataclass(frozen=True)

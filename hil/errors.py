@@ -46,3 +46,7 @@ class TargetError(HilError):
 
 class CompileError(HilError):
     """A model the compiler cannot take: an unsupported module or operation, named with where it is."""
+
+
+class ModelSpecError(HilError):
+    """A --model that names nothing the harness can load, or a model description that contradicts itself."""

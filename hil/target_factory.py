@@ -4,7 +4,7 @@ device under test: allocate and lock the board, build the firmware, pick the tar
 from __future__ import annotations
 
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from hil.board_description import BoardDescription, load_board, qemu_stand_in
@@ -116,7 +116,10 @@ def open_dut(choice: TargetChoice, model: ModelSources, workdir: Path, builder: 
         kind = farm_board.kind if farm_board else choice.board
         emulate = (farm_board.emulate if farm_board else None) or choice.emulate
         description = build_description(kind, emulate)
-        request = BuildRequest(description, model, choice.transport, baud=choice.baud)
+        if choice.baud:
+            # The host opens the port at the rate the firmware is built for: both ends read board.baud.
+            description = replace(description, baud=choice.baud)
+        request = BuildRequest(description, model, choice.transport)
         image = (builder or FirmwareBuilder()).build(request)
         target = _target(choice, farm_board, description, image, workdir, resources)
         info = target.start()

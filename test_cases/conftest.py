@@ -1,132 +1,283 @@
-"""What the user-facing suite needs beyond the plugin: the compiled model's integer reference, the float
-model, the test images and the budgets, all for the model under test."""
+"""What the user-facing suite needs beyond the plugin, for any model: its spec, its test inputs, the compile the
+firmware was built from, the float model, and each input's run (made once, shared by the tests that read it).
+
+A test marked for some models only is not collected for the others (deselected, not skipped):
+`hil_task(*tasks)` for the model's task, `hil_compiled` for models compiled from PyTorch, `hil_written_in_c`
+for models written directly in C."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+import warnings
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from hil.catalog import ModelSpec, ParityThresholds, resolve_model
+from hil.catalog import compiled_model as compiled_model_of
+from hil.catalog.preprocess import IMAGE_SUFFIXES, image_size, model_image, read_image
+from hil.catalog.truth import load_truth, truth_files
+from hil.dut import Dut
+from hil.errors import HilError
+from hil.model_run import float_outputs, real_outputs
+from hil.parity.tensor_metrics import TensorComparison, compare_tensors
 from hil.plugin.options import HilOptions, options_from_config
+from hil.plugin.progress import progress
 
-# Catalog name -> models.registry name, for the face models the compiler builds from checkpoints.
-FACE_MODELS = {"rnnpool_face_m4": "m4", "rnnpool_face_qvga": "qvga"}
-# The article's figures for the face models (MODELS.md): the floor to beat, used unless overridden.
-FACE_BUDGETS = {"rnnpool_face_m4": (185 * 1024, 160 * 1024), "rnnpool_face_qvga": (185 * 1024, 450 * 1024)}
-CALIBRATION_IMAGES = 4  # as hil/compiler/face_catalog.py compiles them
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+MARKERS = (
+    "hil_task(*tasks): collected only when the model's task (detection, classification, tensor) is one of tasks",
+    "hil_compiled: collected only for models the harness compiles from PyTorch (golden and float models exist)",
+    "hil_written_in_c: collected only for models written directly in C (checked against their host reference)",
+    "hil_truth: collected only when the test inputs come with truth (the spec's test pictures, or --images with "
+    "a COCO JSON or Pascal VOC XML)",
+)
+# ParityThresholds field -> the option that overrides the spec's figure when given.
+THRESHOLD_OPTIONS = {
+    "min_snr_db": "hil_min_snr_db",
+    "min_recall": "hil_min_recall",
+    "min_precision": "hil_min_precision",
+    "ap_tolerance": "hil_ap_tolerance",
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for marker in MARKERS:
+        config.addinivalue_line("markers", marker)
+
+
+@functools.cache
+def spec_of(model: str) -> ModelSpec:
+    """The spec a --model value names, resolved once per process."""
+    try:
+        return resolve_model(model)
+    except HilError as e:
+        raise pytest.UsageError(str(e)) from e
+
+
+def _item_model(item: pytest.Item, options: HilOptions) -> str:
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get("hil_model_name", options.models[0]) if callspec else options.models[0]
+
+
+def has_truth(spec: ModelSpec, options: HilOptions) -> bool:
+    """Whether the test inputs come with truth boxes or labels."""
+    if options.images:
+        return bool(truth_files(options.images))
+    return spec.test_images is not None
+
+
+def applies(item: pytest.Item, spec: ModelSpec, options: HilOptions) -> bool:
+    """Whether the item's markers let it run for this model."""
+    if item.get_closest_marker("hil_truth") is not None and not has_truth(spec, options):
+        return False
+    task = item.get_closest_marker("hil_task")
+    if task is not None and spec.task not in task.args:
+        return False
+    if item.get_closest_marker("hil_compiled") is not None and spec.build is None:
+        return False
+    return item.get_closest_marker("hil_written_in_c") is None or spec.build is None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    options = options_from_config(config)
+    keep, drop = [], []
+    for item in items:
+        (keep if applies(item, spec_of(_item_model(item, options)), options) else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 @dataclass(frozen=True)
-class FaceImage:
-    """A 320x240 grey test image, its face boxes in pixels (None when unknown), and its float input."""
+class ModelInput:
+    """One test input: its name (the file name with --images), the float input in the model's own layout
+    (batch first), the picture the model sees (None for arrays) and its truth boxes in input pixels (None:
+    unknown). error: why the file could not be read (its test fails with it; the others run)."""
 
     name: str
-    grey: np.ndarray
-    truth: np.ndarray | None
-    x: np.ndarray  # preprocessed, NHWC float32 [1, 240, 320, 1]
+    x: np.ndarray | None
+    pixels: np.ndarray | None = None
+    truth: np.ndarray | None = None
+    error: str = ""
 
 
-def _image_files(options: HilOptions) -> list:
+def image_files(options: HilOptions) -> list[Path]:
+    """The pictures of --images, sorted by name."""
+    if not options.images.is_dir():
+        raise pytest.UsageError(f"--images {options.images}: not a directory")
     files = sorted(p for p in options.images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise pytest.UsageError(f"--images {options.images}: no {'/'.join(IMAGE_SUFFIXES)} images there")
     return files
 
 
-def face_images(options: HilOptions) -> list[FaceImage]:
-    """The synthetic test split's first images (with their boxes), or every image of --images."""
-    import cv2
-    import torch
-
-    from models.data.synthetic import SyntheticFaceGenerator
-    from models.preprocess import grey_batch_to_input, preprocess_image
-
+def input_ids(options: HilOptions) -> list[str]:
+    """Test ids of the inputs: the file names with --images, else input0, input1, ..."""
     if options.images:
-        return [
-            FaceImage(
-                path.stem,
-                cv2.resize(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE), (320, 240)),
-                None,
-                preprocess_image(path).permute(0, 2, 3, 1).numpy().astype(np.float32),
+        return [p.name for p in image_files(options)]
+    return [f"input{i}" for i in range(options.image_count)]
+
+
+def _file_inputs(spec: ModelSpec, options: HilOptions) -> list[ModelInput]:
+    try:
+        image_size(spec)
+        truth = load_truth(options.images)
+    except HilError as e:
+        raise pytest.UsageError(str(e)) from e
+    inputs, conversions = [], []
+    for path in image_files(options):
+        try:
+            prepared = model_image(spec, read_image(path))
+        except HilError as e:
+            inputs.append(ModelInput(path.name, None, error=str(e)))
+            continue
+        if prepared.conversion:
+            conversions.append(f"{path.name}: {prepared.conversion}")
+        boxes = truth.get(path.name)
+        inputs.append(
+            ModelInput(
+                path.name, prepared.x, prepared.pixels, None if boxes is None else prepared.boxes_to_input(boxes)
             )
-            for path in _image_files(options)
-        ]
-    generator = SyntheticFaceGenerator()
-    images = []
-    for index in range(options.image_count):
-        grey, boxes = generator.image("test", index)
-        x = grey_batch_to_input(torch.from_numpy(grey[None])).permute(0, 2, 3, 1).numpy().astype(np.float32)
-        images.append(FaceImage(f"synthetic-test-{index}", grey, boxes, x))
-    return images
+        )
+    if conversions:
+        height, width, channels = image_size(spec)
+        warnings.warn(
+            f"--images: {len(conversions)} of {len(inputs)} pictures differ from {spec.name}'s input "
+            f"({width}x{height}, {'grey' if channels == 1 else 'RGB'}) and were converted, e.g. {conversions[0]}",
+            UserWarning,
+            stacklevel=1,
+        )
+    return inputs
+
+
+def model_inputs(spec: ModelSpec, options: HilOptions) -> list[ModelInput]:
+    """The model's test inputs: --images, else the spec's labelled test pictures, else its calibration inputs."""
+    if options.images:
+        return _file_inputs(spec, options)
+    count = options.image_count
+    if spec.test_images is not None:
+        return [_picture(spec, f"input{i}", pixels, truth) for i, (pixels, truth) in enumerate(spec.test_images(count))]
+    calibration = spec.calibration_inputs()
+    if len(calibration) < count:
+        raise pytest.UsageError(
+            f"model {spec.name}: {len(calibration)} calibration inputs for --hil-image-count {count}; "
+            f"expected at least {count} (lower --hil-image-count or give --images)"
+        )
+    return [ModelInput(f"input{i}", calibration[i : i + 1]) for i in range(count)]
+
+
+def _picture(spec: ModelSpec, name: str, pixels: np.ndarray, truth: np.ndarray | None) -> ModelInput:
+    prepared = model_image(spec, pixels)
+    return ModelInput(name, prepared.x, prepared.pixels, None if truth is None else np.asarray(truth, np.float32))
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "face_image" in metafunc.fixturenames:
-        options = options_from_config(metafunc.config)
-        count = len(_image_files(options)) if options.images else options.image_count
-        metafunc.parametrize("face_image_index", range(count), ids=[f"image{i}" for i in range(count)])
+    if "model_input" in metafunc.fixturenames:
+        ids = input_ids(options_from_config(metafunc.config))
+        metafunc.parametrize("model_input_index", range(len(ids)), ids=ids)
 
 
 @pytest.fixture(scope="session")
-def all_face_images(hil_options: HilOptions) -> list[FaceImage]:
-    return face_images(hil_options)
+def model_spec(hil_model_name: str) -> ModelSpec:
+    """The catalog entry (or the user's spec) of the model under test."""
+    return spec_of(hil_model_name)
+
+
+@pytest.fixture(scope="session")
+def all_model_inputs(model_spec: ModelSpec, hil_options: HilOptions) -> list[ModelInput]:
+    return model_inputs(model_spec, hil_options)
 
 
 @pytest.fixture
-def face_image(all_face_images: list[FaceImage], face_image_index: int) -> FaceImage:
-    return all_face_images[face_image_index]
+def model_input(all_model_inputs: list[ModelInput], model_input_index: int) -> ModelInput:
+    given = all_model_inputs[model_input_index]
+    if given.error:
+        pytest.fail(given.error, pytrace=False)
+    return given
 
 
 @pytest.fixture(scope="session")
-def face_model_name(hil_model_name: str) -> str:
-    if hil_model_name not in FACE_MODELS:
-        pytest.skip(f"{hil_model_name} is not a face model ({', '.join(FACE_MODELS)})")
-    return hil_model_name
+def thresholds(request: pytest.FixtureRequest, model_spec: ModelSpec, hil_options: HilOptions) -> ParityThresholds:
+    """The spec's parity thresholds, each replaced by its option when given on the command line (--hil-min-snr-db,
+    ...): the spec knows its model better than a run-wide ini default."""
+    given = {
+        field: getattr(hil_options, ini.removeprefix("hil_"))
+        for field, ini in THRESHOLD_OPTIONS.items()
+        if request.config.getoption(ini) is not None
+    }
+    return replace(model_spec.thresholds, **given)
 
 
 @pytest.fixture(scope="session")
-def float_model(face_model_name: str):
-    """The float PyTorch model the device must reproduce."""
-    from models.registry import load_model
-
-    return load_model(FACE_MODELS[face_model_name])
+def float_model(model_spec: ModelSpec):
+    """The float PyTorch model the device must come close to."""
+    return model_spec.build()
 
 
 @pytest.fixture(scope="session")
-def compiled_model(face_model_name: str, float_model, dut, tmp_path_factory: pytest.TempPathFactory):
-    """The compiler's output for this model, with its bit-exact integer reference (the golden model)."""
-    import torch
-
-    from hil.compiler.calibrate import synthetic_images
-    from hil.compiler.pipeline import compile_model
-
-    compiled = compile_model(
-        float_model,
-        torch.zeros(1, 1, 240, 320),
-        synthetic_images(CALIBRATION_IMAGES),
-        tmp_path_factory.mktemp("compiled") / face_model_name,
-        face_model_name,
-        ["loc", "conf"],
-    )
+def compiled_model(model_spec: ModelSpec, dut: Dut):
+    """The compile the firmware was built from, with its bit-exact integer reference (the golden model)."""
+    compiled = compiled_model_of(model_spec)
     if compiled.emitted.sources.hash != dut.info.model_hash:
         pytest.fail(
-            f"the device runs model hash {dut.info.model_hash}, but compiling {face_model_name} now gives "
+            f"the device runs model hash {dut.info.model_hash}, but compiling {model_spec.name} now gives "
             f"{compiled.emitted.sources.hash}: the firmware is stale",
             pytrace=False,
         )
     return compiled
 
 
+@dataclass(frozen=True)
+class InputRun:
+    """One input through the golden model, the float model and the device (real values, the device's layout)."""
+
+    device: list[np.ndarray]
+    floats: list[np.ndarray]
+    mismatched: dict[str, int]
+    comparisons: dict[str, TensorComparison]
+
+
 @pytest.fixture(scope="session")
-def face_runs() -> dict:
-    """(model, image) -> (truth, float detections, device detections), filled as the per-image tests run."""
+def input_runs() -> dict[tuple[str, str], InputRun]:
+    """(model, input name) -> its run, filled by the first test that needs it."""
     return {}
 
 
 @pytest.fixture(scope="session")
-def model_budgets(hil_options: HilOptions, hil_model_name: str, dut) -> tuple[int, int]:
-    """(RAM, flash) bytes the model may use: the options, else the article's figures, else the board's."""
-    ram, flash = FACE_BUDGETS.get(hil_model_name, (dut.board.ram_budget, dut.board.flash_budget))
+def run_input(
+    dut: Dut, compiled_model, float_model, model_spec: ModelSpec, input_runs: dict, pytestconfig: pytest.Config
+):
+    """Runs an input once per session on the device; later calls return the same run."""
+
+    def run(given: ModelInput) -> InputRun:
+        key = (model_spec.name, given.name)
+        if key not in input_runs:
+            progress(
+                pytestconfig,
+                f"hil: {model_spec.name}: running {given.name} on the device (input {len(input_runs) + 1})",
+            )
+            nhwc = given.x.transpose(0, 2, 3, 1) if given.x.ndim == 4 else given.x
+            device_run = dut.infer([compiled_model.qgraph.quantize_input(nhwc)])
+            golden = compiled_model.golden(nhwc)
+            names = [spec.name for spec in dut.info.outputs]
+            device = real_outputs(list(device_run.outputs), dut.info.outputs)
+            floats = float_outputs(model_spec, float_model, given.x)
+            input_runs[key] = InputRun(
+                device,
+                floats,
+                {n: int(np.count_nonzero(d != g)) for n, d, g in zip(names, device_run.outputs, golden, strict=True)},
+                {n: compare_tensors(f, d) for n, f, d in zip(names, floats, device, strict=True)},
+            )
+        return input_runs[key]
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def model_budgets(hil_options: HilOptions, model_spec: ModelSpec, dut: Dut) -> tuple[int, int]:
+    """(RAM, flash) bytes the model may use: the options, else the spec's figures, else the board's."""
+    ram = model_spec.budgets.ram_bytes or dut.board.ram_budget
+    flash = model_spec.budgets.flash_bytes or dut.board.flash_budget
     return hil_options.ram_budget or ram, hil_options.flash_budget or flash

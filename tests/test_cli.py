@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from hil.exit_codes import NO_DEVICE, USAGE_ERROR
+
 
 def hil(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
@@ -49,14 +51,14 @@ def test_a_bare_build_at_another_baud_is_small():
 def test_run_on_a_board_without_a_probe_says_what_to_check():
     """No probe exists on these machines: the board path must end in pyOCD's own answer and a hint."""
     result = hil("run", "--board", "nucleo-f439zi")
-    assert result.returncode == 2
+    assert result.returncode == NO_DEVICE
     assert "No available debug probes are connected" in result.stderr and "pyocd list" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_an_unknown_board_is_refused_with_the_choices():
     result = hil("build", "--board", "nucleo-f999")
-    assert result.returncode == 2
+    assert result.returncode == USAGE_ERROR
     assert "nucleo-f439zi" in result.stderr and "Traceback" not in result.stderr
 
 

@@ -32,7 +32,7 @@ want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     echo "setup: installing the Python packages into .venv (log: .venv/pip.log)"
     # torch first and pinned: any other spec may pull a multi-GB CUDA build.
-    if ! { .venv/bin/python -m pip install torch==2.13.0 && .venv/bin/python -m pip install -e '.[board,dev,farm]'; } \
+    if ! { .venv/bin/python -m pip install torch==2.13.0 && .venv/bin/python -m pip install -e '.[board,dev,farm,onnx]'; } \
         > .venv/pip.log 2>&1; then
         tail -n 40 .venv/pip.log
         echo "setup: pip failed; the whole log is .venv/pip.log" >&2

@@ -16,6 +16,9 @@ uint32_t hil_tensor_bytes(const hil_tensor_info *tensor)
 
 void inference_run(const hil_model_info *model, uint8_t *arena, inference_result *result)
 {
+    /* Repainted per run, so the high-water mark is this inference's, not the deepest since boot (a link
+       error's handling path went deeper than the inference and made the same run report more). */
+    stack_paint();
     board_led_inference(1);
     uint64_t start = board_timer_read();
     result->status = model_run(arena);

@@ -4,7 +4,10 @@
  * the input, the 9 input values are loaded once and reused for every output channel, with no per-tap bounds
  * checks. It adds the same products into the same int32 accumulator, so the result is the same bits.
  * Each tap's input channels are one hil_nn_dot_s8 (SMLAD with the DSP extension): the face models' heads read
- * 32-128 channels per tap.
+ * 32-128 channels per tap. Where two neighbouring output pixels have all their taps inside the input, they are
+ * computed together for two output channels at a time (as CMSIS-NN blocks its im2col columns): each input and
+ * filter word is loaded and sign-extended once for two products, so the heads' few outputs per pixel no longer
+ * pay the unpacking once per output. Same products, same int32 sums: the same bits.
  */
 #include "hil_kernels.h"
 
@@ -23,6 +26,73 @@ static inline void conv3x3_c1_pixel(const int8_t *p, int32_t in_w, const int8_t 
         acc += x3 * f[3] + x4 * f[4] + x5 * f[5];
         acc += x6 * f[6] + x7 * f[7] + x8 * f[8];
         out[oc] = hil_nn_requantize_s8(acc, out_shift[oc], params->act_min, params->act_max);
+    }
+}
+
+/* acc[2p + q] += dot(x_p, f_q) over n int8 values, pixels x0/x1, filters f0/f1 (products at most 2^14 each). */
+static inline void dot_2x2_s8(const int8_t *x0, const int8_t *x1, const int8_t *f0, const int8_t *f1, int32_t n,
+                              int32_t *acc)
+{
+    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3], i = 0;
+#if defined(__ARM_FEATURE_DSP)
+    for (; i + 4 <= n; i += 4) {
+        const int32_t wf0 = hil_nn_read32(f0 + i), wf1 = hil_nn_read32(f1 + i);
+        const int32_t f0e = __sxtb16(wf0), f0o = hil_nn_sxtb16_ror8(wf0);
+        const int32_t f1e = __sxtb16(wf1), f1o = hil_nn_sxtb16_ror8(wf1);
+        const int32_t wx0 = hil_nn_read32(x0 + i);
+        const int32_t x0e = __sxtb16(wx0), x0o = hil_nn_sxtb16_ror8(wx0);
+        a00 = __smlad(x0o, f0o, __smlad(x0e, f0e, a00));
+        a01 = __smlad(x0o, f1o, __smlad(x0e, f1e, a01));
+        const int32_t wx1 = hil_nn_read32(x1 + i);
+        const int32_t x1e = __sxtb16(wx1), x1o = hil_nn_sxtb16_ror8(wx1);
+        a10 = __smlad(x1o, f0o, __smlad(x1e, f0e, a10));
+        a11 = __smlad(x1o, f1o, __smlad(x1e, f1e, a11));
+    }
+#endif
+    for (; i < n; ++i) {
+        a00 += (int32_t)x0[i] * f0[i];
+        a01 += (int32_t)x0[i] * f1[i];
+        a10 += (int32_t)x1[i] * f0[i];
+        a11 += (int32_t)x1[i] * f1[i];
+    }
+    acc[0] = a00;
+    acc[1] = a01;
+    acc[2] = a10;
+    acc[3] = a11;
+}
+
+/* Output pixels (oy, ox) and (oy, ox + 1), every tap of both inside the input, output channels in pairs; an odd
+ * last channel goes through dot_2x2_s8 with its filter twice. */
+static void conv_pixel_pair(const hil_conv_params *params, const int8_t *out_shift, const int8_t *in_image,
+                            int32_t in_w, int32_t in_c, int32_t iy0, int32_t ix0, const int8_t *filter, int32_t k_h,
+                            int32_t k_w, const int32_t *bias, int32_t out_c, int8_t *out)
+{
+    const int32_t dx = params->stride_w * in_c, taps = k_h * k_w * in_c;
+    for (int32_t oc = 0; oc < out_c; oc += 2) {
+        const int32_t oc1 = oc + 1 < out_c ? oc + 1 : oc;
+        const int8_t *f0 = filter + oc * taps, *f1 = filter + oc1 * taps;
+        int32_t acc[4] = {bias ? bias[oc] : 0, bias ? bias[oc1] : 0, 0, 0};
+        acc[2] = acc[0];
+        acc[3] = acc[1];
+        for (int32_t ky = 0; ky < k_h; ++ky) {
+            const int8_t *x = in_image + ((iy0 + ky) * in_w + ix0) * in_c;
+            const int32_t row = ky * k_w * in_c;
+            if (params->stride_w == 1) {
+                /* stride 1: a tap row is k_w * in_c contiguous bytes for both pixels */
+                dot_2x2_s8(x, x + dx, f0 + row, f1 + row, k_w * in_c, acc);
+                continue;
+            }
+            for (int32_t kx = 0; kx < k_w; ++kx) {
+                dot_2x2_s8(x + kx * in_c, x + kx * in_c + dx, f0 + row + kx * in_c, f1 + row + kx * in_c, in_c, acc);
+            }
+        }
+        const int32_t lo = params->act_min, hi = params->act_max;
+        out[oc] = hil_nn_requantize_s8(acc[0], out_shift[oc], lo, hi);
+        out[out_c + oc] = hil_nn_requantize_s8(acc[2], out_shift[oc], lo, hi);
+        if (oc1 != oc) {
+            out[oc1] = hil_nn_requantize_s8(acc[1], out_shift[oc1], lo, hi);
+            out[out_c + oc1] = hil_nn_requantize_s8(acc[3], out_shift[oc1], lo, hi);
+        }
     }
 }
 
@@ -49,6 +119,13 @@ hil_kernel_status conv2d_s8(const hil_conv_params *params, const int8_t *out_shi
                 if (stem && iy0 >= 0 && iy0 + 3 <= in_h && ix0 >= 0 && ix0 + 3 <= in_w) {
                     conv3x3_c1_pixel(in_image + iy0 * in_w + ix0, in_w, filter, bias, out_c, params, out_shift,
                                      out_image + (oy * out_w + ox) * out_c);
+                    continue;
+                }
+                if (!stem && ox + 1 < out_w && iy0 >= 0 && iy0 + k_h <= in_h && ix0 >= 0 &&
+                    ix0 + params->stride_w + k_w <= in_w) {
+                    conv_pixel_pair(params, out_shift, in_image, in_w, in_c, iy0, ix0, filter, k_h, k_w, bias, out_c,
+                                    out_image + (oy * out_w + ox) * out_c);
+                    ++ox;
                     continue;
                 }
                 for (int32_t oc = 0; oc < out_c; ++oc) {

@@ -208,40 +208,35 @@ hil_kernel_status l2norm_s8(const hil_l2norm_params *params, const hil_dims *dim
 
 /* ---- FastGRNN and RNNPool ------------------------------------------------------------------- */
 
-/* tanh in Q15 at 513 points: table[i] = clamp(round(32768 * tanh((i - 256) / 32)), -32767, 32767). */
-#define HIL_TANH_TABLE_SIZE 513
+/* tanh in Q15 at 8192 points on [-4, 4): T[i] = clamp(round(32768 * tanh((i - 4096) / 1024)), -32767, 32767);
+ * sigmoid at x = (i - 4096) / 512 from it: S[i] = min((T[i] + 32769) >> 1, 32767). Read directly, no interpolation:
+ * the error is half a bin, <= 2^-11 for tanh and 2^-12 for sigmoid, plus tanh's tail beyond 4 (6.7e-4). */
+#define HIL_TANH_TABLE_SIZE 8192
+#define HIL_TANH_INDEX_SHIFT 2 /* Q12 -> bins of 1/1024 */
 extern const int16_t hil_tanh_table[HIL_TANH_TABLE_SIZE];
+extern const int16_t hil_sigmoid_table[HIL_TANH_TABLE_SIZE];
 
-/* tanh of a Q12 input, Q15 output in [-32767, 32767]: linear interpolation in the table,
- * inputs clamped to [-8, 8 - 2^-12]:
- *   u = clamp(v + 32768, 0, 65535); i = u >> 7; f = u & 127;
- *   tanh = T[i] + (((T[i+1] - T[i]) * f + 64) >> 7)
- * v + 32768 must not overflow: callers keep |v| <= 2^30. */
-static inline int32_t hil_nn_tanh_q15(int32_t v)
+/* clamp(v, 0, 8191): a table index (USAT with the DSP extension). */
+static inline int32_t hil_nn_table_index(int32_t v)
 {
 #if defined(__ARM_FEATURE_DSP)
-    const int32_t u = (int32_t)__usat(v + 32768, 16);
+    return (int32_t)__usat(v, 13);
 #else
-    const int32_t u = hil_clamp(v + 32768, 0, 65535);
+    return hil_clamp(v, 0, HIL_TANH_TABLE_SIZE - 1);
 #endif
-    const int32_t i = u >> 7, f = u & 127;
-    const int32_t t0 = hil_tanh_table[i];
-    return t0 + (((hil_tanh_table[i + 1] - t0) * f + 64) >> 7);
 }
 
-/* sigmoid of a Q12 input, Q15 output in [1, 32768], as (1 + tanh(x / 2)) / 2 with x/2 read as Q13:
- *   u = clamp(v + 65536, 0, 131071); i = u >> 8; f = u & 255;
- *   t = T[i] + (((T[i+1] - T[i]) * f + 128) >> 8);  sigmoid = (t + 32769) >> 1 */
+/* tanh of a Q12 input, Q15 output in [-32746, 32746]: the bin nearest v, T[clamp((v + 16386) >> 2, 0, 8191)].
+ * Callers keep |v| <= 2^30. */
+static inline int32_t hil_nn_tanh_q15(int32_t v)
+{
+    return hil_tanh_table[hil_nn_table_index((v + 16386) >> HIL_TANH_INDEX_SHIFT)];
+}
+
+/* sigmoid of a Q12 input, Q15 output in [11, 32757], as (1 + tanh(x / 2)) / 2: S[clamp((v + 32772) >> 3, 0, 8191)] */
 static inline int32_t hil_nn_sigmoid_q15(int32_t v)
 {
-#if defined(__ARM_FEATURE_DSP)
-    const int32_t u = (int32_t)__usat(v + 65536, 17);
-#else
-    const int32_t u = hil_clamp(v + 65536, 0, 131071);
-#endif
-    const int32_t i = u >> 8, f = u & 255;
-    const int32_t t0 = hil_tanh_table[i];
-    return (t0 + (((hil_tanh_table[i + 1] - t0) * f + 128) >> 8) + 32769) >> 1;
+    return hil_sigmoid_table[hil_nn_table_index((v + 32772) >> (HIL_TANH_INDEX_SHIFT + 1))];
 }
 
 typedef struct {
@@ -256,7 +251,7 @@ typedef struct {
 typedef struct {
     int32_t wx_shift;     /* left shift of sum_j w[i,j] x[j] to the accumulator exponent, 0..30 */
     int32_t uh_shift;     /* left shift of sum_j u[i,j] h[j] to the accumulator exponent, 0..30 */
-    int32_t pre_shift;    /* rounding right shift from the accumulator to Q12 (the nonlinearities' input), 0..31 */
+    int32_t pre_shift;    /* rounding right shift from the accumulator to Q12 (the nonlinearities' input), 0..14 */
     int32_t h_frac_bits;  /* the hidden state is Q(h_frac_bits) int16, 0..14 */
     int32_t zeta_q15;     /* sigmoid(zeta) in Q15, 0..32768 */
     int32_t nu_q15;       /* sigmoid(nu) in Q15, 0..32768 */
@@ -264,7 +259,7 @@ typedef struct {
 
 /* One FastGRNN step, int16 input x (Q of the caller's choice) and hidden state (Q(h_frac_bits)):
  *   acc_i = (sum_j w[i,j] x[j]) << wx_shift + (sum_j u[i,j] h[j]) << uh_shift      (int32)
- *   z_i   = sigmoid_q15(round_shift(acc_i + bias_gate[i], pre_shift))            (Q15, 1..32768)
+ *   z_i   = sigmoid_q15(round_shift(acc_i + bias_gate[i], pre_shift))            (Q15, 11..32757)
  *   c_i   = tanh_q15(round_shift(acc_i + bias_update[i], pre_shift))             (Q15)
  *   k_i   = ((zeta_q15 * (32768 - z_i) + 16384) >> 15) + nu_q15                  (Q15, 0..65536)
  *   h'_i  = sat16(round_shift(z_i * h_i + round_shift(k_i * c_i, 15 - h_frac_bits), 15))
@@ -275,9 +270,30 @@ typedef struct {
 hil_kernel_status fastgrnn_step_s16(const hil_fastgrnn_params *params, const hil_fastgrnn_weights *weights,
                                     const int16_t *x, const int16_t *h, int16_t *h_out);
 
-/* The step without argument checks, for kernels that validated once (rnnpool_*). */
-void hil_nn_fastgrnn_step_s16(const hil_fastgrnn_params *params, const hil_fastgrnn_weights *weights,
-                              const int16_t *x, const int16_t *h, int16_t *h_out);
+/* ---- the step's parts, for the rnnpool kernels (arguments validated once by the caller) ---- */
+
+/* A cell's biases with the rounding and the table offsets of the nonlinearities folded in, 2 * hidden values in
+ * pairs (one LDRD per unit):
+ *   folded[2i]     = bias_gate[i]   + 2^(pre_shift-1) + 32772 * 2^pre_shift   (no 2^(pre_shift-1) when 0)
+ *   folded[2i + 1] = bias_update[i] + 2^(pre_shift-1) + 16386 * 2^pre_shift
+ * so that z_i = S[clamp((acc_i + folded[2i]) >> (pre_shift + 3), 0, 8191)] and
+ * c_i = T[clamp((acc_i + folded[2i + 1]) >> (pre_shift + 2), 0, 8191)]: the same integers as the Q12 route, since
+ * floor(floor(a / 2^p) / 2^q) = floor(a / 2^(p+q)). With |acc + b| <= 2^30 and pre_shift <= 14 every sum stays
+ * below 2^30 + 2^29.01 < 2^31. */
+void hil_nn_fastgrnn_fold(const hil_fastgrnn_params *params, const hil_fastgrnn_weights *weights, int32_t *folded);
+
+/* The input term of every unit, acc's first half: wx[i] = (sum_j w[i,j] x[j]) * 2^wx_shift, x int16 or int8. */
+void hil_nn_fastgrnn_input_s16(const hil_fastgrnn_params *params, const hil_fastgrnn_weights *weights,
+                               const int16_t *x, int32_t *wx);
+void hil_nn_fastgrnn_input_s8(const hil_fastgrnn_params *params, const hil_fastgrnn_weights *weights,
+                              const int8_t *x, int16_t *x16, int32_t *wx);
+
+/* One step from the input terms wx and the folded biases: acc[i] = wx[i] + (sum_j u[i,j] h[j]) * 2^uh_shift (acc:
+ * hidden int32 of scratch), then the gates and the update. h == NULL is the zero state (the first step: U h is
+ * skipped, exactly 0). h_out must not alias h. */
+void hil_nn_fastgrnn_step_folded(const hil_fastgrnn_params *params, const hil_fastgrnn_weights *weights,
+                                 const int32_t *folded, const int32_t *wx, const int16_t *h, int32_t *acc,
+                                 int16_t *h_out);
 
 typedef struct {
     int32_t patch_h;              /* r: rows of the patch */
@@ -309,16 +325,66 @@ hil_kernel_status rnnpool_wide_s8(const hil_context *ctx, const hil_rnnpool_para
                                   const hil_fastgrnn_weights *rnn1, const hil_fastgrnn_weights *rnn2,
                                   int16_t *output);
 
-/* The shared core of rnnpool_s8 / rnnpool_wide_s8 (arguments already validated): writes the 4*h2 int16
- * final states to out16 (which may be the caller's output or scratch). */
-void hil_nn_rnnpool_core_s8(int16_t *scratch, const hil_rnnpool_params *params, const hil_dims *input_dims,
-                            const int8_t *input, int32_t y0, int32_t x0, const hil_fastgrnn_weights *rnn1,
-                            const hil_fastgrnn_weights *rnn2, int16_t *out16);
+/* The rnnpool kernels' scratch, carved from ctx->buf by hil_nn_rnnpool_prepare, int32 parts first:
+ *   projection  patch_w x patch_h x h1 int32: RNN1's input term (W x) * 2^wx_shift of every pixel of the current
+ *               patch, a ring over columns (slot x mod patch_w), so a patch that slides right by less than its width
+ *               projects only its new columns;
+ *   folded1/2   2*h1 / 2*h2 int32: hil_nn_fastgrnn_fold of each cell, once per call;
+ *   input2      max(r, c) x h2 int32: RNN2's input term of each RNN1 summary, shared by the forward and backward run;
+ *   acc         max(h1, h2) int32: a step's accumulators;
+ *   summaries   max(r, c) x h1, state1 2*h1, state2 2*h2, final 4*h2, widened k int16. */
+typedef struct {
+    int32_t *projection;
+    int32_t *folded1;
+    int32_t *folded2;
+    int32_t *input2;
+    int32_t *acc;
+    int16_t *summaries;
+    int16_t *state1;
+    int16_t *state2;
+    int16_t *final;
+    int16_t *widened;
+} hil_rnnpool_scratch;
 
-/* Argument checks shared by both rnnpool entry points. */
+/* The scratch pointers in a buffer of rnnpool_s8_get_buffer_size bytes (4-byte aligned), biases folded. */
+hil_rnnpool_scratch hil_nn_rnnpool_prepare(void *buf, const hil_rnnpool_params *params,
+                                           const hil_fastgrnn_weights *rnn1, const hil_fastgrnn_weights *rnn2);
+
+/* Projects columns [x_from, x_to) of rows y0 .. y0 + patch_h - 1 of an int8 NHWC map (one batch: input points at
+ * its first pixel) into the projection ring. */
+void hil_nn_rnnpool_project(const hil_rnnpool_scratch *s, const hil_rnnpool_params *params,
+                            const hil_dims *input_dims, const int8_t *input, int32_t y0, int32_t x_from,
+                            int32_t x_to, const hil_fastgrnn_weights *rnn1);
+
+/* The patch whose columns x0 .. x0 + patch_w - 1 are in the projection ring: its 4*h2 final states to s->final. */
+void hil_nn_rnnpool_patch(const hil_rnnpool_scratch *s, const hil_rnnpool_params *params, int32_t x0,
+                          const hil_fastgrnn_weights *rnn1, const hil_fastgrnn_weights *rnn2);
+
+/* The per-patch kernels' whole computation (arguments already validated): the patch at (y0, x0) of batch 0,
+ * final states to the returned scratch's final. */
+hil_rnnpool_scratch hil_nn_rnnpool_one_patch(const hil_context *ctx, const hil_rnnpool_params *params,
+                                             const hil_dims *input_dims, const int8_t *input, int32_t y0, int32_t x0,
+                                             const hil_fastgrnn_weights *rnn1, const hil_fastgrnn_weights *rnn2);
+
+/* n int16 states to int8: clamp(round_shift(state - offset, out_shift), act_min, act_max); offset NULL is zeros. */
+void hil_nn_rnnpool_requantize(const hil_rnnpool_params *params, const int16_t *states, const int16_t *offset,
+                               int32_t n, int8_t *output);
+
+/* Argument checks shared by the rnnpool entry points (the patch at (y0, x0) must lie inside the map). */
 hil_kernel_status hil_nn_rnnpool_check(const hil_context *ctx, const hil_rnnpool_params *params,
                                        const hil_dims *input_dims, const int8_t *input, int32_t y0, int32_t x0,
                                        const hil_fastgrnn_weights *rnn1, const hil_fastgrnn_weights *rnn2);
+
+/* RNNPool strided over a whole map, as a model runs it: every patch at (oy * stride, ox * stride) of every batch,
+ * in nn.Unfold order, output [n, oh, ow, 4*h2] int8 with oh = (H - patch_h) / stride + 1 (likewise ow), each
+ * patch's states requantised as rnnpool_offset_s8 does (offset == NULL: as rnnpool_s8 does). The same integers as
+ * those kernels called once per patch; each pixel's RNN1 input term is computed once per patch row, not once per
+ * patch and direction (a 4 KB ring of patch_w columns; a band of patch_h whole rows would also share it between
+ * patch rows, ~1 % fewer instructions for ~80 KB more RAM). Scratch: rnnpool_s8_get_buffer_size bytes. */
+hil_kernel_status rnnpool_layer_s8(const hil_context *ctx, const hil_rnnpool_params *params, int32_t stride,
+                                   const hil_dims *input_dims, const int8_t *input, const hil_fastgrnn_weights *rnn1,
+                                   const hil_fastgrnn_weights *rnn2, const int16_t *offset,
+                                   const hil_dims *output_dims, int8_t *output);
 
 /* Argument checks of one FastGRNN cell's parameters and weights. */
 hil_kernel_status hil_nn_fastgrnn_check(const hil_fastgrnn_params *params, const hil_fastgrnn_weights *weights);
@@ -337,10 +403,106 @@ hil_kernel_status conv2d_s8_w16(const hil_conv_params *params, const int8_t *out
  * For maps whose channels have large means and small spreads (the face models' RNNPool output): the int8
  * output then spends its 256 levels on the spread around the mean, at a finer exponent. The compiler folds
  * the offset into the consumers' biases, so the model computes the same function. state - offset fits int32
- * (both int16), and round_shift widens to 64 bits. */
+ * (both int16). */
 hil_kernel_status rnnpool_offset_s8(const hil_context *ctx, const hil_rnnpool_params *params,
                                     const hil_dims *input_dims, const int8_t *input, int32_t y0, int32_t x0,
                                     const hil_fastgrnn_weights *rnn1, const hil_fastgrnn_weights *rnn2,
                                     const int16_t *offset, int8_t *output);
+
+/* ---- the layers of general models (grouped/dilated convolution, fully connected, pooling, activations,
+ * softmax). Each params struct is declared once in hil/kernels_ref/params.py (@c_struct); a test checks these
+ * typedefs against it. ---------------------------------------------------------------------------------- */
+
+typedef struct {
+    int32_t stride_h;
+    int32_t stride_w;
+    int32_t pad_h;       /* zeros above (below: as far as the output needs) */
+    int32_t pad_w;       /* zeros left (right: as far as the output needs) */
+    int32_t dilation_h;  /* >= 1: tap ky reads row y*stride_h - pad_h + ky*dilation_h */
+    int32_t dilation_w;
+    int32_t groups;      /* >= 1, divides C_in and C_out; filter_dims.c = C_in / groups */
+    int32_t act_min;
+    int32_t act_max;
+} hil_grouped_conv_params;
+
+/* Convolution with groups and dilation (what conv2d_s8 and depthwise_conv2d_s8 do not cover: 1 < groups < C_in,
+ * a channel multiplier, dilation > 1). Filter OHWI with I = C_in / groups; output channel o reads the input
+ * channels of its group g = o / (C_out / groups):
+ *   out[b,y,x,o] = clamp(round_shift(bias[o] + sum_{ky,kx,i} in[b, y*sh-ph+ky*dh, x*sw-pw+kx*dw, g*I+i]
+ *                                    * f[o,ky,kx,i], out_shift[o]), act_min, act_max)
+ * taps outside the input are zeros; out_shift[o] in 0..31; bias may be NULL. Exact int32 sums: fan-in
+ * kh * kw * I <= 65536 and |bias| < 2^30. Each tap's I channels are one hil_nn_dot_s8 (SMLAD). */
+hil_kernel_status grouped_conv2d_s8(const hil_grouped_conv_params *params, const int8_t *out_shift,
+                                    const hil_dims *input_dims, const int8_t *input, const hil_dims *filter_dims,
+                                    const int8_t *filter, const int32_t *bias, const hil_dims *output_dims,
+                                    int8_t *output);
+
+typedef struct {
+    int32_t act_min;
+    int32_t act_max;
+} hil_fc_params;
+
+/* Fully connected (PyTorch's Linear after flatten): input_dims {B, 1, 1, N}, weight [M][N] (filter_dims
+ * {M, 1, 1, N}), output_dims {B, 1, 1, M}:
+ *   out[b,m] = clamp(round_shift(bias[m] + sum_n in[b,n] * w[m,n], out_shift[m]), act_min, act_max)
+ * out_shift[m] in 0..31, N <= 65536, |bias| < 2^30 (exact int32 sums), bias may be NULL. */
+hil_kernel_status fully_connected_s8(const hil_fc_params *params, const int8_t *out_shift,
+                                     const hil_dims *input_dims, const int8_t *input, const hil_dims *filter_dims,
+                                     const int8_t *weight, const int32_t *bias, const hil_dims *output_dims,
+                                     int8_t *output);
+
+typedef struct {
+    int32_t kernel_h;
+    int32_t kernel_w;
+    int32_t stride_h;
+    int32_t stride_w;
+    int32_t pad_h;
+    int32_t pad_w;
+    int32_t act_min;
+    int32_t act_max;
+} hil_pool_params;
+
+/* Max pooling, input and output at one exponent: out[b,y,x,c] = clamp(max over the window's taps inside the
+ * input of in[b, y*sh-ph+ky, x*sw-pw+kx, c]) (padding never wins, as PyTorch's -inf; a window must hold at
+ * least one input tap). */
+hil_kernel_status maxpool_s8(const hil_pool_params *params, const hil_dims *input_dims, const int8_t *input,
+                             const hil_dims *output_dims, int8_t *output);
+
+typedef struct {
+    int32_t kernel_h;
+    int32_t kernel_w;
+    int32_t stride_h;
+    int32_t stride_w;
+    int32_t pad_h;
+    int32_t pad_w;
+    int32_t multiplier;  /* 0..2^16: 2^(shift + e_in - e_out) / (kernel_h * kernel_w), rounded */
+    int32_t shift;       /* 0..62 */
+    int32_t act_min;
+    int32_t act_max;
+} hil_avgpool_params;
+
+/* Average pooling (padded taps count as zeros: count_include_pad), global average as a window of the whole map:
+ *   out[b,y,x,c] = clamp(round_shift64((int64) sum_window in * multiplier, shift), act_min, act_max)
+ * the window sum is exact in int32 (kernel_h * kernel_w <= 2^23). */
+hil_kernel_status avgpool_s8(const hil_avgpool_params *params, const hil_dims *input_dims, const int8_t *input,
+                             const hil_dims *output_dims, int8_t *output);
+
+/* An element-wise int8 -> int8 function as a 256-entry table: out[i] = table[in[i] + 128]. The compiler fills
+ * the table from the float function at the input's and output's exponents (ReLU, ReLU6, LeakyReLU, hardswish,
+ * hardsigmoid, sigmoid, tanh, SiLU), so each output is the correctly rounded value of its input. count values. */
+hil_kernel_status lut_s8(int32_t count, const int8_t *input, const int8_t *table, int8_t *output);
+
+typedef struct {
+    int32_t out_frac_bits;  /* 0..14: the output is probability * 2^out_frac_bits */
+    int32_t act_min;
+    int32_t act_max;
+} hil_softmax_params;
+
+/* Softmax over the channels (last axis) of every pixel or row (dims.c values each, dims.c <= 32767).
+ * exp_table[d] = round(2^16 * exp(-d * 2^e_in)) for d = 0..255 (exp_table[0] = 65536), filled by the compiler:
+ *   m = max_c in[c];  t_c = exp_table[m - in[c]];  s = sum_c t_c                  (s < 2^31)
+ *   out[c] = clamp(((int64) t_c << (out_frac_bits + 1)) + s) / (2 s), act_min, act_max)   (rounded, halves up) */
+hil_kernel_status softmax_s8(const hil_softmax_params *params, const hil_dims *dims, const int8_t *input,
+                             const int32_t *exp_table, int8_t *output);
 
 #endif

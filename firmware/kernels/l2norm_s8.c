@@ -8,6 +8,9 @@
  *   - |x_c * gamma_c| <= 2^7 * 2^15 = 2^22; times r <= 2^16 is below 2^38: int64, then one rounding
  *     shift by sh = 30 - e/2 + out_shift, in 0..62 because e/2 <= 14 and out_shift is in -16..32.
  * The bitwise square root is floor(sqrt(v)) exactly, so numpy reproduces it with math.isqrt.
+ * Speed: the sum of squares is hil_nn_dot_s8 (SMLAD); the per-channel 64-bit rounding shift is one SMLAL onto the
+ * rounding constant and a 32-bit shift of its words: for sh >= 8 the result |v| < 2^39 / 2^8 fits an int32, so
+ * the low word of the 64-bit shift is the value (sh < 8 keeps the plain int64 form).
  */
 #include "hil_kernels.h"
 
@@ -42,10 +45,7 @@ hil_kernel_status l2norm_s8(const hil_l2norm_params *params, const hil_dims *dim
     for (int32_t p = 0; p < pixels; ++p) {
         const int8_t *x = input + p * chans;
         int8_t *out = output + p * chans;
-        int32_t ss = 0;
-        for (int32_t c = 0; c < chans; ++c) {
-            ss += (int32_t)x[c] * x[c];
-        }
+        const int32_t ss = hil_nn_dot_s8(x, x, chans, 0);
         if (ss == 0) {
             const int8_t zero = (int8_t)hil_clamp(0, lo, hi);
             for (int32_t c = 0; c < chans; ++c) {
@@ -60,12 +60,22 @@ hil_kernel_status l2norm_s8(const hil_l2norm_params *params, const hil_dims *dim
             e += 2;
         }
         const uint32_t n = isqrt32(norm_sq);
-        const int64_t r = (int64_t)(((uint32_t)1 << 30) / n);
+        const int32_t r = (int32_t)(((uint32_t)1 << 30) / n);
         const int32_t sh = 30 - e / 2 + params->out_shift;
+        if (sh < 8) {
+            for (int32_t c = 0; c < chans; ++c) {
+                const int64_t v = hil_round_shift64((int64_t)((int32_t)x[c] * gamma[c]) * r, sh);
+                out[c] = (int8_t)(v < lo ? lo : (v > hi ? hi : v));
+            }
+            continue;
+        }
+        const int64_t round = (int64_t)1 << (sh - 1);
         for (int32_t c = 0; c < chans; ++c) {
-            const int64_t prod = (int64_t)((int32_t)x[c] * gamma[c]) * r;
-            const int64_t v = hil_round_shift64(prod, sh);
-            out[c] = (int8_t)(v < lo ? lo : (v > hi ? hi : v));
+            const uint64_t v = (uint64_t)(round + (int64_t)((int32_t)x[c] * gamma[c]) * r);
+            const uint32_t low = (uint32_t)v, high = (uint32_t)(v >> 32);
+            /* the low word of the arithmetic 64-bit shift by sh (|result| < 2^31, see above) */
+            const int32_t q = sh >= 32 ? (int32_t)high >> (sh - 32) : (int32_t)((low >> sh) | (high << (32 - sh)));
+            out[c] = (int8_t)hil_clamp(q, lo, hi);
         }
     }
     return HIL_KERNEL_OK;

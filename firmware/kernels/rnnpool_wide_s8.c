@@ -10,6 +10,7 @@ hil_kernel_status rnnpool_wide_s8(const hil_context *ctx, const hil_rnnpool_para
     if (hil_nn_rnnpool_check(ctx, params, input_dims, input, y0, x0, rnn1, rnn2) != HIL_KERNEL_OK || !output) {
         return HIL_KERNEL_ARG_ERROR;
     }
-    hil_nn_rnnpool_core_s8((int16_t *)ctx->buf, params, input_dims, input, y0, x0, rnn1, rnn2, output);
+    const hil_rnnpool_scratch s = hil_nn_rnnpool_one_patch(ctx, params, input_dims, input, y0, x0, rnn1, rnn2);
+    memcpy(output, s.final, (size_t)(4 * rnn2->hidden_size) * sizeof *output);
     return HIL_KERNEL_OK;
 }

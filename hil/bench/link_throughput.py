@@ -19,7 +19,7 @@ import numpy as np
 from hil import conv_test_model
 from hil.board_description import load_board
 from hil.build.firmware_builder import BuildRequest, FirmwareBuilder
-from hil.model_catalog import model_sources
+from hil.catalog import model_sources
 from hil.targets.qemu import QemuSemihostingTarget, QemuUartTarget
 
 

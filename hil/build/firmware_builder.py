@@ -19,10 +19,9 @@ from hil.build.footprint import FootprintReport, read_footprint
 from hil.build.toolchain import Toolchain, arm_toolchain
 from hil.errors import FirmwareBuildError, RegionOverflowError
 from hil.model_sources import ModelSources
+from hil.paths import FIRMWARE_DIR, WORK_DIR
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-FIRMWARE_DIR = REPO_ROOT / "firmware"
-DEFAULT_BUILD_ROOT = REPO_ROOT / "build" / "firmware"
+DEFAULT_BUILD_ROOT = WORK_DIR / "firmware"
 TRANSPORTS = ("uart", "semihosting", "rtt")
 
 COMMON_SOURCES = (
@@ -45,6 +44,18 @@ INCLUDE_DIRS = ("include", "runtime", "app", "kernels")
 WARNINGS = ("-Wall", "-Wextra", "-Werror", "-std=c99")
 OVERFLOW = re.compile(r"region `(\w+)' overflowed by (\d+) bytes")
 LINK_TIMEOUT_S = 300
+# The stack reservation: the deepest stack measured (stack painting; test_cases/test_budgets.py reports it for every
+# model and transport, and fails when it leaves less than STACK_MARGIN_BYTES free) plus that margin, which covers
+# what a run may not reach: the fault handler's report (a 160-byte text and its frame on top of the faulting one)
+# and interrupt frames (SysTick, 32-104 B with the FPU context). Measured on 2026-12-03: 908-916 B for the face models
+# over UART, 852 B over semihosting.
+STACK_MARGIN_BYTES = 1024
+STACK_BYTES = 2048
+# What the applications put in .ccm_bss (main_uart.c: the frame receiver and the reply; main_semihosting.c: the
+# report buffer) and at most what else .data and .bss hold besides the arena: the figures `hil compile` estimates
+# RAM with before anything is linked; test_budgets.py checks them against every linked image.
+LINK_BUFFER_BYTES = {"uart": 4116, "semihosting": 1024}
+OTHER_STATIC_BYTES = 64
 
 
 @dataclass(frozen=True)
@@ -55,7 +66,7 @@ class BuildRequest:
     model: ModelSources
     transport: str = "uart"
     baud: int | None = None
-    stack_bytes: int = 8192
+    stack_bytes: int = STACK_BYTES
     optimisation: str = "-O2"
     defines: tuple[str, ...] = field(default_factory=tuple)
 
@@ -142,7 +153,9 @@ class FirmwareBuilder:
 
     def output_dir(self, request: BuildRequest) -> Path:
         model = request.model
-        return self.build_root / request.board.name / f"{model.name}-{model.hash[:8]}-{request.transport}"
+        # The baud is in the name: a build at another rate must not overwrite the default image.
+        link = f"{request.transport}-{request.uart_baud}" if request.transport == "uart" else request.transport
+        return self.build_root / request.board.name / f"{model.name}-{model.hash[:8]}-{link}"
 
     def cpu_flags(self, board: BoardDescription) -> list[str]:
         return [f"-mcpu={board.cpu}", "-mthumb", "-mfloat-abi=hard", f"-mfpu={board.fpu}"]

@@ -44,6 +44,26 @@ class FootprintReport:
     region_limits: dict[str, int]
     sections: tuple[SectionFootprint, ...]
     biggest_symbols: tuple[SymbolFootprint, ...]
+    arena_bytes: int = 0  # the `arena` symbol: the model's tensors
+    ram_budget_bytes: int = 0  # the board's RAM budget (RAM and CCM together)
+
+    def section_bytes(self, name: str) -> int:
+        return sum(s.size for s in self.sections if s.name == name)
+
+    def ram_breakdown(self, budget: int | None = None) -> dict[str, int]:
+        """Everything reserved in RAM and CCM at link time, by what it is for, against a budget: the arena, the
+        stack reservation (.stack), the transport's link buffers (.ccm_bss, where the application puts them) and
+        the other static data (.data, .bss less the arena). budget: the board's unless given."""
+        stack = self.section_bytes(".stack")
+        link = self.section_bytes(".ccm_bss")
+        return {
+            "arena_bytes": self.arena_bytes,
+            "stack_reservation_bytes": stack,
+            "link_buffer_bytes": link,
+            "other_static_bytes": self.static_ram_bytes - self.arena_bytes - stack - link,
+            "total_bytes": self.static_ram_bytes,
+            "budget_bytes": self.ram_budget_bytes if budget is None else budget,
+        }
 
     @property
     def static_ram_bytes(self) -> int:
@@ -56,6 +76,7 @@ class FootprintReport:
     def to_dict(self) -> dict:
         data = asdict(self)
         data["static_ram_bytes"] = self.static_ram_bytes
+        data["ram_breakdown"] = self.ram_breakdown()
         return data
 
     def summary(self) -> str:
@@ -64,6 +85,12 @@ class FootprintReport:
         for region, limit in self.region_limits.items():
             used = self.region_bytes(region)
             lines.append(f"  {region:<5} {used:>9,} B of {limit:>9,} B ({100.0 * used / limit:5.1f} %)")
+        ram = self.ram_breakdown()
+        lines.append(
+            f"  RAM+CCM {ram['total_bytes']:,} B = arena {ram['arena_bytes']:,} + stack reservation "
+            f"{ram['stack_reservation_bytes']:,} + link buffers {ram['link_buffer_bytes']:,} + other static "
+            f"{ram['other_static_bytes']:,}; budget {ram['budget_bytes']:,} B"
+        )
         lines.append("  biggest symbols:")
         lines += [f"    {s.size:>9,} B  {s.region:<5} {s.name}" for s in self.biggest_symbols[:8]]
         return "\n".join(lines)
@@ -113,4 +140,6 @@ def read_footprint(elf_path: Path, board: BoardDescription, top_symbols: int = 2
         region_limits={name: region.size for name, region in board.memory.items()},
         sections=tuple(sections),
         biggest_symbols=tuple(symbols[:top_symbols]),
+        arena_bytes=sum(s.size for s in symbols if s.name == "arena" and s.kind == "object"),
+        ram_budget_bytes=board.ram_budget,
     )

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 if TYPE_CHECKING:
     from torch import nn
+
+    from hil.model_sources import ModelSources
 
 Task = Literal["detection", "classification", "tensor"]
 Resize = Literal["letterbox", "stretch"]
@@ -41,11 +44,20 @@ class ModelSpec:
 
     build: returns the float model (eval mode). input_shape: the example input, batch first, in the model's
     own layout (NCHW for images, (N, F) for vectors). calibration: returns `count` float inputs of
-    input_shape[1:] stacked on a new first axis, in the model's own layout.
+    input_shape[1:] stacked on a new first axis, in the model's own layout (None: seeded standard-normal data).
+    A model written directly in C (no float model) has `build=None` and `sources`, which writes its C into a
+    folder; `sources` set beside `build` replaces the compiler's C (a test's deliberately broken copy).
+    `reference` computes such a model's exact integer outputs on the host.
+    normalise: uint8 pixels at the input size (H x W grey, H x W x 3 RGB) to the float input without the batch
+    axis (None: C x H x W scaled to [0, 1]). decode: a detection model's real-valued outputs (in the device's
+    layout: NHWC for images) to (boxes [k, 4] x1 y1 x2 y2 in input pixels, scores [k]); detections scoring
+    min_score or more count.
+    test_images: `count` labelled pictures (uint8 pixels, truth boxes [k, 4] or None) the suite runs when no
+    --images are given; None: the suite runs `count` calibration inputs.
     """
 
     name: str
-    build: Callable[[], nn.Module]
+    build: Callable[[], nn.Module] | None
     input_shape: tuple[int, ...]
     output_names: tuple[str, ...]
     task: Task = "tensor"
@@ -56,3 +68,31 @@ class ModelSpec:
     budgets: Budgets = field(default_factory=Budgets)
     thresholds: ParityThresholds = field(default_factory=ParityThresholds)
     description: str = ""
+    aliases: tuple[str, ...] = ()
+    sources: Callable[[Path], ModelSources] | None = None
+    reference: Callable[[list[np.ndarray]], list[np.ndarray]] | None = None
+    origin: str = "catalog"
+    normalise: Callable[[np.ndarray], np.ndarray] | None = None
+    decode: Callable[[list[np.ndarray]], tuple[np.ndarray, np.ndarray]] | None = None
+    min_score: float = 0.5
+    test_images: Callable[[int], list[tuple[np.ndarray, np.ndarray | None]]] | None = None
+
+    @property
+    def compiled_from_pytorch(self) -> bool:
+        """True when the harness's compiler writes the model's C from the float model."""
+        return self.build is not None and self.sources is None
+
+    def calibration_inputs(self) -> np.ndarray:
+        """The calibration set, in the model's own layout, checked against input_shape."""
+        if self.calibration is None:
+            rng = np.random.default_rng(0)
+            return rng.standard_normal((self.calibration_count, *self.input_shape[1:])).astype(np.float32)
+        data = np.asarray(self.calibration(self.calibration_count), dtype=np.float32)
+        if data.ndim != len(self.input_shape) or tuple(data.shape[1:]) != tuple(self.input_shape[1:]):
+            from hil.errors import ModelSpecError
+
+            raise ModelSpecError(
+                f"model {self.name}: calibration data has shape {tuple(data.shape)}, expected "
+                f"(N, {', '.join(map(str, self.input_shape[1:]))}) like the input {self.input_shape}"
+            )
+        return data

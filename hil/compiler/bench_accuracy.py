@@ -24,8 +24,7 @@ import torch
 
 from hil.compiler import golden
 from hil.compiler.calibrate import synthetic_images
-from hil.compiler.face_catalog import CALIBRATION_IMAGES
-from hil.compiler.pipeline import CompiledModel, compile_model
+from hil.compiler.pipeline import CompiledModel
 from hil.parity.detection_parity import DEFAULT_SCORE_MARGIN, compare_detections
 
 SPLIT = "test"
@@ -95,18 +94,12 @@ def _firmware_figures(compiled: CompiledModel, x: np.ndarray, work: Path) -> dic
 
 def bench(model_name: str, images: int, snr_images: int, work: Path, firmware: bool = False) -> dict:
     """The figures of one registered face model (m4 or qvga), compiled as the catalog compiles it."""
+    from hil.catalog import compile_spec, resolve_model
     from models.metrics import average_precision
     from models.registry import load_model
 
     model = load_model(model_name).eval()
-    compiled = compile_model(
-        model,
-        torch.zeros(1, 1, 240, 320),
-        synthetic_images(CALIBRATION_IMAGES),
-        work / model_name,
-        f"rnnpool_face_{model_name}",
-        ["loc", "conf"],
-    )
+    compiled = compile_spec(resolve_model(model_name), directory=work / model_name)
     inputs, truths, (height, width) = _test_split(images)
     priors = model.priors_for(height, width)
     scale = torch.tensor([width, height] * 2, dtype=torch.float32)

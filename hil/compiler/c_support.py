@@ -18,6 +18,23 @@ static void gen_pad_replicate_s8(const int8_t *in, int32_t h, int32_t w, int32_t
 }
 """
 
+PAD_EDGES = """
+/* Replicate padding in place: the map's h x w pixels sit in the top-left corner of an out_h x out_w layout (its
+ * producer wrote them there); the columns right of them and the rows below copy the nearest edge pixel. */
+static void gen_pad_edges_s8(int8_t *map, int32_t h, int32_t w, int32_t c, int32_t out_h, int32_t out_w)
+{
+    const int32_t row = out_w * c;
+    for (int32_t y = 0; y < h; ++y) {
+        for (int32_t x = w; x < out_w; ++x) {
+            memcpy(map + y * row + x * c, map + y * row + (w - 1) * c, (size_t)c);
+        }
+    }
+    for (int32_t y = h; y < out_h; ++y) {
+        memcpy(map + y * row, map + (h - 1) * row, (size_t)row);
+    }
+}
+"""
+
 COPY_CHANNELS = """
 /* count channels from in_start of every pixel of in to out_start of the same pixel of out (slices, concats). */
 static void gen_copy_channels_s8(const int8_t *in, int32_t pixels, int32_t in_c, int32_t in_start, int32_t count,
@@ -40,6 +57,51 @@ static void gen_channel_max_s8(const int8_t *in, int32_t pixels, int32_t c, int8
         }
         out[p] = m;
     }
+}
+"""
+
+L2NORM_CONV = """
+/* An L2Norm streamed into the convolution that reads it: rows holds the normalised rows the convolution's window
+ * needs (kernel height rows, kept in order and shifted down as the window moves), so the normalised map never
+ * exists whole. Same kernel calls, so the same integers, as layer by layer. */
+static hil_kernel_status gen_l2norm_conv_s8(const hil_l2norm_params *norm, const int16_t *gamma,
+                                            const hil_conv_params *conv, const int8_t *out_shift,
+                                            const hil_dims *in_dims, const int8_t *x, const hil_dims *filter_dims,
+                                            const int8_t *filter, const int32_t *bias, const hil_dims *out_dims,
+                                            int8_t *y, int8_t *rows)
+{
+    const int32_t h = in_dims->h, row = in_dims->w * in_dims->c, row_out = out_dims->w * out_dims->c;
+    const int32_t k_h = filter_dims->h, s_h = conv->stride_h, p_h = conv->pad_h;
+    const hil_dims x_row = {1, 1, in_dims->w, in_dims->c};
+    const hil_dims y_row = {1, 1, out_dims->w, out_dims->c};
+    int32_t first = 0; /* the normalised row in rows[0] */
+    int32_t next = 0;  /* the next input row to normalise */
+    for (int32_t oy = 0; oy < out_dims->h; ++oy) {
+        const int32_t top = oy * s_h - p_h;
+        const int32_t lo = top < 0 ? 0 : top;
+        const int32_t hi = top + k_h < h ? top + k_h : h;
+        if (next <= lo) {
+            first = next = lo; /* nothing held is needed again */
+        } else if (lo > first) {
+            memmove(rows, rows + (lo - first) * row, (size_t)((next - lo) * row));
+            first = lo;
+        }
+        for (; next < hi; ++next) {
+            const hil_kernel_status s = l2norm_s8(norm, &x_row, x + next * row, gamma, rows + (next - first) * row);
+            if (s != HIL_KERNEL_OK) {
+                return s;
+            }
+        }
+        hil_conv_params window_conv = *conv;
+        window_conv.pad_h = lo - top;
+        const hil_dims window = {1, hi - lo, in_dims->w, in_dims->c};
+        const hil_kernel_status s = conv2d_s8(&window_conv, out_shift, &window, rows, filter_dims, filter, bias,
+                                              &y_row, y + oy * row_out);
+        if (s != HIL_KERNEL_OK) {
+            return s;
+        }
+    }
+    return HIL_KERNEL_OK;
 }
 """
 

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from hil.compiler.float_executor import execute
 from hil.compiler.ir import Graph
-from hil.errors import CompileError
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".pgm")
 
 
 @dataclass
@@ -60,13 +56,3 @@ def synthetic_images(count: int, split: str = "val") -> list[np.ndarray]:
     grey = np.stack([generator.image(split, i)[0] for i in range(count)])
     batch = grey_batch_to_input(torch.from_numpy(grey))
     return [b.permute(1, 2, 0).numpy()[None].astype(np.float32) for b in batch]
-
-
-def directory_images(directory: Path, limit: int | None = None) -> list[np.ndarray]:
-    """Every image file in a directory (sorted), preprocessed as the face models expect, NHWC."""
-    from models.preprocess import preprocess_image
-
-    paths = sorted(p for p in Path(directory).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[:limit]
-    if not paths:
-        raise CompileError(f"no calibration images ({', '.join(IMAGE_SUFFIXES)}) in {directory}")
-    return [preprocess_image(p).permute(0, 2, 3, 1).numpy() for p in paths]

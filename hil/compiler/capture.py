@@ -1,8 +1,9 @@
 """Capture a PyTorch model into the IR by running it once on an example input.
 
-Modules the compiler knows (convolution, batch norm, ReLU/ReLU6, RNNPool, L2Norm) are recorded whole;
+Modules the compiler knows (convolution, Linear, batch norm, ReLU/ReLU6, RNNPool, L2Norm) are recorded whole;
 the tensor operations a model's own forward applies between them (residual add, padding, channel
-slices, max, concatenation, the NHWC flatten of the heads) are recorded through a TorchFunctionMode.
+slices, max, concatenation, the NHWC flatten of the heads, and LAYER_FUNCTIONS: activations, softmax, pooling,
+flatten to rows) are recorded through a TorchFunctionMode, so a module and its functional form are alike.
 Running the model, rather than tracing it symbolically, lets its forward use ordinary Python (shape
 checks, loops over blocks). Anything else fails here, naming the module and its type.
 """
@@ -25,9 +26,18 @@ def _np(t: torch.Tensor) -> np.ndarray:
 
 
 def _conv(module: nn.Conv2d) -> tuple[str, dict, dict]:
-    if module.dilation != (1, 1) or module.padding_mode != "zeros" or isinstance(module.padding, str):
-        raise CompileError("only zero-padded, undilated convolutions with numeric padding are supported")
+    if module.padding_mode != "zeros":
+        raise CompileError(f"only zero padding is supported, got padding_mode '{module.padding_mode}'")
+    dilation = tuple(module.dilation)
     attrs = {"stride": tuple(module.stride), "padding": tuple(module.padding), "groups": module.groups}
+    if module.padding == "same":  # PyTorch's (and TensorFlow's) SAME: the odd zero goes below and right
+        total = [d * (k - 1) for d, k in zip(dilation, module.kernel_size, strict=True)]
+        attrs["padding"] = tuple(t // 2 for t in total)
+        attrs["padding_end"] = tuple(t - t // 2 for t in total)
+    elif module.padding == "valid":
+        attrs["padding"] = (0, 0)
+    if dilation != (1, 1):
+        attrs["dilation"] = dilation
     params = {"weight": _np(module.weight)}
     if module.bias is not None:
         params["bias"] = _np(module.bias)
@@ -59,6 +69,13 @@ def _rnnpool(module: nn.Module) -> tuple[str, dict, dict]:
     return "rnnpool", attrs, params
 
 
+def _linear(module: nn.Linear) -> tuple[str, dict, dict]:
+    params = {"weight": _np(module.weight)}
+    if module.bias is not None:
+        params["bias"] = _np(module.bias)
+    return "linear", {}, params
+
+
 def _l2norm(module: nn.Module) -> tuple[str, dict, dict]:
     return "l2norm", {"eps": float(module.eps)}, {"weight": _np(module.weight)}
 
@@ -70,6 +87,8 @@ def _known_modules() -> dict[type, Callable[[nn.Module], tuple[str, dict, dict]]
     return {
         nn.Conv2d: _conv,
         nn.BatchNorm2d: _batchnorm,
+        nn.BatchNorm1d: _batchnorm,
+        nn.Linear: _linear,
         nn.ReLU: lambda m: ("relu", {}, {}),
         nn.ReLU6: lambda m: ("relu6", {}, {}),
         RNNPoolLayer: _rnnpool,
@@ -77,7 +96,10 @@ def _known_modules() -> dict[type, Callable[[nn.Module], tuple[str, dict, dict]]
     }
 
 
-NCHW, NHWC = "nchw", "nhwc"
+NCHW, NHWC, FLAT = "nchw", "nhwc", "flat"  # FLAT: [B, N] rows (after flatten or a Linear), IR shape as torch's
+
+IDENTITIES = ("dropout", "feature_dropout", "alpha_dropout", "contiguous")  # identities in eval mode
+ACTIVATIONS = ("leaky_relu", "hardswish", "hardsigmoid", "sigmoid", "tanh", "silu")
 
 
 class _Capture(TorchFunctionMode):
@@ -125,6 +147,11 @@ class _Capture(TorchFunctionMode):
         return result
 
     def _record(self, func, args, kwargs, result) -> None:
+        if getattr(func, "__name__", "") in IDENTITIES:
+            if isinstance(result, torch.Tensor) and result is not args[0]:
+                self.names[id(result)] = self.lookup(args[0], f"{self.where}: torch.{func.__name__}")
+                self.alive.append(result)
+            return
         tensor_args = [a for a in args if isinstance(a, torch.Tensor)]
         listed = [t for a in args if isinstance(a, (list, tuple)) for t in a if isinstance(t, torch.Tensor)]
         if not tensor_args and not listed:
@@ -133,11 +160,14 @@ class _Capture(TorchFunctionMode):
         if not isinstance(result, (torch.Tensor, tuple)) or name in ("dim", "size", "__get__"):
             return
         where = f"{self.where}: torch.{name} #{len(self.graph.nodes)}"
-        if name in ("__add__", "add", "__radd__"):
+        if name in LAYER_FUNCTIONS:
+            LAYER_FUNCTIONS[name](self, where, name, args, kwargs, result)
+        elif name in ("__add__", "add", "__radd__"):
             a, b = (self.lookup(t, where) for t in tensor_args[:2])
-            if len(tensor_args) != 2 or a[1] != NCHW or b[1] != NCHW or tensor_args[0].shape != tensor_args[1].shape:
-                raise CompileError(f"{where}: only the sum of two maps of one shape is supported")
-            self.add_node("add", where, [a[0], b[0]], result, self._nhwc(result))
+            same = len(tensor_args) == 2 and a[1] == b[1] != NHWC and tensor_args[0].shape == tensor_args[1].shape
+            if not same:
+                raise CompileError(f"{where}: only the sum of two maps (or rows) of one shape is supported")
+            self.add_node("add", where, [a[0], b[0]], result, _shape(result), layout=a[1])
         elif name == "pad":
             self._pad(where, args, kwargs, result)
         elif name == "__getitem__":
@@ -161,13 +191,17 @@ class _Capture(TorchFunctionMode):
                 raise CompileError(f"{where}: only permute(0, 2, 3, 1) (to NHWC) is supported, got {dims}")
             self.names[id(result)] = (source, NHWC)
             self.alive.append(result)
+        elif name in ("reshape", "view") and self.lookup(args[0], where)[1] == NCHW:
+            _flatten(self, where, name, args, kwargs, result)
         elif name in ("reshape", "view"):
             source, layout = self.lookup(args[0], where)
             if layout != NHWC or result.dim() != 3:
                 raise CompileError(f"{where}: only the [B, H*W, C] view of an NHWC-permuted map is supported")
             self.add_node("flatten", where, [source], result, tuple(result.shape), layout=NHWC)
         else:
-            raise CompileError(f"{where}: operation '{name}' is not supported by the compiler")
+            raise CompileError(
+                f"{where}: operation '{name}' is not supported by the compiler; supported: {supported()}"
+            )
 
     @staticmethod
     def _nhwc(t: torch.Tensor) -> tuple[int, ...]:
@@ -178,8 +212,16 @@ class _Capture(TorchFunctionMode):
         source, layout = self.lookup(args[0], where)
         pads = tuple(args[1]) if len(args) > 1 else tuple(kwargs["pad"])
         mode = args[2] if len(args) > 2 else kwargs.get("mode", "constant")
+        value = args[3] if len(args) > 3 else kwargs.get("value", None)
+        if layout == NCHW and mode == "constant" and not value and len(pads) == 4:
+            left, right, top, bottom = pads
+            attrs = {"left": left, "right": right, "top": top, "bottom": bottom}
+            self.add_node("zero_pad", where, [source], result, self._nhwc(result), attrs)
+            return
         if layout != NCHW or mode != "replicate" or len(pads) != 4:
-            raise CompileError(f"{where}: only replicate padding of rows and columns is supported, got {mode} {pads}")
+            raise CompileError(
+                f"{where}: only zero or replicate padding of rows and columns is supported, got {mode} {pads}"
+            )
         left, right, top, bottom = pads
         attrs = {"left": left, "right": right, "top": top, "bottom": bottom}
         self.add_node("pad", where, [source], result, self._nhwc(result), attrs)
@@ -218,9 +260,9 @@ class _Capture(TorchFunctionMode):
 
 
 def capture(model: nn.Module, example: torch.Tensor) -> Graph:
-    """The IR of model, from one run on example ([B, C, H, W])."""
-    if example.dim() != 4:
-        raise CompileError(f"the example input must be [B, C, H, W], got shape {tuple(example.shape)}")
+    """The IR of model, from one run on example ([B, C, H, W], or [B, N] for a model of vectors)."""
+    if example.dim() not in (2, 4):
+        raise CompileError(f"the example input must be [B, C, H, W] or [B, N], got shape {tuple(example.shape)}")
     known = _known_modules()
     recorder = _Capture()
     hooks = []
@@ -233,7 +275,10 @@ def capture(model: nn.Module, example: torch.Tensor) -> Graph:
         inside_leaf = any(path.startswith(p + ".") for p, m in model.named_modules() if p and leaf_of(m))
         if handler is None:
             if not inside_leaf and not list(module.children()) and list(module.parameters(recurse=False)):
-                raise CompileError(f"module '{path}' of type {type(module).__name__} is not supported by the compiler")
+                raise CompileError(
+                    f"module '{path}' of type {type(module).__name__} is not supported by the compiler; "
+                    f"supported: {supported()}"
+                )
             continue
         if inside_leaf:
             continue
@@ -249,14 +294,15 @@ def capture(model: nn.Module, example: torch.Tensor) -> Graph:
             finally:
                 recorder.depth -= 1
             source, layout = recorder.lookup(inputs[0], f"module '{path}'")
-            if layout != NCHW:
-                raise CompileError(f"module '{path}' is applied to an NHWC-permuted tensor")
-            recorder.add_node(op, path, [source], output, _Capture._nhwc(output), attrs, params)
+            if layout != (FLAT if op == "linear" else _layout(inputs[0])):
+                expected = "[B, N] rows" if op == "linear" else "an NCHW map or [B, N] rows"
+                raise CompileError(f"module '{path}' ({type(mod).__name__}) takes {expected}, got a {layout} tensor")
+            recorder.add_node(op, path, [source], output, _shape(output), attrs, params, layout=_layout(output))
 
         hooks += [module.register_forward_pre_hook(pre), module.register_forward_hook(post)]
 
     model_input = example.clone()
-    recorder.graph.inputs.append(recorder.new_tensor(model_input, _Capture._nhwc(model_input)))
+    recorder.graph.inputs.append(recorder.new_tensor(model_input, _shape(model_input), _layout(model_input)))
     was_training = model.training
     model.eval()
     try:
@@ -270,3 +316,149 @@ def capture(model: nn.Module, example: torch.Tensor) -> Graph:
     recorder.graph.outputs = [recorder.lookup(o, "model output")[0] for o in outputs]
     recorder.graph.validate()
     return recorder.graph
+
+
+def _layout(t: torch.Tensor) -> str:
+    return NCHW if t.dim() == 4 else FLAT
+
+
+def _shape(t: torch.Tensor) -> tuple[int, ...]:
+    """The IR shape: NHWC for a 4-d map, torch's for rows."""
+    return _Capture._nhwc(t) if t.dim() == 4 else tuple(t.shape)
+
+
+def to_graph_layout(x: np.ndarray) -> np.ndarray:
+    """A model input as the compiled graph takes it: an NCHW batch as NHWC, [B, N] rows as they are."""
+    x = np.asarray(x)
+    return np.ascontiguousarray(x.transpose(0, 2, 3, 1)) if x.ndim == 4 else x
+
+
+def _arg(args, kwargs, index: int, name: str, default=None):
+    return args[index] if len(args) > index else kwargs.get(name, default)
+
+
+def _pair(v) -> tuple[int, int]:
+    return (int(v), int(v)) if isinstance(v, int) else (int(v[0]), int(v[-1]))
+
+
+def _map_input(rec: _Capture, where: str, t: torch.Tensor, what: str) -> str:
+    source, layout = rec.lookup(t, where)
+    if layout != NCHW:
+        raise CompileError(f"{where}: {what} takes an NCHW map, got a {layout} tensor")
+    return source
+
+
+def _activation_function(rec: _Capture, where: str, name: str, args, kwargs, result) -> None:
+    """relu, relu6 and hardtanh(0, 6) stay fusable ops; the others become table activations."""
+    name = name.rstrip("_")
+    source, layout = rec.lookup(args[0], where)
+    if layout == NHWC:
+        raise CompileError(f"{where}: {name} on an NHWC-permuted tensor is not supported")
+    attrs: dict = {}
+    if name in ("hardtanh", "clamp"):
+        default = (-1.0, 1.0) if name == "hardtanh" else (None, None)
+        low = _arg(args, kwargs, 1, "min_val" if name == "hardtanh" else "min", default[0])
+        high = _arg(args, kwargs, 2, "max_val" if name == "hardtanh" else "max", default[1])
+        if not all(v is None or isinstance(v, (int, float)) for v in (low, high)):
+            raise CompileError(f"{where}: only {name} to constant numbers is supported, got {low!r}, {high!r}")
+        low, high = float("-inf" if low is None else low), float("inf" if high is None else high)
+        name = {(0.0, 6.0): "relu6", (0.0, float("inf")): "relu"}.get((low, high), "hardtanh")
+        attrs = {"min_val": low, "max_val": high} if name == "hardtanh" else {}
+    elif name == "leaky_relu":
+        attrs = {"negative_slope": float(_arg(args, kwargs, 1, "negative_slope", 0.01))}
+    if name in ("relu", "relu6"):
+        rec.add_node(name, where, [source], result, _shape(result), layout=layout)
+    else:
+        rec.add_node("activation", where, [source], result, _shape(result), {"function": name, **attrs}, layout=layout)
+
+
+def _softmax(rec: _Capture, where: str, name: str, args, kwargs, result) -> None:
+    source, layout = rec.lookup(args[0], where)
+    dim = _arg(args, kwargs, 1, "dim")
+    rank = args[0].dim()
+    channels = 1 if layout == NCHW else rank - 1
+    if layout == NHWC or dim is None or dim % rank != channels:
+        raise CompileError(
+            f"{where}: only softmax over the channels (dim 1 of a map, the last dim of rows) is supported"
+        )
+    rec.add_node("softmax", where, [source], result, _shape(result), layout=layout)
+
+
+def _pool_node(rec: _Capture, where: str, op: str, source: str, result, kernel, stride, padding) -> None:
+    output_hw = tuple(result.shape[2:]) if result.dim() == 4 else (1, 1)
+    attrs = {"kernel": _pair(kernel), "stride": _pair(stride), "padding": _pair(padding), "output_hw": output_hw}
+    rec.add_node(op, where, [source], result, _shape(result), attrs, layout=_layout(result))
+
+
+def _max_pool(rec: _Capture, where: str, name: str, args, kwargs, result) -> None:
+    source = _map_input(rec, where, args[0], "max_pool2d")
+    kernel = _arg(args, kwargs, 1, "kernel_size")
+    stride = _arg(args, kwargs, 2, "stride") or kernel
+    if _pair(_arg(args, kwargs, 4, "dilation", 1)) != (1, 1) or _arg(args, kwargs, 6, "return_indices", False):
+        raise CompileError(f"{where}: max_pool2d with dilation or return_indices is not supported")
+    _pool_node(rec, where, "maxpool", source, result, kernel, stride, _arg(args, kwargs, 3, "padding", 0))
+
+
+def _avg_pool(rec: _Capture, where: str, name: str, args, kwargs, result) -> None:
+    source = _map_input(rec, where, args[0], "avg_pool2d")
+    kernel = _arg(args, kwargs, 1, "kernel_size")
+    stride = _arg(args, kwargs, 2, "stride") or kernel
+    padding = _arg(args, kwargs, 3, "padding", 0)
+    ceil_mode, include_pad = _arg(args, kwargs, 4, "ceil_mode", False), _arg(args, kwargs, 5, "count_include_pad", True)
+    if (
+        ceil_mode
+        or _arg(args, kwargs, 6, "divisor_override") is not None
+        or (_pair(padding) != (0, 0) and not include_pad)
+    ):
+        raise CompileError(f"{where}: avg_pool2d with ceil_mode, divisor_override or count_include_pad=False")
+    _pool_node(rec, where, "avgpool", source, result, kernel, stride, padding)
+
+
+def _global_pool(rec: _Capture, where: str, name: str, args, kwargs, result) -> None:
+    """adaptive_avg_pool2d to a size dividing the map, or mean over H and W: average pooling."""
+    source = _map_input(rec, where, args[0], name)
+    _, _, h, w = args[0].shape
+    if name == "mean":
+        dims = _arg(args, kwargs, 1, "dim")
+        dims = {d % 4 for d in (dims if isinstance(dims, (tuple, list)) else [dims])}
+        if dims != {2, 3}:
+            raise CompileError(f"{where}: only the mean over H and W (dims 2 and 3) is supported, got {sorted(dims)}")
+        out_h, out_w = 1, 1
+    else:
+        size = _arg(args, kwargs, 1, "output_size")
+        out_h, out_w = (h if s is None else s for s in ((size, size) if isinstance(size, int) else size))
+        if h % out_h or w % out_w:
+            raise CompileError(f"{where}: adaptive_avg_pool2d to {out_h}x{out_w} does not divide the {h}x{w} map")
+    kernel = (h // out_h, w // out_w)
+    _pool_node(rec, where, "avgpool", source, result, kernel, kernel, 0)
+
+
+def _flatten(rec: _Capture, where: str, name: str, args, kwargs, result) -> None:
+    """flatten / view / reshape of an NCHW map to [B, C*H*W] rows in torch's (channel-major) order."""
+    source = _map_input(rec, where, args[0], "flatten")
+    if result.dim() != 2 or result.shape[0] != args[0].shape[0]:
+        raise CompileError(f"{where}: only a flatten of a map to [B, C*H*W] is supported, got {tuple(result.shape)}")
+    rec.add_node("flatten_chw", where, [source], result, tuple(result.shape), layout=FLAT)
+
+
+LAYER_FUNCTIONS: dict[str, Callable] = {
+    **{name: _activation_function for name in ("relu", "relu6", "hardtanh", "clamp", *ACTIVATIONS)},
+    **{f"{name}_": _activation_function for name in ("relu", "hardtanh", "clamp", *ACTIVATIONS)},
+    "softmax": _softmax,
+    "max_pool2d": _max_pool,
+    "avg_pool2d": _avg_pool,
+    "adaptive_avg_pool2d": _global_pool,
+    "mean": _global_pool,
+    "flatten": _flatten,
+}
+
+
+# The tensor operations _record handles itself (besides LAYER_FUNCTIONS), as the error message lists them.
+BUILT_IN = ("add", "cat", "pad (zeros, replicate)", "x[:, a:b]", "max over channels", "permute to NHWC", "view")
+
+
+def supported() -> str:
+    """What capture takes, for the one-line error naming an unsupported module or operation."""
+    modules = ", ".join(sorted(kind.__name__ for kind in _known_modules()))
+    functions = ", ".join(sorted({name.rstrip("_") for name in LAYER_FUNCTIONS} | {*BUILT_IN, *IDENTITIES}))
+    return f"modules {modules} (Conv2d: any stride, padding incl. 'same', dilation, groups); functions {functions}"

@@ -42,7 +42,9 @@ def _readers(graph: Graph, tensor: str) -> tuple[list[str], list[Node]] | None:
         for node in graph.consumers(t):
             if node.op == "pad":
                 pending.append(node.output)
-            elif node.op == "conv2d" and tuple(node.attrs["padding"]) == (0, 0):
+            elif node.op == "conv2d" and tuple(node.attrs["padding"]) == tuple(
+                node.attrs.get("padding_end", (0, 0))
+            ) == (0, 0):
                 convs.append(node)
             else:
                 return None

@@ -1,32 +1,22 @@
-"""`hil compile`: a model (catalog name or checkpoint) to model.c/model.h, with a per-layer summary."""
+"""`hil compile`: a model (any --model form) to model.c/model.h, with a per-layer summary."""
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from hil.compiler.calibrate import directory_images, synthetic_images
-from hil.compiler.pipeline import CompiledModel, compile_model
+from hil.compiler import live_set
+from hil.compiler.pipeline import CompiledModel
 from hil.compiler.schedule import Step
 from hil.errors import HilError
 
-REGISTRY_NAMES = {"rnnpool_face_m4": "m4", "rnnpool_face_qvga": "qvga", "m4": "m4", "qvga": "qvga"}
-
-
-def _load(model: str):
-    """(registry name, torch model) for a catalog name or an EdgeML checkpoint path (M4 layout unless 'qvga'
-    appears in its file name)."""
-    from models.registry import load_model
-
-    if model in REGISTRY_NAMES:
-        return REGISTRY_NAMES[model], load_model(REGISTRY_NAMES[model])
-    path = Path(model)
-    if not path.is_file():
-        raise HilError(f"--model {model}: neither a model name ({', '.join(REGISTRY_NAMES)}) nor a checkpoint file")
-    kind = "qvga" if "qvga" in path.name.lower() else "m4"
-    return kind, load_model(kind, checkpoint=path)
+MODEL_HELP = (
+    "a catalog name (rnnpool_face_m4, ...), package.module:factory, path/to/file.py:factory, a .onnx file, "
+    "or an entry point of the hil.models group"
+)
 
 
 def _weight_scales(step: Step) -> dict[str, dict[str, list[int]]]:
@@ -54,7 +44,7 @@ def layer_summary(compiled: CompiledModel) -> list[dict]:
             {
                 "layer": i,
                 "name": step.name,
-                "op": step.kind if step.kind == "mbconv" else step.nodes[0].kernel,
+                "op": step.nodes[0].kernel if step.kind == "node" else step.kind,
                 "shape": list(out.shape),
                 "exponent": out.exponent,
                 "scale": out.scale,
@@ -69,28 +59,84 @@ def layer_summary(compiled: CompiledModel) -> list[dict]:
     return rows
 
 
-def _compile(args: argparse.Namespace) -> dict:
-    import torch
+def ram_estimate(arena_bytes: int, board_name: str) -> dict:
+    """What the firmware around this arena will reserve in RAM and CCM, before it is linked: the stack reservation
+    and the largest transport's link buffers are the builder's figures (test_cases/test_budgets.py checks them
+    against the linked ELF), against the board's RAM budget."""
+    from hil.board_description import load_board
+    from hil.build.firmware_builder import LINK_BUFFER_BYTES, OTHER_STATIC_BYTES, STACK_BYTES
 
-    kind, model = _load(args.model)
-    calibration = directory_images(args.calib, args.calib_limit) if args.calib else synthetic_images(4)
-    name = args.name or f"rnnpool_face_{kind}"
-    compiled = compile_model(model, torch.zeros(1, 1, 240, 320), calibration, args.output, name, ["loc", "conf"])
-    rows = layer_summary(compiled)
-    result = {
-        "model": name,
-        "hash": compiled.emitted.sources.hash,
-        "directory": str(args.output),
+    transport = max(LINK_BUFFER_BYTES, key=LINK_BUFFER_BYTES.get)
+    parts = {
+        "arena_bytes": arena_bytes,
+        "stack_reservation_bytes": STACK_BYTES,
+        "link_buffer_bytes": LINK_BUFFER_BYTES[transport],
+        "other_static_bytes": OTHER_STATIC_BYTES,
+    }
+    return {
+        **parts,
+        "link_buffers_of": transport,
+        "total_bytes": sum(parts.values()),
+        "budget_bytes": load_board(board_name).ram_budget,
+    }
+
+
+def compile_summary(compiled: CompiledModel, board: str = "nucleo-f439zi") -> dict:
+    """The compile as JSON: hash, arena, weights, MACs, tensors, the per-layer table, the live set of every step
+    and the RAM the firmware will reserve on board."""
+    sources = compiled.emitted.sources
+    return {
+        "model": sources.name,
+        "hash": sources.hash,
+        "directory": str(sources.directory),
         "arena_bytes": compiled.memory.arena_bytes,
         "arena_lower_bound_bytes": compiled.memory.lower_bound,
         "weight_flash_bytes": compiled.emitted.flash_bytes,
         "macs": compiled.qgraph.macs,
-        "inputs": [s.__dict__ for s in compiled.emitted.sources.inputs],
-        "outputs": [s.__dict__ for s in compiled.emitted.sources.outputs],
-        "layers": rows,
+        "inputs": [s.__dict__ for s in sources.inputs],
+        "outputs": [s.__dict__ for s in sources.outputs],
+        "layers": layer_summary(compiled),
+        "live_sets": [s.to_dict() for s in live_set.live_sets(compiled.memory, compiled.steps)],
+        "ram": ram_estimate(compiled.memory.arena_bytes, board),
     }
+
+
+def _calibration(spec, path: Path, limit: int | None):
+    """--calib: a folder of pictures (converted as the model's spec says) or an .npz whose first array is the
+    inputs in the model's own layout."""
+    from hil.catalog.preprocess import IMAGE_SUFFIXES, model_image, read_image
+
+    if path.suffix == ".npz":
+        with np.load(path) as data:
+            if not data.files:
+                raise HilError(f"--calib {path}: the .npz holds no array")
+            inputs = data[data.files[0]][:limit]
+        return lambda count: inputs
+    if not path.is_dir():
+        raise HilError(f"--calib {path}: expected a folder of pictures or an .npz file")
+    pictures = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[:limit]
+    if not pictures:
+        raise HilError(f"--calib {path}: no {'/'.join(IMAGE_SUFFIXES)} pictures there")
+    inputs = np.concatenate([model_image(spec, read_image(p)).x for p in pictures])
+    return lambda count: inputs
+
+
+def _compile(args: argparse.Namespace) -> dict:
+    from hil.catalog import compile_spec, resolve_model, with_checkpoint
+    from hil.catalog.resolve import parse_input_shape
+
+    spec = resolve_model(args.model, parse_input_shape(args.input_shape))
+    if args.checkpoint:
+        spec = with_checkpoint(spec, args.checkpoint)
+    if args.calib:
+        spec = replace(spec, calibration=_calibration(spec, args.calib, args.calib_limit))
+    if args.name:
+        spec = replace(spec, name=args.name)
+    compiled = compile_spec(spec, directory=args.output)
+    result = compile_summary(compiled, args.board)
+    rows = result["layers"]
     if not args.json:
-        print(f"{name} -> {args.output} (hash {result['hash']})")
+        print(f"{result['model']} -> {result['directory']} (hash {result['hash']})")
         print(
             f"{'#':>3} {'op':<20} {'name':<26} {'shape':<18} {'exp':>4} {'bits':>4} {'w exp':>8} {'MACs':>11} "
             f"{'offset':>7} {'flash':>7}"
@@ -106,16 +152,27 @@ def _compile(args: argparse.Namespace) -> dict:
             f"arena {result['arena_bytes']:,} B (lower bound {result['arena_lower_bound_bytes']:,} B), "
             f"weights {result['weight_flash_bytes']:,} B, {result['macs']:,} MACs"
         )
+        print(live_set.table(live_set.live_sets(compiled.memory, compiled.steps)))
+        ram = result["ram"]
+        print(
+            f"RAM+CCM reserved on {args.board} (estimate; `hil build` reads the ELF): {ram['total_bytes']:,} B = "
+            f"arena {ram['arena_bytes']:,} + stack reservation {ram['stack_reservation_bytes']:,} + link buffers "
+            f"{ram['link_buffer_bytes']:,} ({ram['link_buffers_of']}) + other static {ram['other_static_bytes']:,}; "
+            f"budget {ram['budget_bytes']:,} B"
+        )
     return result
 
 
 def add_compile_command(subparsers) -> argparse.ArgumentParser:
     """Registers `hil compile` on the `hil` command's subparsers."""
-    command = subparsers.add_parser("compile", help="compile a face model to C (model.c, model.h)")
-    command.add_argument("--model", required=True, help="rnnpool_face_m4, rnnpool_face_qvga, or a checkpoint path")
-    command.add_argument("--calib", type=Path, help="folder of calibration images (default: 4 synthetic images)")
+    command = subparsers.add_parser("compile", help="compile a PyTorch model to C (model.c, model.h)")
+    command.add_argument("--model", required=True, help=MODEL_HELP)
+    command.add_argument("--input-shape", help="example input shape for a factory that returns a bare nn.Module")
+    command.add_argument("--checkpoint", type=Path, help="weights for the model's architecture (a state_dict file)")
+    command.add_argument("--calib", type=Path, help="folder of calibration images or an .npz (default: the model's)")
     command.add_argument("--calib-limit", type=int, default=None, help="use at most this many calibration images")
-    command.add_argument("-o", "--output", type=Path, required=True, help="folder for model.c and model.h")
+    command.add_argument("-o", "--output", type=Path, help="folder for model.c and model.h (default: the cache's)")
     command.add_argument("--name", help="model name in the generated code (default: from --model)")
+    command.add_argument("--board", default="nucleo-f439zi", help="board whose RAM budget the estimate is against")
     command.set_defaults(handler=_compile)
     return command

@@ -11,10 +11,12 @@ from pathlib import Path
 import numpy as np
 
 from hil.compiler import c_support
+from hil.compiler.golden import LAYER_KERNELS
 from hil.compiler.memory_plan import MemoryPlan, in_place_members
 from hil.compiler.qgraph import QGraph, QNode
 from hil.compiler.schedule import Step
 from hil.errors import CompileError
+from hil.kernels_ref.params import C_STRUCTS, c_initializer
 from hil.model_sources import ModelSources, TensorSpec, c_tensor_info, write_if_changed
 
 C_TYPES = {np.dtype(np.int8): "int8_t", np.dtype(np.int16): "int16_t", np.dtype(np.int32): "int32_t"}
@@ -27,6 +29,14 @@ void hil_debug_layer(int32_t index, const char *name, const void *data, uint32_t
 #define HIL_DEBUG_LAYER(index, name, data, bytes) hil_debug_layer((index), (name), (data), (bytes))
 #else
 #define HIL_DEBUG_LAYER(index, name, data, bytes) ((void)0)
+#endif
+/* Built with -DHIL_PROFILE_LAYERS, model_run calls hil_profile_layer(-1) on entry and (i) after layer i, so a
+ * profiling build (hil.bench.profile) can time every layer. */
+#ifdef HIL_PROFILE_LAYERS
+void hil_profile_layer(int32_t index);
+#define HIL_PROFILE_LAYER(index) hil_profile_layer(index)
+#else
+#define HIL_PROFILE_LAYER(index) ((void)0)
 #endif
 
 """
@@ -42,19 +52,19 @@ def c_array(name: str, values: np.ndarray) -> str:
     flat = [str(int(v)) for v in np.asarray(values).ravel()]
     lines = [", ".join(flat[i : i + VALUES_PER_LINE]) for i in range(0, len(flat), VALUES_PER_LINE)]
     body = ",\n    ".join(lines)
-    return f"static const {C_TYPES[np.dtype(values.dtype)]} {name}[{len(flat)}] = {{\n    {body}\n}};\n"
+    # int8/int16 arrays word-aligned, so kernels may read their weights a word (or two, LDRD) at a time
+    aligned = " __attribute__((aligned(4)))" if np.dtype(values.dtype).itemsize < 4 else ""
+    return f"static const {C_TYPES[np.dtype(values.dtype)]} {name}[{len(flat)}]{aligned} = {{\n    {body}\n}};\n"
 
 
 def _dims(shape) -> str:
     return "{" + ", ".join(str(int(d)) for d in shape) + "}"
 
 
-def _conv_params(p) -> str:
-    return f"{{{p.stride_h}, {p.stride_w}, {p.pad_h}, {p.pad_w}, {p.act_min}, {p.act_max}}}"
-
-
-def _grnn_params(p) -> str:
-    return f"{{{p.wx_shift}, {p.uh_shift}, {p.pre_shift}, {p.h_frac_bits}, {p.zeta_q15}, {p.nu_q15}}}"
+def _dims4(shape) -> str:
+    """hil_dims of an IR shape: NHWC maps as they are, [B, N] rows as {B, 1, 1, N}."""
+    shape = tuple(shape)
+    return _dims(shape if len(shape) == 4 else (shape[0], 1, 1, int(np.prod(shape[1:]))))
 
 
 class _Emitter:
@@ -90,7 +100,7 @@ class _Emitter:
             f"{self.ptr(node.output)}"
         )
         return (
-            f"        static const hil_conv_params params = {_conv_params(node.params)};\n"
+            f"        static const hil_conv_params params = {c_initializer(node.params)};\n"
             f"        static const hil_dims in_dims = {_dims(self.shape(node.inputs[0]))};\n"
             f"        static const hil_dims filter_dims = {_dims(node.arrays['filter'].shape)};\n"
             f"        static const hil_dims out_dims = {_dims(self.shape(node.output))};\n"
@@ -102,7 +112,7 @@ class _Emitter:
         a, b = (self.ptr(t, True) for t in node.inputs)
         return (
             f"        static const hil_add_params params = "
-            f"{{{p.a_shift}, {p.b_shift}, {p.out_shift}, {p.act_min}, {p.act_max}}};\n"
+            f"{c_initializer(p)};\n"
             f"        static const hil_dims dims = {_dims(self.shape(node.output))};\n"
             f"        HIL_CHECK({i}, add_s8(&params, &dims, {a}, {b}, {self.ptr(node.output)}));\n"
         )
@@ -111,43 +121,168 @@ class _Emitter:
         p = node.params
         g = self.array(f"l{i}_gamma", node.arrays["gamma"])
         return (
-            f"        static const hil_l2norm_params params = {{{p.out_shift}, {p.act_min}, {p.act_max}}};\n"
+            f"        static const hil_l2norm_params params = {c_initializer(p)};\n"
             f"        static const hil_dims dims = {_dims(self.shape(node.output))};\n"
             f"        HIL_CHECK({i}, l2norm_s8(&params, &dims, {self.ptr(node.inputs[0], True)}, {g}, "
             f"{self.ptr(node.output)}));\n"
         )
 
-    def rnnpool(self, i: int, node: QNode, scratch: int, scratch_size: int) -> str:
+    def rnnpool(self, i: int, node: QNode, scratch: int, scratch_size: int, output: str | None = None) -> str:
+        """rnnpool_layer_s8 over the map; with output (the pad after it, a wider layout) the same kernel once per
+        patch row, on the band of input rows that row reads, each row written straight into output's layout."""
         p = node.params
         names = {k: self.array(f"l{i}_{k}", v) for k, v in node.arrays.items()}
-        _, oh, ow, c = self.shape(node.output)
         w1, w2 = node.attrs["rnn1"], node.attrs["rnn2"]
+        offset = names["offset"] if node.kernel == "rnnpool_offset_s8" else "NULL"
         stride = node.attrs["stride"]
-        offset = ""
-        if node.kernel == "rnnpool_offset_s8":
-            offset = f"{names['offset']}, "
 
         def weights(prefix: str, w) -> str:
             fields = ", ".join(names[f"{prefix}_{k}"] for k in ("w", "u", "bias_gate", "bias_update"))
             return f"{{{w.input_size}, {w.hidden_size}, {fields}}}"
 
-        return (
-            f"        static const hil_rnnpool_params params = {{{p.patch_h}, {p.patch_w}, {_grnn_params(p.rnn1)}, "
-            f"{_grnn_params(p.rnn2)}, {p.out_shift}, {p.act_min}, {p.act_max}}};\n"
+        setup = (
+            f"        static const hil_rnnpool_params params = {c_initializer(p)};\n"
             f"        static const hil_fastgrnn_weights rnn1 = {weights('rnn1', w1)};\n"
             f"        static const hil_fastgrnn_weights rnn2 = {weights('rnn2', w2)};\n"
-            f"        static const hil_dims in_dims = {_dims(self.shape(node.inputs[0]))};\n"
             f"        const hil_context ctx = {{arena + {scratch}u, {scratch_size}}};\n"
+        )
+        if output is None:
+            return setup + (
+                f"        static const hil_dims in_dims = {_dims(self.shape(node.inputs[0]))};\n"
+                f"        static const hil_dims out_dims = {_dims(self.shape(node.output))};\n"
+                f"        HIL_CHECK({i}, rnnpool_layer_s8(&ctx, &params, {stride}, &in_dims, "
+                f"{self.ptr(node.inputs[0], True)}, &rnn1, &rnn2, {offset},\n"
+                f"                                        &out_dims, {self.ptr(node.output)}));\n"
+            )
+        _, _, in_w, in_c = self.shape(node.inputs[0])
+        _, oh, ow, c = self.shape(node.output)
+        row_w = self.shape(output)[2]
+        return setup + (
+            f"        static const hil_dims band_dims = {_dims((1, p.patch_h, in_w, in_c))};\n"
+            f"        static const hil_dims row_dims = {_dims((1, 1, ow, c))};\n"
             f"        const int8_t *in = {self.ptr(node.inputs[0], True)};\n"
-            f"        int8_t *out = {self.ptr(node.output)};\n"
+            f"        int8_t *out = {self.ptr(output)};\n"
             f"        for (int32_t oy = 0; oy < {oh}; ++oy) {{\n"
-            f"            for (int32_t ox = 0; ox < {ow}; ++ox) {{\n"
-            f"                HIL_CHECK({i}, {node.kernel}(&ctx, &params, &in_dims, in, oy * {stride}, ox * {stride}, "
-            f"&rnn1, &rnn2,\n"
-            f"                                          {offset}out + (oy * {ow} + ox) * {c}));\n"
-            f"            }}\n"
+            f"            HIL_CHECK({i}, rnnpool_layer_s8(&ctx, &params, {stride}, &band_dims, "
+            f"in + oy * {stride * in_w * in_c}, &rnn1, &rnn2, {offset},\n"
+            f"                                            &row_dims, out + oy * {row_w * c}));\n"
             f"        }}\n"
         )
+
+    def l2norm_conv(self, i: int, step: Step) -> str:
+        """An L2Norm streamed by rows into the convolution (a detection head) that reads it."""
+        self.helpers.add("l2norm_conv")
+        norm, conv = step.nodes
+        p = norm.params
+        g = self.array(f"l{i}_gamma", norm.arrays["gamma"])
+        f = self.array(f"l{i}_filter", conv.arrays["filter"])
+        b = self.array(f"l{i}_bias", conv.arrays["bias"])
+        s = self.array(f"l{i}_shift", conv.arrays["out_shift"])
+        rows = self.memory.offsets[f"{i}:rows"]
+        return (
+            f"        static const hil_l2norm_params norm = {c_initializer(p)};\n"
+            f"        static const hil_conv_params params = {c_initializer(conv.params)};\n"
+            f"        static const hil_dims in_dims = {_dims(self.shape(norm.inputs[0]))};\n"
+            f"        static const hil_dims filter_dims = {_dims(conv.arrays['filter'].shape)};\n"
+            f"        static const hil_dims out_dims = {_dims(self.shape(conv.output))};\n"
+            f"        HIL_CHECK({i}, gen_l2norm_conv_s8(&norm, {g}, &params, {s}, &in_dims, "
+            f"{self.ptr(norm.inputs[0], True)}, &filter_dims, {f}, {b}, &out_dims,\n"
+            f"                                          {self.ptr(conv.output)}, (int8_t *)(arena + {rows}u)));\n"
+        )
+
+    def rnnpool_pad(self, i: int, step: Step) -> str:
+        """RNNPool writing its rows straight into the padded layout, then the pad's edges filled in place."""
+        rnnpool, pad = step.nodes
+        self.helpers.add("pad_edges")
+        _, h, w, c = self.shape(rnnpool.output)
+        _, out_h, out_w, _ = self.shape(pad.output)
+        loop = self.rnnpool(i, rnnpool, self.memory.offsets[f"{i}:rnnpool"], step.scratch["rnnpool"], pad.output)
+        return loop + f"        gen_pad_edges_s8(out, {h}, {w}, {c}, {out_h}, {out_w});\n"
+
+    # ---- the general layers' kernels (point 6 of issue 10) ------------------------------------------------
+
+    def params(self, node: QNode) -> str:
+        return f"        static const {C_STRUCTS[type(node.params)]} params = {c_initializer(node.params)};\n"
+
+    def weighted_layer(self, i: int, node: QNode) -> str:
+        """grouped_conv2d_s8 and fully_connected_s8: a convolution's argument list."""
+        f = self.array(f"l{i}_filter", node.arrays["filter"])
+        b = self.array(f"l{i}_bias", node.arrays["bias"])
+        s = self.array(f"l{i}_shift", node.arrays["out_shift"])
+        filter_shape = node.arrays["filter"].shape  # OHWI, or [M, N] as {M, 1, 1, N}
+        filter_shape = filter_shape if len(filter_shape) == 4 else (filter_shape[0], 1, 1, filter_shape[1])
+        return (
+            self.params(node) + f"        static const hil_dims in_dims = {_dims4(self.shape(node.inputs[0]))};\n"
+            f"        static const hil_dims filter_dims = {_dims(filter_shape)};\n"
+            f"        static const hil_dims out_dims = {_dims4(self.shape(node.output))};\n"
+            f"        HIL_CHECK({i}, {node.kernel}(&params, {s}, &in_dims, {self.ptr(node.inputs[0], True)}, "
+            f"&filter_dims, {f}, {b}, &out_dims, {self.ptr(node.output)}));\n"
+        )
+
+    def pool(self, i: int, node: QNode) -> str:
+        return (
+            self.params(node) + f"        static const hil_dims in_dims = {_dims4(self.shape(node.inputs[0]))};\n"
+            f"        static const hil_dims out_dims = {_dims4(self.shape(node.output))};\n"
+            f"        HIL_CHECK({i}, {node.kernel}(&params, &in_dims, {self.ptr(node.inputs[0], True)}, &out_dims, "
+            f"{self.ptr(node.output)}));\n"
+        )
+
+    def lut(self, i: int, node: QNode) -> str:
+        table = self.array(f"l{i}_table", node.arrays["table"])
+        count = int(np.prod(self.shape(node.output)))
+        args = f"{count}, {self.ptr(node.inputs[0], True)}, {table}, {self.ptr(node.output)}"
+        return f"        HIL_CHECK({i}, lut_s8({args}));\n"
+
+    def softmax(self, i: int, node: QNode) -> str:
+        table = self.array(f"l{i}_exp", node.arrays["exp_table"])
+        return (
+            self.params(node) + f"        static const hil_dims dims = {_dims4(self.shape(node.output))};\n"
+            f"        HIL_CHECK({i}, softmax_s8(&params, &dims, {self.ptr(node.inputs[0], True)}, {table}, "
+            f"{self.ptr(node.output)}));\n"
+        )
+
+    def flatten_chw(self, i: int, node: QNode) -> str:
+        """NHWC to PyTorch's channel-major rows: a copy when H*W or C is 1, else a transposing loop."""
+        n, h, w, c = self.shape(node.inputs[0])
+        src, dst = self.ptr(node.inputs[0], True), self.ptr(node.output)
+        if h * w == 1 or c == 1:
+            return f"        memcpy({dst}, {src}, {n * h * w * c}u);\n"
+        return (
+            f"        const int8_t *in = {src};\n        int8_t *out = {dst};\n"
+            f"        for (int32_t b = 0; b < {n}; ++b) {{\n"
+            f"            for (int32_t p = 0; p < {h * w}; ++p) {{\n"
+            f"                for (int32_t c = 0; c < {c}; ++c) {{\n"
+            f"                    out[(b * {c} + c) * {h * w} + p] = in[(b * {h * w} + p) * {c} + c];\n"
+            f"                }}\n            }}\n        }}\n"
+        )
+
+    def zero_pad(self, i: int, node: QNode) -> str:
+        """Zeros everywhere, then each input row copied into place."""
+        n, h, w, c = self.shape(node.inputs[0])
+        _, out_h, out_w, _ = self.shape(node.output)
+        a = node.attrs
+        row0 = (a["top"] * out_w + a["left"]) * c
+        return (
+            f"        const int8_t *in = {self.ptr(node.inputs[0], True)};\n"
+            f"        int8_t *out = {self.ptr(node.output)};\n"
+            f"        memset(out, 0, {n * out_h * out_w * c}u);\n"
+            f"        for (int32_t r = 0; r < {n * h}; ++r) {{\n"
+            f"            memcpy(out + (r / {h}) * {out_h * out_w * c} + (r % {h}) * {out_w * c} + {row0}, "
+            f"in + r * {w * c}, {w * c}u);\n        }}\n"
+        )
+
+    def layer(self, i: int, node: QNode) -> str:
+        emitters = {
+            "zero_pad": self.zero_pad,
+            "grouped_conv2d_s8": self.weighted_layer,
+            "fully_connected_s8": self.weighted_layer,
+            "maxpool_s8": self.pool,
+            "avgpool_s8": self.pool,
+            "lut_s8": self.lut,
+            "softmax_s8": self.softmax,
+            "flatten_chw": self.flatten_chw,
+        }
+        return emitters[node.kernel](i, node)
 
     def data_move(self, node: QNode) -> str:
         out = self.ptr(node.output)
@@ -209,12 +344,12 @@ class _Emitter:
             node = step.nodes[3]
             residual = 1 if node.inputs[0] == x else 2
             p = node.params
-            add = f"{{{p.a_shift}, {p.b_shift}, {p.out_shift}, {p.act_min}, {p.act_max}}}"
+            add = c_initializer(p)
         fields = [
             _dims(self.shape(x)),
             _dims(self.shape(step.output)),
             str(self.shape(expand.output)[-1]),
-            *(_conv_params(n.params) for n in (expand, depthwise, project)),
+            *(c_initializer(n.params) for n in (expand, depthwise, project)),
             *(_dims(n.arrays["filter"].shape) for n in (expand, depthwise, project)),
             *(name for names in arrays.values() for name in names),
             str(residual),
@@ -236,13 +371,21 @@ class _Emitter:
             f'    HIL_DEBUG_LAYER({i}, "{_c_string(step.name)}", arena + {self.memory.offsets[out]}u, '
             f"{self.graph.tensors[out].nbytes}u);\n"
         )
-        return self._step(i, step) + dump
+        return self._step(i, step) + dump + f"    HIL_PROFILE_LAYER({i});\n"
 
     def _step(self, i: int, step: Step) -> str:
         if step.kind == "mbconv":
             names = ", ".join(n.name for n in step.nodes)
             return f"    /* layer {i}: mbconv (streamed by rows) {names} */\n    {{\n{self.mbconv(i, step)}    }}\n"
         node = step.nodes[0]
+        if step.kind == "l2norm_conv":
+            names = ", ".join(n.name for n in step.nodes)
+            body = self.l2norm_conv(i, step)
+            return f"    /* layer {i}: l2norm_conv (streamed by rows) {names} */\n    {{\n{body}    }}\n"
+        if step.kind == "rnnpool_pad":
+            names = ", ".join(n.name for n in step.nodes)
+            body = self.rnnpool_pad(i, step)
+            return f"    /* layer {i}: {node.kernel} into the padded layout {names} */\n    {{\n{body}    }}\n"
         header = f"    /* layer {i}: {node.kernel} {node.name} */\n"
         if node.kernel in ("conv2d_s8", "conv2d_s8_w16", "depthwise_conv2d_s8", "pointwise_conv2d_s8"):
             body = self.conv(i, node)
@@ -252,6 +395,8 @@ class _Emitter:
             body = self.l2norm(i, node)
         elif node.kernel in ("rnnpool_s8", "rnnpool_offset_s8"):
             body = self.rnnpool(i, node, self.memory.offsets[f"{i}:rnnpool"], step.scratch["rnnpool"])
+        elif node.kernel in LAYER_KERNELS:
+            body = self.layer(i, node)
         else:
             body = self.data_move(node)
         return f"{header}    {{\n{body}    }}\n"
@@ -282,6 +427,8 @@ def emit(
     calls = "".join(emitter.step(i, s) for i, s in enumerate(steps))
     helpers = {
         "pad": c_support.PAD_REPLICATE,
+        "pad_edges": c_support.PAD_EDGES,
+        "l2norm_conv": c_support.L2NORM_CONV,
         "copy": c_support.COPY_CHANNELS,
         "max": c_support.CHANNEL_MAX,
         "mbconv": c_support.MBCONV,
@@ -306,7 +453,7 @@ def emit(
         + support
         + f"\nstatic const hil_tensor_info model_inputs[{len(inputs)}] = {{{in_info}}};\n"
         + f"static const hil_tensor_info model_outputs[{len(outputs)}] = {{{out_info}}};\n\n"
-        + "int32_t model_run(uint8_t *arena)\n{\n"
+        + "int32_t model_run(uint8_t *arena)\n{\n    HIL_PROFILE_LAYER(-1);\n"
         + calls
         + "    return 0;\n}\n"
     )

@@ -7,22 +7,36 @@ from collections.abc import Callable
 
 import numpy as np
 
+from hil.compiler import activations
 from hil.compiler.ir import Graph, Node
 from hil.errors import CompileError
 
 
-def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, stride, padding, groups: int) -> np.ndarray:
-    """NHWC input, OIHW weight (PyTorch), zero padding; any groups."""
+def conv2d(
+    x: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None,
+    stride,
+    padding,
+    groups: int,
+    padding_end=None,
+    dilation=(1, 1),
+) -> np.ndarray:
+    """NHWC input, OIHW weight (PyTorch), zero padding (padding above/left, padding_end below/right: default the
+    same); any groups and dilation."""
     n, h, w, _ = x.shape
     cout, cin_g, kh, kw = weight.shape
-    (sh, sw), (ph, pw) = stride, padding
-    oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
-    padded = np.pad(x, ((0, 0), (ph, ph), (pw, pw), (0, 0)))
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    (pb, pr) = padding if padding_end is None else padding_end
+    oh, ow = (h + ph + pb - dh * (kh - 1) - 1) // sh + 1, (w + pw + pr - dw * (kw - 1) - 1) // sw + 1
+    padded = np.pad(x, ((0, 0), (ph, pb), (pw, pr), (0, 0)))
     wg = weight.reshape(groups, cout // groups, cin_g, kh, kw)
     out = np.zeros((n, oh, ow, groups, cout // groups), dtype=np.float64)
     for ky in range(kh):
         for kx in range(kw):
-            patch = padded[:, ky : ky + sh * oh : sh, kx : kx + sw * ow : sw, :].reshape(n, oh, ow, groups, cin_g)
+            y, x0 = ky * dh, kx * dw
+            patch = padded[:, y : y + sh * (oh - 1) + 1 : sh, x0 : x0 + sw * (ow - 1) + 1 : sw, :]
+            patch = patch.reshape(n, oh, ow, groups, cin_g)
             out += np.einsum("bhwgc,goc->bhwgo", patch, wg[:, :, :, ky, kx], optimize=True)
     out = out.reshape(n, oh, ow, cout)
     return out + bias if bias is not None else out
@@ -59,15 +73,53 @@ def map_patches(x: np.ndarray, rows: int, cols: int, stride: int) -> tuple[np.nd
     return windows.transpose(0, 1, 2, 4, 5, 3).reshape(-1, rows, cols, k), (oh, ow)
 
 
-def _conv(node: Node, x: np.ndarray) -> np.ndarray:
-    a = node.attrs
-    out = conv2d(x, node.params["weight"], node.params.get("bias"), a["stride"], a["padding"], a["groups"])
-    activation = a.get("activation")
+def _activate(node: Node, out: np.ndarray) -> np.ndarray:
+    activation = node.attrs.get("activation")
     if activation == "relu":
         out = np.maximum(out, 0)
     elif activation == "relu6":
         out = np.clip(out, 0, 6)
     return out
+
+
+def _conv(node: Node, x: np.ndarray) -> np.ndarray:
+    a = node.attrs
+    args = (a["stride"], a["padding"], a["groups"], a.get("padding_end"), a.get("dilation", (1, 1)))
+    return _activate(node, conv2d(x, node.params["weight"], node.params.get("bias"), *args))
+
+
+def _linear(node: Node, x: np.ndarray) -> np.ndarray:
+    out = x @ node.params["weight"].astype(np.float64).T
+    return _activate(node, out + node.params["bias"] if "bias" in node.params else out)
+
+
+def _pool_windows(node: Node, x: np.ndarray, fill: float):
+    """Every window tap's values for every output pixel (fill outside the input)."""
+    (kh, kw), (sh, sw), (ph, pw) = node.attrs["kernel"], node.attrs["stride"], node.attrs["padding"]
+    oh, ow = node.attrs["output_hw"]
+    bottom, right = max(0, (oh - 1) * sh + kh - ph - x.shape[1]), max(0, (ow - 1) * sw + kw - pw - x.shape[2])
+    padded = np.pad(x, ((0, 0), (ph, bottom), (pw, right), (0, 0)), constant_values=fill)
+    return [
+        padded[:, y : y + sh * (oh - 1) + 1 : sh, z : z + sw * (ow - 1) + 1 : sw] for y in range(kh) for z in range(kw)
+    ]
+
+
+def _maxpool(node: Node, x: np.ndarray) -> np.ndarray:
+    return np.max(_pool_windows(node, x, -np.inf), axis=0)
+
+
+def _avgpool(node: Node, x: np.ndarray) -> np.ndarray:
+    return np.mean(_pool_windows(node, x, 0.0), axis=0)
+
+
+def _softmax(node: Node, x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _zero_pad(node: Node, x: np.ndarray) -> np.ndarray:
+    a = node.attrs
+    return np.pad(x, ((0, 0), (a["top"], a["bottom"]), (a["left"], a["right"]), (0, 0)))
 
 
 def _batchnorm(node: Node, x: np.ndarray) -> np.ndarray:
@@ -103,6 +155,13 @@ _UNARY: dict[str, Callable[[Node, np.ndarray], np.ndarray]] = {
     "slice_channels": lambda n, x: x[..., n.attrs["start"] : n.attrs["stop"]],
     "channel_max": lambda n, x: x.max(axis=-1, keepdims=True),
     "flatten": lambda n, x: x.reshape(x.shape[0], -1, x.shape[-1]),
+    "linear": _linear,
+    "zero_pad": _zero_pad,
+    "maxpool": _maxpool,
+    "avgpool": _avgpool,
+    "activation": lambda n, x: activations.apply(n.attrs["function"], x, n.attrs),
+    "softmax": _softmax,
+    "flatten_chw": lambda n, x: x.transpose(0, 3, 1, 2).reshape(x.shape[0], -1),
 }
 
 
@@ -111,7 +170,7 @@ def run_node(node: Node, inputs: list[np.ndarray]) -> np.ndarray:
     if node.op in _UNARY:
         return _UNARY[node.op](node, inputs[0])
     if node.op == "add":
-        return inputs[0] + inputs[1]
+        return _activate(node, inputs[0] + inputs[1])
     if node.op == "concat_channels":
         return np.concatenate(inputs, axis=-1)
     if node.op == "concat_rows":
@@ -123,7 +182,9 @@ def execute(graph: Graph, inputs: list[np.ndarray]) -> dict[str, np.ndarray]:
     """Every tensor of the graph (NHWC float64) for the given NHWC inputs."""
     values = {name: np.asarray(x, dtype=np.float64) for name, x in zip(graph.inputs, inputs, strict=True)}
     for node in graph.nodes:
-        values[node.output] = run_node(node, [values[t] for t in node.inputs])
+        values[node.output] = run_node(node, [values[t] for t in node.inputs]).reshape(
+            -1, *graph.tensors[node.output].shape[1:]
+        )
     return values
 
 

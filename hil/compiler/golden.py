@@ -9,20 +9,53 @@ from hil.compiler.qgraph import QGraph, QNode
 from hil.errors import CompileError
 from hil.kernels_ref import (
     add_s8,
+    avgpool_s8,
     conv2d_s8,
     depthwise_conv2d_s8,
+    fully_connected_s8,
+    grouped_conv2d_s8,
     l2norm_s8,
+    lut_s8,
+    maxpool_s8,
     pointwise_conv2d_s8,
     rnnpool_layer_s8,
+    softmax_s8,
 )
 from hil.kernels_ref.conv_w16 import conv2d_s8_w16
 from hil.kernels_ref.rnnpool_offset import rnnpool_offset_layer_s8
+
+
+def _nhwc(x: np.ndarray) -> np.ndarray:
+    """A map the kernels see as 4-d (rows [B, N] as [B, 1, 1, N])."""
+    return x if x.ndim == 4 else x.reshape(x.shape[0], 1, 1, -1)
+
+
+LAYER_KERNELS = {
+    "grouped_conv2d_s8": lambda n, x: grouped_conv2d_s8(
+        n.params, n.arrays["out_shift"], x, n.arrays["filter"], n.arrays["bias"], n.attrs["output_hw"]
+    ),
+    "fully_connected_s8": lambda n, x: fully_connected_s8(
+        n.params, n.arrays["out_shift"], x, n.arrays["filter"], n.arrays["bias"]
+    ),
+    "maxpool_s8": lambda n, x: maxpool_s8(n.params, _nhwc(x), n.attrs["output_hw"]),
+    "avgpool_s8": lambda n, x: avgpool_s8(n.params, _nhwc(x), n.attrs["output_hw"]),
+    "lut_s8": lambda n, x: lut_s8(x, n.arrays["table"]),
+    "softmax_s8": lambda n, x: softmax_s8(n.params, x, n.arrays["exp_table"]),
+    "flatten_chw": lambda n, x: x.transpose(0, 3, 1, 2).reshape(x.shape[0], -1),
+    "zero_pad": lambda n, x: np.pad(
+        x, ((0, 0), (n.attrs["top"], n.attrs["bottom"]), (n.attrs["left"], n.attrs["right"]), (0, 0))
+    ),
+}
 
 
 def run_node(node: QNode, inputs: list[np.ndarray]) -> np.ndarray:
     """One quantised node on int8 arrays."""
     x = inputs[0]
     a, p = node.arrays, node.params
+    if node.kernel in LAYER_KERNELS:
+        out = LAYER_KERNELS[node.kernel](node, x)
+        shape = node.attrs.get("output_shape")
+        return out if shape is None else out.reshape(-1, *shape[1:])
     if node.kernel == "conv2d_s8":
         return conv2d_s8(p, a["out_shift"], x, a["filter"], a["bias"], node.attrs["output_hw"])
     if node.kernel == "conv2d_s8_w16":

@@ -11,13 +11,13 @@ from hil.errors import HilError
 from hil.host_build.compiler import (
     DEFAULT_BUILD_ROOT,
     KERNELS_DIR,
-    REPO_ROOT,
     build_shared_library,
     kernel_sources,
 )
 from hil.model_sources import ModelSources, write_if_changed
+from hil.paths import FIRMWARE_DIR
 
-MODEL_INCLUDE_DIR = REPO_ROOT / "firmware" / "include"
+MODEL_INCLUDE_DIR = FIRMWARE_DIR / "include"
 # The host's hil_debug_layer (see emit_c.DEBUG_LAYERS): forwards each layer to a callback Python sets.
 DEBUG_HOOK = """#include <stdint.h>
 

@@ -23,13 +23,20 @@ OPS = {
     "concat_channels": "maps joined along channels",
     "flatten": "an NHWC map as rows of its channels: [B, H*W, C] (no data moves)",
     "concat_rows": "[B, N, C] tensors joined along N",
+    "linear": "fully connected layer on [B, N] rows; attrs activation",
+    "zero_pad": "zero padding of rows and columns (folded into the convolution after it)",
+    "maxpool": "max pooling; attrs kernel, stride, padding (padded taps never win)",
+    "avgpool": "average pooling (global average too); attrs kernel, stride, padding (padded taps count as 0)",
+    "activation": "an element-wise function (attrs function and its arguments), run as a 256-entry table",
+    "softmax": "softmax over the channels",
+    "flatten_chw": "an NHWC map as [B, C*H*W] rows in PyTorch's channel-major order",
 }
 
 
 @dataclass
 class Tensor:
     name: str
-    shape: tuple[int, ...]  # NHWC for maps, [B, N, C] after flatten
+    shape: tuple[int, ...]  # NHWC for maps, [B, N, C] after flatten, [B, N] for rows (Linear)
 
 
 @dataclass

@@ -4,10 +4,11 @@ rows straight into the model output), so those inputs share the output's buffer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hil.compiler.qgraph import QGraph
-from hil.compiler.schedule import Step, align
+from hil.compiler.row_alias import row_aliases
+from hil.compiler.schedule import Step, align, reorder, schedule
 from hil.errors import CompileError
 
 
@@ -26,16 +27,29 @@ class MemoryPlan:
     offsets: dict[str, int]  # tensor or '<step>:<scratch>' name -> arena offset
     buffers: list[Buffer]
     arena_bytes: int
-    lower_bound: int  # the most bytes live at any one step: no placement can use less
+    lower_bound: int  # the most bytes live at any one step (an aliased pair counted once): no placement can use less
+    aliases: dict[str, tuple[str, int]] = field(default_factory=dict)  # row_alias: output -> (input, delta)
+
+    def overlap_bytes(self, output: str) -> int:
+        """Bytes an aliased output shares with its input (0 when it is not aliased)."""
+        if output not in self.aliases:
+            return 0
+        source = self.aliases[output][0]
+        sizes = {b.name: b.size for b in self.buffers}
+        a, b = self.offsets[source], self.offsets[output]
+        return max(0, min(a + sizes[source], b + sizes[output]) - max(a, b))
 
     def overlaps(self) -> list[tuple[str, str]]:
-        """Pairs of buffers live at the same step whose bytes overlap (empty for a valid plan)."""
+        """Pairs of buffers live at the same step whose bytes overlap (empty for a valid plan); an output and the
+        input rows it overwrites (aliases) are a pair by design."""
+        allowed = {(out, source) for out, (source, _) in self.aliases.items()}
         bad = []
         for i, a in enumerate(self.buffers):
             for b in self.buffers[i + 1 :]:
                 live = a.first <= b.last and b.first <= a.last
                 oa, ob = self.offsets[a.name], self.offsets[b.name]
-                if live and oa < ob + b.size and ob < oa + a.size:
+                aliased = {(a.name, b.name), (b.name, a.name)} & allowed
+                if live and oa < ob + b.size and ob < oa + a.size and not aliased:
                     bad.append((a.name, b.name))
         return bad
 
@@ -70,23 +84,63 @@ ORDERS = (
 )
 
 
-def _first_fit(buffers: list[Buffer], order) -> dict[str, int]:
+Group = list[tuple[Buffer, int]]  # buffers placed together, each at the group's offset + its own
+
+
+def _groups(buffers: list[Buffer], aliases: dict[str, tuple[str, int]]) -> list[Group]:
+    """Chains of aliased buffers (input, its step's output at input + delta, ...), each member at a relative
+    offset >= 0; every other buffer alone."""
+    by_name = {b.name: b for b in buffers}
+    relative = {b.name: 0 for b in buffers}
+    root = {b.name: b.name for b in buffers}
+    for b in buffers:  # buffers come in production order, so an input's chain is built before its output joins
+        if b.name in aliases:
+            source, delta = aliases[b.name]
+            root[b.name] = root[source]
+            relative[b.name] = relative[source] + delta
+    chains: dict[str, Group] = {}
+    for b in buffers:
+        chains.setdefault(root[b.name], []).append((b, relative[b.name]))
+    groups = []
+    for members in chains.values():
+        low = min(rel for _, rel in members)
+        groups.append([(by_name[b.name], rel - low) for b, rel in members])
+    return groups
+
+
+def _extent(group: Group) -> Buffer:
+    """The group as one block: for the placement orders."""
+    return Buffer(
+        group[0][0].name,
+        max(rel + b.size for b, rel in group),
+        min(b.first for b, _ in group),
+        max(b.last for b, _ in group),
+    )
+
+
+def _first_fit(groups: list[Group], order) -> dict[str, int]:
     placed: list[tuple[Buffer, int]] = []
     offsets = {}
-    for buf in sorted(buffers, key=order):
-        busy = sorted((off, off + b.size) for b, off in placed if b.first <= buf.last and buf.first <= b.last)
-        offset = 0
-        for start, end in busy:
-            if offset + buf.size <= start:
+    for group in sorted(groups, key=lambda g: order(_extent(g))):
+        busy = [
+            (off - rel, off + b.size - rel, member.size)
+            for member, rel in group
+            for b, off in placed
+            if b.first <= member.last and member.first <= b.last
+        ]
+        candidates = sorted({0} | {align(end) for _, end, _ in busy if end > 0})
+        for base in candidates:
+            if all(base + member_size <= start or base >= end for start, end, member_size in busy):
                 break
-            offset = max(offset, align(end))
-        offsets[buf.name] = offset
-        placed.append((buf, offset))
+        for member, rel in group:
+            offsets[member.name] = base + rel
+            placed.append((member, base + rel))
     return offsets
 
 
-def plan(graph: QGraph, steps: list[Step]) -> MemoryPlan:
-    """The arena layout of the scheduled graph."""
+def plan(graph: QGraph, steps: list[Step], alias_rows: bool = True) -> MemoryPlan:
+    """The arena layout of the scheduled graph; alias_rows lets row-streamed outputs overwrite consumed input rows
+    (row_alias.py)."""
     members = in_place_members(graph, steps)
     last = len(steps) - 1
     first_use = {t: -1 for t in graph.inputs}
@@ -109,12 +163,33 @@ def plan(graph: QGraph, steps: list[Step]) -> MemoryPlan:
         buffers.append(Buffer(t, align(graph.tensors[t].nbytes), max(first, 0), last_use[t]))
     for i, step in enumerate(steps):
         buffers += [Buffer(f"{i}:{name}", size, i, i) for name, size in step.scratch.items()]
+    concat_buffers = set(members) | {root for root, _ in members.values()}
+    aliases = row_aliases(graph, steps, last_use, concat_buffers) if alias_rows else {}
+    groups = _groups(buffers, aliases)
     offsets = min(
-        (_first_fit(buffers, order) for order in ORDERS),
+        (_first_fit(groups, order) for order in ORDERS),
         key=lambda o: max((o[b.name] + b.size for b in buffers), default=0),
     )
     for member, (root, delta) in members.items():
         offsets[member] = offsets[root] + delta
     arena = max((offsets[b.name] + b.size for b in buffers), default=0)
-    lower = max(sum(b.size for b in buffers if b.first <= i <= b.last) for i in range(len(steps)))
-    return MemoryPlan(offsets, buffers, align(arena), lower)
+    memory = MemoryPlan(offsets, buffers, align(arena), 0, aliases)
+    first = {b.name: b.first for b in buffers}
+    memory.lower_bound = max(
+        sum(b.size for b in buffers if b.first <= i <= b.last)
+        - sum(memory.overlap_bytes(out) for out in aliases if first[out] == i)
+        for i in range(len(steps))
+    )
+    return memory
+
+
+def scheduled_plan(graph: QGraph, fuse: bool = True) -> tuple[list[Step], MemoryPlan]:
+    """The schedule whose plan needs the smallest arena (reorder looking ahead with this planner), and its plan."""
+    steps = reorder(graph, schedule(graph, fuse, memory_order=False), score=lambda s: _score(plan(graph, s)))
+    return steps, plan(graph, steps)
+
+
+def _score(memory: MemoryPlan) -> tuple[int, int]:
+    """Arena bytes, then the bytes held over all steps: between orders of one arena, the one that frees earlier
+    leaves room for what is left to change (and later planners)."""
+    return memory.arena_bytes, sum(b.size * (b.last - b.first + 1) for b in memory.buffers)

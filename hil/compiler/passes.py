@@ -1,6 +1,8 @@
-"""Graph passes before quantisation: fold BatchNorm into the convolution before it, fuse ReLU/ReLU6 into it
-(as an activation attribute the quantiser turns into clamp bounds), and drop the flatten views (an NHWC map
-already is its [B, H*W, C] rows, so concat_rows takes the maps themselves)."""
+"""Graph passes before quantisation: fold zero padding into the convolution after it, fold BatchNorm into the
+convolution or Linear before it (any other BatchNorm becomes a 1x1 depthwise convolution), fuse ReLU/ReLU6 into
+the convolution, Linear or add before it (as an activation attribute the quantiser turns into clamp bounds; an
+unfusable one becomes a table activation), and drop the flatten views (an NHWC map already is its [B, H*W, C]
+rows, so concat_rows takes the maps themselves)."""
 
 from __future__ import annotations
 
@@ -22,20 +24,59 @@ def _rename_input(graph: Graph, old: str, new: str) -> None:
     graph.outputs = [new if t == old else t for t in graph.outputs]
 
 
+FOLDS_BATCHNORM = ("conv2d", "linear")
+FUSES_RELU = ("conv2d", "linear", "add")
+
+
+def fold_zero_padding(graph: Graph) -> Graph:
+    """zero_pad -> conv becomes one conv with more padding (the kernels read zeros outside the input anyway); a
+    zero_pad anything else reads stays a data move."""
+    for pad in [n for n in graph.nodes if n.op == "zero_pad"]:
+        users = graph.consumers(pad.output)
+        if pad.output in graph.outputs or not users or any(u.op != "conv2d" for u in users):
+            continue
+        a = pad.attrs
+        for conv in users:
+            begin = conv.attrs["padding"]
+            end = conv.attrs.get("padding_end", begin)
+            conv.attrs["padding"] = (begin[0] + a["top"], begin[1] + a["left"])
+            conv.attrs["padding_end"] = (end[0] + a["bottom"], end[1] + a["right"])
+        graph.nodes.remove(pad)
+        _rename_input(graph, pad.output, pad.inputs[0])
+        del graph.tensors[pad.output]
+    return graph
+
+
+def _batchnorm_as_depthwise(bn: Node) -> None:
+    """A BatchNorm nothing can absorb, as the per-channel affine map it is: a 1x1 depthwise convolution."""
+    p = bn.params
+    scale = p["gamma"] / np.sqrt(p["var"] + bn.attrs["eps"])
+    bn.op = "conv2d"
+    bn.attrs = {"stride": (1, 1), "padding": (0, 0), "groups": len(scale)}
+    bn.params = {
+        "weight": scale.reshape(-1, 1, 1, 1).astype(np.float32),
+        "bias": (p["beta"] - p["mean"] * scale).astype(np.float32),
+    }
+
+
 def fold_batchnorm(graph: Graph) -> Graph:
-    """conv -> batchnorm becomes one conv with scaled weights and a shifted bias."""
+    """conv/linear -> batchnorm becomes one conv/linear with scaled weights and a shifted bias; a BatchNorm of a map
+    after anything else becomes a 1x1 depthwise convolution."""
     for bn in [n for n in graph.nodes if n.op == "batchnorm"]:
         conv = graph.producer(bn.inputs[0])
         if (
             conv is None
-            or conv.op != "conv2d"
+            or conv.op not in FOLDS_BATCHNORM
             or "activation" in conv.attrs
             or not _only_consumer(graph, bn.inputs[0], bn)
         ):
-            raise CompileError(f"{bn.describe()}: BatchNorm must follow a convolution that nothing else reads")
+            if len(graph.tensors[bn.output].shape) != 4:
+                raise CompileError(f"{bn.describe()}: BatchNorm of rows must follow a Linear that nothing else reads")
+            _batchnorm_as_depthwise(bn)
+            continue
         p = bn.params
         scale = p["gamma"] / np.sqrt(p["var"] + bn.attrs["eps"])
-        weight = conv.params["weight"] * scale[:, None, None, None]
+        weight = conv.params["weight"] * scale.reshape(-1, *(1,) * (conv.params["weight"].ndim - 1))
         bias = conv.params.get("bias", np.zeros_like(p["mean"]))
         conv.params = {
             "weight": weight.astype(np.float32),
@@ -48,16 +89,19 @@ def fold_batchnorm(graph: Graph) -> Graph:
 
 
 def fuse_activations(graph: Graph) -> Graph:
-    """relu/relu6 right after a convolution that nothing else reads become its activation attribute."""
+    """relu/relu6 right after a convolution, Linear or add that nothing else reads become its activation attribute;
+    any other becomes a table activation."""
     for act in [n for n in graph.nodes if n.op in ("relu", "relu6")]:
         conv = graph.producer(act.inputs[0])
         if (
             conv is None
-            or conv.op != "conv2d"
+            or conv.op not in FUSES_RELU
             or "activation" in conv.attrs
             or not _only_consumer(graph, act.inputs[0], act)
         ):
-            raise CompileError(f"{act.describe()}: ReLU must follow a convolution that nothing else reads")
+            act.attrs = {"function": act.op}
+            act.op = "activation"
+            continue
         conv.attrs["activation"] = act.op
         graph.nodes.remove(act)
         _rename_input(graph, act.output, conv.output)
@@ -79,7 +123,7 @@ def drop_flatten(graph: Graph) -> Graph:
 def optimize(graph: Graph) -> Graph:
     """All passes, on a copy (the captured graph stays as it was)."""
     graph = copy.deepcopy(graph)
-    for graph_pass in (fold_batchnorm, fuse_activations, drop_flatten):
+    for graph_pass in (fold_zero_padding, fold_batchnorm, fuse_activations, drop_flatten):
         graph = graph_pass(graph)
     graph.validate()
     return graph

@@ -15,11 +15,11 @@ from hil.compiler.capture import capture
 from hil.compiler.centre import centre_channels
 from hil.compiler.emit_c import EmittedModel, emit
 from hil.compiler.ir import Graph
-from hil.compiler.memory_plan import MemoryPlan, plan
+from hil.compiler.memory_plan import MemoryPlan, scheduled_plan
 from hil.compiler.passes import optimize
 from hil.compiler.qgraph import QGraph
 from hil.compiler.quantize import quantize
-from hil.compiler.schedule import Step, schedule
+from hil.compiler.schedule import Step
 
 
 @dataclass
@@ -47,7 +47,6 @@ def compile_model(
     graph = optimize(capture(model, example))
     graph, ranges = centre_channels(graph, channel_ranges(graph, calibration))
     qgraph = quantize(graph, ranges)
-    steps = schedule(qgraph)
-    memory = plan(qgraph, steps)
+    steps, memory = scheduled_plan(qgraph)
     emitted = emit(qgraph, steps, memory, directory, name, ["input"], output_names)
     return CompiledModel(graph, qgraph, steps, memory, emitted)

@@ -8,14 +8,20 @@ import math
 
 import numpy as np
 
+from hil.compiler import activations
 from hil.compiler.ir import Graph, Node
 from hil.compiler.qgraph import DATA_MOVES, QGraph, QNode, QTensor
 from hil.errors import CompileError
 from hil.kernels_ref import (
     AddParams,
+    AvgPoolParams,
     ConvParams,
+    FullyConnectedParams,
+    GroupedConvParams,
     L2NormParams,
+    PoolParams,
     RNNPoolParams,
+    SoftmaxParams,
     check_fastgrnn,
     quantize_fastgrnn,
 )
@@ -25,6 +31,12 @@ from hil.kernels_ref.fixed import KernelRangeError
 
 BIAS_LIMIT = 2**30  # pointwise_conv2d_s8's bound on |bias|
 H_FRAC_MAX = 14
+SAME_EXPONENT = (
+    "maxpool",
+    "flatten_chw",
+    "zero_pad",
+)  # besides the data moves: ops whose output takes the input's exponent
+SOFTMAX_MIN_EXPONENT = -14  # softmax_s8's largest out_frac_bits
 
 
 def fit_exponent(max_abs: float, bits: int) -> int:
@@ -72,7 +84,8 @@ def weight_bits(node: Node, graph: Graph) -> int:
     (conv2d_s8_w16) the stem is input-limited, at a negligible cost (36 weights, 0.7 % of the MACs)."""
     _, cin_g, kh, kw = node.params["weight"].shape
     reads_input = node.inputs[0] in graph.inputs
-    return 16 if reads_input and node.attrs["groups"] == 1 and cin_g * kh * kw <= W16_MAX_FAN_IN else 8
+    plain = node.attrs["groups"] == 1 and node.attrs.get("dilation", (1, 1)) == (1, 1)
+    return 16 if reads_input and plain and cin_g * kh * kw <= W16_MAX_FAN_IN else 8
 
 
 def _weight_exponents(node: Node, e_in: int, bits: int) -> np.ndarray:
@@ -102,6 +115,11 @@ def _min_output_exponent(node: Node, graph: Graph, exponents: dict[str, int]) ->
     if node.op == "conv2d":
         e_in = exponents[node.inputs[0]]
         return e_in + int(_weight_exponents(node, e_in, weight_bits(node, graph)).max())
+    if node.op == "linear":
+        e_in = exponents[node.inputs[0]]
+        return e_in + int(_weight_exponents(node, e_in, 8).max())
+    if node.op == "softmax":
+        return SOFTMAX_MIN_EXPONENT
     if node.op == "rnnpool":
         return -hidden_frac_bits(node, "rnn2")
     if node.op == "l2norm":
@@ -114,7 +132,7 @@ def choose_exponents(graph: Graph, ranges: dict[str, float]) -> dict[str, int]:
     producer's accumulator."""
     groups = _Groups()
     for node in graph.nodes:
-        if node.op in DATA_MOVES:
+        if node.op in DATA_MOVES or node.op in SAME_EXPONENT:
             for t in node.inputs:
                 groups.union(t, node.output)
     group_max: dict[str, float] = {}
@@ -165,15 +183,19 @@ def _conv(node: Node, graph: Graph, e: dict[str, int]) -> QNode:
     if bits == 16:
         arrays["filter"] = _quantize(ohwi, e_w[:, None, None, None], 16)
         kernel = "conv2d_s8_w16"
-    elif groups == 1:
+    elif groups == 1 and "dilation" not in node.attrs:
         arrays["filter"] = _quantize(ohwi, e_w[:, None, None, None], 8)
-        pointwise = (kh, kw, sh, sw, ph, pw) == (1, 1, 1, 1, 0, 0)
+        same_size = graph.tensors[node.inputs[0]].shape == (*graph.tensors[node.output].shape[:3], cin)
+        pointwise = (kh, kw, sh, sw, ph, pw) == (1, 1, 1, 1, 0, 0) and same_size
         kernel = "pointwise_conv2d_s8" if pointwise else "conv2d_s8"
-    elif groups == cin == cout:
+    elif groups == cin == cout and "dilation" not in node.attrs:
         arrays["filter"] = _quantize(weight[:, 0].transpose(1, 2, 0)[None], e_w, 8)  # [1, kh, kw, C]: channel last
         kernel = "depthwise_conv2d_s8"
     else:
-        raise CompileError(f"{node.describe()}: grouped convolution with {groups} groups is not supported")
+        arrays["filter"] = _quantize(ohwi, e_w[:, None, None, None], 8)
+        dh, dw = node.attrs.get("dilation", (1, 1))
+        params = GroupedConvParams(sh, sw, ph, pw, dh, dw, groups, act_min, act_max)
+        kernel = "grouped_conv2d_s8"
     macs = oh * ow * cout * kh * kw * cin_g
     attrs = {"output_hw": (oh, ow), "weight_exponents": [int(e) for e in e_w]}
     return QNode(kernel, node.name, list(node.inputs), node.output, params, arrays, attrs, macs)
@@ -216,7 +238,8 @@ def _add(node: Node, e: dict[str, int]) -> QNode:
     ec = min(ea, eb, eo)
     if max(ea, eb) - ec > 22:
         raise CompileError(f"{node.describe()}: operand exponents {ea}, {eb}, {eo} are more than 22 bits apart")
-    return QNode("add_s8", node.name, list(node.inputs), node.output, AddParams(ea - ec, eb - ec, eo - ec))
+    params = AddParams(ea - ec, eb - ec, eo - ec, *_activation(node, eo))
+    return QNode("add_s8", node.name, list(node.inputs), node.output, params)
 
 
 def _l2norm(node: Node, e: dict[str, int]) -> QNode:
@@ -226,6 +249,84 @@ def _l2norm(node: Node, e: dict[str, int]) -> QNode:
     if not -16 <= params.out_shift <= 32:
         raise CompileError(f"{node.describe()}: L2Norm output shift {params.out_shift} outside -16..32")
     return QNode("l2norm_s8", node.name, list(node.inputs), node.output, params, {"gamma": _quantize(gamma, e_g, 16)})
+
+
+def _layer_node(kernel: str, node: Node, graph: Graph, params=None, arrays=None, macs: int = 0, **attrs) -> QNode:
+    """A QNode of the general layers' kernels; attrs output_shape tells the golden model the output's IR shape."""
+    attrs["output_shape"] = graph.tensors[node.output].shape
+    return QNode(kernel, node.name, list(node.inputs), node.output, params, arrays or {}, attrs, macs)
+
+
+def _linear(node: Node, graph: Graph, e: dict[str, int]) -> QNode:
+    weight, bias = node.params["weight"], node.params.get("bias")
+    e_in, e_out = e[node.inputs[0]], e[node.output]
+    e_w = np.maximum(_weight_exponents(node, e_in, 8), e_out - e_in - MAX_SHIFT)
+    bias = np.zeros(weight.shape[0]) if bias is None else bias
+    arrays = {
+        "filter": _quantize(weight, e_w[:, None], 8),
+        "bias": _quantize(bias, e_in + e_w, 32),
+        "out_shift": (e_out - e_in - e_w).astype(np.int8),
+    }
+    rows = int(np.prod(graph.tensors[node.output].shape[:-1]))
+    params = FullyConnectedParams(*_activation(node, e_out))
+    exponents = [int(v) for v in e_w]
+    macs = rows * weight.size
+    return _layer_node("fully_connected_s8", node, graph, params, arrays, macs, weight_exponents=exponents)
+
+
+def _pool_geometry(node: Node) -> tuple[int, ...]:
+    (kh, kw), (sh, sw), (ph, pw) = node.attrs["kernel"], node.attrs["stride"], node.attrs["padding"]
+    return kh, kw, sh, sw, ph, pw
+
+
+def _maxpool(node: Node, graph: Graph, e: dict[str, int]) -> QNode:
+    return _layer_node("maxpool_s8", node, graph, PoolParams(*_pool_geometry(node)), output_hw=node.attrs["output_hw"])
+
+
+def _avgpool(node: Node, graph: Graph, e: dict[str, int]) -> QNode:
+    """The window mean and the change of exponent as one multiplier of at most 2^16 and a right shift."""
+    kh, kw, *rest = _pool_geometry(node)
+    scale = 2.0 ** (e[node.inputs[0]] - e[node.output]) / (kh * kw)
+    shift = 62
+    while shift >= 0 and round(scale * 2.0**shift) > 65536:
+        shift -= 1
+    if shift < 0:
+        raise CompileError(f"{node.describe()}: the output exponent is too coarse for avgpool_s8")
+    params = AvgPoolParams(kh, kw, *rest, round(scale * 2.0**shift), shift)
+    macs = int(np.prod(graph.tensors[node.output].shape)) * kh * kw
+    return _layer_node("avgpool_s8", node, graph, params, macs=macs, output_hw=node.attrs["output_hw"])
+
+
+def _table_activation(node: Node, graph: Graph, e: dict[str, int]) -> QNode:
+    table = activations.table(node.attrs["function"], node.attrs, e[node.inputs[0]], e[node.output])
+    return _layer_node("lut_s8", node, graph, arrays={"table": table}, function=node.attrs["function"])
+
+
+def _softmax(node: Node, graph: Graph, e: dict[str, int]) -> QNode:
+    exp_table = np.round(65536.0 * np.exp(-np.arange(256) * 2.0 ** e[node.inputs[0]])).astype(np.int32)
+    params = SoftmaxParams(-e[node.output], 0, 127)
+    if not 0 <= params.out_frac_bits <= -SOFTMAX_MIN_EXPONENT:
+        raise CompileError(f"{node.describe()}: softmax output exponent {e[node.output]} outside -14..0")
+    return _layer_node("softmax_s8", node, graph, params, {"exp_table": exp_table})
+
+
+def _flatten_chw(node: Node, graph: Graph, e: dict[str, int]) -> QNode:
+    return _layer_node("flatten_chw", node, graph, input_shape=graph.tensors[node.inputs[0]].shape)
+
+
+def _zero_pad(node: Node, graph: Graph, e: dict[str, int]) -> QNode:
+    return _layer_node("zero_pad", node, graph, **node.attrs)
+
+
+LAYER_QUANTIZERS = {
+    "zero_pad": _zero_pad,
+    "linear": _linear,
+    "maxpool": _maxpool,
+    "avgpool": _avgpool,
+    "activation": _table_activation,
+    "softmax": _softmax,
+    "flatten_chw": _flatten_chw,
+}
 
 
 def quantize(graph: Graph, ranges: dict[str, float]) -> QGraph:
@@ -241,6 +342,8 @@ def quantize(graph: Graph, ranges: dict[str, float]) -> QGraph:
             nodes.append(_add(node, e))
         elif node.op == "l2norm":
             nodes.append(_l2norm(node, e))
+        elif node.op in LAYER_QUANTIZERS:
+            nodes.append(LAYER_QUANTIZERS[node.op](node, graph, e))
         elif node.op in DATA_MOVES:
             nodes.append(QNode(node.op, node.name, list(node.inputs), node.output, attrs=dict(node.attrs)))
         else:

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hil.errors import HilError, ToolchainError
+from hil.paths import FIRMWARE_DIR, WORK_DIR
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-KERNELS_DIR = REPO_ROOT / "firmware" / "kernels"
-DEFAULT_BUILD_ROOT = REPO_ROOT / "build" / "host"
+KERNELS_DIR = FIRMWARE_DIR / "kernels"
+DEFAULT_BUILD_ROOT = WORK_DIR / "host"
 HOST_FLAGS = ("-O2", "-fPIC", "-shared", "-Wall", "-Wextra", "-Werror", "-std=c99")
 INSTALL_HINT = "apt-get install -y --no-install-recommends gcc"
 COMPILE_TIMEOUT_S = 300

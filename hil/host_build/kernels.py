@@ -4,6 +4,7 @@ numpy twin in hil.kernels_ref, calls the C, and returns the output array (or rai
 from __future__ import annotations
 
 import ctypes
+import functools
 from ctypes import POINTER, c_int8, c_int16, c_int32, c_void_p
 from pathlib import Path
 from typing import ClassVar
@@ -12,13 +13,21 @@ import numpy as np
 
 from hil.errors import HilError
 from hil.host_build.compiler import HostLibrary, build_shared_library
+from hil.kernels_ref.nonlinear import TABLE_SIZE
 from hil.kernels_ref.params import (
+    C_STRUCTS,
     AddParams,
+    AvgPoolParams,
     ConvParams,
     FastGRNNParams,
     FastGRNNWeights,
+    FullyConnectedParams,
+    GroupedConvParams,
     L2NormParams,
+    PoolParams,
     RNNPoolParams,
+    SoftmaxParams,
+    c_fields,
 )
 
 _C_TYPES = {np.dtype(np.int8): c_int8, np.dtype(np.int16): c_int16, np.dtype(np.int32): c_int32}
@@ -37,24 +46,21 @@ class CDims(ctypes.Structure):
     _fields_ = [("n", c_int32), ("h", c_int32), ("w", c_int32), ("c", c_int32)]
 
 
-class CConvParams(ctypes.Structure):
-    _fields_ = [(name, c_int32) for name in ("stride_h", "stride_w", "pad_h", "pad_w", "act_min", "act_max")]
-
-
 class CContext(ctypes.Structure):
     _fields_ = [("buf", c_void_p), ("size", c_int32)]
 
 
-class CAddParams(ctypes.Structure):
-    _fields_ = [(name, c_int32) for name in ("a_shift", "b_shift", "out_shift", "act_min", "act_max")]
+@functools.cache
+def ctypes_struct(record_type: type) -> type[ctypes.Structure]:
+    """The ctypes structure of a params record, derived from its declaration (hil.kernels_ref.params.c_struct)."""
+    fields = [(name, ctypes_struct(kind) if kind in C_STRUCTS else c_int32) for name, kind in c_fields(record_type)]
+    return type(C_STRUCTS[record_type], (ctypes.Structure,), {"_fields_": fields})
 
 
-class CL2NormParams(ctypes.Structure):
-    _fields_ = [(name, c_int32) for name in ("out_shift", "act_min", "act_max")]
-
-
-class CFastGRNNParams(ctypes.Structure):
-    _fields_ = [(name, c_int32) for name in ("wx_shift", "uh_shift", "pre_shift", "h_frac_bits", "zeta_q15", "nu_q15")]
+def _struct(record: object) -> ctypes.Structure:
+    """A params record as its ctypes structure (nested records included)."""
+    values = [getattr(record, name) for name, _ in c_fields(type(record))]
+    return ctypes_struct(type(record))(*(_struct(v) if type(v) in C_STRUCTS else v for v in values))
 
 
 class CFastGRNNWeights(ctypes.Structure):
@@ -66,22 +72,6 @@ class CFastGRNNWeights(ctypes.Structure):
         ("bias_gate", POINTER(c_int32)),
         ("bias_update", POINTER(c_int32)),
     ]
-
-
-class CRNNPoolParams(ctypes.Structure):
-    _fields_ = [
-        ("patch_h", c_int32),
-        ("patch_w", c_int32),
-        ("rnn1", CFastGRNNParams),
-        ("rnn2", CFastGRNNParams),
-        ("out_shift", c_int32),
-        ("act_min", c_int32),
-        ("act_max", c_int32),
-    ]
-
-
-def _struct(ctype: type[ctypes.Structure], record: object) -> ctypes.Structure:
-    return ctype(*(getattr(record, name) for name, _ in ctype._fields_))
 
 
 def _ptr(array: np.ndarray | None, dtype: type) -> ctypes._Pointer | None:
@@ -97,6 +87,11 @@ def _ptr(array: np.ndarray | None, dtype: type) -> ctypes._Pointer | None:
 
 def _dims(shape: tuple[int, ...]) -> CDims:
     return CDims(*shape)
+
+
+def _four(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """A [B, N] row shape as the kernels' dims {B, 1, 1, N}; 4-d shapes as they are."""
+    return shape if len(shape) == 4 else (shape[0], *(1,) * (4 - len(shape)), *shape[1:])
 
 
 class _Weights:
@@ -128,6 +123,12 @@ class HostKernels:
         "fastgrnn_step_s16",
         "rnnpool_s8",
         "rnnpool_wide_s8",
+        "grouped_conv2d_s8",
+        "fully_connected_s8",
+        "maxpool_s8",
+        "avgpool_s8",
+        "lut_s8",
+        "softmax_s8",
     )
 
     def __init__(self, library: HostLibrary | Path | None = None) -> None:
@@ -146,13 +147,13 @@ class HostKernels:
 
     def tanh_table(self) -> np.ndarray:
         """The C's hil_tanh_table."""
-        return np.ctypeslib.as_array((c_int16 * 513).in_dll(self.lib, "hil_tanh_table")).copy()
+        return np.ctypeslib.as_array((c_int16 * TABLE_SIZE).in_dll(self.lib, "hil_tanh_table")).copy()
 
     def _conv(
         self,
         name: str,
         filter_dtype: type,
-        params: ConvParams,
+        params: ConvParams | GroupedConvParams | FullyConnectedParams,
         out_shift: np.ndarray,
         input: np.ndarray,
         filter: np.ndarray,
@@ -166,14 +167,14 @@ class HostKernels:
         output = np.zeros(out_shape, dtype=np.int8)
         self._call(
             name,
-            ctypes.byref(_struct(CConvParams, params)),
+            ctypes.byref(_struct(params)),
             _ptr(out_shift, np.int8),
-            ctypes.byref(_dims(input.shape)),
+            ctypes.byref(_dims(_four(input.shape))),
             _ptr(input, np.int8),
-            ctypes.byref(_dims(filter.shape)),
+            ctypes.byref(_dims(_four(filter.shape))),
             _ptr(filter, filter_dtype),
             _ptr(bias, np.int32),
-            ctypes.byref(_dims(out_shape)),
+            ctypes.byref(_dims(_four(out_shape))),
             _ptr(output, np.int8),
         )
         return output
@@ -238,7 +239,7 @@ class HostKernels:
         dims = _dims((1,) * (4 - a.ndim) + a.shape)
         self._call(
             "add_s8",
-            ctypes.byref(_struct(CAddParams, params)),
+            ctypes.byref(_struct(params)),
             ctypes.byref(dims),
             _ptr(a, np.int8),
             _ptr(b, np.int8),
@@ -255,7 +256,7 @@ class HostKernels:
         dims = _dims((1,) * (4 - input.ndim) + input.shape)
         self._call(
             "l2norm_s8",
-            ctypes.byref(_struct(CL2NormParams, params)),
+            ctypes.byref(_struct(params)),
             ctypes.byref(dims),
             _ptr(input, np.int8),
             _ptr(gamma, np.int16),
@@ -272,7 +273,7 @@ class HostKernels:
         output = np.zeros(weights.hidden_size, dtype=np.int16)
         self._call(
             "fastgrnn_step_s16",
-            ctypes.byref(_struct(CFastGRNNParams, params)),
+            ctypes.byref(_struct(params)),
             ctypes.byref(held.struct),
             _ptr(x, np.int16),
             _ptr(h, np.int16),
@@ -280,16 +281,8 @@ class HostKernels:
         )
         return output
 
-    def _rnnpool_params(self, params: RNNPoolParams) -> CRNNPoolParams:
-        return CRNNPoolParams(
-            params.patch_h,
-            params.patch_w,
-            _struct(CFastGRNNParams, params.rnn1),
-            _struct(CFastGRNNParams, params.rnn2),
-            params.out_shift,
-            params.act_min,
-            params.act_max,
-        )
+    def _rnnpool_params(self, params: RNNPoolParams) -> ctypes.Structure:
+        return _struct(params)
 
     def rnnpool_get_buffer_size(self, params: RNNPoolParams, rnn1: FastGRNNWeights, rnn2: FastGRNNWeights) -> int:
         """rnnpool_s8_get_buffer_size."""
@@ -358,3 +351,71 @@ class HostKernels:
     ) -> np.ndarray:
         """rnnpool_wide_s8 on the patch at (y0, x0)."""
         return self._rnnpool("rnnpool_wide_s8", np.int16, params, input, y0, x0, rnn1, rnn2, scratch_bytes)
+
+    def grouped_conv2d_s8(
+        self,
+        params: GroupedConvParams,
+        out_shift: np.ndarray,
+        input: np.ndarray,
+        filter: np.ndarray,
+        bias: np.ndarray | None,
+        output_hw: tuple[int, int],
+    ) -> np.ndarray:
+        """grouped_conv2d_s8."""
+        shape = (input.shape[0], *output_hw, filter.shape[0])
+        return self._conv("grouped_conv2d_s8", np.int8, params, out_shift, input, filter, bias, shape)
+
+    def fully_connected_s8(
+        self,
+        params: FullyConnectedParams,
+        out_shift: np.ndarray,
+        input: np.ndarray,
+        weight: np.ndarray,
+        bias: np.ndarray | None,
+    ) -> np.ndarray:
+        """fully_connected_s8 on input [B, N] and weight [M, N]."""
+        weight = np.ascontiguousarray(weight).reshape(weight.shape[0], 1, 1, weight.shape[1])
+        shape = (*input.shape[:-1], weight.shape[0])
+        return self._conv("fully_connected_s8", np.int8, params, out_shift, input, weight, bias, shape)
+
+    def _pool(self, name: str, params: PoolParams | AvgPoolParams, input: np.ndarray, output_hw) -> np.ndarray:
+        input = np.ascontiguousarray(input)
+        output = np.zeros((input.shape[0], *output_hw, input.shape[3]), dtype=np.int8)
+        self._call(
+            name,
+            ctypes.byref(_struct(params)),
+            ctypes.byref(_dims(input.shape)),
+            _ptr(input, np.int8),
+            ctypes.byref(_dims(output.shape)),
+            _ptr(output, np.int8),
+        )
+        return output
+
+    def maxpool_s8(self, params: PoolParams, input: np.ndarray, output_hw: tuple[int, int]) -> np.ndarray:
+        """maxpool_s8."""
+        return self._pool("maxpool_s8", params, input, output_hw)
+
+    def avgpool_s8(self, params: AvgPoolParams, input: np.ndarray, output_hw: tuple[int, int]) -> np.ndarray:
+        """avgpool_s8."""
+        return self._pool("avgpool_s8", params, input, output_hw)
+
+    def lut_s8(self, input: np.ndarray, table: np.ndarray) -> np.ndarray:
+        """lut_s8 over every value of input."""
+        input, table = np.ascontiguousarray(input), np.ascontiguousarray(table)
+        output = np.zeros(input.shape, dtype=np.int8)
+        self._call("lut_s8", c_int32(input.size), _ptr(input, np.int8), _ptr(table, np.int8), _ptr(output, np.int8))
+        return output
+
+    def softmax_s8(self, params: SoftmaxParams, input: np.ndarray, exp_table: np.ndarray) -> np.ndarray:
+        """softmax_s8 over the last axis of input (up to 4 dims)."""
+        input, exp_table = np.ascontiguousarray(input), np.ascontiguousarray(exp_table)
+        output = np.zeros(input.shape, dtype=np.int8)
+        self._call(
+            "softmax_s8",
+            ctypes.byref(_struct(params)),
+            ctypes.byref(_dims(_four(input.shape))),
+            _ptr(input, np.int8),
+            _ptr(exp_table, np.int32),
+            _ptr(output, np.int8),
+        )
+        return output

@@ -13,14 +13,27 @@ from hil.kernels_ref.fastgrnn import (
     quantize_fastgrnn,
 )
 from hil.kernels_ref.fixed import KernelRangeError, round_shift
+from hil.kernels_ref.layers import (
+    avgpool_s8,
+    fully_connected_s8,
+    grouped_conv2d_s8,
+    lut_s8,
+    maxpool_s8,
+    softmax_s8,
+)
 from hil.kernels_ref.nonlinear import sigmoid_q15, tanh_q15, tanh_table
 from hil.kernels_ref.params import (
     AddParams,
+    AvgPoolParams,
     ConvParams,
     FastGRNNParams,
     FastGRNNWeights,
+    FullyConnectedParams,
+    GroupedConvParams,
     L2NormParams,
+    PoolParams,
     RNNPoolParams,
+    SoftmaxParams,
 )
 from hil.kernels_ref.rnnpool import (
     rnnpool_get_buffer_size,
@@ -33,20 +46,30 @@ from hil.kernels_ref.rnnpool_offset import rnnpool_offset_layer_s8, rnnpool_offs
 
 __all__ = [
     "AddParams",
+    "AvgPoolParams",
     "ConvParams",
     "FastGRNNParams",
     "FastGRNNWeights",
+    "FullyConnectedParams",
+    "GroupedConvParams",
     "KernelRangeError",
     "L2NormParams",
+    "PoolParams",
     "RNNPoolParams",
+    "SoftmaxParams",
     "add_s8",
+    "avgpool_s8",
     "check_fastgrnn",
     "conv2d_s8",
     "conv2d_s8_w16",
     "depthwise_conv2d_s8",
     "fastgrnn_accumulator_bound",
     "fastgrnn_step_s16",
+    "fully_connected_s8",
+    "grouped_conv2d_s8",
     "l2norm_s8",
+    "lut_s8",
+    "maxpool_s8",
     "pointwise_conv2d_s8",
     "quantize_fastgrnn",
     "rnnpool_get_buffer_size",
@@ -58,6 +81,7 @@ __all__ = [
     "rnnpool_wide_s8",
     "round_shift",
     "sigmoid_q15",
+    "softmax_s8",
     "tanh_q15",
     "tanh_table",
 ]

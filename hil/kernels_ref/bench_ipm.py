@@ -1,5 +1,5 @@
 """Guest instructions per MAC of each kernel under QEMU (mps2-an386, -icount shift=0), on the face models' layer
-shapes from docs/PERF.md, with every output checked bit for bit against the numpy twin.
+shapes of the peer table in ../shared/docs/PERF.md, with every output checked bit for bit against the numpy twin.
 
 Run: python -m hil.kernels_ref.bench_ipm [--workdir build/kernel_bench]
 Spatial sizes are cut where the full layer's input + output would not fit the board's RAM; IPM is per MAC, so
@@ -18,14 +18,28 @@ from hil.kernels_ref.device_cases import (
     add_case,
     conv_case,
     depthwise_case,
+    fully_connected_case,
+    grouped_conv_case,
     l2norm_case,
+    lut_case,
     pointwise_case,
+    pool_case,
     rnnpool_case,
     run_cases,
+    softmax_case,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-PEER_IPM = {  # docs/PERF.md: CMSIS-NN, naive C
+# The peer columns are constants copied from ../shared/docs/PERF.md (the team's shared notes, outside this
+# repository; nothing of CMSIS-NN is fetched or built here), measured there under these conditions:
+PEER_SOURCE = (
+    "peer IPM from ../shared/docs/PERF.md (outside the repository): CMSIS-NN v7.0.0-43 and plain nested C loops "
+    "(same arithmetic), arm-none-eabi-gcc 12.2 -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 -O2, "
+    "QEMU mps2-an386 -icount shift=0, NHWC int8, batch 1, per-channel requantisation with CMSIS-NN's default "
+    "rounding; full layer shapes (the cases here may be spatially cut); FastGRNN rows: CMSIS-NN's int16 "
+    "vector-matrix routine for [W|U] 16x20, with the gates for the full step"
+)
+PEER_IPM = {  # CMSIS-NN IPM, naive C IPM, the layer they were measured on (PEER_SOURCE)
     "pointwise": (2.06, 7.43, "1x1 30x40x64->128 (expand)"),
     "depthwise": (8.04, 23.07, "depthwise 3x3 s1 30x40x128"),
     "project": (1.74, 6.72, "1x1 30x40x128->32 (project)"),
@@ -49,6 +63,14 @@ def bench_cases(rng: np.random.Generator) -> dict[str, KernelCase]:
         "rnnpool": rnnpool_case(rng, 16, 40),
         "add": add_case(rng, 30, 40, 32),
         "l2norm": l2norm_case(rng, 30, 40, 32),
+        # the general layers' kernels, on MLPerf Tiny example shapes
+        "grouped": grouped_conv_case(rng, 16, 16, 32, 32, 4, 1),
+        "dilated": grouped_conv_case(rng, 16, 16, 16, 16, 1, 2),
+        "fc": fully_connected_case(rng, 640, 128),  # the autoencoder's first layer
+        "maxpool": pool_case(rng, 32, 32, 16, 2, 2, 0, average=False),
+        "avgpool": pool_case(rng, 25, 5, 64, 5, 5, 0, average=True),
+        "lut": lut_case(rng, 4096),
+        "softmax": softmax_case(rng, 16, 12),
     }
 
 
@@ -58,6 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", nargs="*", help="case names to run (default: all)")
     args = parser.parse_args(argv)
     cases = bench_cases(np.random.default_rng(20261201))
+    print(PEER_SOURCE)
     print(
         f"{'case':<14} {'shape':<36} {'MACs':>11} {'instructions':>13} {'IPM':>7} {'CMSIS-NN':>9} "
         f"{'naive':>7}  bit-exact"
@@ -68,7 +91,8 @@ def main(argv: list[str] | None = None) -> None:
             continue
         run = run_cases(f"bench_{key}", [case], args.workdir)
         peer = PEER_IPM.get(key)
-        unit = "per element" if key in ("add", "l2norm") else ""
+        unit = "per element" if key in ("add", "l2norm", "lut", "softmax") else ""
+        unit = "per window tap" if key in ("maxpool", "avgpool") else unit
         print(
             f"{key:<14} {case.name:<36} {case.macs:>11,} {run.instructions:>13,} "
             f"{run.instructions / case.macs:>7.2f} {peer[0] if peer else '':>9} {peer[1] if peer else '':>7}  "

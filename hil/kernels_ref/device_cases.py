@@ -13,8 +13,22 @@ from hil.kernels_ref.conv import conv2d_s8, depthwise_conv2d_s8, pointwise_conv2
 from hil.kernels_ref.conv_w16 import conv2d_s8_w16
 from hil.kernels_ref.eltwise import add_s8, l2norm_s8
 from hil.kernels_ref.fastgrnn import quantize_fastgrnn
-from hil.kernels_ref.params import AddParams, ConvParams, FastGRNNParams, FastGRNNWeights, L2NormParams, RNNPoolParams
+from hil.kernels_ref.layers import avgpool_s8, fully_connected_s8, grouped_conv2d_s8, lut_s8, maxpool_s8, softmax_s8
+from hil.kernels_ref.params import (
+    AddParams,
+    AvgPoolParams,
+    ConvParams,
+    FastGRNNWeights,
+    FullyConnectedParams,
+    GroupedConvParams,
+    L2NormParams,
+    PoolParams,
+    RNNPoolParams,
+    SoftmaxParams,
+    c_initializer,
+)
 from hil.kernels_ref.rnnpool import rnnpool_get_buffer_size, rnnpool_layer_s8
+from hil.kernels_ref.rnnpool_offset import rnnpool_offset_layer_s8
 from hil.model_sources import ModelSources, TensorSpec
 
 C_TYPES = {np.dtype(np.int8): "int8_t", np.dtype(np.int16): "int16_t", np.dtype(np.int32): "int32_t"}
@@ -38,10 +52,6 @@ class KernelCase:
     structs: list[str] = field(default_factory=list)
 
 
-def _conv_struct(p: ConvParams) -> str:
-    return f"{{{p.stride_h}, {p.stride_w}, {p.pad_h}, {p.pad_w}, {p.act_min}, {p.act_max}}}"
-
-
 def _shifts(rng: np.random.Generator, low: int, high: int, channels: int) -> np.ndarray:
     """Per-channel output shifts in low..high-1, unequal so every channel's own shift must be the one applied."""
     return rng.integers(low, high, channels).astype(np.int8)
@@ -58,7 +68,7 @@ def pointwise_case(rng: np.random.Generator, h: int, w: int, cin: int, cout: int
     s = _shifts(rng, 9, 14, cout)
     params = ConvParams(act_min=0, act_max=96)
     call = (
-        f"{{ static const hil_conv_params pr = {_conv_struct(params)}; static const hil_dims di = {_dims(x.shape)},"
+        f"{{ static const hil_conv_params pr = {c_initializer(params)}; static const hil_dims di = {_dims(x.shape)},"
         f" df = {_dims(f.shape)}, do_ = {_dims((1, h, w, cout))};\n"
         "      st = pointwise_conv2d_s8(&pr, {p}s, &di, {in0}, &df, {p}f, {p}b, &do_, {out}); }"
     )
@@ -80,7 +90,7 @@ def depthwise_case(rng: np.random.Generator, h: int, w: int, c: int, stride: int
     params = ConvParams(stride, stride, 1, 1, 0, 96)
     oh, ow = (h - 1) // stride + 1, (w - 1) // stride + 1
     call = (
-        f"{{ static const hil_conv_params pr = {_conv_struct(params)}; static const hil_dims di = {_dims(x.shape)},"
+        f"{{ static const hil_conv_params pr = {c_initializer(params)}; static const hil_dims di = {_dims(x.shape)},"
         f" df = {_dims(f.shape)}, do_ = {_dims((1, oh, ow, c))};\n"
         "      st = depthwise_conv2d_s8(&pr, {p}s, &di, {in0}, &df, {p}f, {p}b, &do_, {out}); }"
     )
@@ -109,7 +119,7 @@ def conv_case(
     params = ConvParams(stride, stride, 1, 1, -128, 127)
     oh, ow = (h - 1) // stride + 1, (w - 1) // stride + 1
     call = (
-        f"{{ static const hil_conv_params pr = {_conv_struct(params)}; static const hil_dims di = {_dims(x.shape)},"
+        f"{{ static const hil_conv_params pr = {c_initializer(params)}; static const hil_dims di = {_dims(x.shape)},"
         f" df = {_dims(f.shape)}, do_ = {_dims((1, oh, ow, cout))};\n"
         f"      st = {kernel}(&pr, {{p}}s, &di, {{in0}}, &df, {{p}}f, {{p}}b, &do_, {{out}}); }}"
     )
@@ -145,18 +155,23 @@ def l2norm_case(rng: np.random.Generator, h: int, w: int, c: int) -> KernelCase:
     return KernelCase(f"l2norm {h}x{w}x{c}", [x], l2norm_s8(params, x, g), {"g": g}, call, x.size)
 
 
-def _grnn_params(p: FastGRNNParams) -> str:
-    return f"{{{p.wx_shift}, {p.uh_shift}, {p.pre_shift}, {p.h_frac_bits}, {p.zeta_q15}, {p.nu_q15}}}"
-
-
 def _grnn_weights(prefix: str, w: FastGRNNWeights) -> str:
     return f"{{{w.input_size}, {w.hidden_size}, {prefix}w, {prefix}u, {prefix}bg, {prefix}bh}}"
 
 
 def rnnpool_case(
-    rng: np.random.Generator, h: int, w: int, k: int = 4, h1: int = 16, h2: int = 16, patch: int = 8, stride: int = 4
+    rng: np.random.Generator,
+    h: int,
+    w: int,
+    k: int = 4,
+    h1: int = 16,
+    h2: int = 16,
+    patch: int = 8,
+    stride: int = 4,
+    offset: bool = False,
 ) -> KernelCase:
-    """The RNNPool layer strided over an h x w x k map, one rnnpool_s8 call per patch."""
+    """The RNNPool layer strided over an h x w x k map in one rnnpool_layer_s8 call, as a generated model runs it
+    (with offset: the per-channel offsets of the face models' centred RNNPool)."""
     cells = []
     for n_in, n_h, x_exp, x_max in ((k, h1, -5, 128), (h1, h2, -14, 32768)):
         cells.append(
@@ -175,23 +190,25 @@ def rnnpool_case(
     (p1, w1, _), (p2, w2, _) = cells
     params = RNNPoolParams(patch, patch, p1, p2, 9, -128, 127)
     x = rng.integers(-128, 128, (1, h, w, k), dtype=np.int8)
-    expected = rnnpool_layer_s8(params, x, stride, w1, w2)
-    oh, ow = expected.shape[1:3]
     consts = {
         f"{i}{n}": getattr(cw, attr)
         for i, cw in (("a", w1), ("b", w2))
         for n, attr in (("w", "w"), ("u", "u"), ("bg", "bias_gate"), ("bh", "bias_update"))
     }
+    if offset:
+        consts["off"] = rng.integers(-3000, 3000, 4 * h2, dtype=np.int16)
+        expected = rnnpool_offset_layer_s8(params, x, stride, w1, w2, consts["off"])
+    else:
+        expected = rnnpool_layer_s8(params, x, stride, w1, w2)
+    oh, ow = expected.shape[1:3]
     scratch = rnnpool_get_buffer_size(params, w1, w2)
     call = (
-        f"{{ static const hil_rnnpool_params pr = {{{patch}, {patch}, {_grnn_params(p1)}, {_grnn_params(p2)}, "
-        f"9, -128, 127}};\n      static const hil_dims di = {_dims(x.shape)};\n"
+        f"{{ static const hil_rnnpool_params pr = {c_initializer(params)};\n"
+        f"      static const hil_dims di = {_dims(x.shape)}, do_ = {_dims(expected.shape)};\n"
         f"      static const hil_fastgrnn_weights r1 = {_grnn_weights('{p}a', w1)}, r2 = {_grnn_weights('{p}b', w2)};"
         f"\n      const hil_context ctx = {{{{scratch}}, {scratch}}};\n"
-        f"      for (int32_t py = 0; py < {oh} && st == HIL_KERNEL_OK; ++py) {{\n"
-        f"        for (int32_t px = 0; px < {ow} && st == HIL_KERNEL_OK; ++px) {{\n"
-        f"          st = rnnpool_s8(&ctx, &pr, &di, {{in0}}, py * {stride}, px * {stride}, &r1, &r2,\n"
-        f"                          {{out}} + (py * {ow} + px) * {4 * h2});\n        }}\n      }} }}"
+        f"      st = rnnpool_layer_s8(&ctx, &pr, {stride}, &di, {{in0}}, &r1, &r2, {'{p}off' if offset else 'NULL'}, "
+        "&do_, {out}); }"
     )
     macs_per_patch = 2 * patch * patch * (k * h1 + h1 * h1) + 4 * patch * (h1 * h2 + h2 * h2)
     return KernelCase(
@@ -203,6 +220,84 @@ def rnnpool_case(
         oh * ow * macs_per_patch,
         scratch,
     )
+
+
+def grouped_conv_case(
+    rng: np.random.Generator, h: int, w: int, cin: int, cout: int, groups: int, dilation: int
+) -> KernelCase:
+    """A 3x3 grouped (and dilated) convolution, zero padding dilation wide."""
+    x = rng.integers(-128, 128, (1, h, w, cin), dtype=np.int8)
+    f = rng.integers(-128, 128, (cout, 3, 3, cin // groups), dtype=np.int8)
+    b = rng.integers(-5000, 5000, cout, dtype=np.int32)
+    s = _shifts(rng, 7, 12, cout)
+    params = GroupedConvParams(1, 1, dilation, dilation, dilation, dilation, groups, -128, 127)
+    call = (
+        f"{{ static const hil_grouped_conv_params pr = {c_initializer(params)}; static const hil_dims "
+        f"di = {_dims(x.shape)}, df = {_dims(f.shape)}, do_ = {_dims((1, h, w, cout))};\n"
+        "      st = grouped_conv2d_s8(&pr, {p}s, &di, {in0}, &df, {p}f, {p}b, &do_, {out}); }"
+    )
+    return KernelCase(
+        f"grouped conv 3x3 g{groups} d{dilation} {h}x{w}x{cin}->{cout}",
+        [x],
+        grouped_conv2d_s8(params, s, x, f, b, (h, w)),
+        {"f": f, "b": b, "s": s},
+        call,
+        h * w * cout * 9 * (cin // groups),
+    )
+
+
+def fully_connected_case(rng: np.random.Generator, n: int, m: int) -> KernelCase:
+    x = rng.integers(-128, 128, (1, n), dtype=np.int8)
+    f = rng.integers(-128, 128, (m, n), dtype=np.int8)
+    b = rng.integers(-5000, 5000, m, dtype=np.int32)
+    s = _shifts(rng, 9, 14, m)
+    params = FullyConnectedParams(0, 127)
+    call = (
+        f"{{ static const hil_fc_params pr = {c_initializer(params)}; static const hil_dims di = {_dims(x.shape)},"
+        f" df = {_dims((m, 1, 1, n))}, do_ = {_dims((1, m))};\n"
+        "      st = fully_connected_s8(&pr, {p}s, &di, {in0}, &df, {p}f, {p}b, &do_, {out}); }"
+    )
+    expected = fully_connected_s8(params, s, x, f, b)
+    return KernelCase(f"fully connected {n}->{m}", [x], expected, {"f": f, "b": b, "s": s}, call, n * m)
+
+
+def pool_case(rng: np.random.Generator, h: int, w: int, c: int, k: int, stride: int, pad: int, average: bool):
+    """A max or average pooling over an h x w x c map."""
+    x = rng.integers(-128, 128, (1, h, w, c), dtype=np.int8)
+    oh, ow = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
+    if average:
+        params, twin, kernel = (
+            AvgPoolParams(k, k, stride, stride, pad, pad, round(2**16 / (k * k)), 16),
+            avgpool_s8,
+            "avg",
+        )
+    else:
+        params, twin, kernel = PoolParams(k, k, stride, stride, pad, pad, -100, 127), maxpool_s8, "max"
+    struct = "hil_avgpool_params" if average else "hil_pool_params"
+    call = (
+        f"{{ static const {struct} pr = {c_initializer(params)}; static const hil_dims di = {_dims(x.shape)},"
+        f" do_ = {_dims((1, oh, ow, c))};\n      st = {kernel}pool_s8(&pr, &di, {{in0}}, &do_, {{out}}); }}"
+    )
+    name = f"{kernel}pool {k}x{k} s{stride} p{pad} {h}x{w}x{c}"
+    return KernelCase(name, [x], twin(params, x, (oh, ow)), {}, call, oh * ow * c * k * k)
+
+
+def lut_case(rng: np.random.Generator, count: int) -> KernelCase:
+    x = rng.integers(-128, 128, (1, count), dtype=np.int8)
+    table = rng.integers(-128, 128, 256, dtype=np.int8)
+    call = f"{{ st = lut_s8({count}, {{in0}}, {{p}}t, {{out}}); }}"
+    return KernelCase(f"lut {count}", [x], lut_s8(x, table), {"t": table}, call, count)
+
+
+def softmax_case(rng: np.random.Generator, rows: int, c: int) -> KernelCase:
+    x = rng.integers(-128, 128, (rows, c), dtype=np.int8)
+    table = np.round(65536 * np.exp(-np.arange(256) / 16.0)).astype(np.int32)
+    params = SoftmaxParams(7, 0, 127)
+    call = (
+        f"{{ static const hil_softmax_params pr = {c_initializer(params)}; static const hil_dims d = "
+        f"{_dims(x.shape)};\n      st = softmax_s8(&pr, &d, {{in0}}, {{p}}t, {{out}}); }}"
+    )
+    return KernelCase(f"softmax {rows}x{c}", [x], softmax_s8(params, x, table), {"t": table}, call, rows * c)
 
 
 def _align(n: int) -> int:
@@ -230,7 +325,10 @@ def emit_cases(name: str, cases: list[KernelCase], directory: Path) -> ModelSour
             offset = _align(offset + case.scratch_bytes)
         for const, array in case.consts.items():
             values = ", ".join(str(int(v)) for v in array.ravel())
-            consts.append(f"static const {C_TYPES[array.dtype]} {prefix}{const}[{array.size}] = {{{values}}};")
+            consts.append(
+                f"static const {C_TYPES[array.dtype]} {prefix}{const}[{array.size}] __attribute__((aligned(4))) = "
+                f"{{{values}}};"
+            )
         call = case.call.replace("{p}", prefix)
         for key, pointer in pointers.items():
             call = call.replace("{" + key + "}", pointer)

@@ -12,6 +12,7 @@ from hil.kernels_ref.nonlinear import INPUT_FRAC_BITS, sigmoid_q15, tanh_q15
 from hil.kernels_ref.params import FastGRNNParams, FastGRNNWeights
 
 ACC_LIMIT = 2**30  # the pre-activation bound of hil_kernels.h
+MAX_PRE_SHIFT = 14  # the C folds the nonlinearities' offsets (up to 32784 * 2^pre_shift) into int32 biases
 H_MAX = 32768  # the bound assumes any int16 hidden state
 
 
@@ -49,7 +50,7 @@ def check_fastgrnn(params: FastGRNNParams, weights: FastGRNNWeights, x_max_abs: 
     limits = {
         "wx_shift": (0, 30),
         "uh_shift": (0, 30),
-        "pre_shift": (0, 31),
+        "pre_shift": (0, MAX_PRE_SHIFT),
         "h_frac_bits": (0, 14),
         "zeta_q15": (0, 32768),
         "nu_q15": (0, 32768),
@@ -87,8 +88,8 @@ def quantize_fastgrnn(
     """Float cell (EdgeML layout: w [input, hidden], u [hidden, hidden], x @ w) -> (params, weights, acc exponent).
 
     x real = x_q * 2^x_exponent with |x_q| <= x_max_abs; h is Q(h_frac_bits). The accumulator exponent ea is
-    the finest that keeps the bound <= 2^30 (and <= -12 so pre_shift >= 0); W and U get the finest exponent that
-    fits int16 and is not finer than the accumulator can use.
+    the finest that keeps the bound <= 2^30, within Q12..Q26 (pre_shift 0..14: finer bits lie far below the table's
+    resolution); W and U get the finest exponent that fits int16 and is not finer than the accumulator can use.
     """
     w_t, u_t = np.asarray(w, dtype=np.float64).T, np.asarray(u, dtype=np.float64).T
     bg, bh = np.asarray(bias_gate, dtype=np.float64).ravel(), np.asarray(bias_update, dtype=np.float64).ravel()
@@ -96,6 +97,7 @@ def quantize_fastgrnn(
     h_max = H_MAX * 2.0**-h_frac_bits
     real_bound = (np.abs(w_t).sum(1) * x_max + np.abs(u_t).sum(1) * h_max + np.maximum(np.abs(bg), np.abs(bh))).max()
     ea = min(math.ceil(math.log2(max(real_bound, 2.0**-40))) - 30, -INPUT_FRAC_BITS)
+    ea = max(ea, -INPUT_FRAC_BITS - MAX_PRE_SHIFT)
     while True:
         if ea > -INPUT_FRAC_BITS:
             raise KernelRangeError(

@@ -1,12 +1,50 @@
-"""Parameter records of the integer kernels: one dataclass per C params struct, same field names and meaning."""
+"""Parameter records of the integer kernels: one dataclass per C params struct, same field names and meaning.
+
+Each record is declared once here, with @c_struct naming its C typedef: every int field is an int32_t, a field
+typed with another record is that struct nested. From the declaration come the C initialiser the compiler emits
+(c_initializer), the ctypes structure of the host binding (hil.host_build.kernels.ctypes_struct), and
+tests/kernels/test_params_decl.py checks firmware/kernels/hil_kernels.h declares the same struct (c_declaration).
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from dataclasses import dataclass
 
 import numpy as np
 
+C_STRUCTS: dict[type, str] = {}  # record type -> its C typedef name
 
+
+def c_struct(name: str):
+    """Registers a params dataclass as the declaration of the C struct `name`."""
+
+    def register(cls: type) -> type:
+        C_STRUCTS[cls] = name
+        return cls
+
+    return register
+
+
+def c_fields(record_type: type) -> list[tuple[str, type]]:
+    """(name, int or a nested record type) of each field, in C order."""
+    hints = typing.get_type_hints(record_type)
+    return [(f.name, hints[f.name]) for f in dataclasses.fields(record_type)]
+
+
+def c_initializer(record: object) -> str:
+    """The C braced initialiser of a record, e.g. {1, 1, 0, 0, -128, 127}."""
+    values = [getattr(record, name) for name, _ in c_fields(type(record))]
+    return "{" + ", ".join(c_initializer(v) if dataclasses.is_dataclass(v) else str(int(v)) for v in values) + "}"
+
+
+def c_declaration(record_type: type) -> list[tuple[str, str]]:
+    """(C type, field name) of each field, as the header must declare them."""
+    return [(C_STRUCTS[t] if t in C_STRUCTS else "int32_t", name) for name, t in c_fields(record_type)]
+
+
+@c_struct("hil_conv_params")
 @dataclass(frozen=True)
 class ConvParams:
     """hil_conv_params: strides, zero padding (top/left) and activation clamp. The rounding right shifts, one per
@@ -20,6 +58,7 @@ class ConvParams:
     act_max: int = 127
 
 
+@c_struct("hil_add_params")
 @dataclass(frozen=True)
 class AddParams:
     """hil_add_params: out = clamp(round_shift((a << a_shift) + (b << b_shift), out_shift))."""
@@ -31,6 +70,7 @@ class AddParams:
     act_max: int = 127
 
 
+@c_struct("hil_l2norm_params")
 @dataclass(frozen=True)
 class L2NormParams:
     """hil_l2norm_params: out_shift = output exponent - gamma exponent."""
@@ -40,6 +80,7 @@ class L2NormParams:
     act_max: int = 127
 
 
+@c_struct("hil_fastgrnn_params")
 @dataclass(frozen=True)
 class FastGRNNParams:
     """hil_fastgrnn_params: the shifts and constants of one fixed-point FastGRNN cell."""
@@ -71,6 +112,7 @@ class FastGRNNWeights:
         return int(self.w.shape[0])
 
 
+@c_struct("hil_rnnpool_params")
 @dataclass(frozen=True)
 class RNNPoolParams:
     """hil_rnnpool_params: patch size, the two cells' parameters and the int8 output requantisation."""
@@ -80,5 +122,73 @@ class RNNPoolParams:
     rnn1: FastGRNNParams
     rnn2: FastGRNNParams
     out_shift: int = 0
+    act_min: int = -128
+    act_max: int = 127
+
+
+@c_struct("hil_grouped_conv_params")
+@dataclass(frozen=True)
+class GroupedConvParams:
+    """hil_grouped_conv_params: a convolution with groups and dilation (grouped_conv2d_s8); out_shift is separate."""
+
+    stride_h: int = 1
+    stride_w: int = 1
+    pad_h: int = 0
+    pad_w: int = 0
+    dilation_h: int = 1
+    dilation_w: int = 1
+    groups: int = 1
+    act_min: int = -128
+    act_max: int = 127
+
+
+@c_struct("hil_fc_params")
+@dataclass(frozen=True)
+class FullyConnectedParams:
+    """hil_fc_params: the clamp of fully_connected_s8; the per-output shift is separate, as the convolutions'."""
+
+    act_min: int = -128
+    act_max: int = 127
+
+
+@c_struct("hil_pool_params")
+@dataclass(frozen=True)
+class PoolParams:
+    """hil_pool_params: max pooling window, stride and padding (padded taps are ignored, as PyTorch's -inf)."""
+
+    kernel_h: int
+    kernel_w: int
+    stride_h: int = 1
+    stride_w: int = 1
+    pad_h: int = 0
+    pad_w: int = 0
+    act_min: int = -128
+    act_max: int = 127
+
+
+@c_struct("hil_avgpool_params")
+@dataclass(frozen=True)
+class AvgPoolParams:
+    """hil_avgpool_params: out = clamp(round_shift(sum of the window (padded taps 0) * multiplier, shift)), the
+    division by the window size and the change of exponent in one multiplier."""
+
+    kernel_h: int
+    kernel_w: int
+    stride_h: int
+    stride_w: int
+    pad_h: int
+    pad_w: int
+    multiplier: int
+    shift: int
+    act_min: int = -128
+    act_max: int = 127
+
+
+@c_struct("hil_softmax_params")
+@dataclass(frozen=True)
+class SoftmaxParams:
+    """hil_softmax_params: the output is Q(out_frac_bits) int8 (probabilities; 1.0 saturates to 127)."""
+
+    out_frac_bits: int = 7
     act_min: int = -128
     act_max: int = 127

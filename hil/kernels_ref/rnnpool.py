@@ -10,9 +10,14 @@ from hil.kernels_ref.params import FastGRNNParams, FastGRNNWeights, RNNPoolParam
 
 
 def rnnpool_get_buffer_size(params: RNNPoolParams, rnn1: FastGRNNWeights, rnn2: FastGRNNWeights) -> int:
-    """rnnpool_s8_get_buffer_size: scratch bytes of either rnnpool kernel."""
-    h1, h2 = rnn1.hidden_size, rnn2.hidden_size
-    return 2 * (max(params.patch_h, params.patch_w) * h1 + 2 * h1 + 2 * h2 + rnn1.input_size + 4 * h2)
+    """rnnpool_s8_get_buffer_size: scratch bytes of every rnnpool kernel (hil_rnnpool_scratch in hil_kernels.h):
+    int32 projection ring, folded biases, RNN2 input terms and accumulators, then int16 summaries, states and the
+    widened pixel."""
+    r, c, h1, h2 = params.patch_h, params.patch_w, rnn1.hidden_size, rnn2.hidden_size
+    longest = max(r, c)
+    words = c * r * h1 + 2 * h1 + 2 * h2 + longest * h2 + max(h1, h2)
+    halves = longest * h1 + 2 * h1 + 2 * h2 + 4 * h2 + rnn1.input_size
+    return 4 * words + 2 * halves
 
 
 def _run(params: FastGRNNParams, weights: FastGRNNWeights, sequence: np.ndarray) -> np.ndarray:
@@ -74,8 +79,8 @@ def rnnpool_s8(
 def rnnpool_layer_s8(
     params: RNNPoolParams, input: np.ndarray, stride: int, rnn1: FastGRNNWeights, rnn2: FastGRNNWeights
 ) -> np.ndarray:
-    """The operator strided over a map (nn.Unfold order): [n, h, w, k] -> [n, oh, ow, 4*h2] int8, as a generated
-    model calls rnnpool_s8 once per patch."""
+    """The operator strided over a map (nn.Unfold order): [n, h, w, k] -> [n, oh, ow, 4*h2] int8: the C's
+    rnnpool_layer_s8 with no offset (the same integers as rnnpool_s8 once per patch)."""
     n, height, width, k = input.shape
     oh, ow = (height - params.patch_h) // stride + 1, (width - params.patch_w) // stride + 1
     windows = np.lib.stride_tricks.sliding_window_view(input, (params.patch_h, params.patch_w), axis=(1, 2))

@@ -41,7 +41,8 @@ def rnnpool_offset_layer_s8(
     rnn2: FastGRNNWeights,
     offset: np.ndarray,
 ) -> np.ndarray:
-    """The operator strided over a map: [n, h, w, k] int8 -> [n, oh, ow, 4*h2] int8, batched over the patches."""
+    """The operator strided over a map: [n, h, w, k] int8 -> [n, oh, ow, 4*h2] int8, batched over the patches: the C's
+    rnnpool_layer_s8 with an offset (the same integers as rnnpool_offset_s8 once per patch)."""
     n, height, width, k = input.shape
     oh, ow = (height - params.patch_h) // stride + 1, (width - params.patch_w) // stride + 1
     windows = np.lib.stride_tricks.sliding_window_view(input, (params.patch_h, params.patch_w), axis=(1, 2))

@@ -3,6 +3,7 @@ resends and end-to-end CRC checks of everything that crosses the link."""
 
 from __future__ import annotations
 
+import logging
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from hil.link.frame import DEFAULT_MAX_PAYLOAD, CorruptFrame, Frame, FrameDecode
 
 # A read blocks at most this long, so a deadline is never overshot by much.
 READ_SLICE_S = 0.2
+LOG = logging.getLogger(__name__)  # hil.link.device_link: frames at DEBUG, resends, INFO and timings at INFO
 
 
 def open_port(url: str, baud: int, timeout: float = READ_SLICE_S) -> serial.SerialBase:
@@ -122,9 +124,14 @@ class DeviceLink:
         self._seq = (self._seq + 1) & 0xFF
         seq = self._seq
         reasons: list[str] = []
+        name = msg.MESSAGE_NAMES.get(request, hex(request))
         for attempt in range(self.attempts):
             if attempt:
                 self.counters.resends += 1
+                LOG.info(
+                    "%s: resending %s seq %d (attempt %d) after: %s", self.name, name, seq, attempt + 1, reasons[-1]
+                )
+            LOG.debug("%s: -> %s seq %d, %d B", self.name, name, seq, len(payload))
             self._send(request, seq, payload)
             replies: list[Frame] = []
             for expected, timeout in stages:
@@ -136,9 +143,15 @@ class DeviceLink:
                         self._decoder = FrameDecoder(self.max_payload)
                     break
                 replies.append(outcome)
+                LOG.debug(
+                    "%s: <- %s seq %d, %d B",
+                    self.name,
+                    msg.MESSAGE_NAMES.get(outcome.type, hex(outcome.type)),
+                    seq,
+                    len(outcome.payload),
+                )
             else:
                 return replies
-        name = msg.MESSAGE_NAMES.get(request, hex(request))
         expected_names = " then ".join(msg.MESSAGE_NAMES.get(t, hex(t)) for t, _ in stages)
         raise LinkError(
             f"{self.name}: no valid reply to {name} (seq {seq}) after {self.attempts} attempts "
@@ -159,6 +172,7 @@ class DeviceLink:
 
     def info(self) -> msg.DeviceInfo:
         info = msg.parse_info(self._simple(msg.INFO))
+        LOG.info("%s: INFO %s", self.name, info)
         if info.max_payload != self.max_payload:
             self.max_payload = info.max_payload
             self._decoder = FrameDecoder(info.max_payload)
@@ -210,5 +224,12 @@ class DeviceLink:
         outputs = tuple(
             self.read_output(i, size, c)
             for i, (size, c) in enumerate(zip(summary.output_sizes, summary.output_crcs, strict=True))
+        )
+        LOG.info(
+            "%s: inference %s, stack high-water %d B; link so far %s",
+            self.name,
+            summary.timing.label,
+            summary.stack_high_water,
+            self.counters.to_dict(),
         )
         return InferenceOutcome(summary, outputs)

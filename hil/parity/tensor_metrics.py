@@ -14,7 +14,7 @@ class TensorComparison:
     cosine: float
     max_abs_error: float
     rmse: float
-    mismatched: int  # elements that differ at all
+    differing_values: int  # elements that differ at all (against float: expected; bit-exactness is elsewhere)
     count: int
 
     def to_dict(self) -> dict:
@@ -43,7 +43,7 @@ def compare_tensors(reference: np.ndarray, test: np.ndarray) -> TensorComparison
         cosine=cosine,
         max_abs_error=float(np.max(np.abs(error))) if error.size else 0.0,
         rmse=math.sqrt(error_power),
-        mismatched=int(np.count_nonzero(error)),
+        differing_values=int(np.count_nonzero(error)),
         count=int(reference.size),
     )
 

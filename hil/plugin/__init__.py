@@ -11,6 +11,7 @@ from hil.plugin.reporting import (
     pytest_collection_modifyitems,
     pytest_configure,
     pytest_html_results_summary,
+    pytest_html_results_table_html,
     pytest_report_header,
     pytest_runtest_makereport,
     pytest_runtest_setup,
@@ -18,6 +19,11 @@ from hil.plugin.reporting import (
     pytest_terminal_summary,
 )
 from hil.plugin.results_fixture import hil_results
+from hil.plugin.worker_errors import pytest_testnodedown
+from hil.plugin.xdist_results import pytest_configure_node
+
+# Registered beside this module: its pytest_runtest_makereport would clash by name with reporting's.
+pytest_plugins = ["hil.plugin.device_log"]
 
 __all__ = [
     "dut",
@@ -28,11 +34,14 @@ __all__ = [
     "pytest_collection_finish",
     "pytest_collection_modifyitems",
     "pytest_configure",
+    "pytest_configure_node",
     "pytest_generate_tests",
     "pytest_html_results_summary",
+    "pytest_html_results_table_html",
     "pytest_report_header",
     "pytest_runtest_makereport",
     "pytest_runtest_setup",
     "pytest_sessionfinish",
     "pytest_terminal_summary",
+    "pytest_testnodedown",
 ]

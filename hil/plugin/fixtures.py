@@ -8,11 +8,13 @@ from collections.abc import Iterator
 import pytest
 
 from hil.build.firmware_builder import BuildRequest, FirmwareBuilder
+from hil.catalog import model_sources
 from hil.dut import Dut
-from hil.errors import HilError
-from hil.model_catalog import model_sources
+from hil.errors import HilError, TargetError
 from hil.plugin.options import HilOptions, options_from_config
+from hil.plugin.progress import progress
 from hil.plugin.results_fixture import recorder
+from hil.plugin.worker_errors import stop_for_no_device
 from hil.target_factory import TargetChoice, build_description, open_dut
 
 
@@ -23,13 +25,16 @@ def hil_options(pytestconfig: pytest.Config) -> HilOptions:
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Builds the firmware before the first test when any test needs the device, and says what it is."""
-    if not any("dut" in getattr(item, "fixturenames", ()) for item in session.items):
-        return
+    if session.config.option.collectonly or not any(
+        "dut" in getattr(item, "fixturenames", ()) for item in session.items
+    ):
+        return  # --collect-only builds nothing
     options = options_from_config(session.config)
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if options.farm:
         return  # the board, and so the image, is known only once a worker holds one
     for model in options.models:
+        progress(session.config, f"hil: compiling {model} (unless cached) and building its firmware")
         try:
             sources = model_sources(model)
             description = build_description(options.board, options.emulate)
@@ -86,6 +91,8 @@ def dut(
     )
     try:
         device = open_dut(choice, model_sources(hil_model_name), tmp_path_factory.mktemp("dut"))
+    except TargetError as e:
+        stop_for_no_device(request.config, f"hil: no device under test: {e}")
     except HilError as e:
         pytest.fail(f"hil: no device under test: {e}", pytrace=False)
     if device.farm_board:

@@ -30,12 +30,14 @@ class HilOptions:
     model: str
     images: Path | None
     out_dir: Path | None
+    metrics: Path | None
     run_timeout: float
     ram_budget: int | None
     flash_budget: int | None
     farm: Path | None
     lock_dir: Path | None
     labgrid_coordinator: str | None
+    shard: str | None
     quarantine: Path | None
     retries: int
     image_count: int
@@ -63,19 +65,21 @@ class HilOptions:
 _OPTIONS: tuple[tuple[str, str, str, type], ...] = (
     ("--board", "hil_board", f"board kind (one of {', '.join(available_boards())}) or a farm board name", str),
     ("--emulate", "hil_emulate", "qemu, renode, or auto (a board if one is attached, else an emulator)", str),
-    ("--probe", "hil_probe", "debug probe unique ID (pyOCD) of the board to use", str),
-    ("--port", "hil_port", "serial port of the board (default: the one matching the probe)", str),
-    ("--baud", "hil_baud", "UART baud rate (default: the board's)", int),
+    ("--hil-probe", "hil_probe", "debug probe unique ID (pyOCD) of the board to use", str),
+    ("--hil-port", "hil_port", "serial port of the board (default: the one matching the probe)", str),
+    ("--hil-baud", "hil_baud", "UART baud rate (default: the board's)", int),
     ("--hil-transport", "hil_transport", f"how inputs and outputs move: {' or '.join(TRANSPORTS)}", str),
     ("--model", "hil_model", "the model(s) to build the firmware around, comma-separated", str),
     ("--images", "hil_images", "directory of test images", str),
     ("--hil-out", "hil_out", "directory for the run's report, results CSV/JSON and JUnit XML", str),
+    ("--hil-metrics", "hil_metrics", "file to write the run's figures to in Prometheus text format", str),
     ("--hil-run-timeout", "hil_run_timeout", "seconds one inference may take", float),
     ("--hil-ram-budget", "hil_ram_budget", "RAM budget in bytes (default: the board's)", int),
     ("--hil-flash-budget", "hil_flash_budget", "flash budget in bytes (default: the board's)", int),
     ("--hil-farm", "hil_farm", "farm file (YAML): each worker locks one of its boards; --board may name one", str),
     ("--hil-lock-dir", "hil_lock_dir", "board locks shared by every worker (default $HIL_LOCK_DIR or /tmp)", str),
     ("--hil-labgrid-coordinator", "hil_labgrid_coordinator", "labgrid coordinator HOST:PORT for farm places", str),
+    ("--hil-shard", "hil_shard", "run only part INDEX of COUNT (as 2/3), a deterministic split of the tests", str),
     ("--hil-quarantine", "hil_quarantine", "file of test ids (one a line) to skip as quarantined", str),
     ("--hil-retries", "hil_retries", "reruns of a test that failed on a harness or device error (marked flaky)", int),
     ("--hil-image-count", "hil_image_count", "synthetic test images per model when --images is not given", int),
@@ -111,7 +115,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         choices = EMULATE_CHOICES if flag == "--emulate" else TRANSPORTS if flag == "--hil-transport" else None
         group.addoption(flag, dest=ini, default=None, type=kind, choices=choices, help=help_text)
         parser.addini(ini, help_text, default=_DEFAULTS.get(ini, ""))
-    parser.addini("hil_thresholds", "metric thresholds as NAME=VALUE lines", type="linelist", default=[])
 
 
 @functools.cache
@@ -150,12 +153,14 @@ def options_from_config(config: pytest.Config) -> HilOptions:
         model=get["hil_model"],
         images=Path(get["hil_images"]) if get["hil_images"] else None,
         out_dir=Path(out_dir) if out_dir else None,
+        metrics=Path(get["hil_metrics"]) if get["hil_metrics"] else None,
         run_timeout=get["hil_run_timeout"],
         ram_budget=get["hil_ram_budget"],
         flash_budget=get["hil_flash_budget"],
         farm=Path(get["hil_farm"]) if get["hil_farm"] else None,
         lock_dir=Path(get["hil_lock_dir"]) if get["hil_lock_dir"] else None,
         labgrid_coordinator=get["hil_labgrid_coordinator"],
+        shard=get["hil_shard"],
         quarantine=Path(get["hil_quarantine"]) if get["hil_quarantine"] else None,
         retries=get["hil_retries"],
         image_count=get["hil_image_count"],

@@ -14,18 +14,51 @@ from hil.report.results import MetricRow, ResultsRecorder
 from hil.report.run_metadata import run_metadata
 
 RECORDER = pytest.StashKey[ResultsRecorder]()
+RUN_DIR = pytest.StashKey[Path]()
+WORKERS = "workers"
 EXTRAS = pytest.StashKey[list]()
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
+def worker_id(config: pytest.Config) -> str | None:
+    """The pytest-xdist worker this process is ('gw0', ...), or None for the controller or a plain run."""
+    workerinput = getattr(config, "workerinput", None)
+    return workerinput["workerid"] if workerinput else None
+
+
+def run_dir(config: pytest.Config) -> Path:
+    """The run's folder: --hil-out, else reports/<UTC time>; xdist workers get the controller's (see
+    pytest_configure_node), so a run without --hil-out still has one folder."""
+    if RUN_DIR not in config.stash:
+        handed = (getattr(config, "workerinput", None) or {}).get("hil_run_dir")
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+        config.stash[RUN_DIR] = (
+            Path(handed) if handed else options_from_config(config).out_dir or REPO_ROOT / "reports" / stamp
+        )
+    return config.stash[RUN_DIR]
+
+
 def recorder(config: pytest.Config) -> ResultsRecorder:
-    """The run's recorder, created on first use in --hil-out (or beside --html, or reports/<time>)."""
+    """The run's recorder, created on first use in the run's folder. An xdist worker writes its own rows
+    under workers/<id>/ (the controller merges them when the run ends) instead of rewriting the run's files."""
     if RECORDER not in config.stash:
         options = options_from_config(config)
-        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
-        out_dir = options.out_dir or REPO_ROOT / "reports" / stamp
+        worker = worker_id(config)
+        out_dir = run_dir(config) / WORKERS / worker if worker else run_dir(config)
         config.stash[RECORDER] = ResultsRecorder(
-            out_dir, run_metadata({"board": options.board, "emulate": options.emulate, "model": options.model})
+            out_dir,
+            run_metadata(
+                {
+                    "board": options.board,
+                    "emulate": options.emulate,
+                    "transport": options.transport,
+                    "model": options.model,
+                    # Trends compare runs over the same images only.
+                    "images": str(options.images) if options.images else f"synthetic test x{options.image_count}",
+                    **({"shard": options.shard} if options.shard else {}),
+                    **({"worker": worker} if worker else {}),
+                }
+            ),
         )
     return config.stash[RECORDER]
 
@@ -39,6 +72,12 @@ class TestRecord:
         self.item = item
         self.recorder = recorder(item.config)
         item.stash.setdefault(EXTRAS, [])
+        callspec = getattr(item, "callspec", None)
+        self.model = (
+            callspec.params["hil_model_name"]
+            if callspec and "hil_model_name" in callspec.params
+            else options_from_config(item.config).models[0]
+        )
 
     def metric(
         self,
@@ -51,23 +90,56 @@ class TestRecord:
         better: str = "lower",
         item: str = "",
     ) -> None:
-        self.recorder.add(MetricRow(self.item.nodeid, name, float(value), unit, threshold, passed, better, item))
+        row = MetricRow(self.item.nodeid, name, float(value), unit, threshold, passed, better, item, self.model)
+        self.recorder.add(row)
+        # A JUnit <property> per figure, so a CI's test view can chart it next to the test.
+        self.item.user_properties.append((f"{name}[{item}]" if item else name, _number(float(value))))
 
     def table(self, title: str, rows: list[dict]) -> None:
-        """An HTML table in the report, one row per dict."""
+        """An HTML table in the report, one row per dict; a column per key of any row, blank where a row
+        lacks it."""
         if not rows:
             return
-        head = "".join(f"<th>{html.escape(str(k))}</th>" for k in rows[0])
+        columns = list(dict.fromkeys(key for row in rows for key in row))
+        head = "".join(f"<th>{html.escape(str(k))}</th>" for k in columns)
         body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(_format(v))}</td>" for v in row.values()) + "</tr>" for row in rows
+            "<tr>" + "".join(f"<td>{html.escape(_format(row.get(k, '')))}</td>" for k in columns) + "</tr>"
+            for row in rows
         )
         self.item.stash[EXTRAS].append(
             ("html", f"<p><b>{html.escape(title)}</b></p><table class='hil-table'><tr>{head}</tr>{body}</table>")
         )
 
     def image(self, title: str, png: bytes) -> None:
-        """A PNG shown inline in the report."""
-        self.item.stash[EXTRAS].append(("png", (title, base64.b64encode(png).decode())))
+        """A picture shown inline in the report, as a thumbnail (see `thumbnail`)."""
+        kind, data = thumbnail(png)
+        self.item.stash[EXTRAS].append((kind, (title, base64.b64encode(data).decode())))
+
+
+THUMBNAIL_WIDTH = 480
+JPEG_QUALITY = 70
+
+
+def thumbnail(png: bytes) -> tuple[str, bytes]:
+    """("jpg", bytes) of the picture at most THUMBNAIL_WIDTH wide when that is smaller, else ("png", png):
+    photos shrink tenfold as JPEG, so a report of a hundred images stays a few MB; charts stay sharp PNGs."""
+    import cv2
+    import numpy as np
+
+    picture = cv2.imdecode(np.frombuffer(png, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if picture is None:
+        return "png", png
+    height, width = picture.shape[:2]
+    if width > THUMBNAIL_WIDTH:
+        picture = cv2.resize(
+            picture, (THUMBNAIL_WIDTH, round(height * THUMBNAIL_WIDTH / width)), interpolation=cv2.INTER_AREA
+        )
+    ok, jpeg = cv2.imencode(".jpg", picture, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    return ("jpg", jpeg.tobytes()) if ok and len(jpeg) < len(png) // 2 else ("png", png)
+
+
+def _number(value: float) -> str:
+    return repr(int(value)) if value.is_integer() else repr(value)
 
 
 def _format(value: object) -> str:

@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 
 def _png(figure: plt.Figure) -> bytes:
@@ -27,7 +28,11 @@ def latency_histogram(values: list[float], unit: str, title: str) -> bytes:
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
     axes.axvline(median, color="black", label=f"median {median:,.0f}")
     axes.axvline(p95, color="#c00000", linestyle="--", label=f"p95 {p95:,.0f}")
-    axes.ticklabel_format(axis="x", useOffset=False, style="plain")
+    # Latencies are millions of instructions that differ in the last digits: few ticks, with thousands
+    # separators, tilted, so the labels never run into each other.
+    axes.xaxis.set_major_locator(MaxNLocator(nbins=4))
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
+    axes.tick_params(axis="x", labelrotation=20, labelsize=7)
     axes.set_xlabel(unit)
     axes.set_ylabel("runs")
     axes.set_title(title, fontsize=9)
@@ -55,12 +60,15 @@ def budget_bars(used: dict[str, int], budget: dict[str, int], title: str) -> byt
 
 
 def trend_chart(runs: list[str], series: dict[str, list[float]], title: str, unit: str) -> bytes:
-    """A line per series across runs (oldest first)."""
-    figure, axes = plt.subplots(figsize=(6, 2.6))
+    """A line per series across runs (oldest first), the y axis in the unit with thousands separators."""
+    figure, axes = plt.subplots(figsize=(4.2, 2.6))
     for name, values in series.items():
         axes.plot(range(len(runs)), values, marker="o", label=name)
     axes.set_xticks(range(len(runs)), runs, rotation=30, ha="right", fontsize=7)
-    axes.set_ylabel(unit)
+    axes.yaxis.set_major_locator(MaxNLocator(nbins=5))
+    axes.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:,.4g}" if abs(y) < 1e4 else f"{y:,.0f}"))
+    axes.tick_params(axis="y", labelsize=7)
+    axes.set_ylabel(unit if len(unit) <= 30 else unit[:27] + "...", fontsize=8)
     axes.set_title(title, fontsize=9)
     if len(series) > 1:
         axes.legend(fontsize=7)

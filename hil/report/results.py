@@ -28,6 +28,7 @@ class MetricRow:
     passed: bool | None = None
     better: str = "lower"  # "lower" or "higher": how trends read a change
     item: str = ""  # the image, layer or input the value belongs to, if any
+    model: str = ""  # the model the test ran (a run with several models runs each test once per model)
 
 
 class ResultsRecorder:
@@ -58,14 +59,15 @@ class ResultsRecorder:
         columns = list(MetricRow.__dataclass_fields__)
         return pd.DataFrame([asdict(r) for r in self.rows], columns=columns)
 
-    def finish(self, outcome: dict) -> None:
-        """Writes results.csv and results.json (metadata, outcome counts, rows)."""
+    def finish(self, outcome: dict) -> dict:
+        """Writes results.csv and results.json (metadata, outcome counts, rows), and returns the latter."""
         frame = self.frame()
         for key, value in self.metadata.items():
             frame.insert(len(frame.columns), f"run_{key}", [value] * len(frame))
         frame.to_csv(self.out_dir / RESULTS_CSV, index=False)
         document = {"metadata": self.metadata, "outcome": outcome, "rows": [asdict(r) for r in self.rows]}
         (self.out_dir / RESULTS_JSON).write_text(json.dumps(document, indent=1, default=str))
+        return document
 
 
 def load_run(run_dir: Path) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from pathlib import Path
 from types import TracebackType
 
 from hil.board_description import BoardDescription
@@ -30,6 +31,10 @@ class Target(ABC):
     @abstractmethod
     def stop(self) -> None:
         """Stops the firmware and frees what the target holds; safe to call twice."""
+
+    def output_log(self) -> Path | None:
+        """The file where the emulator or probe writes its own output, if it has one (for the device log)."""
+        return None
 
     def __enter__(self) -> Target:
         self.start()

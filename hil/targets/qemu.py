@@ -196,6 +196,9 @@ class QemuUartTarget(LinkedTarget):
         self.info = self._open_link(serial_port, self.port_url, where, self.reply_timeout, self.attempts)
         return self.info
 
+    def output_log(self) -> Path | None:
+        return self.process.log_path if self.process else None
+
     def _context(self) -> str:
         return f"QEMU output: {self._exit_note()}"
 

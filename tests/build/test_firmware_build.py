@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from hil.board_description import load_board
-from hil.build.firmware_builder import BuildRequest, FirmwareBuilder, read_board_name
+from hil.build.firmware_builder import STACK_BYTES, BuildRequest, FirmwareBuilder, read_board_name
 from hil.build.footprint import read_footprint
 from hil.errors import FirmwareBuildError, RegionOverflowError
 from hil.model_sources import ModelSources
@@ -51,10 +51,14 @@ def test_footprint_agrees_with_the_elf_section_headers(builder, test_model, boar
         for region in ("RAM", "CCM")
     }
     assert footprint.ram_bytes == in_region["RAM"] > 150_000
-    assert footprint.ccm_bytes == in_region["CCM"] >= 8192
+    assert footprint.ccm_bytes == in_region["CCM"] >= STACK_BYTES
     assert footprint.flash_bytes == sum(size for _, size, kind in headers.values() if kind != "NOBITS")
     assert footprint.biggest_symbols[0].name == "arena"
     assert footprint.biggest_symbols[0].size == test_model.arena_bytes
+    ram = footprint.ram_breakdown()
+    assert ram["arena_bytes"] == test_model.arena_bytes and ram["stack_reservation_bytes"] == STACK_BYTES
+    assert ram["link_buffer_bytes"] == headers[".ccm_bss"][1] and ram["budget_bytes"] == board.ram_budget
+    assert sum(v for k, v in ram.items() if k not in ("total_bytes", "budget_bytes")) == ram["total_bytes"]
 
 
 def test_unchanged_inputs_reuse_the_image_and_a_changed_source_rebuilds(tmp_path, test_model):
@@ -65,6 +69,9 @@ def test_unchanged_inputs_reuse_the_image_and_a_changed_source_rebuilds(tmp_path
     assert not first.reused and again.reused and again.build_id == first.build_id
     other_baud = builder.build(BuildRequest(board, test_model, "uart", baud=921_600))
     assert not other_baud.reused and other_baud.build_id != first.build_id
+    # The image at another rate sits beside the default one instead of overwriting it.
+    assert other_baud.elf != first.elf and first.elf.is_file() and other_baud.elf.is_file()
+    assert builder.build(BuildRequest(board, test_model, "uart")).reused
 
 
 def test_concurrent_builds_of_one_image_all_get_the_whole_elf(tmp_path, test_model):

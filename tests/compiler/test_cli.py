@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
+from hil.catalog import CATALOG
 from hil.cli import main
-from hil.model_catalog import GENERATORS
 
 CONV_KERNELS = ("conv2d_s8", "conv2d_s8_w16", "depthwise_conv2d_s8", "pointwise_conv2d_s8")
 
@@ -21,13 +21,30 @@ def test_compile_command_json(tmp_path, capsys) -> None:
     assert sum(r["macs"] for r in result["layers"]) == result["macs"]
     # every scale is recorded: the weight exponent and output shift of each convolution's every output channel
     for row in result["layers"]:
-        convolutions = 3 if row["op"] == "mbconv" else int(row["op"] in CONV_KERNELS)  # expand, depthwise, project
+        # mbconv: expand, depthwise, project; l2norm_conv: the head the L2Norm streams into
+        convolutions = {"mbconv": 3, "l2norm_conv": 1}.get(row["op"], int(row["op"] in CONV_KERNELS))
         assert len(row["convolutions"]) == convolutions, row["name"]
         for scales in row["convolutions"].values():
             assert len(scales["weight_exponents"]) == len(scales["out_shift"]) > 0
     exponents = [c["weight_exponents"] for row in result["layers"] for c in row["convolutions"].values()]
     assert any(len(set(e)) > 1 for e in exponents)
+    # the live set of every step, the largest being the plan's lower bound; RAM broken down against the budget
+    live = result["live_sets"]
+    assert [s["step"] for s in live] == [r["layer"] for r in result["layers"]]
+    assert max(s["bytes"] for s in live) == result["arena_lower_bound_bytes"]
+    assert all(s["bytes"] == sum(b["bytes"] for b in s["buffers"]) for s in live)
+    ram = result["ram"]
+    parts = ("arena_bytes", "stack_reservation_bytes", "link_buffer_bytes", "other_static_bytes")
+    assert ram["arena_bytes"] == result["arena_bytes"] and ram["total_bytes"] == sum(ram[p] for p in parts)
+    assert ram["budget_bytes"] == 262_144
+
+
+def test_compile_command_table(tmp_path, capsys) -> None:
+    assert main(["compile", "--model", "rnnpool_face_m4", "-o", str(tmp_path / "m4")]) == 0
+    out = capsys.readouterr().out
+    assert "largest live sets" in out and " out [t" in out and "stack reservation" in out
 
 
 def test_catalog_has_face_models() -> None:
-    assert {"rnnpool_face_m4", "rnnpool_face_qvga"} <= set(GENERATORS)
+    assert {"rnnpool_face_m4", "rnnpool_face_qvga"} <= set(CATALOG)
+    assert all(CATALOG[name].task == "detection" for name in ("rnnpool_face_m4", "rnnpool_face_qvga"))

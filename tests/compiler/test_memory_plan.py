@@ -6,6 +6,7 @@ import pytest
 
 from hil.compiler.calibrate import profile
 from hil.compiler.capture import capture
+from hil.compiler.live_set import largest, live_sets
 from hil.compiler.memory_plan import in_place_members, plan
 from hil.compiler.passes import optimize
 from hil.compiler.quantize import quantize
@@ -27,6 +28,11 @@ def test_random_plans_are_valid(seed: int) -> None:
         assert memory.lower_bound <= memory.arena_bytes
         for member, (root, delta) in in_place_members(q, steps).items():
             assert memory.offsets[member] == memory.offsets[root] + delta
+        sets = live_sets(memory, steps)
+        assert len(sets) == len(steps) and largest(sets, 1)[0].bytes == memory.lower_bound
+        for live, step in zip(sets, steps, strict=True):
+            # a step's scratch and output are live while it runs
+            assert all(any(name.endswith(f" {s}") for name, _ in live.buffers) for s in step.scratch)
 
 
 def test_face_model_plans(compiled_faces) -> None:

@@ -41,9 +41,10 @@ def test_c_tanh_and_sigmoid_match_twin_everywhere() -> None:
 
 def test_nonlinearity_errors_against_float() -> None:
     errors = max_abs_errors()
-    assert errors["tanh"] < 1.2e-4  # ~3.8 Q15 steps: interpolation at 1/32 + table rounding
-    assert errors["sigmoid"] < 8e-5
-    assert sigmoid_q15(np.array([-(2**30)]))[0] >= 1 and sigmoid_q15(np.array([2**30]))[0] == 32768
+    # a direct read: tanh's tail beyond 4 (6.7e-4) and half a bin (2^-11; sigmoid at half those) dominate
+    assert errors["tanh"] < 6.8e-4
+    assert errors["sigmoid"] < 3.4e-4
+    assert sigmoid_q15(np.array([-(2**30)]))[0] == 11 and sigmoid_q15(np.array([2**30]))[0] == 32757
 
 
 @pytest.mark.parametrize("seed", range(24))

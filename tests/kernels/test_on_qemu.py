@@ -14,10 +14,15 @@ from hil.kernels_ref.device_cases import (
     add_case,
     conv_case,
     depthwise_case,
+    fully_connected_case,
+    grouped_conv_case,
     l2norm_case,
+    lut_case,
     pointwise_case,
+    pool_case,
     rnnpool_case,
     run_cases,
+    softmax_case,
 )
 
 pytestmark = pytest.mark.skipif(
@@ -39,8 +44,27 @@ def test_dsp_build_matches_twins_under_qemu(tmp_path: Path) -> None:
         add_case(rng, 3, 5, 7),
         l2norm_case(rng, 3, 4, 21),
         rnnpool_case(rng, 12, 12, k=3, h1=7, h2=5, patch=6, stride=3),  # odd sizes: the scalar tails
-        rnnpool_case(rng, 8, 12),  # the face model's RNNPool(8, 8, 16, 16, 4)
+        rnnpool_case(rng, 12, 13, k=2, h1=5, h2=3, patch=5, stride=2, offset=True),  # the ring wraps mid-patch
+        rnnpool_case(rng, 8, 12, offset=True),  # the face model's RNNPool(8, 8, 16, 16, 4)
     ]
     run = run_cases("kernel_parity", cases, tmp_path)
+    assert not run.mismatches, "\n".join(run.mismatches)
+    assert run.instructions > 0
+
+
+def test_layer_kernels_match_twins_under_qemu(tmp_path: Path) -> None:
+    """The general models' kernels (one firmware of their own: INFO holds a bounded number of tensors)."""
+    rng = np.random.default_rng(8181)
+    cases = [
+        grouped_conv_case(rng, 7, 9, 12, 8, 2, 1),  # 6 channels a group: one SMLAD word and a tail of 2
+        grouped_conv_case(rng, 8, 6, 6, 12, 6, 2),  # depthwise with a channel multiplier of 2, dilated
+        fully_connected_case(rng, 37, 9),  # odd rows: the 2-row loop and its tail
+        pool_case(rng, 9, 7, 13, 3, 2, 1, average=False),  # 13 channels: SSUB8/SEL words and a tail
+        pool_case(rng, 9, 7, 13, 3, 2, 1, average=True),
+        pool_case(rng, 5, 5, 8, 5, 1, 0, average=True),  # global average
+        lut_case(rng, 77),
+        softmax_case(rng, 3, 12),
+    ]
+    run = run_cases("layer_kernel_parity", cases, tmp_path)
     assert not run.mismatches, "\n".join(run.mismatches)
     assert run.instructions > 0

@@ -65,7 +65,7 @@ def test_buffer_size_and_checks(host: HostKernels) -> None:
     assert (
         host.rnnpool_get_buffer_size(params, w1, w2)
         == rnnpool_get_buffer_size(params, w1, w2)
-        == 2 * (8 * 16 + 2 * 16 + 2 * 12 + 4 + 4 * 12)
+        == 4 * (6 * 8 * 16 + 2 * 16 + 2 * 12 + 8 * 12 + 16) + 2 * (8 * 16 + 2 * 16 + 2 * 12 + 4 * 12 + 4)
     )
     fmap = rng.integers(-128, 128, (1, 10, 10, 4), dtype=np.int8)
     size = rnnpool_get_buffer_size(params, w1, w2)
@@ -132,3 +132,53 @@ def test_output_order_is_rows_then_columns() -> None:
     rows_fwd, rows_bwd, cols_fwd, cols_bwd = out.reshape(4, 5)
     np.testing.assert_array_equal(cols_fwd, cols_bwd)  # all column summaries equal: direction cannot matter
     assert not np.array_equal(rows_fwd, rows_bwd)  # the row summaries differ: order matters there
+
+
+def _c_rnnpool_layer(host: HostKernels, params, fmap, stride, w1, w2, offset, out_shape) -> tuple[int, np.ndarray]:
+    """rnnpool_layer_s8 through ctypes with the host library's own argument structs."""
+    import ctypes
+    from ctypes import c_int32
+
+    from hil.host_build.kernels import CContext, _dims, _ptr, _Weights
+
+    size = rnnpool_get_buffer_size(params, w1, w2)
+    scratch = np.zeros(size // 4 + 1, dtype=np.int32)
+    out = np.zeros(out_shape, dtype=np.int8)
+    c1, c2 = _Weights(w1), _Weights(w2)
+    status = host.lib.rnnpool_layer_s8(
+        ctypes.byref(CContext(scratch.ctypes.data, size)),
+        ctypes.byref(host._rnnpool_params(params)),
+        c_int32(stride),
+        ctypes.byref(_dims(fmap.shape)),
+        _ptr(fmap, np.int8),
+        ctypes.byref(c1.struct),
+        ctypes.byref(c2.struct),
+        _ptr(offset, np.int16),
+        ctypes.byref(_dims(out_shape)),
+        _ptr(out, np.int8),
+    )
+    return status, out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_layer_kernel_matches_layer_twins(host: HostKernels, seed: int) -> None:
+    """One rnnpool_layer_s8 call == the twins of the per-patch kernels strided over the map, with strides below,
+    at and above the patch width (the projection ring reused, exactly filled, skipped over) and two batches."""
+    from hil.kernels_ref import rnnpool_offset_layer_s8
+
+    rng = np.random.default_rng(9300 + seed)
+    r, c, k = int(rng.integers(1, 7)), int(rng.integers(1, 7)), int(rng.integers(1, 5))
+    h1, h2 = int(rng.integers(1, 18)), int(rng.integers(1, 18))
+    stride = int(rng.integers(1, c + 2))
+    params, w1, w2, _, _ = random_pool(rng, r, c, k, h1, h2, float(rng.uniform(0.2, 1.5)), int(rng.integers(0, 12)))
+    fmap = rng.integers(-128, 128, (2, r + int(rng.integers(0, 6)), c + int(rng.integers(0, 9)), k), dtype=np.int8)
+    offset = rng.integers(-3000, 3000, 4 * h2, dtype=np.int16)
+    for off, expected in (
+        (None, rnnpool_layer_s8(params, fmap, stride, w1, w2)),
+        (offset, rnnpool_offset_layer_s8(params, fmap, stride, w1, w2, offset)),
+    ):
+        status, got = _c_rnnpool_layer(host, params, fmap, stride, w1, w2, off, expected.shape)
+        assert status == 0
+        np.testing.assert_array_equal(got, expected)
+    wrong = (2, 1 + (fmap.shape[1] - r) // stride + 1, 1, 4 * h2)
+    assert _c_rnnpool_layer(host, params, fmap, stride, w1, w2, None, wrong)[0] != 0

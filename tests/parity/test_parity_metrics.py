@@ -15,7 +15,7 @@ from hil.parity.tensor_metrics import compare_tensors, dequantise
 def test_equal_tensors_have_infinite_snr_and_unit_cosine():
     x = np.arange(10.0)
     result = compare_tensors(x, x)
-    assert result.snr_db == math.inf and result.cosine == pytest.approx(1.0) and result.mismatched == 0
+    assert result.snr_db == math.inf and result.cosine == pytest.approx(1.0) and result.differing_values == 0
 
 
 def test_snr_of_a_known_error():

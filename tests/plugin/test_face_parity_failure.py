@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_perturbed_weights_fail_with_the_first_diverging_layer(pytester: pytest.Pytester, tmp_path, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", str(REPO))
     result = pytester.runpytest_subprocess(
-        str(REPO / "test_cases" / "test_face_detection.py"),
+        str(REPO / "test_cases"),
         *("-p", "tests.support.perturb_weights_plugin", "--emulate", "qemu", "--model", "rnnpool_face_m4"),
         *("--hil-transport", "semihosting", "--hil-image-count", "1", "-k", "device_matches"),
         *("-p", "no:cacheprovider", "--hil-out", str(tmp_path / "out")),
@@ -24,7 +24,7 @@ def test_perturbed_weights_fail_with_the_first_diverging_layer(pytester: pytest.
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*synthetic-test-0: bit_exact: the device differs from the integer reference in loc * values*"
+            "*input0: bit_exact: the device differs from the integer reference in loc * values*"
             "threshold 0; first diverging layer: #*: * values differ, first at *"
         ]
     )

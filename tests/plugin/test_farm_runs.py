@@ -4,7 +4,9 @@ lock log), a board that dies mid-run is reported while the run goes on, quaranti
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 
+import pandas as pd
 import pytest
 
 from hil.farm.board_lock import overlapping_holds, read_lock_log
@@ -88,8 +90,20 @@ def test_three_workers_share_three_boards_and_never_overlap(pytester, tmp_path):
     acquired = [e for e in events if e["event"] == "acquire"]
     assert {e["owner"] for e in acquired} <= {"gw0", "gw1", "gw2"}
     assert len({e["board"] for e in acquired}) >= 2, f"the workers did not spread over the farm: {acquired}"
-    metadata = json.loads((tmp_path / "o" / "results.json").read_text())["metadata"]
-    assert any(key.startswith("board_gw") for key in metadata)
+    out = tmp_path / "o"
+    document = json.loads((out / "results.json").read_text())
+    assert any(key.startswith("board_gw") for key in document["metadata"])
+    # Every test's row exactly once in every results file, though three workers wrote them.
+    expected = [f"test_parity.py::test_parity[{seed}]" for seed in range(6)]
+    assert sorted(row["test"].rsplit("/", 1)[-1] for row in document["rows"]) == expected
+    assert document["outcome"]["passed"] == 6
+    assert sorted(t.rsplit("/", 1)[-1] for t in pd.read_csv(out / "results.csv")["test"]) == expected
+    jsonl = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert sorted(row["test"].rsplit("/", 1)[-1] for row in jsonl if "test" in row) == expected
+    cases = [f"{c.get('name')}" for c in ET.parse(out / "junit.xml").getroot().iter("testcase")]
+    assert sorted(cases) == [f"test_parity[{seed}]" for seed in range(6)]
+    page = (out / "index.html").read_text()
+    assert all(page.count(f"test_parity[{seed}]") >= 1 for seed in range(6))
 
 
 def test_a_board_that_dies_is_reported_and_the_run_goes_on(pytester, tmp_path):

@@ -13,8 +13,8 @@ import pytest
 
 from hil.board_description import load_board
 from hil.build.firmware_builder import BuildRequest, FirmwareBuilder
+from hil.catalog import model_sources
 from hil.farm.labgrid_place import LabgridPlace
-from hil.model_catalog import model_sources
 from hil.targets.qemu import QemuProcess, free_tcp_port
 from tests.support.labgrid_lab import LABGRID_MISSING, SKIP_REASON, create_place, labgrid_lab
 

@@ -9,6 +9,8 @@ import sys
 import pandas as pd
 import pytest
 
+from hil.exit_codes import USAGE_ERROR
+
 pytest_plugins = ["pytester"]
 
 RECORDING_TEST = """
@@ -23,6 +25,9 @@ def test_fails(hil_results):
     hil_results.metric("mismatched_values", 3, threshold=0, passed=False)
     assert False, "on purpose"
 """
+
+
+PASSING_RECORDING_TEST = RECORDING_TEST.split("def test_fails")[0]
 
 
 def _run(pytester: pytest.Pytester, out, latency: float, monkeypatch) -> pytest.RunResult:
@@ -53,7 +58,7 @@ def _hil_report(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_trends_over_three_runs_flag_an_injected_latency_regression(pytester, tmp_path, monkeypatch):
-    pytester.makepyfile(test_recording=RECORDING_TEST)
+    pytester.makepyfile(test_recording=PASSING_RECORDING_TEST)
     history = tmp_path / "history"
     for index, latency in enumerate((100.0, 101.0, 111.1)):
         _run(pytester, history / f"run{index}", latency, monkeypatch)
@@ -61,20 +66,20 @@ def test_trends_over_three_runs_flag_an_injected_latency_regression(pytester, tm
     assert result.returncode == 1, result.stderr
     report = json.loads(result.stdout)
     assert report["runs"] == ["run0", "run1", "run2"]
-    assert [r["metric"] for r in report["regressions"]] == ["latency_median"]
+    assert [r["series"].split("@")[0] for r in report["regressions"]] == ["conv_test_model/latency_median"]
     page = (history / "trends.html").read_text()
-    assert page.count("<img src='data:image/png;base64,") == 3
-    assert "latency_median: 101 -&gt; 111.1 instructions (+10.0 % worse)" in page
+    assert page.count("<img src='data:image/png;base64,") == 1  # latency_median: the only key metric
+    assert "latency_median@" in page and "101 -&gt; 111.1 instructions (+10.0 % worse; allowed 5 %)" in page
 
 
 def test_no_regression_within_the_threshold(pytester, tmp_path, monkeypatch):
-    pytester.makepyfile(test_recording=RECORDING_TEST)
+    pytester.makepyfile(test_recording=PASSING_RECORDING_TEST)
     history = tmp_path / "history"
     for index, latency in enumerate((100.0, 104.0)):
         _run(pytester, history / f"run{index}", latency, monkeypatch)
     result = _hil_report(str(history))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "no regression beyond 5 %" in result.stdout
+    assert "run1: passed against run0" in result.stdout and "REGRESSION" not in result.stdout
 
 
 def test_a_crashed_run_still_counts_from_its_jsonl(tmp_path):
@@ -91,7 +96,7 @@ def test_a_crashed_run_still_counts_from_its_jsonl(tmp_path):
 
 def test_report_on_a_missing_history_is_one_clear_line(tmp_path):
     result = _hil_report(str(tmp_path / "nowhere"))
-    assert result.returncode == 2
+    assert result.returncode == USAGE_ERROR
     assert "does not exist" in result.stderr and "Traceback" not in result.stderr
 
 

@@ -8,24 +8,26 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
-from hil import model_catalog
+from hil.catalog import CATALOG, compile_spec
 from hil.model_sources import ModelSources
 
-ORIGINAL = model_catalog.GENERATORS["rnnpool_face_m4"]
-WEIGHT = re.compile(r"static const int8_t l15_filter\[\d+\] = \{\s*(-?\d+)")
+ORIGINAL = CATALOG["rnnpool_face_m4"]
+# The first weight of the loc.1 head, found by its layer comment: the schedule decides the layer's number.
+LAYER = re.compile(r"/\* layer (\d+): [^*]*\bloc\.1 \*/")
 
 
 def perturbed(directory: Path) -> ModelSources:
-    sources = ORIGINAL(directory)
+    sources = compile_spec(ORIGINAL, directory=directory).emitted.sources
     target = directory.parent / "rnnpool_face_m4_perturbed"
     shutil.copytree(directory, target, dirs_exist_ok=True)
     model_c = target / "model.c"
     text = model_c.read_text()
-    first = WEIGHT.search(text)
+    layer = LAYER.search(text).group(1)
+    first = re.search(rf"static const int8_t l{layer}_filter\[\d+\][^=]*= \{{\s*(-?\d+)", text)
     value = int(first.group(1))
     changed = value + 9 if value < 100 else value - 9
     model_c.write_text(text[: first.start(1)] + str(changed) + text[first.end(1) :])
     return replace(sources, directory=target)
 
 
-model_catalog.GENERATORS["rnnpool_face_m4"] = perturbed
+CATALOG["rnnpool_face_m4"] = replace(ORIGINAL, sources=perturbed)

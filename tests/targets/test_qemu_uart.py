@@ -10,7 +10,7 @@ import pytest
 
 from hil import conv_test_model
 from hil.board_description import load_board
-from hil.build.firmware_builder import BuildRequest
+from hil.build.firmware_builder import STACK_BYTES, BuildRequest
 from hil.errors import DeviceError, TargetError
 from hil.link import messages as msg
 from hil.link.frame import Frame, FrameDecoder, encode_frame
@@ -35,7 +35,7 @@ def test_info_describes_board_model_and_build(target, uart_image, test_model):
     assert info.emulated and not info.clock_fallback
     assert info.timer_hz == info.core_clock_hz == 25_000_000
     assert "-mcpu=cortex-m4" in info.build_flags
-    assert info.arena_bytes == test_model.arena_bytes and info.stack_bytes == 8192
+    assert info.arena_bytes == test_model.arena_bytes and info.stack_bytes == STACK_BYTES
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -59,7 +59,7 @@ def test_timing_is_virtual_repeatable_and_labelled_as_not_silicon(target):
 def test_stack_high_water_and_stats(target):
     target.infer([conv_test_model.INPUT.to_bytes(random_image(7))])
     stats = target.link.stats()
-    assert 0 < stats.stack_high_water < stats.stack_bytes == 8192
+    assert 0 < stats.stack_high_water < stats.stack_bytes == STACK_BYTES
     assert stats.inference_count == 1
     assert stats.rx_bad_crc == stats.rx_timeouts == 0
     assert stats.io_buffer_bytes == target.info.io_buffer_bytes > 2 * 2048

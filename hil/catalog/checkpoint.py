@@ -1,0 +1,65 @@
+"""A model's architecture with weights from a checkpoint file the user names (`--checkpoint FILE`)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from hil.catalog.spec import ModelSpec
+from hil.errors import ModelSpecError
+
+
+def _few(keys: list[str]) -> str:
+    return ", ".join(keys[:3]) + (f" (+{len(keys) - 3} more)" if len(keys) > 3 else "")
+
+
+def load_checkpoint(model, path: Path, model_name: str):
+    """model with path's state_dict loaded strictly (weights_only=True); one ModelSpecError line otherwise."""
+    import torch
+
+    from models.state_dict import unwrap_state_dict
+
+    if not path.is_file():
+        raise ModelSpecError(f"--checkpoint {path}: no such file")
+    if path.stat().st_size == 0:
+        raise ModelSpecError(f"--checkpoint {path}: the file is empty; expected a PyTorch state_dict (torch.save)")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ModelSpecError(
+            f"--checkpoint {path}: not a readable PyTorch checkpoint (truncated or another format?): {first_line}"
+        ) from e
+    try:
+        state = unwrap_state_dict(checkpoint)
+    except TypeError as e:
+        raise ModelSpecError(f"--checkpoint {path}: {e}") from e
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    shapes = sorted(
+        f"{k} {tuple(state[k].shape)} != {tuple(expected[k].shape)}"
+        for k in set(state) & set(expected)
+        if tuple(state[k].shape) != tuple(expected[k].shape)
+    )
+    problems = [
+        f"{label} {_few(keys)}"
+        for label, keys in (("missing keys", missing), ("unexpected keys", unexpected), ("wrong shapes", shapes))
+        if keys
+    ]
+    if problems:
+        raise ModelSpecError(f"--checkpoint {path} does not fit {model_name}: {'; '.join(problems)}")
+    model.load_state_dict(state, strict=True)
+    return model.eval()
+
+
+def with_checkpoint(spec: ModelSpec, path: Path) -> ModelSpec:
+    """spec whose float model takes its weights from path (checked when the model is built)."""
+    if spec.build is None:
+        raise ModelSpecError(f"--checkpoint {path}: model {spec.name} is written in C and takes no weights")
+    build = spec.build
+
+    def build_with_weights():
+        return load_checkpoint(build(), path, spec.name)
+
+    return replace(spec, build=build_with_weights, origin=f"{spec.origin} + {path}")

@@ -1,0 +1,170 @@
+"""One compile per model: the compiler's output (emitted C, golden model, summary) kept in a folder per model,
+keyed by the content of everything that shapes it, so firmware and golden model come from the same compile."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import inspect
+import json
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+
+from hil.catalog.spec import ModelSpec
+from hil.compiler.pipeline import CompiledModel
+from hil.errors import HilError, ModelSpecError
+from hil.model_sources import ModelSources
+from hil.paths import PACKAGE_DIR, WORK_DIR
+
+COMPILED_ROOT = WORK_DIR / "model_c"
+KEYED_SOURCE_DIRS = (PACKAGE_DIR / "compiler", PACKAGE_DIR / "kernels_ref")
+PICKLE = "compiled.pkl"
+SUMMARY = "compiled.json"
+
+_loaded: dict[tuple[str, str], CompiledModel] = {}
+
+
+def _float_model(spec: ModelSpec):
+    try:
+        model = spec.build()
+    except HilError:
+        raise
+    except Exception as e:
+        raise ModelSpecError(f"model {spec.name}: building it raised {type(e).__name__}: {e}") from e
+    return model.eval()
+
+
+def _class_sources(model) -> list[bytes]:
+    """The source files of every module class in the model: its forward code shapes what is captured."""
+    files = set()
+    for module in model.modules():
+        try:
+            files.add(inspect.getsourcefile(type(module)))
+        except TypeError:
+            continue
+    return [Path(f).read_bytes() for f in sorted(f for f in files if f and Path(f).is_file())]
+
+
+def compile_key(spec: ModelSpec, model, calibration: np.ndarray) -> str:
+    """sha256 of the model (structure, weights, code), its calibration inputs and the compiler's sources."""
+    digest = hashlib.sha256()
+    digest.update(repr((spec.name, spec.input_shape, spec.output_names, repr(model))).encode())
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    for source in _class_sources(model):
+        digest.update(source)
+    digest.update(np.ascontiguousarray(calibration).tobytes())
+    for directory in KEYED_SOURCE_DIRS:
+        for source in sorted(directory.rglob("*.py")):
+            digest.update(source.read_bytes())
+    return digest.hexdigest()
+
+
+def nhwc_inputs(batch: np.ndarray) -> list[np.ndarray]:
+    """A batch in the model's own layout as the compiler's list of single NHWC inputs (images: NCHW -> NHWC)."""
+    if batch.ndim == 4:
+        batch = batch.transpose(0, 2, 3, 1)
+    return [np.ascontiguousarray(batch[i : i + 1], dtype=np.float32) for i in range(batch.shape[0])]
+
+
+def _check_weights(spec: ModelSpec, model) -> None:
+    for name, tensor in model.state_dict().items():
+        if tensor.is_floating_point() and not bool(tensor.isfinite().all()):
+            raise ModelSpecError(f"model {spec.name}: weight '{name}' holds NaN or Inf; expected finite numbers")
+
+
+def _check_input_shape(spec: ModelSpec, model) -> None:
+    """The float model runs on the spec's input shape; a shape it cannot take is named before capture."""
+    import torch
+
+    try:
+        with torch.no_grad():
+            model(torch.zeros(spec.input_shape))
+    except Exception as e:
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ModelSpecError(
+            f"model {spec.name}: input shape {tuple(spec.input_shape)} does not fit the model ({reason}); "
+            "expected the shape its first layer takes, batch first (--input-shape)"
+        ) from e
+
+
+def _compile(spec: ModelSpec, model, calibration: np.ndarray, directory: Path) -> CompiledModel:
+    import torch
+
+    from hil.compiler.pipeline import compile_model
+
+    _check_weights(spec, model)
+    _check_input_shape(spec, model)
+    return compile_model(
+        model,
+        torch.zeros(spec.input_shape),
+        nhwc_inputs(calibration),
+        directory,
+        spec.name,
+        list(spec.output_names),
+    )
+
+
+def compile_spec(spec: ModelSpec, root: Path = COMPILED_ROOT, directory: Path | None = None) -> CompiledModel:
+    """The compiled model, from directory (default root/<name>) when a compile of the same inputs is there, else
+    compiled now."""
+    if spec.build is None:
+        raise ModelSpecError(f"model {spec.name} is written in C: it has no float model to compile")
+    model = _float_model(spec)
+    calibration = spec.calibration_inputs()
+    key = compile_key(spec, model, calibration)
+    directory = directory or root / spec.name
+    if (str(directory), key) in _loaded:
+        return _loaded[(str(directory), key)]
+    directory.mkdir(parents=True, exist_ok=True)
+    # Workers of one run compiling the same model take turns: the second one finds the first one's compile.
+    with open(directory / ".compile.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        compiled = _cached(directory, key)
+        if compiled is None:
+            compiled = _compile(spec, model, calibration, directory)
+            _store(directory, key, compiled)
+    _loaded[(str(directory), key)] = compiled
+    return compiled
+
+
+def _cached(directory: Path, key: str) -> CompiledModel | None:
+    summary, pickled = directory / SUMMARY, directory / PICKLE
+    if not summary.is_file() or not pickled.is_file() or not (directory / "model.c").is_file():
+        return None
+    if json.loads(summary.read_text()).get("key") != key:
+        return None
+    with pickled.open("rb") as f:
+        return pickle.load(f)
+
+
+def _store(directory: Path, key: str, compiled: CompiledModel) -> None:
+    from hil.compiler.cli import compile_summary
+
+    temporary = directory / f".{PICKLE}.{os.getpid()}"
+    with temporary.open("wb") as f:
+        pickle.dump(compiled, f, protocol=pickle.HIGHEST_PROTOCOL)
+    temporary.replace(directory / PICKLE)
+    (directory / SUMMARY).write_text(json.dumps({"key": key, **compile_summary(compiled)}, indent=1, default=str))
+
+
+def model_sources(model: str | ModelSpec, root: Path = COMPILED_ROOT) -> ModelSources:
+    """The C of a model (a --model value or a spec), written or refreshed under root/<name>, and its layout."""
+    from hil.catalog.resolve import resolve_model
+
+    spec = resolve_model(model) if isinstance(model, str) else model
+    if spec.sources is not None:
+        return spec.sources(root / spec.name)
+    return compile_spec(spec, root).emitted.sources
+
+
+def compiled_model(model: str | ModelSpec, root: Path = COMPILED_ROOT) -> CompiledModel | None:
+    """The compile a model's firmware was built from (its golden model), or None for a model written in C."""
+    from hil.catalog.resolve import resolve_model
+
+    spec = resolve_model(model) if isinstance(model, str) else model
+    return None if spec.build is None else compile_spec(spec, root)

@@ -1,0 +1,97 @@
+"""The catalog: the models the harness ships, one entry each. Nothing else in the harness names them."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hil import conv_test_model, null_model
+from hil.catalog.spec import Budgets, ModelSpec
+
+FACE_CALIBRATION_IMAGES = 4
+FACE_INPUT = (1, 1, 240, 320)
+
+
+def _face_calibration(count: int) -> np.ndarray:
+    """The first images of the synthetic val split, preprocessed as the device sees them (NCHW)."""
+    from hil.compiler.calibrate import synthetic_images
+
+    return np.concatenate([x.transpose(0, 3, 1, 2) for x in synthetic_images(count)])
+
+
+def _face_model(registry_name: str):
+    def build():
+        from models.registry import load_model
+
+        return load_model(registry_name)
+
+    return build
+
+
+def _face_normalise(pixels: np.ndarray) -> np.ndarray:
+    """Grey pixels as the face models were trained on them: the mean taken off, no scaling."""
+    from models.preprocess import GREY_MEAN
+
+    return (pixels.astype(np.float32) - np.float32(GREY_MEAN))[None]
+
+
+def _face_decode(outputs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """loc and conf to face boxes in input pixels, with the face models' anchors."""
+    from hil.parity.face_detections import detections
+    from models.priors import PriorBox
+
+    _, _, height, width = FACE_INPUT
+    return detections(outputs[0], outputs[1], PriorBox()(), width, height)
+
+
+def _face_test_images(count: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The synthetic test split's first pictures (320x240 grey) with their face boxes."""
+    from models.data.synthetic import SyntheticFaceGenerator
+
+    generator = SyntheticFaceGenerator()
+    return [generator.image("test", index) for index in range(count)]
+
+
+def _face(name: str, registry_name: str, flash_kb: int, description: str) -> ModelSpec:
+    return ModelSpec(
+        name=name,
+        build=_face_model(registry_name),
+        input_shape=FACE_INPUT,
+        output_names=("loc", "conf"),
+        task="detection",
+        calibration=_face_calibration,
+        calibration_count=FACE_CALIBRATION_IMAGES,
+        # Trained on pictures stretched to 320x240 (EdgeML's eval does the same).
+        resize="stretch",
+        normalise=_face_normalise,
+        decode=_face_decode,
+        test_images=_face_test_images,
+        labels=("background", "face"),
+        # The article's figures (MODELS.md): the floor to beat.
+        budgets=Budgets(flash_bytes=flash_kb * 1024, ram_bytes=185 * 1024),
+        description=description,
+        aliases=(registry_name,),
+    )
+
+
+def _handwritten(module, reference) -> ModelSpec:
+    return ModelSpec(
+        name=module.NAME,
+        build=None,
+        input_shape=module.INPUT.shape,
+        output_names=(module.OUTPUT.name,),
+        sources=module.emit,
+        reference=reference,
+        description=(module.__doc__ or "").strip().splitlines()[0],
+    )
+
+
+CATALOG: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        _face("rnnpool_face_m4", "m4", 160, "RNNPool_Face_M4: the article's sparse face detector (56 K parameters)"),
+        _face("rnnpool_face_qvga", "qvga", 450, "RNNPool_Face_QVGA_Monochrome (339 K parameters)"),
+        _handwritten(conv_test_model, lambda inputs: [conv_test_model.reference(inputs[0])]),
+        _handwritten(null_model, lambda inputs: [np.asarray(inputs[0]).copy()]),
+    )
+}
+ALIASES: dict[str, str] = {alias: spec.name for spec in CATALOG.values() for alias in spec.aliases}

@@ -1,0 +1,106 @@
+"""An image file or array file to a model's input: size and channels converted as the model's spec says
+(letterbox keeping the aspect ratio by default, or a stretch), then the spec's own normalisation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hil.catalog.spec import ModelSpec
+from hil.errors import ModelSpecError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".pgm")
+LETTERBOX_FILL = 114
+
+
+@dataclass(frozen=True)
+class ModelImage:
+    """One picture as the model sees it: the pixels at input size, the float input and how it was converted."""
+
+    pixels: np.ndarray  # uint8 H x W (grey) or H x W x 3 (RGB), at the model's input size
+    x: np.ndarray  # float32, the model's own layout, batch first
+    conversion: str  # "" when the picture already had the model's size and channels
+    box_transform: tuple[float, float, float, float] = (1.0, 1.0, 0.0, 0.0)  # x, y scales and offsets
+
+    def boxes_to_input(self, boxes: np.ndarray) -> np.ndarray:
+        """Boxes x1 y1 x2 y2 in the original picture's pixels -> in the model input's pixels."""
+        sx, sy, dx, dy = self.box_transform
+        return np.asarray(boxes, np.float32).reshape(-1, 4) * np.float32([sx, sy, sx, sy]) + np.float32(
+            [dx, dy, dx, dy]
+        )
+
+
+def image_size(spec: ModelSpec) -> tuple[int, int, int]:
+    """(height, width, channels) of an image model's input; a one-line error for a model that takes no image."""
+    if len(spec.input_shape) != 4 or spec.input_shape[1] not in (1, 3):
+        raise ModelSpecError(
+            f"model {spec.name}: input {tuple(spec.input_shape)} is not an image (expected N x 1 or 3 x H x W); "
+            "give it an array with --input F.npy"
+        )
+    _, channels, height, width = spec.input_shape
+    return height, width, channels
+
+
+def read_image(path: Path) -> np.ndarray:
+    """uint8 H x W x 3 RGB, or H x W for a grey file; one line naming the file when it cannot be read."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            mode = "L" if image.mode in ("L", "I;16", "1") else "RGB"
+            return np.asarray(image.convert(mode))
+    except (OSError, UnidentifiedImageError, ValueError) as e:
+        raise ModelSpecError(f"{path}: not a readable image ({type(e).__name__}); expected a PNG, JPEG or BMP") from e
+
+
+def default_normalise(pixels: np.ndarray) -> np.ndarray:
+    """uint8 pixels H x W (x C) -> float32 C x H x W in [0, 1]."""
+    planes = pixels[..., None] if pixels.ndim == 2 else pixels
+    return (planes.astype(np.float32) / 255.0).transpose(2, 0, 1)
+
+
+def to_model_pixels(spec: ModelSpec, image: np.ndarray) -> tuple[np.ndarray, str, tuple[float, float, float, float]]:
+    """The picture at the model's input size and channels, a description of the conversion ("" if none) and
+    how a box's coordinates move (x scale, y scale, x offset, y offset)."""
+    import cv2
+
+    height, width, channels = image_size(spec)
+    steps = []
+    if channels == 1 and image.ndim == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        steps.append("converted to grey")
+    elif channels == 3 and image.ndim == 2:
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+        steps.append("grey copied to 3 channels")
+    h, w = image.shape[:2]
+    transform = (1.0, 1.0, 0.0, 0.0)
+    if (h, w) != (height, width):
+        if spec.resize == "stretch":
+            image = cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
+            steps.append(f"stretched from {w}x{h} to {width}x{height}")
+            transform = (width / w, height / h, 0.0, 0.0)
+        else:
+            scale = min(width / w, height / h)
+            new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
+            resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+            canvas = np.full((height, width, *image.shape[2:]), LETTERBOX_FILL, dtype=np.uint8)
+            top, left = (height - new_h) // 2, (width - new_w) // 2
+            canvas[top : top + new_h, left : left + new_w] = resized
+            image = canvas
+            steps.append(f"letterboxed from {w}x{h} to {width}x{height} (aspect kept, padded)")
+            transform = (new_w / w, new_h / h, float(left), float(top))
+    return image, ", ".join(steps), transform
+
+
+def model_image(spec: ModelSpec, image: np.ndarray) -> ModelImage:
+    """A uint8 picture (any size, grey or RGB) as the model's input."""
+    pixels, conversion, transform = to_model_pixels(spec, image)
+    normalise = spec.normalise or default_normalise
+    x = np.asarray(normalise(pixels), dtype=np.float32)[None]
+    if tuple(x.shape) != tuple(spec.input_shape):
+        raise ModelSpecError(
+            f"model {spec.name}: its normalisation gave shape {tuple(x.shape)}, expected {tuple(spec.input_shape)}"
+        )
+    return ModelImage(pixels, x, conversion, transform)

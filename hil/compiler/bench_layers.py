@@ -1,0 +1,229 @@
+"""The general layers (issue 10, point 6), one small model per operator: a 3x3 stem convolution, then the operator
+(as a module and as a function where PyTorch has both). Compiles each, checks host C == golden bit for bit and
+prints the SNR of the int8 output against float on realistic inputs (smooth image-like maps, not i.i.d. noise):
+of the whole model, and of the operator alone (float run from the stem's own int8 output).
+
+    .venv/bin/python -m hil.compiler.bench_layers
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hil.compiler.capture import to_graph_layout
+
+INPUT_SHAPE = (1, 3, 16, 16)
+CHANNELS = 8
+
+
+class Fn(nn.Module):
+    """A function of the stem's output as a module (the functional forms)."""
+
+    def __init__(self, function: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        super().__init__()
+        self.function = function
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.function(x)
+
+
+class AfterAdd(nn.Module):
+    """A residual: the stem's map plus a 3x3 convolution of it, then an activation (relu and relu6 fuse into
+    add_s8, others run as tables)."""
+
+    def __init__(self, activation: nn.Module) -> None:
+        super().__init__()
+        self.conv, self.activation = nn.Conv2d(CHANNELS, CHANNELS, 3, padding=1), activation
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.activation(x + self.conv(x))
+
+
+def _head(*layers: nn.Module) -> nn.Module:
+    return nn.Sequential(*layers)
+
+
+def _flat() -> int:
+    return CHANNELS * (INPUT_SHAPE[2] // 2) * (INPUT_SHAPE[3] // 2)
+
+
+# name -> the layers after the stem
+OPERATORS: dict[str, Callable[[], nn.Module]] = {
+    "maxpool 3x3 s2 p1": lambda: _head(nn.ReLU(), nn.MaxPool2d(3, 2, 1)),
+    "max_pool2d ceil_mode": lambda: Fn(lambda x: F.max_pool2d(F.relu(x), 3, 2, ceil_mode=True)),
+    "avgpool 2x2": lambda: _head(nn.ReLU(), nn.AvgPool2d(2)),
+    "avg_pool2d 3x3 p1": lambda: Fn(lambda x: F.avg_pool2d(x, 3, 1, 1)),
+    "global avgpool": lambda: _head(nn.ReLU(), nn.AdaptiveAvgPool2d(1)),
+    "mean over H, W": lambda: Fn(lambda x: torch.relu(x).mean((2, 3))),
+    "flatten + linear": lambda: _head(nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(_flat(), 10)),
+    "linear + bn1d + relu + dropout + identity": lambda: _head(
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(CHANNELS, 16),
+        nn.BatchNorm1d(16),
+        nn.ReLU(),
+        nn.Dropout(0.5),
+        nn.Identity(),
+        nn.Linear(16, 10),
+    ),
+    "softmax": lambda: _head(nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(CHANNELS, 10), nn.Softmax(-1)),
+    "relu (standalone)": lambda: Fn(lambda x: F.relu(F.max_pool2d(x, 2))),
+    "relu6 (standalone)": lambda: _head(nn.MaxPool2d(2), nn.ReLU6()),
+    "clamp(-1, 2) (hardtanh)": lambda: Fn(lambda x: x.clamp(-1.0, 2.0)),
+    "leaky_relu": lambda: nn.LeakyReLU(0.1),
+    "leaky_relu (F)": lambda: Fn(lambda x: F.leaky_relu(x, 0.2)),
+    "hardswish": lambda: nn.Hardswish(),
+    "hardsigmoid": lambda: nn.Hardsigmoid(),
+    "sigmoid": lambda: Fn(torch.sigmoid),
+    "tanh": lambda: nn.Tanh(),
+    "relu after add": lambda: AfterAdd(nn.ReLU()),
+    "hardswish after add": lambda: AfterAdd(nn.Hardswish()),
+    "batchnorm after maxpool": lambda: _head(nn.MaxPool2d(2), nn.BatchNorm2d(CHANNELS), nn.ReLU()),
+    "conv padding='same' (even kernel)": lambda: _head(nn.ReLU(), nn.Conv2d(CHANNELS, CHANNELS, 4, padding="same")),
+    "ZeroPad2d + strided conv": lambda: _head(nn.ReLU(), nn.ZeroPad2d((0, 1, 0, 1)), nn.Conv2d(CHANNELS, 8, 3, 2)),
+    "F.pad asymmetric + conv": lambda: Fn(lambda x: F.pad(F.relu(x), (2, 1, 0, 1))),
+    "F.pad + maxpool (a zero_pad data move)": lambda: Fn(lambda x: F.max_pool2d(F.pad(x, (0, 1, 1, 0)), 2)),
+    "dilated conv": lambda: _head(nn.ReLU(), nn.Conv2d(CHANNELS, CHANNELS, 3, padding=2, dilation=2)),
+    "grouped conv (4 groups)": lambda: _head(nn.ReLU(), nn.Conv2d(CHANNELS, 12, 3, padding=1, groups=4)),
+    "depthwise x2 multiplier": lambda: _head(nn.ReLU(), nn.Conv2d(CHANNELS, 16, 3, padding=1, groups=CHANNELS)),
+}
+
+
+class OperatorModel(nn.Module):
+    """stem (3x3 conv, 3 -> 8 channels) -> the operator's layers (-> a 3x3 conv where the operator is a padding)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(INPUT_SHAPE[1], CHANNELS, 3, padding=1)
+        self.op = OPERATORS[name]()
+        self.tail = nn.Conv2d(CHANNELS, 8, 3) if name.startswith("F.pad") else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.tail(self.op(self.stem(x)))
+
+
+class AllLayers(nn.Module):
+    """Every operator of the table in one model (for one firmware under QEMU): SAME and asymmetric padding,
+    dilation, groups, a channel multiplier, pools, BatchNorm after a pool, table activations, an activation after
+    an add, global pooling, flatten, Linear, BatchNorm1d, Dropout, softmax."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.same = nn.Conv2d(3, 8, 4, padding="same")
+        self.pad = nn.ZeroPad2d((0, 1, 0, 1))
+        self.strided = nn.Conv2d(8, 8, 3, stride=2)
+        self.dilated = nn.Conv2d(8, 8, 3, padding=2, dilation=2)
+        self.grouped = nn.Conv2d(8, 12, 3, padding=1, groups=4)
+        self.multiplier = nn.Conv2d(12, 24, 3, padding=1, groups=12)
+        self.bn = nn.BatchNorm2d(24)
+        self.residual = nn.Conv2d(24, 24, 1)
+        self.fc1 = nn.Linear(24 * 2 * 3, 16)
+        self.bn1 = nn.BatchNorm1d(16)
+        self.drop = nn.Dropout(0.2)
+        self.fc2 = nn.Linear(16, 10)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        x = nn.functional.hardswish(self.same(x))
+        x = F.leaky_relu(self.strided(self.pad(x)), 0.1)
+        x = torch.tanh(self.dilated(F.pad(x, (1, 0, 0, 1))))
+        x = self.multiplier(F.hardsigmoid(self.grouped(x)))
+        x = F.relu(self.bn(F.max_pool2d(F.pad(x, (1, 0, 0, 1)), 2, padding=(0, 1))))
+        x = torch.sigmoid(x + self.residual(x))
+        pooled = F.avg_pool2d(x, 2)
+        rows = self.drop(F.relu6(self.bn1(self.fc1(torch.flatten(pooled, 1)))))
+        return F.softmax(self.fc2(rows), dim=1), x.mean((2, 3)), F.adaptive_avg_pool2d(x, 1)
+
+
+def seeded(module: nn.Module, seed: int) -> nn.Module:
+    """He-initialised weights, small biases and non-trivial BatchNorm statistics from a seed; eval mode."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                m.weight.copy_(torch.randn(m.weight.shape, generator=generator) * (2.0 / m.weight[0].numel()) ** 0.5)
+                if m.bias is not None:
+                    m.bias.copy_(0.1 * torch.randn(m.bias.shape, generator=generator))
+            elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                n = m.num_features
+                m.running_mean.copy_(0.2 * torch.randn(n, generator=generator))
+                m.running_var.copy_(0.5 + torch.rand(n, generator=generator))
+                m.weight.copy_(0.5 + torch.rand(n, generator=generator))
+                m.bias.copy_(0.2 * torch.randn(n, generator=generator))
+    return module.eval()
+
+
+def realistic_inputs(shape: tuple[int, ...], count: int, seed: int = 0) -> list[torch.Tensor]:
+    """Image-like inputs: blurred noise plus a horizontal gradient, as 8-bit pixels p normalised (p - 128) / 128
+    (the usual preprocessing; values in [-1, 127/128])."""
+    generator = torch.Generator().manual_seed(seed)
+    out = []
+    for _ in range(count):
+        noise = torch.rand(shape, generator=generator) * 2 - 1
+        smooth = F.avg_pool2d(noise, 3, stride=1, padding=1, count_include_pad=False) * 1.5
+        image = (smooth + torch.linspace(-0.5, 0.5, shape[-1]).expand(shape)).clamp(-1, 1)
+        pixels = torch.round((image + 1) * 127.5)
+        out.append((pixels - 128) / 128)
+    return out
+
+
+def measure(
+    model: nn.Module, shape: tuple[int, ...], directory: Path, name: str, host_c: bool = True
+) -> tuple[float, float, list[str], bool]:
+    """Over 4 held-out inputs: the worst SNR in dB of the outputs against the float model, the worst SNR of the
+    layers after the stem against float run on the stem's own int8 output (the operator's error alone), the
+    kernels, and whether host C == golden bit for bit (with host_c; else True, unchecked)."""
+    from hil.compiler import float_executor, golden
+    from hil.compiler.host_model import HostModel
+    from hil.compiler.pipeline import compile_model
+
+    inputs = realistic_inputs(shape, 12)
+    calibration = [to_graph_layout(x.numpy()) for x in inputs[:8]]
+    compiled = compile_model(model, inputs[0], calibration, directory / "c", name)
+    host = HostModel(compiled.emitted.sources, build_root=directory / "host") if host_c else None
+    graph, qgraph = compiled.graph, compiled.qgraph
+    worst, worst_op, exact = float("inf"), float("inf"), True
+    for x in inputs[8:]:
+        x = to_graph_layout(x.numpy())
+        q = qgraph.quantize_input(x)
+        ints = golden.execute(qgraph, [q])
+        if host is not None:
+            got = host.run([q])
+            exact &= all(np.array_equal(g, ints[t]) for g, t in zip(got, qgraph.outputs, strict=True))
+        reference = float_executor.outputs(graph, [x])
+        stem = graph.nodes[0].output
+        after_stem = {stem: qgraph.dequantize(stem, ints[stem])}
+        for node in graph.nodes[1:]:
+            value = float_executor.run_node(node, [after_stem[t] for t in node.inputs])
+            after_stem[node.output] = value.reshape(-1, *graph.tensors[node.output].shape[1:])
+        for t, f in zip(qgraph.outputs, reference, strict=True):
+            worst = min(worst, golden.snr_db(f, qgraph.dequantize(t, ints[t])))
+            worst_op = min(worst_op, golden.snr_db(after_stem[t], qgraph.dequantize(t, ints[t])))
+    return worst, worst_op, [n.kernel for n in qgraph.nodes], exact
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    print(f"{'operator':44s} {'model':>6s} {'op':>6s}  host C == golden  kernels after the stem")
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, name in enumerate(OPERATORS):
+            model = seeded(OperatorModel(name), args.seed)
+            snr, op_snr, kernels, exact = measure(model, INPUT_SHAPE, Path(tmp) / str(i), f"op{i}")
+            print(f"{name:44s} {snr:6.1f} {op_snr:6.1f}  {'yes' if exact else 'NO':16s}  {', '.join(kernels[1:])}")
+    print("SNR in dB against float: model = the whole model's int8 output; op = the layers after the stem, against")
+    print("float run on the stem's own int8 output (the operator's error alone). Worst of 4 held-out inputs.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,320 @@
+"""ONNX in: an .onnx file as a PyTorch module the compiler captures like any other.
+
+The `onnx` package parses the file; each node becomes the PyTorch layer it stands for (Conv -> nn.Conv2d, Gemm ->
+nn.Linear, BatchNormalization -> nn.BatchNorm2d/1d, the rest their torch.nn.functional forms), run in the graph's
+order, so capture sees the same modules and functions a hand-written model gives it and compiles to the same C.
+
+Why not onnx2torch: it requires torchvision (Requires-Dist, and its NMS/RoiAlign converters import it when the
+package loads), which this project does not install (torch stays 2.13.0 alone). The operators below are the ones
+the compiler takes; any other fails here in one line naming it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hil.errors import CompileError
+
+
+class OnnxImportError(CompileError):
+    """An .onnx file the importer cannot read, or a node whose operator it (or the compiler) cannot take."""
+
+
+def _onnx():
+    try:
+        import onnx
+    except ImportError as error:
+        raise OnnxImportError("reading .onnx files needs the onnx package: pip install -e '.[onnx]'") from error
+    return onnx
+
+
+def _load(path: Path):
+    onnx = _onnx()
+    path = Path(path)
+    if not path.is_file():
+        raise OnnxImportError(f"{path}: no such ONNX file")
+    try:
+        model = onnx.load(str(path))
+        onnx.checker.check_model(model)
+    except Exception as error:  # onnx raises DecodeError, ValidationError, ... for a damaged file
+        raise OnnxImportError(
+            f"{path}: not a valid ONNX model ({type(error).__name__}: {error})".split("\n")[0]
+        ) from error
+    return model
+
+
+def onnx_input_shape(path: Path) -> tuple[int, ...]:
+    """The shape of the model's first input (a symbolic dimension, such as a batch named 'N', counts as 1)."""
+    graph = _load(path).graph
+    initializers = {t.name for t in graph.initializer}
+    inputs = [i for i in graph.input if i.name not in initializers]
+    if not inputs:
+        raise OnnxImportError(f"{path}: the graph has no input")
+    dims = inputs[0].type.tensor_type.shape.dim
+    return tuple(int(d.dim_value) if d.HasField("dim_value") and d.dim_value > 0 else 1 for d in dims)
+
+
+def onnx_output_names(path: Path) -> tuple[str, ...]:
+    """The names of the model's outputs, in order."""
+    return tuple(o.name for o in _load(path).graph.output)
+
+
+def _attrs(node) -> dict:
+    onnx = _onnx()
+    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _pads(attrs: dict, node_name: str) -> tuple[int, int, int, int]:
+    """ONNX pads [top, left, bottom, right] of a 2-d op; auto_pad other than NOTSET is refused."""
+    if attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
+        raise OnnxImportError(f"ONNX node '{node_name}': auto_pad {attrs['auto_pad']!r} is not supported (use pads)")
+    top, left, bottom, right = (int(v) for v in attrs.get("pads", [0, 0, 0, 0]))
+    return top, left, bottom, right
+
+
+class OnnxModule(nn.Module):
+    """The graph's nodes in order; layers with weights are submodules, named after the ONNX nodes."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        model = _load(path)
+        graph = model.graph
+        onnx = _onnx()
+        self.constants: dict[str, np.ndarray] = {t.name: onnx.numpy_helper.to_array(t) for t in graph.initializer}
+        self.input_names = [i.name for i in graph.input if i.name not in self.constants]
+        self.output_names = [o.name for o in graph.output]
+        self.layers = nn.ModuleDict()
+        self.steps: list[tuple[str, list[str], list[str], Callable]] = []  # (node for messages, inputs, outputs, run)
+        for index, node in enumerate(graph.node):
+            name = node.name or f"{node.op_type}_{index}"
+            if node.op_type == "Constant":
+                self.constants[node.output[0]] = onnx.numpy_helper.to_array(_attrs(node)["value"])
+                continue
+            operands = [n for n in node.input if n]
+            if node.op_type in FOLD and all(n in self.constants for n in operands):
+                arrays = [self.constants[n] if n else None for n in node.input]
+                self.constants[node.output[0]] = np.asarray(FOLD[node.op_type](_attrs(node), *arrays))
+                continue
+            if node.op_type not in CONVERTERS:
+                raise OnnxImportError(
+                    f"ONNX node '{name}': operator {node.op_type} is not supported; supported: {', '.join(CONVERTERS)}"
+                )
+            step = CONVERTERS[node.op_type](self, name, node, _attrs(node))
+            self.steps.append((f"{name}' ({node.op_type})", list(node.input), list(node.output), step))
+
+    def constant(self, name: str, node_name: str) -> np.ndarray:
+        if name not in self.constants:
+            raise OnnxImportError(f"ONNX node '{node_name}': input '{name}' must be a constant (an initializer)")
+        return self.constants[name]
+
+    def add_layer(self, node_name: str, layer: nn.Module) -> nn.Module:
+        key = re.sub(r"\W", "_", node_name).strip("_") or "layer"
+        while key in self.layers:
+            key += "_"
+        self.layers[key] = layer
+        return layer
+
+    def forward(self, *inputs: torch.Tensor):
+        values = dict(zip(self.input_names, inputs, strict=True))
+        for node, names, outputs, step in self.steps:
+            args = [values.get(n) for n in names]
+            try:
+                values[outputs[0]] = step(*args)
+            except OnnxImportError:
+                raise
+            except CompileError as error:  # capture refused what the node became: name the node
+                raise OnnxImportError(f"ONNX node '{node}: {error}") from error
+        outs = [values[n] for n in self.output_names]
+        return outs[0] if len(outs) == 1 else tuple(outs)
+
+
+def _tensor(array: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.array(array, dtype=np.float32))
+
+
+def _conv(m: OnnxModule, name: str, node, a: dict) -> Callable:
+    weight = m.constant(node.input[1], name)
+    if weight.ndim != 4:
+        raise OnnxImportError(f"ONNX node '{name}': only 2-d convolutions are supported, got weight {weight.shape}")
+    top, left, bottom, right = _pads(a, name)
+    symmetric = (top, left) == (bottom, right)  # else the zeros go in an F.pad the compiler folds into the conv
+    groups = int(a.get("group", 1))
+    conv = nn.Conv2d(
+        weight.shape[1] * groups,
+        weight.shape[0],
+        tuple(weight.shape[2:]),
+        stride=tuple(a.get("strides", [1, 1])),
+        padding=(top, left) if symmetric else 0,
+        dilation=tuple(a.get("dilations", [1, 1])),
+        groups=groups,
+        bias=len(node.input) > 2 and bool(node.input[2]),
+    )
+    with torch.no_grad():
+        conv.weight.copy_(_tensor(weight))
+        if conv.bias is not None:
+            conv.bias.copy_(_tensor(m.constant(node.input[2], name)))
+    m.add_layer(name, conv)
+    if symmetric:
+        return lambda x, *_: conv(x)
+    return lambda x, *_: conv(F.pad(x, (left, right, top, bottom)))
+
+
+def _gemm(m: OnnxModule, name: str, node, a: dict) -> Callable:
+    weight = m.constant(node.input[1], name) * float(a.get("alpha", 1.0))
+    if a.get("transA", 0):
+        raise OnnxImportError(f"ONNX node '{name}': Gemm with transA is not supported")
+    weight = weight if a.get("transB", 0) else weight.T
+    bias = m.constant(node.input[2], name) * float(a.get("beta", 1.0)) if len(node.input) > 2 else None
+    linear = nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None)
+    with torch.no_grad():
+        linear.weight.copy_(_tensor(weight))
+        if bias is not None:
+            linear.bias.copy_(_tensor(np.broadcast_to(bias, (weight.shape[0],))))
+    m.add_layer(name, linear)
+    return lambda x, *_: linear(x)
+
+
+def _matmul(m: OnnxModule, name: str, node, a: dict) -> Callable:
+    weight = m.constant(node.input[1], name)
+    linear = m.add_layer(name, nn.Linear(weight.shape[0], weight.shape[1], bias=False))
+    with torch.no_grad():
+        linear.weight.copy_(_tensor(weight.T))
+    return lambda x, *_: linear(x)
+
+
+def _batchnorm(m: OnnxModule, name: str, node, a: dict) -> Callable:
+    """A BatchNorm2d for maps and a BatchNorm1d for rows (the input's rank is known only when it runs)."""
+    scale, bias, mean, var = (m.constant(n, name) for n in node.input[1:5])
+    norms = []
+    for kind in (nn.BatchNorm2d, nn.BatchNorm1d):
+        bn = m.add_layer(name, kind(len(scale), eps=float(a.get("epsilon", 1e-5))))
+        with torch.no_grad():
+            for target, value in ((bn.weight, scale), (bn.bias, bias), (bn.running_mean, mean), (bn.running_var, var)):
+                target.copy_(_tensor(value))
+        norms.append(bn)
+    return lambda x, *_: norms[0](x) if x.dim() == 4 else norms[1](x)
+
+
+def _clip(m: OnnxModule, name: str, node, a: dict) -> Callable:
+    bounds = [float(m.constant(n, name)) if n else None for n in list(node.input[1:3]) + [""] * (3 - len(node.input))]
+    low = a.get("min", bounds[0] if bounds[0] is not None else -np.inf)
+    high = a.get("max", bounds[1] if bounds[1] is not None else np.inf)
+    if (low, high) == (0.0, 6.0):
+        return lambda x, *_: F.relu6(x)
+    if low == 0.0 and high == np.inf:
+        return lambda x, *_: F.relu(x)
+    return lambda x, *_: F.hardtanh(x, float(low), float(high))
+
+
+def _pool(kind: str) -> Callable:
+    def convert(m: OnnxModule, name: str, node, a: dict) -> Callable:
+        top, left, bottom, right = _pads(a, name)
+        if (top, left) != (bottom, right):
+            raise OnnxImportError(f"ONNX node '{name}': {node.op_type} with asymmetric pads is not supported")
+        kernel, stride = tuple(a["kernel_shape"]), tuple(a.get("strides", a["kernel_shape"]))
+        ceil = bool(a.get("ceil_mode", 0))
+        if kind == "max":
+            return lambda x, *_: F.max_pool2d(x, kernel, stride, (top, left), ceil_mode=ceil)
+        include = bool(a.get("count_include_pad", 0)) or (top, left) == (0, 0)
+        return lambda x, *_: F.avg_pool2d(x, kernel, stride, (top, left), ceil, include)
+
+    return convert
+
+
+def _reshape(m: OnnxModule, name: str, node, a: dict) -> Callable:
+    shape = [int(v) for v in m.constant(node.input[1], name)]
+    return lambda x, *_: x.reshape([x.shape[i] if s == 0 else s for i, s in enumerate(shape)])
+
+
+def _flatten(m: OnnxModule, name: str, node, a: dict) -> Callable:
+    if int(a.get("axis", 1)) != 1:
+        raise OnnxImportError(f"ONNX node '{name}': Flatten is supported at axis 1 only")
+    return lambda x, *_: torch.flatten(x, 1)
+
+
+def _pad(m: OnnxModule, name: str, node, a: dict) -> Callable:
+    pads = [int(v) for v in (m.constant(node.input[1], name) if len(node.input) > 1 else a["pads"])]
+    mode = a.get("mode", b"constant")
+    mode = mode.decode() if isinstance(mode, bytes) else mode
+    if len(pads) != 8 or any(pads[:2]) or any(pads[4:6]):
+        raise OnnxImportError(f"ONNX node '{name}': only padding of rows and columns is supported, got {pads}")
+    torch_pads = (pads[3], pads[7], pads[2], pads[6])
+    return lambda x, *_: F.pad(x, torch_pads, mode="replicate" if mode == "edge" else mode)
+
+
+def _softmax(m: OnnxModule, name: str, node, a: dict) -> Callable:
+    axis = int(a.get("axis", -1))
+    return lambda x, *_: F.softmax(x, dim=axis)
+
+
+def _mean(m: OnnxModule, name: str, node, a: dict) -> Callable:
+    axes = a.get("axes") or [int(v) for v in m.constant(node.input[1], name)]
+    keep = bool(a.get("keepdims", 1))
+    return lambda x, *_: x.mean(tuple(axes), keepdim=keep)
+
+
+CONVERTERS: dict[str, Callable] = {
+    "Conv": _conv,
+    "Gemm": _gemm,
+    "MatMul": _matmul,
+    "BatchNormalization": _batchnorm,
+    "Relu": lambda m, n, node, a: lambda x, *_: F.relu(x),
+    "Clip": _clip,
+    "LeakyRelu": lambda m, n, node, a: lambda x, *_: F.leaky_relu(x, float(a.get("alpha", 0.01))),
+    "HardSwish": lambda m, n, node, a: lambda x, *_: F.hardswish(x),
+    "HardSigmoid": lambda m, n, node, a: lambda x, *_: F.hardsigmoid(x),
+    "Sigmoid": lambda m, n, node, a: lambda x, *_: torch.sigmoid(x),
+    "Tanh": lambda m, n, node, a: lambda x, *_: torch.tanh(x),
+    "Softmax": _softmax,
+    "MaxPool": _pool("max"),
+    "AveragePool": _pool("average"),
+    "GlobalAveragePool": lambda m, n, node, a: lambda x, *_: F.adaptive_avg_pool2d(x, 1),
+    "ReduceMean": _mean,
+    "Flatten": _flatten,
+    "Reshape": _reshape,
+    "Pad": _pad,
+    "Add": lambda m, n, node, a: lambda x, y: x + y,
+    "Concat": lambda m, n, node, a: lambda *xs: torch.cat(xs, dim=int(a["axis"])),
+    "Dropout": lambda m, n, node, a: lambda x, *_: x,
+    "Identity": lambda m, n, node, a: lambda x, *_: x,
+}
+
+
+def _slice(a: dict, data, starts, ends, axes=None, steps=None) -> np.ndarray:
+    axes = range(len(starts)) if axes is None else axes
+    steps = [1] * len(starts) if steps is None else steps
+    index = [slice(None)] * data.ndim
+    for start, end, axis, step in zip(starts, ends, axes, steps, strict=True):
+        index[int(axis)] = slice(int(start), int(end), int(step))
+    return data[tuple(index)]
+
+
+# Operators on constants only (the index arithmetic exporters write, e.g. for F.pad), evaluated here with numpy.
+FOLD: dict[str, Callable] = {
+    "ConstantOfShape": lambda a, shape: np.full(
+        [int(v) for v in shape], _onnx().numpy_helper.to_array(a["value"]).ravel()[0] if "value" in a else 0.0
+    ),
+    "Concat": lambda a, *xs: np.concatenate(xs, axis=int(a["axis"])),
+    "Reshape": lambda a, x, shape: x.reshape([x.shape[i] if s == 0 else int(s) for i, s in enumerate(shape)]),
+    "Slice": _slice,
+    "Transpose": lambda a, x: np.transpose(x, a.get("perm")),
+    "Cast": lambda a, x: x.astype(_onnx().helper.tensor_dtype_to_np_dtype(a["to"])),
+    "Unsqueeze": lambda a, x, axes=None: np.expand_dims(x, tuple(int(v) for v in (a.get("axes") or axes))),
+    "Squeeze": lambda a, x, axes=None: np.squeeze(x, tuple(int(v) for v in (a.get("axes") or axes))),
+    "Gather": lambda a, x, i: np.take(x, i, axis=int(a.get("axis", 0))),
+    "Add": lambda a, x, y: x + y,
+    "Sub": lambda a, x, y: x - y,
+    "Mul": lambda a, x, y: x * y,
+}
+
+
+def load_onnx(path: Path) -> nn.Module:
+    """The .onnx file at path as an eval-mode PyTorch module (raises OnnxImportError in one line)."""
+    return OnnxModule(Path(path)).eval()

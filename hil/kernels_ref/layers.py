@@ -1,0 +1,121 @@
+"""Bit-exact twins of the general models' kernels: grouped_conv2d_s8, fully_connected_s8, maxpool_s8, avgpool_s8,
+lut_s8 and softmax_s8 (hil_kernels.h documents each formula)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hil.kernels_ref.conv import _check, _requantize
+from hil.kernels_ref.fixed import KernelRangeError, clamp, round_shift
+from hil.kernels_ref.params import (
+    AvgPoolParams,
+    ConvParams,
+    FullyConnectedParams,
+    GroupedConvParams,
+    PoolParams,
+    SoftmaxParams,
+)
+
+
+def _taps(
+    input: np.ndarray,
+    k_h: int,
+    k_w: int,
+    stride: tuple[int, int],
+    pad: tuple[int, int],
+    dilation: tuple[int, int],
+    output_hw: tuple[int, int],
+    fill: int,
+):
+    """(ky, kx, the input values tap (ky, kx) reads for every output pixel, fill outside the input)."""
+    (sh, sw), (ph, pw), (dh, dw), (oh, ow) = stride, pad, dilation, output_hw
+    _, h, w, _ = input.shape
+    bottom = max(0, (oh - 1) * sh + (k_h - 1) * dh + 1 - ph - h)
+    right = max(0, (ow - 1) * sw + (k_w - 1) * dw + 1 - pw - w)
+    padded = np.pad(input.astype(np.int64), ((0, 0), (ph, bottom), (pw, right), (0, 0)), constant_values=fill)
+    for ky in range(k_h):
+        for kx in range(k_w):
+            y, x = ky * dh, kx * dw
+            yield ky, kx, padded[:, y : y + sh * (oh - 1) + 1 : sh, x : x + sw * (ow - 1) + 1 : sw, :]
+
+
+def grouped_conv2d_s8(
+    params: GroupedConvParams,
+    out_shift: np.ndarray,
+    input: np.ndarray,
+    filter: np.ndarray,
+    bias: np.ndarray | None,
+    output_hw: tuple[int, int],
+) -> np.ndarray:
+    """grouped_conv2d_s8: NHWC int8 input, OHWI int8 filter with I = C_in / groups, dilation; output
+    [n, *output_hw, O]."""
+    input = _check(input, np.int8, 4, "input")
+    filter = _check(filter, np.int8, 4, "filter")
+    groups, cin = params.groups, input.shape[3]
+    cout, k_h, k_w, cin_g = filter.shape
+    if cin % groups or cout % groups or cin_g * groups != cin:
+        raise KernelRangeError(f"filter {filter.shape} and {groups} groups do not fit input {input.shape}")
+    acc = np.zeros((input.shape[0], *output_hw, groups, cout // groups), dtype=np.int64)
+    f = filter.astype(np.int64).reshape(groups, cout // groups, k_h, k_w, cin_g)
+    stride, pad = (params.stride_h, params.stride_w), (params.pad_h, params.pad_w)
+    for ky, kx, patch in _taps(input, k_h, k_w, stride, pad, (params.dilation_h, params.dilation_w), output_hw, 0):
+        grouped = patch.reshape(*patch.shape[:3], groups, cin_g)
+        acc += np.einsum("bhwgc,goc->bhwgo", grouped, f[:, :, ky, kx, :])
+    acc = acc.reshape(*acc.shape[:3], cout)
+    if bias is not None:
+        acc += np.asarray(bias, dtype=np.int64)
+    return _requantize(acc, ConvParams(act_min=params.act_min, act_max=params.act_max), out_shift)
+
+
+def fully_connected_s8(
+    params: FullyConnectedParams, out_shift: np.ndarray, input: np.ndarray, weight: np.ndarray, bias: np.ndarray | None
+) -> np.ndarray:
+    """fully_connected_s8: input [..., N] int8, weight [M, N] int8; output [..., M]."""
+    input = np.asarray(input)
+    weight = _check(weight, np.int8, 2, "weight")
+    if input.dtype != np.int8 or input.shape[-1] != weight.shape[1]:
+        raise KernelRangeError(f"weight {weight.shape} does not fit input {input.dtype} {input.shape}")
+    acc = input.astype(np.int64) @ weight.astype(np.int64).T
+    if bias is not None:
+        acc += np.asarray(bias, dtype=np.int64)
+    return _requantize(acc, ConvParams(act_min=params.act_min, act_max=params.act_max), out_shift)
+
+
+def maxpool_s8(params: PoolParams, input: np.ndarray, output_hw: tuple[int, int]) -> np.ndarray:
+    """maxpool_s8: padded taps never win."""
+    input = _check(input, np.int8, 4, "input")
+    stride, pad = (params.stride_h, params.stride_w), (params.pad_h, params.pad_w)
+    out = np.full((input.shape[0], *output_hw, input.shape[3]), -(2**40), dtype=np.int64)
+    for _, _, patch in _taps(input, params.kernel_h, params.kernel_w, stride, pad, (1, 1), output_hw, -(2**40)):
+        out = np.maximum(out, patch)
+    if out.min() == -(2**40):
+        raise KernelRangeError("a max pooling window holds no input value")
+    return clamp(out, params.act_min, params.act_max).astype(np.int8)
+
+
+def avgpool_s8(params: AvgPoolParams, input: np.ndarray, output_hw: tuple[int, int]) -> np.ndarray:
+    """avgpool_s8: round_shift(window sum * multiplier, shift), padded taps zero."""
+    input = _check(input, np.int8, 4, "input")
+    stride, pad = (params.stride_h, params.stride_w), (params.pad_h, params.pad_w)
+    total = np.zeros((input.shape[0], *output_hw, input.shape[3]), dtype=np.int64)
+    for _, _, patch in _taps(input, params.kernel_h, params.kernel_w, stride, pad, (1, 1), output_hw, 0):
+        total += patch
+    return clamp(round_shift(total * params.multiplier, params.shift), params.act_min, params.act_max).astype(np.int8)
+
+
+def lut_s8(input: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """lut_s8: table[x + 128] for every value."""
+    table = _check(table, np.int8, 1, "table")
+    if table.shape != (256,) or np.asarray(input).dtype != np.int8:
+        raise KernelRangeError(f"lut_s8 takes int8 values and a 256-entry int8 table, got {table.shape}")
+    return table[np.asarray(input).astype(np.int64) + 128]
+
+
+def softmax_s8(params: SoftmaxParams, input: np.ndarray, exp_table: np.ndarray) -> np.ndarray:
+    """softmax_s8 over the last axis."""
+    exp_table = _check(exp_table, np.int32, 1, "exp_table")
+    x = np.asarray(input).astype(np.int64)
+    t = exp_table.astype(np.int64)[x.max(axis=-1, keepdims=True) - x]
+    s = t.sum(axis=-1, keepdims=True)
+    p = ((t << (params.out_frac_bits + 1)) + s) // (2 * s)
+    return clamp(p, params.act_min, params.act_max).astype(np.int8)

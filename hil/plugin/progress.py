@@ -1,0 +1,19 @@
+"""A progress line on the terminal from inside a test or a long setup step, past pytest's output capture, so a
+long test (a whole image set, a compile) does not sit silent."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+
+
+def progress(config: pytest.Config, text: str) -> None:
+    """Writes text as its own line on the run's terminal (nothing under an xdist worker, which has none)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None or hasattr(config, "workerinput"):
+        return
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+        reporter.ensure_newline()
+        reporter.write_line(text)

@@ -1,0 +1,65 @@
+"""What the controller can check before any test runs: each mistake is one `pytest.UsageError` line (exit 4),
+printed once for the run rather than once per test, under pytest-xdist too (workers are never started)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from hil.errors import HilError
+from hil.plugin.options import HilOptions
+from hil.plugin.results_fixture import worker_id
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".pgm")
+
+
+def _check_images(options: HilOptions) -> None:
+    images = options.images
+    if images is None:
+        return
+    if not images.exists():
+        raise pytest.UsageError(f"--images {images}: no such folder")
+    if not images.is_dir():
+        raise pytest.UsageError(f"--images {images}: not a folder; expected a folder of images")
+    if not any(p.suffix.lower() in IMAGE_SUFFIXES for p in images.iterdir()):
+        raise pytest.UsageError(f"--images {images}: no {'/'.join(IMAGE_SUFFIXES)} images there")
+
+
+def _check_target(options: HilOptions) -> None:
+    from hil.board_description import load_board
+
+    if options.farm is None:
+        try:
+            load_board(options.board)
+        except HilError as e:
+            raise pytest.UsageError(f"--board {options.board}: {e}") from None
+    if options.emulate == "qemu" and shutil.which("qemu-system-arm") is None:
+        raise pytest.UsageError("--emulate qemu: qemu-system-arm is not installed (apt-get install qemu-system-arm)")
+    if shutil.which("arm-none-eabi-gcc") is None:
+        raise pytest.UsageError(
+            "arm-none-eabi-gcc is not installed, so no firmware can be built "
+            "(apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi)"
+        )
+
+
+def _check_models(options: HilOptions) -> None:
+    from hil.catalog import resolve_model
+
+    for model in options.models:
+        try:
+            resolve_model(model)
+        except HilError as e:
+            raise pytest.UsageError(str(e)) from None
+
+
+def check_setup(config: pytest.Config, options: HilOptions) -> None:
+    """Images, board, toolchain, emulator and models of a run that goes to a target; nothing on a worker."""
+    if worker_id(config) is not None:
+        return
+    _check_images(options)
+    asked = any(config.getoption(name, default=None) for name in ("hil_emulate", "hil_board", "hil_model", "hil_farm"))
+    if not asked:
+        return  # no target or model named: the harness's own tests, or tests that need no device
+    _check_target(options)
+    _check_models(options)

@@ -1,0 +1,138 @@
+"""`hil run` for a user's model on QEMU: the device's outputs equal the golden model's, and are described by the
+model's task (top-k for a classifier, decoded detections for a detector), with latency and footprint."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from hil.catalog import resolve_model
+from hil.catalog.preprocess import model_image
+from hil.cli import main
+from hil.exit_codes import USAGE_ERROR
+
+NETS = """
+import numpy as np
+import torch
+from torch import nn
+from hil.catalog import ModelSpec
+
+
+class Classifier(nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(3)
+        self.conv = nn.Conv2d(3, 4, 3, stride=2, padding=1)
+        self.relu = nn.ReLU()
+        self.head = nn.Conv2d(4, 3, 8)
+
+    def forward(self, x):
+        return self.head(self.relu(self.conv(x)))
+
+
+def classifier():
+    return ModelSpec(
+        name="run_classifier",
+        build=lambda: Classifier().eval(),
+        input_shape=(1, 3, 16, 16),
+        output_names=("scores",),
+        task="classification",
+        labels=("cat", "dog", "bird"),
+        calibration=lambda n: np.random.default_rng(1).uniform(0, 1, (n, 3, 16, 16)).astype(np.float32),
+    )
+"""
+
+
+@pytest.fixture(scope="module")
+def nets(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("run_nets") / "run_nets.py"
+    path.write_text(NETS)
+    return path
+
+
+def _run(argv: list[str], capsys: pytest.CaptureFixture) -> tuple[int, dict]:
+    code = main(["run", "--emulate", "qemu", *argv, "--json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_a_classifier_from_an_array_gives_top_k(nets: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    x = tmp_path / "x.npy"
+    np.save(x, np.random.default_rng(5).uniform(0, 1, (3, 16, 16)).astype(np.float32))
+    code, result = _run(["--model", f"{nets}:classifier", "--input", str(x)], capsys)
+    assert code == 0 and result["matches_reference"], result
+    top = result["meaning"]["top_k"]
+    assert [row["label"] for row in top] != [] and {row["label"] for row in top} == {"cat", "dog", "bird"}
+    assert top[0]["score"] >= top[-1]["score"]
+    assert result["float_meaning"]["top_k"][0]["label"] == top[0]["label"]
+    assert result["timing"] and result["footprint"]["flash_bytes"] > 0
+
+
+def test_an_image_is_letterboxed_and_drawn(nets: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    picture = tmp_path / "wide.png"
+    cv2.imwrite(str(picture), np.random.default_rng(2).integers(0, 256, (20, 40, 3), dtype=np.uint8))
+    drawing = tmp_path / "out.png"
+    code, result = _run(["--model", f"{nets}:classifier", "--image", str(picture), "--draw", str(drawing)], capsys)
+    assert code == 0 and result["matches_reference"]
+    assert result["image"]["conversion"] == "letterboxed from 40x20 to 16x16 (aspect kept, padded)"
+    assert cv2.imread(str(drawing)).shape[:2] == (480, 480)
+
+
+def test_letterbox_keeps_the_aspect_and_stretch_does_not(nets: Path) -> None:
+    spec = resolve_model(f"{nets}:classifier")
+    tall = np.full((32, 8), 200, dtype=np.uint8)
+    boxed = model_image(spec, tall)
+    assert boxed.conversion == "grey copied to 3 channels, letterboxed from 8x32 to 16x16 (aspect kept, padded)"
+    assert (boxed.pixels[:, 6:10] == 200).all() and (boxed.pixels[:, :6] == 114).all()
+    assert boxed.x.shape == (1, 3, 16, 16) and boxed.x.max() == pytest.approx(200 / 255)
+    from dataclasses import replace
+
+    stretched = model_image(replace(spec, resize="stretch"), tall)
+    assert (stretched.pixels == 200).all() and "stretched from 8x32 to 16x16" in stretched.conversion
+
+
+def test_a_face_picture_gives_detections(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The catalog's face detector on a synthetic test picture: its decoded boxes, the float model's beside them."""
+    from models.data.synthetic import SyntheticFaceGenerator
+
+    grey, truth = SyntheticFaceGenerator().image("test", 5)
+    picture = tmp_path / "face.png"
+    cv2.imwrite(str(picture), grey)
+    code, result = _run(["--model", "rnnpool_face_m4", "--image", str(picture)], capsys)
+    assert code == 0 and result["matches_reference"], result
+    found = result["meaning"]["detections"]
+    assert len(truth) == 2 and found and all(row["score"] >= 0.5 for row in found)
+    best_device, best_float = found[0]["box"], result["float_meaning"]["detections"][0]["box"]
+    assert np.abs(np.subtract(best_device, best_float)).max() <= 4, (best_device, best_float)
+    assert result["image"]["conversion"] == "none"
+
+
+def test_draw_needs_an_image(nets: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert (
+        main(["run", "--emulate", "qemu", "--model", f"{nets}:classifier", "--draw", str(tmp_path / "o.png")])
+        == USAGE_ERROR
+    )
+    assert "needs the picture the model saw; give it with --image F" in capsys.readouterr().err
+
+
+def test_a_factory_is_called_once_per_process(nets: Path) -> None:
+    """The plugin's firmware and the suite's golden model must come from one model, even with random weights."""
+    assert resolve_model(f"{nets}:classifier") is resolve_model(f"{nets}:classifier")
+
+
+def test_a_folder_of_pictures_calibrates_any_image_model(
+    nets: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    pictures = tmp_path / "calib"
+    pictures.mkdir()
+    for i, size in enumerate(((20, 40), (16, 16))):
+        cv2.imwrite(str(pictures / f"{i}.png"), np.random.default_rng(i).integers(0, 256, (*size, 3), dtype=np.uint8))
+    argv = ["compile", "--model", f"{nets}:classifier", "--calib", str(pictures), "-o", str(tmp_path / "c"), "--json"]
+    assert main(argv) == 0 and json.loads(capsys.readouterr().out)["model"] == "run_classifier"
+    (pictures / "0.png").unlink()
+    (pictures / "1.png").unlink()
+    assert main(argv) == USAGE_ERROR
+    assert "--calib" in json.loads(capsys.readouterr().out)["error"]

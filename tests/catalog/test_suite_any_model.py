@@ -1,0 +1,138 @@
+"""The user-facing suite (test_cases/) on QEMU for users' own models, through pytest itself: the tests that apply
+to the model's task run, the others are not collected (deselected, no rows of skips); with --images, truth
+from COCO JSON or Pascal VOC XML gives AP, test ids are the file names, a bad file fails alone."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+pytest_plugins = ["pytester"]
+
+REPO = Path(__file__).resolve().parents[2]
+SUITE = REPO / "test_cases"
+
+NETS = """
+import numpy as np
+import torch
+from torch import nn
+from hil.catalog import ModelSpec
+
+
+class Classifier(nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(3)
+        self.conv = nn.Conv2d(3, 4, 3, stride=2, padding=1)
+        self.relu = nn.ReLU()
+        self.head = nn.Conv2d(4, 3, 8)
+
+    def forward(self, x):
+        return self.head(self.relu(self.conv(x)))
+
+
+def classifier():
+    return ModelSpec(
+        name="suite_classifier",
+        build=lambda: Classifier().eval(),
+        input_shape=(1, 3, 16, 16),
+        output_names=("scores",),
+        task="classification",
+        calibration=lambda n: np.random.default_rng(1).uniform(0, 1, (n, 3, 16, 16)).astype(np.float32),
+        calibration_count=16,
+    )
+
+
+class Bright(nn.Module):
+    \"\"\"A detector of bright 4x4 squares: one score per 4x4 cell (its mean brightness).\"\"\"
+
+    def __init__(self):
+        super().__init__()
+        self.cells = nn.Conv2d(1, 1, 4, stride=4, bias=False)
+        with torch.no_grad():
+            self.cells.weight.fill_(1 / 16)
+
+    def forward(self, x):
+        return self.cells(x)
+
+
+def decode_bright(outputs):
+    scores = outputs[0][0, :, :, 0]
+    rows, cols = np.nonzero(scores >= 0.0)
+    boxes = np.stack([cols * 4, rows * 4, cols * 4 + 4, rows * 4 + 4], axis=1).astype(np.float32)
+    return boxes, scores[rows, cols]
+
+
+def bright():
+    return ModelSpec(
+        name="suite_bright",
+        build=lambda: Bright().eval(),
+        input_shape=(1, 1, 16, 16),
+        output_names=("cells",),
+        task="detection",
+        decode=decode_bright,
+        calibration=lambda n: np.random.default_rng(2).uniform(0, 1, (n, 1, 16, 16)).astype(np.float32),
+    )
+"""
+
+
+@pytest.fixture
+def nets(tmp_path: Path) -> Path:
+    path = tmp_path / "suite_nets.py"
+    path.write_text(NETS)
+    return path
+
+
+def _suite(pytester: pytest.Pytester, out: Path, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess(
+        str(SUITE), "--emulate", "qemu", "-p", "no:cacheprovider", "--hil-out", str(out), "-rA", *args
+    )
+
+
+def test_a_classifier_runs_parity_and_top1_and_nothing_of_detection(pytester, tmp_path, nets):
+    result = _suite(pytester, tmp_path / "out", "--model", f"{nets}:classifier", "--hil-image-count", "3")
+    result.assert_outcomes(passed=6, deselected=8)
+    output = result.stdout.str()
+    assert "SKIPPED" not in output and "test_detection" not in output and "written_in_c" not in output
+    for name in ("test_top1_agrees_with_float", "test_device_matches_reference_and_float[input2]", "memory"):
+        assert name in output
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert "top1_agreement" in json.dumps(results)
+
+
+def _square(size: int, x: int, y: int) -> np.ndarray:
+    picture = np.zeros((size, size), np.uint8)
+    picture[y : y + size // 4, x : x + size // 4] = 255
+    return picture
+
+
+def test_images_with_coco_truth_bad_file_and_conversion(pytester, tmp_path, nets):
+    images = tmp_path / "images"
+    images.mkdir()
+    cv2.imwrite(str(images / "a.png"), _square(16, 4, 8))
+    cv2.imwrite(str(images / "b.png"), cv2.cvtColor(_square(32, 16, 0), cv2.COLOR_GRAY2BGR))  # 32x32 colour
+    (images / "broken.png").write_bytes(b"\x89PNG not really")
+    coco = {
+        "images": [{"id": 1, "file_name": "a.png"}, {"id": 2, "file_name": "b.png"}],
+        "annotations": [{"image_id": 1, "bbox": [4, 8, 4, 4]}, {"image_id": 2, "bbox": [16, 0, 8, 8]}],
+    }
+    (images / "truth.json").write_text(json.dumps(coco))
+    result = _suite(pytester, tmp_path / "out", "--model", f"{nets}:bright", "--images", str(images))
+    output = result.stdout.str()
+    result.assert_outcomes(passed=7, errors=2, deselected=5)
+    assert "ERROR at setup of test_device_matches_reference_and_float[broken.png]" in output
+    assert output.count("broken.png: not a readable image (UnidentifiedImageError); expected a PNG") == 2
+    assert "test_detections_match_float[a.png]" in output and "test_detections_match_float[b.png]" in output
+    assert output.count("pictures differ from suite_bright's input") == 1
+    assert "b.png: converted to grey, stretched" not in output and "b.png: converted to grey, letterboxed" in output
+    results = json.dumps(json.loads((tmp_path / "out" / "results.json").read_text()))
+    assert "ap50_device" in results and "ap50_float" in results
+    kept = [json.loads(line) for line in (tmp_path / "out" / "detections.jsonl").read_text().splitlines()]
+    by_name = {row["input"]: row for row in kept}
+    assert sorted(by_name) == ["a.png", "b.png"] and by_name["b.png"]["truth"] == [[8.0, 0.0, 12.0, 4.0]]
+    assert [row["box"] for row in by_name["a.png"]["device"]] == [[4.0, 8.0, 8.0, 12.0]]
+    assert by_name["a.png"]["device"][0]["score"] == pytest.approx(1.0, abs=0.01)

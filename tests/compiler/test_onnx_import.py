@@ -1,0 +1,101 @@
+"""ONNX in: an example exported with torch.onnx and compiled from the .onnx file gives the same integers as the
+compile from PyTorch; an operator neither the importer nor the compiler takes, or a damaged file, fails in one
+line naming it."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from examples.bench import spec_of
+from hil.compiler.capture import capture, to_graph_layout
+from hil.compiler.host_model import HostModel
+from hil.compiler.pipeline import compile_model
+from hil.errors import HilError
+
+onnx = pytest.importorskip("onnx")
+from hil.compiler.onnx_import import OnnxImportError, load_onnx, onnx_input_shape, onnx_output_names  # noqa: E402
+
+
+def _export(model: nn.Module, shape: tuple[int, ...], path: Path) -> Path:
+    """The legacy TorchScript exporter: it works offline (the dynamo exporter needs onnxscript)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model, (torch.zeros(shape),), str(path), dynamo=False, input_names=["input"], output_names=["scores"]
+        )
+    return path
+
+
+def test_resnet8_from_onnx_is_bit_exact_with_pytorch(tmp_path) -> None:
+    spec = spec_of("resnet8")
+    model = spec.build()
+    path = _export(model, spec.input_shape, tmp_path / "resnet8.onnx")
+    assert onnx_input_shape(path) == spec.input_shape
+    assert onnx_output_names(path) == ("scores",)
+    calibration = [to_graph_layout(x[None]) for x in spec.calibration(spec.calibration_count)]
+    example = torch.zeros(spec.input_shape)
+    from_torch = compile_model(model, example, calibration, tmp_path / "torch", "resnet8")
+    from_onnx = compile_model(load_onnx(path), example, calibration, tmp_path / "onnx", "resnet8")
+    assert [n.kernel for n in from_onnx.qgraph.nodes] == [n.kernel for n in from_torch.qgraph.nodes]
+    for a, b in zip(from_torch.qgraph.nodes, from_onnx.qgraph.nodes, strict=True):
+        assert a.params == b.params and a.arrays.keys() == b.arrays.keys()
+        for key in a.arrays:
+            np.testing.assert_array_equal(a.arrays[key], b.arrays[key], err_msg=f"{a.name} {key}")
+    x = to_graph_layout(spec.calibration(spec.calibration_count + 1)[-1][None])
+    expected = from_torch.golden(x)
+    host = HostModel(from_onnx.emitted.sources, build_root=tmp_path / "host").run([from_onnx.qgraph.quantize_input(x)])
+    for h, e in zip(host, expected, strict=True):
+        np.testing.assert_array_equal(h, e)
+
+
+class _Scaled(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x) * self.conv(x)
+
+
+def test_unsupported_onnx_operator_fails_in_one_line(tmp_path) -> None:
+    path = _export(_Scaled().eval(), (1, 3, 8, 8), tmp_path / "scaled.onnx")
+    with pytest.raises(OnnxImportError) as error:
+        load_onnx(path)
+    message = str(error.value)
+    assert "operator Mul is not supported; supported: Conv, Gemm" in message and "\n" not in message
+    assert isinstance(error.value, HilError)
+
+
+class _JoinedRows(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.b = nn.Linear(6, 3), nn.Linear(6, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.a(x), self.b(x)], dim=1)
+
+
+def test_onnx_operator_the_compiler_refuses_names_the_node(tmp_path) -> None:
+    """Concat of rows converts, but capture takes only concatenations of maps or of the heads' rows."""
+    path = _export(_JoinedRows().eval(), (1, 6), tmp_path / "joined.onnx")
+    with pytest.raises(OnnxImportError) as error:
+        capture(load_onnx(path), torch.zeros(1, 6))
+    message = str(error.value)
+    assert message.startswith("ONNX node '/Concat' (Concat): ") and "torch.cat" in message and "\n" not in message
+
+
+@pytest.mark.parametrize("content", [b"", b"\x08\x07garbage\xff" * 10])
+def test_damaged_onnx_file_fails_in_one_line(tmp_path, content: bytes) -> None:
+    path = tmp_path / "bad.onnx"
+    path.write_bytes(content)
+    with pytest.raises(OnnxImportError) as error:
+        load_onnx(path)
+    assert str(error.value).startswith(f"{path}: not a valid ONNX model") and "\n" not in str(error.value)
+    with pytest.raises(OnnxImportError, match="no such ONNX file"):
+        onnx_input_shape(tmp_path / "missing.onnx")

@@ -1,0 +1,51 @@
+"""The per-layer profile (hil.bench.profile) of the compiled M4 model under QEMU: real firmware, real SysTick."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from hil.bench.profile import profile_compiled
+
+
+@pytest.mark.skipif(
+    shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
+    reason="needs arm-none-eabi-gcc and qemu-system-arm",
+)
+def test_profile_accounts_for_every_layer(compiled_faces, calibration_inputs, tmp_path) -> None:
+    compiled = compiled_faces["m4"]
+    result = profile_compiled(compiled, calibration_inputs[2], tmp_path)
+    assert result["firmware_equals_golden"]
+    assert len(result["layers"]) == len(compiled.steps)
+    assert all(r["instructions"] > 0 for r in result["layers"])
+    instructions = [r["instructions"] for r in result["layers"]]
+    assert instructions == sorted(instructions, reverse=True)
+    # The layers add up to the whole model_run, less the hook's own calls (a few dozen instructions each).
+    gap = result["instructions_whole_run"] - result["instructions"]
+    assert 0 <= gap <= 200 * len(compiled.steps)
+    assert result["layers"][0]["op"].startswith("rnnpool")
+    assert sum(r["macs"] for r in result["layers"]) == compiled.qgraph.macs
+
+
+def test_cycle_model_weights_a_traced_loop() -> None:
+    """hil.bench.cycles on a hand-written QEMU in_asm/exec log: a two-iteration loop of a load, a SMLAD and a
+    taken-then-not-taken branch, inside layer 0 (between the hook's first and second entry)."""
+    from hil.bench.cycles import _count
+
+    log = [
+        "0x00000100:  b510       push     {r4, lr}\n",
+        "Trace 0: 0x7f0000000100 [00000000/00000100/00000000/ff000000] hil_profile_layer\n",
+        "0x00000200:  f851 3b04  ldr.w    r3, [r1], #4\n",
+        "0x00000204:  fb23 0004  smlad    r0, r3, r4, r0\n",
+        "0x00000208:  d1fa       bne      #0x200\n",
+        "Trace 0: 0x7f0000000200 [00000000/00000200/00000000/ff000000] kernel\n",
+        "Trace 0: 0x7f0000000200 [00000000/00000200/00000000/ff000000] kernel\n",
+        "Trace 0: 0x7f0000000300 [00000000/0000020a/00000000/ff000000] kernel\n",
+        "Trace 0: 0x7f0000000100 [00000000/00000100/00000000/ff000000] hil_profile_layer\n",
+    ]
+    mix = _count(iter(log), 0, 0x100, 0x110, 10**6)
+    # 2 x (load 2 + SMLAD 1) + taken branch 3 + not-taken branch 1; the block at 0x20a was never translated
+    assert mix.instructions == 6
+    assert mix.cycles == 2 * 3 + 3 + 1
+    assert mix.classes == {"load": 2, "multiply/MAC": 2, "branch taken": 1, "branch not taken": 1}

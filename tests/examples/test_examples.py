@@ -1,0 +1,43 @@
+"""The four MLPerf Tiny examples: each is a ModelSpec a user's factory could return, compiles, fits its budgets
+on nucleo-f439zi, and runs on the QEMU stand-in with host C == golden == QEMU bit for bit."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from examples.bench import EXAMPLES, run_example, spec_of
+from hil.board_description import load_board
+from hil.catalog import ModelSpec
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_example_is_a_model_spec(name: str) -> None:
+    spec = spec_of(name)
+    assert isinstance(spec, ModelSpec) and spec.name == name
+    model = spec.build()
+    assert not model.training
+    calibration = spec.calibration(3)
+    assert calibration.dtype == np.float32 and calibration.shape == (3, *spec.input_shape[1:])
+    np.testing.assert_array_equal(calibration, spec.calibration(3))  # generated, deterministic
+    with torch.no_grad():
+        out = model(torch.from_numpy(calibration))
+    assert out.shape[0] == 3 and torch.isfinite(out).all()
+
+
+@pytest.mark.skipif(
+    shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
+    reason="needs arm-none-eabi-gcc and qemu-system-arm",
+)
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_example_fits_nucleo_and_is_bit_exact_on_qemu(name: str, tmp_path) -> None:
+    spec = spec_of(name)
+    run = run_example(spec, tmp_path, inputs=1)
+    assert run.bit_exact, f"{name}: host C, golden and QEMU differ"
+    board = load_board("nucleo-f439zi")
+    assert run.flash_bytes <= spec.budgets.flash_bytes <= board.flash_budget
+    assert run.ram_bytes <= spec.budgets.ram_bytes <= board.ram_budget
+    assert run.instructions_per_mac > 0

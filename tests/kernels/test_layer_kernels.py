@@ -1,0 +1,125 @@
+"""The general models' kernels (grouped/dilated convolution, fully connected, max/average pooling, table
+activations, softmax): host C == numpy twin bit for bit on random shapes, and each refuses bad arguments."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hil.host_build import HostKernelError, HostKernels
+from hil.kernels_ref import (
+    AvgPoolParams,
+    FullyConnectedParams,
+    GroupedConvParams,
+    PoolParams,
+    SoftmaxParams,
+    avgpool_s8,
+    fully_connected_s8,
+    grouped_conv2d_s8,
+    lut_s8,
+    maxpool_s8,
+    softmax_s8,
+)
+
+
+def _out(size: int, k: int, stride: int, pad: int, dilation: int = 1) -> int:
+    return (size + 2 * pad - dilation * (k - 1) - 1) // stride + 1
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_grouped_conv_matches_twin(host: HostKernels, seed: int) -> None:
+    rng = np.random.default_rng(4100 + seed)
+    groups = int(rng.integers(1, 5))
+    cin, cout = groups * int(rng.integers(1, 7)), groups * int(rng.integers(1, 4))
+    k, stride, pad, dil = (
+        int(rng.integers(1, 4)),
+        int(rng.integers(1, 3)),
+        int(rng.integers(0, 3)),
+        int(rng.integers(1, 4)),
+    )
+    h, w = int(rng.integers(k * dil, 12)), int(rng.integers(k * dil, 12))
+    params = GroupedConvParams(stride, stride, pad, pad, dil, dil, groups, -100, 110)
+    x = rng.integers(-128, 128, (1 + seed % 2, h, w, cin), dtype=np.int8)
+    f = rng.integers(-128, 128, (cout, k, k, cin // groups), dtype=np.int8)
+    b = rng.integers(-9000, 9000, cout, dtype=np.int32)
+    s = rng.integers(6, 12, cout).astype(np.int8)
+    hw = (_out(h, k, stride, pad, dil), _out(w, k, stride, pad, dil))
+    np.testing.assert_array_equal(
+        host.grouped_conv2d_s8(params, s, x, f, b, hw), grouped_conv2d_s8(params, s, x, f, b, hw)
+    )
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_fully_connected_matches_twin(host: HostKernels, seed: int) -> None:
+    rng = np.random.default_rng(4200 + seed)
+    n, m, batch = int(rng.integers(1, 300)), int(rng.integers(1, 40)), int(rng.integers(1, 3))
+    x = rng.integers(-128, 128, (batch, n), dtype=np.int8)
+    wt = rng.integers(-128, 128, (m, n), dtype=np.int8)
+    b = rng.integers(-20000, 20000, m, dtype=np.int32) if seed % 3 else None
+    s = rng.integers(8, 16, m).astype(np.int8)
+    params = FullyConnectedParams(-128 if seed % 2 else 0, 127)
+    np.testing.assert_array_equal(host.fully_connected_s8(params, s, x, wt, b), fully_connected_s8(params, s, x, wt, b))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_pools_match_twins(host: HostKernels, seed: int) -> None:
+    rng = np.random.default_rng(4300 + seed)
+    k, stride = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+    pad = int(rng.integers(0, k // 2 + 1))
+    h, w, c = int(rng.integers(k, 14)), int(rng.integers(k, 14)), int(rng.integers(1, 11))
+    x = rng.integers(-128, 128, (1 + seed % 2, h, w, c), dtype=np.int8)
+    hw = (_out(h, k, stride, pad), _out(w, k, stride, pad))
+    pool = PoolParams(k, k, stride, stride, pad, pad, -120, 100)
+    np.testing.assert_array_equal(host.maxpool_s8(pool, x, hw), maxpool_s8(pool, x, hw))
+    avg = AvgPoolParams(k, k, stride, stride, pad, pad, int(rng.integers(1, 65537)), int(rng.integers(10, 24)))
+    np.testing.assert_array_equal(host.avgpool_s8(avg, x, hw), avgpool_s8(avg, x, hw))
+
+
+def test_global_average_pool_matches_twin(host: HostKernels) -> None:
+    rng = np.random.default_rng(4400)
+    x = rng.integers(-128, 128, (1, 25, 5, 64), dtype=np.int8)
+    params = AvgPoolParams(25, 5, 1, 1, 0, 0, round(2**22 / 125), 22)
+    got = host.avgpool_s8(params, x, (1, 1))
+    np.testing.assert_array_equal(got, avgpool_s8(params, x, (1, 1)))
+    np.testing.assert_allclose(got.ravel(), x.mean(axis=(1, 2)).ravel(), atol=0.51)
+
+
+def test_lut_matches_twin(host: HostKernels) -> None:
+    rng = np.random.default_rng(4500)
+    table = rng.integers(-128, 128, 256, dtype=np.int8)
+    x = rng.integers(-128, 128, (3, 7, 5), dtype=np.int8)
+    got = host.lut_s8(x, table)
+    np.testing.assert_array_equal(got, lut_s8(x, table))
+    np.testing.assert_array_equal(host.lut_s8(np.arange(-128, 128, dtype=np.int8), table), table)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_softmax_matches_twin(host: HostKernels, seed: int) -> None:
+    rng = np.random.default_rng(4600 + seed)
+    e_in = int(rng.integers(-6, 0))
+    table = np.round(65536 * np.exp(-np.arange(256) * 2.0**e_in)).astype(np.int32)
+    x = rng.integers(-128, 128, (2, int(rng.integers(1, 40))), dtype=np.int8)
+    params = SoftmaxParams(int(rng.integers(0, 15)), 0, 127)
+    got = host.softmax_s8(params, x, table)
+    np.testing.assert_array_equal(got, softmax_s8(params, x, table))
+    if params.out_frac_bits == 7:
+        p = np.exp(x * 2.0**e_in) / np.exp(x * 2.0**e_in).sum(axis=-1, keepdims=True)
+        np.testing.assert_allclose(got / 128, np.minimum(p, 127 / 128), atol=1.5 / 128)
+
+
+def test_layer_kernels_refuse_bad_arguments(host: HostKernels) -> None:
+    x = np.zeros((1, 4, 4, 6), dtype=np.int8)
+    with pytest.raises(HostKernelError, match="grouped_conv2d_s8"):
+        host.grouped_conv2d_s8(
+            GroupedConvParams(groups=4), np.zeros(4, np.int8), x, np.zeros((4, 1, 1, 1), np.int8), None, (4, 4)
+        )
+    with pytest.raises(HostKernelError, match="fully_connected_s8"):
+        host.fully_connected_s8(
+            FullyConnectedParams(), np.full(2, 40, np.int8), x[0, 0], np.zeros((2, 6), np.int8), None
+        )
+    with pytest.raises(HostKernelError, match="maxpool_s8"):
+        host.maxpool_s8(PoolParams(2, 2, 1, 1, 5, 5), x, (3, 3))  # the first window lies wholly in the padding
+    with pytest.raises(HostKernelError, match="avgpool_s8"):
+        host.avgpool_s8(AvgPoolParams(2, 2, 1, 1, 0, 0, 1, 63), x, (3, 3))
+    with pytest.raises(HostKernelError, match="softmax_s8"):
+        host.softmax_s8(SoftmaxParams(15), x, np.zeros(256, np.int32))

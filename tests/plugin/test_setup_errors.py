@@ -1,0 +1,71 @@
+"""Setup mistakes end the run before any test, once, in one line, with pytest's usage exit code (4), also
+under pytest-xdist; --collect-only has no side effects."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+DEVICE_TEST = """
+def test_needs_the_device(dut):
+    assert dut.info.model_name
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--images", "/nonexistent"), "--images /nonexistent: no such folder"),
+        (("--board", "nucleo-f999"), "--board nucleo-f999: "),
+        (("--model", "no_such_model"), "--model no_such_model: unknown; expected a catalog name"),
+        (("--model", "no_such_model", "-n", "2"), "--model no_such_model: unknown; expected a catalog name"),
+    ],
+)
+def test_a_setup_mistake_is_one_line_once_with_exit_4(pytester: pytest.Pytester, args, message: str) -> None:
+    pytester.makepyfile(test_device=DEVICE_TEST)
+    result = pytester.runpytest_subprocess("--emulate", "qemu", "-p", "no:cacheprovider", *args)
+    assert result.ret == 4
+    output = result.stdout.str() + result.stderr.str()
+    assert output.count(message) == 1, output
+    assert "Traceback" not in output and "test_needs_the_device" not in result.stdout.str()
+
+
+def test_an_empty_images_folder(pytester: pytest.Pytester, tmp_path) -> None:
+    (tmp_path / "notes.txt").write_text("not an image")
+    pytester.makepyfile(test_device=DEVICE_TEST)
+    result = pytester.runpytest_subprocess("--images", str(tmp_path), "-p", "no:cacheprovider")
+    assert result.ret == 4 and "no .png/.jpg/.jpeg/.bmp/.pgm images there" in result.stderr.str()
+
+
+def test_collect_only_builds_nothing_and_writes_no_run_folder(pytester: pytest.Pytester, tmp_path) -> None:
+    pytester.makepyfile(test_device=DEVICE_TEST)
+    out = tmp_path / "run"
+    result = pytester.runpytest_subprocess(
+        "--collect-only", "--emulate", "qemu", "--hil-out", str(out), "-p", "no:cacheprovider"
+    )
+    assert result.ret == 0
+    assert "hil: firmware" not in result.stdout.str()
+    assert not out.exists()
+
+
+TWO_DEVICE_TESTS = """
+def test_one(dut):
+    assert dut.info.model_name
+
+def test_two(dut):
+    assert dut.info.model_name
+"""
+
+
+@pytest.mark.parametrize("workers", [(), ("-n", "2")])
+def test_no_probe_stops_the_run_once_with_its_own_exit_code(pytester: pytest.Pytester, workers) -> None:
+    """No debug probe is attached on these machines: the board target's real probe search finds none."""
+    from hil.exit_codes import NO_DEVICE
+
+    pytester.makepyfile(test_device=TWO_DEVICE_TESTS)
+    result = pytester.runpytest_subprocess("--board", "nucleo-f439zi", "-p", "no:cacheprovider", *workers)
+    output = result.stdout.str() + result.stderr.str()
+    assert result.ret == NO_DEVICE, output
+    assert output.count("no device under test") == 1, output
+    assert "Traceback" not in output
