@@ -18,6 +18,7 @@ from hil.farm.labgrid_place import LabgridPlace
 from hil.model_sources import ModelSources
 from hil.targets.base import Target
 from hil.targets.qemu import QemuSemihostingTarget, QemuUartTarget
+from hil.targets.qemu_rtt import QemuRttTarget
 
 EMULATORS = ("qemu", "renode")
 
@@ -91,6 +92,8 @@ def _target(
             return SerialPortTarget(description, image.elf, port, run_timeout=run_timeout)
         if choice.transport == "semihosting":
             return QemuSemihostingTarget(description, image.elf, workdir, run_timeout=run_timeout)
+        if choice.transport == "rtt":
+            return QemuRttTarget(description, image.elf, workdir, run_timeout=run_timeout)
         return QemuUartTarget(description, image.elf, workdir, run_timeout=run_timeout)
     if emulate == "renode":
         return RenodeTarget(description, image.elf, workdir, run_timeout=run_timeout)

@@ -2,7 +2,7 @@
 # Installs what the harness needs when it is missing: the Arm toolchain and QEMU from Debian,
 # and a virtualenv (.venv) with the project and its Python packages. Safe to run again.
 # --for-tests also installs what only the tests use: Chromium (to open the HTML report) and
-# sigrok-cli (its demo driver makes a real logic-analyser capture).
+# sigrok-cli (its demo driver makes a real logic-analyser capture) and openocd (its command lines are checked).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +10,7 @@ need_apt=()
 if [ "${1:-}" = "--for-tests" ]; then
     command -v chromium >/dev/null || need_apt+=(chromium)
     command -v sigrok-cli >/dev/null || need_apt+=(sigrok-cli)
+    command -v openocd >/dev/null || need_apt+=(openocd)
 fi
 command -v arm-none-eabi-gcc >/dev/null || need_apt+=(gcc-arm-none-eabi libnewlib-arm-none-eabi)
 command -v qemu-system-arm >/dev/null || need_apt+=(qemu-system-arm)

@@ -96,7 +96,7 @@ int main(void)
     board_init(HIL_UART_BAUD, &board);
 
     wire_writer w = {report, sizeof report, 0, 0};
-    info_write(&w, &board, &model_info, sizeof report, "semihosting");
+    info_write(&w, &board, &model_info, sizeof report, HIL_TRANSPORTS);
     if (w.overflow) {
         fail("hil: INFO larger than its buffer", ERR_BAD_LENGTH);
     }

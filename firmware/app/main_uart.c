@@ -1,8 +1,9 @@
-/* The application over the UART link: answer the host's requests for ever. */
+/* The application over the framed link (UART or RTT, see link_io.h): answer the host's requests for ever. */
 #include "board.h"
 #include "fault.h"
 #include "frame.h"
 #include "hil_build_config.h"
+#include "link_io.h"
 #include "model.h"
 #include "runtime.h"
 #include "uart_session.h"
@@ -32,7 +33,7 @@ int main(void)
     s.model = &model_info;
     s.arena = arena;
     s.reply = reply;
-    s.counters.io_buffer_bytes = (uint32_t)(sizeof receiver + sizeof reply);
+    s.counters.io_buffer_bytes = (uint32_t)(sizeof receiver + sizeof reply) + link_buffer_bytes();
     uint64_t byte_timeout = (uint64_t)s.board.timer_hz * BYTE_TIMEOUT_MS / 1000u;
     for (;;) {
         frame_status status = frame_receive(&receiver, &current, byte_timeout);

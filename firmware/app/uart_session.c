@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "crc32.h"
+#include "hil_build_config.h"
 #include "protocol.h"
 #include "wire.h"
 
@@ -141,7 +142,7 @@ void uart_session_handle(uart_session *s, frame_status status, const frame *requ
         reply_with(request, &w);
         break;
     case MSG_INFO:
-        info_write(&w, &s->board, s->model, s->counters.io_buffer_bytes, "uart");
+        info_write(&w, &s->board, s->model, s->counters.io_buffer_bytes, HIL_TRANSPORTS);
         reply_with(request, &w);
         break;
     case MSG_STATS:

@@ -22,7 +22,7 @@ from hil.model_sources import ModelSources
 from hil.paths import FIRMWARE_DIR, WORK_DIR
 
 DEFAULT_BUILD_ROOT = WORK_DIR / "firmware"
-TRANSPORTS = ("uart", "semihosting")
+TRANSPORTS = ("uart", "semihosting", "rtt")
 
 COMMON_SOURCES = (
     "runtime/startup_cortex_m4.c",
@@ -35,8 +35,10 @@ COMMON_SOURCES = (
     "app/fault.c",
 )
 TRANSPORT_SOURCES = {
-    "uart": ("app/main_uart.c", "app/uart_session.c", "app/frame.c"),
+    "uart": ("app/main_uart.c", "app/uart_session.c", "app/frame.c", "app/link_uart.c"),
     "semihosting": ("app/main_semihosting.c", "app/semihosting.c"),
+    # The UART application with its byte stream in RAM rings that a probe or QEMU's gdbstub serves.
+    "rtt": ("app/main_uart.c", "app/uart_session.c", "app/frame.c", "app/rtt.c"),
 }
 INCLUDE_DIRS = ("include", "runtime", "app", "kernels")
 WARNINGS = ("-Wall", "-Wextra", "-Werror", "-std=c99")
@@ -200,6 +202,7 @@ class FirmwareBuilder:
             f'#define HIL_FIRMWARE_VERSION "{__version__}"\n'
             f'#define HIL_BUILD_FLAGS "{summary}"\n'
             f"#define HIL_UART_BAUD {request.uart_baud}u\n"
+            f'#define HIL_TRANSPORTS "{request.transport}"\n'
             "#endif\n"
         )
 

@@ -1,0 +1,22 @@
+/*
+ * The byte stream under the framed link (frame.c): one implementation is linked per build flavour,
+ * link_uart.c over the board's UART or rtt.c over SEGGER RTT rings in RAM.
+ */
+#ifndef HIL_LINK_IO_H
+#define HIL_LINK_IO_H
+
+#include <stdint.h>
+
+/* One received byte (0..255), or -1 when none is waiting. */
+int link_read_byte(void);
+
+/* Blocking write of n bytes to the host. */
+void link_write(const uint8_t *data, uint32_t n);
+
+/* A whole frame was written: the host may collect it now. */
+void link_flush(void);
+
+/* Bytes of RAM the byte stream keeps for itself (reported in INFO with the frame buffers). */
+uint32_t link_buffer_bytes(void);
+
+#endif

@@ -1,0 +1,179 @@
+"""The framed link over SEGGER RTT rings in device RAM, through any MemoryAccess backend.
+
+firmware/app/rtt.h is the device's twin of the layout below. RttPort offers the part of pyserial's
+interface DeviceLink uses, so the link's framing, resends and CRC checks run unchanged over it."""
+
+from __future__ import annotations
+
+import struct
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from elftools.elf.elffile import ELFFile
+
+from hil.errors import LinkError
+from hil.link.memory_access import MemoryAccess
+
+SIGNATURE = b"SEGGER RTT"
+CONTROL_BLOCK_SYMBOL = "_SEGGER_RTT"
+WAIT_SYMBOL = "hil_rtt_wait"
+ID_BYTES = 16
+RING_BYTES = 24  # name, buffer, size, write_offset, read_offset, flags: six u32
+UP_RING_OFFSET = ID_BYTES + 8
+DOWN_RING_OFFSET = UP_RING_OFFSET + RING_BYTES
+CONTROL_BLOCK_BYTES = DOWN_RING_OFFSET + RING_BYTES
+WRITE_OFFSET_FIELD = 12
+# One read covers both rings' offsets: up write/read at +12/+16, down write/read 24 bytes further.
+OFFSETS_START = UP_RING_OFFSET + WRITE_OFFSET_FIELD
+OFFSETS_BYTES = RING_BYTES + 8
+DEFAULT_READ_TIMEOUT_S = 0.2
+WRITE_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class RttAddresses:
+    """Where an rtt build keeps its control block, and the function it calls when it waits for the host."""
+
+    control_block: int
+    wait_function: int
+
+
+def rtt_addresses(elf_path: Path) -> RttAddresses:
+    """The RTT symbols of a firmware image; one line saying what is missing otherwise."""
+    with open(elf_path, "rb") as f:
+        symtab = ELFFile(f).get_section_by_name(".symtab")
+        found = {}
+        for name in (CONTROL_BLOCK_SYMBOL, WAIT_SYMBOL):
+            symbols = symtab.get_symbol_by_name(name) if symtab else None
+            if not symbols:
+                raise LinkError(f"{elf_path} has no symbol {name}: it is not an rtt build (build with transport 'rtt')")
+            found[name] = symbols[0]["st_value"]
+    return RttAddresses(found[CONTROL_BLOCK_SYMBOL], found[WAIT_SYMBOL])
+
+
+@dataclass(frozen=True)
+class Ring:
+    """One ring as its descriptor in the control block describes it."""
+
+    descriptor: int
+    buffer: int
+    size: int
+
+    @classmethod
+    def parse(cls, descriptor: int, raw: bytes) -> Ring:
+        _, buffer, size, _, _, _ = struct.unpack("<6I", raw)
+        if size < 2:
+            raise LinkError(f"RTT ring at 0x{descriptor:08x} has size {size}; expected at least 2")
+        return cls(descriptor, buffer, size)
+
+    def pieces(self, start: int, count: int) -> list[tuple[int, int]]:
+        """(address, length) of count bytes from offset start, split where the ring wraps."""
+        first = min(count, self.size - start)
+        pieces = [(self.buffer + start, first)]
+        if count > first:
+            pieces.append((self.buffer, count - first))
+        return pieces
+
+
+class RttPort:
+    """A byte stream over the first up and down rings of an RTT control block."""
+
+    def __init__(self, memory: MemoryAccess, control_block: int, startup_timeout: float = 10.0) -> None:
+        self.memory = memory
+        self.control_block = control_block
+        self.timeout: float | None = DEFAULT_READ_TIMEOUT_S
+        self.up, self.down = self._locate(startup_timeout)
+        self._received = bytearray()
+
+    def _locate(self, timeout: float) -> tuple[Ring, Ring]:
+        """The rings, once the firmware has written its control block (it does on its first link call)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            raw = self.memory.read(self.control_block, CONTROL_BLOCK_BYTES)
+            if raw.startswith(SIGNATURE):
+                break
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise LinkError(
+                    f"no RTT control block ('{SIGNATURE.decode()}') at 0x{self.control_block:08x} after {timeout:g} s: "
+                    f"is the firmware an rtt build, and running?"
+                )
+            self.memory.run_until_service(remaining)
+        up_count, down_count = struct.unpack_from("<2i", raw, ID_BYTES)
+        if up_count < 1 or down_count < 1:
+            raise LinkError(
+                f"RTT control block at 0x{self.control_block:08x} has {up_count} up, {down_count} down rings"
+            )
+        up = Ring.parse(self.control_block + UP_RING_OFFSET, raw[UP_RING_OFFSET:DOWN_RING_OFFSET])
+        down = Ring.parse(self.control_block + DOWN_RING_OFFSET, raw[DOWN_RING_OFFSET:CONTROL_BLOCK_BYTES])
+        return up, down
+
+    def _offsets(self) -> tuple[int, int, int, int]:
+        """Up write, up read, down write, down read; each checked against its ring's size."""
+        up_write, up_read, *_, down_write, down_read = struct.unpack(
+            "<8I", self.memory.read(self.control_block + OFFSETS_START, OFFSETS_BYTES)
+        )
+        if max(up_write, up_read) >= self.up.size or max(down_write, down_read) >= self.down.size:
+            raise LinkError(
+                f"RTT offsets out of range (up {up_write}/{up_read} of {self.up.size}, down {down_write}/{down_read} "
+                f"of {self.down.size}): the control block at 0x{self.control_block:08x} was overwritten"
+            )
+        return up_write, up_read, down_write, down_read
+
+    def _drain(self) -> None:
+        """Moves whatever the up ring holds into the host's buffer and hands the space back."""
+        up_write, up_read, _, _ = self._offsets()
+        count = (up_write - up_read) % self.up.size
+        if not count:
+            return
+        for address, length in self.up.pieces(up_read, count):
+            self._received += self.memory.read(address, length)
+        self.memory.write(self.up.descriptor + WRITE_OFFSET_FIELD + 4, struct.pack("<I", up_write))
+
+    @property
+    def in_waiting(self) -> int:
+        return len(self._received)
+
+    def read(self, size: int = 1) -> bytes:
+        """Up to size bytes; waits at most self.timeout for the first one."""
+        deadline = time.monotonic() + (DEFAULT_READ_TIMEOUT_S if self.timeout is None else self.timeout)
+        while not self._received:
+            self._drain()
+            remaining = deadline - time.monotonic()
+            if self._received or remaining <= 0:
+                break
+            self.memory.run_until_service(remaining)
+        data = bytes(self._received[:size])
+        del self._received[:size]
+        return data
+
+    def write(self, data: bytes) -> int:
+        """Puts data in the down ring, letting the device make room while it is full."""
+        view = memoryview(bytes(data))
+        deadline = time.monotonic() + WRITE_TIMEOUT_S
+        while view:
+            _, _, down_write, down_read = self._offsets()
+            count = min(len(view), (down_read - down_write - 1) % self.down.size)
+            if not count:
+                if time.monotonic() > deadline:
+                    raise LinkError(f"the device left its RTT down ring full for {WRITE_TIMEOUT_S:g} s")
+                self.memory.run_until_service(deadline - time.monotonic())
+                continue
+            done = 0
+            for address, length in self.down.pieces(down_write, count):
+                self.memory.write(address, bytes(view[done : done + length]))
+                done += length
+            new_write = (down_write + count) % self.down.size
+            self.memory.write(self.down.descriptor + WRITE_OFFSET_FIELD, struct.pack("<I", new_write))
+            view = view[count:]
+        return len(data)
+
+    def flush(self) -> None:
+        """write() has put every byte in the ring already."""
+
+    def reset_input_buffer(self) -> None:
+        self._received.clear()
+
+    def close(self) -> None:
+        self.memory.close()
