@@ -69,3 +69,23 @@ def test_no_probe_stops_the_run_once_with_its_own_exit_code(pytester: pytest.Pyt
     assert result.ret == NO_DEVICE, output
     assert output.count("no device under test") == 1, output
     assert "Traceback" not in output
+
+
+def test_a_missing_cross_compiler_is_one_line_with_exit_4(pytester: pytest.Pytester, tmp_path, monkeypatch) -> None:
+    """A PATH with QEMU but no arm-none-eabi-gcc, as on a machine where only the emulator was installed."""
+    import shutil
+    import sys
+    from pathlib import Path
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("qemu-system-arm", "git"):
+        (bin_dir / tool).symlink_to(shutil.which(tool))
+    monkeypatch.setenv("PATH", str(bin_dir))
+    pytester.makepyfile(test_device=DEVICE_TEST)
+    python = Path(sys.executable)
+    result = pytester.run(str(python), "-m", "pytest", "--emulate", "qemu", "-p", "no:cacheprovider")
+    output = result.stdout.str() + result.stderr.str()
+    assert result.ret == 4, output
+    assert output.count("arm-none-eabi-gcc is not installed, so no firmware can be built") == 1
+    assert "Traceback" not in output
