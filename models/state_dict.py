@@ -20,9 +20,8 @@ def unwrap_state_dict(checkpoint: Mapping[str, object]) -> dict[str, torch.Tenso
     return dict(state)
 
 
-def load_edgeml_state_dict(model: nn.Module, checkpoint: Mapping[str, object]) -> None:
-    """Load strictly; on any missing/unexpected key or shape mismatch raise StateDictMismatchError listing them all."""
-    state = unwrap_state_dict(checkpoint)
+def state_dict_mismatches(model: nn.Module, state: Mapping[str, torch.Tensor]) -> tuple[list, list, list]:
+    """(missing keys, unexpected keys, 'key (given) != (expected)' shapes) of a state_dict against a model."""
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
@@ -31,6 +30,13 @@ def load_edgeml_state_dict(model: nn.Module, checkpoint: Mapping[str, object]) -
         for key in set(state) & set(expected)
         if tuple(state[key].shape) != tuple(expected[key].shape)
     )
+    return missing, unexpected, mismatched
+
+
+def load_edgeml_state_dict(model: nn.Module, checkpoint: Mapping[str, object]) -> None:
+    """Load strictly; on any missing/unexpected key or shape mismatch raise StateDictMismatchError listing them all."""
+    state = unwrap_state_dict(checkpoint)
+    missing, unexpected, mismatched = state_dict_mismatches(model, state)
     if missing or unexpected or mismatched:
         name = getattr(getattr(model, "config", None), "name", type(model).__name__)
         raise StateDictMismatchError(name, missing, unexpected, mismatched)

@@ -17,7 +17,7 @@ def load_checkpoint(model, path: Path, model_name: str):
     """model with path's state_dict loaded strictly (weights_only=True); one ModelSpecError line otherwise."""
     import torch
 
-    from models.state_dict import unwrap_state_dict
+    from models.state_dict import state_dict_mismatches, unwrap_state_dict
 
     if not path.is_file():
         raise ModelSpecError(f"--checkpoint {path}: no such file")
@@ -34,14 +34,7 @@ def load_checkpoint(model, path: Path, model_name: str):
         state = unwrap_state_dict(checkpoint)
     except TypeError as e:
         raise ModelSpecError(f"--checkpoint {path}: {e}") from e
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    shapes = sorted(
-        f"{k} {tuple(state[k].shape)} != {tuple(expected[k].shape)}"
-        for k in set(state) & set(expected)
-        if tuple(state[k].shape) != tuple(expected[k].shape)
-    )
+    missing, unexpected, shapes = state_dict_mismatches(model, state)
     problems = [
         f"{label} {_few(keys)}"
         for label, keys in (("missing keys", missing), ("unexpected keys", unexpected), ("wrong shapes", shapes))
