@@ -18,7 +18,7 @@ import pytest
 from hil.catalog import ModelSpec, ParityThresholds, resolve_model
 from hil.catalog import compiled_model as compiled_model_of
 from hil.catalog.preprocess import IMAGE_SUFFIXES, image_size, model_image, read_image
-from hil.catalog.truth import load_truth, truth_files
+from hil.catalog.truth import class_index, load_truth, truth_files
 from hil.dut import Dut
 from hil.errors import HilError
 from hil.model_run import float_outputs, real_outputs
@@ -93,14 +93,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @dataclass(frozen=True)
 class ModelInput:
     """One test input: its name (the file name with --images), the float input in the model's own layout
-    (batch first), the picture the model sees (None for arrays) and its truth boxes in input pixels (None:
-    unknown). error: why the file could not be read (its test fails with it; the others run)."""
+    (batch first), the picture the model sees (None for arrays), its truth boxes in input pixels and, for a
+    classifier, its truth class index (None: unknown). error: why the file could not be read or its truth not
+    understood (its test fails with it; the others run)."""
 
     name: str
     x: np.ndarray | None
     pixels: np.ndarray | None = None
     truth: np.ndarray | None = None
     error: str = ""
+    label: int | None = None
 
 
 def image_files(options: HilOptions) -> list[Path]:
@@ -135,12 +137,16 @@ def _file_inputs(spec: ModelSpec, options: HilOptions) -> list[ModelInput]:
             continue
         if prepared.conversion:
             conversions.append(f"{path.name}: {prepared.conversion}")
-        boxes = truth.get(path.name)
-        inputs.append(
-            ModelInput(
-                path.name, prepared.x, prepared.pixels, None if boxes is None else prepared.boxes_to_input(boxes)
-            )
-        )
+        known = truth.get(path.name)
+        label, picture_class = None, None if known is None else known.picture_class()
+        if spec.task == "classification" and picture_class is not None:
+            try:
+                label = class_index(picture_class, spec.labels, spec.name)
+            except HilError as e:
+                inputs.append(ModelInput(path.name, None, error=f"{path.name}: {e}"))
+                continue
+        boxes = None if known is None else prepared.boxes_to_input(known.boxes)
+        inputs.append(ModelInput(path.name, prepared.x, prepared.pixels, boxes, label=label))
     if conversions:
         height, width, channels = image_size(spec)
         warnings.warn(

@@ -1,4 +1,5 @@
-"""Classifiers: over the test inputs, the device's top-1 class agrees with the float model's often enough."""
+"""Classifiers: over the test inputs, the device's top-1 class agrees with the float model's often enough; where
+the inputs come with truth classes, the device's top-1 accuracy is within a tolerance of the float model's."""
 
 from __future__ import annotations
 
@@ -34,4 +35,33 @@ def test_top1_agrees_with_float(
     assert agreement >= thresholds.min_top1_agreement, (
         f"top1_agreement {agreement:.3f} below the threshold {thresholds.min_top1_agreement} "
         f"({agreed} of {len(readable)} inputs give the float model's class)"
+    )
+
+
+@pytest.mark.hil_truth
+def test_top1_accuracy_is_within_tolerance_of_float(
+    model_spec: ModelSpec, all_model_inputs, run_input, thresholds: ParityThresholds, hil_results: TestRecord
+) -> None:
+    labelled = [given for given in all_model_inputs if given.label is not None and not given.error]
+    if not labelled:
+        pytest.fail(
+            f"none of the {len(all_model_inputs)} inputs has a truth class: expected a COCO category_id or a "
+            "Pascal VOC <object><name> per picture",
+            pytrace=False,
+        )
+    rows, correct = [], {"float": 0, "device": 0}
+    for given in labelled:
+        result = run_input(given)
+        found = {"float": int(np.argmax(result.floats[0])), "device": int(np.argmax(result.device[0]))}
+        for which, index in found.items():
+            correct[which] += index == given.label
+        name = model_spec.labels[given.label] if model_spec.labels else given.label
+        rows.append({"input": given.name, "truth": name, **found})
+    float_top1, device_top1 = (correct[which] / len(labelled) for which in ("float", "device"))
+    hil_results.metric("top1_float", float_top1, better="higher")
+    hil_results.metric("top1_device", device_top1, threshold=float_top1 - thresholds.top1_tolerance, better="higher")
+    hil_results.table("top-1 class against the truth", rows)
+    assert device_top1 >= float_top1 - thresholds.top1_tolerance, (
+        f"top1_device {device_top1:.3f} is more than the tolerance {thresholds.top1_tolerance} below top1_float "
+        f"{float_top1:.3f} over {len(labelled)} labelled inputs"
     )

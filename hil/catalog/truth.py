@@ -1,10 +1,12 @@
-"""Truth boxes for a folder of pictures, in the formats labelling tools export: COCO JSON (one file for the
-folder) and Pascal VOC XML (one file per picture). Boxes are x1 y1 x2 y2 in the picture's own pixels."""
+"""Truth for a folder of pictures, in the formats labelling tools export: COCO JSON (one file for the folder)
+and Pascal VOC XML (one file per picture). Boxes are x1 y1 x2 y2 in the picture's own pixels; each labelled
+object keeps its class name, so the same files serve detectors (boxes) and classifiers (the picture's class)."""
 
 from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ElementTree
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -12,48 +14,94 @@ import numpy as np
 from hil.errors import ModelSpecError
 
 
+@dataclass(frozen=True)
+class PictureTruth:
+    """What a picture's annotation says: its boxes, and the class name of every labelled object (boxed or
+    not: a classification export may label a picture without a box)."""
+
+    boxes: np.ndarray
+    box_labels: tuple[str, ...]
+    labels: tuple[str, ...]
+
+    def picture_class(self) -> str | None:
+        """The picture's class: its only class name, or the largest box's when it has several (None: unlabelled)."""
+        if len(set(self.labels)) <= 1:
+            return self.labels[0] if self.labels else None
+        if not self.box_labels:
+            return None
+        areas = (self.boxes[:, 2] - self.boxes[:, 0]) * (self.boxes[:, 3] - self.boxes[:, 1])
+        return self.box_labels[int(np.argmax(areas))]
+
+
+def _picture_truth(objects: list[tuple[str, list[float] | None]]) -> PictureTruth:
+    boxed = [(name, box) for name, box in objects if box is not None]
+    return PictureTruth(
+        boxes=np.asarray([box for _, box in boxed], np.float32).reshape(-1, 4),
+        box_labels=tuple(name for name, _ in boxed),
+        labels=tuple(name for name, _ in objects if name),
+    )
+
+
 def truth_files(directory: Path) -> list[Path]:
     """The annotation files of a picture folder: *.json (COCO) and *.xml (Pascal VOC)."""
     return sorted(p for p in directory.iterdir() if p.suffix.lower() in (".json", ".xml"))
 
 
-def _coco(path: Path) -> dict[str, np.ndarray]:
+def _coco(path: Path) -> dict[str, PictureTruth]:
     try:
         data = json.loads(path.read_text())
         names = {image["id"]: Path(image["file_name"]).name for image in data["images"]}
-        boxes: dict[str, list] = {name: [] for name in names.values()}
+        categories = {category["id"]: str(category["name"]) for category in data.get("categories", [])}
+        objects: dict[str, list] = {name: [] for name in names.values()}
         for annotation in data.get("annotations", []):
-            x, y, w, h = (float(v) for v in annotation["bbox"])
-            boxes[names[annotation["image_id"]]].append([x, y, x + w, y + h])
+            box = None
+            if annotation.get("bbox"):
+                x, y, w, h = (float(v) for v in annotation["bbox"])
+                box = [x, y, x + w, y + h]
+            category = annotation.get("category_id")
+            objects[names[annotation["image_id"]]].append((categories.get(category, ""), box))
     except (ValueError, KeyError, TypeError) as e:
         raise ModelSpecError(
-            f"{path}: not a COCO annotation file ({type(e).__name__}: {e}); expected images[].file_name and "
-            "annotations[].image_id/bbox [x, y, width, height]"
+            f"{path}: not a COCO annotation file ({type(e).__name__}: {e}); expected images[].file_name, "
+            "annotations[].image_id with bbox [x, y, width, height] and/or category_id, and categories[].id/name"
         ) from e
-    return {name: np.asarray(b, np.float32).reshape(-1, 4) for name, b in boxes.items()}
+    return {name: _picture_truth(found) for name, found in objects.items()}
 
 
-def _voc(path: Path) -> dict[str, np.ndarray]:
+def _voc(path: Path) -> dict[str, PictureTruth]:
     try:
         root = ElementTree.parse(path).getroot()
         name = Path(root.findtext("filename") or "").name
-        boxes = [
-            [float(obj.findtext(f"bndbox/{k}")) for k in ("xmin", "ymin", "xmax", "ymax")]
-            for obj in root.iter("object")
-        ]
+        objects = []
+        for obj in root.iter("object"):
+            box = None
+            if obj.find("bndbox") is not None:
+                box = [float(obj.findtext(f"bndbox/{k}")) for k in ("xmin", "ymin", "xmax", "ymax")]
+            objects.append(((obj.findtext("name") or "").strip(), box))
         if not name:
             raise ValueError("no <filename>")
     except (ElementTree.ParseError, ValueError, TypeError) as e:
         raise ModelSpecError(
             f"{path}: not a Pascal VOC annotation ({type(e).__name__}: {e}); expected <filename> and "
-            "<object><bndbox> xmin ymin xmax ymax"
+            "<object> with <name> and/or <bndbox> xmin ymin xmax ymax"
         ) from e
-    return {name: np.asarray(boxes, np.float32).reshape(-1, 4)}
+    return {name: _picture_truth(objects)}
 
 
-def load_truth(directory: Path) -> dict[str, np.ndarray]:
-    """Picture file name -> its truth boxes, from every annotation file in the folder."""
-    truth: dict[str, np.ndarray] = {}
+def load_truth(directory: Path) -> dict[str, PictureTruth]:
+    """Picture file name -> its truth, from every annotation file in the folder."""
+    truth: dict[str, PictureTruth] = {}
     for path in truth_files(directory):
         truth.update(_coco(path) if path.suffix.lower() == ".json" else _voc(path))
     return truth
+
+
+def class_index(label: str, labels: tuple[str, ...], model: str) -> int:
+    """The model's output index for a truth class name: its position in the spec's labels, or the name itself
+    when it is a class number."""
+    if label in labels:
+        return labels.index(label)
+    if label.isdigit() and (not labels or int(label) < len(labels)):
+        return int(label)
+    known = f"one of {', '.join(labels[:12])}{', ...' if len(labels) > 12 else ''}" if labels else "a class number"
+    raise ModelSpecError(f"truth class '{label}' is not a class of model {model}: expected {known} (ModelSpec.labels)")

@@ -1,10 +1,12 @@
 """The user-facing suite (test_cases/) on QEMU for users' own models, through pytest itself: the tests that apply
 to the model's task run, the others are not collected (deselected, no rows of skips); with --images, truth
-from COCO JSON or Pascal VOC XML gives AP, test ids are the file names, a bad file fails alone."""
+from COCO JSON or Pascal VOC XML gives AP (detectors) or top-1 accuracy (classifiers), test ids are the file
+names, a bad file fails alone."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import cv2
@@ -44,6 +46,7 @@ def classifier():
         task="classification",
         calibration=lambda n: np.random.default_rng(1).uniform(0, 1, (n, 3, 16, 16)).astype(np.float32),
         calibration_count=16,
+        labels=("cat", "dog", "bird"),
     )
 
 
@@ -95,7 +98,7 @@ def _suite(pytester: pytest.Pytester, out: Path, *args: str) -> pytest.RunResult
 
 def test_a_classifier_runs_parity_and_top1_and_nothing_of_detection(pytester, tmp_path, nets):
     result = _suite(pytester, tmp_path / "out", "--model", f"{nets}:classifier", "--hil-image-count", "3")
-    result.assert_outcomes(passed=8, deselected=8)
+    result.assert_outcomes(passed=8, deselected=9)
     output = result.stdout.str()
     assert "SKIPPED" not in output and "test_detection" not in output and "written_in_c" not in output
     for name in ("test_top1_agrees_with_float", "test_device_matches_reference_and_float[input2]", "memory"):
@@ -123,7 +126,7 @@ def test_images_with_coco_truth_bad_file_and_conversion(pytester, tmp_path, nets
     (images / "truth.json").write_text(json.dumps(coco))
     result = _suite(pytester, tmp_path / "out", "--model", f"{nets}:bright", "--images", str(images))
     output = result.stdout.str()
-    result.assert_outcomes(passed=9, errors=2, deselected=5)
+    result.assert_outcomes(passed=9, errors=2, deselected=6)
     assert "ERROR at setup of test_device_matches_reference_and_float[broken.png]" in output
     # Once in each erroring test's section; pytest's short summary ("ERROR ...") repeats it where CI=true
     # widens its lines.
@@ -140,3 +143,34 @@ def test_images_with_coco_truth_bad_file_and_conversion(pytester, tmp_path, nets
     assert sorted(by_name) == ["a.png", "b.png"] and by_name["b.png"]["truth"] == [[8.0, 0.0, 12.0, 4.0]]
     assert [row["box"] for row in by_name["a.png"]["device"]] == [[4.0, 8.0, 8.0, 12.0]]
     assert by_name["a.png"]["device"][0]["score"] == pytest.approx(1.0, abs=0.01)
+
+
+def test_classifier_images_with_coco_and_voc_classes_and_an_unknown_class(pytester, tmp_path, nets):
+    images = tmp_path / "images"
+    images.mkdir()
+    rng = np.random.default_rng(5)
+    for name in ("a.png", "b.png", "c.png", "d.png"):
+        cv2.imwrite(str(images / name), rng.integers(0, 256, (16, 16, 3), dtype=np.uint8))
+    coco = {
+        "images": [{"id": 1, "file_name": "a.png"}, {"id": 2, "file_name": "b.png"}, {"id": 4, "file_name": "d.png"}],
+        "categories": [{"id": 7, "name": "cat"}, {"id": 8, "name": "dog"}, {"id": 9, "name": "zebra"}],
+        "annotations": [
+            {"image_id": 1, "category_id": 7},
+            {"image_id": 2, "category_id": 7, "bbox": [0, 0, 2, 2]},
+            {"image_id": 2, "category_id": 8, "bbox": [0, 0, 8, 8]},
+            {"image_id": 4, "category_id": 9},
+        ],
+    }
+    (images / "truth.json").write_text(json.dumps(coco))
+    (images / "c.xml").write_text(
+        "<annotation><filename>c.png</filename><object><name>bird</name></object></annotation>"
+    )
+    result = _suite(pytester, tmp_path / "out", "--model", f"{nets}:classifier", "--images", str(images))
+    output = result.stdout.str()
+    assert "d.png: truth class 'zebra' is not a class of model suite_classifier: expected one of cat, dog, bird" in (
+        output
+    )
+    assert re.search(r"^PASSED \S+::test_top1_accuracy_is_within_tolerance_of_float$", output, re.M), output
+    result.assert_outcomes(passed=9, errors=1, deselected=9)
+    results = json.dumps(json.loads((tmp_path / "out" / "results.json").read_text()))
+    assert "top1_float" in results and "top1_device" in results
