@@ -13,7 +13,7 @@ import serial
 from hil.errors import DeviceError, LinkError
 from hil.link import messages as msg
 from hil.link.frame import DEFAULT_MAX_PAYLOAD, CorruptFrame, Frame, FrameDecoder, encode_frame
-from hil.link.port_holders import port_holders
+from hil.link.port_holders import local_socket_port, port_holders, socket_clients
 
 # A read blocks at most this long, so a deadline is never overshot by much.
 READ_SLICE_S = 0.2
@@ -21,8 +21,9 @@ LOG = logging.getLogger(__name__)  # hil.link.device_link: frames at DEBUG, rese
 
 
 def open_port(url: str, baud: int, timeout: float = READ_SLICE_S) -> serial.SerialBase:
-    """Opens a serial device path or a pyserial URL (socket://host:port, rfc2217://, loop://). A device path
-    another program holds is refused, naming the program: frames written into a terminal's port are lost."""
+    """Opens a serial device path or a pyserial URL (socket://host:port, rfc2217://, loop://). A device path, or
+    a local socket, another program holds is refused, naming the program: frames written into a terminal's port
+    are lost, and a one-client server never answers a second client."""
     device = "://" not in url
     if device:
         holders = port_holders(url)
@@ -31,9 +32,17 @@ def open_port(url: str, baud: int, timeout: float = READ_SLICE_S) -> serial.Seri
     try:
         if device:
             return serial.serial_for_url(url, baudrate=baud, timeout=timeout, exclusive=True)
-        return serial.serial_for_url(url, baudrate=baud, timeout=timeout)
+        port = serial.serial_for_url(url, baudrate=baud, timeout=timeout)
     except (serial.SerialException, ValueError) as e:
         raise LinkError(f"cannot open port {url} at {baud} baud: {e}") from e
+    # A local server that serves one client (QEMU's UART socket) accepts a second connection into its backlog
+    # and never answers it: name the client that holds it instead of waiting for INFO.
+    server_port = local_socket_port(url)
+    clients = socket_clients(server_port) if server_port is not None else []
+    if clients:
+        port.close()
+        raise LinkError(f"{url} is held by another client, {', '.join(clients)}: close it, then run again")
+    return port
 
 
 @dataclass
