@@ -5,20 +5,22 @@ semihosting files."""
 from __future__ import annotations
 
 import ctypes
+import logging
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from hil.board_description import BoardDescription
 from hil.build.firmware_builder import read_board_name, read_build_id
-from hil.errors import TargetError
+from hil.errors import LinkError, TargetError
 from hil.link import messages as msg
 from hil.link.device_link import InferenceOutcome
-from hil.link.messages import DeviceInfo
+from hil.link.messages import DeviceInfo, RunSummary
 from hil.targets.base import Target
 from hil.targets.linked import LinkedTarget, connect_when_listening
 
@@ -27,6 +29,9 @@ QEMU_INSTALL_HINT = "apt-get install -y --no-install-recommends qemu-system-arm"
 PORT_ATTEMPTS = 3
 PR_SET_PDEATHSIG = 1
 STDERR_TAIL_CHARS = 2000
+RESTARTS = 2
+EXIT_GRACE_S = 0.5
+LOG = logging.getLogger(__name__)
 
 
 def _die_with_parent() -> None:
@@ -108,6 +113,16 @@ class QemuProcess:
     def poll(self) -> int | None:
         return self.process.poll() if self.process else None
 
+    def exit_status(self, grace: float = EXIT_GRACE_S) -> int | None:
+        """The exit status, waiting up to grace for one that is dying: a killed process closes its sockets
+        (the host sees the link drop) before the kernel reports it exited."""
+        if self.process is None:
+            return None
+        try:
+            return self.process.wait(grace)
+        except subprocess.TimeoutExpired:
+            return None
+
     def wait(self, timeout: float) -> int | None:
         """The exit status, or None when it was still running after timeout and had to be killed."""
         assert self.process is not None
@@ -116,6 +131,13 @@ class QemuProcess:
         except subprocess.TimeoutExpired:
             self.stop()
             return None
+
+    def kill(self) -> QemuExit:
+        """Ends it at once: a frozen (stopped) process never acts on SIGTERM."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(5)
+        return QemuExit(self.poll(), self.output_tail())
 
     def stop(self) -> QemuExit:
         if self.process and self.process.poll() is None:
@@ -134,7 +156,9 @@ class QemuProcess:
 
 
 class QemuUartTarget(LinkedTarget):
-    """The UART build under QEMU: a long-lived session over socket://127.0.0.1:PORT."""
+    """The UART build under QEMU: a long-lived session over socket://127.0.0.1:PORT. An emulator that dies or
+    stops answering is restarted (at most `restarts` times per failure, as a board is reset then reflashed), the
+    inference retried, and the restart logged and warned about."""
 
     def __init__(
         self,
@@ -148,6 +172,7 @@ class QemuUartTarget(LinkedTarget):
         run_timeout: float = 120.0,
         attempts: int = 5,
         extra_args: tuple[str, ...] = (),
+        restarts: int = RESTARTS,
     ) -> None:
         self.board = board
         self.elf = elf
@@ -158,6 +183,8 @@ class QemuUartTarget(LinkedTarget):
         self.run_timeout = run_timeout
         self.attempts = attempts
         self.extra_args = extra_args
+        self.restarts = restarts
+        self.restart_log: list[str] = []
         self.process: QemuProcess | None = None
         self.info: DeviceInfo | None = None
         self.port_url = ""
@@ -199,13 +226,58 @@ class QemuUartTarget(LinkedTarget):
     def output_log(self) -> Path | None:
         return self.process.log_path if self.process else None
 
+    def infer(self, inputs: list[bytes]) -> InferenceOutcome:
+        if self.link is None:
+            raise TargetError(f"{type(self).__name__}.infer called before start()")
+        self._last_inputs = list(inputs)
+        try:
+            return self.link.infer(inputs, self.run_timeout)
+        except LinkError as e:
+            return self._restart(inputs, e)
+
+    def rerun(self) -> RunSummary:
+        """Runs again on the inputs the device holds; after a restart they are sent again."""
+        if self.link is None or self._last_inputs is None:
+            raise TargetError(f"{type(self).__name__}.rerun needs a start() and an infer() before it")
+        try:
+            return self._run_on_last_inputs(self.link)
+        except LinkError as e:
+            return self._restart(self._last_inputs, e).summary
+
+    def _restart(self, inputs: list[bytes], first: LinkError) -> InferenceOutcome:
+        """An emulator that exited or stopped answering: a fresh one on the same image, `restarts` times at most."""
+        errors = [f"{first} ({self._exit_note()})"]
+        for attempt in range(1, self.restarts + 1):
+            state = self._state()
+            note = f"QEMU ({self.board.qemu_machine}) {state}: restarted it ({attempt} of {self.restarts})"
+            self.restart_log.append(note)
+            LOG.warning("%s after: %s", note, first)
+            warnings.warn(note, UserWarning, stacklevel=2)
+            try:
+                self._close_link()
+                if self.process is not None:
+                    self.process.kill()
+                self.start()
+                assert self.link is not None
+                return self.link.infer(inputs, self.run_timeout)
+            except (LinkError, TargetError) as e:
+                errors.append(f"after restart {attempt}: {e}")
+        raise TargetError(
+            f"QEMU ({self.board.qemu_machine}) stopped answering and {self.restarts} restarts did not bring it back: "
+            + "; ".join(errors)
+        )
+
+    def _state(self) -> str:
+        code = self.process.exit_status() if self.process else None
+        return "stopped answering while running" if code is None else f"exited with status {code}"
+
     def _context(self) -> str:
         return f"QEMU output: {self._exit_note()}"
 
     def _exit_note(self) -> str:
         if self.process is None:
             return "(not started)"
-        code = self.process.poll()
+        code = self.process.exit_status()
         state = "still running" if code is None else f"exited with status {code}"
         return f"{state}; {self.process.output_tail() or '(no output)'}"
 
