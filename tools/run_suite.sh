@@ -7,7 +7,7 @@ bash tools/setup.sh
 run="reports/$(date -u +%Y%m%d-%H%M%S)"
 mkdir -p "$run"
 set +e
-.venv/bin/python -m pytest test_cases --emulate auto -p no:cacheprovider --model rnnpool_face_m4,rnnpool_face_qvga \
+.venv/bin/python -m pytest test_cases --emulate auto --hil-transport auto -p no:cacheprovider --model rnnpool_face_m4,rnnpool_face_qvga \
     --html="$run/index.html" --self-contained-html --junitxml="$run/junit.xml" "$@"
 status=$?
 set -e

@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from hil.board_description import available_boards
-from hil.build.firmware_builder import TRANSPORTS
+from hil.build.firmware_builder import TRANSPORTS, fastest_transport
 from hil.parity.detection_parity import DEFAULT_SCORE_MARGIN
 from hil.targets.qemu import QEMU
 
 EMULATE_CHOICES = ("qemu", "renode", "auto")
+TRANSPORT_CHOICES = (*TRANSPORTS, "auto")
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class HilOptions:
     score_margin: float
     min_snr_db: float
     ap_tolerance: float
+    transport_chosen: bool = False  # True when `--hil-transport auto` picked the transport
 
     @property
     def models(self) -> list[str]:
@@ -68,7 +70,12 @@ _OPTIONS: tuple[tuple[str, str, str, type], ...] = (
     ("--hil-probe", "hil_probe", "debug probe unique ID (pyOCD) of the board to use", str),
     ("--hil-port", "hil_port", "serial port of the board (default: the one matching the probe)", str),
     ("--hil-baud", "hil_baud", "UART baud rate (default: the board's)", int),
-    ("--hil-transport", "hil_transport", f"how inputs and outputs move: {' or '.join(TRANSPORTS)}", str),
+    (
+        "--hil-transport",
+        "hil_transport",
+        f"how inputs and outputs move: {', '.join(TRANSPORTS)}, or auto (the fastest the target supports)",
+        str,
+    ),
     ("--model", "hil_model", "the model(s) to build the firmware around, comma-separated", str),
     ("--images", "hil_images", "directory of test images", str),
     ("--hil-out", "hil_out", "directory for the run's report, results CSV/JSON and JUnit XML", str),
@@ -112,7 +119,7 @@ _DEFAULTS = {
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("hil", "hardware-in-the-loop (hil)")
     for flag, ini, help_text, kind in _OPTIONS:
-        choices = EMULATE_CHOICES if flag == "--emulate" else TRANSPORTS if flag == "--hil-transport" else None
+        choices = EMULATE_CHOICES if flag == "--emulate" else TRANSPORT_CHOICES if flag == "--hil-transport" else None
         group.addoption(flag, dest=ini, default=None, type=kind, choices=choices, help=help_text)
         parser.addini(ini, help_text, default=_DEFAULTS.get(ini, ""))
 
@@ -141,6 +148,9 @@ def options_from_config(config: pytest.Config) -> HilOptions:
     emulate = get["hil_emulate"]
     if emulate == "auto":
         emulate = None if _probe_attached() else "qemu" if shutil.which(QEMU) else None
+    transport = get["hil_transport"]
+    if transport == "auto":
+        transport = fastest_transport(emulate)
     html = config.getoption("htmlpath", default=None)
     out_dir = get["hil_out"] or (str(Path(html).parent) if html else None)
     return HilOptions(
@@ -149,7 +159,7 @@ def options_from_config(config: pytest.Config) -> HilOptions:
         probe=get["hil_probe"],
         port=get["hil_port"],
         baud=get["hil_baud"],
-        transport=get["hil_transport"],
+        transport=transport,
         model=get["hil_model"],
         images=Path(get["hil_images"]) if get["hil_images"] else None,
         out_dir=Path(out_dir) if out_dir else None,
@@ -169,4 +179,5 @@ def options_from_config(config: pytest.Config) -> HilOptions:
         score_margin=get["hil_score_margin"],
         min_snr_db=get["hil_min_snr_db"],
         ap_tolerance=get["hil_ap_tolerance"],
+        transport_chosen=get["hil_transport"] == "auto",
     )

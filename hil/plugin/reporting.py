@@ -57,7 +57,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     options = options_from_config(config)
     from hil.build.toolchain import arm_toolchain, qemu_version
 
-    lines = [f"hil: board {options.board} on {options.target_label}, model {options.model}, {options.transport}"]
+    transport = options.transport
+    if options.transport_chosen:
+        transport += " (--hil-transport auto: the fastest here)"
+    lines = [f"hil: board {options.board} on {options.target_label}, model {options.model}, {transport}"]
     try:
         lines.append(f"hil: toolchain {arm_toolchain().version}")
     except HilError as e:

@@ -52,6 +52,7 @@ def recorder(config: pytest.Config) -> ResultsRecorder:
                     "board": options.board,
                     "emulate": options.emulate,
                     "transport": options.transport,
+                    **({"transport_chosen_by": "--hil-transport auto"} if options.transport_chosen else {}),
                     "model": options.model,
                     # Trends compare runs over the same images only.
                     "images": str(options.images) if options.images else f"synthetic test x{options.image_count}",

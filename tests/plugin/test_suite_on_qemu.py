@@ -3,12 +3,15 @@ a missing emulator reported in one line, and the HTML report as a browser shows 
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from hil.build.firmware_builder import fastest_transport
 
 pytest_plugins = ["pytester"]
 
@@ -25,6 +28,20 @@ def test_a_too_small_ram_budget_fails_with_the_numbers(pytester, tmp_path):
     result.assert_outcomes(failed=1)
     result.stdout.re_match_lines([r".*RAM [\d,]+ B .* over the budget of 100,000 B; biggest: arena 153,600 B.*"])
     assert "Traceback" not in result.stdout.str()
+
+
+def test_auto_transport_runs_the_fastest_on_qemu_and_says_which(pytester, tmp_path):
+    out = tmp_path / "out"
+    result = _suite(pytester, "--hil-transport", "auto", "--hil-image-count", "2", "--hil-out", str(out))
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed", 0) >= 3 and not outcomes.get("failed") and not outcomes.get("error"), outcomes
+    result.stdout.fnmatch_lines(["hil: board * on emulator qemu, model *, semihosting (--hil-transport auto: *)"])
+    metadata = json.loads((out / "results.json").read_text())["metadata"]
+    assert metadata["transport"] == "semihosting" and metadata["transport_chosen_by"] == "--hil-transport auto"
+
+
+def test_auto_means_semihosting_on_qemu_and_uart_elsewhere():
+    assert [fastest_transport(e) for e in ("qemu", "renode", None)] == ["semihosting", "uart", "uart"]
 
 
 def test_a_missing_emulator_is_one_clear_error_line(pytester, tmp_path, monkeypatch):
