@@ -12,13 +12,12 @@ from hil.build.firmware_builder import BuildRequest, FirmwareBuilder, FirmwareIm
 from hil.dut import Dut
 from hil.errors import HilError, TargetError
 from hil.farm.allocator import BoardAllocator
-from hil.farm.board_lock import BoardLock
 from hil.farm.farm_file import FarmBoard, load_farm
 from hil.farm.labgrid_place import LabgridPlace
+from hil.locks.board_lock import BoardLock
 from hil.model_sources import ModelSources
 from hil.targets.base import Target
-from hil.targets.qemu import QemuSemihostingTarget, QemuUartTarget
-from hil.targets.qemu_rtt import QemuRttTarget
+from hil.targets.registry import TargetRequest, create_target
 
 EMULATORS = ("qemu", "renode")
 
@@ -66,6 +65,16 @@ def build_description(kind: str, emulate: str | None) -> BoardDescription:
     return qemu_stand_in(kind) if emulate == "qemu" else load_board(kind)
 
 
+def target_kind(emulate: str | None, transport: str, port: str | None) -> str:
+    """The registered kind that runs a build: an emulator's, a running device's port, or a board's probe."""
+    if emulate == "qemu":
+        # A port given means a QEMU someone else started with this image: only its UART is ours.
+        return "serial-port" if port else f"qemu-{transport}"
+    if emulate == "renode":
+        return "renode"
+    return "pyocd"
+
+
 def _target(
     choice: TargetChoice,
     farm_board: FarmBoard | None,
@@ -74,38 +83,24 @@ def _target(
     workdir: Path,
     resources: ExitStack,
 ) -> Target:
-    from hil.targets.pyocd_board import PyOcdBoardTarget
-    from hil.targets.renode import RenodeTarget
-    from hil.targets.serial_target import SerialPortTarget
-
     multiplier = farm_board.timeout_multiplier if farm_board else 1.0
-    run_timeout = choice.run_timeout * multiplier
-    emulate = (farm_board.emulate if farm_board else None) or choice.emulate
+    request = TargetRequest(
+        description,
+        image.elf,
+        workdir,
+        run_timeout=choice.run_timeout * multiplier,
+        port=(farm_board.serial_port if farm_board else None) or choice.port,
+        probe=(farm_board.probe_uid if farm_board else None) or choice.probe,
+        transport=choice.transport,
+        lock_dir=choice.lock_dir,
+    )
     if farm_board and farm_board.labgrid_place:
         place = LabgridPlace(farm_board.labgrid_place, choice.labgrid_coordinator, user=choice.owner or None)
         place.acquire(timeout=choice.allocate_timeout)
         resources.callback(place.release)
-        return SerialPortTarget(description, image.elf, place.serial_port().url, run_timeout=run_timeout)
-    port = (farm_board.serial_port if farm_board else None) or choice.port
-    if emulate == "qemu":
-        if port:  # a QEMU someone else started with this image: only its UART is ours
-            return SerialPortTarget(description, image.elf, port, run_timeout=run_timeout)
-        if choice.transport == "semihosting":
-            return QemuSemihostingTarget(description, image.elf, workdir, run_timeout=run_timeout)
-        if choice.transport == "rtt":
-            return QemuRttTarget(description, image.elf, workdir, run_timeout=run_timeout)
-        return QemuUartTarget(description, image.elf, workdir, run_timeout=run_timeout)
-    if emulate == "renode":
-        return RenodeTarget(description, image.elf, workdir, run_timeout=run_timeout)
-    return PyOcdBoardTarget(
-        description,
-        image.elf,
-        probe_uid=(farm_board.probe_uid if farm_board else None) or choice.probe,
-        serial_port=port,
-        transport=choice.transport,
-        lock_dir=choice.lock_dir,
-        run_timeout=run_timeout,
-    )
+        return create_target("serial-port", replace(request, port=place.serial_port().url))
+    emulate = (farm_board.emulate if farm_board else None) or choice.emulate
+    return create_target(target_kind(emulate, choice.transport, request.port), request)
 
 
 def open_dut(choice: TargetChoice, model: ModelSources, workdir: Path, builder: FirmwareBuilder | None = None) -> Dut:

@@ -69,7 +69,7 @@ def test_boards_lists_both_boards():
 
 
 def test_boards_of_a_farm_show_free_locked_by_whom_and_offline(tmp_path):
-    from hil.farm.board_lock import BoardLock
+    from hil.locks.board_lock import BoardLock
 
     farm = tmp_path / "farm.yaml"
     farm.write_text(

@@ -1,4 +1,5 @@
-"""The cross toolchain: where it is and which version, so builds can say what made them."""
+"""The cross toolchain and the emulator: where they are and which version, so builds and runs can say what made
+them."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from dataclasses import dataclass
 from hil.errors import ToolchainError
 
 INSTALL_HINT = "apt-get install -y --no-install-recommends gcc-arm-none-eabi libnewlib-arm-none-eabi"
+QEMU = "qemu-system-arm"
+QEMU_INSTALL_HINT = "apt-get install -y --no-install-recommends qemu-system-arm"
 
 
 @dataclass(frozen=True)

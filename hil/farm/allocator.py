@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from hil.farm.board_lock import BoardBusyError, BoardLock
 from hil.farm.board_states import board_states, offline_reason
 from hil.farm.farm_file import Farm, FarmBoard, FarmFileError
+from hil.locks.board_lock import BoardBusyError, BoardLock
 
 
 @dataclass

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from hil.farm.board_lock import BoardLock, LockHolder
+from hil.build.toolchain import QEMU
 from hil.farm.farm_file import Farm, FarmBoard
-from hil.targets.qemu import QEMU
+from hil.locks.board_lock import BoardLock, LockHolder
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ import pytest
 
 from hil.board_description import available_boards
 from hil.build.firmware_builder import TRANSPORTS, fastest_transport
+from hil.build.toolchain import QEMU
 from hil.parity.detection_parity import DEFAULT_SCORE_MARGIN
-from hil.targets.qemu import QEMU
 
 EMULATE_CHOICES = ("qemu", "renode", "auto")
 TRANSPORT_CHOICES = (*TRANSPORTS, "auto")

@@ -22,9 +22,9 @@ from serial.tools.list_ports import comports
 from hil.board_description import BoardDescription
 from hil.build.firmware_builder import read_board_name, read_build_id
 from hil.errors import LinkError, TargetError
-from hil.farm.board_lock import BoardLock
 from hil.link.device_link import DeviceLink, InferenceOutcome, open_port
 from hil.link.messages import DeviceInfo, RunSummary
+from hil.locks.board_lock import BoardLock
 from hil.targets.board_errors import (
     BoardHungError,
     FlashVerifyError,
@@ -35,6 +35,7 @@ from hil.targets.board_errors import (
 from hil.targets.linked import LinkedTarget
 from hil.targets.probe_selection import ProbeInfo, SerialPortInfo, find_com_port, select_probe
 from hil.targets.pyocd_driver import PyOcdProbeDriver
+from hil.targets.registry import TargetRequest, register_target
 
 LOG = logging.getLogger(__name__)
 
@@ -326,3 +327,16 @@ class PyOcdBoardTarget(LinkedTarget):
         if self._probe_lock is not None:
             self._probe_lock.release()
             self._probe_lock = None
+
+
+@register_target("pyocd")
+def _pyocd_board(request: TargetRequest) -> PyOcdBoardTarget:
+    return PyOcdBoardTarget(
+        request.description,
+        request.elf,
+        probe_uid=request.probe,
+        serial_port=request.port,
+        transport=request.transport,
+        lock_dir=request.lock_dir,
+        run_timeout=request.run_timeout,
+    )

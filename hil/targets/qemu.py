@@ -17,15 +17,15 @@ from pathlib import Path
 
 from hil.board_description import BoardDescription
 from hil.build.firmware_builder import read_board_name, read_build_id
+from hil.build.toolchain import QEMU, QEMU_INSTALL_HINT
 from hil.errors import LinkError, TargetError
 from hil.link import messages as msg
 from hil.link.device_link import InferenceOutcome
 from hil.link.messages import DeviceInfo, RunSummary
 from hil.targets.base import Target
 from hil.targets.linked import LinkedTarget, connect_when_listening
+from hil.targets.registry import TargetRequest, register_target
 
-QEMU = "qemu-system-arm"
-QEMU_INSTALL_HINT = "apt-get install -y --no-install-recommends qemu-system-arm"
 PORT_ATTEMPTS = 3
 PR_SET_PDEATHSIG = 1
 STDERR_TAIL_CHARS = 2000
@@ -286,6 +286,11 @@ class QemuUartTarget(LinkedTarget):
         return self.process.stop() if self.process else None
 
 
+@register_target("qemu-uart")
+def _qemu_uart(request: TargetRequest) -> QemuUartTarget:
+    return QemuUartTarget(request.description, request.elf, request.workdir, run_timeout=request.run_timeout)
+
+
 class QemuSemihostingTarget(Target):
     """The semihosting build under QEMU: one QEMU process per inference, files in workdir."""
 
@@ -364,3 +369,8 @@ class QemuSemihostingTarget(Target):
 
     def stop(self) -> None:
         """Nothing runs between inferences."""
+
+
+@register_target("qemu-semihosting")
+def _qemu_semihosting(request: TargetRequest) -> QemuSemihostingTarget:
+    return QemuSemihostingTarget(request.description, request.elf, request.workdir, run_timeout=request.run_timeout)

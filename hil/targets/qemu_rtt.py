@@ -12,6 +12,7 @@ from hil.link.messages import DeviceInfo
 from hil.link.rtt import RttPort, rtt_addresses
 from hil.targets.gdb_remote import GdbMemoryAccess, GdbRemote
 from hil.targets.qemu import PORT_ATTEMPTS, QemuProcess, QemuUartTarget, check_elf_for_board, free_tcp_port
+from hil.targets.registry import TargetRequest, register_target
 
 CONNECT_POLL_S = 0.05
 
@@ -64,3 +65,8 @@ class QemuRttTarget(QemuUartTarget):
             raise TargetError(f"{where}: {e}\n{self._context()}") from e
         self.info = self._open_link(rtt, self.port_url, where, self.reply_timeout, self.attempts)
         return self.info
+
+
+@register_target("qemu-rtt")
+def _qemu_rtt(request: TargetRequest) -> QemuRttTarget:
+    return QemuRttTarget(request.description, request.elf, request.workdir, run_timeout=request.run_timeout)

@@ -24,6 +24,7 @@ from hil.errors import TargetError
 from hil.link.messages import DeviceInfo
 from hil.targets.linked import LinkedTarget, connect_when_listening
 from hil.targets.qemu import free_tcp_port
+from hil.targets.registry import TargetRequest, register_target
 
 RENODE = "renode"
 RENODE_INSTALL_HINT = (
@@ -263,3 +264,8 @@ class RenodeTarget(LinkedTarget):
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)
+
+
+@register_target("renode")
+def _renode(request: TargetRequest) -> RenodeTarget:
+    return RenodeTarget(request.description, request.elf, request.workdir, run_timeout=request.run_timeout)

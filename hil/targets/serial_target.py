@@ -7,9 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from hil.board_description import BoardDescription
+from hil.errors import TargetError
 from hil.link.device_link import open_port
 from hil.link.messages import DeviceInfo
 from hil.targets.linked import LinkedTarget
+from hil.targets.registry import TargetRequest, register_target
 
 
 class SerialPortTarget(LinkedTarget):
@@ -42,3 +44,10 @@ class SerialPortTarget(LinkedTarget):
 
     def stop(self) -> None:
         self._close_link()
+
+
+@register_target("serial-port")
+def _serial_port(request: TargetRequest) -> SerialPortTarget:
+    if request.port is None:
+        raise TargetError("target kind 'serial-port' needs a port (--hil-port or the farm file's serial_port)")
+    return SerialPortTarget(request.description, request.elf, request.port, run_timeout=request.run_timeout)

@@ -10,9 +10,9 @@ import time
 import pytest
 
 from hil.farm.allocator import BoardAllocator
-from hil.farm.board_lock import BoardBusyError, BoardLock, overlapping_holds, read_lock_log
 from hil.farm.board_states import board_states
 from hil.farm.farm_file import FarmFileError, load_farm
+from hil.locks.board_lock import BoardBusyError, BoardLock, overlapping_holds, read_lock_log
 
 FORK = multiprocessing.get_context("fork")
 

@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from hil.farm import board_lock
-from hil.farm.board_lock import (
+from hil.locks import board_lock
+from hil.locks.board_lock import (
     BoardBusyError,
     BoardLock,
     BoardLockError,

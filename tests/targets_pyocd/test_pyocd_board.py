@@ -12,7 +12,7 @@ import pytest
 from elftools.elf.elffile import ELFFile
 
 from hil.errors import TargetError
-from hil.farm.board_lock import BoardLock
+from hil.locks.board_lock import BoardLock
 from hil.targets.board_errors import (
     BoardHungError,
     FlashVerifyError,
