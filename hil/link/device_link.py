@@ -17,6 +17,20 @@ from hil.link.port_holders import local_socket_port, port_holders, socket_client
 
 # A read blocks at most this long, so a deadline is never overshot by much.
 READ_SLICE_S = 0.2
+# Data frames (INPUT, READ_OUTPUT) shrink to this many payload bytes on a noisy link: at 1 % of bytes damaged
+# both ways a 2 KB frame arrives intact with probability ~1e-9, a 32-byte one about half the time.
+MIN_DATA_CHUNK = 32
+CLEAN_TRANSACTIONS_TO_GROW = 8
+# On a link that is damaging frames, a request is sent up to this many times the configured attempts.
+NOISY_ATTEMPTS_FACTOR = 4
+BACKOFF_S = (0.0, 0.005, 0.01, 0.02, 0.05)
+# Replies are waited for as TCP waits for acknowledgements (RFC 6298, Karn's rule): the smoothed round trip of
+# requests answered at the first attempt, times RTO_FACTOR, at least RTO_FLOOR_S, doubled on every resend and
+# never more than reply_timeout, which the last attempt always gets. On a noisy link most lost frames are then
+# resent after a few round trips instead of after reply_timeout.
+RTO_FACTOR = 4.0
+RTO_FLOOR_S = 0.1
+RTT_SMOOTHING = 0.125
 LOG = logging.getLogger(__name__)  # hil.link.device_link: frames at DEBUG, resends, INFO and timings at INFO
 
 
@@ -54,6 +68,9 @@ class LinkCounters:
     device_rejected: int = 0
     resends: int = 0
     stale_replies: int = 0
+    frames_sent: int = 0
+    requests: int = 0
+    requests_failed: int = 0
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -81,11 +98,41 @@ class DeviceLink:
     def __post_init__(self) -> None:
         self._decoder = FrameDecoder(self.max_payload)
         self._seq = 0
+        self._chunk = self.max_payload
+        self._clean_in_a_row = 0
+        self._srtt: float | None = None
+
+    def _wait_for(self, timeout: float, attempt: int, attempts: int) -> float:
+        """How long this attempt waits for a reply the caller would wait `timeout` for."""
+        if self._srtt is None or timeout != self.reply_timeout or attempt == attempts - 1:
+            return timeout
+        return min(timeout, max(RTO_FLOOR_S, RTO_FACTOR * self._srtt) * 2**attempt)
+
+    def _sample_round_trip(self, seconds: float) -> None:
+        self._srtt = seconds if self._srtt is None else (1 - RTT_SMOOTHING) * self._srtt + RTT_SMOOTHING * seconds
+
+    @property
+    def data_chunk(self) -> int:
+        """Payload bytes the next data frame carries: the device's maximum on a clean link, less on a noisy one."""
+        return self._chunk
+
+    def _adapt(self, attempts_used: int) -> None:
+        """Halves the data frames after a request that needed resending; doubles them back after a run of
+        requests that went through at once."""
+        if attempts_used > 1:
+            self._chunk = max(MIN_DATA_CHUNK, self._chunk // 2)
+            self._clean_in_a_row = 0
+            return
+        self._clean_in_a_row += 1
+        if self._clean_in_a_row >= CLEAN_TRANSACTIONS_TO_GROW and self._chunk < self.max_payload:
+            self._chunk = min(self.max_payload, self._chunk * 2)
+            self._clean_in_a_row = 0
 
     def close(self) -> None:
         self.port.close()
 
     def _send(self, frame_type: int, seq: int, payload: bytes) -> None:
+        self.counters.frames_sent += 1
         try:
             self.port.write(encode_frame(frame_type, seq, payload))
             self.port.flush()
@@ -143,17 +190,24 @@ class DeviceLink:
         seq = self._seq
         reasons: list[str] = []
         name = msg.MESSAGE_NAMES.get(request, hex(request))
-        for attempt in range(self.attempts):
+        attempts = self.attempts * (NOISY_ATTEMPTS_FACTOR if self._chunk < self.max_payload else 1)
+        self.counters.requests += 1
+        for attempt in range(attempts):
             if attempt:
                 self.counters.resends += 1
                 LOG.info(
                     "%s: resending %s seq %d (attempt %d) after: %s", self.name, name, seq, attempt + 1, reasons[-1]
                 )
+                # Back off a little, then drop what is left of a damaged reply, so the resend starts clean.
+                time.sleep(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
+                self._resynchronise()
             LOG.debug("%s: -> %s seq %d, %d B", self.name, name, seq, len(payload))
             self._send(request, seq, payload)
+            sent = time.monotonic()
             replies: list[Frame] = []
             for expected, timeout in stages:
-                outcome = self._await(request, seq, expected, time.monotonic() + timeout)
+                wait = self._wait_for(timeout, attempt, attempts)
+                outcome = self._await(request, seq, expected, time.monotonic() + wait)
                 if isinstance(outcome, str):
                     reasons.append(outcome)
                     if outcome == "timeout":
@@ -169,13 +223,26 @@ class DeviceLink:
                     len(outcome.payload),
                 )
             else:
+                if attempt == 0 and len(stages) == 1:
+                    self._sample_round_trip(time.monotonic() - sent)
+                self._adapt(attempt + 1)
                 return replies
+            self._adapt(attempt + 2)
+        self.counters.requests_failed += 1
         expected_names = " then ".join(msg.MESSAGE_NAMES.get(t, hex(t)) for t, _ in stages)
         raise LinkError(
-            f"{self.name}: no valid reply to {name} (seq {seq}) after {self.attempts} attempts "
+            f"{self.name}: no valid reply to {name} (seq {seq}) after {attempts} attempts "
             f"({', '.join(reasons)}); expected {expected_names}, each within "
             f"{', '.join(f'{t:g} s' for _, t in stages)}"
         )
+
+    def _resynchronise(self) -> None:
+        """Forgets bytes of replies that arrived damaged: the next frame is looked for from scratch."""
+        try:
+            self.port.reset_input_buffer()
+        except (serial.SerialException, OSError) as e:
+            raise LinkError(f"{self.name}: the port closed while resynchronising ({e})") from e
+        self._decoder = FrameDecoder(self.max_payload)
 
     def _simple(self, request: int, payload: bytes = b"") -> bytes:
         return self.transact(request, payload, [(request | msg.REPLY, self.reply_timeout)])[0].payload
@@ -193,6 +260,7 @@ class DeviceLink:
         LOG.info("%s: INFO %s", self.name, info)
         if info.max_payload != self.max_payload:
             self.max_payload = info.max_payload
+            self._chunk = min(self._chunk, info.max_payload)
             self._decoder = FrameDecoder(info.max_payload)
         return info
 
@@ -201,12 +269,13 @@ class DeviceLink:
 
     def write_input(self, index: int, data: bytes) -> None:
         """Sends one input tensor in acknowledged chunks; the device takes one frame at a time."""
-        chunk = self.max_payload - msg.INPUT_HEADER_BYTES
-        for offset in range(0, len(data), chunk):
-            piece = data[offset : offset + chunk]
+        offset = 0
+        while offset < len(data):
+            piece = data[offset : offset + self._chunk - msg.INPUT_HEADER_BYTES]
             ack = self._simple(msg.INPUT, bytes([index]) + offset.to_bytes(4, "little") + piece)
             if ack != bytes([index]) + offset.to_bytes(4, "little") + len(piece).to_bytes(4, "little"):
                 raise LinkError(f"{self.name}: INPUT chunk at offset {offset} acknowledged as {ack.hex()}")
+            offset += len(piece)
 
     def run(self, input_crc: int, run_timeout: float) -> msg.RunSummary:
         stages = [(msg.RUN_STARTED, self.reply_timeout), (msg.RESULT, run_timeout)]
@@ -215,11 +284,11 @@ class DeviceLink:
 
     def read_output(self, index: int, size: int, crc: int) -> bytes:
         """Reads one output tensor in chunks and checks it against the CRC the device computed."""
-        chunk = self.max_payload - msg.READ_OUTPUT_HEADER_BYTES
         for _ in range(self.attempts):
             data = bytearray()
-            for offset in range(0, size, chunk):
-                n = min(chunk, size - offset)
+            while len(data) < size:
+                offset = len(data)
+                n = min(self._chunk - msg.READ_OUTPUT_HEADER_BYTES, size - offset)
                 request = bytes([index]) + offset.to_bytes(4, "little") + n.to_bytes(2, "little")
                 reply = self._simple(msg.READ_OUTPUT, request)
                 if reply[:5] != request[:5] or len(reply) != 5 + n:
