@@ -83,20 +83,25 @@ class LinkedTarget(Target):
     def infer(self, inputs: list[bytes]) -> InferenceOutcome:
         if self.link is None:
             raise TargetError(f"{type(self).__name__}.infer called before start()")
-        try:
-            outcome = self.link.infer(inputs, self.run_timeout)
-        except LinkError as e:
-            raise self._with_context(e) from e
         self._last_inputs = list(inputs)
-        return outcome
+        try:
+            return self.link.infer(inputs, self.run_timeout)
+        except LinkError as e:
+            return self._recover(inputs, e)
 
     def rerun(self) -> RunSummary:
+        """Runs again on the inputs the device holds; after a recovery they are sent again."""
         if self.link is None or self._last_inputs is None:
             raise TargetError(f"{type(self).__name__}.rerun needs a start() and an infer() before it")
         try:
             return self._run_on_last_inputs(self.link)
         except LinkError as e:
-            raise self._with_context(e) from e
+            return self._recover(self._last_inputs, e).summary
+
+    def _recover(self, inputs: list[bytes], error: LinkError) -> InferenceOutcome:
+        """What a link failure becomes: an error carrying the target's context, unless the target can bring its
+        device back (a board's reset and reflash, an emulator's restart) and run the inputs again."""
+        raise self._with_context(error) from error
 
     def _run_on_last_inputs(self, link: DeviceLink) -> RunSummary:
         """RUN on the inputs of the last infer. A model whose arena plan reuses the input's bytes has

@@ -23,7 +23,7 @@ from hil.board_description import BoardDescription
 from hil.build.firmware_builder import read_board_name, read_build_id
 from hil.errors import LinkError, TargetError
 from hil.link.device_link import DeviceLink, InferenceOutcome, open_port
-from hil.link.messages import DeviceInfo, RunSummary
+from hil.link.messages import DeviceInfo
 from hil.locks.board_lock import BoardLock
 from hil.targets.board_errors import (
     BoardHungError,
@@ -277,24 +277,6 @@ class PyOcdBoardTarget(LinkedTarget):
                 "the flash did not take, or the port belongs to another board of the same kind"
             )
         return info
-
-    def infer(self, inputs: list[bytes]) -> InferenceOutcome:
-        if self.link is None:
-            raise TargetError("PyOcdBoardTarget.infer called before start()")
-        self._last_inputs = list(inputs)
-        try:
-            return self.link.infer(inputs, self.run_timeout)
-        except LinkError as e:
-            return self._recover(inputs, e)
-
-    def rerun(self) -> RunSummary:
-        """Runs again on the inputs the device holds; after a recovery they are sent again."""
-        if self.link is None or self._last_inputs is None:
-            raise TargetError("PyOcdBoardTarget.rerun needs a start() and an infer() before it")
-        try:
-            return self._run_on_last_inputs(self.link)
-        except LinkError as e:
-            return self._recover(self._last_inputs, e).summary
 
     def _recover(self, inputs: list[bytes], first: LinkError) -> InferenceOutcome:
         """A board that stopped answering: reset it, then reflash it, `recoveries` times in all."""

@@ -21,7 +21,7 @@ from hil.build.toolchain import QEMU, QEMU_INSTALL_HINT
 from hil.errors import LinkError, TargetError
 from hil.link import messages as msg
 from hil.link.device_link import InferenceOutcome
-from hil.link.messages import DeviceInfo, RunSummary
+from hil.link.messages import DeviceInfo
 from hil.targets.base import Target
 from hil.targets.linked import LinkedTarget, connect_when_listening
 from hil.targets.registry import TargetRequest, register_target
@@ -226,25 +226,7 @@ class QemuUartTarget(LinkedTarget):
     def output_log(self) -> Path | None:
         return self.process.log_path if self.process else None
 
-    def infer(self, inputs: list[bytes]) -> InferenceOutcome:
-        if self.link is None:
-            raise TargetError(f"{type(self).__name__}.infer called before start()")
-        self._last_inputs = list(inputs)
-        try:
-            return self.link.infer(inputs, self.run_timeout)
-        except LinkError as e:
-            return self._restart(inputs, e)
-
-    def rerun(self) -> RunSummary:
-        """Runs again on the inputs the device holds; after a restart they are sent again."""
-        if self.link is None or self._last_inputs is None:
-            raise TargetError(f"{type(self).__name__}.rerun needs a start() and an infer() before it")
-        try:
-            return self._run_on_last_inputs(self.link)
-        except LinkError as e:
-            return self._restart(self._last_inputs, e).summary
-
-    def _restart(self, inputs: list[bytes], first: LinkError) -> InferenceOutcome:
+    def _recover(self, inputs: list[bytes], first: LinkError) -> InferenceOutcome:
         """An emulator that exited or stopped answering: a fresh one on the same image, `restarts` times at most."""
         errors = [f"{first} ({self._exit_note()})"]
         for attempt in range(1, self.restarts + 1):
