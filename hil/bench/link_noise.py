@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import tempfile
 import time
 from pathlib import Path
@@ -27,22 +26,11 @@ from hil.catalog import model_sources
 from hil.errors import DeviceError, LinkError
 from hil.link.device_link import DeviceLink, open_port
 from hil.link.fault_proxy import FaultRates, FaultyProxy
-from hil.targets.qemu import QemuProcess, free_tcp_port
+from hil.targets.qemu import QemuProcess, free_tcp_port, wait_until_listening
 
 HANG_S = 600.0  # every wait is bounded; an inference this long would mean one is not
 REPLY_TIMEOUT_S = 1.0
 INFO_TRIES = 20
-
-
-def _wait_listening(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise LinkError(f"QEMU's UART on port {port} did not listen in {timeout} s")
 
 
 def measure(frames: int, flip: float, seed: int) -> dict:
@@ -61,7 +49,7 @@ def measure(frames: int, flip: float, seed: int) -> dict:
         proxy = None
         link = None
         try:
-            _wait_listening(port)
+            wait_until_listening(port)
             proxy = FaultyProxy(port, rates, seed)
             link = DeviceLink(open_port(f"socket://127.0.0.1:{proxy.port}", board.baud), "noisy", REPLY_TIMEOUT_S)
             start = time.monotonic()

@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,18 @@ def free_tcp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_until_listening(port: int, timeout: float = 10.0) -> None:
+    """Returns once something accepts connections on local port `port` (a connection is made and closed)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise TargetError(f"nothing listened on local port {port} within {timeout} s")
 
 
 def check_elf_for_board(elf: Path, board: BoardDescription) -> None:

@@ -6,7 +6,6 @@ never hang, never return a corrupt result.
 
 from __future__ import annotations
 
-import socket
 import time
 
 import numpy as np
@@ -16,7 +15,7 @@ from hil import conv_test_model
 from hil.errors import LinkError
 from hil.link.device_link import DeviceLink, open_port
 from hil.link.fault_proxy import FaultRates, FaultyProxy
-from hil.targets.qemu import QemuProcess, free_tcp_port
+from hil.targets.qemu import QemuProcess, free_tcp_port, wait_until_listening
 from tests.conftest import random_image
 
 REPLY_TIMEOUT = 1.5  # generous: a loaded 2-core CI machine slows QEMU's UART several times over
@@ -27,13 +26,7 @@ def qemu_port(qemu_board, uart_image, workdir):
     port = free_tcp_port()
     process = QemuProcess(qemu_board, uart_image.elf, workdir, f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on")
     process.start()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
+    wait_until_listening(port)
     yield port, process
     process.stop()
 
