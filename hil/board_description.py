@@ -44,6 +44,7 @@ class BoardDescription:
     timer_kind: str
     stand_in_for: str | None = None
     pyocd_target: str | None = None
+    openocd_config: str | None = None  # OpenOCD config of the board, e.g. board/st_nucleo_f4.cfg
     qemu_machine: str | None = None
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -118,6 +119,7 @@ def load_board(name: str) -> BoardDescription:
         timer_kind=_get(timer, "kind", str, f"{where} [timer]"),
         stand_in_for=data.get("stand_in_for") or None,
         pyocd_target=data.get("pyocd_target") or None,
+        openocd_config=data.get("openocd_config") or None,
         qemu_machine=qemu_machine,
         raw=data,
     )

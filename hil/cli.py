@@ -32,7 +32,7 @@ from hil.model_run import (
 )
 from hil.report.merge import merge_runs
 from hil.report.trends import DEFAULT_THRESHOLD, build_trends
-from hil.target_factory import EMULATORS, TargetChoice, open_dut
+from hil.target_factory import EMULATORS, FLASHERS, TargetChoice, open_dut
 
 
 def _spec(args: argparse.Namespace) -> ModelSpec:
@@ -59,7 +59,13 @@ def _run(args: argparse.Namespace) -> dict:
     sources = model_sources(spec)
     with tempfile.TemporaryDirectory(prefix="hil-run-") as workdir:
         choice = TargetChoice(
-            args.board, args.emulate, args.transport, probe=args.probe, port=args.port, farm=args.farm
+            args.board,
+            args.emulate,
+            args.transport,
+            probe=args.probe,
+            port=args.port,
+            farm=args.farm,
+            flasher=args.flasher,
         )
         dut = open_dut(choice, sources, Path(workdir))
         try:
@@ -197,6 +203,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--emulate", choices=EMULATORS, help="run under this emulator instead of on the board")
     run.add_argument("--probe", help="debug probe unique ID of the board (pyOCD)")
     run.add_argument("--port", help="serial port of the board (default: the one of the probe)")
+    run.add_argument("--flasher", choices=FLASHERS, default="pyocd", help="what flashes and resets the board")
     run.add_argument("--farm", type=Path, help="farm file: --board may name one of its boards")
     given = run.add_mutually_exclusive_group()
     given.add_argument("--input", type=Path, help="input as a .npy array in the model's own layout")

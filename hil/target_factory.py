@@ -20,6 +20,7 @@ from hil.targets.base import Target
 from hil.targets.registry import TargetRequest, create_target
 
 EMULATORS = ("qemu", "renode")
+FLASHERS = ("pyocd", "openocd")
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class TargetChoice:
     allocate_timeout: float = 600.0
     run_timeout: float = 120.0
     labgrid_coordinator: str | None = None
+    flasher: str = "pyocd"
 
 
 def _farm_board(choice: TargetChoice, resources: ExitStack) -> FarmBoard | None:
@@ -65,14 +67,16 @@ def build_description(kind: str, emulate: str | None) -> BoardDescription:
     return qemu_stand_in(kind) if emulate == "qemu" else load_board(kind)
 
 
-def target_kind(emulate: str | None, transport: str, port: str | None) -> str:
-    """The registered kind that runs a build: an emulator's, a running device's port, or a board's probe."""
+def target_kind(emulate: str | None, transport: str, port: str | None, flasher: str = "pyocd") -> str:
+    """The registered kind that runs a build: an emulator's, a running device's port, or a board's flasher."""
     if emulate == "qemu":
         # A port given means a QEMU someone else started with this image: only its UART is ours.
         return "serial-port" if port else f"qemu-{transport}"
     if emulate == "renode":
         return "renode"
-    return "pyocd"
+    if flasher not in FLASHERS:
+        raise TargetError(f"flasher '{flasher}' is not one of {', '.join(FLASHERS)}")
+    return flasher
 
 
 def _target(
@@ -100,7 +104,7 @@ def _target(
         resources.callback(place.release)
         return create_target("serial-port", replace(request, port=place.serial_port().url))
     emulate = (farm_board.emulate if farm_board else None) or choice.emulate
-    return create_target(target_kind(emulate, choice.transport, request.port), request)
+    return create_target(target_kind(emulate, choice.transport, request.port, choice.flasher), request)
 
 
 def open_dut(choice: TargetChoice, model: ModelSources, workdir: Path, builder: FirmwareBuilder | None = None) -> Dut:

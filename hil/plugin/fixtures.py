@@ -88,6 +88,7 @@ def dut(
         owner=os.environ.get("PYTEST_XDIST_WORKER", "main"),
         run_timeout=hil_options.run_timeout,
         labgrid_coordinator=hil_options.labgrid_coordinator,
+        flasher=hil_options.flasher,
     )
     try:
         device = open_dut(choice, model_sources(hil_model_name), tmp_path_factory.mktemp("dut"))

@@ -13,9 +13,11 @@ from hil.board_description import available_boards
 from hil.build.firmware_builder import TRANSPORTS, fastest_transport
 from hil.build.toolchain import QEMU
 from hil.parity.detection_parity import DEFAULT_SCORE_MARGIN
+from hil.target_factory import FLASHERS
 
 EMULATE_CHOICES = ("qemu", "renode", "auto")
 TRANSPORT_CHOICES = (*TRANSPORTS, "auto")
+_CHOICES = {"--emulate": EMULATE_CHOICES, "--hil-transport": TRANSPORT_CHOICES, "--hil-flasher": FLASHERS}
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class HilOptions:
     score_margin: float
     min_snr_db: float
     ap_tolerance: float
+    flasher: str = "pyocd"
     transport_chosen: bool = False  # True when `--hil-transport auto` picked the transport
 
     @property
@@ -60,7 +63,8 @@ class HilOptions:
             return f"a board of the farm {self.farm}"
         if self.emulate:
             return f"emulator {self.emulate}"
-        return f"board (probe {self.probe or 'first free'}, port {self.port or 'matched by probe'})"
+        probe = f"{self.flasher} probe {self.probe or 'first free'}"
+        return f"board ({probe}, port {self.port or 'matched by probe'})"
 
 
 # (option, ini name, help, type): every option also exists as an ini setting.
@@ -68,6 +72,7 @@ _OPTIONS: tuple[tuple[str, str, str, type], ...] = (
     ("--board", "hil_board", f"board kind (one of {', '.join(available_boards())}) or a farm board name", str),
     ("--emulate", "hil_emulate", "qemu, renode, or auto (a board if one is attached, else an emulator)", str),
     ("--hil-probe", "hil_probe", "debug probe unique ID (pyOCD) of the board to use", str),
+    ("--hil-flasher", "hil_flasher", "what flashes and resets a board: pyocd (default) or openocd", str),
     ("--hil-port", "hil_port", "serial port of the board (default: the one matching the probe)", str),
     ("--hil-baud", "hil_baud", "UART baud rate (default: the board's)", int),
     (
@@ -111,6 +116,7 @@ _DEFAULTS = {
     "hil_ap_tolerance": "0.02",
     "hil_board": "nucleo-f439zi",
     "hil_transport": "uart",
+    "hil_flasher": "pyocd",
     "hil_model": "conv_test_model",
     "hil_run_timeout": "120",
 }
@@ -119,7 +125,7 @@ _DEFAULTS = {
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("hil", "hardware-in-the-loop (hil)")
     for flag, ini, help_text, kind in _OPTIONS:
-        choices = EMULATE_CHOICES if flag == "--emulate" else TRANSPORT_CHOICES if flag == "--hil-transport" else None
+        choices = _CHOICES.get(flag)
         group.addoption(flag, dest=ini, default=None, type=kind, choices=choices, help=help_text)
         parser.addini(ini, help_text, default=_DEFAULTS.get(ini, ""))
 
@@ -179,5 +185,6 @@ def options_from_config(config: pytest.Config) -> HilOptions:
         score_margin=get["hil_score_margin"],
         min_snr_db=get["hil_min_snr_db"],
         ap_tolerance=get["hil_ap_tolerance"],
+        flasher=get["hil_flasher"],
         transport_chosen=get["hil_transport"] == "auto",
     )

@@ -161,7 +161,7 @@ class PyOcdBoardTarget(LinkedTarget):
         if self.transport != "uart":
             raise TargetError(SEMIHOSTING_NOT_IMPLEMENTED)
         self._check_image()
-        self.probe = select_probe(self.driver.list_probes(), self.board.pyocd_target or "", self.probe_uid, self._claim)
+        self.probe = self._choose_probe(self.driver.list_probes())
         try:
             # The port is found before flashing, so a probe without one fails in seconds, not after a flash.
             self.port_url = find_com_port(self.probe, self.list_ports(), self.serial_port)
@@ -175,6 +175,9 @@ class PyOcdBoardTarget(LinkedTarget):
             self.stop()
             raise
         return self.info
+
+    def _choose_probe(self, probes: list[ProbeInfo]) -> ProbeInfo:
+        return select_probe(probes, self.board.pyocd_target or "", self.probe_uid, self._claim)
 
     def _check_image(self) -> None:
         if not self.board.pyocd_target:
