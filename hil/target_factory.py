@@ -85,9 +85,10 @@ def _target(
     description: BoardDescription,
     image: FirmwareImage,
     workdir: Path,
-    resources: ExitStack,
 ) -> Target:
     multiplier = farm_board.timeout_multiplier if farm_board else 1.0
+    if farm_board and farm_board.openocd_config:
+        description = replace(description, openocd_config=farm_board.openocd_config)
     request = TargetRequest(
         description,
         image.elf,
@@ -100,9 +101,7 @@ def _target(
     )
     if farm_board and farm_board.labgrid_place:
         place = LabgridPlace(farm_board.labgrid_place, choice.labgrid_coordinator, user=choice.owner or None)
-        place.acquire(timeout=choice.allocate_timeout)
-        resources.callback(place.release)
-        return create_target("serial-port", replace(request, port=place.serial_port().url))
+        return create_target("labgrid", replace(request, place=place, acquire_timeout=choice.allocate_timeout))
     emulate = (farm_board.emulate if farm_board else None) or choice.emulate
     return create_target(target_kind(emulate, choice.transport, request.port, choice.flasher), request)
 
@@ -120,7 +119,7 @@ def open_dut(choice: TargetChoice, model: ModelSources, workdir: Path, builder: 
             description = replace(description, baud=choice.baud)
         request = BuildRequest(description, model, choice.transport)
         image = (builder or FirmwareBuilder()).build(request)
-        target = _target(choice, farm_board, description, image, workdir, resources)
+        target = _target(choice, farm_board, description, image, workdir)
         info = target.start()
         resources.callback(target.stop)
         if info.model_hash != model.hash:

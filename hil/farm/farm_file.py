@@ -10,6 +10,7 @@ boards:
   - name: f439-remote
     kind: nucleo-f439zi
     labgrid_place: lab-f439-1         # the port comes from the place's NetworkSerialPort
+    openocd_config: board/st_nucleo_f4.cfg  # for the place's debugger, when not board.toml's
   - name: qemu-1
     kind: mps2-an386
     emulate: qemu
@@ -27,7 +28,17 @@ from hil.board_description import available_boards
 from hil.errors import HilError
 
 EMULATORS = ("qemu",)
-FIELDS = ("name", "kind", "probe_uid", "serial_port", "tags", "labgrid_place", "timeout_multiplier", "emulate")
+FIELDS = (
+    "name",
+    "kind",
+    "probe_uid",
+    "serial_port",
+    "tags",
+    "labgrid_place",
+    "timeout_multiplier",
+    "emulate",
+    "openocd_config",
+)
 PORT_PREFIXES = ("/dev/", "socket://", "rfc2217://")
 
 
@@ -47,6 +58,7 @@ class FarmBoard:
     labgrid_place: str | None = None
     timeout_multiplier: float = 1.0
     emulate: str | None = None
+    openocd_config: str | None = None  # overrides board.toml's for this board's probe or labgrid debugger
 
     def matches(self, kind: str, tags: Iterable[str] = ()) -> bool:
         return self.kind == kind and set(tags) <= self.tags
@@ -138,6 +150,7 @@ def _board(entry: object, index: int, path: Path, kinds: set[str]) -> FarmBoard:
         labgrid_place=labgrid_place,
         timeout_multiplier=float(multiplier),
         emulate=emulate,
+        openocd_config=_text(entry, "openocd_config", where),
     )
 
 

@@ -14,17 +14,23 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from hil.errors import HilError
+from hil.openocd.commands import labgrid_load_commands
 
 CLIENT = "labgrid-client"
 INSTALL_HINT = "pip install labgrid==26.0.1"
 # `show` prints each resource as a header line, then its attributes as an indented Python dict.
 _RESOURCE = re.compile(r"^(Acquired|Matching) resource '([^']*)' \(([^)]*)\):\n((?:[ \t]+.*\n?)+)", re.MULTILINE)
 _BUSY = ("already acquired", "acquired by a different user")
+DEBUGGER = "NetworkUSBDebugger"
+BOARD_CONFIGS = "board/"
 
 
 class LabgridError(HilError):
@@ -70,6 +76,22 @@ def parse_network_serial(show_output: str) -> NetworkSerial | None:
     return found.get("Acquired") or found.get("Matching")
 
 
+def has_debugger(show_output: str) -> bool:
+    """Whether `labgrid-client show` lists a NetworkUSBDebugger (an exporter's USBDebugger) for the place."""
+    return any(f"/{DEBUGGER}/" in f"/{path}/" for _, _, path, _ in _RESOURCE.findall(show_output))
+
+
+def openocd_environment(place: str, openocd_config: str) -> dict:
+    """A labgrid environment whose target is the place, with labgrid's OpenOCDDriver on its debugger loading an
+    image by hil.openocd's program line (erase, write, verify, reset)."""
+    driver: dict = {"load_commands": labgrid_load_commands()}
+    if openocd_config.startswith(BOARD_CONFIGS):
+        driver["board_config"] = openocd_config.removeprefix(BOARD_CONFIGS)  # labgrid adds the board/ back
+    else:
+        driver["config"] = [str(Path(openocd_config).resolve())]  # a file here, which labgrid copies over
+    return {"targets": {"main": {"resources": {"RemotePlace": {"name": place}}, "drivers": {"OpenOCDDriver": driver}}}}
+
+
 class LabgridPlace:
     """One labgrid place, acquired and released through labgrid-client."""
 
@@ -100,21 +122,22 @@ class LabgridPlace:
         self.poll_interval = poll_interval
         self.acquired = False
 
-    def _run(self, *args: str) -> subprocess.CompletedProcess:
+    def _run(self, *args: str, config: Path | None = None, timeout: float | None = None) -> subprocess.CompletedProcess:
         command = [find_client(self.client)]
         if self.coordinator:
             command += ["-x", self.coordinator]
+        if config is not None:
+            command += ["-c", str(config)]
         command += ["-p", self.place, *args]
+        timeout = timeout or self.command_timeout
         env = dict(os.environ)
         if self.user:
             env["LG_USERNAME"] = self.user
         try:
-            return subprocess.run(
-                command, capture_output=True, text=True, timeout=self.command_timeout, env=env, check=False
-            )
+            return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env, check=False)
         except subprocess.TimeoutExpired as e:
             raise LabgridError(
-                f"`{' '.join(command)}` did not finish in {self.command_timeout:g} s: is the coordinator "
+                f"`{' '.join(command)}` did not finish in {timeout:g} s: is the coordinator "
                 f"{self.coordinator or os.environ.get('LG_COORDINATOR', '127.0.0.1:20408')} up?"
             ) from e
 
@@ -156,6 +179,23 @@ class LabgridPlace:
         if result.returncode != 0:
             raise self._fail("show", result)
         return result.stdout
+
+    def has_debugger(self) -> bool:
+        return has_debugger(self.show())
+
+    def flash(self, elf: Path, openocd_config: str, timeout: float = 300.0) -> None:
+        """Flashes elf through the place's debugger with labgrid's OpenOCDDriver (`labgrid-client bootstrap`):
+        labgrid runs openocd on the exporter's host over SSH, on the probe at the debugger's USB path."""
+        with tempfile.TemporaryDirectory(prefix="hil-labgrid-") as folder:
+            environment = Path(folder) / "openocd-env.yaml"
+            environment.write_text(yaml.safe_dump(openocd_environment(self.place, openocd_config)))
+            result = self._run("bootstrap", str(elf.resolve()), config=environment, timeout=timeout)
+        if result.returncode != 0:
+            lines = [line.strip() for line in (result.stderr + result.stdout).splitlines() if line.strip()]
+            raise LabgridError(
+                f"labgrid place '{self.place}': flashing {elf.name} through its {DEBUGGER} (labgrid's OpenOCDDriver) "
+                f"failed: {' | '.join(lines[-3:]) or f'exit status {result.returncode}'}"
+            )
 
     def serial_port(self) -> NetworkSerial:
         """The place's NetworkSerialPort (host, port, protocol)."""

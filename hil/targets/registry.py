@@ -9,16 +9,20 @@ import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hil.board_description import BoardDescription
 from hil.errors import TargetError
 from hil.targets.base import Target
 
+if TYPE_CHECKING:
+    from hil.targets.labgrid_board import RemotePlace
+
 
 @dataclass(frozen=True)
 class TargetRequest:
     """What a kind's builder gets: the board the image was built for, the image, a work folder, and the
-    run's choices that some kinds use (a port, a probe, the transport, where probe locks live)."""
+    run's choices that some kinds use (a port, a probe, the transport, where probe locks live, a lab's place)."""
 
     description: BoardDescription
     elf: Path
@@ -28,6 +32,8 @@ class TargetRequest:
     probe: str | None = None
     transport: str = "uart"
     lock_dir: Path | None = None
+    place: RemotePlace | None = None  # a lab's place (kind 'labgrid'), injected by the farm side
+    acquire_timeout: float = 600.0
 
 
 TargetBuilder = Callable[[TargetRequest], Target]

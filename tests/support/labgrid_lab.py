@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from hil.farm.labgrid_place import find_client
 from hil.targets.qemu import free_tcp_port
 
 BIN = Path(sys.executable).parent
+REPO = Path(__file__).resolve().parents[2]
 LABGRID_MISSING = not (BIN / "labgrid-coordinator").exists()
 SKIP_REASON = "labgrid is not installed (pip install labgrid==26.0.1)"
 
@@ -31,12 +33,16 @@ def stop_process(process: subprocess.Popen) -> None:
 
 
 @contextmanager
-def labgrid_lab(workdir: Path, exported_port: int, group: str = "board1") -> Iterator[str]:
-    """Yields the coordinator's HOST:PORT once the exporter's NetworkSerialPort is visible."""
+def labgrid_lab(
+    workdir: Path, exported_port: int, group: str = "board1", debugger_usb_path: str | None = None
+) -> Iterator[str]:
+    """Yields the coordinator's HOST:PORT once the exporter's NetworkSerialPort is visible. With
+    debugger_usb_path the group also exports a USBDebugger, through tests.support.labgrid_debugger_exporter."""
     address = f"127.0.0.1:{free_tcp_port()}"
-    (workdir / "exporter.yaml").write_text(
-        f"{group}:\n  NetworkSerialPort:\n    host: 127.0.0.1\n    port: {exported_port}\n    protocol: raw\n"
-    )
+    exported = f"{group}:\n  NetworkSerialPort:\n    host: 127.0.0.1\n    port: {exported_port}\n    protocol: raw\n"
+    if debugger_usb_path:
+        exported += f"  USBDebugger:\n    match:\n      ID_PATH: {debugger_usb_path}\n"
+    (workdir / "exporter.yaml").write_text(exported)
     processes: list[subprocess.Popen] = []
     try:
         with open(workdir / "coordinator.log", "wb") as log:
@@ -53,8 +59,14 @@ def labgrid_lab(workdir: Path, exported_port: int, group: str = "board1") -> Ite
                 assert time.monotonic() < deadline and processes[0].poll() is None, "the coordinator did not start"
                 time.sleep(0.1)
         with open(workdir / "exporter.log", "wb") as log:
-            exporter = [BIN / "labgrid-exporter", "-c", address, "-n", "exp1", "--hostname", "127.0.0.1"]
-            processes.append(subprocess.Popen([*exporter, "exporter.yaml"], cwd=workdir, stdout=log, stderr=log))
+            program = [BIN / "labgrid-exporter"]
+            if debugger_usb_path:
+                program = [sys.executable, "-m", "tests.support.labgrid_debugger_exporter"]
+            exporter = [*program, "-c", address, "-n", "exp1", "--hostname", "127.0.0.1"]
+            environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+            processes.append(
+                subprocess.Popen([*exporter, "exporter.yaml"], cwd=workdir, stdout=log, stderr=log, env=environment)
+            )
         deadline = time.monotonic() + 30
         while True:
             result = subprocess.run(

@@ -18,13 +18,14 @@ HIL = Path(__file__).resolve().parents[2] / "hil"
 
 
 def test_every_kind_is_registered() -> None:
-    assert target_kinds() == ["openocd", "pyocd", "qemu-rtt", "qemu-semihosting", "qemu-uart", "renode", "serial-port"]
+    kinds = ["labgrid", "openocd", "pyocd", "qemu-rtt", "qemu-semihosting", "qemu-uart", "renode", "serial-port"]
+    assert target_kinds() == kinds
 
 
 def test_an_unknown_kind_names_the_known_ones(tmp_path) -> None:
     request = TargetRequest(load_board("mps2-an386"), tmp_path / "x.elf", tmp_path, run_timeout=5)
     with pytest.raises(
-        TargetError, match=r"^unknown target kind 'jlink'; expected one of openocd, pyocd, qemu-rtt, .*serial-port$"
+        TargetError, match=r"^unknown target kind 'jlink'; expected one of labgrid, openocd, pyocd, .*, serial-port$"
     ):
         create_target("jlink", request)
 
