@@ -2,7 +2,8 @@
 # Installs what the harness needs when it is missing: the Arm toolchain and QEMU from Debian,
 # and a virtualenv (.venv) with the project and its Python packages. Safe to run again.
 # --for-tests also installs what only the tests use: Chromium (to open the HTML report) and
-# sigrok-cli (its demo driver makes a real logic-analyser capture) and openocd (its command lines are checked).
+# sigrok-cli (its demo driver makes a real logic-analyser capture), openocd (its command lines are checked)
+# and openssh-server (an sshd on loopback stands for a labgrid exporter's host).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,7 @@ if [ "${1:-}" = "--for-tests" ]; then
     command -v chromium >/dev/null || need_apt+=(chromium)
     command -v sigrok-cli >/dev/null || need_apt+=(sigrok-cli)
     command -v openocd >/dev/null || need_apt+=(openocd)
+    [ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
 fi
 command -v arm-none-eabi-gcc >/dev/null || need_apt+=(gcc-arm-none-eabi libnewlib-arm-none-eabi)
 command -v qemu-system-arm >/dev/null || need_apt+=(qemu-system-arm)
