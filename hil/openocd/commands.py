@@ -77,7 +77,7 @@ def parse_read_memory(output: str, size: int) -> bytes:
 def last_lines(output: str, count: int = 3) -> str:
     """OpenOCD's first error lines (its last lines when it printed none), joined into one line."""
     lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("Error:") or "invalid command name" in line]
+    errors = [line for line in lines if "Error:" in line or "invalid command name" in line]
     return " | ".join(errors[:count] or lines[-count:]) or "no output"
 
 
