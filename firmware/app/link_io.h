@@ -7,8 +7,8 @@
 
 #include <stdint.h>
 
-/* One received byte (0..255), or -1 when none is waiting. */
-int link_read_byte(void);
+/* Up to max received bytes into dst; 0 when none is waiting. */
+uint32_t link_read(uint8_t *dst, uint32_t max);
 
 /* Blocking write of n bytes to the host. */
 void link_write(const uint8_t *data, uint32_t n);

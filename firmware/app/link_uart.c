@@ -2,9 +2,14 @@
 #include "board.h"
 #include "link_io.h"
 
-int link_read_byte(void)
+uint32_t link_read(uint8_t *dst, uint32_t max)
 {
-    return board_uart_read_byte();
+    uint32_t n = 0;
+    int c;
+    while (n < max && (c = board_uart_read_byte()) >= 0) {
+        dst[n++] = (uint8_t)c;
+    }
+    return n;
 }
 
 void link_write(const uint8_t *data, uint32_t n)

@@ -3,22 +3,38 @@
 
 #include <string.h>
 
+#include "frame.h"
 #include "link_io.h"
 
-/* Sized for throughput: a whole frame of HIL_MAX_PAYLOAD fits either way, so a frame moves in one pass. */
-#define RTT_UP_BYTES 4096u
-#define RTT_DOWN_BYTES 4096u
+/*
+ * One whole frame either way (a ring holds one byte less than its size), so a frame moves in one halt; no
+ * more, as the rings count against the RAM budget. Rounded up to whole words.
+ */
+#define RTT_RING_BYTES ((FRAME_MAX_BYTES + 1u + 3u) & ~3u)
+#define RTT_UP_BYTES RTT_RING_BYTES
+#define RTT_DOWN_BYTES RTT_RING_BYTES
 
 /* The host finds the control block by its symbol or signature, so it is one object at a fixed address. */
 rtt_control_block _SEGGER_RTT __attribute__((section(".ccm_bss")));
 static uint8_t up_buffer[RTT_UP_BYTES] __attribute__((section(".ccm_bss")));
 static uint8_t down_buffer[RTT_DOWN_BYTES] __attribute__((section(".ccm_bss")));
 
-/* noipa: the call must stay, even though the body does nothing the compiler can see. */
-__attribute__((noipa, used)) void hil_rtt_wait(void)
-{
-    __asm volatile("" ::: "memory");
-}
+/*
+ * hil_rtt_wait alone in a 1 KB page (QEMU's page size for M-profile cores): QEMU 7.2 runs every instruction on a
+ * page that holds a breakpoint as a block of its own, which made the ring loops beside it ~20 times slower. It
+ * is written in assembly so nothing else lands in its page. A function call is a compiler barrier, so the
+ * callers reread the ring offsets the host moved while the core was halted.
+ */
+__asm__(".section .text.hil_rtt_wait,\"ax\",%progbits\n"
+        ".balign 1024\n"
+        ".global hil_rtt_wait\n"
+        ".type hil_rtt_wait, %function\n"
+        ".thumb_func\n"
+        "hil_rtt_wait:\n"
+        "    bx lr\n"
+        ".size hil_rtt_wait, . - hil_rtt_wait\n"
+        ".balign 1024\n"
+        ".text\n");
 
 /* Orders the ring's bytes before the offset that publishes them, for a probe reading the running core. */
 static void publish_barrier(void)
@@ -44,18 +60,21 @@ static rtt_control_block *control_block(void)
     return cb;
 }
 
-int link_read_byte(void)
+uint32_t link_read(uint8_t *dst, uint32_t max)
 {
     rtt_ring *down = &control_block()->down[0];
     uint32_t read = down->read_offset;
-    if (read == down->write_offset) {
+    uint32_t write = down->write_offset;
+    if (read == write) {
         hil_rtt_wait();
-        return -1;
+        return 0;
     }
-    uint8_t c = down->buffer[read];
+    uint32_t n = (write > read ? write : down->size) - read;
+    n = n < max ? n : max;
+    memcpy(dst, down->buffer + read, n);
     publish_barrier();
-    down->read_offset = read + 1u == down->size ? 0u : read + 1u;
-    return c;
+    down->read_offset = read + n == down->size ? 0u : read + n;
+    return n;
 }
 
 void link_write(const uint8_t *data, uint32_t n)

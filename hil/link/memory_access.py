@@ -10,6 +10,10 @@ from abc import ABC, abstractmethod
 class MemoryAccess(ABC):
     """Reads and writes bytes of a running or halted target."""
 
+    # True where memory is reached only while the target is halted (a gdbstub without non-stop mode): between
+    # two run_until_service calls only the host changes the target's memory, so what it read stays true.
+    halts_target: bool = False
+
     @abstractmethod
     def read(self, address: int, size: int) -> bytes:
         """size bytes from address (halting the target first where the backend needs it)."""

@@ -24,9 +24,14 @@ UP_RING_OFFSET = ID_BYTES + 8
 DOWN_RING_OFFSET = UP_RING_OFFSET + RING_BYTES
 CONTROL_BLOCK_BYTES = DOWN_RING_OFFSET + RING_BYTES
 WRITE_OFFSET_FIELD = 12
+READ_OFFSET_FIELD = 16
 # One read covers both rings' offsets: up write/read at +12/+16, down write/read 24 bytes further.
 OFFSETS_START = UP_RING_OFFSET + WRITE_OFFSET_FIELD
 OFFSETS_BYTES = RING_BYTES + 8
+# One write can publish both offsets the host owns: the up ring's read offset, then the down ring's write offset
+# 20 bytes on; the four fields between (up flags, down name, buffer, size) are written back as they were.
+UP_READ_FIELD = UP_RING_OFFSET + READ_OFFSET_FIELD
+DOWN_WRITE_FIELD = DOWN_RING_OFFSET + WRITE_OFFSET_FIELD
 DEFAULT_READ_TIMEOUT_S = 0.2
 WRITE_TIMEOUT_S = 5.0
 
@@ -83,8 +88,16 @@ class RttPort:
         self.memory = memory
         self.control_block = control_block
         self.timeout: float | None = DEFAULT_READ_TIMEOUT_S
+        self._layout = b""
         self.up, self.down = self._locate(startup_timeout)
         self._received = bytearray()
+        # Offsets read while the target is halted stay true until it runs (MemoryAccess.halts_target).
+        self._known_offsets: list[int] | None = None
+        # An up read offset not yet written back: it goes with the next down write offset, or before the target runs.
+        self._unpublished_up_read: int | None = None
+        # The device still runs after a service wait that timed out: a backend that halts the target to reach
+        # memory would interrupt it mid-frame, so reads wait for its next service instead.
+        self._still_running = False
 
     def _locate(self, timeout: float) -> tuple[Ring, Ring]:
         """The rings, once the firmware has written its control block (it does on its first link call)."""
@@ -105,31 +118,58 @@ class RttPort:
             raise LinkError(
                 f"RTT control block at 0x{self.control_block:08x} has {up_count} up, {down_count} down rings"
             )
+        self._layout = raw
         up = Ring.parse(self.control_block + UP_RING_OFFSET, raw[UP_RING_OFFSET:DOWN_RING_OFFSET])
         down = Ring.parse(self.control_block + DOWN_RING_OFFSET, raw[DOWN_RING_OFFSET:CONTROL_BLOCK_BYTES])
         return up, down
 
-    def _offsets(self) -> tuple[int, int, int, int]:
+    def _offsets(self) -> list[int]:
         """Up write, up read, down write, down read; each checked against its ring's size."""
-        up_write, up_read, *_, down_write, down_read = struct.unpack(
-            "<8I", self.memory.read(self.control_block + OFFSETS_START, OFFSETS_BYTES)
-        )
+        if self._known_offsets is not None:
+            return self._known_offsets
+        offsets = list(struct.unpack("<8I", self.memory.read(self.control_block + OFFSETS_START, OFFSETS_BYTES)))
+        up_write, up_read, *_, down_write, down_read = offsets
         if max(up_write, up_read) >= self.up.size or max(down_write, down_read) >= self.down.size:
             raise LinkError(
                 f"RTT offsets out of range (up {up_write}/{up_read} of {self.up.size}, down {down_write}/{down_read} "
                 f"of {self.down.size}): the control block at 0x{self.control_block:08x} was overwritten"
             )
-        return up_write, up_read, down_write, down_read
+        offsets = [up_write, up_read, down_write, down_read]
+        if self.memory.halts_target:
+            self._known_offsets = offsets
+        return offsets
+
+    def _publish(self, down_write: int | None = None) -> None:
+        """Writes the offsets the host moved: the pending up read offset, down_write, or both in one write."""
+        up_read, self._unpublished_up_read = self._unpublished_up_read, None
+        if up_read is not None and down_write is not None:
+            between = self._layout[UP_READ_FIELD + 4 : DOWN_WRITE_FIELD]
+            block = struct.pack("<I", up_read) + between + struct.pack("<I", down_write)
+            self.memory.write(self.control_block + UP_READ_FIELD, block)
+        elif up_read is not None:
+            self.memory.write(self.control_block + UP_READ_FIELD, struct.pack("<I", up_read))
+        elif down_write is not None:
+            self.memory.write(self.control_block + DOWN_WRITE_FIELD, struct.pack("<I", down_write))
+
+    def _service(self, timeout: float) -> None:
+        """Lets the device run until it may need the host again; what the host knew of its memory is stale then."""
+        self._publish()
+        self._known_offsets = None
+        self._still_running = not self.memory.run_until_service(timeout)
 
     def _drain(self) -> None:
         """Moves whatever the up ring holds into the host's buffer and hands the space back."""
-        up_write, up_read, _, _ = self._offsets()
+        offsets = self._offsets()
+        up_write, up_read = offsets[0], offsets[1]
         count = (up_write - up_read) % self.up.size
         if not count:
             return
         for address, length in self.up.pieces(up_read, count):
             self._received += self.memory.read(address, length)
-        self.memory.write(self.up.descriptor + WRITE_OFFSET_FIELD + 4, struct.pack("<I", up_write))
+        offsets[1] = up_write
+        self._unpublished_up_read = up_write
+        if not self.memory.halts_target:
+            self._publish()
 
     @property
     def in_waiting(self) -> int:
@@ -139,11 +179,14 @@ class RttPort:
         """Up to size bytes; waits at most self.timeout for the first one."""
         deadline = time.monotonic() + (DEFAULT_READ_TIMEOUT_S if self.timeout is None else self.timeout)
         while not self._received:
-            self._drain()
+            if not (self._still_running and self.memory.halts_target):
+                self._drain()
             remaining = deadline - time.monotonic()
             if self._received or remaining <= 0:
                 break
-            self.memory.run_until_service(remaining)
+            self._service(remaining)
+            if self._still_running and self.memory.halts_target:
+                break
         data = bytes(self._received[:size])
         del self._received[:size]
         return data
@@ -153,19 +196,20 @@ class RttPort:
         view = memoryview(bytes(data))
         deadline = time.monotonic() + WRITE_TIMEOUT_S
         while view:
-            _, _, down_write, down_read = self._offsets()
+            offsets = self._offsets()
+            down_write, down_read = offsets[2], offsets[3]
             count = min(len(view), (down_read - down_write - 1) % self.down.size)
             if not count:
                 if time.monotonic() > deadline:
                     raise LinkError(f"the device left its RTT down ring full for {WRITE_TIMEOUT_S:g} s")
-                self.memory.run_until_service(deadline - time.monotonic())
+                self._service(deadline - time.monotonic())
                 continue
             done = 0
             for address, length in self.down.pieces(down_write, count):
                 self.memory.write(address, bytes(view[done : done + length]))
                 done += length
-            new_write = (down_write + count) % self.down.size
-            self.memory.write(self.down.descriptor + WRITE_OFFSET_FIELD, struct.pack("<I", new_write))
+            offsets[2] = (down_write + count) % self.down.size
+            self._publish(down_write=offsets[2])
             view = view[count:]
         return len(data)
 

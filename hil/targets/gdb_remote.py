@@ -1,6 +1,7 @@
 """A small client of the GDB remote serial protocol, enough to serve RTT rings through QEMU's gdbstub:
-packets with checksums and acks, memory reads (`m`) and writes (`X`, else `M`), software breakpoints
-(`Z0`), continue (`c`), interrupt (0x03) and stop replies. Every wait is bounded by a deadline."""
+packets with checksums and acks, memory reads (`m`) and writes (`X`, else `M`) as large as the stub's
+PacketSize allows, registers (`g`), software breakpoints (`Z0`), continue (`c`, at an address), interrupt
+(0x03) and stop replies. Every wait is bounded by a deadline."""
 
 from __future__ import annotations
 
@@ -11,8 +12,12 @@ from dataclasses import dataclass
 from hil.errors import LinkError
 from hil.link.memory_access import MemoryAccess
 
-# Data bytes per memory packet: QEMU's packets hold 4 KB, and an `m` reply spells each byte in two hex digits.
-MEMORY_CHUNK = 2000
+# The packet size a stub that does not say assumes (QEMU 7.2 says PacketSize=1000: 4096 bytes).
+DEFAULT_PACKET_SIZE = 4096
+# Room in a packet for '$', the command and address, '#' and the checksum.
+PACKET_OVERHEAD = 32
+REGISTER_BYTES = 4
+LR, PC = 14, 15
 THUMB_BREAKPOINT_KIND = 2
 INTERRUPT = b"\x03"
 # Bytes that `X` packets must escape: 0x7d '}' itself, then '#', '$' and '*'.
@@ -48,6 +53,27 @@ def expand_run_length(data: bytes) -> bytes:
     return bytes(out)
 
 
+def packet_size(supported: bytes) -> int:
+    """The largest packet the stub takes, from its qSupported reply (PacketSize=<hex>)."""
+    for feature in supported.split(b";"):
+        if feature.startswith(b"PacketSize="):
+            return int(feature[len(b"PacketSize=") :], 16)
+    return DEFAULT_PACKET_SIZE
+
+
+def binary_pieces(data: bytes, room: int) -> list[bytes]:
+    """data cut into pieces whose escaped form fits room bytes each."""
+    pieces, start, used = [], 0, 0
+    for i, b in enumerate(data):
+        cost = 2 if b in ESCAPED else 1
+        if used + cost > room:
+            pieces.append(data[start:i])
+            start, used = i, 0
+        used += cost
+    pieces.append(data[start:])
+    return pieces
+
+
 @dataclass(frozen=True)
 class StopReply:
     """Why the target stopped (`S`/`T` packets), or that it exited (`W`/`X`)."""
@@ -80,9 +106,11 @@ class GdbRemote:
         self._buffer = bytearray()
         self._acks = True
         self._ack_pending = False
+        self._resume_command = b"c"
         self.running = False
         self.breakpoints: set[int] = set()
         supported = self.request(b"qSupported:swbreak+")
+        self.packet_size = packet_size(supported)
         if b"QStartNoAckMode+" in supported and self.request(b"QStartNoAckMode") == b"OK":
             self._acks = False
         self.has_binary_write: bool | None = None
@@ -159,8 +187,9 @@ class GdbRemote:
     def read_memory(self, address: int, size: int) -> bytes:
         self.halt()
         data = bytearray()
-        for offset in range(0, size, MEMORY_CHUNK):
-            n = min(MEMORY_CHUNK, size - offset)
+        per_packet = (self.packet_size - PACKET_OVERHEAD) // 2  # the reply spells each byte in two hex digits
+        for offset in range(0, size, per_packet):
+            n = min(per_packet, size - offset)
             reply = self.request(b"m%x,%x" % (address + offset, n))
             try:
                 chunk = bytes.fromhex(reply.decode())
@@ -172,23 +201,23 @@ class GdbRemote:
         return bytes(data)
 
     def write_memory(self, address: int, data: bytes) -> None:
+        """`X` (binary, as many bytes a packet as fit escaped) where the stub has it, else `M` (hex)."""
         self.halt()
-        for offset in range(0, len(data), MEMORY_CHUNK):
-            self._write_chunk(address + offset, data[offset : offset + MEMORY_CHUNK])
-
-    def _write_chunk(self, address: int, chunk: bytes) -> None:
-        """`X` (binary) where the stub has it, else `M` (hex, half as many bytes a packet)."""
+        room = self.packet_size - PACKET_OVERHEAD
+        offset = 0
         if self.has_binary_write is not False:
-            reply = self._try_binary(address, chunk)
-            if reply == b"OK":
+            for piece in binary_pieces(data, room):
+                reply = self._try_binary(address + offset, piece)
+                if reply != b"OK":
+                    self.has_binary_write = False
+                    break
                 self.has_binary_write = True
-                return
-            self.has_binary_write = False
-        for offset in range(0, len(chunk), MEMORY_CHUNK // 2):
-            piece = chunk[offset : offset + MEMORY_CHUNK // 2]
-            reply = self.request(b"M%x,%x:%s" % (address + offset, len(piece), piece.hex().encode()))
+                offset += len(piece)
+        for start in range(offset, len(data), room // 2):
+            piece = data[start : start + room // 2]
+            reply = self.request(b"M%x,%x:%s" % (address + start, len(piece), piece.hex().encode()))
             if reply != b"OK":
-                raise LinkError(f"{self.name}: writing 0x{address + offset:08x} gave {reply[:40]!r}")
+                raise LinkError(f"{self.name}: writing 0x{address + start:08x} gave {reply[:40]!r}")
 
     def _try_binary(self, address: int, chunk: bytes) -> bytes:
         try:
@@ -198,23 +227,38 @@ class GdbRemote:
                 raise
             return b""
 
-    def set_breakpoint(self, address: int) -> None:
+    def registers(self, *numbers: int) -> tuple[int, ...]:
+        """Core registers (r0..r15) by number, from one `g` packet."""
         self.halt()
-        if self.request(b"Z0,%x,%x" % (address & ~1, THUMB_BREAKPOINT_KIND)) != b"OK":
-            raise LinkError(f"{self.name}: refused a breakpoint at 0x{address:08x}")
-        self.breakpoints.add(address & ~1)
+        reply = self.request(b"g")
+        values = []
+        for n in numbers:
+            digits = reply[2 * REGISTER_BYTES * n : 2 * REGISTER_BYTES * (n + 1)]
+            if len(digits) != 2 * REGISTER_BYTES:
+                raise LinkError(f"{self.name}: the register packet has no register {n} ({len(reply)} hex digits)")
+            values.append(int.from_bytes(bytes.fromhex(digits.decode()), "little"))
+        return tuple(values)
+
+    def set_return_breakpoint(self, function: int) -> None:
+        """A breakpoint at the entry of a function that has no effect. QEMU stops again at once when it continues
+        from a breakpoint, and stepping over it costs ~10 ms a halt in QEMU 7.2; so resume() leaves such a
+        breakpoint by returning to the caller (PC = LR, Thumb bit included), which is all the function does."""
+        self.halt()
+        if self.request(b"Z0,%x,%x" % (function & ~1, THUMB_BREAKPOINT_KIND)) != b"OK":
+            raise LinkError(f"{self.name}: refused a breakpoint at 0x{function:08x}")
+        self.breakpoints.add(function & ~1)
 
     def resume(self) -> None:
-        """Continues the target; its stop reply is collected by wait_stop. QEMU stops again at once when it
-        continues from a breakpoint's address, and a single step overrides breakpoints, so it steps first."""
+        """Continues the target; its stop reply is collected by wait_stop."""
         if self.running:
             return
-        self._send_packet(b"s")
-        self._ack_pending = self._acks
-        self.running = True
-        if self.wait_stop(self.timeout) is None:
-            raise LinkError(f"{self.name}: a single step did not end within {self.timeout:g} s")
-        self._send_packet(b"c")
+        command = b"c"
+        if self.breakpoints:
+            lr, pc = self.registers(LR, PC)
+            if pc in self.breakpoints:
+                command = b"c%x" % lr
+        self._send_packet(command)
+        self._resume_command = command
         self._ack_pending = self._acks
         self.running = True
 
@@ -225,7 +269,7 @@ class GdbRemote:
         deadline = time.monotonic() + timeout
         try:
             if self._ack_pending:
-                self._await_ack(b"c", deadline)
+                self._await_ack(self._resume_command, deadline)
                 self._ack_pending = False
             while True:
                 packet = self._receive_packet(deadline)
@@ -255,9 +299,11 @@ class GdbMemoryAccess(MemoryAccess):
     """Device memory through a gdbstub that reaches memory only while the target is halted (QEMU 7.2 has
     no non-stop mode): the target runs until it reaches the breakpoint at its wait function."""
 
+    halts_target = True
+
     def __init__(self, remote: GdbRemote, wait_address: int) -> None:
         self.remote = remote
-        remote.set_breakpoint(wait_address)
+        remote.set_return_breakpoint(wait_address)
 
     def read(self, address: int, size: int) -> bytes:
         return self.remote.read_memory(address, size)
