@@ -19,6 +19,7 @@ INI_VALUES = {
     "hil_board": ("mps2-an386", "board", "mps2-an386"),
     "hil_emulate": ("renode", "emulate", "renode"),
     "hil_probe": ("0669FF", "probe", "0669FF"),
+    "hil_flasher": ("openocd", "flasher", "openocd"),
     "hil_port": ("/dev/ttyACM7", "port", "/dev/ttyACM7"),
     "hil_baud": ("921600", "baud", 921600),
     "hil_transport": ("semihosting", "transport", "semihosting"),
