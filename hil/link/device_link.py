@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 import zlib
+from collections import deque
 from dataclasses import dataclass, field
 
 import serial
@@ -97,6 +98,8 @@ class DeviceLink:
 
     def __post_init__(self) -> None:
         self._decoder = FrameDecoder(self.max_payload)
+        # Frames decoded but not yet consumed: one read may carry a reply and the next (RUN_STARTED and RESULT).
+        self._events: deque[Frame | CorruptFrame] = deque()
         self._seq = 0
         self._chunk = self.max_payload
         self._clean_in_a_row = 0
@@ -153,12 +156,15 @@ class DeviceLink:
     def _await(self, request: int, seq: int, expected: int, deadline: float) -> Frame | str:
         """The expected reply, or a short word saying why the request must be sent again."""
         while True:
-            data = self._read_some(deadline)
-            if not data:
-                if time.monotonic() >= deadline:
-                    return "timeout"
-                continue
-            for event in self._decoder.feed(data):
+            if not self._events:
+                data = self._read_some(deadline)
+                if not data:
+                    if time.monotonic() >= deadline:
+                        return "timeout"
+                    continue
+                self._events.extend(self._decoder.feed(data))
+            while self._events:
+                event = self._events.popleft()
                 if isinstance(event, CorruptFrame):
                     self.counters.corrupt_frames += 1
                     return "corrupt"
@@ -177,6 +183,11 @@ class DeviceLink:
                 if event.type == expected:
                     return event
                 self.counters.stale_replies += 1
+
+    def _reset_decoder(self, max_payload: int) -> None:
+        """Drops every byte and frame received but not consumed."""
+        self._decoder = FrameDecoder(max_payload)
+        self._events.clear()
 
     def _device_error(self, error: msg.ErrorReply, request: int) -> DeviceError:
         return DeviceError(
@@ -212,7 +223,7 @@ class DeviceLink:
                     reasons.append(outcome)
                     if outcome == "timeout":
                         self.counters.timeouts += 1
-                        self._decoder = FrameDecoder(self.max_payload)
+                        self._reset_decoder(self.max_payload)
                     break
                 replies.append(outcome)
                 LOG.debug(
@@ -242,7 +253,7 @@ class DeviceLink:
             self.port.reset_input_buffer()
         except (serial.SerialException, OSError) as e:
             raise LinkError(f"{self.name}: the port closed while resynchronising ({e})") from e
-        self._decoder = FrameDecoder(self.max_payload)
+        self._reset_decoder(self.max_payload)
 
     def _simple(self, request: int, payload: bytes = b"") -> bytes:
         return self.transact(request, payload, [(request | msg.REPLY, self.reply_timeout)])[0].payload
@@ -261,7 +272,7 @@ class DeviceLink:
         if info.max_payload != self.max_payload:
             self.max_payload = info.max_payload
             self._chunk = min(self._chunk, info.max_payload)
-            self._decoder = FrameDecoder(info.max_payload)
+            self._reset_decoder(info.max_payload)
         return info
 
     def stats(self) -> msg.DeviceStats:
