@@ -57,6 +57,31 @@ def rtt_addresses(elf_path: Path) -> RttAddresses:
     return RttAddresses(found[CONTROL_BLOCK_SYMBOL], found[WAIT_SYMBOL])
 
 
+def control_block_symbol(elf_path: Path) -> int | None:
+    """The address of _SEGGER_RTT in a firmware image, or None when the image does not name it (stripped)."""
+    with open(elf_path, "rb") as f:
+        symtab = ELFFile(f).get_section_by_name(".symtab")
+        symbols = symtab.get_symbol_by_name(CONTROL_BLOCK_SYMBOL) if symtab else None
+    return symbols[0]["st_value"] if symbols else None
+
+
+def find_control_block(memory: MemoryAccess, regions: list[tuple[int, int]], chunk: int = 4096) -> int:
+    """The address of the first RTT control block in the (start, size) regions, found by its signature as
+    pyOCD, OpenOCD and J-Link find it; one line naming the regions searched otherwise."""
+    for start, size in regions:
+        end = start + size
+        # Each read overlaps the next by the signature's length less one, so a signature across the seam is seen.
+        for address in range(start, end, chunk):
+            data = memory.read(address, min(chunk + len(SIGNATURE) - 1, end - address))
+            found = data.find(SIGNATURE)
+            if found >= 0:
+                return address + found
+    searched = ", ".join(f"0x{start:08x}-0x{start + size - 1:08x}" for start, size in regions)
+    raise LinkError(
+        f"no RTT control block ('{SIGNATURE.decode()}') in {searched}: is the firmware an rtt build, and running?"
+    )
+
+
 @dataclass(frozen=True)
 class Ring:
     """One ring as its descriptor in the control block describes it."""

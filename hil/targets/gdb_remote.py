@@ -159,14 +159,20 @@ class GdbRemote:
             self._receive_some(deadline)
 
     def _await_ack(self, payload: bytes, deadline: float) -> None:
+        """Waits for '+' (resending on '-'). A whole packet before it is one the stub sent unasked: QEMU sends a
+        stop reply when a connection pauses a running machine, before it reads the first request."""
         while True:
+            end = self._buffer.find(b"#") if self._buffer[:1] == b"$" else -1
+            if end >= 0 and len(self._buffer) >= end + 3:
+                del self._buffer[: end + 3]
+                continue
             while self._buffer[:1] in (b"+", b"-"):
                 ack = self._buffer[:1]
                 del self._buffer[:1]
                 if ack == b"+":
                     return
                 self._send_packet(payload)
-            if self._buffer:
+            if self._buffer and self._buffer[:1] != b"$":
                 raise LinkError(f"{self.name}: expected an ack, got {bytes(self._buffer[:20])!r}")
             self._receive_some(deadline)
 

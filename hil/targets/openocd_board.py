@@ -21,6 +21,12 @@ class OpenOcdBoardTarget(PyOcdBoardTarget):
     """The UART build on a real board, flashed through OpenOCD with the board's OpenOCD config."""
 
     def _check_image(self) -> None:
+        if self.transport == "rtt":
+            raise TargetError(
+                "the rtt transport through OpenOCD is not wired to a board yet (hil/openocd/tcl_memory.py speaks to "
+                "a running OpenOCD's Tcl port, but nothing starts that server): use --hil-flasher pyocd for rtt, "
+                "or --hil-transport uart"
+            )
         if not self.board.openocd_config:
             raise TargetError(
                 f"board '{self.board.name}' has no openocd_config in its board.toml "

@@ -1,9 +1,10 @@
 """A real board through pyOCD: pick the probe by unique ID, flash and verify the ELF, reset, and talk to
-the firmware over the virtual COM port of that same probe (matched by USB serial number).
+the firmware over the virtual COM port of that same probe (matched by USB serial number), or over RTT rings
+in its RAM through the probe itself (transport rtt).
 
 Only `PyOcdProbeDriver` (hil/targets/pyocd_driver.py) touches pyOCD. `PyOcdBoardTarget` talks to any
-object with the driver's six methods (list_probes, open, flash, read_memory, reset, close), so tests
-run it against a fake.
+object with the driver's methods (list_probes, open, flash, read_memory, reset, close; rtt_memory for rtt),
+so tests run it against a fake.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from hil.build.firmware_builder import read_board_name, read_build_id
 from hil.errors import LinkError, TargetError
 from hil.link.device_link import DeviceLink, InferenceOutcome, open_port
 from hil.link.messages import DeviceInfo
+from hil.link.rtt import RttPort, control_block_symbol, find_control_block
 from hil.locks.board_lock import BoardLock
 from hil.targets.board_errors import (
     BoardHungError,
@@ -35,6 +37,7 @@ from hil.targets.board_errors import (
 from hil.targets.linked import LinkedTarget
 from hil.targets.probe_selection import ProbeInfo, SerialPortInfo, find_com_port, select_probe
 from hil.targets.pyocd_driver import PyOcdProbeDriver
+from hil.targets.pyocd_memory import PyOcdMemoryAccess
 from hil.targets.registry import TargetRequest, register_target
 
 LOG = logging.getLogger(__name__)
@@ -44,6 +47,8 @@ SEMIHOSTING_NOT_IMPLEMENTED = (
     "SYS_EXIT/SYS_EXIT_EXTENDED, which the semihosting firmware ends with, and opens files relative to the "
     "host's working directory; use the UART build on boards (semihosting runs under QEMU)"
 )
+# How long after a reset the firmware may take to write its RTT control block (it does on its first link call).
+RTT_STARTUP_S = 5.0
 # STM32 DBGMCU_IDCODE: DEV_ID in bits 11:0 names the die, whatever the package or flash size.
 DBGMCU_IDCODE = 0xE0042000
 STM32_DEV_IDS = {
@@ -74,6 +79,7 @@ class ProbeDriver(Protocol):
     def read_memory(self, address: int, size: int) -> bytes: ...
     def reset(self) -> None: ...
     def close(self) -> None: ...
+    def rtt_memory(self) -> PyOcdMemoryAccess: ...
 
 
 def flash_segments(elf: Path, board: BoardDescription) -> list[tuple[int, bytes]]:
@@ -93,7 +99,8 @@ def first_difference(a: bytes, b: bytes) -> int:
 
 
 class PyOcdBoardTarget(LinkedTarget):
-    """The UART build on a real board: flashed through pyOCD, reached over its probe's virtual COM port."""
+    """A real board flashed through pyOCD; the UART build is reached over its probe's virtual COM port, the rtt
+    build over the probe's memory access."""
 
     def __init__(
         self,
@@ -120,7 +127,7 @@ class PyOcdBoardTarget(LinkedTarget):
             probe_uid: the probe's unique ID (farm file `probe_uid`); None takes the first free ST-LINK
                 whose board is `board.pyocd_target`.
             serial_port: the port (farm file `serial_port`); None finds the probe's own by USB serial number.
-            transport: "uart" ("semihosting" is refused, see SEMIHOSTING_NOT_IMPLEMENTED).
+            transport: "uart" or "rtt" ("semihosting" is refused, see SEMIHOSTING_NOT_IMPLEMENTED).
             driver: the probe driver; default PyOcdProbeDriver().
             list_ports: lists serial ports; default pyserial's comports.
             lock_dir: where probe locks live (`probe-<uid>`), shared by every worker of a run.
@@ -158,13 +165,14 @@ class PyOcdBoardTarget(LinkedTarget):
         return f"board {self.board.name} (probe {uid}, port {self.port_url or '?'})"
 
     def start(self) -> DeviceInfo:
-        if self.transport != "uart":
+        if self.transport == "semihosting":
             raise TargetError(SEMIHOSTING_NOT_IMPLEMENTED)
         self._check_image()
         self.probe = self._choose_probe(self.driver.list_probes())
         try:
-            # The port is found before flashing, so a probe without one fails in seconds, not after a flash.
-            self.port_url = find_com_port(self.probe, self.list_ports(), self.serial_port)
+            if self.transport == "uart":
+                # The port is found before flashing, so a probe without one fails in seconds, not after a flash.
+                self.port_url = find_com_port(self.probe, self.list_ports(), self.serial_port)
             self.driver.open(self.probe.unique_id, self.board.pyocd_target or "")
             self._driver_open = True
             self._check_chip()
@@ -257,16 +265,38 @@ class PyOcdBoardTarget(LinkedTarget):
                 ) from e
         return port
 
+    def _open_rtt(self) -> RttPort:
+        """The RTT rings through the probe: the control block at the image's _SEGGER_RTT, or found by its
+        signature in the board's RAM when the image does not name it."""
+        memory = self.driver.rtt_memory()
+        address = control_block_symbol(self.elf)
+        deadline = time.monotonic() + RTT_STARTUP_S
+        while address is None:
+            ram = [(r.origin, r.size) for name, r in self.board.memory.items() if name != "FLASH"]
+            try:
+                address = find_control_block(memory, ram)
+            except LinkError as e:
+                if time.monotonic() > deadline:
+                    raise TargetError(f"{self.where}: {e}") from e
+                time.sleep(0.05)
+        self.port_url = f"rtt@0x{address:08x}"
+        try:
+            return RttPort(memory, address, startup_timeout=RTT_STARTUP_S)
+        except LinkError as e:
+            raise TargetError(f"{self.where}: {e}") from e
+
     def _connect(self) -> DeviceInfo:
-        """Opens the port, asks INFO, and checks that the board runs this very image."""
-        port = self._open_port()
+        """Opens the port (the rings for rtt), asks INFO, and checks that the board runs this very image."""
+        port = self._open_rtt() if self.transport == "rtt" else self._open_port()
         self.link = DeviceLink(port, self.port_url, self.reply_timeout, self.attempts)
         try:
             info = self.link.info()
         except LinkError as e:
+            uart = self.transport == "uart"
+            port_hint = " and that the port is the ST-LINK virtual COM port of this board" if uart else ""
             raise TargetError(
-                f"{self.where} did not answer INFO after reset: {e}. Check that {self.elf.name} is a UART build and "
-                "that the port is the ST-LINK virtual COM port of this board"
+                f"{self.where} did not answer INFO after reset: {e}. Check that {self.elf.name} is a "
+                f"{self.transport} build{port_hint}"
             ) from e
         expected = read_build_id(self.elf)
         if info.board != self.board.name:

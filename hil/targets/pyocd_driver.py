@@ -1,5 +1,5 @@
 """PyOcdProbeDriver: the only code that calls pyOCD. It stays thin so that PyOcdBoardTarget, which holds
-the logic, runs in tests against a fake of the same six methods."""
+the logic, runs in tests against a fake of the same methods."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 from hil.errors import TargetError
 from hil.targets.probe_selection import ProbeInfo
+from hil.targets.pyocd_memory import PyOcdMemoryAccess
 
 
 class PyOcdProbeDriver:
@@ -75,6 +76,12 @@ class PyOcdProbeDriver:
             f"read {size} bytes at 0x{address:08x}",
             lambda: bytes(self._require().target.read_memory_block8(address, size)),
         )
+
+    def rtt_memory(self) -> PyOcdMemoryAccess:
+        """The running target's memory for the rtt transport (pyOCD's read/write_memory_block8)."""
+        from pyocd.core import exceptions
+
+        return PyOcdMemoryAccess(self._require().target, f"probe {self._uid}", (exceptions.Error, OSError))
 
     def reset(self) -> None:
         self._call("reset the target", lambda: self._require().target.reset())

@@ -123,3 +123,10 @@ def test_no_stlink_and_a_board_without_config_say_so(qemu_board, echo_image, tmp
     target.board = dataclasses.replace(board, openocd_config=CONFIG)
     with pytest.raises(TargetError, match=r"^no ST-LINK is connected"):
         target.start()
+
+
+def test_rtt_through_openocd_is_refused_with_what_to_use_instead(qemu_board, echo_image):
+    board = dataclasses.replace(qemu_board, openocd_config=CONFIG)
+    target = OpenOcdBoardTarget(board, echo_image.elf, transport="rtt", driver=OpenOcdProbeDriver(CONFIG))
+    with pytest.raises(TargetError, match=r"^the rtt transport through OpenOCD is not wired .*--hil-flasher pyocd"):
+        target.start()

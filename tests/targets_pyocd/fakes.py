@@ -11,7 +11,9 @@ from pathlib import Path
 from elftools.elf.elffile import ELFFile
 
 from hil.board_description import BoardDescription
+from hil.targets.gdb_remote import GdbRemote
 from hil.targets.probe_selection import ProbeInfo
+from hil.targets.pyocd_memory import PyOcdMemoryAccess
 from hil.targets.qemu import QemuProcess
 
 
@@ -43,6 +45,34 @@ def listening(port: int) -> bool:
     return False
 
 
+class RunningCoreMemory:
+    """Stands in for pyOCD's target object (`session.target`) of a board that does not exist here, and only
+    for its two block methods, read_memory_block8 and write_memory_block8. The core is a QEMU running the
+    firmware, reached through its gdbstub: each access interrupts it, moves the bytes and lets it run on, as a
+    probe's access to a running core goes unnoticed by it. No breakpoints: the firmware spins while it waits."""
+
+    def __init__(self, remote: GdbRemote, fail_after: int | None = None) -> None:
+        self.remote = remote
+        self.accesses = 0
+        self.fail_after = fail_after  # accesses that succeed before every later one raises OSError (a lost probe)
+
+    def _count(self) -> None:
+        self.accesses += 1
+        if self.fail_after is not None and self.accesses > self.fail_after:
+            raise OSError("USB transfer failed (the fake probe was unplugged)")
+
+    def read_memory_block8(self, addr: int, size: int) -> list[int]:
+        self._count()
+        data = self.remote.read_memory(addr, size)
+        self.remote.resume()
+        return list(data)
+
+    def write_memory_block8(self, addr: int, data: list[int]) -> None:
+        self._count()
+        self.remote.write_memory(addr, bytes(data))
+        self.remote.resume()
+
+
 class FakeProbeDriver:
     """Stands in for a physical ST-LINK probe and NUCLEO-F439ZI board, which do not exist on this machine.
 
@@ -61,6 +91,7 @@ class FakeProbeDriver:
         frozen_resets: how many of the next resets leave the board hung; a flash clears it unless sticky.
         sticky_hang: resets and reflashes never bring the board back.
         corrupt_flash: flip one byte of every flash write.
+        gdb_port: QEMU's gdbstub port; rtt_memory() reaches the running image through it (RunningCoreMemory).
     """
 
     def __init__(
@@ -75,6 +106,7 @@ class FakeProbeDriver:
         frozen_resets: int = 0,
         sticky_hang: bool = False,
         corrupt_flash: bool = False,
+        gdb_port: int | None = None,
     ) -> None:
         self.probes = probes
         self.board = board
@@ -85,6 +117,8 @@ class FakeProbeDriver:
         self.frozen_resets = frozen_resets
         self.sticky_hang = sticky_hang
         self.corrupt_flash = corrupt_flash
+        self.gdb_port = gdb_port
+        self.remote: GdbRemote | None = None
         self.calls: list[str] = []
         self.memory: dict[int, bytes] = {}
         self.flashed: Path | None = None
@@ -127,15 +161,25 @@ class FakeProbeDriver:
         image = self.runs_elf or self.flashed
         assert image is not None, "reset before any flash"
         serial = f"tcp:127.0.0.1:{self.uart_port},server=on,wait=off,nodelay=on"
-        self.qemu = QemuProcess(self.board, image, self.workdir, serial)
+        gdb = ("-gdb", f"tcp:127.0.0.1:{self.gdb_port}") if self.gdb_port else ()
+        self.qemu = QemuProcess(self.board, image, self.workdir, serial, extra_args=gdb)
         self.qemu.start()
         deadline = time.monotonic() + 10
-        while not listening(self.uart_port):
-            assert time.monotonic() < deadline, f"QEMU did not listen on {self.uart_port}: {self.qemu.output_tail()}"
-            time.sleep(0.02)
+        for port in (self.uart_port, self.gdb_port):
+            while port and not listening(port):
+                assert time.monotonic() < deadline, f"QEMU did not listen on {port}: {self.qemu.output_tail()}"
+                time.sleep(0.02)
         if self.sticky_hang or self.frozen_resets > 0:
             self.frozen_resets = max(0, self.frozen_resets - 1)
             self.hang()
+
+    def rtt_memory(self) -> PyOcdMemoryAccess:
+        self.calls.append("rtt_memory")
+        assert self.gdb_port, "rtt_memory needs a fake made with gdb_port"
+        if self.remote is None:
+            self.remote = GdbRemote("127.0.0.1", self.gdb_port)
+        self.remote.resume()
+        return PyOcdMemoryAccess(RunningCoreMemory(self.remote), "fake probe")
 
     def hang(self) -> None:
         """The firmware stops answering (QEMU stopped; its socket still accepts connections)."""
@@ -148,6 +192,9 @@ class FakeProbeDriver:
         self.opened = None
 
     def _kill(self) -> None:
+        if self.remote is not None:
+            self.remote.close()
+            self.remote = None
         # SIGKILL, since a stopped QEMU would only act on SIGTERM once continued.
         if self.qemu is not None and self.qemu.process is not None and self.qemu.poll() is None:
             self.qemu.process.kill()
