@@ -8,11 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
-from hil.compiler import live_set
+from hil.compiler import bit_widths, live_set
 from hil.compiler.pipeline import CompiledModel
 from hil.compiler.schedule import Step
 from hil.errors import HilError
 
+SEARCH_IMAGES = 3  # calibration inputs the bit-width search measures SNR on (about 10 s for a face model)
 MODEL_HELP = (
     "a catalog name (rnnpool_face_m4, ...), package.module:factory, path/to/file.py:factory, a .onnx file, "
     "or an entry point of the hil.models group"
@@ -81,6 +82,26 @@ def ram_estimate(arena_bytes: int, board_name: str) -> dict:
     }
 
 
+def bit_width_record(compiled: CompiledModel, spec, mode: str, board: str, ram_budget: int | None) -> dict:
+    """--bit-widths: int8 keeps every activation int8 (no search); search runs bit_widths.search on the first
+    SEARCH_IMAGES calibration inputs within the RAM budget (--ram-budget, else the smaller of the board's and the
+    model's) less the stack, link buffers and static data, and records its choices, their SNR gain and bytes."""
+    estimate = ram_estimate(compiled.memory.arena_bytes, board)
+    if ram_budget is None:
+        budgets = (estimate["budget_bytes"], spec.budgets.ram_bytes)
+        ram_budget = min(b for b in budgets if b is not None)
+    if mode == "int8":
+        return {"mode": "int8", "ram_budget_bytes": ram_budget, "choices": [], "applied": [], "reason": "not searched"}
+    fixed = estimate["total_bytes"] - estimate["arena_bytes"]
+    from hil.catalog.compile_cache import nhwc_inputs
+
+    inputs = nhwc_inputs(spec.calibration_inputs()[:SEARCH_IMAGES])
+    result = bit_widths.search(compiled.graph, compiled.qgraph, inputs, ram_budget - fixed, ram_budget)
+    # The golden model and kernels have no int16 activations yet: the choices are recorded, the code stays int8.
+    result.reason += "; not applied: the kernels have no int16 activations yet (the compiled code is all int8)"
+    return result.to_dict()
+
+
 def compile_summary(compiled: CompiledModel, board: str = "nucleo-f439zi") -> dict:
     """The compile as JSON: hash, arena, weights, MACs, tensors, the per-layer table, the live set of every step
     and the RAM the firmware will reserve on board."""
@@ -134,6 +155,7 @@ def _compile(args: argparse.Namespace) -> dict:
         spec = replace(spec, name=args.name)
     compiled = compile_spec(spec, directory=args.output)
     result = compile_summary(compiled, args.board)
+    result["bit_widths"] = bit_width_record(compiled, spec, args.bit_widths, args.board, args.ram_budget)
     rows = result["layers"]
     if not args.json:
         print(f"{result['model']} -> {result['directory']} (hash {result['hash']})")
@@ -153,6 +175,13 @@ def _compile(args: argparse.Namespace) -> dict:
             f"weights {result['weight_flash_bytes']:,} B, {result['macs']:,} MACs"
         )
         print(live_set.table(live_set.live_sets(compiled.memory, compiled.steps)))
+        widths = result["bit_widths"]
+        print(f"bit widths ({widths['mode']}): {widths['reason']}")
+        for choice in widths["choices"]:
+            print(
+                f"  int{choice['bits']} {choice['layer']} ({', '.join(choice['tensors'])}): "
+                f"+{choice['snr_gain_db']:.2f} dB for {choice['arena_bytes']:,} arena bytes"
+            )
         ram = result["ram"]
         print(
             f"RAM+CCM reserved on {args.board} (estimate; `hil build` reads the ELF): {ram['total_bytes']:,} B = "
@@ -174,5 +203,16 @@ def add_compile_command(subparsers) -> argparse.ArgumentParser:
     command.add_argument("-o", "--output", type=Path, help="folder for model.c and model.h (default: the cache's)")
     command.add_argument("--name", help="model name in the generated code (default: from --model)")
     command.add_argument("--board", default="nucleo-f439zi", help="board whose RAM budget the estimate is against")
+    command.add_argument(
+        "--bit-widths",
+        choices=bit_widths.MODES,
+        default="int8",
+        help="int8: every activation int8; search: choose int8/int16 per tensor within the RAM budget (default int8)",
+    )
+    command.add_argument(
+        "--ram-budget",
+        type=int,
+        help="RAM+CCM bytes the bit-width search must fit (default: the board's or the model's budget, the smaller)",
+    )
     command.set_defaults(handler=_compile)
     return command
