@@ -460,7 +460,7 @@ typedef struct {
 
 /* fully_connected_s8 with int8 or int16 activations on either side (in_bits, out_bits: 8 or 16; input and output
  * point to int8_t or int16_t values accordingly), int8 weights; act_min..act_max within the output's range.
- * N <= 255 with an int16 input (products up to 2^22), else N <= 65536; |bias| < 2^30. */
+ * N <= 65536, |bias| < 2^30; an int16 input's sums are 64-bit (products up to 2^22), an int8 input's int32. */
 hil_kernel_status fully_connected_a16(const hil_fc_a16_params *params, const int8_t *out_shift,
                                       const hil_dims *input_dims, const void *input, const hil_dims *filter_dims,
                                       const int8_t *weight, const int32_t *bias, const hil_dims *output_dims,

@@ -13,6 +13,7 @@ fused steps' row rings doubled for the int16 tensors they hold, minus the int8 a
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
@@ -24,6 +25,7 @@ from hil.compiler.schedule import Step, align
 
 WIDTHS = (8, 16)
 MODES = ("int8", "search")
+SEARCH_IMAGES = 3  # calibration inputs the search measures SNR on (about 10 s for a face model)
 MIN_GAIN_DB = 0.05  # a widening that buys less output SNR than this is noise, not a gain
 # Ops whose output shares its input's exponent (quantize.SAME_EXPONENT and the data moves): one width per group.
 SHARED_GRID = (*DATA_MOVES, "maxpool", "flatten_chw", "zero_pad", "pad", "flatten")
@@ -46,7 +48,6 @@ class WidthSearch:
     """What the search chose against which budget; applied lists the tensors the compiled code runs at int16."""
 
     mode: str
-    ram_budget_bytes: int | None
     arena_budget_bytes: int | None
     arena_int8_bytes: int
     arena_bytes: int
@@ -180,21 +181,22 @@ def search(
     qgraph: QGraph,
     inputs: list[np.ndarray],
     arena_budget: int | None,
-    ram_budget: int | None = None,
+    candidates: Callable[[tuple[str, ...]], bool] | None = None,
 ) -> WidthSearch:
     """Greedy widening within arena_budget bytes (None: no limit): each round re-measures every remaining group's
-    gain on top of the widths taken so far and takes the best gain per extra arena byte (free ones first)."""
+    gain on top of the widths taken so far and takes the best gain per extra arena byte (free ones first).
+    candidates: which groups may be widened (default: all, to weigh widths the kernels lack)."""
     from hil.compiler.memory_plan import scheduled_plan
 
     simulator = PipelineSimulator(graph, qgraph, inputs)
     steps, memory = scheduled_plan(qgraph)
     base_arena = memory.arena_bytes
     base_snr = simulator.snr()
-    result = WidthSearch("search", ram_budget, arena_budget, base_arena, base_arena, base_snr, base_snr)
+    result = WidthSearch("search", arena_budget, base_arena, base_arena, base_snr, base_snr)
     if arena_budget is not None and base_arena > arena_budget:
         result.reason = f"the int8 arena ({base_arena:,} B) is already over the budget ({arena_budget:,} B)"
         return result
-    groups = width_groups(qgraph)
+    groups = [g for g in width_groups(qgraph) if candidates is None or candidates(g)]
     wide: set[str] = set()
     arena, objective = base_arena, min(base_snr.values())
     while groups:

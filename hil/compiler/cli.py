@@ -13,7 +13,6 @@ from hil.compiler.pipeline import CompiledModel
 from hil.compiler.schedule import Step
 from hil.errors import HilError
 
-SEARCH_IMAGES = 3  # calibration inputs the bit-width search measures SNR on (about 10 s for a face model)
 MODEL_HELP = (
     "a catalog name (rnnpool_face_m4, ...), package.module:factory, path/to/file.py:factory, a .onnx file, "
     "or an entry point of the hil.models group"
@@ -82,24 +81,21 @@ def ram_estimate(arena_bytes: int, board_name: str) -> dict:
     }
 
 
-def bit_width_record(compiled: CompiledModel, spec, mode: str, board: str, ram_budget: int | None) -> dict:
-    """--bit-widths: int8 keeps every activation int8 (no search); search runs bit_widths.search on the first
-    SEARCH_IMAGES calibration inputs within the RAM budget (--ram-budget, else the smaller of the board's and the
-    model's) less the stack, link buffers and static data, and records its choices, their SNR gain and bytes."""
-    estimate = ram_estimate(compiled.memory.arena_bytes, board)
+def bit_width_spec(spec, mode: str, board: str, ram_budget: int | None):
+    """spec with --bit-widths: search gets the RAM budget (--ram-budget, else the smaller of the board's and the
+    model's) less what the firmware reserves besides the arena (stack, link buffers, static data)."""
     if ram_budget is None:
-        budgets = (estimate["budget_bytes"], spec.budgets.ram_bytes)
+        budgets = (ram_estimate(0, board)["budget_bytes"], spec.budgets.ram_bytes)
         ram_budget = min(b for b in budgets if b is not None)
-    if mode == "int8":
-        return {"mode": "int8", "ram_budget_bytes": ram_budget, "choices": [], "applied": [], "reason": "not searched"}
-    fixed = estimate["total_bytes"] - estimate["arena_bytes"]
-    from hil.catalog.compile_cache import nhwc_inputs
+    arena_budget = ram_budget - ram_estimate(0, board)["total_bytes"]
+    return replace(spec, bit_widths=mode, bit_width_arena_budget=arena_budget if mode == "search" else None), ram_budget
 
-    inputs = nhwc_inputs(spec.calibration_inputs()[:SEARCH_IMAGES])
-    result = bit_widths.search(compiled.graph, compiled.qgraph, inputs, ram_budget - fixed, ram_budget)
-    # The golden model and kernels have no int16 activations yet: the choices are recorded, the code stays int8.
-    result.reason += "; not applied: the kernels have no int16 activations yet (the compiled code is all int8)"
-    return result.to_dict()
+
+def bit_width_record(compiled: CompiledModel, ram_budget: int) -> dict:
+    """What --bit-widths chose: the search's choices, their SNR gain and arena bytes, or int8 everywhere."""
+    if compiled.bit_widths is None:
+        return {"mode": "int8", "ram_budget_bytes": ram_budget, "choices": [], "applied": [], "reason": "not searched"}
+    return {**compiled.bit_widths.to_dict(), "ram_budget_bytes": ram_budget}
 
 
 def compile_summary(compiled: CompiledModel, board: str = "nucleo-f439zi") -> dict:
@@ -153,9 +149,10 @@ def _compile(args: argparse.Namespace) -> dict:
         spec = replace(spec, calibration=_calibration(spec, args.calib, args.calib_limit))
     if args.name:
         spec = replace(spec, name=args.name)
+    spec, ram_budget = bit_width_spec(spec, args.bit_widths, args.board, args.ram_budget)
     compiled = compile_spec(spec, directory=args.output)
     result = compile_summary(compiled, args.board)
-    result["bit_widths"] = bit_width_record(compiled, spec, args.bit_widths, args.board, args.ram_budget)
+    result["bit_widths"] = bit_width_record(compiled, ram_budget)
     rows = result["layers"]
     if not args.json:
         print(f"{result['model']} -> {result['directory']} (hash {result['hash']})")
