@@ -452,6 +452,21 @@ hil_kernel_status fully_connected_s8(const hil_fc_params *params, const int8_t *
                                      int8_t *output);
 
 typedef struct {
+    int32_t act_min;
+    int32_t act_max;
+    int32_t in_bits;
+    int32_t out_bits;
+} hil_fc_a16_params;
+
+/* fully_connected_s8 with int8 or int16 activations on either side (in_bits, out_bits: 8 or 16; input and output
+ * point to int8_t or int16_t values accordingly), int8 weights; act_min..act_max within the output's range.
+ * N <= 65536, |bias| < 2^30; an int16 input's sums are 64-bit (products up to 2^22), an int8 input's int32. */
+hil_kernel_status fully_connected_a16(const hil_fc_a16_params *params, const int8_t *out_shift,
+                                      const hil_dims *input_dims, const void *input, const hil_dims *filter_dims,
+                                      const int8_t *weight, const int32_t *bias, const hil_dims *output_dims,
+                                      void *output);
+
+typedef struct {
     int32_t kernel_h;
     int32_t kernel_w;
     int32_t stride_h;

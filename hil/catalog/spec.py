@@ -49,6 +49,7 @@ class ModelSpec:
     A model written directly in C (no float model) has `build=None` and `sources`, which writes its C into a
     folder; `sources` set beside `build` replaces the compiler's C (a test's deliberately broken copy).
     `reference` computes such a model's exact integer outputs on the host.
+    bit_widths and bit_width_arena_budget: how the compiler chooses activation widths (compile_model).
     normalise: uint8 pixels at the input size (H x W grey, H x W x 3 RGB) to the float input without the batch
     axis (None: C x H x W scaled to [0, 1]). decode: a detection model's real-valued outputs (in the device's
     layout: NHWC for images) to (boxes [k, 4] x1 y1 x2 y2 in input pixels, scores [k]); detections scoring
@@ -77,6 +78,9 @@ class ModelSpec:
     decode: Callable[[list[np.ndarray]], tuple[np.ndarray, np.ndarray]] | None = None
     min_score: float = 0.5
     test_images: Callable[[int], list[tuple[np.ndarray, np.ndarray | None]]] | None = None
+    # Activation widths (hil compile --bit-widths): "int8", or "search" within bit_width_arena_budget arena bytes.
+    bit_widths: str = "int8"
+    bit_width_arena_budget: int | None = None
 
     @property
     def compiled_from_pytorch(self) -> bool:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hil.compiler import live_set
+from hil.compiler import bit_widths, live_set
 from hil.compiler.pipeline import CompiledModel
 from hil.compiler.schedule import Step
 from hil.errors import HilError
@@ -81,6 +81,23 @@ def ram_estimate(arena_bytes: int, board_name: str) -> dict:
     }
 
 
+def bit_width_spec(spec, mode: str, board: str, ram_budget: int | None):
+    """spec with --bit-widths: search gets the RAM budget (--ram-budget, else the smaller of the board's and the
+    model's) less what the firmware reserves besides the arena (stack, link buffers, static data)."""
+    if ram_budget is None:
+        budgets = (ram_estimate(0, board)["budget_bytes"], spec.budgets.ram_bytes)
+        ram_budget = min(b for b in budgets if b is not None)
+    arena_budget = ram_budget - ram_estimate(0, board)["total_bytes"]
+    return replace(spec, bit_widths=mode, bit_width_arena_budget=arena_budget if mode == "search" else None), ram_budget
+
+
+def bit_width_record(compiled: CompiledModel, ram_budget: int) -> dict:
+    """What --bit-widths chose: the search's choices, their SNR gain and arena bytes, or int8 everywhere."""
+    if compiled.bit_widths is None:
+        return {"mode": "int8", "ram_budget_bytes": ram_budget, "choices": [], "applied": [], "reason": "not searched"}
+    return {**compiled.bit_widths.to_dict(), "ram_budget_bytes": ram_budget}
+
+
 def compile_summary(compiled: CompiledModel, board: str = "nucleo-f439zi") -> dict:
     """The compile as JSON: hash, arena, weights, MACs, tensors, the per-layer table, the live set of every step
     and the RAM the firmware will reserve on board."""
@@ -132,8 +149,10 @@ def _compile(args: argparse.Namespace) -> dict:
         spec = replace(spec, calibration=_calibration(spec, args.calib, args.calib_limit))
     if args.name:
         spec = replace(spec, name=args.name)
+    spec, ram_budget = bit_width_spec(spec, args.bit_widths, args.board, args.ram_budget)
     compiled = compile_spec(spec, directory=args.output)
     result = compile_summary(compiled, args.board)
+    result["bit_widths"] = bit_width_record(compiled, ram_budget)
     rows = result["layers"]
     if not args.json:
         print(f"{result['model']} -> {result['directory']} (hash {result['hash']})")
@@ -153,6 +172,13 @@ def _compile(args: argparse.Namespace) -> dict:
             f"weights {result['weight_flash_bytes']:,} B, {result['macs']:,} MACs"
         )
         print(live_set.table(live_set.live_sets(compiled.memory, compiled.steps)))
+        widths = result["bit_widths"]
+        print(f"bit widths ({widths['mode']}): {widths['reason']}")
+        for choice in widths["choices"]:
+            print(
+                f"  int{choice['bits']} {choice['layer']} ({', '.join(choice['tensors'])}): "
+                f"+{choice['snr_gain_db']:.2f} dB for {choice['arena_bytes']:,} arena bytes"
+            )
         ram = result["ram"]
         print(
             f"RAM+CCM reserved on {args.board} (estimate; `hil build` reads the ELF): {ram['total_bytes']:,} B = "
@@ -174,5 +200,16 @@ def add_compile_command(subparsers) -> argparse.ArgumentParser:
     command.add_argument("-o", "--output", type=Path, help="folder for model.c and model.h (default: the cache's)")
     command.add_argument("--name", help="model name in the generated code (default: from --model)")
     command.add_argument("--board", default="nucleo-f439zi", help="board whose RAM budget the estimate is against")
+    command.add_argument(
+        "--bit-widths",
+        choices=bit_widths.MODES,
+        default="int8",
+        help="int8: every activation int8; search: choose int8/int16 per tensor within the RAM budget (default int8)",
+    )
+    command.add_argument(
+        "--ram-budget",
+        type=int,
+        help="RAM+CCM bytes the bit-width search must fit (default: the board's or the model's budget, the smaller)",
+    )
     command.set_defaults(handler=_compile)
     return command

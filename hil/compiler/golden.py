@@ -22,6 +22,7 @@ from hil.kernels_ref import (
     softmax_s8,
 )
 from hil.kernels_ref.conv_w16 import conv2d_s8_w16
+from hil.kernels_ref.fc_a16 import fully_connected_a16
 from hil.kernels_ref.rnnpool_offset import rnnpool_offset_layer_s8
 
 
@@ -37,6 +38,9 @@ LAYER_KERNELS = {
     "fully_connected_s8": lambda n, x: fully_connected_s8(
         n.params, n.arrays["out_shift"], x, n.arrays["filter"], n.arrays["bias"]
     ),
+    "fully_connected_a16": lambda n, x: fully_connected_a16(
+        n.params, n.arrays["out_shift"], x, n.arrays["filter"], n.arrays["bias"]
+    ),
     "maxpool_s8": lambda n, x: maxpool_s8(n.params, _nhwc(x), n.attrs["output_hw"]),
     "avgpool_s8": lambda n, x: avgpool_s8(n.params, _nhwc(x), n.attrs["output_hw"]),
     "lut_s8": lambda n, x: lut_s8(x, n.arrays["table"]),
@@ -49,7 +53,7 @@ LAYER_KERNELS = {
 
 
 def run_node(node: QNode, inputs: list[np.ndarray]) -> np.ndarray:
-    """One quantised node on int8 arrays."""
+    """One quantised node on its integer arrays (int8, or int16 where the bit-width search widened a tensor)."""
     x = inputs[0]
     a, p = node.arrays, node.params
     if node.kernel in LAYER_KERNELS:

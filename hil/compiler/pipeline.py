@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from hil.compiler import bit_widths as widths_search
 from hil.compiler import golden
 from hil.compiler.calibrate import channel_ranges
 from hil.compiler.capture import capture
@@ -18,7 +19,7 @@ from hil.compiler.ir import Graph
 from hil.compiler.memory_plan import MemoryPlan, scheduled_plan
 from hil.compiler.passes import optimize
 from hil.compiler.qgraph import QGraph
-from hil.compiler.quantize import quantize
+from hil.compiler.quantize import can_widen, quantize
 from hil.compiler.schedule import Step
 
 
@@ -29,6 +30,7 @@ class CompiledModel:
     steps: list[Step]
     memory: MemoryPlan
     emitted: EmittedModel
+    bit_widths: widths_search.WidthSearch | None = None  # what --bit-widths search chose (None: all int8)
 
     def golden(self, x: np.ndarray) -> list[np.ndarray]:
         """The golden integer outputs for one float NHWC input."""
@@ -42,11 +44,23 @@ def compile_model(
     directory: Path,
     name: str,
     output_names: list[str] | None = None,
+    bit_widths: str = "int8",
+    arena_budget: int | None = None,
 ) -> CompiledModel:
-    """Compiles model (run once on example, [B, C, H, W]) calibrated on NHWC float inputs; C goes to directory."""
+    """Compiles model (run once on example, [B, C, H, W]) calibrated on NHWC float inputs; C goes to directory.
+    bit_widths 'search' widens to int16 the activations bit_widths.search picks within arena_budget bytes, among
+    those with int16 kernels (quantize.can_widen); 'int8' keeps every activation int8."""
     graph = optimize(capture(model, example))
     graph, ranges = centre_channels(graph, channel_ranges(graph, calibration))
     qgraph = quantize(graph, ranges)
+    search = None
+    if bit_widths == "search":
+        inputs = calibration[: widths_search.SEARCH_IMAGES]
+        supported = lambda group: all(can_widen(graph, t) for t in group)  # noqa: E731
+        search = widths_search.search(graph, qgraph, inputs, arena_budget, supported)
+        wide = {t: 16 for choice in search.choices for t in choice.tensors}
+        qgraph = quantize(graph, ranges, wide)
+        search.applied = sorted(wide)
     steps, memory = scheduled_plan(qgraph)
     emitted = emit(qgraph, steps, memory, directory, name, ["input"], output_names)
-    return CompiledModel(graph, qgraph, steps, memory, emitted)
+    return CompiledModel(graph, qgraph, steps, memory, emitted, search)

@@ -1,5 +1,5 @@
-"""The quantised IR: int8 tensors at power-of-two exponents (real = q * 2^exponent) and nodes that name the
-integer kernel they run, with its parameter record and integer arrays."""
+"""The quantised IR: int8 (or int16, bit_widths.py) tensors at power-of-two exponents (real = q * 2^exponent) and
+nodes that name the integer kernel they run, with its parameter record and integer arrays."""
 
 from __future__ import annotations
 
@@ -55,9 +55,11 @@ class QGraph:
     outputs: list[str]
 
     def quantize_input(self, x: np.ndarray, index: int = 0) -> np.ndarray:
-        """A float NHWC input as the model's int8 input tensor."""
-        e = self.tensors[self.inputs[index]].exponent
-        return np.clip(np.round(np.asarray(x, dtype=np.float64) / 2.0**e), -128, 127).astype(np.int8)
+        """A float NHWC input as the model's input tensor (int8, or int16 where the bit-width search widened it)."""
+        tensor = self.tensors[self.inputs[index]]
+        info = np.iinfo(tensor.dtype)
+        q = np.round(np.asarray(x, dtype=np.float64) / 2.0**tensor.exponent)
+        return np.clip(q, info.min, info.max).astype(tensor.dtype)
 
     def dequantize(self, name: str, q: np.ndarray) -> np.ndarray:
         return np.asarray(q, dtype=np.float64) * 2.0 ** self.tensors[name].exponent

@@ -16,6 +16,7 @@ from hil.kernels_ref import (
     AddParams,
     AvgPoolParams,
     ConvParams,
+    FullyConnectedA16Params,
     FullyConnectedParams,
     GroupedConvParams,
     L2NormParams,
@@ -127,9 +128,10 @@ def _min_output_exponent(node: Node, graph: Graph, exponents: dict[str, int]) ->
     return None
 
 
-def choose_exponents(graph: Graph, ranges: dict[str, float]) -> dict[str, int]:
-    """Every tensor's exponent: from its calibrated range, shared across data moves, never finer than its
-    producer's accumulator."""
+def choose_exponents(graph: Graph, ranges: dict[str, float], widths: dict[str, int] | None = None) -> dict[str, int]:
+    """Every tensor's exponent: from its calibrated range at its width (widths: tensor -> 16 for int16, else 8),
+    shared across data moves, never finer than its producer's accumulator."""
+    widths = widths or {}
     groups = _Groups()
     for node in graph.nodes:
         if node.op in DATA_MOVES or node.op in SAME_EXPONENT:
@@ -139,7 +141,11 @@ def choose_exponents(graph: Graph, ranges: dict[str, float]) -> dict[str, int]:
     for name in graph.tensors:
         root = groups.find(name)
         group_max[root] = max(group_max.get(root, 0.0), ranges.get(name, 0.0))
-    group_e = {root: fit_exponent(m, 8) for root, m in group_max.items()}
+    group_bits: dict[str, int] = {}
+    for name in graph.tensors:
+        root = groups.find(name)
+        group_bits[root] = max(group_bits.get(root, 8), widths.get(name, 8))
+    group_e = {root: fit_exponent(m, group_bits[root]) for root, m in group_max.items()}
     for _ in range(len(graph.nodes) + 1):
         exponents = {name: group_e[groups.find(name)] for name in graph.tensors}
         changed = False
@@ -153,13 +159,14 @@ def choose_exponents(graph: Graph, ranges: dict[str, float]) -> dict[str, int]:
     raise CompileError("exponent constraints did not settle")
 
 
-def _activation(node: Node, e_out: int) -> tuple[int, int]:
+def _activation(node: Node, e_out: int, bits: int = 8) -> tuple[int, int]:
+    top = 2 ** (bits - 1) - 1
     activation = node.attrs.get("activation")
     if activation == "relu":
-        return 0, 127
+        return 0, top
     if activation == "relu6":
-        return 0, min(127, math.floor(6.0 / 2.0**e_out))
-    return -128, 127
+        return 0, min(top, math.floor(6.0 / 2.0**e_out))
+    return -top - 1, top
 
 
 def _conv(node: Node, graph: Graph, e: dict[str, int]) -> QNode:
@@ -257,7 +264,8 @@ def _layer_node(kernel: str, node: Node, graph: Graph, params=None, arrays=None,
     return QNode(kernel, node.name, list(node.inputs), node.output, params, arrays or {}, attrs, macs)
 
 
-def _linear(node: Node, graph: Graph, e: dict[str, int]) -> QNode:
+def _linear(node: Node, graph: Graph, e: dict[str, int], widths: dict[str, int]) -> QNode:
+    """fully_connected_s8, or fully_connected_a16 when the input or the output is int16."""
     weight, bias = node.params["weight"], node.params.get("bias")
     e_in, e_out = e[node.inputs[0]], e[node.output]
     e_w = np.maximum(_weight_exponents(node, e_in, 8), e_out - e_in - MAX_SHIFT)
@@ -268,10 +276,29 @@ def _linear(node: Node, graph: Graph, e: dict[str, int]) -> QNode:
         "out_shift": (e_out - e_in - e_w).astype(np.int8),
     }
     rows = int(np.prod(graph.tensors[node.output].shape[:-1]))
-    params = FullyConnectedParams(*_activation(node, e_out))
     exponents = [int(v) for v in e_w]
     macs = rows * weight.size
-    return _layer_node("fully_connected_s8", node, graph, params, arrays, macs, weight_exponents=exponents)
+    in_bits, out_bits = widths.get(node.inputs[0], 8), widths.get(node.output, 8)
+    if (in_bits, out_bits) == (8, 8):
+        params = FullyConnectedParams(*_activation(node, e_out))
+        return _layer_node("fully_connected_s8", node, graph, params, arrays, macs, weight_exponents=exponents)
+    params = FullyConnectedA16Params(*_activation(node, e_out, out_bits), in_bits, out_bits)
+    return _layer_node("fully_connected_a16", node, graph, params, arrays, macs, weight_exponents=exponents)
+
+
+# IR ops with a kernel for int16 activations on either side (the bit-width search may widen only tensors that these
+# produce and read).
+WIDE_OPS = ("linear",)
+
+
+def can_widen(graph: Graph, tensor: str) -> bool:
+    """Whether tensor can be int16: produced (unless it is a model input) and read only by WIDE_OPS, and not a model
+    output (the harness compares outputs as int8)."""
+    producer = graph.producer(tensor)
+    readers = graph.consumers(tensor)
+    if tensor in graph.outputs or (producer is None) != (tensor in graph.inputs):
+        return False
+    return (producer is None or producer.op in WIDE_OPS) and bool(readers) and all(n.op in WIDE_OPS for n in readers)
 
 
 def _pool_geometry(node: Node) -> tuple[int, ...]:
@@ -320,7 +347,6 @@ def _zero_pad(node: Node, graph: Graph, e: dict[str, int]) -> QNode:
 
 LAYER_QUANTIZERS = {
     "zero_pad": _zero_pad,
-    "linear": _linear,
     "maxpool": _maxpool,
     "avgpool": _avgpool,
     "activation": _table_activation,
@@ -329,9 +355,14 @@ LAYER_QUANTIZERS = {
 }
 
 
-def quantize(graph: Graph, ranges: dict[str, float]) -> QGraph:
-    """The quantised graph of an optimised IR, given max |x| per tensor from calibrate.profile."""
-    e = choose_exponents(graph, ranges)
+def quantize(graph: Graph, ranges: dict[str, float], widths: dict[str, int] | None = None) -> QGraph:
+    """The quantised graph of an optimised IR, given max |x| per tensor from calibrate.profile; widths names the
+    tensors that are int16 (16), each one can_widen allows."""
+    widths = widths or {}
+    refused = [t for t, bits in widths.items() if bits != 8 and not (bits == 16 and can_widen(graph, t))]
+    if refused:
+        raise CompileError(f"no int16 kernels for tensors {refused}: only {', '.join(WIDE_OPS)} take int16 activations")
+    e = choose_exponents(graph, ranges, widths)
     nodes = []
     for node in graph.nodes:
         if node.op == "conv2d":
@@ -342,11 +373,16 @@ def quantize(graph: Graph, ranges: dict[str, float]) -> QGraph:
             nodes.append(_add(node, e))
         elif node.op == "l2norm":
             nodes.append(_l2norm(node, e))
+        elif node.op == "linear":
+            nodes.append(_linear(node, graph, e, widths))
         elif node.op in LAYER_QUANTIZERS:
             nodes.append(LAYER_QUANTIZERS[node.op](node, graph, e))
         elif node.op in DATA_MOVES:
             nodes.append(QNode(node.op, node.name, list(node.inputs), node.output, attrs=dict(node.attrs)))
         else:
             raise CompileError(f"{node.describe()}: no quantised form for '{node.op}' (run passes.optimize first)")
-    tensors = {name: QTensor(name, t.shape, e[name]) for name, t in graph.tensors.items()}
+    tensors = {
+        name: QTensor(name, t.shape, e[name], "int16" if widths.get(name, 8) == 16 else "int8")
+        for name, t in graph.tensors.items()
+    }
     return QGraph(tensors, list(graph.inputs), nodes, list(graph.outputs))

@@ -21,6 +21,7 @@ from hil.kernels_ref.params import (
     ConvParams,
     FastGRNNParams,
     FastGRNNWeights,
+    FullyConnectedA16Params,
     FullyConnectedParams,
     GroupedConvParams,
     L2NormParams,
@@ -125,6 +126,7 @@ class HostKernels:
         "rnnpool_wide_s8",
         "grouped_conv2d_s8",
         "fully_connected_s8",
+        "fully_connected_a16",
         "maxpool_s8",
         "avgpool_s8",
         "lut_s8",
@@ -377,6 +379,34 @@ class HostKernels:
         weight = np.ascontiguousarray(weight).reshape(weight.shape[0], 1, 1, weight.shape[1])
         shape = (*input.shape[:-1], weight.shape[0])
         return self._conv("fully_connected_s8", np.int8, params, out_shift, input, weight, bias, shape)
+
+    def fully_connected_a16(
+        self,
+        params: FullyConnectedA16Params,
+        out_shift: np.ndarray,
+        input: np.ndarray,
+        weight: np.ndarray,
+        bias: np.ndarray | None,
+    ) -> np.ndarray:
+        """fully_connected_a16 on input [B, N] (int8 or int16 as params.in_bits says) and weight [M, N]; a width
+        other than 8 or 16 reaches the C as int8 arrays, for the C to refuse."""
+        widths = {8: np.int8, 16: np.int16}
+        out_shift, input, weight = (np.ascontiguousarray(a) for a in (out_shift, input, weight))
+        bias = None if bias is None else np.ascontiguousarray(bias)
+        output = np.zeros((*input.shape[:-1], weight.shape[0]), dtype=widths.get(params.out_bits, np.int8))
+        self._call(
+            "fully_connected_a16",
+            ctypes.byref(_struct(params)),
+            _ptr(out_shift, np.int8),
+            ctypes.byref(_dims(_four(input.shape))),
+            _ptr(input, widths.get(params.in_bits, np.int8)),
+            ctypes.byref(_dims((weight.shape[0], 1, 1, weight.shape[1]))),
+            _ptr(weight, np.int8),
+            _ptr(bias, np.int32),
+            ctypes.byref(_dims(_four(output.shape))),
+            _ptr(output, widths.get(params.out_bits, np.int8)),
+        )
+        return output
 
     def _pool(self, name: str, params: PoolParams | AvgPoolParams, input: np.ndarray, output_hw) -> np.ndarray:
         input = np.ascontiguousarray(input)

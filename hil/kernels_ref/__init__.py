@@ -12,6 +12,7 @@ from hil.kernels_ref.fastgrnn import (
     fastgrnn_step_s16,
     quantize_fastgrnn,
 )
+from hil.kernels_ref.fc_a16 import fully_connected_a16
 from hil.kernels_ref.fixed import KernelRangeError, round_shift
 from hil.kernels_ref.layers import (
     avgpool_s8,
@@ -28,6 +29,7 @@ from hil.kernels_ref.params import (
     ConvParams,
     FastGRNNParams,
     FastGRNNWeights,
+    FullyConnectedA16Params,
     FullyConnectedParams,
     GroupedConvParams,
     L2NormParams,
@@ -50,6 +52,7 @@ __all__ = [
     "ConvParams",
     "FastGRNNParams",
     "FastGRNNWeights",
+    "FullyConnectedA16Params",
     "FullyConnectedParams",
     "GroupedConvParams",
     "KernelRangeError",
@@ -65,6 +68,7 @@ __all__ = [
     "depthwise_conv2d_s8",
     "fastgrnn_accumulator_bound",
     "fastgrnn_step_s16",
+    "fully_connected_a16",
     "fully_connected_s8",
     "grouped_conv2d_s8",
     "l2norm_s8",

@@ -13,12 +13,14 @@ from hil.kernels_ref.conv import conv2d_s8, depthwise_conv2d_s8, pointwise_conv2
 from hil.kernels_ref.conv_w16 import conv2d_s8_w16
 from hil.kernels_ref.eltwise import add_s8, l2norm_s8
 from hil.kernels_ref.fastgrnn import quantize_fastgrnn
+from hil.kernels_ref.fc_a16 import fully_connected_a16
 from hil.kernels_ref.layers import avgpool_s8, fully_connected_s8, grouped_conv2d_s8, lut_s8, maxpool_s8, softmax_s8
 from hil.kernels_ref.params import (
     AddParams,
     AvgPoolParams,
     ConvParams,
     FastGRNNWeights,
+    FullyConnectedA16Params,
     FullyConnectedParams,
     GroupedConvParams,
     L2NormParams,
@@ -259,6 +261,24 @@ def fully_connected_case(rng: np.random.Generator, n: int, m: int) -> KernelCase
     )
     expected = fully_connected_s8(params, s, x, f, b)
     return KernelCase(f"fully connected {n}->{m}", [x], expected, {"f": f, "b": b, "s": s}, call, n * m)
+
+
+def fully_connected_a16_case(rng: np.random.Generator, n: int, m: int, in_bits: int, out_bits: int) -> KernelCase:
+    """fully_connected_a16 with the given activation widths, clamped at the output's limits."""
+    x = rng.integers(-(2 ** (in_bits - 1)), 2 ** (in_bits - 1), (1, n)).astype(f"int{in_bits}")
+    f = rng.integers(-128, 128, (m, n), dtype=np.int8)
+    b = rng.integers(-5000, 5000, m, dtype=np.int32)
+    s = _shifts(rng, 6, 14, m)
+    top = 2 ** (out_bits - 1) - 1
+    params = FullyConnectedA16Params(-top - 1, top, in_bits, out_bits)
+    call = (
+        f"{{ static const hil_fc_a16_params pr = {c_initializer(params)}; static const hil_dims di = "
+        f"{_dims(x.shape)}, df = {_dims((m, 1, 1, n))}, do_ = {_dims((1, m))};\n"
+        "      st = fully_connected_a16(&pr, {p}s, &di, {in0}, &df, {p}f, {p}b, &do_, {out}); }"
+    )
+    expected = fully_connected_a16(params, s, x, f, b)
+    name = f"fully connected a16 {n}->{m} int{in_bits}->int{out_bits}"
+    return KernelCase(name, [x], expected, {"f": f, "b": b, "s": s}, call, n * m)
 
 
 def pool_case(rng: np.random.Generator, h: int, w: int, c: int, k: int, stride: int, pad: int, average: bool):

@@ -151,6 +151,18 @@ class FullyConnectedParams:
     act_max: int = 127
 
 
+@c_struct("hil_fc_a16_params")
+@dataclass(frozen=True)
+class FullyConnectedA16Params:
+    """hil_fc_a16_params: fully_connected_a16's clamp (in the output's range) and the input's and output's widths
+    (8 or 16 bits)."""
+
+    act_min: int = -128
+    act_max: int = 127
+    in_bits: int = 8
+    out_bits: int = 8
+
+
 @c_struct("hil_pool_params")
 @dataclass(frozen=True)
 class PoolParams:

@@ -9,17 +9,46 @@ import pytest
 from hil.host_build import HostKernelError, HostKernels
 from hil.kernels_ref import (
     AvgPoolParams,
+    FullyConnectedA16Params,
     FullyConnectedParams,
     GroupedConvParams,
     PoolParams,
     SoftmaxParams,
     avgpool_s8,
+    fully_connected_a16,
     fully_connected_s8,
     grouped_conv2d_s8,
     lut_s8,
     maxpool_s8,
     softmax_s8,
 )
+from hil.kernels_ref.fixed import KernelRangeError
+
+
+@pytest.mark.parametrize(("in_bits", "out_bits"), [(8, 16), (16, 16), (16, 8), (8, 8)])
+def test_fully_connected_a16_matches_twin(host: HostKernels, in_bits: int, out_bits: int) -> None:
+    """Every pair of widths, an int16 input long enough to need 64-bit sums, and a clamp at the output's limits."""
+    rng = np.random.default_rng(4300 + in_bits + out_bits)
+    n, m, batch = 700, 7, 2
+    top = 2 ** (out_bits - 1) - 1
+    x = rng.integers(-(2 ** (in_bits - 1)), 2 ** (in_bits - 1), (batch, n)).astype(f"int{in_bits}")
+    wt = rng.integers(-128, 128, (m, n), dtype=np.int8)
+    b = rng.integers(-(2**29), 2**29, m, dtype=np.int32)
+    s = rng.integers(0, 20 if in_bits == 8 else 31, m).astype(np.int8)
+    params = FullyConnectedA16Params(-top - 1, top, in_bits, out_bits)
+    expected = fully_connected_a16(params, s, x, wt, b)
+    assert expected.dtype == np.dtype(f"int{out_bits}") and {-top - 1, top} & set(expected.ravel().tolist())
+    np.testing.assert_array_equal(host.fully_connected_a16(params, s, x, wt, b), expected)
+
+
+def test_fully_connected_a16_refuses_bad_widths_and_clamps(host: HostKernels) -> None:
+    x, wt, s = np.zeros((1, 8), np.int8), np.zeros((2, 8), np.int8), np.zeros(2, np.int8)
+    with pytest.raises(KernelRangeError, match="expected 8 or 16 bits"):
+        fully_connected_a16(FullyConnectedA16Params(-128, 127, 8, 12), s, x, wt, None)
+    with pytest.raises(HostKernelError, match="fully_connected_a16"):
+        host.fully_connected_a16(FullyConnectedA16Params(-128, 127, 8, 12), s, x, wt, None)
+    with pytest.raises(HostKernelError, match="fully_connected_a16"):  # a clamp beyond int8 on an int8 output
+        host.fully_connected_a16(FullyConnectedA16Params(-300, 300, 8, 8), s, x, wt, None)
 
 
 def _out(size: int, k: int, stride: int, pad: int, dilation: int = 1) -> int:

@@ -14,6 +14,7 @@ from hil.kernels_ref.device_cases import (
     add_case,
     conv_case,
     depthwise_case,
+    fully_connected_a16_case,
     fully_connected_case,
     grouped_conv_case,
     l2norm_case,
@@ -66,5 +67,18 @@ def test_layer_kernels_match_twins_under_qemu(tmp_path: Path) -> None:
         softmax_case(rng, 3, 12),
     ]
     run = run_cases("layer_kernel_parity", cases, tmp_path)
+    assert not run.mismatches, "\n".join(run.mismatches)
+    assert run.instructions > 0
+
+
+def test_wide_activation_kernels_match_twins_under_qemu(tmp_path: Path) -> None:
+    """The bit-width search's int16 activation kernels, every pair of widths."""
+    rng = np.random.default_rng(8282)
+    cases = [
+        fully_connected_a16_case(rng, 37, 9, 8, 16),
+        fully_connected_a16_case(rng, 700, 5, 16, 16),  # 64-bit sums
+        fully_connected_a16_case(rng, 64, 11, 16, 8),
+    ]
+    run = run_cases("wide_kernel_parity", cases, tmp_path)
     assert not run.mismatches, "\n".join(run.mismatches)
     assert run.instructions > 0

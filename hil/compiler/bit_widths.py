@@ -1,0 +1,230 @@
+"""Per-tensor activation bit widths (int8 or int16) chosen against a RAM budget, the way SeeDot chooses them:
+start from the narrow form and widen, one tensor group at a time, the tensor that buys the most output SNR per
+arena byte, until nothing fits the budget or helps.
+
+The SNR of a choice comes from a simulation of the integer pipeline: the float executor on the centred IR with
+the quantised weights, every tensor rounded and saturated to its grid (exponent and width). At int8 it agrees with
+the golden model's SNR within 1 dB on the face models (tests/compiler/test_bit_widths.py; it does not round the
+kernels' inner steps). Unlike the golden model it needs no integer kernel for a width, so it can weigh widths the
+kernels do not have yet.
+The bytes come from the memory planner: the arena of the scheduled graph with the chosen tensors at int16, the
+fused steps' row rings doubled for the int16 tensors they hold, minus the int8 arena."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+
+from hil.compiler import float_executor
+from hil.compiler.ir import Graph
+from hil.compiler.qgraph import DATA_MOVES, QGraph
+from hil.compiler.schedule import Step, align
+
+WIDTHS = (8, 16)
+MODES = ("int8", "search")
+SEARCH_IMAGES = 3  # calibration inputs the search measures SNR on (about 10 s for a face model)
+MIN_GAIN_DB = 0.05  # a widening that buys less output SNR than this is noise, not a gain
+# Ops whose output shares its input's exponent (quantize.SAME_EXPONENT and the data moves): one width per group.
+SHARED_GRID = (*DATA_MOVES, "maxpool", "flatten_chw", "zero_pad", "pad", "flatten")
+
+
+@dataclass(frozen=True)
+class WidthChoice:
+    """One widened tensor group and why: the output SNR it added (the objective, the worst output's dB) and the
+    arena bytes it cost when it was taken."""
+
+    tensors: tuple[str, ...]
+    layer: str
+    bits: int
+    snr_gain_db: float
+    arena_bytes: int
+
+
+@dataclass
+class WidthSearch:
+    """What the search chose against which budget; applied lists the tensors the compiled code runs at int16."""
+
+    mode: str
+    arena_budget_bytes: int | None
+    arena_int8_bytes: int
+    arena_bytes: int
+    snr_db_int8: dict[str, float]
+    snr_db: dict[str, float]
+    choices: list[WidthChoice] = field(default_factory=list)
+    applied: list[str] = field(default_factory=list)
+    reason: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _dequantized_weights(graph: Graph, qgraph: QGraph) -> Graph:
+    """graph with every convolution's weights replaced by their quantised values (quantize emits one QNode per IR
+    node, in order)."""
+    simulated = copy.deepcopy(graph)
+    for node, qnode in zip(simulated.nodes, qgraph.nodes, strict=True):
+        if node.op != "conv2d" or "filter" not in qnode.arrays:
+            continue
+        e = np.asarray(qnode.attrs["weight_exponents"], np.float64)
+        q = qnode.arrays["filter"].astype(np.float64)
+        if qnode.kernel == "depthwise_conv2d_s8":  # [1, kh, kw, C] -> OIHW [C, 1, kh, kw]
+            node.params["weight"] = (q[0] * 2.0**e).transpose(2, 0, 1)[:, None]
+        else:  # OHWI -> OIHW
+            node.params["weight"] = (q * 2.0 ** e[:, None, None, None]).transpose(0, 3, 1, 2)
+    return simulated
+
+
+class PipelineSimulator:
+    """The integer pipeline's output SNR against float for any per-tensor widths, on a few inputs. Values of the
+    accepted widths are cached, so a candidate re-runs only the nodes from its first widened tensor on."""
+
+    def __init__(self, graph: Graph, qgraph: QGraph, inputs: list[np.ndarray]) -> None:
+        self.graph = _dequantized_weights(graph, qgraph)
+        self.qgraph = qgraph
+        self.inputs = inputs
+        self.references = [float_executor.execute(graph, [x]) for x in inputs]
+        self.widths: dict[str, int] = {}
+        self.values = [self._run(x, {}, self.widths, 0) for x in inputs]
+
+    def _grid(self, name: str, value: np.ndarray, widths: dict[str, int]) -> np.ndarray:
+        bits = widths.get(name, 8)
+        e = self.qgraph.tensors[name].exponent - (bits - 8)
+        top = 2 ** (bits - 1)
+        return np.clip(np.round(value / 2.0**e), -top, top - 1) * 2.0**e
+
+    def _run(self, x: np.ndarray, cached: dict, widths: dict[str, int], start: int) -> dict[str, np.ndarray]:
+        values = dict(cached)
+        if start == 0:
+            values = {t: self._grid(t, np.asarray(x, np.float64), widths) for t in self.graph.inputs}
+        for node in self.graph.nodes[start:]:
+            out = float_executor.run_node(node, [values[t] for t in node.inputs])
+            values[node.output] = self._grid(
+                node.output, out.reshape(-1, *self.graph.tensors[node.output].shape[1:]), widths
+            )
+        return values
+
+    def _first_node(self, tensors: tuple[str, ...]) -> int:
+        if any(t in self.graph.inputs for t in tensors):
+            return 0
+        return min(i for i, n in enumerate(self.graph.nodes) if n.output in tensors)
+
+    def snr(self, extra: tuple[str, ...] = ()) -> dict[str, float]:
+        """Per output, the worst SNR (dB) over the inputs with the accepted widths plus extra at int16."""
+        widths = {**self.widths, **{t: 16 for t in extra}}
+        start = self._first_node(extra) if extra else len(self.graph.nodes)
+        runs = [self._run(x, v, widths, start) for x, v in zip(self.inputs, self.values, strict=True)]
+        return self._snr(runs)
+
+    def _snr(self, runs: list[dict[str, np.ndarray]]) -> dict[str, float]:
+        from hil.compiler.golden import snr_db
+
+        return {
+            t: round(float(min(snr_db(ref[t], run[t]) for ref, run in zip(self.references, runs, strict=True))), 2)
+            for t in self.graph.outputs
+        }
+
+    def accept(self, tensors: tuple[str, ...]) -> None:
+        self.widths.update({t: 16 for t in tensors})
+        start = self._first_node(tensors)
+        self.values = [self._run(x, v, self.widths, start) for x, v in zip(self.inputs, self.values, strict=True)]
+
+
+def width_groups(qgraph: QGraph) -> list[tuple[str, ...]]:
+    """The tensors that must share a width (a data move's input and output share one grid), in graph order."""
+    parent: dict[str, str] = {}
+
+    def find(t: str) -> str:
+        while parent.setdefault(t, t) != t:
+            t = parent[t]
+        return t
+
+    for node in qgraph.nodes:
+        if node.kernel in SHARED_GRID:
+            for t in node.inputs:
+                parent[find(t)] = find(node.output)
+    groups: dict[str, list[str]] = {}
+    for name in [*qgraph.inputs, *(n.output for n in qgraph.nodes)]:
+        groups.setdefault(find(name), []).append(name)
+    return [tuple(g) for g in groups.values()]
+
+
+def _fused_scratch(step: Step, wide: set[str]) -> dict[str, int]:
+    """A fused step's scratch with the rings of its int16 inner tensors doubled (schedule sizes them in int8)."""
+    holds = {}
+    if step.kind == "mbconv":
+        holds = {"rows": step.nodes[0].output, "dw_row": step.nodes[1].output, "project_row": step.nodes[2].output}
+    elif step.kind == "l2norm_conv":
+        holds = {"rows": step.nodes[0].output}
+    return {k: align(2 * v) if holds.get(k) in wide else v for k, v in step.scratch.items()}
+
+
+def arena_bytes(qgraph: QGraph, steps: list[Step], wide: set[str]) -> int:
+    """The planner's arena for the int8 schedule steps with the tensors in wide at int16 (the order the int8
+    schedule found is kept: reordering for every candidate would cost the search a second per candidate)."""
+    from hil.compiler.memory_plan import plan
+
+    widened = copy.copy(qgraph)
+    widened.tensors = {name: replace(t, dtype="int16") if name in wide else t for name, t in qgraph.tensors.items()}
+    return plan(widened, [replace(s, scratch=_fused_scratch(s, wide)) for s in steps]).arena_bytes
+
+
+def _layer(qgraph: QGraph, tensors: tuple[str, ...]) -> str:
+    producers = {n.output: n.name for n in qgraph.nodes}
+    return producers.get(tensors[0], "input")
+
+
+def search(
+    graph: Graph,
+    qgraph: QGraph,
+    inputs: list[np.ndarray],
+    arena_budget: int | None,
+    candidates: Callable[[tuple[str, ...]], bool] | None = None,
+) -> WidthSearch:
+    """Greedy widening within arena_budget bytes (None: no limit): each round re-measures every remaining group's
+    gain on top of the widths taken so far and takes the best gain per extra arena byte (free ones first).
+    candidates: which groups may be widened (default: all, to weigh widths the kernels lack)."""
+    from hil.compiler.memory_plan import scheduled_plan
+
+    simulator = PipelineSimulator(graph, qgraph, inputs)
+    steps, memory = scheduled_plan(qgraph)
+    base_arena = memory.arena_bytes
+    base_snr = simulator.snr()
+    result = WidthSearch("search", arena_budget, base_arena, base_arena, base_snr, base_snr)
+    if arena_budget is not None and base_arena > arena_budget:
+        result.reason = f"the int8 arena ({base_arena:,} B) is already over the budget ({arena_budget:,} B)"
+        return result
+    groups = [g for g in width_groups(qgraph) if candidates is None or candidates(g)]
+    wide: set[str] = set()
+    arena, objective = base_arena, min(base_snr.values())
+    while groups:
+        best = None
+        for group in groups:
+            snr = simulator.snr(group)
+            gain = min(snr.values()) - objective
+            if gain < MIN_GAIN_DB:
+                continue
+            cost = arena_bytes(qgraph, steps, wide | set(group)) - arena
+            if arena_budget is not None and arena + cost > arena_budget:
+                continue
+            score = (cost > 0, -gain / max(cost, 1))
+            if best is None or score < best[0]:
+                best = (score, group, cost, gain, snr)
+        if best is None:
+            break
+        _, group, cost, gain, snr = best
+        simulator.accept(group)
+        wide |= set(group)
+        groups.remove(group)
+        arena += cost
+        objective += gain
+        result.choices.append(WidthChoice(group, _layer(qgraph, group), 16, round(float(gain), 2), cost))
+        result.snr_db = snr
+    result.arena_bytes = arena
+    result.reason = (
+        f"{len(result.choices)} groups widened to int16: worst output SNR {min(base_snr.values()):.1f} -> "
+        f"{objective:.1f} dB for {arena - base_arena:,} arena bytes"
+    )
+    return result

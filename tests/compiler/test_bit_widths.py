@@ -1,0 +1,86 @@
+"""The per-tensor bit-width search (hil/compiler/bit_widths.py): its SNR simulation agrees with the golden model
+at int8, it stays within its arena budget, and `hil compile --bit-widths` records it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hil.cli import main
+from hil.compiler import bit_widths, golden
+from hil.compiler.float_executor import outputs as float_outputs
+from hil.compiler.memory_plan import scheduled_plan
+
+
+@pytest.fixture(scope="module")
+def m4(compiled_faces):
+    return compiled_faces["m4"]
+
+
+def test_simulation_agrees_with_the_golden_model_at_int8(m4, calibration_inputs) -> None:
+    """On the held-out third image, within 1 dB per output (the simulation rounds tensors, not the kernels' inner
+    steps: RNNPool's states, L2Norm's norm), so the search's SNR figures mean what golden's mean."""
+    x = calibration_inputs[2]
+    simulated = bit_widths.PipelineSimulator(m4.graph, m4.qgraph, [x]).snr()
+    reference = float_outputs(m4.graph, [x])
+    q = m4.qgraph
+    for name, ref, value in zip(q.outputs, reference, m4.golden(x), strict=True):
+        assert abs(simulated[name] - golden.snr_db(ref, q.dequantize(name, value))) < 1.0, name
+
+
+def test_data_moves_share_a_width(m4) -> None:
+    groups = {t: g for g in bit_widths.width_groups(m4.qgraph) for t in g}
+    pads = [n for n in m4.qgraph.nodes if n.kernel == "pad"]
+    assert pads and all(groups[p.inputs[0]] is groups[p.output] for p in pads)
+    assert sorted(t for g in set(groups.values()) for t in g) == sorted(groups)
+
+
+def test_search_stays_within_its_arena_budget(m4, calibration_inputs) -> None:
+    steps, memory = scheduled_plan(m4.qgraph)
+    budget = memory.arena_bytes + 20_000
+    result = bit_widths.search(m4.graph, m4.qgraph, calibration_inputs[:2], budget)
+    assert result.choices, result.reason
+    wide = {t for c in result.choices for t in c.tensors}
+    assert result.arena_bytes == bit_widths.arena_bytes(m4.qgraph, steps, wide) <= budget
+    assert result.arena_bytes - result.arena_int8_bytes == sum(c.arena_bytes for c in result.choices)
+    assert all(c.snr_gain_db >= bit_widths.MIN_GAIN_DB for c in result.choices)
+    # The retrained M4 (reframed training) gains 0.95 dB in its worst output within this budget.
+    assert min(result.snr_db.values()) > min(result.snr_db_int8.values()) + 0.5
+    unlimited = bit_widths.search(m4.graph, m4.qgraph, calibration_inputs[:2], None)
+    assert unlimited.arena_bytes > budget and min(unlimited.snr_db.values()) > min(result.snr_db.values())
+
+
+def test_search_over_budget_chooses_nothing(m4, calibration_inputs) -> None:
+    _, memory = scheduled_plan(m4.qgraph)
+    result = bit_widths.search(m4.graph, m4.qgraph, calibration_inputs[:1], memory.arena_bytes - 1)
+    assert result.choices == [] and result.arena_bytes == memory.arena_bytes
+    assert "already over the budget" in result.reason
+
+
+def test_compile_records_the_search(tmp_path, capsys) -> None:
+    """The autoencoder example, searched and not: the record says what was chosen and applied."""
+    model = "examples/autoencoder.py:build"
+    assert main(["compile", "--model", model, "-o", str(tmp_path / "int8"), "--json"]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert plain["bit_widths"]["mode"] == "int8" and plain["bit_widths"]["choices"] == []
+    args = ["compile", "--model", model, "-o", str(tmp_path / "search"), "--bit-widths", "search", "--json"]
+    assert main([*args, "--ram-budget", "40000"]) == 0
+    searched = json.loads(capsys.readouterr().out)
+    record = searched["bit_widths"]
+    assert record["mode"] == "search" and record["ram_budget_bytes"] == 40_000
+    assert record["choices"] and all(
+        set(c) >= {"tensors", "bits", "snr_gain_db", "arena_bytes"} for c in record["choices"]
+    )
+    assert record["arena_bytes"] <= record["arena_budget_bytes"] < 40_000
+    assert min(record["snr_db"].values()) > min(record["snr_db_int8"].values())
+    # Every widened tensor runs at int16 in the compiled code, so the C differs from the int8 build's.
+    assert sorted(record["applied"]) == sorted(t for c in record["choices"] for t in c["tensors"])
+    assert searched["hash"] != plain["hash"]
+
+
+def test_bad_bit_width_mode_is_refused(capsys) -> None:
+    with pytest.raises(SystemExit) as exit:
+        main(["compile", "--model", "rnnpool_face_m4", "--bit-widths", "int4"])
+    assert exit.value.code == 4
+    assert "invalid choice: 'int4'" in capsys.readouterr().err
