@@ -52,7 +52,14 @@ def run_example(spec: ModelSpec, workdir: Path, inputs: int = 4) -> ExampleRun:
     model = spec.build()
     calibration = [to_graph_layout(x[None]) for x in spec.calibration(spec.calibration_count)]
     compiled = compile_model(
-        model, torch.zeros(spec.input_shape), calibration, workdir / "c", spec.name, list(spec.output_names)
+        model,
+        torch.zeros(spec.input_shape),
+        calibration,
+        workdir / "c",
+        spec.name,
+        list(spec.output_names),
+        spec.bit_widths,
+        spec.bit_width_arena_budget,
     )
     sources, qgraph = compiled.emitted.sources, compiled.qgraph
     nucleo = FirmwareBuilder(workdir / "fw").build(BuildRequest(load_board("nucleo-f439zi"), sources, "uart"))
