@@ -25,7 +25,8 @@ DEFAULT_BUILD_ROOT = WORK_DIR / "firmware"
 TRANSPORTS = ("uart", "semihosting", "rtt")
 # What `--hil-transport auto` picks, per emulator (None: a board). Measured per-image times of the M4 face suite
 # on QEMU (README, "The link"): semihosting 0.8-0.9 s, rtt 1.3-1.5 s, UART 4-7 s. A board runs UART: pyOCD
-# rejects the semihosting build's SYS_EXIT_EXTENDED and rtt has no probe memory backend yet; Renode runs UART.
+# rejects the semihosting build's SYS_EXIT_EXTENDED, and rtt through a probe (pyOCD or OpenOCD) has not been
+# timed against UART on a real board yet; Renode runs UART.
 FASTEST_TRANSPORT = {"qemu": "semihosting", "renode": "uart", None: "uart"}
 
 

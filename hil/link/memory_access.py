@@ -1,6 +1,6 @@
 """Device memory as the host reaches it through a debugger: the one interface the RTT transport needs,
-with a backend per debugger (QEMU's gdbstub in hil.targets.gdb_remote, pyOCD and OpenOCD in
-hil.targets.probe_memory)."""
+with a backend per debugger (QEMU's gdbstub in hil.targets.gdb_remote, pyOCD in
+hil.targets.pyocd_memory, OpenOCD's Tcl port in hil.openocd.tcl_memory)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Every OpenOCD command line the harness runs is built here: flash (`program <elf> verify reset exit`), reset,
-read memory, and the same flash step as labgrid's OpenOCDDriver `load_commands`. `explain_failure` turns
+read memory, the server the rtt transport talks to (`init` with only the Tcl port open), and the same flash step
+as labgrid's OpenOCDDriver `load_commands`. `explain_failure` turns
 OpenOCD's output into one line that tells a command OpenOCD rejected from a probe it could not reach."""
 
 from __future__ import annotations
@@ -33,6 +34,11 @@ def program_commands(elf: Path | str) -> list[str]:
     return [f"program {tcl_word(str(elf))} verify reset exit"]
 
 
+def server_commands() -> list[str]:
+    """Attach to the running core and stay: no reset, so the firmware the flash started keeps its state."""
+    return ["init"]
+
+
 def reset_commands() -> list[str]:
     return ["init", "reset run", "shutdown"]
 
@@ -43,15 +49,21 @@ def read_memory_commands(address: int, size: int) -> list[str]:
 
 
 def openocd_command(
-    configs: Sequence[str], commands: Sequence[str], adapter_serial: str | None = None, executable: str = OPENOCD
+    configs: Sequence[str],
+    commands: Sequence[str],
+    adapter_serial: str | None = None,
+    executable: str = OPENOCD,
+    tcl_port: int | None = None,
 ) -> list[str]:
-    """The argv of one OpenOCD run: the probe picked by its USB serial number, the board's configs, then commands."""
+    """The argv of one OpenOCD run: the probe picked by its USB serial number, the board's configs, then commands.
+    Every server port is closed but tcl_port, when one is given (on loopback only: OpenOCD's default bind)."""
     argv = [executable]
     if adapter_serial:
         argv += ["-c", f"adapter serial {tcl_word(adapter_serial)}"]
     for config in configs:
         argv += ["-f", config]
-    for command in (*NO_SERVERS, *commands):
+    servers = NO_SERVERS if tcl_port is None else (*NO_SERVERS[:2], f"tcl_port {tcl_port}")
+    for command in (*servers, *commands):
         argv += ["-c", command]
     return argv
 

@@ -1,6 +1,7 @@
 """A real board flashed, verified and reset by OpenOCD (`--hil-flasher openocd`), reached over its ST-LINK's
-virtual COM port: PyOcdBoardTarget's flow (image and chip checks, the probe's own port, reset then reflash
-when the board hangs) with OpenOcdProbeDriver acting."""
+virtual COM port, or for rtt through an OpenOCD that stays attached and reads and writes the rings over its Tcl
+port: PyOcdBoardTarget's flow (image and chip checks, the probe's own port or memory, reset then reflash when the
+board hangs) with OpenOcdProbeDriver acting."""
 
 from __future__ import annotations
 
@@ -18,15 +19,9 @@ NO_STLINK_HINT = (
 
 
 class OpenOcdBoardTarget(PyOcdBoardTarget):
-    """The UART build on a real board, flashed through OpenOCD with the board's OpenOCD config."""
+    """The UART or rtt build on a real board, flashed through OpenOCD with the board's OpenOCD config."""
 
     def _check_image(self) -> None:
-        if self.transport == "rtt":
-            raise TargetError(
-                "the rtt transport through OpenOCD is not wired to a board yet (hil/openocd/tcl_memory.py speaks to "
-                "a running OpenOCD's Tcl port, but nothing starts that server): use --hil-flasher pyocd for rtt, "
-                "or --hil-transport uart"
-            )
         if not self.board.openocd_config:
             raise TargetError(
                 f"board '{self.board.name}' has no openocd_config in its board.toml "

@@ -1,6 +1,7 @@
-"""OpenOcdProbeDriver: the board target's six driver methods (hil.targets.pyocd_board.ProbeDriver) as one-shot
-`openocd` runs, each command line built by hil.openocd.commands. OpenOCD does not list probes, so the ST-LINKs
-are found by USB: each one's virtual COM port carries the probe's serial number."""
+"""OpenOcdProbeDriver: the board target's driver methods (hil.targets.pyocd_board.ProbeDriver) as one-shot
+`openocd` runs, each command line built by hil.openocd.commands, and for the rtt transport one `openocd` that
+stays with its Tcl port open. OpenOCD does not list probes, so the ST-LINKs are found by USB: each one's virtual
+COM port carries the probe's serial number."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 from serial.tools.list_ports import comports
 
 from hil.errors import TargetError
+from hil.link.memory_access import MemoryAccess
 from hil.openocd.commands import (
     INSTALL_HINT,
     OPENOCD,
@@ -20,11 +22,18 @@ from hil.openocd.commands import (
     program_commands,
     read_memory_commands,
     reset_commands,
+    server_commands,
 )
+from hil.openocd.server import OpenOcdServer
+from hil.openocd.tcl_memory import OpenOcdTclMemory
+from hil.paths import WORK_DIR
 from hil.targets.probe_selection import ProbeInfo, SerialPortInfo
+from hil.targets.qemu import free_tcp_port
 
 ST_VENDOR_ID = 0x0483
 STLINK_PRODUCT_IDS = {0x3748: "ST-LINK/V2", 0x374B: "ST-LINK/V2-1", 0x374E: "STLINK-V3", 0x374F: "STLINK-V3"}
+# A free port can be taken between choosing it and OpenOCD binding it (another worker): choose again.
+SERVER_ATTEMPTS = 3
 
 
 class OpenOcdProbeDriver:
@@ -37,6 +46,7 @@ class OpenOcdProbeDriver:
         executable: str = OPENOCD,
         timeout: float = 120.0,
         list_ports: Callable[[], Iterable[SerialPortInfo]] = comports,
+        log_dir: Path = WORK_DIR / "openocd",
     ) -> None:
         """
         Args:
@@ -44,11 +54,14 @@ class OpenOcdProbeDriver:
             executable: the openocd program.
             timeout: seconds one OpenOCD run may take (a flash of 2 MB over SWD at 4 MHz takes well under 60).
             list_ports: lists serial ports with their USB ids; default pyserial's comports.
+            log_dir: where the rtt server's log goes (openocd-PORT.log).
         """
         self.config = config
         self.executable = executable
         self.timeout = timeout
         self.list_ports = list_ports
+        self.log_dir = log_dir
+        self.server: OpenOcdServer | None = None
         self._uid: str | None = None
 
     def list_probes(self) -> list[ProbeInfo]:
@@ -73,11 +86,40 @@ class OpenOcdProbeDriver:
     def reset(self) -> None:
         self.run(reset_commands(), "reset the target")
 
+    def rtt_memory(self) -> MemoryAccess:
+        """The running core's memory through an OpenOCD that stays attached (started here, without a reset)."""
+        if self.server is None or not self.server.running:
+            self.server = self._start_server()
+        return OpenOcdTclMemory(port=self.server.tcl_port, timeout=self.timeout)
+
+    def _start_server(self) -> OpenOcdServer:
+        taken = []
+        for _ in range(SERVER_ATTEMPTS):
+            port = free_tcp_port()
+            argv = openocd_command([self.config], server_commands(), self._uid, self.executable, tcl_port=port)
+            server = OpenOcdServer(argv, port, self.log_dir / f"openocd-{port}.log", self._uid)
+            try:
+                server.start()
+                return server
+            except TargetError as e:
+                if "Address already in use" not in str(e):
+                    raise
+                taken.append(str(port))
+        raise TargetError(f"OpenOCD found no free local Tcl port: {', '.join(taken)} were taken as it bound them")
+
+    def stop_server(self) -> None:
+        """Frees the probe for a one-shot run (OpenOCD opens it exclusively)."""
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
     def close(self) -> None:
+        self.stop_server()
         self._uid = None
 
     def run(self, commands: Sequence[str], what: str) -> str:
         """Runs OpenOCD once with commands; its output (stdout and stderr: OpenOCD logs to stderr)."""
+        self.stop_server()
         argv = openocd_command([self.config], commands, self._uid, self.executable)
         try:
             done = subprocess.run(argv, capture_output=True, text=True, timeout=self.timeout, check=False)

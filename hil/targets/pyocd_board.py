@@ -24,6 +24,7 @@ from hil.board_description import BoardDescription
 from hil.build.firmware_builder import read_board_name, read_build_id
 from hil.errors import LinkError, TargetError
 from hil.link.device_link import DeviceLink, InferenceOutcome, open_port
+from hil.link.memory_access import MemoryAccess
 from hil.link.messages import DeviceInfo
 from hil.link.rtt import RttPort, control_block_symbol, find_control_block
 from hil.locks.board_lock import BoardLock
@@ -37,7 +38,6 @@ from hil.targets.board_errors import (
 from hil.targets.linked import LinkedTarget
 from hil.targets.probe_selection import ProbeInfo, SerialPortInfo, find_com_port, select_probe
 from hil.targets.pyocd_driver import PyOcdProbeDriver
-from hil.targets.pyocd_memory import PyOcdMemoryAccess
 from hil.targets.registry import TargetRequest, register_target
 
 LOG = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ class ProbeDriver(Protocol):
     def read_memory(self, address: int, size: int) -> bytes: ...
     def reset(self) -> None: ...
     def close(self) -> None: ...
-    def rtt_memory(self) -> PyOcdMemoryAccess: ...
+    def rtt_memory(self) -> MemoryAccess: ...
 
 
 def flash_segments(elf: Path, board: BoardDescription) -> list[tuple[int, bytes]]:

@@ -1,9 +1,11 @@
 """`--hil-flasher openocd` end to end: the option picks the registered kind, OpenOcdBoardTarget checks the chip,
-flashes and resets through OpenOcdProbeDriver's real command lines, then talks over the probe's own port.
+flashes and resets through OpenOcdProbeDriver's real command lines, then talks over the probe's own port (UART)
+or through an OpenOCD that stays attached and serves the running core's memory on its Tcl port (rtt).
 
-The probe part is a thin recording stand-in: an `openocd` script that writes its argv to a file and answers a
-memory read with an STM32F43x DEV_ID, since no ST-LINK exists here. The board behind the port is QEMU
-running the same image, started by the test as if the flash had put it there."""
+The probe part is a thin recording stand-in, since no ST-LINK exists here: an `openocd` script that writes its
+argv to a file, answers a memory read with an STM32F43x DEV_ID, and, run as a server (a `tcl_port N` in its
+argv), serves N with the fake Tcl server of tests/targets_openocd/fake_tcl.py over QEMU's gdbstub. The board is
+QEMU running the same image, started by the test as if the flash had put it there."""
 
 from __future__ import annotations
 
@@ -18,7 +20,14 @@ from pathlib import Path
 import pytest
 
 from hil.errors import TargetError
-from hil.openocd.commands import openocd_command, program_commands, read_memory_commands, reset_commands
+from hil.link.rtt import control_block_symbol
+from hil.openocd.commands import (
+    openocd_command,
+    program_commands,
+    read_memory_commands,
+    reset_commands,
+    server_commands,
+)
 from hil.target_factory import target_kind
 from hil.targets.openocd_board import OpenOcdBoardTarget
 from hil.targets.openocd_driver import OpenOcdProbeDriver
@@ -29,11 +38,16 @@ from tests.targets_pyocd.fakes import listening
 UID = "066DFF575251717867114355"
 CONFIG = "board/st_nucleo_f4.cfg"
 STAND_IN = """#!{python}
-import json, sys
+import json, os, sys
 with open({record!r}, "a") as f:
     f.write(json.dumps(sys.argv[1:]) + "\\n")
 if any("read_memory" in a for a in sys.argv):
     print("hil-openocd-result:0x19 0x04 0x00 0x10")  # DBGMCU_IDCODE of an STM32F42x/43x: DEV_ID 0x419
+tcl = [a.split()[1] for a in sys.argv if a.startswith("tcl_port ") and a != "tcl_port disabled"]
+if tcl:
+    sys.path.insert(0, {root!r})
+    from tests.targets_openocd.fake_tcl import FakeTclServer, RunningCore
+    FakeTclServer(RunningCore(int(os.environ["FAKE_OPENOCD_GDB_PORT"])), int(tcl[0])).serve_forever()
 """
 
 
@@ -53,7 +67,8 @@ class UsbPort:
 def recording_openocd(tmp_path) -> tuple[Path, Path]:
     record = tmp_path / "openocd-calls.jsonl"
     script = tmp_path / "openocd"
-    script.write_text(STAND_IN.format(python=sys.executable, record=str(record)))
+    root = str(Path(__file__).resolve().parents[2])
+    script.write_text(STAND_IN.format(python=sys.executable, record=str(record), root=root))
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
     return script, record
 
@@ -125,8 +140,50 @@ def test_no_stlink_and_a_board_without_config_say_so(qemu_board, echo_image, tmp
         target.start()
 
 
-def test_rtt_through_openocd_is_refused_with_what_to_use_instead(qemu_board, echo_image):
-    board = dataclasses.replace(qemu_board, openocd_config=CONFIG)
-    target = OpenOcdBoardTarget(board, echo_image.elf, transport="rtt", driver=OpenOcdProbeDriver(CONFIG))
-    with pytest.raises(TargetError, match=r"^the rtt transport through OpenOCD is not wired .*--hil-flasher pyocd"):
-        target.start()
+@pytest.fixture
+def rtt_board_on_qemu(qemu_board, rtt_echo, tmp_path, monkeypatch):
+    """The rtt echo image running with QEMU's gdbstub open, which the stand-in server reaches the core through."""
+    gdb_port = free_tcp_port()
+    process = QemuProcess(qemu_board, rtt_echo.elf, tmp_path, "null", extra_args=("-gdb", f"tcp:127.0.0.1:{gdb_port}"))
+    process.start()
+    deadline = time.monotonic() + 10
+    while not listening(gdb_port):
+        assert time.monotonic() < deadline, f"QEMU did not listen on {gdb_port}: {process.output_tail()}"
+        time.sleep(0.02)
+    monkeypatch.setenv("FAKE_OPENOCD_GDB_PORT", str(gdb_port))
+    yield
+    process.process.kill()
+    process.process.wait(5)
+
+
+def test_rtt_goes_through_an_openocd_that_stays_attached(
+    qemu_board, rtt_echo, tmp_path, recording_openocd, rtt_board_on_qemu
+):
+    script, record = recording_openocd
+    board = dataclasses.replace(qemu_board, pyocd_target="stm32f439xi", openocd_config=CONFIG)
+    ports = [UsbPort("/dev/ttyACM7", UID, 0x0483, 0x374B)]
+    driver = OpenOcdProbeDriver(CONFIG, executable=str(script), list_ports=lambda: ports, log_dir=tmp_path / "logs")
+    target = OpenOcdBoardTarget(
+        board, rtt_echo.elf, transport="rtt", driver=driver, list_ports=lambda: ports, lock_dir=tmp_path / "locks",
+        verify=False, reply_timeout=2.0,
+    )  # fmt: skip
+    try:
+        info = target.start()
+        assert info.transport == "rtt" and info.build_id == rtt_echo.build_id
+        assert target.port_url == f"rtt@0x{control_block_symbol(rtt_echo.elf):08x}"
+        for seed in (1, 2):
+            data = bytes((seed * i) & 0xFF for i in range(16))
+            assert target.infer([data]).outputs == (data,)
+        server = driver.server
+        assert server is not None and server.running
+    finally:
+        target.stop()
+    assert driver.server is None and server.process is None  # stop() ended the server and freed the probe
+    calls = [json.loads(line) for line in record.read_text().splitlines()]
+    expected = [
+        openocd_command([CONFIG], read_memory_commands(0xE0042000, 4), UID, str(script)),
+        openocd_command([CONFIG], program_commands(rtt_echo.elf.resolve()), UID, str(script)),
+        openocd_command([CONFIG], reset_commands(), UID, str(script)),
+        openocd_command([CONFIG], server_commands(), UID, str(script), tcl_port=server.tcl_port),
+    ]
+    assert [[str(script), *c] for c in calls] == expected

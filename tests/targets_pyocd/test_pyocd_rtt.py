@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from hil.build.firmware_builder import BuildRequest, FirmwareImage
+from hil.build.firmware_builder import BuildRequest
 from hil.errors import LinkError, TargetError
 from hil.link.rtt import control_block_symbol, find_control_block
 from hil.targets.pyocd_board import PyOcdBoardTarget
@@ -20,12 +20,6 @@ from tests.support.custom_model import write_model
 from tests.targets_pyocd.fakes import FakeProbeDriver, stlink
 
 UID = "066DFF575251717867114355"
-
-
-@pytest.fixture(scope="module")
-def rtt_echo(builder, qemu_board, tmp_path_factory: pytest.TempPathFactory) -> FirmwareImage:
-    model = write_model(tmp_path_factory.mktemp("echo_model") / "echo", "echo", "(void)arena; return 0;")
-    return builder.build(BuildRequest(qemu_board, model, "rtt"))
 
 
 @pytest.fixture
