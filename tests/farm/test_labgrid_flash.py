@@ -16,13 +16,9 @@ import sys
 
 import pytest
 
-from hil.board_description import load_board
-from hil.build.firmware_builder import BuildRequest, FirmwareBuilder
-from hil.catalog import model_sources
 from hil.farm.labgrid_place import LabgridPlace
 from hil.openocd.commands import program_commands
-from hil.targets.qemu import QemuProcess, free_tcp_port
-from tests.support.labgrid_lab import LABGRID_MISSING, SKIP_REASON, create_place, labgrid_lab
+from tests.support.labgrid_lab import LABGRID_MISSING, SKIP_REASON, conv_model_on_qemu, create_place, labgrid_lab
 from tests.support.ssh_host import SSH_MISSING, SSH_SKIP_REASON, ssh_host
 
 pytestmark = [
@@ -51,24 +47,16 @@ def test_parity_on_the_flashed_board(dut):
 def lab(tmp_path_factory):
     """(coordinator, place, the image's ELF, the openocd record, the PATH reaching the SSH host)."""
     workdir = tmp_path_factory.mktemp("labgrid-debugger")
-    board = load_board("mps2-an386")
-    image = FirmwareBuilder().build(BuildRequest(board, model_sources("conv_test_model"), "uart"))
-    port = free_tcp_port()
-    qemu = QemuProcess(board, image.elf, workdir / "qemu", f"tcp:127.0.0.1:{port},server=on,wait=off,nodelay=on")
-    qemu.start()
-    try:
-        with ssh_host(workdir / "ssh") as host:
-            record = workdir / "openocd-calls.jsonl"
-            openocd = host.remote_bin / "openocd"
-            openocd.write_text(RECORDING_OPENOCD.format(python=sys.executable, record=str(record)))
-            openocd.chmod(0o755)
-            (workdir / "lab").mkdir()
-            with labgrid_lab(workdir / "lab", port, debugger_usb_path=USB_PATH) as address:
-                create_place(address, "debug-place")
-                path = f"{host.client_bin}{os.pathsep}{os.environ['PATH']}"
-                yield address, "debug-place", image.elf, record, path
-    finally:
-        qemu.stop()
+    with conv_model_on_qemu(workdir) as (image, port), ssh_host(workdir / "ssh") as host:
+        record = workdir / "openocd-calls.jsonl"
+        openocd = host.remote_bin / "openocd"
+        openocd.write_text(RECORDING_OPENOCD.format(python=sys.executable, record=str(record)))
+        openocd.chmod(0o755)
+        (workdir / "lab").mkdir()
+        with labgrid_lab(workdir / "lab", port, debugger_usb_path=USB_PATH) as address:
+            create_place(address, "debug-place")
+            path = f"{host.client_bin}{os.pathsep}{os.environ['PATH']}"
+            yield address, "debug-place", image.elf, record, path
 
 
 def test_a_farm_run_flashes_through_labgrids_openocd_driver_then_talks_over_the_port(tmp_path, lab):

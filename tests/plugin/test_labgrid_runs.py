@@ -11,12 +11,8 @@ import time
 
 import pytest
 
-from hil.board_description import load_board
-from hil.build.firmware_builder import BuildRequest, FirmwareBuilder
-from hil.catalog import model_sources
 from hil.farm.labgrid_place import LabgridPlace
-from hil.targets.qemu import QemuProcess, free_tcp_port
-from tests.support.labgrid_lab import LABGRID_MISSING, SKIP_REASON, create_place, labgrid_lab
+from tests.support.labgrid_lab import LABGRID_MISSING, SKIP_REASON, conv_model_on_qemu, create_place, labgrid_lab
 
 pytestmark = pytest.mark.skipif(LABGRID_MISSING, reason=SKIP_REASON)
 
@@ -40,17 +36,9 @@ def test_parity_through_labgrid(dut):
 def lab(tmp_path_factory):
     """(coordinator address, place name) exporting the UART of a QEMU that runs the test-model image."""
     workdir = tmp_path_factory.mktemp("labgrid-qemu")
-    board = load_board("mps2-an386")
-    image = FirmwareBuilder().build(BuildRequest(board, model_sources("conv_test_model"), "uart"))
-    port = free_tcp_port()
-    qemu = QemuProcess(board, image.elf, workdir / "qemu", f"tcp:127.0.0.1:{port},server=on,wait=off,nodelay=on")
-    qemu.start()
-    try:
-        with labgrid_lab(workdir, port) as address:
-            create_place(address, "qemu-place")
-            yield address, "qemu-place"
-    finally:
-        qemu.stop()
+    with conv_model_on_qemu(workdir) as (_, port), labgrid_lab(workdir, port) as address:
+        create_place(address, "qemu-place")
+        yield address, "qemu-place"
 
 
 def _run(tmp_path, lab, name: str, hold_s: float) -> subprocess.Popen:

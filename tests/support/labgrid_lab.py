@@ -1,4 +1,5 @@
-"""A real labgrid coordinator and exporter on loopback, exporting one TCP port as a NetworkSerialPort."""
+"""A real labgrid coordinator and exporter on loopback, exporting one TCP port as a NetworkSerialPort, and the
+QEMU board whose UART that port is."""
 
 from __future__ import annotations
 
@@ -13,13 +14,30 @@ from pathlib import Path
 
 import pytest
 
+from hil.board_description import load_board
+from hil.build.firmware_builder import BuildRequest, FirmwareBuilder, FirmwareImage
+from hil.catalog import model_sources
 from hil.farm.labgrid_place import find_client
-from hil.targets.qemu import free_tcp_port
+from hil.targets.qemu import QemuProcess, free_tcp_port
 
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[2]
 LABGRID_MISSING = not (BIN / "labgrid-coordinator").exists()
 SKIP_REASON = "labgrid is not installed (pip install labgrid==26.0.1)"
+
+
+@contextmanager
+def conv_model_on_qemu(workdir: Path) -> Iterator[tuple[FirmwareImage, int]]:
+    """(the conv test model's UART image for mps2-an386, the local TCP port of its UART) while QEMU runs it."""
+    board = load_board("mps2-an386")
+    image = FirmwareBuilder().build(BuildRequest(board, model_sources("conv_test_model"), "uart"))
+    port = free_tcp_port()
+    qemu = QemuProcess(board, image.elf, workdir / "qemu", f"tcp:127.0.0.1:{port},server=on,wait=off,nodelay=on")
+    qemu.start()
+    try:
+        yield image, port
+    finally:
+        qemu.stop()
 
 
 def stop_process(process: subprocess.Popen) -> None:
