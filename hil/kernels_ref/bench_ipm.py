@@ -71,6 +71,10 @@ def bench_cases(rng: np.random.Generator) -> dict[str, KernelCase]:
         "avgpool": pool_case(rng, 25, 5, 64, 5, 5, 0, average=True),
         "lut": lut_case(rng, 4096),
         "softmax": softmax_case(rng, 16, 12),
+        # the M4's 32-channel MBConv (mob.1: 32 -> 64 -> 32), where per-output work weighs most
+        "expand_32": pointwise_case(rng, 30, 40, 32, 64),
+        "project_32": pointwise_case(rng, 30, 40, 64, 32),
+        "depthwise_64": depthwise_case(rng, 30, 40, 64, 1),
     }
 
 
