@@ -65,6 +65,8 @@ def test_layer_kernels_match_twins_under_qemu(tmp_path: Path) -> None:
         pool_case(rng, 5, 5, 8, 5, 1, 0, average=True),  # global average
         lut_case(rng, 77),
         softmax_case(rng, 3, 12),
+        depthwise_case(rng, 5, 6, 12, 1),  # stride 1: each row's run of whole windows between its borders
+        depthwise_case(rng, 4, 3, 8, 1),  # a run of one window
     ]
     run = run_cases("layer_kernel_parity", cases, tmp_path)
     assert not run.mismatches, "\n".join(run.mismatches)
