@@ -51,8 +51,8 @@ def _class_sources(model) -> list[bytes]:
 def compile_key(spec: ModelSpec, model, calibration: np.ndarray) -> str:
     """sha256 of the model (structure, weights, code), its calibration inputs and the compiler's sources."""
     digest = hashlib.sha256()
-    widths = (spec.bit_widths, spec.bit_width_arena_budget)
-    digest.update(repr((spec.name, spec.input_shape, spec.output_names, widths, repr(model))).encode())
+    choices = (spec.bit_widths, spec.bit_width_arena_budget, spec.exponents, spec.exponent_objective)
+    digest.update(repr((spec.name, spec.input_shape, spec.output_names, choices, repr(model))).encode())
     for name, tensor in sorted(model.state_dict().items()):
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
@@ -109,6 +109,8 @@ def _compile(spec: ModelSpec, model, calibration: np.ndarray, directory: Path) -
         list(spec.output_names),
         spec.bit_widths,
         spec.bit_width_arena_budget,
+        spec.exponents,
+        list(spec.exponent_objective),
     )
 
 

@@ -50,6 +50,8 @@ class ModelSpec:
     folder; `sources` set beside `build` replaces the compiler's C (a test's deliberately broken copy).
     `reference` computes such a model's exact integer outputs on the host.
     bit_widths and bit_width_arena_budget: how the compiler chooses activation widths (compile_model).
+    exponents and exponent_objective: how it chooses activation exponents, and on which outputs' SNR
+    (hil.compiler.exponent_search; an empty objective means every output).
     normalise: uint8 pixels at the input size (H x W grey, H x W x 3 RGB) to the float input without the batch
     axis (None: C x H x W scaled to [0, 1]). decode: a detection model's real-valued outputs (in the device's
     layout: NHWC for images) to (boxes [k, 4] x1 y1 x2 y2 in input pixels, scores [k]); detections scoring
@@ -81,6 +83,9 @@ class ModelSpec:
     # Activation widths (hil compile --bit-widths): "int8", or "search" within bit_width_arena_budget arena bytes.
     bit_widths: str = "int8"
     bit_width_arena_budget: int | None = None
+    # Activation exponents (hil compile --exponents): "calibrated" (each tensor's calibrated max) or "search".
+    exponents: str = "calibrated"
+    exponent_objective: tuple[str, ...] = ()
 
     @property
     def compiled_from_pytorch(self) -> bool:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hil.compiler import bit_widths, live_set
+from hil.compiler import bit_widths, exponent_search, live_set
 from hil.compiler.pipeline import CompiledModel
 from hil.compiler.schedule import Step
 from hil.errors import HilError
@@ -98,6 +98,13 @@ def bit_width_record(compiled: CompiledModel, ram_budget: int) -> dict:
     return {**compiled.bit_widths.to_dict(), "ram_budget_bytes": ram_budget}
 
 
+def exponent_record(compiled: CompiledModel) -> dict:
+    """What the exponent search chose (each tensor moved finer, and its SNR gain), or the calibrated exponents."""
+    if compiled.exponents is None:
+        return {"mode": "calibrated", "choices": []}
+    return compiled.exponents.to_dict()
+
+
 def compile_summary(compiled: CompiledModel, board: str = "nucleo-f439zi") -> dict:
     """The compile as JSON: hash, arena, weights, MACs, tensors, the per-layer table, the live set of every step
     and the RAM the firmware will reserve on board."""
@@ -149,10 +156,13 @@ def _compile(args: argparse.Namespace) -> dict:
         spec = replace(spec, calibration=_calibration(spec, args.calib, args.calib_limit))
     if args.name:
         spec = replace(spec, name=args.name)
+    if args.exponents:
+        spec = replace(spec, exponents=args.exponents)
     spec, ram_budget = bit_width_spec(spec, args.bit_widths, args.board, args.ram_budget)
     compiled = compile_spec(spec, directory=args.output)
     result = compile_summary(compiled, args.board)
     result["bit_widths"] = bit_width_record(compiled, ram_budget)
+    result["exponents"] = exponent_record(compiled)
     rows = result["layers"]
     if not args.json:
         print(f"{result['model']} -> {result['directory']} (hash {result['hash']})")
@@ -179,6 +189,17 @@ def _compile(args: argparse.Namespace) -> dict:
                 f"  int{choice['bits']} {choice['layer']} ({', '.join(choice['tensors'])}): "
                 f"+{choice['snr_gain_db']:.2f} dB for {choice['arena_bytes']:,} arena bytes"
             )
+        chosen = result["exponents"]
+        if chosen["mode"] == "search":
+            print(
+                f"exponents (search, mean SNR of {', '.join(chosen['objective_outputs'])} on {chosen['inputs']} "
+                f"calibration inputs): {chosen['snr_db_calibrated']:.2f} -> {chosen['snr_db']:.2f} dB"
+            )
+            for choice in chosen["choices"]:
+                print(
+                    f"  {choice['layer']} ({choice['tensor']}): exponent {choice['calibrated_exponent']} -> "
+                    f"{choice['exponent']}, +{choice['snr_gain_db']:.2f} dB"
+                )
         ram = result["ram"]
         print(
             f"RAM+CCM reserved on {args.board} (estimate; `hil build` reads the ELF): {ram['total_bytes']:,} B = "
@@ -205,6 +226,12 @@ def add_compile_command(subparsers) -> argparse.ArgumentParser:
         choices=bit_widths.MODES,
         default="int8",
         help="int8: every activation int8; search: choose int8/int16 per tensor within the RAM budget (default int8)",
+    )
+    command.add_argument(
+        "--exponents",
+        choices=exponent_search.MODES,
+        help="calibrated: each activation's calibrated max; search: finer where the golden SNR rises "
+        "(default: the model's choice)",
     )
     command.add_argument(
         "--ram-budget",

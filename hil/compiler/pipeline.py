@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from hil.compiler import bit_widths as widths_search
-from hil.compiler import golden
+from hil.compiler import exponent_search, golden
 from hil.compiler.calibrate import channel_ranges
 from hil.compiler.capture import capture
 from hil.compiler.centre import centre_channels
@@ -21,6 +21,7 @@ from hil.compiler.passes import optimize
 from hil.compiler.qgraph import QGraph
 from hil.compiler.quantize import can_widen, quantize
 from hil.compiler.schedule import Step
+from hil.errors import CompileError
 
 
 @dataclass
@@ -31,10 +32,20 @@ class CompiledModel:
     memory: MemoryPlan
     emitted: EmittedModel
     bit_widths: widths_search.WidthSearch | None = None  # what --bit-widths search chose (None: all int8)
+    exponents: exponent_search.ExponentSearch | None = None  # what the exponent search chose (None: calibrated)
 
     def golden(self, x: np.ndarray) -> list[np.ndarray]:
         """The golden integer outputs for one float NHWC input."""
         return golden.outputs(self.qgraph, [self.qgraph.quantize_input(x)])
+
+
+def _output_tensors(graph: Graph, output_names: list[str] | None, names: list[str] | None) -> dict[str, str]:
+    """{graph output tensor: its name} for the outputs called names (empty or None: every output)."""
+    known = list(output_names or graph.outputs)
+    unknown = [n for n in names or () if n not in known]
+    if unknown:
+        raise CompileError(f"exponent objective names outputs {unknown}; the model's outputs are {known}")
+    return {graph.outputs[known.index(n)]: n for n in names or known}
 
 
 def compile_model(
@@ -46,12 +57,21 @@ def compile_model(
     output_names: list[str] | None = None,
     bit_widths: str = "int8",
     arena_budget: int | None = None,
+    exponents: str = "calibrated",
+    exponent_objective: list[str] | None = None,
 ) -> CompiledModel:
     """Compiles model (run once on example, [B, C, H, W]) calibrated on NHWC float inputs; C goes to directory.
+    exponents 'search' moves activations to finer exponents where the golden model's SNR on the objective outputs
+    (default all) rises (exponent_search); 'calibrated' keeps each tensor's calibrated maximum.
     bit_widths 'search' widens to int16 the activations bit_widths.search picks within arena_budget bytes, among
     those with int16 kernels (quantize.can_widen); 'int8' keeps every activation int8."""
     graph = optimize(capture(model, example))
     graph, ranges = centre_channels(graph, channel_ranges(graph, calibration))
+    chosen_exponents = None
+    if exponents == "search":
+        inputs = calibration[: exponent_search.SEARCH_IMAGES]
+        objective = _output_tensors(graph, output_names, exponent_objective)
+        ranges, chosen_exponents = exponent_search.search_exponents(graph, ranges, inputs, objective)
     qgraph = quantize(graph, ranges)
     search = None
     if bit_widths == "search":
@@ -63,4 +83,4 @@ def compile_model(
         search.applied = sorted(wide)
     steps, memory = scheduled_plan(qgraph)
     emitted = emit(qgraph, steps, memory, directory, name, ["input"], output_names)
-    return CompiledModel(graph, qgraph, steps, memory, emitted, search)
+    return CompiledModel(graph, qgraph, steps, memory, emitted, search, chosen_exponents)

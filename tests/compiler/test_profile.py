@@ -18,7 +18,10 @@ def test_profile_accounts_for_every_layer(compiled_faces, calibration_inputs, tm
     result = profile_compiled(compiled, calibration_inputs[2], tmp_path)
     assert result["firmware_equals_golden"]
     assert len(result["layers"]) == len(compiled.steps)
-    assert all(r["instructions"] > 0 for r in result["layers"])
+    # A layer is timed to one SysTick tick (40 instructions): the concatenations of rows the planner laid out in
+    # place take less, so they may read 0; every layer with MACs takes thousands of ticks.
+    assert all(r["instructions"] > 0 for r in result["layers"] if r["macs"])
+    assert all(r["instructions"] >= 0 for r in result["layers"])
     instructions = [r["instructions"] for r in result["layers"]]
     assert instructions == sorted(instructions, reverse=True)
     # The layers add up to the whole model_run, less the hook's own calls (a few dozen instructions each).

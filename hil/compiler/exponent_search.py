@@ -1,0 +1,146 @@
+"""Activation exponents chosen on calibration data, the way SeeDot explores its scale parameter instead of trusting
+the largest value it saw.
+
+Every tensor starts at the exponent of its calibrated maximum, which never clips on the calibration set and, being
+a power of two, leaves up to half of its int8 range unused. A tensor whose few large values set that maximum (the
+first MBConv's expansion, say) has its other values on a grid twice as coarse as they need. So, tensor by tensor in
+graph order, the search tries the next finer exponent (those outliers clip, everything else gets twice the
+resolution) and keeps it when the golden integer model's output SNR against the float model rises by at least
+MIN_GAIN_DB on the search inputs; rounds repeat until one changes nothing. The objective is the mean SNR over the
+inputs of the objective outputs (all outputs unless the model names some: a detector's scores decide its AP).
+
+The SNR is the golden model's own (bit for bit what host C and the device compute), so a choice is measured, not
+estimated. A trial re-runs only the nodes from the first one whose exponents it changed."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from hil.compiler import float_executor, golden
+from hil.compiler.ir import Graph
+from hil.compiler.qgraph import QGraph
+from hil.compiler.quantize import quantize
+
+MODES = ("calibrated", "search")
+SEARCH_IMAGES = 8  # calibration inputs the objective is measured on
+MIN_GAIN_DB = 0.1  # less than this is the inputs' noise, not a gain
+ROUNDS = 3
+
+
+@dataclass(frozen=True)
+class ExponentChoice:
+    """One tensor moved to a finer exponent, and the objective's gain when it was taken."""
+
+    tensor: str
+    layer: str
+    calibrated_exponent: int
+    exponent: int
+    snr_gain_db: float
+
+
+@dataclass
+class ExponentSearch:
+    """What the search chose: the objective (mean output SNR, dB) before and after, and each choice."""
+
+    mode: str
+    objective_outputs: list[str]
+    inputs: int
+    snr_db_calibrated: float
+    snr_db: float
+    choices: list[ExponentChoice] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class _GoldenObjective:
+    """The mean SNR of the objective outputs over the inputs, for a quantisation; the accepted one's values are
+    kept so a trial runs only from its first changed node."""
+
+    def __init__(self, graph: Graph, inputs: list[np.ndarray], outputs: list[str]) -> None:
+        self.graph = graph
+        self.inputs = inputs
+        self.outputs = outputs
+        self.references = [float_executor.execute(graph, [x]) for x in inputs]
+        self.accepted: QGraph | None = None
+        self.values: list[dict[str, np.ndarray]] = []
+
+    def _first_changed(self, qgraph: QGraph) -> int:
+        if self.accepted is None:
+            return 0
+        before, after = self.accepted.tensors, qgraph.tensors
+        if any(before[t].exponent != after[t].exponent for t in qgraph.inputs):
+            return 0
+        for i, node in enumerate(qgraph.nodes):
+            if any(before[t].exponent != after[t].exponent for t in (*node.inputs, node.output)):
+                return i
+        return len(qgraph.nodes)
+
+    def _run(self, qgraph: QGraph) -> list[dict[str, np.ndarray]]:
+        start = self._first_changed(qgraph)
+        runs = []
+        for i, x in enumerate(self.inputs):
+            values = {qgraph.inputs[0]: qgraph.quantize_input(x)} if start == 0 else dict(self.values[i])
+            for node in qgraph.nodes[start:]:
+                values[node.output] = golden.run_node(node, [values[t] for t in node.inputs])
+            runs.append(values)
+        return runs
+
+    def score(self, qgraph: QGraph) -> tuple[float, list[dict[str, np.ndarray]]]:
+        runs = self._run(qgraph)
+        snrs = [
+            golden.snr_db(reference[t], qgraph.dequantize(t, run[t]).reshape(reference[t].shape))
+            for reference, run in zip(self.references, runs, strict=True)
+            for t in self.outputs
+        ]
+        return float(np.mean(snrs)), runs
+
+    def accept(self, qgraph: QGraph, runs: list[dict[str, np.ndarray]]) -> None:
+        self.accepted, self.values = qgraph, runs
+
+
+def search_exponents(
+    graph: Graph,
+    ranges: dict[str, float],
+    inputs: list[np.ndarray],
+    objective_outputs: dict[str, str] | None = None,
+) -> tuple[dict[str, float], ExponentSearch]:
+    """The ranges quantize should use (a chosen tensor's calibrated max halved, which moves it one exponent finer)
+    and the record of the search. inputs: NHWC float calibration inputs; objective_outputs: {output tensor: the
+    name the record gives it} (default every output)."""
+    named = objective_outputs or {t: t for t in graph.outputs}
+    objective = _GoldenObjective(graph, inputs, list(named))
+    qgraph = quantize(graph, ranges)
+    best, runs = objective.score(qgraph)
+    objective.accept(qgraph, runs)
+    record = ExponentSearch("search", list(named.values()), len(inputs), round(best, 2), round(best, 2))
+    calibrated = {t: spec.exponent for t, spec in qgraph.tensors.items()}
+    layers = {node.output: node.name for node in graph.nodes}
+    chosen = dict(ranges)
+    for _ in range(ROUNDS):
+        taken = 0
+        for node in graph.nodes:
+            trial = {**chosen, node.output: chosen.get(node.output, 0.0) / 2}
+            candidate = quantize(graph, trial)
+            if candidate.tensors[node.output].exponent == objective.accepted.tensors[node.output].exponent:
+                continue  # the producer's accumulator bounds it, or its group's other tensors hold it
+            snr, runs = objective.score(candidate)
+            if snr < best + MIN_GAIN_DB:
+                continue
+            record.choices.append(
+                ExponentChoice(
+                    node.output,
+                    layers[node.output],
+                    calibrated[node.output],
+                    candidate.tensors[node.output].exponent,
+                    round(snr - best, 2),
+                )
+            )
+            objective.accept(candidate, runs)
+            chosen, best, taken = trial, snr, taken + 1
+        if not taken:
+            break
+    record.snr_db = round(best, 2)
+    return chosen, record

@@ -1,0 +1,93 @@
+"""The activation exponent search (hil/compiler/exponent_search.py): on the M4 face model it moves tensors one
+exponent finer only where the golden model's score SNR rises, the gain holds on a held-out image, host C computes
+the searched model bit for bit, and `hil compile` records the choices."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from hil.catalog import compile_spec, resolve_model
+from hil.catalog.entries import FACE_CALIBRATION_IMAGES
+from hil.cli import main
+from hil.compiler import exponent_search, golden
+from hil.compiler.calibrate import synthetic_images
+from hil.compiler.float_executor import outputs as float_outputs
+from hil.compiler.host_model import HostModel
+from hil.compiler.pipeline import compile_model
+from hil.errors import CompileError
+
+
+@pytest.fixture(scope="module")
+def searched_m4():
+    """The catalog's M4 compile: exponents searched on the scores' SNR over its calibration images."""
+    return compile_spec(resolve_model("rnnpool_face_m4"))
+
+
+@pytest.fixture(scope="module")
+def calibrated_m4(tmp_path_factory):
+    spec = replace(resolve_model("rnnpool_face_m4"), exponents="calibrated")
+    return compile_spec(spec, directory=tmp_path_factory.mktemp("m4_calibrated"))
+
+
+def _conf_snr(compiled, x) -> float:
+    q = compiled.qgraph
+    reference = float_outputs(compiled.graph, [x])[1]
+    return golden.snr_db(reference, q.dequantize(q.outputs[1], compiled.golden(x)[1]))
+
+
+def test_the_search_moves_tensors_finer_where_the_score_snr_rises(searched_m4, calibrated_m4) -> None:
+    record = searched_m4.exponents
+    calibrated = calibrated_m4.qgraph.tensors
+    assert calibrated_m4.exponents is None
+    assert record.objective_outputs == ["conf"] and record.inputs == FACE_CALIBRATION_IMAGES and record.choices
+    assert record.snr_db >= record.snr_db_calibrated + exponent_search.MIN_GAIN_DB * len(record.choices)
+    for choice in record.choices:
+        assert choice.snr_gain_db >= exponent_search.MIN_GAIN_DB
+        assert calibrated[choice.tensor].exponent == choice.calibrated_exponent == choice.exponent + 1
+        assert searched_m4.qgraph.tensors[choice.tensor].exponent == choice.exponent
+    untouched = {t for t in calibrated if t not in {c.tensor for c in record.choices}}
+    moved = [t for t in untouched if searched_m4.qgraph.tensors[t].exponent != calibrated[t].exponent]
+    assert len(moved) <= len(record.choices)  # only data moves sharing a chosen tensor's grid follow it
+
+
+def test_the_gain_holds_on_held_out_images(searched_m4, calibrated_m4) -> None:
+    """On the first five test-split images (the AP figures on 20 and 100 are in the README)."""
+    held_out = synthetic_images(5, "test")
+    searched = np.mean([_conf_snr(searched_m4, x) for x in held_out])
+    assert searched > np.mean([_conf_snr(calibrated_m4, x) for x in held_out]) + 0.1
+
+
+def test_host_c_computes_the_searched_model_bit_for_bit(searched_m4, calibration_inputs, tmp_path) -> None:
+    x = calibration_inputs[2]
+    q = searched_m4.qgraph
+    host = HostModel(searched_m4.emitted.sources, build_root=tmp_path).run([q.quantize_input(x)])
+    for got, expected in zip(host, searched_m4.golden(x), strict=True):
+        assert (got == expected).all()
+
+
+def test_an_objective_naming_no_output_fails_in_one_line(face_graphs, calibration_inputs, tmp_path) -> None:
+    model, _ = face_graphs["m4"]
+    with pytest.raises(CompileError, match=r"^exponent objective names outputs \['scores'\]; .* \['loc', 'conf'\]$"):
+        compile_model(
+            model, torch.zeros(1, 1, 240, 320), calibration_inputs[:1], tmp_path, "m4", ["loc", "conf"],
+            exponents="search", exponent_objective=["scores"],
+        )  # fmt: skip
+
+
+def test_compile_records_the_exponents(tmp_path, capsys) -> None:
+    """The keyword-spotting example searched over every output, and the calibrated default."""
+    model = "examples/kws_dscnn.py:build"
+    assert main(["compile", "--model", model, "-o", str(tmp_path / "calibrated"), "--json"]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert plain["exponents"] == {"mode": "calibrated", "choices": []}
+    args = ["compile", "--model", model, "-o", str(tmp_path / "search"), "--exponents", "search", "--json"]
+    assert main(args) == 0
+    record = json.loads(capsys.readouterr().out)["exponents"]
+    assert record["mode"] == "search" and record["objective_outputs"] == ["probabilities"]
+    assert record["snr_db"] >= record["snr_db_calibrated"]
+    assert all(c["exponent"] == c["calibrated_exponent"] - 1 for c in record["choices"])
