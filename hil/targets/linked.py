@@ -11,8 +11,10 @@ from pathlib import Path
 
 import serial
 
+from hil.board_description import BoardDescription
 from hil.build.firmware_builder import read_build_id
 from hil.errors import DeviceError, LinkError, TargetError
+from hil.link.baud import negotiate_baud
 from hil.link.device_link import DeviceLink, InferenceOutcome, open_port
 from hil.link.messages import ERR_INPUT_MISMATCH, DeviceInfo, RunSummary
 from hil.targets.base import Target
@@ -70,6 +72,15 @@ class LinkedTarget(Target):
             self.stop()
             raise
         return info
+
+    def _negotiate_baud(self, board: BoardDescription, start: int) -> int:
+        """The UART rate after moving up from start through the board's `[uart] rates` (hil.link.baud)."""
+        assert self.link is not None
+        try:
+            return negotiate_baud(self.link, start, board.baud_rates)
+        except LinkError as e:
+            self.stop()
+            raise self._with_context(e) from e
 
     def _check_image(self, info: DeviceInfo, where: str) -> None:
         """Refuses a device that runs another build than the ELF the host built."""

@@ -309,6 +309,7 @@ class PyOcdBoardTarget(LinkedTarget):
                 f"stale firmware: {self.where} runs build {info.build_id}, {self.elf} is build {expected}: "
                 "the flash did not take, or the port belongs to another board of the same kind"
             )
+        self.baud = self._negotiate_baud(self.board, self.board.baud)
         return info
 
     def _recover(self, inputs: list[bytes], first: LinkError) -> InferenceOutcome:

@@ -40,6 +40,7 @@ class SerialPortTarget(LinkedTarget):
     def start(self) -> DeviceInfo:
         port = open_port(self.url, self.baud)
         self.info = self._open_link(port, self.url, f"the device at {self.url}", self.reply_timeout, self.attempts)
+        self.baud = self._negotiate_baud(self.board, self.baud)
         return self.info
 
     def stop(self) -> None:
