@@ -12,6 +12,7 @@ import logging
 import random
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from hil.errors import DeviceError, LinkError
 from hil.link.device_link import DeviceLink
@@ -84,7 +85,28 @@ def negotiate_baud(link: DeviceLink, start: int, rates: Sequence[int], seed: int
     rng = random.Random(seed)
     for rate in sorted((r for r in rates if r > start), reverse=True):
         if _try_rate(link, start, rate, rng) == rate:
-            LOG.info("%s: UART at %d baud (negotiated up from %d)", link.name, rate, start)
+            LOG.info("%s: %d baud passed its echo burst and is committed (up from %d)", link.name, rate, start)
             return rate
     LOG.info("%s: UART stays at %d baud (no faster rate of %s passed its echo burst)", link.name, start, list(rates))
     return start
+
+
+@dataclass(frozen=True)
+class UartRate:
+    """The rate a UART link runs at and how it was chosen, as the log and the run's report say it."""
+
+    baud: int
+    how: str
+
+    def __str__(self) -> str:
+        return f"{self.baud} baud ({self.how})"
+
+
+def settle_uart(link: DeviceLink, start: int, rates: Sequence[int], negotiate: bool) -> UartRate:
+    """The link's rate after start: negotiated (negotiate_baud) when asked to and rates hold a faster one."""
+    if not negotiate:
+        return UartRate(start, "negotiation off")
+    if not any(rate > start for rate in rates):
+        return UartRate(start, "the board lists no faster rate")
+    rate = negotiate_baud(link, start, rates)
+    return UartRate(rate, f"negotiated up from {start}" if rate != start else "no faster rate passed its echo burst")

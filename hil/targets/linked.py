@@ -4,6 +4,7 @@ target errors that carry the target's own context (an emulator's output, say).""
 
 from __future__ import annotations
 
+import logging
 import time
 import zlib
 from collections.abc import Callable
@@ -11,13 +12,14 @@ from pathlib import Path
 
 import serial
 
-from hil.board_description import BoardDescription
 from hil.build.firmware_builder import read_build_id
 from hil.errors import DeviceError, LinkError, TargetError
-from hil.link.baud import negotiate_baud
+from hil.link.baud import settle_uart
 from hil.link.device_link import DeviceLink, InferenceOutcome, open_port
 from hil.link.messages import ERR_INPUT_MISMATCH, DeviceInfo, RunSummary
 from hil.targets.base import Target
+
+LOG = logging.getLogger(__name__)
 
 
 def inputs_crc(inputs: list[bytes]) -> int:
@@ -47,6 +49,7 @@ class LinkedTarget(Target):
     elf: Path
     run_timeout: float
     link: DeviceLink | None = None
+    baud_negotiation: bool = True
     _last_inputs: list[bytes] | None = None
 
     def _context(self) -> str:
@@ -73,14 +76,16 @@ class LinkedTarget(Target):
             raise
         return info
 
-    def _negotiate_baud(self, board: BoardDescription, start: int) -> int:
-        """The UART rate after moving up from start through the board's `[uart] rates` (hil.link.baud)."""
+    def _settle_uart(self, start: int) -> None:
+        """Moves the UART link up from start, the rate the firmware starts at, to the fastest of the board's
+        `[uart] rates` that passes (hil.link.baud) unless negotiation is off; logs and keeps the rate used.
+        A link lost on the way is a TargetError; the caller decides whether to stop or recover."""
         assert self.link is not None
         try:
-            return negotiate_baud(self.link, start, board.baud_rates)
+            self.uart_rate = settle_uart(self.link, start, self.board.baud_rates, self.baud_negotiation)
         except LinkError as e:
-            self.stop()
             raise self._with_context(e) from e
+        LOG.info("%s: UART at %s", self.link.name, self.uart_rate)
 
     def _check_image(self, info: DeviceInfo, where: str) -> None:
         """Refuses a device that runs another build than the ELF the host built."""

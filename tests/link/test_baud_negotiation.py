@@ -37,7 +37,7 @@ def test_a_clean_link_moves_to_the_boards_highest_rate_and_says_so(qemu_port, ca
         with caplog.at_level(logging.INFO, logger="hil.link.baud"):
             rate = negotiate_baud(link, BOARD.baud, BOARD.baud_rates)
         assert rate == max(BOARD.baud_rates) == 921_600
-        assert "UART at 921600 baud (negotiated up from 115200)" in caplog.text
+        assert "921600 baud passed its echo burst and is committed (up from 115200)" in caplog.text
         assert link.port.baudrate == 921_600
         assert _inference_is_exact(link)
     finally:
