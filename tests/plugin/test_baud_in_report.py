@@ -45,4 +45,5 @@ def test_the_report_says_at_what_rate_the_link_ran(pytester: pytest.Pytester, tm
     result.assert_outcomes(passed=1)
     assert json.loads((out / "results.json").read_text())["metadata"]["uart_baud"] == reported
     assert f"<td>uart_baud</td><td>{reported}</td>" in (out / "index.html").read_text()
+    assert f"UART at {reported}" in (out / "logs" / "test_one.py_test_one.log").read_text()
     assert ("UART baud negotiation off" in result.stdout.str()) == bool(flags)
