@@ -46,6 +46,7 @@ class BoardDescription:
     pyocd_target: str | None = None
     openocd_config: str | None = None  # OpenOCD config of the board, e.g. board/st_nucleo_f4.cfg
     qemu_machine: str | None = None
+    baud_rates: tuple[int, ...] = ()  # [uart] rates: what the link may move to after it starts at baud
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -64,6 +65,16 @@ def _get(table: dict, key: str, kind: type | tuple[type, ...], where: str):
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise BoardDescriptionError(f"{where}: '{key}' is {value!r}, expected {getattr(kind, '__name__', kind)}")
     return value
+
+
+def _baud_rates(uart: dict, where: str) -> tuple[int, ...]:
+    """[uart] rates, sorted: every rate the board's UART may be moved to; the default baud when absent."""
+    rates = uart.get("rates", [uart.get("baud")])
+    if not isinstance(rates, list) or not all(isinstance(r, int) and not isinstance(r, bool) and r > 0 for r in rates):
+        raise BoardDescriptionError(f"{where}: 'rates' is {rates!r}, expected a list of positive integers (baud)")
+    if uart.get("baud") not in rates:
+        raise BoardDescriptionError(f"{where}: 'rates' {rates} leaves out the default baud {uart.get('baud')}")
+    return tuple(sorted(set(rates)))
 
 
 def available_boards() -> list[str]:
@@ -121,6 +132,7 @@ def load_board(name: str) -> BoardDescription:
         pyocd_target=data.get("pyocd_target") or None,
         openocd_config=data.get("openocd_config") or None,
         qemu_machine=qemu_machine,
+        baud_rates=_baud_rates(uart, f"{where} [uart]"),
         raw=data,
     )
     if board.name != name:

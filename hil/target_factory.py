@@ -40,6 +40,7 @@ class TargetChoice:
     run_timeout: float = 120.0
     labgrid_coordinator: str | None = None
     flasher: str = "pyocd"
+    baud_negotiation: bool = True
 
 
 def _farm_board(choice: TargetChoice, resources: ExitStack) -> FarmBoard | None:
@@ -98,6 +99,7 @@ def _target(
         probe=(farm_board.probe_uid if farm_board else None) or choice.probe,
         transport=choice.transport,
         lock_dir=choice.lock_dir,
+        baud_negotiation=choice.baud_negotiation,
     )
     if farm_board and farm_board.labgrid_place:
         place = LabgridPlace(farm_board.labgrid_place, choice.labgrid_coordinator, user=choice.owner or None)

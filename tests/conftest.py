@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +13,7 @@ from hil import conv_test_model
 from hil.board_description import BoardDescription, load_board
 from hil.build.firmware_builder import BuildRequest, FirmwareBuilder, FirmwareImage
 from hil.model_sources import ModelSources
+from hil.targets.qemu import QemuProcess, free_tcp_port, wait_until_listening
 
 
 @pytest.fixture(scope="session")
@@ -48,3 +51,25 @@ def random_image(seed: int) -> np.ndarray:
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     return tmp_path / "run"
+
+
+@contextmanager
+def uart_on_tcp(board: BoardDescription, elf: Path, workdir: Path) -> Iterator[tuple[int, QemuProcess]]:
+    """A UART build running under QEMU, its UART served on a local TCP port: (port, the QEMU process)."""
+    port = free_tcp_port()
+    process = QemuProcess(board, elf, workdir, f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on")
+    process.start()
+    try:
+        wait_until_listening(port)
+        yield port, process
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+def qemu_port(
+    qemu_board: BoardDescription, uart_image: FirmwareImage, workdir: Path
+) -> Iterator[tuple[int, QemuProcess]]:
+    """The test model's UART build under QEMU on a local TCP port, for a fault proxy or a port target."""
+    with uart_on_tcp(qemu_board, uart_image.elf, workdir) as served:
+        yield served

@@ -75,6 +75,35 @@ int board_uart_read_byte(void)
     return (int)(UART_DATA & 0xFFu);
 }
 
+/* The divisor for baud, or 0 when the UART cannot make it within 2 %. */
+static uint32_t uart_divisor(uint32_t baud)
+{
+    uint32_t div = baud ? SYSTEM_CLOCK_HZ / baud : 0u;
+    if (div < UART_MIN_BAUDDIV) {
+        return 0u;
+    }
+    uint32_t actual = SYSTEM_CLOCK_HZ / div;
+    uint32_t error = actual > baud ? actual - baud : baud - actual;
+    return error * 50u <= baud ? div : 0u;
+}
+
+int board_uart_baud_ok(uint32_t baud)
+{
+    return uart_divisor(baud) != 0u;
+}
+
+/* QEMU's CMSDK UART takes the divisor and ignores it: bytes move at the emulator's pace whatever the rate. */
+void board_uart_set_baud(uint32_t baud)
+{
+    uint32_t div = uart_divisor(baud);
+    if (div == 0u) {
+        return;
+    }
+    while (UART_STATE & UART_STATE_TX_FULL) {
+    }
+    UART_BAUDDIV = div;
+}
+
 void board_led_inference(int on)
 {
     FPGAIO_LED = on ? (FPGAIO_LED | LED_INFERENCE) : (FPGAIO_LED & ~LED_INFERENCE);

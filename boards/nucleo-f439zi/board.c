@@ -101,6 +101,7 @@
 #define USART3_CR1 REG32(USART3_BASE + 0x0Cu)
 #define USART_SR_ORE (1u << 3)
 #define USART_SR_RXNE (1u << 5)
+#define USART_SR_TC (1u << 6)
 #define USART_SR_TXE (1u << 7)
 #define USART_CR1_RE (1u << 2)
 #define USART_CR1_TE (1u << 3)
@@ -231,8 +232,12 @@ static void leds_init(void)
     gpio_set_mode(GPIOB_BASE, LED_ERROR_PIN, GPIO_MODE_OUTPUT);
 }
 
+/* USART3's kernel clock (APB1), for rate changes after board_init. */
+static uint32_t uart_clock_hz;
+
 static void uart_init(uint32_t apb1_hz, uint32_t baud)
 {
+    uart_clock_hz = apb1_hz;
     if (baud == 0u) {
         baud = UART_DEFAULT_BAUD;
     }
@@ -331,6 +336,37 @@ int board_uart_read_byte(void)
      * With ORE but no RXNE, DR is stale: drain it and report nothing. */
     uint32_t data = USART3_DR;
     return (sr & USART_SR_RXNE) ? (int)(data & 0xFFu) : -1;
+}
+
+/* The BRR value for baud, or 0 when it is out of range or misses baud by more than 2 %. */
+static uint32_t uart_divisor(uint32_t baud)
+{
+    uint32_t brr = baud ? (uart_clock_hz + baud / 2u) / baud : 0u;
+    if (brr < USART_BRR_MIN || brr > USART_BRR_MAX) {
+        return 0u;
+    }
+    uint32_t actual = uart_clock_hz / brr;
+    uint32_t error = actual > baud ? actual - baud : baud - actual;
+    return error * 50u <= baud ? brr : 0u;
+}
+
+int board_uart_baud_ok(uint32_t baud)
+{
+    return uart_divisor(baud) != 0u;
+}
+
+/* TC (the last stop bit has left) is waited for unbounded for the same reason as TXE in board_uart_write. */
+void board_uart_set_baud(uint32_t baud)
+{
+    uint32_t brr = uart_divisor(baud);
+    if (brr == 0u) {
+        return;
+    }
+    while (!(USART3_SR & USART_SR_TC)) {
+    }
+    USART3_CR1 = 0; /* BRR is written with the USART disabled */
+    USART3_BRR = brr;
+    USART3_CR1 = USART_CR1_UE | USART_CR1_TE | USART_CR1_RE;
 }
 
 void board_led_inference(int on)

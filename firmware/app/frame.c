@@ -23,12 +23,19 @@ static void skip_to_sync(frame_receiver *rx)
     drop(rx, i);
 }
 
+/* Whether the board timer has reached deadline; a deadline of 0 never comes. */
+static int past(uint64_t deadline)
+{
+    return deadline && board_timer_read() >= deadline;
+}
+
 /*
- * Appends up to wanted bytes (at least one); 0 when the timeout passes first. A timeout of 0 waits for ever.
+ * Appends up to wanted bytes (at least one): 1, or 0 when the timeout passes first, or -1 at the deadline.
+ * A timeout of 0 waits for ever.
  * Whole runs are copied at once: a byte at a time, a 2 KB frame from RAM rings cost QEMU milliseconds. The timer
  * is read only once nothing is waiting: under QEMU -icount each timer read ends a translation block.
  */
-static int receive(frame_receiver *rx, uint32_t wanted, uint64_t timeout_ticks)
+static int receive(frame_receiver *rx, uint32_t wanted, uint64_t timeout_ticks, uint64_t deadline)
 {
     uint32_t n = link_read(rx->raw + rx->count, wanted);
     if (n == 0u) {
@@ -37,17 +44,24 @@ static int receive(frame_receiver *rx, uint32_t wanted, uint64_t timeout_ticks)
             if (timeout_ticks && board_timer_read() - start > timeout_ticks) {
                 return 0;
             }
+            if (past(deadline)) {
+                return -1;
+            }
         }
     }
     rx->count += n;
     return 1;
 }
 
-frame_status frame_receive(frame_receiver *rx, frame *f, uint64_t byte_timeout_ticks)
+frame_status frame_receive(frame_receiver *rx, frame *f, uint64_t byte_timeout_ticks, uint64_t deadline)
 {
     drop(rx, rx->consumed);
     rx->consumed = 0;
     for (;;) {
+        if (past(deadline)) {
+            rx->count = 0;
+            return FRAME_DEADLINE;
+        }
         skip_to_sync(rx);
         uint32_t needed = FRAME_HEADER_BYTES;
         if (rx->count >= FRAME_HEADER_BYTES) {
@@ -72,9 +86,10 @@ frame_status frame_receive(frame_receiver *rx, frame *f, uint64_t byte_timeout_t
             return FRAME_OK;
         }
         /* needed is the header, then the whole frame: never more, so the next frame's bytes stay in the link. */
-        if (!receive(rx, needed - rx->count, rx->count ? byte_timeout_ticks : 0u)) {
+        int got = receive(rx, needed - rx->count, rx->count ? byte_timeout_ticks : 0u, deadline);
+        if (got <= 0) {
             rx->count = 0;
-            return FRAME_TIMEOUT;
+            return got ? FRAME_DEADLINE : FRAME_TIMEOUT;
         }
     }
 }

@@ -30,14 +30,15 @@ typedef enum {
     FRAME_OK = 0,
     FRAME_BAD_CRC,    /* header fields hold what arrived, so the error reply can name the seq */
     FRAME_BAD_LENGTH, /* the length field exceeds HIL_MAX_PAYLOAD */
-    FRAME_TIMEOUT     /* a frame stopped arriving part way: bytes were lost */
+    FRAME_TIMEOUT,    /* a frame stopped arriving part way: bytes were lost */
+    FRAME_DEADLINE    /* the deadline passed with no whole frame: what had arrived is dropped */
 } frame_status;
 
 /*
- * Waits as long as it takes for a frame to start, then gives each following byte at most
- * byte_timeout_ticks of board timer. Anything before the sync bytes is skipped.
+ * Waits until a frame starts or the board timer reaches deadline (0: no deadline), then gives each
+ * following byte at most byte_timeout_ticks of board timer. Anything before the sync bytes is skipped.
  */
-frame_status frame_receive(frame_receiver *rx, frame *f, uint64_t byte_timeout_ticks);
+frame_status frame_receive(frame_receiver *rx, frame *f, uint64_t byte_timeout_ticks, uint64_t deadline);
 
 void frame_send(uint8_t type, uint8_t seq, const uint8_t *payload, uint16_t length);
 

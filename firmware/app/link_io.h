@@ -16,6 +16,12 @@ void link_write(const uint8_t *data, uint32_t n);
 /* A whole frame was written: the host may collect it now. */
 void link_flush(void);
 
+/* Whether the byte stream has a rate that can move to baud (a UART within 2 %; never RTT). */
+int link_baud_ok(uint32_t baud);
+
+/* Moves the byte stream to baud (link_baud_ok) once everything written has left. */
+void link_set_baud(uint32_t baud);
+
 /* Bytes of RAM the byte stream keeps for itself (reported in INFO with the frame buffers). */
 uint32_t link_buffer_bytes(void);
 

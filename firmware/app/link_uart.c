@@ -22,6 +22,16 @@ void link_flush(void)
     /* board_uart_write returns once the bytes are in the UART: nothing is held back. */
 }
 
+int link_baud_ok(uint32_t baud)
+{
+    return board_uart_baud_ok(baud);
+}
+
+void link_set_baud(uint32_t baud)
+{
+    board_uart_set_baud(baud);
+}
+
 uint32_t link_buffer_bytes(void)
 {
     return 0u;

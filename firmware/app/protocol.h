@@ -29,6 +29,13 @@
 #define MSG_RUN 0x04u         /* u32 crc32 of every input, in order; replies RUN_STARTED then RESULT */
 #define MSG_READ_OUTPUT 0x06u /* u8 tensor, u32 offset, u16 length; reply: u8 tensor, u32 offset, data */
 #define MSG_STATS 0x07u       /* reply: see stats_write in session.c */
+/*
+ * u32 baud; reply: u32 baud, sent at the old rate, then the UART moves to baud on trial: it keeps that rate
+ * only if SET_BAUD for the same rate arrives intact within BAUD_TRIAL_MS (the host's commit after a verified
+ * echo burst), and otherwise returns to the rate before. SET_BAUD for the current rate just answers.
+ */
+#define MSG_SET_BAUD 0x08u
+#define BAUD_TRIAL_MS 500u
 
 /* Replies. */
 #define MSG_REPLY 0x80u

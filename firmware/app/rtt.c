@@ -104,6 +104,17 @@ void link_flush(void)
     hil_rtt_wait();
 }
 
+int link_baud_ok(uint32_t baud)
+{
+    (void)baud;
+    return 0;
+}
+
+void link_set_baud(uint32_t baud)
+{
+    (void)baud;
+}
+
 uint32_t link_buffer_bytes(void)
 {
     return (uint32_t)(sizeof _SEGGER_RTT + sizeof up_buffer + sizeof down_buffer);

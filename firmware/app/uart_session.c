@@ -4,6 +4,7 @@
 
 #include "crc32.h"
 #include "hil_build_config.h"
+#include "link_io.h"
 #include "protocol.h"
 #include "wire.h"
 
@@ -55,6 +56,38 @@ static void handle_input(uart_session *s, const frame *request)
     wire_put_u32(&w, offset);
     wire_put_u32(&w, n);
     reply_with(request, &w);
+}
+
+static void handle_set_baud(uart_session *s, const frame *request)
+{
+    wire_reader r = {request->payload, request->length, 0, 0};
+    uint32_t baud = wire_get_u32(&r);
+    if (r.underflow || !link_baud_ok(baud)) {
+        uart_session_send_error(ERR_BAD_ARGUMENT, request->type, request->seq,
+                                "SET_BAUD needs a u32 rate this link can make within 2 %");
+        return;
+    }
+    wire_writer w = {s->reply, HIL_MAX_PAYLOAD, 0, 0};
+    wire_put_u32(&w, baud);
+    reply_with(request, &w);
+    if (baud == s->baud) {
+        s->settled_baud = baud;
+        s->trial_deadline = 0u;
+        return;
+    }
+    if (!s->trial_deadline) {
+        s->settled_baud = s->baud;
+    }
+    link_set_baud(baud);
+    s->baud = baud;
+    s->trial_deadline = board_timer_read() + (uint64_t)s->board.timer_hz * BAUD_TRIAL_MS / 1000u;
+}
+
+static void end_trial(uart_session *s)
+{
+    link_set_baud(s->settled_baud);
+    s->baud = s->settled_baud;
+    s->trial_deadline = 0u;
 }
 
 static void send_result(uart_session *s, uint8_t seq)
@@ -133,6 +166,9 @@ void uart_session_handle(uart_session *s, frame_status status, const frame *requ
         /* Bytes were lost mid-frame: the host's own timeout resends; an error reply could only collide. */
         s->counters.rx_timeouts++;
         return;
+    case FRAME_DEADLINE:
+        end_trial(s);
+        return;
     }
 
     wire_writer w = {s->reply, HIL_MAX_PAYLOAD, 0, 0};
@@ -157,6 +193,9 @@ void uart_session_handle(uart_session *s, frame_status status, const frame *requ
         break;
     case MSG_READ_OUTPUT:
         handle_read_output(s, request);
+        break;
+    case MSG_SET_BAUD:
+        handle_set_baud(s, request);
         break;
     default:
         uart_session_send_error(ERR_UNKNOWN_TYPE, request->type, request->seq, "unknown request type");

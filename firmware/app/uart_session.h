@@ -19,9 +19,12 @@ typedef struct {
     inference_result last_result;
     int have_result;
     uint8_t last_run_seq;
+    uint32_t baud;            /* the link's rate now */
+    uint32_t settled_baud;    /* the rate to return to when a trial (see MSG_SET_BAUD) is not committed */
+    uint64_t trial_deadline;  /* board timer; 0 while no rate is on trial */
 } uart_session;
 
-/* Answers one received frame (or the receive error) with its reply frames. */
+/* Answers one received frame (or the receive error) with its reply frames; FRAME_DEADLINE ends a rate trial. */
 void uart_session_handle(uart_session *s, frame_status status, const frame *request);
 
 /* Sends an ERROR frame. */

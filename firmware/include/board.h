@@ -35,6 +35,12 @@ void board_uart_write(const uint8_t *data, uint32_t n);
 /* One received byte (0..255), or -1 when none is waiting. Never blocks. */
 int board_uart_read_byte(void);
 
+/* Whether the UART can run at baud, within 2 % of it. */
+int board_uart_baud_ok(uint32_t baud);
+
+/* Moves the UART to baud (one board_uart_baud_ok accepts) once every byte written so far has left. */
+void board_uart_set_baud(uint32_t baud);
+
 /* The LED that is lit exactly while inference runs. */
 void board_led_inference(int on);
 

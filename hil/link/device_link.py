@@ -4,6 +4,7 @@ resends and end-to-end CRC checks of everything that crosses the link."""
 from __future__ import annotations
 
 import logging
+import struct
 import time
 import zlib
 from collections import deque
@@ -274,6 +275,22 @@ class DeviceLink:
             self._chunk = min(self._chunk, info.max_payload)
             self._reset_decoder(info.max_payload)
         return info
+
+    def set_baud(self, baud: int) -> None:
+        """SET_BAUD, at the port's present rate: the device answers, then tries baud (see hil.link.baud)."""
+        request = struct.pack("<I", baud)
+        echo = self._simple(msg.SET_BAUD, request)
+        if echo != request:
+            raise LinkError(f"{self.name}: SET_BAUD {baud} answered as {echo.hex()}")
+
+    def move_port(self, baud: int) -> None:
+        """The host's end of a rate change (a no-op on a socket to an emulator, whose UART ignores rates).
+        Whatever arrived around the change was read at the wrong rate: it is dropped."""
+        try:
+            self.port.baudrate = baud
+        except (serial.SerialException, ValueError) as e:
+            raise LinkError(f"{self.name}: the port cannot run at {baud} baud: {e}") from e
+        self._resynchronise()
 
     def stats(self) -> msg.DeviceStats:
         return msg.parse_stats(self._simple(msg.STATS))

@@ -16,6 +16,7 @@ INPUT = 0x03
 RUN = 0x04
 READ_OUTPUT = 0x06
 STATS = 0x07
+SET_BAUD = 0x08
 REPLY = 0x80
 RUN_STARTED = RUN | REPLY
 RESULT = 0x85
@@ -28,12 +29,14 @@ MESSAGE_NAMES = {
     RUN: "RUN",
     READ_OUTPUT: "READ_OUTPUT",
     STATS: "STATS",
+    SET_BAUD: "SET_BAUD",
     PING | REPLY: "PING reply",
     INFO | REPLY: "INFO reply",
     INPUT | REPLY: "INPUT ack",
     RUN_STARTED: "RUN_STARTED",
     READ_OUTPUT | REPLY: "READ_OUTPUT reply",
     STATS | REPLY: "STATS reply",
+    SET_BAUD | REPLY: "SET_BAUD reply",
     RESULT: "RESULT",
     ERROR: "ERROR",
 }
@@ -54,6 +57,8 @@ ERROR_NAMES = {
 ERR_NONE = 0
 ERR_BAD_CRC = 1
 ERR_BAD_LENGTH = 2
+ERR_UNKNOWN_TYPE = 3
+ERR_BAD_ARGUMENT = 4
 ERR_INPUT_MISMATCH = 5
 ERR_FAULT = 8
 ERR_NO_INPUT = 10
@@ -63,6 +68,8 @@ TIMER_VIRTUAL_TICKS = 1
 
 # Frame overhead a READ_OUTPUT reply spends before its data: u8 tensor, u32 offset.
 READ_OUTPUT_HEADER_BYTES = 5
+# How long the device keeps a new rate on trial without the host's commit (BAUD_TRIAL_MS in protocol.h).
+BAUD_TRIAL_S = 0.5
 # An INPUT request's bytes before its data: u8 tensor, u32 offset.
 INPUT_HEADER_BYTES = 5
 

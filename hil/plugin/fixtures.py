@@ -89,6 +89,7 @@ def dut(
         run_timeout=hil_options.run_timeout,
         labgrid_coordinator=hil_options.labgrid_coordinator,
         flasher=hil_options.flasher,
+        baud_negotiation=hil_options.baud_negotiation,
     )
     try:
         device = open_dut(choice, model_sources(hil_model_name), tmp_path_factory.mktemp("dut"))
@@ -99,6 +100,12 @@ def dut(
     if device.farm_board:
         recorder(request.config).update_metadata(
             **{f"board_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}": device.farm_board}
+        )
+    if device.target.uart_rate is not None:
+        # Per worker, as the farm board above: each worker's board negotiates its own rate.
+        worker = os.environ.get("PYTEST_XDIST_WORKER")
+        recorder(request.config).update_metadata(
+            **{f"uart_baud_{worker}" if worker else "uart_baud": str(device.target.uart_rate)}
         )
     yield device
     device.close()

@@ -17,7 +17,13 @@ from hil.target_factory import FLASHERS
 
 EMULATE_CHOICES = ("qemu", "renode", "auto")
 TRANSPORT_CHOICES = (*TRANSPORTS, "auto")
-_CHOICES = {"--emulate": EMULATE_CHOICES, "--hil-transport": TRANSPORT_CHOICES, "--hil-flasher": FLASHERS}
+ON_OFF = ("on", "off")
+_CHOICES = {
+    "--emulate": EMULATE_CHOICES,
+    "--hil-transport": TRANSPORT_CHOICES,
+    "--hil-flasher": FLASHERS,
+    "--hil-baud-negotiation": ON_OFF,
+}
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,7 @@ class HilOptions:
     min_snr_db: float
     ap_tolerance: float
     flasher: str = "pyocd"
+    baud_negotiation: bool = True
     transport_chosen: bool = False  # True when `--hil-transport auto` picked the transport
 
     @property
@@ -75,6 +82,13 @@ _OPTIONS: tuple[tuple[str, str, str, type], ...] = (
     ("--hil-flasher", "hil_flasher", "what flashes and resets a board: pyocd (default) or openocd", str),
     ("--hil-port", "hil_port", "serial port of the board (default: the one matching the probe)", str),
     ("--hil-baud", "hil_baud", "UART baud rate (default: the board's)", int),
+    (
+        "--hil-baud-negotiation",
+        "hil_baud_negotiation",
+        "on (default): a board's UART link moves to the fastest of its board.toml [uart] rates that passes an "
+        "echo burst; off: it stays at the rate the firmware starts at",
+        str,
+    ),
     (
         "--hil-transport",
         "hil_transport",
@@ -117,6 +131,7 @@ _DEFAULTS = {
     "hil_board": "nucleo-f439zi",
     "hil_transport": "uart",
     "hil_flasher": "pyocd",
+    "hil_baud_negotiation": "on",
     "hil_model": "conv_test_model",
     "hil_run_timeout": "120",
 }
@@ -157,6 +172,8 @@ def options_from_config(config: pytest.Config) -> HilOptions:
     transport = get["hil_transport"]
     if transport == "auto":
         transport = fastest_transport(emulate)
+    if get["hil_baud_negotiation"] not in ON_OFF:  # the command line checks its choices, the ini file does not
+        raise pytest.UsageError(f"hil_baud_negotiation = {get['hil_baud_negotiation']}: expected on or off")
     html = config.getoption("htmlpath", default=None)
     out_dir = get["hil_out"] or (str(Path(html).parent) if html else None)
     return HilOptions(
@@ -186,5 +203,6 @@ def options_from_config(config: pytest.Config) -> HilOptions:
         min_snr_db=get["hil_min_snr_db"],
         ap_tolerance=get["hil_ap_tolerance"],
         flasher=get["hil_flasher"],
+        baud_negotiation=get["hil_baud_negotiation"] == "on",
         transport_chosen=get["hil_transport"] == "auto",
     )

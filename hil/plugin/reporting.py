@@ -61,6 +61,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if options.transport_chosen:
         transport += " (--hil-transport auto: the fastest here)"
     lines = [f"hil: board {options.board} on {options.target_label}, model {options.model}, {transport}"]
+    if not options.baud_negotiation:
+        lines.append("hil: UART baud negotiation off (--hil-baud-negotiation): a board's link stays at its start rate")
     try:
         lines.append(f"hil: toolchain {arm_toolchain().version}")
     except HilError as e:

@@ -7,6 +7,7 @@ from pathlib import Path
 from types import TracebackType
 
 from hil.board_description import BoardDescription
+from hil.link.baud import UartRate
 from hil.link.device_link import InferenceOutcome
 from hil.link.messages import DeviceInfo, RunSummary
 
@@ -15,6 +16,8 @@ class Target(ABC):
     """A firmware image running somewhere, reachable from the host."""
 
     board: BoardDescription
+    # The UART link's rate once started, for the log and the run's report; None where no rate was chosen.
+    uart_rate: UartRate | None = None
 
     @abstractmethod
     def start(self) -> DeviceInfo:

@@ -76,4 +76,5 @@ def _labgrid_board(request: TargetRequest) -> LabgridBoardTarget:
         request.place,
         acquire_timeout=request.acquire_timeout,
         run_timeout=request.run_timeout,
+        baud_negotiation=request.baud_negotiation,
     )

@@ -4,6 +4,7 @@ target errors that carry the target's own context (an emulator's output, say).""
 
 from __future__ import annotations
 
+import logging
 import time
 import zlib
 from collections.abc import Callable
@@ -13,9 +14,12 @@ import serial
 
 from hil.build.firmware_builder import read_build_id
 from hil.errors import DeviceError, LinkError, TargetError
+from hil.link.baud import settle_uart
 from hil.link.device_link import DeviceLink, InferenceOutcome, open_port
 from hil.link.messages import ERR_INPUT_MISMATCH, DeviceInfo, RunSummary
 from hil.targets.base import Target
+
+LOG = logging.getLogger(__name__)
 
 
 def inputs_crc(inputs: list[bytes]) -> int:
@@ -45,6 +49,7 @@ class LinkedTarget(Target):
     elf: Path
     run_timeout: float
     link: DeviceLink | None = None
+    baud_negotiation: bool = True
     _last_inputs: list[bytes] | None = None
 
     def _context(self) -> str:
@@ -70,6 +75,17 @@ class LinkedTarget(Target):
             self.stop()
             raise
         return info
+
+    def _settle_uart(self, start: int) -> None:
+        """Moves the UART link up from start, the rate the firmware starts at, to the fastest of the board's
+        `[uart] rates` that passes (hil.link.baud) unless negotiation is off; logs and keeps the rate used.
+        A link lost on the way is a TargetError; the caller decides whether to stop or recover."""
+        assert self.link is not None
+        try:
+            self.uart_rate = settle_uart(self.link, start, self.board.baud_rates, self.baud_negotiation)
+        except LinkError as e:
+            raise self._with_context(e) from e
+        LOG.info("%s: UART at %s", self.link.name, self.uart_rate)
 
     def _check_image(self, info: DeviceInfo, where: str) -> None:
         """Refuses a device that runs another build than the ELF the host built."""

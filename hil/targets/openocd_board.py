@@ -53,6 +53,7 @@ def _openocd_board(request: TargetRequest) -> OpenOcdBoardTarget:
         driver=OpenOcdProbeDriver(request.description.openocd_config or ""),
         lock_dir=request.lock_dir,
         run_timeout=request.run_timeout,
+        baud_negotiation=request.baud_negotiation,
         # `program ... verify` has OpenOCD compare flash with the ELF; reading it back again through
         # one-shot runs would double the time for nothing.
         verify=False,

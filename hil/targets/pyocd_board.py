@@ -119,6 +119,7 @@ class PyOcdBoardTarget(LinkedTarget):
         recoveries: int = 2,
         verify: bool = True,
         port_open_timeout: float = 5.0,
+        baud_negotiation: bool = True,
     ) -> None:
         """
         Args:
@@ -135,6 +136,8 @@ class PyOcdBoardTarget(LinkedTarget):
             verify: read flash back after programming and compare with the ELF.
             port_open_timeout: seconds a socket:// or rfc2217:// port may take to accept; device paths
                 are tried once (a busy tty does not free itself).
+            baud_negotiation: move the UART up to the fastest rate of the board's `[uart] rates` that passes
+                an echo burst (hil.link.baud), after every start and every recovery.
         """
         self.board = board
         self.elf = elf
@@ -150,6 +153,7 @@ class PyOcdBoardTarget(LinkedTarget):
         self.recoveries = recoveries
         self.verify = verify
         self.port_open_timeout = port_open_timeout
+        self.baud_negotiation = baud_negotiation
         self.probe: ProbeInfo | None = None
         self.port_url = ""
         self.link: DeviceLink | None = None
@@ -309,6 +313,9 @@ class PyOcdBoardTarget(LinkedTarget):
                 f"stale firmware: {self.where} runs build {info.build_id}, {self.elf} is build {expected}: "
                 "the flash did not take, or the port belongs to another board of the same kind"
             )
+        if self.transport == "uart":
+            # A reset board is back at its default rate, and the port was just opened at that rate.
+            self._settle_uart(self.board.baud)
         return info
 
     def _recover(self, inputs: list[bytes], first: LinkError) -> InferenceOutcome:
@@ -354,4 +361,5 @@ def _pyocd_board(request: TargetRequest) -> PyOcdBoardTarget:
         transport=request.transport,
         lock_dir=request.lock_dir,
         run_timeout=request.run_timeout,
+        baud_negotiation=request.baud_negotiation,
     )

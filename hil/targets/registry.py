@@ -34,6 +34,7 @@ class TargetRequest:
     lock_dir: Path | None = None
     place: RemotePlace | None = None  # a lab's place (kind 'labgrid'), injected by the farm side
     acquire_timeout: float = 600.0
+    baud_negotiation: bool = True  # UART board targets move to the fastest of the board's `[uart] rates`
 
 
 TargetBuilder = Callable[[TargetRequest], Target]

@@ -27,6 +27,7 @@ class SerialPortTarget(LinkedTarget):
         reply_timeout: float = 2.0,
         run_timeout: float = 120.0,
         attempts: int = 5,
+        baud_negotiation: bool = True,
     ) -> None:
         self.board = board
         self.elf = elf
@@ -35,11 +36,17 @@ class SerialPortTarget(LinkedTarget):
         self.reply_timeout = reply_timeout
         self.run_timeout = run_timeout
         self.attempts = attempts
+        self.baud_negotiation = baud_negotiation
         self.info: DeviceInfo | None = None
 
     def start(self) -> DeviceInfo:
         port = open_port(self.url, self.baud)
         self.info = self._open_link(port, self.url, f"the device at {self.url}", self.reply_timeout, self.attempts)
+        try:
+            self._settle_uart(self.baud)
+        except TargetError:
+            self.stop()
+            raise
         return self.info
 
     def stop(self) -> None:
@@ -50,4 +57,10 @@ class SerialPortTarget(LinkedTarget):
 def _serial_port(request: TargetRequest) -> SerialPortTarget:
     if request.port is None:
         raise TargetError("target kind 'serial-port' needs a port (--hil-port or the farm file's serial_port)")
-    return SerialPortTarget(request.description, request.elf, request.port, run_timeout=request.run_timeout)
+    return SerialPortTarget(
+        request.description,
+        request.elf,
+        request.port,
+        run_timeout=request.run_timeout,
+        baud_negotiation=request.baud_negotiation,
+    )

@@ -15,20 +15,9 @@ from hil import conv_test_model
 from hil.errors import LinkError
 from hil.link.device_link import DeviceLink, open_port
 from hil.link.fault_proxy import FaultRates, FaultyProxy
-from hil.targets.qemu import QemuProcess, free_tcp_port, wait_until_listening
 from tests.conftest import random_image
 
 REPLY_TIMEOUT = 1.5  # generous: a loaded 2-core CI machine slows QEMU's UART several times over
-
-
-@pytest.fixture
-def qemu_port(qemu_board, uart_image, workdir):
-    port = free_tcp_port()
-    process = QemuProcess(qemu_board, uart_image.elf, workdir, f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on")
-    process.start()
-    wait_until_listening(port)
-    yield port, process
-    process.stop()
 
 
 def _link_through(proxy: FaultyProxy, attempts: int) -> DeviceLink:

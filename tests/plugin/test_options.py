@@ -22,6 +22,7 @@ INI_VALUES = {
     "hil_flasher": ("openocd", "flasher", "openocd"),
     "hil_port": ("/dev/ttyACM7", "port", "/dev/ttyACM7"),
     "hil_baud": ("921600", "baud", 921600),
+    "hil_baud_negotiation": ("off", "baud_negotiation", False),
     "hil_transport": ("semihosting", "transport", "semihosting"),
     "hil_model": ("null_model", "model", "null_model"),
     "hil_images": ("pictures", "images", "pictures"),

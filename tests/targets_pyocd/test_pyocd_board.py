@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
+import logging
 import os
 import shutil
 
@@ -119,14 +120,18 @@ def test_first_free_probe_of_the_right_kind_skips_others_and_busy_ones(board, ec
     assert not BoardLock(f"probe-{UID}", tmp_path / "locks").locked()
 
 
-def test_a_hung_board_is_reset_and_answers_again(board, echo_image, tmp_path, uart_port, ports):
+def test_a_hung_board_is_reset_and_answers_again(board, echo_image, tmp_path, uart_port, ports, caplog):
+    """A reset board is back at its default rate: the host opens its port there and negotiates again."""
     driver = fake(board, tmp_path, uart_port)
     target = make(board, echo_image.elf, tmp_path, driver, ports)
     try:
-        target.start()
-        driver.hang()
-        infer_once(target)
+        with caplog.at_level(logging.INFO, logger="hil.targets.linked"):
+            target.start()
+            driver.hang()
+            infer_once(target)
         assert target.recovery_log == ["reset"]
+        assert caplog.text.count("UART at 921600 baud (negotiated up from 115200)") == 2
+        assert target.link.port.baudrate == 921_600
     finally:
         target.stop()
 

@@ -1,0 +1,49 @@
+"""The rate a board's UART link runs at reaches the run's report: a run through `--hil-port` (a serial-port
+target, here a QEMU started beforehand) negotiates it unless `--hil-baud-negotiation off`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hil.build.firmware_builder import BuildRequest, FirmwareBuilder
+from hil.catalog import model_sources
+from hil.target_factory import build_description
+from tests.conftest import uart_on_tcp
+
+pytest_plugins = ["pytester"]
+
+ONE_RUN = """
+import numpy as np
+from hil import conv_test_model
+
+def test_one(dut):
+    dut.infer([np.zeros(conv_test_model.INPUT.shape, dtype=np.int8)])
+"""
+
+
+@pytest.mark.parametrize(
+    ("flags", "reported"),
+    [
+        ((), "921600 baud (negotiated up from 115200)"),
+        (("--hil-baud-negotiation", "off"), "115200 baud (negotiation off)"),
+    ],
+    ids=["on", "off"],
+)
+def test_the_report_says_at_what_rate_the_link_ran(pytester: pytest.Pytester, tmp_path, flags, reported) -> None:
+    # The image the run itself builds (same cache, same build ID), so the device passes the run's image check.
+    description = build_description("mps2-an386", "qemu")
+    image = FirmwareBuilder().build(BuildRequest(description, model_sources("conv_test_model"), "uart"))
+    pytester.makepyfile(test_one=ONE_RUN)
+    out = tmp_path / "run"
+    with uart_on_tcp(description, image.elf, tmp_path / "qemu") as (port, _):
+        result = pytester.runpytest_subprocess(
+            "--board", "mps2-an386", "--emulate", "qemu", "--hil-port", f"socket://127.0.0.1:{port}",
+            "--hil-out", str(out), "-p", "no:cacheprovider", *flags,
+        )  # fmt: skip
+    result.assert_outcomes(passed=1)
+    assert json.loads((out / "results.json").read_text())["metadata"]["uart_baud"] == reported
+    assert f"<td>uart_baud</td><td>{reported}</td>" in (out / "index.html").read_text()
+    assert f"UART at {reported}" in (out / "logs" / "test_one.py_test_one.log").read_text()
+    assert ("UART baud negotiation off" in result.stdout.str()) == bool(flags)
