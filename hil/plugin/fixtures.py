@@ -97,13 +97,12 @@ def dut(
         stop_for_no_device(request.config, f"hil: no device under test: {e}")
     except HilError as e:
         pytest.fail(f"hil: no device under test: {e}", pytrace=False)
+    # This process's xdist worker, from its config: the environment variable also reaches runs it starts.
+    worker = getattr(request.config, "workerinput", {}).get("workerid")
     if device.farm_board:
-        recorder(request.config).update_metadata(
-            **{f"board_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}": device.farm_board}
-        )
+        recorder(request.config).update_metadata(**{f"board_{worker or 'main'}": device.farm_board})
     if device.target.uart_rate is not None:
         # Per worker, as the farm board above: each worker's board negotiates its own rate.
-        worker = os.environ.get("PYTEST_XDIST_WORKER")
         recorder(request.config).update_metadata(
             **{f"uart_baud_{worker}" if worker else "uart_baud": str(device.target.uart_rate)}
         )
