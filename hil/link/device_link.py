@@ -13,7 +13,7 @@ import serial
 
 from hil.errors import DeviceError, LinkError
 from hil.link import messages as msg
-from hil.link.frame import DEFAULT_MAX_PAYLOAD, CorruptFrame, Frame, FrameDecoder, encode_frame
+from hil.link.frame import CRC, DEFAULT_MAX_PAYLOAD, HEADER, CorruptFrame, Frame, FrameDecoder, encode_frame
 from hil.link.port_holders import local_socket_port, port_holders, socket_clients
 
 # A read blocks at most this long, so a deadline is never overshot by much.
@@ -211,7 +211,7 @@ class DeviceLink:
                 )
                 # Back off a little, then drop what is left of a damaged reply, so the resend starts clean.
                 time.sleep(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
-                self._resynchronise()
+                self._resynchronise(fill=reasons[-2:] == ["timeout", "timeout"])
             LOG.debug("%s: -> %s seq %d, %d B", self.name, name, seq, len(payload))
             self._send(request, seq, payload)
             sent = time.monotonic()
@@ -247,8 +247,21 @@ class DeviceLink:
             f"{', '.join(f'{t:g} s' for _, t in stages)}"
         )
 
-    def _resynchronise(self) -> None:
-        """Forgets bytes of replies that arrived damaged: the next frame is looked for from scratch."""
+    def _resynchronise(self, fill: bool) -> None:
+        """Forgets bytes of replies that arrived damaged: the next frame is looked for from scratch.
+
+        With fill (after a second timeout in a row: one alone is likelier a lost sync byte), the host first
+        completes any frame the device may still be receiving. A damaged length field makes the device wait for
+        up to a whole frame more, swallowing the resends; a device that never times that frame out waits for
+        ever (the rtt build under QEMU: the host halts it between bytes and its clock stands still). Zeros hold
+        no sync byte even with a bit flipped, so the swallowed frame fails its CRC and the device rescans what
+        it swallowed."""
+        if fill:
+            try:
+                self.port.write(bytes(HEADER.size + self.max_payload + CRC.size))
+                self.port.flush()
+            except (serial.SerialException, OSError) as e:
+                raise LinkError(f"{self.name}: cannot write to the port: {e}") from e
         try:
             self.port.reset_input_buffer()
         except (serial.SerialException, OSError) as e:
