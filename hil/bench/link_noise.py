@@ -45,8 +45,10 @@ INFO_TRIES = 20
 class _NoisyRttTarget(QemuRttTarget):
     """The rtt target with bits flipped in the rings' payload bytes by the memory access under the rings."""
 
-    def __init__(self, board: BoardDescription, elf: Path, workdir: Path, rates: FaultRates, seed: int) -> None:
-        super().__init__(board, elf, workdir, reply_timeout=REPLY_TIMEOUT_S)
+    def __init__(
+        self, board: BoardDescription, elf: Path, workdir: Path, rates: FaultRates, seed: int, reply_timeout: float
+    ) -> None:
+        super().__init__(board, elf, workdir, reply_timeout=reply_timeout)
         self.rates = rates
         self.seed = seed
 
@@ -56,13 +58,19 @@ class _NoisyRttTarget(QemuRttTarget):
 
 
 @contextmanager
-def _noisy_link(
-    transport: str, board: BoardDescription, elf: Path, workdir: Path, rates: FaultRates, seed: int
+def noisy_link(
+    transport: str,
+    board: BoardDescription,
+    elf: Path,
+    workdir: Path,
+    rates: FaultRates,
+    seed: int,
+    reply_timeout: float = REPLY_TIMEOUT_S,
 ) -> Iterator[DeviceLink]:
-    """A link to QEMU whose bytes are damaged on the way, both ways; no request sent yet."""
+    """A link to QEMU running elf whose bytes are damaged on the way, both ways; no request sent yet."""
     if transport == "rtt":
-        target = _NoisyRttTarget(board, elf, workdir, rates, seed)
-        link = DeviceLink(target.open_rtt(), "noisy rtt", REPLY_TIMEOUT_S)
+        target = _NoisyRttTarget(board, elf, workdir, rates, seed, reply_timeout)
+        link = DeviceLink(target.open_rtt(), "noisy rtt", reply_timeout)
         try:
             yield link
         finally:
@@ -77,7 +85,7 @@ def _noisy_link(
     try:
         wait_until_listening(port)
         proxy = FaultyProxy(port, rates, seed)
-        link = DeviceLink(open_port(f"socket://127.0.0.1:{proxy.port}", board.baud), "noisy", REPLY_TIMEOUT_S)
+        link = DeviceLink(open_port(f"socket://127.0.0.1:{proxy.port}", board.baud), "noisy", reply_timeout)
         yield link
     finally:
         if link is not None:
@@ -96,7 +104,7 @@ def measure(frames: int, flip: float, seed: int, transport: str = "uart") -> dic
     figures.update(inferences_exact=0, inferences_failed=0, corrupt_accepted=0, hangs=0, longest_inference_s=0.0)
     rates = FaultRates(flip=flip)
     with tempfile.TemporaryDirectory(prefix="hil-noise-") as workdir:
-        with _noisy_link(transport, board, image.elf, Path(workdir), rates, seed) as link:
+        with noisy_link(transport, board, image.elf, Path(workdir), rates, seed) as link:
             start = time.monotonic()
             for _ in range(INFO_TRIES):
                 try:

@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 
 from hil import conv_test_model
+from hil.bench.link_noise import INFO_TRIES, noisy_link
+from hil.build.firmware_builder import BuildRequest
 from hil.errors import LinkError
 from hil.link.device_link import DeviceLink, open_port
 from hil.link.fault_proxy import FaultRates, FaultyProxy
@@ -92,15 +94,18 @@ def test_a_device_that_goes_away_is_reported_not_waited_for(qemu_port):
         proxy.close()
 
 
-def test_at_one_percent_flips_both_ways_requests_finish_and_nothing_corrupt_is_accepted(qemu_port):
-    """A short form of `python -m hil.bench.link_noise`: about 400 frames, where a 2 KB frame would never get
-    through intact; the data frames shrink and the requests complete."""
-    port, _ = qemu_port
+@pytest.mark.parametrize("transport", ["uart", "rtt"])
+def test_at_one_percent_flips_both_ways_requests_finish_and_nothing_corrupt_is_accepted(
+    transport, builder, test_model, qemu_board, workdir
+):
+    """A short form of `python -m hil.bench.link_noise --transport uart|rtt`, on the bench's own noisy link
+    (uart: the flipping proxy; rtt: flips in the rings' payload bytes): about 450 frames, where a 2 KB frame would
+    never get through intact; the data frames shrink and the requests complete. A hang would fail the test by
+    its wall time: every operation here is bounded by the link's attempts, none may take HANG_S."""
+    image = builder.build(BuildRequest(qemu_board, test_model, transport))
     rates = FaultRates(flip=0.01)
-    proxy = FaultyProxy(port, rates, seed=11)
-    link = DeviceLink(open_port(f"socket://127.0.0.1:{proxy.port}", 115200), "faulty-proxy", REPLY_TIMEOUT, 5)
-    try:
-        for _ in range(20):
+    with noisy_link(transport, qemu_board, image.elf, workdir, rates, seed=11, reply_timeout=REPLY_TIMEOUT) as link:
+        for _ in range(INFO_TRIES):
             try:
                 link.info()
                 break
@@ -114,6 +119,3 @@ def test_at_one_percent_flips_both_ways_requests_finish_and_nothing_corrupt_is_a
         assert link.data_chunk < 2048 and rates.counts["flip"] > 0 and link.counters.resends > 0
         assert link.counters.requests >= 150
         assert link.counters.requests_failed <= 0.01 * link.counters.requests, link.counters
-    finally:
-        link.close()
-        proxy.close()
