@@ -5,7 +5,8 @@ the GDB packets).
 
     python -m hil.bench.link_noise [--transport uart|rtt] [--frames 10000] [--flip 0.01] [--seed 1] [--json]
 
-Prints the frames the host sent, the requests (INPUT, RUN, READ_OUTPUT, ...) and how many completed, the
+Prints the frames the host sent, the requests (INPUT, RUN, READ_OUTPUT, ...) and how many completed (a data
+request given up for a smaller one is not counted: DeviceLink.transact, requests_resized), the
 inferences whose outputs equal the host's exact computation, corrupt results accepted (outputs that differ
 but were returned as good), the longest inference and hangs (one longer than HANG_S), the bytes damaged,
 and the wall time. The link shrinks its data frames while frames are being damaged (DeviceLink.data_chunk).
@@ -136,6 +137,7 @@ def measure(frames: int, flip: float, seed: int, transport: str = "uart") -> dic
                 requests=counters.requests,
                 requests_completed=counters.requests - counters.requests_failed,
                 completed_percent=round(100 * (1 - counters.requests_failed / max(1, counters.requests)), 2),
+                requests_resized=counters.requests_resized,
                 resends=counters.resends,
                 timeouts=counters.timeouts,
                 final_data_chunk=link.data_chunk,
