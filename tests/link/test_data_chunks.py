@@ -4,6 +4,8 @@ cannot arrive whole until its attempts run out. A fake device in the test stands
 
 from __future__ import annotations
 
+import zlib
+
 from hil.link import messages as msg
 from hil.link.device_link import DeviceLink
 from hil.link.frame import Frame, FrameDecoder, encode_frame
@@ -12,8 +14,8 @@ DAMAGED_ABOVE = 300  # payload bytes: a longer frame always reaches the device w
 
 
 class LossyDevice:
-    """The part of a serial port DeviceLink uses, answering INPUT as the firmware does, or with a CRC error for a
-    frame longer than DAMAGED_ABOVE."""
+    """The part of a serial port DeviceLink uses, answering INPUT and READ_OUTPUT as the firmware does; a frame
+    longer than DAMAGED_ABOVE either way arrives damaged."""
 
     def __init__(self) -> None:
         self.timeout: float | None = None
@@ -34,7 +36,13 @@ class LossyDevice:
     def _answer(self, frame: Frame) -> bytes:
         if len(frame.payload) > DAMAGED_ABOVE:
             return encode_frame(msg.ERROR, frame.seq, bytes([msg.ERR_BAD_CRC, frame.type]) + b"frame CRC mismatch")
-        offset, piece = int.from_bytes(frame.payload[1:5], "little"), frame.payload[5:]
+        offset = int.from_bytes(frame.payload[1:5], "little")
+        if frame.type == msg.READ_OUTPUT:
+            n = int.from_bytes(frame.payload[5:7], "little")
+            payload = frame.payload[:5] + self.tensor[offset : offset + n]
+            reply = encode_frame(frame.type | msg.REPLY, frame.seq, payload)
+            return reply if len(payload) <= DAMAGED_ABOVE else reply[:-1] + bytes([reply[-1] ^ 1])
+        piece = frame.payload[5:]
         self.tensor[offset : offset + len(piece)] = piece
         return encode_frame(msg.INPUT | msg.REPLY, frame.seq, frame.payload[:5] + len(piece).to_bytes(4, "little"))
 
@@ -65,3 +73,14 @@ def test_a_data_frame_too_long_for_the_link_is_asked_again_in_smaller_pieces() -
     assert counters.requests_resized == counters.device_rejected >= 3
     assert counters.resends == 0 and counters.requests_failed == 0
     assert link.data_chunk == 256
+
+
+def test_a_data_reply_too_long_for_the_link_is_asked_for_again_in_smaller_pieces() -> None:
+    device = LossyDevice()
+    device.tensor[:] = bytes(range(256)) * 20
+    link = DeviceLink(device, "lossy", reply_timeout=0.5, attempts=2)
+    data = link.read_output(0, len(device.tensor), zlib.crc32(device.tensor))
+    assert data == device.tensor
+    counters = link.counters
+    assert counters.requests_resized == counters.corrupt_frames >= 3
+    assert counters.resends == 0 and counters.requests_failed == 0
