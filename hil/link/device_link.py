@@ -14,7 +14,7 @@ import serial
 
 from hil.errors import DeviceError, LinkError
 from hil.link import messages as msg
-from hil.link.frame import DEFAULT_MAX_PAYLOAD, CorruptFrame, Frame, FrameDecoder, encode_frame
+from hil.link.frame import CRC, DEFAULT_MAX_PAYLOAD, HEADER, CorruptFrame, Frame, FrameDecoder, encode_frame
 from hil.link.port_holders import local_socket_port, port_holders, socket_clients
 
 # A read blocks at most this long, so a deadline is never overshot by much.
@@ -73,9 +73,16 @@ class LinkCounters:
     frames_sent: int = 0
     requests: int = 0
     requests_failed: int = 0
+    # Data requests given up after a failed attempt because the shrunk data chunk no longer holds their frame:
+    # asked again, smaller, as new requests, so not counted in requests (the data they carry is one operation).
+    requests_resized: int = 0
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
+
+
+class _Resized(Exception):
+    """A data request given up after a failed attempt: the data chunk has shrunk below the frame it moves."""
 
 
 @dataclass(frozen=True)
@@ -195,9 +202,15 @@ class DeviceLink:
             error.code, error.code_name, msg.MESSAGE_NAMES.get(request, hex(request)), error.text, self.name
         )
 
-    def transact(self, request: int, payload: bytes, stages: list[tuple[int, float]]) -> list[Frame]:
+    def transact(
+        self, request: int, payload: bytes, stages: list[tuple[int, float]], data_bytes: int | None = None
+    ) -> list[Frame]:
         """Sends a request and waits for each expected reply in turn, resending the whole request
-        (same seq, so the device can tell a resend) after a timeout, a corrupt frame or a rejection."""
+        (same seq, so the device can tell a resend) after a timeout, a corrupt frame or a rejection.
+
+        A data request names the data frame's payload bytes it moves (data_bytes): once a failed attempt has shrunk
+        the data chunk below them, resending the same frame would mostly fail as it did (at 1 % of bytes damaged a
+        2 KB frame never arrives whole), so _Resized tells the caller to ask again in pieces of the new size."""
         self._seq = (self._seq + 1) & 0xFF
         seq = self._seq
         reasons: list[str] = []
@@ -212,7 +225,7 @@ class DeviceLink:
                 )
                 # Back off a little, then drop what is left of a damaged reply, so the resend starts clean.
                 time.sleep(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
-                self._resynchronise()
+                self._resynchronise(fill=reasons[-2:] == ["timeout", "timeout"])
             LOG.debug("%s: -> %s seq %d, %d B", self.name, name, seq, len(payload))
             self._send(request, seq, payload)
             sent = time.monotonic()
@@ -240,6 +253,10 @@ class DeviceLink:
                 self._adapt(attempt + 1)
                 return replies
             self._adapt(attempt + 2)
+            if data_bytes is not None and data_bytes > self._chunk:
+                self.counters.requests -= 1
+                self.counters.requests_resized += 1
+                raise _Resized
         self.counters.requests_failed += 1
         expected_names = " then ".join(msg.MESSAGE_NAMES.get(t, hex(t)) for t, _ in stages)
         raise LinkError(
@@ -248,16 +265,29 @@ class DeviceLink:
             f"{', '.join(f'{t:g} s' for _, t in stages)}"
         )
 
-    def _resynchronise(self) -> None:
-        """Forgets bytes of replies that arrived damaged: the next frame is looked for from scratch."""
+    def _resynchronise(self, fill: bool) -> None:
+        """Forgets bytes of replies that arrived damaged: the next frame is looked for from scratch.
+
+        With fill (after a second timeout in a row: one alone is likelier a lost sync byte), the host first
+        completes any frame the device may still be receiving. A damaged length field makes the device wait for
+        up to a whole frame more, swallowing the resends; a device that never times that frame out waits for
+        ever (the rtt build under QEMU: the host halts it between bytes and its clock stands still). Zeros hold
+        no sync byte even with a bit flipped, so the swallowed frame fails its CRC and the device rescans what
+        it swallowed."""
+        if fill:
+            try:
+                self.port.write(bytes(HEADER.size + self.max_payload + CRC.size))
+                self.port.flush()
+            except (serial.SerialException, OSError) as e:
+                raise LinkError(f"{self.name}: cannot write to the port: {e}") from e
         try:
             self.port.reset_input_buffer()
         except (serial.SerialException, OSError) as e:
             raise LinkError(f"{self.name}: the port closed while resynchronising ({e})") from e
         self._reset_decoder(self.max_payload)
 
-    def _simple(self, request: int, payload: bytes = b"") -> bytes:
-        return self.transact(request, payload, [(request | msg.REPLY, self.reply_timeout)])[0].payload
+    def _simple(self, request: int, payload: bytes = b"", data_bytes: int | None = None) -> bytes:
+        return self.transact(request, payload, [(request | msg.REPLY, self.reply_timeout)], data_bytes)[0].payload
 
     def ping(self, data: bytes = b"hil") -> float:
         """Round-trip time of one PING in seconds; the echo is checked."""
@@ -300,7 +330,11 @@ class DeviceLink:
         offset = 0
         while offset < len(data):
             piece = data[offset : offset + self._chunk - msg.INPUT_HEADER_BYTES]
-            ack = self._simple(msg.INPUT, bytes([index]) + offset.to_bytes(4, "little") + piece)
+            payload = bytes([index]) + offset.to_bytes(4, "little") + piece
+            try:
+                ack = self._simple(msg.INPUT, payload, data_bytes=len(payload))
+            except _Resized:
+                continue
             if ack != bytes([index]) + offset.to_bytes(4, "little") + len(piece).to_bytes(4, "little"):
                 raise LinkError(f"{self.name}: INPUT chunk at offset {offset} acknowledged as {ack.hex()}")
             offset += len(piece)
@@ -318,7 +352,10 @@ class DeviceLink:
                 offset = len(data)
                 n = min(self._chunk - msg.READ_OUTPUT_HEADER_BYTES, size - offset)
                 request = bytes([index]) + offset.to_bytes(4, "little") + n.to_bytes(2, "little")
-                reply = self._simple(msg.READ_OUTPUT, request)
+                try:
+                    reply = self._simple(msg.READ_OUTPUT, request, data_bytes=msg.READ_OUTPUT_HEADER_BYTES + n)
+                except _Resized:
+                    continue
                 if reply[:5] != request[:5] or len(reply) != 5 + n:
                     raise LinkError(f"{self.name}: READ_OUTPUT at {offset} answered for another range")
                 data += reply[5:]

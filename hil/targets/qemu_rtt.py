@@ -8,8 +8,9 @@ from __future__ import annotations
 import time
 
 from hil.errors import LinkError, TargetError
+from hil.link.memory_access import MemoryAccess
 from hil.link.messages import DeviceInfo
-from hil.link.rtt import RttPort, rtt_addresses
+from hil.link.rtt import RttAddresses, RttPort, rtt_addresses
 from hil.targets.gdb_remote import GdbMemoryAccess, GdbRemote
 from hil.targets.qemu import PORT_ATTEMPTS, QemuProcess, QemuUartTarget, check_elf_for_board, free_tcp_port
 from hil.targets.registry import TargetRequest, register_target
@@ -36,7 +37,18 @@ class QemuRttTarget(QemuUartTarget):
                 time.sleep(CONNECT_POLL_S)
         return None
 
+    def memory(self, remote: GdbRemote, addresses: RttAddresses) -> MemoryAccess:
+        """What the rings are read and written through; hil.bench.link_noise wraps it to damage payload bytes."""
+        return GdbMemoryAccess(remote, addresses.wait_function)
+
     def start(self) -> DeviceInfo:
+        rtt = self.open_rtt()
+        where = f"QEMU ({self.board.qemu_machine}) over RTT"
+        self.info = self._open_link(rtt, self.port_url, where, self.reply_timeout, self.attempts)
+        return self.info
+
+    def open_rtt(self) -> RttPort:
+        """QEMU started halted under its gdbstub and the rings located; no link on them yet (start adds it)."""
         check_elf_for_board(self.elf, self.board)
         try:
             addresses = rtt_addresses(self.elf)
@@ -58,13 +70,11 @@ class QemuRttTarget(QemuUartTarget):
             raise TargetError(f"QEMU found no free local TCP port for its gdbstub in {PORT_ATTEMPTS} attempts")
         where = f"QEMU ({self.board.qemu_machine}) over RTT"
         try:
-            rtt = RttPort(GdbMemoryAccess(remote, addresses.wait_function), addresses.control_block)
+            return RttPort(self.memory(remote, addresses), addresses.control_block)
         except LinkError as e:
             remote.close()
             self.stop()
             raise TargetError(f"{where}: {e}\n{self._context()}") from e
-        self.info = self._open_link(rtt, self.port_url, where, self.reply_timeout, self.attempts)
-        return self.info
 
 
 @register_target("qemu-rtt")

@@ -6,12 +6,15 @@ never hang, never return a corrupt result.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
 import pytest
 
 from hil import conv_test_model
+from hil.bench.link_noise import INFO_TRIES, noisy_link
+from hil.build.firmware_builder import BuildRequest
 from hil.errors import LinkError
 from hil.link.device_link import DeviceLink, open_port
 from hil.link.fault_proxy import FaultRates, FaultyProxy
@@ -45,7 +48,7 @@ def test_the_host_recovers_from_damaged_bytes_and_the_result_is_exact(qemu_port,
             conv_test_model.OUTPUT.from_bytes(outcome.outputs[0]), conv_test_model.reference(image)
         )
         assert sum(rates.counts.values()) > 0, "the proxy damaged nothing: the test proved nothing"
-        assert link.counters.resends > 0
+        assert link.counters.resends + link.counters.requests_resized > 0  # recovered: resent, or asked again smaller
     finally:
         link.close()
         proxy.close()
@@ -81,28 +84,34 @@ def test_a_device_that_goes_away_is_reported_not_waited_for(qemu_port):
         proxy.close()
 
 
-def test_at_one_percent_flips_both_ways_requests_finish_and_nothing_corrupt_is_accepted(qemu_port):
-    """A short form of `python -m hil.bench.link_noise`: about 400 frames, where a 2 KB frame would never get
-    through intact; the data frames shrink and the requests complete."""
-    port, _ = qemu_port
+@pytest.mark.parametrize("transport", ["uart", "rtt"])
+def test_at_one_percent_flips_both_ways_requests_finish_and_nothing_corrupt_is_accepted(
+    transport, builder, test_model, qemu_board, workdir
+):
+    """A short form of `python -m hil.bench.link_noise --transport uart|rtt`, on the bench's own noisy link
+    (uart: the flipping proxy; rtt: flips in the rings' payload bytes): about 500 frames, where a 2 KB frame would
+    never get through intact; the data frames shrink and >= 99 % of the ~260 requests after INFO complete. INFO
+    is left out of that share: its 246-byte reply frame arrives whole once in ~13 tries at 1 %, so it may fail a
+    request or two before it gets through (INFO_TRIES), as many as 1 % of this short run; the bench's 10,000
+    frames count it. A hang would fail the test by its wall time: every operation here is bounded."""
+    image = builder.build(BuildRequest(qemu_board, test_model, transport))
     rates = FaultRates(flip=0.01)
-    proxy = FaultyProxy(port, rates, seed=11)
-    link = DeviceLink(open_port(f"socket://127.0.0.1:{proxy.port}", 115200), "faulty-proxy", REPLY_TIMEOUT, 5)
-    try:
-        for _ in range(20):
+    with noisy_link(transport, qemu_board, image.elf, workdir, rates, seed=11, reply_timeout=REPLY_TIMEOUT) as link:
+        for _ in range(INFO_TRIES):
             try:
                 link.info()
                 break
             except LinkError:
                 continue
+        else:
+            pytest.fail(f"no INFO got through in {INFO_TRIES} tries")
+        handshake = dataclasses.replace(link.counters)
         data = random_image(11).tobytes()[:6000]
         link.write_input(0, data)
         for i in range(40):
             echo = bytes([i]) * 24
             assert link.ping(echo) < 30  # ping checks the echo: a damaged one would raise, never pass
         assert link.data_chunk < 2048 and rates.counts["flip"] > 0 and link.counters.resends > 0
-        assert link.counters.requests >= 150
-        assert link.counters.requests_failed <= 0.01 * link.counters.requests, link.counters
-    finally:
-        link.close()
-        proxy.close()
+        requests = link.counters.requests - handshake.requests
+        assert requests >= 150
+        assert link.counters.requests_failed - handshake.requests_failed <= 0.01 * requests, link.counters
