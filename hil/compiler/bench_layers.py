@@ -176,7 +176,13 @@ def realistic_inputs(shape: tuple[int, ...], count: int, seed: int = 0) -> list[
 
 
 def measure(
-    model: nn.Module, shape: tuple[int, ...], directory: Path, name: str, host_c: bool = True
+    model: nn.Module,
+    shape: tuple[int, ...],
+    directory: Path,
+    name: str,
+    host_c: bool = True,
+    bit_widths: str = "int8",
+    arena_budget: int | None = None,
 ) -> tuple[float, float, list[str], bool]:
     """Over 4 held-out inputs: the worst SNR in dB of the outputs against the float model, the worst SNR of the
     layers after the stem against float run on the stem's own int8 output (the operator's error alone), the
@@ -187,7 +193,7 @@ def measure(
 
     inputs = realistic_inputs(shape, 12)
     calibration = [to_graph_layout(x.numpy()) for x in inputs[:8]]
-    compiled = compile_model(model, inputs[0], calibration, directory / "c", name)
+    compiled = compile_model(model, inputs[0], calibration, directory / "c", name, None, bit_widths, arena_budget)
     host = HostModel(compiled.emitted.sources, build_root=directory / "host") if host_c else None
     graph, qgraph = compiled.graph, compiled.qgraph
     worst, worst_op, exact = float("inf"), float("inf"), True
