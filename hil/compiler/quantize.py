@@ -296,14 +296,17 @@ def _linear(node: Node, graph: Graph, e: dict[str, int], widths: dict[str, int])
 
 
 # The layers with a kernel for int16 activations on either side (the bit-width search may widen only tensors that
-# these produce and read): Linear (fully_connected_a16) and the plain convolution (conv2d_a16).
-WIDE_OPS = ("linear", "conv2d (groups 1, no dilation)")
+# these produce and read): Linear (fully_connected_a16) and the plain convolution with int8 weights (conv2d_a16).
+WIDE_OPS = ("linear", "conv2d (groups 1, no dilation, int8 weights)")
 
 
-def has_wide_kernel(node: Node) -> bool:
-    """Whether node's layer has an int16-activation kernel (WIDE_OPS)."""
+def has_wide_kernel(node: Node, graph: Graph) -> bool:
+    """Whether node's layer has an int16-activation kernel (WIDE_OPS). Not a stem with int16 weights: conv2d_a16's
+    int8 weights would cost it more than a wide activation buys (see weight_bits), and the search's simulation
+    keeps the int16 weights, so it would not see that loss."""
     if node.op == "conv2d":
-        return node.attrs["groups"] == 1 and node.attrs.get("dilation", (1, 1)) == (1, 1)
+        plain = node.attrs["groups"] == 1 and node.attrs.get("dilation", (1, 1)) == (1, 1)
+        return plain and weight_bits(node, graph) == 8
     return node.op == "linear"
 
 
@@ -314,8 +317,8 @@ def can_widen(graph: Graph, tensor: str) -> bool:
     readers = graph.consumers(tensor)
     if tensor in graph.outputs or (producer is None) != (tensor in graph.inputs):
         return False
-    wide_producer = producer is None or has_wide_kernel(producer)
-    return wide_producer and bool(readers) and all(has_wide_kernel(n) for n in readers)
+    wide_producer = producer is None or has_wide_kernel(producer, graph)
+    return wide_producer and bool(readers) and all(has_wide_kernel(n, graph) for n in readers)
 
 
 def _pool_geometry(node: Node) -> tuple[int, ...]:
