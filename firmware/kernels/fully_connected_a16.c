@@ -15,18 +15,13 @@ static int64_t dot_s16_s8(const int16_t *x, const int8_t *w, int32_t n, int64_t 
     return acc;
 }
 
-static int width_valid(int32_t bits)
-{
-    return bits == 8 || bits == 16;
-}
-
 hil_kernel_status fully_connected_a16(const hil_fc_a16_params *params, const int8_t *out_shift,
                                       const hil_dims *input_dims, const void *input, const hil_dims *filter_dims,
                                       const int8_t *weight, const int32_t *bias, const hil_dims *output_dims,
                                       void *output)
 {
     if (!params || !out_shift || !input_dims || !input || !filter_dims || !weight || !output_dims || !output ||
-        !width_valid(params->in_bits) || !width_valid(params->out_bits)) {
+        !hil_a16_width_valid(params->in_bits) || !hil_a16_width_valid(params->out_bits)) {
         return HIL_KERNEL_ARG_ERROR;
     }
     const int32_t rows = input_dims->n * input_dims->h * input_dims->w;
@@ -51,11 +46,7 @@ hil_kernel_status fully_connected_a16(const hil_fc_a16_params *params, const int
                 shifted = hil_nn_round_shift_exact32(acc, out_shift[o]);
             }
             const int32_t v = (int32_t)(shifted < lo ? lo : (shifted > hi ? hi : shifted));
-            if (params->out_bits == 16) {
-                ((int16_t *)output)[r * m + o] = (int16_t)v;
-            } else {
-                ((int8_t *)output)[r * m + o] = (int8_t)v;
-            }
+            hil_a16_store(output, r * m + o, v, params->out_bits);
         }
     }
     return HIL_KERNEL_OK;

@@ -466,6 +466,45 @@ hil_kernel_status fully_connected_a16(const hil_fc_a16_params *params, const int
                                       const int8_t *weight, const int32_t *bias, const hil_dims *output_dims,
                                       void *output);
 
+/* The activation-width helpers of the _a16 kernels (int8 or int16 tensors behind a void pointer). */
+static inline int hil_a16_width_valid(int32_t bits)
+{
+    return bits == 8 || bits == 16;
+}
+
+static inline int32_t hil_a16_load(const void *data, int32_t i, int32_t bits)
+{
+    return bits == 16 ? ((const int16_t *)data)[i] : ((const int8_t *)data)[i];
+}
+
+/* v already clamped to the output's range. */
+static inline void hil_a16_store(void *data, int32_t i, int32_t v, int32_t bits)
+{
+    if (bits == 16) {
+        ((int16_t *)data)[i] = (int16_t)v;
+    } else {
+        ((int8_t *)data)[i] = (int8_t)v;
+    }
+}
+
+typedef struct {
+    int32_t stride_h;
+    int32_t stride_w;
+    int32_t pad_h;
+    int32_t pad_w;
+    int32_t act_min;
+    int32_t act_max;
+    int32_t in_bits;
+    int32_t out_bits;
+} hil_conv_a16_params;
+
+/* conv2d_s8 (same formula and layouts) with int8 or int16 activations on either side, int8 weights; the clamp
+ * within the output's range. Sums are 64-bit (an int16 input's products reach 2^22), exact for
+ * kh * kw * I <= 65536 and any bias. */
+hil_kernel_status conv2d_a16(const hil_conv_a16_params *params, const int8_t *out_shift, const hil_dims *input_dims,
+                             const void *input, const hil_dims *filter_dims, const int8_t *filter,
+                             const int32_t *bias, const hil_dims *output_dims, void *output);
+
 typedef struct {
     int32_t kernel_h;
     int32_t kernel_w;

@@ -3,7 +3,7 @@
 prints the SNR of the int8 output against float on realistic inputs (smooth image-like maps, not i.i.d. noise):
 of the whole model, and of the operator alone (float run from the stem's own int8 output).
 
-    .venv/bin/python -m hil.compiler.bench_layers
+    .venv/bin/python -m hil.compiler.bench_layers [--bit-widths search]
 """
 
 from __future__ import annotations
@@ -176,7 +176,13 @@ def realistic_inputs(shape: tuple[int, ...], count: int, seed: int = 0) -> list[
 
 
 def measure(
-    model: nn.Module, shape: tuple[int, ...], directory: Path, name: str, host_c: bool = True
+    model: nn.Module,
+    shape: tuple[int, ...],
+    directory: Path,
+    name: str,
+    host_c: bool = True,
+    bit_widths: str = "int8",
+    arena_budget: int | None = None,
 ) -> tuple[float, float, list[str], bool]:
     """Over 4 held-out inputs: the worst SNR in dB of the outputs against the float model, the worst SNR of the
     layers after the stem against float run on the stem's own int8 output (the operator's error alone), the
@@ -187,7 +193,7 @@ def measure(
 
     inputs = realistic_inputs(shape, 12)
     calibration = [to_graph_layout(x.numpy()) for x in inputs[:8]]
-    compiled = compile_model(model, inputs[0], calibration, directory / "c", name)
+    compiled = compile_model(model, inputs[0], calibration, directory / "c", name, None, bit_widths, arena_budget)
     host = HostModel(compiled.emitted.sources, build_root=directory / "host") if host_c else None
     graph, qgraph = compiled.graph, compiled.qgraph
     worst, worst_op, exact = float("inf"), float("inf"), True
@@ -213,12 +219,17 @@ def measure(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--bit-widths", choices=("int8", "search"), default="int8", help="search: int16 where it helps (no RAM limit)"
+    )
     args = parser.parse_args(argv)
     print(f"{'operator':44s} {'model':>6s} {'op':>6s}  host C == golden  kernels after the stem")
     with tempfile.TemporaryDirectory() as tmp:
         for i, name in enumerate(OPERATORS):
             model = seeded(OperatorModel(name), args.seed)
-            snr, op_snr, kernels, exact = measure(model, INPUT_SHAPE, Path(tmp) / str(i), f"op{i}")
+            snr, op_snr, kernels, exact = measure(
+                model, INPUT_SHAPE, Path(tmp) / str(i), f"op{i}", bit_widths=args.bit_widths
+            )
             print(f"{name:44s} {snr:6.1f} {op_snr:6.1f}  {'yes' if exact else 'NO':16s}  {', '.join(kernels[1:])}")
     print("SNR in dB against float: model = the whole model's int8 output; op = the layers after the stem, against")
     print("float run on the stem's own int8 output (the operator's error alone). Worst of 4 held-out inputs.")

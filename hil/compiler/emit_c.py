@@ -205,8 +205,8 @@ class _Emitter:
         return f"        static const {C_STRUCTS[type(node.params)]} params = {c_initializer(node.params)};\n"
 
     def weighted_layer(self, i: int, node: QNode) -> str:
-        """grouped_conv2d_s8 and fully_connected_s8/_a16: a convolution's argument list (fully_connected_a16 takes
-        void pointers, so the int8 pointer of an int16 tensor passes unchanged)."""
+        """grouped_conv2d_s8, conv2d_a16 and fully_connected_s8/_a16: a convolution's argument list (the _a16
+        kernels take void pointers, so the int8 pointer of an int16 tensor passes unchanged)."""
         f = self.array(f"l{i}_filter", node.arrays["filter"])
         b = self.array(f"l{i}_bias", node.arrays["bias"])
         s = self.array(f"l{i}_shift", node.arrays["out_shift"])
@@ -278,6 +278,7 @@ class _Emitter:
             "grouped_conv2d_s8": self.weighted_layer,
             "fully_connected_s8": self.weighted_layer,
             "fully_connected_a16": self.weighted_layer,
+            "conv2d_a16": self.weighted_layer,
             "maxpool_s8": self.pool,
             "avgpool_s8": self.pool,
             "lut_s8": self.lut,

@@ -15,6 +15,7 @@ from hil.errors import CompileError
 from hil.kernels_ref import (
     AddParams,
     AvgPoolParams,
+    ConvA16Params,
     ConvParams,
     FullyConnectedA16Params,
     FullyConnectedParams,
@@ -169,13 +170,17 @@ def _activation(node: Node, e_out: int, bits: int = 8) -> tuple[int, int]:
     return -top - 1, top
 
 
-def _conv(node: Node, graph: Graph, e: dict[str, int]) -> QNode:
+def _conv(node: Node, graph: Graph, e: dict[str, int], widths: dict[str, int]) -> QNode:
+    """The convolution kernel for the node's shape and widths: conv2d_a16 (int8 weights) when an activation is
+    int16, else by shape."""
     weight, bias = node.params["weight"], node.params.get("bias")
     cout, cin_g, kh, kw = weight.shape
     _, oh, ow, _ = graph.tensors[node.output].shape
     cin = graph.tensors[node.inputs[0]].shape[3]
     e_in, e_out = e[node.inputs[0]], e[node.output]
-    bits = weight_bits(node, graph)
+    in_bits, out_bits = widths.get(node.inputs[0], 8), widths.get(node.output, 8)
+    wide = (in_bits, out_bits) != (8, 8)
+    bits = 8 if wide else weight_bits(node, graph)
     # choose_exponents made e_out >= e_in + every e_w, so no shift is negative. A channel whose weights are so small
     # that its shift would pass the kernels' 31 gets the finest exponent within it: at shift 31 its products sum to
     # at most fan-in / 2^17 output steps (int8 weights; fan-in / 2^9 for int16), so the bits it gives up lie below
@@ -187,7 +192,11 @@ def _conv(node: Node, graph: Graph, e: dict[str, int]) -> QNode:
     bias = np.zeros(cout) if bias is None else bias
     arrays = {"bias": _quantize(bias, e_in + e_w, 32), "out_shift": (e_out - e_in - e_w).astype(np.int8)}
     ohwi = weight.transpose(0, 2, 3, 1)
-    if bits == 16:
+    if wide:
+        arrays["filter"] = _quantize(ohwi, e_w[:, None, None, None], 8)
+        params = ConvA16Params(sh, sw, ph, pw, *_activation(node, e_out, out_bits), in_bits, out_bits)
+        kernel = "conv2d_a16"
+    elif bits == 16:
         arrays["filter"] = _quantize(ohwi, e_w[:, None, None, None], 16)
         kernel = "conv2d_s8_w16"
     elif groups == 1 and "dilation" not in node.attrs:
@@ -286,9 +295,19 @@ def _linear(node: Node, graph: Graph, e: dict[str, int], widths: dict[str, int])
     return _layer_node("fully_connected_a16", node, graph, params, arrays, macs, weight_exponents=exponents)
 
 
-# IR ops with a kernel for int16 activations on either side (the bit-width search may widen only tensors that these
-# produce and read).
-WIDE_OPS = ("linear",)
+# The layers with a kernel for int16 activations on either side (the bit-width search may widen only tensors that
+# these produce and read): Linear (fully_connected_a16) and the plain convolution with int8 weights (conv2d_a16).
+WIDE_OPS = ("linear", "conv2d (groups 1, no dilation, int8 weights)")
+
+
+def has_wide_kernel(node: Node, graph: Graph) -> bool:
+    """Whether node's layer has an int16-activation kernel (WIDE_OPS). Not a stem with int16 weights: conv2d_a16's
+    int8 weights would cost it more than a wide activation buys (see weight_bits), and the search's simulation
+    keeps the int16 weights, so it would not see that loss."""
+    if node.op == "conv2d":
+        plain = node.attrs["groups"] == 1 and node.attrs.get("dilation", (1, 1)) == (1, 1)
+        return plain and weight_bits(node, graph) == 8
+    return node.op == "linear"
 
 
 def can_widen(graph: Graph, tensor: str) -> bool:
@@ -298,7 +317,8 @@ def can_widen(graph: Graph, tensor: str) -> bool:
     readers = graph.consumers(tensor)
     if tensor in graph.outputs or (producer is None) != (tensor in graph.inputs):
         return False
-    return (producer is None or producer.op in WIDE_OPS) and bool(readers) and all(n.op in WIDE_OPS for n in readers)
+    wide_producer = producer is None or has_wide_kernel(producer, graph)
+    return wide_producer and bool(readers) and all(has_wide_kernel(n, graph) for n in readers)
 
 
 def _pool_geometry(node: Node) -> tuple[int, ...]:
@@ -366,7 +386,7 @@ def quantize(graph: Graph, ranges: dict[str, float], widths: dict[str, int] | No
     nodes = []
     for node in graph.nodes:
         if node.op == "conv2d":
-            nodes.append(_conv(node, graph, e))
+            nodes.append(_conv(node, graph, e, widths))
         elif node.op == "rnnpool":
             nodes.append(_rnnpool(node, graph, e))
         elif node.op == "add":

@@ -18,6 +18,7 @@ from hil.kernels_ref.params import (
     C_STRUCTS,
     AddParams,
     AvgPoolParams,
+    ConvA16Params,
     ConvParams,
     FastGRNNParams,
     FastGRNNWeights,
@@ -90,6 +91,12 @@ def _dims(shape: tuple[int, ...]) -> CDims:
     return CDims(*shape)
 
 
+def _a16(params: FullyConnectedA16Params | ConvA16Params) -> tuple[type, type]:
+    """The input's and output's numpy types of an _a16 kernel (int8 for a width the C will refuse)."""
+    widths = {8: np.int8, 16: np.int16}
+    return widths.get(params.in_bits, np.int8), widths.get(params.out_bits, np.int8)
+
+
 def _four(shape: tuple[int, ...]) -> tuple[int, ...]:
     """A [B, N] row shape as the kernels' dims {B, 1, 1, N}; 4-d shapes as they are."""
     return shape if len(shape) == 4 else (shape[0], *(1,) * (4 - len(shape)), *shape[1:])
@@ -117,6 +124,7 @@ class HostKernels:
     KERNELS: ClassVar[tuple[str, ...]] = (
         "conv2d_s8",
         "conv2d_s8_w16",
+        "conv2d_a16",
         "depthwise_conv2d_s8",
         "pointwise_conv2d_s8",
         "add_s8",
@@ -155,29 +163,31 @@ class HostKernels:
         self,
         name: str,
         filter_dtype: type,
-        params: ConvParams | GroupedConvParams | FullyConnectedParams,
+        params: ConvParams | GroupedConvParams | FullyConnectedParams | FullyConnectedA16Params | ConvA16Params,
         out_shift: np.ndarray,
         input: np.ndarray,
         filter: np.ndarray,
         bias: np.ndarray | None,
         out_shape: tuple[int, int, int, int],
+        in_dtype: type = np.int8,
+        out_dtype: type = np.int8,
     ) -> np.ndarray:
         out_shift, input, filter = (np.ascontiguousarray(a) for a in (out_shift, input, filter))
         if out_shift.shape != out_shape[-1:]:
             raise TypeError(f"{name}: out_shift {out_shift.shape} does not match {out_shape[-1]} output channels")
         bias = None if bias is None else np.ascontiguousarray(bias)
-        output = np.zeros(out_shape, dtype=np.int8)
+        output = np.zeros(out_shape, dtype=out_dtype)
         self._call(
             name,
             ctypes.byref(_struct(params)),
             _ptr(out_shift, np.int8),
             ctypes.byref(_dims(_four(input.shape))),
-            _ptr(input, np.int8),
+            _ptr(input, in_dtype),
             ctypes.byref(_dims(_four(filter.shape))),
             _ptr(filter, filter_dtype),
             _ptr(bias, np.int32),
             ctypes.byref(_dims(_four(out_shape))),
-            _ptr(output, np.int8),
+            _ptr(output, out_dtype),
         )
         return output
 
@@ -390,23 +400,23 @@ class HostKernels:
     ) -> np.ndarray:
         """fully_connected_a16 on input [B, N] (int8 or int16 as params.in_bits says) and weight [M, N]; a width
         other than 8 or 16 reaches the C as int8 arrays, for the C to refuse."""
-        widths = {8: np.int8, 16: np.int16}
-        out_shift, input, weight = (np.ascontiguousarray(a) for a in (out_shift, input, weight))
-        bias = None if bias is None else np.ascontiguousarray(bias)
-        output = np.zeros((*input.shape[:-1], weight.shape[0]), dtype=widths.get(params.out_bits, np.int8))
-        self._call(
-            "fully_connected_a16",
-            ctypes.byref(_struct(params)),
-            _ptr(out_shift, np.int8),
-            ctypes.byref(_dims(_four(input.shape))),
-            _ptr(input, widths.get(params.in_bits, np.int8)),
-            ctypes.byref(_dims((weight.shape[0], 1, 1, weight.shape[1]))),
-            _ptr(weight, np.int8),
-            _ptr(bias, np.int32),
-            ctypes.byref(_dims(_four(output.shape))),
-            _ptr(output, widths.get(params.out_bits, np.int8)),
-        )
-        return output
+        weight = np.ascontiguousarray(weight).reshape(weight.shape[0], 1, 1, weight.shape[1])
+        shape = (*input.shape[:-1], weight.shape[0])
+        return self._conv("fully_connected_a16", np.int8, params, out_shift, input, weight, bias, shape, *_a16(params))
+
+    def conv2d_a16(
+        self,
+        params: ConvA16Params,
+        out_shift: np.ndarray,
+        input: np.ndarray,
+        filter: np.ndarray,
+        bias: np.ndarray | None,
+        output_hw: tuple[int, int],
+    ) -> np.ndarray:
+        """conv2d_a16 (input and output int8 or int16 as params says; other widths reach the C as int8, for the
+        C to refuse)."""
+        shape = (input.shape[0], *output_hw, filter.shape[0])
+        return self._conv("conv2d_a16", np.int8, params, out_shift, input, filter, bias, shape, *_a16(params))
 
     def _pool(self, name: str, params: PoolParams | AvgPoolParams, input: np.ndarray, output_hw) -> np.ndarray:
         input = np.ascontiguousarray(input)

@@ -4,6 +4,7 @@ One function per kernel, same argument meaning as the C; params are the dataclas
 """
 
 from hil.kernels_ref.conv import conv2d_s8, depthwise_conv2d_s8, pointwise_conv2d_s8
+from hil.kernels_ref.conv_a16 import conv2d_a16
 from hil.kernels_ref.conv_w16 import conv2d_s8_w16
 from hil.kernels_ref.eltwise import add_s8, l2norm_s8
 from hil.kernels_ref.fastgrnn import (
@@ -26,6 +27,7 @@ from hil.kernels_ref.nonlinear import sigmoid_q15, tanh_q15, tanh_table
 from hil.kernels_ref.params import (
     AddParams,
     AvgPoolParams,
+    ConvA16Params,
     ConvParams,
     FastGRNNParams,
     FastGRNNWeights,
@@ -49,6 +51,7 @@ from hil.kernels_ref.rnnpool_offset import rnnpool_offset_layer_s8, rnnpool_offs
 __all__ = [
     "AddParams",
     "AvgPoolParams",
+    "ConvA16Params",
     "ConvParams",
     "FastGRNNParams",
     "FastGRNNWeights",
@@ -63,6 +66,7 @@ __all__ = [
     "add_s8",
     "avgpool_s8",
     "check_fastgrnn",
+    "conv2d_a16",
     "conv2d_s8",
     "conv2d_s8_w16",
     "depthwise_conv2d_s8",

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from hil.kernels_ref.conv import conv2d_s8, depthwise_conv2d_s8, pointwise_conv2d_s8
+from hil.kernels_ref.conv_a16 import conv2d_a16
 from hil.kernels_ref.conv_w16 import conv2d_s8_w16
 from hil.kernels_ref.eltwise import add_s8, l2norm_s8
 from hil.kernels_ref.fastgrnn import quantize_fastgrnn
@@ -18,6 +19,7 @@ from hil.kernels_ref.layers import avgpool_s8, fully_connected_s8, grouped_conv2
 from hil.kernels_ref.params import (
     AddParams,
     AvgPoolParams,
+    ConvA16Params,
     ConvParams,
     FastGRNNWeights,
     FullyConnectedA16Params,
@@ -279,6 +281,27 @@ def fully_connected_a16_case(rng: np.random.Generator, n: int, m: int, in_bits: 
     expected = fully_connected_a16(params, s, x, f, b)
     name = f"fully connected a16 {n}->{m} int{in_bits}->int{out_bits}"
     return KernelCase(name, [x], expected, {"f": f, "b": b, "s": s}, call, n * m)
+
+
+def conv_a16_case(
+    rng: np.random.Generator, h: int, w: int, cin: int, cout: int, stride: int, in_bits: int, out_bits: int
+) -> KernelCase:
+    """A 3x3 zero-padded conv2d_a16 with the given activation widths, clamped at the output's limits."""
+    x = rng.integers(-(2 ** (in_bits - 1)), 2 ** (in_bits - 1), (1, h, w, cin)).astype(f"int{in_bits}")
+    f = rng.integers(-128, 128, (cout, 3, 3, cin), dtype=np.int8)
+    b = rng.integers(-5000, 5000, cout, dtype=np.int32)
+    s = _shifts(rng, 6, 14, cout)
+    top = 2 ** (out_bits - 1) - 1
+    params = ConvA16Params(stride, stride, 1, 1, -top - 1, top, in_bits, out_bits)
+    oh, ow = (h - 1) // stride + 1, (w - 1) // stride + 1
+    call = (
+        f"{{ static const hil_conv_a16_params pr = {c_initializer(params)}; static const hil_dims di = "
+        f"{_dims(x.shape)}, df = {_dims(f.shape)}, do_ = {_dims((1, oh, ow, cout))};\n"
+        "      st = conv2d_a16(&pr, {p}s, &di, {in0}, &df, {p}f, {p}b, &do_, {out}); }"
+    )
+    expected = conv2d_a16(params, s, x, f, b, (oh, ow))
+    name = f"conv a16 3x3 s{stride} {h}x{w}x{cin}->{cout} int{in_bits}->int{out_bits}"
+    return KernelCase(name, [x], expected, {"f": f, "b": b, "s": s}, call, oh * ow * cout * 9 * cin)
 
 
 def pool_case(rng: np.random.Generator, h: int, w: int, c: int, k: int, stride: int, pad: int, average: bool):

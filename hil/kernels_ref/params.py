@@ -163,6 +163,22 @@ class FullyConnectedA16Params:
     out_bits: int = 8
 
 
+@c_struct("hil_conv_a16_params")
+@dataclass(frozen=True)
+class ConvA16Params:
+    """hil_conv_a16_params: conv2d_a16's strides, padding, clamp (in the output's range) and the input's and
+    output's widths (8 or 16 bits)."""
+
+    stride_h: int = 1
+    stride_w: int = 1
+    pad_h: int = 0
+    pad_w: int = 0
+    act_min: int = -128
+    act_max: int = 127
+    in_bits: int = 8
+    out_bits: int = 8
+
+
 @c_struct("hil_pool_params")
 @dataclass(frozen=True)
 class PoolParams:

@@ -9,12 +9,14 @@ import pytest
 from hil.host_build import HostKernelError, HostKernels
 from hil.kernels_ref import (
     AvgPoolParams,
+    ConvA16Params,
     FullyConnectedA16Params,
     FullyConnectedParams,
     GroupedConvParams,
     PoolParams,
     SoftmaxParams,
     avgpool_s8,
+    conv2d_a16,
     fully_connected_a16,
     fully_connected_s8,
     grouped_conv2d_s8,
@@ -49,6 +51,32 @@ def test_fully_connected_a16_refuses_bad_widths_and_clamps(host: HostKernels) ->
         host.fully_connected_a16(FullyConnectedA16Params(-128, 127, 8, 12), s, x, wt, None)
     with pytest.raises(HostKernelError, match="fully_connected_a16"):  # a clamp beyond int8 on an int8 output
         host.fully_connected_a16(FullyConnectedA16Params(-300, 300, 8, 8), s, x, wt, None)
+
+
+@pytest.mark.parametrize(("in_bits", "out_bits"), [(8, 16), (16, 16), (16, 8), (8, 8)])
+def test_conv2d_a16_matches_twin(host: HostKernels, in_bits: int, out_bits: int) -> None:
+    """Every pair of widths on a strided, padded convolution, with a clamp at the output's limits."""
+    rng = np.random.default_rng(4400 + in_bits + out_bits)
+    top = 2 ** (out_bits - 1) - 1
+    x = rng.integers(-(2 ** (in_bits - 1)), 2 ** (in_bits - 1), (2, 9, 8, 5)).astype(f"int{in_bits}")
+    f = rng.integers(-128, 128, (6, 3, 3, 5), dtype=np.int8)
+    b = rng.integers(-(2**29), 2**29, 6, dtype=np.int32)
+    s = rng.integers(8, 18 if in_bits == 8 else 26, 6).astype(np.int8)
+    params = ConvA16Params(2, 2, 1, 1, -top - 1, top, in_bits, out_bits)
+    out_hw = (_out(9, 3, 2, 1), _out(8, 3, 2, 1))
+    expected = conv2d_a16(params, s, x, f, b, out_hw)
+    assert expected.dtype == np.dtype(f"int{out_bits}") and {-top - 1, top} & set(expected.ravel().tolist())
+    np.testing.assert_array_equal(host.conv2d_a16(params, s, x, f, b, out_hw), expected)
+
+
+def test_conv2d_a16_refuses_bad_widths_and_clamps(host: HostKernels) -> None:
+    x, f, s = np.zeros((1, 3, 3, 2), np.int8), np.zeros((2, 3, 3, 2), np.int8), np.zeros(2, np.int8)
+    with pytest.raises(KernelRangeError, match="expected 8 or 16 bits"):
+        conv2d_a16(ConvA16Params(in_bits=12), s, x, f, None, (1, 1))
+    with pytest.raises(HostKernelError, match="conv2d_a16"):
+        host.conv2d_a16(ConvA16Params(in_bits=12), s, x, f, None, (1, 1))
+    with pytest.raises(HostKernelError, match="conv2d_a16"):  # a clamp beyond int8 on an int8 output
+        host.conv2d_a16(ConvA16Params(act_min=-300, act_max=300), s, x, f, None, (1, 1))
 
 
 def _out(size: int, k: int, stride: int, pad: int, dilation: int = 1) -> int:

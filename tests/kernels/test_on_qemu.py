@@ -12,6 +12,7 @@ import pytest
 
 from hil.kernels_ref.device_cases import (
     add_case,
+    conv_a16_case,
     conv_case,
     depthwise_case,
     fully_connected_a16_case,
@@ -80,6 +81,9 @@ def test_wide_activation_kernels_match_twins_under_qemu(tmp_path: Path) -> None:
         fully_connected_a16_case(rng, 37, 9, 8, 16),
         fully_connected_a16_case(rng, 700, 5, 16, 16),  # 64-bit sums
         fully_connected_a16_case(rng, 64, 11, 16, 8),
+        conv_a16_case(rng, 9, 7, 1, 8, 1, 8, 16),  # the stem's shape: int8 image, int16 map
+        conv_a16_case(rng, 9, 8, 5, 6, 2, 16, 16),
+        conv_a16_case(rng, 7, 6, 3, 4, 2, 16, 8),
     ]
     run = run_cases("wide_kernel_parity", cases, tmp_path)
     assert not run.mismatches, "\n".join(run.mismatches)

@@ -1,0 +1,32 @@
+"""Bit-exact twin of conv2d_a16 (firmware/kernels/conv2d_a16.c): conv2d_s8 with int8 or int16 activations on either
+side, summed in 64 bits."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hil.kernels_ref.conv import _check, convolve
+from hil.kernels_ref.fc_a16 import DTYPES, check_widths, requantize_a16
+from hil.kernels_ref.fixed import KernelRangeError
+from hil.kernels_ref.params import ConvA16Params
+
+MAX_FAN_IN = 65536  # 2^16 * 2^22 products: far inside int64, whatever the bias
+
+
+def conv2d_a16(
+    params: ConvA16Params,
+    out_shift: np.ndarray,
+    input: np.ndarray,
+    filter: np.ndarray,
+    bias: np.ndarray | None,
+    output_hw: tuple[int, int],
+) -> np.ndarray:
+    """NHWC input of in_bits, OHWI int8 filter, int32 bias, int8 shift per output channel; output
+    [n, *output_hw, filter O] of out_bits."""
+    check_widths(params)
+    input = _check(input, DTYPES[params.in_bits], 4, "input")
+    filter = _check(filter, np.int8, 4, "filter")
+    _, k_h, k_w, in_c = filter.shape
+    if in_c != input.shape[3] or k_h * k_w * in_c > MAX_FAN_IN:
+        raise KernelRangeError(f"filter {filter.shape} does not fit input {input.shape} (fan-in <= {MAX_FAN_IN})")
+    return requantize_a16(convolve(params, input, filter, bias, output_hw), params, out_shift)
