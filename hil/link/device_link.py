@@ -320,7 +320,7 @@ class DeviceLink:
             self.port.baudrate = baud
         except (serial.SerialException, ValueError) as e:
             raise LinkError(f"{self.name}: the port cannot run at {baud} baud: {e}") from e
-        self._resynchronise()
+        self._resynchronise(fill=False)
 
     def stats(self) -> msg.DeviceStats:
         return msg.parse_stats(self._simple(msg.STATS))

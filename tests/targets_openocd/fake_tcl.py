@@ -106,4 +106,9 @@ class FakeTclServer:
         return "0 {}"
 
     def close(self) -> None:
+        # A thread blocked in accept() keeps a merely closed socket listening; shutdown wakes it and stops that.
+        try:
+            self._server.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self._server.close()
