@@ -41,8 +41,25 @@ typedef struct {
 
 extern const hil_model_info model_info;
 
-/* Runs the model on the inputs already in the arena, leaving the outputs there. 0 on success. */
+/*
+ * arena_offset of an input the model does not hold whole: it reads the input's bytes through hil_input_read as
+ * its first layers need them, so the application never stages the whole tensor.
+ */
+#define HIL_STREAMED_INPUT 0xFFFFFFFFu
+
+/* Runs the model on the inputs already in the arena (or read as needed, if streamed), leaving the outputs there.
+   0 on success. */
 int32_t model_run(uint8_t *arena);
+
+/*
+ * Provided by the application, called by a model only for its streamed inputs: copies bytes
+ * [offset, offset + length) of input `tensor` to destination. A model reads each byte exactly once, in increasing
+ * offset order, so an application may serve the reads from its link as the bytes arrive, and may block (for a
+ * bounded time) while it waits; it brackets the wait with inference_wait_begin/end so waiting is not timed.
+ * Returns 0, or the ERR_ code of protocol.h that says why the bytes could not be had; the model then stops and
+ * returns it negated.
+ */
+int32_t hil_input_read(uint8_t tensor, uint32_t offset, uint32_t length, uint8_t *destination);
 
 /* Bytes of a tensor: the product of its dims times the size of its dtype. */
 uint32_t hil_tensor_bytes(const hil_tensor_info *tensor);
