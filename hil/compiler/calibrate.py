@@ -17,9 +17,12 @@ class ChannelRange:
     low: np.ndarray
     high: np.ndarray
 
-    def max_abs(self, offset: np.ndarray | float = 0.0) -> float:
-        """max |x - offset| over the calibration set, offset per channel."""
-        return float(np.max(np.maximum(self.high - offset, offset - self.low)))
+    def extent(self, offset: np.ndarray | float = 0.0) -> float:
+        """The magnitude whose fit (quantize.fit_exponent) is the finest grid holding x - offset, offset per channel.
+        The integer grid reaches one step further below zero than above (-128..127), so a tensor whose extreme is
+        negative, such as an input normalised to [-1, 1), fits the grid that holds -low * 127/128."""
+        below = (offset - self.low) * (127.0 / 128.0)
+        return float(np.max(np.maximum(self.high - offset, below)))
 
     @property
     def midrange(self) -> np.ndarray:
@@ -41,8 +44,8 @@ def channel_ranges(graph: Graph, inputs: list[np.ndarray]) -> dict[str, ChannelR
 
 
 def profile(graph: Graph, inputs: list[np.ndarray]) -> dict[str, float]:
-    """max |x| of every tensor over the inputs (each an NHWC array for the graph's single input)."""
-    return {name: r.max_abs() for name, r in channel_ranges(graph, inputs).items()}
+    """Every tensor's extent (ChannelRange.extent) over the inputs (each an NHWC array for the graph's single input)."""
+    return {name: r.extent() for name, r in channel_ranges(graph, inputs).items()}
 
 
 def synthetic_images(count: int, split: str = "val") -> list[np.ndarray]:

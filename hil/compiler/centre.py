@@ -62,11 +62,11 @@ def fold_offset(conv: Node, offset: np.ndarray) -> None:
 
 
 def centre_channels(graph: Graph, ranges: dict[str, ChannelRange]) -> tuple[Graph, dict[str, float]]:
-    """A copy of graph with every centrable tensor centred where that gives it a finer int8 exponent, and max |x|
-    of every tensor of the copy (centred tensors: max |x - m|) for quantize. The offset m is the calibrated
+    """A copy of graph with every centrable tensor centred where that gives it a finer int8 exponent, and the extent
+    (ChannelRange.extent) of every tensor of the copy (centred tensors: of x - m) for quantize. The offset m is the
     midrange of each channel, which minimises max |x - m| and so the exponent."""
     graph = copy.deepcopy(graph)
-    max_abs = {name: r.max_abs() for name, r in ranges.items()}
+    extent = {name: r.extent() for name, r in ranges.items()}
     for node in graph.nodes:
         grid = _offset_grid(node)
         readers = _readers(graph, node.output) if grid is not None else None
@@ -74,12 +74,12 @@ def centre_channels(graph: Graph, ranges: dict[str, ChannelRange]) -> tuple[Grap
             continue
         carried, convs = readers
         offset = np.round(ranges[node.output].midrange / 2.0**grid) * 2.0**grid
-        centred = max(ranges[t].max_abs(offset) for t in carried)
-        if fit_exponent(centred, 8) >= fit_exponent(max(max_abs[t] for t in carried), 8):
+        centred = max(ranges[t].extent(offset) for t in carried)
+        if fit_exponent(centred, 8) >= fit_exponent(max(extent[t] for t in carried), 8):
             continue
         node.params["offset"] = offset
         for conv in convs:
             fold_offset(conv, offset)
         for t in carried:
-            max_abs[t] = ranges[t].max_abs(offset)
-    return graph, max_abs
+            extent[t] = ranges[t].extent(offset)
+    return graph, extent
