@@ -97,3 +97,22 @@ def test_the_html_report_shows_images_and_tables_in_a_browser(pytester, tmp_path
     assert len(images) >= 2, "expected the budget bars and the latency histogram as inline PNGs"
     assert "hil-table" in dom and "biggest symbols" in dom
     assert "firmware_build_id" in dom
+
+
+def test_the_face_model_over_uart_leaves_the_stack_margin(pytester, tmp_path):
+    """The deepest stack is the M4 face model's inference over UART (the framed link's frames are on it too): the
+    suite's stack test must pass there, not only over the semihosting that auto picks on QEMU."""
+    result = _suite(
+        pytester,
+        "-k",
+        "stack_reservation",
+        "--hil-transport",
+        "uart",
+        "--model",
+        "rnnpool_face_m4",
+        "--hil-image-count",
+        "1",
+        "--hil-out",
+        str(tmp_path / "out"),
+    )
+    result.assert_outcomes(passed=1)
