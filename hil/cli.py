@@ -64,12 +64,15 @@ def _run(args: argparse.Namespace) -> dict:
             args.transport,
             probe=args.probe,
             port=args.port,
+            baud=args.baud,
             farm=args.farm,
             flasher=args.flasher,
+            baud_negotiation=args.baud_negotiation == "on",
         )
         dut = open_dut(choice, sources, Path(workdir))
         try:
             run = dut.infer(prepared.device)
+            rate = dut.target.uart_rate
         finally:
             dut.close()
     mismatches = sum(int(np.count_nonzero(o != e)) for o, e in zip(run.outputs, prepared.expected, strict=True))
@@ -77,6 +80,7 @@ def _run(args: argparse.Namespace) -> dict:
         "board": dut.board.name,
         "emulator": args.emulate,
         "transport": args.transport,
+        "uart_baud": None if rate is None else {"baud": rate.baud, "how": rate.how},
         "model": sources.name,
         "model_hash": sources.hash,
         "task": spec.task,
@@ -104,6 +108,8 @@ def _run(args: argparse.Namespace) -> dict:
             print(f"{args.image}: {image.conversion}")
         verdict = "equal to the host's computation" if mismatches == 0 else f"{mismatches} values DIFFER"
         print(f"{sources.name} on {dut.board.name} ({args.emulate}, {args.transport}): outputs {verdict}")
+        if rate is not None:
+            print(f"  UART at {rate}")
         for row in result["meaning"].get("detections", []):
             print(f"  detection {row['box']} score {row['score']:.3f}")
         for row in result["meaning"].get("top_k", []):
@@ -196,7 +202,6 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     build = sub.add_parser("build", help="build the firmware for a board and print its footprint")
     build.add_argument("--board", required=True, choices=available_boards())
-    build.add_argument("--baud", type=int, default=None, help="UART baud rate (default: the board's)")
     build.set_defaults(handler=_build)
     run = sub.add_parser("run", help="build, load and run the firmware once, and check its outputs")
     run.add_argument("--board", default="nucleo-f439zi", help="board kind, or a board name from --farm")
@@ -210,12 +215,19 @@ def parser() -> argparse.ArgumentParser:
     given.add_argument("--image", type=Path, help="input as a picture, converted as the model's spec says")
     run.add_argument("--draw", type=Path, help="PNG of the picture the model saw with its detections or top class")
     run.add_argument("--seed", type=int, default=0, help="seed of the default input of a model written in C")
+    run.add_argument(
+        "--baud-negotiation",
+        choices=("on", "off"),
+        default="on",
+        help="on: after each reset move the UART to the fastest rate of the board's list that passes an echo test",
+    )
     run.set_defaults(handler=_run)
     for command in (build, run):
         command.add_argument("--model", default=conv_test_model.NAME, help=MODEL_HELP)
         command.add_argument("--input-shape", help="example input shape for a factory that returns a bare nn.Module")
         command.add_argument("--checkpoint", type=Path, help="weights for the model's architecture (a state_dict)")
         command.add_argument("--transport", default="uart", choices=TRANSPORTS)
+        command.add_argument("--baud", type=int, default=None, help="UART baud rate to start at (default: the board's)")
     boards = sub.add_parser("boards", help="list the board kinds, or a farm's boards with their state")
     boards.add_argument("--farm", type=Path, help="farm file: list its boards as free, locked (by whom) or offline")
     boards.add_argument("--lock-dir", type=Path, help="where the board locks live (default $HIL_LOCK_DIR or /tmp)")

@@ -38,6 +38,18 @@ def test_run_on_qemu_matches_the_reference(transport):
     assert data["board"] == "mps2-an386" and data["device"]["transport"] == transport
     assert data["timing"]["kind"] == "virtual" and data["timing"]["instructions"] > 1_000_000
     assert data["stack_high_water_bytes"] > 0
+    assert data["uart_baud"] is None  # QEMU's UART has no rate; a board's run reports {"baud", "how"}
+
+
+def test_run_takes_the_uart_start_rate_and_negotiation_switch():
+    """On a board these set the link's first rate and whether it moves up; under QEMU the firmware is built at the
+    rate and the run passes, which is what can be checked here (tests/link/test_baud_negotiation.py checks the
+    negotiation itself)."""
+    result = hil("run", "--emulate", "qemu", "--baud-negotiation", "off", "--baud", "57600", "--seed", "3", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["matches_reference"]
+    assert "HIL_UART_BAUD 57600u" in (Path(data["footprint"]["elf"]).parent / "hil_build_config.h").read_text()
 
 
 def test_a_bare_build_at_another_baud_is_small():
