@@ -25,7 +25,7 @@ import torch
 from hil.compiler import golden
 from hil.compiler.calibrate import synthetic_images
 from hil.compiler.pipeline import CompiledModel
-from hil.parity.detection_parity import DEFAULT_SCORE_MARGIN, compare_detections
+from hil.parity.detection_parity import DEFAULT_SCORE_MARGIN, compare_detections, iou_matrix
 
 SPLIT = "test"
 BATCH = 25
@@ -50,6 +50,28 @@ def _detections(
         torch.from_numpy(np.asarray(loc, np.float32)), torch.from_numpy(np.asarray(conf, np.float32)), priors
     )
     return boxes * scale, scores
+
+
+def _strict_misses(index: int, fb: np.ndarray, fs: np.ndarray, qb: np.ndarray, qs: np.ndarray) -> list[dict]:
+    """The float detections (score >= 0.5) the quantised model does not score >= 0.5 at IoU >= 0.5: per miss, the
+    float score and the best quantised score among the boxes that overlap it (and that box's IoU), so a note can
+    say per image why parity at margin 0 fails."""
+    misses = []
+    keep = fs >= 0.5
+    ious = iou_matrix(fb[keep], qb) if len(qb) else np.zeros((int(keep.sum()), 0))
+    for score, row in zip(fs[keep], ious, strict=True):
+        overlapping = np.where(row >= 0.5)[0]
+        best = overlapping[np.argmax(qs[overlapping])] if len(overlapping) else None
+        if best is None or qs[best] < 0.5:
+            misses.append(
+                {
+                    "image": index,
+                    "float_score": round(float(score), 3),
+                    "quantized_score": None if best is None else round(float(qs[best]), 3),
+                    "iou": None if best is None else round(float(row[best]), 3),
+                }
+            )
+    return misses
 
 
 def _float_outputs(model: torch.nn.Module, images: list[np.ndarray]) -> list[list[np.ndarray]]:
@@ -104,7 +126,7 @@ def bench(model_name: str, images: int, snr_images: int, work: Path, firmware: b
     priors = model.priors_for(height, width)
     scale = torch.tensor([width, height] * 2, dtype=torch.float32)
     float_outs = _float_outputs(model, inputs)
-    float_dets, quant_dets, recalls, strict_recalls, snr = [], [], [], [], []
+    float_dets, quant_dets, recalls, strict_recalls, snr, misses = [], [], [], [], [], []
     for i, (x, reference) in enumerate(zip(inputs, float_outs, strict=True)):
         quantized = _quantized_outputs(compiled, x)
         if i < snr_images:
@@ -114,6 +136,7 @@ def bench(model_name: str, images: int, snr_images: int, work: Path, firmware: b
         (fb, fs), (qb, qs) = float_dets[-1], quant_dets[-1]
         recalls.append(compare_detections(fb.numpy(), fs.numpy(), qb.numpy(), qs.numpy()).recall)
         strict_recalls.append(compare_detections(fb.numpy(), fs.numpy(), qb.numpy(), qs.numpy(), score_margin=0).recall)
+        misses += _strict_misses(i, fb.numpy(), fs.numpy(), qb.numpy(), qs.numpy())
     result = {
         "model": model_name,
         "images": images,
@@ -126,6 +149,7 @@ def bench(model_name: str, images: int, snr_images: int, work: Path, firmware: b
         "score_margin": DEFAULT_SCORE_MARGIN,
         "strict_recall_min": float(np.min(strict_recalls)),
         "images_with_strict_recall_below_0_9": int(np.sum(np.asarray(strict_recalls) < 0.9)),
+        "strict_misses": misses,
         "arena_bytes": compiled.memory.arena_bytes,
         "weight_flash_bytes": compiled.emitted.flash_bytes,
         "macs": compiled.qgraph.macs,
@@ -149,6 +173,13 @@ def _print(result: dict) -> None:
         f"(quantised score >= {0.5 - result['score_margin']:.2f}); with quantised score >= 0.5: lowest "
         f"{result['strict_recall_min']:.3f}, {result['images_with_strict_recall_below_0_9']} images below 0.9"
     )
+    for miss in result["strict_misses"]:
+        found = (
+            "no quantised box overlaps it"
+            if miss["quantized_score"] is None
+            else f"quantised {miss['quantized_score']:.3f} at IoU {miss['iou']:.2f}"
+        )
+        print(f"  image {miss['image']}: float face {miss['float_score']:.3f} -> {found}")
     print(f"  arena {result['arena_bytes']:,} B, weights {result['weight_flash_bytes']:,} B, {result['macs']:,} MACs")
     if "instructions_per_mac" in result:
         print(
