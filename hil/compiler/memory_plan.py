@@ -11,6 +11,8 @@ from hil.compiler.row_alias import row_aliases
 from hil.compiler.schedule import Step, align, reorder, schedule
 from hil.errors import CompileError
 
+STREAMED_INPUT = 0xFFFFFFFF  # HIL_STREAMED_INPUT (hil_model.h): the offset of an input read by rows, never placed
+
 
 @dataclass(frozen=True)
 class Buffer:
@@ -143,12 +145,15 @@ def plan(graph: QGraph, steps: list[Step], alias_rows: bool = True) -> MemoryPla
     (row_alias.py)."""
     members = in_place_members(graph, steps)
     last = len(steps) - 1
-    first_use = {t: -1 for t in graph.inputs}
+    streamed = {s.inputs[0] for s in steps if s.kind == "front"}
+    first_use = {t: -1 for t in graph.inputs if t not in streamed}
     last_use: dict[str, int] = {}
     for i, step in enumerate(steps):
         first_use.setdefault(step.output, i)
         for t in step.inputs:
             last_use[t] = i
+    for t in streamed:
+        del last_use[t]
     for t in graph.outputs:
         last_use[t] = last
     # A concat's buffer is live from its first member's write to its last reader.
@@ -170,6 +175,7 @@ def plan(graph: QGraph, steps: list[Step], alias_rows: bool = True) -> MemoryPla
     for member, (root, delta) in members.items():
         offsets[member] = offsets[root] + delta
     arena = max((offsets[b.name] + b.size for b in buffers), default=0)
+    offsets.update({t: STREAMED_INPUT for t in streamed})
     return MemoryPlan(
         offsets, buffers, align(arena), max(_step_bytes(buffers, aliases, len(steps)), default=0), aliases
     )
@@ -224,9 +230,11 @@ def _cut_chains(buffers: list[Buffer], aliases: dict[str, tuple[str, int]], coun
     return best
 
 
-def scheduled_plan(graph: QGraph, fuse: bool = True) -> tuple[list[Step], MemoryPlan]:
-    """The schedule whose plan needs the smallest arena (reorder looking ahead with this planner), and its plan."""
-    steps = reorder(graph, schedule(graph, fuse, memory_order=False), score=lambda s: _score(plan(graph, s)))
+def scheduled_plan(graph: QGraph, fuse: bool = True, stream_input: bool = False) -> tuple[list[Step], MemoryPlan]:
+    """The schedule whose plan needs the smallest arena (reorder looking ahead with this planner), and its plan;
+    stream_input: the first steps run as one row pipeline reading the input by rows (schedule.stream_front)."""
+    steps = schedule(graph, fuse, memory_order=False, stream_input=stream_input)
+    steps = reorder(graph, steps, score=lambda s: _score(plan(graph, s)))
     return steps, plan(graph, steps)
 
 

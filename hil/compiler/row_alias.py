@@ -30,6 +30,8 @@ def _conv_needed(stride: int, pad: int) -> Callable[[int], int]:
 def _needed_rows(graph: QGraph, step: Step) -> Callable[[int], int] | None:
     """needed(y) for a step whose output may overwrite its consumed input rows, else None."""
     node = step.nodes[0]
+    if step.kind == "front":
+        return None  # its input is read by rows through hil_input_read, never in the arena
     if step.kind == "l2norm_conv":
         return None  # its input is a detection source, which other steps read after it
     if step.kind == "mbconv":
