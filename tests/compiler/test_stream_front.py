@@ -13,6 +13,7 @@ from torch import nn
 
 from hil.compiler.calibrate import profile
 from hil.compiler.capture import capture
+from hil.compiler.debug_layers import first_layer_divergence
 from hil.compiler.host_model import HostModel, HostModelError
 from hil.compiler.live_set import live_sets
 from hil.compiler.memory_plan import STREAMED_INPUT, scheduled_plan
@@ -171,3 +172,24 @@ def test_a_read_out_of_order_is_refused_by_the_host_reader(tmp_path) -> None:
     x = RandomModel(0).example(7).permute(0, 2, 3, 1).numpy()
     with pytest.raises(HostModelError, match="hil_input_read refused"):
         host.run([compiled.qgraph.quantize_input(x)])
+
+
+def test_debug_layers_name_the_front_and_skip_its_inner_maps(tmp_path) -> None:
+    """The debug build dumps the streamed front once (its last stage's output, under the front's name): the maps
+    inside it are never whole. A perturbed stem bias is found in the front."""
+    model, compiled = _random(1, tmp_path)
+    x = model.example(7).permute(0, 2, 3, 1).numpy()
+    host = HostModel(compiled.emitted.sources, build_root=tmp_path / "host", debug_layers=True)
+    dumped = host.run_layers([compiled.qgraph.quantize_input(x)])
+    assert [name for _, name, _ in dumped] == [s.name for s in compiled.steps]
+    assert first_layer_divergence(compiled, host, x) is None
+    source_path = compiled.emitted.sources.directory / "model.c"
+    source = source_path.read_text()
+    head, tail = source.split("static const int32_t l0_s1_bias[", 1)
+    size, rest = tail.split("] = {\n    ", 1)
+    values, rest = rest.split("\n", 1)
+    low = ", ".join(str(int(v) - (1 << 28)) for v in values.rstrip(",").split(", "))  # every stem channel to 0
+    source_path.write_text(f"{head}static const int32_t l0_s1_bias[{size}] = {{\n    {low}\n{rest}")
+    perturbed = HostModel(compiled.emitted.sources, build_root=tmp_path / "host", debug_layers=True)
+    divergence = first_layer_divergence(compiled, perturbed, x)
+    assert divergence is not None and (divergence.index, divergence.layer) == (0, compiled.steps[0].name)
