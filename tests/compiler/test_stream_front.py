@@ -193,3 +193,17 @@ def test_debug_layers_name_the_front_and_skip_its_inner_maps(tmp_path) -> None:
     perturbed = HostModel(compiled.emitted.sources, build_root=tmp_path / "host", debug_layers=True)
     divergence = first_layer_divergence(compiled, perturbed, x)
     assert divergence is not None and (divergence.index, divergence.layer) == (0, compiled.steps[0].name)
+
+
+@QEMU
+def test_profile_names_the_front_by_its_layers(streamed_faces, calibration_inputs, tmp_path) -> None:
+    """hil.bench.profile on the streamed M4: one entry for the front, named by its layers, the hottest."""
+    from hil.bench.profile import profile_compiled
+
+    compiled = streamed_faces["m4"]
+    result = profile_compiled(compiled, calibration_inputs[2], tmp_path)
+    assert result["firmware_equals_golden"]
+    assert len(result["layers"]) == len(compiled.steps)
+    hottest = result["layers"][0]
+    assert (hottest["name"], hottest["op"]) == ("conv.0+rnn_model+mob.0", "front")
+    assert sum(r["macs"] for r in result["layers"]) == compiled.qgraph.macs
