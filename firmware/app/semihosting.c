@@ -7,6 +7,7 @@
 #define SYS_WRITE0 0x04u
 #define SYS_WRITE 0x05u
 #define SYS_READ 0x06u
+#define SYS_SEEK 0x0Au
 #define SYS_FLEN 0x0Cu
 #define SYS_EXIT_EXTENDED 0x20u
 #define ADP_STOPPED_APPLICATION_EXIT 0x20026u
@@ -41,6 +42,12 @@ uint32_t sh_write(int32_t handle, const uint8_t *data, uint32_t n)
 {
     uint32_t args[3] = {(uint32_t)handle, (uint32_t)(uintptr_t)data, n};
     return semihost_call(SYS_WRITE, args);
+}
+
+int32_t sh_seek(int32_t handle, uint32_t position)
+{
+    uint32_t args[2] = {(uint32_t)handle, position};
+    return (int32_t)semihost_call(SYS_SEEK, args);
 }
 
 int32_t sh_file_length(int32_t handle)

@@ -13,6 +13,8 @@ int32_t sh_close(int32_t handle);
 /* Bytes NOT transferred: 0 means all of them. */
 uint32_t sh_read(int32_t handle, uint8_t *data, uint32_t n);
 uint32_t sh_write(int32_t handle, const uint8_t *data, uint32_t n);
+/* Moves to byte `position` from the file's start: 0, or negative on failure. */
+int32_t sh_seek(int32_t handle, uint32_t position);
 /* File length in bytes, or -1. */
 int32_t sh_file_length(int32_t handle);
 /* A NUL-terminated string to the host's console (QEMU: its stderr). */

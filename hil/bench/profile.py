@@ -60,14 +60,19 @@ void hil_profile_layer(int32_t index)
 """
 
 
-def compile_for_profile(model: str, work: Path):
-    """(CompiledModel, test image) of a registered face model, compiled as the catalog compiles it."""
+def compile_for_profile(model: str, work: Path, stream_input: bool | None = None):
+    """(CompiledModel, test image) of a registered face model, compiled as the catalog compiles it (stream_input:
+    with or without a streamed front, None: the model's choice)."""
+    from dataclasses import replace
+
     from hil.catalog import compile_spec, resolve_model
     from hil.compiler.calibrate import synthetic_images
 
     if model not in MODEL_NAMES:
         raise HilError(f"--model {model}: expected one of {', '.join(MODEL_NAMES)}")
-    compiled = compile_spec(resolve_model(f"rnnpool_face_{MODEL_NAMES[model]}"), directory=work / "model_c")
+    spec = resolve_model(f"rnnpool_face_{MODEL_NAMES[model]}")
+    spec = spec if stream_input is None else replace(spec, stream_input=stream_input)
+    compiled = compile_spec(spec, directory=work / "model_c")
     return compiled, synthetic_images(1, "test")[0]
 
 
@@ -122,9 +127,9 @@ def profile_compiled(compiled, x: np.ndarray, work: Path) -> dict:
     }
 
 
-def profile(model: str, work: Path) -> dict:
-    """The per-layer profile of a registered face model."""
-    compiled, x = compile_for_profile(model, work)
+def profile(model: str, work: Path, stream_input: bool | None = None) -> dict:
+    """The per-layer profile of a registered face model (a streamed front is one entry, named by its layers)."""
+    compiled, x = compile_for_profile(model, work, stream_input)
     return profile_compiled(compiled, x, work)
 
 
@@ -155,14 +160,20 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="m4 or qvga (rnnpool_face_m4, rnnpool_face_qvga)")
     parser.add_argument("--top", type=int, default=None, help="print only the N hottest layers")
     parser.add_argument("--workdir", type=Path, default=None, help="keep the build here (default: a temp folder)")
+    parser.add_argument(
+        "--stream-input",
+        choices=("on", "off"),
+        help="compile with the input read by rows into a streamed front (default: the model's choice)",
+    )
 
 
 def _command(args: argparse.Namespace) -> dict:
+    stream = None if args.stream_input is None else args.stream_input == "on"
     if args.workdir is not None:
-        result = profile(args.model, args.workdir)
+        result = profile(args.model, args.workdir, stream)
     else:
         with tempfile.TemporaryDirectory(prefix="hil_profile_") as work:
-            result = profile(args.model, Path(work))
+            result = profile(args.model, Path(work), stream)
     if not args.json:
         print_profile(result, args.top)
     return result

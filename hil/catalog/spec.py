@@ -86,6 +86,9 @@ class ModelSpec:
     # Activation exponents (hil compile --exponents): "calibrated" (each tensor's calibrated max) or "search".
     exponents: str = "calibrated"
     exponent_objective: tuple[str, ...] = ()
+    # The input read by rows as the first layers need them (hil compile --stream-input): hil_model.h's streamed
+    # inputs, a row pipeline of the first layers in the arena instead of their whole maps.
+    stream_input: bool = False
 
     @property
     def compiled_from_pytorch(self) -> bool:

@@ -1,5 +1,6 @@
 """C helpers the generated model.c includes when it uses them: data moves (replicate pad, channel copies,
-channel max) and the row-streamed MBConv block. Plain C99, no state; each is emitted verbatim."""
+channel max), the row-streamed MBConv block and the row windows of a streamed front. Plain C99, no state; each is
+emitted verbatim."""
 
 from __future__ import annotations
 
@@ -105,7 +106,7 @@ static hil_kernel_status gen_l2norm_conv_s8(const hil_l2norm_params *norm, const
 }
 """
 
-MBCONV = """
+MBCONV_ROWS = """
 /* An MBConv block: 1x1 expand, depthwise, 1x1 project, optional residual add, as separate kernel calls with
  * the same integer arithmetic as layer by layer. */
 typedef struct {
@@ -131,14 +132,18 @@ typedef struct {
     hil_add_params add;
 } gen_mbconv;
 
+/* Row `row` of a block's input map: a pointer valid until the next call, or NULL when it cannot be had. */
+typedef const int8_t *(*gen_row_source)(void *state, int32_t row);
+
 /* Streams the block by output rows: rows holds the expanded input rows the depthwise window needs (kernel
  * height rows, kept in order and shifted down as the window moves), so the expanded map never exists whole.
- * dw_row holds one depthwise output row; project_row one projected row before the residual add. */
-static hil_kernel_status gen_mbconv_s8(const gen_mbconv *b, const int8_t *x, int8_t *y, int8_t *rows, int8_t *dw_row,
-                                       int8_t *project_row)
+ * dw_row holds one depthwise output row; project_row one projected row before the residual add. Each input row is
+ * asked of source once, when it is expanded (and again for a residual add). */
+static hil_kernel_status gen_mbconv_rows_s8(const gen_mbconv *b, gen_row_source source, void *state, int8_t *y,
+                                            int8_t *rows, int8_t *dw_row, int8_t *project_row)
 {
     const int32_t h = b->in_dims.h, w = b->in_dims.w, ch = b->hidden;
-    const int32_t row_in = w * b->in_dims.c, row_hidden = w * ch, row_out = b->out_dims.w * b->out_dims.c;
+    const int32_t row_hidden = w * ch, row_out = b->out_dims.w * b->out_dims.c;
     const int32_t k_h = b->depthwise_filter_dims.h, s_h = b->depthwise.stride_h, p_h = b->depthwise.pad_h;
     const hil_dims x_row = {1, 1, w, b->in_dims.c};
     const hil_dims hidden_row = {1, 1, w, ch};
@@ -157,7 +162,11 @@ static hil_kernel_status gen_mbconv_s8(const gen_mbconv *b, const int8_t *x, int
             first = lo;
         }
         for (; next < hi; ++next) {
-            const hil_kernel_status s = pointwise_conv2d_s8(&b->expand, b->expand_shift, &x_row, x + next * row_in,
+            const int8_t *x = source(state, next);
+            if (x == NULL) {
+                return HIL_KERNEL_ARG_ERROR;
+            }
+            const hil_kernel_status s = pointwise_conv2d_s8(&b->expand, b->expand_shift, &x_row, x,
                                                             &b->expand_filter_dims, b->expand_filter,
                                                             b->expand_bias, &hidden_row,
                                                             rows + (next - first) * row_hidden);
@@ -175,15 +184,77 @@ static hil_kernel_status gen_mbconv_s8(const gen_mbconv *b, const int8_t *x, int
             s = pointwise_conv2d_s8(&b->project, b->project_shift, &dw_dims, dw_row, &b->project_filter_dims,
                                     b->project_filter, b->project_bias, &y_row, b->residual ? project_row : out);
         }
-        if (s == HIL_KERNEL_OK && b->residual == 1) {
-            s = add_s8(&b->add, &y_row, x + oy * row_in, project_row, out);
-        } else if (s == HIL_KERNEL_OK && b->residual == 2) {
-            s = add_s8(&b->add, &y_row, project_row, x + oy * row_in, out);
+        if (s == HIL_KERNEL_OK && b->residual) {
+            const int8_t *x = source(state, oy);
+            if (x == NULL) {
+                return HIL_KERNEL_ARG_ERROR;
+            }
+            s = b->residual == 1 ? add_s8(&b->add, &y_row, x, project_row, out)
+                                 : add_s8(&b->add, &y_row, project_row, x, out);
         }
         if (s != HIL_KERNEL_OK) {
             return s;
         }
     }
     return HIL_KERNEL_OK;
+}
+"""
+
+MBCONV = """
+/* The block over a map held whole in the arena (gen_mbconv_rows_s8 with its rows as the source). */
+typedef struct {
+    const int8_t *x;
+    int32_t row_bytes;
+} gen_map;
+
+static const int8_t *gen_map_row(void *state, int32_t row)
+{
+    const gen_map *map = (const gen_map *)state;
+    return map->x + row * map->row_bytes;
+}
+
+static hil_kernel_status gen_mbconv_s8(const gen_mbconv *b, const int8_t *x, int8_t *y, int8_t *rows, int8_t *dw_row,
+                                       int8_t *project_row)
+{
+    gen_map map = {x, b->in_dims.w * b->in_dims.c};
+    return gen_mbconv_rows_s8(b, gen_map_row, &map, y, rows, dw_row, project_row);
+}
+"""
+
+WINDOW = """
+/* A window of consecutive rows of a map no one holds whole (a streamed front's stage): rows first .. next - 1, in
+ * order from rows[0]. A reader asking for rows [lo, hi) first drops those below lo (gen_window_drop), then has
+ * rows made up to hi, each at gen_window_row (gen_window_made after each: a row below lo is dropped at once). */
+typedef struct {
+    int8_t *rows;
+    int32_t row_bytes;
+    int32_t first;
+    int32_t next;
+} gen_window;
+
+static int8_t *gen_window_row(const gen_window *w, int32_t row)
+{
+    return w->rows + (row - w->first) * w->row_bytes;
+}
+
+static void gen_window_drop(gen_window *w, int32_t lo)
+{
+    if (lo <= w->first) {
+        return;
+    }
+    if (w->next > lo) {
+        memmove(w->rows, w->rows + (lo - w->first) * w->row_bytes, (size_t)((w->next - lo) * w->row_bytes));
+        w->first = lo;
+    } else {
+        w->first = w->next; /* none held is needed: the next row made goes to rows[0] */
+    }
+}
+
+static void gen_window_made(gen_window *w, int32_t lo)
+{
+    ++w->next;
+    if (w->next <= lo) {
+        w->first = w->next;
+    }
 }
 """

@@ -158,6 +158,8 @@ def _compile(args: argparse.Namespace) -> dict:
         spec = replace(spec, name=args.name)
     if args.exponents:
         spec = replace(spec, exponents=args.exponents)
+    if args.stream_input:
+        spec = replace(spec, stream_input=args.stream_input == "on")
     spec, ram_budget = bit_width_spec(spec, args.bit_widths, args.board, args.ram_budget)
     compiled = compile_spec(spec, directory=args.output)
     result = compile_summary(compiled, args.board)
@@ -232,6 +234,12 @@ def add_compile_command(subparsers) -> argparse.ArgumentParser:
         choices=exponent_search.MODES,
         help="calibrated: each activation's calibrated max; search: finer where the golden SNR rises "
         "(default: the model's choice)",
+    )
+    command.add_argument(
+        "--stream-input",
+        choices=("on", "off"),
+        help="on: the model reads its input by rows (hil_input_read) into a row pipeline of its first layers, so "
+        "neither the input nor their maps are held whole (default: the model's choice)",
     )
     command.add_argument(
         "--ram-budget",

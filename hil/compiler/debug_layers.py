@@ -1,5 +1,8 @@
 """Where does generated C first leave the golden model? Every layer's output from a debug build of the C
-(HostModel(debug_layers=True)) against the golden model's value of the same tensor, in execution order."""
+(HostModel(debug_layers=True)) against the golden model's value of the same tensor, in execution order.
+A streamed front (stream_input, schedule.stream_front) is one layer named by its stages (conv.0+rnn_model+mob.0):
+the maps before its last stage's output never exist whole, so they are not dumped and not compared; a divergence
+inside it is named by the front."""
 
 from __future__ import annotations
 

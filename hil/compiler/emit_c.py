@@ -14,7 +14,7 @@ from hil.compiler import c_support
 from hil.compiler.golden import LAYER_KERNELS
 from hil.compiler.memory_plan import MemoryPlan, in_place_members
 from hil.compiler.qgraph import QGraph, QNode
-from hil.compiler.schedule import Step
+from hil.compiler.schedule import Step, front_stage, pad_rows_below, real_rows
 from hil.errors import CompileError
 from hil.kernels_ref.params import C_STRUCTS, c_initializer
 from hil.model_sources import ModelSources, TensorSpec, c_tensor_info, write_if_changed
@@ -74,6 +74,7 @@ class _Emitter:
         self.memory = memory
         self.members = in_place_members(graph, steps)
         self.weights: list[str] = []
+        self.functions: list[str] = []  # a streamed front's stage functions, before model_run
         self.helpers: set[str] = set()
         self.flash = 0
 
@@ -127,25 +128,31 @@ class _Emitter:
             f"{self.ptr(node.output)}));\n"
         )
 
-    def rnnpool(self, i: int, node: QNode, scratch: int, scratch_size: int, output: str | None = None) -> str:
-        """rnnpool_layer_s8 over the map; with output (the pad after it, a wider layout) the same kernel once per
-        patch row, on the band of input rows that row reads, each row written straight into output's layout."""
+    def rnnpool_setup(self, prefix: str, node: QNode, scratch: str, scratch_size: int) -> tuple[str, str]:
+        """The statics of an RNNPool call (params, rnn1, rnn2, ctx over scratch) and its offset array (or NULL)."""
         p = node.params
-        names = {k: self.array(f"l{i}_{k}", v) for k, v in node.arrays.items()}
+        names = {k: self.array(f"{prefix}_{k}", v) for k, v in node.arrays.items()}
         w1, w2 = node.attrs["rnn1"], node.attrs["rnn2"]
         offset = names["offset"] if node.kernel == "rnnpool_offset_s8" else "NULL"
-        stride = node.attrs["stride"]
 
-        def weights(prefix: str, w) -> str:
-            fields = ", ".join(names[f"{prefix}_{k}"] for k in ("w", "u", "bias_gate", "bias_update"))
+        def weights(name: str, w) -> str:
+            fields = ", ".join(names[f"{name}_{k}"] for k in ("w", "u", "bias_gate", "bias_update"))
             return f"{{{w.input_size}, {w.hidden_size}, {fields}}}"
 
         setup = (
             f"        static const hil_rnnpool_params params = {c_initializer(p)};\n"
             f"        static const hil_fastgrnn_weights rnn1 = {weights('rnn1', w1)};\n"
             f"        static const hil_fastgrnn_weights rnn2 = {weights('rnn2', w2)};\n"
-            f"        const hil_context ctx = {{arena + {scratch}u, {scratch_size}}};\n"
+            f"        const hil_context ctx = {{{scratch}, {scratch_size}}};\n"
         )
+        return setup, offset
+
+    def rnnpool(self, i: int, node: QNode, scratch: int, scratch_size: int, output: str | None = None) -> str:
+        """rnnpool_layer_s8 over the map; with output (the pad after it, a wider layout) the same kernel once per
+        patch row, on the band of input rows that row reads, each row written straight into output's layout."""
+        p = node.params
+        stride = node.attrs["stride"]
+        setup, offset = self.rnnpool_setup(f"l{i}", node, f"arena + {scratch}u", scratch_size)
         if output is None:
             return setup + (
                 f"        static const hil_dims in_dims = {_dims(self.shape(node.inputs[0]))};\n"
@@ -331,15 +338,16 @@ class _Emitter:
             return "".join(lines) or "        /* every input was written in place */\n"
         raise CompileError(f"{node.name}: no C for '{node.kernel}'")
 
-    def mbconv(self, i: int, step: Step) -> str:
-        self.helpers.add("mbconv")
+    def mbconv_block(self, prefix: str, step: Step) -> str:
+        """The gen_mbconv initialiser of an MBConv step, its arrays named prefix_<role>_<array>."""
+        self.helpers.add("mbconv_rows")
         expand, depthwise, project = step.nodes[:3]
         arrays = {}
         for role, node in (("expand", expand), ("depthwise", depthwise), ("project", project)):
             arrays[role] = (
-                self.array(f"l{i}_{role}_filter", node.arrays["filter"]),
-                self.array(f"l{i}_{role}_bias", node.arrays["bias"]),
-                self.array(f"l{i}_{role}_shift", node.arrays["out_shift"]),
+                self.array(f"{prefix}_{role}_filter", node.arrays["filter"]),
+                self.array(f"{prefix}_{role}_bias", node.arrays["bias"]),
+                self.array(f"{prefix}_{role}_shift", node.arrays["out_shift"]),
             )
         x = expand.inputs[0]
         residual, add = 0, "{0, 0, 0, 0, 0}"
@@ -358,7 +366,13 @@ class _Emitter:
             str(residual),
             add,
         ]
-        body = ",\n            ".join(fields)
+        return ",\n            ".join(fields)
+
+    def mbconv(self, i: int, step: Step) -> str:
+        self.helpers.add("mbconv")
+        body = self.mbconv_block(f"l{i}", step)
+        x = step.nodes[0].inputs[0]
+        residual = len(step.nodes) == 4
         scratch = {name: self.memory.offsets[f"{i}:{name}"] for name in step.scratch}
         project_row = f"(int8_t *)(arena + {scratch['project_row']}u)" if residual else "NULL"
         return (
@@ -367,6 +381,151 @@ class _Emitter:
             f"                                   (int8_t *)(arena + {scratch['rows']}u), "
             f"(int8_t *)(arena + {scratch['dw_row']}u), {project_row}));\n"
         )
+
+    # ---- the streamed front (schedule.stream_front) ----------------------------------------------------------------
+
+    def front(self, i: int, step: Step) -> str:
+        """The row pipeline: a function per window (l{i}_rows_<k>: window k made to hold rows [lo, hi) of its map,
+        window 0 the input's, read through hil_input_read), one that runs the last stage into its whole output
+        (l{i}_run), and in model_run the windows in the arena. The stage functions return 0, 1 when a kernel refused
+        its arguments, or a refused input read's ERR_ code negated; model_run returns layer + 1 or that code."""
+        self.helpers.add("window")
+        state = f"l{i}_front"
+        parts, windows = step.parts, step.windows
+        offsets = {name: self.memory.offsets[f"{i}:{name}"] for name in step.scratch}
+        self.functions.append(
+            f"/* The row windows of layer {i}'s streamed front (the input's, then each stage's but the last), the\n"
+            " * buffer its stages use in turn (RNNPool's scratch, the depthwise row) and the last MBConv's expanded\n"
+            " * rows. */\n"
+            f"typedef struct {{\n    gen_window w[{len(windows)}];\n    int8_t *work;\n    int8_t *expanded;\n"
+            f"    int32_t status; /* why a row source returned NULL */\n}} {state};\n"
+        )
+        rows, row_bytes = self.shape(step.inputs[0])[1], windows[0][1]
+        index = self.graph.inputs.index(step.inputs[0])
+        self.functions.append(
+            f"/* Rows [lo, hi) of input {index} ({rows} rows of {row_bytes} B) in window 0, each byte read once. */\n"
+            f"static int32_t l{i}_rows_0({state} *f, int32_t lo, int32_t hi)\n{{\n"
+            f"    gen_window *w = &f->w[0];\n    gen_window_drop(w, lo);\n"
+            f"    for (; w->next < hi; gen_window_made(w, lo)) {{\n"
+            f"        const int32_t status = hil_input_read({index}u, (uint32_t)w->next * {row_bytes}u, {row_bytes}u,\n"
+            f"                                              (uint8_t *)gen_window_row(w, w->next));\n"
+            f"        if (status != 0) {{\n            return -status;\n        }}\n    }}\n    return 0;\n}}\n"
+        )
+        for k, part in enumerate(parts[:-1], start=1):
+            self.functions.append(self.front_window(i, k, part, windows[k][0] > 1))
+        self.functions.append(self.front_sink(i, len(parts), parts[-1]))
+        names = ["input rows", *(f"{p.name} rows" for p in parts[:-1])]
+        inits = ", ".join(
+            f"{{(int8_t *)(arena + {offsets[name]}u), {b}, 0, 0}}" for name, (_, b) in zip(names, windows, strict=True)
+        )
+        pointer = lambda name: f"(int8_t *)(arena + {offsets[name]}u)" if name in offsets else "NULL"  # noqa: E731
+        return (
+            f"        {state} f = {{{{{inits}}},\n"
+            f"                        {pointer('work')}, {pointer(f'{parts[-1].name} expanded rows')}, 0}};\n"
+            f"        int32_t status = l{i}_run(&f, {self.ptr(step.output)});\n"
+            f"        if (status == 0) {{\n"
+            f"            status = l{i}_rows_0(&f, {rows}, {rows}); /* input rows no stage reads: read, dropped */\n"
+            f"        }}\n"
+            f"        if (status != 0) {{\n            return status < 0 ? status : {i + 1};\n        }}\n"
+        )
+
+    def front_row(self, i: int, k: int, part: Step, row: str, previous: str | None) -> str:
+        """Statements (inside a loop over y) making output row y of stage k (parts[k - 1]) at row from window k - 1;
+        previous: row y - 1, which a replicate pad's rows below the map copy (None: row holds it already)."""
+        node, source, prefix = part.nodes[0], f"l{i}_rows_{k - 1}", f"l{i}_s{k}"
+        _, h, w, c = self.shape(node.inputs[0])
+        fail = "if (status != 0) {\n            return status;\n        }\n"
+        if front_stage(part) == "conv":
+            f = self.array(f"{prefix}_filter", node.arrays["filter"])
+            b = self.array(f"{prefix}_bias", node.arrays["bias"])
+            sh = self.array(f"{prefix}_shift", node.arrays["out_shift"])
+            k_h, stride, pad = node.arrays["filter"].shape[1], node.params.stride_h, node.params.pad_h
+            _, _, ow, oc = self.shape(node.output)
+            return (
+                f"        static const hil_conv_params params = {c_initializer(node.params)};\n"
+                f"        static const hil_dims filter_dims = {_dims(node.arrays['filter'].shape)};\n"
+                f"        static const hil_dims row_dims = {_dims((1, 1, ow, oc))};\n"
+                f"        const int32_t top = y * {stride} - {pad};\n"
+                f"        const int32_t lo_in = top < 0 ? 0 : top;\n"
+                f"        const int32_t hi_in = top + {k_h} < {h} ? top + {k_h} : {h};\n"
+                f"        const int32_t status = {source}(f, lo_in, hi_in);\n"
+                f"        {fail}"
+                f"        hil_conv_params band = params; /* the band of rows, padded where the map is */\n"
+                f"        band.pad_h = lo_in - top;\n"
+                f"        const hil_dims band_dims = {{1, hi_in - lo_in, {w}, {c}}};\n"
+                f"        if ({node.kernel}(&band, {sh}, &band_dims, gen_window_row(&f->w[{k - 1}], lo_in),\n"
+                f"            &filter_dims, {f}, {b}, &row_dims, {row}) != HIL_KERNEL_OK) {{\n"
+                "            return 1;\n        }\n"
+            )
+        stride, patch = node.attrs["stride"], node.params.patch_h
+        setup, offset = self.rnnpool_setup(prefix, node, "f->work", part.scratch["rnnpool"])
+        _, real, rw, rc = self.shape(node.output)
+        out_w = self.shape(part.output)[2]
+        text = (
+            setup + f"        static const hil_dims band_dims = {_dims((1, patch, w, c))};\n"
+            f"        static const hil_dims row_dims = {_dims((1, 1, rw, rc))};\n"
+            f"        if (y < {real}) {{\n"
+            f"            const int32_t status = {source}(f, y * {stride}, y * {stride} + {patch});\n"
+            f"            if (status != 0) {{\n                return status;\n            }}\n"
+            f"            if (rnnpool_layer_s8(&ctx, &params, {stride}, &band_dims, gen_window_row(&f->w[{k - 1}], "
+            f"y * {stride}), &rnn1,\n                                 &rnn2, {offset}, &row_dims, {row}) != "
+            f"HIL_KERNEL_OK) {{\n                return 1;\n            }}\n"
+        )
+        if out_w > rw:  # the replicate pad's columns right of the map
+            self.helpers.add("pad_edges")
+            text += f"            gen_pad_edges_s8({row}, 1, {rw}, {rc}, 1, {out_w});\n"
+        if pad_rows_below(self.graph, part):
+            copy = f"memcpy({row}, {previous}, {out_w * rc}u);" if previous else "/* the one-row window holds it */"
+            text += "        } else { /* a row of the replicate pad below the map: the last row's copy */\n"
+            text += f"            {copy}\n"
+        return text + "        }\n"
+
+    def front_window(self, i: int, k: int, part: Step, copy_pad_rows: bool) -> str:
+        """l{i}_rows_<k>: rows [lo, hi) of stage k's output in window k."""
+        keep = "lo"
+        if pad_rows_below(self.graph, part) and copy_pad_rows:
+            last = real_rows(self.graph, part) - 1
+            keep = f"hi > {last + 1} && lo > {last} ? {last} : lo"  # the row the pad's rows below copy stays
+        previous = "gen_window_row(w, y - 1)" if copy_pad_rows else None
+        return (
+            f"/* Rows [lo, hi) of {_c_comment(part.name)} ({self.shape(part.output)[1]} rows) in window {k}. */\n"
+            f"static int32_t l{i}_rows_{k}(l{i}_front *f, int32_t lo, int32_t hi)\n{{\n"
+            f"    gen_window *w = &f->w[{k}];\n    const int32_t keep = {keep};\n    gen_window_drop(w, keep);\n"
+            f"    for (; w->next < hi; gen_window_made(w, keep)) {{\n        const int32_t y = w->next;\n"
+            + self.front_row(i, k, part, "gen_window_row(w, y)", previous)
+            + "    }\n    return 0;\n}\n"
+        )
+
+    def front_sink(self, i: int, k: int, part: Step) -> str:
+        """l{i}_run: the last stage (k) over its whole output."""
+        state = f"l{i}_front"
+        if front_stage(part) == "mbconv":
+            block = self.mbconv_block(f"l{i}_s{k}", part)
+            return (
+                f"/* Row `row` of {_c_comment(part.name)}'s input, from window {k - 1}. */\n"
+                f"static const int8_t *l{i}_source(void *state, int32_t row)\n{{\n"
+                f"    {state} *f = ({state} *)state;\n"
+                f"    f->status = l{i}_rows_{k - 1}(f, row, row + 1);\n"
+                f"    return f->status == 0 ? gen_window_row(&f->w[{k - 1}], row) : NULL;\n}}\n\n"
+                f"static int32_t l{i}_run({state} *f, int8_t *out)\n{{\n"
+                f"    static const gen_mbconv block = {{\n            {block}}};\n"
+                f"    if (gen_mbconv_rows_s8(&block, l{i}_source, f, out, f->expanded, f->work, NULL) !=\n"
+                "        HIL_KERNEL_OK) {\n"
+                f"        return f->status != 0 ? f->status : 1;\n    }}\n    return 0;\n}}\n"
+            )
+        _, rows, ow, oc = self.shape(part.output)
+        text = (
+            f"static int32_t l{i}_run({state} *f, int8_t *out)\n{{\n"
+            f"    for (int32_t y = 0; y < {real_rows(self.graph, part)}; ++y) {{\n"
+            + self.front_row(i, k, part, f"out + y * {ow * oc}", None)
+            + "    }\n"
+        )
+        if pad_rows_below(self.graph, part):
+            node = part.nodes[0]
+            _, rh, rw, rc = self.shape(node.output)
+            self.helpers.add("pad_edges")
+            text += f"    gen_pad_edges_s8(out, {rh}, {rw}, {rc}, {rows}, {ow});\n"
+        return text + "    return 0;\n}\n"
 
     def step(self, i: int, step: Step) -> str:
         out = step.output
@@ -377,6 +536,10 @@ class _Emitter:
         return self._step(i, step) + dump + f"    HIL_PROFILE_LAYER({i});\n"
 
     def _step(self, i: int, step: Step) -> str:
+        if step.kind == "front":
+            names = ", ".join(n.name for n in step.nodes)
+            body = self.front(i, step)
+            return f"    /* layer {i}: streamed front (the input read by rows) {names} */\n    {{\n{body}    }}\n"
         if step.kind == "mbconv":
             names = ", ".join(n.name for n in step.nodes)
             return f"    /* layer {i}: mbconv (streamed by rows) {names} */\n    {{\n{self.mbconv(i, step)}    }}\n"
@@ -403,6 +566,10 @@ class _Emitter:
         else:
             body = self.data_move(node)
         return f"{header}    {{\n{body}    }}\n"
+
+
+def _c_comment(text: str) -> str:
+    return text.replace("*/", "* /")
 
 
 def _c_string(text: str) -> str:
@@ -434,7 +601,9 @@ def emit(
         "l2norm_conv": c_support.L2NORM_CONV,
         "copy": c_support.COPY_CHANNELS,
         "max": c_support.CHANNEL_MAX,
+        "mbconv_rows": c_support.MBCONV_ROWS,
         "mbconv": c_support.MBCONV,
+        "window": c_support.WINDOW,
     }
     support = "".join(text for key, text in helpers.items() if key in emitter.helpers)
     inputs = tensor_specs(graph, graph.inputs, input_names or [f"input{i}" for i in range(len(graph.inputs))])
@@ -454,6 +623,7 @@ def emit(
         + DEBUG_LAYERS
         + "\n".join(emitter.weights)
         + support
+        + "".join("\n" + text for text in emitter.functions)
         + f"\nstatic const hil_tensor_info model_inputs[{len(inputs)}] = {{{in_info}}};\n"
         + f"static const hil_tensor_info model_outputs[{len(outputs)}] = {{{out_info}}};\n\n"
         + "int32_t model_run(uint8_t *arena)\n{\n    HIL_PROFILE_LAYER(-1);\n"

@@ -11,6 +11,8 @@ from hil.compiler.row_alias import row_aliases
 from hil.compiler.schedule import Step, align, reorder, schedule
 from hil.errors import CompileError
 
+STREAMED_INPUT = 0xFFFFFFFF  # HIL_STREAMED_INPUT (hil_model.h): the offset of an input read by rows, never placed
+
 
 @dataclass(frozen=True)
 class Buffer:
@@ -143,12 +145,15 @@ def plan(graph: QGraph, steps: list[Step], alias_rows: bool = True) -> MemoryPla
     (row_alias.py)."""
     members = in_place_members(graph, steps)
     last = len(steps) - 1
-    first_use = {t: -1 for t in graph.inputs}
+    streamed = {s.inputs[0] for s in steps if s.kind == "front"}
+    first_use = {t: -1 for t in graph.inputs if t not in streamed}
     last_use: dict[str, int] = {}
     for i, step in enumerate(steps):
         first_use.setdefault(step.output, i)
         for t in step.inputs:
             last_use[t] = i
+    for t in streamed:
+        del last_use[t]
     for t in graph.outputs:
         last_use[t] = last
     # A concat's buffer is live from its first member's write to its last reader.
@@ -165,31 +170,78 @@ def plan(graph: QGraph, steps: list[Step], alias_rows: bool = True) -> MemoryPla
         buffers += [Buffer(f"{i}:{name}", size, i, i) for name, size in step.scratch.items()]
     concat_buffers = set(members) | {root for root, _ in members.values()}
     aliases = row_aliases(graph, steps, last_use, concat_buffers) if alias_rows else {}
-    groups = _groups(buffers, aliases)
-    offsets = min(
-        (_first_fit(groups, order) for order in ORDERS),
-        key=lambda o: max((o[b.name] + b.size for b in buffers), default=0),
-    )
+    aliases = _cut_chains(buffers, aliases, len(steps))
+    offsets = _place(buffers, aliases)
     for member, (root, delta) in members.items():
         offsets[member] = offsets[root] + delta
     arena = max((offsets[b.name] + b.size for b in buffers), default=0)
-    memory = MemoryPlan(offsets, buffers, align(arena), 0, aliases)
-    first = {b.name: b.first for b in buffers}
-    memory.lower_bound = max(
-        sum(b.size for b in buffers if b.first <= i <= b.last)
-        - sum(memory.overlap_bytes(out) for out in aliases if first[out] == i)
-        for i in range(len(steps))
+    offsets.update({t: STREAMED_INPUT for t in streamed})
+    return MemoryPlan(
+        offsets, buffers, align(arena), max(_step_bytes(buffers, aliases, len(steps)), default=0), aliases
     )
-    return memory
 
 
-def scheduled_plan(graph: QGraph, fuse: bool = True) -> tuple[list[Step], MemoryPlan]:
-    """The schedule whose plan needs the smallest arena (reorder looking ahead with this planner), and its plan."""
-    steps = reorder(graph, schedule(graph, fuse, memory_order=False), score=lambda s: _score(plan(graph, s)))
+def _place(buffers: list[Buffer], aliases: dict[str, tuple[str, int]]) -> dict[str, int]:
+    """The offsets of the placement order (ORDERS) that needs the fewest bytes."""
+    groups = _groups(buffers, aliases)
+    return min(
+        (_first_fit(groups, order) for order in ORDERS),
+        key=lambda o: max((o[b.name] + b.size for b in buffers), default=0),
+    )
+
+
+def _step_bytes(buffers: list[Buffer], aliases: dict[str, tuple[str, int]], count: int) -> list[int]:
+    """The bytes live at each step, an aliased output's overlap with its input (fixed by its delta) counted once."""
+    sizes = {b.name: b.size for b in buffers}
+    live = [0] * count
+    for b in buffers:
+        for i in range(b.first, b.last + 1):
+            live[i] += b.size
+    first = {b.name: b.first for b in buffers}
+    for out, (source, delta) in aliases.items():
+        live[first[out]] -= max(0, min(sizes[source], delta + sizes[out]) - max(0, delta))
+    return live
+
+
+def _cut_chains(buffers: list[Buffer], aliases: dict[str, tuple[str, int]], count: int) -> dict[str, tuple]:
+    """The aliases to keep. Each alias fixes an output's offset from its input, so a run of them (the image, stem,
+    RNNPool, MBConv outputs...) is placed as one rigid block; residual blocks sit a row below their input, and
+    over many steps the block drifts until its first, largest members stand far above the bytes live later.
+    While the placement needs more than the most bytes live at one step, this drops, one at a time in production
+    order, each alias whose step stays within that bound without it, when the arena shrinks."""
+    if not aliases:
+        return aliases
+    bound = max(_step_bytes(buffers, aliases, count))
+
+    def arena(chosen: dict) -> int:
+        offsets = _place(buffers, chosen)
+        return align(max(offsets[b.name] + b.size for b in buffers))
+
+    best, best_arena = aliases, arena(aliases)
+    for out in list(aliases):
+        if best_arena <= bound:
+            break
+        trial = {k: v for k, v in best.items() if k != out}
+        if max(_step_bytes(buffers, trial, count)) > bound:
+            continue
+        trial_arena = arena(trial)
+        if trial_arena < best_arena:
+            best, best_arena = trial, trial_arena
+    return best
+
+
+def scheduled_plan(graph: QGraph, fuse: bool = True, stream_input: bool = False) -> tuple[list[Step], MemoryPlan]:
+    """The schedule whose plan needs the smallest arena (reorder looking ahead with this planner), and its plan;
+    stream_input: the first steps run as one row pipeline reading the input by rows (schedule.stream_front)."""
+    steps = schedule(graph, fuse, memory_order=False, stream_input=stream_input)
+    steps = reorder(graph, steps, score=lambda s: _score(plan(graph, s)))
     return steps, plan(graph, steps)
 
 
-def _score(memory: MemoryPlan) -> tuple[int, int]:
-    """Arena bytes, then the bytes held over all steps: between orders of one arena, the one that frees earlier
-    leaves room for what is left to change (and later planners)."""
-    return memory.arena_bytes, sum(b.size * (b.last - b.first + 1) for b in memory.buffers)
+def _score(memory: MemoryPlan) -> tuple:
+    """Arena bytes, then the steps' live bytes largest first (of two orders needing one arena, the one whose other
+    steps hold less leaves room for what is left to change: a later layer streamed, a wider activation), then the
+    bytes held over all steps (the one that frees earlier)."""
+    count = max((b.last for b in memory.buffers), default=-1) + 1
+    profile = sorted(_step_bytes(memory.buffers, memory.aliases, count), reverse=True)
+    return memory.arena_bytes, profile, sum(b.size * (b.last - b.first + 1) for b in memory.buffers)

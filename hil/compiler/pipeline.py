@@ -59,12 +59,15 @@ def compile_model(
     arena_budget: int | None = None,
     exponents: str = "calibrated",
     exponent_objective: list[str] | None = None,
+    stream_input: bool = False,
 ) -> CompiledModel:
     """Compiles model (run once on example, [B, C, H, W]) calibrated on NHWC float inputs; C goes to directory.
     exponents 'search' moves activations to finer exponents where the golden model's SNR on the objective outputs
     (default all) rises (exponent_search); 'calibrated' keeps each tensor's calibrated maximum.
     bit_widths 'search' widens to int16 the activations bit_widths.search picks within arena_budget bytes, among
-    those with int16 kernels (quantize.can_widen); 'int8' keeps every activation int8."""
+    those with int16 kernels (quantize.can_widen); 'int8' keeps every activation int8.
+    stream_input: the model reads its input by rows (hil_input_read) into a row pipeline of its first layers
+    (schedule.stream_front), so neither the input nor those layers' maps are held whole in the arena."""
     graph = optimize(capture(model, example))
     graph, ranges = centre_channels(graph, channel_ranges(graph, calibration))
     chosen_exponents = None
@@ -81,6 +84,6 @@ def compile_model(
         wide = {t: 16 for choice in search.choices for t in choice.tensors}
         qgraph = quantize(graph, ranges, wide)
         search.applied = sorted(wide)
-    steps, memory = scheduled_plan(qgraph)
+    steps, memory = scheduled_plan(qgraph, stream_input=stream_input)
     emitted = emit(qgraph, steps, memory, directory, name, ["input"], output_names)
     return CompiledModel(graph, qgraph, steps, memory, emitted, search, chosen_exponents)

@@ -7,7 +7,8 @@ input offset + delta whenever every output row ends before the input rows still 
 
     delta + (y + 1) * out_row_bytes <= needed(y) * in_row_bytes     for every output row y.
 
-The plan places such an output at input offset + delta, delta = min(0, the largest delta that holds), when the
+The plan places such an output at input offset + delta, delta = the largest delta that holds (rounded down to
+ALIGN; positive when the output rows fall behind the input rows, e.g. a strided or narrower output), when the
 step is its input's last reader: the input image's bytes become the stem's output, the stem's the RNNPool's, the
 RNNPool map's the first MBConv's, so no step holds a whole input map and a whole output map side by side.
 needed(y) is read off each kernel's loop (the C in firmware/kernels and c_support.MBCONV, whose row order
@@ -29,6 +30,8 @@ def _conv_needed(stride: int, pad: int) -> Callable[[int], int]:
 def _needed_rows(graph: QGraph, step: Step) -> Callable[[int], int] | None:
     """needed(y) for a step whose output may overwrite its consumed input rows, else None."""
     node = step.nodes[0]
+    if step.kind == "front":
+        return None  # its input is read by rows through hil_input_read, never in the arena
     if step.kind == "l2norm_conv":
         return None  # its input is a detection source, which other steps read after it
     if step.kind == "mbconv":
@@ -58,8 +61,9 @@ def _needed_rows(graph: QGraph, step: Step) -> Callable[[int], int] | None:
 
 
 def alias_delta(graph: QGraph, step: Step) -> int | None:
-    """The offset of the step's output from its (first) input when the output may overwrite consumed input rows,
-    a multiple of ALIGN and at most 0; None when the step does not stream by rows."""
+    """The largest offset of the step's output from its (first) input at which the output may overwrite consumed
+    input rows, a multiple of ALIGN (the output then ends inside the input: the bound at its last row); None when
+    the step does not stream by rows."""
     needed = _needed_rows(graph, step)
     if needed is None or graph.tensors[step.inputs[0]].shape[0] != 1:
         return None
@@ -67,7 +71,7 @@ def alias_delta(graph: QGraph, step: Step) -> int | None:
     in_row = graph.tensors[step.inputs[0]].nbytes // in_h
     out_row = graph.tensors[step.output].nbytes // out_h
     bound = min(needed(y) * in_row - (y + 1) * out_row for y in range(out_h))
-    return min(0, bound) // ALIGN * ALIGN
+    return bound // ALIGN * ALIGN
 
 
 def row_aliases(graph: QGraph, steps: list[Step], last_use: dict[str, int], exclude: set[str]) -> dict[str, tuple]:

@@ -1,6 +1,8 @@
 """Groups the quantised nodes into the steps the generated C executes: one kernel call (or loop) per node,
 except MBConv blocks (1x1 expand, depthwise, 1x1 project, optional residual add), which run fused and streamed
-by output rows so their expanded map never exists whole. The integer arithmetic is the same as node by node."""
+by output rows so their expanded map never exists whole. With stream_input, the first steps become one row
+pipeline (stream_front): the input is read by rows as they are needed, and no map before the pipeline's last
+output exists whole. The integer arithmetic is the same as node by node."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from hil.compiler.qgraph import QGraph, QNode
+from hil.errors import CompileError
 
 ALIGN = 4
 
@@ -19,17 +22,23 @@ def align(n: int) -> int:
 @dataclass
 class Step:
     """kind 'node' (one QNode), 'mbconv' (expand, depthwise, project[, add]), 'rnnpool_pad' (RNNPool writing
-    straight into the layout of the replicate pad after it) or 'l2norm_conv' (an L2Norm streamed by rows into one
-    convolution reading it); scratch: byte sizes it needs."""
+    straight into the layout of the replicate pad after it), 'l2norm_conv' (an L2Norm streamed by rows into one
+    convolution reading it) or 'front' (parts: steps run as one row pipeline from a streamed model input, see
+    stream_front); scratch: byte sizes it needs."""
 
     kind: str
     nodes: list[QNode]
     inputs: list[str]
     output: str
     scratch: dict[str, int] = field(default_factory=dict)
+    parts: list[Step] = field(default_factory=list)
+    # front: (rows, bytes per row) of each row window: the input's, then each part's but the last (whole)
+    windows: list[tuple[int, int]] = field(default_factory=list)
 
     @property
     def name(self) -> str:
+        if self.kind == "front":
+            return "+".join(p.name for p in self.parts)
         if self.kind == "mbconv":
             return self.nodes[0].name.rsplit(".conv", 1)[0]
         return self.nodes[-1].name if self.kind == "l2norm_conv" else self.nodes[0].name
@@ -98,8 +107,9 @@ def mbconv_scratch(graph: QGraph, block: list[QNode]) -> dict[str, int]:
     return scratch
 
 
-def schedule(graph: QGraph, fuse: bool = True, memory_order: bool = True) -> list[Step]:
-    """The steps in execution order: memory_order reorders them (reorder), else they keep the captured order."""
+def schedule(graph: QGraph, fuse: bool = True, memory_order: bool = True, stream_input: bool = False) -> list[Step]:
+    """The steps in execution order: memory_order reorders them (reorder), else they keep the captured order.
+    stream_input runs the first steps as one row pipeline reading the input as it goes (stream_front)."""
     from hil.kernels_ref import rnnpool_get_buffer_size
 
     steps, taken = [], set()
@@ -129,7 +139,154 @@ def schedule(graph: QGraph, fuse: bool = True, memory_order: bool = True) -> lis
             steps.append(Step("rnnpool_pad", padded, list(node.inputs), padded[-1].output, scratch))
             continue
         steps.append(Step("node", [node], list(node.inputs), node.output, scratch))
+    if stream_input:
+        steps = stream_front(graph, steps)
     return reorder(graph, steps) if memory_order else steps
+
+
+# ---- the streamed front ------------------------------------------------------------------------------------------
+# A row pipeline from the model's input: each stage computes its output rows in order, asking the stage before for
+# the band of rows each one reads. A stage keeps the rows its reader still needs in a window (the input's rows too,
+# read through hil_input_read), so only the last stage's output exists whole. The stages: a convolution
+# (conv2d_s8, conv2d_s8_w16; a band of kernel-height rows, the kernel's own top/bottom padding), RNNPool (a band
+# of patch rows per output row; with the replicate pad after it, rows written into the padded layout) and, last,
+# an MBConv block without residual (each expanded row pulled from the stage before).
+
+FRONT_CONVS = ("conv2d_s8", "conv2d_s8_w16")
+RNNPOOLS = ("rnnpool_s8", "rnnpool_offset_s8")
+
+
+def front_stage(step: Step) -> str | None:
+    """'conv', 'rnnpool' or 'mbconv' for a step a streamed front can run, else None."""
+    node = step.nodes[0]
+    if step.kind == "node" and node.kernel in FRONT_CONVS:
+        return "conv"
+    if step.kind == "rnnpool_pad" or (step.kind == "node" and node.kernel in RNNPOOLS):
+        return "rnnpool"
+    if step.kind == "mbconv" and len(step.nodes) == 3:
+        return "mbconv"
+    return None
+
+
+def _rows(graph: QGraph, tensor: str) -> tuple[int, int]:
+    """(rows, bytes per row) of an NHWC map."""
+    _, h, w, c = graph.tensors[tensor].shape
+    return h, w * c * graph.tensors[tensor].nbytes // max(1, int(h * w * c))
+
+
+def real_rows(graph: QGraph, step: Step) -> int:
+    """Rows a stage computes (an RNNPool writing into its pad's layout: its own rows; the pad's below copy the
+    last)."""
+    return graph.tensors[step.nodes[0].output].shape[1] if step.kind == "rnnpool_pad" else _rows(graph, step.output)[0]
+
+
+def pad_rows_below(graph: QGraph, step: Step) -> int:
+    """Rows of a replicate pad below an RNNPool's map, written into the pad's layout (0 for another stage)."""
+    return _rows(graph, step.output)[0] - real_rows(graph, step) if step.kind == "rnnpool_pad" else 0
+
+
+def front_requests(graph: QGraph, step: Step) -> list[tuple[int, int]]:
+    """The bands [lo, hi) of input rows a stage asks for, in order (the generated C asks the same)."""
+    height = _rows(graph, step.inputs[0])[0]
+    stage, node = front_stage(step), step.nodes[0]
+    if stage == "conv":
+        k, stride, pad = node.arrays["filter"].shape[1], node.params.stride_h, node.params.pad_h
+        tops = [y * stride - pad for y in range(_rows(graph, step.output)[0])]
+        return [(max(0, t), min(t + k, height)) for t in tops]
+    if stage == "rnnpool":
+        stride, patch = node.attrs["stride"], node.params.patch_h
+        return [(y * stride, y * stride + patch) for y in range(real_rows(graph, step))]
+    # gen_mbconv_rows_s8 expands each input row once, when the depthwise window first reaches it
+    depthwise = step.nodes[1]
+    k, stride, pad = depthwise.arrays["filter"].shape[1], depthwise.params.stride_h, depthwise.params.pad_h
+    requests, next_row = [], 0
+    for y in range(_rows(graph, step.output)[0]):
+        lo, hi = max(0, y * stride - pad), min(y * stride - pad + k, height)
+        next_row = max(next_row, lo)
+        requests += [(r, r + 1) for r in range(next_row, hi)]
+        next_row = max(next_row, hi)
+    return requests
+
+
+def window_rows(requests: list[tuple[int, int]], rows: int, keep_last: int | None = None) -> int:
+    """The rows a window must hold to serve requests as the generated C does (gen_window: rows below a request's
+    lo are dropped, then rows are made up to its hi); keep_last: the row a replicate pad's rows below copy, kept
+    until they are made."""
+    first = next_row = held = 0
+    for lo, hi in requests:
+        if hi > rows or lo < 0 or lo > hi:
+            raise CompileError(f"rows {lo}..{hi} asked of a map of {rows} rows")
+        keep = min(lo, keep_last) if keep_last is not None and hi > keep_last + 1 else lo
+        if keep > first:
+            first = keep if next_row > keep else next_row
+        while next_row < hi:
+            held = max(held, next_row - first + 1)
+            next_row += 1
+            first = next_row if next_row <= keep else first
+    return held
+
+
+def stream_front(graph: QGraph, steps: list[Step]) -> list[Step]:
+    """steps with the row pipeline from the model's input (see above) as one 'front' step in place of its parts: the
+    longest chain of stages, each its predecessor's only reader; a CompileError in one line when the input's
+    first reader cannot be streamed."""
+    from hil.kernels_ref import rnnpool_get_buffer_size
+
+    if len(graph.inputs) != 1:
+        raise CompileError(f"stream_input: the model has {len(graph.inputs)} inputs; a streamed front takes one")
+    x = graph.inputs[0]
+    spec = graph.tensors[x]
+    readers = [s for s in steps if x in s.inputs]
+    first = readers[0] if readers else None
+    if len(spec.shape) != 4 or spec.shape[0] != 1 or spec.dtype != "int8":
+        raise CompileError(
+            f"stream_input: input {list(spec.shape)} {spec.dtype} cannot be streamed by rows; expected one int8 "
+            "NHWC image (batch 1)"
+        )
+    what = ", ".join(f"{s.name} ({s.nodes[0].kernel if s.kind == 'node' else s.kind})" for s in readers)
+    if len(readers) != 1 or first.inputs != [x] or front_stage(first) in (None, "mbconv"):
+        raise CompileError(
+            f"stream_input: the first layer cannot be streamed by rows: the input is read by {what or 'nothing'}; "
+            f"expected one {'/'.join(FRONT_CONVS)} or RNNPool layer reading it alone"
+        )
+    try:
+        window_rows(front_requests(graph, first), spec.shape[1])
+    except CompileError as e:
+        raise CompileError(f"stream_input: the first layer {what} cannot be streamed by rows: {e}") from None
+    chain = [first]
+    while chain[-1].output not in graph.outputs and front_stage(chain[-1]) != "mbconv":
+        users = [s for s in steps if chain[-1].output in s.inputs]
+        if len(users) != 1 or users[0].inputs != [chain[-1].output] or front_stage(users[0]) is None:
+            break
+        if graph.tensors[users[0].inputs[0]].dtype != "int8":
+            break
+        try:  # a band past the map's end (an RNNPool whose patches overhang) ends the pipeline before it
+            window_rows(front_requests(graph, users[0]), _rows(graph, chain[-1].output)[0])
+        except CompileError:
+            break
+        chain.append(users[0])
+    windows, work = [], 0
+    for producer, consumer in zip([None, *chain[:-1]], chain, strict=True):
+        rows, row_bytes = _rows(graph, consumer.inputs[0])
+        requests, keep = front_requests(graph, consumer), None
+        if producer is not None and pad_rows_below(graph, producer) and window_rows(requests, rows) > 1:
+            keep = real_rows(graph, producer) - 1  # a one-row window still holds the last row its pad rows copy
+        windows.append((window_rows(requests, rows, keep), row_bytes))
+    scratch = {
+        ("input rows" if i == 0 else f"{chain[i - 1].name} rows"): align(n * b) for i, (n, b) in enumerate(windows)
+    }
+    for part in chain:  # transient per row: one buffer serves them all (see emit_c's front)
+        node = part.nodes[0]
+        if front_stage(part) == "rnnpool":
+            work = max(work, align(rnnpool_get_buffer_size(node.params, node.attrs["rnn1"], node.attrs["rnn2"])))
+    sink = chain[-1]
+    if front_stage(sink) == "mbconv":
+        scratch[f"{sink.name} expanded rows"] = sink.scratch["rows"]
+        work = max(work, sink.scratch["dw_row"])
+    if work:
+        scratch["work"] = work
+    front = Step("front", [n for p in chain for n in p.nodes], [x], sink.output, scratch, chain, windows)
+    return [front, *(s for s in steps if all(s is not p for p in chain))]
 
 
 # Ready steps reorder tries ahead of each choice, one after another, before completing an order greedily.
