@@ -51,6 +51,10 @@ void info_write(wire_writer *w, const board_status *board, const hil_model_info 
     for (uint8_t i = 0; i < model->n_outputs; ++i) {
         tensor_write(w, &model->outputs[i]);
     }
+    /* Every input's arena offset, in order: HIL_STREAMED_INPUT marks one the host streams after RUN_STARTED. */
+    for (uint8_t i = 0; i < model->n_inputs; ++i) {
+        wire_put_u32(w, model->inputs[i].arena_offset);
+    }
 }
 
 void result_write(wire_writer *w, const board_status *board, const hil_model_info *model,

@@ -36,9 +36,11 @@ int main(void)
     s.counters.io_buffer_bytes = (uint32_t)(sizeof receiver + sizeof reply) + link_buffer_bytes();
     s.baud = HIL_UART_BAUD;
     s.settled_baud = HIL_UART_BAUD;
-    uint64_t byte_timeout = (uint64_t)s.board.timer_hz * BYTE_TIMEOUT_MS / 1000u;
+    s.receiver = &receiver;
+    s.request = &current;
+    s.byte_timeout = (uint64_t)s.board.timer_hz * BYTE_TIMEOUT_MS / 1000u;
     for (;;) {
-        frame_status status = frame_receive(&receiver, &current, byte_timeout, s.trial_deadline);
+        frame_status status = frame_receive(&receiver, &current, s.byte_timeout, s.trial_deadline);
         uart_session_handle(&s, status, &current);
     }
 }

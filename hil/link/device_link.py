@@ -8,6 +8,7 @@ import struct
 import time
 import zlib
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import serial
@@ -33,6 +34,10 @@ BACKOFF_S = (0.0, 0.005, 0.01, 0.02, 0.05)
 RTO_FACTOR = 4.0
 RTO_FLOOR_S = 0.1
 RTT_SMOOTHING = 0.125
+# The stream timeout a RUN states when the link has none of its own: a live host, resending, is never silent longer
+# than one reply timeout plus a back-off, so the device waits this many reply timeouts plus STREAM_TIMEOUT_MARGIN_S.
+STREAM_TIMEOUT_REPLIES = 2
+STREAM_TIMEOUT_MARGIN_S = 1.0
 LOG = logging.getLogger(__name__)  # hil.link.device_link: frames at DEBUG, resends, INFO and timings at INFO
 
 
@@ -85,6 +90,14 @@ class _Resized(Exception):
     """A data request given up after a failed attempt: the data chunk has shrunk below the frame it moves."""
 
 
+class _RunEnded(Exception):
+    """The RESULT of the run in progress arrived while its streamed input was still being sent."""
+
+    def __init__(self, result: Frame) -> None:
+        super().__init__("RESULT during the stream")
+        self.result = result
+
+
 @dataclass(frozen=True)
 class InferenceOutcome:
     """One inference as the device reported it, with every output's bytes checked against its CRC."""
@@ -103,6 +116,9 @@ class DeviceLink:
     attempts: int = 5
     max_payload: int = DEFAULT_MAX_PAYLOAD
     counters: LinkCounters = field(default_factory=LinkCounters)
+    # Seconds the device waits for the next frame of a streamed input before the run fails with TIMEOUT (stated in
+    # every RUN); None: STREAM_TIMEOUT_REPLIES reply timeouts plus STREAM_TIMEOUT_MARGIN_S.
+    stream_timeout: float | None = None
 
     def __post_init__(self) -> None:
         self._decoder = FrameDecoder(self.max_payload)
@@ -112,6 +128,11 @@ class DeviceLink:
         self._chunk = self.max_payload
         self._clean_in_a_row = 0
         self._srtt: float | None = None
+        # Inputs the device's model reads streamed (INFO's arena offsets): sent after RUN_STARTED, not before RUN.
+        self.streamed: tuple[int, ...] = ()
+        self._last_run_seq: int | None = None
+        # While a RUN's input streams: its seq, so its RESULT ends the stream wherever it arrives.
+        self._run_watch: int | None = None
 
     def _wait_for(self, timeout: float, attempt: int, attempts: int) -> float:
         """How long this attempt waits for a reply the caller would wait `timeout` for."""
@@ -176,6 +197,8 @@ class DeviceLink:
                 if isinstance(event, CorruptFrame):
                     self.counters.corrupt_frames += 1
                     return "corrupt"
+                if event.type == msg.RESULT and event.seq == self._run_watch:
+                    raise _RunEnded(event)
                 error = msg.parse_error(event.payload) if event.type == msg.ERROR else None
                 # A fault report ends the device's session whatever request it answers.
                 if error and error.code == msg.ERR_FAULT:
@@ -203,16 +226,25 @@ class DeviceLink:
         )
 
     def transact(
-        self, request: int, payload: bytes, stages: list[tuple[int, float]], data_bytes: int | None = None
+        self,
+        request: int,
+        payload: bytes,
+        stages: list[tuple[int, float]],
+        data_bytes: int | None = None,
+        resume_seq: int | None = None,
     ) -> list[Frame]:
         """Sends a request and waits for each expected reply in turn, resending the whole request
         (same seq, so the device can tell a resend) after a timeout, a corrupt frame or a rejection.
 
         A data request names the data frame's payload bytes it moves (data_bytes): once a failed attempt has shrunk
         the data chunk below them, resending the same frame would mostly fail as it did (at 1 % of bytes damaged a
-        2 KB frame never arrives whole), so _Resized tells the caller to ask again in pieces of the new size."""
-        self._seq = (self._seq + 1) & 0xFF
-        seq = self._seq
+        2 KB frame never arrives whole), so _Resized tells the caller to ask again in pieces of the new size.
+
+        resume_seq: the request went out already with that seq (a RUN whose input streamed): the first attempt
+        only waits, the resends repeat it."""
+        if resume_seq is None:
+            self._seq = (self._seq + 1) & 0xFF
+        seq = self._seq if resume_seq is None else resume_seq
         reasons: list[str] = []
         name = msg.MESSAGE_NAMES.get(request, hex(request))
         attempts = self.attempts * (NOISY_ATTEMPTS_FACTOR if self._chunk < self.max_payload else 1)
@@ -226,8 +258,9 @@ class DeviceLink:
                 # Back off a little, then drop what is left of a damaged reply, so the resend starts clean.
                 time.sleep(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
                 self._resynchronise(fill=reasons[-2:] == ["timeout", "timeout"])
-            LOG.debug("%s: -> %s seq %d, %d B", self.name, name, seq, len(payload))
-            self._send(request, seq, payload)
+            if attempt or resume_seq is None:
+                LOG.debug("%s: -> %s seq %d, %d B", self.name, name, seq, len(payload))
+                self._send(request, seq, payload)
             sent = time.monotonic()
             replies: list[Frame] = []
             for expected, timeout in stages:
@@ -248,7 +281,7 @@ class DeviceLink:
                     len(outcome.payload),
                 )
             else:
-                if attempt == 0 and len(stages) == 1:
+                if attempt == 0 and len(stages) == 1 and resume_seq is None:
                     self._sample_round_trip(time.monotonic() - sent)
                 self._adapt(attempt + 1)
                 return replies
@@ -304,6 +337,7 @@ class DeviceLink:
             self.max_payload = info.max_payload
             self._chunk = min(self._chunk, info.max_payload)
             self._reset_decoder(info.max_payload)
+        self.streamed = info.streamed_inputs
         return info
 
     def set_baud(self, baud: int) -> None:
@@ -327,6 +361,13 @@ class DeviceLink:
 
     def write_input(self, index: int, data: bytes) -> None:
         """Sends one input tensor in acknowledged chunks; the device takes one frame at a time."""
+        if index in self.streamed:
+            raise LinkError(f"{self.name}: input {index} is streamed: it goes with RUN (run(..., streams=...))")
+        self._send_input(index, data)
+
+    def _send_input(self, index: int, data: bytes, last_of_run: bool = False) -> None:
+        """INPUT frames in offset order, each sent once the last is acknowledged. last_of_run: the stream's last
+        input, whose last acknowledgement may be lost while the model runs on; its RESULT confirms it instead."""
         offset = 0
         while offset < len(data):
             piece = data[offset : offset + self._chunk - msg.INPUT_HEADER_BYTES]
@@ -335,14 +376,67 @@ class DeviceLink:
                 ack = self._simple(msg.INPUT, payload, data_bytes=len(payload))
             except _Resized:
                 continue
+            except LinkError:
+                if last_of_run and offset + len(piece) == len(data):
+                    LOG.info("%s: no acknowledgement of the stream's last INPUT: waiting for RESULT", self.name)
+                    return
+                raise
             if ack != bytes([index]) + offset.to_bytes(4, "little") + len(piece).to_bytes(4, "little"):
                 raise LinkError(f"{self.name}: INPUT chunk at offset {offset} acknowledged as {ack.hex()}")
             offset += len(piece)
 
-    def run(self, input_crc: int, run_timeout: float) -> msg.RunSummary:
-        stages = [(msg.RUN_STARTED, self.reply_timeout), (msg.RESULT, run_timeout)]
-        replies = self.transact(msg.RUN, input_crc.to_bytes(4, "little"), stages)
-        return msg.parse_result(replies[1].payload)
+    def split_inputs(self, inputs: Sequence[bytes]) -> tuple[list[tuple[int, bytes]], list[tuple[int, bytes]]]:
+        """(index, bytes) of the inputs the device holds (sent before RUN) and of those it streams (during RUN)."""
+        held = [(i, data) for i, data in enumerate(inputs) if i not in self.streamed]
+        streams = [(i, data) for i, data in enumerate(inputs) if i in self.streamed]
+        return held, streams
+
+    def _next_run_seq(self) -> None:
+        """Keeps the next RUN off the last one's seq, which the device would take for a resend and answer from its
+        cache (256 requests later, with no INPUT between to clear it: a streamed model's reruns)."""
+        if (self._seq + 1) & 0xFF == self._last_run_seq:
+            self._seq = (self._seq + 1) & 0xFF
+
+    def run(
+        self,
+        input_crc: int,
+        run_timeout: float,
+        streams: Sequence[tuple[int, bytes]] = (),
+        streamed_crc: int | None = None,
+    ) -> msg.RunSummary:
+        """RUN on the held inputs whose CRC-32 is input_crc; a model with streamed inputs gets streams, (index,
+        bytes) of each, sent after RUN_STARTED. streamed_crc (a test's lie) replaces the CRC-32 of the streams."""
+        named = tuple(i for i, _ in streams)
+        if named != self.streamed:
+            raise LinkError(f"{self.name}: the device streams inputs {self.streamed}, RUN was given {named}")
+        self._next_run_seq()
+        if not streams:
+            stages = [(msg.RUN_STARTED, self.reply_timeout), (msg.RESULT, run_timeout)]
+            replies = self.transact(msg.RUN, input_crc.to_bytes(4, "little"), stages)
+            self._last_run_seq = replies[0].seq
+            return msg.parse_result(replies[1].payload)
+        if streamed_crc is None:
+            streamed_crc = 0
+            for _, data in streams:
+                streamed_crc = zlib.crc32(data, streamed_crc)
+        timeout = self.stream_timeout
+        if timeout is None:
+            timeout = STREAM_TIMEOUT_REPLIES * self.reply_timeout + STREAM_TIMEOUT_MARGIN_S
+        payload = struct.pack("<III", input_crc, streamed_crc, max(1, round(timeout * 1000)))
+        seq = self.transact(msg.RUN, payload, [(msg.RUN_STARTED, self.reply_timeout)])[0].seq
+        self._last_run_seq = seq
+        self._run_watch = seq
+        try:
+            for n, (index, data) in enumerate(streams):
+                self._send_input(index, data, last_of_run=n == len(streams) - 1)
+            self._run_watch = None
+            result = self.transact(msg.RUN, payload, [(msg.RESULT, run_timeout)], resume_seq=seq)[0]
+        except _RunEnded as ended:
+            LOG.info("%s: RESULT of RUN seq %d arrived before its stream ended", self.name, seq)
+            result = ended.result
+        finally:
+            self._run_watch = None
+        return msg.parse_result(result.payload)
 
     def read_output(self, index: int, size: int, crc: int) -> bytes:
         """Reads one output tensor in chunks and checks it against the CRC the device computed."""
@@ -364,15 +458,27 @@ class DeviceLink:
             self.counters.corrupt_frames += 1
         raise LinkError(f"{self.name}: output {index} never matched the device's CRC 0x{crc:08x}")
 
+    def run_failure(self, status: int) -> DeviceError:
+        """The error a RESULT's non-zero status stands for: the stream's TIMEOUT or INPUT_MISMATCH, else
+        MODEL_FAILED."""
+        if status == -msg.ERR_TIMEOUT:
+            text = "no frame of the streamed input reached the device within the RUN's stream timeout"
+        elif status == -msg.ERR_INPUT_MISMATCH:
+            text = "the streamed input the model read differs from what the host sent (CRC-32)"
+        else:
+            return DeviceError(msg.ERR_MODEL_FAILED, "MODEL_FAILED", "RUN", f"model_run returned {status}", self.name)
+        return DeviceError(-status, msg.ERROR_NAMES[-status], "RUN", f"RESULT status {status}: {text}", self.name)
+
     def infer(self, inputs: list[bytes], run_timeout: float) -> InferenceOutcome:
         """Streams the inputs in, runs once, and reads every output back."""
+        held, streams = self.split_inputs(inputs)
         crc = 0
-        for index, data in enumerate(inputs):
+        for index, data in held:
             self.write_input(index, data)
             crc = zlib.crc32(data, crc)
-        summary = self.run(crc, run_timeout)
+        summary = self.run(crc, run_timeout, streams)
         if summary.status != 0:
-            raise DeviceError(6, "MODEL_FAILED", "RUN", f"model_run returned {summary.status}", self.name)
+            raise self.run_failure(summary.status)
         outputs = tuple(
             self.read_output(i, size, c)
             for i, (size, c) in enumerate(zip(summary.output_sizes, summary.output_crcs, strict=True))

@@ -1,5 +1,12 @@
 """Message types, error codes and payload layouts of the link: the Python twin of protocol.h
-and of the payload writers in firmware/app/device_report.c."""
+and of the payload writers in firmware/app/device_report.c.
+
+Streamed inputs (protocol.h has the whole of it): an input whose arena offset in INFO is STREAMED_INPUT is not held
+by the device; the host sends its bytes as INPUT frames after RUN_STARTED, in input order and offset order, each
+after the last one's acknowledgement (the device acknowledges a frame once the model has read it and wants more).
+RUN carries the CRC-32 of the held inputs (checked before the run), then the CRC-32 of the streamed inputs in order
+(checked against the bytes the model read, in the order it read them: RESULT's status -ERR_INPUT_MISMATCH when
+they differ) and the stream timeout in ms (no frame for that long: the model fails with -ERR_TIMEOUT)."""
 
 from __future__ import annotations
 
@@ -8,7 +15,7 @@ from dataclasses import asdict, dataclass
 
 from hil.model_sources import DTYPE_NAMES, TensorSpec
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: streamed inputs (INFO's input offsets, RUN's streamed CRC)
 
 PING = 0x01
 INFO = 0x02
@@ -53,6 +60,7 @@ ERROR_NAMES = {
     8: "FAULT",
     9: "TIMEOUT",
     10: "NO_INPUT",
+    11: "BUSY",
 }
 ERR_NONE = 0
 ERR_BAD_CRC = 1
@@ -60,8 +68,16 @@ ERR_BAD_LENGTH = 2
 ERR_UNKNOWN_TYPE = 3
 ERR_BAD_ARGUMENT = 4
 ERR_INPUT_MISMATCH = 5
+ERR_MODEL_FAILED = 6
 ERR_FAULT = 8
+ERR_TIMEOUT = 9
 ERR_NO_INPUT = 10
+ERR_BUSY = 11
+
+# An input's arena offset in INFO when the model reads it streamed (HIL_STREAMED_INPUT in hil_model.h).
+STREAMED_INPUT = 0xFFFFFFFF
+# Device default when RUN states no stream timeout (HIL_STREAM_TIMEOUT_MS in protocol.h).
+STREAM_TIMEOUT_S = 10.0
 
 TIMER_CORE_CYCLES = 0
 TIMER_VIRTUAL_TICKS = 1
@@ -135,6 +151,12 @@ class DeviceInfo:
     build_id: str
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[TensorSpec, ...]
+    input_offsets: tuple[int, ...] = ()  # each input's arena offset; STREAMED_INPUT: sent after RUN_STARTED
+
+    @property
+    def streamed_inputs(self) -> tuple[int, ...]:
+        """The indices of the inputs the host streams during RUN instead of sending before it."""
+        return tuple(i for i, offset in enumerate(self.input_offsets) if offset == STREAMED_INPUT)
 
     @property
     def emulated(self) -> bool:
@@ -158,6 +180,7 @@ def parse_info(payload: bytes) -> DeviceInfo:
     build_id = r.raw(r.one("B")).hex()
     inputs = tuple(_tensor(r) for _ in range(r.one("B")))
     outputs = tuple(_tensor(r) for _ in range(r.one("B")))
+    offsets = r.take(f"{len(inputs)}I")
     return DeviceInfo(
         version,
         max_payload,
@@ -172,6 +195,7 @@ def parse_info(payload: bytes) -> DeviceInfo:
         build_id,
         inputs,
         outputs,
+        tuple(offsets),
     )
 
 

@@ -23,7 +23,7 @@ LOG = logging.getLogger(__name__)
 
 
 def inputs_crc(inputs: list[bytes]) -> int:
-    """The CRC-32 of every input in order, as RUN carries it."""
+    """The CRC-32 of inputs in order, as RUN carries it for the inputs the device holds."""
     crc = 0
     for data in inputs:
         crc = zlib.crc32(data, crc)
@@ -120,18 +120,20 @@ class LinkedTarget(Target):
         raise self._with_context(error) from error
 
     def _run_on_last_inputs(self, link: DeviceLink) -> RunSummary:
-        """RUN on the inputs of the last infer. A model whose arena plan reuses the input's bytes has
-        overwritten them (the device answers INPUT_MISMATCH): they are sent again, then RUN once more."""
+        """RUN on the inputs of the last infer (streamed inputs are streamed again). A model whose arena plan
+        reuses the input's bytes has overwritten them (the device answers INPUT_MISMATCH): they are sent again,
+        then RUN once more."""
         assert self._last_inputs is not None
-        crc = inputs_crc(self._last_inputs)
+        held, streams = link.split_inputs(self._last_inputs)
+        crc = inputs_crc([data for _, data in held])
         try:
-            return link.run(crc, self.run_timeout)
+            return link.run(crc, self.run_timeout, streams)
         except DeviceError as e:
             if e.code != ERR_INPUT_MISMATCH:
                 raise
-        for index, data in enumerate(self._last_inputs):
+        for index, data in held:
             link.write_input(index, data)
-        return link.run(crc, self.run_timeout)
+        return link.run(crc, self.run_timeout, streams)
 
     def _close_link(self) -> None:
         if self.link is not None:

@@ -1,0 +1,227 @@
+"""Streamed inputs over the framed link (protocol.h): a model that reads its input through hil_input_read while it
+runs, the host sending the input's INPUT frames after RUN_STARTED. Real firmware under QEMU, real frames over the
+UART socket (also through the fault proxy) and the rtt rings."""
+
+from __future__ import annotations
+
+import time
+import zlib
+
+import pytest
+
+from hil.bench.link_noise import INFO_TRIES, noisy_link
+from hil.build.firmware_builder import BuildRequest
+from hil.errors import DeviceError, LinkError
+from hil.link import messages as msg
+from hil.link.device_link import DeviceLink
+from hil.link.fault_proxy import FaultRates
+from hil.link.frame import Frame, FrameDecoder, encode_frame
+from hil.targets.qemu import QemuUartTarget
+from hil.targets.qemu_rtt import QemuRttTarget
+from tests.support import streamed_model
+
+
+@pytest.fixture(scope="session")
+def streamed_sources(tmp_path_factory: pytest.TempPathFactory):
+    return streamed_model.write_streamed_model(tmp_path_factory.mktemp("streamed") / streamed_model.NAME)
+
+
+@pytest.fixture(scope="session")
+def streamed_uart(builder, qemu_board, streamed_sources):
+    return builder.build(BuildRequest(qemu_board, streamed_sources, "uart"))
+
+
+@pytest.fixture
+def uart_target(qemu_board, streamed_uart, workdir):
+    with QemuUartTarget(qemu_board, streamed_uart.elf, workdir, reply_timeout=1.0, run_timeout=30.0) as target:
+        yield target
+
+
+def _assert_exact(outputs: tuple[bytes, ...], inputs: list[bytes]) -> None:
+    assert outputs == streamed_model.reference(*inputs)
+
+
+def test_info_says_which_inputs_are_streamed(uart_target):
+    info = uart_target.info
+    assert info.inputs == (streamed_model.X, streamed_model.K)
+    assert info.input_offsets == (msg.STREAMED_INPUT, 0) and info.streamed_inputs == (0,)
+    assert uart_target.link.streamed == (0,)
+
+
+@pytest.mark.parametrize("transport", ["uart", "rtt"])
+def test_a_streamed_input_runs_bit_exact(transport, builder, qemu_board, streamed_sources, workdir):
+    image = builder.build(BuildRequest(qemu_board, streamed_sources, transport))
+    kind = QemuUartTarget if transport == "uart" else QemuRttTarget
+    with kind(qemu_board, image.elf, workdir, reply_timeout=1.0, run_timeout=30.0) as target:
+        for seed in (1, 2):
+            inputs = streamed_model.random_inputs(seed)
+            outcome = target.infer(inputs)
+            _assert_exact(outcome.outputs, inputs)
+        # A rerun streams the input again (the device never held it); the held input k is still on the device.
+        again = target.rerun()
+        assert again.status == 0 and again.output_crcs == outcome.summary.output_crcs
+        assert target.link.counters.requests_failed == 0
+        assert target.link.stats().inference_count == 3
+
+
+def test_held_inputs_cannot_be_sent_as_a_stream_nor_streamed_ones_before_run(uart_target):
+    with pytest.raises(LinkError, match="input 0 is streamed"):
+        uart_target.link.write_input(0, bytes(16))
+    with pytest.raises(DeviceError, match=r"BAD_ARGUMENT.*after RUN_STARTED"):
+        uart_target.link.transact(msg.INPUT, bytes([0]) + bytes(4) + b"x", [(msg.INPUT | msg.REPLY, 1.0)])
+
+
+def test_the_waits_for_the_host_are_not_timed(uart_target, monkeypatch):
+    """The model only reads and copies: its instruction count is the same whether the host sends each frame at once
+    or 0.3 s late (the device spins meanwhile, QEMU's virtual clock running: 0.9 s of it would be millions of
+    ticks), to within a few ticks per wait (each reads the clock twice; frames cut the reads in other places)."""
+    inputs = streamed_model.random_inputs(3)
+    uart_target.infer(inputs)  # the link learns its round trip and settles its frame size
+    prompt = uart_target.infer(inputs).summary.timing
+    link = uart_target.link
+    send = link._send
+
+    def late(frame_type: int, seq: int, payload: bytes) -> None:
+        if frame_type == msg.INPUT:
+            time.sleep(0.3)
+        send(frame_type, seq, payload)
+
+    monkeypatch.setattr(link, "_send", late)
+    began = time.monotonic()
+    outcome = uart_target.infer(inputs)
+    assert time.monotonic() - began > 0.9  # three frames, each 0.3 s late
+    _assert_exact(outcome.outputs, inputs)
+    late_timing = outcome.summary.timing
+    assert abs(late_timing.ticks - prompt.ticks) <= 40, (prompt.ticks, late_timing.ticks)
+
+
+def test_a_host_that_goes_silent_mid_stream_gets_a_timeout_result(uart_target, monkeypatch):
+    link = uart_target.link
+    link.stream_timeout = 0.2
+    send_input = link._send_input
+
+    def half(index: int, data: bytes, last_of_run: bool = False) -> None:
+        if index == 0:  # the streamed input's first half, then nothing: the host went quiet
+            data, last_of_run = data[: len(data) // 2], False
+        send_input(index, data, last_of_run)
+
+    monkeypatch.setattr(link, "_send_input", half)
+    began = time.monotonic()
+    with pytest.raises(DeviceError, match=r"refused RUN: TIMEOUT \(9\): RESULT status -9") as caught:
+        uart_target.infer(streamed_model.random_inputs(4))
+    assert caught.value.code == msg.ERR_TIMEOUT
+    assert time.monotonic() - began < 20
+    monkeypatch.undo()
+    inputs = streamed_model.random_inputs(5)  # the device is ready for the next run
+    _assert_exact(uart_target.infer(inputs).outputs, inputs)
+
+
+def test_a_stream_of_wrong_bytes_is_reported_as_an_input_mismatch(uart_target, monkeypatch):
+    link = uart_target.link
+    send_input = link._send_input
+
+    def flipped(index: int, data: bytes, last_of_run: bool = False) -> None:
+        if index == 0:
+            data = data[:100] + bytes([data[100] ^ 0x10]) + data[101:]
+        send_input(index, data, last_of_run)
+
+    monkeypatch.setattr(link, "_send_input", flipped)
+    with pytest.raises(DeviceError, match=r"INPUT_MISMATCH \(5\): RESULT status -5.*streamed input") as caught:
+        uart_target.infer(streamed_model.random_inputs(6))
+    assert caught.value.code == msg.ERR_INPUT_MISMATCH
+
+
+def _frames(port, decoder: FrameDecoder, count: int, timeout: float) -> list[Frame]:
+    frames: list[Frame] = []
+    deadline = time.monotonic() + timeout
+    while len(frames) < count and time.monotonic() < deadline:
+        frames += [f for f in decoder.feed(port.read(max(1, port.in_waiting))) if isinstance(f, Frame)]
+    return frames
+
+
+def test_while_it_waits_for_the_stream_the_device_answers_ping_the_run_and_resends_only(uart_target):
+    """Raw frames, no retry logic: RUN, then during the stream a PING, the RUN again, an INFO, a first INPUT frame,
+    its resend and a frame that skips bytes; then the host goes quiet until the stream times out."""
+    port = uart_target.link.port
+    x, k = streamed_model.random_inputs(7)
+    uart_target.link.write_input(1, k)
+    decoder = FrameDecoder()
+    run = encode_frame(msg.RUN, 77, struct_run(zlib.crc32(k), zlib.crc32(x), timeout_ms=300))
+    port.write(run)
+    assert [f.type for f in _frames(port, decoder, 1, 5.0)] == [msg.RUN_STARTED]
+    first = encode_frame(msg.INPUT, 80, bytes([0]) + bytes(4) + x[:1000])
+    requests = [
+        encode_frame(msg.PING, 78, b"still there"),
+        run,
+        encode_frame(msg.INFO, 79, b""),
+        first,  # held, read, acknowledged when the model wants byte 1000
+        encode_frame(msg.INPUT, 81, bytes([0]) + (3000).to_bytes(4, "little") + x[3000:3100]),
+        first,  # a resend of what the model has read
+    ]
+    for request in requests:
+        port.write(request)
+        time.sleep(0.05)
+    replies = _frames(port, decoder, 6, 10.0)
+    assert [(f.type, f.seq) for f in replies] == [
+        (msg.PING | msg.REPLY, 78),
+        (msg.RUN_STARTED, 77),
+        (msg.ERROR, 79),
+        (msg.INPUT | msg.REPLY, 80),
+        (msg.ERROR, 81),
+        (msg.INPUT | msg.REPLY, 80),
+    ]
+    assert replies[0].payload == b"still there"
+    assert msg.parse_error(replies[2].payload).code == msg.ERR_BUSY
+    assert msg.parse_error(replies[4].payload).text == "INPUT skips streamed bytes the model has not read"
+    assert replies[3].payload == replies[5].payload == bytes([0]) + bytes(4) + (1000).to_bytes(4, "little")
+    (result,) = _frames(port, decoder, 1, 20.0)  # no frame for 300 ms: the stream timed out
+    assert result.type == msg.RESULT and result.seq == 77
+    assert msg.parse_result(result.payload).status == -msg.ERR_TIMEOUT
+
+
+def struct_run(held_crc: int, streamed_crc: int, timeout_ms: int) -> bytes:
+    return held_crc.to_bytes(4, "little") + streamed_crc.to_bytes(4, "little") + timeout_ms.to_bytes(4, "little")
+
+
+def test_the_host_refuses_a_run_without_the_streamed_inputs(uart_target):
+    link: DeviceLink = uart_target.link
+    with pytest.raises(LinkError, match=r"streams inputs \(0,\), RUN was given \(\)"):
+        link.run(0, 5.0)
+
+
+@pytest.mark.parametrize("transport", ["uart", "rtt"])
+def test_at_one_percent_flips_a_streamed_run_is_exact_or_fails_cleanly(
+    transport, builder, qemu_board, streamed_sources, workdir
+):
+    """The noise bench's link (uart: the flipping proxy both ways; rtt: flips in the rings' payload bytes) with 1 %
+    of bytes flipped: the stream's INPUT frames shrink and are resent like any data frames, a resent one the model
+    has read is acknowledged again, and the inference comes back exact. A run may fail (a request out of attempts,
+    as 0.02 % of requests do at 1 %), but cleanly and in bounded time, never with wrong outputs; one of three is
+    exact."""
+    image = builder.build(BuildRequest(qemu_board, streamed_sources, transport))
+    rates = FaultRates(flip=0.01)
+    with noisy_link(transport, qemu_board, image.elf, workdir, rates, seed=13, reply_timeout=1.5) as link:
+        for _ in range(INFO_TRIES):
+            try:
+                link.info()
+                break
+            except LinkError:
+                continue
+        else:
+            pytest.fail(f"no INFO got through in {INFO_TRIES} tries")
+        assert link.streamed == (0,)
+        exact = 0
+        for seed in (8, 9, 10):
+            inputs = streamed_model.random_inputs(seed)
+            began = time.monotonic()
+            try:
+                outcome = link.infer(inputs, run_timeout=30.0)
+            except (LinkError, DeviceError):
+                continue
+            finally:
+                assert time.monotonic() - began < 300
+            _assert_exact(outcome.outputs, inputs)
+            exact += 1
+            break
+        assert exact == 1, link.counters
+        assert rates.counts["flip"] > 0 and link.counters.resends + link.counters.requests_resized > 0
