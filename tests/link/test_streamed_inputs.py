@@ -9,6 +9,7 @@ import zlib
 
 import pytest
 
+from hil import streamed_test_model as streamed_model
 from hil.bench.link_noise import INFO_TRIES, noisy_link
 from hil.build.firmware_builder import BuildRequest
 from hil.errors import DeviceError, LinkError
@@ -18,7 +19,6 @@ from hil.link.fault_proxy import FaultRates
 from hil.link.frame import Frame, FrameDecoder, encode_frame
 from hil.targets.qemu import QemuUartTarget
 from hil.targets.qemu_rtt import QemuRttTarget
-from tests.support import streamed_model
 
 
 @pytest.fixture(scope="session")
