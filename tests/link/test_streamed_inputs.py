@@ -225,3 +225,14 @@ def test_at_one_percent_flips_a_streamed_run_is_exact_or_fails_cleanly(
             break
         assert exact == 1, link.counters
         assert rates.counts["flip"] > 0 and link.counters.resends + link.counters.requests_resized > 0
+
+
+def test_a_new_run_never_takes_the_last_runs_seq(uart_target):
+    """A streamed model's rerun is a RUN and its INPUT frames, nothing that clears the device's RESULT cache: once
+    the 8-bit seq comes round to the last RUN's (every 64 reruns of 4 requests), the device would answer the new
+    RUN from that cache. The host keeps every RUN off the last one's seq."""
+    link = uart_target.link
+    first = uart_target.infer(streamed_model.random_inputs(11)).summary
+    link._seq = (link._last_run_seq - 1) & 0xFF  # as if the seq had come round
+    again = uart_target.rerun()
+    assert again.inference_count == first.inference_count + 1
