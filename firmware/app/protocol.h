@@ -21,7 +21,8 @@
  * RUN's stream timeout ends it: hil_input_read returns ERR_TIMEOUT, the model fails, and RESULT's status is
  * -ERR_TIMEOUT. The device CRCs the streamed bytes in the order the model reads them (input order, offset
  * order: the order the host sent them) and checks the CRC the RUN carries after the model ran: a mismatch
- * (bytes damaged, misplaced or missing) makes RESULT's status -ERR_INPUT_MISMATCH.
+ * (bytes damaged, misplaced or missing) makes RESULT's status -ERR_INPUT_MISMATCH. A model reads its streamed
+ * inputs one after another, in input order (hil_input_read refuses anything else with ERR_BAD_ARGUMENT).
  */
 #ifndef HIL_PROTOCOL_H
 #define HIL_PROTOCOL_H
@@ -43,9 +44,9 @@
 #define MSG_INPUT 0x03u       /* u8 tensor, u32 offset, data; reply: u8 tensor, u32 offset, u32 length */
 /*
  * u32 crc32 of the inputs held in the arena (every input not streamed, in order: every input of a model without
- * streamed ones); then, required when the model has streamed inputs: u32 crc32 of the streamed inputs (in order,
- * each whole), u32 stream timeout in ms (0: HIL_STREAM_TIMEOUT_MS). Replies RUN_STARTED, then (after the stream)
- * RESULT. A held-input mismatch is refused before the run with ERROR ERR_INPUT_MISMATCH.
+ * streamed ones); then u32 crc32 of the streamed inputs (in order, each whole; required when the model has any);
+ * then, optional, u32 stream timeout in ms (absent or 0: HIL_STREAM_TIMEOUT_MS). Replies RUN_STARTED, then (after
+ * the stream) RESULT. A held-input mismatch is refused before the run with ERROR ERR_INPUT_MISMATCH.
  */
 #define MSG_RUN 0x04u
 #define MSG_READ_OUTPUT 0x06u /* u8 tensor, u32 offset, u16 length; reply: u8 tensor, u32 offset, data */

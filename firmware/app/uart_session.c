@@ -78,6 +78,16 @@ static void send_input_ack(uint8_t seq, uint8_t index, uint32_t offset, uint32_t
     frame_send(MSG_INPUT | MSG_REPLY, seq, payload, (uint16_t)w.length);
 }
 
+/* Acknowledges the INPUT frame held in the receiver (s->request: valid until the next frame_receive). */
+static void ack_held(uart_session *s)
+{
+    const frame *held = s->request;
+    uint32_t offset = (uint32_t)held->payload[1] | ((uint32_t)held->payload[2] << 8) |
+                      ((uint32_t)held->payload[3] << 16) | ((uint32_t)held->payload[4] << 24);
+    s->ack_pending = 0;
+    send_input_ack(held->seq, held->payload[0], offset, held->length - 5u);
+}
+
 /* An INPUT's tensor, offset and data length, checked against the model's inputs; 0 (answered) when it is bad. */
 static const hil_tensor_info *input_request(uart_session *s, const frame *request, uint8_t *index, uint32_t *offset,
                                             uint32_t *n, uint32_t *data_at)
@@ -200,27 +210,23 @@ static int stream_frame(uart_session *s, const frame *request)
     s->held = request->payload + data_at + skip;
     s->held_left = n - skip;
     s->ack_pending = 1;
-    s->ack_seq = request->seq;
-    s->ack_tensor = index;
-    s->ack_offset = offset;
-    s->ack_length = n;
     return 1;
 }
 
 /*
  * Acknowledges the frame the model has read (the host then sends the next) and waits for the frame holding the
- * next byte, answering the others; ERR_TIMEOUT when stream_timeout passes with no frame at all. Not timed, LED
- * dark.
+ * next byte, answering the others; ERR_TIMEOUT after the stream timeout with no INPUT (or damaged) frame. Not
+ * timed, LED dark.
  */
 static int32_t stream_wait(uart_session *s)
 {
     inference_wait_begin();
     if (s->ack_pending) {
-        s->ack_pending = 0;
-        send_input_ack(s->ack_seq, s->ack_tensor, s->ack_offset, s->ack_length);
+        ack_held(s);
     }
     int32_t status = ERR_TIMEOUT;
-    uint64_t deadline = board_timer_read() + s->stream_timeout;
+    uint64_t timeout = (uint64_t)s->board.timer_hz * s->stream_timeout_ms / 1000u;
+    uint64_t deadline = board_timer_read() + timeout;
     for (;;) {
         uint64_t until = s->trial_deadline && s->trial_deadline < deadline ? s->trial_deadline : deadline;
         frame_status got = frame_receive(s->receiver, s->request, s->byte_timeout, until);
@@ -233,7 +239,7 @@ static int32_t stream_wait(uart_session *s)
         }
         /* An INPUT, or a damaged frame (likely one): the host is there, streaming. PING and RUN do not count. */
         if (got != FRAME_OK || s->request->type == MSG_INPUT) {
-            deadline = board_timer_read() + s->stream_timeout;
+            deadline = board_timer_read() + timeout;
         }
         if (got != FRAME_OK) {
             uart_session_handle(s, got, s->request);
@@ -287,8 +293,7 @@ int32_t hil_input_read(uint8_t tensor, uint32_t offset, uint32_t length, uint8_t
     if (s->ack_pending && s->stream_position == size && next_streamed(s, tensor + 1u) == s->model->n_inputs) {
         /* The last streamed byte: acknowledged at once, so the host waits for RESULT while the model runs on. */
         inference_wait_begin();
-        s->ack_pending = 0;
-        send_input_ack(s->ack_seq, s->ack_tensor, s->ack_offset, s->ack_length);
+        ack_held(s);
         inference_wait_end();
     }
     return 0;
@@ -325,7 +330,7 @@ static void handle_run(uart_session *s, const frame *request)
     s->stream_crc = 0;
     s->held_left = 0;
     s->ack_pending = 0;
-    s->stream_timeout = (uint64_t)s->board.timer_hz * (timeout_ms ? timeout_ms : HIL_STREAM_TIMEOUT_MS) / 1000u;
+    s->stream_timeout_ms = timeout_ms ? timeout_ms : HIL_STREAM_TIMEOUT_MS;
     streaming = s;
     /* request is the receiver's frame, which the stream's frames replace: only run_seq names the RUN now. */
     inference_run(s->model, s->arena, &s->last_result);

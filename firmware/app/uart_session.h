@@ -22,26 +22,24 @@ typedef struct {
     inference_result last_result;
     int have_result;
     uint8_t last_run_seq;
+    /* A run's streamed inputs (see protocol.h): the RUN's seq, the input being streamed, and whether the INPUT
+       frame held in the receiver (request) is to be acknowledged once the model wants bytes past it. */
+    uint8_t run_seq;
+    uint8_t stream_tensor;
+    uint8_t ack_pending;
     uint32_t baud;            /* the link's rate now */
     uint32_t settled_baud;    /* the rate to return to when a trial (see MSG_SET_BAUD) is not committed */
     uint64_t trial_deadline;  /* board timer; 0 while no rate is on trial */
     frame_receiver *receiver; /* where frames arrive, also while a run waits for streamed input */
     frame *request;           /* the frame being answered (a fault report names it) */
     uint64_t byte_timeout;    /* board ticks a frame may stall before its bytes count as lost */
-    /* A run's streamed inputs (see protocol.h): the RUN's seq, the input being streamed and how much of it the
-       model has read, the CRC of every streamed byte read, and the INPUT frame held in the receiver. */
-    uint8_t run_seq;
-    uint8_t stream_tensor;
+    /* How much of the streamed input the model has read, the CRC of every streamed byte read, and the held
+       frame's bytes it has not read. */
     uint32_t stream_position;
     uint32_t stream_crc;
-    uint64_t stream_timeout;  /* board ticks without a frame before hil_input_read gives up */
-    const uint8_t *held;      /* the held frame's bytes the model has not read */
+    uint32_t stream_timeout_ms; /* no frame for this long: hil_input_read gives up */
+    const uint8_t *held;
     uint32_t held_left;
-    int ack_pending;          /* the held frame is acknowledged when the model wants bytes past it */
-    uint8_t ack_seq;
-    uint8_t ack_tensor;
-    uint32_t ack_offset;
-    uint32_t ack_length;
 } uart_session;
 
 /* Answers one received frame (or the receive error) with its reply frames; FRAME_DEADLINE ends a rate trial. */

@@ -3,7 +3,10 @@ a fraction of the bytes in both directions, or over rtt with the same fraction o
 flipped by the memory access (host -> device writes and device -> host reads; never the control block, never
 the GDB packets).
 
-    python -m hil.bench.link_noise [--transport uart|rtt] [--frames 10000] [--flip 0.01] [--seed 1] [--json]
+    python -m hil.bench.link_noise [--transport uart|rtt] [--model conv|streamed] [--frames 10000] [--flip 0.01]
+                                   [--seed 1] [--json]
+
+--model streamed runs hil.streamed_test_model instead, whose 5,000-byte input streams in during RUN (protocol.h).
 
 Prints the frames the host sent, the requests (INPUT, RUN, READ_OUTPUT, ...) and how many completed (a data
 request given up for a smaller one is not counted: DeviceLink.transact, requests_resized), the
@@ -24,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hil import conv_test_model
+from hil import conv_test_model, streamed_test_model
 from hil.board_description import BoardDescription, load_board
 from hil.build.firmware_builder import BuildRequest, FirmwareBuilder
 from hil.catalog import model_sources
@@ -96,16 +99,20 @@ def noisy_link(
         qemu.stop()
 
 
-def measure(frames: int, flip: float, seed: int, transport: str = "uart") -> dict:
+def measure(frames: int, flip: float, seed: int, transport: str = "uart", model: str = "conv") -> dict:
     """Inferences over the damaged link until the host has sent `frames` frames."""
     board = load_board("mps2-an386")
-    image = FirmwareBuilder().build(BuildRequest(board, model_sources(conv_test_model.NAME), transport))
     rng = np.random.default_rng(seed)
-    figures = {"transport": transport, "flip": flip, "seed": seed}
+    figures = {"transport": transport, "model": model, "flip": flip, "seed": seed}
     figures.update(inferences_exact=0, inferences_failed=0, corrupt_accepted=0, hangs=0, longest_inference_s=0.0)
     rates = FaultRates(flip=flip)
     with tempfile.TemporaryDirectory(prefix="hil-noise-") as workdir:
-        with noisy_link(transport, board, image.elf, Path(workdir), rates, seed) as link:
+        if model == "streamed":
+            sources = streamed_test_model.write_streamed_model(Path(workdir) / "model" / streamed_test_model.NAME)
+        else:
+            sources = model_sources(conv_test_model.NAME)
+        image = FirmwareBuilder().build(BuildRequest(board, sources, transport))
+        with noisy_link(transport, board, image.elf, Path(workdir) / "run", rates, seed) as link:
             start = time.monotonic()
             for _ in range(INFO_TRIES):
                 try:
@@ -116,10 +123,10 @@ def measure(frames: int, flip: float, seed: int, transport: str = "uart") -> dic
             else:
                 raise LinkError(f"no INFO got through in {INFO_TRIES} tries at flip {flip}")
             while link.counters.frames_sent < frames:
-                picture = rng.integers(-128, 128, size=conv_test_model.INPUT.shape, dtype=np.int8)
+                inputs, expected = _case(model, rng)
                 began = time.monotonic()
                 try:
-                    outcome = link.infer([conv_test_model.INPUT.to_bytes(picture)], run_timeout=30.0)
+                    outcome = link.infer(inputs, run_timeout=30.0)
                 except (LinkError, DeviceError):
                     figures["inferences_failed"] += 1
                     continue
@@ -127,8 +134,7 @@ def measure(frames: int, flip: float, seed: int, transport: str = "uart") -> dic
                     took = time.monotonic() - began
                     figures["hangs"] += took > HANG_S
                     figures["longest_inference_s"] = round(max(figures["longest_inference_s"], took), 1)
-                device = conv_test_model.OUTPUT.from_bytes(outcome.outputs[0])
-                exact = np.array_equal(device, conv_test_model.reference(picture))
+                exact = outcome.outputs == expected
                 figures["inferences_exact" if exact else "corrupt_accepted"] += 1
             figures["wall_s"] = round(time.monotonic() - start, 1)
             counters = link.counters
@@ -146,10 +152,21 @@ def measure(frames: int, flip: float, seed: int, transport: str = "uart") -> dic
     return figures
 
 
+def _case(model: str, rng: np.random.Generator) -> tuple[list[bytes], tuple[bytes, ...]]:
+    """One inference's inputs and the exact bytes of its outputs."""
+    if model == "streamed":
+        inputs = streamed_test_model.random_inputs(int(rng.integers(2**31)))
+        return inputs, streamed_test_model.reference(*inputs)
+    picture = rng.integers(-128, 128, size=conv_test_model.INPUT.shape, dtype=np.int8)
+    expected = conv_test_model.OUTPUT.to_bytes(conv_test_model.reference(picture))
+    return [conv_test_model.INPUT.to_bytes(picture)], (expected,)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Command line: the figures as text or --json."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--transport", choices=("uart", "rtt"), default="uart")
+    parser.add_argument("--model", choices=("conv", "streamed"), default="conv")
     parser.add_argument("--frames", type=int, default=10_000)
     parser.add_argument(
         "--flip",
@@ -160,7 +177,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    figures = measure(args.frames, args.flip, args.seed, args.transport)
+    figures = measure(args.frames, args.flip, args.seed, args.transport, args.model)
     if args.json:
         print(json.dumps(figures, indent=2))
         return

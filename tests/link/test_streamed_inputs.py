@@ -9,6 +9,7 @@ import zlib
 
 import pytest
 
+from hil import streamed_test_model as streamed_model
 from hil.bench.link_noise import INFO_TRIES, noisy_link
 from hil.build.firmware_builder import BuildRequest
 from hil.errors import DeviceError, LinkError
@@ -18,7 +19,7 @@ from hil.link.fault_proxy import FaultRates
 from hil.link.frame import Frame, FrameDecoder, encode_frame
 from hil.targets.qemu import QemuUartTarget
 from hil.targets.qemu_rtt import QemuRttTarget
-from tests.support import streamed_model
+from tests.targets.test_led_during_inference import LED_WRITE
 
 
 @pytest.fixture(scope="session")
@@ -225,3 +226,46 @@ def test_at_one_percent_flips_a_streamed_run_is_exact_or_fails_cleanly(
             break
         assert exact == 1, link.counters
         assert rates.counts["flip"] > 0 and link.counters.resends + link.counters.requests_resized > 0
+
+
+def test_a_new_run_never_takes_the_last_runs_seq(uart_target):
+    """A streamed model's rerun is a RUN and its INPUT frames, nothing that clears the device's RESULT cache: once
+    the 8-bit seq comes round to the last RUN's (every 64 reruns of 4 requests), the device would answer the new
+    RUN from that cache. The host keeps every RUN off the last one's seq."""
+    link = uart_target.link
+    first = uart_target.infer(streamed_model.random_inputs(11)).summary
+    link._seq = (link._last_run_seq - 1) & 0xFF  # as if the seq had come round
+    again = uart_target.rerun()
+    assert again.inference_count == first.inference_count + 1
+
+
+def test_the_led_is_dark_whenever_the_stream_moves(qemu_board, streamed_uart, workdir):
+    """QEMU's trace of the FPGAIO LED and UART registers: the LED is lit for the model's work only, dark around each
+    wait for a frame (the acknowledgement sent, the next frame received), so the device never writes its UART while
+    lit. (A byte may reach the UART's receive register while it is lit: a host resending after a timeout on a
+    loaded machine does not wait for the device to listen.)"""
+    trace = ("-trace", "mps2_fpgaio_write", "-trace", "cmsdk_apb_uart_write", "-trace", "cmsdk_apb_uart_receive")
+    with QemuUartTarget(qemu_board, streamed_uart.elf, workdir, extra_args=trace, run_timeout=30.0) as target:
+        inputs = streamed_model.random_inputs(12)
+        _assert_exact(target.infer(inputs).outputs, inputs)
+    led_on, lit_spells, uart_writes_while_lit = False, 0, 0
+    for line in (workdir / "qemu.log").read_text().splitlines():
+        if m := LED_WRITE.search(line):
+            lit = bool(int(m.group(1), 16) & 0x1)
+            lit_spells += lit and not led_on
+            led_on = lit
+        elif led_on and "cmsdk_apb_uart_write" in line:
+            uart_writes_while_lit += 1
+    assert not led_on and uart_writes_while_lit == 0
+    assert lit_spells >= 3  # the run starts lit, and is lit again after every frame it waited for
+
+
+def test_a_run_without_the_streamed_crc_is_refused_before_it_starts(uart_target):
+    k = streamed_model.random_inputs(13)[1]
+    uart_target.link.write_input(1, k)
+    stages = [(msg.RUN_STARTED, 1.0)]
+    with pytest.raises(DeviceError, match=r"BAD_ARGUMENT.*with streamed inputs that of the streamed"):
+        uart_target.link.transact(msg.RUN, zlib.crc32(k).to_bytes(4, "little"), stages)
+    with pytest.raises(DeviceError, match=r"INPUT_MISMATCH.*differ from what the host sent"):
+        uart_target.link.transact(msg.RUN, struct_run(zlib.crc32(k) ^ 1, 0, 0), stages)
+    assert uart_target.link.stats().inference_count == 0

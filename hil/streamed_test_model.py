@@ -1,5 +1,6 @@
 """A hand-written model whose input is streamed (arena offset HIL_STREAMED_INPUT): model_run reads it through
-hil_input_read in odd-sized pieces that straddle the link's frames, and writes outputs a test checks exactly.
+hil_input_read in odd-sized pieces that straddle the link's frames, and writes outputs a test checks exactly
+(tests/link/test_streamed_inputs.py; `python -m hil.bench.link_noise --model streamed`).
 
 Inputs: x (uint8[SIZE], streamed) and k (uint8[16], held in the arena at offset 0, as inputs are today).
 Outputs: y = x XOR k repeated (uint8[SIZE]), and s (int32[2]): sum of x[i] * (i % 251 + 1) modulo 2**32, and the
