@@ -20,7 +20,8 @@
 #include "runtime.h"
 #include "semihosting.h"
 
-#define REPORT_BYTES 1024u
+/* INFO and RESULT as the framed link sends them, so whatever fits one frame fits here. */
+#define REPORT_BYTES HIL_MAX_PAYLOAD
 
 static uint8_t arena[MODEL_ARENA_BYTES] __attribute__((aligned(16)));
 static uint8_t report[REPORT_BYTES] __attribute__((section(".ccm_bss")));

@@ -21,8 +21,9 @@ def test_compile_command_json(tmp_path, capsys) -> None:
     assert sum(r["macs"] for r in result["layers"]) == result["macs"]
     # every scale is recorded: the weight exponent and output shift of each convolution's every output channel
     for row in result["layers"]:
-        # mbconv: expand, depthwise, project; l2norm_conv: the head the L2Norm streams into
-        convolutions = {"mbconv": 3, "l2norm_conv": 1}.get(row["op"], int(row["op"] in CONV_KERNELS))
+        # mbconv: expand, depthwise, project; l2norm_conv: the head the L2Norm streams into; the M4's streamed
+        # front: the stem and mob.0's three
+        convolutions = {"mbconv": 3, "l2norm_conv": 1, "front": 4}.get(row["op"], int(row["op"] in CONV_KERNELS))
         assert len(row["convolutions"]) == convolutions, row["name"]
         for scales in row["convolutions"].values():
             assert len(scales["weight_exponents"]) == len(scales["out_shift"]) > 0
