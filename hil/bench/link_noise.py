@@ -36,6 +36,7 @@ from hil.link.device_link import DeviceLink, open_port
 from hil.link.fault_proxy import FaultRates, FaultyProxy
 from hil.link.faulty_memory import FaultyMemory
 from hil.link.memory_access import MemoryAccess
+from hil.link.messages import DeviceInfo
 from hil.link.rtt import CONTROL_BLOCK_BYTES, RttAddresses
 from hil.targets.gdb_remote import GdbRemote
 from hil.targets.qemu import QemuProcess, free_tcp_port, wait_until_listening
@@ -99,6 +100,17 @@ def noisy_link(
         qemu.stop()
 
 
+def first_info(link: DeviceLink, tries: int = INFO_TRIES) -> DeviceInfo:
+    """INFO over a damaged link: asked again until one reply gets through whole (its 200-odd bytes are the likeliest
+    frame to be hit), at most tries times."""
+    for _ in range(tries):
+        try:
+            return link.info()
+        except LinkError:
+            continue
+    raise LinkError(f"{link.name}: no INFO got through in {tries} tries")
+
+
 def measure(frames: int, flip: float, seed: int, transport: str = "uart", model: str = "conv") -> dict:
     """Inferences over the damaged link until the host has sent `frames` frames."""
     board = load_board("mps2-an386")
@@ -114,14 +126,7 @@ def measure(frames: int, flip: float, seed: int, transport: str = "uart", model:
         image = FirmwareBuilder().build(BuildRequest(board, sources, transport))
         with noisy_link(transport, board, image.elf, Path(workdir) / "run", rates, seed) as link:
             start = time.monotonic()
-            for _ in range(INFO_TRIES):
-                try:
-                    link.info()
-                    break
-                except LinkError:
-                    continue
-            else:
-                raise LinkError(f"no INFO got through in {INFO_TRIES} tries at flip {flip}")
+            first_info(link)
             while link.counters.frames_sent < frames:
                 inputs, expected = _case(model, rng)
                 began = time.monotonic()

@@ -9,6 +9,7 @@ import torch
 from hil.compiler.calibrate import synthetic_images
 from hil.compiler.capture import capture
 from hil.compiler.passes import optimize
+from tests.compiler.faces import compile_faces
 
 
 @pytest.fixture(scope="session")
@@ -29,18 +30,5 @@ def face_graphs() -> dict:
 
 @pytest.fixture(scope="session")
 def compiled_faces(face_graphs, calibration_inputs, tmp_path_factory) -> dict:
-    """Both face models compiled once (calibrated on two images; the third is held out)."""
-    from hil.compiler.pipeline import compile_model
-
-    root = tmp_path_factory.mktemp("face_c")
-    return {
-        name: compile_model(
-            model,
-            torch.zeros(1, 1, 240, 320),
-            calibration_inputs[:2],
-            root / name,
-            f"rnnpool_face_{name}",
-            ["loc", "conf"],
-        )
-        for name, (model, _) in face_graphs.items()
-    }
+    """Both face models compiled once."""
+    return compile_faces(face_graphs, calibration_inputs, tmp_path_factory.mktemp("face_c"))

@@ -21,6 +21,7 @@ from hil.compiler.passes import optimize
 from hil.compiler.pipeline import compile_model
 from hil.compiler.quantize import quantize
 from hil.errors import CompileError
+from tests.compiler.faces import compile_faces
 from tests.compiler.random_models import RandomModel
 
 QEMU = pytest.mark.skipif(
@@ -33,18 +34,7 @@ QEMU = pytest.mark.skipif(
 def streamed_faces(face_graphs, calibration_inputs, tmp_path_factory) -> dict:
     """Both face models compiled with stream_input (calibrated as compiled_faces)."""
     root = tmp_path_factory.mktemp("face_streamed")
-    return {
-        name: compile_model(
-            model,
-            torch.zeros(1, 1, 240, 320),
-            calibration_inputs[:2],
-            root / name,
-            f"rnnpool_face_{name}_streamed",
-            ["loc", "conf"],
-            stream_input=True,
-        )
-        for name, (model, _) in face_graphs.items()
-    }
+    return compile_faces(face_graphs, calibration_inputs, root, "_streamed", stream_input=True)
 
 
 def test_face_models_stream_their_front_within_the_bound(streamed_faces) -> None:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from hil import conv_test_model
-from hil.bench.link_noise import INFO_TRIES, noisy_link
+from hil.bench.link_noise import first_info, noisy_link
 from hil.build.firmware_builder import BuildRequest
 from hil.errors import LinkError
 from hil.link.device_link import DeviceLink, open_port
@@ -97,14 +97,7 @@ def test_at_one_percent_flips_both_ways_requests_finish_and_nothing_corrupt_is_a
     image = builder.build(BuildRequest(qemu_board, test_model, transport))
     rates = FaultRates(flip=0.01)
     with noisy_link(transport, qemu_board, image.elf, workdir, rates, seed=11, reply_timeout=REPLY_TIMEOUT) as link:
-        for _ in range(INFO_TRIES):
-            try:
-                link.info()
-                break
-            except LinkError:
-                continue
-        else:
-            pytest.fail(f"no INFO got through in {INFO_TRIES} tries")
+        first_info(link)
         handshake = dataclasses.replace(link.counters)
         data = random_image(11).tobytes()[:6000]
         link.write_input(0, data)

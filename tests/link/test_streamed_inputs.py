@@ -10,7 +10,7 @@ import zlib
 import pytest
 
 from hil import streamed_test_model as streamed_model
-from hil.bench.link_noise import INFO_TRIES, noisy_link
+from hil.bench.link_noise import first_info, noisy_link
 from hil.build.firmware_builder import BuildRequest
 from hil.errors import DeviceError, LinkError
 from hil.link import messages as msg
@@ -202,14 +202,7 @@ def test_at_one_percent_flips_a_streamed_run_is_exact_or_fails_cleanly(
     image = builder.build(BuildRequest(qemu_board, streamed_sources, transport))
     rates = FaultRates(flip=0.01)
     with noisy_link(transport, qemu_board, image.elf, workdir, rates, seed=13, reply_timeout=1.5) as link:
-        for _ in range(INFO_TRIES):
-            try:
-                link.info()
-                break
-            except LinkError:
-                continue
-        else:
-            pytest.fail(f"no INFO got through in {INFO_TRIES} tries")
+        first_info(link)
         assert link.streamed == (0,)
         exact = 0
         for seed in (8, 9, 10):
