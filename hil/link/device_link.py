@@ -86,6 +86,14 @@ class LinkCounters:
         return dict(self.__dict__)
 
 
+def inputs_crc(inputs: Sequence[bytes]) -> int:
+    """The CRC-32 of inputs in order, as RUN carries it (for the inputs the device holds, and for the streamed)."""
+    crc = 0
+    for data in inputs:
+        crc = zlib.crc32(data, crc)
+    return crc
+
+
 class _Resized(Exception):
     """A data request given up after a failed attempt: the data chunk has shrunk below the frame it moves."""
 
@@ -416,9 +424,7 @@ class DeviceLink:
             self._last_run_seq = replies[0].seq
             return msg.parse_result(replies[1].payload)
         if streamed_crc is None:
-            streamed_crc = 0
-            for _, data in streams:
-                streamed_crc = zlib.crc32(data, streamed_crc)
+            streamed_crc = inputs_crc([data for _, data in streams])
         timeout = self.stream_timeout
         if timeout is None:
             timeout = STREAM_TIMEOUT_REPLIES * self.reply_timeout + STREAM_TIMEOUT_MARGIN_S
@@ -472,11 +478,9 @@ class DeviceLink:
     def infer(self, inputs: list[bytes], run_timeout: float) -> InferenceOutcome:
         """Streams the inputs in, runs once, and reads every output back."""
         held, streams = self.split_inputs(inputs)
-        crc = 0
         for index, data in held:
             self.write_input(index, data)
-            crc = zlib.crc32(data, crc)
-        summary = self.run(crc, run_timeout, streams)
+        summary = self.run(inputs_crc([data for _, data in held]), run_timeout, streams)
         if summary.status != 0:
             raise self.run_failure(summary.status)
         outputs = tuple(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import time
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,19 +14,11 @@ import serial
 from hil.build.firmware_builder import read_build_id
 from hil.errors import DeviceError, LinkError, TargetError
 from hil.link.baud import settle_uart
-from hil.link.device_link import DeviceLink, InferenceOutcome, open_port
+from hil.link.device_link import DeviceLink, InferenceOutcome, inputs_crc, open_port
 from hil.link.messages import ERR_INPUT_MISMATCH, DeviceInfo, RunSummary
 from hil.targets.base import Target
 
 LOG = logging.getLogger(__name__)
-
-
-def inputs_crc(inputs: list[bytes]) -> int:
-    """The CRC-32 of inputs in order, as RUN carries it for the inputs the device holds."""
-    crc = 0
-    for data in inputs:
-        crc = zlib.crc32(data, crc)
-    return crc
 
 
 def connect_when_listening(
