@@ -4,7 +4,9 @@ hil_input_read in odd-sized pieces that straddle the link's frames, and writes o
 
 Inputs: x (uint8[SIZE], streamed) and k (uint8[16], held in the arena at offset 0, as inputs are today).
 Outputs: y = x XOR k repeated (uint8[SIZE]), and s (int32[2]): sum of x[i] * (i % 251 + 1) modulo 2**32, and the
-number of reads it made. The model does nothing else, so its instruction count is its reads' and their copies'.
+number of reads it made. The model does nothing else, so its instruction count is its reads' and their copies',
+unless it is written with `work`: then it also spins that many loop iterations per byte it reads, as a model that
+computes on each piece of its input before it wants the next (the frames' acknowledgements wait for that).
 """
 
 from __future__ import annotations
@@ -24,11 +26,12 @@ Y = TensorSpec("y", "uint8", (SIZE,), 1.0)
 S = TensorSpec("s", "int32", (2,), 1.0)
 ARENA_BYTES = 16 + SIZE + 8
 
-MODEL_C = f"""#include "model.h"
+MODEL_C = """#include "model.h"
 
 #include <string.h>
 
 #define SIZE {SIZE}u
+#define WORK_PER_BYTE {work}u
 
 static const hil_tensor_info inputs[2] = {{
     {{"x", HIL_DTYPE_UINT8, 1, {{SIZE}}, 1.0f, 0, HIL_STREAMED_INPUT}},
@@ -40,7 +43,7 @@ static const hil_tensor_info outputs[2] = {{
 }};
 const hil_model_info model_info = {{"{NAME}", "{NAME}", MODEL_ARENA_BYTES, 2, inputs, 2, outputs}};
 
-static const uint16_t pieces[] = {{{", ".join(f"{p}u" for p in PIECES)}}};
+static const uint16_t pieces[] = {{{pieces}}};
 
 int32_t model_run(uint8_t *arena)
 {{
@@ -58,6 +61,8 @@ int32_t model_run(uint8_t *arena)
             sum += (uint32_t)y[i] * (i % 251u + 1u);
             y[i] ^= k[i % 16u];
         }}
+        for (volatile uint32_t spin = 0u; spin < WORK_PER_BYTE * n; spin = spin + 1u) {{
+        }}
         offset += n;
         ++reads;
     }}
@@ -68,10 +73,13 @@ int32_t model_run(uint8_t *arena)
 """
 
 
-def write_streamed_model(directory: Path) -> ModelSources:
+def write_streamed_model(directory: Path, work: int = 0) -> ModelSources:
+    """The model's sources in directory; work: spin loop iterations per byte read (0: none)."""
     directory.mkdir(parents=True)
     (directory / "model.h").write_text(f'#include "hil_model.h"\n#define MODEL_ARENA_BYTES {ARENA_BYTES}u\n')
-    (directory / "model.c").write_text(MODEL_C)
+    (directory / "model.c").write_text(
+        MODEL_C.format(SIZE=SIZE, NAME=NAME, pieces=", ".join(f"{p}u" for p in PIECES), work=work)
+    )
     return ModelSources(NAME, NAME, directory, (X, K), (Y, S), ARENA_BYTES)
 
 

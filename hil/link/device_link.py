@@ -31,6 +31,10 @@ BACKOFF_S = (0.0, 0.005, 0.01, 0.02, 0.05)
 # requests answered at the first attempt, times RTO_FACTOR, at least RTO_FLOOR_S, doubled on every resend and
 # never more than reply_timeout, which the last attempt always gets. On a noisy link most lost frames are then
 # resent after a few round trips instead of after reply_timeout.
+# A streamed input's frame is acknowledged only when the model wants the bytes after it, so its round trip includes
+# the model's compute on it: those replies keep an estimate of their own (STREAM_ACK). Timed with the quick replies'
+# estimate they would be resent while the device computes, and a board's polled UART drops what arrives then.
+REPLY, STREAM_ACK = "reply", "stream_ack"
 RTO_FACTOR = 4.0
 RTO_FLOOR_S = 0.1
 RTT_SMOOTHING = 0.125
@@ -135,21 +139,23 @@ class DeviceLink:
         self._seq = 0
         self._chunk = self.max_payload
         self._clean_in_a_row = 0
-        self._srtt: float | None = None
+        self._srtt: dict[str, float] = {}
         # Inputs the device's model reads streamed (INFO's arena offsets): sent after RUN_STARTED, not before RUN.
         self.streamed: tuple[int, ...] = ()
         self._last_run_seq: int | None = None
         # While a RUN's input streams: its seq, so its RESULT ends the stream wherever it arrives.
         self._run_watch: int | None = None
 
-    def _wait_for(self, timeout: float, attempt: int, attempts: int) -> float:
-        """How long this attempt waits for a reply the caller would wait `timeout` for."""
-        if self._srtt is None or timeout != self.reply_timeout or attempt == attempts - 1:
+    def _wait_for(self, timeout: float, attempt: int, attempts: int, kind: str) -> float:
+        """How long this attempt waits for a reply of this kind the caller would wait `timeout` for."""
+        srtt = self._srtt.get(kind)
+        if srtt is None or timeout != self.reply_timeout or attempt == attempts - 1:
             return timeout
-        return min(timeout, max(RTO_FLOOR_S, RTO_FACTOR * self._srtt) * 2**attempt)
+        return min(timeout, max(RTO_FLOOR_S, RTO_FACTOR * srtt) * 2**attempt)
 
-    def _sample_round_trip(self, seconds: float) -> None:
-        self._srtt = seconds if self._srtt is None else (1 - RTT_SMOOTHING) * self._srtt + RTT_SMOOTHING * seconds
+    def _sample_round_trip(self, seconds: float, kind: str) -> None:
+        srtt = self._srtt.get(kind)
+        self._srtt[kind] = seconds if srtt is None else (1 - RTT_SMOOTHING) * srtt + RTT_SMOOTHING * seconds
 
     @property
     def data_chunk(self) -> int:
@@ -240,6 +246,7 @@ class DeviceLink:
         stages: list[tuple[int, float]],
         data_bytes: int | None = None,
         resume_seq: int | None = None,
+        kind: str = REPLY,
     ) -> list[Frame]:
         """Sends a request and waits for each expected reply in turn, resending the whole request
         (same seq, so the device can tell a resend) after a timeout, a corrupt frame or a rejection.
@@ -249,7 +256,8 @@ class DeviceLink:
         2 KB frame never arrives whole), so _Resized tells the caller to ask again in pieces of the new size.
 
         resume_seq: the request went out already with that seq (a RUN whose input streamed): the first attempt
-        only waits, the resends repeat it."""
+        only waits, the resends repeat it.
+        kind: whose round-trip estimate times the replies (REPLY, or STREAM_ACK for a streamed input's frames)."""
         if resume_seq is None:
             self._seq = (self._seq + 1) & 0xFF
         seq = self._seq if resume_seq is None else resume_seq
@@ -272,7 +280,7 @@ class DeviceLink:
             sent = time.monotonic()
             replies: list[Frame] = []
             for expected, timeout in stages:
-                wait = self._wait_for(timeout, attempt, attempts)
+                wait = self._wait_for(timeout, attempt, attempts, kind)
                 outcome = self._await(request, seq, expected, time.monotonic() + wait)
                 if isinstance(outcome, str):
                     reasons.append(outcome)
@@ -290,7 +298,7 @@ class DeviceLink:
                 )
             else:
                 if attempt == 0 and len(stages) == 1 and resume_seq is None:
-                    self._sample_round_trip(time.monotonic() - sent)
+                    self._sample_round_trip(time.monotonic() - sent, kind)
                 self._adapt(attempt + 1)
                 return replies
             self._adapt(attempt + 2)
@@ -327,8 +335,9 @@ class DeviceLink:
             raise LinkError(f"{self.name}: the port closed while resynchronising ({e})") from e
         self._reset_decoder(self.max_payload)
 
-    def _simple(self, request: int, payload: bytes = b"", data_bytes: int | None = None) -> bytes:
-        return self.transact(request, payload, [(request | msg.REPLY, self.reply_timeout)], data_bytes)[0].payload
+    def _simple(self, request: int, payload: bytes = b"", data_bytes: int | None = None, kind: str = REPLY) -> bytes:
+        stages = [(request | msg.REPLY, self.reply_timeout)]
+        return self.transact(request, payload, stages, data_bytes, kind=kind)[0].payload
 
     def ping(self, data: bytes = b"hil") -> float:
         """Round-trip time of one PING in seconds; the echo is checked."""
@@ -381,7 +390,7 @@ class DeviceLink:
             piece = data[offset : offset + self._chunk - msg.INPUT_HEADER_BYTES]
             payload = bytes([index]) + offset.to_bytes(4, "little") + piece
             try:
-                ack = self._simple(msg.INPUT, payload, data_bytes=len(payload))
+                ack = self._simple(msg.INPUT, payload, len(payload), STREAM_ACK if index in self.streamed else REPLY)
             except _Resized:
                 continue
             except LinkError:

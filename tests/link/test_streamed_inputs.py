@@ -21,6 +21,9 @@ from hil.targets.qemu import QemuUartTarget
 from hil.targets.qemu_rtt import QemuRttTarget
 from tests.targets.test_led_during_inference import LED_WRITE
 
+# Spin iterations per byte read for the computing model: about 0.3 s of QEMU per 2 KB frame.
+WORK_PER_BYTE = 10_000
+
 
 @pytest.fixture(scope="session")
 def streamed_sources(tmp_path_factory: pytest.TempPathFactory):
@@ -262,3 +265,19 @@ def test_a_run_without_the_streamed_crc_is_refused_before_it_starts(uart_target)
     with pytest.raises(DeviceError, match=r"INPUT_MISMATCH.*differ from what the host sent"):
         uart_target.link.transact(msg.RUN, struct_run(zlib.crc32(k) ^ 1, 0, 0), stages)
     assert uart_target.link.stats().inference_count == 0
+
+
+def test_frames_the_model_computes_on_are_acknowledged_without_resends(builder, qemu_board, tmp_path, workdir):
+    """A model that computes on each piece of its stream before it wants the next acknowledges each frame only after
+    that compute (here ~0.3 s of QEMU per frame). Those acknowledgements are timed by their own round trip: timed by
+    the quick replies' (a few ms, so 0.1 s), every frame was resent while the device computed, which a board's polled
+    UART drops, and the link shrank its frames for a noise it never had."""
+    sources = streamed_model.write_streamed_model(tmp_path / streamed_model.NAME, work=WORK_PER_BYTE)
+    image = builder.build(BuildRequest(qemu_board, sources, "uart"))
+    with QemuUartTarget(qemu_board, image.elf, workdir, reply_timeout=3.0, run_timeout=60.0) as target:
+        for seed in (1, 2):
+            inputs = streamed_model.random_inputs(seed)
+            _assert_exact(target.infer(inputs).outputs, inputs)
+        link = target.link
+        assert link.counters.timeouts == 0 and link.counters.resends == 0, link.counters
+        assert link.data_chunk == link.max_payload
