@@ -71,7 +71,7 @@ def _face(name: str, registry_name: str, flash_kb: int, description: str) -> Mod
         exponents="search",
         exponent_objective=("conf",),
         # The image is read by rows into the stem, RNNPool and the first MBConv (the streamed front): the input,
-        # the stem's and RNNPool's maps are never whole, which takes the M4's arena from 97,280 to 68,000 B.
+        # the stem's and RNNPool's maps are never whole, which takes the M4's arena from 97,280 to 67,848 B.
         stream_input=True,
         # The article's figures (MODELS.md): the floor to beat.
         budgets=Budgets(flash_bytes=flash_kb * 1024, ram_bytes=185 * 1024),
