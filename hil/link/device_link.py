@@ -42,6 +42,9 @@ RTT_SMOOTHING = 0.125
 # than one reply timeout plus a back-off, so the device waits this many reply timeouts plus STREAM_TIMEOUT_MARGIN_S.
 STREAM_TIMEOUT_REPLIES = 2
 STREAM_TIMEOUT_MARGIN_S = 1.0
+# While a run's input streams, a resend first lets this long of bytes in (a frame in flight, the run's RESULT behind
+# a lost reply, takes a few ms at 115,200 baud) before it drops what it received.
+IN_FLIGHT_S = 0.05
 LOG = logging.getLogger(__name__)  # hil.link.device_link: frames at DEBUG, resends, INFO and timings at INFO
 
 
@@ -230,9 +233,21 @@ class DeviceLink:
                 self.counters.stale_replies += 1
 
     def _reset_decoder(self, max_payload: int) -> None:
-        """Drops every byte and frame received but not consumed."""
+        """Drops every byte and frame received but not consumed (except a streamed run's RESULT: _keep_run_result)."""
+        self._keep_run_result()
         self._decoder = FrameDecoder(max_payload)
         self._events.clear()
+
+    def _keep_run_result(self, data: bytes = b"") -> None:
+        """While a run's input streams, its RESULT may already wait behind a reply that was lost or damaged (the
+        stream's last acknowledgement, say): it ends the stream (_RunEnded) instead of being dropped with that
+        reply, which would leave the host waiting out the whole run timeout for a RESULT the device sent."""
+        if self._run_watch is None:
+            return
+        events = [*self._events, *(self._decoder.feed(data) if data else ())]
+        for event in events:
+            if isinstance(event, Frame) and event.type == msg.RESULT and event.seq == self._run_watch:
+                raise _RunEnded(event)
 
     def _device_error(self, error: msg.ErrorReply, request: int) -> DeviceError:
         return DeviceError(
@@ -329,6 +344,10 @@ class DeviceLink:
                 self.port.flush()
             except (serial.SerialException, OSError) as e:
                 raise LinkError(f"{self.name}: cannot write to the port: {e}") from e
+        if self._run_watch is not None:
+            deadline = time.monotonic() + IN_FLIGHT_S
+            while data := self._read_some(deadline):
+                self._keep_run_result(data)
         try:
             self.port.reset_input_buffer()
         except (serial.SerialException, OSError) as e:

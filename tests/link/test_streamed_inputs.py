@@ -281,3 +281,45 @@ def test_frames_the_model_computes_on_are_acknowledged_without_resends(builder, 
         link = target.link
         assert link.counters.timeouts == 0 and link.counters.resends == 0, link.counters
         assert link.data_chunk == link.max_payload
+
+
+@pytest.mark.parametrize("work", [0, WORK_PER_BYTE])
+def test_a_lost_acknowledgement_of_the_streams_last_frame_still_ends_in_the_result(
+    work, builder, qemu_board, tmp_path, workdir
+):
+    """The device acknowledges the stream's last frame and computes on; that acknowledgement is lost (dropped on the
+    host's side of a real socket). The host resends the frame to a device no longer reading the stream; the
+    RESULT, which arrives meanwhile or after, ends the run with the exact outputs, with or without compute. Without
+    compute the RESULT is already behind the lost reply when the host drops what it received to resend: it used to
+    be dropped with it, and the run then waited out its whole run timeout (60 s here) for it."""
+    sources = streamed_model.write_streamed_model(tmp_path / streamed_model.NAME, work=work)
+    image = builder.build(BuildRequest(qemu_board, sources, "uart"))
+    with QemuUartTarget(qemu_board, image.elf, workdir, reply_timeout=1.0, run_timeout=60.0) as target:
+        link = target.link
+        inputs = streamed_model.random_inputs(4)
+        send, wait = link._send, link._await
+        sent: list[bytes] = []
+        dropped: list[Frame] = []
+
+        def record(frame_type: int, seq: int, payload: bytes) -> None:
+            sent.append(payload if frame_type == msg.INPUT else b"")
+            send(frame_type, seq, payload)
+
+        def lose_last_ack(request: int, seq: int, expected: int, deadline: float) -> Frame | str:
+            reply = wait(request, seq, expected, deadline)
+            last = request == msg.INPUT and sent[-1][0] == 0
+            end = int.from_bytes(sent[-1][1:5], "little") + len(sent[-1]) - msg.INPUT_HEADER_BYTES if last else 0
+            if end == streamed_model.SIZE and isinstance(reply, Frame) and not dropped:
+                dropped.append(reply)
+                return "timeout"
+            return reply
+
+        link._send, link._await = record, lose_last_ack
+        began = time.monotonic()
+        outcome = target.infer(inputs)
+        assert dropped, "the last frame's acknowledgement was never seen"
+        assert time.monotonic() - began < 30, "the run waited for a RESULT the host had dropped"
+        _assert_exact(outcome.outputs, inputs)
+        link._send, link._await = send, wait
+        again = streamed_model.random_inputs(5)
+        _assert_exact(target.infer(again).outputs, again)
