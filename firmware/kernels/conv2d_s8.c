@@ -104,7 +104,8 @@ hil_kernel_status conv2d_s8(const hil_conv_params *params, const int8_t *out_shi
     const int32_t k_h = filter_dims->h, k_w = filter_dims->w;
     const int32_t out_h = output_dims->h, out_w = output_dims->w, out_c = output_dims->c;
     if (!out_shift || filter_dims->c != in_c || filter_dims->n != out_c || params->stride_h < 1 ||
-        params->stride_w < 1 || input_dims->n != output_dims->n || !hil_nn_shifts_valid(out_shift, out_c)) {
+        params->stride_w < 1 || input_dims->n != output_dims->n || !hil_nn_shifts_valid(out_shift, out_c) ||
+        params->pad_value != 0) {
         return HIL_KERNEL_ARG_ERROR;
     }
 

@@ -33,7 +33,8 @@ hil_kernel_status conv2d_s8_w16(const hil_conv_params *params, const int8_t *out
     const int32_t out_h = output_dims->h, out_w = output_dims->w, out_c = output_dims->c;
     if (!out_shift || filter_dims->c != in_c || filter_dims->n != out_c || params->stride_h < 1 ||
         params->stride_w < 1 || input_dims->n != output_dims->n || k_h < 1 || k_w < 1 ||
-        k_h * k_w * in_c > CONV2D_S8_W16_MAX_FAN_IN || !hil_nn_shifts_valid(out_shift, out_c)) {
+        k_h * k_w * in_c > CONV2D_S8_W16_MAX_FAN_IN || !hil_nn_shifts_valid(out_shift, out_c) ||
+        params->pad_value < -128 || params->pad_value > 127) {
         return HIL_KERNEL_ARG_ERROR;
     }
     const int stem = in_c == 1 && k_h == 3 && k_w == 3;
@@ -54,16 +55,16 @@ hil_kernel_status conv2d_s8_w16(const hil_conv_params *params, const int8_t *out
                     int32_t acc = bias ? bias[oc] : 0;
                     for (int32_t ky = 0; ky < k_h; ++ky) {
                         const int32_t iy = iy0 + ky;
-                        if (iy < 0 || iy >= in_h) {
-                            continue;
-                        }
                         for (int32_t kx = 0; kx < k_w; ++kx) {
                             const int32_t ix = ix0 + kx;
-                            if (ix < 0 || ix >= in_w) {
+                            const int16_t *fw = f + (ky * k_w + kx) * in_c;
+                            if (iy < 0 || iy >= in_h || ix < 0 || ix >= in_w) {
+                                for (int32_t ic = 0; ic < in_c; ++ic) {
+                                    acc += params->pad_value * (int32_t)fw[ic];
+                                }
                                 continue;
                             }
                             const int8_t *px = in_image + (iy * in_w + ix) * in_c;
-                            const int16_t *fw = f + (ky * k_w + kx) * in_c;
                             for (int32_t ic = 0; ic < in_c; ++ic) {
                                 acc += (int32_t)px[ic] * (int32_t)fw[ic];
                             }

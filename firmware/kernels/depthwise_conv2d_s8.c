@@ -108,7 +108,7 @@ hil_kernel_status depthwise_conv2d_s8(const hil_conv_params *params, const int8_
     const int32_t sh = params->stride_h, sw = params->stride_w, ph = params->pad_h, pw = params->pad_w;
     if (filter_dims->n != 1 || filter_dims->c != chans || output_dims->c != chans || input_dims->n != output_dims->n ||
         chans < 1 || k_h < 1 || k_w < 1 || sh < 1 || sw < 1 || ph < 0 || pw < 0 || in_h < 1 || in_w < 1 ||
-        out_h < 1 || out_w < 1 || !hil_nn_shifts_valid(out_shift, chans)) {
+        out_h < 1 || out_w < 1 || !hil_nn_shifts_valid(out_shift, chans) || params->pad_value != 0) {
         return HIL_KERNEL_ARG_ERROR;
     }
     const int32_t lo = params->act_min, hi = params->act_max;

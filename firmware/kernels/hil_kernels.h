@@ -38,6 +38,8 @@ typedef struct {
     int32_t pad_w;       /* zeros added left (and, as far as the output needs, right) */
     int32_t act_min;     /* clamp after the shift: ReLU, ReLU6 and the int8 range in one */
     int32_t act_max;
+    int32_t pad_value;   /* what a padded tap reads: 0, or (conv2d_s8_w16 only) minus an input offset, so that
+                          * an input stored as x - offset is padded with the real zero (-128..127) */
 } hil_conv_params;
 
 /* Scratch memory the caller owns (an arena slice), as cmsis_nn_context. 4-byte aligned. */

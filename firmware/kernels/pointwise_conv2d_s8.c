@@ -65,7 +65,7 @@ hil_kernel_status pointwise_conv2d_s8(const hil_conv_params *params, const int8_
         output_dims->n != input_dims->n || output_dims->h != input_dims->h || output_dims->w != input_dims->w ||
         in_c < 1 || in_c > 65536 || out_c < 1 || input_dims->n < 1 || input_dims->h < 1 || input_dims->w < 1 ||
         params->stride_h != 1 || params->stride_w != 1 || params->pad_h != 0 || params->pad_w != 0 ||
-        !hil_nn_shifts_valid(out_shift, out_c)) {
+        params->pad_value != 0 || !hil_nn_shifts_valid(out_shift, out_c)) {
         return HIL_KERNEL_ARG_ERROR;
     }
     const int32_t pixels = input_dims->n * input_dims->h * input_dims->w;

@@ -19,11 +19,19 @@ def _check(array: np.ndarray, dtype: type, ndim: int, name: str) -> np.ndarray:
 
 
 def _padded(image: np.ndarray, params: ConvParams, k_h: int, k_w: int, out_h: int, out_w: int) -> np.ndarray:
-    """The input with zeros above/left (pad) and below/right as far as the output reads."""
+    """The input padded with params.pad_value (0 for kernels without one) above/left (pad) and below/right as far
+    as the output reads."""
     _, in_h, in_w, _ = image.shape
     bottom = max(0, (out_h - 1) * params.stride_h + k_h - params.pad_h - in_h)
     right = max(0, (out_w - 1) * params.stride_w + k_w - params.pad_w - in_w)
-    return np.pad(image.astype(np.int64), ((0, 0), (params.pad_h, bottom), (params.pad_w, right), (0, 0)))
+    pads = ((0, 0), (params.pad_h, bottom), (params.pad_w, right), (0, 0))
+    return np.pad(image.astype(np.int64), pads, constant_values=getattr(params, "pad_value", 0))
+
+
+def _zero_padded(params: ConvParams) -> None:
+    """The int8-weight convolutions pad with zeros only (conv2d_s8_w16 takes a pad value)."""
+    if params.pad_value != 0:
+        raise KernelRangeError(f"pad_value {params.pad_value}: only conv2d_s8_w16 pads with a value other than 0")
 
 
 def _windows(input: np.ndarray, params: ConvParams, k_h: int, k_w: int, output_hw: tuple[int, int]):
@@ -84,6 +92,7 @@ def conv2d_s8(
     [n, *output_hw, filter O]."""
     input = _check(input, np.int8, 4, "input")
     filter = _check(filter, np.int8, 4, "filter")
+    _zero_padded(params)
     if filter.shape[3] != input.shape[3]:
         raise KernelRangeError(f"filter has {filter.shape[3]} input channels, input {input.shape[3]}")
     return _requantize(convolve(params, input, filter, bias, output_hw), params, out_shift)
@@ -100,6 +109,7 @@ def depthwise_conv2d_s8(
     """depthwise_conv2d_s8: filter [1, kh, kw, C], channel multiplier 1; output [n, *output_hw, C]."""
     input = _check(input, np.int8, 4, "input")
     filter = _check(filter, np.int8, 4, "filter")
+    _zero_padded(params)
     if filter.shape[0] != 1 or filter.shape[3] != input.shape[3]:
         raise KernelRangeError(f"depthwise filter {filter.shape} does not fit input {input.shape}")
     acc = _bias_accumulator(input.shape[0], output_hw, input.shape[3], bias)
@@ -114,6 +124,7 @@ def pointwise_conv2d_s8(
     """pointwise_conv2d_s8: 1x1 convolution, filter [C_out, 1, 1, C_in]; output [n, h, w, C_out]."""
     input = _check(input, np.int8, 4, "input")
     filter = _check(filter, np.int8, 4, "filter")
+    _zero_padded(params)
     if filter.shape[1:] != (1, 1, input.shape[3]):
         raise KernelRangeError(f"pointwise filter {filter.shape} does not fit input {input.shape}")
     acc = np.einsum("bhwc,oc->bhwo", input.astype(np.int64), filter[:, 0, 0, :].astype(np.int64))

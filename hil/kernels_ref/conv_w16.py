@@ -1,4 +1,5 @@
-"""Bit-exact twin of conv2d_s8_w16 (firmware/kernels/conv2d_s8_w16.c): conv2d_s8 with int16 weights."""
+"""Bit-exact twin of conv2d_s8_w16 (firmware/kernels/conv2d_s8_w16.c): conv2d_s8 with int16 weights, and padded taps
+reading params.pad_value."""
 
 from __future__ import annotations
 
@@ -29,4 +30,6 @@ def conv2d_s8_w16(
         raise KernelRangeError(f"filter {filter.shape} does not fit input {input.shape} (fan-in <= {MAX_FAN_IN})")
     if bias is not None and np.abs(np.asarray(bias, np.int64)).max() >= BIAS_LIMIT:
         raise KernelRangeError("|bias| reaches 2^30 (limit of conv2d_s8_w16)")
+    if not -128 <= params.pad_value <= 127:
+        raise KernelRangeError(f"pad_value {params.pad_value} outside the int8 range")
     return _requantize(convolve(params, input, filter, bias, output_hw), params, out_shift)

@@ -56,6 +56,7 @@ class ConvParams:
     pad_w: int = 0
     act_min: int = -128
     act_max: int = 127
+    pad_value: int = 0  # what a padded tap reads (nonzero only for conv2d_s8_w16: minus the input's offset)
 
 
 @c_struct("hil_add_params")

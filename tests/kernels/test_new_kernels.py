@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ctypes
 from ctypes import c_int32
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -80,6 +81,7 @@ def test_conv2d_s8_w16_matches_twin(host: HostKernels, seed: int) -> None:
     params = ConvParams(
         int(rng.integers(1, 3)), int(rng.integers(1, 3)), int(rng.integers(0, kh)), int(rng.integers(0, kw))
     )
+    params = replace(params, pad_value=int(rng.integers(-128, 128)) if seed % 2 else 0)
     out_hw = ((h + 2 * params.pad_h - kh) // params.stride_h + 1, (w + 2 * params.pad_w - kw) // params.stride_w + 1)
     x = rng.integers(-128, 128, (n, h, w, cin), dtype=np.int8)
     filt = rng.integers(-32768, 32768, (int(rng.integers(1, 6)), kh, kw, cin), dtype=np.int16)
@@ -89,11 +91,12 @@ def test_conv2d_s8_w16_matches_twin(host: HostKernels, seed: int) -> None:
     np.testing.assert_array_equal(got, conv2d_s8_w16(params, shift, x, filt, bias, out_hw))
 
 
-@pytest.mark.parametrize("stride", [1, 2])
-def test_conv2d_s8_w16_stem_fast_path_matches_twin(host: HostKernels, stride: int) -> None:
-    """1 input channel, 3x3, zero padding 1 (the stem): interior pixels take the fast path, borders the loop."""
+@pytest.mark.parametrize(("stride", "pad_value"), [(1, 0), (2, 0), (2, -11)])
+def test_conv2d_s8_w16_stem_fast_path_matches_twin(host: HostKernels, stride: int, pad_value: int) -> None:
+    """1 input channel, 3x3, padding 1 (the stem): interior pixels take the fast path, borders the loop (and read
+    the pad value there)."""
     rng = np.random.default_rng(9350 + stride)
-    params = ConvParams(stride, stride, 1, 1, 0, 96)
+    params = ConvParams(stride, stride, 1, 1, 0, 96, pad_value)
     shift = np.array([14, 12, 17, 15], dtype=np.int8)
     x = rng.integers(-128, 128, (1, 13, 16, 1), dtype=np.int8)
     filt = rng.integers(-32768, 32768, (4, 3, 3, 1), dtype=np.int16)
@@ -113,6 +116,27 @@ def test_conv2d_s8_w16_is_conv2d_s8_on_int8_weights(host: HostKernels) -> None:
     bias = rng.integers(-5000, 5000, 4, dtype=np.int32)
     got = host.conv2d_s8_w16(params, shift, x, filt.astype(np.int16), bias, (8, 9))
     np.testing.assert_array_equal(got, conv2d_s8(params, shift, x, filt, bias, (8, 9)))
+
+
+def test_conv2d_s8_w16_pads_with_its_pad_value(host: HostKernels) -> None:
+    """An input stored as x - offset (offset 11) padded with -11 gives the bits of x itself padded with zeros, when
+    the bias takes the offset's response to every tap: the input offset of a compiled stem (centre.centre_input)."""
+    rng = np.random.default_rng(9450)
+    x = rng.integers(-117, 117, (1, 9, 10, 1), dtype=np.int8)
+    filt = rng.integers(-3000, 3000, (4, 3, 3, 1), dtype=np.int16)
+    bias = rng.integers(-5000, 5000, 4, dtype=np.int32)
+    shift = np.array([7, 5, 9, 6], dtype=np.int8)
+    plain = ConvParams(2, 2, 1, 1)
+    want = conv2d_s8_w16(plain, shift, x, filt, bias, (5, 5))
+    folded = bias + 11 * filt.reshape(4, -1).sum(axis=1).astype(np.int32)
+    centred = (x.astype(np.int16) - 11).astype(np.int8)
+    offset = replace(plain, pad_value=-11)
+    np.testing.assert_array_equal(host.conv2d_s8_w16(offset, shift, centred, filt, folded, (5, 5)), want)
+    np.testing.assert_array_equal(conv2d_s8_w16(offset, shift, centred, filt, folded, (5, 5)), want)
+    with pytest.raises(HostKernelError):
+        host.conv2d_s8(offset, shift, centred, filt.astype(np.int8), folded, (5, 5))
+    with pytest.raises(KernelRangeError):
+        conv2d_s8(offset, shift, centred, filt.astype(np.int8), folded, (5, 5))
 
 
 def test_conv2d_s8_w16_refuses_a_fan_in_above_256(host: HostKernels) -> None:
