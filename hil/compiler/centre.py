@@ -11,6 +11,11 @@ exact algebra for a convolution without zero padding:
 
 (with zero padding a border tap would read 0 where the fold assumes -m, so padded readers are refused).
 Replicate padding commutes with subtracting a per-channel constant, so the offset may pass through pads.
+
+The model input is centred the same way (centre_input) when that buys it a finer grid: the face models' input is a
+grey pixel less 117.3, -117.3..137.7, which a symmetric int8 grid holds only at 2 per step, one camera bit lost;
+as x - 11 it fits -128..127 at 1 per step. The host subtracts the offset before it quantises, and a reader padded
+with zeros pads with -offset instead (conv2d_s8_w16's pad_value), which keeps the algebra above exact at borders.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import numpy as np
 
 from hil.compiler.calibrate import ChannelRange
 from hil.compiler.ir import Graph, Node
-from hil.compiler.quantize import fit_exponent, hidden_frac_bits
+from hil.compiler.quantize import fit_exponent, hidden_frac_bits, weight_bits
 
 
 def _offset_grid(node: Node) -> int | None:
@@ -61,12 +66,51 @@ def fold_offset(conv: Node, offset: np.ndarray) -> None:
     conv.params["bias"] = conv.params.get("bias", np.zeros(cout)).astype(np.float64) + response
 
 
+def _padded(conv: Node) -> bool:
+    return any(conv.attrs["padding"]) or any(conv.attrs.get("padding_end", (0, 0)))
+
+
+def _input_offset(graph: Graph, tensor: str, r: ChannelRange) -> float | None:
+    """One offset for every channel of a model input, a multiple of the finest grid that holds x - offset in int8,
+    when that grid is finer than x's own; None when it is not, or a reader cannot take the offset (every reader
+    must be a convolution, and a padded one must pad with a value: the int16-weight stem, conv2d_s8_w16)."""
+    readers = graph.consumers(tensor)
+    takes = [n.op == "conv2d" and (not _padded(n) or weight_bits(n, graph) == 16) for n in readers]
+    if not readers or not all(takes):
+        return None
+    middle = (float(r.low.min()) + float(r.high.max())) / 2.0
+    offset, e = None, fit_exponent(r.extent(), 8) - 1
+    while fits := [
+        m * 2.0**e
+        for m in (np.round(middle / 2.0**e), np.round(middle / 2.0**e) + 1, np.round(middle / 2.0**e) - 1)
+        if m != 0 and fit_exponent(r.extent(m * 2.0**e), 8) <= e
+    ]:
+        offset, e = fits[0], e - 1
+    return offset
+
+
+def centre_input(graph: Graph, ranges: dict[str, ChannelRange], extent: dict[str, float]) -> None:
+    """Centres each model input that _input_offset finds an offset for: the graph computes on x - offset (its
+    Tensor.offset), its readers add their response to the offset through their bias and pad with -offset."""
+    for name in graph.inputs:
+        offset = _input_offset(graph, name, ranges[name])
+        if offset is None:
+            continue
+        graph.tensors[name].offset = offset
+        for conv in graph.consumers(name):
+            fold_offset(conv, np.full(graph.tensors[name].shape[-1], offset))
+            if _padded(conv):
+                conv.attrs["pad_value"] = -offset
+        extent[name] = ranges[name].extent(offset)
+
+
 def centre_channels(graph: Graph, ranges: dict[str, ChannelRange]) -> tuple[Graph, dict[str, float]]:
     """A copy of graph with every centrable tensor centred where that gives it a finer int8 exponent, and the extent
     (ChannelRange.extent) of every tensor of the copy (centred tensors: of x - m) for quantize. The offset m is the
     midrange of each channel, which minimises max |x - m| and so the exponent."""
     graph = copy.deepcopy(graph)
     extent = {name: r.extent() for name, r in ranges.items()}
+    centre_input(graph, ranges, extent)
     for node in graph.nodes:
         grid = _offset_grid(node)
         readers = _readers(graph, node.output) if grid is not None else None

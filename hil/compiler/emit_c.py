@@ -578,7 +578,9 @@ def _c_string(text: str) -> str:
 
 def tensor_specs(graph: QGraph, names: list[str], labels: list[str]) -> tuple[TensorSpec, ...]:
     return tuple(
-        TensorSpec(label, graph.tensors[t].dtype, graph.tensors[t].shape, graph.tensors[t].scale)
+        TensorSpec(
+            label, graph.tensors[t].dtype, graph.tensors[t].shape, graph.tensors[t].scale, graph.tensors[t].zero_point
+        )
         for t, label in zip(names, labels, strict=True)
     )
 

@@ -21,15 +21,16 @@ def conv2d(
     groups: int,
     padding_end=None,
     dilation=(1, 1),
+    pad_value: float = 0.0,
 ) -> np.ndarray:
-    """NHWC input, OIHW weight (PyTorch), zero padding (padding above/left, padding_end below/right: default the
-    same); any groups and dilation."""
+    """NHWC input, OIHW weight (PyTorch), padding with pad_value (default zeros; padding above/left, padding_end
+    below/right: default the same); any groups and dilation."""
     n, h, w, _ = x.shape
     cout, cin_g, kh, kw = weight.shape
     (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
     (pb, pr) = padding if padding_end is None else padding_end
     oh, ow = (h + ph + pb - dh * (kh - 1) - 1) // sh + 1, (w + pw + pr - dw * (kw - 1) - 1) // sw + 1
-    padded = np.pad(x, ((0, 0), (ph, pb), (pw, pr), (0, 0)))
+    padded = np.pad(x, ((0, 0), (ph, pb), (pw, pr), (0, 0)), constant_values=pad_value)
     wg = weight.reshape(groups, cout // groups, cin_g, kh, kw)
     out = np.zeros((n, oh, ow, groups, cout // groups), dtype=np.float64)
     for ky in range(kh):
@@ -84,7 +85,14 @@ def _activate(node: Node, out: np.ndarray) -> np.ndarray:
 
 def _conv(node: Node, x: np.ndarray) -> np.ndarray:
     a = node.attrs
-    args = (a["stride"], a["padding"], a["groups"], a.get("padding_end"), a.get("dilation", (1, 1)))
+    args = (
+        a["stride"],
+        a["padding"],
+        a["groups"],
+        a.get("padding_end"),
+        a.get("dilation", (1, 1)),
+        a.get("pad_value", 0.0),
+    )
     return _activate(node, conv2d(x, node.params["weight"], node.params.get("bias"), *args))
 
 
@@ -179,8 +187,11 @@ def run_node(node: Node, inputs: list[np.ndarray]) -> np.ndarray:
 
 
 def execute(graph: Graph, inputs: list[np.ndarray]) -> dict[str, np.ndarray]:
-    """Every tensor of the graph (NHWC float64) for the given NHWC inputs."""
-    values = {name: np.asarray(x, dtype=np.float64) for name, x in zip(graph.inputs, inputs, strict=True)}
+    """Every tensor of the graph (NHWC float64) for the given NHWC inputs (less each input's offset)."""
+    values = {
+        name: np.asarray(x, dtype=np.float64) - graph.tensors[name].offset
+        for name, x in zip(graph.inputs, inputs, strict=True)
+    }
     for node in graph.nodes:
         values[node.output] = run_node(node, [values[t] for t in node.inputs]).reshape(
             -1, *graph.tensors[node.output].shape[1:]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import re
 from pathlib import Path
 
 import numpy as np
@@ -77,7 +78,8 @@ class HostModel:
         offsets = []
         for table in ("model_inputs", "model_outputs"):
             line = next(s for s in text.splitlines() if s.startswith(f"static const hil_tensor_info {table}"))
-            offsets.append([int(part.split("u")[0]) for part in line.split("f, 0, ")[1:]])
+            # each entry ends "<scale>f, <zero point>, <arena offset>u}"
+            offsets.append([int(offset) for offset in re.findall(r"f, -?\d+, (\d+)u\}", line)])
         return offsets[0], offsets[1]
 
     def run_layers(self, inputs: list[np.ndarray]) -> list[tuple[int, str, bytes]]:

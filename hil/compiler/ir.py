@@ -37,6 +37,8 @@ OPS = {
 class Tensor:
     name: str
     shape: tuple[int, ...]  # NHWC for maps, [B, N, C] after flatten, [B, N] for rows (Linear)
+    # A graph input's offset (centre.centre_input): the graph computes on x - offset, the host sends it quantised.
+    offset: float = 0.0
 
 
 @dataclass

@@ -17,6 +17,7 @@ class QTensor:
     shape: tuple[int, ...]
     exponent: int
     dtype: str = "int8"
+    offset: float = 0.0  # a model input's offset (ir.Tensor.offset): the integers stand for x - offset
 
     @property
     def nbytes(self) -> int:
@@ -25,6 +26,11 @@ class QTensor:
     @property
     def scale(self) -> float:
         return 2.0**self.exponent
+
+    @property
+    def zero_point(self) -> int:
+        """The integer that stands for 0 (x = (q - zero_point) * scale): minus the offset, on the grid."""
+        return -round(self.offset / self.scale)
 
 
 @dataclass
@@ -58,11 +64,11 @@ class QGraph:
         """A float NHWC input as the model's input tensor (int8, or int16 where the bit-width search widened it)."""
         tensor = self.tensors[self.inputs[index]]
         info = np.iinfo(tensor.dtype)
-        q = np.round(np.asarray(x, dtype=np.float64) / 2.0**tensor.exponent)
+        q = np.round((np.asarray(x, dtype=np.float64) - tensor.offset) / 2.0**tensor.exponent)
         return np.clip(q, info.min, info.max).astype(tensor.dtype)
 
     def dequantize(self, name: str, q: np.ndarray) -> np.ndarray:
-        return np.asarray(q, dtype=np.float64) * 2.0 ** self.tensors[name].exponent
+        return np.asarray(q, dtype=np.float64) * 2.0 ** self.tensors[name].exponent + self.tensors[name].offset
 
     @property
     def macs(self) -> int:

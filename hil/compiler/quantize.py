@@ -170,6 +170,20 @@ def _activation(node: Node, e_out: int, bits: int = 8) -> tuple[int, int]:
     return -top - 1, top
 
 
+def _pad_value(node: Node, e_in: int, bits: int) -> int:
+    """The integer a padded tap reads: the node's pad_value (minus its input's offset, centre.centre_input) on the
+    input's grid; only conv2d_s8_w16 (bits 16) pads with anything but 0."""
+    pad = node.attrs.get("pad_value", 0.0) / 2.0**e_in
+    if pad == 0:
+        return 0
+    if bits != 16 or pad != round(pad) or not -128 <= pad <= 127:
+        raise CompileError(
+            f"{node.describe()}: cannot pad with {pad} steps of its input's grid (an int16-weight stem "
+            "pads with an integer in -128..127)"
+        )
+    return int(pad)
+
+
 def _conv(node: Node, graph: Graph, e: dict[str, int], widths: dict[str, int]) -> QNode:
     """The convolution kernel for the node's shape and widths: conv2d_a16 (int8 weights) when an activation is
     int16, else by shape."""
@@ -188,7 +202,7 @@ def _conv(node: Node, graph: Graph, e: dict[str, int], widths: dict[str, int]) -
     e_w = np.maximum(_weight_exponents(node, e_in, bits), e_out - e_in - MAX_SHIFT)
     act_min, act_max = _activation(node, e_out)
     (sh, sw), (ph, pw), groups = node.attrs["stride"], node.attrs["padding"], node.attrs["groups"]
-    params = ConvParams(sh, sw, ph, pw, act_min, act_max)
+    params = ConvParams(sh, sw, ph, pw, act_min, act_max, _pad_value(node, e_in, weight_bits(node, graph)))
     bias = np.zeros(cout) if bias is None else bias
     arrays = {"bias": _quantize(bias, e_in + e_w, 32), "out_shift": (e_out - e_in - e_w).astype(np.int8)}
     ohwi = weight.transpose(0, 2, 3, 1)
@@ -402,7 +416,7 @@ def quantize(graph: Graph, ranges: dict[str, float], widths: dict[str, int] | No
         else:
             raise CompileError(f"{node.describe()}: no quantised form for '{node.op}' (run passes.optimize first)")
     tensors = {
-        name: QTensor(name, t.shape, e[name], "int16" if widths.get(name, 8) == 16 else "int8")
+        name: QTensor(name, t.shape, e[name], "int16" if widths.get(name, 8) == 16 else "int8", t.offset)
         for name, t in graph.tensors.items()
     }
     return QGraph(tensors, list(graph.inputs), nodes, list(graph.outputs))

@@ -4,6 +4,7 @@ SNR, the centred float graph computes the same function, host C == golden, and p
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from hil.compiler import float_executor, golden
@@ -55,3 +56,69 @@ def test_a_zero_padded_consumer_is_not_centred() -> None:
     graph = optimize(capture(model, model.example(0)))
     centred, _ = centre_channels(graph, channel_ranges(graph, calibration))
     assert not any("offset" in n.params for n in centred.nodes)
+
+
+GREY_MEAN = 117.312  # models.preprocess: the face models' input is a grey pixel less this
+
+
+class _Stem(torch.nn.Module):
+    """The face models' stem on a grey image: 3x3, stride 2, zero padding 1, 4 channels, ReLU; then a 1x1 conv.
+    reader: what reads the input instead of the stem ("conv8": a 3x3 conv on 32 channels, whose 288 taps take int8
+    weights; "pool": a max pool)."""
+
+    def __init__(self, reader: str = "stem") -> None:
+        super().__init__()
+        torch.manual_seed(3)
+        self.channels = 32 if reader == "conv8" else 1
+        self.stem = torch.nn.Conv2d(self.channels, 4, 3, 2, 1) if reader != "pool" else torch.nn.MaxPool2d(2)
+        self.head = torch.nn.Conv2d(4 if reader != "pool" else 1, 2, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.relu(self.stem(x)))
+
+    def example(self, seed: int) -> torch.Tensor:
+        pixels = torch.from_numpy(np.random.default_rng(seed).integers(0, 256, (1, self.channels, 24, 32)))
+        return pixels.float() - GREY_MEAN
+
+
+def test_a_grey_image_input_is_centred_on_its_camera_grid(tmp_path) -> None:
+    """pixel - 117.312 spans -117.3..137.7: a symmetric int8 grid holds it at 2 per step (a camera bit lost). The
+    compiler stores x - 11, which holds every pixel at 1 per step (q = pixel - 128), and the stem pads with -11,
+    so the centred float graph is the model itself, borders included; host C == golden."""
+    model = _Stem()
+    calibration = [_nhwc(model.example(i)) for i in range(1, 4)]
+    compiled = compile_model(model, model.example(0), calibration, tmp_path / "c", "stem")
+    tensor = compiled.qgraph.tensors[compiled.qgraph.inputs[0]]
+    assert (tensor.exponent, tensor.offset, tensor.zero_point) == (0, 11.0, -11)
+    stem = compiled.qgraph.nodes[0]
+    assert stem.kernel == "conv2d_s8_w16" and stem.params.pad_value == -11
+    x = model.example(9)
+    pixels = np.round(_nhwc(x) + GREY_MEAN)
+    np.testing.assert_array_equal(compiled.qgraph.quantize_input(_nhwc(x)), pixels - 128)
+    (centred,) = float_executor.outputs(compiled.graph, [_nhwc(x)])
+    np.testing.assert_allclose(centred, _nhwc(model(x).detach()), atol=1e-3)
+    graph = optimize(capture(model, model.example(0)))
+    plain = quantize(graph, profile(graph, calibration))
+    assert plain.tensors[plain.inputs[0]].exponent == 1
+    for qgraph, worst in ((plain, 0.688), (compiled.qgraph, 0.312)):  # pixel - 117.312 on grids 2 and 1
+        stored = qgraph.dequantize(qgraph.inputs[0], qgraph.quantize_input(_nhwc(x)))
+        assert np.abs(stored - _nhwc(x)).max() == pytest.approx(worst, abs=1e-3)
+    before, after = _snr(graph, plain, _nhwc(x)), _snr(compiled.graph, compiled.qgraph, _nhwc(x))
+    print(f"stem: SNR {before:.1f} dB with the input at 2 per step, {after:.1f} dB centred")
+    assert after > before
+    host = HostModel(compiled.emitted.sources, build_root=tmp_path / "host")
+    for i in (9, 10):
+        q = compiled.qgraph.quantize_input(_nhwc(model.example(i)))
+        np.testing.assert_array_equal(host.run([q])[0], golden.outputs(compiled.qgraph, [q])[0])
+
+
+def test_an_input_whose_reader_cannot_pad_with_a_value_is_not_centred() -> None:
+    """A conv whose fan-in takes int8 weights pads with zeros only; a max pool has no bias to take the offset's
+    response: neither input is centred."""
+    for reader in ("conv8", "pool"):
+        model = _Stem(reader)
+        calibration = [_nhwc(model.example(i)) for i in range(1, 3)]
+        graph = optimize(capture(model, model.example(0)))
+        centred, _ = centre_channels(graph, channel_ranges(graph, calibration))
+        assert centred.tensors[centred.inputs[0]].offset == 0.0, reader
+        assert not any("pad_value" in n.attrs for n in centred.nodes), reader
