@@ -157,7 +157,12 @@ def width_groups(qgraph: QGraph) -> list[tuple[str, ...]]:
 def _fused_scratch(step: Step, wide: set[str]) -> dict[str, int]:
     """A fused step's scratch with the rings of its int16 inner tensors doubled (schedule sizes them in int8)."""
     holds = {}
-    if step.kind == "mbconv":
+    if step.kind == "front":  # the row windows of the input and each part, the last part's MBConv rows
+        holds = {"input rows": step.inputs[0], **{f"{part.name} rows": part.output for part in step.parts[:-1]}}
+        sink = step.parts[-1]
+        if sink.kind == "mbconv":
+            holds |= {f"{sink.name} expanded rows": sink.nodes[0].output, "work": sink.nodes[1].output}
+    elif step.kind == "mbconv":
         holds = {"rows": step.nodes[0].output, "dw_row": step.nodes[1].output, "project_row": step.nodes[2].output}
     elif step.kind == "l2norm_conv":
         holds = {"rows": step.nodes[0].output}
@@ -185,14 +190,16 @@ def search(
     inputs: list[np.ndarray],
     arena_budget: int | None,
     candidates: Callable[[tuple[str, ...]], bool] | None = None,
+    stream_input: bool = False,
 ) -> WidthSearch:
     """Greedy widening within arena_budget bytes (None: no limit): each round re-measures every remaining group's
     gain on top of the widths taken so far and takes the best gain per extra arena byte (free ones first).
-    candidates: which groups may be widened (default: all, to weigh widths the kernels lack)."""
+    candidates: which groups may be widened (default: all, to weigh widths the kernels lack). stream_input: plan the
+    arena for the streamed schedule the model will run (schedule.stream_front)."""
     from hil.compiler.memory_plan import scheduled_plan
 
     simulator = PipelineSimulator(graph, qgraph, inputs)
-    steps, memory = scheduled_plan(qgraph)
+    steps, memory = scheduled_plan(qgraph, stream_input=stream_input)
     base_arena = memory.arena_bytes
     base_snr = simulator.snr()
     result = WidthSearch("search", arena_budget, base_arena, base_arena, base_snr, base_snr)

@@ -80,7 +80,7 @@ def compile_model(
     if bit_widths == "search":
         inputs = calibration[: widths_search.SEARCH_IMAGES]
         supported = lambda group: all(can_widen(graph, t) for t in group)  # noqa: E731
-        search = widths_search.search(graph, qgraph, inputs, arena_budget, supported)
+        search = widths_search.search(graph, qgraph, inputs, arena_budget, supported, stream_input)
         wide = {t: 16 for choice in search.choices for t in choice.tensors}
         qgraph = quantize(graph, ranges, wide)
         search.applied = sorted(wide)

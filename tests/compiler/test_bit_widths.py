@@ -84,3 +84,18 @@ def test_bad_bit_width_mode_is_refused(capsys) -> None:
         main(["compile", "--model", "rnnpool_face_m4", "--bit-widths", "int4"])
     assert exit.value.code == 4
     assert "invalid choice: 'int4'" in capsys.readouterr().err
+
+
+def test_search_plans_the_streamed_arena_and_the_front_rows_it_widens(m4, calibration_inputs) -> None:
+    """With the input streamed, the int8 arena is the streamed schedule's (not the whole-map one), and widening a
+    tensor the front holds as rows costs its row window, not its map: RNNPool's output (30x40x64 whole, 76,800 B
+    at int16) costs one more padded row of 40x64."""
+    steps, memory = scheduled_plan(m4.qgraph, stream_input=True)
+    whole, _ = scheduled_plan(m4.qgraph)
+    result = bit_widths.search(m4.graph, m4.qgraph, calibration_inputs[:1], memory.arena_bytes, stream_input=True)
+    assert result.arena_int8_bytes == memory.arena_bytes < bit_widths.arena_bytes(m4.qgraph, whole, set())
+    rnnpool = next(n.output for n in m4.qgraph.nodes if "rnnpool" in n.kernel)
+    group = next(g for g in bit_widths.width_groups(m4.qgraph) if rnnpool in g)
+    assert steps[0].kind == "front"
+    widened = bit_widths.arena_bytes(m4.qgraph, steps, set(group)) - memory.arena_bytes
+    assert 0 < widened <= 2 * 40 * 64, widened
