@@ -96,7 +96,7 @@ const hil_model_info model_info = {{"{NAME}", "{digest}", MODEL_ARENA_BYTES, 1, 
 
 int32_t model_run(uint8_t *arena)
 {{
-    static const hil_conv_params params = {{{STRIDE}, {STRIDE}, {PAD}, {PAD}, {ACT_MIN}, {ACT_MAX}}};
+    static const hil_conv_params params = {{{STRIDE}, {STRIDE}, {PAD}, {PAD}, {ACT_MIN}, {ACT_MAX}, 0}};
     static const hil_dims input_dims = {{{b}, {h}, {w}, {c}}};
     static const hil_dims filter_dims = {{{OUT_CHANNELS}, {KERNEL}, {KERNEL}, {c}}};
     static const hil_dims output_dims = {{{b}, {oh}, {ow}, {oc}}};
