@@ -17,7 +17,7 @@ from hil.link import messages as msg
 from hil.link.device_link import DeviceLink
 from hil.link.fault_proxy import FaultRates
 from hil.link.frame import Frame, FrameDecoder, encode_frame
-from hil.targets.qemu import QemuUartTarget
+from hil.targets.qemu import QemuSemihostingTarget, QemuUartTarget
 from hil.targets.qemu_rtt import QemuRttTarget
 from tests.targets.test_led_during_inference import LED_WRITE
 
@@ -323,3 +323,21 @@ def test_a_lost_acknowledgement_of_the_streams_last_frame_still_ends_in_the_resu
         link._send, link._await = send, wait
         again = streamed_model.random_inputs(5)
         _assert_exact(target.infer(again).outputs, again)
+
+
+@pytest.mark.parametrize("transport", ["uart", "semihosting"])
+def test_two_streamed_inputs_around_a_held_one_run_bit_exact(transport, builder, qemu_board, tmp_path, workdir):
+    """Inputs x (streamed), k (held) and z (streamed, read after x): the host sends k before RUN and x's then z's
+    frames after RUN_STARTED, in index order; over semihosting each streamed file is read where the model asks."""
+    size_z = 1500
+    sources = streamed_model.write_streamed_model(tmp_path / streamed_model.NAME, size_z=size_z)
+    image = builder.build(BuildRequest(qemu_board, sources, transport))
+    if transport == "uart":
+        target = QemuUartTarget(qemu_board, image.elf, workdir, reply_timeout=1.0, run_timeout=30.0)
+    else:
+        target = QemuSemihostingTarget(qemu_board, image.elf, workdir, run_timeout=60.0)
+    with target:
+        for seed in (6, 7):
+            inputs = streamed_model.random_inputs(seed, size_z)
+            _assert_exact(target.infer(inputs).outputs, inputs)
+        assert target.info.streamed_inputs == (0, 2)
