@@ -11,10 +11,10 @@ from hil.compiler import float_executor, golden
 from hil.compiler.calibrate import channel_ranges, profile
 from hil.compiler.capture import capture
 from hil.compiler.centre import centre_channels
-from hil.compiler.host_model import HostModel
 from hil.compiler.passes import optimize
 from hil.compiler.pipeline import compile_model
 from hil.compiler.quantize import quantize
+from tests.compiler.host_golden import assert_host_c_equals_golden
 from tests.compiler.offset_model import OffsetModel
 
 
@@ -43,10 +43,7 @@ def test_centring_keeps_a_small_spread_around_a_large_mean(tmp_path) -> None:
     print(f"offset model: SNR {before:.1f} dB plain, {after:.1f} dB centred")
     assert before < 15.0
     assert after >= 25.0
-    host = HostModel(compiled.emitted.sources, build_root=tmp_path / "host")
-    for i in (9, 10):
-        q = compiled.qgraph.quantize_input(_nhwc(model.example(i)))
-        np.testing.assert_array_equal(host.run([q])[0], golden.outputs(compiled.qgraph, [q])[0])
+    assert_host_c_equals_golden(compiled, [_nhwc(model.example(i)) for i in (9, 10)], tmp_path / "host")
 
 
 def test_a_zero_padded_consumer_is_not_centred() -> None:
@@ -106,10 +103,7 @@ def test_a_grey_image_input_is_centred_on_its_camera_grid(tmp_path) -> None:
     before, after = _snr(graph, plain, _nhwc(x)), _snr(compiled.graph, compiled.qgraph, _nhwc(x))
     print(f"stem: SNR {before:.1f} dB with the input at 2 per step, {after:.1f} dB centred")
     assert after > before
-    host = HostModel(compiled.emitted.sources, build_root=tmp_path / "host")
-    for i in (9, 10):
-        q = compiled.qgraph.quantize_input(_nhwc(model.example(i)))
-        np.testing.assert_array_equal(host.run([q])[0], golden.outputs(compiled.qgraph, [q])[0])
+    assert_host_c_equals_golden(compiled, [_nhwc(model.example(i)) for i in (9, 10)], tmp_path / "host")
 
 
 def test_an_input_whose_reader_cannot_pad_with_a_value_is_not_centred() -> None:

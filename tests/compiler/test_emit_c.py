@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from hil.compiler.host_model import HostModel
 from hil.compiler.pipeline import compile_model
+from tests.compiler.host_golden import assert_host_c_equals_golden
 from tests.compiler.random_models import RandomModel
 
 
@@ -15,12 +14,8 @@ def test_random_model_host_c_equals_golden(seed: int, tmp_path) -> None:
     model = RandomModel(seed)
     calibration = [model.example(i).permute(0, 2, 3, 1).numpy() for i in range(1, 4)]
     compiled = compile_model(model, model.example(), calibration, tmp_path / "c", f"random_{seed}")
-    host = HostModel(compiled.emitted.sources, build_root=tmp_path / "host")
-    for i in (7, 8):
-        x = model.example(i).permute(0, 2, 3, 1).numpy()
-        (expected,) = compiled.golden(x)
-        (got,) = host.run([compiled.qgraph.quantize_input(x)])
-        np.testing.assert_array_equal(got, expected)
+    inputs = [model.example(i).permute(0, 2, 3, 1).numpy() for i in (7, 8)]
+    assert_host_c_equals_golden(compiled, inputs, tmp_path / "host")
 
 
 def test_face_models_host_c_equals_golden(compiled_faces, calibration_inputs, tmp_path) -> None:
@@ -28,8 +23,4 @@ def test_face_models_host_c_equals_golden(compiled_faces, calibration_inputs, tm
         source = (compiled.emitted.sources.directory / "model.c").read_text()
         assert source.count("/* layer ") == len(compiled.steps)
         assert [s.shape for s in compiled.emitted.sources.outputs] == [(1, 3000, 4), (1, 3000, 2)]
-        host = HostModel(compiled.emitted.sources, build_root=tmp_path / name)
-        for x in calibration_inputs:
-            got = host.run([compiled.qgraph.quantize_input(x)])
-            for g, e in zip(got, compiled.golden(x), strict=True):
-                np.testing.assert_array_equal(g, e, err_msg=name)
+        assert_host_c_equals_golden(compiled, calibration_inputs, tmp_path / name, name)

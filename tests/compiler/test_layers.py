@@ -31,6 +31,7 @@ from hil.compiler.pipeline import compile_model
 from hil.compiler.quantize import fit_exponent
 from hil.errors import CompileError
 from hil.targets.qemu import QemuSemihostingTarget
+from tests.compiler.host_golden import assert_host_c_equals_golden
 from tests.compiler.random_models import RandomLayerModel
 
 # The operator's own error (float run from the stem's int8 output) with searched exponents: the lowest is the
@@ -143,9 +144,5 @@ def test_random_layer_model_host_c_equals_golden(seed: int, tmp_path) -> None:
     model = RandomLayerModel(seed)
     calibration = [to_graph_layout(model.example(i).numpy()) for i in range(1, 5)]
     compiled = compile_model(model, model.example(), calibration, tmp_path / "c", f"random_layers_{seed}")
-    host = HostModel(compiled.emitted.sources, build_root=tmp_path / "host")
-    for i in (7, 8):
-        x = to_graph_layout(model.example(i).numpy())
-        (expected,) = compiled.golden(x)
-        (got,) = host.run([compiled.qgraph.quantize_input(x)])
-        np.testing.assert_array_equal(got, expected, err_msg=f"{model.kinds}")
+    inputs = [to_graph_layout(model.example(i).numpy()) for i in (7, 8)]
+    assert_host_c_equals_golden(compiled, inputs, tmp_path / "host", f"{model.kinds}")

@@ -22,6 +22,7 @@ from hil.compiler.pipeline import compile_model
 from hil.compiler.quantize import quantize
 from hil.errors import CompileError
 from tests.compiler.faces import compile_faces
+from tests.compiler.host_golden import assert_host_c_equals_golden
 from tests.compiler.random_models import RandomModel
 
 QEMU = pytest.mark.skipif(
@@ -65,11 +66,7 @@ def test_face_models_streamed_host_c_equals_golden(streamed_faces, calibration_i
     for name, compiled in streamed_faces.items():
         source = (compiled.emitted.sources.directory / "model.c").read_text()
         assert source.count("/* layer ") == len(compiled.steps) and "hil_input_read(0u" in source
-        host = HostModel(compiled.emitted.sources, build_root=tmp_path / name)
-        for x in calibration_inputs:
-            got = host.run([compiled.qgraph.quantize_input(x)])
-            for g, e in zip(got, compiled.golden(x), strict=True):
-                np.testing.assert_array_equal(g, e, err_msg=name)
+        assert_host_c_equals_golden(compiled, calibration_inputs, tmp_path / name, name)
 
 
 @QEMU
@@ -105,12 +102,8 @@ def test_random_models_streamed_host_c_equals_golden(seed: int, tmp_path) -> Non
     """The stem alone, stem + RNNPool, stem + RNNPool + MBConv...: whatever chain each model's first layers make."""
     model, compiled = _random(seed, tmp_path)
     assert compiled.steps[0].kind == "front"
-    host = HostModel(compiled.emitted.sources, build_root=tmp_path / "host")
-    for i in (7, 8):
-        x = model.example(i).permute(0, 2, 3, 1).numpy()
-        (expected,) = compiled.golden(x)
-        (got,) = host.run([compiled.qgraph.quantize_input(x)])
-        np.testing.assert_array_equal(got, expected)
+    inputs = [model.example(i).permute(0, 2, 3, 1).numpy() for i in (7, 8)]
+    assert_host_c_equals_golden(compiled, inputs, tmp_path / "host")
 
 
 @QEMU
