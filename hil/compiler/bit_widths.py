@@ -98,10 +98,7 @@ class PipelineSimulator:
     def _run(self, x: np.ndarray, cached: dict, widths: dict[str, int], start: int) -> dict[str, np.ndarray]:
         values = dict(cached)
         if start == 0:
-            values = {
-                t: self._grid(t, np.asarray(x, np.float64) - self.graph.tensors[t].offset, widths)
-                for t in self.graph.inputs
-            }
+            values = {t: self._grid(t, v, widths) for t, v in float_executor.input_values(self.graph, [x]).items()}
         for node in self.graph.nodes[start:]:
             out = float_executor.run_node(node, [values[t] for t in node.inputs])
             values[node.output] = self._grid(

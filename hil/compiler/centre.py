@@ -35,6 +35,10 @@ def _offset_grid(node: Node) -> int | None:
     return -hidden_frac_bits(node, "rnn2") if node.op == "rnnpool" else None
 
 
+def _padded(conv: Node) -> bool:
+    return any(conv.attrs["padding"]) or any(conv.attrs.get("padding_end", (0, 0)))
+
+
 def _readers(graph: Graph, tensor: str) -> tuple[list[str], list[Node]] | None:
     """The tensors that carry tensor's offset (itself and the replicate pads after it) and the unpadded convolutions
     that read them; None when anything else reads one of them (or one is a graph output)."""
@@ -47,9 +51,7 @@ def _readers(graph: Graph, tensor: str) -> tuple[list[str], list[Node]] | None:
         for node in graph.consumers(t):
             if node.op == "pad":
                 pending.append(node.output)
-            elif node.op == "conv2d" and tuple(node.attrs["padding"]) == tuple(
-                node.attrs.get("padding_end", (0, 0))
-            ) == (0, 0):
+            elif node.op == "conv2d" and not _padded(node):
                 convs.append(node)
             else:
                 return None
@@ -66,10 +68,6 @@ def fold_offset(conv: Node, offset: np.ndarray) -> None:
     conv.params["bias"] = conv.params.get("bias", np.zeros(cout)).astype(np.float64) + response
 
 
-def _padded(conv: Node) -> bool:
-    return any(conv.attrs["padding"]) or any(conv.attrs.get("padding_end", (0, 0)))
-
-
 def _input_offset(graph: Graph, tensor: str, r: ChannelRange) -> float | None:
     """One offset for every channel of a model input, a multiple of the finest grid that holds x - offset in int8,
     when that grid is finer than x's own; None when it is not, or a reader cannot take the offset (every reader
@@ -80,13 +78,12 @@ def _input_offset(graph: Graph, tensor: str, r: ChannelRange) -> float | None:
         return None
     middle = (float(r.low.min()) + float(r.high.max())) / 2.0
     offset, e = None, fit_exponent(r.extent(), 8) - 1
-    while fits := [
-        m * 2.0**e
-        for m in (np.round(middle / 2.0**e), np.round(middle / 2.0**e) + 1, np.round(middle / 2.0**e) - 1)
-        if m != 0 and fit_exponent(r.extent(m * 2.0**e), 8) <= e
-    ]:
-        offset, e = fits[0], e - 1
-    return offset
+    while True:
+        nearest = np.round(middle / 2.0**e)
+        steps = [m for m in (nearest, nearest + 1, nearest - 1) if m and fit_exponent(r.extent(m * 2.0**e), 8) <= e]
+        if not steps:
+            return offset
+        offset, e = steps[0] * 2.0**e, e - 1
 
 
 def centre_input(graph: Graph, ranges: dict[str, ChannelRange], extent: dict[str, float]) -> None:

@@ -186,12 +186,17 @@ def run_node(node: Node, inputs: list[np.ndarray]) -> np.ndarray:
     raise CompileError(f"{node.describe()}: the float executor has no '{node.op}'")
 
 
-def execute(graph: Graph, inputs: list[np.ndarray]) -> dict[str, np.ndarray]:
-    """Every tensor of the graph (NHWC float64) for the given NHWC inputs (less each input's offset)."""
-    values = {
+def input_values(graph: Graph, inputs: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """The graph's input tensors (float64) for the given NHWC inputs: each less its offset (centre.centre_input)."""
+    return {
         name: np.asarray(x, dtype=np.float64) - graph.tensors[name].offset
         for name, x in zip(graph.inputs, inputs, strict=True)
     }
+
+
+def execute(graph: Graph, inputs: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """Every tensor of the graph (NHWC float64) for the given NHWC inputs (less each input's offset)."""
+    values = input_values(graph, inputs)
     for node in graph.nodes:
         values[node.output] = run_node(node, [values[t] for t in node.inputs]).reshape(
             -1, *graph.tensors[node.output].shape[1:]

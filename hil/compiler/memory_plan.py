@@ -199,15 +199,16 @@ def _place(buffers: list[Buffer], aliases: dict[str, tuple[str, int]], bound: in
 
     sequences = [sorted(groups, key=lambda g: order(_extent(g))) for order in ORDERS]
     best, sequence = min(((_first_fit(s), s) for s in sequences), key=lambda pair: arena(pair[0]))
+    best_arena = arena(best)
     rng = random.Random(COMPACT_SEED)
     for _ in range(COMPACT_MOVES if bound is not None and len(sequence) > 1 else 0):
-        if arena(best) <= bound:
+        if best_arena <= bound:
             break
         trial = list(sequence)
         trial.insert(rng.randrange(len(trial)), trial.pop(rng.randrange(len(trial))))
         offsets = _first_fit(trial)
-        if arena(offsets) <= arena(best):
-            best, sequence = offsets, trial
+        if (trial_arena := arena(offsets)) <= best_arena:
+            best, sequence, best_arena = offsets, trial, trial_arena
     return best
 
 

@@ -202,7 +202,7 @@ def _conv(node: Node, graph: Graph, e: dict[str, int], widths: dict[str, int]) -
     e_w = np.maximum(_weight_exponents(node, e_in, bits), e_out - e_in - MAX_SHIFT)
     act_min, act_max = _activation(node, e_out)
     (sh, sw), (ph, pw), groups = node.attrs["stride"], node.attrs["padding"], node.attrs["groups"]
-    params = ConvParams(sh, sw, ph, pw, act_min, act_max, _pad_value(node, e_in, weight_bits(node, graph)))
+    params = ConvParams(sh, sw, ph, pw, act_min, act_max, _pad_value(node, e_in, bits))
     bias = np.zeros(cout) if bias is None else bias
     arrays = {"bias": _quantize(bias, e_in + e_w, 32), "out_shift": (e_out - e_in - e_w).astype(np.int8)}
     ohwi = weight.transpose(0, 2, 3, 1)
