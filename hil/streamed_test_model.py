@@ -33,7 +33,8 @@ MODEL_C = """#include "model.h"
 #define SIZE_Z {size_z}u
 #define WORK_PER_BYTE {work}u
 #define S_OFFSET (16u + SIZE)
-#define Z_OFFSET (S_OFFSET + {s_bytes}u)
+#define S_COUNT {s_count}u
+#define Z_OFFSET (S_OFFSET + 4u * S_COUNT)
 
 static const hil_tensor_info inputs[] = {{
     {{"x", HIL_DTYPE_UINT8, 1, {{SIZE}}, 1.0f, 0, HIL_STREAMED_INPUT}},
@@ -41,7 +42,7 @@ static const hil_tensor_info inputs[] = {{
 {z_info}}};
 static const hil_tensor_info outputs[2] = {{
     {{"y", HIL_DTYPE_UINT8, 1, {{SIZE}}, 1.0f, 0, 16u}},
-    {{"s", HIL_DTYPE_INT32, 1, {{{s_count}}}, 1.0f, 0, S_OFFSET}},
+    {{"s", HIL_DTYPE_INT32, 1, {{S_COUNT}}, 1.0f, 0, S_OFFSET}},
 }};
 const hil_model_info model_info = {{
     "{NAME}", "{NAME}", MODEL_ARENA_BYTES, sizeof inputs / sizeof inputs[0], inputs, 2, outputs}};
@@ -90,7 +91,7 @@ int32_t model_run(uint8_t *arena)
         }}
     }}
     int32_t s[3] = {{(int32_t)sums[0], (int32_t)reads, (int32_t)sums[1]}};
-    memcpy(arena + S_OFFSET, s, {s_bytes}u);
+    memcpy(arena + S_OFFSET, s, 4u * S_COUNT);
     return 0;
 }}
 """
@@ -104,8 +105,8 @@ def write_streamed_model(directory: Path, work: int = 0, size_z: int = 0) -> Mod
     """The model's sources in directory; work: spin loop iterations per byte read (0: none); size_z: the bytes of a
     second streamed input z (input 2, after the held k; 0: none), read after x, whose weighted sum s[2] is."""
     directory.mkdir(parents=True)
-    s_bytes = 4 * _outputs(size_z)[1].shape[0]
-    arena_bytes = 16 + SIZE + s_bytes + size_z
+    s_count = _outputs(size_z)[1].shape[0]
+    arena_bytes = 16 + SIZE + 4 * s_count + size_z
     (directory / "model.h").write_text(f'#include "hil_model.h"\n#define MODEL_ARENA_BYTES {arena_bytes}u\n')
     z_info = f'    {{"z", HIL_DTYPE_UINT8, 1, {{{size_z}}}, 1.0f, 0, HIL_STREAMED_INPUT}},\n' if size_z else ""
     (directory / "model.c").write_text(
@@ -115,8 +116,7 @@ def write_streamed_model(directory: Path, work: int = 0, size_z: int = 0) -> Mod
             pieces=", ".join(f"{p}u" for p in PIECES),
             work=work,
             size_z=size_z,
-            s_bytes=s_bytes,
-            s_count=s_bytes // 4,
+            s_count=s_count,
             z_info=z_info,
         )
     )
