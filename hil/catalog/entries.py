@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from hil import conv_test_model, null_model
@@ -34,13 +36,21 @@ def _face_normalise(pixels: np.ndarray) -> np.ndarray:
     return (pixels.astype(np.float32) - np.float32(GREY_MEAN))[None]
 
 
-def _face_decode(outputs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """loc and conf to face boxes in input pixels, with the face models' anchors."""
-    from hil.parity.face_detections import detections
-    from models.priors import PriorBox
+@functools.cache
+def _face_priors(registry_name: str):
+    """The model's anchors at its input size; the two face models' differ (models.face_models)."""
+    from models.registry import load_model
 
     _, _, height, width = FACE_INPUT
-    return detections(outputs[0], outputs[1], PriorBox()(), width, height)
+    return load_model(registry_name, pretrained=False).priors_for(height, width)
+
+
+def _face_decode(registry_name: str, outputs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """loc and conf to face boxes in input pixels, with the model's anchors."""
+    from hil.parity.face_detections import detections
+
+    _, _, height, width = FACE_INPUT
+    return detections(outputs[0], outputs[1], _face_priors(registry_name), width, height)
 
 
 def _face_test_images(count: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -63,7 +73,7 @@ def _face(name: str, registry_name: str, flash_kb: int, description: str) -> Mod
         # Pictures are letterboxed (the default): models.train shows both models letterboxed, zoomed frames, and the
         # M4 then finds the packaged photographs' faces in one pass (python -m hil.bench.photos).
         normalise=_face_normalise,
-        decode=_face_decode,
+        decode=functools.partial(_face_decode, registry_name),
         test_images=_face_test_images,
         labels=("background", "face"),
         # A detector's AP ranks its detections by score: finer exponents where they raise the scores' SNR took the

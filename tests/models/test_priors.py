@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
+from hil.catalog import CATALOG
 from models.face_models import rnnpool_face_m4
 from models.priors import PriorBox
+from models.registry import load_model
 
 
 def test_prior_count_and_sources() -> None:
@@ -37,3 +40,27 @@ def test_model_priors_follow_its_sources_at_any_size() -> None:
     with torch.no_grad():
         loc, _ = model.eval()(torch.zeros(1, 1, 120, 160))
     assert model.priors_for(120, 160).shape[0] == loc.shape[1] == 2 * 15 * 20 + 2 * 8 * 10
+
+
+@pytest.mark.parametrize("name, last_anchor", [("m4", 48), ("qvga", 64)])
+def test_each_model_keeps_its_own_anchors(name: str, last_anchor: int) -> None:
+    model = load_model(name, pretrained=False)
+    priors = model.priors_for(240, 320)
+    assert priors.shape == (3000, 4)
+    torch.testing.assert_close(priors, model.prior_box())
+    torch.testing.assert_close(priors[-1, 2:], torch.tensor([last_anchor / 320, last_anchor / 240]))
+    torch.testing.assert_close(priors[:2400], PriorBox()()[:2400])
+
+
+@pytest.mark.parametrize("catalog_name, last_anchor", [("rnnpool_face_m4", 48), ("rnnpool_face_qvga", 64)])
+def test_the_catalog_decodes_a_model_with_its_own_anchors(catalog_name: str, last_anchor: int) -> None:
+    """A face at the last prior with zero offsets decodes to that prior's box, so a decoder holding the other
+    model's anchors would draw it the wrong size."""
+    loc = np.zeros((1, 3000, 4), np.float32)
+    conf = np.tile(np.array([4.0, -4.0], np.float32), (1, 3000, 1))
+    conf[0, -1] = (-4.0, 4.0)
+    boxes, scores = CATALOG[catalog_name].decode([loc, conf])
+    assert len(scores) == 1 and scores[0] > 0.99
+    centre = np.array([19.5 * 16, 14.5 * 16])
+    half = last_anchor / 2
+    np.testing.assert_allclose(boxes[0], np.concatenate([centre - half, centre + half]), atol=1e-3)

@@ -4,8 +4,9 @@ and the M4 checkpoint trained on them finds the packaged photographs' faces in t
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from hil.bench.photos import IOU_THRESHOLD, MIN_SCORE, photo_passes
+from hil.bench.photos import FACE_MODELS, IOU_THRESHOLD, MIN_SCORE, photo_passes
 from models.preprocess import GREY_MEAN
 from models.train import MAX_FACE_FRACTION, PORTRAIT_ASPECT, reframe
 
@@ -48,10 +49,11 @@ def test_zoom_stops_at_the_largest_face_fraction() -> None:
         assert (moved[:, 3] - moved[:, 1]).max() <= MAX_FACE_FRACTION * 240 + 1
 
 
-def test_m4_finds_both_photographs_faces_in_one_letterboxed_pass() -> None:
+@pytest.mark.parametrize("model", FACE_MODELS)
+def test_each_face_model_finds_both_photographs_faces_in_one_letterboxed_pass(model: str) -> None:
     """The acceptance photographs (astronaut, Grace Hopper) through the compile's integer model (the device's
-    outputs bit for bit), letterboxed into 320x240."""
-    passes = {p.photo: p for p in photo_passes("rnnpool_face_m4") if p.acceptance}
+    outputs bit for bit), letterboxed into 320x240, decoded with the model's own anchors."""
+    passes = {p.photo: p for p in photo_passes(model) if p.acceptance}
     assert sorted(passes) == ["astronaut", "grace_hopper"]
     for found in passes.values():
         assert found.device_score >= MIN_SCORE and found.device_iou >= IOU_THRESHOLD, found
