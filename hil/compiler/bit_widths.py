@@ -20,7 +20,7 @@ import numpy as np
 
 from hil.compiler import float_executor
 from hil.compiler.ir import Graph
-from hil.compiler.qgraph import DATA_MOVES, QGraph
+from hil.compiler.qgraph import DATA_MOVES, QGraph, on_grid
 from hil.compiler.schedule import Step, align
 
 WIDTHS = (8, 16)
@@ -61,7 +61,7 @@ class WidthSearch:
         return asdict(self)
 
 
-def _dequantized_weights(graph: Graph, qgraph: QGraph) -> Graph:
+def dequantized_weights(graph: Graph, qgraph: QGraph) -> Graph:
     """graph with every convolution's weights replaced by their quantised values (quantize emits one QNode per IR
     node, in order)."""
     simulated = copy.deepcopy(graph)
@@ -82,7 +82,7 @@ class PipelineSimulator:
     accepted widths are cached, so a candidate re-runs only the nodes from its first widened tensor on."""
 
     def __init__(self, graph: Graph, qgraph: QGraph, inputs: list[np.ndarray]) -> None:
-        self.graph = _dequantized_weights(graph, qgraph)
+        self.graph = dequantized_weights(graph, qgraph)
         self.qgraph = qgraph
         self.inputs = inputs
         self.references = [float_executor.execute(graph, [x]) for x in inputs]
@@ -91,9 +91,7 @@ class PipelineSimulator:
 
     def _grid(self, name: str, value: np.ndarray, widths: dict[str, int]) -> np.ndarray:
         bits = widths.get(name, 8)
-        e = self.qgraph.tensors[name].exponent - (bits - 8)
-        top = 2 ** (bits - 1)
-        return np.clip(np.round(value / 2.0**e), -top, top - 1) * 2.0**e
+        return on_grid(value, self.qgraph.tensors[name].exponent - (bits - 8), bits)
 
     def _run(self, x: np.ndarray, cached: dict, widths: dict[str, int], start: int) -> dict[str, np.ndarray]:
         values = dict(cached)

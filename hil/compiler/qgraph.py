@@ -53,6 +53,13 @@ class QNode:
         return sum(a.nbytes for a in self.arrays.values())
 
 
+def on_grid(value: np.ndarray, exponent: int, bits: int) -> np.ndarray:
+    """value rounded to the fixed-point grid of 2^exponent and saturated to bits: the real values a tensor of that
+    exponent and width can hold."""
+    top = 2 ** (bits - 1)
+    return np.clip(np.round(np.asarray(value, np.float64) / 2.0**exponent), -top, top - 1) * 2.0**exponent
+
+
 @dataclass
 class QGraph:
     tensors: dict[str, QTensor]

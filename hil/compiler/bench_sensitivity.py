@@ -1,0 +1,187 @@
+"""Which quantisation limits a compiled face model's output SNR: every activation tensor alone on its int8 grid
+(the rest of the model in float), and every convolution's weights alone at their quantised values, each sorted by
+the worst output SNR it leaves over the inputs. Beside them, the model's SNR with all weights quantised and
+activations float, with all activations on their grids and float weights, with both (a float simulation of the
+integer pipeline), and the golden integer model itself.
+
+    python -m hil.compiler.bench_sensitivity --model m4 --images 5 --top 8
+
+It answers where int16 (or a finer grid) would buy SNR before any kernel is written: on the M4 the RNNPool output
+alone on its int8 grid leaves loc at 22 dB on test image 3, while every convolution's int8 weights together leave
+it at 28 dB. A tensor's figure is its own noise through the float rest of the model, so the figures do not add up
+to the integer model's; a tensor that limits alone limits together too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hil.compiler import float_executor, golden
+from hil.compiler.bit_widths import dequantized_weights
+from hil.compiler.calibrate import synthetic_images
+from hil.compiler.ir import Graph
+from hil.compiler.qgraph import QGraph, on_grid
+
+
+@dataclass(frozen=True)
+class Sensitivity:
+    """One quantised part alone: its kind ('activation' or 'weights'), the tensor or layer, and per output the
+    worst SNR (dB) over the inputs."""
+
+    kind: str
+    name: str
+    layer: str
+    snr_db: dict[str, float]
+
+    @property
+    def worst(self) -> float:
+        return min(self.snr_db.values())
+
+
+Grid = Callable[[str, np.ndarray], np.ndarray]
+
+
+class FloatRuns:
+    """The float model's values on each input, and re-runs of it from one node on with parts quantised."""
+
+    def __init__(self, graph: Graph, qgraph: QGraph, inputs: list[np.ndarray], output_names: list[str]) -> None:
+        self.graph, self.qgraph = graph, qgraph
+        self.inputs = inputs
+        self.names = dict(zip(graph.outputs, output_names, strict=True))
+        self.references = [float_executor.execute(graph, [x]) for x in inputs]
+
+    def grid(self, tensor: str, value: np.ndarray) -> np.ndarray:
+        """A float value of tensor (an input less its offset, as the float executor holds it) on its grid."""
+        spec = self.qgraph.tensors[tensor]
+        return on_grid(value, spec.exponent, 8 * np.dtype(spec.dtype).itemsize)
+
+    def gridded_inputs(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        return {t: self.grid(t, v) for t, v in float_executor.input_values(self.graph, [x]).items()}
+
+    def snr(self, graph: Graph, start: int, quantised: Grid, first: Callable | None = None) -> dict[str, float]:
+        """Per output, the worst SNR over the inputs of graph run from node start on (earlier values: the float
+        model's), each node's output passed through quantised; first(x): values that replace the float ones."""
+        worst = {name: float("inf") for name in self.names.values()}
+        for reference, x in zip(self.references, self.inputs, strict=True):
+            values = {**reference, **(first(x) if first else {})}
+            for node in graph.nodes[start:]:
+                out = float_executor.run_node(node, [values[t] for t in node.inputs])
+                values[node.output] = quantised(node.output, out.reshape(-1, *graph.tensors[node.output].shape[1:]))
+            for tensor, name in self.names.items():
+                worst[name] = min(worst[name], round(golden.snr_db(reference[tensor], values[tensor]), 2))
+        return worst
+
+
+def _float(_tensor: str, value: np.ndarray) -> np.ndarray:
+    return value
+
+
+def activation_sensitivity(runs: FloatRuns) -> list[Sensitivity]:
+    """Every tensor alone on its grid, the rest of the model in float."""
+    graph = runs.graph
+    found = [
+        Sensitivity("activation", name, "input", runs.snr(graph, 0, _float, lambda x, n=name: _only(runs, x, n)))
+        for name in graph.inputs
+    ]
+    for i, node in enumerate(graph.nodes):
+        t = node.output
+        snr = runs.snr(graph, i, lambda tensor, v, t=t: runs.grid(tensor, v) if tensor == t else v)
+        found.append(Sensitivity("activation", t, node.name, snr))
+    return sorted(found, key=lambda s: s.worst)
+
+
+def _only(runs: FloatRuns, x: np.ndarray, name: str) -> dict[str, np.ndarray]:
+    return {name: runs.gridded_inputs(x)[name]}
+
+
+def weight_sensitivity(runs: FloatRuns) -> list[Sensitivity]:
+    """Every convolution's weights alone at their quantised values, activations float."""
+    quantised = dequantized_weights(runs.graph, runs.qgraph)
+    found = []
+    for i, (node, q) in enumerate(zip(runs.graph.nodes, quantised.nodes, strict=True)):
+        if node.op != "conv2d" or np.array_equal(node.params["weight"], q.params["weight"]):
+            continue
+        one = copy.copy(runs.graph)
+        one.nodes = list(runs.graph.nodes)
+        one.nodes[i] = q
+        found.append(Sensitivity("weights", node.name, node.name, runs.snr(one, i, _float)))
+    return sorted(found, key=lambda s: s.worst)
+
+
+def totals(runs: FloatRuns, compiled_golden: Callable[[np.ndarray], list[np.ndarray]]) -> dict[str, dict[str, float]]:
+    """The model's output SNR per output (worst over the inputs) with all weights quantised, all activations on
+    their grids, both, and the golden integer model's."""
+    quantised = dequantized_weights(runs.graph, runs.qgraph)
+    figures = {
+        "weights": runs.snr(quantised, 0, _float),
+        "activations": runs.snr(runs.graph, 0, runs.grid, runs.gridded_inputs),
+        "weights and activations": runs.snr(quantised, 0, runs.grid, runs.gridded_inputs),
+    }
+    worst = {name: float("inf") for name in runs.names.values()}
+    for reference, x in zip(runs.references, runs.inputs, strict=True):
+        for tensor, q in zip(runs.qgraph.outputs, compiled_golden(x), strict=True):
+            value = runs.qgraph.dequantize(tensor, q).reshape(reference[tensor].shape)
+            name = runs.names[tensor]
+            worst[name] = min(worst[name], round(golden.snr_db(reference[tensor], value), 2))
+    figures["golden integer model"] = worst
+    return figures
+
+
+def bench(model_name: str, images: int, work: Path) -> dict:
+    """The figures of one registered face model (m4 or qvga) on the first test images, compiled as the catalog
+    compiles it."""
+    from hil.catalog import compile_spec, resolve_model
+
+    spec = resolve_model(model_name)
+    compiled = compile_spec(spec, directory=work / model_name)
+    inputs = synthetic_images(images, "test")  # held out: the compiler calibrates on the val split
+    runs = FloatRuns(compiled.graph, compiled.qgraph, inputs, list(spec.output_names))
+    return {
+        "model": spec.name,
+        "images": images,
+        "totals": totals(runs, compiled.golden),
+        "activations": [asdict(s) for s in activation_sensitivity(runs)],
+        "weights": [asdict(s) for s in weight_sensitivity(runs)],
+    }
+
+
+def _print(result: dict, top: int) -> None:
+    print(f"{result['model']}: worst output SNR (dB) over the first {result['images']} test images")
+    for what, snr in result["totals"].items():
+        print(f"  {what:28s} " + ", ".join(f"{k} {v:.1f}" for k, v in snr.items()))
+    for kind, title in (("activations", "one tensor on its int8 grid"), ("weights", "one layer's int8 weights")):
+        print(f"  {title}, the rest float (the {top} that limit most):")
+        for s in result[kind][:top]:
+            figures = ", ".join(f"{k} {v:.1f}" for k, v in s["snr_db"].items())
+            where = s["layer"] if kind == "weights" else f"{s['name']:8s} {s['layer']}"
+            print(f"    {where:42s} {figures}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", choices=("m4", "qvga"), action="append", help="face model(s); default both")
+    parser.add_argument("--images", type=int, default=5, help="first N images of the synthetic test split")
+    parser.add_argument("--top", type=int, default=8, help="print the N parts that limit the SNR most")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    if args.images < 1 or args.top < 1:
+        parser.error("--images and --top take a positive count")
+    with tempfile.TemporaryDirectory() as work:
+        results = [bench(m, args.images, Path(work)) for m in args.model or ("m4", "qvga")]
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        for result in results:
+            _print(result, args.top)
+
+
+if __name__ == "__main__":
+    main()
