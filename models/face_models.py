@@ -10,7 +10,7 @@ from torch import nn
 
 from models.blocks import ConvBNReLU, L2Norm, build_mbconv_blocks
 from models.errors import ModelInputError
-from models.priors import PriorBox
+from models.priors import INPUT_HEIGHT, INPUT_WIDTH, PriorBox
 from models.rnnpool import RNNPoolLayer
 
 STEM_CHANNELS = 4
@@ -27,6 +27,11 @@ class FaceDetectorConfig:
     l2norm_scales: tuple[float, float, float] = (10.0, 8.0, 5.0)
     rnnpool_sparsity: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)
     anchor_sizes: tuple[int, int, int, int] = PriorBox.anchor_sizes  # one square anchor (px) per source
+
+
+# EdgeML trained both of its face models with these anchors (data/config.py, config_qvga.py): a checkpoint without
+# an anchor_sizes entry is one of theirs (or predates the entry) and decodes with them.
+ARTICLE_ANCHOR_SIZES = PriorBox.anchor_sizes
 
 
 RNNPOOL_FACE_M4 = FaceDetectorConfig(
@@ -72,7 +77,15 @@ class RNNPoolFaceDetector(nn.Module):
         self.conf = nn.ModuleList(
             nn.Conv2d(c, 4 if i == 0 else 2, kernel_size=3, padding=1) for i, c in enumerate(channels)
         )
-        self.prior_box = PriorBox(anchor_sizes=config.anchor_sizes)
+        # The anchors the weights were trained with travel with them in the state_dict (see _load_from_state_dict).
+        self.register_buffer("anchor_sizes", torch.tensor(config.anchor_sizes, dtype=torch.int64))
+
+    # Keys the model fills in when a checkpoint lacks them (models.state_dict.state_dict_mismatches skips them).
+    DEFAULTED_STATE = ("anchor_sizes",)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        state_dict.setdefault(prefix + "anchor_sizes", torch.tensor(ARTICLE_ANCHOR_SIZES, dtype=torch.int64))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
         """The four detection sources (after L2Norm on the first three)."""
@@ -113,9 +126,14 @@ class RNNPoolFaceDetector(nn.Module):
         return [pooled, pooled, halved, halved]
 
     def priors_for(self, height: int, width: int) -> torch.Tensor:
-        """Anchors [N, 4] for an input of this size (equal to ``self.prior_box()`` at 320x240)."""
-        boxes = PriorBox(image_height=height, image_width=width, anchor_sizes=self.config.anchor_sizes)
+        """Anchors [N, 4] for an input of this size, at the anchor sizes the weights were trained with."""
+        sizes = tuple(int(v) for v in self.anchor_sizes)
+        boxes = PriorBox(image_height=height, image_width=width, anchor_sizes=sizes)
         return boxes.forward(self.source_sizes(height, width))
+
+    def prior_box(self) -> torch.Tensor:
+        """Anchors [N, 4] at the published input size, 320x240."""
+        return self.priors_for(INPUT_HEIGHT, INPUT_WIDTH)
 
     def sparsify(self) -> None:
         """Hard-threshold the RNNPool weights to the configured kept fractions."""

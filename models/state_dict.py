@@ -23,7 +23,7 @@ def unwrap_state_dict(checkpoint: Mapping[str, object]) -> dict[str, torch.Tenso
 def state_dict_mismatches(model: nn.Module, state: Mapping[str, torch.Tensor]) -> tuple[list, list, list]:
     """(missing keys, unexpected keys, 'key (given) != (expected)' shapes) of a state_dict against a model."""
     expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
+    missing = sorted(set(expected) - set(state) - set(getattr(model, "DEFAULTED_STATE", ())))
     unexpected = sorted(set(state) - set(expected))
     mismatched = sorted(
         f"{key} {tuple(state[key].shape)} != {tuple(expected[key].shape)}"

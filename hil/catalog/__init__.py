@@ -5,11 +5,12 @@ from hil.catalog.checkpoint import with_checkpoint
 from hil.catalog.compile_cache import compile_spec, compiled_model, model_sources
 from hil.catalog.entries import CATALOG
 from hil.catalog.resolve import resolve_model
-from hil.catalog.spec import Budgets, ModelSpec, ParityThresholds
+from hil.catalog.spec import Budgets, ModelDecode, ModelSpec, ParityThresholds
 
 __all__ = [
     "CATALOG",
     "Budgets",
+    "ModelDecode",
     "ModelSpec",
     "ParityThresholds",
     "compile_spec",

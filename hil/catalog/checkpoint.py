@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from hil.catalog.spec import ModelSpec
+from hil.catalog.spec import ModelDecode, ModelSpec
 from hil.errors import ModelSpecError
 
 
@@ -55,4 +55,5 @@ def with_checkpoint(spec: ModelSpec, path: Path) -> ModelSpec:
     def build_with_weights():
         return load_checkpoint(build(), path, spec.name)
 
-    return replace(spec, build=build_with_weights, origin=f"{spec.origin} + {path}")
+    decode = replace(spec.decode, build=build_with_weights) if isinstance(spec.decode, ModelDecode) else spec.decode
+    return replace(spec, build=build_with_weights, decode=decode, origin=f"{spec.origin} + {path}")

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 from hil import conv_test_model, null_model
-from hil.catalog.spec import Budgets, ModelSpec
+from hil.catalog.spec import Budgets, ModelDecode, ModelSpec
 
 FACE_CALIBRATION_IMAGES = 4
 FACE_INPUT = (1, 1, 240, 320)
@@ -36,21 +34,13 @@ def _face_normalise(pixels: np.ndarray) -> np.ndarray:
     return (pixels.astype(np.float32) - np.float32(GREY_MEAN))[None]
 
 
-@functools.cache
-def _face_priors(registry_name: str):
-    """The model's anchors at its input size; the two face models' differ (models.face_models)."""
-    from models.registry import load_model
-
-    _, _, height, width = FACE_INPUT
-    return load_model(registry_name, pretrained=False).priors_for(height, width)
-
-
-def _face_decode(registry_name: str, outputs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """loc and conf to face boxes in input pixels, with the model's anchors."""
+def _face_decode(model, outputs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """loc and conf to face boxes in input pixels, with the anchors the model's weights were trained with (the
+    committed QVGA's differ from the M4's and from an EdgeML checkpoint's)."""
     from hil.parity.face_detections import detections
 
     _, _, height, width = FACE_INPUT
-    return detections(outputs[0], outputs[1], _face_priors(registry_name), width, height)
+    return detections(outputs[0], outputs[1], model.priors_for(height, width), width, height)
 
 
 def _face_test_images(count: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -62,9 +52,10 @@ def _face_test_images(count: int) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 def _face(name: str, registry_name: str, flash_kb: int, description: str) -> ModelSpec:
+    build = _face_model(registry_name)
     return ModelSpec(
         name=name,
-        build=_face_model(registry_name),
+        build=build,
         input_shape=FACE_INPUT,
         output_names=("loc", "conf"),
         task="detection",
@@ -73,7 +64,7 @@ def _face(name: str, registry_name: str, flash_kb: int, description: str) -> Mod
         # Pictures are letterboxed (the default): models.train shows both models letterboxed, zoomed frames, and the
         # M4 then finds the packaged photographs' faces in one pass (python -m hil.bench.photos).
         normalise=_face_normalise,
-        decode=functools.partial(_face_decode, registry_name),
+        decode=ModelDecode(_face_decode, build),
         test_images=_face_test_images,
         labels=("background", "face"),
         # A detector's AP ranks its detections by score: finer exponents where they raise the scores' SNR took the

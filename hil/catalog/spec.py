@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,23 @@ class ParityThresholds:
 
 
 @dataclass(frozen=True)
+class ModelDecode:
+    """A detector's decode that reads its float model, because what it needs travels with the weights (a face
+    model's anchor sizes): decode(model, outputs) with the model build returns, built once. `--checkpoint` hands it
+    the model with the user's weights (hil.catalog.checkpoint.with_checkpoint)."""
+
+    decode: Callable[[nn.Module, list[np.ndarray]], tuple[np.ndarray, np.ndarray]]
+    build: Callable[[], nn.Module]
+
+    def __call__(self, outputs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        return self.decode(self.model, outputs)
+
+    @functools.cached_property
+    def model(self) -> nn.Module:
+        return self.build()
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """A model the harness compiles, builds firmware around and tests.
 
@@ -54,8 +72,8 @@ class ModelSpec:
     (hil.compiler.exponent_search; an empty objective means every output).
     normalise: uint8 pixels at the input size (H x W grey, H x W x 3 RGB) to the float input without the batch
     axis (None: C x H x W scaled to [0, 1]). decode: a detection model's real-valued outputs (in the device's
-    layout: NHWC for images) to (boxes [k, 4] x1 y1 x2 y2 in input pixels, scores [k]); detections scoring
-    min_score or more count.
+    layout: NHWC for images) to (boxes [k, 4] x1 y1 x2 y2 in input pixels, scores [k]), a plain function or a
+    ModelDecode; detections scoring min_score or more count.
     test_images: `count` labelled pictures (uint8 pixels, truth boxes [k, 4] or None) the suite runs when no
     --images are given; None: the suite runs `count` calibration inputs.
     """

@@ -89,8 +89,19 @@ def random_edgeml_state(keys: dict[str, tuple[int, ...]]) -> dict[str, torch.Ten
 
 @pytest.mark.parametrize("build, keys", [(rnnpool_face_m4, M4_KEYS), (rnnpool_face_qvga_monochrome, QVGA_KEYS)])
 def test_state_dict_has_edgeml_names_and_shapes(build, keys) -> None:
+    """EdgeML's names, plus the anchor sizes the weights were trained with."""
     state = build().state_dict()
-    assert {k: tuple(v.shape) for k, v in state.items()} == keys
+    assert {k: tuple(v.shape) for k, v in state.items()} == {**keys, "anchor_sizes": (4,)}
+
+
+def test_an_edgeml_qvga_checkpoint_keeps_the_anchors_edgeml_trained_it_with() -> None:
+    """EdgeML's QVGA was trained with 8-16-32-48 anchors (config_qvga.py); the committed one with 64 on its last
+    source. A state_dict without anchor_sizes is EdgeML's, so it decodes with theirs."""
+    model = rnnpool_face_qvga_monochrome()
+    assert model.anchor_sizes.tolist() == [8, 16, 32, 64]
+    load_edgeml_state_dict(model, random_edgeml_state(QVGA_KEYS))
+    assert model.anchor_sizes.tolist() == [8, 16, 32, 48]
+    assert model.prior_box()[-1, 2].item() == pytest.approx(48 / 320)
 
 
 @pytest.mark.parametrize("wrap", ["plain", "edgeml_checkpoint", "data_parallel"])

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
-from hil.catalog import CATALOG
+from hil.catalog import CATALOG, with_checkpoint
 from models.face_models import rnnpool_face_m4
 from models.priors import PriorBox
 from models.registry import load_model
@@ -64,3 +66,19 @@ def test_the_catalog_decodes_a_model_with_its_own_anchors(catalog_name: str, las
     centre = np.array([19.5 * 16, 14.5 * 16])
     half = last_anchor / 2
     np.testing.assert_allclose(boxes[0], np.concatenate([centre - half, centre + half]), atol=1e-3)
+
+
+def test_a_user_checkpoint_decodes_with_the_anchors_it_was_trained_with(tmp_path: Path) -> None:
+    """`--model rnnpool_face_qvga --checkpoint edgeml.pt`: an EdgeML state_dict (no anchor_sizes) decodes with
+    EdgeML's 48-px anchor, not the committed checkpoint's 64."""
+    state = load_model("qvga", pretrained=False).state_dict()
+    del state["anchor_sizes"]
+    torch.save(state, tmp_path / "edgeml.pt")
+    spec = with_checkpoint(CATALOG["rnnpool_face_qvga"], tmp_path / "edgeml.pt")
+    loc = np.zeros((1, 3000, 4), np.float32)
+    conf = np.tile(np.array([4.0, -4.0], np.float32), (1, 3000, 1))
+    conf[0, -1] = (-4.0, 4.0)
+    boxes, _ = spec.decode([loc, conf])
+    assert boxes[0, 2] - boxes[0, 0] == pytest.approx(48, abs=1e-3)
+    boxes, _ = CATALOG["rnnpool_face_qvga"].decode([loc, conf])
+    assert boxes[0, 2] - boxes[0, 0] == pytest.approx(64, abs=1e-3)
