@@ -17,6 +17,11 @@ STEM_CHANNELS = 4
 RNNPOOL_CHANNELS = 64
 
 
+# EdgeML trained both of its face models with these anchors (data/config.py, config_qvga.py): a checkpoint without
+# an anchor_sizes entry is one of theirs (or predates the entry) and decodes with them.
+ARTICLE_ANCHOR_SIZES = PriorBox.anchor_sizes
+
+
 @dataclass(frozen=True)
 class FaceDetectorConfig:
     """What differs between the face models."""
@@ -26,12 +31,7 @@ class FaceDetectorConfig:
     source_after_block: tuple[int, int, int, int]
     l2norm_scales: tuple[float, float, float] = (10.0, 8.0, 5.0)
     rnnpool_sparsity: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)
-    anchor_sizes: tuple[int, int, int, int] = PriorBox.anchor_sizes  # one square anchor (px) per source
-
-
-# EdgeML trained both of its face models with these anchors (data/config.py, config_qvga.py): a checkpoint without
-# an anchor_sizes entry is one of theirs (or predates the entry) and decodes with them.
-ARTICLE_ANCHOR_SIZES = PriorBox.anchor_sizes
+    anchor_sizes: tuple[int, int, int, int] = ARTICLE_ANCHOR_SIZES  # one square anchor (px) per source
 
 
 RNNPOOL_FACE_M4 = FaceDetectorConfig(

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import json
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -58,26 +59,38 @@ class FloatRuns:
         self.names = dict(zip(graph.outputs, output_names, strict=True))
         self.references = [float_executor.execute(graph, [x]) for x in inputs]
 
+    @functools.cached_property
+    def quantised_weights(self) -> Graph:
+        """The graph with every convolution's weights at their quantised values."""
+        return dequantized_weights(self.graph, self.qgraph)
+
     def grid(self, tensor: str, value: np.ndarray) -> np.ndarray:
         """A float value of tensor (an input less its offset, as the float executor holds it) on its grid."""
         spec = self.qgraph.tensors[tensor]
         return on_grid(value, spec.exponent, 8 * np.dtype(spec.dtype).itemsize)
 
-    def gridded_inputs(self, x: np.ndarray) -> dict[str, np.ndarray]:
-        return {t: self.grid(t, v) for t, v in float_executor.input_values(self.graph, [x]).items()}
+    def gridded_inputs(self, reference: dict[str, np.ndarray], names: Iterable[str] | None = None) -> dict:
+        """The model inputs (or those named) of one input's float values, on their grids."""
+        return {t: self.grid(t, reference[t]) for t in (self.graph.inputs if names is None else names)}
+
+    def worst(self, runs: list[dict[str, np.ndarray]]) -> dict[str, float]:
+        """Per output, the worst SNR over the inputs of the runs' values (one dict per input) against float."""
+        return {
+            name: min(round(golden.snr_db(ref[t], run[t]), 2) for ref, run in zip(self.references, runs, strict=True))
+            for t, name in self.names.items()
+        }
 
     def snr(self, graph: Graph, start: int, quantised: Grid, first: Callable | None = None) -> dict[str, float]:
         """Per output, the worst SNR over the inputs of graph run from node start on (earlier values: the float
-        model's), each node's output passed through quantised; first(x): values that replace the float ones."""
-        worst = {name: float("inf") for name in self.names.values()}
-        for reference, x in zip(self.references, self.inputs, strict=True):
-            values = {**reference, **(first(x) if first else {})}
+        model's), each node's output passed through quantised; first(float values): values that replace them."""
+        runs = []
+        for reference in self.references:
+            values = {**reference, **(first(reference) if first else {})}
             for node in graph.nodes[start:]:
                 out = float_executor.run_node(node, [values[t] for t in node.inputs])
                 values[node.output] = quantised(node.output, out.reshape(-1, *graph.tensors[node.output].shape[1:]))
-            for tensor, name in self.names.items():
-                worst[name] = min(worst[name], round(golden.snr_db(reference[tensor], values[tensor]), 2))
-        return worst
+            runs.append(values)
+        return self.worst(runs)
 
 
 def _float(_tensor: str, value: np.ndarray) -> np.ndarray:
@@ -87,10 +100,10 @@ def _float(_tensor: str, value: np.ndarray) -> np.ndarray:
 def activation_sensitivity(runs: FloatRuns) -> list[Sensitivity]:
     """Every tensor alone on its grid, the rest of the model in float."""
     graph = runs.graph
-    found = [
-        Sensitivity("activation", name, "input", runs.snr(graph, 0, _float, lambda x, n=name: _only(runs, x, n)))
-        for name in graph.inputs
-    ]
+    found = []
+    for t in graph.inputs:
+        snr = runs.snr(graph, 0, _float, lambda reference, t=t: runs.gridded_inputs(reference, [t]))
+        found.append(Sensitivity("activation", t, "input", snr))
     for i, node in enumerate(graph.nodes):
         t = node.output
         snr = runs.snr(graph, i, lambda tensor, v, t=t: runs.grid(tensor, v) if tensor == t else v)
@@ -98,15 +111,10 @@ def activation_sensitivity(runs: FloatRuns) -> list[Sensitivity]:
     return sorted(found, key=lambda s: s.worst)
 
 
-def _only(runs: FloatRuns, x: np.ndarray, name: str) -> dict[str, np.ndarray]:
-    return {name: runs.gridded_inputs(x)[name]}
-
-
 def weight_sensitivity(runs: FloatRuns) -> list[Sensitivity]:
     """Every convolution's weights alone at their quantised values, activations float."""
-    quantised = dequantized_weights(runs.graph, runs.qgraph)
     found = []
-    for i, (node, q) in enumerate(zip(runs.graph.nodes, quantised.nodes, strict=True)):
+    for i, (node, q) in enumerate(zip(runs.graph.nodes, runs.quantised_weights.nodes, strict=True)):
         if node.op != "conv2d" or np.array_equal(node.params["weight"], q.params["weight"]):
             continue
         one = copy.copy(runs.graph)
@@ -119,20 +127,19 @@ def weight_sensitivity(runs: FloatRuns) -> list[Sensitivity]:
 def totals(runs: FloatRuns, compiled_golden: Callable[[np.ndarray], list[np.ndarray]]) -> dict[str, dict[str, float]]:
     """The model's output SNR per output (worst over the inputs) with all weights quantised, all activations on
     their grids, both, and the golden integer model's."""
-    quantised = dequantized_weights(runs.graph, runs.qgraph)
-    figures = {
-        "weights": runs.snr(quantised, 0, _float),
+    q = runs.qgraph
+    integers = [zip(q.outputs, compiled_golden(x), strict=True) for x in runs.inputs]
+    return {
+        "weights": runs.snr(runs.quantised_weights, 0, _float),
         "activations": runs.snr(runs.graph, 0, runs.grid, runs.gridded_inputs),
-        "weights and activations": runs.snr(quantised, 0, runs.grid, runs.gridded_inputs),
+        "weights and activations": runs.snr(runs.quantised_weights, 0, runs.grid, runs.gridded_inputs),
+        "golden integer model": runs.worst(
+            [
+                {t: q.dequantize(t, v).reshape(ref[t].shape) for t, v in outputs}
+                for ref, outputs in zip(runs.references, integers, strict=True)
+            ]
+        ),
     }
-    worst = {name: float("inf") for name in runs.names.values()}
-    for reference, x in zip(runs.references, runs.inputs, strict=True):
-        for tensor, q in zip(runs.qgraph.outputs, compiled_golden(x), strict=True):
-            value = runs.qgraph.dequantize(tensor, q).reshape(reference[tensor].shape)
-            name = runs.names[tensor]
-            worst[name] = min(worst[name], round(golden.snr_db(reference[tensor], value), 2))
-    figures["golden integer model"] = worst
-    return figures
 
 
 def bench(model_name: str, images: int, work: Path) -> dict:
