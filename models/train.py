@@ -15,12 +15,14 @@ import json
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
+from torch import nn
 from tqdm import tqdm
 
 from models.data import DEFAULT_SPLIT_IMAGES, SyntheticFaceGenerator
@@ -29,6 +31,7 @@ from models.evaluate import real_photo_results, split_average_precision
 from models.face_models import RNNPoolFaceDetector
 from models.multibox_loss import MultiBoxLoss
 from models.preprocess import GREY_MEAN, grey_batch_to_input
+from models.quant_noise import QuantisationNoise
 from models.registry import MODELS, get_model_entry
 
 
@@ -48,6 +51,9 @@ class Schedule:
     learning_rate: float = 3e-3
     weight_decay: float = 1e-4
     warmup_steps: int = 50
+    tolerance_steps: int = 0  # full-frame steps of `tolerate_quantisation` after the two phases
+    tolerance_weight: float = 3.0
+    tolerance_learning_rate: float = 1e-4
 
     @property
     def total_steps(self) -> int:
@@ -148,20 +154,88 @@ def make_batch(
     return grey_batch_to_input(torch.from_numpy(np.stack(pictures))), truths
 
 
+class Batches:
+    """Training batches drawn without replacement from a shuffled order, reshuffled when it runs out."""
+
+    def __init__(self, images: np.ndarray, boxes: list[np.ndarray], rng: np.random.Generator) -> None:
+        self.images, self.boxes, self.rng = images, boxes, rng
+        self.order, self.seen = rng.permutation(len(images)), 0
+
+    def next(self, size: int, crop: bool) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The next size images as a batch (see make_batch)."""
+        if self.seen + size > len(self.images):
+            self.order, self.seen = self.rng.permutation(len(self.images)), 0
+        indices = self.order[self.seen : self.seen + size]
+        self.seen += size
+        return make_batch(self.images, self.boxes, indices, self.rng, crop)
+
+
 def learning_rate(schedule: Schedule, step: int) -> float:
     """Linear warm-up over the first steps, then cosine decay to zero at the last step."""
     warmup = min(1.0, (step + 1) / schedule.warmup_steps)
     return schedule.learning_rate * warmup * 0.5 * (1.0 + math.cos(math.pi * step / schedule.total_steps))
 
 
+def tolerate_quantisation(
+    model: RNNPoolFaceDetector,
+    next_batch: Callable[[], tuple[torch.Tensor, list[torch.Tensor]]],
+    loss: MultiBoxLoss,
+    schedule: Schedule,
+    bar: tqdm,
+) -> None:
+    """Fine-tune for the schedule's tolerance steps on the detection loss plus tolerance_weight times the relative
+    squared change of loc and of conf when int8 rounding noise is added at every quantised output
+    (models.quant_noise). The noisy pass leaves BatchNorm's running statistics alone."""
+    noise = QuantisationNoise(model)
+    batch_norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    optimiser = torch.optim.AdamW(model.parameters(), lr=schedule.tolerance_learning_rate)
+    sparse = model.config.rnnpool_sparsity != (1.0, 1.0, 1.0, 1.0)
+    for step in range(schedule.tolerance_steps):
+        for group in optimiser.param_groups:
+            cosine = 0.5 * (1 + math.cos(math.pi * step / schedule.tolerance_steps))
+            group["lr"] = schedule.tolerance_learning_rate * cosine
+        inputs, truths = next_batch()
+        loc, conf = model(inputs)
+        loss_loc, loss_conf = loss(loc, conf, truths)
+        momenta = [m.momentum for m in batch_norms]
+        for m in batch_norms:
+            m.momentum = 0.0
+        with noise.active():
+            noisy_loc, noisy_conf = model(inputs)
+        for m, momentum in zip(batch_norms, momenta, strict=True):
+            m.momentum = momentum
+        change = sum(
+            ((noisy - clean.detach()) ** 2).sum() / (clean.detach() ** 2).sum()
+            for noisy, clean in ((noisy_loc, loc), (noisy_conf, conf))
+        )
+        optimiser.zero_grad()
+        (loss_loc + loss_conf + schedule.tolerance_weight * change).backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        optimiser.step()
+        if sparse:
+            model.sparsify()
+        bar.update(1)
+        snr = -10 * math.log10(max(change.item() / 2, 1e-12))
+        bar.set_postfix(phase="tolerance", snr_db=f"{snr:.1f}", refresh=False)
+    noise.remove()
+
+
 def train(
-    model_name: str, seed: int, train_size: int, schedule: Schedule, progress_bar: bool = True
+    model_name: str,
+    seed: int,
+    train_size: int,
+    schedule: Schedule,
+    progress_bar: bool = True,
+    init: Path | None = None,
 ) -> tuple[RNNPoolFaceDetector, dict[str, object]]:
-    """Train a fresh model for the schedule's steps; returns it (eval mode) and a record of the run."""
+    """Train a model (fresh, or from the checkpoint init) for the schedule's steps; returns it (eval mode) and a
+    record of the run."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     generator = SyntheticFaceGenerator(seed=seed)
     model = get_model_entry(model_name).build()
+    if init is not None:
+        model.load_state_dict(torch.load(init, weights_only=True))
     items = [generator.image("train", i) for i in range(train_size)]
     images = np.stack([image for image, _ in items])
     boxes = [b for _, b in items]
@@ -171,21 +245,16 @@ def train(
     }
     optimiser = torch.optim.AdamW(model.parameters(), lr=schedule.learning_rate, weight_decay=schedule.weight_decay)
     sparse = model.config.rnnpool_sparsity != (1.0, 1.0, 1.0, 1.0)
-    seen = 0
-    order = rng.permutation(train_size)
-    bar = tqdm(total=schedule.total_steps, desc=f"train {model_name}", unit="step", disable=not progress_bar)
+    batches = Batches(images, boxes, rng)
+    total = schedule.total_steps + schedule.tolerance_steps
+    bar = tqdm(total=total, desc=f"train {model_name}", unit="step", disable=not progress_bar)
     model.train()
     start = time.monotonic()
     for step in range(schedule.total_steps):
         crop = step < schedule.crop_steps
-        batch_size = schedule.crop_batch if crop else schedule.full_batch
-        if seen + batch_size > train_size:
-            order, seen = rng.permutation(train_size), 0
-        indices = order[seen : seen + batch_size]
-        seen += batch_size
         for group in optimiser.param_groups:
             group["lr"] = learning_rate(schedule, step)
-        inputs, truths = make_batch(images, boxes, indices, rng, crop)
+        inputs, truths = batches.next(schedule.crop_batch if crop else schedule.full_batch, crop)
         loc, conf = model(inputs)
         loss_loc, loss_conf = losses[crop](loc, conf, truths)
         optimiser.zero_grad()
@@ -201,12 +270,14 @@ def train(
             conf=f"{loss_conf.item():.3f}",
             refresh=False,
         )
+    tolerate_quantisation(model, lambda: batches.next(schedule.full_batch, False), losses[False], schedule, bar)
     bar.close()
     if sparse:
         model.sparsify()
     record = {
         "train_seconds": round(time.monotonic() - start, 1),
-        "images_seen": schedule.crop_steps * schedule.crop_batch + schedule.full_steps * schedule.full_batch,
+        "images_seen": schedule.crop_steps * schedule.crop_batch
+        + (schedule.full_steps + schedule.tolerance_steps) * schedule.full_batch,
         "schedule": asdict(schedule),
     }
     return model.eval(), record
@@ -223,6 +294,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--test-size", type=int, default=DEFAULT_SPLIT_IMAGES["test"])
     parser.add_argument("--crop-steps", type=int, help="steps on 160x120 crops (default: the model's schedule)")
     parser.add_argument("--full-steps", type=int, help="steps on full frames (default: the model's schedule)")
+    parser.add_argument(
+        "--tolerance-steps", type=int, help="full-frame steps with int8 rounding noise (models.quant_noise) at the end"
+    )
+    parser.add_argument("--tolerance-weight", type=float, help="weight of the noise's relative change of the outputs")
+    parser.add_argument("--init", type=Path, help="start from this checkpoint, not from random weights")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--output", type=Path, help="checkpoint path (default: the registry's committed path)")
     args = parser.parse_args(arguments)
@@ -232,8 +308,16 @@ def main(argv: list[str] | None = None) -> None:
         schedule = replace(schedule, crop_steps=args.crop_steps)
     if args.full_steps is not None:
         schedule = replace(schedule, full_steps=args.full_steps)
+    if args.tolerance_steps is not None:
+        schedule = replace(schedule, tolerance_steps=args.tolerance_steps)
+    if args.tolerance_weight is not None:
+        schedule = replace(schedule, tolerance_weight=args.tolerance_weight)
+    init_record = None
+    if args.init is not None:
+        made = args.init.with_suffix(".json")
+        init_record = {"checkpoint": str(args.init), "record": json.loads(made.read_text()) if made.exists() else None}
     wall_start = time.monotonic()
-    model, record = train(args.model, args.seed, args.train_size, schedule)
+    model, record = train(args.model, args.seed, args.train_size, schedule, init=args.init)
     evaluation_start = time.monotonic()
     generator = SyntheticFaceGenerator(seed=args.seed)
     record.update(
@@ -251,6 +335,8 @@ def main(argv: list[str] | None = None) -> None:
             "evaluation_seconds": round(time.monotonic() - evaluation_start, 1),
         }
     )
+    if init_record is not None:
+        record["init"] = init_record
     record["wall_seconds"] = round(time.monotonic() - wall_start, 1)
     checkpoint = args.output or get_model_entry(args.model).checkpoint
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
