@@ -33,6 +33,11 @@ class FaceDetectorConfig:
     rnnpool_sparsity: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)
     anchor_sizes: tuple[int, int, int, int] = ARTICLE_ANCHOR_SIZES  # one square anchor (px) per source
 
+    @property
+    def sparse(self) -> bool:
+        """Whether training hard-thresholds the RNNPool weights (any kept fraction below 1)."""
+        return self.rnnpool_sparsity != (1.0, 1.0, 1.0, 1.0)
+
 
 RNNPOOL_FACE_M4 = FaceDetectorConfig(
     name="RNNPool_Face_M4",

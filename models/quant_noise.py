@@ -33,7 +33,6 @@ class QuantisationNoise:
         for block in model.mob:
             layers += [block, *(m for m in block.conv if isinstance(m, ConvBNReLU | nn.BatchNorm2d))]
         layers += [model.L2Norm3_3, model.L2Norm4_3, model.L2Norm5_3, *model.loc, *model.conf]
-        self.layers = layers
         self._handles = [layer.register_forward_hook(self._add_noise) for layer in layers]
 
     def _add_noise(self, layer: nn.Module, _inputs: tuple, output: torch.Tensor) -> torch.Tensor:

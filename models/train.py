@@ -27,12 +27,13 @@ from tqdm import tqdm
 
 from models.data import DEFAULT_SPLIT_IMAGES, SyntheticFaceGenerator
 from models.data.synthetic import DEFAULT_SEED
+from models.errors import StateDictMismatchError
 from models.evaluate import real_photo_results, split_average_precision
 from models.face_models import RNNPoolFaceDetector
 from models.multibox_loss import MultiBoxLoss
 from models.preprocess import GREY_MEAN, grey_batch_to_input
 from models.quant_noise import QuantisationNoise
-from models.registry import MODELS, get_model_entry
+from models.registry import MODELS, get_model_entry, load_model
 
 
 @dataclass(frozen=True)
@@ -170,10 +171,15 @@ class Batches:
         return make_batch(self.images, self.boxes, indices, self.rng, crop)
 
 
+def cosine_decay(step: int, steps: int) -> float:
+    """1 at step 0, falling along a half cosine to 0 at step `steps`."""
+    return 0.5 * (1.0 + math.cos(math.pi * step / steps))
+
+
 def learning_rate(schedule: Schedule, step: int) -> float:
     """Linear warm-up over the first steps, then cosine decay to zero at the last step."""
     warmup = min(1.0, (step + 1) / schedule.warmup_steps)
-    return schedule.learning_rate * warmup * 0.5 * (1.0 + math.cos(math.pi * step / schedule.total_steps))
+    return schedule.learning_rate * warmup * cosine_decay(step, schedule.total_steps)
 
 
 def tolerate_quantisation(
@@ -189,11 +195,10 @@ def tolerate_quantisation(
     noise = QuantisationNoise(model)
     batch_norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
     optimiser = torch.optim.AdamW(model.parameters(), lr=schedule.tolerance_learning_rate)
-    sparse = model.config.rnnpool_sparsity != (1.0, 1.0, 1.0, 1.0)
+    sparse = model.config.sparse
     for step in range(schedule.tolerance_steps):
         for group in optimiser.param_groups:
-            cosine = 0.5 * (1 + math.cos(math.pi * step / schedule.tolerance_steps))
-            group["lr"] = schedule.tolerance_learning_rate * cosine
+            group["lr"] = schedule.tolerance_learning_rate * cosine_decay(step, schedule.tolerance_steps)
         inputs, truths = next_batch()
         loc, conf = model(inputs)
         loss_loc, loss_conf = loss(loc, conf, truths)
@@ -233,9 +238,7 @@ def train(
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     generator = SyntheticFaceGenerator(seed=seed)
-    model = get_model_entry(model_name).build()
-    if init is not None:
-        model.load_state_dict(torch.load(init, weights_only=True))
+    model = load_model(model_name, pretrained=False, checkpoint=init)
     items = [generator.image("train", i) for i in range(train_size)]
     images = np.stack([image for image, _ in items])
     boxes = [b for _, b in items]
@@ -244,7 +247,7 @@ def train(
         for crop in (True, False)
     }
     optimiser = torch.optim.AdamW(model.parameters(), lr=schedule.learning_rate, weight_decay=schedule.weight_decay)
-    sparse = model.config.rnnpool_sparsity != (1.0, 1.0, 1.0, 1.0)
+    sparse = model.config.sparse
     batches = Batches(images, boxes, rng)
     total = schedule.total_steps + schedule.tolerance_steps
     bar = tqdm(total=total, desc=f"train {model_name}", unit="step", disable=not progress_bar)
@@ -314,6 +317,12 @@ def main(argv: list[str] | None = None) -> None:
         schedule = replace(schedule, tolerance_weight=args.tolerance_weight)
     init_record = None
     if args.init is not None:
+        try:  # a bad --init fails here, in one line, not after the training images are made
+            load_model(args.model, checkpoint=args.init)
+        except (FileNotFoundError, StateDictMismatchError) as e:
+            parser.error(f"--init {args.init}: " + " ".join(str(e).strip("'\"").split()))
+        except Exception as e:
+            parser.error(f"--init {args.init}: not a readable PyTorch checkpoint ({type(e).__name__}: {e})")
         made = args.init.with_suffix(".json")
         init_record = {"checkpoint": str(args.init), "record": json.loads(made.read_text()) if made.exists() else None}
     wall_start = time.monotonic()

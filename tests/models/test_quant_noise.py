@@ -61,7 +61,7 @@ def test_rnnpool_noise_follows_its_centred_range() -> None:
     assert 0 < float((noisy - value).abs().max()) <= 2.0**-13 / 2 + 1e-9
 
 
-def test_tolerance_phase_trains_every_weight_with_the_noise_and_restores_the_model(frames) -> None:
+def test_tolerance_phase_trains_rnnpool_and_mbconv_weights_and_restores_the_model(frames) -> None:
     torch.manual_seed(0)
     images, boxes = frames
     model = rnnpool_face_m4().train()
