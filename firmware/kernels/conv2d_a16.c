@@ -1,7 +1,9 @@
 /*
  * Convolution whose input and output activations are each int8 or int16 (the bit-width search's wide tensors,
  * hil/compiler/bit_widths.py); the weights stay int8. Same formula as conv2d_s8. The sums are 64-bit for either
- * input width (SMLAL on the M4 costs as MLA): one loop, exact for any fan-in up to 65536.
+ * input width (SMLAL on the M4 costs as MLA): one loop, exact for any fan-in up to 65536. An int8 input (a head
+ * whose scores are int16) sums each tap's channels as one hil_nn_dot_s8 (SMLAD): at most 65536 products of 2^14,
+ * so the tap's int32 sum is exact before it joins the 64-bit one.
  */
 #include "hil_kernels.h"
 
@@ -47,6 +49,10 @@ hil_kernel_status conv2d_a16(const hil_conv_a16_params *params, const int8_t *ou
                             }
                             const int32_t px = in_base + (iy * in_w + ix) * in_c;
                             const int8_t *fw = f + (ky * k_w + kx) * in_c;
+                            if (params->in_bits == 8) {
+                                acc += hil_nn_dot_s8((const int8_t *)input + px, fw, in_c, 0);
+                                continue;
+                            }
                             for (int32_t ic = 0; ic < in_c; ++ic) {
                                 acc += hil_a16_load(input, px + ic, params->in_bits) * (int32_t)fw[ic];
                             }

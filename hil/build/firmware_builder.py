@@ -71,6 +71,12 @@ LINK_BUFFER_BYTES = {"uart": 4116, "semihosting": 2048, "rtt": 8308}
 OTHER_STATIC_BYTES = 128
 
 
+def reserved_ram_bytes() -> int:
+    """RAM and CCM the firmware reserves besides the arena with the largest transport built in: what a RAM budget
+    leaves the arena is the budget less this."""
+    return STACK_BYTES + max(LINK_BUFFER_BYTES.values()) + OTHER_STATIC_BYTES
+
+
 @dataclass(frozen=True)
 class BuildRequest:
     """Everything that decides the bytes of a firmware image."""

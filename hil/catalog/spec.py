@@ -68,7 +68,7 @@ class ModelSpec:
     folder; `sources` set beside `build` replaces the compiler's C (a test's deliberately broken copy).
     `reference` computes such a model's exact integer outputs on the host.
     bit_widths and bit_width_arena_budget: how the compiler chooses activation widths (compile_model).
-    exponents and exponent_objective: how it chooses activation exponents, and on which outputs' SNR
+    exponents and objective_outputs: how it chooses activation exponents, and on which outputs' SNR
     (hil.compiler.exponent_search; an empty objective means every output).
     normalise: uint8 pixels at the input size (H x W grey, H x W x 3 RGB) to the float input without the batch
     axis (None: C x H x W scaled to [0, 1]). decode: a detection model's real-valued outputs (in the device's
@@ -103,7 +103,7 @@ class ModelSpec:
     bit_width_arena_budget: int | None = None
     # Activation exponents (hil compile --exponents): "calibrated" (each tensor's calibrated max) or "search".
     exponents: str = "calibrated"
-    exponent_objective: tuple[str, ...] = ()
+    objective_outputs: tuple[str, ...] = ()
     # The input read by rows as the first layers need them (hil compile --stream-input): hil_model.h's streamed
     # inputs, a row pipeline of the first layers in the arena instead of their whole maps.
     stream_input: bool = False

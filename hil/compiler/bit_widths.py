@@ -186,29 +186,32 @@ def search(
     arena_budget: int | None,
     candidates: Callable[[tuple[str, ...]], bool] | None = None,
     stream_input: bool = False,
+    objective: tuple[str, ...] = (),
 ) -> WidthSearch:
     """Greedy widening within arena_budget bytes (None: no limit): each round re-measures every remaining group's
     gain on top of the widths taken so far and takes the best gain per extra arena byte (free ones first).
     candidates: which groups may be widened (default: all, to weigh widths the kernels lack). stream_input: plan the
-    arena for the streamed schedule the model will run (schedule.stream_front)."""
+    arena for the streamed schedule the model will run (schedule.stream_front). objective: the output tensors whose
+    worst SNR the search raises (default: every output)."""
     from hil.compiler.memory_plan import scheduled_plan
 
     simulator = PipelineSimulator(graph, qgraph, inputs)
     steps, memory = scheduled_plan(qgraph, stream_input=stream_input)
     base_arena = memory.arena_bytes
     base_snr = simulator.snr()
+    worst = lambda snr: min(snr[t] for t in objective or snr)  # noqa: E731
     result = WidthSearch("search", arena_budget, base_arena, base_arena, base_snr, base_snr)
     if arena_budget is not None and base_arena > arena_budget:
         result.reason = f"the int8 arena ({base_arena:,} B) is already over the budget ({arena_budget:,} B)"
         return result
     groups = [g for g in width_groups(qgraph) if candidates is None or candidates(g)]
     wide: set[str] = set()
-    arena, objective = base_arena, min(base_snr.values())
+    arena, reached = base_arena, worst(base_snr)
     while groups:
         best = None
         for group in groups:
             snr = simulator.snr(group)
-            gain = min(snr.values()) - objective
+            gain = worst(snr) - reached
             if gain < MIN_GAIN_DB:
                 continue
             cost = arena_bytes(qgraph, steps, wide | set(group)) - arena
@@ -224,12 +227,12 @@ def search(
         wide |= set(group)
         groups.remove(group)
         arena += cost
-        objective += gain
+        reached += gain
         result.choices.append(WidthChoice(group, _layer(qgraph, group), 16, round(float(gain), 2), cost))
         result.snr_db = snr
     result.arena_bytes = arena
     result.reason = (
-        f"{len(result.choices)} groups widened to int16: worst output SNR {min(base_snr.values()):.1f} -> "
-        f"{objective:.1f} dB for {arena - base_arena:,} arena bytes"
+        f"{len(result.choices)} groups widened to int16: worst output SNR {worst(base_snr):.1f} -> "
+        f"{reached:.1f} dB for {arena - base_arena:,} arena bytes"
     )
     return result

@@ -37,9 +37,10 @@ static void gen_pad_edges_s8(int8_t *map, int32_t h, int32_t w, int32_t c, int32
 """
 
 COPY_CHANNELS = """
-/* count channels from in_start of every pixel of in to out_start of the same pixel of out (slices, concats). */
-static void gen_copy_channels_s8(const int8_t *in, int32_t pixels, int32_t in_c, int32_t in_start, int32_t count,
-                                 int8_t *out, int32_t out_c, int32_t out_start)
+/* count bytes from byte in_start of every pixel of in (in_c bytes a pixel) to byte out_start of the same pixel of
+ * out (slices, concats); channels of either width are whole bytes, so one copy serves int8 and int16 maps. */
+static void gen_copy_channel_bytes(const int8_t *in, int32_t pixels, int32_t in_c, int32_t in_start, int32_t count,
+                                   int8_t *out, int32_t out_c, int32_t out_start)
 {
     for (int32_t p = 0; p < pixels; ++p) {
         memcpy(out + p * out_c + out_start, in + p * in_c + in_start, (size_t)count);
@@ -61,18 +62,35 @@ static void gen_channel_max_s8(const int8_t *in, int32_t pixels, int32_t c, int8
 }
 """
 
+CHANNEL_MAX_S16 = """
+/* gen_channel_max_s8 on an int16 map (a detector's scores widened by the bit-width search). */
+static void gen_channel_max_s16(const int16_t *in, int32_t pixels, int32_t c, int16_t *out)
+{
+    for (int32_t p = 0; p < pixels; ++p) {
+        int16_t m = in[p * c];
+        for (int32_t i = 1; i < c; ++i) {
+            m = in[p * c + i] > m ? in[p * c + i] : m;
+        }
+        out[p] = m;
+    }
+}
+"""
+
 L2NORM_CONV = """
 /* An L2Norm streamed into the convolution that reads it: rows holds the normalised rows the convolution's window
  * needs (kernel height rows, kept in order and shifted down as the window moves), so the normalised map never
- * exists whole. Same kernel calls, so the same integers, as layer by layer. */
+ * exists whole. Same kernel calls, so the same integers, as layer by layer. The convolution is conv2d_s8 (conv),
+ * or conv2d_a16 (wide, an int16 output) when conv is NULL. */
 static hil_kernel_status gen_l2norm_conv_s8(const hil_l2norm_params *norm, const int16_t *gamma,
-                                            const hil_conv_params *conv, const int8_t *out_shift,
-                                            const hil_dims *in_dims, const int8_t *x, const hil_dims *filter_dims,
-                                            const int8_t *filter, const int32_t *bias, const hil_dims *out_dims,
-                                            int8_t *y, int8_t *rows)
+                                            const hil_conv_params *conv, const hil_conv_a16_params *wide,
+                                            const int8_t *out_shift, const hil_dims *in_dims, const int8_t *x,
+                                            const hil_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+                                            const hil_dims *out_dims, void *y, int8_t *rows)
 {
-    const int32_t h = in_dims->h, row = in_dims->w * in_dims->c, row_out = out_dims->w * out_dims->c;
-    const int32_t k_h = filter_dims->h, s_h = conv->stride_h, p_h = conv->pad_h;
+    const int32_t h = in_dims->h, row = in_dims->w * in_dims->c;
+    const int32_t row_bytes = out_dims->w * out_dims->c * (conv ? 1 : wide->out_bits / 8);
+    const int32_t k_h = filter_dims->h, s_h = conv ? conv->stride_h : wide->stride_h;
+    const int32_t p_h = conv ? conv->pad_h : wide->pad_h;
     const hil_dims x_row = {1, 1, in_dims->w, in_dims->c};
     const hil_dims y_row = {1, 1, out_dims->w, out_dims->c};
     int32_t first = 0; /* the normalised row in rows[0] */
@@ -93,11 +111,18 @@ static hil_kernel_status gen_l2norm_conv_s8(const hil_l2norm_params *norm, const
                 return s;
             }
         }
-        hil_conv_params window_conv = *conv;
-        window_conv.pad_h = lo - top;
         const hil_dims window = {1, hi - lo, in_dims->w, in_dims->c};
-        const hil_kernel_status s = conv2d_s8(&window_conv, out_shift, &window, rows, filter_dims, filter, bias,
-                                              &y_row, y + oy * row_out);
+        int8_t *y_at = (int8_t *)y + oy * row_bytes;
+        hil_kernel_status s;
+        if (conv) {
+            hil_conv_params window_conv = *conv;
+            window_conv.pad_h = lo - top;
+            s = conv2d_s8(&window_conv, out_shift, &window, rows, filter_dims, filter, bias, &y_row, y_at);
+        } else {
+            hil_conv_a16_params window_conv = *wide;
+            window_conv.pad_h = lo - top;
+            s = conv2d_a16(&window_conv, out_shift, &window, rows, filter_dims, filter, bias, &y_row, y_at);
+        }
         if (s != HIL_KERNEL_OK) {
             return s;
         }

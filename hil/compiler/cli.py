@@ -81,13 +81,17 @@ def ram_estimate(arena_bytes: int, board_name: str) -> dict:
     }
 
 
-def bit_width_spec(spec, mode: str, board: str, ram_budget: int | None):
-    """spec with --bit-widths: search gets the RAM budget (--ram-budget, else the smaller of the board's and the
-    model's) less what the firmware reserves besides the arena (stack, link buffers, static data)."""
+def bit_width_spec(spec, mode: str | None, board: str, ram_budget: int | None):
+    """spec with --bit-widths (None: the model's choice): search gets the RAM budget (--ram-budget, else the
+    smaller of the board's and the model's) less what the firmware reserves besides the arena (stack, link
+    buffers, static data)."""
+    from hil.build.firmware_builder import reserved_ram_bytes
+
+    mode = mode or spec.bit_widths
     if ram_budget is None:
         budgets = (ram_estimate(0, board)["budget_bytes"], spec.budgets.ram_bytes)
         ram_budget = min(b for b in budgets if b is not None)
-    arena_budget = ram_budget - ram_estimate(0, board)["total_bytes"]
+    arena_budget = ram_budget - reserved_ram_bytes()
     return replace(spec, bit_widths=mode, bit_width_arena_budget=arena_budget if mode == "search" else None), ram_budget
 
 
@@ -226,8 +230,8 @@ def add_compile_command(subparsers) -> argparse.ArgumentParser:
     command.add_argument(
         "--bit-widths",
         choices=bit_widths.MODES,
-        default="int8",
-        help="int8: every activation int8; search: choose int8/int16 per tensor within the RAM budget (default int8)",
+        help="int8: every activation int8; search: choose int8/int16 per tensor within the RAM budget (default: the "
+        "model's choice)",
     )
     command.add_argument(
         "--exponents",

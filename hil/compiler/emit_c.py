@@ -78,8 +78,8 @@ class _Emitter:
         self.helpers: set[str] = set()
         self.flash = 0
 
-    def ptr(self, tensor: str, const: bool = False) -> str:
-        qualifier = "const int8_t" if const else "int8_t"
+    def ptr(self, tensor: str, const: bool = False, ctype: str = "int8_t") -> str:
+        qualifier = f"const {ctype}" if const else ctype
         return f"({qualifier} *)(arena + {self.memory.offsets[tensor]}u)"
 
     def array(self, name: str, values: np.ndarray) -> str:
@@ -186,13 +186,14 @@ class _Emitter:
         b = self.array(f"l{i}_bias", conv.arrays["bias"])
         s = self.array(f"l{i}_shift", conv.arrays["out_shift"])
         rows = self.memory.offsets[f"{i}:rows"]
+        convs = "&params, NULL" if conv.kernel == "conv2d_s8" else "NULL, &params"
         return (
             f"        static const hil_l2norm_params norm = {c_initializer(p)};\n"
-            f"        static const hil_conv_params params = {c_initializer(conv.params)};\n"
-            f"        static const hil_dims in_dims = {_dims(self.shape(norm.inputs[0]))};\n"
+            + self.params(conv)
+            + f"        static const hil_dims in_dims = {_dims(self.shape(norm.inputs[0]))};\n"
             f"        static const hil_dims filter_dims = {_dims(conv.arrays['filter'].shape)};\n"
             f"        static const hil_dims out_dims = {_dims(self.shape(conv.output))};\n"
-            f"        HIL_CHECK({i}, gen_l2norm_conv_s8(&norm, {g}, &params, {s}, &in_dims, "
+            f"        HIL_CHECK({i}, gen_l2norm_conv_s8(&norm, {g}, {convs}, {s}, &in_dims, "
             f"{self.ptr(norm.inputs[0], True)}, &filter_dims, {f}, {b}, &out_dims,\n"
             f"                                          {self.ptr(conv.output)}, (int8_t *)(arena + {rows}u)));\n"
         )
@@ -306,25 +307,30 @@ class _Emitter:
                 f"        gen_pad_replicate_s8({self.ptr(node.inputs[0], True)}, {h}, {w}, {c}, {a['top']}, "
                 f"{a['left']}, {shape[1]}, {shape[2]}, {out});\n"
             )
+        size = np.dtype(self.graph.tensors[node.output].dtype).itemsize
         if node.kernel == "slice_channels":
             self.helpers.add("copy")
             c_in, a = self.shape(node.inputs[0])[-1], node.attrs
             return (
-                f"        gen_copy_channels_s8({self.ptr(node.inputs[0], True)}, {pixels}, {c_in}, {a['start']}, "
-                f"{a['stop'] - a['start']}, {out}, {shape[-1]}, 0);\n"
+                f"        gen_copy_channel_bytes({self.ptr(node.inputs[0], True)}, {pixels}, {c_in * size}, "
+                f"{a['start'] * size}, {(a['stop'] - a['start']) * size}, {out}, {shape[-1] * size}, 0);\n"
             )
         if node.kernel == "channel_max":
-            self.helpers.add("max")
             c_in = self.shape(node.inputs[0])[-1]
+            if size == 2:
+                self.helpers.add("max16")
+                source, target = self.ptr(node.inputs[0], True, "int16_t"), self.ptr(node.output, ctype="int16_t")
+                return f"        gen_channel_max_s16({source}, {pixels}, {c_in}, {target});\n"
+            self.helpers.add("max")
             return f"        gen_channel_max_s8({self.ptr(node.inputs[0], True)}, {pixels}, {c_in}, {out});\n"
         if node.kernel == "concat_channels":
             self.helpers.add("copy")
             lines, start = [], 0
             for t in node.inputs:
-                c = self.shape(t)[-1]
+                c = self.shape(t)[-1] * size
                 lines.append(
-                    f"        gen_copy_channels_s8({self.ptr(t, True)}, {pixels}, {c}, 0, {c}, {out}, {shape[-1]}, "
-                    f"{start});\n"
+                    f"        gen_copy_channel_bytes({self.ptr(t, True)}, {pixels}, {c}, 0, {c}, {out}, "
+                    f"{shape[-1] * size}, {start});\n"
                 )
                 start += c
             return "".join(lines)
@@ -603,6 +609,7 @@ def emit(
         "l2norm_conv": c_support.L2NORM_CONV,
         "copy": c_support.COPY_CHANNELS,
         "max": c_support.CHANNEL_MAX,
+        "max16": c_support.CHANNEL_MAX_S16,
         "mbconv_rows": c_support.MBCONV_ROWS,
         "mbconv": c_support.MBCONV,
         "window": c_support.WINDOW,

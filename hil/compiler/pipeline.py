@@ -44,7 +44,7 @@ def _output_tensors(graph: Graph, output_names: list[str] | None, names: list[st
     known = list(output_names or graph.outputs)
     unknown = [n for n in names or () if n not in known]
     if unknown:
-        raise CompileError(f"exponent objective names outputs {unknown}; the model's outputs are {known}")
+        raise CompileError(f"objective names outputs {unknown}; the model's outputs are {known}")
     return {graph.outputs[known.index(n)]: n for n in names or known}
 
 
@@ -58,29 +58,30 @@ def compile_model(
     bit_widths: str = "int8",
     arena_budget: int | None = None,
     exponents: str = "calibrated",
-    exponent_objective: list[str] | None = None,
+    objective_outputs: list[str] | None = None,
     stream_input: bool = False,
 ) -> CompiledModel:
     """Compiles model (run once on example, [B, C, H, W]) calibrated on NHWC float inputs; C goes to directory.
-    exponents 'search' moves activations to finer exponents where the golden model's SNR on the objective outputs
-    (default all) rises (exponent_search); 'calibrated' keeps each tensor's calibrated maximum.
-    bit_widths 'search' widens to int16 the activations bit_widths.search picks within arena_budget bytes, among
-    those with int16 kernels (quantize.can_widen); 'int8' keeps every activation int8.
+    objective_outputs names the outputs (default all) whose SNR both searches raise: exponents 'search' moves
+    activations to finer exponents where the golden model's SNR on them rises (exponent_search); 'calibrated' keeps
+    each tensor's calibrated maximum. bit_widths 'search' widens to int16 the activations bit_widths.search picks
+    within arena_budget bytes, among those with int16 kernels (quantize.can_widen); 'int8' keeps every activation
+    int8.
     stream_input: the model reads its input by rows (hil_input_read) into a row pipeline of its first layers
     (schedule.stream_front), so neither the input nor those layers' maps are held whole in the arena."""
     graph = optimize(capture(model, example))
     graph, ranges = centre_channels(graph, channel_ranges(graph, calibration))
     chosen_exponents = None
+    objective = _output_tensors(graph, output_names, objective_outputs)
     if exponents == "search":
         inputs = calibration[: exponent_search.SEARCH_IMAGES]
-        objective = _output_tensors(graph, output_names, exponent_objective)
         ranges, chosen_exponents = exponent_search.search_exponents(graph, ranges, inputs, objective)
     qgraph = quantize(graph, ranges)
     search = None
     if bit_widths == "search":
         inputs = calibration[: widths_search.SEARCH_IMAGES]
         supported = lambda group: all(can_widen(graph, t) for t in group)  # noqa: E731
-        search = widths_search.search(graph, qgraph, inputs, arena_budget, supported, stream_input)
+        search = widths_search.search(graph, qgraph, inputs, arena_budget, supported, stream_input, tuple(objective))
         wide = {t: 16 for choice in search.choices for t in choice.tensors}
         qgraph = quantize(graph, ranges, wide)
         search.applied = sorted(wide)

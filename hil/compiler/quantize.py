@@ -312,6 +312,8 @@ def _linear(node: Node, graph: Graph, e: dict[str, int], widths: dict[str, int])
 # The layers with a kernel for int16 activations on either side (the bit-width search may widen only tensors that
 # these produce and read): Linear (fully_connected_a16) and the plain convolution with int8 weights (conv2d_a16).
 WIDE_OPS = ("linear", "conv2d (groups 1, no dilation, int8 weights)")
+# Data moves whose C copies whole elements of either width (emit_c); pad replicates int8 pixels only.
+WIDE_DATA_MOVES = ("slice_channels", "channel_max", "concat_channels", "concat_rows")
 
 
 def has_wide_kernel(node: Node, graph: Graph) -> bool:
@@ -325,14 +327,27 @@ def has_wide_kernel(node: Node, graph: Graph) -> bool:
 
 
 def can_widen(graph: Graph, tensor: str) -> bool:
-    """Whether tensor can be int16: produced (unless it is a model input) and read only by WIDE_OPS, and not a model
-    output (the harness compares outputs as int8)."""
+    """Whether tensor can be int16: produced (unless it is a model input) and read by WIDE_OPS or WIDE_DATA_MOVES,
+    and read by something unless it is a model output (a detector's scores: the link sends any width)."""
     producer = graph.producer(tensor)
     readers = graph.consumers(tensor)
-    if tensor in graph.outputs or (producer is None) != (tensor in graph.inputs):
+    if (producer is None) != (tensor in graph.inputs):
         return False
-    wide_producer = producer is None or has_wide_kernel(producer, graph)
-    return wide_producer and bool(readers) and all(has_wide_kernel(n, graph) for n in readers)
+    wide = lambda node: node.op in WIDE_DATA_MOVES or has_wide_kernel(node, graph)  # noqa: E731
+    wide_producer = producer is None or wide(producer)
+    return wide_producer and (bool(readers) or tensor in graph.outputs) and all(wide(n) for n in readers)
+
+
+def _check_data_move_widths(graph: Graph, widths: dict[str, int]) -> None:
+    """A data move's inputs and output share one grid (choose_exponents), so they must share one width."""
+    for node in graph.nodes:
+        if node.op in DATA_MOVES:
+            bits = {t: widths.get(t, 8) for t in [*node.inputs, node.output]}
+            if len(set(bits.values())) > 1:
+                raise CompileError(
+                    f"{node.describe()}: moves data between tensors of widths {bits}; a data move's input and "
+                    "output share one grid, so widen all of them or none"
+                )
 
 
 def _pool_geometry(node: Node) -> tuple[int, ...]:
@@ -395,7 +410,11 @@ def quantize(graph: Graph, ranges: dict[str, float], widths: dict[str, int] | No
     widths = widths or {}
     refused = [t for t, bits in widths.items() if bits != 8 and not (bits == 16 and can_widen(graph, t))]
     if refused:
-        raise CompileError(f"no int16 kernels for tensors {refused}: only {', '.join(WIDE_OPS)} take int16 activations")
+        raise CompileError(
+            f"no int16 kernels for tensors {refused}: only {', '.join(WIDE_OPS)} and the data moves "
+            f"{', '.join(WIDE_DATA_MOVES)} take int16 activations"
+        )
+    _check_data_move_widths(graph, widths)
     e = choose_exponents(graph, ranges, widths)
     nodes = []
     for node in graph.nodes:

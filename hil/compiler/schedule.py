@@ -78,13 +78,13 @@ def _match_rnnpool_pad(graph: QGraph, rnnpool: QNode) -> list[QNode] | None:
 
 
 def _l2norm_consumers(graph: QGraph, norm: QNode) -> list[QNode] | None:
-    """The int8 convolutions that are an L2Norm's only readers (the detection heads): each can take the normalised
-    rows its window needs from a ring, so the normalised map never exists whole (each head normalises its own
-    rows: L2Norm is cheap next to a head)."""
+    """The convolutions that are an L2Norm's only readers (the detection heads; int8 out, or int16 where the
+    bit-width search widened a head's scores): each can take the normalised rows its window needs from a ring, so
+    the normalised map never exists whole (each head normalises its own rows: L2Norm is cheap next to a head)."""
     if norm.kernel != "l2norm_s8" or norm.output in graph.outputs or graph.tensors[norm.output].shape[0] != 1:
         return None
     users = [n for n in graph.nodes if norm.output in n.inputs]
-    if not users or any(n.kernel != "conv2d_s8" or n.inputs != [norm.output] for n in users):
+    if not users or any(n.kernel not in ("conv2d_s8", "conv2d_a16") or n.inputs != [norm.output] for n in users):
         return None
     return users
 

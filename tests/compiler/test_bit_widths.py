@@ -99,3 +99,33 @@ def test_search_plans_the_streamed_arena_and_the_front_rows_it_widens(m4, calibr
     assert steps[0].kind == "front"
     widened = bit_widths.arena_bytes(m4.qgraph, steps, set(group)) - memory.arena_bytes
     assert 0 < widened <= 2 * 40 * 64, widened
+
+
+def test_the_catalog_face_models_widen_their_scores() -> None:
+    """The catalog's M4 searches widths on conf's SNR within its 96 KB RAM budget: the scores (the heads' conf
+    outputs, their channel max and concatenations) become int16, loc stays int8 (test_exponent_search checks this
+    compile's host C against the golden model bit for bit; the suite on QEMU, the firmware's)."""
+    from hil.build.firmware_builder import reserved_ram_bytes
+    from hil.catalog import compile_spec, resolve_model
+
+    spec = resolve_model("rnnpool_face_m4")
+    compiled = compile_spec(spec)
+    record = compiled.bit_widths
+    conf = compiled.qgraph.outputs[1]
+    assert spec.bit_widths == "search" and spec.bit_width_arena_budget == 96 * 1024 - reserved_ram_bytes()
+    assert any(conf in c.tensors for c in record.choices), record.reason
+    assert record.snr_db[conf] > record.snr_db_int8[conf] and record.arena_bytes <= spec.bit_width_arena_budget
+    dtypes = {s.name: s.dtype for s in compiled.emitted.sources.outputs}
+    assert dtypes == {"loc": "int8", "conf": "int16"}
+    assert compiled.memory.arena_bytes + reserved_ram_bytes() <= spec.budgets.ram_bytes == 96 * 1024
+
+
+def test_a_data_move_between_widths_is_refused(m4) -> None:
+    """Widening the scores' concatenation but not its inputs would put them on one grid at two widths."""
+    from hil.compiler.quantize import quantize
+    from hil.errors import CompileError
+
+    conf = m4.graph.outputs[1]
+    ranges = {name: 1.0 for name in m4.graph.tensors}
+    with pytest.raises(CompileError, match=r"moves data between tensors of widths .*widen all of them or none"):
+        quantize(m4.graph, ranges, {conf: 16})

@@ -63,6 +63,9 @@ def test_the_gain_holds_on_held_out_images(searched_m4, calibrated_m4) -> None:
 
 
 def test_host_c_computes_the_searched_model_bit_for_bit(searched_m4, calibration_inputs, tmp_path) -> None:
+    """The catalog's compile: exponents searched and the scores int16 (their heads through conv2d_a16, the data
+    moves' int16 copies and channel max)."""
+    assert [s.dtype for s in searched_m4.emitted.sources.outputs] == ["int8", "int16"]
     x = calibration_inputs[2]
     q = searched_m4.qgraph
     host = HostModel(searched_m4.emitted.sources, build_root=tmp_path).run([q.quantize_input(x)])
@@ -72,10 +75,10 @@ def test_host_c_computes_the_searched_model_bit_for_bit(searched_m4, calibration
 
 def test_an_objective_naming_no_output_fails_in_one_line(face_graphs, calibration_inputs, tmp_path) -> None:
     model, _ = face_graphs["m4"]
-    with pytest.raises(CompileError, match=r"^exponent objective names outputs \['scores'\]; .* \['loc', 'conf'\]$"):
+    with pytest.raises(CompileError, match=r"^objective names outputs \['scores'\]; .* \['loc', 'conf'\]$"):
         compile_model(
             model, torch.zeros(1, 1, 240, 320), calibration_inputs[:1], tmp_path, "m4", ["loc", "conf"],
-            exponents="search", exponent_objective=["scores"],
+            exponents="search", objective_outputs=["scores"],
         )  # fmt: skip
 
 
