@@ -48,33 +48,24 @@ static void gen_copy_channel_bytes(const int8_t *in, int32_t pixels, int32_t in_
 }
 """
 
-CHANNEL_MAX = """
+
+def channel_max(ctype: str) -> str:
+    """gen_channel_max_s8 or _s16 (a detector's scores widened by the bit-width search): one C body for both."""
+    suffix = {"int8_t": "s8", "int16_t": "s16"}[ctype]
+    return f"""
 /* The maximum over the c channels of every pixel: one channel out. */
-static void gen_channel_max_s8(const int8_t *in, int32_t pixels, int32_t c, int8_t *out)
-{
-    for (int32_t p = 0; p < pixels; ++p) {
-        int8_t m = in[p * c];
-        for (int32_t i = 1; i < c; ++i) {
+static void gen_channel_max_{suffix}(const {ctype} *in, int32_t pixels, int32_t c, {ctype} *out)
+{{
+    for (int32_t p = 0; p < pixels; ++p) {{
+        {ctype} m = in[p * c];
+        for (int32_t i = 1; i < c; ++i) {{
             m = in[p * c + i] > m ? in[p * c + i] : m;
-        }
+        }}
         out[p] = m;
-    }
-}
+    }}
+}}
 """
 
-CHANNEL_MAX_S16 = """
-/* gen_channel_max_s8 on an int16 map (a detector's scores widened by the bit-width search). */
-static void gen_channel_max_s16(const int16_t *in, int32_t pixels, int32_t c, int16_t *out)
-{
-    for (int32_t p = 0; p < pixels; ++p) {
-        int16_t m = in[p * c];
-        for (int32_t i = 1; i < c; ++i) {
-            m = in[p * c + i] > m ? in[p * c + i] : m;
-        }
-        out[p] = m;
-    }
-}
-"""
 
 L2NORM_CONV = """
 /* An L2Norm streamed into the convolution that reads it: rows holds the normalised rows the convolution's window
