@@ -28,3 +28,13 @@ class StateDictMismatchError(KeyError):
         if self.mismatched_shapes:
             lines.append(f"  shape mismatches ({len(self.mismatched_shapes)}): {', '.join(self.mismatched_shapes)}")
         return "\n".join(lines)
+
+    def brief(self, shown: int = 3) -> str:
+        """One line for a command's error: each kind's count and its first few keys."""
+        kinds = (("missing keys", self.missing), ("unexpected keys", self.unexpected))
+        parts = [
+            f"{label} ({len(keys)}): {', '.join(keys[:shown])}{', ...' if len(keys) > shown else ''}"
+            for label, keys in (*kinds, ("shape mismatches", self.mismatched_shapes))
+            if keys
+        ]
+        return f"state_dict does not fit {self.model_name}: " + "; ".join(parts)

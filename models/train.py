@@ -286,23 +286,40 @@ def train(
     return model.eval(), record
 
 
+def _count(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an integer of at least minimum, refused in one line otherwise."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}")
+        return value
+
+    return parse
+
+
 def main(argv: list[str] | None = None) -> None:
     """Command line."""
     arguments = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", choices=sorted(MODELS), required=True)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    parser.add_argument("--train-size", type=int, default=DEFAULT_SPLIT_IMAGES["train"])
-    parser.add_argument("--val-size", type=int, default=DEFAULT_SPLIT_IMAGES["val"])
-    parser.add_argument("--test-size", type=int, default=DEFAULT_SPLIT_IMAGES["test"])
-    parser.add_argument("--crop-steps", type=int, help="steps on 160x120 crops (default: the model's schedule)")
-    parser.add_argument("--full-steps", type=int, help="steps on full frames (default: the model's schedule)")
+    parser.add_argument("--train-size", type=_count(1), default=DEFAULT_SPLIT_IMAGES["train"])
+    parser.add_argument("--val-size", type=_count(1), default=DEFAULT_SPLIT_IMAGES["val"])
+    parser.add_argument("--test-size", type=_count(1), default=DEFAULT_SPLIT_IMAGES["test"])
+    parser.add_argument("--crop-steps", type=_count(0), help="steps on 160x120 crops (default: the model's schedule)")
+    parser.add_argument("--full-steps", type=_count(0), help="steps on full frames (default: the model's schedule)")
     parser.add_argument(
-        "--tolerance-steps", type=int, help="full-frame steps with int8 rounding noise (models.quant_noise) at the end"
+        "--tolerance-steps",
+        type=_count(0),
+        help="full-frame steps with int8 rounding noise (models.quant_noise) at the end",
     )
     parser.add_argument("--tolerance-weight", type=float, help="weight of the noise's relative change of the outputs")
     parser.add_argument("--init", type=Path, help="start from this checkpoint, not from random weights")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=_count(1), default=2)
     parser.add_argument("--output", type=Path, help="checkpoint path (default: the registry's committed path)")
     args = parser.parse_args(arguments)
     torch.set_num_threads(args.threads)
@@ -319,10 +336,15 @@ def main(argv: list[str] | None = None) -> None:
     if args.init is not None:
         try:  # a bad --init fails here, in one line, not after the training images are made
             load_model(args.model, checkpoint=args.init)
-        except (FileNotFoundError, StateDictMismatchError) as e:
-            parser.error(f"--init {args.init}: " + " ".join(str(e).strip("'\"").split()))
+        except StateDictMismatchError as e:
+            parser.error(f"--init {args.init}: {e.brief()}")
+        except FileNotFoundError as e:
+            parser.error(f"--init {args.init}: " + " ".join(str(e).split()))
         except Exception as e:
-            parser.error(f"--init {args.init}: not a readable PyTorch checkpoint ({type(e).__name__}: {e})")
+            parser.error(  # torch.load's own message runs over many lines about weights_only
+                f"--init {args.init}: not a readable PyTorch checkpoint ({type(e).__name__}); expected a state_dict "
+                "saved by torch.save, as models/checkpoints/*.pt"
+            )
         made = args.init.with_suffix(".json")
         init_record = {"checkpoint": str(args.init), "record": json.loads(made.read_text()) if made.exists() else None}
     wall_start = time.monotonic()
