@@ -232,7 +232,8 @@ def search(
         result.snr_db = snr
     result.arena_bytes = arena
     result.reason = (
-        f"{len(result.choices)} groups widened to int16: worst output SNR {worst(base_snr):.1f} -> "
+        f"{len(result.choices)} groups widened to int16: worst {'objective ' if objective else ''}output SNR "
+        f"{worst(base_snr):.1f} -> "
         f"{reached:.1f} dB for {arena - base_arena:,} arena bytes"
     )
     return result
