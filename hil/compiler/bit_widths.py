@@ -33,8 +33,8 @@ SHARED_GRID = (*DATA_MOVES, "maxpool", "flatten_chw", "zero_pad", "pad", "flatte
 
 @dataclass(frozen=True)
 class WidthChoice:
-    """One widened tensor group and why: the output SNR it added (the objective, the worst output's dB) and the
-    arena bytes it cost when it was taken."""
+    """One widened tensor group and why: the output SNR it added (the search's objective: the worst SNR of its
+    objective outputs, in dB) and the arena bytes it cost when it was taken."""
 
     tensors: tuple[str, ...]
     layer: str

@@ -49,9 +49,9 @@ static void gen_copy_channel_bytes(const int8_t *in, int32_t pixels, int32_t in_
 """
 
 
-def channel_max(ctype: str) -> str:
+def channel_max(bits: int) -> str:
     """gen_channel_max_s8 or _s16 (a detector's scores widened by the bit-width search): one C body for both."""
-    suffix = {"int8_t": "s8", "int16_t": "s16"}[ctype]
+    ctype, suffix = f"int{bits}_t", f"s{bits}"
     return f"""
 /* The maximum over the c channels of every pixel: one channel out. */
 static void gen_channel_max_{suffix}(const {ctype} *in, int32_t pixels, int32_t c, {ctype} *out)

@@ -316,13 +316,10 @@ class _Emitter:
                 f"{a['start'] * size}, {(a['stop'] - a['start']) * size}, {out}, {shape[-1] * size}, 0);\n"
             )
         if node.kernel == "channel_max":
-            c_in = self.shape(node.inputs[0])[-1]
-            if size == 2:
-                self.helpers.add("max16")
-                source, target = self.ptr(node.inputs[0], True, "int16_t"), self.ptr(node.output, ctype="int16_t")
-                return f"        gen_channel_max_s16({source}, {pixels}, {c_in}, {target});\n"
-            self.helpers.add("max")
-            return f"        gen_channel_max_s8({self.ptr(node.inputs[0], True)}, {pixels}, {c_in}, {out});\n"
+            bits, c_in = 8 * size, self.shape(node.inputs[0])[-1]
+            self.helpers.add(f"max{bits}")
+            source, target = self.ptr(node.inputs[0], True, f"int{bits}_t"), self.ptr(node.output, ctype=f"int{bits}_t")
+            return f"        gen_channel_max_s{bits}({source}, {pixels}, {c_in}, {target});\n"
         if node.kernel == "concat_channels":
             self.helpers.add("copy")
             lines, start = [], 0
@@ -608,8 +605,8 @@ def emit(
         "pad_edges": c_support.PAD_EDGES,
         "l2norm_conv": c_support.L2NORM_CONV,
         "copy": c_support.COPY_CHANNELS,
-        "max": c_support.channel_max("int8_t"),
-        "max16": c_support.channel_max("int16_t"),
+        "max8": c_support.channel_max(8),
+        "max16": c_support.channel_max(16),
         "mbconv_rows": c_support.MBCONV_ROWS,
         "mbconv": c_support.MBCONV,
         "window": c_support.WINDOW,
