@@ -200,6 +200,7 @@ def search(
     base_arena = memory.arena_bytes
     base_snr = simulator.snr()
     worst = lambda snr: min(snr[t] for t in objective or snr)  # noqa: E731
+    measured = "objective output" if objective and set(objective) != set(base_snr) else "output"
     result = WidthSearch("search", arena_budget, base_arena, base_arena, base_snr, base_snr)
     if arena_budget is not None and base_arena > arena_budget:
         result.reason = f"the int8 arena ({base_arena:,} B) is already over the budget ({arena_budget:,} B)"
@@ -232,7 +233,7 @@ def search(
         result.snr_db = snr
     result.arena_bytes = arena
     result.reason = (
-        f"{len(result.choices)} groups widened to int16: worst {'objective ' if objective else ''}output SNR "
+        f"{len(result.choices)} groups widened to int16: worst {measured} SNR "
         f"{worst(base_snr):.1f} -> "
         f"{reached:.1f} dB for {arena - base_arena:,} arena bytes"
     )
