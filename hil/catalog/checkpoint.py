@@ -9,14 +9,11 @@ from hil.catalog.spec import ModelDecode, ModelSpec
 from hil.errors import ModelSpecError
 
 
-def _few(keys: list[str]) -> str:
-    return ", ".join(keys[:3]) + (f" (+{len(keys) - 3} more)" if len(keys) > 3 else "")
-
-
 def load_checkpoint(model, path: Path, model_name: str):
     """model with path's state_dict loaded strictly (weights_only=True); one ModelSpecError line otherwise."""
     import torch
 
+    from models.errors import StateDictMismatchError
     from models.state_dict import state_dict_mismatches, unwrap_state_dict
 
     if not path.is_file():
@@ -25,23 +22,18 @@ def load_checkpoint(model, path: Path, model_name: str):
         raise ModelSpecError(f"--checkpoint {path}: the file is empty; expected a PyTorch state_dict (torch.save)")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    except Exception as e:  # torch.load's own message runs over many lines about weights_only
         raise ModelSpecError(
-            f"--checkpoint {path}: not a readable PyTorch checkpoint (truncated or another format?): {first_line}"
+            f"--checkpoint {path}: not a readable PyTorch checkpoint ({type(e).__name__}); expected a state_dict "
+            "saved by torch.save"
         ) from e
     try:
         state = unwrap_state_dict(checkpoint)
     except TypeError as e:
         raise ModelSpecError(f"--checkpoint {path}: {e}") from e
-    missing, unexpected, shapes = state_dict_mismatches(model, state)
-    problems = [
-        f"{label} {_few(keys)}"
-        for label, keys in (("missing keys", missing), ("unexpected keys", unexpected), ("wrong shapes", shapes))
-        if keys
-    ]
-    if problems:
-        raise ModelSpecError(f"--checkpoint {path} does not fit {model_name}: {'; '.join(problems)}")
+    mismatches = state_dict_mismatches(model, state)
+    if any(mismatches):
+        raise ModelSpecError(f"--checkpoint {path}: {StateDictMismatchError(model_name, *mismatches).brief()}")
     model.load_state_dict(state, strict=True)
     return model.eval()
 
