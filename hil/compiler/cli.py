@@ -59,10 +59,10 @@ def layer_summary(compiled: CompiledModel) -> list[dict]:
     return rows
 
 
-def ram_estimate(arena_bytes: int, board_name: str) -> dict:
+def ram_estimate(arena_bytes: int, board_name: str, model_budget: int | None = None) -> dict:
     """What the firmware around this arena will reserve in RAM and CCM, before it is linked: the stack reservation
     and the largest transport's link buffers are the builder's figures (test_cases/test_budgets.py checks them
-    against the linked ELF), against the board's RAM budget."""
+    against the linked ELF), against the board's RAM budget and the model's own (None when it states none)."""
     from hil.board_description import load_board
     from hil.build.firmware_builder import LINK_BUFFER_BYTES, OTHER_STATIC_BYTES, STACK_BYTES
 
@@ -78,6 +78,7 @@ def ram_estimate(arena_bytes: int, board_name: str) -> dict:
         "link_buffers_of": transport,
         "total_bytes": sum(parts.values()),
         "budget_bytes": load_board(board_name).ram_budget,
+        "model_budget_bytes": model_budget,
     }
 
 
@@ -109,9 +110,9 @@ def exponent_record(compiled: CompiledModel) -> dict:
     return compiled.exponents.to_dict()
 
 
-def compile_summary(compiled: CompiledModel, board: str = "nucleo-f439zi") -> dict:
+def compile_summary(compiled: CompiledModel, board: str = "nucleo-f439zi", model_budget: int | None = None) -> dict:
     """The compile as JSON: hash, arena, weights, MACs, tensors, the per-layer table, the live set of every step
-    and the RAM the firmware will reserve on board."""
+    and the RAM the firmware will reserve on board (against the board's and the model's RAM budgets)."""
     sources = compiled.emitted.sources
     return {
         "model": sources.name,
@@ -125,7 +126,7 @@ def compile_summary(compiled: CompiledModel, board: str = "nucleo-f439zi") -> di
         "outputs": [s.__dict__ for s in sources.outputs],
         "layers": layer_summary(compiled),
         "live_sets": [s.to_dict() for s in live_set.live_sets(compiled.memory, compiled.steps)],
-        "ram": ram_estimate(compiled.memory.arena_bytes, board),
+        "ram": ram_estimate(compiled.memory.arena_bytes, board, model_budget),
     }
 
 
@@ -166,7 +167,7 @@ def _compile(args: argparse.Namespace) -> dict:
         spec = replace(spec, stream_input=args.stream_input == "on")
     spec, ram_budget = bit_width_spec(spec, args.bit_widths, args.board, args.ram_budget)
     compiled = compile_spec(spec, directory=args.output)
-    result = compile_summary(compiled, args.board)
+    result = compile_summary(compiled, args.board, spec.budgets.ram_bytes)
     result["bit_widths"] = bit_width_record(compiled, ram_budget)
     result["exponents"] = exponent_record(compiled)
     rows = result["layers"]
@@ -212,6 +213,7 @@ def _compile(args: argparse.Namespace) -> dict:
             f"arena {ram['arena_bytes']:,} + stack reservation {ram['stack_reservation_bytes']:,} + link buffers "
             f"{ram['link_buffer_bytes']:,} ({ram['link_buffers_of']}) + other static {ram['other_static_bytes']:,}; "
             f"budget {ram['budget_bytes']:,} B"
+            + (f" (the board's), {ram['model_budget_bytes']:,} B (the model's)" if ram["model_budget_bytes"] else "")
         )
     return result
 

@@ -37,13 +37,14 @@ def test_compile_command_json(tmp_path, capsys) -> None:
     ram = result["ram"]
     parts = ("arena_bytes", "stack_reservation_bytes", "link_buffer_bytes", "other_static_bytes")
     assert ram["arena_bytes"] == result["arena_bytes"] and ram["total_bytes"] == sum(ram[p] for p in parts)
-    assert ram["budget_bytes"] == 262_144
+    assert ram["budget_bytes"] == 262_144 and ram["model_budget_bytes"] == 96 * 1024
 
 
 def test_compile_command_table(tmp_path, capsys) -> None:
     assert main(["compile", "--model", "rnnpool_face_m4", "-o", str(tmp_path / "m4")]) == 0
     out = capsys.readouterr().out
     assert "largest live sets" in out and " out [t" in out and "stack reservation" in out
+    assert "budget 262,144 B (the board's), 98,304 B (the model's)" in out
 
 
 def test_catalog_has_face_models() -> None:
