@@ -3,11 +3,54 @@
  * hil/compiler/bit_widths.py); the weights stay int8. Same formula as conv2d_s8. The sums are 64-bit for either
  * input width (SMLAL on the M4 costs as MLA): one loop, exact for any fan-in up to 65536. An int8 input (a head
  * whose scores are int16) sums each tap's channels as one hil_nn_dot_s8 (SMLAD): at most 65536 products of 2^14,
- * so the tap's int32 sum is exact before it joins the 64-bit one.
+ * so the tap's int32 sum is exact before it joins the 64-bit one. Where two neighbouring output pixels of an int8
+ * input have all their taps inside it, they are computed together for two output channels at a time, as conv2d_s8
+ * does (hil_nn_dot_2x2_s8): the whole window's int32 sum (at most 2^30) then joins the 64-bit bias.
  */
 #include "hil_kernels.h"
 
 #define CONV2D_A16_MAX_FAN_IN 65536
+
+static void store_a16(const hil_conv_a16_params *params, int64_t acc, int8_t shift, void *output, int32_t i)
+{
+    const int64_t shifted = hil_round_shift64(acc, shift);
+    const int32_t v = (int32_t)(shifted < params->act_min ? params->act_min
+                                                          : (shifted > params->act_max ? params->act_max : shifted));
+    hil_a16_store(output, i, v, params->out_bits);
+}
+
+/* Output pixels (oy, ox) and (oy, ox + 1) of an int8 input, every tap of both inside it (x: the first pixel's
+ * top-left tap), output channels in pairs; an odd last channel goes through hil_nn_dot_2x2_s8 with its filter
+ * twice. out: the first pixel's index in the output. */
+static void pixel_pair_s8(const hil_conv_a16_params *params, const int8_t *out_shift, const int8_t *x, int32_t in_w,
+                          int32_t in_c, const int8_t *filter, int32_t k_h, int32_t k_w, const int32_t *bias,
+                          int32_t out_c, void *output, int32_t out)
+{
+    const int32_t dx = params->stride_w * in_c, taps = k_h * k_w * in_c;
+    for (int32_t oc = 0; oc < out_c; oc += 2) {
+        const int32_t oc1 = oc + 1 < out_c ? oc + 1 : oc;
+        const int8_t *f0 = filter + oc * taps, *f1 = filter + oc1 * taps;
+        int32_t acc[4] = {0, 0, 0, 0};
+        for (int32_t ky = 0; ky < k_h; ++ky) {
+            const int8_t *row = x + ky * in_w * in_c;
+            if (params->stride_w == 1) { /* a tap row is k_w * in_c contiguous bytes for both pixels */
+                hil_nn_dot_2x2_s8(row, row + dx, f0 + ky * k_w * in_c, f1 + ky * k_w * in_c, k_w * in_c, acc);
+                continue;
+            }
+            for (int32_t kx = 0; kx < k_w; ++kx) {
+                const int32_t tap = (ky * k_w + kx) * in_c;
+                hil_nn_dot_2x2_s8(row + kx * in_c, row + kx * in_c + dx, f0 + tap, f1 + tap, in_c, acc);
+            }
+        }
+        const int64_t b0 = bias ? bias[oc] : 0, b1 = bias ? bias[oc1] : 0;
+        store_a16(params, b0 + acc[0], out_shift[oc], output, out + oc);
+        store_a16(params, b0 + acc[2], out_shift[oc], output, out + out_c + oc);
+        if (oc1 != oc) {
+            store_a16(params, b1 + acc[1], out_shift[oc1], output, out + oc1);
+            store_a16(params, b1 + acc[3], out_shift[oc1], output, out + out_c + oc1);
+        }
+    }
+}
 
 hil_kernel_status conv2d_a16(const hil_conv_a16_params *params, const int8_t *out_shift, const hil_dims *input_dims,
                              const void *input, const hil_dims *filter_dims, const int8_t *filter,
@@ -34,6 +77,14 @@ hil_kernel_status conv2d_a16(const hil_conv_a16_params *params, const int8_t *ou
             const int32_t iy0 = oy * params->stride_h - params->pad_h;
             for (int32_t ox = 0; ox < out_w; ++ox) {
                 const int32_t ix0 = ox * params->stride_w - params->pad_w;
+                if (params->in_bits == 8 && ox + 1 < out_w && iy0 >= 0 && iy0 + k_h <= in_h && ix0 >= 0 &&
+                    ix0 + params->stride_w + k_w <= in_w) {
+                    pixel_pair_s8(params, out_shift, (const int8_t *)input + in_base + (iy0 * in_w + ix0) * in_c,
+                                  in_w, in_c, filter, k_h, k_w, bias, out_c, output,
+                                  out_base + (oy * out_w + ox) * out_c);
+                    ++ox;
+                    continue;
+                }
                 for (int32_t oc = 0; oc < out_c; ++oc) {
                     const int8_t *f = filter + oc * k_h * k_w * in_c;
                     int64_t acc = bias ? bias[oc] : 0;
@@ -58,9 +109,7 @@ hil_kernel_status conv2d_a16(const hil_conv_a16_params *params, const int8_t *ou
                             }
                         }
                     }
-                    const int64_t shifted = hil_round_shift64(acc, out_shift[oc]);
-                    const int32_t v = (int32_t)(shifted < lo ? lo : (shifted > hi ? hi : shifted));
-                    hil_a16_store(output, out_base + (oy * out_w + ox) * out_c + oc, v, params->out_bits);
+                    store_a16(params, acc, out_shift[oc], output, out_base + (oy * out_w + ox) * out_c + oc);
                 }
             }
         }

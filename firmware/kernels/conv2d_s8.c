@@ -29,40 +29,8 @@ static inline void conv3x3_c1_pixel(const int8_t *p, int32_t in_w, const int8_t 
     }
 }
 
-/* acc[2p + q] += dot(x_p, f_q) over n int8 values, pixels x0/x1, filters f0/f1 (products at most 2^14 each). */
-static inline void dot_2x2_s8(const int8_t *x0, const int8_t *x1, const int8_t *f0, const int8_t *f1, int32_t n,
-                              int32_t *acc)
-{
-    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3], i = 0;
-#if defined(__ARM_FEATURE_DSP)
-    for (; i + 4 <= n; i += 4) {
-        const int32_t wf0 = hil_nn_read32(f0 + i), wf1 = hil_nn_read32(f1 + i);
-        const int32_t f0e = __sxtb16(wf0), f0o = hil_nn_sxtb16_ror8(wf0);
-        const int32_t f1e = __sxtb16(wf1), f1o = hil_nn_sxtb16_ror8(wf1);
-        const int32_t wx0 = hil_nn_read32(x0 + i);
-        const int32_t x0e = __sxtb16(wx0), x0o = hil_nn_sxtb16_ror8(wx0);
-        a00 = __smlad(x0o, f0o, __smlad(x0e, f0e, a00));
-        a01 = __smlad(x0o, f1o, __smlad(x0e, f1e, a01));
-        const int32_t wx1 = hil_nn_read32(x1 + i);
-        const int32_t x1e = __sxtb16(wx1), x1o = hil_nn_sxtb16_ror8(wx1);
-        a10 = __smlad(x1o, f0o, __smlad(x1e, f0e, a10));
-        a11 = __smlad(x1o, f1o, __smlad(x1e, f1e, a11));
-    }
-#endif
-    for (; i < n; ++i) {
-        a00 += (int32_t)x0[i] * f0[i];
-        a01 += (int32_t)x0[i] * f1[i];
-        a10 += (int32_t)x1[i] * f0[i];
-        a11 += (int32_t)x1[i] * f1[i];
-    }
-    acc[0] = a00;
-    acc[1] = a01;
-    acc[2] = a10;
-    acc[3] = a11;
-}
-
 /* Output pixels (oy, ox) and (oy, ox + 1), every tap of both inside the input, output channels in pairs; an odd
- * last channel goes through dot_2x2_s8 with its filter twice. */
+ * last channel goes through hil_nn_dot_2x2_s8 with its filter twice. */
 static void conv_pixel_pair(const hil_conv_params *params, const int8_t *out_shift, const int8_t *in_image,
                             int32_t in_w, int32_t in_c, int32_t iy0, int32_t ix0, const int8_t *filter, int32_t k_h,
                             int32_t k_w, const int32_t *bias, int32_t out_c, int8_t *out)
@@ -79,11 +47,12 @@ static void conv_pixel_pair(const hil_conv_params *params, const int8_t *out_shi
             const int32_t row = ky * k_w * in_c;
             if (params->stride_w == 1) {
                 /* stride 1: a tap row is k_w * in_c contiguous bytes for both pixels */
-                dot_2x2_s8(x, x + dx, f0 + row, f1 + row, k_w * in_c, acc);
+                hil_nn_dot_2x2_s8(x, x + dx, f0 + row, f1 + row, k_w * in_c, acc);
                 continue;
             }
             for (int32_t kx = 0; kx < k_w; ++kx) {
-                dot_2x2_s8(x + kx * in_c, x + kx * in_c + dx, f0 + row + kx * in_c, f1 + row + kx * in_c, in_c, acc);
+                const int32_t tap = row + kx * in_c;
+                hil_nn_dot_2x2_s8(x + kx * in_c, x + kx * in_c + dx, f0 + tap, f1 + tap, in_c, acc);
             }
         }
         const int32_t lo = params->act_min, hi = params->act_max;

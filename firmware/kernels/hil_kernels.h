@@ -141,6 +141,40 @@ static inline int32_t hil_nn_dot_s8(const int8_t *x, const int8_t *f, int32_t n,
     return acc;
 }
 
+/* acc[2p + q] += dot(x_p, f_q) over n int8 values, pixels x0/x1, filters f0/f1 (products at most 2^14 each): two
+ * pixels by two output channels, each input and filter word loaded and sign-extended once for two products (as
+ * CMSIS-NN blocks its im2col columns). Same products, same int32 sums as hil_nn_dot_s8. */
+static inline void hil_nn_dot_2x2_s8(const int8_t *x0, const int8_t *x1, const int8_t *f0, const int8_t *f1,
+                                     int32_t n, int32_t *acc)
+{
+    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3], i = 0;
+#if defined(__ARM_FEATURE_DSP)
+    for (; i + 4 <= n; i += 4) {
+        const int32_t wf0 = hil_nn_read32(f0 + i), wf1 = hil_nn_read32(f1 + i);
+        const int32_t f0e = __sxtb16(wf0), f0o = hil_nn_sxtb16_ror8(wf0);
+        const int32_t f1e = __sxtb16(wf1), f1o = hil_nn_sxtb16_ror8(wf1);
+        const int32_t wx0 = hil_nn_read32(x0 + i);
+        const int32_t x0e = __sxtb16(wx0), x0o = hil_nn_sxtb16_ror8(wx0);
+        a00 = __smlad(x0o, f0o, __smlad(x0e, f0e, a00));
+        a01 = __smlad(x0o, f1o, __smlad(x0e, f1e, a01));
+        const int32_t wx1 = hil_nn_read32(x1 + i);
+        const int32_t x1e = __sxtb16(wx1), x1o = hil_nn_sxtb16_ror8(wx1);
+        a10 = __smlad(x1o, f0o, __smlad(x1e, f0e, a10));
+        a11 = __smlad(x1o, f1o, __smlad(x1e, f1e, a11));
+    }
+#endif
+    for (; i < n; ++i) {
+        a00 += (int32_t)x0[i] * f0[i];
+        a01 += (int32_t)x0[i] * f1[i];
+        a10 += (int32_t)x1[i] * f0[i];
+        a11 += (int32_t)x1[i] * f1[i];
+    }
+    acc[0] = a00;
+    acc[1] = a01;
+    acc[2] = a10;
+    acc[3] = a11;
+}
+
 /* ---- convolutions ------------------------------------------------------------------------- */
 
 /* Every convolution takes out_shift: one rounding right shift per output channel, each in 0..31 (the kernel

@@ -54,16 +54,21 @@ def test_fully_connected_a16_refuses_bad_widths_and_clamps(host: HostKernels) ->
 
 
 @pytest.mark.parametrize(("in_bits", "out_bits"), [(8, 16), (16, 16), (16, 8), (8, 8)])
-def test_conv2d_a16_matches_twin(host: HostKernels, in_bits: int, out_bits: int) -> None:
-    """Every pair of widths on a strided, padded convolution, with a clamp at the output's limits."""
-    rng = np.random.default_rng(4400 + in_bits + out_bits)
+@pytest.mark.parametrize(("stride", "in_c", "out_c"), [(2, 5, 6), (1, 7, 5)])
+def test_conv2d_a16_matches_twin(
+    host: HostKernels, in_bits: int, out_bits: int, stride: int, in_c: int, out_c: int
+) -> None:
+    """Every pair of widths on a padded convolution, with a clamp at the output's limits. Stride 1 with an odd
+    channel count on both sides takes an int8 input's pixel-pair path through its contiguous tap rows, its channel
+    tail and its odd last output channel; stride 2 its tap-by-tap path."""
+    rng = np.random.default_rng(4400 + in_bits + out_bits + stride)
     top = 2 ** (out_bits - 1) - 1
-    x = rng.integers(-(2 ** (in_bits - 1)), 2 ** (in_bits - 1), (2, 9, 8, 5)).astype(f"int{in_bits}")
-    f = rng.integers(-128, 128, (6, 3, 3, 5), dtype=np.int8)
-    b = rng.integers(-(2**29), 2**29, 6, dtype=np.int32)
-    s = rng.integers(8, 18 if in_bits == 8 else 26, 6).astype(np.int8)
-    params = ConvA16Params(2, 2, 1, 1, -top - 1, top, in_bits, out_bits)
-    out_hw = (_out(9, 3, 2, 1), _out(8, 3, 2, 1))
+    x = rng.integers(-(2 ** (in_bits - 1)), 2 ** (in_bits - 1), (2, 9, 8, in_c)).astype(f"int{in_bits}")
+    f = rng.integers(-128, 128, (out_c, 3, 3, in_c), dtype=np.int8)
+    b = rng.integers(-(2**29), 2**29, out_c, dtype=np.int32)
+    s = rng.integers(8, 18 if in_bits == 8 else 26, out_c).astype(np.int8)
+    params = ConvA16Params(stride, stride, 1, 1, -top - 1, top, in_bits, out_bits)
+    out_hw = (_out(9, 3, stride, 1), _out(8, 3, stride, 1))
     expected = conv2d_a16(params, s, x, f, b, out_hw)
     assert expected.dtype == np.dtype(f"int{out_bits}") and {-top - 1, top} & set(expected.ravel().tolist())
     np.testing.assert_array_equal(host.conv2d_a16(params, s, x, f, b, out_hw), expected)
