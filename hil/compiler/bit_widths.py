@@ -45,7 +45,9 @@ class WidthChoice:
 
 @dataclass
 class WidthSearch:
-    """What the search chose against which budget; applied lists the tensors the compiled code runs at int16."""
+    """What the search chose against which budget; applied lists the tensors the compiled code runs at int16.
+    arena_bytes is the search's estimate (the int8 schedule's order kept, so at least the real cost);
+    planned_arena_bytes the arena the compiled model's own schedule and plan take for the chosen widths."""
 
     mode: str
     arena_budget_bytes: int | None
@@ -56,6 +58,7 @@ class WidthSearch:
     choices: list[WidthChoice] = field(default_factory=list)
     applied: list[str] = field(default_factory=list)
     reason: str = ""
+    planned_arena_bytes: int | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -190,7 +190,12 @@ def _compile(args: argparse.Namespace) -> dict:
         )
         print(live_set.table(live_set.live_sets(compiled.memory, compiled.steps)))
         widths = result["bit_widths"]
-        print(f"bit widths ({widths['mode']}): {widths['reason']}")
+        planned = widths.get("planned_arena_bytes")
+        extra = planned - widths["arena_int8_bytes"] if planned is not None else None
+        print(
+            f"bit widths ({widths['mode']}): {widths['reason']}"
+            + (f" (estimated; the compiled plan: {extra:+,} B)" if extra is not None and widths["choices"] else "")
+        )
         for choice in widths["choices"]:
             print(
                 f"  int{choice['bits']} {choice['layer']} ({', '.join(choice['tensors'])}): "

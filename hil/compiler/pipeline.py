@@ -86,5 +86,7 @@ def compile_model(
         qgraph = quantize(graph, ranges, wide)
         search.applied = sorted(wide)
     steps, memory = scheduled_plan(qgraph, stream_input=stream_input)
+    if search is not None:
+        search.planned_arena_bytes = memory.arena_bytes
     emitted = emit(qgraph, steps, memory, directory, name, ["input"], output_names)
     return CompiledModel(graph, qgraph, steps, memory, emitted, search, chosen_exponents)

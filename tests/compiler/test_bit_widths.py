@@ -73,6 +73,9 @@ def test_compile_records_the_search(tmp_path, capsys) -> None:
         set(c) >= {"tensors", "bits", "snr_gain_db", "arena_bytes"} for c in record["choices"]
     )
     assert record["arena_bytes"] <= record["arena_budget_bytes"] < 40_000
+    # the estimate keeps the int8 schedule's order, so the compiled plan costs at most what it says
+    planned = record["planned_arena_bytes"]
+    assert record["arena_int8_bytes"] < planned == searched["arena_bytes"] <= record["arena_bytes"]
     assert min(record["snr_db"].values()) > min(record["snr_db_int8"].values())
     # Every widened tensor runs at int16 in the compiled code, so the C differs from the int8 build's.
     assert sorted(record["applied"]) == sorted(t for c in record["choices"] for t in c["tensors"])
