@@ -3,7 +3,7 @@
  *
  * A pixel's NHWC input vector and an output channel's OHWI filter row are both contiguous, so each
  * output is one dot product of length C_in. The inner loop computes a 2 pixel x 2 output channel
- * block: every input word and filter word loaded is used twice. With the DSP extension, 4 int8 values
+ * block (hil_nn_dot_2x2_s8): every input word and filter word loaded is used twice. With the DSP extension, 4 int8 values
  * per word are sign-extended in pairs (SXTB16, and SXTB16 with ROR #8 for the odd bytes) and
  * multiplied-accumulated two at a time (SMLAD): 4 loads, 8 extends and 8 SMLAD per 16 MACs.
  *
@@ -12,45 +12,6 @@
  * paths compute the same integers, in any order.
  */
 #include "hil_kernels.h"
-
-/* acc[p][o] += dot(x_p, f_o) for 2 pixels x 2 output channels over n input channels. */
-static inline void dot_2x2(const int8_t *x0, const int8_t *x1, const int8_t *f0, const int8_t *f1, int32_t n,
-                           int32_t *a00, int32_t *a01, int32_t *a10, int32_t *a11)
-{
-    int32_t s00 = *a00, s01 = *a01, s10 = *a10, s11 = *a11;
-    int32_t i = 0;
-#if defined(__ARM_FEATURE_DSP)
-    for (; i + 4 <= n; i += 4) {
-        const int32_t wf0 = hil_nn_read32(f0 + i), wf1 = hil_nn_read32(f1 + i);
-        const int32_t f0e = __sxtb16(wf0), f0o = hil_nn_sxtb16_ror8(wf0);
-        const int32_t f1e = __sxtb16(wf1), f1o = hil_nn_sxtb16_ror8(wf1);
-        const int32_t wx0 = hil_nn_read32(x0 + i);
-        int32_t xe = __sxtb16(wx0), xo = hil_nn_sxtb16_ror8(wx0);
-        s00 = __smlad(xe, f0e, s00);
-        s01 = __smlad(xe, f1e, s01);
-        s00 = __smlad(xo, f0o, s00);
-        s01 = __smlad(xo, f1o, s01);
-        const int32_t wx1 = hil_nn_read32(x1 + i);
-        xe = __sxtb16(wx1);
-        xo = hil_nn_sxtb16_ror8(wx1);
-        s10 = __smlad(xe, f0e, s10);
-        s11 = __smlad(xe, f1e, s11);
-        s10 = __smlad(xo, f0o, s10);
-        s11 = __smlad(xo, f1o, s11);
-    }
-#endif
-    for (; i < n; ++i) {
-        const int32_t v0 = x0[i], v1 = x1[i], w0 = f0[i], w1 = f1[i];
-        s00 += v0 * w0;
-        s01 += v0 * w1;
-        s10 += v1 * w0;
-        s11 += v1 * w1;
-    }
-    *a00 = s00;
-    *a01 = s01;
-    *a10 = s10;
-    *a11 = s11;
-}
 
 hil_kernel_status pointwise_conv2d_s8(const hil_conv_params *params, const int8_t *out_shift,
                                       const hil_dims *input_dims, const int8_t *input, const hil_dims *filter_dims,
@@ -78,14 +39,14 @@ hil_kernel_status pointwise_conv2d_s8(const hil_conv_params *params, const int8_
         int32_t o = 0;
         for (; o + 2 <= out_c; o += 2) {
             const int8_t *f0 = filter + o * in_c;
-            int32_t a00 = bias ? bias[o] : 0, a01 = bias ? bias[o + 1] : 0;
-            int32_t a10 = a00, a11 = a01;
-            dot_2x2(x0, x1, f0, f0 + in_c, in_c, &a00, &a01, &a10, &a11);
+            const int32_t b0 = bias ? bias[o] : 0, b1 = bias ? bias[o + 1] : 0;
+            int32_t acc[4] = {b0, b1, b0, b1};
+            hil_nn_dot_2x2_s8(x0, x1, f0, f0 + in_c, in_c, acc);
             const int32_t s0 = out_shift[o], s1 = out_shift[o + 1];
-            o0[o] = hil_nn_requantize_s8(a00, s0, lo, hi);
-            o0[o + 1] = hil_nn_requantize_s8(a01, s1, lo, hi);
-            o1[o] = hil_nn_requantize_s8(a10, s0, lo, hi);
-            o1[o + 1] = hil_nn_requantize_s8(a11, s1, lo, hi);
+            o0[o] = hil_nn_requantize_s8(acc[0], s0, lo, hi);
+            o0[o + 1] = hil_nn_requantize_s8(acc[1], s1, lo, hi);
+            o1[o] = hil_nn_requantize_s8(acc[2], s0, lo, hi);
+            o1[o + 1] = hil_nn_requantize_s8(acc[3], s1, lo, hi);
         }
         if (o < out_c) {
             const int8_t *f = filter + o * in_c;
