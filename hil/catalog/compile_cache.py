@@ -134,7 +134,7 @@ def compile_spec(spec: ModelSpec, root: Path = COMPILED_ROOT, directory: Path | 
         compiled = _cached(directory, key)
         if compiled is None:
             compiled = _compile(spec, model, calibration, directory)
-            _store(directory, key, compiled)
+            _store(directory, key, compiled, spec.budgets.ram_bytes)
     _loaded[(str(directory), key)] = compiled
     return compiled
 
@@ -149,14 +149,15 @@ def _cached(directory: Path, key: str) -> CompiledModel | None:
         return pickle.load(f)
 
 
-def _store(directory: Path, key: str, compiled: CompiledModel) -> None:
+def _store(directory: Path, key: str, compiled: CompiledModel, ram_budget: int | None) -> None:
     from hil.compiler.cli import compile_summary
 
     temporary = directory / f".{PICKLE}.{os.getpid()}"
     with temporary.open("wb") as f:
         pickle.dump(compiled, f, protocol=pickle.HIGHEST_PROTOCOL)
     temporary.replace(directory / PICKLE)
-    (directory / SUMMARY).write_text(json.dumps({"key": key, **compile_summary(compiled)}, indent=1, default=str))
+    summary = {"key": key, **compile_summary(compiled, model_budget=ram_budget)}
+    (directory / SUMMARY).write_text(json.dumps(summary, indent=1, default=str))
 
 
 def model_sources(model: str | ModelSpec, root: Path = COMPILED_ROOT) -> ModelSources:

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from hil.catalog import ModelSpec
+from hil.catalog.spec import Budgets
 
 
 class TinyNet(nn.Module):
@@ -47,6 +48,7 @@ def spec():
         input_shape=(1, 1, 8, 8),
         output_names=("scores",),
         calibration=lambda n: np.random.default_rng(1).standard_normal((n, 1, 8, 8)).astype(np.float32),
+        budgets=Budgets(ram_bytes=40_000),
     )
 
 
@@ -138,6 +140,7 @@ def test_user_model_compiles_once_into_the_cache(nets: Path, tmp_path: Path) -> 
     first = compile_spec(spec, root=tmp_path / "cache")
     summary = json.loads((tmp_path / "cache" / "tiny_net" / "compiled.json").read_text())
     assert summary["hash"] == first.emitted.sources.hash and summary["key"]
+    assert summary["ram"]["model_budget_bytes"] == 40_000  # the spec's own budget, as hil compile --json gives it
     again = compile_spec(resolve_model(f"{nets}:spec"), root=tmp_path / "cache")
     assert again is first  # the same process reuses the compile it made
     x = spec.calibration_inputs()[:1].transpose(0, 2, 3, 1)
