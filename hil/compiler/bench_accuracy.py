@@ -3,7 +3,10 @@ calibrates on the val split).
 
     python -m hil.compiler.bench_accuracy --model m4 --images 100
 
-Prints, as text or --json: SNR (dB) of loc and conf vs float per image on the first --snr-images images; VOC
+Prints, as text or --json: SNR (dB) of loc and conf vs float per image on the first --snr-images images, over
+every anchor and where the detections are read (loc at the anchors the float model gives a face probability of at
+least 0.1, and the face probability itself: models.output_change; training can inflate the background anchors'
+loc, which raises the first figure alone); VOC
 AP@0.5 against the ground truth of the float model and of the golden integer model (bit for bit what host C and
 firmware compute), both decoded with models.detection.detect and the model's priors; the mean per-image recall of
 the float detections scoring >= 0.5 by the quantised ones at IoU 0.5, counting those the quantised model scores
@@ -85,6 +88,24 @@ def _float_outputs(model: torch.nn.Module, images: list[np.ndarray]) -> list[lis
     return results
 
 
+def output_snr(reference: list[np.ndarray], quantized: list[np.ndarray]) -> dict:
+    """SNR (dB) of quantised [loc, conf] against the float ones: over every anchor, and at the faces
+    (models.output_change; loc_faces is None when no anchor reaches the face probability)."""
+    from models.output_change import FACE_PROBABILITY, face_output_change
+
+    tensors = [torch.from_numpy(np.asarray(a, np.float64)) for a in (*quantized, *reference)]
+    loc_ratio, probability_ratio = face_output_change(tuple(tensors[:2]), tuple(tensors[2:]))
+    face_anchors = int((tensors[3].softmax(-1)[..., 1] >= FACE_PROBABILITY).sum())
+    to_db = lambda ratio: float("inf") if ratio == 0 else float(-10 * np.log10(float(ratio)))  # noqa: E731
+    return {
+        "loc": golden.snr_db(reference[0], quantized[0]),
+        "conf": golden.snr_db(reference[1], quantized[1]),
+        "face_anchors": face_anchors,
+        "loc_faces": to_db(loc_ratio) if face_anchors else None,
+        "face_probability": to_db(probability_ratio),
+    }
+
+
 def _quantized_outputs(compiled: CompiledModel, x: np.ndarray) -> list[np.ndarray]:
     q = compiled.qgraph
     return [q.dequantize(t, v) for t, v in zip(q.outputs, compiled.golden(x), strict=True)]
@@ -130,7 +151,7 @@ def bench(model_name: str, images: int, snr_images: int, work: Path, firmware: b
     for i, (x, reference) in enumerate(zip(inputs, float_outs, strict=True)):
         quantized = _quantized_outputs(compiled, x)
         if i < snr_images:
-            snr.append({k: golden.snr_db(r, v) for k, r, v in zip(("loc", "conf"), reference, quantized, strict=True)})
+            snr.append(output_snr(reference, quantized))
         float_dets.append(_detections(*reference, priors, scale))
         quant_dets.append(_detections(*quantized, priors, scale))
         (fb, fs), (qb, qs) = float_dets[-1], quant_dets[-1]
@@ -162,7 +183,11 @@ def bench(model_name: str, images: int, snr_images: int, work: Path, firmware: b
 def _print(result: dict) -> None:
     print(f"{result['model']}: {result['images']} test images")
     for i, s in enumerate(result["snr_db"]):
-        print(f"  image {i}: SNR loc {s['loc']:.1f} dB, conf {s['conf']:.1f} dB")
+        faces = "no face anchor" if s["loc_faces"] is None else f"loc {s['loc_faces']:.1f} dB"
+        print(
+            f"  image {i}: SNR loc {s['loc']:.1f} dB, conf {s['conf']:.1f} dB; at the {s['face_anchors']} face anchors "
+            f"{faces}, face probability {s['face_probability']:.1f} dB"
+        )
     print(
         f"  AP@0.5 float {result['ap50_float']:.4f}, quantised {result['ap50_quantized']:.4f} "
         f"(difference {result['ap50_quantized'] - result['ap50_float']:+.4f})"
