@@ -11,7 +11,7 @@ from models.data import SyntheticFaceGenerator
 from models.face_models import rnnpool_face_m4
 from models.multibox_loss import MultiBoxLoss
 from models.quant_noise import QuantisationNoise
-from models.train import Batches, Schedule, tolerate_quantisation
+from models.train import TOLERANCE_OBJECTIVES, Batches, Schedule, tolerate_quantisation
 
 
 @pytest.fixture(scope="module")
@@ -78,3 +78,61 @@ def test_tolerance_phase_trains_rnnpool_and_mbconv_weights_and_restores_the_mode
     assert not torch.equal(model.mob[0].conv[0][1].running_var, statistics)
     assert {m.momentum for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)} == {0.1}
     assert all(not m._forward_hooks for m in model.modules())
+
+
+def _tolerance_run(frames, schedule: Schedule) -> tuple[dict[str, torch.Tensor], torch.nn.Module]:
+    """A fresh M4 (seed 0) before, and the model after, the schedule's tolerance steps on the frames."""
+    torch.manual_seed(0)
+    images, boxes = frames
+    model = rnnpool_face_m4().train()
+    model.sparsify()  # as training leaves it, so that the steps' own thresholding changes nothing by itself
+    before = {k: v.clone() for k, v in model.named_parameters()}
+    batches = Batches(images, boxes, np.random.default_rng(0))
+    loss = MultiBoxLoss(model.priors_for(*images.shape[1:]))
+    tolerate_quantisation(model, lambda: batches.next(schedule.full_batch, False), loss, schedule, tqdm(disable=True))
+    return before, model
+
+
+def test_distillation_alone_leaves_the_weights_where_they_are(frames) -> None:
+    """The starting copy runs on batch statistics, as the training pass does, so with no other term the outputs
+    already match it and nothing moves (were it in eval mode, BatchNorm's running statistics would pull the
+    weights off at once)."""
+    schedule = Schedule(
+        0,
+        0,
+        full_batch=2,
+        tolerance_steps=2,
+        tolerance_weight=0.0,
+        tolerance_detection_weight=0.0,
+        tolerance_distillation_weight=1.0,
+        tolerance_weight_decay=0.0,
+    )
+    before, model = _tolerance_run(frames, schedule)
+    assert all(torch.equal(before[k], v) for k, v in model.named_parameters())
+
+
+@pytest.mark.parametrize("objective", TOLERANCE_OBJECTIVES)
+def test_distillation_holds_the_outputs_to_the_starting_models(frames, objective: str) -> None:
+    """The same noisy fine-tuning with and without the distillation term: with it, the outputs move less."""
+    images, _ = frames
+    inputs = torch.from_numpy(images[:2, None].astype(np.float32) / 255.0)
+    moved = {}
+    for weight in (0.0, 100.0):
+        schedule = Schedule(
+            0,
+            0,
+            full_batch=2,
+            tolerance_steps=5,
+            tolerance_learning_rate=1e-3,
+            tolerance_detection_weight=0.0,
+            tolerance_distillation_weight=weight,
+            tolerance_objective=objective,
+        )
+        before, model = _tolerance_run(frames, schedule)
+        start = rnnpool_face_m4()
+        start.load_state_dict({**model.state_dict(), **before})
+        with torch.no_grad():
+            ends, starts = model.eval()(inputs), start.eval()(inputs)
+        moved[weight] = float(sum(((e - s) ** 2).sum() / (s**2).sum() for e, s in zip(ends, starts, strict=True)))
+
+    assert moved[100.0] < 0.5 * moved[0.0], moved
