@@ -341,6 +341,18 @@ def _count(minimum: int) -> Callable[[str], int]:
     return parse
 
 
+def _non_negative(text: str) -> float:
+    """An argparse type: a weight or decay, a number >= 0, refused in one line otherwise (AdamW would refuse a
+    negative decay only after the training images are made, from deep inside torch)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value >= 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> None:
     """Command line."""
     arguments = sys.argv[1:] if argv is None else argv
@@ -357,14 +369,18 @@ def main(argv: list[str] | None = None) -> None:
         type=_count(0),
         help="full-frame steps with int8 rounding noise (models.quant_noise) at the end",
     )
-    parser.add_argument("--tolerance-weight", type=float, help="weight of the noise's relative change of the outputs")
-    parser.add_argument("--tolerance-detection-weight", type=float, help="weight of the detection loss (default 1)")
+    parser.add_argument(
+        "--tolerance-weight", type=_non_negative, help="weight of the noise's relative change of the outputs"
+    )
+    parser.add_argument(
+        "--tolerance-detection-weight", type=_non_negative, help="weight of the detection loss (default 1)"
+    )
     parser.add_argument(
         "--tolerance-distillation-weight",
-        type=float,
+        type=_non_negative,
         help="weight of the outputs' relative change from the model's own at the phase's start (default 0)",
     )
-    parser.add_argument("--tolerance-weight-decay", type=float, help="AdamW's weight decay (default 0.01)")
+    parser.add_argument("--tolerance-weight-decay", type=_non_negative, help="AdamW's weight decay (default 0.01)")
     parser.add_argument(
         "--tolerance-objective",
         choices=TOLERANCE_OBJECTIVES,

@@ -26,6 +26,20 @@ def test_a_step_count_below_its_minimum_is_refused(capsys, flag: str, value: str
     assert f"argument {flag}: expected an integer >= {minimum}, got '{value}'" in message
 
 
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [
+        ("--tolerance-weight-decay", "-1"),
+        ("--tolerance-weight", "nan"),
+        ("--tolerance-distillation-weight", "x"),
+        ("--tolerance-detection-weight", "inf"),
+    ],
+)
+def test_a_negative_or_non_numeric_tolerance_weight_is_refused(capsys, flag: str, value: str) -> None:
+    message = _refusal(capsys, ["--model", "m4", flag, value])
+    assert f"argument {flag}: expected a finite number >= 0, got '{value}'" in message
+
+
 def test_a_missing_init_checkpoint_is_refused(capsys, tmp_path) -> None:
     missing = tmp_path / "none.pt"
     assert f"--init {missing}:" in _refusal(capsys, ["--model", "m4", "--init", str(missing)])
