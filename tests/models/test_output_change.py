@@ -19,8 +19,8 @@ def _outputs(rng: np.random.Generator, anchors: int = 200) -> tuple[torch.Tensor
 
 
 def test_inflating_the_background_neither_helps_nor_hurts_the_face_measure() -> None:
-    """Scaling the background loc by 6 and the logits by 2 (what the all-anchor tolerance objective learnt) leaves
-    the face measure's loc ratio alone; the all-anchor SNR rises by about 15 dB."""
+    """Scaling the background loc by 6 (what the all-anchor tolerance objective learnt) leaves the face measure's
+    loc SNR alone; the all-anchor SNR rises by about 15 dB."""
     rng = np.random.default_rng(0)
     loc, conf = _outputs(rng)
     noise = torch.from_numpy(rng.normal(0, 0.05, loc.shape))
