@@ -223,6 +223,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    if args.images < 1:  # AP and recall over no image would fail deep inside numpy
+        parser.error(f"--images: expected at least 1 test image, got {args.images}")
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory(prefix="hil_bench_") as work:
         results = [
