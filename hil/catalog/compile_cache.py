@@ -51,7 +51,13 @@ def _class_sources(model) -> list[bytes]:
 def compile_key(spec: ModelSpec, model, calibration: np.ndarray) -> str:
     """sha256 of the model (structure, weights, code), its calibration inputs and the compiler's sources."""
     digest = hashlib.sha256()
-    choices = (spec.bit_widths, spec.bit_width_arena_budget, spec.exponents, spec.objective_outputs)
+    choices = (
+        spec.bit_widths,
+        spec.bit_width_arena_budget,
+        spec.bit_width_measure,
+        spec.exponents,
+        spec.objective_outputs,
+    )
     choices += (spec.stream_input,) if spec.stream_input else ()  # keys of compiles without it stay as they were
     digest.update(repr((spec.name, spec.input_shape, spec.output_names, choices, repr(model))).encode())
     for name, tensor in sorted(model.state_dict().items()):
@@ -113,6 +119,7 @@ def _compile(spec: ModelSpec, model, calibration: np.ndarray, directory: Path) -
         spec.exponents,
         list(spec.objective_outputs),
         spec.stream_input,
+        spec.bit_width_measure,
     )
 
 

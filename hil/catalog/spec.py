@@ -98,9 +98,11 @@ class ModelSpec:
     decode: Callable[[list[np.ndarray]], tuple[np.ndarray, np.ndarray]] | None = None
     min_score: float = 0.5
     test_images: Callable[[int], list[tuple[np.ndarray, np.ndarray | None]]] | None = None
-    # Activation widths (hil compile --bit-widths): "int8", or "search" within bit_width_arena_budget arena bytes.
+    # Activation widths (hil compile --bit-widths): "int8", or "search" within bit_width_arena_budget arena bytes,
+    # raising the SNRs of bit_width_measure (hil.compiler.output_measures: "outputs" or "faces").
     bit_widths: str = "int8"
     bit_width_arena_budget: int | None = None
+    bit_width_measure: str = "outputs"
     # Activation exponents (hil compile --exponents): "calibrated" (each tensor's calibrated max) or "search".
     exponents: str = "calibrated"
     objective_outputs: tuple[str, ...] = ()

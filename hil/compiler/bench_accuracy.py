@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hil.compiler import golden
 from hil.compiler.calibrate import synthetic_images
+from hil.compiler.output_measures import face_output_snr
 from hil.compiler.pipeline import CompiledModel
 from hil.parity.detection_parity import DEFAULT_SCORE_MARGIN, compare_detections, iou_matrix
 
@@ -88,24 +88,6 @@ def _float_outputs(model: torch.nn.Module, images: list[np.ndarray]) -> list[lis
     return results
 
 
-def output_snr(reference: list[np.ndarray], quantized: list[np.ndarray]) -> dict:
-    """SNR (dB) of quantised [loc, conf] against the float ones: over every anchor, and at the faces
-    (models.output_change; loc_faces is None when no anchor reaches the face probability)."""
-    from models.output_change import FACE_PROBABILITY, face_output_change
-
-    tensors = [torch.from_numpy(np.asarray(a, np.float64)) for a in (*quantized, *reference)]
-    loc_ratio, probability_ratio = face_output_change(tuple(tensors[:2]), tuple(tensors[2:]))
-    face_anchors = int((tensors[3].softmax(-1)[..., 1] >= FACE_PROBABILITY).sum())
-    to_db = lambda ratio: float("inf") if ratio == 0 else float(-10 * np.log10(float(ratio)))  # noqa: E731
-    return {
-        "loc": golden.snr_db(reference[0], quantized[0]),
-        "conf": golden.snr_db(reference[1], quantized[1]),
-        "face_anchors": face_anchors,
-        "loc_faces": to_db(loc_ratio) if face_anchors else None,
-        "face_probability": to_db(probability_ratio),
-    }
-
-
 def _quantized_outputs(compiled: CompiledModel, x: np.ndarray) -> list[np.ndarray]:
     q = compiled.qgraph
     return [q.dequantize(t, v) for t, v in zip(q.outputs, compiled.golden(x), strict=True)]
@@ -151,7 +133,7 @@ def bench(model_name: str, images: int, snr_images: int, work: Path, firmware: b
     for i, (x, reference) in enumerate(zip(inputs, float_outs, strict=True)):
         quantized = _quantized_outputs(compiled, x)
         if i < snr_images:
-            snr.append(output_snr(reference, quantized))
+            snr.append(face_output_snr(reference, quantized))
         float_dets.append(_detections(*reference, priors, scale))
         quant_dets.append(_detections(*quantized, priors, scale))
         (fb, fs), (qb, qs) = float_dets[-1], quant_dets[-1]

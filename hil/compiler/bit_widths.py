@@ -1,6 +1,7 @@
 """Per-tensor activation bit widths (int8 or int16) chosen against a RAM budget, the way SeeDot chooses them:
 start from the narrow form and widen, one tensor group at a time, the tensor that buys the most output SNR per
-arena byte, until nothing fits the budget or helps.
+arena byte, until nothing fits the budget or helps. The SNR is the model's measure (output_measures): each output's
+over all its values, or a face detector's where its detections are read.
 
 The SNR of a choice comes from a simulation of the integer pipeline: the float executor on the centred IR with
 the quantised weights, every tensor rounded and saturated to its grid (exponent and width). At int8 it agrees with
@@ -20,6 +21,7 @@ import numpy as np
 
 from hil.compiler import float_executor
 from hil.compiler.ir import Graph
+from hil.compiler.output_measures import OutputMeasure, output_measure
 from hil.compiler.qgraph import DATA_MOVES, QGraph, on_grid
 from hil.compiler.schedule import Step, align
 
@@ -33,8 +35,8 @@ SHARED_GRID = (*DATA_MOVES, "maxpool", "flatten_chw", "zero_pad", "pad", "flatte
 
 @dataclass(frozen=True)
 class WidthChoice:
-    """One widened tensor group and why: the output SNR it added (the search's objective: the worst SNR of its
-    objective outputs, in dB) and the arena bytes it cost when it was taken."""
+    """One widened tensor group and why: the output SNR it added (the search's objective: the mean of its
+    objective SNRs, in dB) and the arena bytes it cost when it was taken."""
 
     tensors: tuple[str, ...]
     layer: str
@@ -55,6 +57,7 @@ class WidthSearch:
     arena_bytes: int
     snr_db_int8: dict[str, float]
     snr_db: dict[str, float]
+    objective: list[str]
     choices: list[WidthChoice] = field(default_factory=list)
     applied: list[str] = field(default_factory=list)
     reason: str = ""
@@ -84,11 +87,14 @@ class PipelineSimulator:
     """The integer pipeline's output SNR against float for any per-tensor widths, on a few inputs. Values of the
     accepted widths are cached, so a candidate re-runs only the nodes from its first widened tensor on."""
 
-    def __init__(self, graph: Graph, qgraph: QGraph, inputs: list[np.ndarray]) -> None:
+    def __init__(
+        self, graph: Graph, qgraph: QGraph, inputs: list[np.ndarray], measure: OutputMeasure | None = None
+    ) -> None:
         self.graph = dequantized_weights(graph, qgraph)
         self.qgraph = qgraph
         self.inputs = inputs
-        self.references = [float_executor.execute(graph, [x]) for x in inputs]
+        self.measure = measure or output_measure("outputs", graph.outputs, None)[0]
+        self.references = [float_executor.outputs(graph, [x]) for x in inputs]
         self.widths: dict[str, int] = {}
         self.values = [self._run(x, {}, self.widths, 0) for x in inputs]
 
@@ -113,19 +119,21 @@ class PipelineSimulator:
         return min(i for i, n in enumerate(self.graph.nodes) if n.output in tensors)
 
     def snr(self, extra: tuple[str, ...] = ()) -> dict[str, float]:
-        """Per output, the worst SNR (dB) over the inputs with the accepted widths plus extra at int16."""
+        """Per SNR of the measure (default: per output), the worst (dB) over the inputs with the accepted widths plus
+        extra at int16; an SNR no input has a signal for is left out."""
         widths = {**self.widths, **{t: 16 for t in extra}}
         start = self._first_node(extra) if extra else len(self.graph.nodes)
         runs = [self._run(x, v, widths, start) for x, v in zip(self.inputs, self.values, strict=True)]
         return self._snr(runs)
 
     def _snr(self, runs: list[dict[str, np.ndarray]]) -> dict[str, float]:
-        from hil.compiler.golden import snr_db
-
-        return {
-            t: round(float(min(snr_db(ref[t], run[t]) for ref, run in zip(self.references, runs, strict=True))), 2)
-            for t in self.graph.outputs
-        }
+        worst: dict[str, float] = {}
+        for reference, run in zip(self.references, runs, strict=True):
+            measured = self.measure(reference, [run[t] for t in self.graph.outputs])
+            for name, value in measured.items():
+                if value is not None:
+                    worst[name] = min(worst.get(name, float("inf")), float(value))
+        return {name: round(value, 2) for name, value in worst.items()}
 
     def accept(self, tensors: tuple[str, ...]) -> None:
         self.widths.update({t: 16 for t in tensors})
@@ -190,32 +198,35 @@ def search(
     candidates: Callable[[tuple[str, ...]], bool] | None = None,
     stream_input: bool = False,
     objective: tuple[str, ...] = (),
+    measure: OutputMeasure | None = None,
 ) -> WidthSearch:
     """Greedy widening within arena_budget bytes (None: no limit): each round re-measures every remaining group's
     gain on top of the widths taken so far and takes the best gain per extra arena byte (free ones first).
     candidates: which groups may be widened (default: all, to weigh widths the kernels lack). stream_input: plan the
-    arena for the streamed schedule the model will run (schedule.stream_front). objective: the output tensors whose
-    worst SNR the search raises (default: every output)."""
+    arena for the streamed schedule the model will run (schedule.stream_front). measure: the SNRs of the outputs
+    (output_measures; default one per output tensor); objective: those whose mean the search raises (default all).
+    The mean, not the worst: with the worst, a gain anywhere but in the lowest SNR counts for nothing, so a face
+    detector's loc heads were never widened while its scores were lower."""
     from hil.compiler.memory_plan import scheduled_plan
 
-    simulator = PipelineSimulator(graph, qgraph, inputs)
+    simulator = PipelineSimulator(graph, qgraph, inputs, measure)
     steps, memory = scheduled_plan(qgraph, stream_input=stream_input)
     base_arena = memory.arena_bytes
     base_snr = simulator.snr()
-    worst = lambda snr: min(snr[t] for t in objective or snr)  # noqa: E731
-    measured = "objective output" if objective and set(objective) != set(base_snr) else "output"
-    result = WidthSearch("search", arena_budget, base_arena, base_arena, base_snr, base_snr)
+    objective = tuple(t for t in objective or base_snr if t in base_snr)
+    mean = lambda snr: sum(snr[t] for t in objective) / len(objective)  # noqa: E731
+    result = WidthSearch("search", arena_budget, base_arena, base_arena, base_snr, base_snr, list(objective))
     if arena_budget is not None and base_arena > arena_budget:
         result.reason = f"the int8 arena ({base_arena:,} B) is already over the budget ({arena_budget:,} B)"
         return result
     groups = [g for g in width_groups(qgraph) if candidates is None or candidates(g)]
     wide: set[str] = set()
-    arena, reached = base_arena, worst(base_snr)
+    arena, reached = base_arena, mean(base_snr)
     while groups:
         best = None
         for group in groups:
             snr = simulator.snr(group)
-            gain = worst(snr) - reached
+            gain = mean(snr) - reached
             if gain < MIN_GAIN_DB:
                 continue
             cost = arena_bytes(qgraph, steps, wide | set(group)) - arena
@@ -236,8 +247,7 @@ def search(
         result.snr_db = snr
     result.arena_bytes = arena
     result.reason = (
-        f"{len(result.choices)} groups widened to int16: worst {measured} SNR "
-        f"{worst(base_snr):.1f} -> "
-        f"{reached:.1f} dB for {arena - base_arena:,} arena bytes"
+        f"{len(result.choices)} groups widened to int16: mean SNR of {', '.join(objective)} "
+        f"{mean(base_snr):.1f} -> {reached:.1f} dB for {arena - base_arena:,} arena bytes"
     )
     return result

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hil.compiler import bit_widths, exponent_search, live_set
+from hil.compiler import bit_widths, exponent_search, live_set, output_measures
 from hil.compiler.pipeline import CompiledModel
 from hil.compiler.schedule import Step
 from hil.errors import HilError
@@ -165,6 +165,8 @@ def _compile(args: argparse.Namespace) -> dict:
         spec = replace(spec, exponents=args.exponents)
     if args.stream_input:
         spec = replace(spec, stream_input=args.stream_input == "on")
+    if args.bit_width_measure:
+        spec = replace(spec, bit_width_measure=args.bit_width_measure)
     spec, ram_budget = bit_width_spec(spec, args.bit_widths, args.board, args.ram_budget)
     compiled = compile_spec(spec, directory=args.output)
     result = compile_summary(compiled, args.board, spec.budgets.ram_bytes)
@@ -239,6 +241,12 @@ def add_compile_command(subparsers) -> argparse.ArgumentParser:
         choices=bit_widths.MODES,
         help="int8: every activation int8; search: choose int8/int16 per tensor within the RAM budget (default: the "
         "model's choice)",
+    )
+    command.add_argument(
+        "--bit-width-measure",
+        choices=output_measures.MEASURES,
+        help="the SNRs the bit-width search raises: outputs, each output's over all its values; faces, a face "
+        "detector's loc at the anchors it calls faces and its conf at every anchor (default: the model's choice)",
     )
     command.add_argument(
         "--exponents",

@@ -82,6 +82,15 @@ def test_compile_records_the_search(tmp_path, capsys) -> None:
     assert searched["hash"] != plain["hash"]
 
 
+def test_the_face_measure_on_a_model_without_boxes_is_refused(tmp_path, capsys) -> None:
+    args = ["compile", "--model", "examples/autoencoder.py:build", "-o", str(tmp_path), "--bit-widths", "search"]
+    assert main([*args, "--bit-width-measure", "faces"]) == 4
+    assert (
+        "the 'faces' output measure reads a face detector's loc and conf outputs; this model's outputs are "
+        "reconstruction" in capsys.readouterr().err
+    )
+
+
 def test_bad_bit_width_mode_is_refused(capsys) -> None:
     with pytest.raises(SystemExit) as exit:
         main(["compile", "--model", "rnnpool_face_m4", "--bit-widths", "int4"])
@@ -104,23 +113,51 @@ def test_search_plans_the_streamed_arena_and_the_front_rows_it_widens(m4, calibr
     assert 0 < widened <= 2 * 40 * 64, widened
 
 
-def test_the_catalog_face_models_widen_their_scores() -> None:
-    """The catalog's M4 searches widths on conf's SNR within its 96 KB RAM budget: the scores (the heads' conf
-    outputs, their channel max and concatenations) become int16, loc stays int8 (test_exponent_search checks this
+def test_the_catalog_face_models_widen_their_scores_and_boxes() -> None:
+    """The catalog's M4 searches widths within its 96 KB RAM budget on the SNRs where its detections are read (loc
+    at the face anchors, conf at every anchor): the scores (the heads' conf outputs, their channel max and
+    concatenations) and the loc heads with their concatenation become int16 (test_exponent_search checks this
     compile's host C against the golden model bit for bit; the suite on QEMU, the firmware's)."""
     from hil.build.firmware_builder import reserved_ram_bytes
     from hil.catalog import compile_spec, resolve_model
+    from hil.compiler.output_measures import FACE_OBJECTIVE, FACE_SNRS
 
     spec = resolve_model("rnnpool_face_m4")
     compiled = compile_spec(spec)
     record = compiled.bit_widths
-    conf = compiled.qgraph.outputs[1]
+    loc, conf = compiled.qgraph.outputs
     assert spec.bit_widths == "search" and spec.bit_width_arena_budget == 96 * 1024 - reserved_ram_bytes()
-    assert any(conf in c.tensors for c in record.choices), record.reason
-    assert record.snr_db[conf] > record.snr_db_int8[conf] and record.arena_bytes <= spec.bit_width_arena_budget
+    assert tuple(record.objective) == FACE_OBJECTIVE and set(record.snr_db) == set(FACE_SNRS)
+    assert any(conf in c.tensors for c in record.choices) and any(loc in c.tensors for c in record.choices)
+    assert all(record.snr_db[k] > record.snr_db_int8[k] for k in FACE_OBJECTIVE), record.reason
+    assert record.arena_bytes <= spec.bit_width_arena_budget
     dtypes = {s.name: s.dtype for s in compiled.emitted.sources.outputs}
-    assert dtypes == {"loc": "int8", "conf": "int16"}
+    assert dtypes == {"loc": "int16", "conf": "int16"}
     assert compiled.memory.arena_bytes + reserved_ram_bytes() <= spec.budgets.ram_bytes == 96 * 1024
+
+
+def test_the_worst_snr_would_not_widen_both_outputs(m4, calibration_inputs) -> None:
+    """Why the search raises the mean of its SNRs: with the loc heads widened, loc at the face anchors is still the
+    M4's lowest SNR, so the scores' widening (conf up by over 1 dB) would count as no gain on the worst."""
+    from hil.compiler.output_measures import output_measure
+
+    measure, objective = output_measure("faces", m4.qgraph.outputs, ["loc", "conf"])
+    simulator = bit_widths.PipelineSimulator(m4.graph, m4.qgraph, calibration_inputs[:3], measure)
+    loc, conf = (next(g for g in bit_widths.width_groups(m4.qgraph) if t in g) for t in m4.qgraph.outputs)
+    simulator.accept(loc)
+    before, after = simulator.snr(), simulator.snr(conf)
+    assert after["conf"] > before["conf"] + 1
+    assert min(after[k] for k in objective) == min(before[k] for k in objective) == before["loc_faces"]
+
+
+def test_a_measure_the_outputs_do_not_have_is_refused(m4) -> None:
+    from hil.compiler.output_measures import output_measure
+    from hil.errors import CompileError
+
+    with pytest.raises(CompileError, match=r"reads a face detector's loc and conf outputs; this model's outputs are "):
+        output_measure("faces", ["t1"], ["scores"])
+    with pytest.raises(CompileError, match=r"unknown output measure 'boxes': expected one of outputs, faces"):
+        output_measure("boxes", m4.qgraph.outputs, None)
 
 
 def test_a_data_move_between_widths_is_refused(m4) -> None:

@@ -63,9 +63,9 @@ def test_the_gain_holds_on_held_out_images(searched_m4, calibrated_m4) -> None:
 
 
 def test_host_c_computes_the_searched_model_bit_for_bit(searched_m4, calibration_inputs, tmp_path) -> None:
-    """The catalog's compile: exponents searched and the scores int16 (their heads through conv2d_a16, the data
-    moves' int16 copies and channel max)."""
-    assert [s.dtype for s in searched_m4.emitted.sources.outputs] == ["int8", "int16"]
+    """The catalog's compile: exponents searched and the boxes and scores int16 (their heads through conv2d_a16, the
+    data moves' int16 copies and channel max)."""
+    assert [s.dtype for s in searched_m4.emitted.sources.outputs] == ["int16", "int16"]
     x = calibration_inputs[2]
     q = searched_m4.qgraph
     host = HostModel(searched_m4.emitted.sources, build_root=tmp_path).run([q.quantize_input(x)])

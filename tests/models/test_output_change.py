@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from hil.compiler.bench_accuracy import output_snr
+from hil.compiler.output_measures import face_output_snr
 from models.output_change import face_output_change
 
 
@@ -26,8 +26,8 @@ def test_inflating_the_background_neither_helps_nor_hurts_the_face_measure() -> 
     noise = torch.from_numpy(rng.normal(0, 0.05, loc.shape))
     inflated = loc.clone()
     inflated[0, 10:] *= 6
-    plain = output_snr([loc.numpy(), conf.numpy()], [(loc + noise).numpy(), conf.numpy()])
-    grown = output_snr([inflated.numpy(), conf.numpy()], [(inflated + noise).numpy(), conf.numpy()])
+    plain = face_output_snr([loc.numpy(), conf.numpy()], [(loc + noise).numpy(), conf.numpy()])
+    grown = face_output_snr([inflated.numpy(), conf.numpy()], [(inflated + noise).numpy(), conf.numpy()])
     assert grown["loc"] > plain["loc"] + 12
     assert plain["face_anchors"] == grown["face_anchors"] == 10
     assert abs(grown["loc_faces"] - plain["loc_faces"]) < 1e-9
@@ -44,5 +44,5 @@ def test_face_probability_change_and_no_face_anchor() -> None:
     assert loc_ratio == 0 and 0.01 < probability_ratio < 0.05
     background = torch.zeros_like(conf)
     background[..., 0] = 5.0
-    result = output_snr([loc.numpy(), background.numpy()], [loc.numpy(), background.numpy()])
+    result = face_output_snr([loc.numpy(), background.numpy()], [loc.numpy(), background.numpy()])
     assert result["face_anchors"] == 0 and result["loc_faces"] is None and result["face_probability"] == float("inf")
