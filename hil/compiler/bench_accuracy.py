@@ -6,7 +6,8 @@ calibrates on the val split).
 Prints, as text or --json: SNR (dB) of loc and conf vs float per image on the first --snr-images images, over
 every anchor and where the detections are read (loc at the anchors the float model gives a face probability of at
 least 0.1, and the face probability itself: models.output_change; training can inflate the background anchors'
-loc, which raises the first figure alone); VOC
+loc, which raises the first figure alone), and how many faces each image holds (at the face anchors of an image with
+none, the figure measures the model's responses to non-faces: test images 0 and 2 hold no face); VOC
 AP@0.5 against the ground truth of the float model and of the golden integer model (bit for bit what host C and
 firmware compute), both decoded with models.detection.detect and the model's priors; the mean per-image recall of
 the float detections scoring >= 0.5 by the quantised ones at IoU 0.5, counting those the quantised model scores
@@ -133,19 +134,21 @@ def bench(model_name: str, images: int, snr_images: int, work: Path, firmware: b
     for i, (x, reference) in enumerate(zip(inputs, float_outs, strict=True)):
         quantized = _quantized_outputs(compiled, x)
         if i < snr_images:
-            snr.append(face_output_snr(reference, quantized))
+            snr.append({**face_output_snr(reference, quantized), "true_faces": len(truths[i])})
         float_dets.append(_detections(*reference, priors, scale))
         quant_dets.append(_detections(*quantized, priors, scale))
         (fb, fs), (qb, qs) = float_dets[-1], quant_dets[-1]
         recalls.append(compare_detections(fb.numpy(), fs.numpy(), qb.numpy(), qs.numpy()).recall)
         strict_recalls.append(compare_detections(fb.numpy(), fs.numpy(), qb.numpy(), qs.numpy(), score_margin=0).recall)
         misses += _strict_misses(i, fb.numpy(), fs.numpy(), qb.numpy(), qs.numpy())
+    faces = sum(len(t) for t in truths)
     result = {
         "model": model_name,
         "images": images,
         "snr_db": snr,
-        "ap50_float": average_precision(float_dets, truths, iou_threshold=0.5),
-        "ap50_quantized": average_precision(quant_dets, truths, iou_threshold=0.5),
+        # None when the images hold no face: AP ranks detections against ground-truth boxes
+        "ap50_float": average_precision(float_dets, truths, iou_threshold=0.5) if faces else None,
+        "ap50_quantized": average_precision(quant_dets, truths, iou_threshold=0.5) if faces else None,
         "recall_of_float_detections": float(np.mean(recalls)),
         "recall_min": float(np.min(recalls)),
         "images_with_recall_below_0_9": int(np.sum(np.asarray(recalls) < 0.9)),
@@ -167,13 +170,17 @@ def _print(result: dict) -> None:
     for i, s in enumerate(result["snr_db"]):
         faces = "no face anchor" if s["loc_faces"] is None else f"loc {s['loc_faces']:.1f} dB"
         print(
-            f"  image {i}: SNR loc {s['loc']:.1f} dB, conf {s['conf']:.1f} dB; at the {s['face_anchors']} face anchors "
+            f"  image {i} ({s['true_faces']} faces in it): SNR loc {s['loc']:.1f} dB, conf {s['conf']:.1f} dB; at the "
+            f"{s['face_anchors']} face anchors "
             f"{faces}, face probability {s['face_probability']:.1f} dB"
         )
-    print(
-        f"  AP@0.5 float {result['ap50_float']:.4f}, quantised {result['ap50_quantized']:.4f} "
-        f"(difference {result['ap50_quantized'] - result['ap50_float']:+.4f})"
-    )
+    if result["ap50_float"] is None:
+        print(f"  AP@0.5: none, the {result['images']} test images hold no face")
+    else:
+        print(
+            f"  AP@0.5 float {result['ap50_float']:.4f}, quantised {result['ap50_quantized']:.4f} "
+            f"(difference {result['ap50_quantized'] - result['ap50_float']:+.4f})"
+        )
     print(
         f"  recall of float detections (score >= 0.5, IoU 0.5): mean {result['recall_of_float_detections']:.3f}, "
         f"lowest {result['recall_min']:.3f}, {result['images_with_recall_below_0_9']} images below 0.9 "
