@@ -54,7 +54,7 @@ def compile_key(spec: ModelSpec, model, calibration: np.ndarray) -> str:
     choices = (
         spec.bit_widths,
         spec.bit_width_arena_budget,
-        spec.bit_width_measure,
+        spec.output_measure,
         spec.exponents,
         spec.objective_outputs,
     )
@@ -119,7 +119,7 @@ def _compile(spec: ModelSpec, model, calibration: np.ndarray, directory: Path) -
         spec.exponents,
         list(spec.objective_outputs),
         spec.stream_input,
-        spec.bit_width_measure,
+        spec.output_measure,
     )
 
 

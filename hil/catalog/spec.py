@@ -68,8 +68,8 @@ class ModelSpec:
     folder; `sources` set beside `build` replaces the compiler's C (a test's deliberately broken copy).
     `reference` computes such a model's exact integer outputs on the host.
     bit_widths and bit_width_arena_budget: how the compiler chooses activation widths (compile_model).
-    exponents and objective_outputs: how it chooses activation exponents, and on which outputs' SNR
-    (hil.compiler.exponent_search; an empty objective means every output).
+    exponents: how it chooses activation exponents (hil.compiler.exponent_search). output_measure and
+    objective_outputs: the SNRs both searches raise (an empty objective means every output).
     normalise: uint8 pixels at the input size (H x W grey, H x W x 3 RGB) to the float input without the batch
     axis (None: C x H x W scaled to [0, 1]). decode: a detection model's real-valued outputs (in the device's
     layout: NHWC for images) to (boxes [k, 4] x1 y1 x2 y2 in input pixels, scores [k]), a plain function or a
@@ -98,13 +98,14 @@ class ModelSpec:
     decode: Callable[[list[np.ndarray]], tuple[np.ndarray, np.ndarray]] | None = None
     min_score: float = 0.5
     test_images: Callable[[int], list[tuple[np.ndarray, np.ndarray | None]]] | None = None
-    # Activation widths (hil compile --bit-widths): "int8", or "search" within bit_width_arena_budget arena bytes,
-    # raising the SNRs of bit_width_measure (hil.compiler.output_measures: "outputs" or "faces").
+    # Activation widths (hil compile --bit-widths): "int8", or "search" within bit_width_arena_budget arena bytes.
     bit_widths: str = "int8"
     bit_width_arena_budget: int | None = None
-    bit_width_measure: str = "outputs"
     # Activation exponents (hil compile --exponents): "calibrated" (each tensor's calibrated max) or "search".
     exponents: str = "calibrated"
+    # What both searches raise (hil compile --output-measure; hil.compiler.output_measures): "outputs", the SNRs of
+    # objective_outputs (empty: every output), or "faces", a face detector's where its detections are read.
+    output_measure: str = "outputs"
     objective_outputs: tuple[str, ...] = ()
     # The input read by rows as the first layers need them (hil compile --stream-input): hil_model.h's streamed
     # inputs, a row pipeline of the first layers in the arena instead of their whole maps.

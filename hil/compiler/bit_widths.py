@@ -21,7 +21,7 @@ import numpy as np
 
 from hil.compiler import float_executor
 from hil.compiler.ir import Graph
-from hil.compiler.output_measures import OutputMeasure, output_measure
+from hil.compiler.output_measures import OutputMeasure, measure_for
 from hil.compiler.qgraph import DATA_MOVES, QGraph, on_grid
 from hil.compiler.schedule import Step, align
 
@@ -93,7 +93,7 @@ class PipelineSimulator:
         self.graph = dequantized_weights(graph, qgraph)
         self.qgraph = qgraph
         self.inputs = inputs
-        self.measure = measure or output_measure("outputs", graph.outputs, None)[0]
+        self.measure = measure or measure_for("outputs", graph.outputs, None)[0]
         self.references = [float_executor.outputs(graph, [x]) for x in inputs]
         self.widths: dict[str, int] = {}
         self.values = [self._run(x, {}, self.widths, 0) for x in inputs]

@@ -165,8 +165,8 @@ def _compile(args: argparse.Namespace) -> dict:
         spec = replace(spec, exponents=args.exponents)
     if args.stream_input:
         spec = replace(spec, stream_input=args.stream_input == "on")
-    if args.bit_width_measure:
-        spec = replace(spec, bit_width_measure=args.bit_width_measure)
+    if args.output_measure:
+        spec = replace(spec, output_measure=args.output_measure)
     spec, ram_budget = bit_width_spec(spec, args.bit_widths, args.board, args.ram_budget)
     compiled = compile_spec(spec, directory=args.output)
     result = compile_summary(compiled, args.board, spec.budgets.ram_bytes)
@@ -243,10 +243,11 @@ def add_compile_command(subparsers) -> argparse.ArgumentParser:
         "model's choice)",
     )
     command.add_argument(
-        "--bit-width-measure",
+        "--output-measure",
         choices=output_measures.MEASURES,
-        help="the SNRs the bit-width search raises: outputs, each output's over all its values; faces, a face "
-        "detector's loc at the anchors it calls faces and its conf at every anchor (default: the model's choice)",
+        help="the SNRs the exponent and bit-width searches raise: outputs, each output's over all its values; faces, "
+        "a face detector's loc at the anchors it calls faces and its conf at every anchor (default: the model's "
+        "choice)",
     )
     command.add_argument(
         "--exponents",

@@ -6,8 +6,9 @@ a power of two, leaves up to half of its int8 range unused. A tensor whose few l
 first MBConv's expansion, say) has its other values on a grid twice as coarse as they need. So, tensor by tensor in
 graph order, the search tries the next finer exponent (those outliers clip, everything else gets twice the
 resolution) and keeps it when the golden integer model's output SNR against the float model rises by at least
-MIN_GAIN_DB on the search inputs; rounds repeat until one changes nothing. The objective is the mean SNR over the
-inputs of the objective outputs (all outputs unless the model names some: a detector's scores decide its AP).
+MIN_GAIN_DB on the search inputs; rounds repeat until one changes nothing. The objective is the mean over the
+inputs of the objective's SNRs (output_measures: each objective output's, all outputs unless the model names some;
+or a face detector's loc at its face anchors and its conf).
 
 The SNR is the golden model's own (bit for bit what host C and the device compute), so a choice is measured, not
 estimated. A trial re-runs only the nodes from the first one whose exponents it changed."""
@@ -20,6 +21,7 @@ import numpy as np
 
 from hil.compiler import float_executor, golden
 from hil.compiler.ir import Graph
+from hil.compiler.output_measures import OutputMeasure, measure_for
 from hil.compiler.qgraph import QGraph
 from hil.compiler.quantize import quantize
 
@@ -59,11 +61,12 @@ class _GoldenObjective:
     """The mean SNR of the objective outputs over the inputs, for a quantisation; the accepted one's values are
     kept so a trial runs only from its first changed node."""
 
-    def __init__(self, graph: Graph, inputs: list[np.ndarray], outputs: list[str]) -> None:
+    def __init__(self, graph: Graph, inputs: list[np.ndarray], measure: OutputMeasure, objective: list[str]) -> None:
         self.graph = graph
         self.inputs = inputs
-        self.outputs = outputs
-        self.references = [float_executor.execute(graph, [x]) for x in inputs]
+        self.measure = measure
+        self.objective = objective
+        self.references = [float_executor.outputs(graph, [x]) for x in inputs]
         self.accepted: QGraph | None = None
         self.values: list[dict[str, np.ndarray]] = []
 
@@ -90,11 +93,11 @@ class _GoldenObjective:
 
     def score(self, qgraph: QGraph) -> tuple[float, list[dict[str, np.ndarray]]]:
         runs = self._run(qgraph)
-        snrs = [
-            golden.snr_db(reference[t], qgraph.dequantize(t, run[t]).reshape(reference[t].shape))
-            for reference, run in zip(self.references, runs, strict=True)
-            for t in self.outputs
-        ]
+        snrs = []
+        for reference, run in zip(self.references, runs, strict=True):
+            outputs = zip(qgraph.outputs, reference, strict=True)
+            measured = self.measure(reference, [qgraph.dequantize(t, run[t]).reshape(r.shape) for t, r in outputs])
+            snrs += [measured[k] for k in self.objective if measured[k] is not None]
         return float(np.mean(snrs)), runs
 
     def accept(self, qgraph: QGraph, runs: list[dict[str, np.ndarray]]) -> None:
@@ -106,12 +109,15 @@ def search_exponents(
     ranges: dict[str, float],
     inputs: list[np.ndarray],
     objective_outputs: dict[str, str] | None = None,
+    measure: OutputMeasure | None = None,
 ) -> tuple[dict[str, float], ExponentSearch]:
     """The ranges quantize should use (a chosen tensor's calibrated max halved, which moves it one exponent finer)
-    and the record of the search. inputs: NHWC float calibration inputs; objective_outputs: {output tensor: the
-    name the record gives it} (default every output)."""
+    and the record of the search. inputs: NHWC float calibration inputs; measure: the outputs' SNRs (default one
+    per output tensor); objective_outputs: {SNR of the measure: the name the record gives it} (default every output,
+    with the default measure)."""
+    measure = measure or measure_for("outputs", graph.outputs, None)[0]
     named = objective_outputs or {t: t for t in graph.outputs}
-    objective = _GoldenObjective(graph, inputs, list(named))
+    objective = _GoldenObjective(graph, inputs, measure, list(named))
     qgraph = quantize(graph, ranges)
     best, runs = objective.score(qgraph)
     objective.accept(qgraph, runs)

@@ -45,7 +45,7 @@ def face_output_snr(reference: Sequence[np.ndarray], quantized: Sequence[np.ndar
     }
 
 
-def output_measure(
+def measure_for(
     name: str, outputs: Sequence[str], output_names: Sequence[str] | None
 ) -> tuple[OutputMeasure, tuple[str, ...]]:
     """The measure called name for a graph whose output tensors are outputs (named output_names, default the

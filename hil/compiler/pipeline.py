@@ -17,7 +17,7 @@ from hil.compiler.centre import centre_channels
 from hil.compiler.emit_c import EmittedModel, emit
 from hil.compiler.ir import Graph
 from hil.compiler.memory_plan import MemoryPlan, scheduled_plan
-from hil.compiler.output_measures import output_measure
+from hil.compiler.output_measures import measure_for
 from hil.compiler.passes import optimize
 from hil.compiler.qgraph import QGraph
 from hil.compiler.quantize import can_widen, quantize
@@ -61,32 +61,36 @@ def compile_model(
     exponents: str = "calibrated",
     objective_outputs: list[str] | None = None,
     stream_input: bool = False,
-    width_measure: str = "outputs",
+    measure: str = "outputs",
 ) -> CompiledModel:
     """Compiles model (run once on example, [B, C, H, W]) calibrated on NHWC float inputs; C goes to directory.
-    objective_outputs names the outputs (default all) whose SNR both searches raise: exponents 'search' moves
-    activations to finer exponents where the golden model's SNR on them rises (exponent_search); 'calibrated' keeps
-    each tensor's calibrated maximum. bit_widths 'search' widens to int16 the activations bit_widths.search picks
-    within arena_budget bytes, among those with int16 kernels (quantize.can_widen), raising the mean of width_measure's
-    SNRs (output_measures: 'outputs', the objective outputs' own; 'faces', a face detector's where its detections
-    are read); 'int8' keeps every activation int8.
+    Both searches raise the mean of the SNRs of measure (output_measures): 'outputs', those of objective_outputs
+    (default all outputs) over all their values; 'faces', a face detector's loc at its face anchors and its conf.
+    exponents 'search' moves activations to finer exponents where the golden model's SNR rises (exponent_search);
+    'calibrated' keeps each tensor's calibrated maximum. bit_widths 'search' widens to int16 the activations
+    bit_widths.search picks within arena_budget bytes, among those with int16 kernels (quantize.can_widen); 'int8'
+    keeps every activation int8.
     stream_input: the model reads its input by rows (hil_input_read) into a row pipeline of its first layers
     (schedule.stream_front), so neither the input nor those layers' maps are held whole in the arena."""
     graph = optimize(capture(model, example))
     graph, ranges = centre_channels(graph, channel_ranges(graph, calibration))
     chosen_exponents = None
-    objective = _output_tensors(graph, output_names, objective_outputs)
+    snrs, measured = measure_for(measure, graph.outputs, output_names)
+    # {SNR of the measure: its name in the records}
+    objective = (
+        _output_tensors(graph, output_names, objective_outputs) if measure == "outputs" else {k: k for k in measured}
+    )
     if exponents == "search":
         inputs = calibration[: exponent_search.SEARCH_IMAGES]
-        ranges, chosen_exponents = exponent_search.search_exponents(graph, ranges, inputs, objective)
+        ranges, chosen_exponents = exponent_search.search_exponents(graph, ranges, inputs, objective, snrs)
     qgraph = quantize(graph, ranges)
     search = None
     if bit_widths == "search":
         inputs = calibration[: widths_search.SEARCH_IMAGES]
         supported = lambda group: all(can_widen(graph, t) for t in group)  # noqa: E731
-        measure, measured = output_measure(width_measure, graph.outputs, output_names)
-        targets = tuple(objective) if width_measure == "outputs" else measured
-        search = widths_search.search(graph, qgraph, inputs, arena_budget, supported, stream_input, targets, measure)
+        search = widths_search.search(
+            graph, qgraph, inputs, arena_budget, supported, stream_input, tuple(objective), snrs
+        )
         wide = {t: 16 for choice in search.choices for t in choice.tensors}
         qgraph = quantize(graph, ranges, wide)
         search.applied = sorted(wide)

@@ -84,7 +84,7 @@ def test_compile_records_the_search(tmp_path, capsys) -> None:
 
 def test_the_face_measure_on_a_model_without_boxes_is_refused(tmp_path, capsys) -> None:
     args = ["compile", "--model", "examples/autoencoder.py:build", "-o", str(tmp_path), "--bit-widths", "search"]
-    assert main([*args, "--bit-width-measure", "faces"]) == 4
+    assert main([*args, "--output-measure", "faces"]) == 4
     assert (
         "the 'faces' output measure reads a face detector's loc and conf outputs; this model's outputs are "
         "reconstruction" in capsys.readouterr().err
@@ -139,9 +139,9 @@ def test_the_catalog_face_models_widen_their_scores_and_boxes() -> None:
 def test_the_worst_snr_would_not_widen_both_outputs(m4, calibration_inputs) -> None:
     """Why the search raises the mean of its SNRs: with the loc heads widened, loc at the face anchors is still the
     M4's lowest SNR, so the scores' widening (conf up by over 1 dB) would count as no gain on the worst."""
-    from hil.compiler.output_measures import output_measure
+    from hil.compiler.output_measures import measure_for
 
-    measure, objective = output_measure("faces", m4.qgraph.outputs, ["loc", "conf"])
+    measure, objective = measure_for("faces", m4.qgraph.outputs, ["loc", "conf"])
     simulator = bit_widths.PipelineSimulator(m4.graph, m4.qgraph, calibration_inputs[:3], measure)
     loc, conf = (next(g for g in bit_widths.width_groups(m4.qgraph) if t in g) for t in m4.qgraph.outputs)
     simulator.accept(loc)
@@ -151,13 +151,13 @@ def test_the_worst_snr_would_not_widen_both_outputs(m4, calibration_inputs) -> N
 
 
 def test_a_measure_the_outputs_do_not_have_is_refused(m4) -> None:
-    from hil.compiler.output_measures import output_measure
+    from hil.compiler.output_measures import measure_for
     from hil.errors import CompileError
 
     with pytest.raises(CompileError, match=r"reads a face detector's loc and conf outputs; this model's outputs are "):
-        output_measure("faces", ["t1"], ["scores"])
+        measure_for("faces", ["t1"], ["scores"])
     with pytest.raises(CompileError, match=r"unknown output measure 'boxes': expected one of outputs, faces"):
-        output_measure("boxes", m4.qgraph.outputs, None)
+        measure_for("boxes", m4.qgraph.outputs, None)
 
 
 def test_a_data_move_between_widths_is_refused(m4) -> None:
