@@ -171,8 +171,7 @@ def _print(result: dict) -> None:
         faces = "no face anchor" if s["loc_faces"] is None else f"loc {s['loc_faces']:.1f} dB"
         print(
             f"  image {i} ({s['true_faces']} faces in it): SNR loc {s['loc']:.1f} dB, conf {s['conf']:.1f} dB; at the "
-            f"{s['face_anchors']} face anchors "
-            f"{faces}, face probability {s['face_probability']:.1f} dB"
+            f"{s['face_anchors']} face anchors {faces}, face probability {s['face_probability']:.1f} dB"
         )
     if result["ap50_float"] is None:
         print(f"  AP@0.5: none, the {result['images']} test images hold no face")

@@ -47,7 +47,8 @@ class WidthChoice:
 
 @dataclass
 class WidthSearch:
-    """What the search chose against which budget; applied lists the tensors the compiled code runs at int16.
+    """What the search chose against which budget, on which SNRs (objective, their mean raised); applied lists the
+    tensors the compiled code runs at int16.
     arena_bytes is the search's estimate (the int8 schedule's order kept, so at least the real cost);
     planned_arena_bytes the arena the compiled model's own schedule and plan take for the chosen widths."""
 

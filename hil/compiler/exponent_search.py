@@ -58,7 +58,7 @@ class ExponentSearch:
 
 
 class _GoldenObjective:
-    """The mean SNR of the objective outputs over the inputs, for a quantisation; the accepted one's values are
+    """The mean of the objective's SNRs over the inputs, for a quantisation; the accepted one's values are
     kept so a trial runs only from its first changed node."""
 
     def __init__(self, graph: Graph, inputs: list[np.ndarray], measure: OutputMeasure, objective: list[str]) -> None:

@@ -46,15 +46,23 @@ def face_output_snr(reference: Sequence[np.ndarray], quantized: Sequence[np.ndar
 
 
 def measure_for(
-    name: str, outputs: Sequence[str], output_names: Sequence[str] | None
-) -> tuple[OutputMeasure, tuple[str, ...]]:
+    name: str,
+    outputs: Sequence[str],
+    output_names: Sequence[str] | None,
+    objective_outputs: Sequence[str] | None = None,
+) -> tuple[OutputMeasure, dict[str, str]]:
     """The measure called name for a graph whose output tensors are outputs (named output_names, default the
-    tensors' own names), and the SNRs it gives that a search raises by default."""
+    tensors' own names), and the objective a search raises: {SNR of the measure: the name records give it}.
+    'outputs' raises the SNRs of the outputs called objective_outputs (empty or None: every output); 'faces' its own
+    (FACE_OBJECTIVE)."""
     names = list(output_names or outputs)
     if name == "outputs":
+        unknown = [n for n in objective_outputs or () if n not in names]
+        if unknown:
+            raise CompileError(f"objective names outputs {unknown}; the model's outputs are {names}")
         return lambda reference, quantized: {
             t: golden.snr_db(r, q) for t, r, q in zip(outputs, reference, quantized, strict=True)
-        }, tuple(outputs)
+        }, {outputs[names.index(n)]: n for n in objective_outputs or names}
     if name != "faces":
         raise CompileError(f"unknown output measure {name!r}: expected one of {', '.join(MEASURES)}")
     if "loc" not in names or "conf" not in names:
@@ -68,4 +76,4 @@ def measure_for(
         snr = face_output_snr([reference[loc], reference[conf]], [quantized[loc], quantized[conf]])
         return {k: snr[k] for k in FACE_SNRS}
 
-    return faces, FACE_OBJECTIVE
+    return faces, {k: k for k in FACE_OBJECTIVE}

@@ -22,7 +22,6 @@ from hil.compiler.passes import optimize
 from hil.compiler.qgraph import QGraph
 from hil.compiler.quantize import can_widen, quantize
 from hil.compiler.schedule import Step
-from hil.errors import CompileError
 
 
 @dataclass
@@ -38,15 +37,6 @@ class CompiledModel:
     def golden(self, x: np.ndarray) -> list[np.ndarray]:
         """The golden integer outputs for one float NHWC input."""
         return golden.outputs(self.qgraph, [self.qgraph.quantize_input(x)])
-
-
-def _output_tensors(graph: Graph, output_names: list[str] | None, names: list[str] | None) -> dict[str, str]:
-    """{graph output tensor: its name} for the outputs called names (empty or None: every output)."""
-    known = list(output_names or graph.outputs)
-    unknown = [n for n in names or () if n not in known]
-    if unknown:
-        raise CompileError(f"objective names outputs {unknown}; the model's outputs are {known}")
-    return {graph.outputs[known.index(n)]: n for n in names or known}
 
 
 def compile_model(
@@ -75,11 +65,7 @@ def compile_model(
     graph = optimize(capture(model, example))
     graph, ranges = centre_channels(graph, channel_ranges(graph, calibration))
     chosen_exponents = None
-    snrs, measured = measure_for(measure, graph.outputs, output_names)
-    # {SNR of the measure: its name in the records}
-    objective = (
-        _output_tensors(graph, output_names, objective_outputs) if measure == "outputs" else {k: k for k in measured}
-    )
+    snrs, objective = measure_for(measure, graph.outputs, output_names, objective_outputs)
     if exponents == "search":
         inputs = calibration[: exponent_search.SEARCH_IMAGES]
         ranges, chosen_exponents = exponent_search.search_exponents(graph, ranges, inputs, objective, snrs)
