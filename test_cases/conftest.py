@@ -19,6 +19,7 @@ from hil.catalog import ModelSpec, ParityThresholds, resolve_model
 from hil.catalog import compiled_model as compiled_model_of
 from hil.catalog.preprocess import IMAGE_SUFFIXES, image_size, model_image, read_image
 from hil.catalog.truth import class_index, load_truth, truth_files
+from hil.compiler.output_measures import measure_for
 from hil.dut import Dut
 from hil.errors import HilError
 from hil.model_run import float_outputs, real_outputs
@@ -237,12 +238,15 @@ def compiled_model(model_spec: ModelSpec, dut: Dut):
 
 @dataclass(frozen=True)
 class InputRun:
-    """One input through the golden model, the float model and the device (real values, the device's layout)."""
+    """One input through the golden model, the float model and the device (real values, the device's layout);
+    measured: the device's SNRs against float by the model's output measure (hil.compiler.output_measures), the
+    figures its compile raised."""
 
     device: list[np.ndarray]
     floats: list[np.ndarray]
     mismatched: dict[str, int]
     comparisons: dict[str, TensorComparison]
+    measured: dict[str, float | None]
 
 
 @pytest.fixture(scope="session")
@@ -270,11 +274,13 @@ def run_input(
             names = [spec.name for spec in dut.info.outputs]
             device = real_outputs(list(device_run.outputs), dut.info.outputs)
             floats = float_outputs(model_spec, float_model, given.x)
+            measure, _ = measure_for(model_spec.output_measure, names, names)
             input_runs[key] = InputRun(
                 device,
                 floats,
                 {n: int(np.count_nonzero(d != g)) for n, d, g in zip(names, device_run.outputs, golden, strict=True)},
                 {n: compare_tensors(f, d) for n, f, d in zip(names, floats, device, strict=True)},
+                measure(floats, device),
             )
         return input_runs[key]
 

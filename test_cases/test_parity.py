@@ -1,5 +1,8 @@
 """Every model compiled from PyTorch, per test input: the device equals the compiler's integer reference (the
-golden model) bit for bit, and each output comes within the model's SNR threshold of the float model."""
+golden model) bit for bit, and each output comes within the model's SNR threshold of the float model. A face
+detector (output measure 'faces') is also held to it where its boxes are read: loc at the anchors the float model
+calls faces (loc_at_faces_snr_db); its face probability's SNR is recorded beside it, not thresholded (a change
+of probability moves a detection only near the score threshold, which the detection tests judge)."""
 
 from __future__ import annotations
 
@@ -23,6 +26,17 @@ def first_diverging_layer(compiled_model, model_spec: ModelSpec, x) -> str:
     if divergence is None:
         return "the host build of the same C agrees with the reference at every layer: the difference is the target's"
     return divergence.describe()
+
+
+def face_figures(
+    measured: dict[str, float | None], thresholds: ParityThresholds
+) -> dict[str, tuple[float, float | None]]:
+    """A face detector's SNRs where detections are read: metric name -> (dB, threshold or None); loc at the faces
+    is left out when no anchor reaches the face probability (nothing is read there)."""
+    figures = {"face_probability_snr": (measured["face_probability"], None)}
+    if measured["loc_faces"] is not None:
+        figures["loc_at_faces_snr_db"] = (measured["loc_faces"], thresholds.min_snr_db)
+    return figures
 
 
 def test_device_matches_reference_and_float(
@@ -50,12 +64,14 @@ def test_device_matches_reference_and_float(
         )
         hil_results.metric(f"{name}_cosine", comparison.cosine, better="higher", item=item)
         hil_results.metric(f"{name}_max_abs_error", comparison.max_abs_error, item=item)
+    faces = face_figures(result.measured, thresholds) if model_spec.output_measure == "faces" else {}
+    for name, (value, limit) in faces.items():
+        passed = None if limit is None else value >= limit
+        hil_results.metric(name, value, "dB", threshold=limit, passed=passed, better="higher", item=item)
     hil_results.table(
         f"{item}: device against float",
-        [
-            {"output": n, **{k: v for k, v in c.to_dict().items() if k != "count"}}
-            for n, c in result.comparisons.items()
-        ],
+        [{"output": n, **{k: v for k, v in c.to_dict().items() if k != "count"}} for n, c in result.comparisons.items()]
+        + [{"output": name.removesuffix("_db").removesuffix("_snr"), "snr_db": v} for name, (v, _) in faces.items()],
     )
     failures = []
     if any(result.mismatched.values()):
@@ -68,6 +84,11 @@ def test_device_matches_reference_and_float(
         f"{item}: {name}_snr_db {comparison.snr_db:.2f} dB below the threshold {thresholds.min_snr_db} dB"
         for name, comparison in result.comparisons.items()
         if comparison.snr_db < thresholds.min_snr_db
+    ]
+    failures += [
+        f"{item}: {name} {value:.2f} dB below the threshold {limit} dB"
+        for name, (value, limit) in faces.items()
+        if limit is not None and value < limit
     ]
     if failures:
         pytest.fail("\n".join(failures), pytrace=False)
