@@ -53,18 +53,23 @@ def measure_for(
 ) -> tuple[OutputMeasure, dict[str, str]]:
     """The measure called name for a graph whose output tensors are outputs (named output_names, default the
     tensors' own names), and the objective a search raises: {SNR of the measure: the name records give it}.
-    'outputs' raises the SNRs of the outputs called objective_outputs (empty or None: every output); 'faces' its own
-    (FACE_OBJECTIVE)."""
+    'outputs' gives each output's SNR under its name and raises those called objective_outputs (empty or None:
+    every output); 'faces' raises its own (FACE_OBJECTIVE) and refuses objective_outputs."""
     names = list(output_names or outputs)
     if name == "outputs":
         unknown = [n for n in objective_outputs or () if n not in names]
         if unknown:
             raise CompileError(f"objective names outputs {unknown}; the model's outputs are {names}")
         return lambda reference, quantized: {
-            t: golden.snr_db(r, q) for t, r, q in zip(outputs, reference, quantized, strict=True)
-        }, {outputs[names.index(n)]: n for n in objective_outputs or names}
+            n: golden.snr_db(r, q) for n, r, q in zip(names, reference, quantized, strict=True)
+        }, {n: n for n in objective_outputs or names}
     if name != "faces":
         raise CompileError(f"unknown output measure {name!r}: expected one of {', '.join(MEASURES)}")
+    if objective_outputs:
+        raise CompileError(
+            f"objective names outputs {list(objective_outputs)}; the 'faces' measure raises its own "
+            f"({', '.join(FACE_OBJECTIVE)}): leave objective_outputs empty or measure 'outputs'"
+        )
     if "loc" not in names or "conf" not in names:
         raise CompileError(
             f"the 'faces' output measure reads a face detector's loc and conf outputs; this model's outputs are "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from hil.cli import main
@@ -77,6 +78,7 @@ def test_compile_records_the_search(tmp_path, capsys) -> None:
     planned = record["planned_arena_bytes"]
     assert record["arena_int8_bytes"] < planned == searched["arena_bytes"] <= record["arena_bytes"]
     assert min(record["snr_db"].values()) > min(record["snr_db_int8"].values())
+    assert "mean SNR of reconstruction " in record["reason"] and record["objective"] == ["reconstruction"]
     # Every widened tensor runs at int16 in the compiled code, so the C differs from the int8 build's.
     assert sorted(record["applied"]) == sorted(t for c in record["choices"] for t in c["tensors"])
     assert searched["hash"] != plain["hash"]
@@ -158,6 +160,18 @@ def test_a_measure_the_outputs_do_not_have_is_refused() -> None:
         measure_for("faces", ["t1"], ["scores"])
     with pytest.raises(CompileError, match=r"unknown output measure 'boxes': expected one of outputs, faces"):
         measure_for("boxes", ["t1"], None)
+    with pytest.raises(CompileError, match=r"objective names outputs \['conf'\]; the 'faces' measure raises its own"):
+        measure_for("faces", ["t1", "t2"], ["loc", "conf"], ["conf"])
+
+
+def test_the_outputs_measure_names_its_snrs_by_output() -> None:
+    """A record names what it raised as the user named the outputs, not by the graph's tensor names."""
+    from hil.compiler.output_measures import measure_for
+
+    measure, objective = measure_for("outputs", ["t7", "t9"], ["boxes", "scores"], ["scores"])
+    x = np.linspace(-1, 1, 64)
+    snr = measure([x, x], [x + 0.01, x])
+    assert set(snr) == {"boxes", "scores"} and snr["scores"] == float("inf") and objective == {"scores": "scores"}
 
 
 def test_a_data_move_between_widths_is_refused(m4) -> None:
