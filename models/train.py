@@ -356,7 +356,9 @@ def _non_negative(text: str) -> float:
 def main(argv: list[str] | None = None) -> None:
     """Command line."""
     arguments = sys.argv[1:] if argv is None else argv
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m models.train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", choices=sorted(MODELS), required=True)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--train-size", type=_count(1), default=DEFAULT_SPLIT_IMAGES["train"])
