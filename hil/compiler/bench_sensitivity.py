@@ -9,7 +9,9 @@ integer pipeline), and the golden integer model itself.
 It answers where int16 (or a finer grid) would buy SNR before any kernel is written: on the M4 the RNNPool output
 alone on its int8 grid leaves loc at 22 dB on test image 3, while every convolution's int8 weights together leave
 it at 28 dB. A tensor's figure is its own noise through the float rest of the model, so the figures do not add up
-to the integer model's; a tensor that limits alone limits together too.
+to the integer model's; a tensor that limits alone limits together too. The totals also give what widening alone
+could reach: every activation int16 on the quantised weights (also a bit coarser, since exponents fitted to the
+calibration images clip held-out ones), and the arena that would take.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from hil.compiler import float_executor, golden
-from hil.compiler.bit_widths import dequantized_weights
+from hil.compiler.bit_widths import arena_bytes, dequantized_weights
 from hil.compiler.calibrate import synthetic_images
 from hil.compiler.ir import Graph
 from hil.compiler.qgraph import QGraph, on_grid
@@ -68,6 +70,19 @@ class FloatRuns:
         """A float value of tensor (an input less its offset, as the float executor holds it) on its grid."""
         spec = self.qgraph.tensors[tensor]
         return on_grid(value, spec.exponent, 8 * np.dtype(spec.dtype).itemsize)
+
+    def widened(self, headroom: int) -> Grid:
+        """Every tensor but the model inputs (8-bit pixels) at int16 on its int8 grid's range, headroom bits coarser
+        (a tensor's exponent was fitted to its calibration images' range; held-out images exceed it)."""
+
+        def grid(tensor: str, value: np.ndarray) -> np.ndarray:
+            if tensor in self.graph.inputs:
+                return self.grid(tensor, value)
+            spec = self.qgraph.tensors[tensor]
+            int8_exponent = spec.exponent + (8 if spec.dtype == "int16" else 0)
+            return on_grid(value, int8_exponent + headroom - 8, 16)
+
+        return grid
 
     def gridded_inputs(self, reference: dict[str, np.ndarray], names: Iterable[str] | None = None) -> dict:
         """The model inputs (or those named) of one input's float values, on their grids."""
@@ -126,13 +141,21 @@ def weight_sensitivity(runs: FloatRuns) -> list[Sensitivity]:
 
 def totals(runs: FloatRuns, compiled_golden: Callable[[np.ndarray], list[np.ndarray]]) -> dict[str, dict[str, float]]:
     """The model's output SNR per output (worst over the inputs) with all weights quantised, all activations on
-    their grids, both, and the golden integer model's."""
+    their grids, both, the golden integer model's, and the quantised weights with every activation int16 (what
+    widening alone could reach), also with a bit of headroom."""
     q = runs.qgraph
     integers = [zip(q.outputs, compiled_golden(x), strict=True) for x in runs.inputs]
+    widened = {
+        f"int16 activations{', 1 bit headroom' if headroom else ''}": runs.snr(
+            runs.quantised_weights, 0, runs.widened(headroom), runs.gridded_inputs
+        )
+        for headroom in (0, 1)
+    }
     return {
         "weights": runs.snr(runs.quantised_weights, 0, _float),
         "activations": runs.snr(runs.graph, 0, runs.grid, runs.gridded_inputs),
         "weights and activations": runs.snr(runs.quantised_weights, 0, runs.grid, runs.gridded_inputs),
+        **widened,
         "golden integer model": runs.worst(
             [
                 {t: q.dequantize(t, v).reshape(ref[t].shape) for t, v in outputs}
@@ -155,6 +178,10 @@ def bench(model_name: str, images: int, work: Path) -> dict:
         "model": spec.name,
         "images": images,
         "totals": totals(runs, compiled.golden),
+        "arena_bytes": compiled.memory.arena_bytes,
+        "arena_int16_activations_bytes": arena_bytes(
+            compiled.qgraph, compiled.steps, set(compiled.qgraph.tensors) - set(compiled.qgraph.inputs)
+        ),
         "activations": [asdict(s) for s in activation_sensitivity(runs)],
         "weights": [asdict(s) for s in weight_sensitivity(runs)],
     }
@@ -163,7 +190,11 @@ def bench(model_name: str, images: int, work: Path) -> dict:
 def _print(result: dict, top: int) -> None:
     print(f"{result['model']}: worst output SNR (dB) over the first {result['images']} test images")
     for what, snr in result["totals"].items():
-        print(f"  {what:28s} " + ", ".join(f"{k} {v:.1f}" for k, v in snr.items()))
+        print(f"  {what:34s} " + ", ".join(f"{k} {v:.1f}" for k, v in snr.items()))
+    print(
+        f"  arena {result['arena_bytes']:,} B compiled; every activation int16 "
+        f"{result['arena_int16_activations_bytes']:,} B (the planner's, on the compiled schedule)"
+    )
     for kind, title in (("activations", "one tensor on its int8 grid"), ("weights", "one layer's int8 weights")):
         print(f"  {title}, the rest float (the {top} that limit most):")
         for s in result[kind][:top]:

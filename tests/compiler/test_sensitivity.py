@@ -46,13 +46,20 @@ def test_the_simulated_pipeline_is_within_a_db_of_the_golden_model(runs, compile
         simulated, integers = figures["weights and activations"][name], figures["golden integer model"][name]
         assert abs(simulated - integers) < 1.0, (name, figures)
         assert figures["weights"][name] > integers and figures["activations"][name] > integers - 1.0
+        # widening every activation is bounded by the quantised weights (within the simulation's 1 dB)
+        assert integers < figures["int16 activations"][name] < figures["weights"][name] + 1.0, (name, figures)
 
 
 def test_the_command_prints_json_and_refuses_a_bad_count(capsys) -> None:
     bench_sensitivity.main(["--model", "m4", "--images", "1", "--top", "2", "--json"])
     (result,) = json.loads(capsys.readouterr().out)
     assert result["model"] == "rnnpool_face_m4" and result["images"] == 1
-    assert set(result["totals"]) == {"weights", "activations", "weights and activations", "golden integer model"}
+    assert set(result["totals"]) == {
+        *("weights", "activations", "weights and activations", "golden integer model"),
+        *("int16 activations", "int16 activations, 1 bit headroom"),
+    }
+    # every activation int16 costs more arena than the compiled widths (the input stays int8 pixels)
+    assert result["arena_int16_activations_bytes"] > result["arena_bytes"]
     assert result["activations"][0]["snr_db"]["loc"] <= result["activations"][-1]["snr_db"]["loc"]
     with pytest.raises(SystemExit):
         bench_sensitivity.main(["--images", "0"])
