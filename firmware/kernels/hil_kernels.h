@@ -339,6 +339,7 @@ typedef struct {
     int32_t out_shift;            /* rnnpool_s8 only: out = clamp(round_shift(h2_state, out_shift)), 0..31 */
     int32_t act_min;
     int32_t act_max;
+    int32_t out_bits;             /* the output's width: 8, or 16 in rnnpool_layer_s8 (a map the search widened) */
 } hil_rnnpool_params;
 
 /* RNNPool on ONE r x c x k patch whose top-left pixel is (y0, x0) of batch 0 of an NHWC int8 map
@@ -402,9 +403,10 @@ hil_rnnpool_scratch hil_nn_rnnpool_one_patch(const hil_context *ctx, const hil_r
                                              const hil_dims *input_dims, const int8_t *input, int32_t y0, int32_t x0,
                                              const hil_fastgrnn_weights *rnn1, const hil_fastgrnn_weights *rnn2);
 
-/* n int16 states to int8: clamp(round_shift(state - offset, out_shift), act_min, act_max); offset NULL is zeros. */
+/* n int16 states to int8 or int16 (out_bits): clamp(round_shift(state - offset, out_shift), act_min, act_max);
+ * offset NULL is zeros. */
 void hil_nn_rnnpool_requantize(const hil_rnnpool_params *params, const int16_t *states, const int16_t *offset,
-                               int32_t n, int8_t *output);
+                               int32_t n, void *output);
 
 /* Argument checks shared by the rnnpool entry points (the patch at (y0, x0) must lie inside the map). */
 hil_kernel_status hil_nn_rnnpool_check(const hil_context *ctx, const hil_rnnpool_params *params,
@@ -412,15 +414,16 @@ hil_kernel_status hil_nn_rnnpool_check(const hil_context *ctx, const hil_rnnpool
                                        const hil_fastgrnn_weights *rnn1, const hil_fastgrnn_weights *rnn2);
 
 /* RNNPool strided over a whole map, as a model runs it: every patch at (oy * stride, ox * stride) of every batch,
- * in nn.Unfold order, output [n, oh, ow, 4*h2] int8 with oh = (H - patch_h) / stride + 1 (likewise ow), each
- * patch's states requantised as rnnpool_offset_s8 does (offset == NULL: as rnnpool_s8 does). The same integers as
+ * in nn.Unfold order, output [n, oh, ow, 4*h2] int8, or int16 with params->out_bits 16 (the act clamp then in int16's
+ * range), with oh = (H - patch_h) / stride + 1 (likewise ow), each patch's states requantised as
+ * rnnpool_offset_s8 does (offset == NULL: as rnnpool_s8 does). At int8, the same integers as
  * those kernels called once per patch; each pixel's RNN1 input term is computed once per patch row, not once per
  * patch and direction (a 4 KB ring of patch_w columns; a band of patch_h whole rows would also share it between
  * patch rows, ~1 % fewer instructions for ~80 KB more RAM). Scratch: rnnpool_s8_get_buffer_size bytes. */
 hil_kernel_status rnnpool_layer_s8(const hil_context *ctx, const hil_rnnpool_params *params, int32_t stride,
                                    const hil_dims *input_dims, const int8_t *input, const hil_fastgrnn_weights *rnn1,
                                    const hil_fastgrnn_weights *rnn2, const int16_t *offset,
-                                   const hil_dims *output_dims, int8_t *output);
+                                   const hil_dims *output_dims, void *output);
 
 /* Argument checks of one FastGRNN cell's parameters and weights. */
 hil_kernel_status hil_nn_fastgrnn_check(const hil_fastgrnn_params *params, const hil_fastgrnn_weights *weights);

@@ -7,10 +7,11 @@
 hil_kernel_status rnnpool_layer_s8(const hil_context *ctx, const hil_rnnpool_params *params, int32_t stride,
                                    const hil_dims *input_dims, const int8_t *input, const hil_fastgrnn_weights *rnn1,
                                    const hil_fastgrnn_weights *rnn2, const int16_t *offset,
-                                   const hil_dims *output_dims, int8_t *output)
+                                   const hil_dims *output_dims, void *output)
 {
     if (hil_nn_rnnpool_check(ctx, params, input_dims, input, 0, 0, rnn1, rnn2) != HIL_KERNEL_OK || !output ||
-        !output_dims || stride < 1 || params->out_shift < 0 || params->out_shift > 31) {
+        !output_dims || stride < 1 || params->out_shift < 0 || params->out_shift > 31 ||
+        !hil_a16_width_valid(params->out_bits)) {
         return HIL_KERNEL_ARG_ERROR;
     }
     const int32_t r = params->patch_h, c = params->patch_w, k = input_dims->c, n_out = 4 * rnn2->hidden_size;
@@ -19,6 +20,7 @@ hil_kernel_status rnnpool_layer_s8(const hil_context *ctx, const hil_rnnpool_par
         return HIL_KERNEL_ARG_ERROR;
     }
     const hil_rnnpool_scratch s = hil_nn_rnnpool_prepare(ctx->buf, params, rnn1, rnn2);
+    const int32_t out_bytes = params->out_bits / 8;
     for (int32_t b = 0; b < input_dims->n; ++b) {
         const int8_t *map = input + b * input_dims->h * input_dims->w * k;
         for (int32_t oy = 0; oy < oh; ++oy) {
@@ -29,7 +31,8 @@ hil_kernel_status rnnpool_layer_s8(const hil_context *ctx, const hil_rnnpool_par
                                        x0 + c, rnn1);
                 projected_to = x0 + c;
                 hil_nn_rnnpool_patch(&s, params, x0, rnn1, rnn2);
-                hil_nn_rnnpool_requantize(params, s.final, offset, n_out, output + ((b * oh + oy) * ow + ox) * n_out);
+                hil_nn_rnnpool_requantize(params, s.final, offset, n_out,
+                                          (int8_t *)output + ((b * oh + oy) * ow + ox) * n_out * out_bytes);
             }
         }
     }

@@ -133,14 +133,14 @@ hil_rnnpool_scratch hil_nn_rnnpool_one_patch(const hil_context *ctx, const hil_r
 }
 
 void hil_nn_rnnpool_requantize(const hil_rnnpool_params *params, const int16_t *states, const int16_t *offset,
-                               int32_t n, int8_t *output)
+                               int32_t n, void *output)
 {
     /* |state - offset| < 2^16, so the 32-bit rounding shift cannot overflow */
     const int32_t shift = params->out_shift;
     for (int32_t i = 0; i < n; ++i) {
         const int32_t centred = (int32_t)states[i] - (offset ? offset[i] : 0);
         const int32_t v = shift > 0 ? hil_nn_round_shift32(centred, shift) : centred;
-        output[i] = (int8_t)hil_clamp(v, params->act_min, params->act_max);
+        hil_a16_store(output, i, hil_clamp(v, params->act_min, params->act_max), params->out_bits);
     }
 }
 
@@ -167,7 +167,7 @@ hil_kernel_status rnnpool_s8(const hil_context *ctx, const hil_rnnpool_params *p
                              const hil_fastgrnn_weights *rnn2, int8_t *output)
 {
     if (hil_nn_rnnpool_check(ctx, params, input_dims, input, y0, x0, rnn1, rnn2) != HIL_KERNEL_OK || !output ||
-        params->out_shift < 0 || params->out_shift > 31) {
+        params->out_shift < 0 || params->out_shift > 31 || params->out_bits != 8) {
         return HIL_KERNEL_ARG_ERROR;
     }
     const hil_rnnpool_scratch s = hil_nn_rnnpool_one_patch(ctx, params, input_dims, input, y0, x0, rnn1, rnn2);

@@ -5,29 +5,31 @@ emitted verbatim."""
 from __future__ import annotations
 
 PAD_REPLICATE = """
-/* Edge (replicate) padding of an NHWC int8 map: out pixel (y, x) copies in pixel (clamp(y - top), clamp(x - left)). */
-static void gen_pad_replicate_s8(const int8_t *in, int32_t h, int32_t w, int32_t c, int32_t top, int32_t left,
-                                 int32_t out_h, int32_t out_w, int8_t *out)
+/* Edge (replicate) padding of an NHWC map of pixel_bytes-byte pixels (channels x element size: int8 or int16):
+ * out pixel (y, x) copies in pixel (clamp(y - top), clamp(x - left)). */
+static void gen_pad_replicate(const int8_t *in, int32_t h, int32_t w, int32_t pixel_bytes, int32_t top, int32_t left,
+                              int32_t out_h, int32_t out_w, int8_t *out)
 {
     for (int32_t y = 0; y < out_h; ++y) {
         const int32_t sy = hil_clamp(y - top, 0, h - 1);
         for (int32_t x = 0; x < out_w; ++x) {
             const int32_t sx = hil_clamp(x - left, 0, w - 1);
-            memcpy(out + (y * out_w + x) * c, in + (sy * w + sx) * c, (size_t)c);
+            memcpy(out + (y * out_w + x) * pixel_bytes, in + (sy * w + sx) * pixel_bytes, (size_t)pixel_bytes);
         }
     }
 }
 """
 
 PAD_EDGES = """
-/* Replicate padding in place: the map's h x w pixels sit in the top-left corner of an out_h x out_w layout (its
- * producer wrote them there); the columns right of them and the rows below copy the nearest edge pixel. */
-static void gen_pad_edges_s8(int8_t *map, int32_t h, int32_t w, int32_t c, int32_t out_h, int32_t out_w)
+/* Replicate padding in place: the map's h x w pixels (pixel_bytes each) sit in the top-left corner of an
+ * out_h x out_w layout (its producer wrote them there); the columns right of them and the rows below copy the
+ * nearest edge pixel. */
+static void gen_pad_edges(int8_t *map, int32_t h, int32_t w, int32_t pixel_bytes, int32_t out_h, int32_t out_w)
 {
-    const int32_t row = out_w * c;
+    const int32_t row = out_w * pixel_bytes;
     for (int32_t y = 0; y < h; ++y) {
         for (int32_t x = w; x < out_w; ++x) {
-            memcpy(map + y * row + x * c, map + y * row + (w - 1) * c, (size_t)c);
+            memcpy(map + y * row + x * pixel_bytes, map + y * row + (w - 1) * pixel_bytes, (size_t)pixel_bytes);
         }
     }
     for (int32_t y = h; y < out_h; ++y) {
@@ -146,9 +148,11 @@ typedef struct {
     const int8_t *project_shift;
     int32_t residual;  /* 0: none; 1: add(x, project); 2: add(project, x): the add's operand order */
     hil_add_params add;
+    int32_t in_bits;   /* 16: the input rows are int16 (no residual then), expanded by conv2d_a16 */
 } gen_mbconv;
 
-/* Row `row` of a block's input map: a pointer valid until the next call, or NULL when it cannot be had. */
+/* Row `row` of a block's input map (its bytes: int8, or int16 with in_bits 16): a pointer valid until the next
+ * call, or NULL when it cannot be had. */
 typedef const int8_t *(*gen_row_source)(void *state, int32_t row);
 
 /* Streams the block by output rows: rows holds the expanded input rows the depthwise window needs (kernel
@@ -182,10 +186,18 @@ static hil_kernel_status gen_mbconv_rows_s8(const gen_mbconv *b, gen_row_source 
             if (x == NULL) {
                 return HIL_KERNEL_ARG_ERROR;
             }
-            const hil_kernel_status s = pointwise_conv2d_s8(&b->expand, b->expand_shift, &x_row, x,
-                                                            &b->expand_filter_dims, b->expand_filter,
-                                                            b->expand_bias, &hidden_row,
-                                                            rows + (next - first) * row_hidden);
+            int8_t *expanded = rows + (next - first) * row_hidden;
+            hil_kernel_status s;
+            if (b->in_bits == 16) {
+                const hil_conv_params *e = &b->expand;
+                const hil_conv_a16_params wide = {e->stride_h, e->stride_w, e->pad_h, e->pad_w,
+                                                  e->act_min, e->act_max, 16, 8};
+                s = conv2d_a16(&wide, b->expand_shift, &x_row, x, &b->expand_filter_dims, b->expand_filter,
+                               b->expand_bias, &hidden_row, expanded);
+            } else {
+                s = pointwise_conv2d_s8(&b->expand, b->expand_shift, &x_row, x, &b->expand_filter_dims,
+                                        b->expand_filter, b->expand_bias, &hidden_row, expanded);
+            }
             if (s != HIL_KERNEL_OK) {
                 return s;
             }
@@ -232,7 +244,7 @@ static const int8_t *gen_map_row(void *state, int32_t row)
 static hil_kernel_status gen_mbconv_s8(const gen_mbconv *b, const int8_t *x, int8_t *y, int8_t *rows, int8_t *dw_row,
                                        int8_t *project_row)
 {
-    gen_map map = {x, b->in_dims.w * b->in_dims.c};
+    gen_map map = {x, b->in_dims.w * b->in_dims.c * (b->in_bits / 8)};
     return gen_mbconv_rows_s8(b, gen_map_row, &map, y, rows, dw_row, project_row);
 }
 """

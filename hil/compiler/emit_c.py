@@ -16,7 +16,7 @@ from hil.compiler.memory_plan import MemoryPlan, in_place_members
 from hil.compiler.qgraph import QGraph, QNode
 from hil.compiler.schedule import Step, front_stage, pad_rows_below, real_rows
 from hil.errors import CompileError
-from hil.kernels_ref.params import C_STRUCTS, c_initializer
+from hil.kernels_ref.params import C_STRUCTS, ConvParams, c_initializer
 from hil.model_sources import ModelSources, TensorSpec, c_tensor_info, write_if_changed
 
 C_TYPES = {np.dtype(np.int8): "int8_t", np.dtype(np.int16): "int16_t", np.dtype(np.int32): "int32_t"}
@@ -89,6 +89,10 @@ class _Emitter:
 
     def shape(self, tensor: str) -> tuple[int, ...]:
         return self.graph.tensors[tensor].shape
+
+    def element_bytes(self, tensor: str) -> int:
+        """1 for an int8 tensor, 2 for an int16 one (the bit-width search's): the generated C moves bytes."""
+        return np.dtype(self.graph.tensors[tensor].dtype).itemsize
 
     # ---- one function per step kind --------------------------------------------------------------------
 
@@ -163,7 +167,7 @@ class _Emitter:
             )
         _, _, in_w, in_c = self.shape(node.inputs[0])
         _, oh, ow, c = self.shape(node.output)
-        row_w = self.shape(output)[2]
+        row_bytes = self.shape(output)[2] * c * self.element_bytes(output)
         return setup + (
             f"        static const hil_dims band_dims = {_dims((1, p.patch_h, in_w, in_c))};\n"
             f"        static const hil_dims row_dims = {_dims((1, 1, ow, c))};\n"
@@ -172,7 +176,7 @@ class _Emitter:
             f"        for (int32_t oy = 0; oy < {oh}; ++oy) {{\n"
             f"            HIL_CHECK({i}, rnnpool_layer_s8(&ctx, &params, {stride}, &band_dims, "
             f"in + oy * {stride * in_w * in_c}, &rnn1, &rnn2, {offset},\n"
-            f"                                            &row_dims, out + oy * {row_w * c}));\n"
+            f"                                            &row_dims, out + oy * {row_bytes}));\n"
             f"        }}\n"
         )
 
@@ -205,7 +209,7 @@ class _Emitter:
         _, h, w, c = self.shape(rnnpool.output)
         _, out_h, out_w, _ = self.shape(pad.output)
         loop = self.rnnpool(i, rnnpool, self.memory.offsets[f"{i}:rnnpool"], step.scratch["rnnpool"], pad.output)
-        return loop + f"        gen_pad_edges_s8(out, {h}, {w}, {c}, {out_h}, {out_w});\n"
+        return loop + f"        gen_pad_edges(out, {h}, {w}, {c * self.element_bytes(pad.output)}, {out_h}, {out_w});\n"
 
     # ---- the general layers' kernels (point 6 of issue 10) ------------------------------------------------
 
@@ -302,12 +306,12 @@ class _Emitter:
         if node.kernel == "pad":
             self.helpers.add("pad")
             _, h, w, c = self.shape(node.inputs[0])
-            a = node.attrs
+            a, pixel = node.attrs, c * self.element_bytes(node.output)
             return (
-                f"        gen_pad_replicate_s8({self.ptr(node.inputs[0], True)}, {h}, {w}, {c}, {a['top']}, "
+                f"        gen_pad_replicate({self.ptr(node.inputs[0], True)}, {h}, {w}, {pixel}, {a['top']}, "
                 f"{a['left']}, {shape[1]}, {shape[2]}, {out});\n"
             )
-        size = np.dtype(self.graph.tensors[node.output].dtype).itemsize
+        size = self.element_bytes(node.output)
         if node.kernel == "slice_channels":
             self.helpers.add("copy")
             c_in, a = self.shape(node.inputs[0])[-1], node.attrs
@@ -359,15 +363,20 @@ class _Emitter:
             residual = 1 if node.inputs[0] == x else 2
             p = node.params
             add = c_initializer(p)
+        expand_params = expand.params
+        if expand.kernel == "conv2d_a16":  # an int16 input: the block builds conv2d_a16's params from these
+            e = expand.params
+            expand_params = ConvParams(e.stride_h, e.stride_w, e.pad_h, e.pad_w, e.act_min, e.act_max)
         fields = [
             _dims(self.shape(x)),
             _dims(self.shape(step.output)),
             str(self.shape(expand.output)[-1]),
-            *(c_initializer(n.params) for n in (expand, depthwise, project)),
+            *(c_initializer(p) for p in (expand_params, depthwise.params, project.params)),
             *(_dims(n.arrays["filter"].shape) for n in (expand, depthwise, project)),
             *(name for names in arrays.values() for name in names),
             str(residual),
             add,
+            str(8 * self.element_bytes(x)),
         ]
         return ",\n            ".join(fields)
 
@@ -463,7 +472,7 @@ class _Emitter:
         stride, patch = node.attrs["stride"], node.params.patch_h
         setup, offset = self.rnnpool_setup(prefix, node, "f->work", part.scratch["rnnpool"])
         _, real, rw, rc = self.shape(node.output)
-        out_w = self.shape(part.output)[2]
+        out_w, pixel = self.shape(part.output)[2], rc * self.element_bytes(part.output)
         text = (
             setup + f"        static const hil_dims band_dims = {_dims((1, patch, w, c))};\n"
             f"        static const hil_dims row_dims = {_dims((1, 1, rw, rc))};\n"
@@ -476,9 +485,9 @@ class _Emitter:
         )
         if out_w > rw:  # the replicate pad's columns right of the map
             self.helpers.add("pad_edges")
-            text += f"            gen_pad_edges_s8({row}, 1, {rw}, {rc}, 1, {out_w});\n"
+            text += f"            gen_pad_edges({row}, 1, {rw}, {pixel}, 1, {out_w});\n"
         if pad_rows_below(self.graph, part):
-            copy = f"memcpy({row}, {previous}, {out_w * rc}u);" if previous else "/* the one-row window holds it */"
+            copy = f"memcpy({row}, {previous}, {out_w * pixel}u);" if previous else "/* the one-row window holds it */"
             text += "        } else { /* a row of the replicate pad below the map: the last row's copy */\n"
             text += f"            {copy}\n"
         return text + "        }\n"
@@ -517,17 +526,18 @@ class _Emitter:
                 f"        return f->status != 0 ? f->status : 1;\n    }}\n    return 0;\n}}\n"
             )
         _, rows, ow, oc = self.shape(part.output)
+        size = self.element_bytes(part.output)
         text = (
             f"static int32_t l{i}_run({state} *f, int8_t *out)\n{{\n"
             f"    for (int32_t y = 0; y < {real_rows(self.graph, part)}; ++y) {{\n"
-            + self.front_row(i, k, part, f"out + y * {ow * oc}", None)
+            + self.front_row(i, k, part, f"out + y * {ow * oc * size}", None)
             + "    }\n"
         )
         if pad_rows_below(self.graph, part):
             node = part.nodes[0]
             _, rh, rw, rc = self.shape(node.output)
             self.helpers.add("pad_edges")
-            text += f"    gen_pad_edges_s8(out, {rh}, {rw}, {rc}, {rows}, {ow});\n"
+            text += f"    gen_pad_edges(out, {rh}, {rw}, {rc * size}, {rows}, {ow});\n"
         return text + "    return 0;\n}\n"
 
     def step(self, i: int, step: Step) -> str:

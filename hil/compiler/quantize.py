@@ -231,7 +231,9 @@ def _conv(node: Node, graph: Graph, e: dict[str, int], widths: dict[str, int]) -
     return QNode(kernel, node.name, list(node.inputs), node.output, params, arrays, attrs, macs)
 
 
-def _rnnpool(node: Node, graph: Graph, e: dict[str, int]) -> QNode:
+def _rnnpool(node: Node, graph: Graph, e: dict[str, int], widths: dict[str, int]) -> QNode:
+    """rnnpool_s8, or rnnpool_offset_s8 with the offset centre.centre_channels put on it; int8 or int16 output (the
+    exponent is never finer than the states' Q format: _min_output_exponent)."""
     p, a = node.params, node.attrs
     hf1, hf2 = hidden_frac_bits(node, "rnn1"), hidden_frac_bits(node, "rnn2")
     cells = []
@@ -245,7 +247,8 @@ def _rnnpool(node: Node, graph: Graph, e: dict[str, int]) -> QNode:
             raise CompileError(f"{node.describe()}: {prefix}: {error}") from error
         cells.append((cell_params, weights))
     (p1, w1), (p2, w2) = cells
-    params = RNNPoolParams(a["rows"], a["cols"], p1, p2, e[node.output] + hf2)
+    e_out, out_bits = e[node.output], widths.get(node.output, 8)
+    params = RNNPoolParams(a["rows"], a["cols"], p1, p2, e_out + hf2, *_activation(node, e_out, out_bits), out_bits)
     arrays = {}
     for prefix, w in (("rnn1", w1), ("rnn2", w2)):
         arrays.update({f"{prefix}_{k}": getattr(w, k) for k in ("w", "u", "bias_gate", "bias_update")})
@@ -312,8 +315,10 @@ def _linear(node: Node, graph: Graph, e: dict[str, int], widths: dict[str, int])
 # The layers with a kernel for int16 activations on either side (the bit-width search may widen only tensors that
 # these produce and read): Linear (fully_connected_a16) and the plain convolution with int8 weights (conv2d_a16).
 WIDE_OPS = ("linear", "conv2d (groups 1, no dilation, int8 weights)")
-# Data moves whose C copies whole elements of either width (emit_c); pad replicates int8 pixels only.
-WIDE_DATA_MOVES = ("slice_channels", "channel_max", "concat_channels", "concat_rows")
+# Layers that write either width but read int8 only: RNNPool (rnnpool_layer_s8's out_bits; its input is int8).
+WIDE_OUTPUT_OPS = ("rnnpool",)
+# Data moves whose C copies whole elements of either width (emit_c).
+WIDE_DATA_MOVES = ("slice_channels", "channel_max", "concat_channels", "concat_rows", "pad")
 
 
 def has_wide_kernel(node: Node, graph: Graph) -> bool:
@@ -327,14 +332,15 @@ def has_wide_kernel(node: Node, graph: Graph) -> bool:
 
 
 def can_widen(graph: Graph, tensor: str) -> bool:
-    """Whether tensor can be int16: produced (unless it is a model input) and read by WIDE_OPS or WIDE_DATA_MOVES,
-    and read by something unless it is a model output (a detector's scores: the link sends any width)."""
+    """Whether tensor can be int16: produced (unless it is a model input) by WIDE_OPS, WIDE_OUTPUT_OPS or
+    WIDE_DATA_MOVES, read by WIDE_OPS or WIDE_DATA_MOVES, and read by something unless it is a model output (a
+    detector's scores: the link sends any width)."""
     producer = graph.producer(tensor)
     readers = graph.consumers(tensor)
     if (producer is None) != (tensor in graph.inputs):
         return False
     wide = lambda node: node.op in WIDE_DATA_MOVES or has_wide_kernel(node, graph)  # noqa: E731
-    wide_producer = producer is None or wide(producer)
+    wide_producer = producer is None or producer.op in WIDE_OUTPUT_OPS or wide(producer)
     return wide_producer and (bool(readers) or tensor in graph.outputs) and all(wide(n) for n in readers)
 
 
@@ -412,7 +418,7 @@ def quantize(graph: Graph, ranges: dict[str, float], widths: dict[str, int] | No
     if refused:
         raise CompileError(
             f"no int16 kernels for tensors {refused}: only {', '.join(WIDE_OPS)} and the data moves "
-            f"{', '.join(WIDE_DATA_MOVES)} take int16 activations"
+            f"{', '.join(WIDE_DATA_MOVES)} take int16 activations ({', '.join(WIDE_OUTPUT_OPS)} writes them)"
         )
     _check_data_move_widths(graph, widths)
     e = choose_exponents(graph, ranges, widths)
@@ -421,7 +427,7 @@ def quantize(graph: Graph, ranges: dict[str, float], widths: dict[str, int] | No
         if node.op == "conv2d":
             nodes.append(_conv(node, graph, e, widths))
         elif node.op == "rnnpool":
-            nodes.append(_rnnpool(node, graph, e))
+            nodes.append(_rnnpool(node, graph, e, widths))
         elif node.op == "add":
             nodes.append(_add(node, e))
         elif node.op == "l2norm":

@@ -49,8 +49,17 @@ def _sole_consumer(graph: QGraph, tensor: str) -> QNode | None:
     return users[0] if len(users) == 1 and tensor not in graph.outputs else None
 
 
+def _wide_expand(graph: QGraph, node: QNode) -> bool:
+    """A 1x1 expansion of an int16 map into int8 (conv2d_a16: the bit-width search widened the block's input)."""
+    if node.kernel != "conv2d_a16" or (node.params.in_bits, node.params.out_bits) != (16, 8):
+        return False
+    p, (_, kh, kw, _) = node.params, node.arrays["filter"].shape
+    same_size = graph.tensors[node.inputs[0]].shape[:3] == graph.tensors[node.output].shape[:3]
+    return (kh, kw, p.stride_h, p.stride_w, p.pad_h, p.pad_w) == (1, 1, 1, 1, 0, 0) and same_size
+
+
 def _match_mbconv(graph: QGraph, expand: QNode) -> list[QNode] | None:
-    if expand.kernel != "pointwise_conv2d_s8":
+    if expand.kernel != "pointwise_conv2d_s8" and not _wide_expand(graph, expand):
         return None
     depthwise = _sole_consumer(graph, expand.output)
     if depthwise is None or depthwise.kernel != "depthwise_conv2d_s8":
@@ -257,8 +266,6 @@ def stream_front(graph: QGraph, steps: list[Step]) -> list[Step]:
     while chain[-1].output not in graph.outputs and front_stage(chain[-1]) != "mbconv":
         users = [s for s in steps if chain[-1].output in s.inputs]
         if len(users) != 1 or users[0].inputs != [chain[-1].output] or front_stage(users[0]) is None:
-            break
-        if graph.tensors[users[0].inputs[0]].dtype != "int8":
             break
         try:  # a band past the map's end (an RNNPool whose patches overhang) ends the pipeline before it
             window_rows(front_requests(graph, users[0]), _rows(graph, chain[-1].output)[0])

@@ -116,7 +116,8 @@ class FastGRNNWeights:
 @c_struct("hil_rnnpool_params")
 @dataclass(frozen=True)
 class RNNPoolParams:
-    """hil_rnnpool_params: patch size, the two cells' parameters and the int8 output requantisation."""
+    """hil_rnnpool_params: patch size, the two cells' parameters and the output requantisation (int8, or int16 for
+    rnnpool_layer_s8 with out_bits 16)."""
 
     patch_h: int
     patch_w: int
@@ -125,6 +126,7 @@ class RNNPoolParams:
     out_shift: int = 0
     act_min: int = -128
     act_max: int = 127
+    out_bits: int = 8
 
 
 @c_struct("hil_grouped_conv_params")

@@ -49,9 +49,16 @@ def rnnpool_patches_wide(
     )
 
 
+def output_dtype(params: RNNPoolParams) -> type:
+    """The requantised output's type: int8, or int16 where the layer's output was widened (out_bits 16)."""
+    if params.out_bits not in (8, 16):
+        raise KernelRangeError(f"out_bits {params.out_bits}: RNNPool writes int8 (8) or int16 (16)")
+    return np.int16 if params.out_bits == 16 else np.int8
+
+
 def requantize_rnnpool(params: RNNPoolParams, states: np.ndarray) -> np.ndarray:
-    """rnnpool_s8's last step: int16 states -> int8, clamp(round_shift(state, out_shift))."""
-    return clamp(round_shift(states, params.out_shift), params.act_min, params.act_max).astype(np.int8)
+    """rnnpool_s8's last step: int16 states -> int8 (or int16, out_bits), clamp(round_shift(state, out_shift))."""
+    return clamp(round_shift(states, params.out_shift), params.act_min, params.act_max).astype(output_dtype(params))
 
 
 def _patch(params: RNNPoolParams, input: np.ndarray, y0: int, x0: int) -> np.ndarray:
@@ -79,8 +86,8 @@ def rnnpool_s8(
 def rnnpool_layer_s8(
     params: RNNPoolParams, input: np.ndarray, stride: int, rnn1: FastGRNNWeights, rnn2: FastGRNNWeights
 ) -> np.ndarray:
-    """The operator strided over a map (nn.Unfold order): [n, h, w, k] -> [n, oh, ow, 4*h2] int8: the C's
-    rnnpool_layer_s8 with no offset (the same integers as rnnpool_s8 once per patch)."""
+    """The operator strided over a map (nn.Unfold order): [n, h, w, k] -> [n, oh, ow, 4*h2] int8 (int16 with
+    out_bits 16): the C's rnnpool_layer_s8 with no offset (the same integers as rnnpool_s8 once per patch)."""
     n, height, width, k = input.shape
     oh, ow = (height - params.patch_h) // stride + 1, (width - params.patch_w) // stride + 1
     windows = np.lib.stride_tricks.sliding_window_view(input, (params.patch_h, params.patch_w), axis=(1, 2))

@@ -7,17 +7,18 @@ import numpy as np
 
 from hil.kernels_ref.fixed import KernelRangeError, clamp, round_shift
 from hil.kernels_ref.params import FastGRNNWeights, RNNPoolParams
-from hil.kernels_ref.rnnpool import rnnpool_patches_wide, rnnpool_wide_s8
+from hil.kernels_ref.rnnpool import output_dtype, rnnpool_patches_wide, rnnpool_wide_s8
 
 
 def requantize_offset(params: RNNPoolParams, states: np.ndarray, offset: np.ndarray) -> np.ndarray:
-    """int16 states [..., 4*h2] -> int8: clamp(round_shift(state - offset, out_shift), act_min, act_max)."""
+    """int16 states [..., 4*h2] -> int8 (or int16, out_bits): clamp(round_shift(state - offset, out_shift), act_min,
+    act_max)."""
     if offset.dtype != np.int16 or offset.shape != states.shape[-1:]:
         raise KernelRangeError(f"offset must be int16 [{states.shape[-1]}], got {offset.dtype} {offset.shape}")
     if not 0 <= params.out_shift <= 31:
         raise KernelRangeError(f"out_shift {params.out_shift} outside 0..31")
     centred = states.astype(np.int64) - offset.astype(np.int64)
-    return clamp(round_shift(centred, params.out_shift), params.act_min, params.act_max).astype(np.int8)
+    return clamp(round_shift(centred, params.out_shift), params.act_min, params.act_max).astype(output_dtype(params))
 
 
 def rnnpool_offset_s8(

@@ -43,10 +43,10 @@ def test_ctypes_layout_follows_the_declaration(record_type: type) -> None:
 
 def test_initializer_and_ctypes_carry_the_same_values() -> None:
     cell = declared.FastGRNNParams(1, 2, 3, 4, 5, 6)
-    record = declared.RNNPoolParams(8, 7, cell, cell, 9, -100, 100)
-    assert c_initializer(record) == "{8, 7, {1, 2, 3, 4, 5, 6}, {1, 2, 3, 4, 5, 6}, 9, -100, 100}"
+    record = declared.RNNPoolParams(8, 7, cell, cell, 9, -100, 100, 16)
+    assert c_initializer(record) == "{8, 7, {1, 2, 3, 4, 5, 6}, {1, 2, 3, 4, 5, 6}, 9, -100, 100, 16}"
     c = _struct(record)
-    assert (c.patch_w, c.rnn2.nu_q15, c.act_min) == (7, 6, -100)
+    assert (c.patch_w, c.rnn2.nu_q15, c.act_min, c.out_bits) == (7, 6, -100, 16)
 
 
 def test_a_renamed_field_is_caught() -> None:

@@ -143,7 +143,8 @@ def _c_rnnpool_layer(host: HostKernels, params, fmap, stride, w1, w2, offset, ou
 
     size = rnnpool_get_buffer_size(params, w1, w2)
     scratch = np.zeros(size // 4 + 1, dtype=np.int32)
-    out = np.zeros(out_shape, dtype=np.int8)
+    dtype = np.int16 if params.out_bits == 16 else np.int8
+    out = np.zeros(out_shape, dtype=dtype)
     c1, c2 = _Weights(w1), _Weights(w2)
     status = host.lib.rnnpool_layer_s8(
         ctypes.byref(CContext(scratch.ctypes.data, size)),
@@ -155,7 +156,7 @@ def _c_rnnpool_layer(host: HostKernels, params, fmap, stride, w1, w2, offset, ou
         ctypes.byref(c2.struct),
         _ptr(offset, np.int16),
         ctypes.byref(_dims(out_shape)),
-        _ptr(out, np.int8),
+        _ptr(out, dtype),
     )
     return status, out
 
@@ -182,3 +183,48 @@ def test_layer_kernel_matches_layer_twins(host: HostKernels, seed: int) -> None:
         np.testing.assert_array_equal(got, expected)
     wrong = (2, 1 + (fmap.shape[1] - r) // stride + 1, 1, 4 * h2)
     assert _c_rnnpool_layer(host, params, fmap, stride, w1, w2, None, wrong)[0] != 0
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_layer_kernel_writes_int16_when_widened(host: HostKernels, seed: int) -> None:
+    """out_bits 16: the C layer == its twin with and without an offset; at out_shift 0 the output is the int16
+    states themselves (less the offset), clamped to int16's range, where int8 would have saturated."""
+    from dataclasses import replace
+
+    from hil.kernels_ref import rnnpool_offset_layer_s8
+    from hil.kernels_ref.rnnpool import rnnpool_patches_wide
+
+    rng = np.random.default_rng(9400 + seed)
+    r, c, k, h1, h2, stride = 4, 3, 3, 6, 5, 2
+    pool, w1, w2, _, _ = random_pool(rng, r, c, k, h1, h2, 1.0, int(rng.integers(0, 3)))
+    params = replace(pool, act_min=-32768, act_max=32767, out_bits=16)
+    fmap = rng.integers(-128, 128, (1, 8, 9, k), dtype=np.int8)
+    offset = rng.integers(-3000, 3000, 4 * h2, dtype=np.int16)
+    for off, expected in (
+        (None, rnnpool_layer_s8(params, fmap, stride, w1, w2)),
+        (offset, rnnpool_offset_layer_s8(params, fmap, stride, w1, w2, offset)),
+    ):
+        assert expected.dtype == np.int16
+        status, got = _c_rnnpool_layer(host, params, fmap, stride, w1, w2, off, expected.shape)
+        assert status == 0
+        np.testing.assert_array_equal(got, expected)
+    exact = replace(params, out_shift=0)
+    windows = np.lib.stride_tricks.sliding_window_view(fmap, (r, c), axis=(1, 2))[:, ::stride, ::stride]
+    states = rnnpool_patches_wide(exact, w1, w2, windows.transpose(0, 1, 2, 4, 5, 3).reshape(-1, r, c, k))
+    status, got = _c_rnnpool_layer(host, exact, fmap, stride, w1, w2, None, (1, *windows.shape[1:3], 4 * h2))
+    assert status == 0
+    np.testing.assert_array_equal(got.reshape(-1, 4 * h2), states)
+    assert np.abs(states).max() > 127
+
+
+def test_per_patch_kernels_and_a_bad_width_are_refused(host: HostKernels) -> None:
+    """rnnpool_s8 writes int8 only and the layer int8 or int16: out_bits 16 per patch, or 12 anywhere, is refused."""
+    from dataclasses import replace
+
+    rng = np.random.default_rng(9500)
+    pool, w1, w2, _, _ = random_pool(rng, 2, 2, 2, 3, 3)
+    fmap = rng.integers(-128, 128, (1, 2, 2, 2), dtype=np.int8)
+    with pytest.raises(HostKernelError):
+        host.rnnpool_s8(replace(pool, out_bits=16), fmap, 0, 0, w1, w2)
+    status, _ = _c_rnnpool_layer(host, replace(pool, out_bits=12), fmap, 1, w1, w2, None, (1, 1, 1, 12))
+    assert status != 0
