@@ -3,13 +3,17 @@
  * hil/compiler/bit_widths.py); the weights stay int8. Same formula as conv2d_s8. The sums are 64-bit for either
  * input width (SMLAL on the M4 costs as MLA): one loop, exact for any fan-in up to 65536. An int8 input (a head
  * whose scores are int16) sums each tap's channels as one hil_nn_dot_s8 (SMLAD): at most 65536 products of 2^14,
- * so the tap's int32 sum is exact before it joins the 64-bit one. Where two neighbouring output pixels of an int8
- * input have all their taps inside it, they are computed together for two output channels at a time, as conv2d_s8
- * does (hil_nn_dot_2x2_s8): the whole window's int32 sum (at most 2^30) then joins the 64-bit bias.
+ * so the tap's int32 sum is exact before it joins the 64-bit one; an int16 input with fewer than 512 channels sums
+ * each tap as one hil_nn_dot_s16_s8 (SMLAxy, products of at most 2^22). Where two neighbouring output pixels have
+ * all their taps inside the input (int8, or int16 with fewer than 512 values in the window: an MBConv's expansion of
+ * a widened map), they are computed together for two output channels at a time, as conv2d_s8 does
+ * (hil_nn_dot_2x2_s8, hil_nn_dot_2x2_s16_s8): the whole window's int32 sum (at most 2^30, or 2^31 - 1) then joins
+ * the 64-bit bias.
  */
 #include "hil_kernels.h"
 
 #define CONV2D_A16_MAX_FAN_IN 65536
+#define DOT_S16_MAX_N 512 /* a tap of fewer int16 channels sums exactly in int32 (hil_nn_dot_s16_s8) */
 
 static void store_a16(const hil_conv_a16_params *params, int64_t acc, int8_t shift, void *output, int32_t i)
 {
@@ -19,12 +23,24 @@ static void store_a16(const hil_conv_a16_params *params, int64_t acc, int8_t shi
     hil_a16_store(output, i, v, params->out_bits);
 }
 
-/* Output pixels (oy, ox) and (oy, ox + 1) of an int8 input, every tap of both inside it (x: the first pixel's
- * top-left tap), output channels in pairs; an odd last channel goes through hil_nn_dot_2x2_s8 with its filter
- * twice. out: the first pixel's index in the output. */
-static void pixel_pair_s8(const hil_conv_a16_params *params, const int8_t *out_shift, const int8_t *x, int32_t in_w,
-                          int32_t in_c, const int8_t *filter, int32_t k_h, int32_t k_w, const int32_t *bias,
-                          int32_t out_c, void *output, int32_t out)
+/* acc += the 2x2 dot products of n channels at elements i0 and i1 of x (int8 or int16: in_bits) with f0 and f1. */
+static void dot_2x2(int32_t in_bits, const void *x, int32_t i0, int32_t i1, const int8_t *f0, const int8_t *f1,
+                    int32_t n, int32_t *acc)
+{
+    if (in_bits == 8) {
+        hil_nn_dot_2x2_s8((const int8_t *)x + i0, (const int8_t *)x + i1, f0, f1, n, acc);
+    } else {
+        hil_nn_dot_2x2_s16_s8((const int16_t *)x + i0, (const int16_t *)x + i1, f0, f1, n, acc);
+    }
+}
+
+/* Output pixels (oy, ox) and (oy, ox + 1), every tap of both inside the input (x: the first pixel's top-left tap),
+ * output channels in pairs; an odd last channel goes through dot_2x2 with its filter twice. The window's sums are
+ * int32: exact for an int8 input (at most 2^30), and for an int16 one when the caller keeps the fan-in below
+ * DOT_S16_MAX_N. out: the first pixel's index in the output. */
+static void pixel_pair(const hil_conv_a16_params *params, const int8_t *out_shift, const void *x, int32_t in_w,
+                       int32_t in_c, const int8_t *filter, int32_t k_h, int32_t k_w, const int32_t *bias,
+                       int32_t out_c, void *output, int32_t out)
 {
     const int32_t dx = params->stride_w * in_c, taps = k_h * k_w * in_c;
     for (int32_t oc = 0; oc < out_c; oc += 2) {
@@ -32,14 +48,15 @@ static void pixel_pair_s8(const hil_conv_a16_params *params, const int8_t *out_s
         const int8_t *f0 = filter + oc * taps, *f1 = filter + oc1 * taps;
         int32_t acc[4] = {0, 0, 0, 0};
         for (int32_t ky = 0; ky < k_h; ++ky) {
-            const int8_t *row = x + ky * in_w * in_c;
-            if (params->stride_w == 1) { /* a tap row is k_w * in_c contiguous bytes for both pixels */
-                hil_nn_dot_2x2_s8(row, row + dx, f0 + ky * k_w * in_c, f1 + ky * k_w * in_c, k_w * in_c, acc);
+            const int32_t row = ky * in_w * in_c;
+            if (params->stride_w == 1) { /* a tap row is k_w * in_c contiguous elements for both pixels */
+                dot_2x2(params->in_bits, x, row, row + dx, f0 + ky * k_w * in_c, f1 + ky * k_w * in_c, k_w * in_c,
+                        acc);
                 continue;
             }
             for (int32_t kx = 0; kx < k_w; ++kx) {
                 const int32_t tap = (ky * k_w + kx) * in_c;
-                hil_nn_dot_2x2_s8(row + kx * in_c, row + kx * in_c + dx, f0 + tap, f1 + tap, in_c, acc);
+                dot_2x2(params->in_bits, x, row + kx * in_c, row + kx * in_c + dx, f0 + tap, f1 + tap, in_c, acc);
             }
         }
         const int64_t b0 = bias ? bias[oc] : 0, b1 = bias ? bias[oc1] : 0;
@@ -77,11 +94,13 @@ hil_kernel_status conv2d_a16(const hil_conv_a16_params *params, const int8_t *ou
             const int32_t iy0 = oy * params->stride_h - params->pad_h;
             for (int32_t ox = 0; ox < out_w; ++ox) {
                 const int32_t ix0 = ox * params->stride_w - params->pad_w;
-                if (params->in_bits == 8 && ox + 1 < out_w && iy0 >= 0 && iy0 + k_h <= in_h && ix0 >= 0 &&
-                    ix0 + params->stride_w + k_w <= in_w) {
-                    pixel_pair_s8(params, out_shift, (const int8_t *)input + in_base + (iy0 * in_w + ix0) * in_c,
-                                  in_w, in_c, filter, k_h, k_w, bias, out_c, output,
-                                  out_base + (oy * out_w + ox) * out_c);
+                if ((params->in_bits == 8 || k_h * k_w * in_c < DOT_S16_MAX_N) && ox + 1 < out_w && iy0 >= 0 &&
+                    iy0 + k_h <= in_h && ix0 >= 0 && ix0 + params->stride_w + k_w <= in_w) {
+                    const int32_t first = in_base + (iy0 * in_w + ix0) * in_c;
+                    const void *x = params->in_bits == 8 ? (const void *)((const int8_t *)input + first)
+                                                         : (const void *)((const int16_t *)input + first);
+                    pixel_pair(params, out_shift, x, in_w, in_c, filter, k_h, k_w, bias, out_c, output,
+                               out_base + (oy * out_w + ox) * out_c);
                     ++ox;
                     continue;
                 }
@@ -102,6 +121,10 @@ hil_kernel_status conv2d_a16(const hil_conv_a16_params *params, const int8_t *ou
                             const int8_t *fw = f + (ky * k_w + kx) * in_c;
                             if (params->in_bits == 8) {
                                 acc += hil_nn_dot_s8((const int8_t *)input + px, fw, in_c, 0);
+                                continue;
+                            }
+                            if (in_c < DOT_S16_MAX_N) {
+                                acc += hil_nn_dot_s16_s8((const int16_t *)input + px, fw, in_c, 0);
                                 continue;
                             }
                             for (int32_t ic = 0; ic < in_c; ++ic) {

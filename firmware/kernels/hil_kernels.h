@@ -141,6 +141,27 @@ static inline int32_t hil_nn_dot_s8(const int8_t *x, const int8_t *f, int32_t n,
     return acc;
 }
 
+/* acc + dot(x, f) over n int16 values x and int8 weights f. With the DSP extension 4 products per weight word: its
+ * bytes sign-extended in pairs (SXTB16: weights 0 and 2; with ROR #8: 1 and 3) and each multiplied with the matching
+ * halfword of the two input words (SMLAxy). The caller keeps every partial sum within int32 (each product is at
+ * most 2^22: n < 512 suffices); then both paths give the same integer. */
+static inline int32_t hil_nn_dot_s16_s8(const int16_t *x, const int8_t *f, int32_t n, int32_t acc)
+{
+    int32_t i = 0;
+#if defined(__ARM_FEATURE_DSP)
+    for (; i + 4 <= n; i += 4) {
+        const int32_t wf = hil_nn_read32(f + i);
+        const int32_t even = __sxtb16(wf), odd = hil_nn_sxtb16_ror8(wf);
+        const int32_t x01 = hil_nn_read32(x + i), x23 = hil_nn_read32(x + i + 2);
+        acc = __smlatt(x23, odd, __smlabt(x23, even, __smlatb(x01, odd, __smlabb(x01, even, acc))));
+    }
+#endif
+    for (; i < n; ++i) {
+        acc += (int32_t)x[i] * f[i];
+    }
+    return acc;
+}
+
 /* acc[2p + q] += dot(x_p, f_q) over n int8 values, pixels x0/x1, filters f0/f1 (products at most 2^14 each): two
  * pixels by two output channels, each input and filter word loaded and sign-extended once for two products (as
  * CMSIS-NN blocks its im2col columns). Same products, same int32 sums as hil_nn_dot_s8. */
@@ -161,6 +182,38 @@ static inline void hil_nn_dot_2x2_s8(const int8_t *x0, const int8_t *x1, const i
         const int32_t x1e = __sxtb16(wx1), x1o = hil_nn_sxtb16_ror8(wx1);
         a10 = __smlad(x1o, f0o, __smlad(x1e, f0e, a10));
         a11 = __smlad(x1o, f1o, __smlad(x1e, f1e, a11));
+    }
+#endif
+    for (; i < n; ++i) {
+        a00 += (int32_t)x0[i] * f0[i];
+        a01 += (int32_t)x0[i] * f1[i];
+        a10 += (int32_t)x1[i] * f0[i];
+        a11 += (int32_t)x1[i] * f1[i];
+    }
+    acc[0] = a00;
+    acc[1] = a01;
+    acc[2] = a10;
+    acc[3] = a11;
+}
+
+/* hil_nn_dot_2x2_s8 for int16 inputs x0/x1 and int8 filters f0/f1 (products at most 2^22: the caller keeps every
+ * partial sum within int32), each weight word loaded and sign-extended once for two pixels (SMLAxy, as
+ * hil_nn_dot_s16_s8). */
+static inline void hil_nn_dot_2x2_s16_s8(const int16_t *x0, const int16_t *x1, const int8_t *f0, const int8_t *f1,
+                                         int32_t n, int32_t *acc)
+{
+    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3], i = 0;
+#if defined(__ARM_FEATURE_DSP)
+    for (; i + 4 <= n; i += 4) {
+        const int32_t wf0 = hil_nn_read32(f0 + i), wf1 = hil_nn_read32(f1 + i);
+        const int32_t f0e = __sxtb16(wf0), f0o = hil_nn_sxtb16_ror8(wf0);
+        const int32_t f1e = __sxtb16(wf1), f1o = hil_nn_sxtb16_ror8(wf1);
+        const int32_t p01 = hil_nn_read32(x0 + i), p23 = hil_nn_read32(x0 + i + 2);
+        a00 = __smlatt(p23, f0o, __smlabt(p23, f0e, __smlatb(p01, f0o, __smlabb(p01, f0e, a00))));
+        a01 = __smlatt(p23, f1o, __smlabt(p23, f1e, __smlatb(p01, f1o, __smlabb(p01, f1e, a01))));
+        const int32_t q01 = hil_nn_read32(x1 + i), q23 = hil_nn_read32(x1 + i + 2);
+        a10 = __smlatt(q23, f0o, __smlabt(q23, f0e, __smlatb(q01, f0o, __smlabb(q01, f0e, a10))));
+        a11 = __smlatt(q23, f1o, __smlabt(q23, f1e, __smlatb(q01, f1o, __smlabb(q01, f1e, a11))));
     }
 #endif
     for (; i < n; ++i) {

@@ -54,13 +54,14 @@ def test_fully_connected_a16_refuses_bad_widths_and_clamps(host: HostKernels) ->
 
 
 @pytest.mark.parametrize(("in_bits", "out_bits"), [(8, 16), (16, 16), (16, 8), (8, 8)])
-@pytest.mark.parametrize(("stride", "in_c", "out_c"), [(2, 5, 6), (1, 7, 5)])
+@pytest.mark.parametrize(("stride", "in_c", "out_c"), [(2, 5, 6), (1, 7, 5), (1, 60, 3), (1, 520, 6)])
 def test_conv2d_a16_matches_twin(
     host: HostKernels, in_bits: int, out_bits: int, stride: int, in_c: int, out_c: int
 ) -> None:
     """Every pair of widths on a padded convolution, with a clamp at the output's limits. Stride 1 with an odd
-    channel count on both sides takes an int8 input's pixel-pair path through its contiguous tap rows, its channel
-    tail and its odd last output channel; stride 2 its tap-by-tap path."""
+    channel count on both sides takes the pixel-pair path through its contiguous tap rows, its channel tail and its
+    odd last output channel; stride 2 its tap-by-tap path. An int16 input of 60 channels (a window of 540 values)
+    is summed tap by tap, not in pairs; one of 520 (a tap alone could pass int32) in the 64-bit loop."""
     rng = np.random.default_rng(4400 + in_bits + out_bits + stride)
     top = 2 ** (out_bits - 1) - 1
     x = rng.integers(-(2 ** (in_bits - 1)), 2 ** (in_bits - 1), (2, 9, 8, in_c)).astype(f"int{in_bits}")

@@ -84,6 +84,9 @@ def test_wide_activation_kernels_match_twins_under_qemu(tmp_path: Path) -> None:
         conv_a16_case(rng, 9, 7, 1, 8, 1, 8, 16),  # the stem's shape: int8 image, int16 map
         conv_a16_case(rng, 9, 8, 5, 6, 2, 16, 16),
         conv_a16_case(rng, 7, 6, 3, 4, 2, 16, 8),
+        conv_a16_case(rng, 6, 7, 6, 5, 1, 16, 8),  # pixel pairs over contiguous int16 tap rows (SMLAxy)
+        conv_a16_case(rng, 4, 5, 60, 3, 1, 16, 16),  # a window of 540 values: int16 taps one by one
+        conv_a16_case(rng, 3, 3, 520, 2, 1, 16, 8),  # 520 channels: a tap's sum could pass int32, the 64-bit loop
     ]
     run = run_cases("wide_kernel_parity", cases, tmp_path)
     assert not run.mismatches, "\n".join(run.mismatches)
