@@ -1,7 +1,9 @@
 """RNNPool's output at int16 (the bit-width search's first choice on both face models): rnnpool_layer_s8 writes
 int16 rows, the replicate pad copies them, and the MBConv after it expands them with conv2d_a16. The host C equals
 the golden model bit for bit in every schedule that runs it: streamed (the front's rows), whole maps (RNNPool into
-the padded layout) and unfused (RNNPool, pad and expansion as separate layers)."""
+the padded layout) and unfused (RNNPool, pad and expansion as separate layers), on the face models and on random
+models nobody tuned (RNNPool without a pad, the last stage of a streamed front or a layer of its own, read by a
+1x1 convolution)."""
 
 from __future__ import annotations
 
@@ -30,12 +32,17 @@ def _rnnpool_group(graph) -> tuple[str, str, str]:
     return rnnpool.inputs[0], rnnpool.output, pad.output
 
 
+def _compiled_with(graph, calibration, widened: list[str], directory, stream_input: bool, fuse: bool = True):
+    """graph quantised with the tensors in widened at int16, scheduled, planned and emitted."""
+    qgraph = quantize(graph, profile(graph, calibration), {t: 16 for t in widened})
+    steps, memory = scheduled_plan(qgraph, fuse=fuse, stream_input=stream_input)
+    emitted = emit(qgraph, steps, memory, directory, "wide_rnnpool", ["input"], None)
+    return CompiledModel(graph, qgraph, steps, memory, emitted)
+
+
 def _widened(m4, calibration_inputs, directory, stream_input: bool, fuse: bool = True) -> CompiledModel:
     _, out, padded = _rnnpool_group(m4.graph)
-    qgraph = quantize(m4.graph, profile(m4.graph, calibration_inputs[:2]), {out: 16, padded: 16})
-    steps, memory = scheduled_plan(qgraph, fuse=fuse, stream_input=stream_input)
-    emitted = emit(qgraph, steps, memory, directory, "rnnpool_face_m4_wide", ["input"], ["loc", "conf"])
-    return CompiledModel(m4.graph, qgraph, steps, memory, emitted)
+    return _compiled_with(m4.graph, calibration_inputs[:2], [out, padded], directory, stream_input, fuse)
 
 
 def test_rnnpool_output_and_its_pad_can_be_int16_but_not_its_input(m4) -> None:
@@ -79,3 +86,20 @@ def test_a_wide_rnnpool_output_is_closer_to_float(m4, calibration_inputs, tmp_pa
         value = golden.execute(qgraph, [qgraph.quantize_input(x)])[out]
         snrs.append(golden.snr_db(reference, qgraph.dequantize(out, value)))
     assert snrs[1] > snrs[0] + 5, snrs
+
+
+@pytest.mark.parametrize("stream_input", [True, False])
+@pytest.mark.parametrize("seed", [2, 7, 12, 15])
+def test_random_models_with_an_int16_rnnpool_equal_golden(seed: int, stream_input: bool, tmp_path) -> None:
+    from hil.compiler.pipeline import compile_model
+    from tests.compiler.random_models import RandomModel
+
+    model = RandomModel(seed)
+    calibration = [model.example(i).permute(0, 2, 3, 1).numpy() for i in range(1, 4)]
+    graph = compile_model(model, model.example(), calibration, tmp_path / "int8", f"random_{seed}").graph
+    out = next(n.output for n in graph.nodes if n.op == "rnnpool")
+    assert can_widen(graph, out)
+    compiled = _compiled_with(graph, calibration, [out], tmp_path / "c", stream_input)
+    assert compiled.qgraph.tensors[out].dtype == "int16"
+    inputs = [model.example(i).permute(0, 2, 3, 1).numpy() for i in (7, 8)]
+    assert_host_c_equals_golden(compiled, inputs, tmp_path / "host", f"seed {seed}")
