@@ -56,6 +56,12 @@ def output_dtype(params: RNNPoolParams) -> type:
     return np.int16 if params.out_bits == 16 else np.int8
 
 
+def per_patch_int8_only(params: RNNPoolParams) -> None:
+    """The per-patch kernels (rnnpool_s8, rnnpool_offset_s8) write int8 only; rnnpool_layer_s8 also int16."""
+    if params.out_bits != 8:
+        raise KernelRangeError(f"out_bits {params.out_bits}: a per-patch RNNPool kernel writes int8 (8) only")
+
+
 def requantize_rnnpool(params: RNNPoolParams, states: np.ndarray) -> np.ndarray:
     """rnnpool_s8's last step: int16 states -> int8 (or int16, out_bits), clamp(round_shift(state, out_shift))."""
     return clamp(round_shift(states, params.out_shift), params.act_min, params.act_max).astype(output_dtype(params))
@@ -80,6 +86,7 @@ def rnnpool_s8(
     params: RNNPoolParams, input: np.ndarray, y0: int, x0: int, rnn1: FastGRNNWeights, rnn2: FastGRNNWeights
 ) -> np.ndarray:
     """rnnpool_s8: as rnnpool_wide_s8, requantised to int8."""
+    per_patch_int8_only(params)
     return requantize_rnnpool(params, rnnpool_wide_s8(params, input, y0, x0, rnn1, rnn2))
 
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from hil.kernels_ref.fixed import KernelRangeError, clamp, round_shift
 from hil.kernels_ref.params import FastGRNNWeights, RNNPoolParams
-from hil.kernels_ref.rnnpool import output_dtype, rnnpool_patches_wide, rnnpool_wide_s8
+from hil.kernels_ref.rnnpool import output_dtype, per_patch_int8_only, rnnpool_patches_wide, rnnpool_wide_s8
 
 
 def requantize_offset(params: RNNPoolParams, states: np.ndarray, offset: np.ndarray) -> np.ndarray:
@@ -31,6 +31,7 @@ def rnnpool_offset_s8(
     offset: np.ndarray,
 ) -> np.ndarray:
     """rnnpool_offset_s8: the patch at (y0, x0) of batch 0 of an NHWC int8 map -> 4*h2 int8."""
+    per_patch_int8_only(params)
     return requantize_offset(params, rnnpool_wide_s8(params, input, y0, x0, rnn1, rnn2), offset)
 
 

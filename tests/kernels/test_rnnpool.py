@@ -17,6 +17,7 @@ from hil.kernels_ref import (
     rnnpool_s8,
     rnnpool_wide_s8,
 )
+from hil.kernels_ref.fixed import KernelRangeError
 from tests.kernels.conftest import random_cell, snr_db
 
 X_EXP = -5  # int8 input map: real = q / 32
@@ -218,7 +219,8 @@ def test_layer_kernel_writes_int16_when_widened(host: HostKernels, seed: int) ->
 
 
 def test_per_patch_kernels_and_a_bad_width_are_refused(host: HostKernels) -> None:
-    """rnnpool_s8 writes int8 only and the layer int8 or int16: out_bits 16 per patch, or 12 anywhere, is refused."""
+    """rnnpool_s8 writes int8 only and the layer int8 or int16: out_bits 16 per patch (C and twin), or 12 anywhere,
+    is refused."""
     from dataclasses import replace
 
     rng = np.random.default_rng(9500)
@@ -226,5 +228,7 @@ def test_per_patch_kernels_and_a_bad_width_are_refused(host: HostKernels) -> Non
     fmap = rng.integers(-128, 128, (1, 2, 2, 2), dtype=np.int8)
     with pytest.raises(HostKernelError):
         host.rnnpool_s8(replace(pool, out_bits=16), fmap, 0, 0, w1, w2)
+    with pytest.raises(KernelRangeError, match="a per-patch RNNPool kernel writes int8"):
+        rnnpool_s8(replace(pool, out_bits=16), fmap, 0, 0, w1, w2)
     status, _ = _c_rnnpool_layer(host, replace(pool, out_bits=12), fmap, 1, w1, w2, None, (1, 1, 1, 12))
     assert status != 0
