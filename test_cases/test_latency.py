@@ -8,15 +8,21 @@ import statistics
 import numpy as np
 
 from hil.board_description import load_board
+from hil.catalog.spec import ModelSpec
 from hil.dut import Dut
 from hil.link.messages import INPUT_HEADER_BYTES
+from hil.plugin.options import HilOptions
 from hil.plugin.results_fixture import TestRecord
 from hil.report.figures import latency_histogram
 
 RUNS = 10
 
 
-def test_latency_is_measured_and_repeatable(dut: Dut, hil_results: TestRecord) -> None:
+def test_latency_is_measured_and_repeatable(
+    dut: Dut, hil_results: TestRecord, hil_options: HilOptions, model_spec: ModelSpec
+) -> None:
+    """The median of RUNS inferences, held to the latency budget: --hil-latency-budget in the run's unit, else the
+    model's instruction budget under an emulator (a board counts cycles, which no instruction count bounds)."""
     dut.infer([np.zeros(spec.shape, dtype=spec.numpy_dtype) for spec in dut.info.inputs])
     timings = dut.time_runs(RUNS)
     silicon = timings[0].silicon
@@ -25,7 +31,9 @@ def test_latency_is_measured_and_repeatable(dut: Dut, hil_results: TestRecord) -
     ordered = sorted(values)
     median = statistics.median(ordered)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    hil_results.metric("latency_median", median, unit)
+    budget = hil_options.latency_budget or (None if silicon else model_spec.budgets.latency_instructions)
+    within = budget is None or median <= budget
+    hil_results.metric("latency_median", median, unit, threshold=budget, passed=None if budget is None else within)
     hil_results.metric("latency_p95", p95, unit)
     if silicon:
         hil_results.metric("latency_median_s", median / dut.info.core_clock_hz, "s")
@@ -40,6 +48,10 @@ def test_latency_is_measured_and_repeatable(dut: Dut, hil_results: TestRecord) -
         )
     hil_results.image("latency", latency_histogram(values, unit, f"{RUNS} runs after one warm-up"))
     assert median > 0, "the device timer did not advance during inference"
+    assert within, (
+        f"latency median {median:,.0f} {unit.split(' ')[0]} over the budget of {budget:,} "
+        f"({'--hil-latency-budget' if hil_options.latency_budget else 'the model spec'})"
+    )
     if not silicon:
         # One timer tick (40 instructions) of jitter, and one more per wait for streamed input: the device takes each
         # wait's ticks out of the time, and both ends of a wait are whole ticks.

@@ -52,7 +52,9 @@ def _face_test_images(count: int) -> list[tuple[np.ndarray, np.ndarray]]:
     return [generator.image("test", index) for index in range(count)]
 
 
-def _face(name: str, registry_name: str, flash_kb: int, ram_kb: int, description: str) -> ModelSpec:
+def _face(
+    name: str, registry_name: str, flash_kb: int, ram_kb: int, latency_instructions: int, description: str
+) -> ModelSpec:
     build = _face_model(registry_name)
     return ModelSpec(
         name=name,
@@ -82,7 +84,12 @@ def _face(name: str, registry_name: str, flash_kb: int, ram_kb: int, description
         bit_widths="search",
         bit_width_arena_budget=ram_kb * 1024 - reserved_ram_bytes(),
         # Flash: the article's figures (MODELS.md), the floor to beat; RAM: half the article's 185 KB for the M4.
-        budgets=Budgets(flash_bytes=flash_kb * 1024, ram_bytes=ram_kb * 1024),
+        # Latency: what int16 may cost (issue 12), 5 % over the all-int8 model's instructions under QEMU: 252.8 M (M4)
+        # and 485.6 M (QVGA) by hil.bench.profile over semihosting, plus the 0.8 M that UART's or rtt's input reads
+        # add (the M4 measured 264.72 M over semihosting, 265.54 M over UART and rtt).
+        budgets=Budgets(
+            flash_bytes=flash_kb * 1024, ram_bytes=ram_kb * 1024, latency_instructions=latency_instructions
+        ),
         description=description,
         aliases=(registry_name,),
     )
@@ -104,9 +111,14 @@ CATALOG: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
         _face(
-            "rnnpool_face_m4", "m4", 160, 96, "RNNPool_Face_M4: the article's sparse face detector (56 K parameters)"
+            "rnnpool_face_m4",
+            "m4",
+            160,
+            96,
+            266_300_000,
+            "RNNPool_Face_M4: the article's sparse face detector (56 K parameters)",
         ),
-        _face("rnnpool_face_qvga", "qvga", 450, 128, "RNNPool_Face_QVGA_Monochrome (339 K parameters)"),
+        _face("rnnpool_face_qvga", "qvga", 450, 128, 510_700_000, "RNNPool_Face_QVGA_Monochrome (339 K parameters)"),
         _handwritten(conv_test_model, lambda inputs: [conv_test_model.reference(inputs[0])]),
         _handwritten(null_model, lambda inputs: [np.asarray(inputs[0]).copy()]),
     )

@@ -25,7 +25,7 @@ class Budgets:
 
     flash_bytes: int | None = None
     ram_bytes: int | None = None
-    latency_instructions: int | None = None
+    latency_instructions: int | None = None  # median instructions per inference under an emulator (test_latency)
 
 
 @dataclass(frozen=True)

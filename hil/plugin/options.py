@@ -43,6 +43,7 @@ class HilOptions:
     run_timeout: float
     ram_budget: int | None
     flash_budget: int | None
+    latency_budget: int | None  # in the run's unit: instructions under an emulator, cycles on a board
     farm: Path | None
     lock_dir: Path | None
     labgrid_coordinator: str | None
@@ -102,6 +103,13 @@ _OPTIONS: tuple[tuple[str, str, str, type], ...] = (
     ("--hil-run-timeout", "hil_run_timeout", "seconds one inference may take", float),
     ("--hil-ram-budget", "hil_ram_budget", "RAM budget in bytes (default: the board's)", int),
     ("--hil-flash-budget", "hil_flash_budget", "flash budget in bytes (default: the board's)", int),
+    (
+        "--hil-latency-budget",
+        "hil_latency_budget",
+        "most instructions (emulator) or cycles (board) the median inference may take (default: the model's "
+        "instruction budget, under an emulator)",
+        int,
+    ),
     ("--hil-farm", "hil_farm", "farm file (YAML): each worker locks one of its boards; --board may name one", str),
     ("--hil-lock-dir", "hil_lock_dir", "board locks shared by every worker (default $HIL_LOCK_DIR or /tmp)", str),
     ("--hil-labgrid-coordinator", "hil_labgrid_coordinator", "labgrid coordinator HOST:PORT for farm places", str),
@@ -190,6 +198,7 @@ def options_from_config(config: pytest.Config) -> HilOptions:
         run_timeout=get["hil_run_timeout"],
         ram_budget=get["hil_ram_budget"],
         flash_budget=get["hil_flash_budget"],
+        latency_budget=get["hil_latency_budget"],
         farm=Path(get["hil_farm"]) if get["hil_farm"] else None,
         lock_dir=Path(get["hil_lock_dir"]) if get["hil_lock_dir"] else None,
         labgrid_coordinator=get["hil_labgrid_coordinator"],
