@@ -31,6 +31,7 @@ INI_VALUES = {
     "hil_run_timeout": ("7.5", "run_timeout", 7.5),
     "hil_ram_budget": ("1000", "ram_budget", 1000),
     "hil_flash_budget": ("2000", "flash_budget", 2000),
+    "hil_latency_budget": ("3000", "latency_budget", 3000),
     "hil_farm": ("farm.yaml", "farm", "farm.yaml"),
     "hil_lock_dir": ("locks", "lock_dir", "locks"),
     "hil_labgrid_coordinator": ("coordinator:20408", "labgrid_coordinator", "coordinator:20408"),
