@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from hil.kernels_ref.fastgrnn import fastgrnn_step_s16
+from hil.kernels_ref.fc_a16 import DTYPES
 from hil.kernels_ref.fixed import KernelRangeError, clamp, round_shift
 from hil.kernels_ref.params import FastGRNNParams, FastGRNNWeights, RNNPoolParams
 
@@ -51,9 +52,9 @@ def rnnpool_patches_wide(
 
 def output_dtype(params: RNNPoolParams) -> type:
     """The requantised output's type: int8, or int16 where the layer's output was widened (out_bits 16)."""
-    if params.out_bits not in (8, 16):
+    if params.out_bits not in DTYPES:
         raise KernelRangeError(f"out_bits {params.out_bits}: RNNPool writes int8 (8) or int16 (16)")
-    return np.int16 if params.out_bits == 16 else np.int8
+    return DTYPES[params.out_bits]
 
 
 def per_patch_int8_only(params: RNNPoolParams) -> None:
