@@ -34,13 +34,13 @@ static void dot_2x2(int32_t in_bits, const void *x, int32_t i0, int32_t i1, cons
     }
 }
 
-/* Output pixels (oy, ox) and (oy, ox + 1), every tap of both inside the input (x: the first pixel's top-left tap),
- * output channels in pairs; an odd last channel goes through dot_2x2 with its filter twice. The window's sums are
- * int32: exact for an int8 input (at most 2^30), and for an int16 one when the caller keeps the fan-in below
- * DOT_S16_MAX_N. out: the first pixel's index in the output. */
-static void pixel_pair(const hil_conv_a16_params *params, const int8_t *out_shift, const void *x, int32_t in_w,
-                       int32_t in_c, const int8_t *filter, int32_t k_h, int32_t k_w, const int32_t *bias,
-                       int32_t out_c, void *output, int32_t out)
+/* Output pixels (oy, ox) and (oy, ox + 1), every tap of both inside the input x (first: the element index of the
+ * first pixel's top-left tap), output channels in pairs; an odd last channel goes through dot_2x2 with its filter
+ * twice. The window's sums are int32: exact for an int8 input (at most 2^30), and for an int16 one when the caller
+ * keeps the fan-in below DOT_S16_MAX_N. out: the first pixel's index in the output. */
+static void pixel_pair(const hil_conv_a16_params *params, const int8_t *out_shift, const void *x, int32_t first,
+                       int32_t in_w, int32_t in_c, const int8_t *filter, int32_t k_h, int32_t k_w,
+                       const int32_t *bias, int32_t out_c, void *output, int32_t out)
 {
     const int32_t dx = params->stride_w * in_c, taps = k_h * k_w * in_c;
     for (int32_t oc = 0; oc < out_c; oc += 2) {
@@ -48,7 +48,7 @@ static void pixel_pair(const hil_conv_a16_params *params, const int8_t *out_shif
         const int8_t *f0 = filter + oc * taps, *f1 = filter + oc1 * taps;
         int32_t acc[4] = {0, 0, 0, 0};
         for (int32_t ky = 0; ky < k_h; ++ky) {
-            const int32_t row = ky * in_w * in_c;
+            const int32_t row = first + ky * in_w * in_c;
             if (params->stride_w == 1) { /* a tap row is k_w * in_c contiguous elements for both pixels */
                 dot_2x2(params->in_bits, x, row, row + dx, f0 + ky * k_w * in_c, f1 + ky * k_w * in_c, k_w * in_c,
                         acc);
@@ -96,11 +96,8 @@ hil_kernel_status conv2d_a16(const hil_conv_a16_params *params, const int8_t *ou
                 const int32_t ix0 = ox * params->stride_w - params->pad_w;
                 if ((params->in_bits == 8 || k_h * k_w * in_c < DOT_S16_MAX_N) && ox + 1 < out_w && iy0 >= 0 &&
                     iy0 + k_h <= in_h && ix0 >= 0 && ix0 + params->stride_w + k_w <= in_w) {
-                    const int32_t first = in_base + (iy0 * in_w + ix0) * in_c;
-                    const void *x = params->in_bits == 8 ? (const void *)((const int8_t *)input + first)
-                                                         : (const void *)((const int16_t *)input + first);
-                    pixel_pair(params, out_shift, x, in_w, in_c, filter, k_h, k_w, bias, out_c, output,
-                               out_base + (oy * out_w + ox) * out_c);
+                    pixel_pair(params, out_shift, input, in_base + (iy0 * in_w + ix0) * in_c, in_w, in_c, filter,
+                               k_h, k_w, bias, out_c, output, out_base + (oy * out_w + ox) * out_c);
                     ++ox;
                     continue;
                 }
