@@ -33,8 +33,7 @@ def test_latency_is_measured_and_repeatable(
     median = statistics.median(ordered)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
     budget = hil_options.latency_budget or (None if silicon else model_spec.budgets.latency_instructions)
-    within = budget is None or median <= budget
-    hil_results.metric("latency_median", median, unit, threshold=budget, passed=None if budget is None else within)
+    hil_results.metric("latency_median", median, unit, threshold=budget)
     hil_results.metric("latency_p95", p95, unit)
     if silicon:
         hil_results.metric("latency_median_s", median / dut.info.core_clock_hz, "s")
@@ -49,7 +48,7 @@ def test_latency_is_measured_and_repeatable(
         )
     hil_results.image("latency", latency_histogram(values, unit, f"{RUNS} runs after one warm-up"))
     assert median > 0, "the device timer did not advance during inference"
-    assert within, (
+    assert budget is None or median <= budget, (
         f"latency median {median:,.0f} {counted} over the budget of {budget:,} "
         f"({'--hil-latency-budget' if hil_options.latency_budget else 'the model spec'})"
     )

@@ -91,6 +91,8 @@ class TestRecord:
         better: str = "lower",
         item: str = "",
     ) -> None:
+        if passed is None and threshold is not None:  # a figure with a threshold says whether it met it
+            passed = value >= threshold if better == "higher" else value <= threshold
         row = MetricRow(self.item.nodeid, name, float(value), unit, threshold, passed, better, item, self.model)
         self.recorder.add(row)
         # A JUnit <property> per figure, so a CI's test view can chart it next to the test.

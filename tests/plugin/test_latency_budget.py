@@ -34,7 +34,9 @@ def test_a_latency_over_the_budget_fails_naming_both(pytester: pytest.Pytester, 
 
     within = _latency_run(pytester, tmp_path / "within", "--hil-latency-budget", f"{median['value']:.0f}")
     within.assert_outcomes(passed=1)
+    # a figure with a threshold records whether it met it (hil_results.metric derives it)
     assert _median(tmp_path / "within")["threshold"] == median["value"]
+    assert _median(tmp_path / "within")["passed"] is True
 
     limit = int(median["value"]) - 1
     over = _latency_run(pytester, tmp_path / "over", "--hil-latency-budget", str(limit))
