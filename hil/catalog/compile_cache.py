@@ -59,6 +59,7 @@ def compile_key(spec: ModelSpec, model, calibration: np.ndarray) -> str:
         spec.objective_outputs,
     )
     choices += (spec.stream_input,) if spec.stream_input else ()  # keys of compiles without it stay as they were
+    choices += (spec.bit_width_latency_budget,) if spec.bit_width_latency_budget is not None else ()
     digest.update(repr((spec.name, spec.input_shape, spec.output_names, choices, repr(model))).encode())
     for name, tensor in sorted(model.state_dict().items()):
         digest.update(name.encode())
@@ -120,6 +121,7 @@ def _compile(spec: ModelSpec, model, calibration: np.ndarray, directory: Path) -
         list(spec.objective_outputs),
         spec.stream_input,
         spec.output_measure,
+        spec.bit_width_latency_budget,
     )
 
 

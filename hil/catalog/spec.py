@@ -67,7 +67,8 @@ class ModelSpec:
     A model written directly in C (no float model) has `build=None` and `sources`, which writes its C into a
     folder; `sources` set beside `build` replaces the compiler's C (a test's deliberately broken copy).
     `reference` computes such a model's exact integer outputs on the host.
-    bit_widths and bit_width_arena_budget: how the compiler chooses activation widths (compile_model).
+    bit_widths, bit_width_arena_budget and bit_width_latency_budget: how the compiler chooses activation widths
+    (compile_model).
     exponents: how it chooses activation exponents (hil.compiler.exponent_search). output_measure and
     objective_outputs: the SNRs both searches raise (an empty objective means every output).
     normalise: uint8 pixels at the input size (H x W grey, H x W x 3 RGB) to the float input without the batch
@@ -101,6 +102,9 @@ class ModelSpec:
     # Activation widths (hil compile --bit-widths): "int8", or "search" within bit_width_arena_budget arena bytes.
     bit_widths: str = "int8"
     bit_width_arena_budget: int | None = None
+    # Instructions per inference the search's int16 choices may add over int8, by its cost model (hil.compiler.
+    # width_cost; hil compile --latency-budget); None: no limit.
+    bit_width_latency_budget: int | None = None
     # Activation exponents (hil compile --exponents): "calibrated" (each tensor's calibrated max) or "search".
     exponents: str = "calibrated"
     # What both searches raise (hil compile --output-measure; hil.compiler.output_measures): "outputs", the SNRs of

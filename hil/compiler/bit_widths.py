@@ -9,7 +9,8 @@ the golden model's SNR within 1 dB on the face models (tests/compiler/test_bit_w
 kernels' inner steps). Unlike the golden model it needs no integer kernel for a width, so it can weigh widths the
 kernels do not have yet.
 The bytes come from the memory planner: the arena of the scheduled graph with the chosen tensors at int16, the
-fused steps' row rings doubled for the int16 tensors they hold, minus the int8 arena."""
+fused steps' row rings doubled for the int16 tensors they hold, minus the int8 arena. The instructions they add come
+from a cost model (width_cost), so a latency budget, when given, bounds the search too."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
-from hil.compiler import float_executor
+from hil.compiler import float_executor, width_cost
 from hil.compiler.ir import Graph
 from hil.compiler.output_measures import OutputMeasure, measure_for
 from hil.compiler.qgraph import DATA_MOVES, QGraph, on_grid
@@ -36,13 +37,15 @@ SHARED_GRID = (*DATA_MOVES, "maxpool", "flatten_chw", "zero_pad", "pad", "flatte
 @dataclass(frozen=True)
 class WidthChoice:
     """One widened tensor group and why: the output SNR it added (the search's objective: the mean of its
-    objective SNRs, in dB) and the arena bytes it cost when it was taken."""
+    objective SNRs, in dB), the arena bytes and the instructions per inference (width_cost's estimate) it cost when
+    it was taken."""
 
     tensors: tuple[str, ...]
     layer: str
     bits: int
     snr_gain_db: float
     arena_bytes: int
+    instructions: int
 
 
 @dataclass
@@ -50,7 +53,9 @@ class WidthSearch:
     """What the search chose against which budget, on which SNRs (objective, their mean raised); applied lists the
     tensors the compiled code runs at int16.
     arena_bytes is the search's estimate (the int8 schedule's order kept, so at least the real cost);
-    planned_arena_bytes the arena the compiled model's own schedule and plan take for the chosen widths."""
+    planned_arena_bytes the arena the compiled model's own schedule and plan take for the chosen widths.
+    instructions: what the choices add per inference over int8, by width_cost's estimate, against
+    latency_budget_instructions (None: no latency budget)."""
 
     mode: str
     arena_budget_bytes: int | None
@@ -63,6 +68,8 @@ class WidthSearch:
     applied: list[str] = field(default_factory=list)
     reason: str = ""
     planned_arena_bytes: int | None = None
+    latency_budget_instructions: int | None = None
+    instructions: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -200,9 +207,11 @@ def search(
     stream_input: bool = False,
     objective: tuple[str, ...] = (),
     measure: OutputMeasure | None = None,
+    latency_budget: int | None = None,
 ) -> WidthSearch:
     """Greedy widening within arena_budget bytes (None: no limit): each round re-measures every remaining group's
-    gain on top of the widths taken so far and takes the best gain per extra arena byte (free ones first).
+    gain on top of the widths taken so far and takes the best gain per extra arena byte (free ones first), among
+    those whose instructions (width_cost's estimate, over int8) stay within latency_budget (None: no limit).
     candidates: which groups may be widened (default: all, to weigh widths the kernels lack). stream_input: plan the
     arena for the streamed schedule the model will run (schedule.stream_front). measure: the SNRs of the outputs
     (output_measures; default one per output tensor); objective: those whose mean the search raises (default all).
@@ -217,12 +226,13 @@ def search(
     objective = tuple(t for t in objective or base_snr if t in base_snr)
     mean = lambda snr: sum(snr[t] for t in objective) / len(objective)  # noqa: E731
     result = WidthSearch("search", arena_budget, base_arena, base_arena, base_snr, base_snr, list(objective))
+    result.latency_budget_instructions = latency_budget
     if arena_budget is not None and base_arena > arena_budget:
         result.reason = f"the int8 arena ({base_arena:,} B) is already over the budget ({arena_budget:,} B)"
         return result
     groups = [g for g in width_groups(qgraph) if candidates is None or candidates(g)]
     wide: set[str] = set()
-    arena, reached = base_arena, mean(base_snr)
+    arena, reached, instructions = base_arena, mean(base_snr), 0
     while groups:
         best = None
         for group in groups:
@@ -233,22 +243,30 @@ def search(
             cost = arena_bytes(qgraph, steps, wide | set(group)) - arena
             if arena_budget is not None and arena + cost > arena_budget:
                 continue
+            slower = width_cost.extra_instructions(graph, qgraph, wide | set(group))
+            if latency_budget is not None and slower > latency_budget:
+                continue
             score = (cost > 0, -gain / max(cost, 1))
             if best is None or score < best[0]:
-                best = (score, group, cost, gain, snr)
+                best = (score, group, cost, gain, snr, slower)
         if best is None:
             break
-        _, group, cost, gain, snr = best
+        _, group, cost, gain, snr, slower = best
         simulator.accept(group)
         wide |= set(group)
         groups.remove(group)
         arena += cost
         reached += gain
-        result.choices.append(WidthChoice(group, _layer(qgraph, group), 16, round(float(gain), 2), cost))
+        result.choices.append(
+            WidthChoice(group, _layer(qgraph, group), 16, round(float(gain), 2), cost, slower - instructions)
+        )
+        instructions = slower
         result.snr_db = snr
-    result.arena_bytes = arena
+    result.arena_bytes, result.instructions = arena, instructions
+    within = "" if latency_budget is None else f" (latency budget {latency_budget:,})"
     result.reason = (
         f"{len(result.choices)} groups widened to int16: mean SNR of {', '.join(objective)} "
-        f"{mean(base_snr):.1f} -> {reached:.1f} dB for {arena - base_arena:,} arena bytes"
+        f"{mean(base_snr):.1f} -> {reached:.1f} dB for {arena - base_arena:,} arena bytes and an estimated "
+        f"{instructions:,} more instructions per inference{within}"
     )
     return result

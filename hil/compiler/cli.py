@@ -82,18 +82,26 @@ def ram_estimate(arena_bytes: int, board_name: str, model_budget: int | None = N
     }
 
 
-def bit_width_spec(spec, mode: str | None, board: str, ram_budget: int | None):
+def bit_width_spec(spec, mode: str | None, board: str, ram_budget: int | None, latency_budget: int | None = None):
     """spec with --bit-widths (None: the model's choice): search gets the RAM budget (--ram-budget, else the
     smaller of the board's and the model's) less what the firmware reserves besides the arena (stack, link
-    buffers, static data)."""
+    buffers, static data), and the instructions its int16 choices may add (--latency-budget, else the model's)."""
     from hil.build.firmware_builder import reserved_ram_bytes
 
     mode = mode or spec.bit_widths
     if ram_budget is None:
         budgets = (ram_estimate(0, board)["budget_bytes"], spec.budgets.ram_bytes)
         ram_budget = min(b for b in budgets if b is not None)
-    arena_budget = ram_budget - reserved_ram_bytes()
-    return replace(spec, bit_widths=mode, bit_width_arena_budget=arena_budget if mode == "search" else None), ram_budget
+    if latency_budget is not None and latency_budget < 0:
+        raise HilError(f"--latency-budget {latency_budget}: expected the instructions int16 may add, 0 or more")
+    searched = mode == "search"
+    latency = latency_budget if latency_budget is not None else spec.bit_width_latency_budget
+    return replace(
+        spec,
+        bit_widths=mode,
+        bit_width_arena_budget=ram_budget - reserved_ram_bytes() if searched else None,
+        bit_width_latency_budget=latency if searched else None,
+    ), ram_budget
 
 
 def bit_width_record(compiled: CompiledModel, ram_budget: int) -> dict:
@@ -167,7 +175,7 @@ def _compile(args: argparse.Namespace) -> dict:
         spec = replace(spec, stream_input=args.stream_input == "on")
     if args.output_measure:
         spec = replace(spec, output_measure=args.output_measure)
-    spec, ram_budget = bit_width_spec(spec, args.bit_widths, args.board, args.ram_budget)
+    spec, ram_budget = bit_width_spec(spec, args.bit_widths, args.board, args.ram_budget, args.latency_budget)
     compiled = compile_spec(spec, directory=args.output)
     result = compile_summary(compiled, args.board, spec.budgets.ram_bytes)
     result["bit_widths"] = bit_width_record(compiled, ram_budget)
@@ -196,12 +204,17 @@ def _compile(args: argparse.Namespace) -> dict:
         extra = planned - widths["arena_int8_bytes"] if planned is not None else None
         print(
             f"bit widths ({widths['mode']}): {widths['reason']}"
-            + (f" (estimated; the compiled plan: {extra:+,} B)" if extra is not None and widths["choices"] else "")
+            + (
+                f" (arena estimated; the compiled plan: {extra:+,} B)"
+                if extra is not None and widths["choices"]
+                else ""
+            )
         )
         for choice in widths["choices"]:
             print(
                 f"  int{choice['bits']} {choice['layer']} ({', '.join(choice['tensors'])}): "
-                f"+{choice['snr_gain_db']:.2f} dB for {choice['arena_bytes']:,} arena bytes"
+                f"+{choice['snr_gain_db']:.2f} dB for {choice['arena_bytes']:,} arena bytes, "
+                f"{choice['instructions']:,} instructions (estimated)"
             )
         chosen = result["exponents"]
         if chosen["mode"] == "search":
@@ -265,6 +278,12 @@ def add_compile_command(subparsers) -> argparse.ArgumentParser:
         "--ram-budget",
         type=int,
         help="RAM+CCM bytes the bit-width search must fit (default: the board's or the model's budget, the smaller)",
+    )
+    command.add_argument(
+        "--latency-budget",
+        type=int,
+        help="instructions per inference the bit-width search's int16 choices may add over int8, by its cost model "
+        "(hil/compiler/width_cost.py; default: the model's budget, if it has one)",
     )
     command.set_defaults(handler=_compile)
     return command

@@ -52,14 +52,16 @@ def compile_model(
     objective_outputs: list[str] | None = None,
     stream_input: bool = False,
     measure: str = "outputs",
+    latency_budget: int | None = None,
 ) -> CompiledModel:
     """Compiles model (run once on example, [B, C, H, W]) calibrated on NHWC float inputs; C goes to directory.
     Both searches raise the mean of the SNRs of measure (output_measures): 'outputs', those of objective_outputs
     (default all outputs) over all their values; 'faces', a face detector's loc at its face anchors and its conf.
     exponents 'search' moves activations to finer exponents where the golden model's SNR rises (exponent_search);
     'calibrated' keeps each tensor's calibrated maximum. bit_widths 'search' widens to int16 the activations
-    bit_widths.search picks within arena_budget bytes, among those with int16 kernels (quantize.can_widen); 'int8'
-    keeps every activation int8.
+    bit_widths.search picks within arena_budget bytes and latency_budget instructions per inference more than int8
+    (its cost model's estimate; None: no limit), among those with int16 kernels (quantize.can_widen); 'int8' keeps
+    every activation int8.
     stream_input: the model reads its input by rows (hil_input_read) into a row pipeline of its first layers
     (schedule.stream_front), so neither the input nor those layers' maps are held whole in the arena."""
     graph = optimize(capture(model, example))
@@ -75,7 +77,7 @@ def compile_model(
         inputs = calibration[: widths_search.SEARCH_IMAGES]
         supported = lambda group: all(can_widen(graph, t) for t in group)  # noqa: E731
         search = widths_search.search(
-            graph, qgraph, inputs, arena_budget, supported, stream_input, tuple(objective), snrs
+            graph, qgraph, inputs, arena_budget, supported, stream_input, tuple(objective), snrs, latency_budget
         )
         wide = {t: 16 for choice in search.choices for t in choice.tensors}
         qgraph = quantize(graph, ranges, wide)
