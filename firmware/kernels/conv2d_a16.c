@@ -80,11 +80,10 @@ hil_kernel_status conv2d_a16(const hil_conv_a16_params *params, const int8_t *ou
     const int32_t in_h = input_dims->h, in_w = input_dims->w, in_c = input_dims->c;
     const int32_t k_h = filter_dims->h, k_w = filter_dims->w;
     const int32_t out_h = output_dims->h, out_w = output_dims->w, out_c = output_dims->c;
-    const int32_t top = (1 << (params->out_bits - 1)) - 1;
-    const int32_t lo = params->act_min, hi = params->act_max;
     if (filter_dims->c != in_c || filter_dims->n != out_c || params->stride_h < 1 || params->stride_w < 1 ||
         input_dims->n != output_dims->n || k_h < 1 || k_w < 1 || k_h * k_w * in_c > CONV2D_A16_MAX_FAN_IN ||
-        lo < -top - 1 || hi > top || lo > hi || !hil_nn_shifts_valid(out_shift, out_c)) {
+        !hil_a16_clamp_valid(params->act_min, params->act_max, params->out_bits) ||
+        !hil_nn_shifts_valid(out_shift, out_c)) {
         return HIL_KERNEL_ARG_ERROR;
     }
     for (int32_t b = 0; b < input_dims->n; ++b) {

@@ -26,14 +26,14 @@ hil_kernel_status fully_connected_a16(const hil_fc_a16_params *params, const int
     }
     const int32_t rows = input_dims->n * input_dims->h * input_dims->w;
     const int32_t n = input_dims->c, m = output_dims->c;
-    const int32_t top = (1 << (params->out_bits - 1)) - 1;
-    const int32_t lo = params->act_min, hi = params->act_max;
     const int wide_in = params->in_bits == 16;
     if (n < 1 || n > 65536 || m < 1 || filter_dims->n != m || filter_dims->h != 1 ||
         filter_dims->w != 1 || filter_dims->c != n || output_dims->n * output_dims->h * output_dims->w != rows ||
-        lo < -top - 1 || hi > top || lo > hi || !hil_nn_shifts_valid(out_shift, m)) {
+        !hil_a16_clamp_valid(params->act_min, params->act_max, params->out_bits) ||
+        !hil_nn_shifts_valid(out_shift, m)) {
         return HIL_KERNEL_ARG_ERROR;
     }
+    const int32_t lo = params->act_min, hi = params->act_max;
     for (int32_t r = 0; r < rows; ++r) {
         for (int32_t o = 0; o < m; ++o) {
             const int32_t start = bias ? bias[o] : 0;

@@ -564,6 +564,13 @@ static inline int hil_a16_width_valid(int32_t bits)
     return bits == 8 || bits == 16;
 }
 
+/* An activation clamp [lo, hi] in order and within a tensor of bits (8 or 16): a wider one the store truncates. */
+static inline int hil_a16_clamp_valid(int32_t lo, int32_t hi, int32_t bits)
+{
+    const int32_t top = (1 << (bits - 1)) - 1;
+    return hil_a16_width_valid(bits) && lo >= -top - 1 && hi <= top && lo <= hi;
+}
+
 static inline int32_t hil_a16_load(const void *data, int32_t i, int32_t bits)
 {
     return bits == 16 ? ((const int16_t *)data)[i] : ((const int8_t *)data)[i];

@@ -167,7 +167,8 @@ hil_kernel_status rnnpool_s8(const hil_context *ctx, const hil_rnnpool_params *p
                              const hil_fastgrnn_weights *rnn2, int8_t *output)
 {
     if (hil_nn_rnnpool_check(ctx, params, input_dims, input, y0, x0, rnn1, rnn2) != HIL_KERNEL_OK || !output ||
-        params->out_shift < 0 || params->out_shift > 31 || params->out_bits != 8) {
+        params->out_shift < 0 || params->out_shift > 31 || params->out_bits != 8 ||
+        !hil_a16_clamp_valid(params->act_min, params->act_max, 8)) {
         return HIL_KERNEL_ARG_ERROR;
     }
     const hil_rnnpool_scratch s = hil_nn_rnnpool_one_patch(ctx, params, input_dims, input, y0, x0, rnn1, rnn2);

@@ -18,9 +18,15 @@ def check_widths(params: FullyConnectedA16Params | ConvA16Params) -> None:
     """The _a16 kernels' widths: 8 or 16 bits each, the clamp within the output's range."""
     if params.in_bits not in DTYPES or params.out_bits not in DTYPES:
         raise KernelRangeError(f"widths {params.in_bits}/{params.out_bits}: expected 8 or 16 bits")
-    top = 2 ** (params.out_bits - 1) - 1
-    if not -top - 1 <= params.act_min <= params.act_max <= top:
-        raise KernelRangeError(f"clamp {params.act_min}..{params.act_max} outside int{params.out_bits}")
+    check_clamp(params.act_min, params.act_max, params.out_bits)
+
+
+def check_clamp(act_min: int, act_max: int, bits: int) -> None:
+    """A clamp an output of bits (8 or 16) can hold, in order: a wider one would be truncated by the store
+    (hil_a16_clamp_valid in C)."""
+    top = 2 ** (bits - 1) - 1
+    if not -top - 1 <= act_min <= act_max <= top:
+        raise KernelRangeError(f"clamp {act_min}..{act_max} outside int{bits}")
 
 
 def requantize_a16(

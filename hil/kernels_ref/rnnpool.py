@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from hil.kernels_ref.fastgrnn import fastgrnn_step_s16
-from hil.kernels_ref.fc_a16 import DTYPES
+from hil.kernels_ref.fc_a16 import DTYPES, check_clamp
 from hil.kernels_ref.fixed import KernelRangeError, clamp, round_shift
 from hil.kernels_ref.params import FastGRNNParams, FastGRNNWeights, RNNPoolParams
 
@@ -51,9 +51,11 @@ def rnnpool_patches_wide(
 
 
 def output_dtype(params: RNNPoolParams) -> type:
-    """The requantised output's type: int8, or int16 where the layer's output was widened (out_bits 16)."""
+    """The requantised output's type: int8, or int16 where the layer's output was widened (out_bits 16); the clamp
+    must fit it."""
     if params.out_bits not in DTYPES:
         raise KernelRangeError(f"out_bits {params.out_bits}: RNNPool writes int8 (8) or int16 (16)")
+    check_clamp(params.act_min, params.act_max, params.out_bits)
     return DTYPES[params.out_bits]
 
 

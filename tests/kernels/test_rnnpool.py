@@ -232,3 +232,27 @@ def test_per_patch_kernels_and_a_bad_width_are_refused(host: HostKernels) -> Non
         rnnpool_s8(replace(pool, out_bits=16), fmap, 0, 0, w1, w2)
     status, _ = _c_rnnpool_layer(host, replace(pool, out_bits=12), fmap, 1, w1, w2, None, (1, 1, 1, 12))
     assert status != 0
+
+
+def test_a_clamp_the_output_cannot_hold_is_refused(host: HostKernels) -> None:
+    """An act clamp wider than out_bits (the int8 store would truncate 200 to -56) or out of order is refused by the
+    layer kernel, the per-patch kernel and their twins alike."""
+    from dataclasses import replace
+
+    rng = np.random.default_rng(9600)
+    pool, w1, w2, _, _ = random_pool(rng, 2, 2, 2, 3, 3)
+    fmap = rng.integers(-128, 128, (1, 2, 2, 2), dtype=np.int8)
+    for lo, hi in ((-128, 200), (-129, 127), (5, 4)):
+        bad = replace(pool, act_min=lo, act_max=hi)
+        status, _ = _c_rnnpool_layer(host, bad, fmap, 1, w1, w2, None, (1, 1, 1, 12))
+        assert status != 0, (lo, hi)
+        with pytest.raises(HostKernelError):
+            host.rnnpool_s8(bad, fmap, 0, 0, w1, w2)
+        with pytest.raises(KernelRangeError, match=f"clamp {lo}..{hi} outside int8"):
+            rnnpool_layer_s8(bad, fmap, 1, w1, w2)
+        with pytest.raises(KernelRangeError, match=f"clamp {lo}..{hi} outside int8"):
+            rnnpool_s8(bad, fmap, 0, 0, w1, w2)
+    wide = replace(pool, act_min=-128, act_max=200, out_bits=16)
+    status, got = _c_rnnpool_layer(host, wide, fmap, 1, w1, w2, None, (1, 1, 1, 12))
+    assert status == 0
+    np.testing.assert_array_equal(got, rnnpool_layer_s8(wide, fmap, 1, w1, w2))
