@@ -11,6 +11,14 @@ import numpy as np
 DATA_MOVES = ("pad", "slice_channels", "channel_max", "concat_channels", "concat_rows")
 
 
+def is_pointwise(
+    kernel_hw: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int], in_shape: tuple, out_shape: tuple
+) -> bool:
+    """A 1x1 convolution of stride 1 and no padding whose output has its input's size (NHWC shapes): the shape
+    pointwise_conv2d_s8 runs and an MBConv's expansion has, at either width."""
+    return (*kernel_hw, *stride, *padding) == (1, 1, 1, 1, 0, 0) and tuple(in_shape[:3]) == tuple(out_shape[:3])
+
+
 @dataclass
 class QTensor:
     name: str

@@ -10,7 +10,7 @@ import numpy as np
 
 from hil.compiler import activations
 from hil.compiler.ir import Graph, Node
-from hil.compiler.qgraph import DATA_MOVES, QGraph, QNode, QTensor
+from hil.compiler.qgraph import DATA_MOVES, QGraph, QNode, QTensor, is_pointwise
 from hil.errors import CompileError
 from hil.kernels_ref import (
     AddParams,
@@ -215,9 +215,8 @@ def _conv(node: Node, graph: Graph, e: dict[str, int], widths: dict[str, int]) -
         kernel = "conv2d_s8_w16"
     elif groups == 1 and "dilation" not in node.attrs:
         arrays["filter"] = _quantize(ohwi, e_w[:, None, None, None], 8)
-        same_size = graph.tensors[node.inputs[0]].shape == (*graph.tensors[node.output].shape[:3], cin)
-        pointwise = (kh, kw, sh, sw, ph, pw) == (1, 1, 1, 1, 0, 0) and same_size
-        kernel = "pointwise_conv2d_s8" if pointwise else "conv2d_s8"
+        shapes = graph.tensors[node.inputs[0]].shape, graph.tensors[node.output].shape
+        kernel = "pointwise_conv2d_s8" if is_pointwise((kh, kw), (sh, sw), (ph, pw), *shapes) else "conv2d_s8"
     elif groups == cin == cout and "dilation" not in node.attrs:
         arrays["filter"] = _quantize(weight[:, 0].transpose(1, 2, 0)[None], e_w, 8)  # [1, kh, kw, C]: channel last
         kernel = "depthwise_conv2d_s8"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from hil.compiler.qgraph import QGraph, QNode
+from hil.compiler.qgraph import QGraph, QNode, is_pointwise
 from hil.errors import CompileError
 
 ALIGN = 4
@@ -54,8 +54,8 @@ def _wide_expand(graph: QGraph, node: QNode) -> bool:
     if node.kernel != "conv2d_a16" or (node.params.in_bits, node.params.out_bits) != (16, 8):
         return False
     p, (_, kh, kw, _) = node.params, node.arrays["filter"].shape
-    same_size = graph.tensors[node.inputs[0]].shape[:3] == graph.tensors[node.output].shape[:3]
-    return (kh, kw, p.stride_h, p.stride_w, p.pad_h, p.pad_w) == (1, 1, 1, 1, 0, 0) and same_size
+    shapes = graph.tensors[node.inputs[0]].shape, graph.tensors[node.output].shape
+    return is_pointwise((kh, kw), (p.stride_h, p.stride_w), (p.pad_h, p.pad_w), *shapes)
 
 
 def _match_mbconv(graph: QGraph, expand: QNode) -> list[QNode] | None:
