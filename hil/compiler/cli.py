@@ -92,9 +92,13 @@ def bit_width_spec(spec, mode: str | None, board: str, ram_budget: int | None, l
     if ram_budget is None:
         budgets = (ram_estimate(0, board)["budget_bytes"], spec.budgets.ram_bytes)
         ram_budget = min(b for b in budgets if b is not None)
+    searched = mode == "search"
     if latency_budget is not None and latency_budget < 0:
         raise HilError(f"--latency-budget {latency_budget}: expected the instructions int16 may add, 0 or more")
-    searched = mode == "search"
+    if latency_budget is not None and not searched:
+        raise HilError(
+            f"--latency-budget bounds the bit-width search, and --bit-widths is {mode}: pass --bit-widths search"
+        )
     latency = latency_budget if latency_budget is not None else spec.bit_width_latency_budget
     return replace(
         spec,

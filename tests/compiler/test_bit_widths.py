@@ -228,7 +228,7 @@ def test_search_holds_its_latency_budget(m4, calibration_inputs) -> None:
 
 def test_compile_takes_a_latency_budget(tmp_path, capsys) -> None:
     """hil compile --latency-budget 0 widens only what the cost model charges nothing for, a search without one
-    records no budget, and a negative budget is refused in one line."""
+    records no budget, and a negative budget, or one without a search to bound, is refused in one line."""
     args = ["compile", "--model", "examples/autoencoder.py:build", "--bit-widths", "search", "--json"]
     assert main([*args, "-o", str(tmp_path / "zero"), "--ram-budget", "40000", "--latency-budget", "0"]) == 0
     record = json.loads(capsys.readouterr().out)["bit_widths"]
@@ -239,6 +239,9 @@ def test_compile_takes_a_latency_budget(tmp_path, capsys) -> None:
     assert free["latency_budget_instructions"] is None and free["instructions"] > 0
     assert main([*args[:-1], "-o", str(tmp_path / "bad"), "--latency-budget", "-5"]) != 0
     assert "--latency-budget -5: expected the instructions int16 may add, 0 or more" in capsys.readouterr().err
+    plain = ["compile", "--model", "examples/autoencoder.py:build", "--bit-widths", "int8", "--latency-budget", "9"]
+    assert main([*plain, "-o", str(tmp_path / "int8")]) != 0
+    assert "--latency-budget bounds the bit-width search, and --bit-widths is int8" in capsys.readouterr().err
 
 
 def test_the_face_models_widths_fit_issue_12s_latency_allowance() -> None:
