@@ -1,7 +1,7 @@
 """Instructions per layer of a compiled face model under QEMU (mps2-an386, -icount shift=0), with MACs and
 instructions per MAC, hottest first.
 
-    python -m hil.bench.profile --model m4 [--json]        (also: hil profile --model rnnpool_face_m4)
+    python -m hil.bench.profile --model m4 [--bit-widths int8] [--json]   (also: hil profile --model rnnpool_face_m4)
 
 How: the model is compiled as the catalog compiles it and built for the QEMU board with -DHIL_PROFILE_LAYERS, so
 model_run calls hil_profile_layer(-1) on entry and hil_profile_layer(i) after layer i (emit_c). The hook this
@@ -60,9 +60,10 @@ void hil_profile_layer(int32_t index)
 """
 
 
-def compile_for_profile(model: str, work: Path, stream_input: bool | None = None):
+def compile_for_profile(model: str, work: Path, stream_input: bool | None = None, bit_widths: str | None = None):
     """(CompiledModel, test image) of a registered face model, compiled as the catalog compiles it (stream_input:
-    with or without a streamed front, None: the model's choice)."""
+    with or without a streamed front; bit_widths: "int8" or "search", the all-int8 build the catalog's latency
+    budgets and hil.compiler.width_cost's rates are measured against; None: the model's choice)."""
     from dataclasses import replace
 
     from hil.catalog import compile_spec, resolve_model
@@ -72,6 +73,7 @@ def compile_for_profile(model: str, work: Path, stream_input: bool | None = None
         raise HilError(f"--model {model}: expected one of {', '.join(MODEL_NAMES)}")
     spec = resolve_model(f"rnnpool_face_{MODEL_NAMES[model]}")
     spec = spec if stream_input is None else replace(spec, stream_input=stream_input)
+    spec = spec if bit_widths is None else replace(spec, bit_widths=bit_widths)
     compiled = compile_spec(spec, directory=work / "model_c")
     return compiled, synthetic_images(1, "test")[0]
 
@@ -127,9 +129,9 @@ def profile_compiled(compiled, x: np.ndarray, work: Path) -> dict:
     }
 
 
-def profile(model: str, work: Path, stream_input: bool | None = None) -> dict:
+def profile(model: str, work: Path, stream_input: bool | None = None, bit_widths: str | None = None) -> dict:
     """The per-layer profile of a registered face model (a streamed front is one entry, named by its layers)."""
-    compiled, x = compile_for_profile(model, work, stream_input)
+    compiled, x = compile_for_profile(model, work, stream_input, bit_widths)
     return profile_compiled(compiled, x, work)
 
 
@@ -165,15 +167,21 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         choices=("on", "off"),
         help="compile with the input read by rows into a streamed front (default: the model's choice)",
     )
+    parser.add_argument(
+        "--bit-widths",
+        choices=("int8", "search"),
+        help="int8: every activation int8 (the build int16's cost is measured against); search: the bit-width "
+        "search's int16 choices (default: the model's choice)",
+    )
 
 
 def _command(args: argparse.Namespace) -> dict:
     stream = None if args.stream_input is None else args.stream_input == "on"
     if args.workdir is not None:
-        result = profile(args.model, args.workdir, stream)
+        result = profile(args.model, args.workdir, stream, args.bit_widths)
     else:
         with tempfile.TemporaryDirectory(prefix="hil_profile_") as work:
-            result = profile(args.model, Path(work), stream)
+            result = profile(args.model, Path(work), stream, args.bit_widths)
     if not args.json:
         print_profile(result, args.top)
     return result

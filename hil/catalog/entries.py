@@ -61,8 +61,8 @@ def _face_test_images(count: int) -> list[tuple[np.ndarray, np.ndarray]]:
 def _face(
     name: str, registry_name: str, flash_kb: int, ram_kb: int, int8_instructions: int, description: str
 ) -> ModelSpec:
-    """int8_instructions: the all-int8 build's per image under QEMU (hil.bench.profile over semihosting, with the
-    spec's bit_widths "int8")."""
+    """int8_instructions: the all-int8 build's per image under QEMU (python -m hil.bench.profile --model m4|qvga
+    --bit-widths int8, over semihosting)."""
     build = _face_model(registry_name)
     allowance = round(int8_instructions * INT16_LATENCY_ALLOWANCE)
     return ModelSpec(

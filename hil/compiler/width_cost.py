@@ -6,7 +6,8 @@ A convolution or linear layer with int16 on either side runs conv2d_a16 or fully
 kernel: that costs more per output value (the requantisation of each value, where the int8 kernels pair output
 channels), and, when the input is int16, more per MAC (conv2d_a16's SMLAxy taps against the int8 kernels' SMLAD
 pairs; fully_connected_a16's 64-bit sums). The rates are fitted to layers measured under QEMU, each against the same
-layer in the all-int8 build (python -m hil.bench.profile per layer, 2026-12-05):
+layer in the all-int8 build (python -m hil.bench.profile --model m4|qvga [--bit-widths int8], per layer, and the
+same profile of the two models tests/compiler/test_width_cost.py builds; 2026-12-05):
 - conv2d: the face models' 3x3 heads writing int16 from int8 (2-4 channels) 51-66 per output value, a 3x3 32 -> 32
   one 52; mob.0's 1x1 expansion reading RNNPool's int16 rows 10.67 M for 9.83 M MACs and 153,600 values, a 1x1
   and a 3x3 reading int16 1.04 M and 0.38 M: 52 per value and 0.3 per MAC of an int16 input give them within -16

@@ -68,3 +68,16 @@ def test_the_cycle_estimate_samples_every_layer_with_macs_of_the_catalog_models(
         assert ops <= set(KERNEL_FILES), (name, ops - set(KERNEL_FILES))
     files = {f for names in KERNEL_FILES.values() for f in names} - {"model.c"}
     assert all((KERNELS_DIR / f).is_file() for f in files), sorted(f for f in files if not (KERNELS_DIR / f).is_file())
+
+
+def test_profile_compiles_the_all_int8_build_on_request(tmp_path) -> None:
+    """--bit-widths int8 profiles the build the catalog's latency budgets and width_cost's rates are measured
+    against: no activation is int16 there, while the model's own choice widens RNNPool's output and the heads."""
+    from hil.bench.profile import compile_for_profile, main
+
+    int8, _ = compile_for_profile("m4", tmp_path / "int8", bit_widths="int8")
+    assert {t.dtype for t in int8.qgraph.tensors.values()} == {"int8"} and int8.bit_widths is None
+    searched, _ = compile_for_profile("m4", tmp_path / "search")
+    assert "int16" in {t.dtype for t in searched.qgraph.tensors.values()} and searched.bit_widths.choices
+    with pytest.raises(SystemExit):
+        main(["--model", "m4", "--bit-widths", "int4"])
