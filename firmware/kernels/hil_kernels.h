@@ -466,6 +466,10 @@ hil_kernel_status hil_nn_rnnpool_check(const hil_context *ctx, const hil_rnnpool
                                        const hil_dims *input_dims, const int8_t *input, int32_t y0, int32_t x0,
                                        const hil_fastgrnn_weights *rnn1, const hil_fastgrnn_weights *rnn2);
 
+/* Whether params' requantisation is one the entry points can run: out_shift 0..31 and an act clamp the output's
+ * width (out_bits) can hold. */
+int hil_nn_rnnpool_output_valid(const hil_rnnpool_params *params);
+
 /* RNNPool strided over a whole map, as a model runs it: every patch at (oy * stride, ox * stride) of every batch,
  * in nn.Unfold order, output [n, oh, ow, 4*h2] int8, or int16 with params->out_bits 16 (the act clamp then in int16's
  * range), with oh = (H - patch_h) / stride + 1 (likewise ow), each patch's states requantised as

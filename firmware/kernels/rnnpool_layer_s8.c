@@ -10,8 +10,7 @@ hil_kernel_status rnnpool_layer_s8(const hil_context *ctx, const hil_rnnpool_par
                                    const hil_dims *output_dims, void *output)
 {
     if (hil_nn_rnnpool_check(ctx, params, input_dims, input, 0, 0, rnn1, rnn2) != HIL_KERNEL_OK || !output ||
-        !output_dims || stride < 1 || params->out_shift < 0 || params->out_shift > 31 ||
-        !hil_a16_clamp_valid(params->act_min, params->act_max, params->out_bits)) {
+        !output_dims || stride < 1 || !hil_nn_rnnpool_output_valid(params)) {
         return HIL_KERNEL_ARG_ERROR;
     }
     const int32_t r = params->patch_h, c = params->patch_w, k = input_dims->c, n_out = 4 * rnn2->hidden_size;

@@ -7,8 +7,7 @@ hil_kernel_status rnnpool_offset_s8(const hil_context *ctx, const hil_rnnpool_pa
                                     const int16_t *offset, int8_t *output)
 {
     if (hil_nn_rnnpool_check(ctx, params, input_dims, input, y0, x0, rnn1, rnn2) != HIL_KERNEL_OK || !output ||
-        !offset || params->out_shift < 0 || params->out_shift > 31 || params->out_bits != 8 ||
-        !hil_a16_clamp_valid(params->act_min, params->act_max, 8)) {
+        !offset || params->out_bits != 8 || !hil_nn_rnnpool_output_valid(params)) {
         return HIL_KERNEL_ARG_ERROR;
     }
     const hil_rnnpool_scratch s = hil_nn_rnnpool_one_patch(ctx, params, input_dims, input, y0, x0, rnn1, rnn2);

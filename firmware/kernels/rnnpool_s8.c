@@ -162,13 +162,18 @@ hil_kernel_status hil_nn_rnnpool_check(const hil_context *ctx, const hil_rnnpool
     return HIL_KERNEL_OK;
 }
 
+int hil_nn_rnnpool_output_valid(const hil_rnnpool_params *params)
+{
+    return params->out_shift >= 0 && params->out_shift <= 31 &&
+           hil_a16_clamp_valid(params->act_min, params->act_max, params->out_bits);
+}
+
 hil_kernel_status rnnpool_s8(const hil_context *ctx, const hil_rnnpool_params *params, const hil_dims *input_dims,
                              const int8_t *input, int32_t y0, int32_t x0, const hil_fastgrnn_weights *rnn1,
                              const hil_fastgrnn_weights *rnn2, int8_t *output)
 {
     if (hil_nn_rnnpool_check(ctx, params, input_dims, input, y0, x0, rnn1, rnn2) != HIL_KERNEL_OK || !output ||
-        params->out_shift < 0 || params->out_shift > 31 || params->out_bits != 8 ||
-        !hil_a16_clamp_valid(params->act_min, params->act_max, 8)) {
+        params->out_bits != 8 || !hil_nn_rnnpool_output_valid(params)) {
         return HIL_KERNEL_ARG_ERROR;
     }
     const hil_rnnpool_scratch s = hil_nn_rnnpool_one_patch(ctx, params, input_dims, input, y0, x0, rnn1, rnn2);

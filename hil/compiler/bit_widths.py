@@ -225,8 +225,16 @@ def search(
     base_snr = simulator.snr()
     objective = tuple(t for t in objective or base_snr if t in base_snr)
     mean = lambda snr: sum(snr[t] for t in objective) / len(objective)  # noqa: E731
-    result = WidthSearch("search", arena_budget, base_arena, base_arena, base_snr, base_snr, list(objective))
-    result.latency_budget_instructions = latency_budget
+    result = WidthSearch(
+        "search",
+        arena_budget,
+        base_arena,
+        base_arena,
+        base_snr,
+        base_snr,
+        list(objective),
+        latency_budget_instructions=latency_budget,
+    )
     if arena_budget is not None and base_arena > arena_budget:
         result.reason = f"the int8 arena ({base_arena:,} B) is already over the budget ({arena_budget:,} B)"
         return result
