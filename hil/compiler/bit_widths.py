@@ -76,13 +76,15 @@ class WidthSearch:
 
 
 def dequantized_weights(graph: Graph, qgraph: QGraph) -> Graph:
-    """graph with every convolution's weights replaced by their quantised values (quantize emits one QNode per IR
-    node, in order)."""
+    """graph with every convolution's weights and bias replaced by their quantised values (quantize emits one QNode
+    per IR node, in order; the bias is the corrected one, quantize._corrected_bias)."""
     simulated = copy.deepcopy(graph)
     for node, qnode in zip(simulated.nodes, qgraph.nodes, strict=True):
         if node.op != "conv2d" or "filter" not in qnode.arrays:
             continue
         e = np.asarray(qnode.attrs["weight_exponents"], np.float64)
+        e_in = qgraph.tensors[qnode.inputs[0]].exponent
+        node.params["bias"] = qnode.arrays["bias"].astype(np.float64) * 2.0 ** (e_in + e)
         q = qnode.arrays["filter"].astype(np.float64)
         if qnode.kernel == "depthwise_conv2d_s8":  # [1, kh, kw, C] -> OIHW [C, 1, kh, kw]
             node.params["weight"] = (q[0] * 2.0**e).transpose(2, 0, 1)[:, None]

@@ -43,6 +43,15 @@ def channel_ranges(graph: Graph, inputs: list[np.ndarray]) -> dict[str, ChannelR
     return ranges
 
 
+def channel_means(graph: Graph, inputs: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """Every tensor's per-channel mean over the inputs (each an NHWC array for the graph's single input)."""
+    sums: dict[str, np.ndarray] = {}
+    for x in inputs:
+        for name, value in execute(graph, [x]).items():
+            sums[name] = sums.get(name, 0.0) + value.reshape(-1, value.shape[-1]).mean(axis=0, dtype=np.float64)
+    return {name: total / len(inputs) for name, total in sums.items()}
+
+
 def profile(graph: Graph, inputs: list[np.ndarray]) -> dict[str, float]:
     """Every tensor's extent (ChannelRange.extent) over the inputs (each an NHWC array for the graph's single input)."""
     return {name: r.extent() for name, r in channel_ranges(graph, inputs).items()}

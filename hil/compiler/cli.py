@@ -226,6 +226,11 @@ def _compile(args: argparse.Namespace) -> dict:
                 f"exponents (search, mean SNR of {', '.join(chosen['objective_outputs'])} on {chosen['inputs']} "
                 f"calibration inputs): {chosen['snr_db_calibrated']:.2f} -> {chosen['snr_db']:.2f} dB"
             )
+            if chosen["snr_db_bias_corrected"] is not None:
+                print(
+                    f"  bias correction {'on' if chosen['bias_correction'] else 'off'}: "
+                    f"{chosen['snr_db_bias_corrected']:.2f} dB with it, {chosen['snr_db_uncorrected']:.2f} without"
+                )
             for choice in chosen["choices"]:
                 print(
                     f"  {choice['layer']} ({choice['tensor']}): exponent {choice['calibrated_exponent']} -> "

@@ -11,7 +11,7 @@ from torch import nn
 
 from hil.compiler import bit_widths as widths_search
 from hil.compiler import exponent_search, golden
-from hil.compiler.calibrate import channel_ranges
+from hil.compiler.calibrate import channel_means, channel_ranges
 from hil.compiler.capture import capture
 from hil.compiler.centre import centre_channels
 from hil.compiler.emit_c import EmittedModel, emit
@@ -66,12 +66,15 @@ def compile_model(
     (schedule.stream_front), so neither the input nor those layers' maps are held whole in the arena."""
     graph = optimize(capture(model, example))
     graph, ranges = centre_channels(graph, channel_ranges(graph, calibration))
+    means = channel_means(graph, calibration)
     chosen_exponents = None
     snrs, objective = measure_for(measure, graph.outputs, output_names, objective_outputs)
     if exponents == "search":
         inputs = calibration[: exponent_search.SEARCH_IMAGES]
-        ranges, chosen_exponents = exponent_search.search_exponents(graph, ranges, inputs, objective, snrs)
-    qgraph = quantize(graph, ranges)
+        ranges, chosen_exponents, means = exponent_search.search_exponents(
+            graph, ranges, inputs, objective, snrs, means
+        )
+    qgraph = quantize(graph, ranges, means=means)
     search = None
     if bit_widths == "search":
         inputs = calibration[: widths_search.SEARCH_IMAGES]
@@ -80,7 +83,7 @@ def compile_model(
             graph, qgraph, inputs, arena_budget, supported, stream_input, tuple(objective), snrs, latency_budget
         )
         wide = {t: 16 for choice in search.choices for t in choice.tensors}
-        qgraph = quantize(graph, ranges, wide)
+        qgraph = quantize(graph, ranges, wide, means)
         search.applied = sorted(wide)
     steps, memory = scheduled_plan(qgraph, stream_input=stream_input)
     if search is not None:

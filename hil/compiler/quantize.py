@@ -105,6 +105,50 @@ def _weight_exponents(node: Node, e_in: int, bits: int) -> np.ndarray:
     return e_w
 
 
+def _inside_fraction(size_in: int, size_out: int, taps: int, stride: int, pad: int, dilation: int) -> np.ndarray:
+    """Per tap along one axis, the fraction of output positions at which it reads the input, not the padding."""
+    rows = np.arange(size_out)[:, None] * stride - pad + np.arange(taps)[None, :] * dilation
+    return ((rows >= 0) & (rows < size_in)).mean(axis=0)
+
+
+def _tap_means(node: Node, graph: Graph, mean: np.ndarray) -> np.ndarray:
+    """The mean value each tap of a convolution reads, [C, kh, kw]: the channel's calibration mean where the tap
+    lies inside the input, the pad value where it lies in the padding (a 3x3 head on a 4x5 map reads padding at
+    two thirds of its positions)."""
+    kh, kw = node.params["weight"].shape[2:]
+    (_, h, w, _), (_, oh, ow, _) = graph.tensors[node.inputs[0]].shape, graph.tensors[node.output].shape
+    (sh, sw), (ph, pw) = node.attrs["stride"], node.attrs["padding"]
+    dh, dw = node.attrs.get("dilation", (1, 1))
+    inside = np.outer(_inside_fraction(h, oh, kh, sh, ph, dh), _inside_fraction(w, ow, kw, sw, pw, dw))
+    pad = node.attrs.get("pad_value", 0.0)
+    return mean[:, None, None] * inside + pad * (1.0 - inside)
+
+
+def _corrected_bias(
+    node: Node, graph: Graph, e_w: np.ndarray, bits: int, e_in: int, mean: np.ndarray | None
+) -> np.ndarray:
+    """The layer's float bias less the mean output error its quantised weights add on the calibration inputs: per
+    output channel, (W_q - W) applied to the mean each tap reads (bias correction, Nagel et al. 2019). Rounding each
+    weight to its channel's grid is unbiased weight by weight, but a channel's errors summed over its fan-in, times
+    inputs whose mean is far from zero (every input after a ReLU), shift that channel's whole output map. No mean
+    (quantize without calibration means) keeps the bias; so does a channel whose corrected bias would pass
+    BIAS_LIMIT."""
+    weight, bias = node.params["weight"], node.params.get("bias")
+    bias = np.zeros(weight.shape[0]) if bias is None else np.asarray(bias, np.float64)
+    if mean is None:
+        return bias
+    scale = 2.0 ** e_w.reshape(-1, *[1] * (weight.ndim - 1)).astype(np.float64)
+    error = _quantize(weight, e_w.reshape(scale.shape), bits) * scale - weight
+    if weight.ndim == 2:  # linear: [out, in]
+        shift = error @ mean
+    else:  # conv: [out, in / groups, kh, kw]; output channel o reads the input channels of its group
+        groups, cin_g = node.attrs["groups"], weight.shape[1]
+        taps = _tap_means(node, graph, mean).reshape(groups, cin_g, *weight.shape[2:])
+        shift = (error * taps[np.arange(weight.shape[0]) // (weight.shape[0] // groups)]).sum(axis=(1, 2, 3))
+    corrected = bias - shift
+    return np.where(np.abs(np.round(corrected / 2.0 ** (e_in + e_w))) < BIAS_LIMIT, corrected, bias)
+
+
 def hidden_frac_bits(node: Node, prefix: str) -> int:
     """Q format of a cell's state: |h| <= 1 + steps * sigmoid(nu) (z*h + (zeta*(1-z)+nu)*tanh with zeta <= 1)."""
     steps = max(node.attrs["rows"], node.attrs["cols"])
@@ -184,10 +228,10 @@ def _pad_value(node: Node, e_in: int, bits: int) -> int:
     return int(pad)
 
 
-def _conv(node: Node, graph: Graph, e: dict[str, int], widths: dict[str, int]) -> QNode:
+def _conv(node: Node, graph: Graph, e: dict[str, int], widths: dict[str, int], mean: np.ndarray | None) -> QNode:
     """The convolution kernel for the node's shape and widths: conv2d_a16 (int8 weights) when an activation is
     int16, else by shape."""
-    weight, bias = node.params["weight"], node.params.get("bias")
+    weight = node.params["weight"]
     cout, cin_g, kh, kw = weight.shape
     _, oh, ow, _ = graph.tensors[node.output].shape
     cin = graph.tensors[node.inputs[0]].shape[3]
@@ -203,7 +247,7 @@ def _conv(node: Node, graph: Graph, e: dict[str, int], widths: dict[str, int]) -
     act_min, act_max = _activation(node, e_out)
     (sh, sw), (ph, pw), groups = node.attrs["stride"], node.attrs["padding"], node.attrs["groups"]
     params = ConvParams(sh, sw, ph, pw, act_min, act_max, _pad_value(node, e_in, bits))
-    bias = np.zeros(cout) if bias is None else bias
+    bias = _corrected_bias(node, graph, e_w, bits, e_in, mean)
     arrays = {"bias": _quantize(bias, e_in + e_w, 32), "out_shift": (e_out - e_in - e_w).astype(np.int8)}
     ohwi = weight.transpose(0, 2, 3, 1)
     if wide:
@@ -289,12 +333,12 @@ def _layer_node(kernel: str, node: Node, graph: Graph, params=None, arrays=None,
     return QNode(kernel, node.name, list(node.inputs), node.output, params, arrays or {}, attrs, macs)
 
 
-def _linear(node: Node, graph: Graph, e: dict[str, int], widths: dict[str, int]) -> QNode:
+def _linear(node: Node, graph: Graph, e: dict[str, int], widths: dict[str, int], mean: np.ndarray | None) -> QNode:
     """fully_connected_s8, or fully_connected_a16 when the input or the output is int16."""
-    weight, bias = node.params["weight"], node.params.get("bias")
+    weight = node.params["weight"]
     e_in, e_out = e[node.inputs[0]], e[node.output]
     e_w = np.maximum(_weight_exponents(node, e_in, 8), e_out - e_in - MAX_SHIFT)
-    bias = np.zeros(weight.shape[0]) if bias is None else bias
+    bias = _corrected_bias(node, graph, e_w, 8, e_in, mean)
     arrays = {
         "filter": _quantize(weight, e_w[:, None], 8),
         "bias": _quantize(bias, e_in + e_w, 32),
@@ -409,9 +453,16 @@ LAYER_QUANTIZERS = {
 }
 
 
-def quantize(graph: Graph, ranges: dict[str, float], widths: dict[str, int] | None = None) -> QGraph:
+def quantize(
+    graph: Graph,
+    ranges: dict[str, float],
+    widths: dict[str, int] | None = None,
+    means: dict[str, np.ndarray] | None = None,
+) -> QGraph:
     """The quantised graph of an optimised IR, given max |x| per tensor from calibrate.profile; widths names the
-    tensors that are int16 (16), each one can_widen allows."""
+    tensors that are int16 (16), each one can_widen allows; means (calibrate.channel_means), the per-channel means
+    that convolution and linear biases are corrected with (_corrected_bias)."""
+    means = means or {}
     widths = widths or {}
     refused = [t for t, bits in widths.items() if bits != 8 and not (bits == 16 and can_widen(graph, t))]
     if refused:
@@ -424,7 +475,7 @@ def quantize(graph: Graph, ranges: dict[str, float], widths: dict[str, int] | No
     nodes = []
     for node in graph.nodes:
         if node.op == "conv2d":
-            nodes.append(_conv(node, graph, e, widths))
+            nodes.append(_conv(node, graph, e, widths, means.get(node.inputs[0])))
         elif node.op == "rnnpool":
             nodes.append(_rnnpool(node, graph, e, widths))
         elif node.op == "add":
@@ -432,7 +483,7 @@ def quantize(graph: Graph, ranges: dict[str, float], widths: dict[str, int] | No
         elif node.op == "l2norm":
             nodes.append(_l2norm(node, e))
         elif node.op == "linear":
-            nodes.append(_linear(node, graph, e, widths))
+            nodes.append(_linear(node, graph, e, widths, means.get(node.inputs[0])))
         elif node.op in LAYER_QUANTIZERS:
             nodes.append(LAYER_QUANTIZERS[node.op](node, graph, e))
         elif node.op in DATA_MOVES:
