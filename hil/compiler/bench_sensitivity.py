@@ -29,9 +29,10 @@ import numpy as np
 
 from hil.compiler import float_executor, golden
 from hil.compiler.bit_widths import arena_bytes, dequantized_weights
-from hil.compiler.calibrate import synthetic_images
+from hil.compiler.calibrate import channel_means, synthetic_images
 from hil.compiler.ir import Graph
 from hil.compiler.qgraph import QGraph, on_grid
+from hil.compiler.quantize import corrected_bias
 
 
 @dataclass(frozen=True)
@@ -55,9 +56,17 @@ Grid = Callable[[str, np.ndarray], np.ndarray]
 class FloatRuns:
     """The float model's values on each input, and re-runs of it from one node on with parts quantised."""
 
-    def __init__(self, graph: Graph, qgraph: QGraph, inputs: list[np.ndarray], output_names: list[str]) -> None:
+    def __init__(
+        self,
+        graph: Graph,
+        qgraph: QGraph,
+        inputs: list[np.ndarray],
+        output_names: list[str],
+        means: dict[str, np.ndarray] | None = None,
+    ) -> None:
         self.graph, self.qgraph = graph, qgraph
         self.inputs = inputs
+        self.means = means
         self.names = dict(zip(graph.outputs, output_names, strict=True))
         self.references = [float_executor.execute(graph, [x]) for x in inputs]
 
@@ -65,6 +74,19 @@ class FloatRuns:
     def quantised_weights(self) -> Graph:
         """The graph with every convolution's weights at their quantised values."""
         return dequantized_weights(self.graph, self.qgraph)
+
+    @functools.cached_property
+    def bias_corrected_weights(self) -> Graph:
+        """quantised_weights with every convolution's bias corrected for its weights' rounding on the calibration
+        means (quantize.corrected_bias), whether or not the compile chose the correction."""
+        corrected = copy.deepcopy(self.quantised_weights)
+        for node, original, qnode in zip(corrected.nodes, self.graph.nodes, self.qgraph.nodes, strict=True):
+            if node.op != "conv2d" or "filter" not in qnode.arrays:
+                continue
+            e_w = np.asarray(qnode.attrs["weight_exponents"])
+            bits, e_in = 8 * qnode.arrays["filter"].itemsize, self.qgraph.tensors[qnode.inputs[0]].exponent
+            node.params["bias"] = corrected_bias(original, self.graph, e_w, bits, e_in, self.means.get(node.inputs[0]))
+        return corrected
 
     def grid(self, tensor: str, value: np.ndarray) -> np.ndarray:
         """A float value of tensor (an input less its offset, as the float executor holds it) on its grid."""
@@ -142,7 +164,8 @@ def weight_sensitivity(runs: FloatRuns) -> list[Sensitivity]:
 def totals(runs: FloatRuns, compiled_golden: Callable[[np.ndarray], list[np.ndarray]]) -> dict[str, dict[str, float]]:
     """The model's output SNR per output (worst over the inputs) with all weights quantised, all activations on
     their grids, both, the golden integer model's, and the quantised weights with every activation int16 (what
-    widening alone could reach), also with a bit of headroom."""
+    widening alone could reach), also with a bit of headroom; with calibration means (FloatRuns.means), the
+    weights with corrected biases (quantize.corrected_bias) alone and under every activation int16 with that bit."""
     q = runs.qgraph
     integers = [zip(q.outputs, compiled_golden(x), strict=True) for x in runs.inputs]
     widened = {
@@ -151,6 +174,12 @@ def totals(runs: FloatRuns, compiled_golden: Callable[[np.ndarray], list[np.ndar
         )
         for headroom in (0, 1)
     }
+    if runs.means is not None:
+        corrected = runs.bias_corrected_weights
+        widened["weights bias-corrected"] = runs.snr(corrected, 0, _float)
+        widened["int16 activations, 1 bit headroom, bias-corrected"] = runs.snr(
+            corrected, 0, runs.widened(1), runs.gridded_inputs
+        )
     return {
         "weights": runs.snr(runs.quantised_weights, 0, _float),
         "activations": runs.snr(runs.graph, 0, runs.grid, runs.gridded_inputs),
@@ -169,11 +198,13 @@ def bench(model_name: str, images: int, work: Path) -> dict:
     """The figures of one registered face model (m4 or qvga) on the first test images, compiled as the catalog
     compiles it."""
     from hil.catalog import compile_spec, resolve_model
+    from hil.catalog.compile_cache import nhwc_inputs
 
     spec = resolve_model(model_name)
     compiled = compile_spec(spec, directory=work / model_name)
     inputs = synthetic_images(images, "test")  # held out: the compiler calibrates on the val split
-    runs = FloatRuns(compiled.graph, compiled.qgraph, inputs, list(spec.output_names))
+    means = channel_means(compiled.graph, nhwc_inputs(spec.calibration_inputs()))
+    runs = FloatRuns(compiled.graph, compiled.qgraph, inputs, list(spec.output_names), means)
     return {
         "model": spec.name,
         "images": images,
@@ -190,7 +221,7 @@ def bench(model_name: str, images: int, work: Path) -> dict:
 def _print(result: dict, top: int) -> None:
     print(f"{result['model']}: worst output SNR (dB) over the first {result['images']} test images")
     for what, snr in result["totals"].items():
-        print(f"  {what:34s} " + ", ".join(f"{k} {v:.1f}" for k, v in snr.items()))
+        print(f"  {what:50s} " + ", ".join(f"{k} {v:.1f}" for k, v in snr.items()))
     print(
         f"  arena {result['arena_bytes']:,} B compiled; every activation int16 "
         f"{result['arena_int16_activations_bytes']:,} B (the planner's, on the compiled schedule)"

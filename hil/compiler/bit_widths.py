@@ -77,7 +77,7 @@ class WidthSearch:
 
 def dequantized_weights(graph: Graph, qgraph: QGraph) -> Graph:
     """graph with every convolution's weights and bias replaced by their quantised values (quantize emits one QNode
-    per IR node, in order; the bias is the corrected one, quantize._corrected_bias)."""
+    per IR node, in order; the bias is the corrected one, quantize.corrected_bias)."""
     simulated = copy.deepcopy(graph)
     for node, qnode in zip(simulated.nodes, qgraph.nodes, strict=True):
         if node.op != "conv2d" or "filter" not in qnode.arrays:

@@ -10,7 +10,7 @@ MIN_GAIN_DB on the search inputs; rounds repeat until one changes nothing. The o
 inputs of the objective's SNRs (output_measures: each objective output's, all outputs unless the model names some;
 or a face detector's loc at its face anchors and its conf).
 
-Before the first move the search measures bias correction (quantize._corrected_bias) the same way: the objective
+Before the first move the search measures bias correction (quantize.corrected_bias) the same way: the objective
 at calibrated exponents with the corrected biases and without, keeping the higher.
 
 The SNR is the golden model's own (bit for bit what host C and the device compute), so a choice is measured, not
@@ -48,7 +48,7 @@ class ExponentChoice:
 @dataclass
 class ExponentSearch:
     """What the search chose: whether biases are corrected (the objective at calibrated exponents with and
-    without: quantize._corrected_bias), the objective (mean output SNR, dB) before and after, and each choice."""
+    without: quantize.corrected_bias), the objective (mean output SNR, dB) before and after, and each choice."""
 
     mode: str
     objective_outputs: list[str]

@@ -124,7 +124,7 @@ def _tap_means(node: Node, graph: Graph, mean: np.ndarray) -> np.ndarray:
     return mean[:, None, None] * inside + pad * (1.0 - inside)
 
 
-def _corrected_bias(
+def corrected_bias(
     node: Node, graph: Graph, e_w: np.ndarray, bits: int, e_in: int, mean: np.ndarray | None
 ) -> np.ndarray:
     """The layer's float bias less the mean output error its quantised weights add on the calibration inputs: per
@@ -247,7 +247,7 @@ def _conv(node: Node, graph: Graph, e: dict[str, int], widths: dict[str, int], m
     act_min, act_max = _activation(node, e_out)
     (sh, sw), (ph, pw), groups = node.attrs["stride"], node.attrs["padding"], node.attrs["groups"]
     params = ConvParams(sh, sw, ph, pw, act_min, act_max, _pad_value(node, e_in, bits))
-    bias = _corrected_bias(node, graph, e_w, bits, e_in, mean)
+    bias = corrected_bias(node, graph, e_w, bits, e_in, mean)
     arrays = {"bias": _quantize(bias, e_in + e_w, 32), "out_shift": (e_out - e_in - e_w).astype(np.int8)}
     ohwi = weight.transpose(0, 2, 3, 1)
     if wide:
@@ -338,7 +338,7 @@ def _linear(node: Node, graph: Graph, e: dict[str, int], widths: dict[str, int],
     weight = node.params["weight"]
     e_in, e_out = e[node.inputs[0]], e[node.output]
     e_w = np.maximum(_weight_exponents(node, e_in, 8), e_out - e_in - MAX_SHIFT)
-    bias = _corrected_bias(node, graph, e_w, 8, e_in, mean)
+    bias = corrected_bias(node, graph, e_w, 8, e_in, mean)
     arrays = {
         "filter": _quantize(weight, e_w[:, None], 8),
         "bias": _quantize(bias, e_in + e_w, 32),
@@ -461,7 +461,7 @@ def quantize(
 ) -> QGraph:
     """The quantised graph of an optimised IR, given max |x| per tensor from calibrate.profile; widths names the
     tensors that are int16 (16), each one can_widen allows; means (calibrate.channel_means), the per-channel means
-    that convolution and linear biases are corrected with (_corrected_bias)."""
+    that convolution and linear biases are corrected with (corrected_bias)."""
     means = means or {}
     widths = widths or {}
     refused = [t for t, bits in widths.items() if bits != 8 and not (bits == 16 and can_widen(graph, t))]

@@ -1,4 +1,4 @@
-"""Bias correction (quantize._corrected_bias): a layer's quantised weights, applied to inputs whose mean is far from
+"""Bias correction (quantize.corrected_bias): a layer's quantised weights, applied to inputs whose mean is far from
 zero, shift each output channel by (W_q - W) times that mean; the corrected bias takes the shift out, and the
 exponent search keeps it only where the golden model's objective rises."""
 
@@ -72,7 +72,7 @@ def _mean_error(graph: Graph, run, inputs: list[np.ndarray]) -> np.ndarray:
 
 
 @pytest.mark.parametrize("kind", ["conv", "strided", "grouped", "depthwise", "linear"])
-def test_corrected_biases_take_out_the_mean_error_of_the_golden_model(kind: str) -> None:
+def testcorrected_biases_take_out_the_mean_error_of_the_golden_model(kind: str) -> None:
     """The golden integer model's per-channel mean error against float on the calibration inputs: the corrected
     biases leave less than half of what the plain ones leave. Not the pointwise layer: there the outlier weight
     multiplies one input channel alone, whose own grid's mean error then outweighs the weights' (measured: 0.010
@@ -87,7 +87,7 @@ def test_corrected_biases_take_out_the_mean_error_of_the_golden_model(kind: str)
 
 
 @pytest.mark.parametrize("kind", ["pointwise", "conv", "depthwise"])
-def test_corrected_biases_are_what_the_simulation_runs(kind: str) -> None:
+def testcorrected_biases_are_what_the_simulation_runs(kind: str) -> None:
     """dequantized_weights (the bit-width search's float simulation) takes each layer's corrected bias from the
     quantised graph: with its weights and biases, the float model's mean error on the calibration inputs is the
     biases' rounding, within a tenth of a bias step of a pointwise layer (exact: every tap reads the input's mean),

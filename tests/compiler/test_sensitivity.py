@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 
 from hil.compiler import bench_sensitivity, golden
 from hil.compiler.bench_sensitivity import activation_sensitivity, totals, weight_sensitivity
+from hil.compiler.calibrate import channel_means
 from hil.compiler.qgraph import on_grid
 
 
@@ -50,6 +52,29 @@ def test_the_simulated_pipeline_is_within_a_db_of_the_golden_model(runs, compile
         assert integers < figures["int16 activations"][name] < figures["weights"][name] + 1.0, (name, figures)
 
 
+def test_corrected_biases_lift_the_weights_floor(compiled_faces, calibration_inputs) -> None:
+    """These compiles correct their biases (calibrated exponents, no search to turn it off): bench_sensitivity's
+    own correction from the same calibration means gives their weights' figure within a quarter of a dB (theirs sit
+    on the int32 grid), and the same quantised weights with the float biases give a lower one on the held-out image
+    (by over 1 dB on loc: the weights' floor the correction lifts; measured 5.3 dB on the M4, 2.7 on the QVGA)."""
+    for name, compiled in compiled_faces.items():
+        means = channel_means(compiled.graph, calibration_inputs[:2])
+        runs = bench_sensitivity.FloatRuns(
+            compiled.graph, compiled.qgraph, calibration_inputs[2:], ["loc", "conf"], means
+        )
+        plain = copy.deepcopy(runs.quantised_weights)
+        for node, original in zip(plain.nodes, compiled.graph.nodes, strict=True):
+            if node.op == "conv2d":
+                node.params["bias"] = original.params.get("bias")
+        compiled_figure = runs.snr(runs.quantised_weights, 0, bench_sensitivity._float)
+        corrected = runs.snr(runs.bias_corrected_weights, 0, bench_sensitivity._float)
+        uncorrected = runs.snr(plain, 0, bench_sensitivity._float)
+        print(name, compiled_figure, corrected, uncorrected)
+        for output in ("loc", "conf"):
+            assert abs(corrected[output] - compiled_figure[output]) < 0.25, (name, output)
+        assert corrected["loc"] > uncorrected["loc"] + 1.0, name
+
+
 def test_the_command_prints_json_and_refuses_a_bad_count(capsys) -> None:
     bench_sensitivity.main(["--model", "m4", "--images", "1", "--top", "2", "--json"])
     (result,) = json.loads(capsys.readouterr().out)
@@ -57,6 +82,7 @@ def test_the_command_prints_json_and_refuses_a_bad_count(capsys) -> None:
     assert set(result["totals"]) == {
         *("weights", "activations", "weights and activations", "golden integer model"),
         *("int16 activations", "int16 activations, 1 bit headroom"),
+        *("weights bias-corrected", "int16 activations, 1 bit headroom, bias-corrected"),
     }
     # every activation int16 costs more arena than the compiled widths (the input stays int8 pixels)
     assert result["arena_int16_activations_bytes"] > result["arena_bytes"]
