@@ -26,6 +26,30 @@ def _check_images(options: HilOptions) -> None:
         raise pytest.UsageError(f"--images {images}: no {'/'.join(IMAGE_SUFFIXES)} images there")
 
 
+# Each numeric option: its flag, its HilOptions field, whether a value is valid, and what is expected instead. A
+# budget of 0 would read as "none given" (test_latency falls back to the model's), a negative timeout as no wait.
+_NUMBERS = (
+    ("--hil-baud", "baud", lambda v: v > 0, "a baud rate above 0"),
+    ("--hil-run-timeout", "run_timeout", lambda v: v > 0, "seconds above 0"),
+    ("--hil-ram-budget", "ram_budget", lambda v: v > 0, "bytes above 0"),
+    ("--hil-flash-budget", "flash_budget", lambda v: v > 0, "bytes above 0"),
+    ("--hil-latency-budget", "latency_budget", lambda v: v > 0, "instructions or cycles above 0"),
+    ("--hil-retries", "retries", lambda v: v >= 0, "0 or more reruns"),
+    ("--hil-image-count", "image_count", lambda v: v >= 1, "1 or more images"),
+    ("--hil-min-recall", "min_recall", lambda v: 0 <= v <= 1, "a fraction in 0..1"),
+    ("--hil-min-precision", "min_precision", lambda v: 0 <= v <= 1, "a fraction in 0..1"),
+    ("--hil-score-margin", "score_margin", lambda v: 0 <= v <= 0.5, "a score distance in 0..0.5"),
+    ("--hil-ap-tolerance", "ap_tolerance", lambda v: 0 <= v <= 1, "an AP drop in 0..1"),
+)
+
+
+def _check_numbers(options: HilOptions) -> None:
+    for flag, field, valid, expected in _NUMBERS:
+        value = getattr(options, field)
+        if value is not None and not valid(value):
+            raise pytest.UsageError(f"{flag} {value}: expected {expected}")
+
+
 def _check_target(options: HilOptions) -> None:
     from hil.board_description import load_board
 
@@ -54,9 +78,11 @@ def _check_models(options: HilOptions) -> None:
 
 
 def check_setup(config: pytest.Config, options: HilOptions) -> None:
-    """Images, board, toolchain, emulator and models of a run that goes to a target; nothing on a worker."""
+    """Numeric options and images of any run; board, toolchain, emulator and models of a run that goes to a target;
+    nothing on a worker."""
     if worker_id(config) is not None:
         return
+    _check_numbers(options)
     _check_images(options)
     asked = any(config.getoption(name, default=None) for name in ("hil_emulate", "hil_board", "hil_model", "hil_farm"))
     if not asked:

@@ -31,6 +31,33 @@ def test_a_setup_mistake_is_one_line_once_with_exit_4(pytester: pytest.Pytester,
     assert "Traceback" not in output and "test_needs_the_device" not in result.stdout.str()
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--hil-latency-budget", "0"), "--hil-latency-budget 0: expected instructions or cycles above 0"),
+        (("--hil-run-timeout", "-1"), "--hil-run-timeout -1.0: expected seconds above 0"),
+        (("--hil-min-recall", "1.5"), "--hil-min-recall 1.5: expected a fraction in 0..1"),
+        (("--hil-image-count", "0", "-n", "2"), "--hil-image-count 0: expected 1 or more images"),
+    ],
+)
+def test_a_number_out_of_range_is_one_line_with_exit_4(pytester: pytest.Pytester, args, message: str) -> None:
+    """A number its type accepts but the option cannot mean (a budget of 0 read as none given), also with workers."""
+    pytester.makepyfile(test_device=DEVICE_TEST)
+    result = pytester.runpytest_subprocess("--emulate", "qemu", "-p", "no:cacheprovider", *args)
+    assert result.ret == 4
+    output = result.stdout.str() + result.stderr.str()
+    assert output.count(message) == 1, output
+    assert "Traceback" not in output and "test_needs_the_device" not in result.stdout.str()
+
+
+def test_a_number_out_of_range_in_the_ini_file(pytester: pytest.Pytester) -> None:
+    """The ini file's values, which argparse never sees, get the same check."""
+    pytester.makeini("[pytest]\nhil_ram_budget = -5\n")
+    pytester.makepyfile(test_device=DEVICE_TEST)
+    result = pytester.runpytest_subprocess("--emulate", "qemu", "-p", "no:cacheprovider")
+    assert result.ret == 4 and "--hil-ram-budget -5: expected bytes above 0" in result.stderr.str()
+
+
 def test_an_empty_images_folder(pytester: pytest.Pytester, tmp_path) -> None:
     (tmp_path / "notes.txt").write_text("not an image")
     pytester.makepyfile(test_device=DEVICE_TEST)
