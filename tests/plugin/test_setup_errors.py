@@ -20,28 +20,14 @@ def test_needs_the_device(dut):
         (("--board", "nucleo-f999"), "--board nucleo-f999: "),
         (("--model", "no_such_model"), "--model no_such_model: unknown; expected a catalog name"),
         (("--model", "no_such_model", "-n", "2"), "--model no_such_model: unknown; expected a catalog name"),
-    ],
-)
-def test_a_setup_mistake_is_one_line_once_with_exit_4(pytester: pytest.Pytester, args, message: str) -> None:
-    pytester.makepyfile(test_device=DEVICE_TEST)
-    result = pytester.runpytest_subprocess("--emulate", "qemu", "-p", "no:cacheprovider", *args)
-    assert result.ret == 4
-    output = result.stdout.str() + result.stderr.str()
-    assert output.count(message) == 1, output
-    assert "Traceback" not in output and "test_needs_the_device" not in result.stdout.str()
-
-
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
+        # a number its type accepts but the option cannot mean (a budget of 0 read as none given)
         (("--hil-latency-budget", "0"), "--hil-latency-budget 0: expected instructions or cycles above 0"),
         (("--hil-run-timeout", "-1"), "--hil-run-timeout -1.0: expected seconds above 0"),
         (("--hil-min-recall", "1.5"), "--hil-min-recall 1.5: expected a fraction in 0..1"),
         (("--hil-image-count", "0", "-n", "2"), "--hil-image-count 0: expected 1 or more images"),
     ],
 )
-def test_a_number_out_of_range_is_one_line_with_exit_4(pytester: pytest.Pytester, args, message: str) -> None:
-    """A number its type accepts but the option cannot mean (a budget of 0 read as none given), also with workers."""
+def test_a_setup_mistake_is_one_line_once_with_exit_4(pytester: pytest.Pytester, args, message: str) -> None:
     pytester.makepyfile(test_device=DEVICE_TEST)
     result = pytester.runpytest_subprocess("--emulate", "qemu", "-p", "no:cacheprovider", *args)
     assert result.ret == 4
