@@ -9,6 +9,8 @@ import numpy as np
 from hil.compiler.float_executor import execute
 from hil.compiler.ir import Graph
 
+MIN_MEAN_SAMPLES = 8  # values per channel a calibration mean needs before a bias is corrected with it
+
 
 @dataclass
 class ChannelRange:
@@ -44,12 +46,17 @@ def channel_ranges(graph: Graph, inputs: list[np.ndarray]) -> dict[str, ChannelR
 
 
 def channel_means(graph: Graph, inputs: list[np.ndarray]) -> dict[str, np.ndarray]:
-    """Every tensor's per-channel mean over the inputs (each an NHWC array for the graph's single input)."""
+    """The per-channel mean over the inputs (each an NHWC array for the graph's single input) of every tensor with
+    at least MIN_MEAN_SAMPLES values per channel. A map has many per input; a vector (a Linear layer's input) one,
+    and a bias corrected with the mean of one or two calibration inputs would fit those inputs, not the data."""
     sums: dict[str, np.ndarray] = {}
+    counts: dict[str, int] = {}
     for x in inputs:
         for name, value in execute(graph, [x]).items():
-            sums[name] = sums.get(name, 0.0) + value.reshape(-1, value.shape[-1]).mean(axis=0, dtype=np.float64)
-    return {name: total / len(inputs) for name, total in sums.items()}
+            flat = value.reshape(-1, value.shape[-1])
+            sums[name] = sums.get(name, 0.0) + flat.sum(axis=0, dtype=np.float64)
+            counts[name] = counts.get(name, 0) + flat.shape[0]
+    return {name: total / counts[name] for name, total in sums.items() if counts[name] >= MIN_MEAN_SAMPLES}
 
 
 def profile(graph: Graph, inputs: list[np.ndarray]) -> dict[str, float]:

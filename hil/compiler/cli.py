@@ -137,6 +137,7 @@ def compile_summary(compiled: CompiledModel, board: str = "nucleo-f439zi", model
         "inputs": [s.__dict__ for s in sources.inputs],
         "outputs": [s.__dict__ for s in sources.outputs],
         "layers": layer_summary(compiled),
+        "bias_corrected_layers": compiled.bias_corrected,
         "live_sets": [s.to_dict() for s in live_set.live_sets(compiled.memory, compiled.steps)],
         "ram": ram_estimate(compiled.memory.arena_bytes, board, model_budget),
     }
@@ -201,6 +202,12 @@ def _compile(args: argparse.Namespace) -> dict:
         print(
             f"arena {result['arena_bytes']:,} B (lower bound {result['arena_lower_bound_bytes']:,} B), "
             f"weights {result['weight_flash_bytes']:,} B, {result['macs']:,} MACs"
+        )
+        corrected = result["bias_corrected_layers"]
+        print(
+            f"bias correction: {len(corrected)} layers (their weights' mean rounding error on the calibration inputs)"
+            if corrected
+            else "bias correction: none (off by the exponent search, or no input with a calibration mean)"
         )
         print(live_set.table(live_set.live_sets(compiled.memory, compiled.steps)))
         widths = result["bit_widths"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +33,7 @@ class CompiledModel:
     emitted: EmittedModel
     bit_widths: widths_search.WidthSearch | None = None  # what --bit-widths search chose (None: all int8)
     exponents: exponent_search.ExponentSearch | None = None  # what the exponent search chose (None: calibrated)
+    bias_corrected: list[str] = field(default_factory=list)  # layers whose biases quantize corrected
 
     def golden(self, x: np.ndarray) -> list[np.ndarray]:
         """The golden integer outputs for one float NHWC input."""
@@ -89,4 +90,5 @@ def compile_model(
     if search is not None:
         search.planned_arena_bytes = memory.arena_bytes
     emitted = emit(qgraph, steps, memory, directory, name, ["input"], output_names)
-    return CompiledModel(graph, qgraph, steps, memory, emitted, search, chosen_exponents)
+    corrected = [n.name for n in graph.nodes if n.op in ("conv2d", "linear") and n.inputs[0] in (means or {})]
+    return CompiledModel(graph, qgraph, steps, memory, emitted, search, chosen_exponents, corrected)

@@ -11,10 +11,11 @@ from torch import nn
 
 from hil.compiler import exponent_search, float_executor, golden
 from hil.compiler.bit_widths import dequantized_weights
-from hil.compiler.calibrate import channel_means, profile
+from hil.compiler.calibrate import MIN_MEAN_SAMPLES, channel_means, profile
 from hil.compiler.capture import capture
 from hil.compiler.ir import Graph
 from hil.compiler.passes import optimize
+from hil.compiler.pipeline import compile_model
 from hil.compiler.quantize import quantize
 
 SIDE = 8
@@ -128,3 +129,21 @@ def test_the_exponent_search_keeps_the_higher_objective(kind: str) -> None:
     assert (kept is means) == record.bias_correction and (kept is None) != record.bias_correction
     _, record, kept = exponent_search.search_exponents(graph, ranges, inputs)
     assert kept is None and not record.bias_correction and record.snr_db_bias_corrected is None
+
+
+def test_a_mean_of_too_few_values_corrects_nothing(tmp_path) -> None:
+    """A vector (a Linear layer's input) has one value per channel and input: calibrated on fewer than
+    MIN_MEAN_SAMPLES inputs it gets no mean, so its layer keeps the plain bias, while the map before it (64 values
+    per channel and input) is corrected; the compile records which layers were (hil compile --json
+    bias_corrected_layers)."""
+    model = _layer("linear").eval()
+    rng = np.random.default_rng(9)
+    few = [rng.uniform(-1, 1, (1, SIDE, SIDE, 4)).astype(np.float32) for _ in range(MIN_MEAN_SAMPLES - 1)]
+    compiled = compile_model(model, torch.zeros(1, 4, SIDE, SIDE), few, tmp_path / "few", "few")
+    linear = next(n for n in compiled.graph.nodes if n.op == "linear")
+    convs = [n.name for n in compiled.graph.nodes if n.op == "conv2d"]
+    assert linear.inputs[0] not in channel_means(compiled.graph, few)
+    assert compiled.bias_corrected == convs and convs
+    enough = [*few, rng.uniform(-1, 1, (1, SIDE, SIDE, 4)).astype(np.float32)]
+    compiled = compile_model(model, torch.zeros(1, 4, SIDE, SIDE), enough, tmp_path / "enough", "enough")
+    assert compiled.bias_corrected == [*convs, linear.name]
