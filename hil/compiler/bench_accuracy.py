@@ -11,7 +11,9 @@ none, the figure measures the model's responses to non-faces: test images 0 and 
 AP@0.5 against the ground truth of the float model and of the golden integer model (bit for bit what host C and
 firmware compute), both decoded with models.detection.detect and the model's priors; the mean per-image recall of
 the float detections scoring >= 0.5 by the quantised ones at IoU 0.5, counting those the quantised model scores
-within the parity's score margin of 0.5 (hil.parity.detection_parity), and without the margin; arena bytes,
+within the parity's score margin of 0.5 (hil.parity.detection_parity), and without the margin; at the anchors
+whose float face probability is near 0.5 (BORDERLINE), the mean and spread of the quantised face logit less the
+float one (a negative mean reads borderline faces low: the misses at margin 0 come from there); arena bytes,
 weight flash bytes and MACs. --firmware also builds the firmware for the QEMU board, runs one image and reports
 instructions per MAC and the linked RAM and flash.
 """
@@ -118,6 +120,18 @@ def _firmware_figures(compiled: CompiledModel, x: np.ndarray, work: Path) -> dic
     }
 
 
+BORDERLINE = (0.40, 0.65)  # float face probabilities whose anchors decide the per-image parity at margin 0
+
+
+def _borderline_logit_changes(reference: list[np.ndarray], quantized: list[np.ndarray]) -> np.ndarray:
+    """At the anchors whose float face probability lies in BORDERLINE, the quantised face logit (face minus
+    background) less the float one: a mean below zero reads borderline faces low, so they fall under 0.5."""
+    f, q = (np.asarray(c, np.float64).reshape(-1, 2) for c in (reference[1], quantized[1]))
+    probability = 1.0 / (1.0 + np.exp(f[:, 0] - f[:, 1]))
+    near = (probability >= BORDERLINE[0]) & (probability <= BORDERLINE[1])
+    return ((q[:, 1] - q[:, 0]) - (f[:, 1] - f[:, 0]))[near]
+
+
 def bench(model_name: str, images: int, snr_images: int, work: Path, firmware: bool = False) -> dict:
     """The figures of one registered face model (m4 or qvga), compiled as the catalog compiles it."""
     from hil.catalog import compile_spec, resolve_model
@@ -130,7 +144,7 @@ def bench(model_name: str, images: int, snr_images: int, work: Path, firmware: b
     priors = model.priors_for(height, width)
     scale = torch.tensor([width, height] * 2, dtype=torch.float32)
     float_outs = _float_outputs(model, inputs)
-    float_dets, quant_dets, recalls, strict_recalls, snr, misses = [], [], [], [], [], []
+    float_dets, quant_dets, recalls, strict_recalls, snr, misses, borderline = [], [], [], [], [], [], []
     for i, (x, reference) in enumerate(zip(inputs, float_outs, strict=True)):
         quantized = _quantized_outputs(compiled, x)
         if i < snr_images:
@@ -141,7 +155,9 @@ def bench(model_name: str, images: int, snr_images: int, work: Path, firmware: b
         recalls.append(compare_detections(fb.numpy(), fs.numpy(), qb.numpy(), qs.numpy()).recall)
         strict_recalls.append(compare_detections(fb.numpy(), fs.numpy(), qb.numpy(), qs.numpy(), score_margin=0).recall)
         misses += _strict_misses(i, fb.numpy(), fs.numpy(), qb.numpy(), qs.numpy())
+        borderline.append(_borderline_logit_changes(reference, quantized))
     faces = sum(len(t) for t in truths)
+    borderline = np.concatenate(borderline)
     result = {
         "model": model_name,
         "images": images,
@@ -156,6 +172,9 @@ def bench(model_name: str, images: int, snr_images: int, work: Path, firmware: b
         "strict_recall_min": float(np.min(strict_recalls)),
         "images_with_strict_recall_below_0_9": int(np.sum(np.asarray(strict_recalls) < 0.9)),
         "strict_misses": misses,
+        "borderline_anchors": int(borderline.size),
+        "borderline_logit_change_mean": float(borderline.mean()) if borderline.size else None,
+        "borderline_logit_change_spread": float(borderline.std()) if borderline.size else None,
         "arena_bytes": compiled.memory.arena_bytes,
         "weight_flash_bytes": compiled.emitted.flash_bytes,
         "macs": compiled.qgraph.macs,
@@ -194,6 +213,12 @@ def _print(result: dict) -> None:
             else f"quantised {miss['quantized_score']:.3f} at IoU {miss['iou']:.2f}"
         )
         print(f"  image {miss['image']}: float face {miss['float_score']:.3f} -> {found}")
+    if result["borderline_anchors"]:
+        print(
+            f"  at the {result['borderline_anchors']} anchors of float face probability {BORDERLINE[0]:.2f}-"
+            f"{BORDERLINE[1]:.2f}: quantised face logit minus float, mean {result['borderline_logit_change_mean']:+.4f}"
+            f", spread {result['borderline_logit_change_spread']:.4f}"
+        )
     print(f"  arena {result['arena_bytes']:,} B, weights {result['weight_flash_bytes']:,} B, {result['macs']:,} MACs")
     if "instructions_per_mac" in result:
         print(

@@ -24,7 +24,21 @@ def test_each_snr_image_says_how_many_faces_it_holds(capsys: pytest.CaptureFixtu
     main(["--model", "m4", "--images", "3", "--snr-images", "3", "--json"])
     result = json.loads(capsys.readouterr().out)
     assert [row["true_faces"] for row in result[0]["snr_db"]] == [0, 1, 0]
+    assert result[0]["borderline_anchors"] >= 0 and "borderline_logit_change_mean" in result[0]
     main(["--model", "m4", "--images", "1", "--snr-images", "1"])
     out = capsys.readouterr().out
     assert "image 0 (0 faces in it): SNR loc " in out
     assert "AP@0.5: none, the 1 test images hold no face" in out
+
+
+def test_the_borderline_logit_change_counts_only_anchors_near_one_half() -> None:
+    """Face logits 0.2 (probability 0.55) and -0.4 (0.40) are borderline, 3.0 (0.95) and -3.0 (0.05) are not; the
+    change is the quantised face-minus-background logit less the float one, so a face read low is negative."""
+    import numpy as np
+
+    from hil.compiler.bench_accuracy import _borderline_logit_changes
+
+    float_conf = np.array([[[0.0, 0.2], [0.0, 3.0], [0.4, 0.0], [1.0, -2.0]]])
+    quantized_conf = np.array([[[0.0, 0.1], [0.0, 2.0], [0.5, 0.0], [0.0, 0.0]]])
+    changes = _borderline_logit_changes([None, float_conf], [None, quantized_conf])
+    np.testing.assert_allclose(changes, [-0.1, -0.1])
