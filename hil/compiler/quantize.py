@@ -113,8 +113,8 @@ def _inside_fraction(size_in: int, size_out: int, taps: int, stride: int, pad: i
 
 def _tap_means(node: Node, graph: Graph, mean: np.ndarray) -> np.ndarray:
     """The mean value each tap of a convolution reads, [C, kh, kw]: the channel's calibration mean where the tap
-    lies inside the input, the pad value where it lies in the padding (a 3x3 head on a 4x5 map reads padding at
-    two thirds of its positions)."""
+    lies inside the input, the pad value where it lies in the padding (a 3x3 head on a 4x5 map reads some padding
+    at 14 of its 20 positions)."""
     kh, kw = node.params["weight"].shape[2:]
     (_, h, w, _), (_, oh, ow, _) = graph.tensors[node.inputs[0]].shape, graph.tensors[node.output].shape
     (sh, sw), (ph, pw) = node.attrs["stride"], node.attrs["padding"]
