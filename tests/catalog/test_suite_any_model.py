@@ -98,7 +98,8 @@ def _suite(pytester: pytest.Pytester, out: Path, *args: str) -> pytest.RunResult
 
 def test_a_classifier_runs_parity_and_top1_and_nothing_of_detection(pytester, tmp_path, nets):
     result = _suite(pytester, tmp_path / "out", "--model", f"{nets}:classifier", "--hil-image-count", "3")
-    result.assert_outcomes(passed=8, deselected=9)
+    result.assert_outcomes(passed=9, deselected=9)
+    assert re.search(r"^PASSED \S+::test_the_compile_runs_the_precision_it_records", result.stdout.str(), re.M)
     output = result.stdout.str()
     assert "SKIPPED" not in output and "test_detection" not in output and "written_in_c" not in output
     for name in ("test_top1_agrees_with_float", "test_device_matches_reference_and_float[input2]", "memory"):
@@ -126,7 +127,7 @@ def test_images_with_coco_truth_bad_file_and_conversion(pytester, tmp_path, nets
     (images / "truth.json").write_text(json.dumps(coco))
     result = _suite(pytester, tmp_path / "out", "--model", f"{nets}:bright", "--images", str(images))
     output = result.stdout.str()
-    result.assert_outcomes(passed=9, errors=2, deselected=6)
+    result.assert_outcomes(passed=10, errors=2, deselected=6)
     assert "ERROR at setup of test_device_matches_reference_and_float[broken.png]" in output
     # Once in each erroring test's section; pytest's short summary ("ERROR ...") repeats it where CI=true
     # widens its lines.
@@ -171,6 +172,6 @@ def test_classifier_images_with_coco_and_voc_classes_and_an_unknown_class(pytest
         output
     )
     assert re.search(r"^PASSED \S+::test_top1_accuracy_is_within_tolerance_of_float$", output, re.M), output
-    result.assert_outcomes(passed=9, errors=1, deselected=9)
+    result.assert_outcomes(passed=10, errors=1, deselected=9)
     results = json.dumps(json.loads((tmp_path / "out" / "results.json").read_text()))
     assert "top1_float" in results and "top1_device" in results
