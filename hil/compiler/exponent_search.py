@@ -143,10 +143,16 @@ def search_exponents(
         else:
             means = None
     objective.accept(qgraph, runs)
-    record = ExponentSearch("search", list(named.values()), len(inputs), round(best, 2), round(best, 2))
-    record.bias_correction = means is not None
-    record.snr_db_uncorrected = round(snr_uncorrected, 2)
-    record.snr_db_bias_corrected = None if snr_corrected is None else round(snr_corrected, 2)
+    record = ExponentSearch(
+        "search",
+        list(named.values()),
+        len(inputs),
+        round(best, 2),
+        round(best, 2),
+        bias_correction=means is not None,
+        snr_db_bias_corrected=None if snr_corrected is None else round(snr_corrected, 2),
+        snr_db_uncorrected=round(snr_uncorrected, 2),
+    )
     calibrated = {t: spec.exponent for t, spec in qgraph.tensors.items()}
     layers = {node.output: node.name for node in graph.nodes}
     chosen = dict(ranges)

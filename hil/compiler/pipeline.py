@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +33,11 @@ class CompiledModel:
     emitted: EmittedModel
     bit_widths: widths_search.WidthSearch | None = None  # what --bit-widths search chose (None: all int8)
     exponents: exponent_search.ExponentSearch | None = None  # what the exponent search chose (None: calibrated)
-    bias_corrected: list[str] = field(default_factory=list)  # layers whose biases quantize corrected
+
+    @property
+    def bias_corrected(self) -> list[str]:
+        """The layers whose biases quantize corrected (quantize.corrected_bias)."""
+        return [node.name for node in self.qgraph.nodes if node.attrs.get("bias_corrected")]
 
     def golden(self, x: np.ndarray) -> list[np.ndarray]:
         """The golden integer outputs for one float NHWC input."""
@@ -90,5 +94,4 @@ def compile_model(
     if search is not None:
         search.planned_arena_bytes = memory.arena_bytes
     emitted = emit(qgraph, steps, memory, directory, name, ["input"], output_names)
-    corrected = [n.name for n in graph.nodes if n.op in ("conv2d", "linear") and n.inputs[0] in (means or {})]
-    return CompiledModel(graph, qgraph, steps, memory, emitted, search, chosen_exponents, corrected)
+    return CompiledModel(graph, qgraph, steps, memory, emitted, search, chosen_exponents)

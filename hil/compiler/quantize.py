@@ -270,7 +270,7 @@ def _conv(node: Node, graph: Graph, e: dict[str, int], widths: dict[str, int], m
         params = GroupedConvParams(sh, sw, ph, pw, dh, dw, groups, act_min, act_max)
         kernel = "grouped_conv2d_s8"
     macs = oh * ow * cout * kh * kw * cin_g
-    attrs = {"output_hw": (oh, ow), "weight_exponents": [int(e) for e in e_w]}
+    attrs = {"output_hw": (oh, ow), "weight_exponents": [int(e) for e in e_w], "bias_corrected": mean is not None}
     return QNode(kernel, node.name, list(node.inputs), node.output, params, arrays, attrs, macs)
 
 
@@ -345,14 +345,14 @@ def _linear(node: Node, graph: Graph, e: dict[str, int], widths: dict[str, int],
         "out_shift": (e_out - e_in - e_w).astype(np.int8),
     }
     rows = int(np.prod(graph.tensors[node.output].shape[:-1]))
-    exponents = [int(v) for v in e_w]
+    recorded = {"weight_exponents": [int(v) for v in e_w], "bias_corrected": mean is not None}
     macs = rows * weight.size
     in_bits, out_bits = widths.get(node.inputs[0], 8), widths.get(node.output, 8)
     if (in_bits, out_bits) == (8, 8):
         params = FullyConnectedParams(*_activation(node, e_out))
-        return _layer_node("fully_connected_s8", node, graph, params, arrays, macs, weight_exponents=exponents)
+        return _layer_node("fully_connected_s8", node, graph, params, arrays, macs, **recorded)
     params = FullyConnectedA16Params(*_activation(node, e_out, out_bits), in_bits, out_bits)
-    return _layer_node("fully_connected_a16", node, graph, params, arrays, macs, weight_exponents=exponents)
+    return _layer_node("fully_connected_a16", node, graph, params, arrays, macs, **recorded)
 
 
 # The layers with a kernel for int16 activations on either side (the bit-width search may widen only tensors that
