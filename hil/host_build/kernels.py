@@ -125,6 +125,7 @@ class HostKernels:
         "conv2d_s8",
         "conv2d_s8_w16",
         "conv2d_a16",
+        "depthwise_conv2d_a16",
         "depthwise_conv2d_s8",
         "pointwise_conv2d_s8",
         "add_s8",
@@ -417,6 +418,19 @@ class HostKernels:
         C to refuse)."""
         shape = (input.shape[0], *output_hw, filter.shape[0])
         return self._conv("conv2d_a16", np.int8, params, out_shift, input, filter, bias, shape, *_a16(params))
+
+    def depthwise_conv2d_a16(
+        self,
+        params: ConvA16Params,
+        out_shift: np.ndarray,
+        input: np.ndarray,
+        filter: np.ndarray,
+        bias: np.ndarray | None,
+        output_hw: tuple[int, int],
+    ) -> np.ndarray:
+        """depthwise_conv2d_a16 (widths as for conv2d_a16)."""
+        shape = (input.shape[0], *output_hw, filter.shape[3])
+        return self._conv("depthwise_conv2d_a16", np.int8, params, out_shift, input, filter, bias, shape, *_a16(params))
 
     def _pool(self, name: str, params: PoolParams | AvgPoolParams, input: np.ndarray, output_hw) -> np.ndarray:
         input = np.ascontiguousarray(input)

@@ -98,6 +98,16 @@ def conv2d_s8(
     return _requantize(convolve(params, input, filter, bias, output_hw), params, out_shift)
 
 
+def depthwise_sums(
+    params: ConvParams, input: np.ndarray, filter: np.ndarray, bias: np.ndarray | None, output_hw: tuple[int, int]
+) -> np.ndarray:
+    """The exact int64 sums of a depthwise convolution (filter [1, kh, kw, C]), before requantising."""
+    acc = _bias_accumulator(input.shape[0], output_hw, input.shape[3], bias)
+    for ky, kx, patch in _windows(input, params, filter.shape[1], filter.shape[2], output_hw):
+        acc += patch * filter[0, ky, kx, :].astype(np.int64)
+    return acc
+
+
 def depthwise_conv2d_s8(
     params: ConvParams,
     out_shift: np.ndarray,
@@ -112,10 +122,7 @@ def depthwise_conv2d_s8(
     _zero_padded(params)
     if filter.shape[0] != 1 or filter.shape[3] != input.shape[3]:
         raise KernelRangeError(f"depthwise filter {filter.shape} does not fit input {input.shape}")
-    acc = _bias_accumulator(input.shape[0], output_hw, input.shape[3], bias)
-    for ky, kx, patch in _windows(input, params, filter.shape[1], filter.shape[2], output_hw):
-        acc += patch * filter[0, ky, kx, :].astype(np.int64)
-    return _requantize(acc, params, out_shift)
+    return _requantize(depthwise_sums(params, input, filter, bias, output_hw), params, out_shift)
 
 
 def pointwise_conv2d_s8(

@@ -1,11 +1,11 @@
-"""Bit-exact twin of conv2d_a16 (firmware/kernels/conv2d_a16.c): conv2d_s8 with int8 or int16 activations on either
-side, summed in 64 bits."""
+"""Bit-exact twins of conv2d_a16 and depthwise_conv2d_a16 (firmware/kernels/): conv2d_s8 and depthwise_conv2d_s8
+with int8 or int16 activations on either side."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from hil.kernels_ref.conv import _check, convolve
+from hil.kernels_ref.conv import _check, convolve, depthwise_sums
 from hil.kernels_ref.fc_a16 import DTYPES, check_widths, requantize_a16
 from hil.kernels_ref.fixed import KernelRangeError
 from hil.kernels_ref.params import ConvA16Params
@@ -30,3 +30,27 @@ def conv2d_a16(
     if in_c != input.shape[3] or k_h * k_w * in_c > MAX_FAN_IN:
         raise KernelRangeError(f"filter {filter.shape} does not fit input {input.shape} (fan-in <= {MAX_FAN_IN})")
     return requantize_a16(convolve(params, input, filter, bias, output_hw), params, out_shift)
+
+
+MAX_DEPTHWISE_TAPS = 511  # the C sums a channel's taps in int32: 511 products of 2^22 stay below 2^31
+
+
+def depthwise_conv2d_a16(
+    params: ConvA16Params,
+    out_shift: np.ndarray,
+    input: np.ndarray,
+    filter: np.ndarray,
+    bias: np.ndarray | None,
+    output_hw: tuple[int, int],
+) -> np.ndarray:
+    """depthwise_conv2d_s8 with an input of in_bits and an output of out_bits: filter [1, kh, kw, C] int8, channel
+    multiplier 1; output [n, *output_hw, C]."""
+    check_widths(params)
+    input = _check(input, DTYPES[params.in_bits], 4, "input")
+    filter = _check(filter, np.int8, 4, "filter")
+    _, k_h, k_w, chans = filter.shape
+    if filter.shape[0] != 1 or chans != input.shape[3] or k_h * k_w > MAX_DEPTHWISE_TAPS:
+        raise KernelRangeError(
+            f"depthwise filter {filter.shape} does not fit input {input.shape} (at most {MAX_DEPTHWISE_TAPS} taps)"
+        )
+    return requantize_a16(depthwise_sums(params, input, filter, bias, output_hw), params, out_shift)

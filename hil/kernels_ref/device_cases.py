@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from hil.kernels_ref.conv import conv2d_s8, depthwise_conv2d_s8, pointwise_conv2d_s8
-from hil.kernels_ref.conv_a16 import conv2d_a16
+from hil.kernels_ref.conv_a16 import conv2d_a16, depthwise_conv2d_a16
 from hil.kernels_ref.conv_w16 import conv2d_s8_w16
 from hil.kernels_ref.eltwise import add_s8, l2norm_s8
 from hil.kernels_ref.fastgrnn import quantize_fastgrnn
@@ -302,6 +302,27 @@ def conv_a16_case(
     expected = conv2d_a16(params, s, x, f, b, (oh, ow))
     name = f"conv a16 3x3 s{stride} {h}x{w}x{cin}->{cout} int{in_bits}->int{out_bits}"
     return KernelCase(name, [x], expected, {"f": f, "b": b, "s": s}, call, oh * ow * cout * 9 * cin)
+
+
+def depthwise_a16_case(
+    rng: np.random.Generator, h: int, w: int, c: int, stride: int, in_bits: int, out_bits: int
+) -> KernelCase:
+    """A 3x3 zero-padded depthwise_conv2d_a16 with the given activation widths, clamped at the output's limits."""
+    x = rng.integers(-(2 ** (in_bits - 1)), 2 ** (in_bits - 1), (1, h, w, c)).astype(f"int{in_bits}")
+    f = rng.integers(-128, 128, (1, 3, 3, c), dtype=np.int8)
+    b = rng.integers(-5000, 5000, c, dtype=np.int32)
+    s = _shifts(rng, 4, 12, c)
+    top = 2 ** (out_bits - 1) - 1
+    params = ConvA16Params(stride, stride, 1, 1, -top - 1, top, in_bits, out_bits)
+    oh, ow = (h - 1) // stride + 1, (w - 1) // stride + 1
+    call = (
+        f"{{ static const hil_conv_a16_params pr = {c_initializer(params)}; static const hil_dims di = "
+        f"{_dims(x.shape)}, df = {_dims(f.shape)}, do_ = {_dims((1, oh, ow, c))};\n"
+        "      st = depthwise_conv2d_a16(&pr, {p}s, &di, {in0}, &df, {p}f, {p}b, &do_, {out}); }"
+    )
+    expected = depthwise_conv2d_a16(params, s, x, f, b, (oh, ow))
+    name = f"depthwise a16 3x3 s{stride} {h}x{w}x{c} int{in_bits}->int{out_bits}"
+    return KernelCase(name, [x], expected, {"f": f, "b": b, "s": s}, call, oh * ow * c * 9)
 
 
 def pool_case(rng: np.random.Generator, h: int, w: int, c: int, k: int, stride: int, pad: int, average: bool):

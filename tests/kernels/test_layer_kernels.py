@@ -17,6 +17,7 @@ from hil.kernels_ref import (
     SoftmaxParams,
     avgpool_s8,
     conv2d_a16,
+    depthwise_conv2d_a16,
     fully_connected_a16,
     fully_connected_s8,
     grouped_conv2d_s8,
@@ -83,6 +84,43 @@ def test_conv2d_a16_refuses_bad_widths_and_clamps(host: HostKernels) -> None:
         host.conv2d_a16(ConvA16Params(in_bits=12), s, x, f, None, (1, 1))
     with pytest.raises(HostKernelError, match="conv2d_a16"):  # a clamp beyond int8 on an int8 output
         host.conv2d_a16(ConvA16Params(act_min=-300, act_max=300), s, x, f, None, (1, 1))
+
+
+@pytest.mark.parametrize(("in_bits", "out_bits"), [(8, 16), (16, 16), (16, 8), (8, 8)])
+@pytest.mark.parametrize(("stride", "k", "chans"), [(1, 3, 12), (2, 3, 10), (1, 5, 7), (2, 1, 4)])
+def test_depthwise_conv2d_a16_matches_twin(
+    host: HostKernels, in_bits: int, out_bits: int, stride: int, k: int, chans: int
+) -> None:
+    """Every pair of widths on a padded depthwise convolution, biases near int32's limits and a clamp at the
+    output's: channels in blocks of 4 and a tail, windows cut by the padding on every side, and a pad wider than
+    the kernel reach (outputs with no tap at all: the bias alone)."""
+    rng = np.random.default_rng(4500 + in_bits + out_bits + stride + k)
+    top = 2 ** (out_bits - 1) - 1
+    pad = k // 2 + (k == 1)
+    x = rng.integers(-(2 ** (in_bits - 1)), 2 ** (in_bits - 1), (2, 9, 8, chans)).astype(f"int{in_bits}")
+    f = rng.integers(-128, 128, (1, k, k, chans), dtype=np.int8)
+    b = rng.integers(-(2**31), 2**31 - 1, chans, dtype=np.int64).astype(np.int32)
+    s = rng.integers(4, 16 if in_bits == 8 else 24, chans).astype(np.int8)
+    params = ConvA16Params(stride, stride, pad, pad, -top - 1, top, in_bits, out_bits)
+    out_hw = (_out(9, k, stride, pad), _out(8, k, stride, pad))
+    expected = depthwise_conv2d_a16(params, s, x, f, b, out_hw)
+    assert expected.dtype == np.dtype(f"int{out_bits}") and {-top - 1, top} & set(expected.ravel().tolist())
+    np.testing.assert_array_equal(host.depthwise_conv2d_a16(params, s, x, f, b, out_hw), expected)
+
+
+def test_depthwise_conv2d_a16_refuses_bad_widths_and_shapes(host: HostKernels) -> None:
+    x, f, s = np.zeros((1, 3, 3, 2), np.int8), np.zeros((1, 3, 3, 2), np.int8), np.zeros(2, np.int8)
+    with pytest.raises(KernelRangeError, match="expected 8 or 16 bits"):
+        depthwise_conv2d_a16(ConvA16Params(in_bits=12), s, x, f, None, (1, 1))
+    with pytest.raises(HostKernelError, match="depthwise_conv2d_a16"):
+        host.depthwise_conv2d_a16(ConvA16Params(in_bits=12), s, x, f, None, (1, 1))
+    with pytest.raises(HostKernelError, match="depthwise_conv2d_a16"):  # a clamp beyond int8 on an int8 output
+        host.depthwise_conv2d_a16(ConvA16Params(act_min=-300, act_max=300), s, x, f, None, (1, 1))
+    wide = np.zeros((1, 23, 23, 2), np.int8)  # 529 taps: a channel's int32 sum could overflow
+    with pytest.raises(KernelRangeError, match="at most 511 taps"):
+        depthwise_conv2d_a16(ConvA16Params(), s, x, wide, None, (1, 1))
+    with pytest.raises(HostKernelError, match="depthwise_conv2d_a16"):
+        host.depthwise_conv2d_a16(ConvA16Params(), s, x, wide, None, (1, 1))
 
 
 def _out(size: int, k: int, stride: int, pad: int, dilation: int = 1) -> int:

@@ -14,6 +14,7 @@ from hil.kernels_ref.device_cases import (
     add_case,
     conv_a16_case,
     conv_case,
+    depthwise_a16_case,
     depthwise_case,
     fully_connected_a16_case,
     fully_connected_case,
@@ -87,6 +88,9 @@ def test_wide_activation_kernels_match_twins_under_qemu(tmp_path: Path) -> None:
         conv_a16_case(rng, 6, 7, 6, 5, 1, 16, 8),  # pixel pairs over contiguous int16 tap rows (SMLAxy)
         conv_a16_case(rng, 4, 5, 60, 3, 1, 16, 16),  # a window of 540 values: int16 taps one by one
         conv_a16_case(rng, 3, 3, 520, 2, 1, 16, 8),  # 520 channels: a tap's sum could pass int32, the 64-bit loop
+        depthwise_a16_case(rng, 7, 6, 12, 1, 16, 16),  # an MBConv's widened expanded and depthwise rows (SMLAxy)
+        depthwise_a16_case(rng, 8, 7, 10, 2, 16, 8),  # 10 channels: two blocks of 4 and a tail of 2
+        depthwise_a16_case(rng, 5, 6, 7, 1, 8, 16),
     ]
     run = run_cases("wide_kernel_parity", cases, tmp_path)
     assert not run.mismatches, "\n".join(run.mismatches)

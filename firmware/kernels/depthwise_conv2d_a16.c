@@ -1,0 +1,126 @@
+/*
+ * Depthwise convolution (channel multiplier 1) whose input and output activations are each int8 or int16 (an
+ * MBConv's expanded and depthwise rows the bit-width search widened, hil/compiler/bit_widths.py); the weights stay
+ * int8. Same formula and layouts as depthwise_conv2d_s8, zero padding. An output's taps sum in int32 (at most
+ * 511 taps of products of at most 2^22: below 2^31), then join the bias in 64 bits, so any bias is exact.
+ * With the DSP extension four channels of an int16 input take two word loads per tap: SMLABB/SMLATB/SMLABT/SMLATT
+ * multiply each halfword by its channel's sign-extended filter byte (SXTB16 of bytes 0,2 and 1,3).
+ */
+#include "hil_kernels.h"
+
+#define DEPTHWISE_A16_MAX_TAPS 511
+
+/* Sums 4 channels of one output over rows x cols taps of an int16 input; in and f point at the first tap of those
+ * channels, in_row and f_row are the element strides between tap rows, chans between taps. */
+static void taps4_s16(const int16_t *in, const int8_t *f, int32_t in_row, int32_t f_row, int32_t chans, int32_t rows,
+                      int32_t cols, int32_t acc[4])
+{
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    for (int32_t ky = 0; ky < rows; ++ky) {
+        const int16_t *px = in + ky * in_row;
+        const int8_t *fw = f + ky * f_row;
+        for (int32_t kx = 0; kx < cols; ++kx) {
+#if defined(__ARM_FEATURE_DSP)
+            const int32_t x01 = hil_nn_read32(px), x23 = hil_nn_read32(px + 2), w = hil_nn_read32(fw);
+            const int32_t we = __sxtb16(w), wo = hil_nn_sxtb16_ror8(w);
+            a0 = __smlabb(x01, we, a0);
+            a1 = __smlatb(x01, wo, a1);
+            a2 = __smlabt(x23, we, a2);
+            a3 = __smlatt(x23, wo, a3);
+#else
+            a0 += (int32_t)px[0] * fw[0];
+            a1 += (int32_t)px[1] * fw[1];
+            a2 += (int32_t)px[2] * fw[2];
+            a3 += (int32_t)px[3] * fw[3];
+#endif
+            px += chans;
+            fw += chans;
+        }
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+}
+
+/* One channel's taps, either input width. */
+static int32_t taps1(const void *input, int32_t in_bits, int32_t first, const int8_t *f, int32_t in_row, int32_t f_row,
+                     int32_t chans, int32_t rows, int32_t cols)
+{
+    int32_t acc = 0;
+    for (int32_t ky = 0; ky < rows; ++ky) {
+        for (int32_t kx = 0; kx < cols; ++kx) {
+            acc += hil_a16_load(input, first + ky * in_row + kx * chans, in_bits) * (int32_t)f[ky * f_row + kx * chans];
+        }
+    }
+    return acc;
+}
+
+static void store(const hil_conv_a16_params *params, const int32_t *bias, int32_t c, int32_t sum, int8_t shift,
+                  void *output, int32_t i)
+{
+    const int64_t shifted = hil_round_shift64((bias ? (int64_t)bias[c] : 0) + sum, shift);
+    const int32_t v = (int32_t)(shifted < params->act_min ? params->act_min
+                                                          : (shifted > params->act_max ? params->act_max : shifted));
+    hil_a16_store(output, i, v, params->out_bits);
+}
+
+hil_kernel_status depthwise_conv2d_a16(const hil_conv_a16_params *params, const int8_t *out_shift,
+                                       const hil_dims *input_dims, const void *input, const hil_dims *filter_dims,
+                                       const int8_t *filter, const int32_t *bias, const hil_dims *output_dims,
+                                       void *output)
+{
+    if (!params || !out_shift || !input_dims || !input || !filter_dims || !filter || !output_dims || !output ||
+        !hil_a16_width_valid(params->in_bits) || !hil_a16_width_valid(params->out_bits)) {
+        return HIL_KERNEL_ARG_ERROR;
+    }
+    const int32_t in_h = input_dims->h, in_w = input_dims->w, chans = input_dims->c;
+    const int32_t k_h = filter_dims->h, k_w = filter_dims->w;
+    const int32_t out_h = output_dims->h, out_w = output_dims->w;
+    const int32_t sh = params->stride_h, sw = params->stride_w, ph = params->pad_h, pw = params->pad_w;
+    if (filter_dims->n != 1 || filter_dims->c != chans || output_dims->c != chans || input_dims->n != output_dims->n ||
+        chans < 1 || k_h < 1 || k_w < 1 || k_h * k_w > DEPTHWISE_A16_MAX_TAPS || sh < 1 || sw < 1 || ph < 0 ||
+        pw < 0 || in_h < 1 || in_w < 1 || out_h < 1 || out_w < 1 ||
+        !hil_a16_clamp_valid(params->act_min, params->act_max, params->out_bits) ||
+        !hil_nn_shifts_valid(out_shift, chans)) {
+        return HIL_KERNEL_ARG_ERROR;
+    }
+    const int32_t in_row = in_w * chans, f_row = k_w * chans;
+    for (int32_t b = 0; b < input_dims->n; ++b) {
+        const int32_t in_image = b * in_h * in_row;
+        int32_t out = b * out_h * out_w * chans;
+        for (int32_t oy = 0; oy < out_h; ++oy) {
+            const int32_t iy0 = oy * sh - ph;
+            const int32_t ky0 = iy0 < 0 ? -iy0 : 0;
+            const int32_t ky1 = in_h - iy0 < k_h ? in_h - iy0 : k_h;
+            for (int32_t ox = 0; ox < out_w; ++ox, out += chans) {
+                const int32_t ix0 = ox * sw - pw;
+                const int32_t kx0 = ix0 < 0 ? -ix0 : 0;
+                const int32_t kx1 = in_w - ix0 < k_w ? in_w - ix0 : k_w;
+                /* an output entirely over padding has no taps: rows or cols <= 0, bias only */
+                const int32_t rows = ky1 - ky0, cols = kx1 - kx0;
+                const int32_t taps = rows > 0 && cols > 0;
+                const int32_t first = taps ? in_image + (iy0 + ky0) * in_row + (ix0 + kx0) * chans : 0;
+                const int8_t *first_f = filter + (taps ? ky0 * f_row + kx0 * chans : 0);
+                int32_t c = 0;
+                if (params->in_bits == 16 && taps) {
+                    for (; c + 4 <= chans; c += 4) {
+                        int32_t acc[4];
+                        taps4_s16((const int16_t *)input + first + c, first_f + c, in_row, f_row, chans, rows, cols,
+                                  acc);
+                        for (int32_t j = 0; j < 4; ++j) {
+                            store(params, bias, c + j, acc[j], out_shift[c + j], output, out + c + j);
+                        }
+                    }
+                }
+                for (; c < chans; ++c) {
+                    const int32_t sum =
+                        taps ? taps1(input, params->in_bits, first + c, first_f + c, in_row, f_row, chans, rows, cols)
+                             : 0;
+                    store(params, bias, c, sum, out_shift[c], output, out + c);
+                }
+            }
+        }
+    }
+    return HIL_KERNEL_OK;
+}
