@@ -3,19 +3,19 @@
  * MBConv's expanded and depthwise rows the bit-width search widened, hil/compiler/bit_widths.py); the weights stay
  * int8. Same formula and layouts as depthwise_conv2d_s8, zero padding. An output's taps sum in int32 (at most
  * 511 taps of products of at most 2^22: below 2^31), then join the bias in 64 bits, so any bias is exact.
- * With the DSP extension four channels of an int16 input take two word loads per tap: SMLABB/SMLATB/SMLABT/SMLATT
- * multiply each halfword by its channel's sign-extended filter byte (SXTB16 of bytes 0,2 and 1,3).
+ * Channels go in blocks of 4 (hil_nn_depthwise_taps4_s8 for an int8 input); with the DSP extension an int16 input
+ * takes two word loads per tap, and SMLABB/SMLATB/SMLABT/SMLATT multiply each halfword by its channel's
+ * sign-extended filter byte (SXTB16 of bytes 0,2 and 1,3).
  */
 #include "hil_kernels.h"
 
 #define DEPTHWISE_A16_MAX_TAPS 511
 
-/* Sums 4 channels of one output over rows x cols taps of an int16 input; in and f point at the first tap of those
- * channels, in_row and f_row are the element strides between tap rows, chans between taps. */
+/* hil_nn_depthwise_taps4_s8 over an int16 input (the strides in elements). */
 static void taps4_s16(const int16_t *in, const int8_t *f, int32_t in_row, int32_t f_row, int32_t chans, int32_t rows,
                       int32_t cols, int32_t acc[4])
 {
-    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
     for (int32_t ky = 0; ky < rows; ++ky) {
         const int16_t *px = in + ky * in_row;
         const int8_t *fw = f + ky * f_row;
@@ -103,14 +103,17 @@ hil_kernel_status depthwise_conv2d_a16(const hil_conv_a16_params *params, const 
                 const int32_t first = taps ? in_image + (iy0 + ky0) * in_row + (ix0 + kx0) * chans : 0;
                 const int8_t *first_f = filter + (taps ? ky0 * f_row + kx0 * chans : 0);
                 int32_t c = 0;
-                if (params->in_bits == 16 && taps) {
-                    for (; c + 4 <= chans; c += 4) {
-                        int32_t acc[4];
+                for (; taps && c + 4 <= chans; c += 4) {
+                    int32_t acc[4] = {0, 0, 0, 0};
+                    if (params->in_bits == 16) {
                         taps4_s16((const int16_t *)input + first + c, first_f + c, in_row, f_row, chans, rows, cols,
                                   acc);
-                        for (int32_t j = 0; j < 4; ++j) {
-                            store(params, bias, c + j, acc[j], out_shift[c + j], output, out + c + j);
-                        }
+                    } else {
+                        hil_nn_depthwise_taps4_s8((const int8_t *)input + first + c, first_f + c, in_row, f_row, chans,
+                                                  rows, cols, acc);
+                    }
+                    for (int32_t j = 0; j < 4; ++j) {
+                        store(params, bias, c + j, acc[j], out_shift[c + j], output, out + c + j);
                     }
                 }
                 for (; c < chans; ++c) {

@@ -12,44 +12,8 @@
  */
 #include "hil_kernels.h"
 
-/* Accumulates 4 channels of one output pixel over rows x cols valid taps; in and f point at the first
- * valid tap of those channels, in_row and f_row are the strides between tap rows. */
-static inline void dw_block4(const int8_t *in, const int8_t *f, int32_t in_row, int32_t f_row, int32_t chans,
-                             int32_t rows, int32_t cols, int32_t acc[4])
-{
-    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
-    for (int32_t ky = 0; ky < rows; ++ky) {
-        const int8_t *px = in + ky * in_row;
-        const int8_t *fw = f + ky * f_row;
-        for (int32_t kx = 0; kx < cols; ++kx) {
 #if defined(__ARM_FEATURE_DSP)
-            /* Bytes 0,2 and 1,3 sign-extended into halfword pairs; SMLABB/SMLATT take one product
-             * each, so this is the same sum as the scalar path. */
-            const int32_t x = hil_nn_read32(px), f = hil_nn_read32(fw);
-            const int32_t xe = __sxtb16(x), fe = __sxtb16(f);
-            const int32_t xo = hil_nn_sxtb16_ror8(x), fo = hil_nn_sxtb16_ror8(f);
-            a0 = __smlabb(xe, fe, a0);
-            a2 = __smlatt(xe, fe, a2);
-            a1 = __smlabb(xo, fo, a1);
-            a3 = __smlatt(xo, fo, a3);
-#else
-            a0 += (int32_t)px[0] * fw[0];
-            a1 += (int32_t)px[1] * fw[1];
-            a2 += (int32_t)px[2] * fw[2];
-            a3 += (int32_t)px[3] * fw[3];
-#endif
-            px += chans;
-            fw += chans;
-        }
-    }
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
-}
-
-#if defined(__ARM_FEATURE_DSP)
-/* One tap of 4 channels, as in dw_block4. */
+/* One tap of 4 channels, as in hil_nn_depthwise_taps4_s8. */
 static inline void dw_tap4(const int8_t *px, const int8_t *fw, int32_t *a0, int32_t *a1, int32_t *a2, int32_t *a3)
 {
     const int32_t x = hil_nn_read32(px), f = hil_nn_read32(fw);
@@ -62,7 +26,7 @@ static inline void dw_tap4(const int8_t *px, const int8_t *fw, int32_t *a0, int3
 }
 
 /* count outputs of one row, each a whole 3x3 window (chans a multiple of 4): in is the first window's top
- * left, step the input bytes between windows, in_row between input rows. The same sums as dw_block4. */
+ * left, step the input bytes between windows, in_row between input rows. The same sums as hil_nn_depthwise_taps4_s8. */
 static void __attribute__((noinline))
 dw_3x3_run(const int8_t *in, int32_t in_row, int32_t step, int32_t chans, int32_t count, const int8_t *filter,
            const int32_t *bias, const int8_t *shift, int32_t lo, int32_t hi, int8_t *out)
@@ -158,7 +122,7 @@ hil_kernel_status depthwise_conv2d_s8(const hil_conv_params *params, const int8_
                         acc[3] = bias[c + 3];
                     }
                     if (rows > 0 && cols > 0) {
-                        dw_block4(first + c, first_f + c, in_w * chans, k_w * chans, chans, rows, cols, acc);
+                        hil_nn_depthwise_taps4_s8(first + c, first_f + c, in_w * chans, k_w * chans, chans, rows, cols, acc);
                     }
                     for (int32_t j = 0; j < 4; ++j) {
                         out_px[c + j] = hil_nn_requantize_s8(acc[j], out_shift[c + j], lo, hi);

@@ -162,6 +162,42 @@ static inline int32_t hil_nn_dot_s16_s8(const int16_t *x, const int8_t *f, int32
     return acc;
 }
 
+/* Accumulates 4 channels of one depthwise output pixel over rows x cols taps of an int8 input into acc (the
+ * depthwise kernels' inner loop); in and f point at the first tap of those channels, in_row and f_row are the
+ * strides between tap rows, chans between taps. With the DSP extension bytes 0,2 and 1,3 are sign-extended into
+ * halfword pairs and SMLABB/SMLATT take one product each: the same sums as the scalar path. */
+static inline void hil_nn_depthwise_taps4_s8(const int8_t *in, const int8_t *f, int32_t in_row, int32_t f_row,
+                                             int32_t chans, int32_t rows, int32_t cols, int32_t acc[4])
+{
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    for (int32_t ky = 0; ky < rows; ++ky) {
+        const int8_t *px = in + ky * in_row;
+        const int8_t *fw = f + ky * f_row;
+        for (int32_t kx = 0; kx < cols; ++kx) {
+#if defined(__ARM_FEATURE_DSP)
+            const int32_t x = hil_nn_read32(px), w = hil_nn_read32(fw);
+            const int32_t xe = __sxtb16(x), we = __sxtb16(w);
+            const int32_t xo = hil_nn_sxtb16_ror8(x), wo = hil_nn_sxtb16_ror8(w);
+            a0 = __smlabb(xe, we, a0);
+            a2 = __smlatt(xe, we, a2);
+            a1 = __smlabb(xo, wo, a1);
+            a3 = __smlatt(xo, wo, a3);
+#else
+            a0 += (int32_t)px[0] * fw[0];
+            a1 += (int32_t)px[1] * fw[1];
+            a2 += (int32_t)px[2] * fw[2];
+            a3 += (int32_t)px[3] * fw[3];
+#endif
+            px += chans;
+            fw += chans;
+        }
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+}
+
 /* acc[2p + q] += dot(x_p, f_q) over n int8 values, pixels x0/x1, filters f0/f1 (products at most 2^14 each): two
  * pixels by two output channels, each input and filter word loaded and sign-extended once for two products (as
  * CMSIS-NN blocks its im2col columns). Same products, same int32 sums as hil_nn_dot_s8. */
