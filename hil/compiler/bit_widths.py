@@ -86,7 +86,7 @@ def dequantized_weights(graph: Graph, qgraph: QGraph) -> Graph:
         e_in = qgraph.tensors[qnode.inputs[0]].exponent
         node.params["bias"] = qnode.arrays["bias"].astype(np.float64) * 2.0 ** (e_in + e)
         q = qnode.arrays["filter"].astype(np.float64)
-        if qnode.kernel == "depthwise_conv2d_s8":  # [1, kh, kw, C] -> OIHW [C, 1, kh, kw]
+        if qnode.kernel in ("depthwise_conv2d_s8", "depthwise_conv2d_a16"):  # [1, kh, kw, C] -> OIHW [C, 1, kh, kw]
             node.params["weight"] = (q[0] * 2.0**e).transpose(2, 0, 1)[:, None]
         else:  # OHWI -> OIHW
             node.params["weight"] = (q * 2.0 ** e[:, None, None, None]).transpose(0, 3, 1, 2)
@@ -200,6 +200,15 @@ def _layer(qgraph: QGraph, tensors: tuple[str, ...]) -> str:
     return producers.get(tensors[0], "input")
 
 
+def _budget_share(arena: int, arena_room: int | None, instructions: int, latency_budget: int | None) -> float:
+    """The larger share of a budget a widening uses: its arena bytes of the room the budget leaves over the int8
+    arena, its instructions of the latency budget (0 for a resource without a budget). Scoring gain per share of the
+    tighter budget, a cheap-in-bytes widening that eats the latency budget no longer crowds out a better one (the
+    M4's RNNPool output, once mob.3's int16 expansion was a candidate)."""
+    shares = [arena / arena_room if arena_room else 0.0, instructions / latency_budget if latency_budget else 0.0]
+    return max(0.0, *shares)
+
+
 def search(
     graph: Graph,
     qgraph: QGraph,
@@ -212,7 +221,8 @@ def search(
     latency_budget: int | None = None,
 ) -> WidthSearch:
     """Greedy widening within arena_budget bytes (None: no limit): each round re-measures every remaining group's
-    gain on top of the widths taken so far and takes the best gain per extra arena byte (free ones first), among
+    gain on top of the widths taken so far and takes the best gain per share of the budget it uses (_budget_share:
+    of the arena room or of the latency budget, whichever it uses more of; free ones first), among
     those whose instructions (width_cost's estimate, over int8) stay within latency_budget (None: no limit).
     candidates: which groups may be widened (default: all, to weigh widths the kernels lack). stream_input: plan the
     arena for the streamed schedule the model will run (schedule.stream_front). measure: the SNRs of the outputs
@@ -256,7 +266,8 @@ def search(
             slower = width_cost.extra_instructions(graph, qgraph, wide | set(group))
             if latency_budget is not None and slower > latency_budget:
                 continue
-            score = (cost > 0, -gain / max(cost, 1))
+            use = _budget_share(cost, arena_budget and arena_budget - base_arena, slower - instructions, latency_budget)
+            score = (use > 0, -gain / max(use, 1e-12))
             if best is None or score < best[0]:
                 best = (score, group, cost, gain, snr, slower)
         if best is None:

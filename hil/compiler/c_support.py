@@ -131,7 +131,7 @@ typedef struct {
     hil_dims in_dims;
     hil_dims out_dims;
     int32_t hidden;
-    hil_conv_params expand;
+    hil_conv_params expand;         /* each stage's strides, padding and clamp (in its output's range) */
     hil_conv_params depthwise;
     hil_conv_params project;
     hil_dims expand_filter_dims;
@@ -148,11 +148,28 @@ typedef struct {
     const int8_t *project_shift;
     int32_t residual;  /* 0: none; 1: add(x, project); 2: add(project, x): the add's operand order */
     hil_add_params add;
-    int32_t in_bits;   /* 16: the input rows are int16 (no residual then), expanded by conv2d_a16 */
+    int32_t bits[4];   /* widths (8 or 16) of the input, expanded, depthwise and output rows (a residual: all 8) */
 } gen_mbconv;
 
-/* Row `row` of a block's input map (its bytes: int8, or int16 with in_bits 16): a pointer valid until the next
- * call, or NULL when it cannot be had. */
+/* One stage of a block: its int8 kernel when both its rows are int8, else conv2d_a16 or depthwise_conv2d_a16 at
+ * their widths (the bit-width search widened them). */
+static hil_kernel_status gen_mbconv_stage(int32_t depthwise, const hil_conv_params *p, int32_t in_bits,
+                                          int32_t out_bits, const int8_t *shift, const hil_dims *x_dims,
+                                          const int8_t *x, const hil_dims *f_dims, const int8_t *f,
+                                          const int32_t *bias, const hil_dims *y_dims, int8_t *y)
+{
+    if (in_bits == 8 && out_bits == 8) {
+        return depthwise ? depthwise_conv2d_s8(p, shift, x_dims, x, f_dims, f, bias, y_dims, y)
+                         : pointwise_conv2d_s8(p, shift, x_dims, x, f_dims, f, bias, y_dims, y);
+    }
+    const hil_conv_a16_params wide = {p->stride_h, p->stride_w, p->pad_h,   p->pad_w,
+                                      p->act_min,  p->act_max,  in_bits, out_bits};
+    return depthwise ? depthwise_conv2d_a16(&wide, shift, x_dims, x, f_dims, f, bias, y_dims, y)
+                     : conv2d_a16(&wide, shift, x_dims, x, f_dims, f, bias, y_dims, y);
+}
+
+/* Row `row` of a block's input map (its bytes at bits[0]): a pointer valid until the next call, or NULL when it
+ * cannot be had. */
 typedef const int8_t *(*gen_row_source)(void *state, int32_t row);
 
 /* Streams the block by output rows: rows holds the expanded input rows the depthwise window needs (kernel
@@ -163,7 +180,7 @@ static hil_kernel_status gen_mbconv_rows_s8(const gen_mbconv *b, gen_row_source 
                                             int8_t *rows, int8_t *dw_row, int8_t *project_row)
 {
     const int32_t h = b->in_dims.h, w = b->in_dims.w, ch = b->hidden;
-    const int32_t row_hidden = w * ch, row_out = b->out_dims.w * b->out_dims.c;
+    const int32_t row_hidden = w * ch * (b->bits[1] / 8), row_out = b->out_dims.w * b->out_dims.c * (b->bits[3] / 8);
     const int32_t k_h = b->depthwise_filter_dims.h, s_h = b->depthwise.stride_h, p_h = b->depthwise.pad_h;
     const hil_dims x_row = {1, 1, w, b->in_dims.c};
     const hil_dims hidden_row = {1, 1, w, ch};
@@ -186,18 +203,10 @@ static hil_kernel_status gen_mbconv_rows_s8(const gen_mbconv *b, gen_row_source 
             if (x == NULL) {
                 return HIL_KERNEL_ARG_ERROR;
             }
-            int8_t *expanded = rows + (next - first) * row_hidden;
-            hil_kernel_status s;
-            if (b->in_bits == 16) {
-                const hil_conv_params *e = &b->expand;
-                const hil_conv_a16_params wide = {e->stride_h, e->stride_w, e->pad_h, e->pad_w,
-                                                  e->act_min, e->act_max, 16, 8};
-                s = conv2d_a16(&wide, b->expand_shift, &x_row, x, &b->expand_filter_dims, b->expand_filter,
-                               b->expand_bias, &hidden_row, expanded);
-            } else {
-                s = pointwise_conv2d_s8(&b->expand, b->expand_shift, &x_row, x, &b->expand_filter_dims,
-                                        b->expand_filter, b->expand_bias, &hidden_row, expanded);
-            }
+            const hil_kernel_status s =
+                gen_mbconv_stage(0, &b->expand, b->bits[0], b->bits[1], b->expand_shift, &x_row, x,
+                                 &b->expand_filter_dims, b->expand_filter, b->expand_bias, &hidden_row,
+                                 rows + (next - first) * row_hidden);
             if (s != HIL_KERNEL_OK) {
                 return s;
             }
@@ -205,12 +214,14 @@ static hil_kernel_status gen_mbconv_rows_s8(const gen_mbconv *b, gen_row_source 
         hil_conv_params dw = b->depthwise;
         dw.pad_h = lo - top;
         const hil_dims window = {1, hi - lo, w, ch};
-        hil_kernel_status s = depthwise_conv2d_s8(&dw, b->depthwise_shift, &window, rows, &b->depthwise_filter_dims,
-                                                  b->depthwise_filter, b->depthwise_bias, &dw_dims, dw_row);
+        hil_kernel_status s = gen_mbconv_stage(1, &dw, b->bits[1], b->bits[2], b->depthwise_shift, &window, rows,
+                                               &b->depthwise_filter_dims, b->depthwise_filter, b->depthwise_bias,
+                                               &dw_dims, dw_row);
         int8_t *out = y + oy * row_out;
         if (s == HIL_KERNEL_OK) {
-            s = pointwise_conv2d_s8(&b->project, b->project_shift, &dw_dims, dw_row, &b->project_filter_dims,
-                                    b->project_filter, b->project_bias, &y_row, b->residual ? project_row : out);
+            s = gen_mbconv_stage(0, &b->project, b->bits[2], b->bits[3], b->project_shift, &dw_dims, dw_row,
+                                 &b->project_filter_dims, b->project_filter, b->project_bias, &y_row,
+                                 b->residual ? project_row : out);
         }
         if (s == HIL_KERNEL_OK && b->residual) {
             const int8_t *x = source(state, oy);
@@ -244,7 +255,7 @@ static const int8_t *gen_map_row(void *state, int32_t row)
 static hil_kernel_status gen_mbconv_s8(const gen_mbconv *b, const int8_t *x, int8_t *y, int8_t *rows, int8_t *dw_row,
                                        int8_t *project_row)
 {
-    gen_map map = {x, b->in_dims.w * b->in_dims.c * (b->in_bits / 8)};
+    gen_map map = {x, b->in_dims.w * b->in_dims.c * (b->bits[0] / 8)};
     return gen_mbconv_rows_s8(b, gen_map_row, &map, y, rows, dw_row, project_row);
 }
 """

@@ -16,7 +16,7 @@ from hil.compiler.memory_plan import MemoryPlan, in_place_members
 from hil.compiler.qgraph import QGraph, QNode
 from hil.compiler.schedule import Step, front_stage, pad_rows_below, real_rows
 from hil.errors import CompileError
-from hil.kernels_ref.params import C_STRUCTS, ConvParams, c_initializer
+from hil.kernels_ref.params import C_STRUCTS, ConvA16Params, ConvParams, c_initializer
 from hil.model_sources import ModelSources, TensorSpec, c_tensor_info, write_if_changed
 
 C_TYPES = {np.dtype(np.int8): "int8_t", np.dtype(np.int16): "int16_t", np.dtype(np.int32): "int32_t"}
@@ -291,6 +291,7 @@ class _Emitter:
             "fully_connected_s8": self.weighted_layer,
             "fully_connected_a16": self.weighted_layer,
             "conv2d_a16": self.weighted_layer,
+            "depthwise_conv2d_a16": self.weighted_layer,
             "maxpool_s8": self.pool,
             "avgpool_s8": self.pool,
             "lut_s8": self.lut,
@@ -363,20 +364,17 @@ class _Emitter:
             residual = 1 if node.inputs[0] == x else 2
             p = node.params
             add = c_initializer(p)
-        expand_params = expand.params
-        if expand.kernel == "conv2d_a16":  # an int16 input: the block builds conv2d_a16's params from these
-            e = expand.params
-            expand_params = ConvParams(e.stride_h, e.stride_w, e.pad_h, e.pad_w, e.act_min, e.act_max)
+        stages = (expand, depthwise, project)
         fields = [
             _dims(self.shape(x)),
             _dims(self.shape(step.output)),
             str(self.shape(expand.output)[-1]),
-            *(c_initializer(p) for p in (expand_params, depthwise.params, project.params)),
-            *(_dims(n.arrays["filter"].shape) for n in (expand, depthwise, project)),
+            *(c_initializer(_conv_params(n.params)) for n in stages),
+            *(_dims(n.arrays["filter"].shape) for n in stages),
             *(name for names in arrays.values() for name in names),
             str(residual),
             add,
-            str(8 * self.element_bytes(x)),
+            "{" + ", ".join(str(8 * self.element_bytes(t)) for t in (x, *(n.output for n in stages))) + "}",
         ]
         return ",\n            ".join(fields)
 
@@ -579,6 +577,15 @@ class _Emitter:
         else:
             body = self.data_move(node)
         return f"{header}    {{\n{body}    }}\n"
+
+
+def _conv_params(params: ConvParams | ConvA16Params) -> ConvParams:
+    """A fused MBConv stage's strides, padding and clamp as gen_mbconv holds them (its widths are the block's bits;
+    gen_mbconv_stage builds conv2d_a16's params from both)."""
+    if isinstance(params, ConvParams):
+        return params
+    p = params
+    return ConvParams(p.stride_h, p.stride_w, p.pad_h, p.pad_w, p.act_min, p.act_max)
 
 
 def _c_comment(text: str) -> str:

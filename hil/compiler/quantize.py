@@ -229,8 +229,8 @@ def _pad_value(node: Node, e_in: int, bits: int) -> int:
 
 
 def _conv(node: Node, graph: Graph, e: dict[str, int], widths: dict[str, int], mean: np.ndarray | None) -> QNode:
-    """The convolution kernel for the node's shape and widths: conv2d_a16 (int8 weights) when an activation is
-    int16, else by shape."""
+    """The convolution kernel for the node's shape and widths: conv2d_a16 or depthwise_conv2d_a16 (int8 weights)
+    when an activation is int16, else by shape."""
     weight = node.params["weight"]
     cout, cin_g, kh, kw = weight.shape
     _, oh, ow, _ = graph.tensors[node.output].shape
@@ -250,10 +250,15 @@ def _conv(node: Node, graph: Graph, e: dict[str, int], widths: dict[str, int], m
     bias = corrected_bias(node, graph, e_w, bits, e_in, mean)
     arrays = {"bias": _quantize(bias, e_in + e_w, 32), "out_shift": (e_out - e_in - e_w).astype(np.int8)}
     ohwi = weight.transpose(0, 2, 3, 1)
+    depthwise = groups == cin == cout and "dilation" not in node.attrs
     if wide:
-        arrays["filter"] = _quantize(ohwi, e_w[:, None, None, None], 8)
         params = ConvA16Params(sh, sw, ph, pw, *_activation(node, e_out, out_bits), in_bits, out_bits)
-        kernel = "conv2d_a16"
+        if depthwise:
+            arrays["filter"] = _quantize(weight[:, 0].transpose(1, 2, 0)[None], e_w, 8)  # [1, kh, kw, C]
+            kernel = "depthwise_conv2d_a16"
+        else:
+            arrays["filter"] = _quantize(ohwi, e_w[:, None, None, None], 8)
+            kernel = "conv2d_a16"
     elif bits == 16:
         arrays["filter"] = _quantize(ohwi, e_w[:, None, None, None], 16)
         kernel = "conv2d_s8_w16"
@@ -261,7 +266,7 @@ def _conv(node: Node, graph: Graph, e: dict[str, int], widths: dict[str, int], m
         arrays["filter"] = _quantize(ohwi, e_w[:, None, None, None], 8)
         shapes = graph.tensors[node.inputs[0]].shape, graph.tensors[node.output].shape
         kernel = "pointwise_conv2d_s8" if is_pointwise((kh, kw), (sh, sw), (ph, pw), *shapes) else "conv2d_s8"
-    elif groups == cin == cout and "dilation" not in node.attrs:
+    elif depthwise:
         arrays["filter"] = _quantize(weight[:, 0].transpose(1, 2, 0)[None], e_w, 8)  # [1, kh, kw, C]: channel last
         kernel = "depthwise_conv2d_s8"
     else:
@@ -356,8 +361,9 @@ def _linear(node: Node, graph: Graph, e: dict[str, int], widths: dict[str, int],
 
 
 # The layers with a kernel for int16 activations on either side (the bit-width search may widen only tensors that
-# these produce and read): Linear (fully_connected_a16) and the plain convolution with int8 weights (conv2d_a16).
-WIDE_OPS = ("linear", "conv2d (groups 1, no dilation, int8 weights)")
+# these produce and read): Linear (fully_connected_a16), the plain convolution with int8 weights (conv2d_a16) and
+# the depthwise one (depthwise_conv2d_a16).
+WIDE_OPS = ("linear", "conv2d (groups 1 or depthwise, no dilation, int8 weights)")
 # Layers that write either width but read int8 only: RNNPool (rnnpool_layer_s8's out_bits; its input is int8).
 WIDE_OUTPUT_OPS = ("rnnpool",)
 # Data moves whose C copies whole elements of either width (emit_c).
@@ -369,7 +375,9 @@ def has_wide_kernel(node: Node, graph: Graph) -> bool:
     int8 weights would cost it more than a wide activation buys (see weight_bits), and the search's simulation
     keeps the int16 weights, so it would not see that loss."""
     if node.op == "conv2d":
-        plain = node.attrs["groups"] == 1 and node.attrs.get("dilation", (1, 1)) == (1, 1)
+        groups, channels = node.attrs["groups"], graph.tensors[node.inputs[0]].shape[3]
+        depthwise = groups == channels == graph.tensors[node.output].shape[3]
+        plain = (groups == 1 or depthwise) and node.attrs.get("dilation", (1, 1)) == (1, 1)
         return plain and weight_bits(node, graph) == 8
     return node.op == "linear"
 

@@ -49,9 +49,12 @@ def _sole_consumer(graph: QGraph, tensor: str) -> QNode | None:
     return users[0] if len(users) == 1 and tensor not in graph.outputs else None
 
 
-def _wide_expand(graph: QGraph, node: QNode) -> bool:
-    """A 1x1 expansion of an int16 map into int8 (conv2d_a16: the bit-width search widened the block's input)."""
-    if node.kernel != "conv2d_a16" or (node.params.in_bits, node.params.out_bits) != (16, 8):
+def _pointwise(graph: QGraph, node: QNode) -> bool:
+    """A 1x1 convolution: pointwise_conv2d_s8, or conv2d_a16 where the bit-width search widened its input or
+    output."""
+    if node.kernel == "pointwise_conv2d_s8":
+        return True
+    if node.kernel != "conv2d_a16":
         return False
     p, (_, kh, kw, _) = node.params, node.arrays["filter"].shape
     shapes = graph.tensors[node.inputs[0]].shape, graph.tensors[node.output].shape
@@ -59,13 +62,15 @@ def _wide_expand(graph: QGraph, node: QNode) -> bool:
 
 
 def _match_mbconv(graph: QGraph, expand: QNode) -> list[QNode] | None:
-    if expand.kernel != "pointwise_conv2d_s8" and not _wide_expand(graph, expand):
+    """1x1 expand, depthwise, 1x1 project (each at any widths: gen_mbconv_rows_s8 holds int16 rows), and the
+    residual add of the block's input when one follows."""
+    if not _pointwise(graph, expand):
         return None
     depthwise = _sole_consumer(graph, expand.output)
-    if depthwise is None or depthwise.kernel != "depthwise_conv2d_s8":
+    if depthwise is None or depthwise.kernel not in ("depthwise_conv2d_s8", "depthwise_conv2d_a16"):
         return None
     project = _sole_consumer(graph, depthwise.output)
-    if project is None or project.kernel != "pointwise_conv2d_s8":
+    if project is None or not _pointwise(graph, project):
         return None
     block = [expand, depthwise, project]
     add = _sole_consumer(graph, project.output)
@@ -105,14 +110,13 @@ def l2norm_conv_scratch(graph: QGraph, conv: QNode) -> dict[str, int]:
 
 
 def mbconv_scratch(graph: QGraph, block: list[QNode]) -> dict[str, int]:
-    """Bytes of the row ring (kernel-height expanded rows), the depthwise output row and (residual) the project row."""
+    """Bytes of the row ring (kernel-height expanded rows), the depthwise output row and (residual) the project row,
+    each at its tensor's width."""
     expand, depthwise, project = block[:3]
-    _, _, width, hidden = graph.tensors[expand.output].shape
-    _, _, out_w, out_c = graph.tensors[project.output].shape
     k_h = depthwise.arrays["filter"].shape[1]
-    scratch = {"rows": align(k_h * width * hidden), "dw_row": align(out_w * hidden)}
+    scratch = {"rows": align(k_h * _rows(graph, expand.output)[1]), "dw_row": align(_rows(graph, depthwise.output)[1])}
     if len(block) == 4:
-        scratch["project_row"] = align(out_w * out_c)
+        scratch["project_row"] = align(_rows(graph, project.output)[1])
     return scratch
 
 

@@ -2,18 +2,22 @@
 hold a latency budget (issue 12: "given a budget (RAM, and optionally latency)") without building and running
 firmware for every candidate, as latency lookup tables let MCUNet's search do.
 
-A convolution or linear layer with int16 on either side runs conv2d_a16 or fully_connected_a16 instead of its int8
-kernel: that costs more per output value (the requantisation of each value, where the int8 kernels pair output
-channels), and, when the input is int16, more per MAC (conv2d_a16's SMLAxy taps against the int8 kernels' SMLAD
-pairs; fully_connected_a16's 64-bit sums). The rates are fitted to layers measured under QEMU, each against the same
-layer in the all-int8 build (python -m hil.bench.profile --model m4|qvga [--bit-widths int8], per layer, and the
-same profile of the two models tests/compiler/test_width_cost.py builds; 2026-12-05):
+A convolution or linear layer with int16 on either side runs conv2d_a16, depthwise_conv2d_a16 or fully_connected_a16
+instead of its int8 kernel: that costs more per output value (the requantisation of each value, where the int8 kernels
+pair output channels), and, when the input is int16, more per MAC (conv2d_a16's SMLAxy taps against the int8
+kernels' SMLAD pairs; fully_connected_a16's 64-bit sums). The rates are fitted to layers measured under QEMU, each
+against the same layer in the all-int8 build (python -m hil.bench.profile --model m4|qvga [--bit-widths int8], per
+layer, and the same profile of the models tests/compiler/test_width_cost.py builds; 2026-12-05):
 - conv2d: the face models' 3x3 heads writing int16 from int8 (2-4 channels) 51-66 per output value, a 3x3 32 -> 32
   one 52; mob.0's 1x1 expansion reading RNNPool's int16 rows 10.67 M for 9.83 M MACs and 153,600 values, a 1x1
   and a 3x3 reading int16 1.04 M and 0.38 M: 52 per value and 0.3 per MAC of an int16 input give them within -16
   to +9 %;
 - linear: the autoencoder example's layers (128 -> 8 .. 640 -> 128): 98 per value, 3.6 per MAC of an int16 input,
-  within 8 %.
+  within 8 %;
+- depthwise: the M4's residual MBConv (mob.1, 30x40, 32 -> 64 -> 32, fused) with its expanded rows, its depthwise
+  rows or both at int16: 50 per value from either input width (depthwise_conv2d_a16 reads int16 taps as fast as
+  int8 ones; the cost is the 64-bit requantisation of each value), the three builds within 1 % with the 1x1
+  stages at conv2d's rates.
 Data moves copy twice the bytes at int16 (a few thousand instructions on the face models) and RNNPool's int16 store
 costs what its int8 one did, so neither is counted; nor is a layer without an int16 kernel (a search told to weigh
 widths the kernels lack). tests/compiler/test_width_cost.py holds the estimate to what QEMU counts on two models
@@ -27,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hil.compiler.ir import Graph
+from hil.compiler.ir import Graph, Node
 from hil.compiler.qgraph import QGraph
 from hil.compiler.quantize import has_wide_kernel
 
@@ -41,7 +45,12 @@ class Int16Rate:
     per_int16_input_mac: float
 
 
-RATES = {"conv2d": Int16Rate(52, 0.3), "linear": Int16Rate(98, 3.6)}
+RATES = {"conv2d": Int16Rate(52, 0.3), "depthwise": Int16Rate(50, 0.0), "linear": Int16Rate(98, 3.6)}
+
+
+def _operator(node: Node) -> str:
+    """The RATES entry of a node with an int16 kernel."""
+    return "depthwise" if node.op == "conv2d" and node.attrs["groups"] > 1 else node.op
 
 
 def extra_instructions(graph: Graph, qgraph: QGraph, wide: Collection[str]) -> int:
@@ -52,7 +61,7 @@ def extra_instructions(graph: Graph, qgraph: QGraph, wide: Collection[str]) -> i
         wide_input = any(t in wide for t in node.inputs)
         if not has_wide_kernel(node, graph) or not (wide_input or node.output in wide):
             continue
-        rate = RATES[node.op]
+        rate = RATES[_operator(node)]
         total += rate.per_value * int(np.prod(qgraph.tensors[node.output].shape))
         total += rate.per_int16_input_mac * qnode.macs if wide_input else 0
     return round(total)

@@ -11,13 +11,11 @@ import numpy as np
 import pytest
 
 from hil.compiler import golden
-from hil.compiler.calibrate import profile
-from hil.compiler.emit_c import emit
-from hil.compiler.memory_plan import scheduled_plan
 from hil.compiler.pipeline import CompiledModel
 from hil.compiler.quantize import can_widen, quantize
 from hil.errors import CompileError
 from tests.compiler.host_golden import assert_host_c_equals_golden
+from tests.compiler.widened import compiled_with
 
 
 @pytest.fixture(scope="module")
@@ -32,17 +30,9 @@ def _rnnpool_group(graph) -> tuple[str, str, str]:
     return rnnpool.inputs[0], rnnpool.output, pad.output
 
 
-def _compiled_with(graph, calibration, widened: list[str], directory, stream_input: bool, fuse: bool = True):
-    """graph quantised with the tensors in widened at int16, scheduled, planned and emitted."""
-    qgraph = quantize(graph, profile(graph, calibration), {t: 16 for t in widened})
-    steps, memory = scheduled_plan(qgraph, fuse=fuse, stream_input=stream_input)
-    emitted = emit(qgraph, steps, memory, directory, "wide_rnnpool", ["input"], None)
-    return CompiledModel(graph, qgraph, steps, memory, emitted)
-
-
 def _widened(m4, calibration_inputs, directory, stream_input: bool, fuse: bool = True) -> CompiledModel:
     _, out, padded = _rnnpool_group(m4.graph)
-    return _compiled_with(m4.graph, calibration_inputs[:2], [out, padded], directory, stream_input, fuse)
+    return compiled_with(m4.graph, calibration_inputs[:2], [out, padded], directory, stream_input, fuse)
 
 
 def test_rnnpool_output_and_its_pad_can_be_int16_but_not_its_input(m4) -> None:
@@ -99,7 +89,7 @@ def test_random_models_with_an_int16_rnnpool_equal_golden(seed: int, stream_inpu
     graph = compile_model(model, model.example(), calibration, tmp_path / "int8", f"random_{seed}").graph
     out = next(n.output for n in graph.nodes if n.op == "rnnpool")
     assert can_widen(graph, out)
-    compiled = _compiled_with(graph, calibration, [out], tmp_path / "c", stream_input)
+    compiled = compiled_with(graph, calibration, [out], tmp_path / "c", stream_input)
     assert compiled.qgraph.tensors[out].dtype == "int16"
     inputs = [model.example(i).permute(0, 2, 3, 1).numpy() for i in (7, 8)]
     assert_host_c_equals_golden(compiled, inputs, tmp_path / "host", f"seed {seed}")

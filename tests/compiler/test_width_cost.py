@@ -70,3 +70,25 @@ def test_the_autoencoder_example(tmp_path) -> None:
     x = nhwc_inputs(np.asarray(spec.calibration_inputs()[:1]))[0]
     measured = _measured_extra(compiled["int8"], compiled["search"], x, tmp_path)
     assert abs(record.instructions - measured) <= TOLERANCE * measured, (record.instructions, measured)
+
+
+def test_an_mbconv_block_with_int16_rows(tmp_path) -> None:
+    """A fused MBConv (1x1 16 -> 64, 3x3 depthwise, 1x1 64 -> 16, residual) with its expanded and depthwise maps at
+    int16: conv2d_a16 and depthwise_conv2d_a16 inside the block, the depthwise charged at its own rate."""
+    from hil.compiler import width_cost
+    from models.blocks import InvertedResidual
+    from tests.compiler.widened import compiled_with
+
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Conv2d(4, 16, 3, padding=1), nn.ReLU(), InvertedResidual(16, 16, 1, 4)).eval()
+    rng = np.random.default_rng(1)
+    calibration = [rng.standard_normal((1, 20, 24, 4)).astype(np.float32) for _ in range(3)]
+    int8 = compile_model(model, torch.zeros(1, 4, 20, 24), calibration, tmp_path / "c_int8", "block")
+    depthwise = next(n for n in int8.graph.nodes if n.op == "conv2d" and n.attrs["groups"] > 1)
+    wide = [depthwise.inputs[0], depthwise.output]
+    widened = compiled_with(int8.graph, calibration, wide, tmp_path / "c_wide", stream_input=False)
+    (block,) = [s for s in widened.steps if s.kind == "mbconv"]
+    assert [n.kernel for n in block.nodes] == ["conv2d_a16", "depthwise_conv2d_a16", "conv2d_a16", "add_s8"]
+    estimate = width_cost.extra_instructions(int8.graph, int8.qgraph, wide)
+    measured = _measured_extra(int8, widened, calibration[0], tmp_path)
+    assert abs(estimate - measured) <= TOLERANCE * measured, (estimate, measured)
