@@ -24,6 +24,7 @@ from hil.compiler import float_executor, width_cost
 from hil.compiler.ir import Graph
 from hil.compiler.output_measures import OutputMeasure, measure_for
 from hil.compiler.qgraph import DATA_MOVES, QGraph, on_grid
+from hil.compiler.quantize import exponent_at_width
 from hil.compiler.schedule import Step, align
 
 WIDTHS = (8, 16)
@@ -110,7 +111,7 @@ class PipelineSimulator:
 
     def _grid(self, name: str, value: np.ndarray, widths: dict[str, int]) -> np.ndarray:
         bits = widths.get(name, 8)
-        return on_grid(value, self.qgraph.tensors[name].exponent - (bits - 8), bits)
+        return on_grid(value, exponent_at_width(self.qgraph.tensors[name].exponent, bits), bits)
 
     def _run(self, x: np.ndarray, cached: dict, widths: dict[str, int], start: int) -> dict[str, np.ndarray]:
         values = dict(cached)

@@ -258,3 +258,36 @@ def test_the_face_models_widths_fit_issue_12s_latency_allowance() -> None:
     assert 11_000_000 < record.instructions <= spec.bit_width_latency_budget
     rnnpool = next(n.output for n in compiled.qgraph.nodes if "rnnpool" in n.kernel)
     assert any(rnnpool in c.tensors for c in record.choices), record.reason
+
+
+def test_an_int16_tensor_holds_twice_its_calibrated_range(tmp_path) -> None:
+    """A sum calibrated at 0.9 (128 channels of u and 128 of 1 - u, each weighted 0.9/128) reads 1.62 on a held-out
+    input (every channel 0.9): int8 clips it at its calibrated range (0.99), int16 keeps INT16_HEADROOM_BITS of its 8
+    extra bits for range and holds it. The search's simulation uses the same grid."""
+    import torch
+    from torch import nn
+
+    from hil.compiler.calibrate import profile
+    from hil.compiler.pipeline import compile_model
+    from hil.compiler.quantize import exponent_at_width, quantize
+
+    model = nn.Sequential(nn.Conv2d(256, 256, 1), nn.Conv2d(256, 1, 1), nn.ReLU(), nn.Conv2d(1, 1, 1)).eval()
+    with torch.no_grad():  # the stem passes x on (it has int16 weights, no int16-activation kernel), then the sum
+        model[0].weight.copy_(torch.eye(256).reshape(256, 256, 1, 1))
+        model[1].weight.fill_(0.9 / 128)
+        model[3].weight.fill_(1.0)
+        for i in (0, 1, 3):
+            model[i].bias.zero_()
+    u = np.linspace(0, 1, 16, dtype=np.float32).reshape(1, 4, 4, 1)
+    calibration = [np.concatenate([np.repeat(u, 128, axis=3), np.repeat(1 - u, 128, axis=3)], axis=3)]
+    graph = compile_model(model, torch.zeros(1, 256, 4, 4), calibration, tmp_path, "sum").graph
+    held_out = np.full((1, 4, 4, 256), 0.9, np.float32)
+    total = graph.nodes[1].output
+    int8 = quantize(graph, profile(graph, calibration))
+    int16 = quantize(graph, profile(graph, calibration), {total: 16})
+    e8 = int8.tensors[total].exponent
+    assert int16.tensors[total].exponent == exponent_at_width(e8, 16) == e8 - 7
+    read = [q.dequantize(total, golden.execute(q, [q.quantize_input(held_out)])[total]).max() for q in (int8, int16)]
+    assert read[0] < 1.0 and abs(read[1] - 1.62) < 0.01, read
+    simulator = bit_widths.PipelineSimulator(graph, int8, [held_out])
+    assert abs(simulator._grid(total, np.float64(1.62), {total: 16}) - 1.62) < 0.01
