@@ -8,12 +8,15 @@
  * all their taps inside the input (int8, or int16 with fewer than 512 values in the window: an MBConv's expansion of
  * a widened map), they are computed together for two output channels at a time, as conv2d_s8 does
  * (hil_nn_dot_2x2_s8, hil_nn_dot_2x2_s16_s8): the whole window's int32 sum (at most 2^30, or 2^31 - 1) then joins
- * the 64-bit bias.
+ * the 64-bit bias, or, where every bias and that sum are below 2^30 (int8, or int16 below 256 values a window), is
+ * requantised in 32 bits with the same result (hil_a16_requantize32: a quarter of the 64-bit shift's instructions).
  */
 #include "hil_kernels.h"
 
 #define CONV2D_A16_MAX_FAN_IN 65536
 #define DOT_S16_MAX_N 512 /* a tap of fewer int16 channels sums exactly in int32 (hil_nn_dot_s16_s8) */
+/* A window sum below 2^30 in magnitude: any int8 one (at most 65536 products of 2^14), an int16 one of fewer values. */
+#define NARROW_S16_MAX_N 256
 
 static void store_a16(const hil_conv_a16_params *params, int64_t acc, int8_t shift, void *output, int32_t i)
 {
@@ -37,10 +40,11 @@ static void dot_2x2(int32_t in_bits, const void *x, int32_t i0, int32_t i1, cons
 /* Output pixels (oy, ox) and (oy, ox + 1), every tap of both inside the input x (first: the element index of the
  * first pixel's top-left tap), output channels in pairs; an odd last channel goes through dot_2x2 with its filter
  * twice. The window's sums are int32: exact for an int8 input (at most 2^30), and for an int16 one when the caller
- * keeps the fan-in below DOT_S16_MAX_N. out: the first pixel's index in the output. */
+ * keeps the fan-in below DOT_S16_MAX_N. narrow: the caller has proved bias plus sum fits int32 (NARROW_SUMS), so
+ * they are requantised in 32 bits. out: the first pixel's index in the output. */
 static void pixel_pair(const hil_conv_a16_params *params, const int8_t *out_shift, const void *x, int32_t first,
                        int32_t in_w, int32_t in_c, const int8_t *filter, int32_t k_h, int32_t k_w,
-                       const int32_t *bias, int32_t out_c, void *output, int32_t out)
+                       const int32_t *bias, int32_t out_c, void *output, int32_t out, int32_t narrow)
 {
     const int32_t dx = params->stride_w * in_c, taps = k_h * k_w * in_c;
     for (int32_t oc = 0; oc < out_c; oc += 2) {
@@ -58,6 +62,17 @@ static void pixel_pair(const hil_conv_a16_params *params, const int8_t *out_shif
                 const int32_t tap = (ky * k_w + kx) * in_c;
                 dot_2x2(params->in_bits, x, row + kx * in_c, row + kx * in_c + dx, f0 + tap, f1 + tap, in_c, acc);
             }
+        }
+        if (narrow) {
+            const int32_t b0 = bias ? bias[oc] : 0, b1 = bias ? bias[oc1] : 0;
+            const int32_t lo = params->act_min, hi = params->act_max, bits = params->out_bits;
+            hil_a16_requantize32(output, out + oc, b0 + acc[0], out_shift[oc], lo, hi, bits);
+            hil_a16_requantize32(output, out + out_c + oc, b0 + acc[2], out_shift[oc], lo, hi, bits);
+            if (oc1 != oc) {
+                hil_a16_requantize32(output, out + oc1, b1 + acc[1], out_shift[oc1], lo, hi, bits);
+                hil_a16_requantize32(output, out + out_c + oc1, b1 + acc[3], out_shift[oc1], lo, hi, bits);
+            }
+            continue;
         }
         const int64_t b0 = bias ? bias[oc] : 0, b1 = bias ? bias[oc1] : 0;
         store_a16(params, b0 + acc[0], out_shift[oc], output, out + oc);
@@ -86,6 +101,8 @@ hil_kernel_status conv2d_a16(const hil_conv_a16_params *params, const int8_t *ou
         !hil_nn_shifts_valid(out_shift, out_c)) {
         return HIL_KERNEL_ARG_ERROR;
     }
+    const int32_t narrow = (params->in_bits == 8 || k_h * k_w * in_c < NARROW_S16_MAX_N) &&
+                           hil_a16_biases_narrow(bias, out_c);
     for (int32_t b = 0; b < input_dims->n; ++b) {
         const int32_t in_base = b * in_h * in_w * in_c;
         const int32_t out_base = b * out_h * out_w * out_c;
@@ -96,7 +113,7 @@ hil_kernel_status conv2d_a16(const hil_conv_a16_params *params, const int8_t *ou
                 if ((params->in_bits == 8 || k_h * k_w * in_c < DOT_S16_MAX_N) && ox + 1 < out_w && iy0 >= 0 &&
                     iy0 + k_h <= in_h && ix0 >= 0 && ix0 + params->stride_w + k_w <= in_w) {
                     pixel_pair(params, out_shift, input, in_base + (iy0 * in_w + ix0) * in_c, in_w, in_c, filter,
-                               k_h, k_w, bias, out_c, output, out_base + (oy * out_w + ox) * out_c);
+                               k_h, k_w, bias, out_c, output, out_base + (oy * out_w + ox) * out_c, narrow);
                     ++ox;
                     continue;
                 }

@@ -2,7 +2,8 @@
  * Depthwise convolution (channel multiplier 1) whose input and output activations are each int8 or int16 (an
  * MBConv's expanded and depthwise rows the bit-width search widened, hil/compiler/bit_widths.py); the weights stay
  * int8. Same formula and layouts as depthwise_conv2d_s8, zero padding. An output's taps sum in int32 (at most
- * 511 taps of products of at most 2^22: below 2^31), then join the bias in 64 bits, so any bias is exact.
+ * 511 taps of products of at most 2^22: below 2^31), then join the bias in 64 bits, so any bias is exact; where every
+ * bias and the sums are below 2^30 (the 3x3 layers of real models) in 32 bits (hil_a16_requantize32).
  * Channels go in blocks of 4 (hil_nn_depthwise_taps4_s8 for an int8 input); with the DSP extension an int16 input
  * takes two word loads per tap, and SMLABB/SMLATB/SMLABT/SMLATT multiply each halfword by its channel's
  * sign-extended filter byte (SXTB16 of bytes 0,2 and 1,3).
@@ -10,6 +11,7 @@
 #include "hil_kernels.h"
 
 #define DEPTHWISE_A16_MAX_TAPS 511
+#define NARROW_S16_MAX_TAPS 256 /* fewer int16 taps sum below 2^30: with a bias below 2^30, requantised in 32 bits */
 
 /* hil_nn_depthwise_taps4_s8 over an int16 input (the strides in elements). */
 static void taps4_s16(const int16_t *in, const int8_t *f, int32_t in_row, int32_t f_row, int32_t chans, int32_t rows,
@@ -56,9 +58,15 @@ static int32_t taps1(const void *input, int32_t in_bits, int32_t first, const in
     return acc;
 }
 
+/* sum plus the channel's bias, requantised and stored as element i; narrow: the caller has proved that fits int32. */
 static void store(const hil_conv_a16_params *params, const int32_t *bias, int32_t c, int32_t sum, int8_t shift,
-                  void *output, int32_t i)
+                  void *output, int32_t i, int32_t narrow)
 {
+    if (narrow) {
+        hil_a16_requantize32(output, i, (bias ? bias[c] : 0) + sum, shift, params->act_min, params->act_max,
+                             params->out_bits);
+        return;
+    }
     const int64_t shifted = hil_round_shift64((bias ? (int64_t)bias[c] : 0) + sum, shift);
     const int32_t v = (int32_t)(shifted < params->act_min ? params->act_min
                                                           : (shifted > params->act_max ? params->act_max : shifted));
@@ -86,6 +94,8 @@ hil_kernel_status depthwise_conv2d_a16(const hil_conv_a16_params *params, const 
         return HIL_KERNEL_ARG_ERROR;
     }
     const int32_t in_row = in_w * chans, f_row = k_w * chans;
+    const int32_t narrow =
+        (params->in_bits == 8 || k_h * k_w < NARROW_S16_MAX_TAPS) && hil_a16_biases_narrow(bias, chans);
     for (int32_t b = 0; b < input_dims->n; ++b) {
         const int32_t in_image = b * in_h * in_row;
         int32_t out = b * out_h * out_w * chans;
@@ -113,14 +123,14 @@ hil_kernel_status depthwise_conv2d_a16(const hil_conv_a16_params *params, const 
                                                   rows, cols, acc);
                     }
                     for (int32_t j = 0; j < 4; ++j) {
-                        store(params, bias, c + j, acc[j], out_shift[c + j], output, out + c + j);
+                        store(params, bias, c + j, acc[j], out_shift[c + j], output, out + c + j, narrow);
                     }
                 }
                 for (; c < chans; ++c) {
                     const int32_t sum =
                         taps ? taps1(input, params->in_bits, first + c, first_f + c, in_row, f_row, chans, rows, cols)
                              : 0;
-                    store(params, bias, c, sum, out_shift[c], output, out + c);
+                    store(params, bias, c, sum, out_shift[c], output, out + c, narrow);
                 }
             }
         }

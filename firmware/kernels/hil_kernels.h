@@ -626,6 +626,27 @@ static inline void hil_a16_store(void *data, int32_t i, int32_t v, int32_t bits)
     }
 }
 
+/* 1 when every one of the n biases (NULL: none) is below 2^30 in magnitude: then a bias plus a sum below 2^30 fits
+ * int32, and the _a16 kernels requantise it in 32 bits (hil_nn_round_shift_exact32, 5 instructions where the 64-bit
+ * shift takes about 20) with the same result as in 64. */
+static inline int hil_a16_biases_narrow(const int32_t *bias, int32_t n)
+{
+    for (int32_t i = 0; bias && i < n; ++i) {
+        if (bias[i] <= -(1 << 30) || bias[i] >= (1 << 30)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The _a16 kernels' requantisation of an int32 sum: rounded right by shift (0..31), clamped to [lo, hi] (within the
+ * output's width), stored as element i of data (bits 8 or 16). */
+static inline void hil_a16_requantize32(void *data, int32_t i, int32_t acc, int32_t shift, int32_t lo, int32_t hi,
+                                        int32_t bits)
+{
+    hil_a16_store(data, i, hil_clamp(hil_nn_round_shift_exact32(acc, shift), lo, hi), bits);
+}
+
 typedef struct {
     int32_t stride_h;
     int32_t stride_w;

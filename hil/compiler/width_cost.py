@@ -8,19 +8,19 @@ pair output channels), and, when the input is int16, more per MAC (conv2d_a16's 
 kernels' SMLAD pairs; fully_connected_a16's 64-bit sums). The rates are fitted to layers measured under QEMU, each
 against the same layer in the all-int8 build (python -m hil.bench.profile --model m4|qvga [--bit-widths int8], per
 layer, and the same profile of the models tests/compiler/test_width_cost.py builds; 2026-12-05):
-- conv2d: the face models' 3x3 heads writing int16 from int8 (2-4 channels) 51-66 per output value, a 3x3 32 -> 32
-  one 52; mob.0's 1x1 expansion reading RNNPool's int16 rows 10.67 M for 9.83 M MACs and 153,600 values, a 1x1
-  and a 3x3 reading int16 1.04 M and 0.38 M: 52 per value and 0.3 per MAC of an int16 input give them within -16
-  to +9 %;
+- conv2d: the M4 (streamed) with mob.1's expanded map int16 (its 1x1 expansion writing int16 from int8: 76,800
+  values), its depthwise output int16 (the projection reading it: 38,400 values, 2.46 M MACs), and RNNPool's output
+  int16 (mob.0's expansion reading it: 153,600 values, 9.83 M MACs, 7.15 M instructions): 22 per value and 0.38 per
+  MAC of an int16 input. Most int16 sums requantise in 32 bits (hil_a16_requantize32); a window of 256 or more int16
+  values does in 64, so a 3x3 of 32 int16 channels costs more (test_width_cost's convolution chain: -18 %);
 - linear: the autoencoder example's layers (128 -> 8 .. 640 -> 128): 98 per value, 3.6 per MAC of an int16 input,
   within 8 %;
-- depthwise: the M4's residual MBConv (mob.1, 30x40, 32 -> 64 -> 32, fused) with its expanded rows, its depthwise
-  rows or both at int16: 50 per value from either input width (depthwise_conv2d_a16 reads int16 taps as fast as
-  int8 ones; the cost is the 64-bit requantisation of each value), the three builds within 1 % with the 1x1
-  stages at conv2d's rates.
+- depthwise: the same mob.1 with its expanded map, its depthwise output or both int16: 41 per value from either
+  input width (depthwise_conv2d_a16 reads int16 taps as fast as int8 ones, but has no unrolled 3x3 path as
+  depthwise_conv2d_s8 has), the three builds within 1 % with the 1x1 stages at conv2d's rates.
 Data moves copy twice the bytes at int16 (a few thousand instructions on the face models) and RNNPool's int16 store
 costs what its int8 one did, so neither is counted; nor is a layer without an int16 kernel (a search told to weigh
-widths the kernels lack). tests/compiler/test_width_cost.py holds the estimate to what QEMU counts on two models
+widths the kernels lack). tests/compiler/test_width_cost.py holds the estimate to what QEMU counts on three models
 that are not the face models; test_latency holds the firmware itself to its budget.
 """
 
@@ -45,7 +45,7 @@ class Int16Rate:
     per_int16_input_mac: float
 
 
-RATES = {"conv2d": Int16Rate(52, 0.3), "depthwise": Int16Rate(50, 0.0), "linear": Int16Rate(98, 3.6)}
+RATES = {"conv2d": Int16Rate(22, 0.38), "depthwise": Int16Rate(41, 0.0), "linear": Int16Rate(98, 3.6)}
 
 
 def _operator(node: Node) -> str:

@@ -305,12 +305,13 @@ def conv_a16_case(
 
 
 def depthwise_a16_case(
-    rng: np.random.Generator, h: int, w: int, c: int, stride: int, in_bits: int, out_bits: int
+    rng: np.random.Generator, h: int, w: int, c: int, stride: int, in_bits: int, out_bits: int, bias: int = 5000
 ) -> KernelCase:
-    """A 3x3 zero-padded depthwise_conv2d_a16 with the given activation widths, clamped at the output's limits."""
+    """A 3x3 zero-padded depthwise_conv2d_a16 with the given activation widths, clamped at the output's limits;
+    biases in -bias..bias (from 2^30 on, requantised in 64 bits)."""
     x = rng.integers(-(2 ** (in_bits - 1)), 2 ** (in_bits - 1), (1, h, w, c)).astype(f"int{in_bits}")
     f = rng.integers(-128, 128, (1, 3, 3, c), dtype=np.int8)
-    b = rng.integers(-5000, 5000, c, dtype=np.int32)
+    b = rng.integers(-bias, bias, c, dtype=np.int64).astype(np.int32)
     s = _shifts(rng, 4, 12, c)
     top = 2 ** (out_bits - 1) - 1
     params = ConvA16Params(stride, stride, 1, 1, -top - 1, top, in_bits, out_bits)

@@ -54,21 +54,25 @@ def test_fully_connected_a16_refuses_bad_widths_and_clamps(host: HostKernels) ->
         host.fully_connected_a16(FullyConnectedA16Params(-300, 300, 8, 8), s, x, wt, None)
 
 
+@pytest.mark.parametrize("bias_bound", [2**29, 2**31 - 1])
 @pytest.mark.parametrize(("in_bits", "out_bits"), [(8, 16), (16, 16), (16, 8), (8, 8)])
-@pytest.mark.parametrize(("stride", "in_c", "out_c"), [(2, 5, 6), (1, 7, 5), (1, 60, 3), (1, 520, 6)])
+@pytest.mark.parametrize(("stride", "in_c", "out_c"), [(2, 5, 6), (1, 7, 5), (1, 20, 3), (1, 60, 3), (1, 520, 6)])
 def test_conv2d_a16_matches_twin(
-    host: HostKernels, in_bits: int, out_bits: int, stride: int, in_c: int, out_c: int
+    host: HostKernels, in_bits: int, out_bits: int, stride: int, in_c: int, out_c: int, bias_bound: int
 ) -> None:
     """Every pair of widths on a padded convolution, with a clamp at the output's limits. Stride 1 with an odd
     channel count on both sides takes the pixel-pair path through its contiguous tap rows, its channel tail and its
     odd last output channel; stride 2 its tap-by-tap path. An int16 input of 60 channels (a window of 540 values)
-    is summed tap by tap, not in pairs; one of 520 (a tap alone could pass int32) in the 64-bit loop."""
-    rng = np.random.default_rng(4400 + in_bits + out_bits + stride)
+    is summed tap by tap, not in pairs; one of 520 (a tap alone could pass int32) in the 64-bit loop. Biases below
+    2^30 with an int8 input or an int16 window below 256 values (20 channels: 180) are requantised in 32 bits, larger
+    ones in 64."""
+    rng = np.random.default_rng(4400 + in_bits + out_bits + stride + bias_bound % 7)
     top = 2 ** (out_bits - 1) - 1
     x = rng.integers(-(2 ** (in_bits - 1)), 2 ** (in_bits - 1), (2, 9, 8, in_c)).astype(f"int{in_bits}")
     f = rng.integers(-128, 128, (out_c, 3, 3, in_c), dtype=np.int8)
-    b = rng.integers(-(2**29), 2**29, out_c, dtype=np.int32)
+    b = rng.integers(-bias_bound, bias_bound, out_c, dtype=np.int64).astype(np.int32)
     s = rng.integers(8, 18 if in_bits == 8 else 26, out_c).astype(np.int8)
+    b[0], s[0] = bias_bound - 1, 0  # a channel at the clamp's top
     params = ConvA16Params(stride, stride, 1, 1, -top - 1, top, in_bits, out_bits)
     out_hw = (_out(9, 3, stride, 1), _out(8, 3, stride, 1))
     expected = conv2d_a16(params, s, x, f, b, out_hw)
@@ -86,21 +90,24 @@ def test_conv2d_a16_refuses_bad_widths_and_clamps(host: HostKernels) -> None:
         host.conv2d_a16(ConvA16Params(act_min=-300, act_max=300), s, x, f, None, (1, 1))
 
 
+@pytest.mark.parametrize("bias_bound", [2**29, 2**31 - 1])
 @pytest.mark.parametrize(("in_bits", "out_bits"), [(8, 16), (16, 16), (16, 8), (8, 8)])
-@pytest.mark.parametrize(("stride", "k", "chans"), [(1, 3, 12), (2, 3, 10), (1, 5, 7), (2, 1, 4)])
+@pytest.mark.parametrize(("stride", "k", "chans"), [(1, 3, 12), (2, 3, 10), (1, 5, 7), (2, 1, 4), (1, 17, 4)])
 def test_depthwise_conv2d_a16_matches_twin(
-    host: HostKernels, in_bits: int, out_bits: int, stride: int, k: int, chans: int
+    host: HostKernels, in_bits: int, out_bits: int, stride: int, k: int, chans: int, bias_bound: int
 ) -> None:
-    """Every pair of widths on a padded depthwise convolution, biases near int32's limits and a clamp at the
-    output's: channels in blocks of 4 and a tail, windows cut by the padding on every side, and a pad wider than
-    the kernel reach (outputs with no tap at all: the bias alone)."""
-    rng = np.random.default_rng(4500 + in_bits + out_bits + stride + k)
+    """Every pair of widths on a padded depthwise convolution, with a clamp at the output's limits: channels in
+    blocks of 4 and a tail, windows cut by the padding on every side, and a pad wider than the kernel reach (outputs
+    with no tap at all: the bias alone). Biases below 2^30 with fewer than 256 taps (not 17x17) are requantised in 32
+    bits; biases near int32's limits in 64."""
+    rng = np.random.default_rng(4500 + in_bits + out_bits + stride + k + bias_bound % 7)
     top = 2 ** (out_bits - 1) - 1
     pad = k // 2 + (k == 1)
     x = rng.integers(-(2 ** (in_bits - 1)), 2 ** (in_bits - 1), (2, 9, 8, chans)).astype(f"int{in_bits}")
     f = rng.integers(-128, 128, (1, k, k, chans), dtype=np.int8)
-    b = rng.integers(-(2**31), 2**31 - 1, chans, dtype=np.int64).astype(np.int32)
+    b = rng.integers(-bias_bound, bias_bound, chans, dtype=np.int64).astype(np.int32)
     s = rng.integers(4, 16 if in_bits == 8 else 24, chans).astype(np.int8)
+    b[0], s[0] = bias_bound - 1, 0  # a channel at the clamp's top
     params = ConvA16Params(stride, stride, pad, pad, -top - 1, top, in_bits, out_bits)
     out_hw = (_out(9, k, stride, pad), _out(8, k, stride, pad))
     expected = depthwise_conv2d_a16(params, s, x, f, b, out_hw)

@@ -91,6 +91,7 @@ def test_wide_activation_kernels_match_twins_under_qemu(tmp_path: Path) -> None:
         depthwise_a16_case(rng, 7, 6, 12, 1, 16, 16),  # an MBConv's widened expanded and depthwise rows (SMLAxy)
         depthwise_a16_case(rng, 8, 7, 10, 2, 16, 8),  # 10 channels: two blocks of 4 and a tail of 2
         depthwise_a16_case(rng, 5, 6, 7, 1, 8, 16),
+        depthwise_a16_case(rng, 5, 6, 8, 1, 16, 16, 2**31 - 1),  # biases past 2^30: requantised in 64 bits
     ]
     run = run_cases("wide_kernel_parity", cases, tmp_path)
     assert not run.mismatches, "\n".join(run.mismatches)
