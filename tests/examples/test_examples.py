@@ -57,3 +57,23 @@ def test_the_bit_width_search_raises_the_autoencoders_snr_and_stays_bit_exact(tm
     assert searched.bit_exact, "autoencoder with searched widths: host C, golden and QEMU differ"
     assert searched.snr_db > plain.snr_db  # 29.10 -> 29.70 dB on the held-out input, the output int16 (2026-12-04)
     assert searched.arena_bytes > plain.arena_bytes
+
+
+@pytest.mark.skipif(
+    shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
+    reason="needs arm-none-eabi-gcc and qemu-system-arm",
+)
+def test_the_bit_width_search_widens_a_fused_mbconvs_depthwise_map_in_vww(tmp_path) -> None:
+    """vww (a MobileNet, not ours): the search widens the depthwise output inside its first fused MBConv (features.9),
+    which the block then runs with depthwise_conv2d_a16 and conv2d_a16 on int16 rows: host C == golden == QEMU. (Its
+    two int8 probabilities read the same on the held-out input either way: 51.5 dB.)"""
+    from hil.compiler.cli import bit_width_spec
+
+    spec = spec_of("vww")
+    searched_spec, _ = bit_width_spec(spec, "search", "nucleo-f439zi", None)
+    plain = run_example(spec, tmp_path / "int8", inputs=1)
+    searched = run_example(searched_spec, tmp_path / "search", 1)
+    assert searched.bit_exact, "vww with searched widths: host C, golden and QEMU differ"
+    assert searched.instructions_per_mac > plain.instructions_per_mac  # the int16 kernels ran
+    model_c = (tmp_path / "search" / "c" / "model.c").read_text()
+    assert "{8, 8, 16, 8}" in model_c  # a block's rows: input int8, expanded int8, depthwise int16, output int8
