@@ -15,15 +15,10 @@
 
 #define CONV2D_A16_MAX_FAN_IN 65536
 #define DOT_S16_MAX_N 512 /* a tap of fewer int16 channels sums exactly in int32 (hil_nn_dot_s16_s8) */
-/* A window sum below 2^30 in magnitude: any int8 one (at most 65536 products of 2^14), an int16 one of fewer values. */
-#define NARROW_S16_MAX_N 256
 
 static void store_a16(const hil_conv_a16_params *params, int64_t acc, int8_t shift, void *output, int32_t i)
 {
-    const int64_t shifted = hil_round_shift64(acc, shift);
-    const int32_t v = (int32_t)(shifted < params->act_min ? params->act_min
-                                                          : (shifted > params->act_max ? params->act_max : shifted));
-    hil_a16_store(output, i, v, params->out_bits);
+    hil_a16_requantize64(output, i, acc, shift, params->act_min, params->act_max, params->out_bits);
 }
 
 /* acc += the 2x2 dot products of n channels at elements i0 and i1 of x (int8 or int16: in_bits) with f0 and f1. */
@@ -40,8 +35,8 @@ static void dot_2x2(int32_t in_bits, const void *x, int32_t i0, int32_t i1, cons
 /* Output pixels (oy, ox) and (oy, ox + 1), every tap of both inside the input x (first: the element index of the
  * first pixel's top-left tap), output channels in pairs; an odd last channel goes through dot_2x2 with its filter
  * twice. The window's sums are int32: exact for an int8 input (at most 2^30), and for an int16 one when the caller
- * keeps the fan-in below DOT_S16_MAX_N. narrow: the caller has proved bias plus sum fits int32 (NARROW_SUMS), so
- * they are requantised in 32 bits. out: the first pixel's index in the output. */
+ * keeps the fan-in below DOT_S16_MAX_N. narrow: the caller has proved bias plus sum fits int32 (every bias and the
+ * window's sum below 2^30), so they are requantised in 32 bits. out: the first pixel's index in the output. */
 static void pixel_pair(const hil_conv_a16_params *params, const int8_t *out_shift, const void *x, int32_t first,
                        int32_t in_w, int32_t in_c, const int8_t *filter, int32_t k_h, int32_t k_w,
                        const int32_t *bias, int32_t out_c, void *output, int32_t out, int32_t narrow)
@@ -101,7 +96,7 @@ hil_kernel_status conv2d_a16(const hil_conv_a16_params *params, const int8_t *ou
         !hil_nn_shifts_valid(out_shift, out_c)) {
         return HIL_KERNEL_ARG_ERROR;
     }
-    const int32_t narrow = (params->in_bits == 8 || k_h * k_w * in_c < NARROW_S16_MAX_N) &&
+    const int32_t narrow = (params->in_bits == 8 || k_h * k_w * in_c < HIL_A16_NARROW_S16_MAX_N) &&
                            hil_a16_biases_narrow(bias, out_c);
     for (int32_t b = 0; b < input_dims->n; ++b) {
         const int32_t in_base = b * in_h * in_w * in_c;

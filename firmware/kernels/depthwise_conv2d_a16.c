@@ -11,7 +11,6 @@
 #include "hil_kernels.h"
 
 #define DEPTHWISE_A16_MAX_TAPS 511
-#define NARROW_S16_MAX_TAPS 256 /* fewer int16 taps sum below 2^30: with a bias below 2^30, requantised in 32 bits */
 
 /* hil_nn_depthwise_taps4_s8 over an int16 input (the strides in elements). */
 static void taps4_s16(const int16_t *in, const int8_t *f, int32_t in_row, int32_t f_row, int32_t chans, int32_t rows,
@@ -62,15 +61,12 @@ static int32_t taps1(const void *input, int32_t in_bits, int32_t first, const in
 static void store(const hil_conv_a16_params *params, const int32_t *bias, int32_t c, int32_t sum, int8_t shift,
                   void *output, int32_t i, int32_t narrow)
 {
+    const int32_t lo = params->act_min, hi = params->act_max, bits = params->out_bits;
     if (narrow) {
-        hil_a16_requantize32(output, i, (bias ? bias[c] : 0) + sum, shift, params->act_min, params->act_max,
-                             params->out_bits);
-        return;
+        hil_a16_requantize32(output, i, (bias ? bias[c] : 0) + sum, shift, lo, hi, bits);
+    } else {
+        hil_a16_requantize64(output, i, (bias ? (int64_t)bias[c] : 0) + sum, shift, lo, hi, bits);
     }
-    const int64_t shifted = hil_round_shift64((bias ? (int64_t)bias[c] : 0) + sum, shift);
-    const int32_t v = (int32_t)(shifted < params->act_min ? params->act_min
-                                                          : (shifted > params->act_max ? params->act_max : shifted));
-    hil_a16_store(output, i, v, params->out_bits);
 }
 
 hil_kernel_status depthwise_conv2d_a16(const hil_conv_a16_params *params, const int8_t *out_shift,
@@ -95,7 +91,7 @@ hil_kernel_status depthwise_conv2d_a16(const hil_conv_a16_params *params, const 
     }
     const int32_t in_row = in_w * chans, f_row = k_w * chans;
     const int32_t narrow =
-        (params->in_bits == 8 || k_h * k_w < NARROW_S16_MAX_TAPS) && hil_a16_biases_narrow(bias, chans);
+        (params->in_bits == 8 || k_h * k_w < HIL_A16_NARROW_S16_MAX_N) && hil_a16_biases_narrow(bias, chans);
     for (int32_t b = 0; b < input_dims->n; ++b) {
         const int32_t in_image = b * in_h * in_row;
         int32_t out = b * out_h * out_w * chans;

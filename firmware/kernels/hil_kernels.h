@@ -626,6 +626,9 @@ static inline void hil_a16_store(void *data, int32_t i, int32_t v, int32_t bits)
     }
 }
 
+/* An int16 window of fewer values sums below 2^30 in magnitude (products of at most 2^22). */
+#define HIL_A16_NARROW_S16_MAX_N 256
+
 /* 1 when every one of the n biases (NULL: none) is below 2^30 in magnitude: then a bias plus a sum below 2^30 fits
  * int32, and the _a16 kernels requantise it in 32 bits (hil_nn_round_shift_exact32, 5 instructions where the 64-bit
  * shift takes about 20) with the same result as in 64. */
@@ -645,6 +648,14 @@ static inline void hil_a16_requantize32(void *data, int32_t i, int32_t acc, int3
                                         int32_t bits)
 {
     hil_a16_store(data, i, hil_clamp(hil_nn_round_shift_exact32(acc, shift), lo, hi), bits);
+}
+
+/* The same for a 64-bit sum (a bias or a sum that may pass 2^30). */
+static inline void hil_a16_requantize64(void *data, int32_t i, int64_t acc, int32_t shift, int32_t lo, int32_t hi,
+                                        int32_t bits)
+{
+    const int64_t shifted = hil_round_shift64(acc, shift);
+    hil_a16_store(data, i, (int32_t)(shifted < lo ? lo : (shifted > hi ? hi : shifted)), bits);
 }
 
 typedef struct {

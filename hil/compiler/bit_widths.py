@@ -23,7 +23,7 @@ import numpy as np
 from hil.compiler import float_executor, width_cost
 from hil.compiler.ir import Graph
 from hil.compiler.output_measures import OutputMeasure, measure_for
-from hil.compiler.qgraph import DATA_MOVES, QGraph, on_grid
+from hil.compiler.qgraph import DATA_MOVES, DEPTHWISE_KERNELS, QGraph, on_grid
 from hil.compiler.quantize import exponent_at_width
 from hil.compiler.schedule import Step, align
 
@@ -87,7 +87,7 @@ def dequantized_weights(graph: Graph, qgraph: QGraph) -> Graph:
         e_in = qgraph.tensors[qnode.inputs[0]].exponent
         node.params["bias"] = qnode.arrays["bias"].astype(np.float64) * 2.0 ** (e_in + e)
         q = qnode.arrays["filter"].astype(np.float64)
-        if qnode.kernel in ("depthwise_conv2d_s8", "depthwise_conv2d_a16"):  # [1, kh, kw, C] -> OIHW [C, 1, kh, kw]
+        if qnode.kernel in DEPTHWISE_KERNELS:  # [1, kh, kw, C] -> OIHW [C, 1, kh, kw]
             node.params["weight"] = (q[0] * 2.0**e).transpose(2, 0, 1)[:, None]
         else:  # OHWI -> OIHW
             node.params["weight"] = (q * 2.0 ** e[:, None, None, None]).transpose(0, 3, 1, 2)

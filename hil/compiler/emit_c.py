@@ -349,9 +349,10 @@ class _Emitter:
     def mbconv_block(self, prefix: str, step: Step) -> str:
         """The gen_mbconv initialiser of an MBConv step, its arrays named prefix_<role>_<array>."""
         self.helpers.add("mbconv_rows")
-        expand, depthwise, project = step.nodes[:3]
+        stages = step.nodes[:3]
+        expand = stages[0]
         arrays = {}
-        for role, node in (("expand", expand), ("depthwise", depthwise), ("project", project)):
+        for role, node in zip(("expand", "depthwise", "project"), stages, strict=True):
             arrays[role] = (
                 self.array(f"{prefix}_{role}_filter", node.arrays["filter"]),
                 self.array(f"{prefix}_{role}_bias", node.arrays["bias"]),
@@ -364,7 +365,6 @@ class _Emitter:
             residual = 1 if node.inputs[0] == x else 2
             p = node.params
             add = c_initializer(p)
-        stages = (expand, depthwise, project)
         fields = [
             _dims(self.shape(x)),
             _dims(self.shape(step.output)),
@@ -584,8 +584,7 @@ def _conv_params(params: ConvParams | ConvA16Params) -> ConvParams:
     gen_mbconv_stage builds conv2d_a16's params from both)."""
     if isinstance(params, ConvParams):
         return params
-    p = params
-    return ConvParams(p.stride_h, p.stride_w, p.pad_h, p.pad_w, p.act_min, p.act_max)
+    return ConvParams(params.stride_h, params.stride_w, params.pad_h, params.pad_w, params.act_min, params.act_max)
 
 
 def _c_comment(text: str) -> str:

@@ -9,6 +9,8 @@ import numpy as np
 
 # Ops that only move int8 values: every tensor they touch shares one exponent.
 DATA_MOVES = ("pad", "slice_channels", "channel_max", "concat_channels", "concat_rows")
+# The depthwise convolutions, int8 and int16 activations: filter [1, kh, kw, C].
+DEPTHWISE_KERNELS = ("depthwise_conv2d_s8", "depthwise_conv2d_a16")
 
 
 def is_pointwise(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from hil.compiler.qgraph import QGraph, QNode, is_pointwise
+from hil.compiler.qgraph import DEPTHWISE_KERNELS, QGraph, QNode, is_pointwise
 from hil.errors import CompileError
 
 ALIGN = 4
@@ -67,7 +67,7 @@ def _match_mbconv(graph: QGraph, expand: QNode) -> list[QNode] | None:
     if not _pointwise(graph, expand):
         return None
     depthwise = _sole_consumer(graph, expand.output)
-    if depthwise is None or depthwise.kernel not in ("depthwise_conv2d_s8", "depthwise_conv2d_a16"):
+    if depthwise is None or depthwise.kernel not in DEPTHWISE_KERNELS:
         return None
     project = _sole_consumer(graph, depthwise.output)
     if project is None or not _pointwise(graph, project):
