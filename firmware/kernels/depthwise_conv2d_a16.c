@@ -6,11 +6,27 @@
  * bias and the sums are below 2^30 (the 3x3 layers of real models) in 32 bits (hil_a16_requantize32).
  * Channels go in blocks of 4 (hil_nn_depthwise_taps4_s8 for an int8 input); with the DSP extension an int16 input
  * takes two word loads per tap, and SMLABB/SMLATB/SMLABT/SMLATT multiply each halfword by its channel's
- * sign-extended filter byte (SXTB16 of bytes 0,2 and 1,3).
+ * sign-extended filter byte (SXTB16 of bytes 0,2 and 1,3). As in depthwise_conv2d_s8, the outputs of a 3x3 layer whose
+ * window lies wholly inside the input take a run with the taps unrolled (dw_a16_3x3_run), when they requantise in 32
+ * bits: in the general loop the tap loops, the width tests and the spilled registers cost more than the multiplies.
  */
 #include "hil_kernels.h"
 
 #define DEPTHWISE_A16_MAX_TAPS 511
+
+#if defined(__ARM_FEATURE_DSP)
+/* One tap of 4 channels of an int16 input: two word loads, each halfword times its channel's sign-extended filter
+ * byte. */
+static inline void tap4_s16(const int16_t *px, const int8_t *fw, int32_t *a0, int32_t *a1, int32_t *a2, int32_t *a3)
+{
+    const int32_t w = hil_nn_read32(fw), we = __sxtb16(w), wo = hil_nn_sxtb16_ror8(w);
+    const int32_t x01 = hil_nn_read32(px), x23 = hil_nn_read32(px + 2);
+    *a0 = __smlabb(x01, we, *a0);
+    *a1 = __smlatb(x01, wo, *a1);
+    *a2 = __smlabt(x23, we, *a2);
+    *a3 = __smlatt(x23, wo, *a3);
+}
+#endif
 
 /* hil_nn_depthwise_taps4_s8 over an int16 input (the strides in elements). */
 static void taps4_s16(const int16_t *in, const int8_t *f, int32_t in_row, int32_t f_row, int32_t chans, int32_t rows,
@@ -22,12 +38,7 @@ static void taps4_s16(const int16_t *in, const int8_t *f, int32_t in_row, int32_
         const int8_t *fw = f + ky * f_row;
         for (int32_t kx = 0; kx < cols; ++kx) {
 #if defined(__ARM_FEATURE_DSP)
-            const int32_t x01 = hil_nn_read32(px), x23 = hil_nn_read32(px + 2), w = hil_nn_read32(fw);
-            const int32_t we = __sxtb16(w), wo = hil_nn_sxtb16_ror8(w);
-            a0 = __smlabb(x01, we, a0);
-            a1 = __smlatb(x01, wo, a1);
-            a2 = __smlabt(x23, we, a2);
-            a3 = __smlatt(x23, wo, a3);
+            tap4_s16(px, fw, &a0, &a1, &a2, &a3);
 #else
             a0 += (int32_t)px[0] * fw[0];
             a1 += (int32_t)px[1] * fw[1];
@@ -43,6 +54,66 @@ static void taps4_s16(const int16_t *in, const int8_t *f, int32_t in_row, int32_
     acc[2] = a2;
     acc[3] = a3;
 }
+
+#if defined(__ARM_FEATURE_DSP)
+/* count outputs of one row (elements from out on), each a whole 3x3 window, biases and sums in int32 (the caller's
+ * narrow): first is the first window's top left element, step the elements between windows, in_row between input
+ * rows. Inlined with constant widths, so each pair of widths gets its own loop without width tests. */
+static inline __attribute__((always_inline)) void
+dw_a16_3x3_widths(const void *input, int32_t first, int32_t in_row, int32_t step, int32_t chans, int32_t count,
+                  const int8_t *filter, const int32_t *bias, const int8_t *shift, int32_t lo, int32_t hi, void *output,
+                  int32_t out, int32_t in_bits, int32_t out_bits)
+{
+    for (int32_t n = 0; n < count; ++n, first += step, out += chans) {
+        for (int32_t c = 0; c < chans; c += 4) {
+            int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+            if (bias) {
+                a0 = bias[c];
+                a1 = bias[c + 1];
+                a2 = bias[c + 2];
+                a3 = bias[c + 3];
+            }
+            const int8_t *f = filter + c;
+            if (in_bits == 16) {
+                const int16_t *px = (const int16_t *)input + first + c;
+                for (int32_t ky = 0; ky < 3; ++ky, px += in_row, f += 3 * chans) {
+                    tap4_s16(px, f, &a0, &a1, &a2, &a3);
+                    tap4_s16(px + chans, f + chans, &a0, &a1, &a2, &a3);
+                    tap4_s16(px + 2 * chans, f + 2 * chans, &a0, &a1, &a2, &a3);
+                }
+            } else {
+                const int8_t *px = (const int8_t *)input + first + c;
+                for (int32_t ky = 0; ky < 3; ++ky, px += in_row, f += 3 * chans) {
+                    hil_nn_depthwise_tap4_s8(px, f, &a0, &a1, &a2, &a3);
+                    hil_nn_depthwise_tap4_s8(px + chans, f + chans, &a0, &a1, &a2, &a3);
+                    hil_nn_depthwise_tap4_s8(px + 2 * chans, f + 2 * chans, &a0, &a1, &a2, &a3);
+                }
+            }
+            hil_a16_requantize32(output, out + c, a0, shift[c], lo, hi, out_bits);
+            hil_a16_requantize32(output, out + c + 1, a1, shift[c + 1], lo, hi, out_bits);
+            hil_a16_requantize32(output, out + c + 2, a2, shift[c + 2], lo, hi, out_bits);
+            hil_a16_requantize32(output, out + c + 3, a3, shift[c + 3], lo, hi, out_bits);
+        }
+    }
+}
+
+static void __attribute__((noinline))
+dw_a16_3x3_run(const void *input, int32_t first, int32_t in_row, int32_t step, int32_t chans, int32_t count,
+               const int8_t *filter, const int32_t *bias, const int8_t *shift, const hil_conv_a16_params *params,
+               void *output, int32_t out)
+{
+    const int32_t lo = params->act_min, hi = params->act_max;
+    if (params->in_bits == 16 && params->out_bits == 16) {
+        dw_a16_3x3_widths(input, first, in_row, step, chans, count, filter, bias, shift, lo, hi, output, out, 16, 16);
+    } else if (params->in_bits == 16) {
+        dw_a16_3x3_widths(input, first, in_row, step, chans, count, filter, bias, shift, lo, hi, output, out, 16, 8);
+    } else if (params->out_bits == 16) {
+        dw_a16_3x3_widths(input, first, in_row, step, chans, count, filter, bias, shift, lo, hi, output, out, 8, 16);
+    } else {
+        dw_a16_3x3_widths(input, first, in_row, step, chans, count, filter, bias, shift, lo, hi, output, out, 8, 8);
+    }
+}
+#endif
 
 /* One channel's taps, either input width. */
 static int32_t taps1(const void *input, int32_t in_bits, int32_t first, const int8_t *f, int32_t in_row, int32_t f_row,
@@ -99,7 +170,24 @@ hil_kernel_status depthwise_conv2d_a16(const hil_conv_a16_params *params, const 
             const int32_t iy0 = oy * sh - ph;
             const int32_t ky0 = iy0 < 0 ? -iy0 : 0;
             const int32_t ky1 = in_h - iy0 < k_h ? in_h - iy0 : k_h;
+#if defined(__ARM_FEATURE_DSP)
+            int32_t run_lo, run_hi;
+            hil_nn_depthwise_3x3_run(k_h, k_w, chans, ky0, ky1, in_w, out_w, sw, pw, &run_lo, &run_hi);
+            if (!narrow) {
+                run_lo = run_hi = out_w;
+            }
+#endif
             for (int32_t ox = 0; ox < out_w; ++ox, out += chans) {
+#if defined(__ARM_FEATURE_DSP)
+                if (ox == run_lo && run_lo < run_hi) {
+                    const int32_t count = run_hi - run_lo;
+                    dw_a16_3x3_run(input, in_image + (iy0 * in_w + ox * sw - pw) * chans, in_row, sw * chans, chans,
+                                   count, filter, bias, out_shift, params, output, out);
+                    out += (count - 1) * chans;
+                    ox = run_hi - 1;
+                    continue;
+                }
+#endif
                 const int32_t ix0 = ox * sw - pw;
                 const int32_t kx0 = ix0 < 0 ? -ix0 : 0;
                 const int32_t kx1 = in_w - ix0 < k_w ? in_w - ix0 : k_w;

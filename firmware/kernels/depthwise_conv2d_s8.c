@@ -13,18 +13,6 @@
 #include "hil_kernels.h"
 
 #if defined(__ARM_FEATURE_DSP)
-/* One tap of 4 channels, as in hil_nn_depthwise_taps4_s8. */
-static inline void dw_tap4(const int8_t *px, const int8_t *fw, int32_t *a0, int32_t *a1, int32_t *a2, int32_t *a3)
-{
-    const int32_t x = hil_nn_read32(px), f = hil_nn_read32(fw);
-    const int32_t xe = __sxtb16(x), fe = __sxtb16(f);
-    const int32_t xo = hil_nn_sxtb16_ror8(x), fo = hil_nn_sxtb16_ror8(f);
-    *a0 = __smlabb(xe, fe, *a0);
-    *a2 = __smlatt(xe, fe, *a2);
-    *a1 = __smlabb(xo, fo, *a1);
-    *a3 = __smlatt(xo, fo, *a3);
-}
-
 /* count outputs of one row, each a whole 3x3 window (chans a multiple of 4): in is the first window's top
  * left, step the input bytes between windows, in_row between input rows. The same sums as hil_nn_depthwise_taps4_s8. */
 static void __attribute__((noinline))
@@ -43,9 +31,9 @@ dw_3x3_run(const int8_t *in, int32_t in_row, int32_t step, int32_t chans, int32_
             const int8_t *f = filter + c;
             for (int32_t ky = 0; ky < 3; ++ky) {
                 const int8_t *px = in + ky * in_row + c;
-                dw_tap4(px, f, &a0, &a1, &a2, &a3);
-                dw_tap4(px + chans, f + chans, &a0, &a1, &a2, &a3);
-                dw_tap4(px + 2 * chans, f + 2 * chans, &a0, &a1, &a2, &a3);
+                hil_nn_depthwise_tap4_s8(px, f, &a0, &a1, &a2, &a3);
+                hil_nn_depthwise_tap4_s8(px + chans, f + chans, &a0, &a1, &a2, &a3);
+                hil_nn_depthwise_tap4_s8(px + 2 * chans, f + 2 * chans, &a0, &a1, &a2, &a3);
                 f += 3 * chans;
             }
             out[c] = hil_nn_requantize_s8(a0, shift[c], lo, hi);
@@ -85,14 +73,8 @@ hil_kernel_status depthwise_conv2d_s8(const hil_conv_params *params, const int8_
             const int32_t ky0 = iy0 < 0 ? -iy0 : 0;
             const int32_t ky1 = in_h - iy0 < k_h ? in_h - iy0 : k_h;
 #if defined(__ARM_FEATURE_DSP)
-            /* The outputs [run_lo, run_hi) of a 3x3 layer's row whose window is inside the input. */
-            int32_t run_lo = out_w, run_hi = out_w;
-            if (k_h == 3 && k_w == 3 && chans % 4 == 0 && ky0 == 0 && ky1 == 3) {
-                run_lo = (pw + sw - 1) / sw;
-                run_hi = in_w - 3 + pw >= 0 ? (in_w - 3 + pw) / sw + 1 : 0;
-                run_hi = run_hi < out_w ? run_hi : out_w;
-                run_lo = run_lo < run_hi ? run_lo : run_hi;
-            }
+            int32_t run_lo, run_hi;
+            hil_nn_depthwise_3x3_run(k_h, k_w, chans, ky0, ky1, in_w, out_w, sw, pw, &run_lo, &run_hi);
 #endif
             for (int32_t ox = 0; ox < out_w; ++ox) {
 #if defined(__ARM_FEATURE_DSP)

@@ -166,6 +166,21 @@ static inline int32_t hil_nn_dot_s16_s8(const int16_t *x, const int8_t *f, int32
  * depthwise kernels' inner loop); in and f point at the first tap of those channels, in_row and f_row are the
  * strides between tap rows, chans between taps. With the DSP extension bytes 0,2 and 1,3 are sign-extended into
  * halfword pairs and SMLABB/SMLATT take one product each: the same sums as the scalar path. */
+#if defined(__ARM_FEATURE_DSP)
+/* One tap of 4 channels of an int8 input (px) against their filter bytes (fw), each into its own sum. */
+static inline void hil_nn_depthwise_tap4_s8(const int8_t *px, const int8_t *fw, int32_t *a0, int32_t *a1, int32_t *a2,
+                                            int32_t *a3)
+{
+    const int32_t x = hil_nn_read32(px), w = hil_nn_read32(fw);
+    const int32_t xe = __sxtb16(x), we = __sxtb16(w);
+    const int32_t xo = hil_nn_sxtb16_ror8(x), wo = hil_nn_sxtb16_ror8(w);
+    *a0 = __smlabb(xe, we, *a0);
+    *a2 = __smlatt(xe, we, *a2);
+    *a1 = __smlabb(xo, wo, *a1);
+    *a3 = __smlatt(xo, wo, *a3);
+}
+#endif
+
 static inline void hil_nn_depthwise_taps4_s8(const int8_t *in, const int8_t *f, int32_t in_row, int32_t f_row,
                                              int32_t chans, int32_t rows, int32_t cols, int32_t acc[4])
 {
@@ -175,13 +190,7 @@ static inline void hil_nn_depthwise_taps4_s8(const int8_t *in, const int8_t *f, 
         const int8_t *fw = f + ky * f_row;
         for (int32_t kx = 0; kx < cols; ++kx) {
 #if defined(__ARM_FEATURE_DSP)
-            const int32_t x = hil_nn_read32(px), w = hil_nn_read32(fw);
-            const int32_t xe = __sxtb16(x), we = __sxtb16(w);
-            const int32_t xo = hil_nn_sxtb16_ror8(x), wo = hil_nn_sxtb16_ror8(w);
-            a0 = __smlabb(xe, we, a0);
-            a2 = __smlatt(xe, we, a2);
-            a1 = __smlabb(xo, wo, a1);
-            a3 = __smlatt(xo, wo, a3);
+            hil_nn_depthwise_tap4_s8(px, fw, &a0, &a1, &a2, &a3);
 #else
             a0 += (int32_t)px[0] * fw[0];
             a1 += (int32_t)px[1] * fw[1];
@@ -196,6 +205,22 @@ static inline void hil_nn_depthwise_taps4_s8(const int8_t *in, const int8_t *f, 
     acc[1] = a1;
     acc[2] = a2;
     acc[3] = a3;
+}
+
+/* The outputs [*run_lo, *run_hi) of an output row of a 3x3 depthwise layer whose windows lie wholly inside the input
+ * (ky0 == 0 and ky1 == 3: the row's window is not cut by padding); an empty run otherwise, or when the channels do
+ * not come in blocks of 4. The depthwise kernels take those outputs with the taps unrolled (their _3x3_run). */
+static inline void hil_nn_depthwise_3x3_run(int32_t k_h, int32_t k_w, int32_t chans, int32_t ky0, int32_t ky1,
+                                            int32_t in_w, int32_t out_w, int32_t sw, int32_t pw, int32_t *run_lo,
+                                            int32_t *run_hi)
+{
+    *run_lo = *run_hi = out_w;
+    if (k_h == 3 && k_w == 3 && chans % 4 == 0 && ky0 == 0 && ky1 == 3) {
+        const int32_t hi = in_w - 3 + pw >= 0 ? (in_w - 3 + pw) / sw + 1 : 0;
+        *run_hi = hi < out_w ? hi : out_w;
+        *run_lo = (pw + sw - 1) / sw;
+        *run_lo = *run_lo < *run_hi ? *run_lo : *run_hi;
+    }
 }
 
 /* acc[2p + q] += dot(x_p, f_q) over n int8 values, pixels x0/x1, filters f0/f1 (products at most 2^14 each): two

@@ -17,6 +17,7 @@ from hil.kernels_ref.device_cases import (
     KernelCase,
     add_case,
     conv_case,
+    depthwise_a16_case,
     depthwise_case,
     fully_connected_case,
     grouped_conv_case,
@@ -75,6 +76,11 @@ def bench_cases(rng: np.random.Generator) -> dict[str, KernelCase]:
         "expand_32": pointwise_case(rng, 30, 40, 32, 64),
         "project_32": pointwise_case(rng, 30, 40, 64, 32),
         "depthwise_64": depthwise_case(rng, 30, 40, 64, 1),
+        # an MBConv's depthwise with the rows the bit-width search widened (expanded: int16 in; depthwise: int16 out)
+        "dw_a16_16_8": depthwise_a16_case(rng, 10, 40, 128, 1, 16, 8),
+        "dw_a16_8_16": depthwise_a16_case(rng, 10, 40, 128, 1, 8, 16),
+        "dw_a16_16_16": depthwise_a16_case(rng, 8, 40, 128, 1, 16, 16),
+        "dw_a16_16_8_s2": depthwise_a16_case(rng, 10, 40, 128, 2, 16, 8),
     }
 
 

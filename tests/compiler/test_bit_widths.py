@@ -245,17 +245,17 @@ def test_compile_takes_a_latency_budget(tmp_path, capsys) -> None:
 
 
 def test_the_face_models_widths_fit_issue_12s_latency_allowance() -> None:
-    """The catalog's face models let int16 add 5 % of their all-int8 instructions, by the cost model; the M4's
-    choices take an estimated 11.7 M of its 12.6 M (11.83 M measured, 2026-12-05). Most of it is RNNPool's output
-    (the expansion reading it, 7.1 M), its largest gain: scored per byte alone, mob.3's int16 expansion (152 B, then
-    3.9 M) went first and left no room for it."""
+    """The catalog's face models let int16 add 5 % of their all-int8 instructions, by the cost model, and the search
+    spends most of it: the M4's choices take an estimated 10.1 M of its 12.6 M (10.52 M measured, 2026-12-05),
+    RNNPool's output among them, its largest gain: scored per byte alone, mob.3's int16 expansion (152 B, then
+    3.9 M) went first and left no latency budget for it."""
     from hil.catalog import compile_spec, resolve_model
 
     spec = resolve_model("rnnpool_face_m4")
     compiled = compile_spec(spec)
     record = compiled.bit_widths
     assert spec.bit_width_latency_budget == round(0.05 * 252_892_800) == record.latency_budget_instructions
-    assert 11_000_000 < record.instructions <= spec.bit_width_latency_budget
+    assert 0.75 * spec.bit_width_latency_budget < record.instructions <= spec.bit_width_latency_budget
     rnnpool = next(n.output for n in compiled.qgraph.nodes if "rnnpool" in n.kernel)
     assert any(rnnpool in c.tensors for c in record.choices), record.reason
 

@@ -20,6 +20,7 @@ from hil.compiler.float_executor import outputs as float_outputs
 from hil.compiler.host_model import HostModel
 from hil.compiler.output_measures import FACE_OBJECTIVE, face_output_snr
 from hil.compiler.pipeline import compile_model
+from hil.compiler.quantize import exponent_at_width
 from hil.errors import CompileError
 
 
@@ -32,8 +33,14 @@ def searched_m4():
 
 @pytest.fixture(scope="module")
 def calibrated_m4(tmp_path_factory):
-    spec = replace(resolve_model("rnnpool_face_m4"), exponents="calibrated")
+    """The same with calibrated exponents, all int8: the exponents the search starts from."""
+    spec = replace(resolve_model("rnnpool_face_m4"), exponents="calibrated", bit_widths="int8")
     return compile_spec(spec, directory=tmp_path_factory.mktemp("m4_calibrated"))
+
+
+def _at_width(compiled, tensor: str, int8_exponent: int) -> int:
+    """The exponent tensor has in compiled for an int8 exponent: the bit-width search may have widened it."""
+    return exponent_at_width(int8_exponent, np.dtype(compiled.qgraph.tensors[tensor].dtype).itemsize * 8)
 
 
 def _face_snrs(compiled, x) -> list[float]:
@@ -57,9 +64,12 @@ def test_the_search_moves_tensors_finer_where_the_face_snr_rises(searched_m4, ca
     for choice in record.choices:
         assert choice.snr_gain_db >= exponent_search.MIN_GAIN_DB
         assert calibrated[choice.tensor].exponent == choice.calibrated_exponent == choice.exponent + 1
-        assert searched_m4.qgraph.tensors[choice.tensor].exponent == choice.exponent
+        assert searched_m4.qgraph.tensors[choice.tensor].exponent == _at_width(
+            searched_m4, choice.tensor, choice.exponent
+        )
     untouched = {t for t in calibrated if t not in {c.tensor for c in record.choices}}
-    moved = [t for t in untouched if searched_m4.qgraph.tensors[t].exponent != calibrated[t].exponent]
+    searched = searched_m4.qgraph.tensors
+    moved = [t for t in untouched if searched[t].exponent != _at_width(searched_m4, t, calibrated[t].exponent)]
     assert len(moved) <= len(record.choices)  # only data moves sharing a chosen tensor's grid follow it
 
 

@@ -91,7 +91,11 @@ def test_wide_activation_kernels_match_twins_under_qemu(tmp_path: Path) -> None:
         depthwise_a16_case(rng, 7, 6, 12, 1, 16, 16),  # an MBConv's widened expanded and depthwise rows (SMLAxy)
         depthwise_a16_case(rng, 8, 7, 10, 2, 16, 8),  # 10 channels: two blocks of 4 and a tail of 2
         depthwise_a16_case(rng, 5, 6, 7, 1, 8, 16),
-        depthwise_a16_case(rng, 5, 6, 8, 1, 16, 16, 2**31 - 1),  # biases past 2^30: requantised in 64 bits
+        depthwise_a16_case(rng, 5, 6, 8, 1, 16, 16, 2**31 - 1),  # biases past 2^30: not the 3x3 run, 64 bits
+        # whole 3x3 windows of 4-channel blocks take the unrolled run (dw_a16_3x3_run), one per pair of widths
+        depthwise_a16_case(rng, 6, 9, 8, 2, 16, 8),
+        depthwise_a16_case(rng, 5, 7, 4, 1, 8, 16),
+        depthwise_a16_case(rng, 4, 6, 8, 1, 8, 8),
     ]
     run = run_cases("wide_kernel_parity", cases, tmp_path)
     assert not run.mismatches, "\n".join(run.mismatches)
