@@ -66,13 +66,8 @@ dw_a16_3x3_widths(const void *input, int32_t first, int32_t in_row, int32_t step
 {
     for (int32_t n = 0; n < count; ++n, first += step, out += chans) {
         for (int32_t c = 0; c < chans; c += 4) {
-            int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-            if (bias) {
-                a0 = bias[c];
-                a1 = bias[c + 1];
-                a2 = bias[c + 2];
-                a3 = bias[c + 3];
-            }
+            int32_t a0 = bias ? bias[c] : 0, a1 = bias ? bias[c + 1] : 0;
+            int32_t a2 = bias ? bias[c + 2] : 0, a3 = bias ? bias[c + 3] : 0;
             const int8_t *f = filter + c;
             if (in_bits == 16) {
                 const int16_t *px = (const int16_t *)input + first + c;
