@@ -12,7 +12,10 @@ layer, and the same profile of the models tests/compiler/test_width_cost.py buil
   values), its depthwise output int16 (the projection reading it: 38,400 values, 2.46 M MACs), and RNNPool's output
   int16 (mob.0's expansion reading it: 153,600 values, 9.83 M MACs, 7.15 M instructions): 22 per value and 0.38 per
   MAC of an int16 input. Most int16 sums requantise in 32 bits (hil_a16_requantize32); a window of 256 or more int16
-  values does in 64, so a 3x3 of 32 int16 channels costs more (test_width_cost's convolution chain: -18 %);
+  values does in 64: 29 per value more, from the QVGA's mob.13 projection (256 int16 channels; without the term
+  the QVGA's choices were estimated at 21.1 M and measured 22.7 M, with it 22.3 M), and 31 where test_width_cost
+  steps a 1x1 projection from 255 to 256 int16 channels. Its convolution chain stays 12 % under (its last 3x3 reads
+  288 int16 values a window);
 - linear: the autoencoder example's layers (128 -> 8 .. 640 -> 128): 98 per value, 3.6 per MAC of an int16 input,
   within 8 %;
 - depthwise: the same mob.1 with its expanded map, its depthwise output or both int16 (+2.04 M, +1.97 M, +3.81 M
@@ -45,9 +48,13 @@ class Int16Rate:
 
     per_value: float
     per_int16_input_mac: float
+    per_value_64bit: float = 0.0  # more per output value when an int16 window requantises in 64 bits
 
 
-RATES = {"conv2d": Int16Rate(22, 0.38), "depthwise": Int16Rate(4, 0.0), "linear": Int16Rate(98, 3.6)}
+RATES = {"conv2d": Int16Rate(22, 0.38, 29), "depthwise": Int16Rate(4, 0.0), "linear": Int16Rate(98, 3.6)}
+# HIL_A16_NARROW_S16_MAX_N in firmware/kernels/hil_kernels.h: an int16 window of this many values or more (taps times
+# input channels) requantises in 64 bits
+NARROW_S16_MAX_N = 256
 
 
 def _operator(node: Node) -> str:
@@ -64,6 +71,10 @@ def extra_instructions(graph: Graph, qgraph: QGraph, wide: Collection[str]) -> i
         if not has_wide_kernel(node, graph) or not (wide_input or node.output in wide):
             continue
         rate = RATES[_operator(node)]
-        total += rate.per_value * int(np.prod(qgraph.tensors[node.output].shape))
-        total += rate.per_int16_input_mac * qnode.macs if wide_input else 0
+        values = int(np.prod(qgraph.tensors[node.output].shape))
+        total += rate.per_value * values
+        if wide_input:
+            total += rate.per_int16_input_mac * qnode.macs
+            window = int(np.prod(node.params["weight"].shape[1:]))  # OIHW: input channels (a group's) times taps
+            total += rate.per_value_64bit * values if window >= NARROW_S16_MAX_N else 0
     return round(total)

@@ -1,6 +1,6 @@
-"""The bit-width search's cost model (hil/compiler/width_cost.py) against what QEMU counts: two models that are not
-the face models, each built all-int8 and with the search's int16 choices, run under QEMU (-icount: instruction
-counts are exact, not timings), the difference against the estimate."""
+"""The bit-width search's cost model (hil/compiler/width_cost.py) against what QEMU counts: models that are not the
+face models, each built all-int8 and with int16 maps (the search's choices, or chosen by the test), run under QEMU
+(-icount: instruction counts are exact, not timings), the difference against the estimate."""
 
 from __future__ import annotations
 
@@ -92,3 +92,30 @@ def test_an_mbconv_block_with_int16_rows(tmp_path) -> None:
     estimate = width_cost.extra_instructions(int8.graph, int8.qgraph, wide)
     measured = _measured_extra(int8, widened, calibration[0], tmp_path)
     assert abs(estimate - measured) <= TOLERANCE * measured, (estimate, measured)
+
+
+def test_a_window_of_256_int16_values_requantises_in_64_bits(tmp_path) -> None:
+    """A 1x1 projection reading 255 and 256 int16 channels (256: the QVGA's mob.13 projection): from 256 values a
+    window, bias plus sum may pass 2^30, so conv2d_a16 requantises in 64 bits. One more channel changes the rest of the
+    cost by under 1 %, so the step between the two is that requantisation, which the estimate charges per output
+    value (per_value_64bit)."""
+    from hil.compiler import width_cost
+    from tests.compiler.widened import compiled_with
+
+    steps = {}
+    for channels in (255, 256):
+        torch.manual_seed(2)
+        # the first convolution is the stem (int16 weights, no int16-activation kernel), which passes x on
+        model = nn.Sequential(nn.Conv2d(8, 8, 1), nn.Conv2d(8, channels, 1), nn.ReLU(), nn.Conv2d(channels, 64, 1))
+        rng = np.random.default_rng(2)
+        calibration = [rng.standard_normal((1, 12, 12, 8)).astype(np.float32) for _ in range(2)]
+        work = tmp_path / str(channels)
+        int8 = compile_model(model.eval(), torch.zeros(1, 8, 12, 12), calibration, work / "c_int8", "projection")
+        graph = int8.graph
+        wide = [next(n.inputs[0] for n in graph.nodes if graph.tensors[n.inputs[0]].shape[-1] == channels)]
+        widened = compiled_with(graph, calibration, wide, work / "c_wide", stream_input=False)
+        estimate = width_cost.extra_instructions(graph, int8.qgraph, wide)
+        steps[channels] = (estimate, _measured_extra(int8, widened, calibration[0], work))
+    estimated, measured = (steps[256][i] - steps[255][i] for i in (0, 1))
+    assert measured > 0.5 * width_cost.RATES["conv2d"].per_value_64bit * 12 * 12 * 64, steps
+    assert abs(estimated - measured) <= TOLERANCE * measured, steps
