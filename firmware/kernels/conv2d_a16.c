@@ -58,6 +58,8 @@ static void pixel_pair(const hil_conv_a16_params *params, const int8_t *out_shif
                 dot_2x2(params->in_bits, x, row + kx * in_c, row + kx * in_c + dx, f0 + tap, f1 + tap, in_c, acc);
             }
         }
+        /* Two copies of the four stores, not one store testing narrow per value: that test cost the M4 0.9 M and the
+         * QVGA 1.7 M instructions (python -m hil.bench.profile), which pass the QVGA's latency budget over UART. */
         if (narrow) {
             const int32_t b0 = bias ? bias[oc] : 0, b1 = bias ? bias[oc1] : 0;
             const int32_t lo = params->act_min, hi = params->act_max, bits = params->out_bits;

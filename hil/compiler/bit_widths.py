@@ -29,9 +29,9 @@ from hil.compiler.schedule import Step, align
 
 WIDTHS = (8, 16)
 MODES = ("int8", "search")
-# Calibration inputs the search measures SNR on: all 4 of a face model's (about 15 s). On 3, once the depthwise
-# widenings grew cheap (depthwise_conv2d_a16's 3x3 run) and latency stopped bounding the QVGA's search, it took
-# widenings that read lower on the held-out test images (conf on test image 0 32.0 dB, with 4 images 33.6).
+# Calibration inputs the search measures SNR on: all 4 of a face model's (a third more time than 3). On 3, once the
+# depthwise widenings grew cheap (depthwise_conv2d_a16's 3x3 run) and latency stopped bounding the QVGA's search, it
+# took widenings that read lower on the held-out test images (conf on test image 0 32.0 dB, with 4 images 33.6).
 SEARCH_IMAGES = 4
 MIN_GAIN_DB = 0.05  # a widening that buys less output SNR than this is noise, not a gain
 # Ops whose output shares its input's exponent (quantize.SAME_EXPONENT and the data moves): one width per group.

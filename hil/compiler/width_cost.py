@@ -25,8 +25,8 @@ layer, and the same profile of the models tests/compiler/test_width_cost.py buil
   41 per value.
 Data moves copy twice the bytes at int16 (a few thousand instructions on the face models) and RNNPool's int16 store
 costs what its int8 one did, so neither is counted; nor is a layer without an int16 kernel (a search told to weigh
-widths the kernels lack). tests/compiler/test_width_cost.py holds the estimate to what QEMU counts on three models
-that are not the face models; test_latency holds the firmware itself to its budget.
+widths the kernels lack). tests/compiler/test_width_cost.py holds the estimate to what QEMU counts on models that
+are not the face models; test_latency holds the firmware itself to its budget.
 """
 
 from __future__ import annotations
