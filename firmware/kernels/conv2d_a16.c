@@ -8,8 +8,9 @@
  * all their taps inside the input (int8, or int16 with fewer than 512 values in the window: an MBConv's expansion of
  * a widened map), they are computed together for two output channels at a time, as conv2d_s8 does
  * (hil_nn_dot_2x2_s8, hil_nn_dot_2x2_s16_s8): the whole window's int32 sum (at most 2^30, or 2^31 - 1) then joins
- * the 64-bit bias, or, where every bias and that sum are below 2^30 (int8, or int16 below 256 values a window), is
- * requantised in 32 bits with the same result (hil_a16_requantize32: a quarter of the 64-bit shift's instructions).
+ * the 64-bit bias, or, where every bias is below 2^30 and that sum within 2^30 (int8, or int16 of at most 256 values a
+ * window), is requantised in 32 bits with the same result (hil_a16_requantize32: a quarter of the 64-bit shift's
+ * instructions).
  */
 #include "hil_kernels.h"
 
@@ -35,8 +36,8 @@ static void dot_2x2(int32_t in_bits, const void *x, int32_t i0, int32_t i1, cons
 /* Output pixels (oy, ox) and (oy, ox + 1), every tap of both inside the input x (first: the element index of the
  * first pixel's top-left tap), output channels in pairs; an odd last channel goes through dot_2x2 with its filter
  * twice. The window's sums are int32: exact for an int8 input (at most 2^30), and for an int16 one when the caller
- * keeps the fan-in below DOT_S16_MAX_N. narrow: the caller has proved bias plus sum fits int32 (every bias and the
- * window's sum below 2^30), so they are requantised in 32 bits. out: the first pixel's index in the output. */
+ * keeps the fan-in below DOT_S16_MAX_N. narrow: the caller has proved bias plus sum fits int32 (every bias below 2^30,
+ * the window's sum within 2^30), so they are requantised in 32 bits. out: the first pixel's index in the output. */
 static void pixel_pair(const hil_conv_a16_params *params, const int8_t *out_shift, const void *x, int32_t first,
                        int32_t in_w, int32_t in_c, const int8_t *filter, int32_t k_h, int32_t k_w,
                        const int32_t *bias, int32_t out_c, void *output, int32_t out, int32_t narrow)
@@ -98,7 +99,7 @@ hil_kernel_status conv2d_a16(const hil_conv_a16_params *params, const int8_t *ou
         !hil_nn_shifts_valid(out_shift, out_c)) {
         return HIL_KERNEL_ARG_ERROR;
     }
-    const int32_t narrow = (params->in_bits == 8 || k_h * k_w * in_c < HIL_A16_NARROW_S16_MAX_N) &&
+    const int32_t narrow = (params->in_bits == 8 || k_h * k_w * in_c <= HIL_A16_NARROW_S16_MAX_N) &&
                            hil_a16_biases_narrow(bias, out_c);
     for (int32_t b = 0; b < input_dims->n; ++b) {
         const int32_t in_base = b * in_h * in_w * in_c;

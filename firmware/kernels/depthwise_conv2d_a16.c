@@ -3,7 +3,8 @@
  * MBConv's expanded and depthwise rows the bit-width search widened, hil/compiler/bit_widths.py); the weights stay
  * int8. Same formula and layouts as depthwise_conv2d_s8, zero padding. An output's taps sum in int32 (at most
  * 511 taps of products of at most 2^22: below 2^31), then join the bias in 64 bits, so any bias is exact; where every
- * bias and the sums are below 2^30 (the 3x3 layers of real models) in 32 bits (hil_a16_requantize32).
+ * bias is below 2^30 and the sums within 2^30 (at most 256 taps: the 3x3 layers of real models) in 32 bits
+ * (hil_a16_requantize32).
  * Channels go in blocks of 4 (hil_nn_depthwise_taps4_s8 for an int8 input); with the DSP extension an int16 input
  * takes two word loads per tap, and SMLABB/SMLATB/SMLABT/SMLATT multiply each halfword by its channel's
  * sign-extended filter byte (SXTB16 of bytes 0,2 and 1,3). As in depthwise_conv2d_s8, the outputs of a 3x3 layer whose
@@ -157,7 +158,7 @@ hil_kernel_status depthwise_conv2d_a16(const hil_conv_a16_params *params, const 
     }
     const int32_t in_row = in_w * chans, f_row = k_w * chans;
     const int32_t narrow =
-        (params->in_bits == 8 || k_h * k_w < HIL_A16_NARROW_S16_MAX_N) && hil_a16_biases_narrow(bias, chans);
+        (params->in_bits == 8 || k_h * k_w <= HIL_A16_NARROW_S16_MAX_N) && hil_a16_biases_narrow(bias, chans);
     for (int32_t b = 0; b < input_dims->n; ++b) {
         const int32_t in_image = b * in_h * in_row;
         int32_t out = b * out_h * out_w * chans;

@@ -651,12 +651,13 @@ static inline void hil_a16_store(void *data, int32_t i, int32_t v, int32_t bits)
     }
 }
 
-/* An int16 window of fewer values sums below 2^30 in magnitude (products of at most 2^22). */
+/* An int16 window of at most this many values sums within -2^30..2^30 (products of at most 2^22 in magnitude; 2^30
+ * itself only when every value is -32768 and every weight -128). */
 #define HIL_A16_NARROW_S16_MAX_N 256
 
-/* 1 when every one of the n biases (NULL: none) is below 2^30 in magnitude: then a bias plus a sum below 2^30 fits
- * int32, and the _a16 kernels requantise it in 32 bits (hil_nn_round_shift_exact32, 5 instructions where the 64-bit
- * shift takes about 20) with the same result as in 64. */
+/* 1 when every one of the n biases (NULL: none) is below 2^30 in magnitude: then a bias plus a sum within
+ * -2^30..2^30 fits int32 (at most 2^31 - 1), and the _a16 kernels requantise it in 32 bits
+ * (hil_nn_round_shift_exact32, 5 instructions where the 64-bit shift takes about 20) with the same result as in 64. */
 static inline int hil_a16_biases_narrow(const int32_t *bias, int32_t n)
 {
     for (int32_t i = 0; bias && i < n; ++i) {

@@ -52,8 +52,8 @@ class Int16Rate:
 
 
 RATES = {"conv2d": Int16Rate(22, 0.38, 29), "depthwise": Int16Rate(4, 0.0), "linear": Int16Rate(98, 3.6)}
-# HIL_A16_NARROW_S16_MAX_N in firmware/kernels/hil_kernels.h: an int16 window of this many values or more (taps times
-# input channels) requantises in 64 bits
+# HIL_A16_NARROW_S16_MAX_N in firmware/kernels/hil_kernels.h: an int16 window of more values (taps times input
+# channels) requantises in 64 bits
 NARROW_S16_MAX_N = 256
 
 
@@ -76,5 +76,5 @@ def extra_instructions(graph: Graph, qgraph: QGraph, wide: Collection[str]) -> i
         if wide_input:
             total += rate.per_int16_input_mac * qnode.macs
             window = int(np.prod(node.params["weight"].shape[1:]))  # OIHW: input channels (a group's) times taps
-            total += rate.per_value_64bit * values if window >= NARROW_S16_MAX_N else 0
+            total += rate.per_value_64bit * values if window > NARROW_S16_MAX_N else 0
     return round(total)

@@ -304,6 +304,34 @@ def conv_a16_case(
     return KernelCase(name, [x], expected, {"f": f, "b": b, "s": s}, call, oh * ow * cout * 9 * cin)
 
 
+def conv_a16_bound_case(rng: np.random.Generator, channels: int) -> KernelCase:
+    """A 1x1 conv2d_a16 of a 1x3 int16 map at the bound of its 32-bit requantisation (HIL_A16_NARROW_S16_MAX_N):
+    every input -32768, so 256 channels of weight -128 sum to 2^30 and with the bias 2^30 - 1 reach 2^31 - 1, and
+    weights of 127 with the bias -(2^30 - 1) come within 2^23 of -2^31; one channel more passes int32 and must take
+    the 64-bit requantisation. Two more output channels are random. The first two pixels go as a pixel pair, the
+    third through the one-pixel loop."""
+    x = np.full((1, 1, 3, channels), -32768, dtype=np.int16)
+    f = np.stack([np.full(channels, -128), np.full(channels, 127), *rng.integers(-128, 128, (2, channels))])
+    f = f.reshape(4, 1, 1, channels).astype(np.int8)
+    b = np.array([2**30 - 1, -(2**30 - 1), *rng.integers(-(2**29), 2**29, 2)], dtype=np.int32)
+    s = _shifts(rng, 17, 20, 4)
+    params = ConvA16Params(1, 1, 0, 0, -32768, 32767, 16, 16)
+    call = (
+        f"{{ static const hil_conv_a16_params pr = {c_initializer(params)}; static const hil_dims di = "
+        f"{_dims(x.shape)}, df = {_dims(f.shape)}, do_ = {_dims((1, 1, 3, 4))};\n"
+        "      st = conv2d_a16(&pr, {p}s, &di, {in0}, &df, {p}f, {p}b, &do_, {out}); }"
+    )
+    expected = conv2d_a16(params, s, x, f, b, (1, 3))
+    return KernelCase(
+        f"conv a16 1x1 {channels} int16 channels at int32's bound",
+        [x],
+        expected,
+        {"f": f, "b": b, "s": s},
+        call,
+        3 * 4 * channels,
+    )
+
+
 def depthwise_a16_case(
     rng: np.random.Generator, h: int, w: int, c: int, stride: int, in_bits: int, out_bits: int, bias: int = 5000
 ) -> KernelCase:

@@ -12,6 +12,7 @@ import pytest
 
 from hil.kernels_ref.device_cases import (
     add_case,
+    conv_a16_bound_case,
     conv_a16_case,
     conv_case,
     depthwise_a16_case,
@@ -100,3 +101,12 @@ def test_wide_activation_kernels_match_twins_under_qemu(tmp_path: Path) -> None:
     run = run_cases("wide_kernel_parity", cases, tmp_path)
     assert not run.mismatches, "\n".join(run.mismatches)
     assert run.instructions > 0
+
+
+def test_conv_a16_requantises_in_32_bits_up_to_int32s_bound_under_qemu(tmp_path: Path) -> None:
+    """An int16 window of 256 values takes conv2d_a16's 32-bit requantisation with bias plus sum at 2^31 - 1; one of
+    257 values, whose sum passes int32, the 64-bit one. Checked by mutation: with HIL_A16_NARROW_S16_MAX_N 257 the
+    second case's overflowed channels differ from the twin."""
+    rng = np.random.default_rng(8383)
+    run = run_cases("a16_bound_parity", [conv_a16_bound_case(rng, 256), conv_a16_bound_case(rng, 257)], tmp_path)
+    assert not run.mismatches, "\n".join(run.mismatches)
