@@ -7,9 +7,10 @@
  * (hil_a16_requantize32).
  * Channels go in blocks of 4 (hil_nn_depthwise_taps4_s8 for an int8 input); with the DSP extension an int16 input
  * takes two word loads per tap, and SMLABB/SMLATB/SMLABT/SMLATT multiply each halfword by its channel's
- * sign-extended filter byte (SXTB16 of bytes 0,2 and 1,3). As in depthwise_conv2d_s8, the outputs of a 3x3 layer whose
- * window lies wholly inside the input take a run with the taps unrolled (dw_a16_3x3_run), when they requantise in 32
- * bits: in the general loop the tap loops, the width tests and the spilled registers cost more than the multiplies.
+ * sign-extended filter byte (SXTB16 of bytes 0,2 and 1,3). Where the outputs requantise in 32 bits and the channels
+ * come in blocks of 4, a row's outputs go as spans (dw_a16_run_span), each pair of widths its own loop: as in
+ * depthwise_conv2d_s8, a 3x3 layer's run of windows wholly inside the input with the taps unrolled, and each window
+ * that padding cuts on its own; every other layer takes the general loop.
  */
 #include "hil_kernels.h"
 
@@ -57,33 +58,66 @@ static void taps4_s16(const int16_t *in, const int8_t *f, int32_t in_row, int32_
 }
 
 #if defined(__ARM_FEATURE_DSP)
-/* count outputs of one row (elements from out on), each a whole 3x3 window, biases and sums in int32 (the caller's
- * narrow): first is the first window's top left element, step the elements between windows, in_row between input
- * rows. Inlined with constant widths, so each pair of widths gets its own loop without width tests. */
-static inline __attribute__((always_inline)) void
-dw_a16_3x3_widths(const void *input, int32_t first, int32_t in_row, int32_t step, int32_t chans, int32_t count,
-                  const int8_t *filter, const int32_t *bias, const int8_t *shift, int32_t lo, int32_t hi, void *output,
-                  int32_t out, int32_t in_bits, int32_t out_bits)
+/* Outputs of one row of a layer whose channels come in blocks of 4 and whose biases and sums fit int32 (the caller's
+ * narrow): count windows, the first's top left tap at input element first, step elements apart, written from output
+ * element out on. whole: each a whole 3x3 window; else one window that padding cuts to rows x cols taps, from filter
+ * element f_tap on. */
+typedef struct {
+    const void *input;
+    void *output;
+    const int8_t *filter;
+    const int32_t *bias;
+    const int8_t *shift;
+    int32_t in_row, f_row, chans, lo, hi;
+    int32_t first, step, count, out, whole, rows, cols, f_tap;
+} dw_a16_span;
+
+/* A span at constant widths and wholeness, inlined so each combination gets its own loop without their tests: in a
+ * loop that tests them, and in the tap loops of a whole window, the tests and spilled registers cost more than the
+ * multiplies. */
+static inline __attribute__((always_inline)) void dw_a16_span_at(const dw_a16_span *s, int32_t in_bits,
+                                                                  int32_t out_bits, int32_t whole)
 {
+    /* locals, not s's fields: an int8 store may alias s, which would reload every field after each one */
+    const void *input = s->input;
+    void *output = s->output;
+    const int8_t *filter = s->filter, *shift = s->shift;
+    const int32_t *bias = s->bias;
+    const int32_t chans = s->chans, in_row = s->in_row, f_row = s->f_row, lo = s->lo, hi = s->hi;
+    const int32_t step = s->step, count = s->count, rows = s->rows, cols = s->cols, f_tap = s->f_tap;
+    int32_t first = s->first, out = s->out;
     for (int32_t n = 0; n < count; ++n, first += step, out += chans) {
         for (int32_t c = 0; c < chans; c += 4) {
             int32_t a0 = bias ? bias[c] : 0, a1 = bias ? bias[c + 1] : 0;
             int32_t a2 = bias ? bias[c + 2] : 0, a3 = bias ? bias[c + 3] : 0;
             const int8_t *f = filter + c;
-            if (in_bits == 16) {
+            if (whole && in_bits == 16) {
                 const int16_t *px = (const int16_t *)input + first + c;
                 for (int32_t ky = 0; ky < 3; ++ky, px += in_row, f += 3 * chans) {
                     tap4_s16(px, f, &a0, &a1, &a2, &a3);
                     tap4_s16(px + chans, f + chans, &a0, &a1, &a2, &a3);
                     tap4_s16(px + 2 * chans, f + 2 * chans, &a0, &a1, &a2, &a3);
                 }
-            } else {
+            } else if (whole) {
                 const int8_t *px = (const int8_t *)input + first + c;
                 for (int32_t ky = 0; ky < 3; ++ky, px += in_row, f += 3 * chans) {
                     hil_nn_depthwise_tap4_s8(px, f, &a0, &a1, &a2, &a3);
                     hil_nn_depthwise_tap4_s8(px + chans, f + chans, &a0, &a1, &a2, &a3);
                     hil_nn_depthwise_tap4_s8(px + 2 * chans, f + 2 * chans, &a0, &a1, &a2, &a3);
                 }
+            } else {
+                int32_t acc[4] = {a0, a1, a2, a3};
+                if (in_bits == 16) {
+                    taps4_s16((const int16_t *)input + first + c, f + f_tap, in_row, f_row, chans, rows,
+                              cols, acc);
+                } else {
+                    hil_nn_depthwise_taps4_s8((const int8_t *)input + first + c, f + f_tap, in_row, f_row,
+                                              chans, rows, cols, acc);
+                }
+                a0 = acc[0];
+                a1 = acc[1];
+                a2 = acc[2];
+                a3 = acc[3];
             }
             hil_a16_requantize32(output, out + c, a0, shift[c], lo, hi, out_bits);
             hil_a16_requantize32(output, out + c + 1, a1, shift[c + 1], lo, hi, out_bits);
@@ -93,20 +127,26 @@ dw_a16_3x3_widths(const void *input, int32_t first, int32_t in_row, int32_t step
     }
 }
 
-static void __attribute__((noinline))
-dw_a16_3x3_run(const void *input, int32_t first, int32_t in_row, int32_t step, int32_t chans, int32_t count,
-               const int8_t *filter, const int32_t *bias, const int8_t *shift, const hil_conv_a16_params *params,
-               void *output, int32_t out)
+static inline __attribute__((always_inline)) void dw_a16_span_whole_at(const dw_a16_span *s, int32_t in_bits,
+                                                                        int32_t out_bits)
 {
-    const int32_t lo = params->act_min, hi = params->act_max;
-    if (params->in_bits == 16 && params->out_bits == 16) {
-        dw_a16_3x3_widths(input, first, in_row, step, chans, count, filter, bias, shift, lo, hi, output, out, 16, 16);
-    } else if (params->in_bits == 16) {
-        dw_a16_3x3_widths(input, first, in_row, step, chans, count, filter, bias, shift, lo, hi, output, out, 16, 8);
-    } else if (params->out_bits == 16) {
-        dw_a16_3x3_widths(input, first, in_row, step, chans, count, filter, bias, shift, lo, hi, output, out, 8, 16);
+    if (s->whole) {
+        dw_a16_span_at(s, in_bits, out_bits, 1);
     } else {
-        dw_a16_3x3_widths(input, first, in_row, step, chans, count, filter, bias, shift, lo, hi, output, out, 8, 8);
+        dw_a16_span_at(s, in_bits, out_bits, 0);
+    }
+}
+
+static void __attribute__((noinline)) dw_a16_run_span(const dw_a16_span *s, int32_t in_bits, int32_t out_bits)
+{
+    if (in_bits == 16 && out_bits == 16) {
+        dw_a16_span_whole_at(s, 16, 16);
+    } else if (in_bits == 16) {
+        dw_a16_span_whole_at(s, 16, 8);
+    } else if (out_bits == 16) {
+        dw_a16_span_whole_at(s, 8, 16);
+    } else {
+        dw_a16_span_whole_at(s, 8, 8);
     }
 }
 #endif
@@ -159,6 +199,12 @@ hil_kernel_status depthwise_conv2d_a16(const hil_conv_a16_params *params, const 
     const int32_t in_row = in_w * chans, f_row = k_w * chans;
     const int32_t narrow =
         (params->in_bits == 8 || k_h * k_w <= HIL_A16_NARROW_S16_MAX_N) && hil_a16_biases_narrow(bias, chans);
+#if defined(__ARM_FEATURE_DSP)
+    /* every output of a narrow layer whose channels come in blocks of 4 goes as a span (dw_a16_run_span) */
+    const int32_t spans = narrow && chans % 4 == 0;
+    dw_a16_span span = {input, output, filter, bias, out_shift, in_row, f_row, chans, params->act_min, params->act_max,
+                        0, sw * chans, 0, 0, 0, 0, 0, 0};
+#endif
     for (int32_t b = 0; b < input_dims->n; ++b) {
         const int32_t in_image = b * in_h * in_row;
         int32_t out = b * out_h * out_w * chans;
@@ -169,17 +215,16 @@ hil_kernel_status depthwise_conv2d_a16(const hil_conv_a16_params *params, const 
 #if defined(__ARM_FEATURE_DSP)
             int32_t run_lo, run_hi;
             hil_nn_depthwise_3x3_run(k_h, k_w, chans, ky0, ky1, in_w, out_w, sw, pw, &run_lo, &run_hi);
-            if (!narrow) {
-                run_lo = run_hi = out_w;
-            }
 #endif
             for (int32_t ox = 0; ox < out_w; ++ox, out += chans) {
 #if defined(__ARM_FEATURE_DSP)
-                if (ox == run_lo && run_lo < run_hi) {
-                    const int32_t count = run_hi - run_lo;
-                    dw_a16_3x3_run(input, in_image + (iy0 * in_w + ox * sw - pw) * chans, in_row, sw * chans, chans,
-                                   count, filter, bias, out_shift, params, output, out);
-                    out += (count - 1) * chans;
+                if (spans && ox == run_lo && run_lo < run_hi) {
+                    span.first = in_image + (iy0 * in_w + ox * sw - pw) * chans;
+                    span.count = run_hi - run_lo;
+                    span.out = out;
+                    span.whole = 1;
+                    dw_a16_run_span(&span, params->in_bits, params->out_bits);
+                    out += (span.count - 1) * chans;
                     ox = run_hi - 1;
                     continue;
                 }
@@ -192,6 +237,19 @@ hil_kernel_status depthwise_conv2d_a16(const hil_conv_a16_params *params, const 
                 const int32_t taps = rows > 0 && cols > 0;
                 const int32_t first = taps ? in_image + (iy0 + ky0) * in_row + (ix0 + kx0) * chans : 0;
                 const int8_t *first_f = filter + (taps ? ky0 * f_row + kx0 * chans : 0);
+#if defined(__ARM_FEATURE_DSP)
+                if (spans) {
+                    span.first = first;
+                    span.count = 1;
+                    span.out = out;
+                    span.whole = 0;
+                    span.rows = taps ? rows : 0;
+                    span.cols = taps ? cols : 0;
+                    span.f_tap = (int32_t)(first_f - filter);
+                    dw_a16_run_span(&span, params->in_bits, params->out_bits);
+                    continue;
+                }
+#endif
                 int32_t c = 0;
                 for (; taps && c + 4 <= chans; c += 4) {
                     int32_t acc[4] = {0, 0, 0, 0};
