@@ -243,8 +243,8 @@ hil_kernel_status depthwise_conv2d_a16(const hil_conv_a16_params *params, const 
                     span.count = 1;
                     span.out = out;
                     span.whole = 0;
-                    span.rows = taps ? rows : 0;
-                    span.cols = taps ? cols : 0;
+                    span.rows = rows; /* no taps where rows or cols <= 0 */
+                    span.cols = cols;
                     span.f_tap = (int32_t)(first_f - filter);
                     dw_a16_run_span(&span, params->in_bits, params->out_bits);
                     continue;

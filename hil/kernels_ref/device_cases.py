@@ -333,24 +333,32 @@ def conv_a16_bound_case(rng: np.random.Generator, channels: int) -> KernelCase:
 
 
 def depthwise_a16_case(
-    rng: np.random.Generator, h: int, w: int, c: int, stride: int, in_bits: int, out_bits: int, bias: int = 5000
+    rng: np.random.Generator,
+    h: int,
+    w: int,
+    c: int,
+    stride: int,
+    in_bits: int,
+    out_bits: int,
+    bias: int = 5000,
+    pad: int = 1,
 ) -> KernelCase:
     """A 3x3 zero-padded depthwise_conv2d_a16 with the given activation widths, clamped at the output's limits;
-    biases in -bias..bias (from 2^30 on, requantised in 64 bits)."""
+    biases in -bias..bias (from 2^30 on, requantised in 64 bits); pad 3 leaves the corner outputs no taps."""
     x = rng.integers(-(2 ** (in_bits - 1)), 2 ** (in_bits - 1), (1, h, w, c)).astype(f"int{in_bits}")
     f = rng.integers(-128, 128, (1, 3, 3, c), dtype=np.int8)
     b = rng.integers(-bias, bias, c, dtype=np.int64).astype(np.int32)
     s = _shifts(rng, 4, 12, c)
     top = 2 ** (out_bits - 1) - 1
-    params = ConvA16Params(stride, stride, 1, 1, -top - 1, top, in_bits, out_bits)
-    oh, ow = (h - 1) // stride + 1, (w - 1) // stride + 1
+    params = ConvA16Params(stride, stride, pad, pad, -top - 1, top, in_bits, out_bits)
+    oh, ow = (h + 2 * pad - 3) // stride + 1, (w + 2 * pad - 3) // stride + 1
     call = (
         f"{{ static const hil_conv_a16_params pr = {c_initializer(params)}; static const hil_dims di = "
         f"{_dims(x.shape)}, df = {_dims(f.shape)}, do_ = {_dims((1, oh, ow, c))};\n"
         "      st = depthwise_conv2d_a16(&pr, {p}s, &di, {in0}, &df, {p}f, {p}b, &do_, {out}); }"
     )
     expected = depthwise_conv2d_a16(params, s, x, f, b, (oh, ow))
-    name = f"depthwise a16 3x3 s{stride} {h}x{w}x{c} int{in_bits}->int{out_bits}"
+    name = f"depthwise a16 3x3 s{stride} pad {pad} {h}x{w}x{c} int{in_bits}->int{out_bits}"
     return KernelCase(name, [x], expected, {"f": f, "b": b, "s": s}, call, oh * ow * c * 9)
 
 

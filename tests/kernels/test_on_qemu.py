@@ -103,10 +103,19 @@ def test_wide_activation_kernels_match_twins_under_qemu(tmp_path: Path) -> None:
     assert run.instructions > 0
 
 
-def test_conv_a16_requantises_in_32_bits_up_to_int32s_bound_under_qemu(tmp_path: Path) -> None:
-    """An int16 window of 256 values takes conv2d_a16's 32-bit requantisation with bias plus sum at 2^31 - 1; one of
-    257 values, whose sum passes int32, the 64-bit one. Checked by mutation: with HIL_A16_NARROW_S16_MAX_N 257 the
-    second case's overflowed channels differ from the twin."""
+def test_wide_activation_kernels_at_their_edges_under_qemu(tmp_path: Path) -> None:
+    """conv2d_a16: an int16 window of 256 values takes the 32-bit requantisation with bias plus sum at 2^31 - 1; one of
+    257 values, whose sum passes int32, the 64-bit one (checked by mutation: with HIL_A16_NARROW_S16_MAX_N 257 the
+    second case's overflowed channels differ from the twin). depthwise_conv2d_a16: padding 3 cuts windows to nothing
+    at the corners, each such output its bias alone, through the spans of every pair of widths."""
     rng = np.random.default_rng(8383)
-    run = run_cases("a16_bound_parity", [conv_a16_bound_case(rng, 256), conv_a16_bound_case(rng, 257)], tmp_path)
+    cases = [
+        conv_a16_bound_case(rng, 256),
+        conv_a16_bound_case(rng, 257),
+        depthwise_a16_case(rng, 4, 5, 8, 1, 16, 8, pad=3),
+        depthwise_a16_case(rng, 4, 5, 8, 2, 8, 16, pad=3),
+        depthwise_a16_case(rng, 3, 4, 4, 1, 16, 16, pad=3),
+        depthwise_a16_case(rng, 3, 4, 4, 1, 8, 8, pad=3),
+    ]
+    run = run_cases("a16_edge_parity", cases, tmp_path)
     assert not run.mismatches, "\n".join(run.mismatches)
