@@ -22,12 +22,76 @@ static void store_a16(const hil_conv_a16_params *params, int64_t acc, int8_t shi
     hil_a16_requantize64(output, i, acc, shift, params->act_min, params->act_max, params->out_bits);
 }
 
-/* acc += the 2x2 dot products of n channels at elements i0 and i1 of x (int8 or int16: in_bits) with f0 and f1. */
-static void dot_2x2(int32_t in_bits, const void *x, int32_t i0, int32_t i1, const int8_t *f0, const int8_t *f1,
-                    int32_t n, int32_t *acc)
+/* Where a tap's filter bytes of input channel i lie when an int16 input's channels come in 4s (paired): each 4 are
+ * stored 0, 2, 1, 3 (hil/kernels_ref/conv_a16.py, conv_a16_device_filter), so SXTB16 of a filter word gives the
+ * halfword pairs 0,1 and 2,3, the pairs two words of int16 input hold, and SMLAD takes two products at once where
+ * the filter's own order needs four SMLAxy. */
+static inline int32_t paired_index(int32_t i)
+{
+    return (i & ~3) | ((i & 1) << 1) | ((i >> 1) & 1);
+}
+
+/* hil_nn_dot_2x2_s16_s8 over a paired filter (n a multiple of 4). Not inlined: inlined, its registers cost
+ * pixel_pair's other widths' loops more than the call. */
+static void __attribute__((noinline)) dot_2x2_s16_paired(const int16_t *x0, const int16_t *x1, const int8_t *f0,
+                                                         const int8_t *f1, int32_t n, int32_t *acc)
+{
+    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
+    for (int32_t i = 0; i < n; i += 4) {
+#if defined(__ARM_FEATURE_DSP)
+        const int32_t wf0 = hil_nn_read32(f0 + i), wf1 = hil_nn_read32(f1 + i);
+        const int32_t f0lo = __sxtb16(wf0), f0hi = hil_nn_sxtb16_ror8(wf0);
+        const int32_t f1lo = __sxtb16(wf1), f1hi = hil_nn_sxtb16_ror8(wf1);
+        const int32_t p01 = hil_nn_read32(x0 + i), p23 = hil_nn_read32(x0 + i + 2);
+        a00 = __smlad(p23, f0hi, __smlad(p01, f0lo, a00));
+        a01 = __smlad(p23, f1hi, __smlad(p01, f1lo, a01));
+        const int32_t q01 = hil_nn_read32(x1 + i), q23 = hil_nn_read32(x1 + i + 2);
+        a10 = __smlad(q23, f0hi, __smlad(q01, f0lo, a10));
+        a11 = __smlad(q23, f1hi, __smlad(q01, f1lo, a11));
+#else
+        for (int32_t j = i; j < i + 4; ++j) {
+            const int32_t k = paired_index(j);
+            a00 += (int32_t)x0[j] * f0[k];
+            a01 += (int32_t)x0[j] * f1[k];
+            a10 += (int32_t)x1[j] * f0[k];
+            a11 += (int32_t)x1[j] * f1[k];
+        }
+#endif
+    }
+    acc[0] = a00;
+    acc[1] = a01;
+    acc[2] = a10;
+    acc[3] = a11;
+}
+
+/* hil_nn_dot_s16_s8 over a paired filter (n a multiple of 4). */
+static inline int32_t dot_s16_paired(const int16_t *x, const int8_t *f, int32_t n, int32_t acc)
+{
+    for (int32_t i = 0; i < n; i += 4) {
+#if defined(__ARM_FEATURE_DSP)
+        const int32_t wf = hil_nn_read32(f + i);
+        acc = __smlad(hil_nn_read32(x + i), __sxtb16(wf), acc);
+        acc = __smlad(hil_nn_read32(x + i + 2), hil_nn_sxtb16_ror8(wf), acc);
+#else
+        for (int32_t j = i; j < i + 4; ++j) {
+            acc += (int32_t)x[j] * f[paired_index(j)];
+        }
+#endif
+    }
+    return acc;
+}
+
+/* acc += the 2x2 dot products of n channels at elements i0 and i1 of x (int8 or int16: in_bits) with f0 and f1
+ * (paired: an int16 input's paired filter). Inlined, as it was before the paired loop made it too large for GCC
+ * to inline by itself: a call per tap row cost the int8 layers about 0.25 instructions per MAC. */
+static inline __attribute__((always_inline)) void dot_2x2(int32_t in_bits, int32_t paired, const void *x, int32_t i0,
+                                                          int32_t i1, const int8_t *f0, const int8_t *f1, int32_t n,
+                                                          int32_t *acc)
 {
     if (in_bits == 8) {
         hil_nn_dot_2x2_s8((const int8_t *)x + i0, (const int8_t *)x + i1, f0, f1, n, acc);
+    } else if (paired) {
+        dot_2x2_s16_paired((const int16_t *)x + i0, (const int16_t *)x + i1, f0, f1, n, acc);
     } else {
         hil_nn_dot_2x2_s16_s8((const int16_t *)x + i0, (const int16_t *)x + i1, f0, f1, n, acc);
     }
@@ -43,6 +107,7 @@ static void pixel_pair(const hil_conv_a16_params *params, const int8_t *out_shif
                        const int32_t *bias, int32_t out_c, void *output, int32_t out, int32_t narrow)
 {
     const int32_t dx = params->stride_w * in_c, taps = k_h * k_w * in_c;
+    const int32_t paired = params->in_bits == 16 && in_c % 4 == 0;
     for (int32_t oc = 0; oc < out_c; oc += 2) {
         const int32_t oc1 = oc + 1 < out_c ? oc + 1 : oc;
         const int8_t *f0 = filter + oc * taps, *f1 = filter + oc1 * taps;
@@ -50,13 +115,14 @@ static void pixel_pair(const hil_conv_a16_params *params, const int8_t *out_shif
         for (int32_t ky = 0; ky < k_h; ++ky) {
             const int32_t row = first + ky * in_w * in_c;
             if (params->stride_w == 1) { /* a tap row is k_w * in_c contiguous elements for both pixels */
-                dot_2x2(params->in_bits, x, row, row + dx, f0 + ky * k_w * in_c, f1 + ky * k_w * in_c, k_w * in_c,
-                        acc);
+                dot_2x2(params->in_bits, paired, x, row, row + dx, f0 + ky * k_w * in_c, f1 + ky * k_w * in_c,
+                        k_w * in_c, acc);
                 continue;
             }
             for (int32_t kx = 0; kx < k_w; ++kx) {
                 const int32_t tap = (ky * k_w + kx) * in_c;
-                dot_2x2(params->in_bits, x, row + kx * in_c, row + kx * in_c + dx, f0 + tap, f1 + tap, in_c, acc);
+                dot_2x2(params->in_bits, paired, x, row + kx * in_c, row + kx * in_c + dx, f0 + tap, f1 + tap, in_c,
+                        acc);
             }
         }
         /* Two copies of the four stores, not one store testing narrow per value: that test cost the M4 0.9 M and the
@@ -101,6 +167,7 @@ hil_kernel_status conv2d_a16(const hil_conv_a16_params *params, const int8_t *ou
     }
     const int32_t narrow = (params->in_bits == 8 || k_h * k_w * in_c <= HIL_A16_NARROW_S16_MAX_N) &&
                            hil_a16_biases_narrow(bias, out_c);
+    const int32_t paired = params->in_bits == 16 && in_c % 4 == 0;
     for (int32_t b = 0; b < input_dims->n; ++b) {
         const int32_t in_base = b * in_h * in_w * in_c;
         const int32_t out_base = b * out_h * out_w * out_c;
@@ -135,11 +202,13 @@ hil_kernel_status conv2d_a16(const hil_conv_a16_params *params, const int8_t *ou
                                 continue;
                             }
                             if (in_c < DOT_S16_MAX_N) {
-                                acc += hil_nn_dot_s16_s8((const int16_t *)input + px, fw, in_c, 0);
+                                acc += paired ? dot_s16_paired((const int16_t *)input + px, fw, in_c, 0)
+                                              : hil_nn_dot_s16_s8((const int16_t *)input + px, fw, in_c, 0);
                                 continue;
                             }
                             for (int32_t ic = 0; ic < in_c; ++ic) {
-                                acc += hil_a16_load(input, px + ic, params->in_bits) * (int32_t)fw[ic];
+                                const int32_t at = paired ? paired_index(ic) : ic;
+                                acc += hil_a16_load(input, px + ic, params->in_bits) * (int32_t)fw[at];
                             }
                         }
                     }

@@ -16,6 +16,7 @@ from hil.compiler.memory_plan import MemoryPlan, in_place_members
 from hil.compiler.qgraph import QGraph, QNode
 from hil.compiler.schedule import Step, front_stage, pad_rows_below, real_rows
 from hil.errors import CompileError
+from hil.kernels_ref.conv_a16 import conv_a16_device_filter
 from hil.kernels_ref.params import C_STRUCTS, ConvA16Params, ConvParams, c_initializer
 from hil.model_sources import ModelSources, TensorSpec, c_tensor_info, write_if_changed
 
@@ -94,10 +95,15 @@ class _Emitter:
         """1 for an int8 tensor, 2 for an int16 one (the bit-width search's): the generated C moves bytes."""
         return np.dtype(self.graph.tensors[tensor].dtype).itemsize
 
+    def filter_array(self, name: str, node: QNode) -> str:
+        """node's filter as its kernel reads it (conv2d_a16's: conv_a16_device_filter), as the C array name."""
+        f = node.arrays["filter"]
+        return self.array(name, conv_a16_device_filter(f, node.params.in_bits) if node.kernel == "conv2d_a16" else f)
+
     # ---- one function per step kind --------------------------------------------------------------------
 
     def conv(self, i: int, node: QNode) -> str:
-        f = self.array(f"l{i}_filter", node.arrays["filter"])
+        f = self.filter_array(f"l{i}_filter", node)
         b = self.array(f"l{i}_bias", node.arrays["bias"])
         s = self.array(f"l{i}_shift", node.arrays["out_shift"])
         args = (
@@ -186,7 +192,7 @@ class _Emitter:
         norm, conv = step.nodes
         p = norm.params
         g = self.array(f"l{i}_gamma", norm.arrays["gamma"])
-        f = self.array(f"l{i}_filter", conv.arrays["filter"])
+        f = self.filter_array(f"l{i}_filter", conv)
         b = self.array(f"l{i}_bias", conv.arrays["bias"])
         s = self.array(f"l{i}_shift", conv.arrays["out_shift"])
         rows = self.memory.offsets[f"{i}:rows"]
@@ -219,7 +225,7 @@ class _Emitter:
     def weighted_layer(self, i: int, node: QNode) -> str:
         """grouped_conv2d_s8, conv2d_a16 and fully_connected_s8/_a16: a convolution's argument list (the _a16
         kernels take void pointers, so the int8 pointer of an int16 tensor passes unchanged)."""
-        f = self.array(f"l{i}_filter", node.arrays["filter"])
+        f = self.filter_array(f"l{i}_filter", node)
         b = self.array(f"l{i}_bias", node.arrays["bias"])
         s = self.array(f"l{i}_shift", node.arrays["out_shift"])
         filter_shape = node.arrays["filter"].shape  # OHWI, or [M, N] as {M, 1, 1, N}
@@ -354,7 +360,7 @@ class _Emitter:
         arrays = {}
         for role, node in zip(("expand", "depthwise", "project"), stages, strict=True):
             arrays[role] = (
-                self.array(f"{prefix}_{role}_filter", node.arrays["filter"]),
+                self.filter_array(f"{prefix}_{role}_filter", node),
                 self.array(f"{prefix}_{role}_bias", node.arrays["bias"]),
                 self.array(f"{prefix}_{role}_shift", node.arrays["out_shift"]),
             )
@@ -446,7 +452,7 @@ class _Emitter:
         _, h, w, c = self.shape(node.inputs[0])
         fail = "if (status != 0) {\n            return status;\n        }\n"
         if front_stage(part) == "conv":
-            f = self.array(f"{prefix}_filter", node.arrays["filter"])
+            f = self.filter_array(f"{prefix}_filter", node)
             b = self.array(f"{prefix}_bias", node.arrays["bias"])
             sh = self.array(f"{prefix}_shift", node.arrays["out_shift"])
             k_h, stride, pad = node.arrays["filter"].shape[1], node.params.stride_h, node.params.pad_h

@@ -4,29 +4,29 @@ firmware for every candidate, as latency lookup tables let MCUNet's search do.
 
 A convolution or linear layer with int16 on either side runs conv2d_a16, depthwise_conv2d_a16 or fully_connected_a16
 instead of its int8 kernel: that costs more per output value (the requantisation of each value, where the int8 kernels
-pair output channels), and, when the input is int16, more per MAC (conv2d_a16's SMLAxy taps against the int8
-kernels' SMLAD pairs; fully_connected_a16's 64-bit sums). The rates are fitted to layers measured under QEMU, each
-against the same layer in the all-int8 build (python -m hil.bench.profile --model m4|qvga [--bit-widths int8], per
-layer, and the same profile of the models tests/compiler/test_width_cost.py builds; 2026-12-05):
-- conv2d: the M4 (streamed) with mob.1's expanded map int16 (its 1x1 expansion writing int16 from int8: 76,800
-  values), its depthwise output int16 (the projection reading it: 38,400 values, 2.46 M MACs), and RNNPool's output
-  int16 (mob.0's expansion reading it: 153,600 values, 9.83 M MACs, 7.15 M instructions): 22 per value and 0.38 per
-  MAC of an int16 input. Most int16 sums requantise in 32 bits (hil_a16_requantize32); a window of 256 or more int16
-  values does in 64: 29 per value more, from the QVGA's mob.13 projection (256 int16 channels; without the term
-  the QVGA's choices were estimated at 21.1 M and measured 22.7 M, with it 22.3 M), and 31 where test_width_cost
-  steps a 1x1 projection from 255 to 256 int16 channels. Its convolution chain stays 12 % under (its last 3x3 reads
-  288 int16 values a window);
+pair output channels), and, when the input is int16, more or less per MAC (conv2d_a16 reads a filter paired for an
+int16 input whose channels come in 4s with one SMLAD per two products and no sign extension of the input, cheaper
+than the int8 kernels; other channel counts take SMLAxy taps; fully_connected_a16's 64-bit sums). The rates are
+fitted to layers measured under QEMU, each against the same layer in the all-int8 build (python -m hil.bench.profile
+--model m4|qvga [--bit-widths int8], per layer, and the same profile of the models tests/compiler/test_width_cost.py
+builds):
+- conv2d (2026-12-06): 22 per value, -0.1 per MAC of an int16 input with channels in 4s. Per layer of the QVGA's
+  choices the MAC rate is -0.11 (mob.0's expansion reading RNNPool's int16 output: 9.83 M MACs, +2.74 M with its
+  other terms), -0.16 (mob.13's projection reading 256 int16 channels: 0.45 M fewer instructions than int8) and
+  -0.23 (mob.4's projection); test_width_cost's MBConv block -0.14 and its convolution chain +0.06. At -0.1 the
+  QVGA's choices are estimated 15 % over QEMU's count, the M4's and the block within 3 %, the chain 20 % under.
+  An int16 input whose channels do not come in 4s: 0.38 per MAC (fitted 2026-12-05 on the SMLAxy taps every
+  int16 input took then). Most int16 sums requantise in 32 bits (hil_a16_requantize32); a window of more than 256
+  int16 values does in 64: 29 per value more, from the QVGA's mob.13 projection before 256 values took 32 bits, and
+  31 where test_width_cost steps a 1x1 projection from 256 to 257 int16 channels;
 - linear: the autoencoder example's layers (128 -> 8 .. 640 -> 128): 98 per value, 3.6 per MAC of an int16 input,
   within 8 %;
-- depthwise: the same mob.1 with its expanded map, its depthwise output or both int16 (+2.04 M, +1.97 M, +3.81 M
-  instructions over int8): 4 per value from either input width, the three builds within 6 % with the 1x1 stages at
-  conv2d's rates. depthwise_conv2d_a16 runs the whole 3x3 windows unrolled as depthwise_conv2d_s8 does, and reads
-  an int16 tap with fewer instructions than an int8 one (no sign extension of the input); without that run it took
-  41 per value.
-Data moves copy twice the bytes at int16 (a few thousand instructions on the face models) and RNNPool's int16 store
-costs what its int8 one did, so neither is counted; nor is a layer without an int16 kernel (a search told to weigh
-widths the kernels lack). tests/compiler/test_width_cost.py holds the estimate to what QEMU counts on models that
-are not the face models; test_latency holds the firmware itself to its budget.
+- depthwise: the M4's mob.1 with its expanded map, its depthwise output or both int16 (+2.04 M, +1.97 M, +3.81 M
+  instructions over int8, 2026-12-05): 4 per value from either input width, the three builds within 6 % with the 1x1
+  stages at conv2d's rates then. depthwise_conv2d_a16 runs whole 3x3 windows unrolled and each window padding cuts
+  at constant widths, and reads an int16 tap with fewer instructions than an int8 one; since the cut windows took
+  that path (2026-12-06) the QVGA's mob.1 measures 24.9 per value for the conv and depthwise terms together (26
+  estimated).
 """
 
 from __future__ import annotations
@@ -44,14 +44,20 @@ from hil.compiler.quantize import has_wide_kernel
 @dataclass(frozen=True)
 class Int16Rate:
     """Instructions an operator's int16 kernel adds over its int8 one: per output value, and per MAC more when
-    its input is int16."""
+    its input is int16 (unpaired: where those channels do not come in 4s, if that differs)."""
 
     per_value: float
     per_int16_input_mac: float
     per_value_64bit: float = 0.0  # more per output value when an int16 window requantises in 64 bits
+    per_int16_input_mac_unpaired: float | None = None
+
+    def per_mac(self, input_channels: int) -> float:
+        """The rate per MAC of an int16 input of that many channels."""
+        unpaired = input_channels % 4 and self.per_int16_input_mac_unpaired is not None
+        return self.per_int16_input_mac_unpaired if unpaired else self.per_int16_input_mac
 
 
-RATES = {"conv2d": Int16Rate(22, 0.38, 29), "depthwise": Int16Rate(4, 0.0), "linear": Int16Rate(98, 3.6)}
+RATES = {"conv2d": Int16Rate(22, -0.1, 29, 0.38), "depthwise": Int16Rate(4, 0.0), "linear": Int16Rate(98, 3.6)}
 # HIL_A16_NARROW_S16_MAX_N in firmware/kernels/hil_kernels.h: an int16 window of more values (taps times input
 # channels) requantises in 64 bits
 NARROW_S16_MAX_N = 256
@@ -74,7 +80,7 @@ def extra_instructions(graph: Graph, qgraph: QGraph, wide: Collection[str]) -> i
         values = int(np.prod(qgraph.tensors[node.output].shape))
         total += rate.per_value * values
         if wide_input:
-            total += rate.per_int16_input_mac * qnode.macs
+            total += rate.per_mac(graph.tensors[node.inputs[0]].shape[-1]) * qnode.macs
             window = int(np.prod(node.params["weight"].shape[1:]))  # OIHW: input channels (a group's) times taps
             total += rate.per_value_64bit * values if window > NARROW_S16_MAX_N else 0
     return round(total)

@@ -21,8 +21,8 @@ def conv2d_a16(
     bias: np.ndarray | None,
     output_hw: tuple[int, int],
 ) -> np.ndarray:
-    """NHWC input of in_bits, OHWI int8 filter, int32 bias, int8 shift per output channel; output
-    [n, *output_hw, filter O] of out_bits."""
+    """NHWC input of in_bits, OHWI int8 filter (the C reads it as conv_a16_device_filter lays it out), int32 bias,
+    int8 shift per output channel; output [n, *output_hw, filter O] of out_bits."""
     check_widths(params)
     input = _check(input, DTYPES[params.in_bits], 4, "input")
     filter = _check(filter, np.int8, 4, "filter")
@@ -30,6 +30,17 @@ def conv2d_a16(
     if in_c != input.shape[3] or k_h * k_w * in_c > MAX_FAN_IN:
         raise KernelRangeError(f"filter {filter.shape} does not fit input {input.shape} (fan-in <= {MAX_FAN_IN})")
     return requantize_a16(convolve(params, input, filter, bias, output_hw), params, out_shift)
+
+
+def conv_a16_device_filter(filter: np.ndarray, in_bits: int) -> np.ndarray:
+    """conv2d_a16's OHWI filter as the C kernel reads it: for an int16 input whose channels come in 4s, each tap's
+    channels are stored 0, 2, 1, 3 in every 4 (paired), so SXTB16 of a filter word gives the halfword pairs 0,1 and
+    2,3 that two words of int16 input hold and SMLAD takes two products at once; otherwise unchanged. The twin above
+    takes the filter in OHWI order, the C in this one; the reorder is its own inverse."""
+    o, k_h, k_w, in_c = filter.shape
+    if in_bits != 16 or in_c % 4:
+        return filter
+    return np.ascontiguousarray(filter.reshape(o, k_h, k_w, in_c // 4, 4)[..., [0, 2, 1, 3]].reshape(filter.shape))
 
 
 MAX_DEPTHWISE_TAPS = 511  # the C sums a channel's taps in int32: 511 products of 2^22 stay below 2^31

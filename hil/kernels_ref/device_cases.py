@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from hil.kernels_ref.conv import conv2d_s8, depthwise_conv2d_s8, pointwise_conv2d_s8
-from hil.kernels_ref.conv_a16 import conv2d_a16, depthwise_conv2d_a16
+from hil.kernels_ref.conv_a16 import conv2d_a16, conv_a16_device_filter, depthwise_conv2d_a16
 from hil.kernels_ref.conv_w16 import conv2d_s8_w16
 from hil.kernels_ref.eltwise import add_s8, l2norm_s8
 from hil.kernels_ref.fastgrnn import quantize_fastgrnn
@@ -301,7 +301,8 @@ def conv_a16_case(
     )
     expected = conv2d_a16(params, s, x, f, b, (oh, ow))
     name = f"conv a16 3x3 s{stride} {h}x{w}x{cin}->{cout} int{in_bits}->int{out_bits}"
-    return KernelCase(name, [x], expected, {"f": f, "b": b, "s": s}, call, oh * ow * cout * 9 * cin)
+    arrays = {"f": conv_a16_device_filter(f, in_bits), "b": b, "s": s}
+    return KernelCase(name, [x], expected, arrays, call, oh * ow * cout * 9 * cin)
 
 
 def conv_a16_bound_case(rng: np.random.Generator, channels: int) -> KernelCase:
@@ -326,7 +327,7 @@ def conv_a16_bound_case(rng: np.random.Generator, channels: int) -> KernelCase:
         f"conv a16 1x1 {channels} int16 channels at int32's bound",
         [x],
         expected,
-        {"f": f, "b": b, "s": s},
+        {"f": conv_a16_device_filter(f, 16), "b": b, "s": s},
         call,
         3 * 4 * channels,
     )

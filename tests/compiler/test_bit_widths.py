@@ -208,15 +208,16 @@ def test_the_cost_model_charges_the_layers_that_run_int16_kernels(m4) -> None:
 
 
 def test_search_holds_its_latency_budget(m4, calibration_inputs) -> None:
-    """Within 1 M instructions, RNNPool's output (the expansion that reads it: 7.1 M) is not widened though it
-    gains; the heads are. With no budget it is. Each choice records what it adds; they sum to the estimate."""
+    """Within 1 M instructions, RNNPool's output (its int16 store and the expansion that reads it: 2.4 M) is not
+    widened though it gains; the heads are. With no budget it is. Each choice records what it adds; they sum to the
+    estimate."""
     from hil.compiler import width_cost
 
     rnnpool = _group_of(m4, next(n.output for n in m4.qgraph.nodes if "rnnpool" in n.kernel))
     inputs, streamed = calibration_inputs[:1], {"stream_input": True}
     free = bit_widths.search(m4.graph, m4.qgraph, inputs, None, **streamed)
     held = bit_widths.search(m4.graph, m4.qgraph, inputs, None, **streamed, latency_budget=1_000_000)
-    assert rnnpool in [c.tensors for c in free.choices] and free.instructions > 10_000_000
+    assert rnnpool in [c.tensors for c in free.choices] and free.instructions > 5_000_000
     assert rnnpool not in [c.tensors for c in held.choices] and held.choices
     for result in (free, held):
         wide = {t for c in result.choices for t in c.tensors}
@@ -246,16 +247,17 @@ def test_compile_takes_a_latency_budget(tmp_path, capsys) -> None:
 
 def test_the_face_models_widths_fit_issue_12s_latency_allowance() -> None:
     """The catalog's face models let int16 add 5 % of their all-int8 instructions, by the cost model, and the search
-    spends most of it: the M4's choices take an estimated 10.1 M of its 12.6 M (10.52 M measured, 2026-12-05),
-    RNNPool's output among them, its largest gain: scored per byte alone, mob.3's int16 expansion (152 B, then
-    3.9 M) went first and left no latency budget for it."""
+    holds the M4 to it with RNNPool's output among its choices, its largest gain: scored per byte alone, mob.3's int16
+    expansion (152 B, then 3.9 M) once went first and left no latency budget for it. Since conv2d_a16 reads an int16
+    input's paired filter, the M4's choices take an estimated 4.8 M of its 12.6 M (4.62 M measured, 2026-12-06;
+    10.1 M estimated and 10.52 M measured before)."""
     from hil.catalog import compile_spec, resolve_model
 
     spec = resolve_model("rnnpool_face_m4")
     compiled = compile_spec(spec)
     record = compiled.bit_widths
     assert spec.bit_width_latency_budget == round(0.05 * 252_892_800) == record.latency_budget_instructions
-    assert 0.75 * spec.bit_width_latency_budget < record.instructions <= spec.bit_width_latency_budget
+    assert 0 < record.instructions <= spec.bit_width_latency_budget
     rnnpool = next(n.output for n in compiled.qgraph.nodes if "rnnpool" in n.kernel)
     assert any(rnnpool in c.tensors for c in record.choices), record.reason
 

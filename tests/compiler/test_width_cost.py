@@ -49,7 +49,7 @@ def test_a_convolution_chain(tmp_path) -> None:
         for mode in ("int8", "search")
     }
     record = compiled["search"].bit_widths
-    assert record.choices and record.instructions > 1_000_000
+    assert record.choices and record.instructions > 500_000
     measured = _measured_extra(compiled["int8"], compiled["search"], calibration[0], tmp_path)
     assert abs(record.instructions - measured) <= TOLERANCE * measured, (record.instructions, measured)
 

@@ -106,12 +106,16 @@ def test_wide_activation_kernels_match_twins_under_qemu(tmp_path: Path) -> None:
 def test_wide_activation_kernels_at_their_edges_under_qemu(tmp_path: Path) -> None:
     """conv2d_a16: an int16 window of 256 values takes the 32-bit requantisation with bias plus sum at 2^31 - 1; one of
     257 values, whose sum passes int32, the 64-bit one (checked by mutation: with HIL_A16_NARROW_S16_MAX_N 257 the
-    second case's overflowed channels differ from the twin). depthwise_conv2d_a16: padding 3 cuts windows to nothing
+    second case's overflowed channels differ from the twin); int16 channels in 4s read the paired filter
+    (conv_a16_device_filter), as pixel pairs, tap by tap and (in the wide kernels' test) one pixel and 64-bit sums.
+    depthwise_conv2d_a16: padding 3 cuts windows to nothing
     at the corners, each such output its bias alone, through the spans of every pair of widths."""
     rng = np.random.default_rng(8383)
     cases = [
         conv_a16_bound_case(rng, 256),
         conv_a16_bound_case(rng, 257),
+        conv_a16_case(rng, 5, 6, 8, 4, 1, 16, 8),  # int16 channels in 4s: the paired filter, pixel pairs
+        conv_a16_case(rng, 6, 7, 12, 3, 2, 16, 16),  # the same tap by tap (stride 2)
         depthwise_a16_case(rng, 4, 5, 8, 1, 16, 8, pad=3),
         depthwise_a16_case(rng, 4, 5, 8, 2, 8, 16, pad=3),
         depthwise_a16_case(rng, 3, 4, 4, 1, 16, 16, pad=3),
