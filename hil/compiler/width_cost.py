@@ -14,7 +14,8 @@ builds):
   choices the MAC rate is -0.11 (mob.0's expansion reading RNNPool's int16 output: 9.83 M MACs, +2.74 M with its
   other terms), -0.16 (mob.13's projection reading 256 int16 channels: 0.45 M fewer instructions than int8) and
   -0.23 (mob.4's projection); test_width_cost's MBConv block -0.14 and its convolution chain +0.06. At -0.1 the
-  QVGA's choices are estimated 15 % over QEMU's count, the M4's and the block within 3 %, the chain 20 % under.
+  QVGA's choices are estimated 20 % over QEMU's count (6.88 M, 5.74 M), the M4's 5 % (4.83 M, 4.62 M), the block
+  2 % over, the chain 20 % under.
   An int16 input whose channels do not come in 4s: 0.38 per MAC (fitted 2026-12-05 on the SMLAxy taps every
   int16 input took then). Most int16 sums requantise in 32 bits (hil_a16_requantize32); a window of more than 256
   int16 values does in 64: 29 per value more, from the QVGA's mob.13 projection before 256 values took 32 bits, and
