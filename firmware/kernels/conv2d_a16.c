@@ -10,7 +10,7 @@
  * (hil_nn_dot_2x2_s8, hil_nn_dot_2x2_s16_s8): the whole window's int32 sum (at most 2^30, or 2^31 - 1) then joins
  * the 64-bit bias, or, where every bias is below 2^30 and that sum within 2^30 (int8, or int16 of at most 256 values a
  * window), is requantised in 32 bits with the same result (hil_a16_requantize32: a quarter of the 64-bit shift's
- * instructions).
+ * instructions). An int16 input whose channels come in 4s reads a paired filter (paired_index) with SMLAD.
  */
 #include "hil_kernels.h"
 
@@ -29,6 +29,12 @@ static void store_a16(const hil_conv_a16_params *params, int64_t acc, int8_t shi
 static inline int32_t paired_index(int32_t i)
 {
     return (i & ~3) | ((i & 1) << 1) | ((i >> 1) & 1);
+}
+
+/* 1 when the layer's filter is paired: an int16 input of in_c channels, a multiple of 4. */
+static inline int32_t filter_paired(const hil_conv_a16_params *params, int32_t in_c)
+{
+    return params->in_bits == 16 && in_c % 4 == 0;
 }
 
 /* hil_nn_dot_2x2_s16_s8 over a paired filter (n a multiple of 4). Not inlined: inlined, its registers cost
@@ -107,7 +113,7 @@ static void pixel_pair(const hil_conv_a16_params *params, const int8_t *out_shif
                        const int32_t *bias, int32_t out_c, void *output, int32_t out, int32_t narrow)
 {
     const int32_t dx = params->stride_w * in_c, taps = k_h * k_w * in_c;
-    const int32_t paired = params->in_bits == 16 && in_c % 4 == 0;
+    const int32_t paired = filter_paired(params, in_c);
     for (int32_t oc = 0; oc < out_c; oc += 2) {
         const int32_t oc1 = oc + 1 < out_c ? oc + 1 : oc;
         const int8_t *f0 = filter + oc * taps, *f1 = filter + oc1 * taps;
@@ -167,7 +173,7 @@ hil_kernel_status conv2d_a16(const hil_conv_a16_params *params, const int8_t *ou
     }
     const int32_t narrow = (params->in_bits == 8 || k_h * k_w * in_c <= HIL_A16_NARROW_S16_MAX_N) &&
                            hil_a16_biases_narrow(bias, out_c);
-    const int32_t paired = params->in_bits == 16 && in_c % 4 == 0;
+    const int32_t paired = filter_paired(params, in_c);
     for (int32_t b = 0; b < input_dims->n; ++b) {
         const int32_t in_base = b * in_h * in_w * in_c;
         const int32_t out_base = b * out_h * out_w * out_c;

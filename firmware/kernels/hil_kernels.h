@@ -697,7 +697,8 @@ typedef struct {
 
 /* conv2d_s8 (same formula and layouts) with int8 or int16 activations on either side, int8 weights; the clamp
  * within the output's range. Sums are 64-bit (an int16 input's products reach 2^22), exact for
- * kh * kw * I <= 65536 and any bias. */
+ * kh * kw * I <= 65536 and any bias. The filter is OHWI, except that for an int16 input with I a multiple of 4 each
+ * tap's channels are paired: stored 0, 2, 1, 3 in every 4 (hil/kernels_ref/conv_a16.py, conv_a16_device_filter). */
 hil_kernel_status conv2d_a16(const hil_conv_a16_params *params, const int8_t *out_shift, const hil_dims *input_dims,
                              const void *input, const hil_dims *filter_dims, const int8_t *filter,
                              const int32_t *bias, const hil_dims *output_dims, void *output);

@@ -54,7 +54,7 @@ class Int16Rate:
 
     def per_mac(self, input_channels: int) -> float:
         """The rate per MAC of an int16 input of that many channels."""
-        unpaired = input_channels % 4 and self.per_int16_input_mac_unpaired is not None
+        unpaired = input_channels % 4 != 0 and self.per_int16_input_mac_unpaired is not None
         return self.per_int16_input_mac_unpaired if unpaired else self.per_int16_input_mac
 
 
