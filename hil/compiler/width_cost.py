@@ -28,6 +28,10 @@ builds):
   at constant widths, and reads an int16 tap with fewer instructions than an int8 one; since the cut windows took
   that path (2026-12-06) the QVGA's mob.1 measures 24.9 per value for the conv and depthwise terms together (26
   estimated).
+Data moves copy twice the bytes at int16 (a few thousand instructions on the face models) and RNNPool's int16 store
+costs what its int8 one did, so neither is counted; nor is a layer without an int16 kernel (a search told to weigh
+widths the kernels lack). tests/compiler/test_width_cost.py holds the estimate to what QEMU counts on models that
+are not the face models; test_latency holds the firmware itself to its budget.
 """
 
 from __future__ import annotations
