@@ -31,7 +31,8 @@ static inline int32_t paired_index(int32_t i)
     return (i & ~3) | ((i & 1) << 1) | ((i >> 1) & 1);
 }
 
-/* 1 when the layer's filter is paired: an int16 input of in_c channels, a multiple of 4. */
+/* 1 when the layer's filter is paired: an int16 input of in_c channels, a multiple of 4 (conv_a16_filter_paired in
+ * hil/kernels_ref/conv_a16.py, which lays the filter out). */
 static inline int32_t filter_paired(const hil_conv_a16_params *params, int32_t in_c)
 {
     return params->in_bits == 16 && in_c % 4 == 0;

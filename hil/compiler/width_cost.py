@@ -44,6 +44,7 @@ import numpy as np
 from hil.compiler.ir import Graph, Node
 from hil.compiler.qgraph import QGraph
 from hil.compiler.quantize import has_wide_kernel
+from hil.kernels_ref.conv_a16 import conv_a16_filter_paired
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class Int16Rate:
 
     def per_mac(self, input_channels: int) -> float:
         """The rate per MAC of an int16 input of that many channels."""
-        unpaired = input_channels % 4 != 0 and self.per_int16_input_mac_unpaired is not None
+        unpaired = not conv_a16_filter_paired(16, input_channels) and self.per_int16_input_mac_unpaired is not None
         return self.per_int16_input_mac_unpaired if unpaired else self.per_int16_input_mac
 
 

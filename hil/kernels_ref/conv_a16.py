@@ -32,13 +32,19 @@ def conv2d_a16(
     return requantize_a16(convolve(params, input, filter, bias, output_hw), params, out_shift)
 
 
+def conv_a16_filter_paired(in_bits: int, in_channels: int) -> bool:
+    """Whether conv2d_a16 reads its filter paired (conv_a16_device_filter): an int16 input whose channels come in 4s
+    (filter_paired in firmware/kernels/conv2d_a16.c)."""
+    return in_bits == 16 and in_channels % 4 == 0
+
+
 def conv_a16_device_filter(filter: np.ndarray, in_bits: int) -> np.ndarray:
     """conv2d_a16's OHWI filter as the C kernel reads it: for an int16 input whose channels come in 4s, each tap's
     channels are stored 0, 2, 1, 3 in every 4 (paired), so SXTB16 of a filter word gives the halfword pairs 0,1 and
     2,3 that two words of int16 input hold and SMLAD takes two products at once; otherwise unchanged. The twin above
     takes the filter in OHWI order, the C in this one; the reorder is its own inverse."""
     o, k_h, k_w, in_c = filter.shape
-    if in_bits != 16 or in_c % 4:
+    if not conv_a16_filter_paired(in_bits, in_c):
         return filter
     return np.ascontiguousarray(filter.reshape(o, k_h, k_w, in_c // 4, 4)[..., [0, 2, 1, 3]].reshape(filter.shape))
 
