@@ -651,6 +651,21 @@ static inline void hil_a16_store(void *data, int32_t i, int32_t v, int32_t bits)
     }
 }
 
+typedef struct {
+    int32_t a_shift;     /* left shift of a to the common scale, 0..30 - a_bits */
+    int32_t b_shift;     /* left shift of b to the common scale, 0..30 - b_bits */
+    int32_t out_shift;   /* rounding right shift from the common scale to the output, 0..31 */
+    int32_t act_min;     /* the clamp, within the output's range */
+    int32_t act_max;
+    int32_t a_bits;      /* 8 or 16, each */
+    int32_t b_bits;
+    int32_t out_bits;
+} hil_add_a16_params;
+
+/* add_s8 (same formula) with a, b and the output each int8 or int16. */
+hil_kernel_status add_a16(const hil_add_a16_params *params, const hil_dims *dims, const void *a, const void *b,
+                          void *output);
+
 /* An int16 window of at most this many values sums within -2^30..2^30 (products of at most 2^22 in magnitude; 2^30
  * itself only when every value is -32768 and every weight -128). */
 #define HIL_A16_NARROW_S16_MAX_N 256

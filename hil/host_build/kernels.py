@@ -17,6 +17,7 @@ from hil.kernels_ref.conv_a16 import conv_a16_device_filter
 from hil.kernels_ref.nonlinear import TABLE_SIZE
 from hil.kernels_ref.params import (
     C_STRUCTS,
+    AddA16Params,
     AddParams,
     AvgPoolParams,
     ConvA16Params,
@@ -130,6 +131,7 @@ class HostKernels:
         "depthwise_conv2d_s8",
         "pointwise_conv2d_s8",
         "add_s8",
+        "add_a16",
         "l2norm_s8",
         "fastgrnn_step_s16",
         "rnnpool_s8",
@@ -246,18 +248,37 @@ class HostKernels:
 
     def add_s8(self, params: AddParams, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """add_s8 over arrays of one shape (up to 4 dims)."""
+        return self._add("add_s8", params, a, b, np.int8, np.int8, np.int8)
+
+    def add_a16(self, params: AddA16Params, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """add_a16 over arrays of one shape (up to 4 dims), of params' widths."""
+        a_type, b_type, out_type = (
+            np.dtype(f"int{bits}").type for bits in (params.a_bits, params.b_bits, params.out_bits)
+        )
+        return self._add("add_a16", params, a, b, a_type, b_type, out_type)
+
+    def _add(
+        self,
+        name: str,
+        params: AddParams | AddA16Params,
+        a: np.ndarray,
+        b: np.ndarray,
+        a_type: type,
+        b_type: type,
+        out_type: type,
+    ) -> np.ndarray:
         a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
         if a.shape != b.shape:
-            raise TypeError(f"add_s8: shapes differ, {a.shape} and {b.shape}")
-        output = np.zeros(a.shape, dtype=np.int8)
+            raise TypeError(f"{name}: shapes differ, {a.shape} and {b.shape}")
+        output = np.zeros(a.shape, dtype=out_type)
         dims = _dims((1,) * (4 - a.ndim) + a.shape)
         self._call(
-            "add_s8",
+            name,
             ctypes.byref(_struct(params)),
             ctypes.byref(dims),
-            _ptr(a, np.int8),
-            _ptr(b, np.int8),
-            _ptr(output, np.int8),
+            _ptr(a, a_type),
+            _ptr(b, b_type),
+            _ptr(output, out_type),
         )
         return output
 

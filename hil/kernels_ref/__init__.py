@@ -6,7 +6,7 @@ One function per kernel, same argument meaning as the C; params are the dataclas
 from hil.kernels_ref.conv import conv2d_s8, depthwise_conv2d_s8, pointwise_conv2d_s8
 from hil.kernels_ref.conv_a16 import conv2d_a16, depthwise_conv2d_a16
 from hil.kernels_ref.conv_w16 import conv2d_s8_w16
-from hil.kernels_ref.eltwise import add_s8, l2norm_s8
+from hil.kernels_ref.eltwise import add_a16, add_s8, l2norm_s8
 from hil.kernels_ref.fastgrnn import (
     check_fastgrnn,
     fastgrnn_accumulator_bound,
@@ -25,6 +25,7 @@ from hil.kernels_ref.layers import (
 )
 from hil.kernels_ref.nonlinear import sigmoid_q15, tanh_q15, tanh_table
 from hil.kernels_ref.params import (
+    AddA16Params,
     AddParams,
     AvgPoolParams,
     ConvA16Params,
@@ -49,6 +50,7 @@ from hil.kernels_ref.rnnpool import (
 from hil.kernels_ref.rnnpool_offset import rnnpool_offset_layer_s8, rnnpool_offset_s8
 
 __all__ = [
+    "AddA16Params",
     "AddParams",
     "AvgPoolParams",
     "ConvA16Params",
@@ -63,6 +65,7 @@ __all__ = [
     "PoolParams",
     "RNNPoolParams",
     "SoftmaxParams",
+    "add_a16",
     "add_s8",
     "avgpool_s8",
     "check_fastgrnn",

@@ -12,11 +12,12 @@ import numpy as np
 from hil.kernels_ref.conv import conv2d_s8, depthwise_conv2d_s8, pointwise_conv2d_s8
 from hil.kernels_ref.conv_a16 import conv2d_a16, conv_a16_device_filter, depthwise_conv2d_a16
 from hil.kernels_ref.conv_w16 import conv2d_s8_w16
-from hil.kernels_ref.eltwise import add_s8, l2norm_s8
+from hil.kernels_ref.eltwise import add_a16, add_s8, l2norm_s8
 from hil.kernels_ref.fastgrnn import quantize_fastgrnn
 from hil.kernels_ref.fc_a16 import fully_connected_a16
 from hil.kernels_ref.layers import avgpool_s8, fully_connected_s8, grouped_conv2d_s8, lut_s8, maxpool_s8, softmax_s8
 from hil.kernels_ref.params import (
+    AddA16Params,
     AddParams,
     AvgPoolParams,
     ConvA16Params,
@@ -281,6 +282,26 @@ def fully_connected_a16_case(rng: np.random.Generator, n: int, m: int, in_bits: 
     expected = fully_connected_a16(params, s, x, f, b)
     name = f"fully connected a16 {n}->{m} int{in_bits}->int{out_bits}"
     return KernelCase(name, [x], expected, {"f": f, "b": b, "s": s}, call, n * m)
+
+
+def add_a16_case(
+    rng: np.random.Generator, h: int, w: int, c: int, a_bits: int, b_bits: int, out_bits: int
+) -> KernelCase:
+    """add_a16 at those widths with each side shifted to its bound (30 - bits), so the extremes' terms reach 2^29 and
+    their sum -2^30, clamped at the output's limits."""
+    a, b = (
+        rng.integers(-(2 ** (bits - 1)), 2 ** (bits - 1), (1, h, w, c)).astype(f"int{bits}")
+        for bits in (a_bits, b_bits)
+    )
+    a.flat[:2], b.flat[:2] = -(2 ** (a_bits - 1)), -(2 ** (b_bits - 1))
+    top = 2 ** (out_bits - 1)
+    params = AddA16Params(30 - a_bits, 30 - b_bits, 31 - out_bits, -top, top - 1, a_bits, b_bits, out_bits)
+    call = (
+        f"{{ static const hil_add_a16_params pr = {c_initializer(params)}; static const hil_dims d = "
+        f"{_dims(a.shape)};\n      st = add_a16(&pr, &d, {{in0}}, {{in1}}, {{out}}); }}"
+    )
+    name = f"add a16 {h}x{w}x{c} int{a_bits}+int{b_bits}->int{out_bits}"
+    return KernelCase(name, [a, b], add_a16(params, a, b), {}, call, a.size)
 
 
 def conv_a16_case(

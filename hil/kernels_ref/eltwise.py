@@ -1,11 +1,11 @@
-"""Bit-exact twins of the element-wise kernels: add_s8 and l2norm_s8."""
+"""Bit-exact twins of the element-wise kernels: add_s8, add_a16 and l2norm_s8."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from hil.kernels_ref.fixed import clamp, isqrt, round_shift
-from hil.kernels_ref.params import AddParams, L2NormParams
+from hil.kernels_ref.params import AddA16Params, AddParams, L2NormParams
 
 
 def add_s8(params: AddParams, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -14,6 +14,18 @@ def add_s8(params: AddParams, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         raise TypeError(f"add_s8 takes two int8 arrays of one shape, got {a.dtype} {a.shape} and {b.dtype} {b.shape}")
     total = (a.astype(np.int64) << params.a_shift) + (b.astype(np.int64) << params.b_shift)
     return clamp(round_shift(total, params.out_shift), params.act_min, params.act_max).astype(np.int8)
+
+
+def add_a16(params: AddA16Params, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """add_s8's formula with a, b and the output each int8 or int16 (params' widths)."""
+    widths = (params.a_bits, params.b_bits)
+    if [x.dtype for x in (a, b)] != [np.dtype(f"int{bits}") for bits in widths] or a.shape != b.shape:
+        raise TypeError(
+            f"add_a16 takes int{widths[0]} and int{widths[1]} arrays of one shape, got {a.dtype} "
+            f"{a.shape} and {b.dtype} {b.shape}"
+        )
+    total = (a.astype(np.int64) << params.a_shift) + (b.astype(np.int64) << params.b_shift)
+    return clamp(round_shift(total, params.out_shift), params.act_min, params.act_max).astype(f"int{params.out_bits}")
 
 
 def l2norm_inverse_norm(ss: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -71,6 +71,21 @@ class AddParams:
     act_max: int = 127
 
 
+@c_struct("hil_add_a16_params")
+@dataclass(frozen=True)
+class AddA16Params:
+    """hil_add_a16_params: add_s8's shifts and clamp (in the output's range), and each side's width (8 or 16)."""
+
+    a_shift: int
+    b_shift: int
+    out_shift: int
+    act_min: int = -128
+    act_max: int = 127
+    a_bits: int = 8
+    b_bits: int = 8
+    out_bits: int = 8
+
+
 @c_struct("hil_l2norm_params")
 @dataclass(frozen=True)
 class L2NormParams:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from hil.kernels_ref.device_cases import (
+    add_a16_case,
     add_case,
     conv_a16_bound_case,
     conv_a16_case,
@@ -109,7 +110,8 @@ def test_wide_activation_kernels_at_their_edges_under_qemu(tmp_path: Path) -> No
     second case's overflowed channels differ from the twin); int16 channels in 4s read the paired filter
     (conv_a16_device_filter), as pixel pairs, tap by tap and (in the wide kernels' test) one pixel and 64-bit sums.
     depthwise_conv2d_a16: padding 3 cuts windows to nothing
-    at the corners, each such output its bias alone, through the spans of every pair of widths."""
+    at the corners, each such output its bias alone, through the spans of every pair of widths. add_a16: each side
+    shifted to its bound, the extremes' sum at -2^30."""
     rng = np.random.default_rng(8383)
     cases = [
         conv_a16_bound_case(rng, 256),
@@ -120,6 +122,9 @@ def test_wide_activation_kernels_at_their_edges_under_qemu(tmp_path: Path) -> No
         depthwise_a16_case(rng, 4, 5, 8, 2, 8, 16, pad=3),
         depthwise_a16_case(rng, 3, 4, 4, 1, 16, 16, pad=3),
         depthwise_a16_case(rng, 3, 4, 4, 1, 8, 8, pad=3),
+        add_a16_case(rng, 3, 5, 7, 16, 16, 16),
+        add_a16_case(rng, 2, 3, 8, 8, 16, 16),
+        add_a16_case(rng, 2, 3, 5, 16, 8, 8),
     ]
     run = run_cases("a16_edge_parity", cases, tmp_path)
     assert not run.mismatches, "\n".join(run.mismatches)
