@@ -15,6 +15,7 @@ import numpy as np
 
 from hil.kernels_ref.device_cases import (
     KernelCase,
+    add_a16_case,
     add_case,
     conv_case,
     depthwise_a16_case,
@@ -81,6 +82,10 @@ def bench_cases(rng: np.random.Generator) -> dict[str, KernelCase]:
         "dw_a16_8_16": depthwise_a16_case(rng, 10, 40, 128, 1, 8, 16),
         "dw_a16_16_16": depthwise_a16_case(rng, 8, 40, 128, 1, 16, 16),
         "dw_a16_16_8_s2": depthwise_a16_case(rng, 10, 40, 128, 2, 16, 8),
+        # a residual add with its projection (b), its sum, or both int16 (add_a16; all int8: "add")
+        "add_a16_8_16_8": add_a16_case(rng, 30, 40, 32, 8, 16, 8),
+        "add_a16_8_8_16": add_a16_case(rng, 30, 40, 32, 8, 8, 16),
+        "add_a16_16_16_16": add_a16_case(rng, 20, 40, 32, 16, 16, 16),
     }
 
 
@@ -101,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
             continue
         run = run_cases(f"bench_{key}", [case], args.workdir)
         peer = PEER_IPM.get(key)
-        unit = "per element" if key in ("add", "l2norm", "lut", "softmax") else ""
+        unit = "per element" if key.startswith("add") or key in ("l2norm", "lut", "softmax") else ""
         unit = "per window tap" if key in ("maxpool", "avgpool") else unit
         print(
             f"{key:<14} {case.name:<36} {case.macs:>11,} {run.instructions:>13,} "
