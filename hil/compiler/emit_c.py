@@ -5,7 +5,7 @@ planned arena offset (firmware/include/hil_model.h)."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +17,7 @@ from hil.compiler.qgraph import QGraph, QNode
 from hil.compiler.schedule import Step, front_stage, pad_rows_below, real_rows
 from hil.errors import CompileError
 from hil.kernels_ref.conv_a16 import conv_a16_device_filter
-from hil.kernels_ref.params import C_STRUCTS, ConvA16Params, ConvParams, c_initializer
+from hil.kernels_ref.params import C_STRUCTS, AddA16Params, ConvA16Params, ConvParams, c_initializer
 from hil.model_sources import ModelSources, TensorSpec, c_tensor_info, write_if_changed
 
 C_TYPES = {np.dtype(np.int8): "int8_t", np.dtype(np.int16): "int16_t", np.dtype(np.int32): "int32_t"}
@@ -119,13 +119,16 @@ class _Emitter:
         )
 
     def add(self, i: int, node: QNode) -> str:
+        """add_s8, or add_a16 (its tensors behind void pointers) where the search widened one of them."""
         p = node.params
-        a, b = (self.ptr(t, True) for t in node.inputs)
+        wide = node.kernel == "add_a16"
+        ctype = "void" if wide else "int8_t"
+        a, b = (self.ptr(t, True, ctype) for t in node.inputs)
+        out = self.ptr(node.output, ctype=ctype)
         return (
-            f"        static const hil_add_params params = "
-            f"{c_initializer(p)};\n"
+            f"        static const hil_{'add_a16' if wide else 'add'}_params params = {c_initializer(p)};\n"
             f"        static const hil_dims dims = {_dims(self.shape(node.output))};\n"
-            f"        HIL_CHECK({i}, add_s8(&params, &dims, {a}, {b}, {self.ptr(node.output)}));\n"
+            f"        HIL_CHECK({i}, {node.kernel}(&params, &dims, {a}, {b}, {out}));\n"
         )
 
     def l2norm(self, i: int, node: QNode) -> str:
@@ -365,12 +368,11 @@ class _Emitter:
                 self.array(f"{prefix}_{role}_shift", node.arrays["out_shift"]),
             )
         x = expand.inputs[0]
-        residual, add = 0, "{0, 0, 0, 0, 0}"
+        residual, add = 0, "{0, 0, 0, 0, 0, 8, 8, 8}"
         if len(step.nodes) == 4:
             node = step.nodes[3]
             residual = 1 if node.inputs[0] == x else 2
-            p = node.params
-            add = c_initializer(p)
+            add = c_initializer(_add_a16_params(node))
         fields = [
             _dims(self.shape(x)),
             _dims(self.shape(step.output)),
@@ -572,7 +574,7 @@ class _Emitter:
         header = f"    /* layer {i}: {node.kernel} {node.name} */\n"
         if node.kernel in ("conv2d_s8", "conv2d_s8_w16", "depthwise_conv2d_s8", "pointwise_conv2d_s8"):
             body = self.conv(i, node)
-        elif node.kernel == "add_s8":
+        elif node.kernel in ("add_s8", "add_a16"):
             body = self.add(i, node)
         elif node.kernel == "l2norm_s8":
             body = self.l2norm(i, node)
@@ -583,6 +585,13 @@ class _Emitter:
         else:
             body = self.data_move(node)
         return f"{header}    {{\n{body}    }}\n"
+
+
+def _add_a16_params(node: QNode) -> AddA16Params:
+    """A fused MBConv's residual add as gen_mbconv holds it (add_s8's params at int8 widths)."""
+    if isinstance(node.params, AddA16Params):
+        return node.params
+    return AddA16Params(*astuple(node.params))
 
 
 def _conv_params(params: ConvParams | ConvA16Params) -> ConvParams:

@@ -8,6 +8,7 @@ import numpy as np
 from hil.compiler.qgraph import QGraph, QNode
 from hil.errors import CompileError
 from hil.kernels_ref import (
+    add_a16,
     add_s8,
     avgpool_s8,
     conv2d_s8,
@@ -77,6 +78,8 @@ def run_node(node: QNode, inputs: list[np.ndarray]) -> np.ndarray:
         return pointwise_conv2d_s8(p, a["out_shift"], x, a["filter"], a["bias"])
     if node.kernel == "add_s8":
         return add_s8(p, x, inputs[1])
+    if node.kernel == "add_a16":
+        return add_a16(p, x, inputs[1])
     if node.kernel == "l2norm_s8":
         return l2norm_s8(p, x, a["gamma"])
     if node.kernel == "rnnpool_s8":

@@ -13,6 +13,7 @@ from hil.compiler.ir import Graph, Node
 from hil.compiler.qgraph import DATA_MOVES, QGraph, QNode, QTensor, is_pointwise
 from hil.errors import CompileError
 from hil.kernels_ref import (
+    AddA16Params,
     AddParams,
     AvgPoolParams,
     ConvA16Params,
@@ -327,13 +328,24 @@ def _rnnpool(node: Node, graph: Graph, e: dict[str, int], widths: dict[str, int]
     return QNode("rnnpool_offset_s8", node.name, list(node.inputs), node.output, params, arrays, attrs, macs)
 
 
-def _add(node: Node, e: dict[str, int]) -> QNode:
-    ea, eb, eo = e[node.inputs[0]], e[node.inputs[1]], e[node.output]
+def _add(node: Node, e: dict[str, int], widths: dict[str, int]) -> QNode:
+    """add_s8 when both operands and the sum are int8, else add_a16; each operand's shift to the common exponent
+    within its kernel's bound (30 - bits: the int32 sum of two terms stays within 2^30)."""
+    a, b = node.inputs
+    bits = [widths.get(t, 8) for t in (a, b, node.output)]
+    ea, eb, eo = e[a], e[b], e[node.output]
     ec = min(ea, eb, eo)
-    if max(ea, eb) - ec > 22:
-        raise CompileError(f"{node.describe()}: operand exponents {ea}, {eb}, {eo} are more than 22 bits apart")
-    params = AddParams(ea - ec, eb - ec, eo - ec, *_activation(node, eo))
-    return QNode("add_s8", node.name, list(node.inputs), node.output, params)
+    for t, exponent, width in ((a, ea, bits[0]), (b, eb, bits[1])):
+        if exponent - ec > 30 - width:
+            raise CompileError(
+                f"{node.describe()}: operand {t} (int{width}, exponent {exponent}) is {exponent - ec} bits from the "
+                f"common exponent {ec}; an int{width} operand may be at most {30 - width}"
+            )
+    clamp = _activation(node, eo, bits[2])
+    if bits == [8, 8, 8]:
+        return QNode("add_s8", node.name, list(node.inputs), node.output, AddParams(ea - ec, eb - ec, eo - ec, *clamp))
+    params = AddA16Params(ea - ec, eb - ec, eo - ec, *clamp, *bits)
+    return QNode("add_a16", node.name, list(node.inputs), node.output, params)
 
 
 def _l2norm(node: Node, e: dict[str, int]) -> QNode:
@@ -374,9 +386,9 @@ def _linear(node: Node, graph: Graph, e: dict[str, int], widths: dict[str, int],
 
 
 # The layers with a kernel for int16 activations on either side (the bit-width search may widen only tensors that
-# these produce and read): Linear (fully_connected_a16), the plain convolution with int8 weights (conv2d_a16) and
-# the depthwise one (depthwise_conv2d_a16).
-WIDE_OPS = ("linear", "conv2d (groups 1 or depthwise, no dilation, int8 weights)")
+# these produce and read): Linear (fully_connected_a16), the plain convolution with int8 weights (conv2d_a16), the
+# depthwise one (depthwise_conv2d_a16) and the residual add (add_a16).
+WIDE_OPS = ("linear", "conv2d (groups 1 or depthwise, no dilation, int8 weights)", "add")
 # Layers that write either width but read int8 only: RNNPool (rnnpool_layer_s8's out_bits; its input is int8).
 WIDE_OUTPUT_OPS = ("rnnpool",)
 # Data moves whose C copies whole elements of either width (emit_c).
@@ -392,7 +404,7 @@ def has_wide_kernel(node: Node, graph: Graph) -> bool:
         depthwise = groups == channels == graph.tensors[node.output].shape[3]
         plain = (groups == 1 or depthwise) and node.attrs.get("dilation", (1, 1)) == (1, 1)
         return plain and weight_bits(node, graph) == 8
-    return node.op == "linear"
+    return node.op in ("linear", "add")
 
 
 def can_widen(graph: Graph, tensor: str) -> bool:
@@ -500,7 +512,7 @@ def quantize(
         elif node.op == "rnnpool":
             nodes.append(_rnnpool(node, graph, e, widths))
         elif node.op == "add":
-            nodes.append(_add(node, e))
+            nodes.append(_add(node, e, widths))
         elif node.op == "l2norm":
             nodes.append(_l2norm(node, e))
         elif node.op == "linear":

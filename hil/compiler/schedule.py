@@ -75,7 +75,7 @@ def _match_mbconv(graph: QGraph, expand: QNode) -> list[QNode] | None:
     block = [expand, depthwise, project]
     add = _sole_consumer(graph, project.output)
     x = expand.inputs[0]
-    if add is not None and add.kernel == "add_s8" and sorted(add.inputs) == sorted([x, project.output]):
+    if add is not None and add.kernel in ("add_s8", "add_a16") and sorted(add.inputs) == sorted([x, project.output]):
         block.append(add)
     return block
 

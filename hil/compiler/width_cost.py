@@ -2,11 +2,12 @@
 hold a latency budget (issue 12: "given a budget (RAM, and optionally latency)") without building and running
 firmware for every candidate, as latency lookup tables let MCUNet's search do.
 
-A convolution or linear layer with int16 on either side runs conv2d_a16, depthwise_conv2d_a16 or fully_connected_a16
-instead of its int8 kernel: that costs more per output value (the requantisation of each value, where the int8 kernels
-pair output channels), and, when the input is int16, more or less per MAC (conv2d_a16 reads a filter paired for an
-int16 input whose channels come in 4s with one SMLAD per two products and no sign extension of the input, cheaper
-than the int8 kernels; other channel counts take SMLAxy taps; fully_connected_a16's 64-bit sums). The rates are
+A convolution, linear layer or residual add with int16 on either side runs conv2d_a16, depthwise_conv2d_a16,
+fully_connected_a16 or add_a16 instead of its int8 kernel: that costs more per output value (the requantisation of
+each value, where the int8 kernels pair output channels), and, when the input is int16, more or less per MAC
+(conv2d_a16 reads a filter paired for an int16 input whose channels come in 4s with one SMLAD per two products and no
+sign extension of the input, cheaper than the int8 kernels; other channel counts take SMLAxy taps;
+fully_connected_a16's 64-bit sums). The rates are
 fitted to layers measured under QEMU, each against the same layer in the all-int8 build (python -m hil.bench.profile
 --model m4|qvga [--bit-widths int8], per layer, and the same profile of the models tests/compiler/test_width_cost.py
 builds):
@@ -28,6 +29,8 @@ builds):
   at constant widths, and reads an int16 tap with fewer instructions than an int8 one; since the cut windows took
   that path (2026-12-06) the QVGA's mob.1 measures 24.9 per value for the conv and depthwise terms together (26
   estimated).
+- add (2026-12-06): add_a16 takes 18 instructions per element at any widths, add_s8 17.5 (python -m
+  hil.kernels_ref.bench_ipm --only add add_a16_8_16_8 add_a16_8_8_16 add_a16_16_16_16).
 Data moves copy twice the bytes at int16 (a few thousand instructions on the face models) and RNNPool's int16 store
 costs what its int8 one did, so neither is counted; nor is a layer without an int16 kernel (a search told to weigh
 widths the kernels lack). tests/compiler/test_width_cost.py holds the estimate to what QEMU counts on models that
@@ -63,7 +66,12 @@ class Int16Rate:
         return self.per_int16_input_mac_unpaired if unpaired else self.per_int16_input_mac
 
 
-RATES = {"conv2d": Int16Rate(22, -0.1, 29, 0.38), "depthwise": Int16Rate(4, 0.0), "linear": Int16Rate(98, 3.6)}
+RATES = {
+    "conv2d": Int16Rate(22, -0.1, 29, 0.38),
+    "depthwise": Int16Rate(4, 0.0),
+    "linear": Int16Rate(98, 3.6),
+    "add": Int16Rate(0.5, 0.0),
+}
 # HIL_A16_NARROW_S16_MAX_N in firmware/kernels/hil_kernels.h: an int16 window of more values (taps times input
 # channels) requantises in 64 bits
 NARROW_S16_MAX_N = 256
@@ -85,7 +93,7 @@ def extra_instructions(graph: Graph, qgraph: QGraph, wide: Collection[str]) -> i
         rate = RATES[_operator(node)]
         values = int(np.prod(qgraph.tensors[node.output].shape))
         total += rate.per_value * values
-        if wide_input:
+        if wide_input and node.op != "add":
             total += rate.per_mac(graph.tensors[node.inputs[0]].shape[-1]) * qnode.macs
             window = int(np.prod(node.params["weight"].shape[1:]))  # OIHW: input channels (a group's) times taps
             total += rate.per_value_64bit * values if window > NARROW_S16_MAX_N else 0
