@@ -21,6 +21,13 @@ static inline __attribute__((always_inline)) void add_a16_run(const hil_add_a16_
 {
     const int32_t ma = (int32_t)1 << p->a_shift, mb = (int32_t)1 << p->b_shift;
     const int32_t shift = p->out_shift, lo = p->act_min, hi = p->act_max;
+    if (shift == 0) { /* the sum is on the output's grid, as add_s8 */
+        for (int32_t i = 0; i < count; ++i) {
+            const int32_t sum = hil_a16_load(a, i, a_bits) * ma + hil_a16_load(b, i, b_bits) * mb;
+            hil_a16_store(output, i, hil_clamp(sum, lo, hi), out_bits);
+        }
+        return;
+    }
     for (int32_t i = 0; i < count; ++i) {
         const int32_t sum = hil_a16_load(a, i, a_bits) * ma + hil_a16_load(b, i, b_bits) * mb;
         hil_a16_store(output, i, hil_clamp(hil_nn_round_shift_exact32(sum, shift), lo, hi), out_bits);

@@ -21,9 +21,14 @@ hil_kernel_status add_s8(const hil_add_params *params, const hil_dims *dims, con
     const int32_t count = dims->n * dims->h * dims->w * dims->c;
     const int32_t ma = (int32_t)1 << params->a_shift, mb = (int32_t)1 << params->b_shift;
     const int32_t shift = params->out_shift, lo = params->act_min, hi = params->act_max;
+    if (shift == 0) { /* the sum is on the output's grid: nothing to round (about 10 instructions an element less) */
+        for (int32_t i = 0; i < count; ++i) {
+            output[i] = (int8_t)hil_clamp(a[i] * ma + b[i] * mb, lo, hi);
+        }
+        return HIL_KERNEL_OK;
+    }
     for (int32_t i = 0; i < count; ++i) {
-        const int32_t sum = a[i] * ma + b[i] * mb;
-        output[i] = hil_nn_requantize_s8(sum, shift, lo, hi);
+        output[i] = hil_nn_requantize_s8(a[i] * ma + b[i] * mb, shift, lo, hi);
     }
     return HIL_KERNEL_OK;
 }
