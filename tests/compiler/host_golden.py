@@ -20,3 +20,21 @@ def assert_host_c_equals_golden(
         got = host.run([compiled.qgraph.quantize_input(x)])
         for g, e in zip(got, compiled.golden(x), strict=True):
             np.testing.assert_array_equal(g, e, err_msg=label)
+
+
+def assert_qemu_equals_golden(compiled: CompiledModel, x: np.ndarray, work: Path, run_timeout: float = 600) -> None:
+    """The compiled model built for the Cortex-M4 (mps2-an386, semihosting) gives golden's outputs for the NHWC
+    float input x under QEMU, bit for bit."""
+    from hil.board_description import load_board
+    from hil.build.firmware_builder import BuildRequest, FirmwareBuilder
+    from hil.targets.qemu import QemuSemihostingTarget
+
+    sources = compiled.emitted.sources
+    board = load_board("mps2-an386")
+    image = FirmwareBuilder(work / "fw").build(BuildRequest(board, sources, "semihosting"))
+    target = QemuSemihostingTarget(board, image.elf, work / "run", run_timeout=run_timeout)
+    target.start()
+    outcome = target.infer([sources.inputs[0].to_bytes(compiled.qgraph.quantize_input(x))])
+    got = [spec.from_bytes(data) for spec, data in zip(sources.outputs, outcome.outputs, strict=True)]
+    for g, e in zip(got, compiled.golden(x), strict=True):
+        np.testing.assert_array_equal(g, e)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import shutil
 
-import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -22,7 +21,7 @@ from hil.compiler.pipeline import compile_model
 from hil.compiler.quantize import quantize
 from hil.errors import CompileError
 from tests.compiler.faces import compile_faces
-from tests.compiler.host_golden import assert_host_c_equals_golden
+from tests.compiler.host_golden import assert_host_c_equals_golden, assert_qemu_equals_golden
 from tests.compiler.random_models import RandomModel
 
 QEMU = pytest.mark.skipif(
@@ -72,21 +71,7 @@ def test_face_models_streamed_host_c_equals_golden(streamed_faces, calibration_i
 @QEMU
 @pytest.mark.parametrize("name", ["m4", "qvga"])
 def test_face_models_streamed_on_qemu_semihosting_equal_golden(streamed_faces, calibration_inputs, name, tmp_path):
-    from hil.board_description import load_board
-    from hil.build.firmware_builder import BuildRequest, FirmwareBuilder
-    from hil.targets.qemu import QemuSemihostingTarget
-
-    compiled = streamed_faces[name]
-    sources = compiled.emitted.sources
-    board = load_board("mps2-an386")
-    image = FirmwareBuilder(tmp_path / "fw").build(BuildRequest(board, sources, "semihosting"))
-    x = calibration_inputs[2]
-    target = QemuSemihostingTarget(board, image.elf, tmp_path / "run", run_timeout=600)
-    target.start()
-    outcome = target.infer([sources.inputs[0].to_bytes(compiled.qgraph.quantize_input(x))])
-    got = [spec.from_bytes(data) for spec, data in zip(sources.outputs, outcome.outputs, strict=True)]
-    for g, e in zip(got, compiled.golden(x), strict=True):
-        np.testing.assert_array_equal(g, e)
+    assert_qemu_equals_golden(streamed_faces[name], calibration_inputs[2], tmp_path)
 
 
 def _random(seed: int, tmp_path, stream_input: bool = True):
@@ -108,20 +93,8 @@ def test_random_models_streamed_host_c_equals_golden(seed: int, tmp_path) -> Non
 
 @QEMU
 def test_random_model_streamed_on_qemu_semihosting_equals_golden(tmp_path) -> None:
-    from hil.board_description import load_board
-    from hil.build.firmware_builder import BuildRequest, FirmwareBuilder
-    from hil.targets.qemu import QemuSemihostingTarget
-
     model, compiled = _random(1, tmp_path)
-    sources = compiled.emitted.sources
-    board = load_board("mps2-an386")
-    image = FirmwareBuilder(tmp_path / "fw").build(BuildRequest(board, sources, "semihosting"))
-    target = QemuSemihostingTarget(board, image.elf, tmp_path / "run", run_timeout=300)
-    target.start()
-    x = model.example(9).permute(0, 2, 3, 1).numpy()
-    outcome = target.infer([sources.inputs[0].to_bytes(compiled.qgraph.quantize_input(x))])
-    (got,) = [spec.from_bytes(data) for spec, data in zip(sources.outputs, outcome.outputs, strict=True)]
-    np.testing.assert_array_equal(got, compiled.golden(x)[0])
+    assert_qemu_equals_golden(compiled, model.example(9).permute(0, 2, 3, 1).numpy(), tmp_path, run_timeout=300)
 
 
 def test_a_model_whose_first_layer_cannot_stream_is_refused_in_one_line() -> None:

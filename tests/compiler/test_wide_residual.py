@@ -15,7 +15,7 @@ from hil.compiler.ir import Node
 from hil.compiler.quantize import _add, can_widen
 from hil.compiler.schedule import align
 from hil.errors import CompileError
-from tests.compiler.host_golden import assert_host_c_equals_golden
+from tests.compiler.host_golden import assert_host_c_equals_golden, assert_qemu_equals_golden
 from tests.compiler.widened import compiled_with
 
 QEMU = pytest.mark.skipif(
@@ -115,20 +115,7 @@ def test_random_models_with_int16_residual_streams_equal_golden(kind: str, seed:
 def test_int16_residual_on_qemu_equals_golden(m4, calibration_inputs, tmp_path) -> None:
     """The streamed M4 with its first residual block's projection and sum int16, built for the Cortex-M4 and run
     under QEMU over semihosting."""
-    from hil.board_description import load_board
-    from hil.build.firmware_builder import BuildRequest, FirmwareBuilder
-    from hil.targets.qemu import QemuSemihostingTarget
-
     compiled = compiled_with(
         m4.graph, calibration_inputs[:2], _widened_block(m4.graph, "both")[1], tmp_path / "c", True
     )
-    sources = compiled.emitted.sources
-    board = load_board("mps2-an386")
-    image = FirmwareBuilder(tmp_path / "fw").build(BuildRequest(board, sources, "semihosting"))
-    target = QemuSemihostingTarget(board, image.elf, tmp_path / "run", run_timeout=600)
-    target.start()
-    x = calibration_inputs[2]
-    outcome = target.infer([sources.inputs[0].to_bytes(compiled.qgraph.quantize_input(x))])
-    got = [spec.from_bytes(data) for spec, data in zip(sources.outputs, outcome.outputs, strict=True)]
-    for g, e in zip(got, compiled.golden(x), strict=True):
-        np.testing.assert_array_equal(g, e)
+    assert_qemu_equals_golden(compiled, calibration_inputs[2], tmp_path)
