@@ -32,3 +32,9 @@ def face_graphs() -> dict:
 def compiled_faces(face_graphs, calibration_inputs, tmp_path_factory) -> dict:
     """Both face models compiled once."""
     return compile_faces(face_graphs, calibration_inputs, tmp_path_factory.mktemp("face_c"))
+
+
+@pytest.fixture(scope="module")
+def m4(compiled_faces):
+    """The compiled M4."""
+    return compiled_faces["m4"]

@@ -1,14 +1,21 @@
-"""The compiler's end-to-end check, in one place: the host build of a compiled model's C gives the golden model's
-outputs bit for bit."""
+"""The compiler's end-to-end checks, in one place: the host build of a compiled model's C, and its firmware under QEMU
+(tests marked QEMU), give the golden model's outputs bit for bit."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from hil.compiler.host_model import HostModel
 from hil.compiler.pipeline import CompiledModel
+
+QEMU = pytest.mark.skipif(
+    shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
+    reason="needs arm-none-eabi-gcc and qemu-system-arm",
+)
 
 
 def assert_host_c_equals_golden(

@@ -14,11 +14,6 @@ from hil.compiler.float_executor import outputs as float_outputs
 from hil.compiler.memory_plan import scheduled_plan
 
 
-@pytest.fixture(scope="module")
-def m4(compiled_faces):
-    return compiled_faces["m4"]
-
-
 def test_simulation_agrees_with_the_golden_model_at_int8(m4, calibration_inputs) -> None:
     """On the held-out third image, within 1 dB per output (the simulation rounds tensors, not the kernels' inner
     steps: RNNPool's states, L2Norm's norm), so the search's SNR figures mean what golden's mean."""

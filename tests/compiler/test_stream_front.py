@@ -4,8 +4,6 @@ model is unchanged, so the C must equal it bit for bit: host C (hil_input_read f
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 import torch
 from torch import nn
@@ -21,13 +19,8 @@ from hil.compiler.pipeline import compile_model
 from hil.compiler.quantize import quantize
 from hil.errors import CompileError
 from tests.compiler.faces import compile_faces
-from tests.compiler.host_golden import assert_host_c_equals_golden, assert_qemu_equals_golden
+from tests.compiler.host_golden import QEMU, assert_host_c_equals_golden, assert_qemu_equals_golden
 from tests.compiler.random_models import RandomModel
-
-QEMU = pytest.mark.skipif(
-    shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
-    reason="needs arm-none-eabi-gcc and qemu-system-arm",
-)
 
 
 @pytest.fixture(scope="session")

@@ -6,26 +6,14 @@ blocks of every expansion, stride and residual, and standalone depthwise layers)
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
 
 from hil.compiler import golden
 from hil.compiler.quantize import can_widen
 from hil.compiler.schedule import align
-from tests.compiler.host_golden import assert_host_c_equals_golden, assert_qemu_equals_golden
+from tests.compiler.host_golden import QEMU, assert_host_c_equals_golden, assert_qemu_equals_golden
 from tests.compiler.widened import compiled_with
-
-QEMU = pytest.mark.skipif(
-    shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
-    reason="needs arm-none-eabi-gcc and qemu-system-arm",
-)
-
-
-@pytest.fixture(scope="module")
-def m4(compiled_faces):
-    return compiled_faces["m4"]
 
 
 def _depthwise_maps(graph, blocks: int) -> list[str]:

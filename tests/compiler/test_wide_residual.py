@@ -5,8 +5,6 @@ on the M4 and on random models nobody tuned, and under QEMU."""
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
 
@@ -15,18 +13,8 @@ from hil.compiler.ir import Node
 from hil.compiler.quantize import _add, can_widen
 from hil.compiler.schedule import align
 from hil.errors import CompileError
-from tests.compiler.host_golden import assert_host_c_equals_golden, assert_qemu_equals_golden
+from tests.compiler.host_golden import QEMU, assert_host_c_equals_golden, assert_qemu_equals_golden
 from tests.compiler.widened import compiled_with
-
-QEMU = pytest.mark.skipif(
-    shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
-    reason="needs arm-none-eabi-gcc and qemu-system-arm",
-)
-
-
-@pytest.fixture(scope="module")
-def m4(compiled_faces):
-    return compiled_faces["m4"]
 
 
 def _sums(graph) -> list:

@@ -18,11 +18,6 @@ from tests.compiler.host_golden import assert_host_c_equals_golden
 from tests.compiler.widened import compiled_with
 
 
-@pytest.fixture(scope="module")
-def m4(compiled_faces):
-    return compiled_faces["m4"]
-
-
 def _rnnpool_group(graph) -> tuple[str, str, str]:
     """(RNNPool's input, its output, the pad's output)."""
     rnnpool = next(n for n in graph.nodes if n.op == "rnnpool")
