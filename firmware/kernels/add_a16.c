@@ -1,7 +1,6 @@
 /*
  * Residual add with int8 or int16 tensors on each side (add_s8's formula): the bit-width search may widen an MBConv
- * block's projection, its sum, or the stream it adds to (hil/compiler/bit_widths.py). The compiler keeps add_s8
- * where all three are int8.
+ * block's projection, its sum, or the stream it adds to (hil/compiler/bit_widths.py). All three int8 is add_s8.
  *
  * A shift of at most 30 - bits keeps each term within 2^29 in magnitude, so the int32 sum stays within 2^30.
  */
@@ -46,7 +45,11 @@ hil_kernel_status add_a16(const hil_add_a16_params *params, const hil_dims *dims
     }
     const int32_t n = dims->n * dims->h * dims->w * dims->c;
     switch ((params->a_bits == 16) << 2 | (params->b_bits == 16) << 1 | (params->out_bits == 16)) {
-    case 0: add_a16_run(params, n, a, b, output, 8, 8, 8); break;
+    case 0: { /* add_s8's loop: the same shift bound (22) and formula */
+        const hil_add_params narrow = {params->a_shift, params->b_shift, params->out_shift, params->act_min,
+                                       params->act_max};
+        return add_s8(&narrow, dims, a, b, output);
+    }
     case 1: add_a16_run(params, n, a, b, output, 8, 8, 16); break;
     case 2: add_a16_run(params, n, a, b, output, 8, 16, 8); break;
     case 3: add_a16_run(params, n, a, b, output, 8, 16, 16); break;

@@ -662,7 +662,7 @@ typedef struct {
     int32_t out_bits;
 } hil_add_a16_params;
 
-/* add_s8 (same formula) with a, b and the output each int8 or int16. */
+/* add_s8 (same formula) with a, b and the output each int8 or int16; all three int8 runs add_s8. */
 hil_kernel_status add_a16(const hil_add_a16_params *params, const hil_dims *dims, const void *a, const void *b,
                           void *output);
 

@@ -147,20 +147,9 @@ typedef struct {
     const int32_t *project_bias;
     const int8_t *project_shift;
     int32_t residual;  /* 0: none; 1: add(x, project); 2: add(project, x): the add's operand order */
-    hil_add_a16_params add; /* its widths: the operands' and the block output's */
+    hil_add_a16_params add; /* its widths: the operands' and the block output's (all int8 runs add_s8) */
     int32_t bits[4];   /* widths (8 or 16) of the input, expanded, depthwise and projected rows */
 } gen_mbconv;
-
-/* The residual add: add_s8 when its operands and sum are int8, else add_a16. */
-static hil_kernel_status gen_mbconv_add(const hil_add_a16_params *p, const hil_dims *dims, const int8_t *a,
-                                        const int8_t *b, int8_t *out)
-{
-    if (p->a_bits == 8 && p->b_bits == 8 && p->out_bits == 8) {
-        const hil_add_params narrow = {p->a_shift, p->b_shift, p->out_shift, p->act_min, p->act_max};
-        return add_s8(&narrow, dims, a, b, out);
-    }
-    return add_a16(p, dims, a, b, out);
-}
 
 /* One stage of a block: its int8 kernel when both its rows are int8, else conv2d_a16 or depthwise_conv2d_a16 at
  * their widths (the bit-width search widened them). */
@@ -240,8 +229,8 @@ static hil_kernel_status gen_mbconv_rows_s8(const gen_mbconv *b, gen_row_source 
             if (x == NULL) {
                 return HIL_KERNEL_ARG_ERROR;
             }
-            s = b->residual == 1 ? gen_mbconv_add(&b->add, &y_row, x, project_row, out)
-                                 : gen_mbconv_add(&b->add, &y_row, project_row, x, out);
+            s = b->residual == 1 ? add_a16(&b->add, &y_row, x, project_row, out)
+                                 : add_a16(&b->add, &y_row, project_row, x, out);
         }
         if (s != HIL_KERNEL_OK) {
             return s;

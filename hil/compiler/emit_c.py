@@ -5,7 +5,7 @@ planned arena offset (firmware/include/hil_model.h)."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +17,7 @@ from hil.compiler.qgraph import QGraph, QNode
 from hil.compiler.schedule import Step, front_stage, pad_rows_below, real_rows
 from hil.errors import CompileError
 from hil.kernels_ref.conv_a16 import conv_a16_device_filter
-from hil.kernels_ref.params import C_STRUCTS, AddA16Params, ConvA16Params, ConvParams, c_initializer
+from hil.kernels_ref.params import C_STRUCTS, ConvA16Params, ConvParams, add_a16_params, c_initializer
 from hil.model_sources import ModelSources, TensorSpec, c_tensor_info, write_if_changed
 
 C_TYPES = {np.dtype(np.int8): "int8_t", np.dtype(np.int16): "int16_t", np.dtype(np.int32): "int32_t"}
@@ -372,7 +372,7 @@ class _Emitter:
         if len(step.nodes) == 4:
             node = step.nodes[3]
             residual = 1 if node.inputs[0] == x else 2
-            add = c_initializer(_add_a16_params(node))
+            add = c_initializer(add_a16_params(node.params))  # gen_mbconv holds add_a16's params
         fields = [
             _dims(self.shape(x)),
             _dims(self.shape(step.output)),
@@ -585,13 +585,6 @@ class _Emitter:
         else:
             body = self.data_move(node)
         return f"{header}    {{\n{body}    }}\n"
-
-
-def _add_a16_params(node: QNode) -> AddA16Params:
-    """A fused MBConv's residual add as gen_mbconv holds it (add_s8's params at int8 widths)."""
-    if isinstance(node.params, AddA16Params):
-        return node.params
-    return AddA16Params(*astuple(node.params))
 
 
 def _conv_params(params: ConvParams | ConvA16Params) -> ConvParams:

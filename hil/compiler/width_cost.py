@@ -93,7 +93,7 @@ def extra_instructions(graph: Graph, qgraph: QGraph, wide: Collection[str]) -> i
         rate = RATES[_operator(node)]
         values = int(np.prod(qgraph.tensors[node.output].shape))
         total += rate.per_value * values
-        if wide_input and node.op != "add":
+        if wide_input and qnode.macs:  # a layer with weights (an add has no MACs, no window)
             total += rate.per_mac(graph.tensors[node.inputs[0]].shape[-1]) * qnode.macs
             window = int(np.prod(node.params["weight"].shape[1:]))  # OIHW: input channels (a group's) times taps
             total += rate.per_value_64bit * values if window > NARROW_S16_MAX_N else 0

@@ -5,15 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from hil.kernels_ref.fixed import clamp, isqrt, round_shift
-from hil.kernels_ref.params import AddA16Params, AddParams, L2NormParams
+from hil.kernels_ref.params import AddA16Params, AddParams, L2NormParams, add_a16_params
 
 
 def add_s8(params: AddParams, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """out = clamp(round_shift((a << a_shift) + (b << b_shift), out_shift), act_min, act_max)."""
     if a.dtype != np.int8 or b.dtype != np.int8 or a.shape != b.shape:
         raise TypeError(f"add_s8 takes two int8 arrays of one shape, got {a.dtype} {a.shape} and {b.dtype} {b.shape}")
-    total = (a.astype(np.int64) << params.a_shift) + (b.astype(np.int64) << params.b_shift)
-    return clamp(round_shift(total, params.out_shift), params.act_min, params.act_max).astype(np.int8)
+    return add_a16(add_a16_params(params), a, b)
 
 
 def add_a16(params: AddA16Params, a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -86,6 +86,11 @@ class AddA16Params:
     out_bits: int = 8
 
 
+def add_a16_params(params: AddParams | AddA16Params) -> AddA16Params:
+    """add_s8's params as add_a16's at int8 widths (add_a16's own unchanged): the one kernel both computations share."""
+    return params if isinstance(params, AddA16Params) else AddA16Params(*dataclasses.astuple(params))
+
+
 @c_struct("hil_l2norm_params")
 @dataclass(frozen=True)
 class L2NormParams:
