@@ -718,6 +718,12 @@ hil_kernel_status conv2d_a16(const hil_conv_a16_params *params, const int8_t *ou
                              const void *input, const hil_dims *filter_dims, const int8_t *filter,
                              const int32_t *bias, const hil_dims *output_dims, void *output);
 
+/* conv2d_a16 (same formula, params and widths) with int16 weights, OHWI in order (never paired). Products reach 2^30:
+ * sums are 64-bit, exact for kh * kw * I <= 65536 and any bias. */
+hil_kernel_status conv2d_a16_w16(const hil_conv_a16_params *params, const int8_t *out_shift,
+                                 const hil_dims *input_dims, const void *input, const hil_dims *filter_dims,
+                                 const int16_t *filter, const int32_t *bias, const hil_dims *output_dims, void *output);
+
 /* depthwise_conv2d_s8 (same formula and layouts, zero padding) with int8 or int16 activations on either side, int8
  * weights; the clamp within the output's range. Exact for kh * kw <= 511 and any bias. */
 hil_kernel_status depthwise_conv2d_a16(const hil_conv_a16_params *params, const int8_t *out_shift,

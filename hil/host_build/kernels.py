@@ -127,6 +127,7 @@ class HostKernels:
         "conv2d_s8",
         "conv2d_s8_w16",
         "conv2d_a16",
+        "conv2d_a16_w16",
         "depthwise_conv2d_a16",
         "depthwise_conv2d_s8",
         "pointwise_conv2d_s8",
@@ -441,6 +442,19 @@ class HostKernels:
         shape = (input.shape[0], *output_hw, filter.shape[0])
         filter = conv_a16_device_filter(np.asarray(filter), params.in_bits) if np.ndim(filter) == 4 else filter
         return self._conv("conv2d_a16", np.int8, params, out_shift, input, filter, bias, shape, *_a16(params))
+
+    def conv2d_a16_w16(
+        self,
+        params: ConvA16Params,
+        out_shift: np.ndarray,
+        input: np.ndarray,
+        filter: np.ndarray,
+        bias: np.ndarray | None,
+        output_hw: tuple[int, int],
+    ) -> np.ndarray:
+        """conv2d_a16_w16: conv2d_a16 (widths as there) with an int16 OHWI filter, in order."""
+        shape = (input.shape[0], *output_hw, filter.shape[0])
+        return self._conv("conv2d_a16_w16", np.int16, params, out_shift, input, filter, bias, shape, *_a16(params))
 
     def depthwise_conv2d_a16(
         self,

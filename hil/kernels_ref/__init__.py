@@ -4,7 +4,7 @@ One function per kernel, same argument meaning as the C; params are the dataclas
 """
 
 from hil.kernels_ref.conv import conv2d_s8, depthwise_conv2d_s8, pointwise_conv2d_s8
-from hil.kernels_ref.conv_a16 import conv2d_a16, depthwise_conv2d_a16
+from hil.kernels_ref.conv_a16 import conv2d_a16, conv2d_a16_w16, depthwise_conv2d_a16
 from hil.kernels_ref.conv_w16 import conv2d_s8_w16
 from hil.kernels_ref.eltwise import add_a16, add_s8, l2norm_s8
 from hil.kernels_ref.fastgrnn import (
@@ -70,6 +70,7 @@ __all__ = [
     "avgpool_s8",
     "check_fastgrnn",
     "conv2d_a16",
+    "conv2d_a16_w16",
     "conv2d_s8",
     "conv2d_s8_w16",
     "depthwise_conv2d_a16",

@@ -17,6 +17,7 @@ from hil.kernels_ref.device_cases import (
     KernelCase,
     add_a16_case,
     add_case,
+    conv_a16_w16_case,
     conv_case,
     depthwise_a16_case,
     depthwise_case,
@@ -86,6 +87,8 @@ def bench_cases(rng: np.random.Generator) -> dict[str, KernelCase]:
         "add_a16_8_16_8": add_a16_case(rng, 30, 40, 32, 8, 16, 8),
         "add_a16_8_8_16": add_a16_case(rng, 30, 40, 32, 8, 8, 16),
         "add_a16_16_16_16": add_a16_case(rng, 20, 40, 32, 16, 16, 16),
+        # the first MBConv's expansion with int16 weights, reading RNNPool's int16 output (conv2d_a16_w16)
+        "expand_w16": conv_a16_w16_case(rng, 5, 40, 64, 128, 1, 16, 16),
     }
 
 

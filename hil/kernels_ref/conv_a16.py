@@ -1,5 +1,5 @@
-"""Bit-exact twins of conv2d_a16 and depthwise_conv2d_a16 (firmware/kernels/): conv2d_s8 and depthwise_conv2d_s8
-with int8 or int16 activations on either side."""
+"""Bit-exact twins of conv2d_a16, conv2d_a16_w16 and depthwise_conv2d_a16 (firmware/kernels/): conv2d_s8 and
+depthwise_conv2d_s8 with int8 or int16 activations on either side, and conv2d_a16 with int16 weights."""
 
 from __future__ import annotations
 
@@ -23,9 +23,32 @@ def conv2d_a16(
 ) -> np.ndarray:
     """NHWC input of in_bits, OHWI int8 filter (the C reads it as conv_a16_device_filter lays it out), int32 bias,
     int8 shift per output channel; output [n, *output_hw, filter O] of out_bits."""
+    return _conv_a16(params, out_shift, input, _check(filter, np.int8, 4, "filter"), bias, output_hw)
+
+
+def conv2d_a16_w16(
+    params: ConvA16Params,
+    out_shift: np.ndarray,
+    input: np.ndarray,
+    filter: np.ndarray,
+    bias: np.ndarray | None,
+    output_hw: tuple[int, int],
+) -> np.ndarray:
+    """conv2d_a16 with an OHWI int16 filter (the C reads it in that order); products reach 2^30, the 64-bit sums
+    stay exact over MAX_FAN_IN of them."""
+    return _conv_a16(params, out_shift, input, _check(filter, np.int16, 4, "filter"), bias, output_hw)
+
+
+def _conv_a16(
+    params: ConvA16Params,
+    out_shift: np.ndarray,
+    input: np.ndarray,
+    filter: np.ndarray,
+    bias: np.ndarray | None,
+    output_hw: tuple[int, int],
+) -> np.ndarray:
     check_widths(params)
     input = _check(input, DTYPES[params.in_bits], 4, "input")
-    filter = _check(filter, np.int8, 4, "filter")
     _, k_h, k_w, in_c = filter.shape
     if in_c != input.shape[3] or k_h * k_w * in_c > MAX_FAN_IN:
         raise KernelRangeError(f"filter {filter.shape} does not fit input {input.shape} (fan-in <= {MAX_FAN_IN})")

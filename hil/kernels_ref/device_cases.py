@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from hil.kernels_ref.conv import conv2d_s8, depthwise_conv2d_s8, pointwise_conv2d_s8
-from hil.kernels_ref.conv_a16 import conv2d_a16, conv_a16_device_filter, depthwise_conv2d_a16
+from hil.kernels_ref.conv_a16 import conv2d_a16, conv2d_a16_w16, conv_a16_device_filter, depthwise_conv2d_a16
 from hil.kernels_ref.conv_w16 import conv2d_s8_w16
 from hil.kernels_ref.eltwise import add_a16, add_s8, l2norm_s8
 from hil.kernels_ref.fastgrnn import quantize_fastgrnn
@@ -324,6 +324,30 @@ def conv_a16_case(
     name = f"conv a16 3x3 s{stride} {h}x{w}x{cin}->{cout} int{in_bits}->int{out_bits}"
     arrays = {"f": conv_a16_device_filter(f, in_bits), "b": b, "s": s}
     return KernelCase(name, [x], expected, arrays, call, oh * ow * cout * 9 * cin)
+
+
+def conv_a16_w16_case(
+    rng: np.random.Generator, h: int, w: int, cin: int, cout: int, k: int, in_bits: int, out_bits: int
+) -> KernelCase:
+    """A kxk (k odd, zero-padded to the input's size) conv2d_a16_w16 with the given activation widths. Output channel
+    0 reads only -32768 (or -128) times -32768 with bias 0 and shift 0: its clamp's top, from a sum that passes int32
+    once the window holds 3 or more values of an int16 input."""
+    low = -(2 ** (in_bits - 1))
+    x = rng.integers(low, -low, (1, h, w, cin)).astype(f"int{in_bits}")
+    f = rng.integers(-(2**15), 2**15, (cout, k, k, cin)).astype(np.int16)
+    b = rng.integers(-(2**20), 2**20, cout, dtype=np.int32)
+    s = _shifts(rng, 14, 18, cout) + np.int8(8 if in_bits == 16 else 0)
+    x[0, 0, 0, :], f[0], b[0], s[0] = low, -(2**15), 0, 0
+    top = 2 ** (out_bits - 1) - 1
+    params = ConvA16Params(1, 1, k // 2, k // 2, -top - 1, top, in_bits, out_bits)
+    call = (
+        f"{{ static const hil_conv_a16_params pr = {c_initializer(params)}; static const hil_dims di = "
+        f"{_dims(x.shape)}, df = {_dims(f.shape)}, do_ = {_dims((1, h, w, cout))};\n"
+        "      st = conv2d_a16_w16(&pr, {p}s, &di, {in0}, &df, {p}f, {p}b, &do_, {out}); }"
+    )
+    expected = conv2d_a16_w16(params, s, x, f, b, (h, w))
+    name = f"conv a16 w16 {k}x{k} {h}x{w}x{cin}->{cout} int{in_bits}->int{out_bits}"
+    return KernelCase(name, [x], expected, {"f": f, "b": b, "s": s}, call, h * w * cout * k * k * cin)
 
 
 def conv_a16_bound_case(rng: np.random.Generator, channels: int) -> KernelCase:

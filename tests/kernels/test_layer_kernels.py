@@ -17,6 +17,7 @@ from hil.kernels_ref import (
     SoftmaxParams,
     avgpool_s8,
     conv2d_a16,
+    conv2d_a16_w16,
     depthwise_conv2d_a16,
     fully_connected_a16,
     fully_connected_s8,
@@ -88,6 +89,44 @@ def test_conv2d_a16_refuses_bad_widths_and_clamps(host: HostKernels) -> None:
         host.conv2d_a16(ConvA16Params(in_bits=12), s, x, f, None, (1, 1))
     with pytest.raises(HostKernelError, match="conv2d_a16"):  # a clamp beyond int8 on an int8 output
         host.conv2d_a16(ConvA16Params(act_min=-300, act_max=300), s, x, f, None, (1, 1))
+
+
+@pytest.mark.parametrize(("in_bits", "out_bits"), [(8, 16), (16, 16), (16, 8), (8, 8)])
+@pytest.mark.parametrize(("k", "stride", "in_c", "out_c"), [(3, 2, 5, 6), (3, 1, 7, 5), (1, 1, 64, 7), (1, 1, 520, 4)])
+def test_conv2d_a16_w16_matches_twin(
+    host: HostKernels, in_bits: int, out_bits: int, k: int, stride: int, in_c: int, out_c: int
+) -> None:
+    """Every pair of widths: a padded 3x3 (strided, and with odd channel counts: the pair loop's tail and its odd last
+    output channel) and a 1x1 (the MBConv expansion's shape). Output channel 0 sees only the extremes, -32768 (or
+    -128) times -32768 at every tap: the 520-channel window's sum of 2^39 passes any 32-bit accumulator."""
+    rng = np.random.default_rng(4500 + in_bits + out_bits + k + in_c)
+    top, low = 2 ** (out_bits - 1) - 1, -(2 ** (in_bits - 1))
+    x = rng.integers(low, -low, (2, 9, 8, in_c)).astype(f"int{in_bits}")
+    f = rng.integers(-(2**15), 2**15, (out_c, k, k, in_c)).astype(np.int16)
+    bound, shift = (2**24, 16) if in_bits == 8 else (2**31 - 1, 24)  # about the random sums' own size
+    b = rng.integers(-bound, bound, out_c, dtype=np.int64).astype(np.int32)
+    s = (shift - (out_bits - 8) + rng.integers(0, 3, out_c)).astype(np.int8)
+    x[0, :, :, :] = low
+    f[0], b[0], s[0] = -(2**15), 0, 0  # a channel at the clamp's top, from the extreme sum
+    pad = k // 2
+    params = ConvA16Params(stride, stride, pad, pad, -top - 1, top, in_bits, out_bits)
+    out_hw = (_out(9, k, stride, pad), _out(8, k, stride, pad))
+    expected = conv2d_a16_w16(params, s, x, f, b, out_hw)
+    assert expected.dtype == np.dtype(f"int{out_bits}") and top in expected[0, :, :, 0]
+    assert len(np.unique(expected[1])) > 10  # the random image's values are not all clamped
+    np.testing.assert_array_equal(host.conv2d_a16_w16(params, s, x, f, b, out_hw), expected)
+
+
+def test_conv2d_a16_w16_refuses_bad_widths_and_filters(host: HostKernels) -> None:
+    x, f, s = np.zeros((1, 3, 3, 2), np.int8), np.zeros((2, 3, 3, 2), np.int16), np.zeros(2, np.int8)
+    with pytest.raises(KernelRangeError, match="expected 8 or 16 bits"):
+        conv2d_a16_w16(ConvA16Params(in_bits=12), s, x, f, None, (1, 1))
+    with pytest.raises(HostKernelError, match="conv2d_a16_w16"):
+        host.conv2d_a16_w16(ConvA16Params(in_bits=12), s, x, f, None, (1, 1))
+    with pytest.raises(HostKernelError, match="conv2d_a16_w16"):  # a clamp beyond int8 on an int8 output
+        host.conv2d_a16_w16(ConvA16Params(act_min=-300, act_max=300), s, x, f, None, (1, 1))
+    with pytest.raises(TypeError, match="filter: expected int16"):  # int8 weights are conv2d_a16's
+        conv2d_a16_w16(ConvA16Params(), s, x, f.astype(np.int8), None, (1, 1))
 
 
 @pytest.mark.parametrize("bias_bound", [2**29, 2**31 - 1])

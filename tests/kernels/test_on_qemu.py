@@ -15,6 +15,7 @@ from hil.kernels_ref.device_cases import (
     add_case,
     conv_a16_bound_case,
     conv_a16_case,
+    conv_a16_w16_case,
     conv_case,
     depthwise_a16_case,
     depthwise_case,
@@ -102,6 +103,22 @@ def test_wide_activation_kernels_match_twins_under_qemu(tmp_path: Path) -> None:
     run = run_cases("wide_kernel_parity", cases, tmp_path)
     assert not run.mismatches, "\n".join(run.mismatches)
     assert run.instructions > 0
+
+
+def test_int16_weight_kernel_matches_twin_under_qemu(tmp_path: Path) -> None:
+    """conv2d_a16_w16 built for the M4 (SMLALD over channel pairs, two output channels at a time), the 1x1 path of an
+    int16 input and the general one, every pair of widths, odd output channels and odd channel tails; each case's
+    channel 0 sums extreme products past int32."""
+    rng = np.random.default_rng(8484)
+    cases = [
+        conv_a16_w16_case(rng, 3, 5, 64, 8, 1, 16, 16),  # the face models' first MBConv expansion's shape
+        conv_a16_w16_case(rng, 3, 4, 7, 3, 1, 16, 8),  # the 1x1 path with an odd channel tail and output channel
+        conv_a16_w16_case(rng, 4, 3, 7, 5, 3, 16, 8),  # the general path
+        conv_a16_w16_case(rng, 3, 4, 6, 3, 1, 8, 16),
+        conv_a16_w16_case(rng, 3, 3, 5, 4, 3, 8, 8),
+    ]
+    run = run_cases("w16_parity", cases, tmp_path)
+    assert not run.mismatches, "\n".join(run.mismatches)
 
 
 def test_wide_activation_kernels_at_their_edges_under_qemu(tmp_path: Path) -> None:

@@ -1,0 +1,137 @@
+/*
+ * conv2d_a16 with int16 weights: a convolution whose input and output activations are each int8 or int16 and whose
+ * weights are int16 (OHWI, in order), for a layer whose int8 weights cap the model's output SNR (the face models'
+ * first MBConv expansion multiplies RNNPool's centred output by BatchNorm gains of ~100: hil/compiler/bit_widths.py
+ * may choose its weights' width). Products reach 2^30, so the sums are 64-bit, exact for any fan-in up to 65536 and
+ * any bias. An int16 input sums each tap's channels in pairs with SMLALD (two 16x16 products into 64 bits), two
+ * output channels at a time so that each input word is loaded once for both; a 1x1 convolution of an int16 input
+ * (the expansion) skips the tap loops: 2.8 instructions per MAC (python -m hil.kernels_ref.bench_ipm --only
+ * expand_w16; pointwise_conv2d_s8 takes 1.9 on that shape, --only pointwise). Two pixels at a time would load each
+ * filter word once for both, but their eight accumulator registers spill.
+ */
+#include "hil_kernels.h"
+
+#define CONV2D_A16_W16_MAX_FAN_IN 65536
+
+/* acc0 and acc1 plus the dot products of n int16 values x with the int16 filters f0 and f1. Not inlined: inside the
+ * kernel's loops its four accumulator registers spill to the stack (4 instructions per pair of MACs where alone it
+ * takes 3). */
+static void __attribute__((noinline)) dot_1x2_s16(const int16_t *x, const int16_t *f0, const int16_t *f1, int32_t n,
+                                                  int64_t *acc0, int64_t *acc1)
+{
+    int64_t a0 = *acc0, a1 = *acc1;
+    int32_t i = 0;
+#if defined(__ARM_FEATURE_DSP)
+    for (; i + 2 <= n; i += 2) {
+        const int32_t xi = hil_nn_read32(x + i);
+        a0 = __smlald(xi, hil_nn_read32(f0 + i), a0);
+        a1 = __smlald(xi, hil_nn_read32(f1 + i), a1);
+    }
+#endif
+    for (; i < n; ++i) {
+        a0 += (int32_t)x[i] * f0[i];
+        a1 += (int32_t)x[i] * f1[i];
+    }
+    *acc0 = a0;
+    *acc1 = a1;
+}
+
+/* The same for n int8 values. */
+static inline void dot_1x2_s8(const int8_t *x, const int16_t *f0, const int16_t *f1, int32_t n, int64_t *acc0,
+                              int64_t *acc1)
+{
+    int64_t a0 = *acc0, a1 = *acc1;
+    for (int32_t i = 0; i < n; ++i) {
+        a0 += (int32_t)x[i] * f0[i];
+        a1 += (int32_t)x[i] * f1[i];
+    }
+    *acc0 = a0;
+    *acc1 = a1;
+}
+
+/* A 1x1, stride-1, unpadded convolution (an MBConv's expansion or projection) of n pixels of an int16 input. */
+static void pointwise_s16(const hil_conv_a16_params *params, const int8_t *out_shift, const int16_t *x, int32_t n,
+                          int32_t in_c, const int16_t *filter, const int32_t *bias, int32_t out_c, void *output)
+{
+    const int32_t lo = params->act_min, hi = params->act_max, bits = params->out_bits;
+    for (int32_t p = 0; p < n; ++p, x += in_c) {
+        const int32_t out = p * out_c;
+        for (int32_t oc = 0; oc < out_c; oc += 2) {
+            const int32_t oc1 = oc + 1 < out_c ? oc + 1 : oc;
+            int64_t acc0 = bias ? bias[oc] : 0, acc1 = bias ? bias[oc1] : 0;
+            dot_1x2_s16(x, filter + oc * in_c, filter + oc1 * in_c, in_c, &acc0, &acc1);
+            hil_a16_requantize64(output, out + oc, acc0, out_shift[oc], lo, hi, bits);
+            if (oc1 != oc) {
+                hil_a16_requantize64(output, out + oc1, acc1, out_shift[oc1], lo, hi, bits);
+            }
+        }
+    }
+}
+
+hil_kernel_status conv2d_a16_w16(const hil_conv_a16_params *params, const int8_t *out_shift,
+                                 const hil_dims *input_dims, const void *input, const hil_dims *filter_dims,
+                                 const int16_t *filter, const int32_t *bias, const hil_dims *output_dims, void *output)
+{
+    if (!params || !out_shift || !input_dims || !input || !filter_dims || !filter || !output_dims || !output ||
+        !hil_a16_width_valid(params->in_bits) || !hil_a16_width_valid(params->out_bits)) {
+        return HIL_KERNEL_ARG_ERROR;
+    }
+    const int32_t in_h = input_dims->h, in_w = input_dims->w, in_c = input_dims->c;
+    const int32_t k_h = filter_dims->h, k_w = filter_dims->w;
+    const int32_t out_h = output_dims->h, out_w = output_dims->w, out_c = output_dims->c;
+    if (filter_dims->c != in_c || filter_dims->n != out_c || params->stride_h < 1 || params->stride_w < 1 ||
+        input_dims->n != output_dims->n || k_h < 1 || k_w < 1 || k_h * k_w * in_c > CONV2D_A16_W16_MAX_FAN_IN ||
+        !hil_a16_clamp_valid(params->act_min, params->act_max, params->out_bits) ||
+        !hil_nn_shifts_valid(out_shift, out_c)) {
+        return HIL_KERNEL_ARG_ERROR;
+    }
+    if (params->in_bits == 16 && k_h == 1 && k_w == 1 && params->stride_h == 1 && params->stride_w == 1 &&
+        params->pad_h == 0 && params->pad_w == 0 && in_h == out_h && in_w == out_w) {
+        pointwise_s16(params, out_shift, (const int16_t *)input, input_dims->n * in_h * in_w, in_c, filter, bias,
+                      out_c, output);
+        return HIL_KERNEL_OK;
+    }
+    const int32_t taps = k_h * k_w * in_c;
+    for (int32_t b = 0; b < input_dims->n; ++b) {
+        const int32_t in_base = b * in_h * in_w * in_c;
+        const int32_t out_base = b * out_h * out_w * out_c;
+        for (int32_t oy = 0; oy < out_h; ++oy) {
+            const int32_t iy0 = oy * params->stride_h - params->pad_h;
+            for (int32_t ox = 0; ox < out_w; ++ox) {
+                const int32_t ix0 = ox * params->stride_w - params->pad_w;
+                const int32_t out = out_base + (oy * out_w + ox) * out_c;
+                for (int32_t oc = 0; oc < out_c; oc += 2) {
+                    /* an odd last channel sums with its own filter twice and stores once */
+                    const int32_t oc1 = oc + 1 < out_c ? oc + 1 : oc;
+                    const int16_t *f0 = filter + oc * taps, *f1 = filter + oc1 * taps;
+                    int64_t acc0 = bias ? bias[oc] : 0, acc1 = bias ? bias[oc1] : 0;
+                    for (int32_t ky = 0; ky < k_h; ++ky) {
+                        const int32_t iy = iy0 + ky;
+                        if (iy < 0 || iy >= in_h) {
+                            continue;
+                        }
+                        for (int32_t kx = 0; kx < k_w; ++kx) {
+                            const int32_t ix = ix0 + kx;
+                            if (ix < 0 || ix >= in_w) {
+                                continue;
+                            }
+                            const int32_t px = in_base + (iy * in_w + ix) * in_c, tap = (ky * k_w + kx) * in_c;
+                            if (params->in_bits == 16) {
+                                dot_1x2_s16((const int16_t *)input + px, f0 + tap, f1 + tap, in_c, &acc0, &acc1);
+                            } else {
+                                dot_1x2_s8((const int8_t *)input + px, f0 + tap, f1 + tap, in_c, &acc0, &acc1);
+                            }
+                        }
+                    }
+                    hil_a16_requantize64(output, out + oc, acc0, out_shift[oc], params->act_min, params->act_max,
+                                         params->out_bits);
+                    if (oc1 != oc) {
+                        hil_a16_requantize64(output, out + oc1, acc1, out_shift[oc1], params->act_min,
+                                             params->act_max, params->out_bits);
+                    }
+                }
+            }
+        }
+    }
+    return HIL_KERNEL_OK;
+}
