@@ -1,7 +1,10 @@
 """Per-tensor activation bit widths (int8 or int16) chosen against a RAM budget, the way SeeDot chooses them:
 start from the narrow form and widen, one tensor group at a time, the tensor that buys the most output SNR per
-arena byte, until nothing fits the budget or helps. The SNR is the model's measure (output_measures): each output's
-over all its values, or a face detector's where its detections are read.
+arena byte, until nothing fits the budget or helps. A 1x1 convolution's weights are a candidate too
+(quantize.weight_name: conv2d_a16_w16), costing no arena, only instructions: the QVGA's first MBConv expansion
+multiplies RNNPool's centred output by BatchNorm gains of ~100, and its int8 weights alone cap loc under 30 dB.
+The SNR is the model's measure (output_measures): each output's over all its values, or a face detector's where
+its detections are read.
 
 The SNR of a choice comes from a simulation of the integer pipeline: the float executor on the centred IR with
 the quantised weights, every tensor rounded and saturated to its grid (exponent and width). At int8 it agrees with
@@ -21,10 +24,10 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 
 from hil.compiler import float_executor, width_cost
-from hil.compiler.ir import Graph
+from hil.compiler.ir import Graph, Node
 from hil.compiler.output_measures import OutputMeasure, measure_for
 from hil.compiler.qgraph import DATA_MOVES, DEPTHWISE_KERNELS, QGraph, on_grid
-from hil.compiler.quantize import exponent_at_width
+from hil.compiler.quantize import exponent_at_width, fit_exponent, weight_layer, weight_name
 from hil.compiler.schedule import Step, align
 
 WIDTHS = (8, 16)
@@ -97,6 +100,16 @@ def dequantized_weights(graph: Graph, qgraph: QGraph) -> Graph:
     return simulated
 
 
+def _int16_weights(simulated: Node, original: Node) -> Node:
+    """simulated (a convolution with its int8 weights dequantised) with original's weights rounded as quantize rounds
+    int16 ones instead: per output channel, the finest exponent that holds the channel's largest weight (the bias
+    stays as quantised; the int32 bias bound on the exponent is left out)."""
+    weight = original.params["weight"]
+    top = np.abs(weight).reshape(weight.shape[0], -1).max(axis=1)
+    scale = 2.0 ** np.array([fit_exponent(float(m), 16) for m in top]).reshape(-1, *[1] * (weight.ndim - 1))
+    return replace(simulated, params={**simulated.params, "weight": np.round(weight / scale) * scale})
+
+
 class PipelineSimulator:
     """The integer pipeline's output SNR against float for any per-tensor widths, on a few inputs. Values of the
     accepted widths are cached, so a candidate re-runs only the nodes from its first widened tensor on."""
@@ -109,6 +122,8 @@ class PipelineSimulator:
         self.inputs = inputs
         self.measure = measure or measure_for("outputs", graph.outputs, None)[0]
         self.references = [float_executor.outputs(graph, [x]) for x in inputs]
+        convolutions = zip(self.graph.nodes, graph.nodes, strict=True)
+        self.int16_weights = {n.name: _int16_weights(n, original) for n, original in convolutions if n.op == "conv2d"}
         self.widths: dict[str, int] = {}
         self.values = [self._run(x, {}, self.widths, 0) for x in inputs]
 
@@ -121,6 +136,8 @@ class PipelineSimulator:
         if start == 0:
             values = {t: self._grid(t, v, widths) for t, v in float_executor.input_values(self.graph, [x]).items()}
         for node in self.graph.nodes[start:]:
+            if widths.get(weight_name(node.name)) == 16:
+                node = self.int16_weights[node.name]
             out = float_executor.run_node(node, [values[t] for t in node.inputs])
             values[node.output] = self._grid(
                 node.output, out.reshape(-1, *self.graph.tensors[node.output].shape[1:]), widths
@@ -130,7 +147,7 @@ class PipelineSimulator:
     def _first_node(self, tensors: tuple[str, ...]) -> int:
         if any(t in self.graph.inputs for t in tensors):
             return 0
-        return min(i for i, n in enumerate(self.graph.nodes) if n.output in tensors)
+        return min(i for i, n in enumerate(self.graph.nodes) if n.output in tensors or weight_name(n.name) in tensors)
 
     def snr(self, extra: tuple[str, ...] = ()) -> dict[str, float]:
         """Per SNR of the measure (default: per output), the worst (dB) over the inputs with the accepted widths plus
@@ -199,7 +216,10 @@ def arena_bytes(qgraph: QGraph, steps: list[Step], wide: set[str]) -> int:
     return plan(widened, [replace(s, scratch=_fused_scratch(s, wide)) for s in steps]).arena_bytes
 
 
-def _layer(qgraph: QGraph, tensors: tuple[str, ...]) -> str:
+def _layer(graph: Graph, qgraph: QGraph, tensors: tuple[str, ...]) -> str:
+    layer = weight_layer(graph, tensors[0])
+    if layer is not None:
+        return layer.name
     producers = {n.output: n.name for n in qgraph.nodes}
     return producers.get(tensors[0], "input")
 
@@ -254,7 +274,8 @@ def search(
     if arena_budget is not None and base_arena > arena_budget:
         result.reason = f"the int8 arena ({base_arena:,} B) is already over the budget ({arena_budget:,} B)"
         return result
-    groups = [g for g in width_groups(qgraph) if candidates is None or candidates(g)]
+    weights = [(weight_name(n.name),) for n in graph.nodes if n.op == "conv2d"]
+    groups = [g for g in [*width_groups(qgraph), *weights] if candidates is None or candidates(g)]
     wide: set[str] = set()
     arena, reached, instructions = base_arena, mean(base_snr), 0
     while groups:
@@ -283,7 +304,7 @@ def search(
         arena += cost
         reached += gain
         result.choices.append(
-            WidthChoice(group, _layer(qgraph, group), 16, round(float(gain), 2), cost, slower - instructions)
+            WidthChoice(group, _layer(graph, qgraph, group), 16, round(float(gain), 2), cost, slower - instructions)
         )
         instructions = slower
         result.snr_db = snr

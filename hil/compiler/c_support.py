@@ -137,33 +137,37 @@ typedef struct {
     hil_dims expand_filter_dims;
     hil_dims depthwise_filter_dims;
     hil_dims project_filter_dims;
-    const int8_t *expand_filter;
+    const void *expand_filter;      /* int8, or int16 (weight_bits) */
     const int32_t *expand_bias;
     const int8_t *expand_shift;     /* the layers' out_shift arrays: one shift per output channel */
     const int8_t *depthwise_filter;
     const int32_t *depthwise_bias;
     const int8_t *depthwise_shift;
-    const int8_t *project_filter;
+    const void *project_filter;
     const int32_t *project_bias;
     const int8_t *project_shift;
     int32_t residual;  /* 0: none; 1: add(x, project); 2: add(project, x): the add's operand order */
     hil_add_a16_params add; /* its widths: the operands' and the block output's (all int8 runs add_s8) */
     int32_t bits[4];   /* widths (8 or 16) of the input, expanded, depthwise and projected rows */
+    int32_t weight_bits[2]; /* the expansion's and the projection's weights: 8, or 16 (conv2d_a16_w16) */
 } gen_mbconv;
 
-/* One stage of a block: its int8 kernel when both its rows are int8, else conv2d_a16 or depthwise_conv2d_a16 at
- * their widths (the bit-width search widened them). */
+/* One stage of a block: its int8 kernel when its rows and weights are int8, else conv2d_a16_w16 (int16 weights),
+ * conv2d_a16 or depthwise_conv2d_a16 at their widths (the bit-width search widened them). */
 static hil_kernel_status gen_mbconv_stage(int32_t depthwise, const hil_conv_params *p, int32_t in_bits,
-                                          int32_t out_bits, const int8_t *shift, const hil_dims *x_dims,
-                                          const int8_t *x, const hil_dims *f_dims, const int8_t *f,
-                                          const int32_t *bias, const hil_dims *y_dims, int8_t *y)
+                                          int32_t out_bits, int32_t weight_bits, const int8_t *shift,
+                                          const hil_dims *x_dims, const int8_t *x, const hil_dims *f_dims,
+                                          const void *f, const int32_t *bias, const hil_dims *y_dims, int8_t *y)
 {
-    if (in_bits == 8 && out_bits == 8) {
+    if (in_bits == 8 && out_bits == 8 && weight_bits == 8) {
         return depthwise ? depthwise_conv2d_s8(p, shift, x_dims, x, f_dims, f, bias, y_dims, y)
                          : pointwise_conv2d_s8(p, shift, x_dims, x, f_dims, f, bias, y_dims, y);
     }
     const hil_conv_a16_params wide = {p->stride_h, p->stride_w, p->pad_h,   p->pad_w,
                                       p->act_min,  p->act_max,  in_bits, out_bits};
+    if (weight_bits == 16) {
+        return conv2d_a16_w16(&wide, shift, x_dims, x, f_dims, f, bias, y_dims, y);
+    }
     return depthwise ? depthwise_conv2d_a16(&wide, shift, x_dims, x, f_dims, f, bias, y_dims, y)
                      : conv2d_a16(&wide, shift, x_dims, x, f_dims, f, bias, y_dims, y);
 }
@@ -204,10 +208,10 @@ static hil_kernel_status gen_mbconv_rows_s8(const gen_mbconv *b, gen_row_source 
             if (x == NULL) {
                 return HIL_KERNEL_ARG_ERROR;
             }
+            int8_t *hidden = rows + (next - first) * row_hidden;
             const hil_kernel_status s =
-                gen_mbconv_stage(0, &b->expand, b->bits[0], b->bits[1], b->expand_shift, &x_row, x,
-                                 &b->expand_filter_dims, b->expand_filter, b->expand_bias, &hidden_row,
-                                 rows + (next - first) * row_hidden);
+                gen_mbconv_stage(0, &b->expand, b->bits[0], b->bits[1], b->weight_bits[0], b->expand_shift, &x_row, x,
+                                 &b->expand_filter_dims, b->expand_filter, b->expand_bias, &hidden_row, hidden);
             if (s != HIL_KERNEL_OK) {
                 return s;
             }
@@ -215,14 +219,14 @@ static hil_kernel_status gen_mbconv_rows_s8(const gen_mbconv *b, gen_row_source 
         hil_conv_params dw = b->depthwise;
         dw.pad_h = lo - top;
         const hil_dims window = {1, hi - lo, w, ch};
-        hil_kernel_status s = gen_mbconv_stage(1, &dw, b->bits[1], b->bits[2], b->depthwise_shift, &window, rows,
-                                               &b->depthwise_filter_dims, b->depthwise_filter, b->depthwise_bias,
-                                               &dw_dims, dw_row);
+        hil_kernel_status s = gen_mbconv_stage(1, &dw, b->bits[1], b->bits[2], 8, b->depthwise_shift, &window,
+                                               rows, &b->depthwise_filter_dims, b->depthwise_filter,
+                                               b->depthwise_bias, &dw_dims, dw_row);
         int8_t *out = y + oy * row_out;
         if (s == HIL_KERNEL_OK) {
-            s = gen_mbconv_stage(0, &b->project, b->bits[2], b->bits[3], b->project_shift, &dw_dims, dw_row,
-                                 &b->project_filter_dims, b->project_filter, b->project_bias, &y_row,
-                                 b->residual ? project_row : out);
+            s = gen_mbconv_stage(0, &b->project, b->bits[2], b->bits[3], b->weight_bits[1], b->project_shift,
+                                 &dw_dims, dw_row, &b->project_filter_dims, b->project_filter, b->project_bias,
+                                 &y_row, b->residual ? project_row : out);
         }
         if (s == HIL_KERNEL_OK && b->residual) {
             const int8_t *x = source(state, oy);

@@ -226,7 +226,7 @@ class _Emitter:
         return f"        static const {C_STRUCTS[type(node.params)]} params = {c_initializer(node.params)};\n"
 
     def weighted_layer(self, i: int, node: QNode) -> str:
-        """grouped_conv2d_s8, conv2d_a16 and fully_connected_s8/_a16: a convolution's argument list (the _a16
+        """grouped_conv2d_s8, conv2d_a16(_w16) and fully_connected_s8/_a16: a convolution's argument list (the _a16
         kernels take void pointers, so the int8 pointer of an int16 tensor passes unchanged)."""
         f = self.filter_array(f"l{i}_filter", node)
         b = self.array(f"l{i}_bias", node.arrays["bias"])
@@ -300,6 +300,7 @@ class _Emitter:
             "fully_connected_s8": self.weighted_layer,
             "fully_connected_a16": self.weighted_layer,
             "conv2d_a16": self.weighted_layer,
+            "conv2d_a16_w16": self.weighted_layer,
             "depthwise_conv2d_a16": self.weighted_layer,
             "maxpool_s8": self.pool,
             "avgpool_s8": self.pool,
@@ -383,6 +384,7 @@ class _Emitter:
             str(residual),
             add,
             "{" + ", ".join(str(8 * self.element_bytes(t)) for t in (x, *(n.output for n in stages))) + "}",
+            "{" + ", ".join(str(8 * stages[k].arrays["filter"].itemsize) for k in (0, 2)) + "}",
         ]
         return ",\n            ".join(fields)
 

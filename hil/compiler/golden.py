@@ -22,7 +22,7 @@ from hil.kernels_ref import (
     rnnpool_layer_s8,
     softmax_s8,
 )
-from hil.kernels_ref.conv_a16 import conv2d_a16, depthwise_conv2d_a16
+from hil.kernels_ref.conv_a16 import conv2d_a16, conv2d_a16_w16, depthwise_conv2d_a16
 from hil.kernels_ref.conv_w16 import conv2d_s8_w16
 from hil.kernels_ref.fc_a16 import fully_connected_a16
 from hil.kernels_ref.rnnpool_offset import rnnpool_offset_layer_s8
@@ -41,6 +41,9 @@ LAYER_KERNELS = {
         n.params, n.arrays["out_shift"], x, n.arrays["filter"], n.arrays["bias"]
     ),
     "conv2d_a16": lambda n, x: conv2d_a16(
+        n.params, n.arrays["out_shift"], x, n.arrays["filter"], n.arrays["bias"], n.attrs["output_hw"]
+    ),
+    "conv2d_a16_w16": lambda n, x: conv2d_a16_w16(
         n.params, n.arrays["out_shift"], x, n.arrays["filter"], n.arrays["bias"], n.attrs["output_hw"]
     ),
     "depthwise_conv2d_a16": lambda n, x: depthwise_conv2d_a16(

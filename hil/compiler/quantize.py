@@ -49,6 +49,33 @@ SOFTMAX_MIN_EXPONENT = -14  # softmax_s8's largest out_frac_bits
 INT16_HEADROOM_BITS = 1
 
 
+# A layer's weights, as the bit-width search and quantize's widths name them: a width of 16 under this name gives the
+# layer int16 weights (conv2d_a16_w16). IR tensors are named otherwise (t<n>, the model's inputs).
+WEIGHT_SUFFIX = ".weight"
+
+
+def weight_name(layer: str) -> str:
+    """The widths key of layer's weights (PyTorch's name for them: mob.0.conv.0.0.weight)."""
+    return layer + WEIGHT_SUFFIX
+
+
+def weight_layer(graph: Graph, name: str) -> Node | None:
+    """The layer whose weights name is (weight_name), or None when name is not one (a tensor's)."""
+    if name in graph.tensors or not name.endswith(WEIGHT_SUFFIX):
+        return None
+    layer = name[: -len(WEIGHT_SUFFIX)]
+    return next((n for n in graph.nodes if n.name == layer), None)
+
+
+def can_widen_weights(node: Node, graph: Graph) -> bool:
+    """Whether node may have int16 weights (conv2d_a16_w16): a 1x1 convolution (an MBConv's expansion or projection,
+    which the fused MBConv runs at any widths) with int8 weights otherwise (not the stem: weight_bits)."""
+    if node.op != "conv2d" or node.params["weight"].shape[2:] != (1, 1):
+        return False
+    plain = node.attrs["groups"] == 1 and node.attrs.get("dilation", (1, 1)) == (1, 1)
+    return plain and weight_bits(node, graph) == 8
+
+
 def exponent_at_width(int8_exponent: int, bits: int) -> int:
     """The exponent of a tensor at bits (8 or 16) whose int8 exponent is int8_exponent: int16 is 8 bits finer less
     INT16_HEADROOM_BITS."""
@@ -243,16 +270,18 @@ def _pad_value(node: Node, e_in: int, bits: int) -> int:
 
 
 def _conv(node: Node, graph: Graph, e: dict[str, int], widths: dict[str, int], mean: np.ndarray | None) -> QNode:
-    """The convolution kernel for the node's shape and widths: conv2d_a16 or depthwise_conv2d_a16 (int8 weights)
-    when an activation is int16, else by shape."""
+    """The convolution kernel for the node's shape and widths: conv2d_a16_w16 where its weights are int16
+    (widths[weight_name]), conv2d_a16 or depthwise_conv2d_a16 (int8 weights) when an activation is int16, else by
+    shape."""
     weight = node.params["weight"]
     cout, cin_g, kh, kw = weight.shape
     _, oh, ow, _ = graph.tensors[node.output].shape
     cin = graph.tensors[node.inputs[0]].shape[3]
     e_in, e_out = e[node.inputs[0]], e[node.output]
     in_bits, out_bits = widths.get(node.inputs[0], 8), widths.get(node.output, 8)
-    wide = (in_bits, out_bits) != (8, 8)
-    bits = 8 if wide else weight_bits(node, graph)
+    int16_weights = widths.get(weight_name(node.name), 8) == 16
+    wide = (in_bits, out_bits) != (8, 8) or int16_weights
+    bits = 16 if int16_weights else 8 if wide else weight_bits(node, graph)
     # choose_exponents made e_out >= e_in + every e_w, so no shift is negative. A channel whose weights are so small
     # that its shift would pass the kernels' 31 gets the finest exponent within it: at shift 31 its products sum to
     # at most fan-in / 2^17 output steps (int8 weights; fan-in / 2^9 for int16), so the bits it gives up lie below
@@ -260,7 +289,7 @@ def _conv(node: Node, graph: Graph, e: dict[str, int], widths: dict[str, int], m
     e_w = np.maximum(_weight_exponents(node, e_in, bits), e_out - e_in - MAX_SHIFT)
     act_min, act_max = _activation(node, e_out)
     (sh, sw), (ph, pw), groups = node.attrs["stride"], node.attrs["padding"], node.attrs["groups"]
-    params = ConvParams(sh, sw, ph, pw, act_min, act_max, _pad_value(node, e_in, bits))
+    params = ConvParams(sh, sw, ph, pw, act_min, act_max, _pad_value(node, e_in, 8 if wide else bits))
     bias = corrected_bias(node, graph, e_w, bits, e_in, mean)
     arrays = {"bias": _quantize(bias, e_in + e_w, 32), "out_shift": (e_out - e_in - e_w).astype(np.int8)}
     ohwi = weight.transpose(0, 2, 3, 1)
@@ -271,8 +300,8 @@ def _conv(node: Node, graph: Graph, e: dict[str, int], widths: dict[str, int], m
             arrays["filter"] = _quantize(weight[:, 0].transpose(1, 2, 0)[None], e_w, 8)  # [1, kh, kw, C]
             kernel = "depthwise_conv2d_a16"
         else:
-            arrays["filter"] = _quantize(ohwi, e_w[:, None, None, None], 8)
-            kernel = "conv2d_a16"
+            arrays["filter"] = _quantize(ohwi, e_w[:, None, None, None], bits)
+            kernel = "conv2d_a16_w16" if int16_weights else "conv2d_a16"
     elif bits == 16:
         arrays["filter"] = _quantize(ohwi, e_w[:, None, None, None], 16)
         kernel = "conv2d_s8_w16"
@@ -386,8 +415,8 @@ def _linear(node: Node, graph: Graph, e: dict[str, int], widths: dict[str, int],
 
 
 # The layers with a kernel for int16 activations on either side (the bit-width search may widen only tensors that
-# these produce and read): Linear (fully_connected_a16), the plain convolution with int8 weights (conv2d_a16), the
-# depthwise one (depthwise_conv2d_a16) and the residual add (add_a16).
+# these produce and read): Linear (fully_connected_a16), the plain convolution with int8 weights (conv2d_a16; with
+# int16 ones, conv2d_a16_w16), the depthwise one (depthwise_conv2d_a16) and the residual add (add_a16).
 WIDE_OPS = ("linear", "conv2d (groups 1 or depthwise, no dilation, int8 weights)", "add")
 # Layers that write either width but read int8 only: RNNPool (rnnpool_layer_s8's out_bits; its input is int8).
 WIDE_OUTPUT_OPS = ("rnnpool",)
@@ -410,7 +439,10 @@ def has_wide_kernel(node: Node, graph: Graph) -> bool:
 def can_widen(graph: Graph, tensor: str) -> bool:
     """Whether tensor can be int16: produced (unless it is a model input) by WIDE_OPS, WIDE_OUTPUT_OPS or
     WIDE_DATA_MOVES, read by WIDE_OPS or WIDE_DATA_MOVES, and read by something unless it is a model output (a
-    detector's scores: the link sends any width)."""
+    detector's scores: the link sends any width). A layer's weights (weight_name): can_widen_weights."""
+    layer = weight_layer(graph, tensor)
+    if layer is not None:
+        return can_widen_weights(layer, graph)
     producer = graph.producer(tensor)
     readers = graph.consumers(tensor)
     if (producer is None) != (tensor in graph.inputs):
@@ -493,15 +525,17 @@ def quantize(
     means: dict[str, np.ndarray] | None = None,
 ) -> QGraph:
     """The quantised graph of an optimised IR, given max |x| per tensor from calibrate.profile; widths names the
-    tensors that are int16 (16), each one can_widen allows; means (calibrate.channel_means), the per-channel means
-    that convolution and linear biases are corrected with (corrected_bias)."""
+    tensors (and layers' weights: weight_name) that are int16 (16), each one can_widen allows; means
+    (calibrate.channel_means), the per-channel means that convolution and linear biases are corrected with
+    (corrected_bias)."""
     means = means or {}
     widths = widths or {}
     refused = [t for t, bits in widths.items() if bits != 8 and not (bits == 16 and can_widen(graph, t))]
     if refused:
         raise CompileError(
             f"no int16 kernels for tensors {refused}: only {', '.join(WIDE_OPS)} and the data moves "
-            f"{', '.join(WIDE_DATA_MOVES)} take int16 activations ({', '.join(WIDE_OUTPUT_OPS)} writes them)"
+            f"{', '.join(WIDE_DATA_MOVES)} take int16 activations ({', '.join(WIDE_OUTPUT_OPS)} writes them), and "
+            f"only a 1x1 convolution's weights (<layer>{WEIGHT_SUFFIX}) may be int16"
         )
     _check_data_move_widths(graph, widths)
     e = choose_exponents(graph, ranges, widths)

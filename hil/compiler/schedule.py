@@ -50,11 +50,11 @@ def _sole_consumer(graph: QGraph, tensor: str) -> QNode | None:
 
 
 def _pointwise(graph: QGraph, node: QNode) -> bool:
-    """A 1x1 convolution: pointwise_conv2d_s8, or conv2d_a16 where the bit-width search widened its input or
-    output."""
+    """A 1x1 convolution: pointwise_conv2d_s8, or conv2d_a16(_w16) where the bit-width search widened its input,
+    output or weights."""
     if node.kernel == "pointwise_conv2d_s8":
         return True
-    if node.kernel != "conv2d_a16":
+    if node.kernel not in ("conv2d_a16", "conv2d_a16_w16"):
         return False
     p, (_, kh, kw, _) = node.params, node.arrays["filter"].shape
     shapes = graph.tensors[node.inputs[0]].shape, graph.tensors[node.output].shape

@@ -31,6 +31,10 @@ builds):
   estimated).
 - add (2026-12-06): add_a16 takes 18 instructions per element at any widths, add_s8 17.5 (python -m
   hil.kernels_ref.bench_ipm --only add add_a16_8_16_8 add_a16_8_8_16 add_a16_16_16_16).
+- int16 weights (2026-12-06): conv2d_a16_w16 on the first MBConv expansion's shape (1x1 64 -> 128) takes 2.83
+  instructions per MAC reading an int16 input, 4.97 an int8 one, where pointwise_conv2d_s8 takes 1.91 (python -m
+  hil.kernels_ref.bench_ipm --only pointwise expand_w16 expand_w16_8): 0.92 and 3.06 per MAC more, output widths
+  and requantisation included, in place of the conv2d terms above.
 Data moves copy twice the bytes at int16 (a few thousand instructions on the face models) and RNNPool's int16 store
 costs what its int8 one did, so neither is counted; nor is a layer without an int16 kernel (a search told to weigh
 widths the kernels lack). tests/compiler/test_width_cost.py holds the estimate to what QEMU counts on models that
@@ -46,7 +50,7 @@ import numpy as np
 
 from hil.compiler.ir import Graph, Node
 from hil.compiler.qgraph import QGraph
-from hil.compiler.quantize import has_wide_kernel
+from hil.compiler.quantize import has_wide_kernel, weight_name
 from hil.kernels_ref.conv_a16 import conv_a16_filter_paired
 
 
@@ -72,6 +76,8 @@ RATES = {
     "linear": Int16Rate(98, 3.6),
     "add": Int16Rate(0.5, 0.0),
 }
+# conv2d_a16_w16 over the int8 kernel, per MAC, by the input's width
+INT16_WEIGHT_RATES = {16: 0.92, 8: 3.06}
 # HIL_A16_NARROW_S16_MAX_N in firmware/kernels/hil_kernels.h: an int16 window of more values (taps times input
 # channels) requantises in 64 bits
 NARROW_S16_MAX_N = 256
@@ -83,11 +89,14 @@ def _operator(node: Node) -> str:
 
 
 def extra_instructions(graph: Graph, qgraph: QGraph, wide: Collection[str]) -> int:
-    """Instructions per inference the tensors in wide at int16 add to the all-int8 model (qgraph: quantize's one
-    QNode per IR node of graph, in order)."""
+    """Instructions per inference the tensors (and layers' weights: quantize.weight_name) in wide at int16 add to the
+    all-int8 model (qgraph: quantize's one QNode per IR node of graph, in order)."""
     total = 0.0
     for node, qnode in zip(graph.nodes, qgraph.nodes, strict=True):
         wide_input = any(t in wide for t in node.inputs)
+        if weight_name(node.name) in wide:
+            total += INT16_WEIGHT_RATES[16 if wide_input else 8] * qnode.macs
+            continue
         if not has_wide_kernel(node, graph) or not (wide_input or node.output in wide):
             continue
         rate = RATES[_operator(node)]

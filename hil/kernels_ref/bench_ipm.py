@@ -87,8 +87,9 @@ def bench_cases(rng: np.random.Generator) -> dict[str, KernelCase]:
         "add_a16_8_16_8": add_a16_case(rng, 30, 40, 32, 8, 16, 8),
         "add_a16_8_8_16": add_a16_case(rng, 30, 40, 32, 8, 8, 16),
         "add_a16_16_16_16": add_a16_case(rng, 20, 40, 32, 16, 16, 16),
-        # the first MBConv's expansion with int16 weights, reading RNNPool's int16 output (conv2d_a16_w16)
+        # an MBConv expansion with int16 weights (conv2d_a16_w16) reading RNNPool's int16 output, or an int8 map
         "expand_w16": conv_a16_w16_case(rng, 5, 40, 64, 128, 1, 16, 16),
+        "expand_w16_8": conv_a16_w16_case(rng, 5, 40, 64, 128, 1, 8, 8),
     }
 
 

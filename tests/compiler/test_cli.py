@@ -7,7 +7,14 @@ import json
 from hil.catalog import CATALOG
 from hil.cli import main
 
-CONV_KERNELS = ("conv2d_s8", "conv2d_s8_w16", "conv2d_a16", "depthwise_conv2d_s8", "pointwise_conv2d_s8")
+CONV_KERNELS = (
+    "conv2d_s8",
+    "conv2d_s8_w16",
+    "conv2d_a16",
+    "conv2d_a16_w16",
+    "depthwise_conv2d_s8",
+    "pointwise_conv2d_s8",
+)
 
 
 def test_compile_command_json(tmp_path, capsys) -> None:
