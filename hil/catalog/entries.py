@@ -124,10 +124,10 @@ CATALOG: dict[str, ModelSpec] = {
             "m4",
             160,
             96,
-            252_591_520,
+            252_599_560,
             "RNNPool_Face_M4: the article's sparse face detector (56 K parameters)",
         ),
-        _face("rnnpool_face_qvga", "qvga", 450, 128, 483_292_640, "RNNPool_Face_QVGA_Monochrome (339 K parameters)"),
+        _face("rnnpool_face_qvga", "qvga", 450, 128, 483_320_560, "RNNPool_Face_QVGA_Monochrome (339 K parameters)"),
         _handwritten(conv_test_model, lambda inputs: [conv_test_model.reference(inputs[0])]),
         _handwritten(null_model, lambda inputs: [np.asarray(inputs[0]).copy()]),
     )
