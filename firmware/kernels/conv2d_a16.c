@@ -14,7 +14,6 @@
  */
 #include "hil_kernels.h"
 
-#define CONV2D_A16_MAX_FAN_IN 65536
 #define DOT_S16_MAX_N 512 /* a tap of fewer int16 channels sums exactly in int32 (hil_nn_dot_s16_s8) */
 
 static void store_a16(const hil_conv_a16_params *params, int64_t acc, int8_t shift, void *output, int32_t i)
@@ -159,19 +158,12 @@ hil_kernel_status conv2d_a16(const hil_conv_a16_params *params, const int8_t *ou
                              const void *input, const hil_dims *filter_dims, const int8_t *filter,
                              const int32_t *bias, const hil_dims *output_dims, void *output)
 {
-    if (!params || !out_shift || !input_dims || !input || !filter_dims || !filter || !output_dims || !output ||
-        !hil_a16_width_valid(params->in_bits) || !hil_a16_width_valid(params->out_bits)) {
+    if (!hil_conv_a16_args_valid(params, out_shift, input_dims, input, filter_dims, filter, output_dims, output)) {
         return HIL_KERNEL_ARG_ERROR;
     }
     const int32_t in_h = input_dims->h, in_w = input_dims->w, in_c = input_dims->c;
     const int32_t k_h = filter_dims->h, k_w = filter_dims->w;
     const int32_t out_h = output_dims->h, out_w = output_dims->w, out_c = output_dims->c;
-    if (filter_dims->c != in_c || filter_dims->n != out_c || params->stride_h < 1 || params->stride_w < 1 ||
-        input_dims->n != output_dims->n || k_h < 1 || k_w < 1 || k_h * k_w * in_c > CONV2D_A16_MAX_FAN_IN ||
-        !hil_a16_clamp_valid(params->act_min, params->act_max, params->out_bits) ||
-        !hil_nn_shifts_valid(out_shift, out_c)) {
-        return HIL_KERNEL_ARG_ERROR;
-    }
     const int32_t narrow = (params->in_bits == 8 || k_h * k_w * in_c <= HIL_A16_NARROW_S16_MAX_N) &&
                            hil_a16_biases_narrow(bias, out_c);
     const int32_t paired = filter_paired(params, in_c);

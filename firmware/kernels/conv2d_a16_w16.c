@@ -11,7 +11,6 @@
  */
 #include "hil_kernels.h"
 
-#define CONV2D_A16_W16_MAX_FAN_IN 65536
 
 /* acc0 and acc1 plus the dot products of n int16 values x with the int16 filters f0 and f1. Not inlined: inside the
  * kernel's loops its four accumulator registers spill to the stack (4 instructions per pair of MACs where alone it
@@ -72,19 +71,12 @@ hil_kernel_status conv2d_a16_w16(const hil_conv_a16_params *params, const int8_t
                                  const hil_dims *input_dims, const void *input, const hil_dims *filter_dims,
                                  const int16_t *filter, const int32_t *bias, const hil_dims *output_dims, void *output)
 {
-    if (!params || !out_shift || !input_dims || !input || !filter_dims || !filter || !output_dims || !output ||
-        !hil_a16_width_valid(params->in_bits) || !hil_a16_width_valid(params->out_bits)) {
+    if (!hil_conv_a16_args_valid(params, out_shift, input_dims, input, filter_dims, filter, output_dims, output)) {
         return HIL_KERNEL_ARG_ERROR;
     }
     const int32_t in_h = input_dims->h, in_w = input_dims->w, in_c = input_dims->c;
     const int32_t k_h = filter_dims->h, k_w = filter_dims->w;
     const int32_t out_h = output_dims->h, out_w = output_dims->w, out_c = output_dims->c;
-    if (filter_dims->c != in_c || filter_dims->n != out_c || params->stride_h < 1 || params->stride_w < 1 ||
-        input_dims->n != output_dims->n || k_h < 1 || k_w < 1 || k_h * k_w * in_c > CONV2D_A16_W16_MAX_FAN_IN ||
-        !hil_a16_clamp_valid(params->act_min, params->act_max, params->out_bits) ||
-        !hil_nn_shifts_valid(out_shift, out_c)) {
-        return HIL_KERNEL_ARG_ERROR;
-    }
     if (params->in_bits == 16 && k_h == 1 && k_w == 1 && params->stride_h == 1 && params->stride_w == 1 &&
         params->pad_h == 0 && params->pad_w == 0 && in_h == out_h && in_w == out_w) {
         pointwise_s16(params, out_shift, (const int16_t *)input, input_dims->n * in_h * in_w, in_c, filter, bias,

@@ -710,6 +710,25 @@ typedef struct {
     int32_t out_bits;
 } hil_conv_a16_params;
 
+/* 1 when conv2d_a16's or conv2d_a16_w16's arguments are whole and agree: every pointer set, widths of 8 or 16, the
+ * filter's channels and count matching the maps', strides of at least 1, a fan-in (kh * kw * I) of at most 65536
+ * (their 64-bit sums' bound), the clamp within the output's range and each output channel's shift in 0..31. */
+static inline int hil_conv_a16_args_valid(const hil_conv_a16_params *params, const int8_t *out_shift,
+                                          const hil_dims *input_dims, const void *input, const hil_dims *filter_dims,
+                                          const void *filter, const hil_dims *output_dims, const void *output)
+{
+    if (!params || !out_shift || !input_dims || !input || !filter_dims || !filter || !output_dims || !output ||
+        !hil_a16_width_valid(params->in_bits) || !hil_a16_width_valid(params->out_bits)) {
+        return 0;
+    }
+    const int32_t k_h = filter_dims->h, k_w = filter_dims->w;
+    return filter_dims->c == input_dims->c && filter_dims->n == output_dims->c && params->stride_h >= 1 &&
+           params->stride_w >= 1 && input_dims->n == output_dims->n && k_h >= 1 && k_w >= 1 &&
+           k_h * k_w * input_dims->c <= 65536 &&
+           hil_a16_clamp_valid(params->act_min, params->act_max, params->out_bits) &&
+           hil_nn_shifts_valid(out_shift, output_dims->c);
+}
+
 /* conv2d_s8 (same formula and layouts) with int8 or int16 activations on either side, int8 weights; the clamp
  * within the output's range. Sums are 64-bit (an int16 input's products reach 2^22), exact for
  * kh * kw * I <= 65536 and any bias. The filter is OHWI, except that for an int16 input with I a multiple of 4 each
