@@ -4,13 +4,14 @@
  * first MBConv expansion multiplies RNNPool's centred output by BatchNorm gains of ~100: hil/compiler/bit_widths.py
  * may choose its weights' width). Products reach 2^30, so the sums are 64-bit, exact for any fan-in up to 65536 and
  * any bias. An int16 input sums each tap's channels in pairs with SMLALD (two 16x16 products into 64 bits), two
- * output channels at a time so that each input word is loaded once for both; a 1x1 convolution of an int16 input
- * (the expansion) skips the tap loops: 2.8 instructions per MAC (python -m hil.kernels_ref.bench_ipm --only
- * expand_w16; pointwise_conv2d_s8 takes 1.9 on that shape, --only pointwise). Two pixels at a time would load each
- * filter word once for both, but their eight accumulator registers spill.
+ * output channels at a time so that each input word is loaded once for both; a 1x1 convolution (an expansion or a
+ * projection) skips the tap loops. On the first MBConv expansion's shape: 2.87 instructions per MAC reading int16,
+ * 4.48 reading int8 (python -m hil.kernels_ref.bench_ipm --only expand_w16 expand_w16_8; pointwise_conv2d_s8 takes
+ * 1.91, --only pointwise). Two pixels at a time would load each filter word once for both, but their eight
+ * accumulator registers spill; an int8 input's SXTB16 pairs (0,2 and 1,3) would need the filter's pairs regrouped,
+ * which GCC does with four instructions where PKHBT/PKHTB take two, and measured slower than one product at a time.
  */
 #include "hil_kernels.h"
-
 
 /* acc0 and acc1 plus the dot products of n int16 values x with the int16 filters f0 and f1. Not inlined: inside the
  * kernel's loops its four accumulator registers spill to the stack (4 instructions per pair of MACs where alone it
@@ -35,9 +36,9 @@ static void __attribute__((noinline)) dot_1x2_s16(const int16_t *x, const int16_
     *acc1 = a1;
 }
 
-/* The same for n int8 values. */
-static inline void dot_1x2_s8(const int8_t *x, const int16_t *f0, const int16_t *f1, int32_t n, int64_t *acc0,
-                              int64_t *acc1)
+/* The same for n int8 values. Not inlined, for the same reason. */
+static void __attribute__((noinline)) dot_1x2_s8(const int8_t *x, const int16_t *f0, const int16_t *f1, int32_t n,
+                                                 int64_t *acc0, int64_t *acc1)
 {
     int64_t a0 = *acc0, a1 = *acc1;
     for (int32_t i = 0; i < n; ++i) {
@@ -48,17 +49,22 @@ static inline void dot_1x2_s8(const int8_t *x, const int16_t *f0, const int16_t 
     *acc1 = a1;
 }
 
-/* A 1x1, stride-1, unpadded convolution (an MBConv's expansion or projection) of n pixels of an int16 input. */
-static void pointwise_s16(const hil_conv_a16_params *params, const int8_t *out_shift, const int16_t *x, int32_t n,
-                          int32_t in_c, const int16_t *filter, const int32_t *bias, int32_t out_c, void *output)
+/* A 1x1, stride-1, unpadded convolution (an MBConv's expansion or projection) of n pixels. */
+static void pointwise(const hil_conv_a16_params *params, const int8_t *out_shift, const void *x, int32_t n,
+                      int32_t in_c, const int16_t *filter, const int32_t *bias, int32_t out_c, void *output)
 {
     const int32_t lo = params->act_min, hi = params->act_max, bits = params->out_bits;
-    for (int32_t p = 0; p < n; ++p, x += in_c) {
+    for (int32_t p = 0; p < n; ++p) {
         const int32_t out = p * out_c;
         for (int32_t oc = 0; oc < out_c; oc += 2) {
             const int32_t oc1 = oc + 1 < out_c ? oc + 1 : oc;
             int64_t acc0 = bias ? bias[oc] : 0, acc1 = bias ? bias[oc1] : 0;
-            dot_1x2_s16(x, filter + oc * in_c, filter + oc1 * in_c, in_c, &acc0, &acc1);
+            const int16_t *f0 = filter + oc * in_c, *f1 = filter + oc1 * in_c;
+            if (params->in_bits == 16) {
+                dot_1x2_s16((const int16_t *)x + p * in_c, f0, f1, in_c, &acc0, &acc1);
+            } else {
+                dot_1x2_s8((const int8_t *)x + p * in_c, f0, f1, in_c, &acc0, &acc1);
+            }
             hil_a16_requantize64(output, out + oc, acc0, out_shift[oc], lo, hi, bits);
             if (oc1 != oc) {
                 hil_a16_requantize64(output, out + oc1, acc1, out_shift[oc1], lo, hi, bits);
@@ -77,10 +83,9 @@ hil_kernel_status conv2d_a16_w16(const hil_conv_a16_params *params, const int8_t
     const int32_t in_h = input_dims->h, in_w = input_dims->w, in_c = input_dims->c;
     const int32_t k_h = filter_dims->h, k_w = filter_dims->w;
     const int32_t out_h = output_dims->h, out_w = output_dims->w, out_c = output_dims->c;
-    if (params->in_bits == 16 && k_h == 1 && k_w == 1 && params->stride_h == 1 && params->stride_w == 1 &&
-        params->pad_h == 0 && params->pad_w == 0 && in_h == out_h && in_w == out_w) {
-        pointwise_s16(params, out_shift, (const int16_t *)input, input_dims->n * in_h * in_w, in_c, filter, bias,
-                      out_c, output);
+    if (k_h == 1 && k_w == 1 && params->stride_h == 1 && params->stride_w == 1 && params->pad_h == 0 &&
+        params->pad_w == 0 && in_h == out_h && in_w == out_w) {
+        pointwise(params, out_shift, input, input_dims->n * in_h * in_w, in_c, filter, bias, out_c, output);
         return HIL_KERNEL_OK;
     }
     const int32_t taps = k_h * k_w * in_c;
