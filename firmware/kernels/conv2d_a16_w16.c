@@ -1,17 +1,24 @@
 /*
  * conv2d_a16 with int16 weights: a convolution whose input and output activations are each int8 or int16 and whose
- * weights are int16 (OHWI, in order), for a layer whose int8 weights cap the model's output SNR (the face models'
- * first MBConv expansion multiplies RNNPool's centred output by BatchNorm gains of ~100: hil/compiler/bit_widths.py
- * may choose its weights' width). Products reach 2^30, so the sums are 64-bit, exact for any fan-in up to 65536 and
- * any bias. An int16 input sums each tap's channels in pairs with SMLALD (two 16x16 products into 64 bits), two
- * output channels at a time so that each input word is loaded once for both; a 1x1 convolution (an expansion or a
- * projection) skips the tap loops. On the first MBConv expansion's shape: 2.87 instructions per MAC reading int16,
- * 4.48 reading int8 (python -m hil.kernels_ref.bench_ipm --only expand_w16 expand_w16_8; pointwise_conv2d_s8 takes
- * 1.91, --only pointwise). Two pixels at a time would load each filter word once for both, but their eight
- * accumulator registers spill; an int8 input's SXTB16 pairs (0,2 and 1,3) would need the filter's pairs regrouped,
- * which GCC does with four instructions where PKHBT/PKHTB take two, and measured slower than one product at a time.
+ * weights are int16, for a layer whose int8 weights cap the model's output SNR (the face models' first MBConv
+ * expansion multiplies RNNPool's centred output by BatchNorm gains of ~100: hil/compiler/bit_widths.py may choose its
+ * weights' width). Products reach 2^30, so the sums are 64-bit, exact for any fan-in up to 65536 and any bias. An
+ * int16 input sums each tap's channels in pairs with SMLALD (two 16x16 products into 64 bits); an int8 input whose
+ * channels come in 4s reads a paired filter (dot_1x2_s8) with SMLAD. Both go two output channels at a time, so each
+ * input word is loaded once for both, and a 1x1 convolution (an expansion or a projection) skips the tap loops. On
+ * the first MBConv expansion's shape: 2.88 instructions per MAC reading int16, 2.76 reading int8 (python -m
+ * hil.kernels_ref.bench_ipm --only expand_w16 expand_w16_8; pointwise_conv2d_s8 takes 1.91, --only pointwise). Two
+ * pixels at a time would load each filter word once for both, but their eight accumulator registers spill.
  */
 #include "hil_kernels.h"
+
+#define DOT_S8_MAX_N 512 /* an int8 tap of fewer channels sums exactly in int32 (products of at most 2^22) */
+
+/* Where channel i's weight lies in a paired filter (each 4 stored 0, 2, 1, 3). */
+static inline int32_t paired_index(int32_t i)
+{
+    return (i & ~3) | ((i & 1) << 1) | ((i >> 1) & 1);
+}
 
 /* acc0 and acc1 plus the dot products of n int16 values x with the int16 filters f0 and f1. Not inlined: inside the
  * kernel's loops its four accumulator registers spill to the stack (4 instructions per pair of MACs where alone it
@@ -36,14 +43,34 @@ static void __attribute__((noinline)) dot_1x2_s16(const int16_t *x, const int16_
     *acc1 = a1;
 }
 
-/* The same for n int8 values. Not inlined, for the same reason. */
+/* The same for n int8 values; paired: the filters' channels are stored 0, 2, 1, 3 in every 4 (n a multiple of 4,
+ * conv_a16_w16_device_filter in hil/kernels_ref/conv_a16.py), so SXTB16 of a word of input (channels 0,2 and 1,3)
+ * meets two filter words in its own order and SMLAD takes two products at once. Products of an int8 value and an
+ * int16 weight are at most 2^22, so fewer than 512 of them sum exactly in int32 before joining the 64-bit sums. Not
+ * inlined, for the same reason. */
 static void __attribute__((noinline)) dot_1x2_s8(const int8_t *x, const int16_t *f0, const int16_t *f1, int32_t n,
-                                                 int64_t *acc0, int64_t *acc1)
+                                                 int32_t paired, int64_t *acc0, int64_t *acc1)
 {
+    int32_t i = 0;
+#if defined(__ARM_FEATURE_DSP)
+    if (paired && n < DOT_S8_MAX_N) {
+        int32_t s0 = 0, s1 = 0;
+        for (; i < n; i += 4) {
+            const int32_t w = hil_nn_read32(x + i);
+            const int32_t x02 = __sxtb16(w), x13 = hil_nn_sxtb16_ror8(w);
+            s0 = __smlad(x13, hil_nn_read32(f0 + i + 2), __smlad(x02, hil_nn_read32(f0 + i), s0));
+            s1 = __smlad(x13, hil_nn_read32(f1 + i + 2), __smlad(x02, hil_nn_read32(f1 + i), s1));
+        }
+        *acc0 += s0;
+        *acc1 += s1;
+        return;
+    }
+#endif
     int64_t a0 = *acc0, a1 = *acc1;
-    for (int32_t i = 0; i < n; ++i) {
-        a0 += (int32_t)x[i] * f0[i];
-        a1 += (int32_t)x[i] * f1[i];
+    for (; i < n; ++i) {
+        const int32_t k = paired ? paired_index(i) : i;
+        a0 += (int32_t)x[i] * f0[k];
+        a1 += (int32_t)x[i] * f1[k];
     }
     *acc0 = a0;
     *acc1 = a1;
@@ -63,7 +90,7 @@ static void pointwise(const hil_conv_a16_params *params, const int8_t *out_shift
             if (params->in_bits == 16) {
                 dot_1x2_s16((const int16_t *)x + p * in_c, f0, f1, in_c, &acc0, &acc1);
             } else {
-                dot_1x2_s8((const int8_t *)x + p * in_c, f0, f1, in_c, &acc0, &acc1);
+                dot_1x2_s8((const int8_t *)x + p * in_c, f0, f1, in_c, in_c % 4 == 0, &acc0, &acc1);
             }
             hil_a16_requantize64(output, out + oc, acc0, out_shift[oc], lo, hi, bits);
             if (oc1 != oc) {
@@ -88,7 +115,7 @@ hil_kernel_status conv2d_a16_w16(const hil_conv_a16_params *params, const int8_t
         pointwise(params, out_shift, input, input_dims->n * in_h * in_w, in_c, filter, bias, out_c, output);
         return HIL_KERNEL_OK;
     }
-    const int32_t taps = k_h * k_w * in_c;
+    const int32_t taps = k_h * k_w * in_c, paired = in_c % 4 == 0;
     for (int32_t b = 0; b < input_dims->n; ++b) {
         const int32_t in_base = b * in_h * in_w * in_c;
         const int32_t out_base = b * out_h * out_w * out_c;
@@ -116,7 +143,7 @@ hil_kernel_status conv2d_a16_w16(const hil_conv_a16_params *params, const int8_t
                             if (params->in_bits == 16) {
                                 dot_1x2_s16((const int16_t *)input + px, f0 + tap, f1 + tap, in_c, &acc0, &acc1);
                             } else {
-                                dot_1x2_s8((const int8_t *)input + px, f0 + tap, f1 + tap, in_c, &acc0, &acc1);
+                                dot_1x2_s8((const int8_t *)input + px, f0 + tap, f1 + tap, in_c, paired, &acc0, &acc1);
                             }
                         }
                     }

@@ -737,8 +737,9 @@ hil_kernel_status conv2d_a16(const hil_conv_a16_params *params, const int8_t *ou
                              const void *input, const hil_dims *filter_dims, const int8_t *filter,
                              const int32_t *bias, const hil_dims *output_dims, void *output);
 
-/* conv2d_a16 (same formula, params and widths) with int16 weights, OHWI in order (never paired). Products reach 2^30:
- * sums are 64-bit, exact for kh * kw * I <= 65536 and any bias. */
+/* conv2d_a16 (same formula, params and widths) with int16 weights. Products reach 2^30: sums are 64-bit, exact for
+ * kh * kw * I <= 65536 and any bias. The filter is OHWI, except that for an int8 input with I a multiple of 4 each
+ * tap's channels are paired: stored 0, 2, 1, 3 in every 4 (hil/kernels_ref/conv_a16.py, conv_a16_w16_device_filter). */
 hil_kernel_status conv2d_a16_w16(const hil_conv_a16_params *params, const int8_t *out_shift,
                                  const hil_dims *input_dims, const void *input, const hil_dims *filter_dims,
                                  const int16_t *filter, const int32_t *bias, const hil_dims *output_dims, void *output);

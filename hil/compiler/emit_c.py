@@ -16,7 +16,7 @@ from hil.compiler.memory_plan import MemoryPlan, in_place_members
 from hil.compiler.qgraph import QGraph, QNode
 from hil.compiler.schedule import Step, front_stage, pad_rows_below, real_rows
 from hil.errors import CompileError
-from hil.kernels_ref.conv_a16 import conv_a16_device_filter
+from hil.kernels_ref.conv_a16 import conv_a16_device_filter, conv_a16_w16_device_filter
 from hil.kernels_ref.params import C_STRUCTS, ConvA16Params, ConvParams, add_a16_params, c_initializer
 from hil.model_sources import ModelSources, TensorSpec, c_tensor_info, write_if_changed
 
@@ -96,9 +96,11 @@ class _Emitter:
         return np.dtype(self.graph.tensors[tensor].dtype).itemsize
 
     def filter_array(self, name: str, node: QNode) -> str:
-        """node's filter as its kernel reads it (conv2d_a16's: conv_a16_device_filter), as the C array name."""
+        """node's filter as its kernel reads it (conv2d_a16's: conv_a16_device_filter; conv2d_a16_w16's:
+        conv_a16_w16_device_filter), as the C array name."""
         f = node.arrays["filter"]
-        return self.array(name, conv_a16_device_filter(f, node.params.in_bits) if node.kernel == "conv2d_a16" else f)
+        layouts = {"conv2d_a16": conv_a16_device_filter, "conv2d_a16_w16": conv_a16_w16_device_filter}
+        return self.array(name, layouts[node.kernel](f, node.params.in_bits) if node.kernel in layouts else f)
 
     # ---- one function per step kind --------------------------------------------------------------------
 

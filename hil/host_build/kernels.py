@@ -13,7 +13,7 @@ import numpy as np
 
 from hil.errors import HilError
 from hil.host_build.compiler import HostLibrary, build_shared_library
-from hil.kernels_ref.conv_a16 import conv_a16_device_filter
+from hil.kernels_ref.conv_a16 import conv_a16_device_filter, conv_a16_w16_device_filter
 from hil.kernels_ref.nonlinear import TABLE_SIZE
 from hil.kernels_ref.params import (
     C_STRUCTS,
@@ -452,8 +452,10 @@ class HostKernels:
         bias: np.ndarray | None,
         output_hw: tuple[int, int],
     ) -> np.ndarray:
-        """conv2d_a16_w16: conv2d_a16 (widths as there) with an int16 OHWI filter, in order."""
+        """conv2d_a16_w16: conv2d_a16 (widths as there) with an int16 OHWI filter, which goes to the C as
+        conv_a16_w16_device_filter lays it out."""
         shape = (input.shape[0], *output_hw, filter.shape[0])
+        filter = conv_a16_w16_device_filter(np.asarray(filter), params.in_bits) if np.ndim(filter) == 4 else filter
         return self._conv("conv2d_a16_w16", np.int16, params, out_shift, input, filter, bias, shape, *_a16(params))
 
     def depthwise_conv2d_a16(

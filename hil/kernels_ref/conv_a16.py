@@ -66,9 +66,20 @@ def conv_a16_device_filter(filter: np.ndarray, in_bits: int) -> np.ndarray:
     channels are stored 0, 2, 1, 3 in every 4 (paired), so SXTB16 of a filter word gives the halfword pairs 0,1 and
     2,3 that two words of int16 input hold and SMLAD takes two products at once; otherwise unchanged. The twin above
     takes the filter in OHWI order, the C in this one; the reorder is its own inverse."""
+    return _paired(filter) if conv_a16_filter_paired(in_bits, filter.shape[3]) else filter
+
+
+def conv_a16_w16_device_filter(filter: np.ndarray, in_bits: int) -> np.ndarray:
+    """conv2d_a16_w16's OHWI int16 filter as the C kernel reads it: for an int8 input whose channels come in 4s, each
+    tap's channels are stored 0, 2, 1, 3 in every 4 (paired), so a filter word holds the weights of channels 0,2 (or
+    1,3) that SXTB16 of a word of input gives, and SMLAD takes two products at once; otherwise unchanged (an int16
+    input's word pairs channels 0,1 as the filter does)."""
+    return _paired(filter) if in_bits == 8 and filter.shape[3] % 4 == 0 else filter
+
+
+def _paired(filter: np.ndarray) -> np.ndarray:
+    """Each tap's channels reordered 0, 2, 1, 3 in every 4 (its own inverse)."""
     o, k_h, k_w, in_c = filter.shape
-    if not conv_a16_filter_paired(in_bits, in_c):
-        return filter
     return np.ascontiguousarray(filter.reshape(o, k_h, k_w, in_c // 4, 4)[..., [0, 2, 1, 3]].reshape(filter.shape))
 
 

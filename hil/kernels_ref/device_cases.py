@@ -10,7 +10,13 @@ from pathlib import Path
 import numpy as np
 
 from hil.kernels_ref.conv import conv2d_s8, depthwise_conv2d_s8, pointwise_conv2d_s8
-from hil.kernels_ref.conv_a16 import conv2d_a16, conv2d_a16_w16, conv_a16_device_filter, depthwise_conv2d_a16
+from hil.kernels_ref.conv_a16 import (
+    conv2d_a16,
+    conv2d_a16_w16,
+    conv_a16_device_filter,
+    conv_a16_w16_device_filter,
+    depthwise_conv2d_a16,
+)
 from hil.kernels_ref.conv_w16 import conv2d_s8_w16
 from hil.kernels_ref.eltwise import add_a16, add_s8, l2norm_s8
 from hil.kernels_ref.fastgrnn import quantize_fastgrnn
@@ -347,7 +353,8 @@ def conv_a16_w16_case(
     )
     expected = conv2d_a16_w16(params, s, x, f, b, (h, w))
     name = f"conv a16 w16 {k}x{k} {h}x{w}x{cin}->{cout} int{in_bits}->int{out_bits}"
-    return KernelCase(name, [x], expected, {"f": f, "b": b, "s": s}, call, h * w * cout * k * k * cin)
+    arrays = {"f": conv_a16_w16_device_filter(f, in_bits), "b": b, "s": s}
+    return KernelCase(name, [x], expected, arrays, call, h * w * cout * k * k * cin)
 
 
 def conv_a16_bound_case(rng: np.random.Generator, channels: int) -> KernelCase:

@@ -106,9 +106,9 @@ def test_wide_activation_kernels_match_twins_under_qemu(tmp_path: Path) -> None:
 
 
 def test_int16_weight_kernel_matches_twin_under_qemu(tmp_path: Path) -> None:
-    """conv2d_a16_w16 built for the M4 (SMLALD over channel pairs, two output channels at a time), the 1x1 path of an
-    int16 input and the general one, every pair of widths, odd output channels and odd channel tails; each case's
-    channel 0 sums extreme products past int32."""
+    """conv2d_a16_w16 built for the M4 (SMLALD over an int16 input's channel pairs, SMLAD over an int8 input's paired
+    filter, two output channels at a time), the 1x1 path and the general one, every pair of widths, odd output
+    channels and odd channel tails; each case's channel 0 sums extreme products past int32."""
     rng = np.random.default_rng(8484)
     cases = [
         conv_a16_w16_case(rng, 3, 5, 64, 8, 1, 16, 16),  # the face models' first MBConv expansion's shape
@@ -116,6 +116,10 @@ def test_int16_weight_kernel_matches_twin_under_qemu(tmp_path: Path) -> None:
         conv_a16_w16_case(rng, 4, 3, 7, 5, 3, 16, 8),  # the general path
         conv_a16_w16_case(rng, 3, 4, 6, 3, 1, 8, 16),
         conv_a16_w16_case(rng, 3, 3, 5, 4, 3, 8, 8),
+        # an int8 input whose channels come in 4s reads the paired filter (SMLAD in int32), below 512 channels a tap
+        conv_a16_w16_case(rng, 3, 4, 8, 3, 1, 8, 16),
+        conv_a16_w16_case(rng, 3, 3, 12, 5, 3, 8, 8),
+        conv_a16_w16_case(rng, 1, 2, 512, 3, 1, 8, 16),  # 512: a tap could pass int32, one product at a time
     ]
     run = run_cases("w16_parity", cases, tmp_path)
     assert not run.mismatches, "\n".join(run.mismatches)
