@@ -31,10 +31,12 @@ builds):
   estimated).
 - add (2026-12-06): add_a16 takes 18 instructions per element at any widths, add_s8 17.5 (python -m
   hil.kernels_ref.bench_ipm --only add add_a16_8_16_8 add_a16_8_8_16 add_a16_16_16_16).
-- int16 weights (2026-12-06): conv2d_a16_w16 on the first MBConv expansion's shape (1x1 64 -> 128) takes 2.88
-  instructions per MAC reading an int16 input, 2.76 an int8 one (its paired filter), where pointwise_conv2d_s8 takes
-  1.91 (python -m hil.kernels_ref.bench_ipm --only pointwise expand_w16 expand_w16_8): 0.97 and 0.85 per MAC more,
-  output widths and requantisation included, in place of the conv2d terms above.
+- int16 weights (2026-12-06): conv2d_a16_w16 against pointwise_conv2d_s8 on 1x1 layers of 64 -> 128 and 32 -> 64
+  channels (python -m hil.kernels_ref.bench_ipm --only pointwise expand_32 expand_w16 expand_w16_8 expand_w16_32
+  expand_w16_8_32): 2.88 / 2.76 instructions per MAC reading int16 / int8 where the int8 kernel takes 1.91, and
+  4.02 / 3.91 where it takes 2.26. Mostly per output value (the 64-bit requantisation, a call per two channels): 51
+  per value, and 0.18 (int16 input) or 0.05 (int8) per MAC, within 1 % of all four; in place of the conv2d terms
+  above. The M4's mob.1 expansion with them measured 47 per value more than int8 in its fused block.
 Data moves copy twice the bytes at int16 (a few thousand instructions on the face models) and RNNPool's int16 store
 costs what its int8 one did, so neither is counted; nor is a layer without an int16 kernel (a search told to weigh
 widths the kernels lack). tests/compiler/test_width_cost.py holds the estimate to what QEMU counts on models that
@@ -76,8 +78,9 @@ RATES = {
     "linear": Int16Rate(98, 3.6),
     "add": Int16Rate(0.5, 0.0),
 }
-# conv2d_a16_w16 over the int8 kernel, per MAC, by the input's width
-INT16_WEIGHT_RATES = {16: 0.97, 8: 0.85}
+# conv2d_a16_w16 over the int8 kernel: per output value, and per MAC by the input's width
+INT16_WEIGHT_PER_VALUE = 51
+INT16_WEIGHT_PER_MAC = {16: 0.18, 8: 0.05}
 # HIL_A16_NARROW_S16_MAX_N in firmware/kernels/hil_kernels.h: an int16 window of more values (taps times input
 # channels) requantises in 64 bits
 NARROW_S16_MAX_N = 256
@@ -95,7 +98,8 @@ def extra_instructions(graph: Graph, qgraph: QGraph, wide: Collection[str]) -> i
     for node, qnode in zip(graph.nodes, qgraph.nodes, strict=True):
         wide_input = any(t in wide for t in node.inputs)
         if weight_name(node.name) in wide:
-            total += INT16_WEIGHT_RATES[16 if wide_input else 8] * qnode.macs
+            values = int(np.prod(qgraph.tensors[node.output].shape))
+            total += INT16_WEIGHT_PER_VALUE * values + INT16_WEIGHT_PER_MAC[16 if wide_input else 8] * qnode.macs
             continue
         if not has_wide_kernel(node, graph) or not (wide_input or node.output in wide):
             continue

@@ -90,6 +90,8 @@ def bench_cases(rng: np.random.Generator) -> dict[str, KernelCase]:
         # an MBConv expansion with int16 weights (conv2d_a16_w16) reading RNNPool's int16 output, or an int8 map
         "expand_w16": conv_a16_w16_case(rng, 5, 40, 64, 128, 1, 16, 16),
         "expand_w16_8": conv_a16_w16_case(rng, 5, 40, 64, 128, 1, 8, 8),
+        "expand_w16_8_32": conv_a16_w16_case(rng, 10, 40, 32, 64, 1, 8, 8),  # the M4's mob.1 (expand_32)
+        "expand_w16_32": conv_a16_w16_case(rng, 10, 40, 32, 64, 1, 16, 16),
     }
 
 

@@ -101,13 +101,20 @@ def test_the_search_weighs_int16_weights_by_their_instructions(m4, calibration_i
     offered = [*_rnnpool_output(graph), name]
     taken = bit_widths.search(graph, qgraph, calibration_inputs[:2], None, lambda g: all(t in offered for t in g))
     choice = next(c for c in taken.choices if c.tensors == (name,))
-    macs = next(n.macs for n in qgraph.nodes if n.name == "mob.0.conv.0.0")
+    expansion = next(n for n in qgraph.nodes if n.name == "mob.0.conv.0.0")
+    values, macs = int(np.prod(qgraph.tensors[expansion.output].shape)), expansion.macs
     assert choice.layer == "mob.0.conv.0.0" and choice.arena_bytes == 0 and choice.snr_gain_db > 0
-    assert width_cost.extra_instructions(graph, qgraph, {name}) == round(width_cost.INT16_WEIGHT_RATES[8] * macs)
-    # with its input int16, the int16-weight kernel's rate replaces conv2d_a16's terms (RNNPool's int16 store and the
+    cost = {
+        bits: round(width_cost.INT16_WEIGHT_PER_VALUE * values + rate * macs)
+        for bits, rate in width_cost.INT16_WEIGHT_PER_MAC.items()
+    }
+    assert width_cost.extra_instructions(graph, qgraph, {name}) == cost[8]
+    # with its input int16, the int16-weight kernel's cost replaces conv2d_a16's terms (RNNPool's int16 store and the
     # pad's copy are not counted)
-    assert width_cost.extra_instructions(graph, qgraph, set(offered)) == round(width_cost.INT16_WEIGHT_RATES[16] * macs)
-    held = bit_widths.search(graph, qgraph, calibration_inputs[:2], None, lambda g: g == (name,), latency_budget=macs)
+    assert width_cost.extra_instructions(graph, qgraph, set(offered)) == cost[16]
+    held = bit_widths.search(
+        graph, qgraph, calibration_inputs[:2], None, lambda g: g == (name,), latency_budget=cost[16] - 1
+    )
     assert held.choices == [], held.reason
 
 
