@@ -6,7 +6,7 @@
  * int16 input sums each tap's channels in pairs with SMLALD (two 16x16 products into 64 bits); an int8 input whose
  * channels come in 4s reads a paired filter (dot_1x2_s8) with SMLAD. Both go two output channels at a time, so each
  * input word is loaded once for both, and a 1x1 convolution (an expansion or a projection) skips the tap loops. On
- * the first MBConv expansion's shape: 2.88 instructions per MAC reading int16, 2.76 reading int8 (python -m
+ * the first MBConv expansion's shape: 2.89 instructions per MAC reading int16, 2.76 reading int8 (python -m
  * hil.kernels_ref.bench_ipm --only expand_w16 expand_w16_8; pointwise_conv2d_s8 takes 1.91, --only pointwise). Two
  * pixels at a time would load each filter word once for both, but their eight accumulator registers spill.
  */
@@ -76,26 +76,41 @@ static void __attribute__((noinline)) dot_1x2_s8(const int8_t *x, const int16_t 
     *acc1 = a1;
 }
 
+/* acc0 and acc1 plus the dot products of n input values at element i of x (int8 or int16: in_bits) with f0 and f1
+ * (paired: an int8 input's paired filter). */
+static inline void dot_1x2(int32_t in_bits, const void *x, int32_t i, const int16_t *f0, const int16_t *f1,
+                           int32_t n, int32_t paired, int64_t *acc0, int64_t *acc1)
+{
+    if (in_bits == 16) {
+        dot_1x2_s16((const int16_t *)x + i, f0, f1, n, acc0, acc1);
+    } else {
+        dot_1x2_s8((const int8_t *)x + i, f0, f1, n, paired, acc0, acc1);
+    }
+}
+
+/* Output channels oc and oc1 (oc itself for an odd last channel, stored once) of the pixel at element out, clamped to
+ * [lo, hi] at bits. */
+static inline void store_1x2(const int8_t *out_shift, int64_t acc0, int64_t acc1, int32_t oc, int32_t oc1, int32_t lo,
+                             int32_t hi, int32_t bits, void *output, int32_t out)
+{
+    hil_a16_requantize64(output, out + oc, acc0, out_shift[oc], lo, hi, bits);
+    if (oc1 != oc) {
+        hil_a16_requantize64(output, out + oc1, acc1, out_shift[oc1], lo, hi, bits);
+    }
+}
+
 /* A 1x1, stride-1, unpadded convolution (an MBConv's expansion or projection) of n pixels. */
 static void pointwise(const hil_conv_a16_params *params, const int8_t *out_shift, const void *x, int32_t n,
                       int32_t in_c, const int16_t *filter, const int32_t *bias, int32_t out_c, void *output)
 {
     const int32_t lo = params->act_min, hi = params->act_max, bits = params->out_bits;
     for (int32_t p = 0; p < n; ++p) {
-        const int32_t out = p * out_c;
         for (int32_t oc = 0; oc < out_c; oc += 2) {
             const int32_t oc1 = oc + 1 < out_c ? oc + 1 : oc;
             int64_t acc0 = bias ? bias[oc] : 0, acc1 = bias ? bias[oc1] : 0;
-            const int16_t *f0 = filter + oc * in_c, *f1 = filter + oc1 * in_c;
-            if (params->in_bits == 16) {
-                dot_1x2_s16((const int16_t *)x + p * in_c, f0, f1, in_c, &acc0, &acc1);
-            } else {
-                dot_1x2_s8((const int8_t *)x + p * in_c, f0, f1, in_c, in_c % 4 == 0, &acc0, &acc1);
-            }
-            hil_a16_requantize64(output, out + oc, acc0, out_shift[oc], lo, hi, bits);
-            if (oc1 != oc) {
-                hil_a16_requantize64(output, out + oc1, acc1, out_shift[oc1], lo, hi, bits);
-            }
+            dot_1x2(params->in_bits, x, p * in_c, filter + oc * in_c, filter + oc1 * in_c, in_c, in_c % 4 == 0, &acc0,
+                    &acc1);
+            store_1x2(out_shift, acc0, acc1, oc, oc1, lo, hi, bits, output, p * out_c);
         }
     }
 }
@@ -125,7 +140,6 @@ hil_kernel_status conv2d_a16_w16(const hil_conv_a16_params *params, const int8_t
                 const int32_t ix0 = ox * params->stride_w - params->pad_w;
                 const int32_t out = out_base + (oy * out_w + ox) * out_c;
                 for (int32_t oc = 0; oc < out_c; oc += 2) {
-                    /* an odd last channel sums with its own filter twice and stores once */
                     const int32_t oc1 = oc + 1 < out_c ? oc + 1 : oc;
                     const int16_t *f0 = filter + oc * taps, *f1 = filter + oc1 * taps;
                     int64_t acc0 = bias ? bias[oc] : 0, acc1 = bias ? bias[oc1] : 0;
@@ -140,19 +154,11 @@ hil_kernel_status conv2d_a16_w16(const hil_conv_a16_params *params, const int8_t
                                 continue;
                             }
                             const int32_t px = in_base + (iy * in_w + ix) * in_c, tap = (ky * k_w + kx) * in_c;
-                            if (params->in_bits == 16) {
-                                dot_1x2_s16((const int16_t *)input + px, f0 + tap, f1 + tap, in_c, &acc0, &acc1);
-                            } else {
-                                dot_1x2_s8((const int8_t *)input + px, f0 + tap, f1 + tap, in_c, paired, &acc0, &acc1);
-                            }
+                            dot_1x2(params->in_bits, input, px, f0 + tap, f1 + tap, in_c, paired, &acc0, &acc1);
                         }
                     }
-                    hil_a16_requantize64(output, out + oc, acc0, out_shift[oc], params->act_min, params->act_max,
-                                         params->out_bits);
-                    if (oc1 != oc) {
-                        hil_a16_requantize64(output, out + oc1, acc1, out_shift[oc1], params->act_min,
-                                             params->act_max, params->out_bits);
-                    }
+                    store_1x2(out_shift, acc0, acc1, oc, oc1, params->act_min, params->act_max, params->out_bits,
+                              output, out);
                 }
             }
         }

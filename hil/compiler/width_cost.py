@@ -33,7 +33,7 @@ builds):
   hil.kernels_ref.bench_ipm --only add add_a16_8_16_8 add_a16_8_8_16 add_a16_16_16_16).
 - int16 weights (2026-12-06): conv2d_a16_w16 against pointwise_conv2d_s8 on 1x1 layers of 64 -> 128 and 32 -> 64
   channels (python -m hil.kernels_ref.bench_ipm --only pointwise expand_32 expand_w16 expand_w16_8 expand_w16_32
-  expand_w16_8_32): 2.88 / 2.76 instructions per MAC reading int16 / int8 where the int8 kernel takes 1.91, and
+  expand_w16_8_32): 2.89 / 2.76 instructions per MAC reading int16 / int8 where the int8 kernel takes 1.91, and
   4.02 / 3.91 where it takes 2.26. Mostly per output value (the 64-bit requantisation, a call per two channels): 51
   per value, and 0.18 (int16 input) or 0.05 (int8) per MAC, within 1 % of all four; in place of the conv2d terms
   above. The M4's mob.1 expansion with them measured 47 per value more than int8 in its fused block.
