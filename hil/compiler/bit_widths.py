@@ -27,7 +27,7 @@ from hil.compiler import float_executor, width_cost
 from hil.compiler.ir import Graph, Node
 from hil.compiler.output_measures import OutputMeasure, measure_for
 from hil.compiler.qgraph import DATA_MOVES, DEPTHWISE_KERNELS, QGraph, on_grid
-from hil.compiler.quantize import exponent_at_width, fit_exponent, weight_layer, weight_name
+from hil.compiler.quantize import exponent_at_width, weight_exponents, weight_layer, weight_name
 from hil.compiler.schedule import Step, align
 
 WIDTHS = (8, 16)
@@ -100,16 +100,6 @@ def dequantized_weights(graph: Graph, qgraph: QGraph) -> Graph:
     return simulated
 
 
-def _int16_weights(simulated: Node, original: Node) -> Node:
-    """simulated (a convolution with its int8 weights dequantised) with original's weights rounded as quantize rounds
-    int16 ones instead: per output channel, the finest exponent that holds the channel's largest weight (the bias
-    stays as quantised; the int32 bias bound on the exponent is left out)."""
-    weight = original.params["weight"]
-    top = np.abs(weight).reshape(weight.shape[0], -1).max(axis=1)
-    scale = 2.0 ** np.array([fit_exponent(float(m), 16) for m in top]).reshape(-1, *[1] * (weight.ndim - 1))
-    return replace(simulated, params={**simulated.params, "weight": np.round(weight / scale) * scale})
-
-
 class PipelineSimulator:
     """The integer pipeline's output SNR against float for any per-tensor widths, on a few inputs. Values of the
     accepted widths are cached, so a candidate re-runs only the nodes from its first widened tensor on."""
@@ -122,14 +112,28 @@ class PipelineSimulator:
         self.inputs = inputs
         self.measure = measure or measure_for("outputs", graph.outputs, None)[0]
         self.references = [float_executor.outputs(graph, [x]) for x in inputs]
-        convolutions = zip(self.graph.nodes, graph.nodes, strict=True)
-        self.int16_weights = {n.name: _int16_weights(n, original) for n, original in convolutions if n.op == "conv2d"}
+        self.originals = {node.name: node for node in graph.nodes}
+        self.int16_weights: dict[tuple[str, int, int], Node] = {}
         self.widths: dict[str, int] = {}
         self.values = [self._run(x, {}, self.widths, 0) for x in inputs]
 
+    def _exponent(self, name: str, widths: dict[str, int]) -> int:
+        return exponent_at_width(self.qgraph.tensors[name].exponent, widths.get(name, 8))
+
     def _grid(self, name: str, value: np.ndarray, widths: dict[str, int]) -> np.ndarray:
-        bits = widths.get(name, 8)
-        return on_grid(value, exponent_at_width(self.qgraph.tensors[name].exponent, bits), bits)
+        return on_grid(value, self._exponent(name, widths), widths.get(name, 8))
+
+    def _with_int16_weights(self, node: Node, widths: dict[str, int]) -> Node:
+        """node (its int8 weights dequantised) with the original weights rounded as quantize rounds int16 ones at the
+        widths' input and output exponents; the bias stays as quantised."""
+        e_in, e_out = self._exponent(node.inputs[0], widths), self._exponent(node.output, widths)
+        key = (node.name, e_in, e_out)
+        if key not in self.int16_weights:
+            original = self.originals[node.name]
+            e_w = weight_exponents(original, e_in, 16, e_out).reshape(-1, *[1] * (node.params["weight"].ndim - 1))
+            weight = on_grid(original.params["weight"], e_w, 16)
+            self.int16_weights[key] = replace(node, params={**node.params, "weight": weight})
+        return self.int16_weights[key]
 
     def _run(self, x: np.ndarray, cached: dict, widths: dict[str, int], start: int) -> dict[str, np.ndarray]:
         values = dict(cached)
@@ -137,7 +141,7 @@ class PipelineSimulator:
             values = {t: self._grid(t, v, widths) for t, v in float_executor.input_values(self.graph, [x]).items()}
         for node in self.graph.nodes[start:]:
             if widths.get(weight_name(node.name)) == 16:
-                node = self.int16_weights[node.name]
+                node = self._with_int16_weights(node, widths)
             out = float_executor.run_node(node, [values[t] for t in node.inputs])
             values[node.output] = self._grid(
                 node.output, out.reshape(-1, *self.graph.tensors[node.output].shape[1:]), widths

@@ -63,7 +63,7 @@ class QNode:
         return sum(a.nbytes for a in self.arrays.values())
 
 
-def on_grid(value: np.ndarray, exponent: int, bits: int) -> np.ndarray:
+def on_grid(value: np.ndarray, exponent: int | np.ndarray, bits: int) -> np.ndarray:
     """value rounded to the fixed-point grid of 2^exponent and saturated to bits: the real values a tensor of that
     exponent and width can hold."""
     top = 2 ** (bits - 1)

@@ -131,19 +131,22 @@ def weight_bits(node: Node, graph: Graph) -> int:
     return 16 if reads_input and plain and cin_g * kh * kw <= W16_MAX_FAN_IN else 8
 
 
-def _weight_exponents(node: Node, e_in: int, bits: int) -> np.ndarray:
-    """A conv's weight exponent per output channel: the finest that fits the channel's own max |w| in bits and
-    keeps its int32 bias within the kernels' bound. One exponent per tensor would fit the largest channel only, and
-    a channel of small weights would lose the bits between its range and that channel's."""
+def weight_exponents(node: Node, e_in: int, bits: int, e_out: int | None = None) -> np.ndarray:
+    """A conv's or linear layer's weight exponent per output channel: the finest that fits the channel's own max |w|
+    in bits and keeps its int32 bias within the kernels' bound. One exponent per tensor would fit the largest channel
+    only, and a channel of small weights would lose the bits between its range and that channel's.
+    Given e_out, the exponents the kernels use: choose_exponents made e_out >= e_in + every e_w, so no shift is
+    negative, and a channel whose weights are so small that its shift would pass the kernels' 31 gets the finest
+    exponent within it: at shift 31 its products sum to at most fan-in / 2^17 output steps (int8 weights; fan-in / 2^9
+    for int16), so the bits it gives up lie below the output's resolution."""
     weight = node.params["weight"]
     max_abs = np.abs(weight).reshape(weight.shape[0], -1).max(axis=1)
     e_w = np.array([fit_exponent(float(m), bits) for m in max_abs], dtype=np.int64)
     bias = node.params.get("bias")
-    if bias is None:
-        return e_w
-    while (over := np.abs(np.round(bias / 2.0 ** (e_in + e_w))) >= BIAS_LIMIT).any():
-        e_w[over] += 1
-    return e_w
+    if bias is not None:
+        while (over := np.abs(np.round(bias / 2.0 ** (e_in + e_w))) >= BIAS_LIMIT).any():
+            e_w[over] += 1
+    return e_w if e_out is None else np.maximum(e_w, e_out - e_in - MAX_SHIFT)
 
 
 def _inside_fraction(size_in: int, size_out: int, taps: int, stride: int, pad: int, dilation: int) -> np.ndarray:
@@ -201,10 +204,10 @@ def _min_output_exponent(node: Node, graph: Graph, exponents: dict[str, int]) ->
     """The coarsest-of-the-fine bound an op puts on its output exponent (its shifts must not go negative)."""
     if node.op == "conv2d":
         e_in = exponents[node.inputs[0]]
-        return e_in + int(_weight_exponents(node, e_in, weight_bits(node, graph)).max())
+        return e_in + int(weight_exponents(node, e_in, weight_bits(node, graph)).max())
     if node.op == "linear":
         e_in = exponents[node.inputs[0]]
-        return e_in + int(_weight_exponents(node, e_in, 8).max())
+        return e_in + int(weight_exponents(node, e_in, 8).max())
     if node.op == "softmax":
         return SOFTMAX_MIN_EXPONENT
     if node.op == "rnnpool":
@@ -282,11 +285,7 @@ def _conv(node: Node, graph: Graph, e: dict[str, int], widths: dict[str, int], m
     int16_weights = widths.get(weight_name(node.name), 8) == 16
     wide = (in_bits, out_bits) != (8, 8) or int16_weights
     bits = 16 if int16_weights else 8 if wide else weight_bits(node, graph)
-    # choose_exponents made e_out >= e_in + every e_w, so no shift is negative. A channel whose weights are so small
-    # that its shift would pass the kernels' 31 gets the finest exponent within it: at shift 31 its products sum to
-    # at most fan-in / 2^17 output steps (int8 weights; fan-in / 2^9 for int16), so the bits it gives up lie below
-    # the output's resolution.
-    e_w = np.maximum(_weight_exponents(node, e_in, bits), e_out - e_in - MAX_SHIFT)
+    e_w = weight_exponents(node, e_in, bits, e_out)
     act_min, act_max = _activation(node, e_out)
     (sh, sw), (ph, pw), groups = node.attrs["stride"], node.attrs["padding"], node.attrs["groups"]
     params = ConvParams(sh, sw, ph, pw, act_min, act_max, _pad_value(node, e_in, 8 if wide else bits))
@@ -396,7 +395,7 @@ def _linear(node: Node, graph: Graph, e: dict[str, int], widths: dict[str, int],
     """fully_connected_s8, or fully_connected_a16 when the input or the output is int16."""
     weight = node.params["weight"]
     e_in, e_out = e[node.inputs[0]], e[node.output]
-    e_w = np.maximum(_weight_exponents(node, e_in, 8), e_out - e_in - MAX_SHIFT)
+    e_w = weight_exponents(node, e_in, 8, e_out)
     bias = corrected_bias(node, graph, e_w, 8, e_in, mean)
     arrays = {
         "filter": _quantize(weight, e_w[:, None], 8),
