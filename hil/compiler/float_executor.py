@@ -38,7 +38,15 @@ def conv2d(
             y, x0 = ky * dh, kx * dw
             patch = padded[:, y : y + sh * (oh - 1) + 1 : sh, x0 : x0 + sw * (ow - 1) + 1 : sw, :]
             patch = patch.reshape(n, oh, ow, groups, cin_g)
-            out += np.einsum("bhwgc,goc->bhwgo", patch, wg[:, :, :, ky, kx], optimize=True)
+            tap = wg[:, :, :, ky, kx]
+            # einsum's batched product over the groups is slow for depthwise (one input channel per group) and
+            # plain (one group) convolutions: a broadcast product and a matrix product compute them directly.
+            if cin_g == 1:
+                out += patch * tap[:, :, 0]
+            elif groups == 1:
+                out[..., 0, :] += (patch.reshape(-1, cin_g) @ tap[0].T).reshape(n, oh, ow, -1)
+            else:
+                out += np.einsum("bhwgc,goc->bhwgo", patch, tap, optimize=True)
     out = out.reshape(n, oh, ow, cout)
     return out + bias if bias is not None else out
 
