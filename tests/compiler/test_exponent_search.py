@@ -74,18 +74,20 @@ def test_the_search_moves_tensors_finer_where_the_face_snr_rises(searched_m4, ca
 
 
 def test_the_gain_holds_on_held_out_images(tmp_path_factory) -> None:
-    """On the QVGA's first five test-split images: the objective's mean SNR 27.6 -> 29.9 dB (2026-12-05); 31.6 ->
-    32.5 since the bit-width search may choose int16 weights (2026-12-06: with calibrated exponents it takes 16 groups,
-    mob.3's projection's weights among them, where the searched exponents' 9 take none). The M4's does not hold (-0.1
-    dB on 20 test images; its AP and margins in the README), so it is not asserted there."""
-    spec = resolve_model("rnnpool_face_qvga")
-    searched = compile_spec(spec)
-    calibrated = compile_spec(
-        replace(spec, exponents="calibrated"), directory=tmp_path_factory.mktemp("qvga_calibrated")
+    """The exponent search's own gain, on all-int8 builds of the QVGA (the bit-width search after it would widen
+    other tensors from each start, at ten times the compile time and within 600 s only on an idle machine): the
+    objective's mean SNR on the first five test-split images 27.1 -> 28.6 dB (2026-12-06; the catalog's builds, widths
+    searched, read 31.6 -> 32.5). The M4's does not hold (+0.2 dB at int8; -0.1 dB on 20 test images with its widths
+    searched; its AP and margins in the README), so it is not asserted there."""
+    spec = replace(resolve_model("rnnpool_face_qvga"), bit_widths="int8")
+    searched, calibrated = (
+        compile_spec(replace(spec, exponents=mode), directory=tmp_path_factory.mktemp(f"qvga_int8_{mode}"))
+        for mode in ("search", "calibrated")
     )
+    assert searched.exponents.choices and calibrated.exponents is None
     held_out = synthetic_images(5, "test")
     gained = np.mean([snr for x in held_out for snr in _face_snrs(searched, x)])
-    assert gained > np.mean([snr for x in held_out for snr in _face_snrs(calibrated, x)]) + 0.5
+    assert gained > np.mean([snr for x in held_out for snr in _face_snrs(calibrated, x)]) + 0.75
 
 
 def test_host_c_computes_the_searched_model_bit_for_bit(searched_m4, calibration_inputs, tmp_path) -> None:
