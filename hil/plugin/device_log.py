@@ -23,6 +23,16 @@ except ImportError:
     pytest_html = None
 
 
+# A test that uses none of these has nothing to log: the harness's own tests, run with this plugin active, then
+# leave no run folder in reports/.
+HARNESS_FIXTURES = ("dut", "hil_results")
+
+
+def keeps_a_log(item: pytest.Item) -> bool:
+    """Whether the test talks to a device or records results, so a device log of it is worth a file."""
+    return any(name in getattr(item, "fixturenames", ()) for name in HARNESS_FIXTURES)
+
+
 def log_name(nodeid: str) -> str:
     """A file name for a test id: readable, unique per id, no path separators."""
     return re.sub(r"[^0-9A-Za-z_.\[\]=-]+", "_", nodeid).strip("_")[:200] + ".log"
@@ -44,6 +54,9 @@ def _emulator_output(item: pytest.Item) -> str:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    if not keeps_a_log(item):
+        yield
+        return
     path = run_dir(item.config) / LOGS / log_name(item.nodeid)
     path.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(path, mode="w", encoding="utf-8")
@@ -73,6 +86,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     report = outcome.get_result()
     if report.when == "call":
         item.stash[EMULATOR_OUTPUT] = _emulator_output(item)  # the test's fixtures are gone after teardown
-    if report.when == "call" and pytest_html is not None:
+    if report.when == "call" and pytest_html is not None and keeps_a_log(item):
         link = f"{LOGS}/{log_name(item.nodeid)}"
         report.extras = [*getattr(report, "extras", []), pytest_html.extras.url(link, name="device log")]

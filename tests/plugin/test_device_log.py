@@ -36,3 +36,24 @@ def test_each_test_has_its_own_device_log(pytester: pytest.Pytester, tmp_path) -
     page = (out / "index.html").read_text()
     assert "logs/test_two.py_test_first.log" in page and "logs/test_two.py_test_second.log" in page
     assert json.loads((out / "results.json").read_text())["outcome"]["passed"] == 2
+
+
+PLAIN_AND_RECORDING = """
+def test_plain():
+    assert 1 + 1 == 2
+
+def test_recording(hil_results):
+    hil_results.metric("answer", 42)
+"""
+
+
+def test_a_test_without_the_harness_fixtures_keeps_no_log(pytester: pytest.Pytester, tmp_path) -> None:
+    """The harness's own tests run with this plugin active; a test that neither talks to a device nor records
+    results must not add a log (without --hil-out that log made a run folder in the repo's reports/)."""
+    pytester.makepyfile(test_mixed=PLAIN_AND_RECORDING)
+    out = tmp_path / "run"
+    result = pytester.runpytest_subprocess("--hil-out", str(out), "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+    assert sorted(p.name for p in (out / "logs").iterdir()) == ["test_mixed.py_test_recording.log"]
+    page = (out / "index.html").read_text()
+    assert "logs/test_mixed.py_test_recording.log" in page and "logs/test_mixed.py_test_plain.log" not in page
