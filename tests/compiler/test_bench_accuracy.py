@@ -1,5 +1,5 @@
 """hil.compiler.bench_accuracy's command line: it refuses an empty run in one line, before anything is compiled, and
-says which images hold faces."""
+says which images hold faces and how contrasted each is."""
 
 from __future__ import annotations
 
@@ -24,10 +24,12 @@ def test_each_snr_image_says_how_many_faces_it_holds(capsys: pytest.CaptureFixtu
     main(["--model", "m4", "--images", "3", "--snr-images", "3", "--json"])
     result = json.loads(capsys.readouterr().out)
     assert [row["true_faces"] for row in result[0]["snr_db"]] == [0, 1, 0]
+    # Pixel standard deviations of test images 0-2 (the README's "Why images 3 and 4"): the contrast, in grey levels.
+    assert [round(row["pixel_std"], 1) for row in result[0]["snr_db"]] == [40.5, 57.4, 40.9]
     assert result[0]["borderline_anchors"] >= 0 and "borderline_logit_change_mean" in result[0]
     main(["--model", "m4", "--images", "1", "--snr-images", "1"])
     out = capsys.readouterr().out
-    assert "image 0 (0 faces in it): SNR loc " in out
+    assert "image 0 (0 faces in it, pixel std 40.5): SNR loc " in out
     assert "AP@0.5: none, the 1 test images hold no face" in out
 
 
