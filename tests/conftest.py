@@ -16,6 +16,18 @@ from hil.model_sources import ModelSources
 from hil.targets.qemu import QemuProcess, free_tcp_port, wait_until_listening
 
 
+@pytest.fixture(autouse=True, scope="session")
+def reports_outside_the_checkout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The pytest runs these tests start without --hil-out (as a user would) write their run folders here, not into
+    the checkout's reports/, which is the user's."""
+    from hil.plugin.results_fixture import REPORTS_DIR_VARIABLE
+
+    patch = pytest.MonkeyPatch()
+    patch.setenv(REPORTS_DIR_VARIABLE, str(tmp_path_factory.mktemp("reports")))
+    yield
+    patch.undo()
+
+
 @pytest.fixture(scope="session")
 def builder(tmp_path_factory: pytest.TempPathFactory) -> FirmwareBuilder:
     return FirmwareBuilder(tmp_path_factory.mktemp("firmware"))

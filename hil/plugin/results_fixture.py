@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import html
+import os
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,12 @@ RUN_DIR = pytest.StashKey[Path]()
 WORKERS = "workers"
 EXTRAS = pytest.StashKey[list]()
 REPO_ROOT = Path(__file__).resolve().parents[2]
+REPORTS_DIR_VARIABLE = "HIL_REPORTS_DIR"
+
+
+def reports_root() -> Path:
+    """Where a run without --hil-out gets its folder: $HIL_REPORTS_DIR when set, else the checkout's reports/."""
+    return Path(os.environ.get(REPORTS_DIR_VARIABLE) or REPO_ROOT / "reports")
 
 
 def worker_id(config: pytest.Config) -> str | None:
@@ -27,13 +34,13 @@ def worker_id(config: pytest.Config) -> str | None:
 
 
 def run_dir(config: pytest.Config) -> Path:
-    """The run's folder: --hil-out, else reports/<UTC time>; xdist workers get the controller's (see
+    """The run's folder: --hil-out, else <reports_root()>/<UTC time>; xdist workers get the controller's (see
     pytest_configure_node), so a run without --hil-out still has one folder."""
     if RUN_DIR not in config.stash:
         handed = (getattr(config, "workerinput", None) or {}).get("hil_run_dir")
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
         config.stash[RUN_DIR] = (
-            Path(handed) if handed else options_from_config(config).out_dir or REPO_ROOT / "reports" / stamp
+            Path(handed) if handed else options_from_config(config).out_dir or reports_root() / stamp
         )
     return config.stash[RUN_DIR]
 

@@ -125,3 +125,20 @@ def test_retries_rerun_harness_errors_only_and_mark_them_flaky(pytester, tmp_pat
     assert outcome["flaky"] == ["test_flaky.py::test_board_hiccups_once"]
     assert outcome["rerun"] == 1
     assert "Rerun" in (out / "index.html").read_text()
+
+
+def test_a_run_without_hil_out_gets_a_timestamped_folder_under_hil_reports_dir(pytester, tmp_path, monkeypatch):
+    """Without --hil-out a run's folder is <reports root>/<UTC time>: $HIL_REPORTS_DIR when set (this suite sets it
+    for every run it starts, tests/conftest.py), else the checkout's reports/."""
+    from hil.plugin.results_fixture import REPORTS_DIR_VARIABLE
+
+    root = tmp_path / "nightly"
+    monkeypatch.setenv(REPORTS_DIR_VARIABLE, str(root))
+    pytester.makepyfile(test_recording=PASSING_RECORDING_TEST)
+    monkeypatch.setenv("HIL_FAKE_LATENCY", "5")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    (run,) = root.iterdir()
+    assert len(run.name) == len("20261206-142104") and run.name[8] == "-"
+    rows = pd.read_csv(run / "results.csv")
+    assert rows.loc[rows.metric == "latency_median", "value"].tolist() == [5.0]
