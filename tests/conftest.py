@@ -22,10 +22,9 @@ def reports_outside_the_checkout(tmp_path_factory: pytest.TempPathFactory) -> It
     the checkout's reports/, which is the user's."""
     from hil.plugin.results_fixture import REPORTS_DIR_VARIABLE
 
-    patch = pytest.MonkeyPatch()
-    patch.setenv(REPORTS_DIR_VARIABLE, str(tmp_path_factory.mktemp("reports")))
-    yield
-    patch.undo()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(REPORTS_DIR_VARIABLE, str(tmp_path_factory.mktemp("reports")))
+        yield
 
 
 @pytest.fixture(scope="session")
