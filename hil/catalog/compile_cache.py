@@ -1,5 +1,7 @@
 """One compile per model: the compiler's output (emitted C, golden model, summary) kept in a folder per model,
-keyed by the content of everything that shapes it, so firmware and golden model come from the same compile."""
+keyed by the content of everything that shapes it, so firmware and golden model come from the same compile. A store
+of recent compiles by key (STORE) hands the same compile to another folder (a bench's or a test's temporary one, or
+`hil compile -o`) as a copy: the QVGA's searches take minutes."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ import inspect
 import json
 import os
 import pickle
+import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +25,12 @@ from hil.paths import PACKAGE_DIR, WORK_DIR
 
 COMPILED_ROOT = WORK_DIR / "model_c"
 KEYED_SOURCE_DIRS = (PACKAGE_DIR / "compiler", PACKAGE_DIR / "kernels_ref")
+KEYED_SOURCE_FILES = (PACKAGE_DIR / "model_sources.py",)  # emit_c writes each tensor's description with it
 PICKLE = "compiled.pkl"
 SUMMARY = "compiled.json"
+EMITTED = ("model.c", "model.h")  # what emit_c writes: a folder may hold more (a profile's hook), never stored
+STORE = WORK_DIR / "compiles"
+STORE_ENTRIES = 24  # the most recently used compiles kept (a QVGA's is 3.4 MB)
 
 _loaded: dict[tuple[str, str], CompiledModel] = {}
 
@@ -70,6 +78,8 @@ def compile_key(spec: ModelSpec, model, calibration: np.ndarray) -> str:
     for directory in KEYED_SOURCE_DIRS:
         for source in sorted(directory.rglob("*.py")):
             digest.update(source.read_bytes())
+    for source in KEYED_SOURCE_FILES:
+        digest.update(source.read_bytes())
     return digest.hexdigest()
 
 
@@ -137,13 +147,20 @@ def compile_spec(spec: ModelSpec, root: Path = COMPILED_ROOT, directory: Path | 
     if (str(directory), key) in _loaded:
         return _loaded[(str(directory), key)]
     directory.mkdir(parents=True, exist_ok=True)
-    # Workers of one run compiling the same model take turns: the second one finds the first one's compile.
+    # Workers of one run compiling the same model take turns: the second one finds the first one's compile, in its
+    # folder or in the store. The folder's lock is always taken before the key's: no two processes wait on each other.
     with open(directory / ".compile.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         compiled = _cached(directory, key)
         if compiled is None:
-            compiled = _compile(spec, model, calibration, directory)
-            _store(directory, key, compiled, spec.budgets.ram_bytes)
+            STORE.mkdir(parents=True, exist_ok=True)
+            with open(STORE / f".{key}.lock", "w") as stored:
+                fcntl.flock(stored, fcntl.LOCK_EX)
+                compiled = _from_store(key, directory, spec.budgets.ram_bytes)
+                if compiled is None:
+                    compiled = _compile(spec, model, calibration, directory)
+                    _store(directory, key, compiled, spec.budgets.ram_bytes)
+                    _to_store(key, directory)
     _loaded[(str(directory), key)] = compiled
     return compiled
 
@@ -167,6 +184,50 @@ def _store(directory: Path, key: str, compiled: CompiledModel, ram_budget: int |
     temporary.replace(directory / PICKLE)
     summary = {"key": key, **compile_summary(compiled, model_budget=ram_budget)}
     (directory / SUMMARY).write_text(json.dumps(summary, indent=1, default=str))
+
+
+def _from_store(key: str, directory: Path, ram_budget: int | None) -> CompiledModel | None:
+    """The stored compile of key copied into directory (its sources pointing there), or None when none is stored."""
+    entry = STORE / key
+    try:
+        compiled = _cached(entry, key)
+        if compiled is None:
+            return None
+        for name in EMITTED:
+            if not (directory / name).is_file() or (directory / name).read_bytes() != (entry / name).read_bytes():
+                shutil.copyfile(entry / name, directory / name)  # an unchanged file keeps its time: builds stay cached
+    except (OSError, EOFError, pickle.UnpicklingError):  # evicted by another process meanwhile: compile it again
+        return None
+    sources = replace(compiled.emitted.sources, directory=directory)
+    compiled = replace(compiled, emitted=replace(compiled.emitted, sources=sources))
+    _store(directory, key, compiled, ram_budget)
+    os.utime(entry)
+    return compiled
+
+
+def _to_store(key: str, directory: Path) -> None:
+    """A copy of directory's compile as the store's entry for key; the least recently used beyond STORE_ENTRIES go."""
+    temporary = STORE / f".{key}.{os.getpid()}"
+    shutil.rmtree(temporary, ignore_errors=True)
+    temporary.mkdir()
+    for name in (*EMITTED, PICKLE, SUMMARY):
+        shutil.copyfile(directory / name, temporary / name)
+    shutil.rmtree(STORE / key, ignore_errors=True)
+    try:
+        temporary.rename(STORE / key)
+    except OSError:  # another process stored the same compile meanwhile (its lock file was evicted under it)
+        shutil.rmtree(temporary, ignore_errors=True)
+    entries = sorted((e for e in STORE.iterdir() if e.is_dir() and not e.name.startswith(".")), key=_last_used)
+    for old in entries[:-STORE_ENTRIES]:
+        shutil.rmtree(old, ignore_errors=True)
+        (STORE / f".{old.name}.lock").unlink(missing_ok=True)
+
+
+def _last_used(entry: Path) -> float:
+    try:
+        return entry.stat().st_mtime
+    except FileNotFoundError:  # another process evicted it meanwhile
+        return 0.0
 
 
 def model_sources(model: str | ModelSpec, root: Path = COMPILED_ROOT) -> ModelSources:
