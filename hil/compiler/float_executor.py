@@ -30,7 +30,8 @@ def conv2d(
     (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
     (pb, pr) = padding if padding_end is None else padding_end
     oh, ow = (h + ph + pb - dh * (kh - 1) - 1) // sh + 1, (w + pw + pr - dw * (kw - 1) - 1) // sw + 1
-    padded = np.pad(x, ((0, 0), (ph, pb), (pw, pr), (0, 0)), constant_values=pad_value)
+    # np.pad copies even when it adds nothing, and the bit-width search runs every 1x1 convolution thousands of times
+    padded = np.pad(x, ((0, 0), (ph, pb), (pw, pr), (0, 0)), constant_values=pad_value) if ph or pb or pw or pr else x
     wg = weight.reshape(groups, cout // groups, cin_g, kh, kw)
     out = np.zeros((n, oh, ow, groups, cout // groups), dtype=np.float64)
     for ky in range(kh):
