@@ -22,8 +22,8 @@ from hil.plugin.results_fixture import hil_results
 from hil.plugin.worker_errors import pytest_testnodedown
 from hil.plugin.xdist_results import pytest_configure_node
 
-# Registered beside this module: its pytest_runtest_makereport would clash by name with reporting's.
-pytest_plugins = ["hil.plugin.device_log"]
+# Registered beside this module: their hooks would clash by name with reporting's.
+pytest_plugins = ["hil.plugin.device_log", "hil.plugin.worker_threads"]
 
 __all__ = [
     "dut",
