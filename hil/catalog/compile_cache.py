@@ -20,7 +20,7 @@ import numpy as np
 from hil.catalog.spec import ModelSpec
 from hil.compiler.pipeline import CompiledModel
 from hil.errors import HilError, ModelSpecError
-from hil.model_sources import ModelSources
+from hil.model_sources import ModelSources, write_if_changed
 from hil.paths import PACKAGE_DIR, WORK_DIR
 
 COMPILED_ROOT = WORK_DIR / "model_c"
@@ -194,8 +194,7 @@ def _from_store(key: str, directory: Path, ram_budget: int | None) -> CompiledMo
         if compiled is None:
             return None
         for name in EMITTED:
-            if not (directory / name).is_file() or (directory / name).read_bytes() != (entry / name).read_bytes():
-                shutil.copyfile(entry / name, directory / name)  # an unchanged file keeps its time: builds stay cached
+            write_if_changed(directory / name, (entry / name).read_text())
     except (OSError, EOFError, pickle.UnpicklingError):  # evicted by another process meanwhile: compile it again
         return None
     sources = replace(compiled.emitted.sources, directory=directory)

@@ -60,7 +60,8 @@ def test_a_second_folder_gets_a_copy_of_the_stored_compile(compiles: list[str], 
         assert (tmp_path / "b" / name).read_bytes() == (tmp_path / "a" / name).read_bytes()
     x = SPEC.calibration(3)[2:].transpose(0, 2, 3, 1)
     assert all(np.array_equal(f, s) for f, s in zip(first.golden(x), second.golden(x), strict=True))
-    again = compile_cache._cached(tmp_path / "b", compile_cache.compile_key(SPEC, SPEC.build(), SPEC.calibration(8)))
+    key = compile_cache.compile_key(SPEC, SPEC.build(), SPEC.calibration_inputs())
+    again = compile_cache._cached(tmp_path / "b", key)
     assert again is not None and again.emitted.sources.directory == tmp_path / "b"
 
 
