@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 from typing import NoReturn
 
@@ -18,6 +19,7 @@ from hil.build.firmware_builder import TRANSPORTS, BuildRequest, FirmwareBuilder
 from hil.catalog import ModelSpec, model_sources, resolve_model, with_checkpoint
 from hil.catalog.resolve import parse_input_shape
 from hil.compiler.cli import MODEL_HELP, add_compile_command
+from hil.compiler.saturation import most_saturated
 from hil.errors import HilError, TargetError
 from hil.exit_codes import NO_DEVICE, TESTS_FAILED, USAGE_ERROR
 from hil.farm.board_states import board_states
@@ -98,6 +100,7 @@ def _run(args: argparse.Namespace) -> dict:
     }
     if prepared.float_outputs is not None:
         result["float_meaning"] = describe_outputs(spec, prepared.float_outputs)
+        result["saturated"] = [asdict(s) for s in prepared.saturated]
     if image is not None:
         result["image"] = {"file": str(args.image), "conversion": image.conversion or "none"}
     if args.draw:
@@ -114,6 +117,8 @@ def _run(args: argparse.Namespace) -> dict:
             print(f"  detection {row['box']} score {row['score']:.3f}")
         for row in result["meaning"].get("top_k", []):
             print(f"  class {row['class']} ({row['label']}): {row['score']:.4f}")
+        if prepared.saturated:
+            print(f"  saturated: {most_saturated(prepared.saturated)}")
         print(f"  time: {run.timing.label}")
         print(f"  stack high-water: {run.stack_high_water:,} B of {dut.info.stack_bytes:,} B")
         print(f"  {dut.image.footprint.summary()}")

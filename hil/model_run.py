@@ -11,6 +11,7 @@ import numpy as np
 from hil.catalog import ModelSpec, compiled_model, model_sources
 from hil.catalog.compile_cache import nhwc_inputs
 from hil.catalog.preprocess import ModelImage, model_image, read_image
+from hil.compiler.saturation import Saturation, saturated_tensors
 from hil.errors import ModelSpecError
 from hil.parity.tensor_metrics import dequantise
 
@@ -22,6 +23,7 @@ class PreparedInput:
     device: list[np.ndarray]
     expected: list[np.ndarray]
     float_outputs: list[np.ndarray] | None  # in the device's layout
+    saturated: list[Saturation]  # the compiled model's tensors at the ends of their range on it, the most first
 
 
 def load_input_file(spec: ModelSpec, path: Path) -> np.ndarray:
@@ -66,13 +68,17 @@ def prepare_input(spec: ModelSpec, x: np.ndarray | None, seed: int) -> PreparedI
         if x is None:
             x = np.random.default_rng(seed).integers(-128, 128, size=tensor.shape, dtype=np.int8)
         device = [np.asarray(x).astype(tensor.numpy_dtype).reshape(tensor.shape)]
-        return PreparedInput(device, spec.reference(device), None)
+        return PreparedInput(device, spec.reference(device), None, [])
     compiled = compiled_model(spec)
     if x is None:
         x = spec.calibration_inputs()[:1]
     nhwc = nhwc_inputs(np.asarray(x, np.float32))[0]
+    tensors = compiled.golden_tensors(nhwc)
     return PreparedInput(
-        [compiled.qgraph.quantize_input(nhwc)], compiled.golden(nhwc), float_outputs(spec, spec.build(), x)
+        [compiled.qgraph.quantize_input(nhwc)],
+        compiled.outputs_of(tensors),
+        float_outputs(spec, spec.build(), x),
+        saturated_tensors(compiled.qgraph, nhwc, tensors),
     )
 
 

@@ -20,6 +20,7 @@ from hil.catalog import compiled_model as compiled_model_of
 from hil.catalog.preprocess import IMAGE_SUFFIXES, image_size, model_image, read_image
 from hil.catalog.truth import class_index, load_truth, truth_files
 from hil.compiler.output_measures import measure_for
+from hil.compiler.saturation import Saturation, saturated_tensors
 from hil.dut import Dut
 from hil.errors import HilError
 from hil.model_run import float_outputs, real_outputs
@@ -240,13 +241,14 @@ def compiled_model(model_spec: ModelSpec, dut: Dut):
 class InputRun:
     """One input through the golden model, the float model and the device (real values, the device's layout);
     measured: the device's SNRs against float by the model's output measure (hil.compiler.output_measures), the
-    figures its compile raised."""
+    figures its compile raised; saturated: the golden model's tensors that saturate on it, the most first."""
 
     device: list[np.ndarray]
     floats: list[np.ndarray]
     mismatched: dict[str, int]
     comparisons: dict[str, TensorComparison]
     measured: dict[str, float | None]
+    saturated: list[Saturation]
 
 
 @pytest.fixture(scope="session")
@@ -270,7 +272,8 @@ def run_input(
             )
             nhwc = given.x.transpose(0, 2, 3, 1) if given.x.ndim == 4 else given.x
             device_run = dut.infer([compiled_model.qgraph.quantize_input(nhwc)])
-            golden = compiled_model.golden(nhwc)
+            tensors = compiled_model.golden_tensors(nhwc)
+            golden = compiled_model.outputs_of(tensors)
             names = [spec.name for spec in dut.info.outputs]
             device = real_outputs(list(device_run.outputs), dut.info.outputs)
             floats = float_outputs(model_spec, float_model, given.x)
@@ -281,6 +284,7 @@ def run_input(
                 {n: int(np.count_nonzero(d != g)) for n, d, g in zip(names, device_run.outputs, golden, strict=True)},
                 {n: compare_tensors(f, d) for n, f, d in zip(names, floats, device, strict=True)},
                 measure(floats, device),
+                saturated_tensors(compiled_model.qgraph, nhwc, tensors),
             )
         return input_runs[key]
 

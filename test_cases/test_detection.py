@@ -1,6 +1,7 @@
 """Detection models against the float model: per input, the device finds what the float model finds (recall
 and precision, with truth boxes drawn when known); over the inputs, its AP@0.5 against the truth is within a
-tolerance of the float model's."""
+tolerance of the float model's. A per-input failure says whether a tensor saturated on the input
+(hil.compiler.saturation)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 import torch
 
 from hil.catalog import ModelSpec, ParityThresholds
+from hil.compiler.saturation import loss_diagnosis
 from hil.parity.detection_parity import compare_detections
 from hil.parity.face_detections import draw_detections
 from hil.plugin.options import HilOptions
@@ -92,7 +94,7 @@ def test_detections_match_float(
             f"({parity.device_count - parity.device_matched} of {parity.device_count} device detections not in float)"
         )
     if failures:
-        pytest.fail("\n".join(failures), pytrace=False)
+        pytest.fail("\n".join([*failures, f"{item}: {loss_diagnosis(result.saturated)}"]), pytrace=False)
 
 
 @pytest.mark.hil_truth

@@ -2,17 +2,20 @@
 golden model) bit for bit, and each output comes within the model's SNR threshold of the float model. A face
 detector (output measure 'faces') is also held to it where its boxes are read: loc at the anchors the float model
 calls faces (loc_at_faces_snr_db); its face probability's SNR is recorded beside it, not thresholded (a change
-of probability moves a detection only near the score threshold, which the detection tests judge)."""
+of probability moves a detection only near the score threshold, which the detection tests judge). Each input's
+tensors that saturate (hil.compiler.saturation) are recorded, and an SNR below its threshold says whether one did."""
 
 from __future__ import annotations
 
 import pytest
 
 from hil.catalog import ModelSpec, ParityThresholds
+from hil.compiler.saturation import loss_diagnosis
 from hil.dut import Dut
 from hil.plugin.results_fixture import TestRecord
 
 pytestmark = pytest.mark.hil_compiled
+SATURATED_ROWS = 5  # the report's table of saturating tensors per input: the worst ones say where
 
 
 def first_diverging_layer(compiled_model, model_spec: ModelSpec, x) -> str:
@@ -61,6 +64,16 @@ def test_device_matches_reference_and_float(
     for name, comparison in result.comparisons.items():
         hil_results.metric(f"{name}_cosine", comparison.cosine, better="higher", item=item)
         hil_results.metric(f"{name}_max_abs_error", comparison.max_abs_error, item=item)
+    worst = result.saturated[0].fraction if result.saturated else 0.0
+    hil_results.metric("saturated_values_percent", 100 * worst, "%", better="lower", item=item)
+    if result.saturated:
+        hil_results.table(
+            f"{item}: tensors at the ends of their range",
+            [
+                {"layer": s.layer, "tensor": s.tensor, "bits": s.bits, "saturated": s.saturated, "values": s.values}
+                for s in result.saturated[:SATURATED_ROWS]
+            ],
+        )
     hil_results.table(
         f"{item}: device against float",
         [{"output": n, **{k: v for k, v in c.to_dict().items() if k != "count"}} for n, c in result.comparisons.items()]
@@ -73,10 +86,12 @@ def test_device_matches_reference_and_float(
             f"{', '.join(f'{n} {c} values' for n, c in result.mismatched.items() if c)}, threshold 0; "
             + first_diverging_layer(compiled_model, model_spec, model_input.x)
         )
-    failures += [
+    below = [
         f"{item}: {name} {value:.2f} dB below the threshold {limit} dB"
         for name, (value, limit) in snrs.items()
         if limit is not None and value < limit
     ]
+    if below:
+        failures += [*below, f"{item}: {loss_diagnosis(result.saturated)}"]
     if failures:
         pytest.fail("\n".join(failures), pytrace=False)

@@ -71,6 +71,26 @@ def test_a_classifier_from_an_array_gives_top_k(nets: Path, tmp_path: Path, caps
     assert result["timing"] and result["footprint"]["flash_bytes"] > 0
 
 
+def test_an_input_beyond_the_calibration_names_what_saturates(
+    nets: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Calibrated on [0, 1), the classifier gets an input of up to 4: its input and convolution saturate, the worst
+    first, in the JSON and in the text."""
+    x = tmp_path / "bright.npy"
+    np.save(x, 4 * np.random.default_rng(5).uniform(0, 1, (3, 16, 16)).astype(np.float32))
+    code, result = _run(["--model", f"{nets}:classifier", "--input", str(x)], capsys)
+    assert code == 0 and result["matches_reference"], result
+    saturated = result["saturated"]
+    assert "input" in [row["layer"] for row in saturated], saturated
+    fractions = [row["saturated"] / row["values"] for row in saturated]
+    assert fractions == sorted(fractions, reverse=True) and fractions[0] > 0.25
+    assert main(["run", "--emulate", "qemu", "--model", f"{nets}:classifier", "--input", str(x)]) == 0
+    first = saturated[0]
+    assert f"saturated: {first['layer']} ({first['tensor']}, int{first['bits']}) has {first['saturated']}" in (
+        capsys.readouterr().out
+    )
+
+
 def test_an_image_is_letterboxed_and_drawn(nets: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     picture = tmp_path / "wide.png"
     cv2.imwrite(str(picture), np.random.default_rng(2).integers(0, 256, (20, 40, 3), dtype=np.uint8))

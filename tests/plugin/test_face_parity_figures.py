@@ -1,6 +1,7 @@
 """The face suite judges a face detector where its boxes are read (its output measure 'faces'): the parity test
 records loc at the float model's face anchors against the SNR threshold, and the face probability's SNR beside
-it without one; a model measured over its whole outputs gets neither."""
+it without one; a model measured over its whole outputs gets neither. Each input's saturating tensors are recorded,
+and a figure under its threshold says whether one saturated."""
 
 from __future__ import annotations
 
@@ -34,12 +35,19 @@ def test_loc_at_the_faces_is_held_to_the_snr_threshold(pytester: pytest.Pytester
     assert at_faces["threshold"] == 10.0 and at_faces["passed"] is True and at_faces["unit"] == "dB"
     assert at_faces["value"] != pytest.approx(metrics["loc_snr_db"]["value"], abs=0.01), "a measure of its own"
     assert probability["threshold"] is None and probability["passed"] is None
+    saturated = metrics["saturated_values_percent"]
+    assert saturated["unit"] == "%" and saturated["threshold"] is None and saturated["value"] >= 0
+    table = "input0: tensors at the ends of their range"
+    assert (table in (tmp_path / "first" / "index.html").read_text()) == (saturated["value"] > 0)
 
     limit = f"{at_faces['value'] + 0.01:.2f}"
     result = _parity_run(pytester, tmp_path / "second", "rnnpool_face_m4", "--hil-min-snr-db", limit)
     result.assert_outcomes(failed=1)
+    diagnosis = (
+        "*input0: on this input * at the ends of its range*" if saturated["value"] > 0 else "*no tensor saturates*"
+    )
     result.stdout.fnmatch_lines(
-        [f"*input0: loc_at_faces_snr_db {at_faces['value']:.2f} dB below the threshold {limit}*"]
+        [f"*input0: loc_at_faces_snr_db {at_faces['value']:.2f} dB below the threshold {limit}*", diagnosis]
     )
 
 
