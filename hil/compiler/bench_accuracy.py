@@ -14,7 +14,9 @@ firmware compute), both decoded with models.detection.detect and the model's pri
 the float detections scoring >= 0.5 by the quantised ones at IoU 0.5, counting those the quantised model scores
 within the parity's score margin of 0.5 (hil.parity.detection_parity), and without the margin; at the anchors
 whose float face probability is near 0.5 (BORDERLINE), the mean and spread of the quantised face logit less the
-float one (a negative mean reads borderline faces low: the misses at margin 0 come from there); arena bytes,
+float one (a negative mean reads borderline faces low: the misses at margin 0 come from there); how many images
+push a tensor past its calibrated range (more than 0.5 % of its values at the ends: hil.compiler.saturation), and
+the worst; arena bytes,
 weight flash bytes and MACs. --firmware also builds the firmware for the QEMU board, runs one image and reports
 instructions per MAC and the linked RAM and flash.
 """
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +35,7 @@ import torch
 from hil.compiler.calibrate import synthetic_images
 from hil.compiler.output_measures import face_output_snr
 from hil.compiler.pipeline import CompiledModel
+from hil.compiler.saturation import Saturation, saturated_tensors
 from hil.parity.detection_parity import DEFAULT_SCORE_MARGIN, compare_detections, iou_matrix
 
 SPLIT = "test"
@@ -92,9 +96,11 @@ def _float_outputs(model: torch.nn.Module, images: list[np.ndarray]) -> list[lis
     return results
 
 
-def _quantized_outputs(compiled: CompiledModel, x: np.ndarray) -> list[np.ndarray]:
+def _quantized_outputs(compiled: CompiledModel, x: np.ndarray) -> tuple[list[np.ndarray], list[Saturation]]:
+    """The golden model's real-valued outputs for x, and its tensors that saturate on it."""
     q = compiled.qgraph
-    return [q.dequantize(t, v) for t, v in zip(q.outputs, compiled.golden(x), strict=True)]
+    tensors = compiled.golden_tensors(x)
+    return [q.dequantize(t, tensors[t]) for t in q.outputs], saturated_tensors(q, x, tensors)
 
 
 def _firmware_figures(compiled: CompiledModel, x: np.ndarray, work: Path) -> dict:
@@ -121,6 +127,9 @@ def _firmware_figures(compiled: CompiledModel, x: np.ndarray, work: Path) -> dic
     }
 
 
+# An image counts as saturating when a tensor has more than this fraction of its values at the ends of its range: a
+# calibrated maximum rounding onto the end is one value, not a range the image went past.
+SATURATION_REPORTED = 0.005
 BORDERLINE = (0.40, 0.65)  # float face probabilities whose anchors decide the per-image parity at margin 0
 
 
@@ -131,6 +140,11 @@ def _borderline_logit_changes(reference: list[np.ndarray], quantized: list[np.nd
     probability = 1.0 / (1.0 + np.exp(f[:, 0] - f[:, 1]))
     near = (probability >= BORDERLINE[0]) & (probability <= BORDERLINE[1])
     return ((q[:, 1] - q[:, 0]) - (f[:, 1] - f[:, 0]))[near]
+
+
+def _worst_saturation(saturating: list[tuple[int, Saturation]]) -> dict:
+    image, worst = max(saturating, key=lambda pair: pair[1].fraction)
+    return {"image": image, **asdict(worst), "described": worst.describe()}
 
 
 def bench(model_name: str, images: int, snr_images: int, work: Path, firmware: bool = False) -> dict:
@@ -146,8 +160,11 @@ def bench(model_name: str, images: int, snr_images: int, work: Path, firmware: b
     scale = torch.tensor([width, height] * 2, dtype=torch.float32)
     float_outs = _float_outputs(model, inputs)
     float_dets, quant_dets, recalls, strict_recalls, snr, misses, borderline = [], [], [], [], [], [], []
+    saturating: list[tuple[int, Saturation]] = []  # (image, its most saturated tensor) over SATURATION_REPORTED
     for i, (x, reference) in enumerate(zip(inputs, float_outs, strict=True)):
-        quantized = _quantized_outputs(compiled, x)
+        quantized, saturated = _quantized_outputs(compiled, x)
+        if saturated and saturated[0].fraction > SATURATION_REPORTED:
+            saturating.append((i, saturated[0]))
         if i < snr_images:
             # A dim image's activations sit on few levels of grids fitted to ordinary contrast: its SNR is lower.
             snr.append(
@@ -179,6 +196,8 @@ def bench(model_name: str, images: int, snr_images: int, work: Path, firmware: b
         "borderline_anchors": int(borderline.size),
         "borderline_logit_change_mean": float(borderline.mean()) if borderline.size else None,
         "borderline_logit_change_spread": float(borderline.std()) if borderline.size else None,
+        "images_saturating": len(saturating),
+        "worst_saturation": None if not saturating else _worst_saturation(saturating),
         "arena_bytes": compiled.memory.arena_bytes,
         "weight_flash_bytes": compiled.emitted.flash_bytes,
         "macs": compiled.qgraph.macs,
@@ -224,6 +243,12 @@ def _print(result: dict) -> None:
             f"{BORDERLINE[1]:.2f}: quantised face logit minus float, mean {result['borderline_logit_change_mean']:+.4f}"
             f", spread {result['borderline_logit_change_spread']:.4f}"
         )
+    worst = result["worst_saturation"]
+    print(
+        f"  saturation: {result['images_saturating']} of {result['images']} images have a tensor with more than "
+        f"{100 * SATURATION_REPORTED:.1f} % of its values at the ends of its range"
+        + ("" if worst is None else f"; the most, image {worst['image']}: {worst['described']}")
+    )
     print(f"  arena {result['arena_bytes']:,} B, weights {result['weight_flash_bytes']:,} B, {result['macs']:,} MACs")
     if "instructions_per_mac" in result:
         print(

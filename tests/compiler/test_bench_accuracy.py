@@ -31,6 +31,7 @@ def test_each_snr_image_says_how_many_faces_it_holds(capsys: pytest.CaptureFixtu
     out = capsys.readouterr().out
     assert "image 0 (0 faces in it, pixel std 40.5): SNR loc " in out
     assert "AP@0.5: none, the 1 test images hold no face" in out
+    assert "saturation: 0 of 1 images" in out and result[0]["worst_saturation"] is None
 
 
 def test_the_borderline_logit_change_counts_only_anchors_near_one_half() -> None:
@@ -44,3 +45,22 @@ def test_the_borderline_logit_change_counts_only_anchors_near_one_half() -> None
     quantized_conf = np.array([[[0.0, 0.1], [0.0, 2.0], [0.5, 0.0], [0.0, 0.0]]])
     changes = _borderline_logit_changes([None, float_conf], [None, quantized_conf])
     np.testing.assert_allclose(changes, [-0.1, -0.1])
+
+
+def test_an_image_past_the_calibrated_range_is_counted_and_the_worst_named(capsys: pytest.CaptureFixture) -> None:
+    """The QVGA, calibrated on 4 val images, has test image 3 (a dim one) past the range of its last MBConv's
+    projection (3.4 % of its values on 2026-12-06); the worst of the images counted is named, in JSON and text."""
+    import json
+
+    from hil.compiler.bench_accuracy import SATURATION_REPORTED
+
+    main(["--model", "qvga", "--images", "4", "--snr-images", "0", "--json"])
+    (result,) = json.loads(capsys.readouterr().out)
+    worst = result["worst_saturation"]
+    assert 1 <= result["images_saturating"] <= 4 and worst["image"] in range(4)
+    assert worst["saturated"] / worst["values"] > SATURATION_REPORTED and worst["layer"] in worst["described"]
+    main(["--model", "qvga", "--images", "4", "--snr-images", "0"])
+    assert (
+        f"saturation: {result['images_saturating']} of 4 images have a tensor with more than 0.5 % of its values at "
+        f"the ends of its range; the most, image {worst['image']}: {worst['described']}"
+    ) in capsys.readouterr().out
