@@ -70,7 +70,14 @@ def test_device_matches_reference_and_float(
         hil_results.table(
             f"{item}: tensors at the ends of their range",
             [
-                {"layer": s.layer, "tensor": s.tensor, "bits": s.bits, "saturated": s.saturated, "values": s.values}
+                {
+                    "layer": s.layer,
+                    "tensor": s.tensor,
+                    "bits": s.bits,
+                    "saturated": s.saturated,
+                    "values": s.values,
+                    "percent": round(100 * s.fraction, 2),
+                }
                 for s in result.saturated[:SATURATED_ROWS]
             ],
         )
