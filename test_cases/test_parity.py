@@ -7,6 +7,8 @@ tensors that saturate (hil.compiler.saturation) are recorded, and an SNR below i
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import pytest
 
 from hil.catalog import ModelSpec, ParityThresholds
@@ -69,17 +71,7 @@ def test_device_matches_reference_and_float(
     if result.saturated:
         hil_results.table(
             f"{item}: tensors at the ends of their range",
-            [
-                {
-                    "layer": s.layer,
-                    "tensor": s.tensor,
-                    "bits": s.bits,
-                    "saturated": s.saturated,
-                    "values": s.values,
-                    "percent": round(100 * s.fraction, 2),
-                }
-                for s in result.saturated[:SATURATED_ROWS]
-            ],
+            [{**asdict(s), "percent": round(100 * s.fraction, 2)} for s in result.saturated[:SATURATED_ROWS]],
         )
     hil_results.table(
         f"{item}: device against float",

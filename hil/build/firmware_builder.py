@@ -66,10 +66,9 @@ STACK_MARGIN_BYTES = 1024
 STACK_BYTES = 2816
 # What the applications put in .ccm_bss (main_uart.c: the frame receiver and the reply; main_semihosting.c: the
 # report buffer; rtt.c: the frame buffers plus the RTT control block and its up and down rings of one frame each,
-# 2060 B) and at most
-# what else .data and .bss hold besides the arena: the figures `hil compile` estimates RAM with before anything is
-# linked; test_budgets.py checks them against every linked image. The other static data is at most 84 B (the
-# semihosting app's file handles of streamed inputs, 64 B, and the runtime's words).
+# 2060 B) and at most what else .data and .bss hold besides the arena: the figures `hil compile` estimates RAM with
+# before anything is linked; test_budgets.py checks them against every linked image. The other static data is at
+# most 84 B (the semihosting app's file handles of streamed inputs, 64 B, and the runtime's words).
 LINK_BUFFER_BYTES = {"uart": 4116, "semihosting": 2048, "rtt": 8308}
 OTHER_STATIC_BYTES = 128
 

@@ -77,12 +77,15 @@ class QGraph:
     nodes: list[QNode]
     outputs: list[str]
 
+    def input_steps(self, x: np.ndarray, index: int = 0) -> np.ndarray:
+        """A float NHWC input in steps of the model's input grid, rounded but not yet saturated (float64)."""
+        tensor = self.tensors[self.inputs[index]]
+        return np.round((np.asarray(x, dtype=np.float64) - tensor.offset) / 2.0**tensor.exponent)
+
     def quantize_input(self, x: np.ndarray, index: int = 0) -> np.ndarray:
         """A float NHWC input as the model's input tensor (int8, or int16 where the bit-width search widened it)."""
-        tensor = self.tensors[self.inputs[index]]
-        info = np.iinfo(tensor.dtype)
-        q = np.round((np.asarray(x, dtype=np.float64) - tensor.offset) / 2.0**tensor.exponent)
-        return np.clip(q, info.min, info.max).astype(tensor.dtype)
+        info = np.iinfo(self.tensors[self.inputs[index]].dtype)
+        return np.clip(self.input_steps(x, index), info.min, info.max).astype(info.dtype)
 
     def dequantize(self, name: str, q: np.ndarray) -> np.ndarray:
         return np.asarray(q, dtype=np.float64) * 2.0 ** self.tensors[name].exponent + self.tensors[name].offset

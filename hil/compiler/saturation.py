@@ -22,8 +22,8 @@ COPIES = ("channel_max",)
 class Saturation:
     """A tensor with values at either end of its integer range on one input."""
 
-    tensor: str
     layer: str
+    tensor: str
     bits: int
     saturated: int
     values: int
@@ -42,11 +42,11 @@ class Saturation:
 def _input_saturation(qgraph: QGraph, x: np.ndarray) -> Saturation | None:
     """The model's input, from the float input itself: a picture's black and white pixels may sit exactly on the
     ends of the input's grid, which loses nothing, so only values beyond them count."""
-    tensor = qgraph.tensors[qgraph.inputs[0]]
-    info = np.iinfo(tensor.dtype)
-    grid = np.round((np.asarray(x, np.float64) - tensor.offset) / tensor.scale)
-    saturated = int(np.count_nonzero((grid > info.max) | (grid < info.min)))
-    return Saturation(tensor.name, "input", info.bits, saturated, int(grid.size)) if saturated else None
+    tensor = qgraph.inputs[0]
+    info = np.iinfo(qgraph.tensors[tensor].dtype)
+    steps = qgraph.input_steps(x)
+    saturated = int(np.count_nonzero((steps > info.max) | (steps < info.min)))
+    return Saturation("input", tensor, info.bits, saturated, int(steps.size)) if saturated else None
 
 
 def saturated_tensors(qgraph: QGraph, x: np.ndarray, values: dict[str, np.ndarray]) -> list[Saturation]:
@@ -60,7 +60,7 @@ def saturated_tensors(qgraph: QGraph, x: np.ndarray, values: dict[str, np.ndarra
         value = values[node.output]
         saturated = int(np.count_nonzero((value == info.max) | (value == info.min)))
         if saturated:
-            found.append(Saturation(node.output, node.name, info.bits, saturated, int(value.size)))
+            found.append(Saturation(node.name, node.output, info.bits, saturated, int(value.size)))
     return sorted(found, key=lambda s: -s.fraction)
 
 
