@@ -111,7 +111,13 @@ class _Capture(TorchFunctionMode):
         self.names: dict[int, tuple[str, str]] = {}  # id(tensor) -> (IR tensor, torch layout)
         self.alive: list[torch.Tensor] = []  # keeps ids unique while the run lasts
         self.depth = 0
-        self.where = "forward"
+        self.scopes: list[str] = []  # the container modules whose forward is running, innermost last
+
+    @property
+    def where(self) -> str:
+        """What a functional op is named after: the innermost container module running it (its block, as
+        'mob.5'), or the model's own forward."""
+        return self.scopes[-1] if self.scopes else "forward"
 
     def new_tensor(self, torch_tensor: torch.Tensor, shape: tuple[int, ...], layout: str = NCHW) -> str:
         name = f"t{len(self.graph.tensors)}"
@@ -279,6 +285,15 @@ def capture(model: nn.Module, example: torch.Tensor) -> Graph:
                     f"module '{path}' of type {type(module).__name__} is not supported by the compiler; "
                     f"supported: {supported()}"
                 )
+            if path and not inside_leaf:
+
+                def enter(mod, inputs, path=path) -> None:
+                    recorder.scopes.append(path)
+
+                def leave(mod, inputs, output) -> None:
+                    recorder.scopes.pop()
+
+                hooks += [module.register_forward_pre_hook(enter), module.register_forward_hook(leave)]
             continue
         if inside_leaf:
             continue

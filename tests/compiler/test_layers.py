@@ -146,3 +146,32 @@ def test_random_layer_model_host_c_equals_golden(seed: int, tmp_path) -> None:
     compiled = compile_model(model, model.example(), calibration, tmp_path / "c", f"random_layers_{seed}")
     inputs = [to_graph_layout(model.example(i).numpy()) for i in (7, 8)]
     assert_host_c_equals_golden(compiled, inputs, tmp_path / "host", f"{model.kinds}")
+
+
+class _Residual(nn.Module):
+    def __init__(self, scale: float | None = None) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(4, 4, 3, padding=1)
+        self.scale = scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = x + self.conv(x)
+        return y * self.scale if self.scale is not None else y
+
+
+def test_a_functional_operation_is_named_after_the_block_that_runs_it() -> None:
+    """A sum in a block's forward is called after that block (which residual a report or an error means), one in the
+    model's own forward after 'forward'."""
+
+    class Blocks(nn.Module):
+        def __init__(self, last: nn.Module) -> None:
+            super().__init__()
+            self.blocks = nn.Sequential(_Residual(), last)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.blocks(x) + x
+
+    names = [n.name for n in capture(Blocks(_Residual()).eval(), torch.zeros(1, 4, 6, 6)).nodes if n.op == "add"]
+    assert [name.split(":")[0] for name in names] == ["blocks.0", "blocks.1", "forward"]
+    with pytest.raises(CompileError, match=r"^blocks\.1: torch\.\w*mul\w* #\d+: .*operation 'mul'"):
+        capture(Blocks(_Residual(scale=2.0)).eval(), torch.zeros(1, 4, 6, 6))
