@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import tempfile
 from dataclasses import asdict
@@ -270,6 +271,12 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    # The compiler's progress (hil.compiler, at INFO) on stderr: a searched face model takes minutes to compile.
+    compiler_log = logging.getLogger("hil.compiler")
+    progress, level = logging.StreamHandler(sys.stderr), compiler_log.level
+    progress.setFormatter(logging.Formatter(f"hil {args.command}: %(message)s"))
+    compiler_log.addHandler(progress)
+    compiler_log.setLevel(logging.INFO)
     try:
         result = args.handler(args)
     except HilError as e:
@@ -278,6 +285,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"hil {args.command}: error: {e}", file=sys.stderr)
         return NO_DEVICE if isinstance(e, TargetError) else USAGE_ERROR
+    finally:
+        compiler_log.removeHandler(progress)
+        compiler_log.setLevel(level)
     if args.json:
         print(json.dumps(result, indent=2, default=str))
     if args.command == "run" and not result["matches_reference"]:

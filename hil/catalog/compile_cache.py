@@ -9,6 +9,7 @@ import fcntl
 import hashlib
 import inspect
 import json
+import logging
 import os
 import pickle
 import shutil
@@ -30,6 +31,7 @@ PICKLE = "compiled.pkl"
 SUMMARY = "compiled.json"
 EMITTED = ("model.c", "model.h")  # what emit_c writes: a folder may hold more (a profile's hook), never stored
 STORE = WORK_DIR / "compiles"
+LOG = logging.getLogger("hil.compiler.compile_cache")
 STORE_ENTRIES = 24  # the most recently used compiles kept (a QVGA's is 3.4 MB)
 
 _loaded: dict[tuple[str, str], CompiledModel] = {}
@@ -158,6 +160,7 @@ def compile_spec(spec: ModelSpec, root: Path = COMPILED_ROOT, directory: Path | 
                 fcntl.flock(stored, fcntl.LOCK_EX)
                 compiled = _from_store(key, directory, spec.budgets.ram_bytes)
                 if compiled is None:
+                    LOG.info("%s: no compile of these weights, calibration and compiler sources yet", spec.name)
                     compiled = _compile(spec, model, calibration, directory)
                     _store(directory, key, compiled, spec.budgets.ram_bytes)
                     _to_store(key, directory)

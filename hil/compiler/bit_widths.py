@@ -18,6 +18,7 @@ from a cost model (width_cost), so a latency budget, when given, bounds the sear
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
@@ -29,6 +30,8 @@ from hil.compiler.output_measures import OutputMeasure, measure_for
 from hil.compiler.qgraph import DATA_MOVES, DEPTHWISE_KERNELS, QGraph, on_grid
 from hil.compiler.quantize import exponent_at_width, weight_exponents, weight_layer, weight_name
 from hil.compiler.schedule import Step, align
+
+LOG = logging.getLogger(__name__)
 
 WIDTHS = (8, 16)
 MODES = ("int8", "search")
@@ -53,6 +56,12 @@ class WidthChoice:
     snr_gain_db: float
     arena_bytes: int
     instructions: int
+
+    def describe(self) -> str:
+        return (
+            f"int{self.bits} {self.layer} ({', '.join(self.tensors)}): +{self.snr_gain_db:.2f} dB for "
+            f"{self.arena_bytes:,} arena bytes, {self.instructions:,} instructions (estimated)"
+        )
 
 
 @dataclass
@@ -312,6 +321,7 @@ def search(
         )
         instructions = slower
         result.snr_db = snr
+        LOG.info("bit-width search took %s", result.choices[-1].describe())
     result.arena_bytes, result.instructions = arena, instructions
     within = "" if latency_budget is None else f" (latency budget {latency_budget:,})"
     result.reason = (

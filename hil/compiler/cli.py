@@ -221,12 +221,8 @@ def _compile(args: argparse.Namespace) -> dict:
                 else ""
             )
         )
-        for choice in widths["choices"]:
-            print(
-                f"  int{choice['bits']} {choice['layer']} ({', '.join(choice['tensors'])}): "
-                f"+{choice['snr_gain_db']:.2f} dB for {choice['arena_bytes']:,} arena bytes, "
-                f"{choice['instructions']:,} instructions (estimated)"
-            )
+        for choice in compiled.bit_widths.choices if compiled.bit_widths else []:
+            print(f"  {choice.describe()}")
         chosen = result["exponents"]
         if chosen["mode"] == "search":
             print(
@@ -238,11 +234,8 @@ def _compile(args: argparse.Namespace) -> dict:
                     f"  bias correction {'on' if chosen['bias_correction'] else 'off'}: "
                     f"{chosen['snr_db_bias_corrected']:.2f} dB with it, {chosen['snr_db_uncorrected']:.2f} without"
                 )
-            for choice in chosen["choices"]:
-                print(
-                    f"  {choice['layer']} ({choice['tensor']}): exponent {choice['calibrated_exponent']} -> "
-                    f"{choice['exponent']}, +{choice['snr_gain_db']:.2f} dB"
-                )
+            for choice in compiled.exponents.choices:
+                print(f"  {choice.describe()}")
         ram = result["ram"]
         print(
             f"RAM+CCM reserved on {args.board} (estimate; `hil build` reads the ELF): {ram['total_bytes']:,} B = "

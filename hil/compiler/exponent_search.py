@@ -18,6 +18,7 @@ estimated. A trial re-runs only the nodes from the first one whose exponents it 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -27,6 +28,8 @@ from hil.compiler.ir import Graph
 from hil.compiler.output_measures import OutputMeasure, measure_for
 from hil.compiler.qgraph import QGraph
 from hil.compiler.quantize import quantize
+
+LOG = logging.getLogger(__name__)
 
 MODES = ("calibrated", "search")
 SEARCH_IMAGES = 8  # calibration inputs the objective is measured on
@@ -43,6 +46,12 @@ class ExponentChoice:
     calibrated_exponent: int
     exponent: int
     snr_gain_db: float
+
+    def describe(self) -> str:
+        return (
+            f"{self.layer} ({self.tensor}): exponent {self.calibrated_exponent} -> {self.exponent}, "
+            f"+{self.snr_gain_db:.2f} dB"
+        )
 
 
 @dataclass
@@ -176,6 +185,7 @@ def search_exponents(
                 )
             )
             objective.accept(candidate, runs)
+            LOG.info("exponent search took %s", record.choices[-1].describe())
             chosen, best, taken = trial, snr, taken + 1
         if not taken:
             break

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +24,10 @@ from hil.compiler.passes import optimize
 from hil.compiler.qgraph import QGraph
 from hil.compiler.quantize import can_widen, quantize
 from hil.compiler.schedule import Step
+
+# Progress, at INFO: a searched face model takes minutes to compile (the QVGA 2-4 min), and `hil compile` prints
+# these lines to stderr while it works (hil.cli).
+LOG = logging.getLogger(__name__)
 
 
 @dataclass
@@ -77,20 +83,32 @@ def compile_model(
     every activation int8.
     stream_input: the model reads its input by rows (hil_input_read) into a row pipeline of its first layers
     (schedule.stream_front), so neither the input nor those layers' maps are held whole in the arena."""
+    started = time.monotonic()
     graph = optimize(capture(model, example))
+    LOG.info("%s: %d layers captured; calibrating on %d inputs", name, len(graph.nodes), len(calibration))
     graph, ranges = centre_channels(graph, channel_ranges(graph, calibration))
     means = channel_means(graph, calibration)
     chosen_exponents = None
     snrs, objective = measure_for(measure, graph.outputs, output_names, objective_outputs)
     if exponents == "search":
         inputs = calibration[: exponent_search.SEARCH_IMAGES]
+        LOG.info("%s: exponent search on %d inputs", name, len(inputs))
         ranges, chosen_exponents, means = exponent_search.search_exponents(
             graph, ranges, inputs, objective, snrs, means
+        )
+        LOG.info(
+            "%s: %d exponents moved finer, mean SNR %.2f -> %.2f dB",
+            name,
+            len(chosen_exponents.choices),
+            chosen_exponents.snr_db_calibrated,
+            chosen_exponents.snr_db,
         )
     qgraph = quantize(graph, ranges, means=means)
     search = None
     if bit_widths == "search":
         inputs = calibration[: widths_search.SEARCH_IMAGES]
+        budget = "no arena budget" if arena_budget is None else f"an arena budget of {arena_budget:,} B"
+        LOG.info("%s: bit-width search on %d inputs within %s", name, len(inputs), budget)
         supported = lambda group: all(can_widen(graph, t) for t in group)  # noqa: E731
         search = widths_search.search(
             graph, qgraph, inputs, arena_budget, supported, stream_input, tuple(objective), snrs, latency_budget
@@ -98,8 +116,10 @@ def compile_model(
         wide = {t: 16 for choice in search.choices for t in choice.tensors}
         qgraph = quantize(graph, ranges, wide, means)
         search.applied = sorted(wide)
+        LOG.info("%s: %s", name, search.reason)
     steps, memory = scheduled_plan(qgraph, stream_input=stream_input)
     if search is not None:
         search.planned_arena_bytes = memory.arena_bytes
     emitted = emit(qgraph, steps, memory, directory, name, ["input"], output_names)
+    LOG.info("%s: compiled in %.0f s, arena %s B", name, time.monotonic() - started, f"{memory.arena_bytes:,}")
     return CompiledModel(graph, qgraph, steps, memory, emitted, search, chosen_exponents)

@@ -57,3 +57,32 @@ def test_compile_command_table(tmp_path, capsys) -> None:
 def test_catalog_has_face_models() -> None:
     assert {"rnnpool_face_m4", "rnnpool_face_qvga"} <= set(CATALOG)
     assert all(CATALOG[name].task == "detection" for name in ("rnnpool_face_m4", "rnnpool_face_qvga"))
+
+
+def test_compile_command_reports_its_progress_on_stderr(tmp_path, capsys, monkeypatch) -> None:
+    """A searched face model takes minutes to compile: each stage and each choice a search takes is said on stderr
+    while it works (vww, not ours, where both searches take some), and stdout keeps the JSON alone. An empty store,
+    so the compile happens."""
+    monkeypatch.setattr("hil.catalog.compile_cache.STORE", tmp_path / "store")
+    argv = ["compile", "--model", "examples/vww.py:build", "--bit-widths", "search", "--exponents", "search"]
+    assert main([*argv, "-o", str(tmp_path / "json"), "--json"]) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
+    said = [line.removeprefix("hil compile: ") for line in captured.err.splitlines()]
+    assert said[:3] == [
+        "vww: no compile of these weights, calibration and compiler sources yet",
+        "vww: 31 layers captured; calibrating on 8 inputs",
+        "vww: exponent search on 8 inputs",
+    ]
+    exponents = [line.split(" took ", 1)[1] for line in said if line.startswith("exponent search took ")]
+    widths = [line.split(" took ", 1)[1] for line in said if line.startswith("bit-width search took ")]
+    assert len(exponents) == len(result["exponents"]["choices"]) > 0
+    assert len(widths) == len(result["bit_widths"]["choices"]) > 0
+    assert f"vww: {result['bit_widths']['reason']}" in said
+    assert said[-1].startswith("vww: compiled in ") and said[-1].endswith(f"arena {result['arena_bytes']:,} B")
+
+    assert main([*argv, "-o", str(tmp_path / "table")]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "", "compiled already: nothing to say"
+    listed = [line.strip() for line in captured.out.splitlines() if line.startswith("  ")]
+    assert set(exponents + widths) <= set(listed), "the table lists each choice as the progress said it"
