@@ -12,7 +12,7 @@ from hil.catalog import model_sources
 from hil.dut import Dut
 from hil.errors import HilError, TargetError
 from hil.plugin.options import HilOptions, options_from_config
-from hil.plugin.progress import progress
+from hil.plugin.progress import compiler_progress, progress
 from hil.plugin.results_fixture import recorder
 from hil.plugin.worker_errors import stop_for_no_device
 from hil.target_factory import TargetChoice, build_description, open_dut
@@ -36,7 +36,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     for model in options.models:
         progress(session.config, f"hil: compiling {model} (unless cached) and building its firmware")
         try:
-            sources = model_sources(model)
+            with compiler_progress(session.config):
+                sources = model_sources(model)
             description = build_description(options.board, options.emulate)
             image = FirmwareBuilder().build(BuildRequest(description, sources, options.transport, baud=options.baud))
         except HilError as e:

@@ -4,6 +4,8 @@ long test (a whole image set, a compile) does not sit silent."""
 from __future__ import annotations
 
 import contextlib
+import logging
+from collections.abc import Iterator
 
 import pytest
 
@@ -17,3 +19,23 @@ def progress(config: pytest.Config, text: str) -> None:
     with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
         reporter.ensure_newline()
         reporter.write_line(text)
+
+
+@contextlib.contextmanager
+def compiler_progress(config: pytest.Config) -> Iterator[None]:
+    """While it lasts, the compiler's INFO lines (each stage and search choice of a compile) go to the terminal as
+    progress: a face model's first compile takes minutes before the first test."""
+
+    class Terminal(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            progress(config, f"hil: {record.getMessage()}")
+
+    logger, handler = logging.getLogger("hil.compiler"), Terminal(logging.INFO)
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)

@@ -6,6 +6,7 @@ names, a bad file fails alone."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -175,3 +176,21 @@ def test_classifier_images_with_coco_and_voc_classes_and_an_unknown_class(pytest
     result.assert_outcomes(passed=10, errors=1, deselected=9)
     results = json.dumps(json.loads((tmp_path / "out" / "results.json").read_text()))
     assert "top1_float" in results and "top1_device" in results
+
+
+def test_a_first_compile_says_what_it_does_before_the_first_test(pytester, tmp_path):
+    """The compile before the first test can take minutes (a face model's searches): its stages reach the terminal.
+    Weights seeded afresh, so no earlier run's compile is in the store."""
+    nets = tmp_path / "fresh_nets.py"
+    nets.write_text(NETS.replace("torch.manual_seed(3)", f"torch.manual_seed({int.from_bytes(os.urandom(4))})"))
+    result = _suite(pytester, tmp_path / "out", "--model", f"{nets}:classifier", "-k", "compile_runs")
+    result.assert_outcomes(passed=1, deselected=27)
+    result.stdout.fnmatch_lines(
+        [
+            "hil: compiling *fresh_nets.py:classifier (unless cached) and building its firmware",
+            "hil: suite_classifier: no compile of these weights, calibration and compiler sources yet",
+            "hil: suite_classifier: 2 layers captured; calibrating on 16 inputs",
+            "hil: suite_classifier: compiled in * s, arena * B",
+            "hil: firmware * model suite_classifier *",
+        ]
+    )
