@@ -29,6 +29,11 @@ def conv2d(
     cout, cin_g, kh, kw = weight.shape
     (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
     (pb, pr) = padding if padding_end is None else padding_end
+    if kh == kw == sh == sw == groups == 1 and not (ph or pb or pw or pr):
+        # A 1x1 convolution is one matrix product: the same sums as below without the zeroed map they are added
+        # into, twice as fast on the bit-width search's wide early maps.
+        out = (x.reshape(-1, cin_g) @ weight[:, :, 0, 0].T).reshape(n, h, w, cout)
+        return out + bias if bias is not None else out
     oh, ow = (h + ph + pb - dh * (kh - 1) - 1) // sh + 1, (w + pw + pr - dw * (kw - 1) - 1) // sw + 1
     # np.pad copies even when it adds nothing, and the bit-width search runs every 1x1 convolution thousands of times
     padded = np.pad(x, ((0, 0), (ph, pb), (pw, pr), (0, 0)), constant_values=pad_value) if ph or pb or pw or pr else x

@@ -66,8 +66,12 @@ class QNode:
 def on_grid(value: np.ndarray, exponent: int | np.ndarray, bits: int) -> np.ndarray:
     """value rounded to the fixed-point grid of 2^exponent and saturated to bits: the real values a tensor of that
     exponent and width can hold."""
-    top = 2 ** (bits - 1)
-    return np.clip(np.round(np.asarray(value, np.float64) / 2.0**exponent), -top, top - 1) * 2.0**exponent
+    top, scale = 2 ** (bits - 1), 2.0**exponent
+    steps = np.asarray(value, np.float64) / scale  # a new array: the steps below work in it (the searches call this
+    np.round(steps, out=steps)  # on every tensor of every candidate, and temporaries were most of its time)
+    np.clip(steps, -top, top - 1, out=steps)
+    steps *= scale
+    return steps
 
 
 @dataclass
