@@ -120,6 +120,8 @@ def _compile(spec: ModelSpec, model, calibration: np.ndarray, directory: Path) -
 
     _check_weights(spec, model)
     _check_input_shape(spec, model)
+    # After the checks, so a model they refuse gets its one-line error alone.
+    LOG.info("%s: no compile of these weights, calibration and compiler sources yet", spec.name)
     return compile_model(
         model,
         torch.zeros(spec.input_shape),
@@ -160,7 +162,6 @@ def compile_spec(spec: ModelSpec, root: Path = COMPILED_ROOT, directory: Path | 
                 fcntl.flock(stored, fcntl.LOCK_EX)
                 compiled = _from_store(key, directory, spec.budgets.ram_bytes)
                 if compiled is None:
-                    LOG.info("%s: no compile of these weights, calibration and compiler sources yet", spec.name)
                     compiled = _compile(spec, model, calibration, directory)
                     _store(directory, key, compiled, spec.budgets.ram_bytes)
                     _to_store(key, directory)

@@ -67,8 +67,10 @@ def on_grid(value: np.ndarray, exponent: int | np.ndarray, bits: int) -> np.ndar
     """value rounded to the fixed-point grid of 2^exponent and saturated to bits: the real values a tensor of that
     exponent and width can hold."""
     top, scale = 2 ** (bits - 1), 2.0**exponent
-    steps = np.asarray(value, np.float64) / scale  # a new array: the steps below work in it (the searches call this
-    np.round(steps, out=steps)  # on every tensor of every candidate, and temporaries were most of its time)
+    # A new array (0-d for a scalar) that the steps below work in: the searches call this on every tensor of every
+    # candidate, and temporaries were most of its time.
+    steps = np.asarray(np.asarray(value, np.float64) / scale)
+    np.round(steps, out=steps)
     np.clip(steps, -top, top - 1, out=steps)
     steps *= scale
     return steps
