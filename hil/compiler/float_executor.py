@@ -35,7 +35,7 @@ def conv2d(
         out = (x.reshape(-1, cin_g) @ weight[:, :, 0, 0].T).reshape(n, h, w, cout)
         return out + bias if bias is not None else out
     oh, ow = (h + ph + pb - dh * (kh - 1) - 1) // sh + 1, (w + pw + pr - dw * (kw - 1) - 1) // sw + 1
-    # np.pad copies even when it adds nothing, and the bit-width search runs every 1x1 convolution thousands of times
+    # np.pad copies even when it adds nothing, and the bit-width search runs every convolution thousands of times
     padded = np.pad(x, ((0, 0), (ph, pb), (pw, pr), (0, 0)), constant_values=pad_value) if ph or pb or pw or pr else x
     wg = weight.reshape(groups, cout // groups, cin_g, kh, kw)
     out = np.zeros((n, oh, ow, groups, cout // groups), dtype=np.float64)
