@@ -20,6 +20,7 @@ from hil.build.firmware_builder import TRANSPORTS, BuildRequest, FirmwareBuilder
 from hil.catalog import ModelSpec, model_sources, resolve_model, with_checkpoint
 from hil.catalog.resolve import parse_input_shape
 from hil.compiler.cli import MODEL_HELP, add_compile_command
+from hil.compiler.progress import progress_to
 from hil.compiler.saturation import most_saturated
 from hil.errors import HilError, TargetError
 from hil.exit_codes import NO_DEVICE, TESTS_FAILED, USAGE_ERROR
@@ -271,23 +272,17 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    # The compiler's progress (hil.compiler, at INFO) on stderr: a searched face model takes minutes to compile.
-    compiler_log = logging.getLogger("hil.compiler")
-    progress, level = logging.StreamHandler(sys.stderr), compiler_log.level
-    progress.setFormatter(logging.Formatter(f"hil {args.command}: %(message)s"))
-    compiler_log.addHandler(progress)
-    compiler_log.setLevel(logging.INFO)
+    stderr = logging.StreamHandler(sys.stderr)
+    stderr.setFormatter(logging.Formatter(f"hil {args.command}: %(message)s"))
     try:
-        result = args.handler(args)
+        with progress_to(stderr):
+            result = args.handler(args)
     except HilError as e:
         if getattr(args, "json", False):
             print(json.dumps({"error": str(e), "kind": type(e).__name__}))
         else:
             print(f"hil {args.command}: error: {e}", file=sys.stderr)
         return NO_DEVICE if isinstance(e, TargetError) else USAGE_ERROR
-    finally:
-        compiler_log.removeHandler(progress)
-        compiler_log.setLevel(level)
     if args.json:
         print(json.dumps(result, indent=2, default=str))
     if args.command == "run" and not result["matches_reference"]:

@@ -25,8 +25,6 @@ from hil.compiler.qgraph import QGraph
 from hil.compiler.quantize import can_widen, quantize
 from hil.compiler.schedule import Step
 
-# Progress, at INFO: a searched face model takes minutes to compile (the QVGA 2-4 min), and `hil compile` prints
-# these lines to stderr while it works (hil.cli).
 LOG = logging.getLogger(__name__)
 
 

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from hil.compiler.progress import progress_to
+
 
 def progress(config: pytest.Config, text: str) -> None:
     """Writes text as its own line on the run's terminal (nothing under an xdist worker, which has none)."""
@@ -23,19 +25,12 @@ def progress(config: pytest.Config, text: str) -> None:
 
 @contextlib.contextmanager
 def compiler_progress(config: pytest.Config) -> Iterator[None]:
-    """While it lasts, the compiler's INFO lines (each stage and search choice of a compile) go to the terminal as
-    progress: a face model's first compile takes minutes before the first test."""
+    """While it lasts, the compiler's progress lines go to the terminal: a face model's first compile takes minutes
+    before the first test."""
 
     class Terminal(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
             progress(config, f"hil: {record.getMessage()}")
 
-    logger, handler = logging.getLogger("hil.compiler"), Terminal(logging.INFO)
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    try:
+    with progress_to(Terminal()):
         yield
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
