@@ -111,7 +111,7 @@ def dequantized_weights(graph: Graph, qgraph: QGraph) -> Graph:
 
 class PipelineSimulator:
     """The integer pipeline's output SNR against float for any per-tensor widths, on a few inputs. Values of the
-    accepted widths are cached, so a candidate re-runs only the nodes from its first widened tensor on."""
+    accepted widths are cached, so a candidate re-runs only the nodes its widened tensors reach."""
 
     def __init__(
         self, graph: Graph, qgraph: QGraph, inputs: list[np.ndarray], measure: OutputMeasure | None = None
@@ -124,7 +124,7 @@ class PipelineSimulator:
         self.originals = {node.name: node for node in graph.nodes}
         self.int16_weights: dict[tuple[str, int, int], Node] = {}
         self.widths: dict[str, int] = {}
-        self.values = [self._run(x, {}, self.widths, 0) for x in inputs]
+        self.values = [self._run(x, {}, self.widths, frozenset()) for x in inputs]
 
     def _exponent(self, name: str, widths: dict[str, int]) -> int:
         return exponent_at_width(self.qgraph.tensors[name].exponent, widths.get(name, 8))
@@ -144,31 +144,35 @@ class PipelineSimulator:
             self.int16_weights[key] = replace(node, params={**node.params, "weight": weight})
         return self.int16_weights[key]
 
-    def _run(self, x: np.ndarray, cached: dict, widths: dict[str, int], start: int) -> dict[str, np.ndarray]:
+    def _run(self, x: np.ndarray, cached: dict, widths: dict[str, int], changed: frozenset[str]) -> dict:
+        """The values with widths, from cached (the values of widths without changed, which names the tensors and
+        weights whose width differs): only the nodes that produce a changed tensor, hold changed weights or read a
+        value recomputed here run again; every other value is exactly the cached one (a head that reads nothing
+        the candidate touches costs nothing)."""
         values = dict(cached)
-        if start == 0:
-            values = {t: self._grid(t, v, widths) for t, v in float_executor.input_values(self.graph, [x]).items()}
-        for node in self.graph.nodes[start:]:
+        recomputed = {t for t in self.graph.inputs if t in changed or not cached}
+        if recomputed:
+            inputs = float_executor.input_values(self.graph, [x])
+            values |= {t: self._grid(t, inputs[t], widths) for t in recomputed}
+        for node in self.graph.nodes:
+            stale = node.output in changed or weight_name(node.name) in changed or not cached
+            if not stale and recomputed.isdisjoint(node.inputs):
+                continue
             if widths.get(weight_name(node.name)) == 16:
                 node = self._with_int16_weights(node, widths)
             out = float_executor.run_node(node, [values[t] for t in node.inputs])
             values[node.output] = self._grid(
                 node.output, out.reshape(-1, *self.graph.tensors[node.output].shape[1:]), widths
             )
+            recomputed.add(node.output)
         return values
-
-    def _first_node(self, tensors: tuple[str, ...]) -> int:
-        if any(t in self.graph.inputs for t in tensors):
-            return 0
-        return min(i for i, n in enumerate(self.graph.nodes) if n.output in tensors or weight_name(n.name) in tensors)
 
     def snr(self, extra: tuple[str, ...] = ()) -> dict[str, float]:
         """Per SNR of the measure (default: per output), the worst (dB) over the inputs with the accepted widths plus
         extra at int16; an SNR no input has a signal for is left out."""
         widths = {**self.widths, **{t: 16 for t in extra}}
-        start = self._first_node(extra) if extra else len(self.graph.nodes)
-        runs = [self._run(x, v, widths, start) for x, v in zip(self.inputs, self.values, strict=True)]
-        return self._snr(runs)
+        changed = frozenset(t for t in extra if self.widths.get(t) != 16)
+        return self._snr([self._run(x, v, widths, changed) for x, v in zip(self.inputs, self.values, strict=True)])
 
     def _snr(self, runs: list[dict[str, np.ndarray]]) -> dict[str, float]:
         worst: dict[str, float] = {}
@@ -180,9 +184,9 @@ class PipelineSimulator:
         return {name: round(value, 2) for name, value in worst.items()}
 
     def accept(self, tensors: tuple[str, ...]) -> None:
+        changed = frozenset(t for t in tensors if self.widths.get(t) != 16)
         self.widths.update({t: 16 for t in tensors})
-        start = self._first_node(tensors)
-        self.values = [self._run(x, v, self.widths, start) for x, v in zip(self.inputs, self.values, strict=True)]
+        self.values = [self._run(x, v, self.widths, changed) for x, v in zip(self.inputs, self.values, strict=True)]
 
 
 def width_groups(qgraph: QGraph) -> list[tuple[str, ...]]:
@@ -324,8 +328,9 @@ def search(
         LOG.info("bit-width search took %s", result.choices[-1].describe())
     result.arena_bytes, result.instructions = arena, instructions
     within = "" if latency_budget is None else f" (latency budget {latency_budget:,})"
+    groups_widened = f"{len(result.choices)} group{'' if len(result.choices) == 1 else 's'} widened"
     result.reason = (
-        f"{len(result.choices)} groups widened to int16: mean SNR of {', '.join(objective)} "
+        f"{groups_widened} to int16: mean SNR of {', '.join(objective)} "
         f"{mean(base_snr):.1f} -> {reached:.1f} dB for {arena - base_arena:,} arena bytes and an estimated "
         f"{instructions:,} more instructions per inference{within}"
     )

@@ -25,6 +25,39 @@ def test_simulation_agrees_with_the_golden_model_at_int8(m4, calibration_inputs)
         assert abs(simulated[name] - golden.snr_db(ref, q.dequantize(name, value))) < 1.0, name
 
 
+def test_a_candidate_reruns_only_the_layers_it_reaches(m4, calibration_inputs, monkeypatch) -> None:
+    """A widened tensor re-runs its producer and what reads it, transitively, and nothing else: a head's output its
+    head and the concatenation after it, not every layer after it in graph order. The SNR equals a simulation that
+    ran every layer at those widths from the start."""
+    from hil.compiler import float_executor
+
+    ran: list[str] = []
+    run_node = float_executor.run_node
+    monkeypatch.setattr(float_executor, "run_node", lambda node, args: ran.append(node.name) or run_node(node, args))
+    x = calibration_inputs[:1]
+    simulator = bit_widths.PipelineSimulator(m4.graph, m4.qgraph, x)
+    graph = m4.graph
+    output_layers = {n.name for n in graph.nodes if n.output in graph.outputs}
+    head = next(
+        n for n in graph.nodes if {c.name for c in graph.consumers(n.output)} <= output_layers and n.op == "conv2d"
+    )
+    backbone = next(n for n in graph.nodes if n.op == "conv2d" and len(graph.consumers(n.output)) > 1)
+    for node in (head, backbone):
+        reached = {node.output}
+        for n in graph.nodes:
+            if reached.intersection(n.inputs):
+                reached.add(n.output)
+        ran.clear()
+        snr = simulator.snr((node.output,))
+        rerun = [*ran]
+        assert rerun == [n.name for n in graph.nodes if n.output in reached]
+        fresh = bit_widths.PipelineSimulator(graph, m4.qgraph, x)
+        fresh.accept((node.output,))
+        assert snr == fresh.snr()
+        if node is head:
+            assert len(rerun) < len(graph.nodes) - graph.nodes.index(head), "the head's layer is not among the last"
+
+
 def test_data_moves_share_a_width(m4) -> None:
     groups = {t: g for g in bit_widths.width_groups(m4.qgraph) for t in g}
     pads = [n for n in m4.qgraph.nodes if n.kernel == "pad"]
