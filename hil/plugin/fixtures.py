@@ -30,7 +30,6 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     ):
         return  # --collect-only builds nothing
     options = options_from_config(session.config)
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if options.farm:
         return  # the board, and so the image, is known only once a worker holds one
     for model in options.models:
@@ -41,19 +40,18 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             description = build_description(options.board, options.emulate)
             image = FirmwareBuilder().build(BuildRequest(description, sources, options.transport, baud=options.baud))
         except HilError as e:
-            if reporter:
-                reporter.write_line(f"hil: no firmware for {model}: {e}")
+            progress(session.config, f"hil: no firmware for {model}: {e}")
             continue
         recorder(session.config).update_metadata(
             **{f"firmware_build_id:{model}": image.build_id, f"model_hash:{model}": sources.hash},
             target_board=image.board,
         )
-        if reporter:
-            reporter.write_line(
-                f"hil: firmware {image.build_id[:12]} for {image.board} ({image.transport}), "
-                f"model {sources.name} {sources.hash}, flash {image.footprint.flash_bytes:,} B, "
-                f"static RAM {image.footprint.static_ram_bytes:,} B"
-            )
+        progress(
+            session.config,
+            f"hil: firmware {image.build_id[:12]} for {image.board} ({image.transport}), "
+            f"model {sources.name} {sources.hash}, flash {image.footprint.flash_bytes:,} B, "
+            f"static RAM {image.footprint.static_ram_bytes:,} B",
+        )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -13,12 +14,19 @@ from hil.compiler.progress import progress_to
 
 
 def progress(config: pytest.Config, text: str) -> None:
-    """Writes text as its own line on the run's terminal (nothing under an xdist worker, which has none)."""
+    """Writes text as its own line on the run's terminal. An xdist worker has no terminal of its own, but its
+    stderr is the run's: there the line goes, after the worker's name ("[gw0] hil: ..."), so the compile each
+    worker of `pytest -n 2` or of a farm run waits on is not silent."""
     reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is None or hasattr(config, "workerinput"):
+    worker = getattr(config, "workerinput", {}).get("workerid")
+    if reporter is None and worker is None:
         return
     capture = config.pluginmanager.get_plugin("capturemanager")
     with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+        if worker is not None:
+            sys.stderr.write(f"[{worker}] {text}\n")
+            sys.stderr.flush()
+            return
         reporter.ensure_newline()
         reporter.write_line(text)
 

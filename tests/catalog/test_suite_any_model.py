@@ -178,19 +178,27 @@ def test_classifier_images_with_coco_and_voc_classes_and_an_unknown_class(pytest
     assert "top1_float" in results and "top1_device" in results
 
 
-def test_a_first_compile_says_what_it_does_before_the_first_test(pytester, tmp_path):
-    """The compile before the first test can take minutes (a face model's searches): its stages reach the terminal.
+@pytest.mark.parametrize("workers", [(), ("-n", "2")], ids=["one process", "two workers"])
+def test_a_first_compile_says_what_it_does_before_the_first_test(pytester, tmp_path, workers):
+    """The compile before the first test can take minutes (a face model's searches): its stages reach the terminal,
+    also from xdist workers, which have no terminal of their own: their lines come on the run's stderr after the
+    worker's name. Of two workers one compiles and the other waits for it and copies its compile, saying nothing.
     Weights seeded afresh, so no earlier run's compile is in the store."""
     nets = tmp_path / "fresh_nets.py"
     nets.write_text(NETS.replace("torch.manual_seed(3)", f"torch.manual_seed({int.from_bytes(os.urandom(4))})"))
-    result = _suite(pytester, tmp_path / "out", "--model", f"{nets}:classifier", "-k", "compile_runs")
-    result.assert_outcomes(passed=1, deselected=27)
-    result.stdout.fnmatch_lines(
+    result = _suite(pytester, tmp_path / "out", "--model", f"{nets}:classifier", "-k", "compile_runs", *workers)
+    result.assert_outcomes(passed=1, deselected=None if workers else 27)  # xdist's controller counts none
+    said = result.stderr if workers else result.stdout
+    prefix = "[[]gw?[]] " if workers else ""
+    said.fnmatch_lines(
         [
-            "hil: compiling *fresh_nets.py:classifier (unless cached) and building its firmware",
-            "hil: suite_classifier: no compile of these weights, calibration and compiler sources yet",
-            "hil: suite_classifier: 2 layers captured; calibrating on 16 inputs",
-            "hil: suite_classifier: compiled in * s, arena * B",
-            "hil: firmware * model suite_classifier *",
+            f"{prefix}hil: compiling *fresh_nets.py:classifier (unless cached) and building its firmware",
+            f"{prefix}hil: suite_classifier: no compile of these weights, calibration and compiler sources yet",
+            f"{prefix}hil: suite_classifier: 2 layers captured; calibrating on 16 inputs",
+            f"{prefix}hil: suite_classifier: compiled in * s, arena * B",
+            f"{prefix}hil: firmware * model suite_classifier *",
         ]
     )
+    if workers:
+        assert sum("compiled in" in line for line in said.lines) == 1, said.str()
+        assert sum(line.endswith("and building its firmware") for line in said.lines) == 2, said.str()
