@@ -71,16 +71,24 @@ def fold_offset(conv: Node, offset: np.ndarray) -> None:
 def _input_offset(graph: Graph, tensor: str, r: ChannelRange) -> float | None:
     """One offset for every channel of a model input, a multiple of the finest grid that holds x - offset in int8,
     when that grid is finer than x's own; None when it is not, or a reader cannot take the offset (every reader
-    must be a convolution, and a padded one must pad with a value: the int16-weight stem, conv2d_s8_w16)."""
+    must be a convolution, and a padded one must pad with a value: the int16-weight stem, conv2d_s8_w16).
+    A padded reader's pad, 0 - offset, must be an int8 on x - offset's grid too: an input in 0..1 that never
+    reaches 0 would otherwise be centred on 129/256, 0 one step beyond the grid's -128."""
     readers = graph.consumers(tensor)
     takes = [n.op == "conv2d" and (not _padded(n) or weight_bits(n, graph) == 16) for n in readers]
     if not readers or not all(takes):
         return None
+    padded = any(_padded(n) for n in readers)
+
+    def holds(offset: float, e: int) -> bool:
+        e_x = fit_exponent(r.extent(offset), 8)
+        return e_x <= e and (not padded or -128 <= -offset / 2.0**e_x <= 127)
+
     middle = (float(r.low.min()) + float(r.high.max())) / 2.0
     offset, e = None, fit_exponent(r.extent(), 8) - 1
     while True:
         nearest = np.round(middle / 2.0**e)
-        steps = [m for m in (nearest, nearest + 1, nearest - 1) if m and fit_exponent(r.extent(m * 2.0**e), 8) <= e]
+        steps = [m for m in (nearest, nearest + 1, nearest - 1) if m and holds(m * 2.0**e, e)]
         if not steps:
             return offset
         offset, e = steps[0] * 2.0**e, e - 1

@@ -106,6 +106,29 @@ def test_a_grey_image_input_is_centred_on_its_camera_grid(tmp_path) -> None:
     assert_host_c_equals_golden(compiled, [_nhwc(model.example(i)) for i in (9, 10)], tmp_path / "host")
 
 
+def test_an_input_in_0_to_1_that_never_reaches_0_pads_on_its_grid(tmp_path) -> None:
+    """A user's first layer, a padded 3x3 convolution of one channel, reads inputs in 0.006..0.999: its finest grid
+    would centre them on 129/256, where the zero it pads with is -129 steps, beyond int8 (the compile failed with
+    "cannot pad with -129.0 steps"). It is centred where the pad is an int8, and the device's borders are the
+    model's: host C == golden, and golden is within a few steps of float."""
+    torch.manual_seed(5)
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3, padding=1), torch.nn.ReLU()).eval()
+    rng = np.random.default_rng(1)
+    inputs = [rng.uniform(0, 1, (1, 8, 8, 1)).astype(np.float32) for _ in range(5)]
+    assert 0 < min(float(x.min()) for x in inputs[:4])
+    compiled = compile_model(model, torch.zeros(1, 1, 8, 8), inputs[:4], tmp_path / "c", "unit_range")
+    q = compiled.qgraph
+    stem, tensor = q.nodes[0], q.tensors[q.inputs[0]]
+    assert tensor.offset != 0 and -128 <= stem.params.pad_value <= 127
+    assert stem.params.pad_value == round(-tensor.offset / 2.0**tensor.exponent)
+    x = inputs[4]
+    (device,) = golden.outputs(q, [q.quantize_input(x)])
+    expected = _nhwc(model(torch.from_numpy(x.transpose(0, 3, 1, 2))).detach())
+    step = 2.0 ** q.tensors[q.outputs[0]].exponent
+    assert np.abs(q.dequantize(q.outputs[0], device) - expected).max() < 3 * step
+    assert_host_c_equals_golden(compiled, inputs[4:], tmp_path / "host")
+
+
 def test_an_input_whose_reader_cannot_pad_with_a_value_is_not_centred() -> None:
     """A conv whose fan-in takes int8 weights pads with zeros only; a max pool has no bias to take the offset's
     response: neither input is centred."""
