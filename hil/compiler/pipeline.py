@@ -83,7 +83,8 @@ def compile_model(
     (schedule.stream_front), so neither the input nor those layers' maps are held whole in the arena."""
     started = time.monotonic()
     graph = optimize(capture(model, example))
-    LOG.info("%s: %d layers captured; calibrating on %d inputs", name, len(graph.nodes), len(calibration))
+    layers = f"{len(graph.nodes)} layer{'' if len(graph.nodes) == 1 else 's'}"
+    LOG.info("%s: %s captured; calibrating on %d inputs", name, layers, len(calibration))
     graph, ranges = centre_channels(graph, channel_ranges(graph, calibration))
     means = channel_means(graph, calibration)
     chosen_exponents = None

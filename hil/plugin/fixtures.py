@@ -91,7 +91,9 @@ def dut(
         baud_negotiation=hil_options.baud_negotiation,
     )
     try:
-        device = open_dut(choice, model_sources(hil_model_name), tmp_path_factory.mktemp("dut"))
+        with compiler_progress(request.config):  # a farm run compiles here, once a worker holds a board
+            sources = model_sources(hil_model_name)
+        device = open_dut(choice, sources, tmp_path_factory.mktemp("dut"))
     except TargetError as e:
         stop_for_no_device(request.config, f"hil: no device under test: {e}")
     except HilError as e:

@@ -4,6 +4,7 @@ lock log), a board that dies mid-run is reported while the run goes on, quaranti
 from __future__ import annotations
 
 import json
+import os
 import xml.etree.ElementTree as ET
 
 import pandas as pd
@@ -120,3 +121,43 @@ def test_an_emulated_board_that_dies_is_restarted_said_and_the_later_tests_pass(
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert any(row.get("metric") == "kept_before_the_crash" for row in rows)
     assert overlapping_holds(read_lock_log(tmp_path / "locks")) == []
+
+
+FRESH_MODEL = """
+import numpy as np
+import torch
+from torch import nn
+from hil.catalog import ModelSpec
+
+
+def tiny():
+    torch.manual_seed(SEED)
+    return ModelSpec(
+        name="farm_tiny",
+        build=lambda: nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU()).eval(),
+        input_shape=(1, 1, 8, 8),
+        output_names=("map",),
+        calibration=lambda n: np.random.default_rng(1).uniform(0, 1, (n, 1, 8, 8)).astype(np.float32),
+        calibration_count=4,
+    )
+"""
+
+
+def test_a_farm_worker_says_what_its_compile_does(pytester, tmp_path):
+    """A farm run compiles in the worker that holds a board (the image is known only then): its compile stages
+    come on the run's stderr after the worker's name. Weights seeded afresh, so no earlier run's compile is in the
+    store."""
+    model = tmp_path / "fresh_model.py"
+    model.write_text(FRESH_MODEL.replace("SEED", str(int.from_bytes(os.urandom(4)))))
+    pytester.makepyfile(test_answers="def test_answers(dut):\n    assert dut.info.outputs\n")
+    result = pytester.runpytest_subprocess(
+        *_farm_args(pytester, tmp_path), "--model", f"{model}:tiny", "-n", "2", "--hil-out", str(tmp_path / "o")
+    )
+    result.assert_outcomes(passed=1)
+    result.stderr.fnmatch_lines(
+        [
+            "[[]gw?[]] hil: farm_tiny: no compile of these weights, calibration and compiler sources yet",
+            "[[]gw?[]] hil: farm_tiny: 1 layer captured; calibrating on 4 inputs",
+            "[[]gw?[]] hil: farm_tiny: compiled in * s, arena * B",
+        ]
+    )
