@@ -27,6 +27,7 @@ import numpy as np
 from hil.compiler import float_executor, width_cost
 from hil.compiler.ir import Graph, Node
 from hil.compiler.output_measures import OutputMeasure, measure_for
+from hil.compiler.progress import counted
 from hil.compiler.qgraph import DATA_MOVES, DEPTHWISE_KERNELS, QGraph, on_grid
 from hil.compiler.quantize import exponent_at_width, weight_exponents, weight_layer, weight_name
 from hil.compiler.schedule import Step, align
@@ -328,9 +329,8 @@ def search(
         LOG.info("bit-width search took %s", result.choices[-1].describe())
     result.arena_bytes, result.instructions = arena, instructions
     within = "" if latency_budget is None else f" (latency budget {latency_budget:,})"
-    groups_widened = f"{len(result.choices)} group{'' if len(result.choices) == 1 else 's'} widened"
     result.reason = (
-        f"{groups_widened} to int16: mean SNR of {', '.join(objective)} "
+        f"{counted(len(result.choices), 'group')} widened to int16: mean SNR of {', '.join(objective)} "
         f"{mean(base_snr):.1f} -> {reached:.1f} dB for {arena - base_arena:,} arena bytes and an estimated "
         f"{instructions:,} more instructions per inference{within}"
     )

@@ -10,6 +10,7 @@ import numpy as np
 
 from hil.compiler import bit_widths, exponent_search, live_set, output_measures
 from hil.compiler.pipeline import CompiledModel
+from hil.compiler.progress import counted
 from hil.compiler.schedule import Step
 from hil.errors import HilError
 
@@ -205,7 +206,8 @@ def _compile(args: argparse.Namespace) -> dict:
         )
         corrected = result["bias_corrected_layers"]
         print(
-            f"bias correction: {len(corrected)} layers (their weights' mean rounding error on the calibration inputs)"
+            f"bias correction: {counted(len(corrected), 'layer')} (their weights' mean rounding error on the "
+            "calibration inputs)"
             if corrected
             else "bias correction: none (off by the exponent search, or no input with a calibration mean)"
         )

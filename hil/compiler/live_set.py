@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hil.compiler.memory_plan import MemoryPlan
+from hil.compiler.progress import counted
 from hil.compiler.schedule import Step
 
 
@@ -63,7 +64,7 @@ def largest(sets: list[LiveSet], count: int) -> list[LiveSet]:
 
 def table(sets: list[LiveSet], count: int = 5, names_per_step: int = 4) -> str:
     """A readable table of the largest live sets."""
-    lines = [f"largest live sets (of {len(sets)} steps):", f"{'#':>3} {'step':<28} {'live B':>9}  what"]
+    lines = [f"largest live sets (of {counted(len(sets), 'step')}):", f"{'#':>3} {'step':<28} {'live B':>9}  what"]
     for s in largest(sets, count):
         what = ", ".join(f"{name} {size:,}" for name, size in s.buffers[:names_per_step])
         more = len(s.buffers) - names_per_step

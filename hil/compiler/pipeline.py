@@ -21,6 +21,7 @@ from hil.compiler.ir import Graph
 from hil.compiler.memory_plan import MemoryPlan, scheduled_plan
 from hil.compiler.output_measures import measure_for
 from hil.compiler.passes import optimize
+from hil.compiler.progress import counted
 from hil.compiler.qgraph import QGraph
 from hil.compiler.quantize import can_widen, quantize
 from hil.compiler.schedule import Step
@@ -83,8 +84,7 @@ def compile_model(
     (schedule.stream_front), so neither the input nor those layers' maps are held whole in the arena."""
     started = time.monotonic()
     graph = optimize(capture(model, example))
-    layers = f"{len(graph.nodes)} layer{'' if len(graph.nodes) == 1 else 's'}"
-    LOG.info("%s: %s captured; calibrating on %d inputs", name, layers, len(calibration))
+    LOG.info("%s: %s captured; calibrating on %d inputs", name, counted(len(graph.nodes), "layer"), len(calibration))
     graph, ranges = centre_channels(graph, channel_ranges(graph, calibration))
     means = channel_means(graph, calibration)
     chosen_exponents = None

@@ -23,3 +23,8 @@ def progress_to(handler: logging.Handler) -> Iterator[None]:
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
+
+
+def counted(n: int, noun: str) -> str:
+    """n and the noun, plural unless n is 1 ('1 layer', '31 layers'): the counts in the compiler's lines."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
