@@ -47,6 +47,7 @@ THRESHOLD_OPTIONS = {
 def pytest_configure(config: pytest.Config) -> None:
     for marker in MARKERS:
         config.addinivalue_line("markers", marker)
+    check_images_apply(options_from_config(config))
 
 
 @functools.cache
@@ -80,6 +81,19 @@ def applies(item: pytest.Item, spec: ModelSpec, options: HilOptions) -> bool:
     if item.get_closest_marker("hil_compiled") is not None and spec.build is None:
         return False
     return item.get_closest_marker("hil_written_in_c") is None or spec.build is None
+
+
+def check_images_apply(options: HilOptions) -> None:
+    """--images for a model written in C would be ignored (its tests run its own int8 arrays): a run that reports
+    green on pictures it never read. One line instead, naming the model, before anything is built."""
+    if options.images is None:
+        return
+    for model in options.models:
+        if spec_of(model).build is None:
+            raise pytest.UsageError(
+                f"--images {options.images}: model {model} is written in C and runs its own int8 inputs, not "
+                "pictures; expected --model naming a model compiled from PyTorch (a catalog name or FILE.py:FUNCTION)"
+            )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

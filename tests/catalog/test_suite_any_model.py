@@ -202,3 +202,18 @@ def test_a_first_compile_says_what_it_does_before_the_first_test(pytester, tmp_p
     if workers:
         assert sum("compiled in" in line for line in said.lines) == 1, said.str()
         assert sum(line.endswith("and building its firmware") for line in said.lines) == 2, said.str()
+
+
+@pytest.mark.parametrize("workers", [(), ("-n", "2")], ids=["one process", "two workers"])
+def test_images_for_a_model_written_in_c_end_the_run_in_one_line(pytester, tmp_path, workers):
+    """The default model is written in C and runs its own int8 arrays: --images without --model used to pass green
+    without reading one picture. Now one line naming the model and what was expected, exit 4, nothing built."""
+    pictures = tmp_path / "pictures"
+    pictures.mkdir()
+    cv2.imwrite(str(pictures / "face.png"), np.zeros((32, 32), np.uint8))
+    result = _suite(pytester, tmp_path / "out", "--images", str(pictures), *workers)
+    assert result.ret == 4
+    output = result.stdout.str() + result.stderr.str()
+    message = f"--images {pictures}: model conv_test_model is written in C and runs its own int8 inputs, not pictures"
+    assert output.count(message) == 1, output
+    assert "hil: firmware" not in output and "Traceback" not in output
