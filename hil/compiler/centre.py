@@ -26,7 +26,7 @@ import numpy as np
 
 from hil.compiler.calibrate import ChannelRange
 from hil.compiler.ir import Graph, Node
-from hil.compiler.quantize import fit_exponent, hidden_frac_bits, weight_bits
+from hil.compiler.quantize import fit_exponent, hidden_frac_bits, stem_can_pad_with, weight_bits
 
 
 def _offset_grid(node: Node) -> int | None:
@@ -82,7 +82,7 @@ def _input_offset(graph: Graph, tensor: str, r: ChannelRange) -> float | None:
 
     def holds(offset: float, e: int) -> bool:
         e_x = fit_exponent(r.extent(offset), 8)
-        return e_x <= e and (not padded or -128 <= -offset / 2.0**e_x <= 127)
+        return e_x <= e and (not padded or stem_can_pad_with(-offset / 2.0**e_x))
 
     middle = (float(r.low.min()) + float(r.high.max())) / 2.0
     offset, e = None, fit_exponent(r.extent(), 8) - 1

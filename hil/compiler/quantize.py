@@ -258,13 +258,18 @@ def _activation(node: Node, e_out: int, bits: int = 8) -> tuple[int, int]:
     return -top - 1, top
 
 
+def stem_can_pad_with(pad: float) -> bool:
+    """Whether conv2d_s8_w16 can pad with pad steps of its input's grid: an integer in int8's range."""
+    return pad == round(pad) and -128 <= pad <= 127
+
+
 def _pad_value(node: Node, e_in: int, bits: int) -> int:
     """The integer a padded tap reads: the node's pad_value (minus its input's offset, centre.centre_input) on the
     input's grid; only conv2d_s8_w16 (bits 16) pads with anything but 0."""
     pad = node.attrs.get("pad_value", 0.0) / 2.0**e_in
     if pad == 0:
         return 0
-    if bits != 16 or pad != round(pad) or not -128 <= pad <= 127:
+    if bits != 16 or not stem_can_pad_with(pad):
         raise CompileError(
             f"{node.describe()}: cannot pad with {pad} steps of its input's grid (an int16-weight stem "
             "pads with an integer in -128..127)"
