@@ -23,12 +23,11 @@ def progress(config: pytest.Config, text: str) -> None:
         return
     capture = config.pluginmanager.get_plugin("capturemanager")
     with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
-        if worker is not None:
-            sys.stderr.write(f"[{worker}] {text}\n")
-            sys.stderr.flush()
-            return
-        reporter.ensure_newline()
-        reporter.write_line(text)
+        if worker is None:
+            reporter.ensure_newline()
+            reporter.write_line(text)
+        else:
+            print(f"[{worker}] {text}", file=sys.stderr, flush=True)
 
 
 @contextlib.contextmanager
