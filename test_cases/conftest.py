@@ -273,16 +273,24 @@ def input_runs() -> dict[tuple[str, str], InputRun]:
 
 @pytest.fixture(scope="session")
 def run_input(
-    dut: Dut, compiled_model, float_model, model_spec: ModelSpec, input_runs: dict, pytestconfig: pytest.Config
+    dut: Dut,
+    compiled_model,
+    float_model,
+    model_spec: ModelSpec,
+    all_model_inputs: list[ModelInput],
+    input_runs: dict,
+    pytestconfig: pytest.Config,
 ):
     """Runs an input once per session on the device; later calls return the same run."""
 
     def run(given: ModelInput) -> InputRun:
         key = (model_spec.name, given.name)
         if key not in input_runs:
+            number = next(i for i, x in enumerate(all_model_inputs, 1) if x.name == given.name)
             progress(
                 pytestconfig,
-                f"hil: {model_spec.name}: running {given.name} on the device (input {len(input_runs) + 1})",
+                f"hil: {model_spec.name}: running {given.name} on the device "
+                f"(input {number} of {len(all_model_inputs)})",
             )
             nhwc = given.x.transpose(0, 2, 3, 1) if given.x.ndim == 4 else given.x
             device_run = dut.infer([compiled_model.qgraph.quantize_input(nhwc)])

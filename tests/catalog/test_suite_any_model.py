@@ -217,3 +217,19 @@ def test_images_for_a_model_written_in_c_end_the_run_in_one_line(pytester, tmp_p
     message = f"--images {pictures}: model conv_test_model is written in C and runs its own int8 inputs, not pictures"
     assert output.count(message) == 1, output
     assert "hil: firmware" not in output and "Traceback" not in output
+
+
+def test_two_models_in_one_run_number_their_own_inputs(pytester, tmp_path, nets):
+    """Each model's progress counts its own inputs: the second model's first input was numbered after the first
+    model's (input 3 of a model with two)."""
+    models = f"{nets}:classifier,{nets}:bright"
+    result = _suite(pytester, tmp_path / "out", "--model", models, "--hil-image-count", "2", "-k", "device_matches")
+    result.assert_outcomes(passed=4, deselected=None)
+    result.stdout.fnmatch_lines(
+        [
+            "*hil: suite_classifier: running input0 on the device (input 1 of 2)*",
+            "*hil: suite_classifier: running input1 on the device (input 2 of 2)*",
+            "*hil: suite_bright: running input0 on the device (input 1 of 2)*",
+            "*hil: suite_bright: running input1 on the device (input 2 of 2)*",
+        ]
+    )
