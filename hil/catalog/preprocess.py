@@ -49,10 +49,20 @@ def read_image(path: Path) -> np.ndarray:
 
     try:
         with Image.open(path) as image:
-            mode = "L" if image.mode in ("L", "I;16", "1") else "RGB"
-            return np.asarray(image.convert(mode))
+            if image.mode.startswith("I"):
+                return _grey_16_bits(path, np.asarray(image))
+            return np.asarray(image.convert("L" if image.mode in ("L", "1") else "RGB"))
     except (OSError, UnidentifiedImageError, ValueError) as e:
         raise ModelSpecError(f"{path}: not a readable image ({type(e).__name__}); expected a PNG, JPEG or BMP") from e
+
+
+def _grey_16_bits(path: Path, values: np.ndarray) -> np.ndarray:
+    """A 16-bit grey picture (PNG, or a PGM, which Pillow scales to 0..65535) scaled to uint8: Pillow's own
+    conversion clips at 255, so every pixel above 255 of 65535 came out white."""
+    low, high = int(values.min()), int(values.max())
+    if low < 0 or high > 65535:
+        raise ModelSpecError(f"{path}: grey values {low}..{high}; expected 8 or 16 bits per pixel (0..65535)")
+    return ((values.astype(np.int64) * 255 + 32767) // 65535).astype(np.uint8)
 
 
 def default_normalise(pixels: np.ndarray) -> np.ndarray:

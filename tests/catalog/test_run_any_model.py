@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from hil.catalog import resolve_model
-from hil.catalog.preprocess import model_image
+from hil.catalog.preprocess import model_image, read_image
 from hil.cli import main
+from hil.errors import ModelSpecError
 from hil.exit_codes import USAGE_ERROR
 
 NETS = """
@@ -112,6 +113,26 @@ def test_letterbox_keeps_the_aspect_and_stretch_does_not(nets: Path) -> None:
 
     stretched = model_image(replace(spec, resize="stretch"), tall)
     assert (stretched.pixels == 200).all() and "stretched from 8x32 to 16x16" in stretched.conversion
+
+
+@pytest.mark.parametrize("suffix", [".png", ".pgm"])
+def test_a_16_bit_grey_picture_reads_as_its_8_bit_values(tmp_path: Path, suffix: str) -> None:
+    """A 16-bit grey file (a PNG, a PGM) is scaled to 8 bits: Pillow's conversion clips at 255, which turned all
+    but the darkest pixels white."""
+    grey = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    path = tmp_path / f"wide{suffix}"
+    cv2.imwrite(str(path), grey.astype(np.uint16) * 257)
+    read = read_image(path)
+    assert read.dtype == np.uint8 and (read == grey).all()
+
+
+def test_grey_values_beyond_16_bits_are_named(tmp_path: Path) -> None:
+    from PIL import Image
+
+    path = tmp_path / "counts.tif"
+    Image.fromarray(np.full((4, 4), 70_000, np.int32)).save(path)
+    with pytest.raises(ModelSpecError, match=r"counts.tif: grey values 70000..70000; expected 8 or 16 bits"):
+        read_image(path)
 
 
 def test_a_face_picture_gives_detections(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
