@@ -44,11 +44,14 @@ def image_size(spec: ModelSpec) -> tuple[int, int, int]:
 
 
 def read_image(path: Path) -> np.ndarray:
-    """uint8 H x W x 3 RGB, or H x W for a grey file; one line naming the file when it cannot be read."""
-    from PIL import Image, UnidentifiedImageError
+    """uint8 H x W x 3 RGB, or H x W for a grey file, turned upright by its EXIF orientation; one line naming the
+    file when it cannot be read."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
-        with Image.open(path) as image:
+        with Image.open(path) as opened:
+            # As every viewer shows it: a phone's photograph is stored sideways with an EXIF orientation tag.
+            image = ImageOps.exif_transpose(opened)
             if image.mode.startswith("I"):
                 return _grey_16_bits(path, np.asarray(image))
             return np.asarray(image.convert("L" if image.mode in ("L", "1") else "RGB"))

@@ -126,6 +126,23 @@ def test_a_16_bit_grey_picture_reads_as_its_8_bit_values(tmp_path: Path, suffix:
     assert read.dtype == np.uint8 and (read == grey).all()
 
 
+def test_a_photograph_stored_sideways_reads_upright(tmp_path: Path) -> None:
+    """A phone stores a portrait photograph sideways with an EXIF orientation tag (6: turn 90 degrees clockwise);
+    every viewer shows it upright, and so must the model see it."""
+    from PIL import Image
+
+    stored = np.zeros((20, 40), np.uint8)
+    stored[:, :10] = 255  # the left of the stored pixels: the top once turned
+    image = Image.fromarray(stored)
+    exif = image.getexif()
+    exif[0x0112] = 6
+    path = tmp_path / "portrait.jpg"
+    image.save(path, exif=exif)
+    upright = read_image(path)
+    assert upright.shape == (40, 20)
+    assert upright[:8].mean() > 250 and upright[-28:].mean() < 5
+
+
 def test_grey_values_beyond_16_bits_are_named(tmp_path: Path) -> None:
     from PIL import Image
 
