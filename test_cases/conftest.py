@@ -17,7 +17,7 @@ import pytest
 
 from hil.catalog import ModelSpec, ParityThresholds, resolve_model
 from hil.catalog import compiled_model as compiled_model_of
-from hil.catalog.preprocess import IMAGE_SUFFIXES, image_size, model_image, read_image
+from hil.catalog.preprocess import image_size, model_image, no_pictures, picture_files, read_image
 from hil.catalog.truth import class_index, load_truth, truth_files
 from hil.compiler.output_measures import measure_for
 from hil.compiler.saturation import Saturation, saturated_tensors
@@ -125,9 +125,9 @@ def image_files(options: HilOptions) -> list[Path]:
     """The pictures of --images, sorted by name."""
     if not options.images.is_dir():
         raise pytest.UsageError(f"--images {options.images}: not a directory")
-    files = sorted(p for p in options.images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    files = picture_files(options.images)
     if not files:
-        raise pytest.UsageError(f"--images {options.images}: no {'/'.join(IMAGE_SUFFIXES)} images there")
+        raise pytest.UsageError(no_pictures("--images", options.images))
     return files
 
 

@@ -15,6 +15,19 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".pgm")
 LETTERBOX_FILL = 114
 
 
+def picture_files(folder: Path) -> list[Path]:
+    """A folder's pictures sorted by name: its files named with one of IMAGE_SUFFIXES in any case, hidden ones left
+    out (a Mac's '._face.jpg' beside face.jpg holds Finder metadata, not a picture)."""
+    return sorted(
+        p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file()
+    )
+
+
+def no_pictures(flag: str, folder: Path) -> str:
+    """The one line for a folder with no pictures."""
+    return f"{flag} {folder}: no {'/'.join(IMAGE_SUFFIXES)} images there"
+
+
 @dataclass(frozen=True)
 class ModelImage:
     """One picture as the model sees it: the pixels at input size, the float input and how it was converted."""

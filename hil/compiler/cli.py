@@ -147,7 +147,7 @@ def compile_summary(compiled: CompiledModel, board: str = "nucleo-f439zi", model
 def _calibration(spec, path: Path, limit: int | None):
     """--calib: a folder of pictures (converted as the model's spec says) or an .npz whose first array is the
     inputs in the model's own layout."""
-    from hil.catalog.preprocess import IMAGE_SUFFIXES, model_image, read_image
+    from hil.catalog.preprocess import model_image, no_pictures, picture_files, read_image
 
     if path.suffix == ".npz":
         with np.load(path) as data:
@@ -157,9 +157,9 @@ def _calibration(spec, path: Path, limit: int | None):
         return lambda count: inputs
     if not path.is_dir():
         raise HilError(f"--calib {path}: expected a folder of pictures or an .npz file")
-    pictures = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[:limit]
+    pictures = picture_files(path)[:limit]
     if not pictures:
-        raise HilError(f"--calib {path}: no {'/'.join(IMAGE_SUFFIXES)} pictures there")
+        raise HilError(no_pictures("--calib", path))
     inputs = np.concatenate([model_image(spec, read_image(p)).x for p in pictures])
     return lambda count: inputs
 

@@ -7,11 +7,10 @@ import shutil
 
 import pytest
 
+from hil.catalog.preprocess import no_pictures, picture_files
 from hil.errors import HilError
 from hil.plugin.options import HilOptions
 from hil.plugin.results_fixture import worker_id
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".pgm")
 
 
 def _check_images(options: HilOptions) -> None:
@@ -22,8 +21,8 @@ def _check_images(options: HilOptions) -> None:
         raise pytest.UsageError(f"--images {images}: no such folder")
     if not images.is_dir():
         raise pytest.UsageError(f"--images {images}: not a folder; expected a folder of images")
-    if not any(p.suffix.lower() in IMAGE_SUFFIXES for p in images.iterdir()):
-        raise pytest.UsageError(f"--images {images}: no {'/'.join(IMAGE_SUFFIXES)} images there")
+    if not picture_files(images):
+        raise pytest.UsageError(no_pictures("--images", images))
 
 
 # Each numeric option: its flag, its HilOptions field, whether a value is valid, and what is expected instead. A

@@ -116,11 +116,13 @@ def _square(size: int, x: int, y: int) -> np.ndarray:
 
 
 def test_images_with_coco_truth_bad_file_and_conversion(pytester, tmp_path, nets):
+    """A picture that cannot be read fails its own tests; a hidden file beside the pictures is not one of them."""
     images = tmp_path / "images"
     images.mkdir()
     cv2.imwrite(str(images / "a.png"), _square(16, 4, 8))
     cv2.imwrite(str(images / "b.png"), cv2.cvtColor(_square(32, 16, 0), cv2.COLOR_GRAY2BGR))  # 32x32 colour
     (images / "broken.png").write_bytes(b"\x89PNG not really")
+    (images / "._a.png").write_bytes(b"\x00\x05\x16\x07 a Mac's Finder metadata for a.png, not a picture")
     coco = {
         "images": [{"id": 1, "file_name": "a.png"}, {"id": 2, "file_name": "b.png"}],
         "annotations": [{"image_id": 1, "bbox": [4, 8, 4, 4]}, {"image_id": 2, "bbox": [16, 0, 8, 8]}],

@@ -45,7 +45,10 @@ def test_a_number_out_of_range_in_the_ini_file(pytester: pytest.Pytester) -> Non
 
 
 def test_an_empty_images_folder(pytester: pytest.Pytester, tmp_path) -> None:
+    """Nothing there is a picture: a text file, a Mac's hidden metadata file and a folder named like a picture."""
     (tmp_path / "notes.txt").write_text("not an image")
+    (tmp_path / "._face.jpg").write_bytes(b"\x00\x05\x16\x07")
+    (tmp_path / "album.png").mkdir()
     pytester.makepyfile(test_device=DEVICE_TEST)
     result = pytester.runpytest_subprocess("--images", str(tmp_path), "-p", "no:cacheprovider")
     assert result.ret == 4 and "no .png/.jpg/.jpeg/.bmp/.pgm images there" in result.stderr.str()
