@@ -15,12 +15,17 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".pgm")
 LETTERBOX_FILL = 114
 
 
-def picture_files(folder: Path) -> list[Path]:
-    """A folder's pictures sorted by name: its files named with one of IMAGE_SUFFIXES in any case, hidden ones left
-    out (a Mac's '._face.jpg' beside face.jpg holds Finder metadata, not a picture)."""
+def files_named(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
+    """A folder's files with one of suffixes (in any case), sorted by name; hidden ones left out: a Mac's
+    '._face.jpg' beside face.jpg holds Finder metadata, not a picture."""
     return sorted(
-        p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file()
+        p for p in folder.iterdir() if p.suffix.lower() in suffixes and not p.name.startswith(".") and p.is_file()
     )
+
+
+def picture_files(folder: Path) -> list[Path]:
+    """A folder's pictures, sorted by name."""
+    return files_named(folder, IMAGE_SUFFIXES)
 
 
 def no_pictures(flag: str, folder: Path) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hil.catalog.preprocess import files_named
 from hil.errors import ModelSpecError
 
 
@@ -44,7 +45,7 @@ def _picture_truth(objects: list[tuple[str, list[float] | None]]) -> PictureTrut
 
 def truth_files(directory: Path) -> list[Path]:
     """The annotation files of a picture folder: *.json (COCO) and *.xml (Pascal VOC)."""
-    return sorted(p for p in directory.iterdir() if p.suffix.lower() in (".json", ".xml"))
+    return files_named(directory, (".json", ".xml"))
 
 
 def _coco(path: Path) -> dict[str, PictureTruth]:

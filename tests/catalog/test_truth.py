@@ -12,6 +12,7 @@ from hil.errors import ModelSpecError
 
 
 def test_coco_boxes_and_classes_and_the_largest_box_names_a_picture_with_several(tmp_path):
+    """A hidden file beside the truth (a Mac's '._truth.json') is not read as truth."""
     coco = {
         "images": [
             {"id": 1, "file_name": "sub/a.png"},
@@ -26,6 +27,7 @@ def test_coco_boxes_and_classes_and_the_largest_box_names_a_picture_with_several
         ],
     }
     (tmp_path / "truth.json").write_text(json.dumps(coco))
+    (tmp_path / "._truth.json").write_bytes(b"\x00\x05\x16\x07 a Mac's Finder metadata, not COCO")
     truth = load_truth(tmp_path)
     assert truth["a.png"].boxes.tolist() == [[0, 0, 2, 2], [4, 4, 14, 9]]
     assert truth["a.png"].picture_class() == "dog"
