@@ -74,7 +74,8 @@ def read_image(path: Path) -> np.ndarray:
                 return _grey_16_bits(path, np.asarray(image))
             return np.asarray(image.convert("L" if image.mode in ("L", "1") else "RGB"))
     except (OSError, UnidentifiedImageError, ValueError) as e:
-        raise ModelSpecError(f"{path}: not a readable image ({type(e).__name__}); expected a PNG, JPEG, BMP or PGM") from e
+        reason = type(e).__name__
+        raise ModelSpecError(f"{path}: not a readable image ({reason}); expected a PNG, JPEG, BMP or PGM") from e
 
 
 def _grey_16_bits(path: Path, values: np.ndarray) -> np.ndarray:
