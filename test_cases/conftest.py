@@ -146,14 +146,17 @@ def _file_inputs(spec: ModelSpec, options: HilOptions) -> list[ModelInput]:
         raise pytest.UsageError(str(e)) from e
     inputs, conversions = [], []
     for path in image_files(options):
+        known = truth.get(path.name)
         try:
-            prepared = model_image(spec, read_image(path))
+            picture = read_image(path)
+            if known is not None:
+                known.check_size(path.name, picture.shape[1], picture.shape[0])
+            prepared = model_image(spec, picture)
         except HilError as e:
             inputs.append(ModelInput(path.name, None, error=str(e)))
             continue
         if prepared.conversion:
             conversions.append(f"{path.name}: {prepared.conversion}")
-        known = truth.get(path.name)
         label, picture_class = None, None if known is None else known.picture_class()
         if spec.task == "classification" and picture_class is not None:
             try:

@@ -23,6 +23,7 @@ class PictureTruth:
     boxes: np.ndarray
     box_labels: tuple[str, ...]
     labels: tuple[str, ...]
+    size: tuple[int, int] | None = None  # (width, height) of the picture the boxes were drawn on, where declared
 
     def picture_class(self) -> str | None:
         """The picture's class: its only class name, or the largest box's when it has several (None: unlabelled)."""
@@ -33,14 +34,36 @@ class PictureTruth:
         areas = (self.boxes[:, 2] - self.boxes[:, 0]) * (self.boxes[:, 3] - self.boxes[:, 1])
         return self.box_labels[int(np.argmax(areas))]
 
+    def check_size(self, name: str, width: int, height: int) -> None:
+        """A one-line error when the annotation declares another size than the picture's (read upright): its boxes
+        would land elsewhere on it."""
+        if self.size is None or self.size == (width, height):
+            return
+        declared = f"{name}: its truth is for a {self.size[0]}x{self.size[1]} picture"
+        if self.size == (height, width):
+            raise ModelSpecError(
+                f"{declared}, and the picture reads {width}x{height} upright (its EXIF orientation turns it): the "
+                "labelling tool drew the boxes on the picture as stored; expected truth drawn on the upright picture "
+                "(label it again in a tool that applies the orientation, or save the picture upright without the tag)"
+            )
+        raise ModelSpecError(f"{declared}, the picture is {width}x{height}; expected truth drawn on this picture")
 
-def _picture_truth(objects: list[tuple[str, list[float] | None]]) -> PictureTruth:
+
+def _picture_truth(objects: list[tuple[str, list[float] | None]], size: tuple[int, int] | None) -> PictureTruth:
     boxed = [(name, box) for name, box in objects if box is not None]
     return PictureTruth(
         boxes=np.asarray([box for _, box in boxed], np.float32).reshape(-1, 4),
         box_labels=tuple(name for name, _ in boxed),
         labels=tuple(name for name, _ in objects if name),
+        size=size,
     )
+
+
+def _declared_size(width, height) -> tuple[int, int] | None:
+    """(width, height) where an annotation gives both above 0 (tools write 0 or leave them out when unknown)."""
+    if width is None or height is None or float(width) <= 0 or float(height) <= 0:
+        return None
+    return round(float(width)), round(float(height))
 
 
 def truth_files(directory: Path) -> list[Path]:
@@ -52,6 +75,7 @@ def _coco(path: Path) -> dict[str, PictureTruth]:
     try:
         data = json.loads(path.read_text())
         names = {image["id"]: Path(image["file_name"]).name for image in data["images"]}
+        sizes = {Path(i["file_name"]).name: _declared_size(i.get("width"), i.get("height")) for i in data["images"]}
         categories = {category["id"]: str(category["name"]) for category in data.get("categories", [])}
         objects: dict[str, list] = {name: [] for name in names.values()}
         for annotation in data.get("annotations", []):
@@ -66,7 +90,7 @@ def _coco(path: Path) -> dict[str, PictureTruth]:
             f"{path}: not a COCO annotation file ({type(e).__name__}: {e}); expected images[].file_name, "
             "annotations[].image_id with bbox [x, y, width, height] and/or category_id, and categories[].id/name"
         ) from e
-    return {name: _picture_truth(found) for name, found in objects.items()}
+    return {name: _picture_truth(found, sizes[name]) for name, found in objects.items()}
 
 
 def _voc(path: Path) -> dict[str, PictureTruth]:
@@ -81,12 +105,13 @@ def _voc(path: Path) -> dict[str, PictureTruth]:
             objects.append(((obj.findtext("name") or "").strip(), box))
         if not name:
             raise ValueError("no <filename>")
+        size = _declared_size(root.findtext("size/width"), root.findtext("size/height"))
     except (ElementTree.ParseError, ValueError, TypeError) as e:
         raise ModelSpecError(
             f"{path}: not a Pascal VOC annotation ({type(e).__name__}: {e}); expected <filename> and "
             "<object> with <name> and/or <bndbox> xmin ymin xmax ymax"
         ) from e
-    return {name: _picture_truth(objects)}
+    return {name: _picture_truth(objects, size)}
 
 
 def load_truth(directory: Path) -> dict[str, PictureTruth]:

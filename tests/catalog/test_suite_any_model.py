@@ -149,6 +149,31 @@ def test_images_with_coco_truth_bad_file_and_conversion(pytester, tmp_path, nets
     assert by_name["a.png"]["device"][0]["score"] == pytest.approx(1.0, abs=0.01)
 
 
+def test_truth_drawn_on_another_size_of_the_picture_fails_that_picture(pytester, tmp_path, nets):
+    """Truth whose declared size is not the picture's (drawn on a larger copy, or on a photograph as stored when
+    its EXIF tag turns it) would put its boxes elsewhere and lower AP silently: that picture's tests fail with one
+    line, the others run."""
+    images = tmp_path / "images"
+    images.mkdir()
+    cv2.imwrite(str(images / "a.png"), _square(16, 4, 8))
+    cv2.imwrite(str(images / "big.png"), _square(16, 0, 0))
+    coco = {
+        "images": [
+            {"id": 1, "file_name": "a.png", "width": 16, "height": 16},
+            {"id": 2, "file_name": "big.png", "width": 64, "height": 64},
+        ],
+        "annotations": [{"image_id": 1, "bbox": [4, 8, 4, 4]}, {"image_id": 2, "bbox": [0, 0, 16, 16]}],
+    }
+    (images / "truth.json").write_text(json.dumps(coco))
+    result = _suite(pytester, tmp_path / "out", "--model", f"{nets}:bright", "--images", str(images))
+    result.assert_outcomes(passed=8, errors=2, deselected=6)
+    output = result.stdout.str()
+    message = "big.png: its truth is for a 64x64 picture, the picture is 16x16; expected truth drawn on this picture"
+    assert output.count(message) >= 2, output
+    assert re.search(r"^PASSED \S+::test_detections_match_float\[a.png\]", output, re.M)
+    assert re.search(r"^PASSED \S+::test_average_precision_is_within_tolerance_of_float", output, re.M)
+
+
 def test_classifier_images_with_coco_and_voc_classes_and_an_unknown_class(pytester, tmp_path, nets):
     images = tmp_path / "images"
     images.mkdir()

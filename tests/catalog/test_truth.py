@@ -66,3 +66,40 @@ def test_a_coco_file_without_images_names_what_it_expected(tmp_path):
         ModelSpecError, match=r"truth.json: not a COCO annotation file .*expected images\[\]\.file_name"
     ):
         load_truth(tmp_path)
+
+
+def test_a_declared_size_is_checked_against_the_picture(tmp_path):
+    """COCO's images[].width/height and VOC's <size> say which picture the boxes were drawn on: another size is one
+    line naming both, a turned one names the EXIF orientation; an undeclared or zero size checks nothing."""
+    coco = {
+        "images": [
+            {"id": 1, "file_name": "a.png", "width": 40, "height": 30},
+            {"id": 2, "file_name": "b.png"},
+        ],
+        "annotations": [{"image_id": 1, "bbox": [1, 2, 3, 4]}],
+    }
+    (tmp_path / "truth.json").write_text(json.dumps(coco))
+    (tmp_path / "c.xml").write_text(
+        "<annotation><filename>c.jpg</filename><size><width>0</width><height>0</height><depth>3</depth></size>"
+        "</annotation>"
+    )
+    (tmp_path / "d.xml").write_text(
+        "<annotation><filename>d.jpg</filename><size><width>4032</width><height>3024</height></size></annotation>"
+    )
+    truth = load_truth(tmp_path)
+    assert truth["a.png"].size == (40, 30) and truth["d.jpg"].size == (4032, 3024)
+    assert truth["b.png"].size is None and truth["c.jpg"].size is None
+    truth["a.png"].check_size("a.png", 40, 30)
+    truth["b.png"].check_size("b.png", 7, 9)
+    with pytest.raises(ModelSpecError, match=r"^a.png: its truth is for a 40x30 picture, the picture is 80x60; exp"):
+        truth["a.png"].check_size("a.png", 80, 60)
+    with pytest.raises(ModelSpecError, match=r"d.jpg: .* 4032x3024 picture, and the picture reads 3024x4032 upright"):
+        truth["d.jpg"].check_size("d.jpg", 3024, 4032)
+
+
+def test_a_size_that_is_not_a_number_names_the_file(tmp_path):
+    (tmp_path / "e.xml").write_text(
+        "<annotation><filename>e.jpg</filename><size><width>wide</width><height>3</height></size></annotation>"
+    )
+    with pytest.raises(ModelSpecError, match=r"e.xml: not a Pascal VOC annotation \(ValueError"):
+        load_truth(tmp_path)
