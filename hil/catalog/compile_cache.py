@@ -116,14 +116,15 @@ def _check_input_shape(spec: ModelSpec, model) -> None:
 def _compile(spec: ModelSpec, model, calibration: np.ndarray, directory: Path) -> CompiledModel:
     import torch
 
-    from hil.compiler.pipeline import compile_model
+    from hil.compiler.pipeline import captured_graph, compile_model
 
     _check_weights(spec, model)
     _check_input_shape(spec, model)
-    # After the checks, so a model they refuse gets its one-line error alone.
+    graph = captured_graph(model, torch.zeros(spec.input_shape))
+    # After the checks and capture, so a model they refuse gets its one-line error alone.
     LOG.info("%s: no compile of these weights, calibration and compiler sources yet", spec.name)
     return compile_model(
-        model,
+        graph,
         torch.zeros(spec.input_shape),
         nhwc_inputs(calibration),
         directory,

@@ -57,8 +57,13 @@ class CompiledModel:
         return self.outputs_of(self.golden_tensors(x))
 
 
+def captured_graph(model: nn.Module, example: torch.Tensor) -> Graph:
+    """model's IR, optimised (fused and folded): a CompileError in one line for what the compiler cannot take."""
+    return optimize(capture(model, example))
+
+
 def compile_model(
-    model: nn.Module,
+    model: nn.Module | Graph,
     example: torch.Tensor,
     calibration: list[np.ndarray],
     directory: Path,
@@ -72,7 +77,8 @@ def compile_model(
     measure: str = "outputs",
     latency_budget: int | None = None,
 ) -> CompiledModel:
-    """Compiles model (run once on example, [B, C, H, W]) calibrated on NHWC float inputs; C goes to directory.
+    """Compiles model (run once on example, [B, C, H, W]; or the graph captured_graph gave of it) calibrated on NHWC
+    float inputs; C goes to directory.
     Both searches raise the mean of the SNRs of measure (output_measures): 'outputs', those of objective_outputs
     (default all outputs) over all their values; 'faces', a face detector's loc at its face anchors and its conf.
     exponents 'search' moves activations to finer exponents where the golden model's SNR rises (exponent_search);
@@ -83,7 +89,7 @@ def compile_model(
     stream_input: the model reads its input by rows (hil_input_read) into a row pipeline of its first layers
     (schedule.stream_front), so neither the input nor those layers' maps are held whole in the arena."""
     started = time.monotonic()
-    graph = optimize(capture(model, example))
+    graph = model if isinstance(model, Graph) else captured_graph(model, example)
     LOG.info("%s: %s captured; calibrating on %d inputs", name, counted(len(graph.nodes), "layer"), len(calibration))
     graph, ranges = centre_channels(graph, channel_ranges(graph, calibration))
     means = channel_means(graph, calibration)

@@ -6,6 +6,7 @@ import json
 
 from hil.catalog import CATALOG
 from hil.cli import main
+from hil.exit_codes import USAGE_ERROR
 
 CONV_KERNELS = (
     "conv2d_s8",
@@ -86,3 +87,19 @@ def test_compile_command_reports_its_progress_on_stderr(tmp_path, capsys, monkey
     assert captured.err == "", "compiled already: nothing to say"
     listed = [line.strip() for line in captured.out.splitlines() if line.startswith("  ")]
     assert set(exponents + widths) <= set(listed), "the table lists each choice as the progress said it"
+
+
+def test_a_model_the_compiler_cannot_take_gets_its_error_alone(tmp_path, capsys, monkeypatch) -> None:
+    """Capture refuses an op before the compile says it starts: stderr is the one error line, not a "no compile
+    ... yet" line promising work that never comes. Fresh weights and an empty store, so nothing is cached."""
+    monkeypatch.setattr("hil.catalog.compile_cache.STORE", tmp_path / "store")
+    nets = tmp_path / "prelu_nets.py"
+    nets.write_text(
+        "import numpy as np\nfrom torch import nn\nfrom hil.catalog import ModelSpec\n\n\n"
+        "def build():\n"
+        "    return ModelSpec(name='prelu', build=lambda: nn.Sequential(nn.Conv2d(1, 2, 3), nn.PReLU()).eval(),\n"
+        "                     input_shape=(1, 1, 8, 8), output_names=('y',))\n"
+    )
+    assert main(["compile", "--model", f"{nets}:build", "-o", str(tmp_path / "out")]) == USAGE_ERROR
+    said = capsys.readouterr().err.splitlines()
+    assert len(said) == 1 and said[0].startswith("hil compile: error: module '1' of type PReLU is not supported"), said
