@@ -174,6 +174,14 @@ def _file_inputs(spec: ModelSpec, options: HilOptions) -> list[ModelInput]:
             UserWarning,
             stacklevel=1,
         )
+    unlabelled = [given.name for given in inputs if given.name not in truth]
+    if truth and unlabelled:
+        warnings.warn(
+            f"--images: {len(unlabelled)} of {len(inputs)} pictures have no truth under their file name (e.g. "
+            f"{unlabelled[0]}); accuracy is measured over the others",
+            UserWarning,
+            stacklevel=1,
+        )
     return inputs
 
 

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from hil.catalog import ModelSpec, ParityThresholds
+from hil.catalog.truth import load_truth
 from hil.compiler.saturation import loss_diagnosis
 from hil.parity.detection_parity import compare_detections
 from hil.parity.face_detections import draw_detections
@@ -97,13 +98,35 @@ def test_detections_match_float(
         pytest.fail("\n".join([*failures, f"{item}: {loss_diagnosis(result.saturated)}"]), pytrace=False)
 
 
+def _no_truth_boxes(inputs: list, labelled: list, options: HilOptions) -> str:
+    """Why no AP can be measured: no picture has truth under its file name, or the truth holds no box."""
+    if labelled:
+        return (
+            f"the truth of the {len(labelled)} labelled pictures holds no box; expected a COCO bbox or a Pascal VOC "
+            "<bndbox> for each face or object (a classification export labels pictures without boxes)"
+        )
+    named = sorted(load_truth(options.images)) if options.images else []
+    return (
+        f"none of the {len(inputs)} pictures has truth under its file name: the truth names {len(named)} pictures"
+        f"{' (e.g. ' + ', '.join(named[:3]) + ')' if named else ''}, the folder holds e.g. "
+        f"{', '.join(given.name for given in inputs[:3])}; expected truth for these pictures' file names"
+    )
+
+
 @pytest.mark.hil_truth
 def test_average_precision_is_within_tolerance_of_float(
-    model_spec: ModelSpec, all_model_inputs, run_input, thresholds: ParityThresholds, hil_results: TestRecord
+    model_spec: ModelSpec,
+    all_model_inputs,
+    run_input,
+    thresholds: ParityThresholds,
+    hil_options: HilOptions,
+    hil_results: TestRecord,
 ) -> None:
     from models.metrics import average_precision
 
     labelled = [given for given in all_model_inputs if given.truth is not None and not given.error]
+    if not any(len(given.truth) for given in labelled):
+        pytest.fail(_no_truth_boxes(all_model_inputs, labelled, hil_options), pytrace=False)
     runs = [run_input(given) for given in labelled]
     truths = [torch.from_numpy(given.truth.reshape(-1, 4)) for given in labelled]
 

@@ -174,6 +174,39 @@ def test_truth_drawn_on_another_size_of_the_picture_fails_that_picture(pytester,
     assert re.search(r"^PASSED \S+::test_average_precision_is_within_tolerance_of_float", output, re.M)
 
 
+def test_truth_that_names_no_picture_or_holds_no_box_fails_ap_saying_so(pytester, tmp_path, nets):
+    """AP needs truth boxes: truth under other file names (exported from another folder, or with the names' case
+    changed) or without a box is one line saying which, not a traceback from the metric; pictures without truth
+    are counted in a warning."""
+    images = tmp_path / "images"
+    images.mkdir()
+    cv2.imwrite(str(images / "a.png"), _square(16, 4, 8))
+    cv2.imwrite(str(images / "b.png"), _square(16, 0, 0))
+    coco = {
+        "images": [{"id": 1, "file_name": "A.PNG"}, {"id": 2, "file_name": "B.PNG"}],
+        "annotations": [{"image_id": 1, "bbox": [4, 8, 4, 4]}, {"image_id": 2, "bbox": [0, 0, 4, 4]}],
+    }
+    (images / "truth.json").write_text(json.dumps(coco))
+    args = ("--model", f"{nets}:bright", "--images", str(images), "-k", "average_precision")
+    result = _suite(pytester, tmp_path / "out", *args)
+    result.assert_outcomes(failed=1, deselected=None)
+    output = result.stdout.str()
+    assert (
+        "none of the 2 pictures has truth under its file name: the truth names 2 pictures (e.g. A.PNG, B.PNG), "
+        "the folder holds e.g. a.png, b.png" in output
+    ), output
+    assert "2 of 2 pictures have no truth under their file name (e.g. a.png)" in output
+    assert "Traceback" not in output and "ValueError" not in output
+
+    coco = {"images": [{"id": 1, "file_name": "a.png"}], "annotations": [{"image_id": 1, "category_id": 1}]}
+    (images / "truth.json").write_text(json.dumps(coco))
+    result = _suite(pytester, tmp_path / "out2", *args)
+    result.assert_outcomes(failed=1, deselected=None)
+    output = result.stdout.str()
+    assert "the truth of the 1 labelled pictures holds no box; expected a COCO bbox" in output, output
+    assert "1 of 2 pictures have no truth under their file name (e.g. b.png)" in output
+
+
 def test_classifier_images_with_coco_and_voc_classes_and_an_unknown_class(pytester, tmp_path, nets):
     images = tmp_path / "images"
     images.mkdir()
