@@ -17,7 +17,15 @@ import pytest
 
 from hil.catalog import ModelSpec, ParityThresholds, resolve_model
 from hil.catalog import compiled_model as compiled_model_of
-from hil.catalog.preprocess import image_size, model_image, no_pictures, picture_files, read_image
+from hil.catalog.preprocess import (
+    class_folders,
+    image_size,
+    model_image,
+    no_pictures,
+    picture_files,
+    picture_name,
+    read_image,
+)
 from hil.catalog.truth import class_index, load_truth, truth_files
 from hil.compiler.output_measures import measure_for
 from hil.compiler.saturation import Saturation, saturated_tensors
@@ -67,7 +75,7 @@ def _item_model(item: pytest.Item, options: HilOptions) -> str:
 def has_truth(spec: ModelSpec, options: HilOptions) -> bool:
     """Whether the test inputs come with truth boxes or labels."""
     if options.images:
-        return bool(truth_files(options.images))
+        return bool(truth_files(options.images) or class_folders(options.images))
     return spec.test_images is not None
 
 
@@ -134,7 +142,7 @@ def image_files(options: HilOptions) -> list[Path]:
 def input_ids(options: HilOptions) -> list[str]:
     """Test ids of the inputs: the file names with --images, else input0, input1, ..."""
     if options.images:
-        return [p.name for p in image_files(options)]
+        return [picture_name(options.images, p) for p in image_files(options)]
     return [f"input{i}" for i in range(options.image_count)]
 
 
@@ -146,26 +154,27 @@ def _file_inputs(spec: ModelSpec, options: HilOptions) -> list[ModelInput]:
         raise pytest.UsageError(str(e)) from e
     inputs, conversions = [], []
     for path in image_files(options):
-        known = truth.get(path.name)
+        name = picture_name(options.images, path)
+        known = truth.get(name)
         try:
             picture = read_image(path)
             if known is not None:
-                known.check_size(path.name, picture.shape[1], picture.shape[0])
+                known.check_size(name, picture.shape[1], picture.shape[0])
             prepared = model_image(spec, picture)
         except HilError as e:
-            inputs.append(ModelInput(path.name, None, error=str(e)))
+            inputs.append(ModelInput(name, None, error=str(e)))
             continue
         if prepared.conversion:
-            conversions.append(f"{path.name}: {prepared.conversion}")
+            conversions.append(f"{name}: {prepared.conversion}")
         label, picture_class = None, None if known is None else known.picture_class()
         if spec.task == "classification" and picture_class is not None:
             try:
                 label = class_index(picture_class, spec.labels, spec.name)
             except HilError as e:
-                inputs.append(ModelInput(path.name, None, error=f"{path.name}: {e}"))
+                inputs.append(ModelInput(name, None, error=f"{name}: {e}"))
                 continue
         boxes = None if known is None else prepared.boxes_to_input(known.boxes)
-        inputs.append(ModelInput(path.name, prepared.x, prepared.pixels, boxes, label=label))
+        inputs.append(ModelInput(name, prepared.x, prepared.pixels, boxes, label=label))
     if conversions:
         height, width, channels = image_size(spec)
         warnings.warn(

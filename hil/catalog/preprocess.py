@@ -23,14 +23,31 @@ def files_named(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
     )
 
 
+def class_folders(folder: Path) -> list[Path]:
+    """When a folder holds no pictures at its top, its subfolders that do, sorted by name: a classification set
+    laid out one folder per class (as torchvision's ImageFolder reads it), each folder's name its pictures' class."""
+    if files_named(folder, IMAGE_SUFFIXES):
+        return []
+    subfolders = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    return [p for p in subfolders if files_named(p, IMAGE_SUFFIXES)]
+
+
 def picture_files(folder: Path) -> list[Path]:
-    """A folder's pictures, sorted by name."""
-    return files_named(folder, IMAGE_SUFFIXES)
+    """A folder's pictures: those at its top sorted by name, else those of its class folders, class by class."""
+    return files_named(folder, IMAGE_SUFFIXES) or [
+        p for sub in class_folders(folder) for p in files_named(sub, IMAGE_SUFFIXES)
+    ]
+
+
+def picture_name(folder: Path, picture: Path) -> str:
+    """How the harness names a picture of folder (test ids, truth, results): its file name, with its class folder
+    in front ('cat/a.png') when it is in one."""
+    return picture.relative_to(folder).as_posix()
 
 
 def no_pictures(flag: str, folder: Path) -> str:
     """The one line for a folder with no pictures."""
-    return f"{flag} {folder}: no {'/'.join(IMAGE_SUFFIXES)} images there"
+    return f"{flag} {folder}: no {'/'.join(IMAGE_SUFFIXES)} images there, nor in class subfolders"
 
 
 @dataclass(frozen=True)

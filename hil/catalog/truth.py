@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hil.catalog.preprocess import files_named
+from hil.catalog.preprocess import class_folders, files_named, picture_files, picture_name
 from hil.errors import ModelSpecError
 
 
@@ -115,10 +115,15 @@ def _voc(path: Path) -> dict[str, PictureTruth]:
 
 
 def load_truth(directory: Path) -> dict[str, PictureTruth]:
-    """Picture file name -> its truth, from every annotation file in the folder."""
+    """Picture name (preprocess.picture_name) -> its truth: from every annotation file in the folder, or for a
+    folder laid out one subfolder per class, each picture's class folder."""
     truth: dict[str, PictureTruth] = {}
     for path in truth_files(directory):
         truth.update(_coco(path) if path.suffix.lower() == ".json" else _voc(path))
+    if not truth:
+        for folder in class_folders(directory):
+            for picture in picture_files(folder):
+                truth[picture_name(directory, picture)] = _picture_truth([(folder.name, None)], None)
     return truth
 
 

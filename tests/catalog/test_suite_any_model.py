@@ -238,6 +238,26 @@ def test_classifier_images_with_coco_and_voc_classes_and_an_unknown_class(pytest
     assert "top1_float" in results and "top1_device" in results
 
 
+def test_a_classifier_reads_a_folder_per_class(pytester, tmp_path, nets):
+    """Pictures in one folder per class (torchvision's ImageFolder layout): each folder names its pictures' class,
+    test ids carry it ('cat/a.png'), top-1 accuracy is measured; a folder whose name is not one of the model's
+    classes fails its pictures saying so."""
+    images = tmp_path / "images"
+    rng = np.random.default_rng(6)
+    for name in ("cat/a.png", "cat/b.png", "dog/a.png", "zebra/z.png"):
+        (images / name).parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(images / name), rng.integers(0, 256, (16, 16, 3), dtype=np.uint8))
+    result = _suite(pytester, tmp_path / "out", "--model", f"{nets}:classifier", "--images", str(images))
+    output = result.stdout.str()
+    assert "zebra/z.png: truth class 'zebra' is not a class of model suite_classifier" in output, output
+    assert re.search(r"^PASSED \S+::test_top1_accuracy_is_within_tolerance_of_float$", output, re.M), output
+    assert re.search(r"^PASSED \S+::test_device_matches_reference_and_float\[cat/b.png\]$", output, re.M)
+    assert re.search(r"^PASSED \S+::test_device_matches_reference_and_float\[dog/a.png\]$", output, re.M)
+    result.assert_outcomes(passed=10, errors=1, deselected=9)
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert "top1_device" in json.dumps(results)
+
+
 @pytest.mark.parametrize("workers", [(), ("-n", "2")], ids=["one process", "two workers"])
 def test_a_first_compile_says_what_it_does_before_the_first_test(pytester, tmp_path, workers):
     """The compile before the first test can take minutes (a face model's searches): its stages reach the terminal,

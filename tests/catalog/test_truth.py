@@ -103,3 +103,28 @@ def test_a_size_that_is_not_a_number_names_the_file(tmp_path):
     )
     with pytest.raises(ModelSpecError, match=r"e.xml: not a Pascal VOC annotation \(ValueError"):
         load_truth(tmp_path)
+
+
+def test_a_folder_per_class_is_the_truth_of_its_pictures(tmp_path):
+    """A classification set laid out as torchvision's ImageFolder reads it: each subfolder's name is its pictures'
+    class, pictures are named with their folder in front; hidden folders and files are not pictures."""
+    from hil.catalog.preprocess import picture_files, picture_name
+
+    for folder, names in (("cat", ("b.png", "a.jpg")), ("dog", ("c.png",)), (".cache", ("x.png",))):
+        (tmp_path / folder).mkdir()
+        for name in names:
+            (tmp_path / folder / name).write_bytes(b"")
+    (tmp_path / "cat" / "._a.jpg").write_bytes(b"")
+    (tmp_path / "empty").mkdir()
+    names = [picture_name(tmp_path, p) for p in picture_files(tmp_path)]
+    assert names == ["cat/a.jpg", "cat/b.png", "dog/c.png"]
+    truth = load_truth(tmp_path)
+    assert {name: t.picture_class() for name, t in truth.items()} == {
+        "cat/a.jpg": "cat",
+        "cat/b.png": "cat",
+        "dog/c.png": "dog",
+    }
+    assert all(t.boxes.shape == (0, 4) for t in truth.values())
+    (tmp_path / "top.png").write_bytes(b"")
+    assert [p.name for p in picture_files(tmp_path)] == ["top.png"], "pictures at the top are the set"
+    assert load_truth(tmp_path) == {}, "and their folders are no truth"
