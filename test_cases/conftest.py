@@ -73,9 +73,11 @@ def _item_model(item: pytest.Item, options: HilOptions) -> str:
 
 
 def has_truth(spec: ModelSpec, options: HilOptions) -> bool:
-    """Whether the test inputs come with truth boxes or labels."""
+    """Whether the test inputs come with truth boxes or labels (a folder per class labels a classifier's only)."""
     if options.images:
-        return bool(truth_files(options.images) or class_folders(options.images))
+        return bool(truth_files(options.images)) or (
+            spec.task == "classification" and bool(class_folders(options.images))
+        )
     return spec.test_images is not None
 
 
