@@ -26,7 +26,7 @@ from hil.catalog.preprocess import (
     picture_name,
     read_image,
 )
-from hil.catalog.truth import class_index, load_truth, truth_files
+from hil.catalog.truth import class_index, load_truth, truth_files, truth_for
 from hil.compiler.output_measures import measure_for
 from hil.compiler.saturation import Saturation, saturated_tensors
 from hil.dut import Dut
@@ -157,7 +157,7 @@ def _file_inputs(spec: ModelSpec, options: HilOptions) -> list[ModelInput]:
     inputs, conversions = [], []
     for path in image_files(options):
         name = picture_name(options.images, path)
-        known = truth.get(name)
+        known = truth_for(truth, name)
         try:
             picture = read_image(path)
             if known is not None:
@@ -185,7 +185,7 @@ def _file_inputs(spec: ModelSpec, options: HilOptions) -> list[ModelInput]:
             UserWarning,
             stacklevel=1,
         )
-    unlabelled = [given.name for given in inputs if given.name not in truth]
+    unlabelled = [given.name for given in inputs if truth_for(truth, given.name) is None]
     if truth and unlabelled:
         warnings.warn(
             f"--images: {len(unlabelled)} of {len(inputs)} pictures have no truth under their file name (e.g. "

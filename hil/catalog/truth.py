@@ -1,5 +1,6 @@
-"""Truth for a folder of pictures, in the formats labelling tools export: COCO JSON (one file for the folder)
-and Pascal VOC XML (one file per picture). Boxes are x1 y1 x2 y2 in the picture's own pixels; each labelled
+"""Truth for a folder of pictures, in the formats labelling tools and data sets use: COCO JSON (one file for the
+folder), Pascal VOC XML (one file per picture), WIDER FACE ground truth (one text file) and, for a classifier, one
+subfolder per class. Boxes are x1 y1 x2 y2 in the picture's own pixels; each labelled
 object keeps its class name, so the same files serve detectors (boxes) and classifiers (the picture's class)."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hil.catalog.preprocess import class_folders, files_named, picture_files, picture_name
+from hil.catalog.preprocess import IMAGE_SUFFIXES, class_folders, files_named, picture_files, picture_name
 from hil.errors import ModelSpecError
 
 
@@ -67,8 +68,46 @@ def _declared_size(width, height) -> tuple[int, int] | None:
 
 
 def truth_files(directory: Path) -> list[Path]:
-    """The annotation files of a picture folder: *.json (COCO) and *.xml (Pascal VOC)."""
-    return files_named(directory, (".json", ".xml"))
+    """The annotation files of a picture folder: *.json (COCO), *.xml (Pascal VOC) and the *.txt files that are
+    WIDER FACE ground truth (other text files, such as a README, are not truth)."""
+    return [p for p in files_named(directory, (".json", ".xml", ".txt")) if p.suffix.lower() != ".txt" or _is_wider(p)]
+
+
+def _lines(path: Path) -> list[str]:
+    return [line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip()]
+
+
+def _is_wider(path: Path) -> bool:
+    """Whether a text file reads as WIDER FACE ground truth: a picture's path, then its number of faces."""
+    lines = _lines(path)[:2]
+    return len(lines) == 2 and Path(lines[0]).suffix.lower() in IMAGE_SUFFIXES and lines[1].isdigit()
+
+
+def _wider(path: Path) -> dict[str, PictureTruth]:
+    """WIDER FACE ground truth (wider_face_val_bbx_gt.txt): per picture its path, its number of faces n, then n rows
+    'x y w h blur expression illumination invalid occlusion pose' (one row of zeros when n is 0). Faces WIDER marks
+    invalid are left out, as its evaluation leaves them out."""
+    lines, at, truth = _lines(path), 0, {}
+    try:
+        while at < len(lines):
+            name, count = lines[at], int(lines[at + 1])
+            rows = lines[at + 2 : at + 2 + max(count, 1)]
+            if len(rows) < max(count, 1):
+                raise ValueError(f"{name} has {count} faces but {len(rows)} rows follow")
+            faces = []
+            for row in rows[:count]:
+                values = [float(v) for v in row.split()]
+                x, y, w, h = values[:4]
+                if w > 0 and h > 0 and not (len(values) > 7 and values[7] == 1):
+                    faces.append(("face", [x, y, x + w, y + h]))
+            truth[name.replace("\\", "/")] = _picture_truth(faces, None)
+            at += 2 + max(count, 1)
+    except (ValueError, IndexError) as e:
+        raise ModelSpecError(
+            f"{path}: not WIDER FACE ground truth near line {at + 1} ({type(e).__name__}: {e}); expected a picture's "
+            "path, its number of faces n, then n rows 'x y w h blur expression illumination invalid occlusion pose'"
+        ) from e
+    return truth
 
 
 def _coco(path: Path) -> dict[str, PictureTruth]:
@@ -118,13 +157,26 @@ def load_truth(directory: Path) -> dict[str, PictureTruth]:
     """Picture name (preprocess.picture_name) -> its truth: from every annotation file in the folder, or for a
     folder laid out one subfolder per class, each picture's class folder."""
     truth: dict[str, PictureTruth] = {}
+    readers = {".json": _coco, ".xml": _voc, ".txt": _wider}
     for path in truth_files(directory):
-        truth.update(_coco(path) if path.suffix.lower() == ".json" else _voc(path))
+        truth.update(readers[path.suffix.lower()](path))
     if not truth:
         for folder in class_folders(directory):
             for picture in picture_files(folder):
                 truth[picture_name(directory, picture)] = _picture_truth([(folder.name, None)], None)
     return truth
+
+
+def truth_for(truth: dict[str, PictureTruth], name: str) -> PictureTruth | None:
+    """A picture's truth by its name ('0--Parade/a.jpg'), else by its file name alone: truth that names pictures
+    without their folder (COCO, VOC), or with one (WIDER FACE) for pictures copied into one folder."""
+    if name in truth:
+        return truth[name]
+    base = name.rsplit("/", 1)[-1]
+    if base in truth:
+        return truth[base]
+    found = [known for key, known in truth.items() if key.rsplit("/", 1)[-1] == base]
+    return found[0] if len(found) == 1 else None
 
 
 def class_index(label: str, labels: tuple[str, ...], model: str) -> int:

@@ -207,6 +207,29 @@ def test_truth_that_names_no_picture_or_holds_no_box_fails_ap_saying_so(pytester
     assert "1 of 2 pictures have no truth under their file name (e.g. b.png)" in output
 
 
+def test_a_detector_on_wider_face_folders_and_ground_truth(pytester, tmp_path, nets):
+    """A part of WIDER FACE as it unpacks: pictures in event folders, wider_face_val_bbx_gt.txt beside them. Test ids
+    carry the event folder, and AP is measured against WIDER's boxes."""
+    images = tmp_path / "WIDER_val" / "images"
+    for name, (x, y) in (("0--Parade/a.png", (4, 8)), ("1--Handshaking/b.png", (0, 0))):
+        (images / name).parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(images / name), _square(16, x, y))
+    gt = "0--Parade/a.png\n1\n4 8 4 4 0 0 0 0 0 0\n1--Handshaking/b.png\n1\n0 0 4 4 0 0 0 0 0 0\n"
+    (images / "wider_face_val_bbx_gt.txt").write_text(gt)
+    result = _suite(pytester, tmp_path / "out", "--model", f"{nets}:bright", "--images", str(images))
+    output = result.stdout.str()
+    assert re.search(r"^PASSED \S+::test_average_precision_is_within_tolerance_of_float$", output, re.M), output
+    assert re.search(r"^PASSED \S+::test_detections_match_float\[0--Parade/a.png\]$", output, re.M), output
+    result.assert_outcomes(passed=10, deselected=6)
+    kept = [json.loads(line) for line in (tmp_path / "out" / "detections.jsonl").read_text().splitlines()]
+    assert {row["input"]: row["truth"] for row in kept} == {
+        "0--Parade/a.png": [[4.0, 8.0, 8.0, 12.0]],
+        "1--Handshaking/b.png": [[0.0, 0.0, 4.0, 4.0]],
+    }
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert "ap50_device" in json.dumps(results)
+
+
 def test_classifier_images_with_coco_and_voc_classes_and_an_unknown_class(pytester, tmp_path, nets):
     images = tmp_path / "images"
     images.mkdir()

@@ -128,3 +128,46 @@ def test_a_folder_per_class_is_the_truth_of_its_pictures(tmp_path):
     (tmp_path / "top.png").write_bytes(b"")
     assert [p.name for p in picture_files(tmp_path)] == ["top.png"], "pictures at the top are the set"
     assert load_truth(tmp_path) == {}, "and their folders are no truth"
+
+
+WIDER = """0--Parade/0_Parade_marchingband_1_849.jpg
+1
+449 330 122 149 0 0 0 0 0 0
+0--Parade/0_Parade_Parade_0_904.jpg
+2
+361 98 263 339 0 0 0 0 0 0
+10 20 5 6 2 0 0 1 0 0
+1--Handshaking\\1_Handshaking_0.jpg
+0
+0 0 0 0 0 0 0 0 0 0
+"""
+
+
+def test_wider_face_ground_truth_gives_face_boxes_without_the_invalid_ones(tmp_path):
+    """WIDER FACE's wider_face_val_bbx_gt.txt beside the pictures: boxes per picture path, the faces it marks
+    invalid left out, a picture without faces has none; a text file that is not WIDER's is not truth."""
+    from hil.catalog.truth import truth_files, truth_for
+
+    (tmp_path / "wider_face_val_bbx_gt.txt").write_text(WIDER)
+    (tmp_path / "README.txt").write_text("Pictures from the parade.\n3\n")
+    assert [p.name for p in truth_files(tmp_path)] == ["wider_face_val_bbx_gt.txt"]
+    truth = load_truth(tmp_path)
+    assert sorted(truth) == [
+        "0--Parade/0_Parade_Parade_0_904.jpg",
+        "0--Parade/0_Parade_marchingband_1_849.jpg",
+        "1--Handshaking/1_Handshaking_0.jpg",
+    ]
+    assert truth["0--Parade/0_Parade_marchingband_1_849.jpg"].boxes.tolist() == [[449, 330, 571, 479]]
+    assert truth["0--Parade/0_Parade_Parade_0_904.jpg"].boxes.tolist() == [[361, 98, 624, 437]]
+    assert truth["1--Handshaking/1_Handshaking_0.jpg"].boxes.shape == (0, 4)
+    assert truth_for(truth, "0_Parade_Parade_0_904.jpg") is truth["0--Parade/0_Parade_Parade_0_904.jpg"]
+    assert truth_for(truth, "other/0_Parade_Parade_0_904.jpg") is truth["0--Parade/0_Parade_Parade_0_904.jpg"]
+    assert truth_for(truth, "missing.jpg") is None
+
+
+def test_wider_face_ground_truth_cut_short_names_the_file_and_line(tmp_path):
+    (tmp_path / "gt.txt").write_text("a.jpg\n2\n1 2 3 4 0 0 0 0 0 0\n")
+    with pytest.raises(
+        ModelSpecError, match=r"gt.txt: not WIDER FACE ground truth near line 1 \(ValueError: a.jpg has 2"
+    ):
+        load_truth(tmp_path)
