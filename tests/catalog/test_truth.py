@@ -35,14 +35,16 @@ def test_coco_boxes_and_classes_and_the_largest_box_names_a_picture_with_several
     assert truth["c.png"].picture_class() is None and truth["c.png"].boxes.shape == (0, 4)
 
 
+def _voc(folder, picture: str, body: str) -> None:
+    """A Pascal VOC file for picture, its <filename> then body."""
+    stem = picture.rsplit(".", 1)[0]
+    (folder / f"{stem}.xml").write_text(f"<annotation><filename>{picture}</filename>{body}</annotation>")
+
+
 def test_voc_with_and_without_boxes(tmp_path):
-    (tmp_path / "a.xml").write_text(
-        "<annotation><filename>a.png</filename><object><name>bird</name><bndbox><xmin>1</xmin><ymin>2</ymin>"
-        "<xmax>3</xmax><ymax>4</ymax></bndbox></object></annotation>"
-    )
-    (tmp_path / "b.xml").write_text(
-        "<annotation><filename>b.png</filename><object><name> cat </name></object></annotation>"
-    )
+    box = "<bndbox><xmin>1</xmin><ymin>2</ymin><xmax>3</xmax><ymax>4</ymax></bndbox>"
+    _voc(tmp_path, "a.png", f"<object><name>bird</name>{box}</object>")
+    _voc(tmp_path, "b.png", "<object><name> cat </name></object>")
     truth = load_truth(tmp_path)
     assert np.array_equal(truth["a.png"].boxes, [[1, 2, 3, 4]]) and truth["a.png"].picture_class() == "bird"
     assert truth["b.png"].picture_class() == "cat" and truth["b.png"].boxes.shape == (0, 4)
@@ -79,13 +81,8 @@ def test_a_declared_size_is_checked_against_the_picture(tmp_path):
         "annotations": [{"image_id": 1, "bbox": [1, 2, 3, 4]}],
     }
     (tmp_path / "truth.json").write_text(json.dumps(coco))
-    (tmp_path / "c.xml").write_text(
-        "<annotation><filename>c.jpg</filename><size><width>0</width><height>0</height><depth>3</depth></size>"
-        "</annotation>"
-    )
-    (tmp_path / "d.xml").write_text(
-        "<annotation><filename>d.jpg</filename><size><width>4032</width><height>3024</height></size></annotation>"
-    )
+    _voc(tmp_path, "c.jpg", "<size><width>0</width><height>0</height><depth>3</depth></size>")
+    _voc(tmp_path, "d.jpg", "<size><width>4032</width><height>3024</height></size>")
     truth = load_truth(tmp_path)
     assert truth["a.png"].size == (40, 30) and truth["d.jpg"].size == (4032, 3024)
     assert truth["b.png"].size is None and truth["c.jpg"].size is None
@@ -98,9 +95,7 @@ def test_a_declared_size_is_checked_against_the_picture(tmp_path):
 
 
 def test_a_size_that_is_not_a_number_names_the_file(tmp_path):
-    (tmp_path / "e.xml").write_text(
-        "<annotation><filename>e.jpg</filename><size><width>wide</width><height>3</height></size></annotation>"
-    )
+    _voc(tmp_path, "e.jpg", "<size><width>wide</width><height>3</height></size>")
     with pytest.raises(ModelSpecError, match=r"e.xml: not a Pascal VOC annotation \(ValueError"):
         load_truth(tmp_path)
 
