@@ -1,7 +1,7 @@
 """Truth for a folder of pictures, in the formats labelling tools and data sets use: COCO JSON (one file for the
 folder), Pascal VOC XML (one file per picture), WIDER FACE ground truth (one text file) and, for a classifier, one
-subfolder per class. Boxes are x1 y1 x2 y2 in the picture's own pixels; each labelled
-object keeps its class name, so the same files serve detectors (boxes) and classifiers (the picture's class)."""
+subfolder per class. Boxes are x1 y1 x2 y2 in the picture's own pixels; each labelled object keeps its class name,
+so the same files serve detectors (boxes) and classifiers (the picture's class)."""
 
 from __future__ import annotations
 
