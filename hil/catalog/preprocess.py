@@ -143,13 +143,18 @@ def to_model_pixels(spec: ModelSpec, image: np.ndarray) -> tuple[np.ndarray, str
     return image, ", ".join(steps), transform
 
 
-def model_image(spec: ModelSpec, image: np.ndarray) -> ModelImage:
-    """A uint8 picture (any size, grey or RGB) as the model's input."""
-    pixels, conversion, transform = to_model_pixels(spec, image)
+def normalised(spec: ModelSpec, pixels: np.ndarray) -> np.ndarray:
+    """Pixels at the model's input size as its float input (the spec's normalise, batch first)."""
     normalise = spec.normalise or default_normalise
     x = np.asarray(normalise(pixels), dtype=np.float32)[None]
     if tuple(x.shape) != tuple(spec.input_shape):
         raise ModelSpecError(
             f"model {spec.name}: its normalisation gave shape {tuple(x.shape)}, expected {tuple(spec.input_shape)}"
         )
-    return ModelImage(pixels, x, conversion, transform)
+    return x
+
+
+def model_image(spec: ModelSpec, image: np.ndarray) -> ModelImage:
+    """A uint8 picture (any size, grey or RGB) as the model's input."""
+    pixels, conversion, transform = to_model_pixels(spec, image)
+    return ModelImage(pixels, normalised(spec, pixels), conversion, transform)
