@@ -144,13 +144,17 @@ class ModelInput:
 
 
 def image_files(options: HilOptions) -> list[Path]:
-    """The pictures of --images, sorted by name."""
+    """The pictures of --images, sorted by name; with --hil-images-sample N, N of them evenly spaced through that
+    order (every class or event folder of a large set, not only the first), the same N every run."""
     if not options.images.is_dir():
         raise pytest.UsageError(f"--images {options.images}: not a directory")
     files = picture_files(options.images)
     if not files:
         raise pytest.UsageError(no_pictures("--images", options.images))
-    return files
+    sample = options.images_sample
+    if sample is None or sample >= len(files):
+        return files
+    return [files[i * len(files) // sample] for i in range(sample)]
 
 
 def input_ids(options: HilOptions) -> list[str]:

@@ -51,6 +51,7 @@ class HilOptions:
     quarantine: Path | None
     retries: int
     image_count: int
+    images_sample: int | None
     min_recall: float
     min_precision: float
     score_margin: float
@@ -117,6 +118,13 @@ _OPTIONS: tuple[tuple[str, str, str, type], ...] = (
     ("--hil-quarantine", "hil_quarantine", "file of test ids (one a line) to skip as quarantined", str),
     ("--hil-retries", "hil_retries", "reruns of a test that failed on a harness or device error (marked flaky)", int),
     ("--hil-image-count", "hil_image_count", "synthetic test images per model when --images is not given", int),
+    (
+        "--hil-images-sample",
+        "hil_images_sample",
+        "with --images, N pictures evenly spaced through the folder's (default: all), as a nightly run samples a "
+        "large set such as WIDER FACE",
+        int,
+    ),
     ("--hil-min-recall", "hil_min_recall", "least recall of float detections (score >= 0.5) by the device", float),
     ("--hil-min-precision", "hil_min_precision", "least precision of device detections against float", float),
     (
@@ -206,6 +214,7 @@ def options_from_config(config: pytest.Config) -> HilOptions:
         quarantine=Path(get["hil_quarantine"]) if get["hil_quarantine"] else None,
         retries=get["hil_retries"],
         image_count=get["hil_image_count"],
+        images_sample=get["hil_images_sample"],
         min_recall=get["hil_min_recall"],
         min_precision=get["hil_min_precision"],
         score_margin=get["hil_score_margin"],

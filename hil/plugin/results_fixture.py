@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hil.plugin.options import options_from_config
+from hil.plugin.options import HilOptions, options_from_config
 from hil.report.results import MetricRow, ResultsRecorder
 from hil.report.run_metadata import run_metadata
 
@@ -61,8 +61,7 @@ def recorder(config: pytest.Config) -> ResultsRecorder:
                     "transport": options.transport,
                     **({"transport_chosen_by": "--hil-transport auto"} if options.transport_chosen else {}),
                     "model": options.model,
-                    # Trends compare runs over the same images only.
-                    "images": str(options.images) if options.images else f"synthetic test x{options.image_count}",
+                    "images": _images(options),
                     **({"shard": options.shard} if options.shard else {}),
                     **({"worker": worker} if worker else {}),
                 }
@@ -164,3 +163,10 @@ def _format(value: object) -> str:
 def hil_results(request: pytest.FixtureRequest) -> TestRecord:
     """Records this test's metrics (results.csv/json) and its tables and figures (HTML report)."""
     return TestRecord(request.node)
+
+
+def _images(options: HilOptions) -> str:
+    """What the run's inputs were, for its metadata (trends compare runs over the same images only)."""
+    if options.images is None:
+        return f"synthetic test x{options.image_count}"
+    return str(options.images) + (f" (sample of {options.images_sample})" if options.images_sample else "")

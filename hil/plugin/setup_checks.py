@@ -35,6 +35,7 @@ _NUMBERS = (
     ("--hil-latency-budget", "latency_budget", lambda v: v > 0, "instructions or cycles above 0"),
     ("--hil-retries", "retries", lambda v: v >= 0, "0 or more reruns"),
     ("--hil-image-count", "image_count", lambda v: v >= 1, "1 or more images"),
+    ("--hil-images-sample", "images_sample", lambda v: v >= 1, "1 or more pictures"),
     ("--hil-min-recall", "min_recall", lambda v: 0 <= v <= 1, "a fraction in 0..1"),
     ("--hil-min-precision", "min_precision", lambda v: 0 <= v <= 1, "a fraction in 0..1"),
     ("--hil-score-margin", "score_margin", lambda v: 0 <= v <= 0.5, "a score distance in 0..0.5"),

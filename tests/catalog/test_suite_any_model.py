@@ -366,3 +366,24 @@ def test_a_folder_of_pictures_is_held_as_pixels_until_each_is_run(tmp_path, nets
     for given in inputs:
         assert given.array is None and given.pixels.dtype == np.uint8 and given.pixels.shape == (16, 16, 3)
         assert np.array_equal(given.x, model_image(spec, read_image(images / given.name)).x)
+
+
+def test_a_sample_of_a_large_folder_runs_evenly_spaced_pictures(pytester, tmp_path, nets):
+    """--hil-images-sample N runs N pictures spread through the folder's order (each class folder, not only the
+    first), the same every night, and the run's metadata says it was a sample; a sample larger than the folder
+    runs all of it."""
+    images = tmp_path / "images"
+    rng = np.random.default_rng(8)
+    names = [f"{c}/{i}.png" for c in ("cat", "dog", "bird") for i in range(2)]
+    for name in names:
+        (images / name).parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(images / name), rng.integers(0, 256, (16, 16, 3), dtype=np.uint8))
+    args = ("--model", f"{nets}:classifier", "--images", str(images), "-k", "device_matches")
+    result = _suite(pytester, tmp_path / "out", *args, "--hil-images-sample", "3")
+    result.assert_outcomes(passed=3, deselected=None)
+    ran = re.findall(r"^PASSED \S+::test_device_matches_reference_and_float\[(\S+)\]$", result.stdout.str(), re.M)
+    assert sorted(ran) == ["bird/0.png", "cat/0.png", "dog/0.png"]
+    metadata = json.loads((tmp_path / "out" / "results.json").read_text())["metadata"]
+    assert metadata["images"] == f"{images} (sample of 3)"
+    result = _suite(pytester, tmp_path / "out2", *args, "--hil-images-sample", "50")
+    result.assert_outcomes(passed=6, deselected=None)

@@ -39,6 +39,7 @@ INI_VALUES = {
     "hil_quarantine": ("quarantine.txt", "quarantine", "quarantine.txt"),
     "hil_retries": ("1", "retries", 1),
     "hil_image_count": ("3", "image_count", 3),
+    "hil_images_sample": ("40", "images_sample", 40),
     "hil_min_recall": ("0.5", "min_recall", 0.5),
     "hil_min_precision": ("0.4", "min_precision", 0.4),
     "hil_score_margin": ("0.1", "score_margin", 0.1),

@@ -25,6 +25,7 @@ def test_needs_the_device(dut):
         (("--hil-run-timeout", "-1"), "--hil-run-timeout -1.0: expected seconds above 0"),
         (("--hil-min-recall", "1.5"), "--hil-min-recall 1.5: expected a fraction in 0..1"),
         (("--hil-image-count", "0", "-n", "2"), "--hil-image-count 0: expected 1 or more images"),
+        (("--hil-images-sample", "0"), "--hil-images-sample 0: expected 1 or more pictures"),
     ],
 )
 def test_a_setup_mistake_is_one_line_once_with_exit_4(pytester: pytest.Pytester, args, message: str) -> None:
