@@ -361,7 +361,7 @@ def test_a_folder_of_pictures_is_held_as_pixels_until_each_is_run(tmp_path, nets
         cv2.imwrite(str(images / name), rng.integers(0, 256, (24, 40, 3), dtype=np.uint8))
     spec = resolve_model(f"{nets}:classifier")
     with pytest.warns(UserWarning, match="2 of 2 pictures differ from suite_classifier's input"):
-        inputs = model_inputs(spec, SimpleNamespace(images=images))
+        inputs = model_inputs(spec, SimpleNamespace(images=images, images_sample=None))
     assert [given.name for given in inputs] == ["a.png", "b.jpg"]
     for given in inputs:
         assert given.array is None and given.pixels.dtype == np.uint8 and given.pixels.shape == (16, 16, 3)
