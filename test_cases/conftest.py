@@ -170,10 +170,12 @@ def _file_inputs(spec: ModelSpec, options: HilOptions) -> list[ModelInput]:
         truth = load_truth(options.images)
     except HilError as e:
         raise pytest.UsageError(str(e)) from e
-    inputs, conversions = [], []
+    inputs, conversions, unlabelled = [], [], []
     for path in image_files(options):
         name = picture_name(options.images, path)
         known = truth_for(truth, name)
+        if known is None:
+            unlabelled.append(name)
         try:
             picture = read_image(path)
             if known is not None:
@@ -201,7 +203,6 @@ def _file_inputs(spec: ModelSpec, options: HilOptions) -> list[ModelInput]:
             UserWarning,
             stacklevel=1,
         )
-    unlabelled = [given.name for given in inputs if truth_for(truth, given.name) is None]
     if truth and unlabelled:
         warnings.warn(
             f"--images: {len(unlabelled)} of {len(inputs)} pictures have no truth under their file name (e.g. "
@@ -325,19 +326,20 @@ def run_input(
     def run(given: ModelInput) -> InputRun:
         key = (model_spec.name, given.name)
         if key not in input_runs:
-            number = next(i for i, x in enumerate(all_model_inputs, 1) if x.name == given.name)
+            number = next(i for i, listed in enumerate(all_model_inputs, 1) if listed.name == given.name)
             progress(
                 pytestconfig,
                 f"hil: {model_spec.name}: running {given.name} on the device "
                 f"(input {number} of {len(all_model_inputs)})",
             )
-            nhwc = given.x.transpose(0, 2, 3, 1) if given.x.ndim == 4 else given.x
+            x = given.x  # a picture's is made from its pixels on each ask
+            nhwc = x.transpose(0, 2, 3, 1) if x.ndim == 4 else x
             device_run = dut.infer([compiled_model.qgraph.quantize_input(nhwc)])
             tensors = compiled_model.golden_tensors(nhwc)
             golden = compiled_model.outputs_of(tensors)
             names = [spec.name for spec in dut.info.outputs]
             device = real_outputs(list(device_run.outputs), dut.info.outputs)
-            floats = float_outputs(model_spec, float_model, given.x)
+            floats = float_outputs(model_spec, float_model, x)
             measure, _ = measure_for(model_spec.output_measure, names, names)
             input_runs[key] = InputRun(
                 device,

@@ -23,20 +23,20 @@ def files_named(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
     )
 
 
-def class_folders(folder: Path) -> list[Path]:
-    """When a folder holds no pictures at its top, its subfolders that do, sorted by name: a classification set
-    laid out one folder per class (as torchvision's ImageFolder reads it), each folder's name its pictures' class."""
-    if files_named(folder, IMAGE_SUFFIXES):
-        return []
-    subfolders = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-    return [p for p in subfolders if files_named(p, IMAGE_SUFFIXES)]
-
-
 def picture_files(folder: Path) -> list[Path]:
-    """A folder's pictures: those at its top sorted by name, else those of its class folders, class by class."""
-    return files_named(folder, IMAGE_SUFFIXES) or [
-        p for sub in class_folders(folder) for p in files_named(sub, IMAGE_SUFFIXES)
-    ]
+    """A folder's pictures: those at its top sorted by name, else those of its subfolders, folder by folder (a
+    classification set laid out one folder per class, as torchvision's ImageFolder reads it)."""
+    top = files_named(folder, IMAGE_SUFFIXES)
+    if top:
+        return top
+    subfolders = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    return [p for sub in subfolders for p in files_named(sub, IMAGE_SUFFIXES)]
+
+
+def class_folders(folder: Path) -> list[Path]:
+    """The subfolders picture_files took pictures from, sorted by name (none when the folder's top holds
+    pictures): each folder's name its pictures' class."""
+    return sorted({p.parent for p in picture_files(folder)} - {folder})
 
 
 def picture_name(folder: Path, picture: Path) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hil.catalog.preprocess import IMAGE_SUFFIXES, class_folders, files_named, picture_files, picture_name
+from hil.catalog.preprocess import IMAGE_SUFFIXES, files_named, picture_files, picture_name
 from hil.errors import ModelSpecError
 
 
@@ -161,9 +161,9 @@ def load_truth(directory: Path) -> dict[str, PictureTruth]:
     for path in truth_files(directory):
         truth.update(readers[path.suffix.lower()](path))
     if not truth:
-        for folder in class_folders(directory):
-            for picture in picture_files(folder):
-                truth[picture_name(directory, picture)] = _picture_truth([(folder.name, None)], None)
+        for picture in picture_files(directory):
+            if picture.parent != directory:
+                truth[picture_name(directory, picture)] = _picture_truth([(picture.parent.name, None)], None)
     return truth
 
 
