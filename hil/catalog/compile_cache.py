@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import pickle
+import re
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -33,6 +34,9 @@ EMITTED = ("model.c", "model.h")  # what emit_c writes: a folder may hold more (
 STORE = WORK_DIR / "compiles"
 LOG = logging.getLogger("hil.compiler.compile_cache")
 STORE_ENTRIES = 24  # the most recently used compiles kept (a QVGA's is 3.4 MB)
+KEY_CHARS = 16  # of a compile's key in its default folder's name, root/<model>/<key>
+VERSIONS_KEPT = 4  # default folders kept per model, the most recently used
+KEY_FOLDER = re.compile(f"[0-9a-f]{{{KEY_CHARS}}}")
 
 _loaded: dict[tuple[str, str], CompiledModel] = {}
 
@@ -141,15 +145,18 @@ def _compile(spec: ModelSpec, model, calibration: np.ndarray, directory: Path) -
 
 
 def compile_spec(spec: ModelSpec, root: Path = COMPILED_ROOT, directory: Path | None = None) -> CompiledModel:
-    """The compiled model, from directory (default root/<name>) when a compile of the same inputs is there, else
-    compiled now."""
+    """The compiled model, from directory when a compile of the same inputs is there, else compiled now. The default
+    directory is root/<name>/<key>: two runs at once of one model with other weights (a retrained checkpoint, a
+    test's fresh seed) must not build each other's C."""
     if spec.build is None:
         raise ModelSpecError(f"model {spec.name} is written in C: it has no float model to compile")
     model = _float_model(spec)
     calibration = spec.calibration_inputs()
     key = compile_key(spec, model, calibration)
-    directory = directory or root / spec.name
-    if (str(directory), key) in _loaded:
+    if directory is None:
+        directory = root / spec.name / key[:KEY_CHARS]
+        _keep_recent_versions(directory)
+    if (str(directory), key) in _loaded and (directory / "model.c").is_file():
         return _loaded[(str(directory), key)]
     directory.mkdir(parents=True, exist_ok=True)
     # Workers of one run compiling the same model take turns: the second one finds the first one's compile, in its
@@ -168,6 +175,16 @@ def compile_spec(spec: ModelSpec, root: Path = COMPILED_ROOT, directory: Path | 
                     _to_store(key, directory)
     _loaded[(str(directory), key)] = compiled
     return compiled
+
+
+def _keep_recent_versions(directory: Path) -> None:
+    """Marks directory used now and removes its model's default folders beyond the VERSIONS_KEPT most recently
+    used (each retrained checkpoint makes one)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    os.utime(directory)
+    versions = [p for p in directory.parent.iterdir() if p.is_dir() and re.fullmatch(KEY_FOLDER, p.name)]
+    for old in sorted(versions, key=_last_used)[:-VERSIONS_KEPT]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _cached(directory: Path, key: str) -> CompiledModel | None:

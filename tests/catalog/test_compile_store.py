@@ -87,3 +87,37 @@ def test_a_damaged_store_entry_is_compiled_again(compiles: list[str], tmp_path: 
     pickled.write_bytes(pickled.read_bytes()[:100])
     compiled = compile_spec(SPEC, directory=tmp_path / "b")
     assert compiles == ["pixel_net", "pixel_net"] and compiled.emitted.sources.directory == tmp_path / "b"
+
+
+def test_each_weight_version_of_a_model_compiles_into_a_folder_of_its_own(
+    compiles: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two runs at once of one model with other weights (a retrained checkpoint, a test's fresh seed) each keep
+    their C: with one folder per model name, the second compile overwrote the first's model.c while the first
+    run's firmware was being built from it, and its device reported the other model's hash. The folders of
+    versions beyond VERSIONS_KEPT go, the least recently used first."""
+    monkeypatch.setattr(compile_cache, "VERSIONS_KEPT", 2)
+
+    def version(shift: float) -> ModelSpec:
+        def build() -> nn.Module:
+            net = PixelNet().eval()
+            with torch.no_grad():
+                net.head.bias += shift
+            return net
+
+        return replace(SPEC, build=build)
+
+    root = tmp_path / "c"
+    first = compile_spec(version(0.0), root=root)
+    first_c = (first.emitted.sources.directory / "model.c").read_text()
+    second = compile_spec(version(0.5), root=root)
+    assert first.emitted.sources.directory.parent == second.emitted.sources.directory.parent == root / "pixel_net"
+    assert first.emitted.sources.directory != second.emitted.sources.directory
+    assert (first.emitted.sources.directory / "model.c").read_text() == first_c
+    assert (second.emitted.sources.directory / "model.c").read_text() != first_c
+    third = compile_spec(version(1.0), root=root)
+    kept = sorted(p.name for p in (root / "pixel_net").iterdir())
+    assert kept == sorted(c.emitted.sources.directory.name for c in (second, third))
+    again = compile_spec(version(0.0), root=root)
+    assert (again.emitted.sources.directory / "model.c").read_text() == first_c
+    assert compiles == ["pixel_net"] * 3, "the fourth is the store's copy of the first"

@@ -138,7 +138,8 @@ def test_calibration_of_the_wrong_shape_is_named() -> None:
 def test_user_model_compiles_once_into_the_cache(nets: Path, tmp_path: Path) -> None:
     spec = resolve_model(f"{nets}:spec")
     first = compile_spec(spec, root=tmp_path / "cache")
-    summary = json.loads((tmp_path / "cache" / "tiny_net" / "compiled.json").read_text())
+    assert first.emitted.sources.directory.parent == tmp_path / "cache" / "tiny_net"
+    summary = json.loads((first.emitted.sources.directory / "compiled.json").read_text())
     assert summary["hash"] == first.emitted.sources.hash and summary["key"]
     assert summary["ram"]["model_budget_bytes"] == 40_000  # the spec's own budget, as hil compile --json gives it
     again = compile_spec(resolve_model(f"{nets}:spec"), root=tmp_path / "cache")
