@@ -27,7 +27,7 @@ from hil.catalog.preprocess import (
     picture_name,
     read_image,
 )
-from hil.catalog.truth import class_index, load_truth, truth_files, truth_for
+from hil.catalog.truth import class_index, load_truth, truth_files
 from hil.compiler.output_measures import measure_for
 from hil.compiler.saturation import Saturation, saturated_tensors
 from hil.dut import Dut
@@ -173,10 +173,10 @@ def _file_inputs(spec: ModelSpec, options: HilOptions) -> list[ModelInput]:
     inputs, conversions, unlabelled = [], [], []
     for path in image_files(options):
         name = picture_name(options.images, path)
-        known = truth_for(truth, name)
-        if known is None:
-            unlabelled.append(name)
         try:
+            known = truth.for_picture(name)
+            if known is None:
+                unlabelled.append(name)
             picture = read_image(path)
             if known is not None:
                 known.check_size(name, picture.shape[1], picture.shape[0])

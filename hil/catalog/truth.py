@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
-from pathlib import Path
+from functools import cached_property
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
@@ -48,6 +49,45 @@ class PictureTruth:
                 "(label it again in a tool that applies the orientation, or save the picture upright without the tag)"
             )
         raise ModelSpecError(f"{declared}, the picture is {width}x{height}; expected truth drawn on this picture")
+
+
+class FolderTruth(dict[str, PictureTruth]):
+    """Each picture's truth under the name its annotation gives it ('0--Parade/a.jpg', 'a.jpg')."""
+
+    @cached_property
+    def _by_file_name(self) -> dict[str, list[str]]:
+        index: dict[str, list[str]] = {}
+        for key in self:
+            index.setdefault(PurePosixPath(key).name, []).append(key)
+        return index
+
+    def for_picture(self, name: str) -> PictureTruth | None:
+        """A picture's truth (name: preprocess.picture_name, 'cat/a.png'): the annotation whose name shares the
+        most trailing folders with it, so truth that names pictures without their folder (VOC, COCO exports), with
+        one (WIDER FACE) or under another root still finds them. Two annotations that match alike are an error
+        naming both: one would be the other picture's."""
+        parts = PurePosixPath(name).parts
+        keys = self._by_file_name.get(parts[-1], [])
+        shared = {key: _trailing_parts_shared(PurePosixPath(key).parts, parts) for key in keys}
+        best = [key for key in keys if shared[key] == max(shared.values())]
+        if len(best) > 1:
+            raise ModelSpecError(
+                f"{name}: the truth names {len(best)} pictures alike ({', '.join(best[:3])}); expected one "
+                "annotation per picture (give the pictures their folders in the truth, or distinct file names)"
+            )
+        return self[best[0]] if best else None
+
+
+def _trailing_parts_shared(a: tuple[str, ...], b: tuple[str, ...]) -> int:
+    count = 0
+    while count < min(len(a), len(b)) and a[-1 - count] == b[-1 - count]:
+        count += 1
+    return count
+
+
+def _annotated_name(name: str) -> str:
+    """A picture's name as an annotation writes it, with '/' between folders ('images\\a.jpg', './a.jpg')."""
+    return PurePosixPath(name.replace("\\", "/")).as_posix()
 
 
 def _picture_truth(objects: list[tuple[str, list[float] | None]], size: tuple[int, int] | None) -> PictureTruth:
@@ -100,7 +140,7 @@ def _wider(path: Path) -> dict[str, PictureTruth]:
                 x, y, w, h = values[:4]
                 if w > 0 and h > 0 and not (len(values) > 7 and values[7] == 1):
                     faces.append(("face", [x, y, x + w, y + h]))
-            truth[name.replace("\\", "/")] = _picture_truth(faces, None)
+            truth[_annotated_name(name)] = _picture_truth(faces, None)
             at += 2 + max(count, 1)
     except (ValueError, IndexError) as e:
         raise ModelSpecError(
@@ -113,8 +153,8 @@ def _wider(path: Path) -> dict[str, PictureTruth]:
 def _coco(path: Path) -> dict[str, PictureTruth]:
     try:
         data = json.loads(path.read_text())
-        names = {image["id"]: Path(image["file_name"]).name for image in data["images"]}
-        sizes = {Path(i["file_name"]).name: _declared_size(i.get("width"), i.get("height")) for i in data["images"]}
+        names = {image["id"]: _annotated_name(image["file_name"]) for image in data["images"]}
+        sizes = {names[i["id"]]: _declared_size(i.get("width"), i.get("height")) for i in data["images"]}
         categories = {category["id"]: str(category["name"]) for category in data.get("categories", [])}
         objects: dict[str, list] = {name: [] for name in names.values()}
         for annotation in data.get("annotations", []):
@@ -135,7 +175,7 @@ def _coco(path: Path) -> dict[str, PictureTruth]:
 def _voc(path: Path) -> dict[str, PictureTruth]:
     try:
         root = ElementTree.parse(path).getroot()
-        name = Path(root.findtext("filename") or "").name
+        name = (root.findtext("filename") or "").strip()
         objects = []
         for obj in root.iter("object"):
             box = None
@@ -150,33 +190,28 @@ def _voc(path: Path) -> dict[str, PictureTruth]:
             f"{path}: not a Pascal VOC annotation ({type(e).__name__}: {e}); expected <filename> and "
             "<object> with <name> and/or <bndbox> xmin ymin xmax ymax"
         ) from e
-    return {name: _picture_truth(objects, size)}
+    folder = (root.findtext("folder") or "").strip()
+    return {_annotated_name(f"{folder}/{name}" if folder else name): _picture_truth(objects, size)}
 
 
-def load_truth(directory: Path) -> dict[str, PictureTruth]:
-    """Picture name (preprocess.picture_name) -> its truth: from every annotation file in the folder, or for a
-    folder laid out one subfolder per class, each picture's class folder."""
-    truth: dict[str, PictureTruth] = {}
+def load_truth(directory: Path) -> FolderTruth:
+    """The truth of a folder's pictures: from every annotation file in the folder, or for a folder laid out one
+    subfolder per class, each picture's class folder. A picture two files annotate is an error naming both."""
+    truth, source = FolderTruth(), {}
     readers = {".json": _coco, ".xml": _voc, ".txt": _wider}
     for path in truth_files(directory):
-        truth.update(readers[path.suffix.lower()](path))
+        for name, known in readers[path.suffix.lower()](path).items():
+            if name in source:
+                raise ModelSpecError(
+                    f"{name} is annotated in both {source[name].name} and {path.name}; expected each picture's "
+                    "truth in one file (move the other aside)"
+                )
+            truth[name], source[name] = known, path
     if not truth:
         for picture in picture_files(directory):
             if picture.parent != directory:
                 truth[picture_name(directory, picture)] = _picture_truth([(picture.parent.name, None)], None)
     return truth
-
-
-def truth_for(truth: dict[str, PictureTruth], name: str) -> PictureTruth | None:
-    """A picture's truth by its name ('0--Parade/a.jpg'), else by its file name alone: truth that names pictures
-    without their folder (COCO, VOC), or with one (WIDER FACE) for pictures copied into one folder."""
-    if name in truth:
-        return truth[name]
-    base = name.rsplit("/", 1)[-1]
-    if base in truth:
-        return truth[base]
-    found = [known for key, known in truth.items() if key.rsplit("/", 1)[-1] == base]
-    return found[0] if len(found) == 1 else None
 
 
 def class_index(label: str, labels: tuple[str, ...], model: str) -> int:

@@ -151,25 +151,30 @@ def test_images_with_coco_truth_bad_file_and_conversion(pytester, tmp_path, nets
 
 def test_truth_drawn_on_another_size_of_the_picture_fails_that_picture(pytester, tmp_path, nets):
     """Truth whose declared size is not the picture's (drawn on a larger copy, or on a photograph as stored when
-    its EXIF tag turns it) would put its boxes elsewhere and lower AP silently: that picture's tests fail with one
-    line, the others run."""
+    its EXIF tag turns it) would put its boxes elsewhere and lower AP silently, as would truth that names two
+    pictures alike (two folders' c.png, the picture copied flat): that picture's tests fail with one line, the
+    others run."""
     images = tmp_path / "images"
     images.mkdir()
     cv2.imwrite(str(images / "a.png"), _square(16, 4, 8))
     cv2.imwrite(str(images / "big.png"), _square(16, 0, 0))
+    cv2.imwrite(str(images / "c.png"), _square(16, 0, 0))
     coco = {
         "images": [
             {"id": 1, "file_name": "a.png", "width": 16, "height": 16},
             {"id": 2, "file_name": "big.png", "width": 64, "height": 64},
+            {"id": 3, "file_name": "x/c.png"},
+            {"id": 4, "file_name": "y/c.png"},
         ],
         "annotations": [{"image_id": 1, "bbox": [4, 8, 4, 4]}, {"image_id": 2, "bbox": [0, 0, 16, 16]}],
     }
     (images / "truth.json").write_text(json.dumps(coco))
     result = _suite(pytester, tmp_path / "out", "--model", f"{nets}:bright", "--images", str(images))
-    result.assert_outcomes(passed=8, errors=2, deselected=6)
+    result.assert_outcomes(passed=8, errors=4, deselected=6)
     output = result.stdout.str()
     message = "big.png: its truth is for a 64x64 picture, the picture is 16x16; expected truth drawn on this picture"
     assert output.count(message) >= 2, output
+    assert output.count("c.png: the truth names 2 pictures alike (x/c.png, y/c.png); expected one") >= 2, output
     assert re.search(r"^PASSED \S+::test_detections_match_float\[a.png\]", output, re.M)
     assert re.search(r"^PASSED \S+::test_average_precision_is_within_tolerance_of_float", output, re.M)
 

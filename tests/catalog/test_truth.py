@@ -29,8 +29,9 @@ def test_coco_boxes_and_classes_and_the_largest_box_names_a_picture_with_several
     (tmp_path / "truth.json").write_text(json.dumps(coco))
     (tmp_path / "._truth.json").write_bytes(b"\x00\x05\x16\x07 a Mac's Finder metadata, not COCO")
     truth = load_truth(tmp_path)
-    assert truth["a.png"].boxes.tolist() == [[0, 0, 2, 2], [4, 4, 14, 9]]
-    assert truth["a.png"].picture_class() == "dog"
+    assert truth.for_picture("a.png") is truth["sub/a.png"]
+    assert truth["sub/a.png"].boxes.tolist() == [[0, 0, 2, 2], [4, 4, 14, 9]]
+    assert truth["sub/a.png"].picture_class() == "dog"
     assert truth["b.png"].boxes.shape == (0, 4) and truth["b.png"].picture_class() == "dog"
     assert truth["c.png"].picture_class() is None and truth["c.png"].boxes.shape == (0, 4)
 
@@ -141,7 +142,7 @@ WIDER = """0--Parade/0_Parade_marchingband_1_849.jpg
 def test_wider_face_ground_truth_gives_face_boxes_without_the_invalid_ones(tmp_path):
     """WIDER FACE's wider_face_val_bbx_gt.txt beside the pictures: boxes per picture path, the faces it marks
     invalid left out, a picture without faces has none; a text file that is not WIDER's is not truth."""
-    from hil.catalog.truth import truth_files, truth_for
+    from hil.catalog.truth import truth_files
 
     (tmp_path / "wider_face_val_bbx_gt.txt").write_text(WIDER)
     (tmp_path / "README.txt").write_text("Pictures from the parade.\n3\n")
@@ -155,9 +156,9 @@ def test_wider_face_ground_truth_gives_face_boxes_without_the_invalid_ones(tmp_p
     assert truth["0--Parade/0_Parade_marchingband_1_849.jpg"].boxes.tolist() == [[449, 330, 571, 479]]
     assert truth["0--Parade/0_Parade_Parade_0_904.jpg"].boxes.tolist() == [[361, 98, 624, 437]]
     assert truth["1--Handshaking/1_Handshaking_0.jpg"].boxes.shape == (0, 4)
-    assert truth_for(truth, "0_Parade_Parade_0_904.jpg") is truth["0--Parade/0_Parade_Parade_0_904.jpg"]
-    assert truth_for(truth, "other/0_Parade_Parade_0_904.jpg") is truth["0--Parade/0_Parade_Parade_0_904.jpg"]
-    assert truth_for(truth, "missing.jpg") is None
+    assert truth.for_picture("0_Parade_Parade_0_904.jpg") is truth["0--Parade/0_Parade_Parade_0_904.jpg"]
+    assert truth.for_picture("other/0_Parade_Parade_0_904.jpg") is truth["0--Parade/0_Parade_Parade_0_904.jpg"]
+    assert truth.for_picture("missing.jpg") is None
 
 
 def test_wider_face_ground_truth_cut_short_names_the_file_and_line(tmp_path):
@@ -165,4 +166,40 @@ def test_wider_face_ground_truth_cut_short_names_the_file_and_line(tmp_path):
     with pytest.raises(
         ModelSpecError, match=r"gt.txt: not WIDER FACE ground truth near line 1 \(ValueError: a.jpg has 2"
     ):
+        load_truth(tmp_path)
+
+
+def test_same_named_pictures_in_two_folders_keep_their_own_truth(tmp_path):
+    """Two event folders each with a 0001.jpg: COCO names them with their folders (under another root, as an export
+    from elsewhere does), VOC with its <folder>. Each picture gets its own boxes, not both pictures' merged."""
+    coco = {
+        "images": [{"id": 1, "file_name": "val\\a\\0001.jpg"}, {"id": 2, "file_name": "val/b/0001.jpg"}],
+        "annotations": [{"image_id": 1, "bbox": [0, 0, 2, 2]}, {"image_id": 2, "bbox": [5, 5, 1, 1]}],
+    }
+    (tmp_path / "truth.json").write_text(json.dumps(coco))
+    truth = load_truth(tmp_path)
+    assert truth.for_picture("a/0001.jpg").boxes.tolist() == [[0, 0, 2, 2]]
+    assert truth.for_picture("b/0001.jpg").boxes.tolist() == [[5, 5, 6, 6]]
+
+    voc = tmp_path / "voc"
+    voc.mkdir()
+    for folder, x in (("a", 1), ("b", 7)):
+        box = f"<bndbox><xmin>{x}</xmin><ymin>0</ymin><xmax>{x + 1}</xmax><ymax>1</ymax></bndbox>"
+        (voc / f"{folder}_0001.xml").write_text(
+            f"<annotation><folder>{folder}</folder><filename>0001.jpg</filename><object>{box}</object></annotation>"
+        )
+    truth = load_truth(voc)
+    assert truth.for_picture("a/0001.jpg").boxes.tolist() == [[1, 0, 2, 1]]
+    assert truth.for_picture("b/0001.jpg").boxes.tolist() == [[7, 0, 8, 1]]
+
+
+def test_truth_that_cannot_tell_two_pictures_apart_says_so(tmp_path):
+    """A picture the truth names twice alike (two folders' 0001.jpg, the picture copied flat), and one picture
+    annotated in two files: each a one-line error naming both, not one picture's boxes given to the other."""
+    coco = {"images": [{"id": 1, "file_name": "a/0001.jpg"}, {"id": 2, "file_name": "b/0001.jpg"}]}
+    (tmp_path / "truth.json").write_text(json.dumps(coco))
+    with pytest.raises(ModelSpecError, match=r"^0001.jpg: the truth names 2 pictures alike \(a/0001.jpg, b/0001.jpg\)"):
+        load_truth(tmp_path).for_picture("0001.jpg")
+    (tmp_path / "copy.json").write_text(json.dumps(coco))
+    with pytest.raises(ModelSpecError, match=r"^a/0001.jpg is annotated in both copy.json and truth.json; expected"):
         load_truth(tmp_path)
