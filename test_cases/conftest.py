@@ -27,7 +27,7 @@ from hil.catalog.preprocess import (
     picture_name,
     read_image,
 )
-from hil.catalog.truth import class_index, load_truth, truth_files
+from hil.catalog.truth import class_index, load_truth, truth_sources
 from hil.compiler.output_measures import measure_for
 from hil.compiler.saturation import Saturation, saturated_tensors
 from hil.dut import Dut
@@ -76,7 +76,7 @@ def _item_model(item: pytest.Item, options: HilOptions) -> str:
 def has_truth(spec: ModelSpec, options: HilOptions) -> bool:
     """Whether the test inputs come with truth boxes or labels (a folder per class labels a classifier's only)."""
     if options.images:
-        return bool(truth_files(options.images)) or (
+        return bool(truth_sources(options.images, options.truth)) or (
             spec.task == "classification" and bool(class_folders(options.images))
         )
     return spec.test_images is not None
@@ -167,7 +167,7 @@ def input_ids(options: HilOptions) -> list[str]:
 def _file_inputs(spec: ModelSpec, options: HilOptions) -> list[ModelInput]:
     try:
         image_size(spec)
-        truth = load_truth(options.images)
+        truth = load_truth(options.images, options.truth)
     except HilError as e:
         raise pytest.UsageError(str(e)) from e
     inputs, conversions, unlabelled = [], [], []

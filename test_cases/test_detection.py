@@ -105,7 +105,7 @@ def _no_truth_boxes(inputs: list, labelled: list, options: HilOptions) -> str:
             f"the truth of the {len(labelled)} labelled pictures holds no box; expected a COCO bbox or a Pascal VOC "
             "<bndbox> for each face or object (a classification export labels pictures without boxes)"
         )
-    named = sorted(load_truth(options.images)) if options.images else []
+    named = sorted(load_truth(options.images, options.truth)) if options.images else []
     return (
         f"none of the {len(inputs)} pictures has truth under its file name: the truth names {len(named)} pictures"
         f"{' (e.g. ' + ', '.join(named[:3]) + ')' if named else ''}, the folder holds e.g. "

@@ -107,6 +107,24 @@ def _declared_size(width, height) -> tuple[int, int] | None:
     return round(float(width)), round(float(height))
 
 
+TRUTH_EXPECTED = "a COCO .json, a WIDER FACE ground-truth .txt, or a folder of those or of Pascal VOC .xml files"
+
+
+def truth_sources(directory: Path, given: Path | None = None) -> list[Path]:
+    """The annotation files for a folder of pictures: those given (a file, or a folder's: data sets keep truth
+    apart, as COCO's annotations/, VOC's Annotations/ or WIDER FACE's wider_face_split/), else the folder's own.
+    Given truth that holds none is an error starting with its path."""
+    if given is None:
+        return truth_files(directory)
+    if not given.exists():
+        raise ModelSpecError(f"{given}: no such file or folder; expected {TRUTH_EXPECTED}")
+    found = truth_files(given) if given.is_dir() else [p for p in truth_files(given.parent) if p == given]
+    if not found:
+        what = "no annotation files there" if given.is_dir() else "not an annotation file"
+        raise ModelSpecError(f"{given}: {what}; expected {TRUTH_EXPECTED}")
+    return found
+
+
 def truth_files(directory: Path) -> list[Path]:
     """The annotation files of a picture folder: *.json (COCO), *.xml (Pascal VOC) and the *.txt files that are
     WIDER FACE ground truth (other text files, such as a README, are not truth)."""
@@ -194,12 +212,13 @@ def _voc(path: Path) -> dict[str, PictureTruth]:
     return {_annotated_name(f"{folder}/{name}" if folder else name): _picture_truth(objects, size)}
 
 
-def load_truth(directory: Path) -> FolderTruth:
-    """The truth of a folder's pictures: from every annotation file in the folder, or for a folder laid out one
-    subfolder per class, each picture's class folder. A picture two files annotate is an error naming both."""
+def load_truth(directory: Path, given: Path | None = None) -> FolderTruth:
+    """The truth of a folder's pictures: from the annotation files given (truth_sources), else from those in the
+    folder, or for a folder laid out one subfolder per class, each picture's class folder. A picture two files
+    annotate is an error naming both."""
     truth, source = FolderTruth(), {}
     readers = {".json": _coco, ".xml": _voc, ".txt": _wider}
-    for path in truth_files(directory):
+    for path in truth_sources(directory, given):
         for name, known in readers[path.suffix.lower()](path).items():
             if name in source:
                 raise ModelSpecError(
@@ -207,7 +226,7 @@ def load_truth(directory: Path) -> FolderTruth:
                     "truth in one file (move the other aside)"
                 )
             truth[name], source[name] = known, path
-    if not truth:
+    if not truth and given is None:
         for picture in picture_files(directory):
             if picture.parent != directory:
                 truth[picture_name(directory, picture)] = _picture_truth([(picture.parent.name, None)], None)

@@ -52,6 +52,7 @@ class HilOptions:
     retries: int
     image_count: int
     images_sample: int | None
+    truth: Path | None
     min_recall: float
     min_precision: float
     score_margin: float
@@ -124,6 +125,13 @@ _OPTIONS: tuple[tuple[str, str, str, type], ...] = (
         "with --images, N pictures evenly spaced through the folder's (default: all), as a nightly run samples a "
         "large set such as WIDER FACE",
         int,
+    ),
+    (
+        "--hil-truth",
+        "hil_truth",
+        "with --images, truth kept outside its folder: a COCO .json, a WIDER FACE ground-truth .txt, or a folder of "
+        "them or of Pascal VOC .xml (default: the annotation files in --images)",
+        str,
     ),
     ("--hil-min-recall", "hil_min_recall", "least recall of float detections (score >= 0.5) by the device", float),
     ("--hil-min-precision", "hil_min_precision", "least precision of device detections against float", float),
@@ -215,6 +223,7 @@ def options_from_config(config: pytest.Config) -> HilOptions:
         retries=get["hil_retries"],
         image_count=get["hil_image_count"],
         images_sample=get["hil_images_sample"],
+        truth=Path(get["hil_truth"]) if get["hil_truth"] else None,
         min_recall=get["hil_min_recall"],
         min_precision=get["hil_min_precision"],
         score_margin=get["hil_score_margin"],

@@ -169,4 +169,5 @@ def _images(options: HilOptions) -> str:
     """What the run's inputs were, for its metadata (trends compare runs over the same images only)."""
     if options.images is None:
         return f"synthetic test x{options.image_count}"
-    return str(options.images) + (f" (sample of {options.images_sample})" if options.images_sample else "")
+    sample = f" (sample of {options.images_sample})" if options.images_sample else ""
+    return f"{options.images}{sample}" + (f", truth {options.truth}" if options.truth else "")

@@ -8,6 +8,7 @@ import shutil
 import pytest
 
 from hil.catalog.preprocess import no_pictures, picture_files
+from hil.catalog.truth import truth_sources
 from hil.errors import HilError
 from hil.plugin.options import HilOptions
 from hil.plugin.results_fixture import worker_id
@@ -23,6 +24,17 @@ def _check_images(options: HilOptions) -> None:
         raise pytest.UsageError(f"--images {images}: not a folder; expected a folder of images")
     if not picture_files(images):
         raise pytest.UsageError(no_pictures("--images", images))
+
+
+def _check_truth(options: HilOptions) -> None:
+    if options.truth is None:
+        return
+    if options.images is None:
+        raise pytest.UsageError(f"--hil-truth {options.truth}: truth for --images, which is not given; expected both")
+    try:
+        truth_sources(options.images, options.truth)
+    except HilError as e:
+        raise pytest.UsageError(f"--hil-truth {e}") from None
 
 
 # Each numeric option: its flag, its HilOptions field, whether a value is valid, and what is expected instead. A
@@ -84,6 +96,7 @@ def check_setup(config: pytest.Config, options: HilOptions) -> None:
         return
     _check_numbers(options)
     _check_images(options)
+    _check_truth(options)
     asked = any(config.getoption(name, default=None) for name in ("hil_emulate", "hil_board", "hil_model", "hil_farm"))
     if not asked:
         return  # no target or model named: the harness's own tests, or tests that need no device

@@ -213,15 +213,27 @@ def test_truth_that_names_no_picture_or_holds_no_box_fails_ap_saying_so(pytester
 
 
 def test_a_detector_on_wider_face_folders_and_ground_truth(pytester, tmp_path, nets):
-    """A part of WIDER FACE as it unpacks: pictures in event folders, wider_face_val_bbx_gt.txt beside them. Test ids
-    carry the event folder, and AP is measured against WIDER's boxes."""
+    """A part of WIDER FACE as it unpacks: pictures in WIDER_val/images/<event>/, the ground truth apart in
+    wider_face_split/ (given with --hil-truth). Test ids carry the event folder, AP is measured against WIDER's
+    boxes, and the run's metadata names the truth."""
     images = tmp_path / "WIDER_val" / "images"
     for name, (x, y) in (("0--Parade/a.png", (4, 8)), ("1--Handshaking/b.png", (0, 0))):
         (images / name).parent.mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(images / name), _square(16, x, y))
     gt = "0--Parade/a.png\n1\n4 8 4 4 0 0 0 0 0 0\n1--Handshaking/b.png\n1\n0 0 4 4 0 0 0 0 0 0\n"
-    (images / "wider_face_val_bbx_gt.txt").write_text(gt)
-    result = _suite(pytester, tmp_path / "out", "--model", f"{nets}:bright", "--images", str(images))
+    split = tmp_path / "wider_face_split"
+    split.mkdir()
+    (split / "wider_face_val_bbx_gt.txt").write_text(gt)
+    (split / "readme.txt").write_text("Attached the mappings between attribute names and label values.\n")
+    args = (
+        "--model",
+        f"{nets}:bright",
+        "--images",
+        str(images),
+        "--hil-truth",
+        str(split / "wider_face_val_bbx_gt.txt"),
+    )
+    result = _suite(pytester, tmp_path / "out", *args)
     output = result.stdout.str()
     assert re.search(r"^PASSED \S+::test_average_precision_is_within_tolerance_of_float$", output, re.M), output
     assert re.search(r"^PASSED \S+::test_detections_match_float\[0--Parade/a.png\]$", output, re.M), output
@@ -233,6 +245,7 @@ def test_a_detector_on_wider_face_folders_and_ground_truth(pytester, tmp_path, n
     }
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert "ap50_device" in json.dumps(results)
+    assert f"truth {split / 'wider_face_val_bbx_gt.txt'}" in json.dumps(results), results
 
 
 def test_classifier_images_with_coco_and_voc_classes_and_an_unknown_class(pytester, tmp_path, nets):
@@ -366,7 +379,7 @@ def test_a_folder_of_pictures_is_held_as_pixels_until_each_is_run(tmp_path, nets
         cv2.imwrite(str(images / name), rng.integers(0, 256, (24, 40, 3), dtype=np.uint8))
     spec = resolve_model(f"{nets}:classifier")
     with pytest.warns(UserWarning, match="2 of 2 pictures differ from suite_classifier's input"):
-        inputs = model_inputs(spec, SimpleNamespace(images=images, images_sample=None))
+        inputs = model_inputs(spec, SimpleNamespace(images=images, images_sample=None, truth=None))
     assert [given.name for given in inputs] == ["a.png", "b.jpg"]
     for given in inputs:
         assert given.array is None and given.pixels.dtype == np.uint8 and given.pixels.shape == (16, 16, 3)

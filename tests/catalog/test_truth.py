@@ -203,3 +203,31 @@ def test_truth_that_cannot_tell_two_pictures_apart_says_so(tmp_path):
     (tmp_path / "copy.json").write_text(json.dumps(coco))
     with pytest.raises(ModelSpecError, match=r"^a/0001.jpg is annotated in both copy.json and truth.json; expected"):
         load_truth(tmp_path)
+
+
+def test_truth_kept_apart_from_the_pictures_as_data_sets_ship_it(tmp_path):
+    """Pascal VOC as it unpacks: JPEGImages/ with Annotations/ beside it (each XML naming its <folder> VOC2007),
+    given as a folder; COCO's annotations/instances_val2017.json given as a file. Given truth replaces the folder's
+    own and its class subfolders."""
+    from hil.catalog.truth import truth_sources
+
+    voc = tmp_path / "VOC2007"
+    (voc / "JPEGImages").mkdir(parents=True)
+    (voc / "Annotations").mkdir()
+    box = "<bndbox><xmin>1</xmin><ymin>2</ymin><xmax>3</xmax><ymax>4</ymax></bndbox>"
+    (voc / "Annotations" / "000005.xml").write_text(
+        f"<annotation><folder>VOC2007</folder><filename>000005.jpg</filename><object><name>chair</name>{box}"
+        "</object></annotation>"
+    )
+    truth = load_truth(voc / "JPEGImages", voc / "Annotations")
+    assert truth.for_picture("000005.jpg").box_labels == ("chair",)
+
+    coco = tmp_path / "annotations" / "instances_val2017.json"
+    coco.parent.mkdir()
+    coco.write_text(json.dumps({"images": [{"id": 1, "file_name": "000139.jpg"}], "annotations": []}))
+    pictures = tmp_path / "val2017" / "cat"
+    pictures.mkdir(parents=True)
+    (pictures / "000139.jpg").write_bytes(b"")
+    (pictures.parent / "own.json").write_text(json.dumps({"images": [{"id": 1, "file_name": "other.jpg"}]}))
+    assert truth_sources(pictures.parent, coco) == [coco]
+    assert sorted(load_truth(pictures.parent, coco)) == ["000139.jpg"], "not own.json's, nor the class folder's"

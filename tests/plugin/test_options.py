@@ -40,6 +40,7 @@ INI_VALUES = {
     "hil_retries": ("1", "retries", 1),
     "hil_image_count": ("3", "image_count", 3),
     "hil_images_sample": ("40", "images_sample", 40),
+    "hil_truth": ("truth.json", "truth", "truth.json"),
     "hil_min_recall": ("0.5", "min_recall", 0.5),
     "hil_min_precision": ("0.4", "min_precision", 0.4),
     "hil_score_margin": ("0.1", "score_margin", 0.1),
@@ -68,6 +69,7 @@ def _dump(result: pytest.RunResult) -> dict:
 def test_every_ini_setting_is_read(pytester: pytest.Pytester):
     pytester.makeini("[pytest]\n" + "".join(f"{k} = {v}\n" for k, (v, _, _) in INI_VALUES.items()))
     pytester.makefile(".txt", quarantine="")
+    pytester.makefile(".json", truth='{"images": []}')
     pictures = pytester.mkdir("pictures")  # the setup checks read every image before the run
     import cv2
     import numpy as np

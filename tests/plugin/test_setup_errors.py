@@ -106,3 +106,32 @@ def test_a_missing_cross_compiler_is_one_line_with_exit_4(pytester: pytest.Pytes
     assert result.ret == 4, output
     assert output.count("arm-none-eabi-gcc is not installed, so no firmware can be built") == 1
     assert "Traceback" not in output
+
+
+@pytest.mark.parametrize(
+    ("truth", "images", "message"),
+    [
+        ("truth.json", False, "--hil-truth {tmp}/truth.json: truth for --images, which is not given; expected both"),
+        ("missing.json", True, "--hil-truth {tmp}/missing.json: no such file or folder; expected a COCO .json"),
+        ("readme.txt", True, "--hil-truth {tmp}/readme.txt: not an annotation file; expected a COCO .json"),
+        ("pictures", True, "--hil-truth {tmp}/pictures: no annotation files there; expected a COCO .json"),
+    ],
+    ids=["without --images", "missing", "a text that is not WIDER's", "a folder without annotations"],
+)
+def test_truth_given_apart_that_holds_none(pytester: pytest.Pytester, tmp_path, truth: str, images: bool, message):
+    """--hil-truth names truth kept outside --images (COCO's annotations/, WIDER FACE's wider_face_split/): what
+    holds no truth ends the run in one line before any test."""
+    import cv2
+    import numpy as np
+
+    (tmp_path / "pictures").mkdir()
+    cv2.imwrite(str(tmp_path / "pictures" / "a.png"), np.zeros((8, 8), np.uint8))
+    (tmp_path / "truth.json").write_text('{"images": []}')
+    (tmp_path / "readme.txt").write_text("Attached the mappings between attribute names and label values.\n")
+    pytester.makepyfile(test_device=DEVICE_TEST)
+    args = ["--images", str(tmp_path / "pictures")] if images else []
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *args, "--hil-truth", str(tmp_path / truth))
+    assert result.ret == 4
+    output = result.stdout.str() + result.stderr.str()
+    assert output.count(message.format(tmp=tmp_path)) == 1, output
+    assert "Traceback" not in output
