@@ -3,13 +3,34 @@ the float executor and to fill the table at the input's and output's exponents."
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
 
+_erf = np.vectorize(math.erf, otypes=[np.float64])
+
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * x))  # no overflow warning for large |x|
+
+
+def _softplus(x: np.ndarray, beta: float = 1.0, threshold: float = 20.0) -> np.ndarray:
+    """torch's softplus: log(1 + exp(beta x)) / beta, x itself where beta x > threshold."""
+    return np.where(beta * x > threshold, x, np.logaddexp(0.0, beta * x) / beta)
+
+
+def _elu(x: np.ndarray, alpha: float) -> np.ndarray:
+    return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0.0)))
+
+
+def _gelu(x: np.ndarray, approximate: str) -> np.ndarray:
+    if approximate == "tanh":
+        return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))
+    return 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)))
+
+
+SELU_ALPHA, SELU_SCALE = 1.6732632423543772, 1.0507009873554805  # torch.nn.SELU's constants
 
 
 FUNCTIONS: dict[str, Callable[[np.ndarray, dict], np.ndarray]] = {
@@ -22,6 +43,13 @@ FUNCTIONS: dict[str, Callable[[np.ndarray, dict], np.ndarray]] = {
     "sigmoid": lambda x, a: _sigmoid(x),
     "tanh": lambda x, a: np.tanh(x),
     "silu": lambda x, a: x * _sigmoid(x),
+    "gelu": lambda x, a: _gelu(x, a["approximate"]),
+    "elu": lambda x, a: _elu(x, a["alpha"]),
+    "celu": lambda x, a: _elu(x / a["alpha"], 1.0) * a["alpha"],
+    "selu": lambda x, a: SELU_SCALE * _elu(x, SELU_ALPHA),
+    "softplus": lambda x, a: _softplus(x, a["beta"], a["threshold"]),
+    "mish": lambda x, a: x * np.tanh(_softplus(x)),
+    "log_sigmoid": lambda x, a: -_softplus(-x),
 }
 
 

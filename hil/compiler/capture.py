@@ -76,6 +76,17 @@ def _linear(module: nn.Linear) -> tuple[str, dict, dict]:
     return "linear", {}, params
 
 
+def _prelu(module: nn.PReLU) -> tuple[str, dict, dict]:
+    """One slope for every channel runs as leaky_relu's table; a slope per channel would need a table per channel,
+    which no kernel has."""
+    if module.weight.numel() != 1:
+        raise CompileError(
+            f"{module.weight.numel()} slopes (one per channel) are not supported; expected nn.PReLU() with one slope "
+            "for every channel (num_parameters=1)"
+        )
+    return "activation", {"function": "leaky_relu", "negative_slope": float(module.weight.reshape(()))}, {}
+
+
 def _l2norm(module: nn.Module) -> tuple[str, dict, dict]:
     return "l2norm", {"eps": float(module.eps)}, {"weight": _np(module.weight)}
 
@@ -91,6 +102,7 @@ def _known_modules() -> dict[type, Callable[[nn.Module], tuple[str, dict, dict]]
         nn.Linear: _linear,
         nn.ReLU: lambda m: ("relu", {}, {}),
         nn.ReLU6: lambda m: ("relu6", {}, {}),
+        nn.PReLU: _prelu,
         RNNPoolLayer: _rnnpool,
         L2Norm: _l2norm,
     }
@@ -99,7 +111,21 @@ def _known_modules() -> dict[type, Callable[[nn.Module], tuple[str, dict, dict]]
 NCHW, NHWC, FLAT = "nchw", "nhwc", "flat"  # FLAT: [B, N] rows (after flatten or a Linear), IR shape as torch's
 
 IDENTITIES = ("dropout", "feature_dropout", "alpha_dropout", "contiguous")  # identities in eval mode
-ACTIVATIONS = ("leaky_relu", "hardswish", "hardsigmoid", "sigmoid", "tanh", "silu")
+ACTIVATIONS = (
+    "leaky_relu",
+    "hardswish",
+    "hardsigmoid",
+    "sigmoid",
+    "tanh",
+    "silu",
+    "gelu",
+    "elu",
+    "celu",
+    "selu",
+    "softplus",
+    "mish",
+    "log_sigmoid",
+)
 
 
 class _Capture(TorchFunctionMode):
@@ -381,6 +407,15 @@ def _activation_function(rec: _Capture, where: str, name: str, args, kwargs, res
         attrs = {"min_val": low, "max_val": high} if name == "hardtanh" else {}
     elif name == "leaky_relu":
         attrs = {"negative_slope": float(_arg(args, kwargs, 1, "negative_slope", 0.01))}
+    elif name == "gelu":
+        attrs = {"approximate": str(_arg(args, kwargs, 1, "approximate", "none"))}
+    elif name in ("elu", "celu"):
+        attrs = {"alpha": float(_arg(args, kwargs, 1, "alpha", 1.0))}
+    elif name == "softplus":
+        attrs = {
+            "beta": float(_arg(args, kwargs, 1, "beta", 1.0)),
+            "threshold": float(_arg(args, kwargs, 2, "threshold", 20.0)),
+        }
     if name in ("relu", "relu6"):
         rec.add_node(name, where, [source], result, _shape(result), layout=layout)
     else:

@@ -260,6 +260,12 @@ def _mean(m: OnnxModule, name: str, node, a: dict) -> Callable:
     return lambda x, *_: x.mean(tuple(axes), keepdim=keep)
 
 
+def _gelu(m: OnnxModule, name: str, node, a: dict) -> Callable:
+    approximate = a.get("approximate", "none")
+    approximate = approximate.decode() if isinstance(approximate, bytes) else approximate
+    return lambda x, *_: F.gelu(x, approximate=approximate)
+
+
 CONVERTERS: dict[str, Callable] = {
     "Conv": _conv,
     "Gemm": _gemm,
@@ -272,6 +278,10 @@ CONVERTERS: dict[str, Callable] = {
     "HardSigmoid": lambda m, n, node, a: lambda x, *_: F.hardsigmoid(x),
     "Sigmoid": lambda m, n, node, a: lambda x, *_: torch.sigmoid(x),
     "Tanh": lambda m, n, node, a: lambda x, *_: torch.tanh(x),
+    "Elu": lambda m, n, node, a: lambda x, *_: F.elu(x, float(a.get("alpha", 1.0))),
+    "Celu": lambda m, n, node, a: lambda x, *_: F.celu(x, float(a.get("alpha", 1.0))),
+    "Softplus": lambda m, n, node, a: lambda x, *_: F.softplus(x),
+    "Gelu": _gelu,
     "Softmax": _softmax,
     "MaxPool": _pool("max"),
     "AveragePool": _pool("average"),

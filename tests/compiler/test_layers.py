@@ -88,6 +88,33 @@ def test_float_graph_matches_torch() -> None:
         np.testing.assert_allclose(g, to_graph_layout(e.numpy()), atol=1e-5)
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "leaky_relu",
+        "hardswish",
+        "gelu",
+        "gelu (tanh)",
+        "elu",
+        "celu",
+        "selu",
+        "softplus",
+        "mish",
+        "logsigmoid",
+        "prelu (one slope)",
+    ],
+)
+def test_a_table_activation_computes_what_torch_does(name: str) -> None:
+    """The float function a table is filled from is torch's (the operator tests measure against it, so a wrong
+    formula would pass there): over inputs far out on both sides, where softplus switches to x above its threshold."""
+    model = seeded(OperatorModel(name), 0)
+    x = realistic_inputs(INPUT_SHAPE, 1)[0] * 8.0
+    with torch.no_grad():
+        expected = model(x)
+    (got,) = float_executor.outputs(capture(model, x), [to_graph_layout(x.numpy())])
+    np.testing.assert_allclose(got, to_graph_layout(expected.numpy()), rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.skipif(
     shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
     reason="needs arm-none-eabi-gcc and qemu-system-arm",
@@ -125,7 +152,7 @@ class _Unsupported(nn.Module):
 
 @pytest.mark.parametrize(
     ("layer", "named"),
-    [(None, "operation 'mul'"), (nn.PReLU(), "type PReLU"), (nn.LayerNorm([4, 6, 6]), "type LayerNorm")],
+    [(None, "operation 'mul'"), (nn.GroupNorm(2, 4), "type GroupNorm"), (nn.LayerNorm([4, 6, 6]), "type LayerNorm")],
 )
 def test_unsupported_operator_fails_at_capture_in_one_line(layer, named: str) -> None:
     with pytest.raises(CompileError) as error:
@@ -137,6 +164,17 @@ def test_unsupported_operator_fails_at_capture_in_one_line(layer, named: str) ->
         and "max_pool2d" in message
     )
     assert "\n" not in message
+
+
+def test_a_prelu_with_a_slope_per_channel_is_named() -> None:
+    """nn.PReLU() (one slope) runs as leaky_relu's table; a slope per channel (MobileFaceNet's) would need a table
+    per channel."""
+    with pytest.raises(CompileError) as error:
+        capture(_Unsupported(nn.PReLU(4)).eval(), torch.zeros(1, 3, 8, 8))
+    assert str(error.value) == (
+        "module 'layer' (PReLU): 4 slopes (one per channel) are not supported; expected nn.PReLU() with one slope "
+        "for every channel (num_parameters=1)"
+    )
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -99,3 +99,37 @@ def test_damaged_onnx_file_fails_in_one_line(tmp_path, content: bytes) -> None:
     assert str(error.value).startswith(f"{path}: not a valid ONNX model") and "\n" not in str(error.value)
     with pytest.raises(OnnxImportError, match="no such ONNX file"):
         onnx_input_shape(tmp_path / "missing.onnx")
+
+
+class _Activations(nn.Module):
+    """Each table activation ONNX has an operator for, between convolutions."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(4)
+        self.convs = nn.ModuleList(nn.Conv2d(3 if i == 0 else 4, 4, 3, padding=1) for i in range(5))
+        self.acts = nn.ModuleList([nn.ELU(0.5), nn.CELU(2.0), nn.Softplus(), nn.GELU(), nn.GELU(approximate="tanh")])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for conv, act in zip(self.convs, self.acts, strict=True):
+            x = act(conv(x))
+        return x
+
+
+def test_onnx_activations_import_as_their_torch_functions(tmp_path) -> None:
+    """Elu, Celu, Softplus and Gelu (both forms) as a recent exporter writes them (opset 20: earlier ones spell
+    Gelu out in Erf and Mul, which are not taken) compute what the PyTorch model does."""
+    model = _Activations().eval()
+    path = tmp_path / "activations.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (torch.zeros(1, 3, 8, 8),), str(path), dynamo=False, opset_version=20)
+    assert {n.op_type for n in onnx.load(str(path)).graph.node} >= {"Elu", "Celu", "Softplus", "Gelu"}
+    x = torch.randn(1, 3, 8, 8) * 3
+    graph = capture(load_onnx(path), x)
+    with torch.no_grad():
+        expected = model(x)
+    from hil.compiler import float_executor
+
+    (got,) = float_executor.outputs(graph, [to_graph_layout(x.numpy())])
+    np.testing.assert_allclose(got, to_graph_layout(expected.numpy()), rtol=1e-4, atol=1e-5)
