@@ -793,6 +793,19 @@ hil_kernel_status avgpool_s8(const hil_avgpool_params *params, const hil_dims *i
 hil_kernel_status lut_s8(int32_t count, const int8_t *input, const int8_t *table, int8_t *output);
 
 typedef struct {
+    int32_t pos_shift;  /* 0..23: -e_slope, the positive side's exact left shift onto the slopes' grid */
+    int32_t out_shift;  /* 0..31: e_out - e_in - e_slope */
+    int32_t act_min;
+    int32_t act_max;
+} hil_prelu_params;
+
+/* PReLU with a slope per channel (int16 at exponent e_slope), pixels x channels values (NHWC, or rows):
+ *   out[p,c] = clamp(round_shift(in >= 0 ? in << pos_shift : in * slope[c], out_shift), act_min, act_max)
+ * In place is allowed (each value is read before it is written). */
+hil_kernel_status prelu_s8(const hil_prelu_params *params, int32_t pixels, int32_t channels, const int8_t *input,
+                           const int16_t *slope, int8_t *output);
+
+typedef struct {
     int32_t out_frac_bits;  /* 0..14: the output is probability * 2^out_frac_bits */
     int32_t act_min;
     int32_t act_max;

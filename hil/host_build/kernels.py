@@ -29,6 +29,7 @@ from hil.kernels_ref.params import (
     GroupedConvParams,
     L2NormParams,
     PoolParams,
+    PReluParams,
     RNNPoolParams,
     SoftmaxParams,
     c_fields,
@@ -143,6 +144,7 @@ class HostKernels:
         "maxpool_s8",
         "avgpool_s8",
         "lut_s8",
+        "prelu_s8",
         "softmax_s8",
     )
 
@@ -497,6 +499,15 @@ class HostKernels:
         input, table = np.ascontiguousarray(input), np.ascontiguousarray(table)
         output = np.zeros(input.shape, dtype=np.int8)
         self._call("lut_s8", c_int32(input.size), _ptr(input, np.int8), _ptr(table, np.int8), _ptr(output, np.int8))
+        return output
+
+    def prelu_s8(self, params: PReluParams, input: np.ndarray, slope: np.ndarray) -> np.ndarray:
+        """prelu_s8 over input, channels its last axis."""
+        input, slope = np.ascontiguousarray(input), np.ascontiguousarray(slope)
+        output = np.zeros(input.shape, dtype=np.int8)
+        pixels, channels = c_int32(input.size // max(slope.size, 1)), c_int32(slope.size)
+        args = (_ptr(input, np.int8), _ptr(slope, np.int16), _ptr(output, np.int8))
+        self._call("prelu_s8", ctypes.byref(_struct(params)), pixels, channels, *args)
         return output
 
     def softmax_s8(self, params: SoftmaxParams, input: np.ndarray, exp_table: np.ndarray) -> np.ndarray:

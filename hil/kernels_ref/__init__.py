@@ -21,6 +21,7 @@ from hil.kernels_ref.layers import (
     grouped_conv2d_s8,
     lut_s8,
     maxpool_s8,
+    prelu_s8,
     softmax_s8,
 )
 from hil.kernels_ref.nonlinear import sigmoid_q15, tanh_q15, tanh_table
@@ -37,6 +38,7 @@ from hil.kernels_ref.params import (
     GroupedConvParams,
     L2NormParams,
     PoolParams,
+    PReluParams,
     RNNPoolParams,
     SoftmaxParams,
 )
@@ -62,6 +64,7 @@ __all__ = [
     "GroupedConvParams",
     "KernelRangeError",
     "L2NormParams",
+    "PReluParams",
     "PoolParams",
     "RNNPoolParams",
     "SoftmaxParams",
@@ -84,6 +87,7 @@ __all__ = [
     "lut_s8",
     "maxpool_s8",
     "pointwise_conv2d_s8",
+    "prelu_s8",
     "quantize_fastgrnn",
     "rnnpool_get_buffer_size",
     "rnnpool_layer_s8",

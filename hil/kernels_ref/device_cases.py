@@ -21,7 +21,15 @@ from hil.kernels_ref.conv_w16 import conv2d_s8_w16
 from hil.kernels_ref.eltwise import add_a16, add_s8, l2norm_s8
 from hil.kernels_ref.fastgrnn import quantize_fastgrnn
 from hil.kernels_ref.fc_a16 import fully_connected_a16
-from hil.kernels_ref.layers import avgpool_s8, fully_connected_s8, grouped_conv2d_s8, lut_s8, maxpool_s8, softmax_s8
+from hil.kernels_ref.layers import (
+    avgpool_s8,
+    fully_connected_s8,
+    grouped_conv2d_s8,
+    lut_s8,
+    maxpool_s8,
+    prelu_s8,
+    softmax_s8,
+)
 from hil.kernels_ref.params import (
     AddA16Params,
     AddParams,
@@ -34,6 +42,7 @@ from hil.kernels_ref.params import (
     GroupedConvParams,
     L2NormParams,
     PoolParams,
+    PReluParams,
     RNNPoolParams,
     SoftmaxParams,
     c_initializer,
@@ -441,6 +450,17 @@ def lut_case(rng: np.random.Generator, count: int) -> KernelCase:
     table = rng.integers(-128, 128, 256, dtype=np.int8)
     call = f"{{ st = lut_s8({count}, {{in0}}, {{p}}t, {{out}}); }}"
     return KernelCase(f"lut {count}", [x], lut_s8(x, table), {"t": table}, call, count)
+
+
+def prelu_case(rng: np.random.Generator, pixels: int, c: int) -> KernelCase:
+    x = rng.integers(-128, 128, (1, pixels, c), dtype=np.int8)
+    slope = rng.integers(-20000, 20000, c, dtype=np.int16)
+    params = PReluParams(14, 13, -120, 120)
+    call = (
+        f"{{ static const hil_prelu_params pr = {c_initializer(params)};\n"
+        f"      st = prelu_s8(&pr, {pixels}, {c}, {{in0}}, {{p}}s, {{out}}); }}"
+    )
+    return KernelCase(f"prelu {pixels}x{c}", [x], prelu_s8(params, x, slope), {"s": slope}, call, pixels * c)
 
 
 def softmax_case(rng: np.random.Generator, rows: int, c: int) -> KernelCase:

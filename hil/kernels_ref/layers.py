@@ -1,5 +1,5 @@
 """Bit-exact twins of the general models' kernels: grouped_conv2d_s8, fully_connected_s8, maxpool_s8, avgpool_s8,
-lut_s8 and softmax_s8 (hil_kernels.h documents each formula)."""
+lut_s8, prelu_s8 and softmax_s8 (hil_kernels.h documents each formula)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from hil.kernels_ref.params import (
     FullyConnectedParams,
     GroupedConvParams,
     PoolParams,
+    PReluParams,
     SoftmaxParams,
 )
 
@@ -109,6 +110,19 @@ def lut_s8(input: np.ndarray, table: np.ndarray) -> np.ndarray:
     if table.shape != (256,) or np.asarray(input).dtype != np.int8:
         raise KernelRangeError(f"lut_s8 takes int8 values and a 256-entry int8 table, got {table.shape}")
     return table[np.asarray(input).astype(np.int64) + 128]
+
+
+def prelu_s8(params: PReluParams, input: np.ndarray, slope: np.ndarray) -> np.ndarray:
+    """prelu_s8: round_shift(x << pos_shift where x >= 0, else x * slope[c], out_shift), channels the last axis."""
+    slope = _check(slope, np.int16, 1, "slope")
+    x = np.asarray(input)
+    if x.dtype != np.int8 or x.shape[-1] != slope.size:
+        raise KernelRangeError(f"prelu_s8 takes int8 values with {slope.size} channels last, got {x.dtype} {x.shape}")
+    if not (0 <= params.pos_shift <= 23 and 0 <= params.out_shift <= 31):
+        raise KernelRangeError(f"prelu_s8 shifts out of range: {params}")
+    x = x.astype(np.int64)
+    acc = np.where(x >= 0, x << params.pos_shift, x * slope.astype(np.int64))
+    return clamp(round_shift(acc, params.out_shift), params.act_min, params.act_max).astype(np.int8)
 
 
 def softmax_s8(params: SoftmaxParams, input: np.ndarray, exp_table: np.ndarray) -> np.ndarray:

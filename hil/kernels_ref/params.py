@@ -217,6 +217,18 @@ class PoolParams:
     act_max: int = 127
 
 
+@c_struct("hil_prelu_params")
+@dataclass(frozen=True)
+class PReluParams:
+    """hil_prelu_params: out = clamp(round_shift(in >= 0 ? in << pos_shift : in * slope[c], out_shift)), both sides
+    on the slopes' grid so that one rounding serves both."""
+
+    pos_shift: int
+    out_shift: int
+    act_min: int = -128
+    act_max: int = 127
+
+
 @c_struct("hil_avgpool_params")
 @dataclass(frozen=True)
 class AvgPoolParams:

@@ -14,6 +14,7 @@ from hil.kernels_ref import (
     FullyConnectedParams,
     GroupedConvParams,
     PoolParams,
+    PReluParams,
     SoftmaxParams,
     avgpool_s8,
     conv2d_a16,
@@ -24,6 +25,7 @@ from hil.kernels_ref import (
     grouped_conv2d_s8,
     lut_s8,
     maxpool_s8,
+    prelu_s8,
     softmax_s8,
 )
 from hil.kernels_ref.fixed import KernelRangeError
@@ -238,6 +240,32 @@ def test_lut_matches_twin(host: HostKernels) -> None:
     got = host.lut_s8(x, table)
     np.testing.assert_array_equal(got, lut_s8(x, table))
     np.testing.assert_array_equal(host.lut_s8(np.arange(-128, 128, dtype=np.int8), table), table)
+
+
+@pytest.mark.parametrize(("pos_shift", "out_shift"), [(14, 14), (0, 0), (23, 31), (12, 9)])
+def test_prelu_matches_twin(host: HostKernels, pos_shift: int, out_shift: int) -> None:
+    """Slopes of both signs and the int16 extremes, every int8 input, in place too; shifts at their limits, and a
+    clamp the output's limits reach."""
+    rng = np.random.default_rng(4550 + pos_shift)
+    slope = np.concatenate([[-32768, 32767, 0], rng.integers(-32768, 32768, 4)]).astype(np.int16)
+    x = rng.integers(-128, 128, (2, 5, 9, slope.size), dtype=np.int8)
+    x[0, 0, 0, :] = -128
+    params = PReluParams(pos_shift, out_shift, -100, 90)
+    got = host.prelu_s8(params, x, slope)
+    np.testing.assert_array_equal(got, prelu_s8(params, x, slope))
+    if out_shift <= pos_shift:  # the positive side reaches 127 before the clamp
+        assert got.max() == 90, "the clamp is reached"
+    every = np.repeat(np.arange(-128, 128, dtype=np.int8)[:, None], slope.size, axis=1)
+    np.testing.assert_array_equal(host.prelu_s8(params, every, slope), prelu_s8(params, every, slope))
+
+
+def test_prelu_refuses_shifts_out_of_range(host: HostKernels) -> None:
+    slope = np.ones(3, np.int16)
+    x = np.zeros((1, 3), np.int8)
+    with pytest.raises(HostKernelError):
+        host.prelu_s8(PReluParams(24, 0), x, slope)
+    with pytest.raises(KernelRangeError):
+        prelu_s8(PReluParams(0, 32), x, slope)
 
 
 @pytest.mark.parametrize("seed", range(6))
