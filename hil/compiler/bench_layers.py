@@ -99,6 +99,7 @@ OPERATORS: dict[str, Callable[[], nn.Module]] = {
     "mish": lambda: nn.Mish(),
     "logsigmoid": lambda: nn.LogSigmoid(),
     "prelu (one slope)": lambda: nn.PReLU(init=0.3),
+    "prelu (per channel)": lambda: _per_channel_prelu(),
     "relu after add": lambda: AfterAdd(nn.ReLU()),
     "hardswish after add": lambda: AfterAdd(nn.Hardswish()),
     "batchnorm after maxpool": lambda: _head(nn.MaxPool2d(2), nn.BatchNorm2d(CHANNELS), nn.ReLU()),
@@ -110,6 +111,14 @@ OPERATORS: dict[str, Callable[[], nn.Module]] = {
     "grouped conv (4 groups)": lambda: _head(nn.ReLU(), nn.Conv2d(CHANNELS, 12, 3, padding=1, groups=4)),
     "depthwise x2 multiplier": lambda: _head(nn.ReLU(), nn.Conv2d(CHANNELS, 16, 3, padding=1, groups=CHANNELS)),
 }
+
+
+def _per_channel_prelu(channels: int = CHANNELS) -> nn.PReLU:
+    """Slopes spread as a trained PReLU's are (MobileFaceNet's: mostly 0..0.5, a few negative or above 1)."""
+    prelu = nn.PReLU(channels)
+    with torch.no_grad():
+        prelu.weight.copy_(torch.linspace(-0.3, 1.2, channels))
+    return prelu
 
 
 class OperatorModel(nn.Module):
@@ -127,8 +136,8 @@ class OperatorModel(nn.Module):
 
 class AllLayers(nn.Module):
     """Every operator of the table in one model (for one firmware under QEMU): SAME and asymmetric padding,
-    dilation, groups, a channel multiplier, pools, BatchNorm after a pool, table activations, an activation after
-    an add, global pooling, flatten, Linear, BatchNorm1d, Dropout, softmax."""
+    dilation, groups, a channel multiplier, pools, BatchNorm after a pool, table activations, a PReLU per channel,
+    an activation after an add, global pooling, flatten, Linear, BatchNorm1d, Dropout, softmax."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -138,6 +147,7 @@ class AllLayers(nn.Module):
         self.dilated = nn.Conv2d(8, 8, 3, padding=2, dilation=2)
         self.grouped = nn.Conv2d(8, 12, 3, padding=1, groups=4)
         self.multiplier = nn.Conv2d(12, 24, 3, padding=1, groups=12)
+        self.prelu = _per_channel_prelu(24)
         self.bn = nn.BatchNorm2d(24)
         self.residual = nn.Conv2d(24, 24, 1)
         self.fc1 = nn.Linear(24 * 2 * 3, 16)
@@ -149,7 +159,7 @@ class AllLayers(nn.Module):
         x = nn.functional.hardswish(self.same(x))
         x = F.leaky_relu(self.strided(self.pad(x)), 0.1)
         x = torch.tanh(self.dilated(F.pad(x, (1, 0, 0, 1))))
-        x = self.multiplier(F.hardsigmoid(self.grouped(x)))
+        x = self.prelu(self.multiplier(F.hardsigmoid(self.grouped(x))))
         x = F.relu(self.bn(F.max_pool2d(F.pad(x, (1, 0, 0, 1)), 2, padding=(0, 1))))
         x = torch.sigmoid(x + self.residual(x))
         pooled = F.avg_pool2d(x, 2)

@@ -77,14 +77,11 @@ def _linear(module: nn.Linear) -> tuple[str, dict, dict]:
 
 
 def _prelu(module: nn.PReLU) -> tuple[str, dict, dict]:
-    """One slope for every channel runs as leaky_relu's table; a slope per channel would need a table per channel,
-    which no kernel has."""
-    if module.weight.numel() != 1:
-        raise CompileError(
-            f"{module.weight.numel()} slopes (one per channel) are not supported; expected nn.PReLU() with one slope "
-            "for every channel (num_parameters=1)"
-        )
-    return "activation", {"function": "leaky_relu", "negative_slope": float(module.weight.reshape(()))}, {}
+    """One slope for every channel runs as leaky_relu's table (exact to the int8 grid); a slope per channel runs
+    prelu_s8."""
+    if module.weight.numel() == 1:
+        return "activation", {"function": "leaky_relu", "negative_slope": float(module.weight.reshape(()))}, {}
+    return "prelu", {}, {"slope": _np(module.weight)}
 
 
 def _l2norm(module: nn.Module) -> tuple[str, dict, dict]:

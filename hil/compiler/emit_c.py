@@ -257,6 +257,13 @@ class _Emitter:
         args = f"{count}, {self.ptr(node.inputs[0], True)}, {table}, {self.ptr(node.output)}"
         return f"        HIL_CHECK({i}, lut_s8({args}));\n"
 
+    def prelu(self, i: int, node: QNode) -> str:
+        slope = self.array(f"l{i}_slope", node.arrays["slope"])
+        shape = self.shape(node.output)
+        pixels, source, out = int(np.prod(shape[:-1])), self.ptr(node.inputs[0], True), self.ptr(node.output)
+        args = f"&params, {pixels}, {shape[-1]}, {source}, {slope}, {out}"
+        return self.params(node) + f"        HIL_CHECK({i}, prelu_s8({args}));\n"
+
     def softmax(self, i: int, node: QNode) -> str:
         table = self.array(f"l{i}_exp", node.arrays["exp_table"])
         return (
@@ -307,6 +314,7 @@ class _Emitter:
             "maxpool_s8": self.pool,
             "avgpool_s8": self.pool,
             "lut_s8": self.lut,
+            "prelu_s8": self.prelu,
             "softmax_s8": self.softmax,
             "flatten_chw": self.flatten_chw,
         }

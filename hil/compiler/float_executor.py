@@ -183,6 +183,7 @@ _UNARY: dict[str, Callable[[Node, np.ndarray], np.ndarray]] = {
     "avgpool": _avgpool,
     "activation": lambda n, x: activations.apply(n.attrs["function"], x, n.attrs),
     "softmax": _softmax,
+    "prelu": lambda n, x: np.where(x >= 0, x, x * n.params["slope"]),
     "flatten_chw": lambda n, x: x.transpose(0, 3, 1, 2).reshape(x.shape[0], -1),
 }
 

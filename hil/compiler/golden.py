@@ -19,6 +19,7 @@ from hil.kernels_ref import (
     lut_s8,
     maxpool_s8,
     pointwise_conv2d_s8,
+    prelu_s8,
     rnnpool_layer_s8,
     softmax_s8,
 )
@@ -55,6 +56,7 @@ LAYER_KERNELS = {
     "maxpool_s8": lambda n, x: maxpool_s8(n.params, _nhwc(x), n.attrs["output_hw"]),
     "avgpool_s8": lambda n, x: avgpool_s8(n.params, _nhwc(x), n.attrs["output_hw"]),
     "lut_s8": lambda n, x: lut_s8(x, n.arrays["table"]),
+    "prelu_s8": lambda n, x: prelu_s8(n.params, x, n.arrays["slope"]),
     "softmax_s8": lambda n, x: softmax_s8(n.params, x, n.arrays["exp_table"]),
     "flatten_chw": lambda n, x: x.transpose(0, 3, 1, 2).reshape(x.shape[0], -1),
     "zero_pad": lambda n, x: np.pad(

@@ -23,6 +23,7 @@ from hil.kernels_ref import (
     GroupedConvParams,
     L2NormParams,
     PoolParams,
+    PReluParams,
     RNNPoolParams,
     SoftmaxParams,
     check_fastgrnn,
@@ -496,6 +497,24 @@ def _table_activation(node: Node, graph: Graph, e: dict[str, int]) -> QNode:
     return _layer_node("lut_s8", node, graph, arrays={"table": table}, function=node.attrs["function"])
 
 
+def _prelu(node: Node, graph: Graph, e: dict[str, int]) -> QNode:
+    """prelu_s8: the slopes int16 at the finest exponent that holds them (at most 2^-23, the positive side's
+    largest left shift), and the output's shift from the input times slope grid."""
+    slope = node.params["slope"].astype(np.float64).ravel()
+    e_slope = max(fit_exponent(float(np.abs(slope).max()), 16), -23)
+    out_shift = e[node.output] - e[node.inputs[0]] - e_slope
+    if e_slope > 0 or not 0 <= out_shift <= 31:
+        raise CompileError(
+            f"{node.describe()}: slopes up to {np.abs(slope).max():.3g} between input exponent {e[node.inputs[0]]} "
+            f"and output exponent {e[node.output]} need a shift of {out_shift}; prelu_s8 takes slopes below 2^15 "
+            "and shifts 0..31"
+        )
+    params = PReluParams(-e_slope, out_shift)
+    return _layer_node(
+        "prelu_s8", node, graph, params, {"slope": _quantize(slope, e_slope, 16)}, slope_exponent=e_slope
+    )
+
+
 def _softmax(node: Node, graph: Graph, e: dict[str, int]) -> QNode:
     exp_table = np.round(65536.0 * np.exp(-np.arange(256) * 2.0 ** e[node.inputs[0]])).astype(np.int32)
     params = SoftmaxParams(-e[node.output], 0, 127)
@@ -518,6 +537,7 @@ LAYER_QUANTIZERS = {
     "avgpool": _avgpool,
     "activation": _table_activation,
     "softmax": _softmax,
+    "prelu": _prelu,
     "flatten_chw": _flatten_chw,
 }
 

@@ -58,7 +58,14 @@ def test_input_normalised_to_minus_one_keeps_every_bit() -> None:
 
 def test_operator_host_c_equals_golden(tmp_path) -> None:
     """One operator model per new kernel, in host C (the QEMU test below runs all of them in one model)."""
-    for name in ("flatten + linear", "softmax", "avg_pool2d 3x3 p1", "tanh", "grouped conv (4 groups)"):
+    for name in (
+        "flatten + linear",
+        "softmax",
+        "avg_pool2d 3x3 p1",
+        "tanh",
+        "grouped conv (4 groups)",
+        "prelu (per channel)",
+    ):
         _, _, kernels, exact = measure(seeded(OperatorModel(name), 0), INPUT_SHAPE, tmp_path / name, "op")
         assert exact, f"{name}: host C differs from the golden model ({kernels})"
 
@@ -166,15 +173,16 @@ def test_unsupported_operator_fails_at_capture_in_one_line(layer, named: str) ->
     assert "\n" not in message
 
 
-def test_a_prelu_with_a_slope_per_channel_is_named() -> None:
-    """nn.PReLU() (one slope) runs as leaky_relu's table; a slope per channel (MobileFaceNet's) would need a table
-    per channel."""
-    with pytest.raises(CompileError) as error:
-        capture(_Unsupported(nn.PReLU(4)).eval(), torch.zeros(1, 3, 8, 8))
-    assert str(error.value) == (
-        "module 'layer' (PReLU): 4 slopes (one per channel) are not supported; expected nn.PReLU() with one slope "
-        "for every channel (num_parameters=1)"
-    )
+def test_a_prelu_runs_as_a_table_or_per_channel(tmp_path) -> None:
+    """nn.PReLU() (one slope) runs as leaky_relu's table, exact to the int8 grid; a slope per channel
+    (MobileFaceNet's, MTCNN's) as prelu_s8, also on Linear's rows."""
+    one = capture(_Unsupported(nn.PReLU()).eval(), torch.zeros(1, 3, 8, 8))
+    assert one.nodes[-1].op == "activation" and one.nodes[-1].attrs["function"] == "leaky_relu"
+    rows = nn.Sequential(nn.Flatten(), nn.Linear(12, 5), nn.PReLU(5)).eval()
+    calibration = [np.random.default_rng(i).standard_normal((1, 2, 2, 3)).astype(np.float32) for i in range(4)]
+    compiled = compile_model(rows, torch.zeros(1, 3, 2, 2), calibration, tmp_path, "rows")
+    assert compiled.qgraph.nodes[-1].kernel == "prelu_s8"
+    assert_host_c_equals_golden(compiled, calibration, tmp_path / "host", "prelu on rows")
 
 
 @pytest.mark.parametrize("seed", range(6))
