@@ -100,6 +100,8 @@ OPERATORS: dict[str, Callable[[], nn.Module]] = {
     "logsigmoid": lambda: nn.LogSigmoid(),
     "prelu (one slope)": lambda: nn.PReLU(init=0.3),
     "prelu (per channel)": lambda: _per_channel_prelu(),
+    "upsample nearest x2": lambda: nn.Upsample(scale_factor=2),
+    "upsample to a size (F.interpolate)": lambda: Fn(lambda x: F.interpolate(torch.relu(x), size=(32, 48))),
     "relu after add": lambda: AfterAdd(nn.ReLU()),
     "hardswish after add": lambda: AfterAdd(nn.Hardswish()),
     "batchnorm after maxpool": lambda: _head(nn.MaxPool2d(2), nn.BatchNorm2d(CHANNELS), nn.ReLU()),
@@ -137,7 +139,8 @@ class OperatorModel(nn.Module):
 class AllLayers(nn.Module):
     """Every operator of the table in one model (for one firmware under QEMU): SAME and asymmetric padding,
     dilation, groups, a channel multiplier, pools, BatchNorm after a pool, table activations, a PReLU per channel,
-    an activation after an add, global pooling, flatten, Linear, BatchNorm1d, Dropout, softmax."""
+    an activation after an add, global pooling, nearest upsampling, flatten, Linear, BatchNorm1d, Dropout,
+    softmax."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -155,7 +158,7 @@ class AllLayers(nn.Module):
         self.drop = nn.Dropout(0.2)
         self.fc2 = nn.Linear(16, 10)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         x = nn.functional.hardswish(self.same(x))
         x = F.leaky_relu(self.strided(self.pad(x)), 0.1)
         x = torch.tanh(self.dilated(F.pad(x, (1, 0, 0, 1))))
@@ -164,7 +167,8 @@ class AllLayers(nn.Module):
         x = torch.sigmoid(x + self.residual(x))
         pooled = F.avg_pool2d(x, 2)
         rows = self.drop(F.relu6(self.bn1(self.fc1(torch.flatten(pooled, 1)))))
-        return F.softmax(self.fc2(rows), dim=1), x.mean((2, 3)), F.adaptive_avg_pool2d(x, 1)
+        upsampled = F.interpolate(pooled, scale_factor=(2, 3), mode="nearest")
+        return F.softmax(self.fc2(rows), dim=1), x.mean((2, 3)), F.adaptive_avg_pool2d(x, 1), upsampled
 
 
 def seeded(module: nn.Module, seed: int) -> nn.Module:

@@ -51,6 +51,26 @@ static void gen_copy_channel_bytes(const int8_t *in, int32_t pixels, int32_t in_
 """
 
 
+UPSAMPLE_NEAREST = """
+/* Nearest upsampling by whole factors: every input pixel (pixel bytes, int8 or int16 channels) copied into a
+ * scale_h x scale_w block; each output row is built once, then copied scale_h - 1 times. */
+static void gen_upsample_nearest(const int8_t *in, int32_t rows, int32_t w, int32_t pixel, int32_t scale_h,
+                                 int32_t scale_w, int8_t *out)
+{
+    const int32_t out_row = w * scale_w * pixel;
+    for (int32_t r = 0; r < rows; ++r) {
+        int8_t *first = out + r * scale_h * out_row;
+        for (int32_t x = 0; x < w * scale_w; ++x) {
+            memcpy(first + x * pixel, in + (r * w + x / scale_w) * pixel, (size_t)pixel);
+        }
+        for (int32_t k = 1; k < scale_h; ++k) {
+            memcpy(first + k * out_row, first, (size_t)out_row);
+        }
+    }
+}
+"""
+
+
 def channel_max(bits: int) -> str:
     """gen_channel_max_s8 or _s16 (a detector's scores widened by the bit-width search): one C body for both."""
     ctype, suffix = f"int{bits}_t", f"s{bits}"

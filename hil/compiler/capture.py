@@ -480,6 +480,20 @@ def _global_pool(rec: _Capture, where: str, name: str, args, kwargs, result) -> 
     _pool_node(rec, where, "avgpool", source, result, kernel, kernel, 0)
 
 
+def _interpolate(rec: _Capture, where: str, name: str, args, kwargs, result) -> None:
+    """Nearest upsampling by whole factors (an FPN's top-down path): a data move, every pixel copied into a block."""
+    source = _map_input(rec, where, args[0], "interpolate")
+    mode = _arg(args, kwargs, 3, "mode", "nearest")
+    (h, w), (out_h, out_w) = args[0].shape[2:], result.shape[2:]
+    if mode not in ("nearest", "nearest-exact") or out_h % h or out_w % w:
+        raise CompileError(
+            f"{where}: only nearest upsampling by whole factors is supported, got {mode} from {h}x{w} to "
+            f"{out_h}x{out_w}"
+        )
+    attrs = {"scale_h": out_h // h, "scale_w": out_w // w}
+    rec.add_node("upsample_nearest", where, [source], result, rec._nhwc(result), attrs)
+
+
 def _flatten(rec: _Capture, where: str, name: str, args, kwargs, result) -> None:
     """flatten / view / reshape of an NCHW map to [B, C*H*W] rows in torch's (channel-major) order."""
     source = _map_input(rec, where, args[0], "flatten")
@@ -497,6 +511,7 @@ LAYER_FUNCTIONS: dict[str, Callable] = {
     "adaptive_avg_pool2d": _global_pool,
     "mean": _global_pool,
     "flatten": _flatten,
+    "interpolate": _interpolate,
 }
 
 

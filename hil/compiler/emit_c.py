@@ -340,6 +340,14 @@ class _Emitter:
                 f"        gen_copy_channel_bytes({self.ptr(node.inputs[0], True)}, {pixels}, {c_in * size}, "
                 f"{a['start'] * size}, {(a['stop'] - a['start']) * size}, {out}, {shape[-1] * size}, 0);\n"
             )
+        if node.kernel == "upsample_nearest":
+            self.helpers.add("upsample")
+            n, h, w, c = self.shape(node.inputs[0])
+            a = node.attrs
+            return (
+                f"        gen_upsample_nearest({self.ptr(node.inputs[0], True)}, {n * h}, {w}, {c * size}, "
+                f"{a['scale_h']}, {a['scale_w']}, {out});\n"
+            )
         if node.kernel == "channel_max":
             bits, c_in = 8 * size, self.shape(node.inputs[0])[-1]
             self.helpers.add(f"max{bits}")
@@ -641,6 +649,7 @@ def emit(
         "pad_edges": c_support.PAD_EDGES,
         "l2norm_conv": c_support.L2NORM_CONV,
         "copy": c_support.COPY_CHANNELS,
+        "upsample": c_support.UPSAMPLE_NEAREST,
         "max8": c_support.channel_max(8),
         "max16": c_support.channel_max(16),
         "mbconv_rows": c_support.MBCONV_ROWS,

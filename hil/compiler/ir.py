@@ -20,6 +20,7 @@ OPS = {
     "l2norm": "per-pixel L2 normalisation across channels times a per-channel weight",
     "slice_channels": "channels start..stop of a map",
     "channel_max": "the maximum across channels, one channel out",
+    "upsample_nearest": "nearest upsampling: every pixel copied into a scale_h x scale_w block (attrs)",
     "concat_channels": "maps joined along channels",
     "flatten": "an NHWC map as rows of its channels: [B, H*W, C] (no data moves)",
     "concat_rows": "[B, N, C] tensors joined along N",
@@ -32,6 +33,11 @@ OPS = {
     "prelu": "PReLU with a slope per channel (params slope, the last axis's channels)",
     "flatten_chw": "an NHWC map as [B, C*H*W] rows in PyTorch's channel-major order",
 }
+
+
+def upsample_nearest(x: np.ndarray, scale_h: int, scale_w: int) -> np.ndarray:
+    """upsample_nearest on an NHWC map (float or integer: it moves values), as the golden model and the C do it."""
+    return np.repeat(np.repeat(x, scale_h, axis=1), scale_w, axis=2)
 
 
 @dataclass

@@ -13,9 +13,9 @@ import numpy as np
 
 from hil.compiler.qgraph import QGraph
 
-# The channel max copies one of its inputs' values, so it saturates where they do: counting it would name the same
-# values twice.
-COPIES = ("channel_max",)
+# The channel max and nearest upsampling copy their input's values, so they saturate where it does: counting them
+# would name the same values twice.
+COPIES = ("channel_max", "upsample_nearest")
 
 
 @dataclass(frozen=True)

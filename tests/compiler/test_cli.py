@@ -93,13 +93,14 @@ def test_a_model_the_compiler_cannot_take_gets_its_error_alone(tmp_path, capsys,
     """Capture refuses an op before the compile says it starts: stderr is the one error line, not a "no compile
     ... yet" line promising work that never comes. Fresh weights and an empty store, so nothing is cached."""
     monkeypatch.setattr("hil.catalog.compile_cache.STORE", tmp_path / "store")
-    nets = tmp_path / "prelu_nets.py"
+    nets = tmp_path / "groupnorm_nets.py"
     nets.write_text(
         "import numpy as np\nfrom torch import nn\nfrom hil.catalog import ModelSpec\n\n\n"
         "def build():\n"
-        "    return ModelSpec(name='prelu', build=lambda: nn.Sequential(nn.Conv2d(1, 2, 3), nn.PReLU()).eval(),\n"
+        "    return ModelSpec(name='gn', build=lambda: nn.Sequential(nn.Conv2d(1, 2, 3), nn.GroupNorm(1, 2)).eval(),\n"
         "                     input_shape=(1, 1, 8, 8), output_names=('y',))\n"
     )
     assert main(["compile", "--model", f"{nets}:build", "-o", str(tmp_path / "out")]) == USAGE_ERROR
     said = capsys.readouterr().err.splitlines()
-    assert len(said) == 1 and said[0].startswith("hil compile: error: module '1' of type PReLU is not supported"), said
+    refused = "hil compile: error: module '1' of type GroupNorm is not supported"
+    assert len(said) == 1 and said[0].startswith(refused), said

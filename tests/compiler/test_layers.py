@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from hil.board_description import load_board
 from hil.build.firmware_builder import BuildRequest, FirmwareBuilder
@@ -19,6 +20,7 @@ from hil.compiler.bench_layers import (
     INPUT_SHAPE,
     OPERATORS,
     AllLayers,
+    Fn,
     OperatorModel,
     measure,
     realistic_inputs,
@@ -183,6 +185,40 @@ def test_a_prelu_runs_as_a_table_or_per_channel(tmp_path) -> None:
     compiled = compile_model(rows, torch.zeros(1, 3, 2, 2), calibration, tmp_path, "rows")
     assert compiled.qgraph.nodes[-1].kernel == "prelu_s8"
     assert_host_c_equals_golden(compiled, calibration, tmp_path / "host", "prelu on rows")
+
+
+def test_nearest_upsampling_moves_int16_maps_too(tmp_path) -> None:
+    """An FPN's top-down path (a coarse map upsampled and added to a finer one) with the upsampling's maps at int16,
+    as the bit-width search may choose them: host C == golden; other modes and fractional factors fail naming them."""
+    from hil.compiler.passes import optimize
+    from hil.compiler.quantize import can_widen
+    from tests.compiler.widened import compiled_with
+
+    class TopDown(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stem = nn.Conv2d(3, 8, 3, padding=1)
+            self.fine, self.coarse = nn.Conv2d(8, 4, 3, padding=1), nn.Conv2d(8, 4, 3, stride=2, padding=1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x = torch.relu(self.stem(x))
+            return self.fine(x) + F.interpolate(self.coarse(x), scale_factor=2)
+
+    model = seeded(TopDown(), 3)
+    graph = optimize(capture(model, torch.zeros(1, 3, 8, 8)))
+    (upsample,) = [n for n in graph.nodes if n.op == "upsample_nearest"]
+    widened = [upsample.inputs[0], upsample.output]
+    assert all(can_widen(graph, t) for t in widened)
+    inputs = [to_graph_layout(x.numpy()) for x in realistic_inputs((1, 3, 8, 8), 6)]
+    compiled = compiled_with(graph, inputs[:4], widened, tmp_path / "c", stream_input=False)
+    assert compiled.qgraph.tensors[upsample.output].dtype == "int16"
+    assert_host_c_equals_golden(compiled, inputs[4:], tmp_path / "host", "int16 upsampling")
+    for call, named in (
+        (lambda x: F.interpolate(x, scale_factor=2, mode="bilinear"), "got bilinear from 6x6 to 12x12"),
+        (lambda x: F.interpolate(x, size=(9, 9)), "got nearest from 6x6 to 9x9"),
+    ):
+        with pytest.raises(CompileError, match=f"only nearest upsampling by whole factors is supported, {named}"):
+            capture(_Unsupported(Fn(call)).eval(), torch.zeros(1, 3, 8, 8))
 
 
 @pytest.mark.parametrize("seed", range(6))
