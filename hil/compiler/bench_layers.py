@@ -101,6 +101,12 @@ OPERATORS: dict[str, Callable[[], nn.Module]] = {
     "prelu (one slope)": lambda: nn.PReLU(init=0.3),
     "prelu (per channel)": lambda: _per_channel_prelu(),
     "upsample nearest x2": lambda: nn.Upsample(scale_factor=2),
+    "conv transpose k2 s2": lambda: nn.ConvTranspose2d(CHANNELS, 8, 2, stride=2),
+    "conv transpose k3 s2 p1 op1": lambda: nn.ConvTranspose2d(CHANNELS, 8, 3, stride=2, padding=1, output_padding=1),
+    "conv transpose k4 s2 p1 + bn + relu": lambda: nn.Sequential(
+        nn.ConvTranspose2d(CHANNELS, 8, 4, stride=2, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU()
+    ),
+    "conv transpose k3 s1": lambda: nn.ConvTranspose2d(CHANNELS, 8, 3),
     "upsample to a size (F.interpolate)": lambda: Fn(lambda x: F.interpolate(torch.relu(x), size=(32, 48))),
     "relu after add": lambda: AfterAdd(nn.ReLU()),
     "hardswish after add": lambda: AfterAdd(nn.Hardswish()),
@@ -139,8 +145,8 @@ class OperatorModel(nn.Module):
 class AllLayers(nn.Module):
     """Every operator of the table in one model (for one firmware under QEMU): SAME and asymmetric padding,
     dilation, groups, a channel multiplier, pools, BatchNorm after a pool, table activations, a PReLU per channel,
-    an activation after an add, global pooling, nearest upsampling, flatten, Linear, BatchNorm1d, Dropout,
-    softmax."""
+    an activation after an add, global pooling, nearest upsampling, a transposed convolution, flatten, Linear,
+    BatchNorm1d, Dropout, softmax."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -157,6 +163,7 @@ class AllLayers(nn.Module):
         self.bn1 = nn.BatchNorm1d(16)
         self.drop = nn.Dropout(0.2)
         self.fc2 = nn.Linear(16, 10)
+        self.up = nn.ConvTranspose2d(24, 4, 3, stride=2, padding=1, output_padding=1)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         x = nn.functional.hardswish(self.same(x))
@@ -168,7 +175,8 @@ class AllLayers(nn.Module):
         pooled = F.avg_pool2d(x, 2)
         rows = self.drop(F.relu6(self.bn1(self.fc1(torch.flatten(pooled, 1)))))
         upsampled = F.interpolate(pooled, scale_factor=(2, 3), mode="nearest")
-        return F.softmax(self.fc2(rows), dim=1), x.mean((2, 3)), F.adaptive_avg_pool2d(x, 1), upsampled
+        outputs = (F.softmax(self.fc2(rows), dim=1), x.mean((2, 3)), F.adaptive_avg_pool2d(x, 1), upsampled)
+        return *outputs, self.up(pooled)
 
 
 def seeded(module: nn.Module, seed: int) -> nn.Module:

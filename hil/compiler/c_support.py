@@ -71,6 +71,26 @@ static void gen_upsample_nearest(const int8_t *in, int32_t rows, int32_t w, int3
 """
 
 
+INSERT_ZEROS = """
+/* A transposed convolution's input: stride_h - 1 zero rows and stride_w - 1 zero pixels between the input's (pixel
+ * bytes, int8 or int16 channels); out is ((h - 1) * stride_h + 1) x ((w - 1) * stride_w + 1) pixels a map. */
+static void gen_insert_zeros(const int8_t *in, int32_t n, int32_t h, int32_t w, int32_t pixel, int32_t stride_h,
+                             int32_t stride_w, int8_t *out)
+{
+    const int32_t out_h = (h - 1) * stride_h + 1, out_w = (w - 1) * stride_w + 1;
+    memset(out, 0, (size_t)(n * out_h * out_w * pixel));
+    for (int32_t b = 0; b < n; ++b) {
+        for (int32_t y = 0; y < h; ++y) {
+            for (int32_t x = 0; x < w; ++x) {
+                memcpy(out + ((b * out_h + y * stride_h) * out_w + x * stride_w) * pixel,
+                       in + ((b * h + y) * w + x) * pixel, (size_t)pixel);
+            }
+        }
+    }
+}
+"""
+
+
 def channel_max(bits: int) -> str:
     """gen_channel_max_s8 or _s16 (a detector's scores widened by the bit-width search): one C body for both."""
     ctype, suffix = f"int{bits}_t", f"s{bits}"

@@ -44,6 +44,28 @@ def _conv(module: nn.Conv2d) -> tuple[str, dict, dict]:
     return "conv2d", attrs, params
 
 
+def _conv_transpose(module: nn.ConvTranspose2d) -> tuple[str, dict, dict]:
+    """A transposed convolution as the convolution it equals: zeros inserted between the input's pixels (attrs
+    insert_zeros, a data move capture adds before it), then a stride-1 convolution with the kernel flipped and its
+    channels swapped, padded by kernel - 1 - padding (plus output_padding below and right)."""
+    if module.groups != 1 or tuple(module.dilation) != (1, 1) or module.padding_mode != "zeros":
+        raise CompileError("only groups 1, dilation 1 and zero padding are supported")
+    (kh, kw), (ph, pw), (oh, ow) = module.kernel_size, module.padding, module.output_padding
+    if ph > kh - 1 or pw > kw - 1:
+        raise CompileError(f"padding {ph, pw} beyond kernel - 1 {kh - 1, kw - 1} is not supported")
+    attrs = {
+        "stride": (1, 1),
+        "padding": (kh - 1 - ph, kw - 1 - pw),
+        "padding_end": (kh - 1 - ph + oh, kw - 1 - pw + ow),
+        "groups": 1,
+        "insert_zeros": tuple(module.stride),
+    }
+    params = {"weight": np.ascontiguousarray(_np(module.weight).transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])}
+    if module.bias is not None:
+        params["bias"] = _np(module.bias)
+    return "conv2d", attrs, params
+
+
 def _batchnorm(module: nn.BatchNorm2d) -> tuple[str, dict, dict]:
     params = {
         "mean": _np(module.running_mean),
@@ -94,6 +116,7 @@ def _known_modules() -> dict[type, Callable[[nn.Module], tuple[str, dict, dict]]
 
     return {
         nn.Conv2d: _conv,
+        nn.ConvTranspose2d: _conv_transpose,
         nn.BatchNorm2d: _batchnorm,
         nn.BatchNorm1d: _batchnorm,
         nn.Linear: _linear,
@@ -167,6 +190,14 @@ class _Capture(TorchFunctionMode):
     ) -> None:
         output = self.new_tensor(out, tuple(shape), layout)
         self.graph.nodes.append(Node(op, name, inputs, output, attrs or {}, params or {}))
+
+    def add_inner_node(self, op: str, name: str, source: str, shape: tuple[int, ...], attrs: dict) -> str:
+        """A node inside a module, whose output no torch tensor holds (the zeros a transposed convolution
+        inserts); its output's name."""
+        output = f"t{len(self.graph.tensors)}"
+        self.graph.tensors[output] = Tensor(output, shape)
+        self.graph.nodes.append(Node(op, name, [source], output, attrs, {}))
+        return output
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -332,6 +363,12 @@ def capture(model: nn.Module, example: torch.Tensor) -> Graph:
             finally:
                 recorder.depth -= 1
             source, layout = recorder.lookup(inputs[0], f"module '{path}'")
+            stride_h, stride_w = attrs.pop("insert_zeros", (1, 1))
+            if (stride_h, stride_w) != (1, 1):
+                b, h, w, c = recorder.graph.tensors[source].shape
+                shape = (b, (h - 1) * stride_h + 1, (w - 1) * stride_w + 1, c)
+                zeros = {"stride": (stride_h, stride_w)}
+                source = recorder.add_inner_node("insert_zeros", f"{path} (zeros inserted)", source, shape, zeros)
             if layout != (FLAT if op == "linear" else _layout(inputs[0])):
                 expected = "[B, N] rows" if op == "linear" else "an NCHW map or [B, N] rows"
                 raise CompileError(f"module '{path}' ({type(mod).__name__}) takes {expected}, got a {layout} tensor")

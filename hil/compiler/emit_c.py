@@ -340,6 +340,14 @@ class _Emitter:
                 f"        gen_copy_channel_bytes({self.ptr(node.inputs[0], True)}, {pixels}, {c_in * size}, "
                 f"{a['start'] * size}, {(a['stop'] - a['start']) * size}, {out}, {shape[-1] * size}, 0);\n"
             )
+        if node.kernel == "insert_zeros":
+            self.helpers.add("insert_zeros")
+            n, h, w, c = self.shape(node.inputs[0])
+            stride_h, stride_w = node.attrs["stride"]
+            return (
+                f"        gen_insert_zeros({self.ptr(node.inputs[0], True)}, {n}, {h}, {w}, {c * size}, {stride_h}, "
+                f"{stride_w}, {out});\n"
+            )
         if node.kernel == "upsample_nearest":
             self.helpers.add("upsample")
             n, h, w, c = self.shape(node.inputs[0])
@@ -650,6 +658,7 @@ def emit(
         "l2norm_conv": c_support.L2NORM_CONV,
         "copy": c_support.COPY_CHANNELS,
         "upsample": c_support.UPSAMPLE_NEAREST,
+        "insert_zeros": c_support.INSERT_ZEROS,
         "max8": c_support.channel_max(8),
         "max16": c_support.channel_max(16),
         "mbconv_rows": c_support.MBCONV_ROWS,

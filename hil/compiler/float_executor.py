@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 
 from hil.compiler import activations
-from hil.compiler.ir import Graph, Node, upsample_nearest
+from hil.compiler.ir import Graph, Node, insert_zeros, upsample_nearest
 from hil.errors import CompileError
 
 
@@ -177,6 +177,7 @@ _UNARY: dict[str, Callable[[Node, np.ndarray], np.ndarray]] = {
     "slice_channels": lambda n, x: x[..., n.attrs["start"] : n.attrs["stop"]],
     "channel_max": lambda n, x: x.max(axis=-1, keepdims=True),
     "upsample_nearest": lambda n, x: upsample_nearest(x, n.attrs["scale_h"], n.attrs["scale_w"]),
+    "insert_zeros": lambda n, x: insert_zeros(x, n.attrs["stride"]),
     "flatten": lambda n, x: x.reshape(x.shape[0], -1, x.shape[-1]),
     "linear": _linear,
     "zero_pad": _zero_pad,

@@ -21,6 +21,7 @@ OPS = {
     "slice_channels": "channels start..stop of a map",
     "channel_max": "the maximum across channels, one channel out",
     "upsample_nearest": "nearest upsampling: every pixel copied into a scale_h x scale_w block (attrs)",
+    "insert_zeros": "stride - 1 zeros between pixels (attrs stride): a transposed convolution's input",
     "concat_channels": "maps joined along channels",
     "flatten": "an NHWC map as rows of its channels: [B, H*W, C] (no data moves)",
     "concat_rows": "[B, N, C] tensors joined along N",
@@ -33,6 +34,14 @@ OPS = {
     "prelu": "PReLU with a slope per channel (params slope, the last axis's channels)",
     "flatten_chw": "an NHWC map as [B, C*H*W] rows in PyTorch's channel-major order",
 }
+
+
+def insert_zeros(x: np.ndarray, stride: tuple[int, int]) -> np.ndarray:
+    """insert_zeros on an NHWC map (float or integer), as the golden model and the C do it."""
+    b, h, w, c = x.shape
+    out = np.zeros((b, (h - 1) * stride[0] + 1, (w - 1) * stride[1] + 1, c), dtype=x.dtype)
+    out[:, :: stride[0], :: stride[1]] = x
+    return out
 
 
 def upsample_nearest(x: np.ndarray, scale_h: int, scale_w: int) -> np.ndarray:

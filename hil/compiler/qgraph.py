@@ -8,7 +8,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 # Ops that only move int8 values: every tensor they touch shares one exponent.
-DATA_MOVES = ("pad", "slice_channels", "channel_max", "concat_channels", "concat_rows", "upsample_nearest")
+DATA_MOVES = (
+    "pad",
+    "slice_channels",
+    "channel_max",
+    "concat_channels",
+    "concat_rows",
+    "upsample_nearest",
+    "insert_zeros",
+)
 
 # The depthwise convolutions, int8 and int16 activations: filter [1, kh, kw, C].
 DEPTHWISE_KERNELS = ("depthwise_conv2d_s8", "depthwise_conv2d_a16")

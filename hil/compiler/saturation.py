@@ -13,9 +13,9 @@ import numpy as np
 
 from hil.compiler.qgraph import QGraph
 
-# The channel max and nearest upsampling copy their input's values, so they saturate where it does: counting them
-# would name the same values twice.
-COPIES = ("channel_max", "upsample_nearest")
+# The channel max, nearest upsampling and inserted zeros copy their input's values, so they saturate where it does:
+# counting them would name the same values twice.
+COPIES = ("channel_max", "upsample_nearest", "insert_zeros")
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from hil.compiler.bench_layers import (
 from hil.compiler.calibrate import channel_ranges
 from hil.compiler.capture import capture, to_graph_layout
 from hil.compiler.host_model import HostModel
+from hil.compiler.passes import optimize
 from hil.compiler.pipeline import compile_model
 from hil.compiler.quantize import fit_exponent
 from hil.errors import CompileError
@@ -67,6 +68,7 @@ def test_operator_host_c_equals_golden(tmp_path) -> None:
         "tanh",
         "grouped conv (4 groups)",
         "prelu (per channel)",
+        "conv transpose k4 s2 p1 + bn + relu",
     ):
         _, _, kernels, exact = measure(seeded(OperatorModel(name), 0), INPUT_SHAPE, tmp_path / name, "op")
         assert exact, f"{name}: host C differs from the golden model ({kernels})"
@@ -122,6 +124,31 @@ def test_a_table_activation_computes_what_torch_does(name: str) -> None:
         expected = model(x)
     (got,) = float_executor.outputs(capture(model, x), [to_graph_layout(x.numpy())])
     np.testing.assert_allclose(got, to_graph_layout(expected.numpy()), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", [n for n in OPERATORS if n.startswith("conv transpose")])
+def test_a_transposed_convolution_computes_what_torch_does(name: str) -> None:
+    """As zeros inserted between the pixels, then a convolution with the kernel flipped: torch's output, also with
+    output_padding and a BatchNorm folded in after it."""
+    model = seeded(OperatorModel(name), 0)
+    x = realistic_inputs(INPUT_SHAPE, 1)[0]
+    with torch.no_grad():
+        expected = model(x)
+    graph = capture(model, x)
+    for got in (
+        float_executor.outputs(graph, [to_graph_layout(x.numpy())]),
+        float_executor.outputs(optimize(graph), [to_graph_layout(x.numpy())]),
+    ):
+        np.testing.assert_allclose(got[0], to_graph_layout(expected.numpy()), rtol=1e-4, atol=1e-4)
+
+
+def test_a_transposed_convolution_the_compiler_cannot_take_is_named() -> None:
+    for layer, named in (
+        (nn.ConvTranspose2d(4, 4, 3, stride=2, groups=2), "only groups 1, dilation 1 and zero padding are supported"),
+        (nn.ConvTranspose2d(4, 4, 2, stride=2, padding=2), r"padding \(2, 2\) beyond kernel - 1 \(1, 1\)"),
+    ):
+        with pytest.raises(CompileError, match=rf"^module 'layer' \(ConvTranspose2d\): {named}"):
+            capture(_Unsupported(layer).eval(), torch.zeros(1, 3, 8, 8))
 
 
 @pytest.mark.skipif(
@@ -190,7 +217,6 @@ def test_a_prelu_runs_as_a_table_or_per_channel(tmp_path) -> None:
 def test_nearest_upsampling_moves_int16_maps_too(tmp_path) -> None:
     """An FPN's top-down path (a coarse map upsampled and added to a finer one) with the upsampling's maps at int16,
     as the bit-width search may choose them: host C == golden; other modes and fractional factors fail naming them."""
-    from hil.compiler.passes import optimize
     from hil.compiler.quantize import can_widen
     from tests.compiler.widened import compiled_with
 
