@@ -1,7 +1,8 @@
 """ONNX in: an .onnx file as a PyTorch module the compiler captures like any other.
 
-The `onnx` package parses the file; each node becomes the PyTorch layer it stands for (Conv -> nn.Conv2d, Gemm ->
-nn.Linear, BatchNormalization -> nn.BatchNorm2d/1d, the rest their torch.nn.functional forms), run in the graph's
+The `onnx` package parses the file; each node becomes the PyTorch layer it stands for (Conv -> nn.Conv2d,
+ConvTranspose -> nn.ConvTranspose2d, PRelu -> nn.PReLU, Gemm -> nn.Linear, BatchNormalization -> nn.BatchNorm2d/1d,
+the rest their torch.nn.functional forms), run in the graph's
 order, so capture sees the same modules and functions a hand-written model gives it and compiles to the same C.
 
 Why not onnx2torch: it requires torchvision (Requires-Dist, and its NMS/RoiAlign converters import it when the
@@ -166,6 +167,61 @@ def _conv(m: OnnxModule, name: str, node, a: dict) -> Callable:
     return lambda x, *_: conv(F.pad(x, (left, right, top, bottom)))
 
 
+def _conv_transpose(m: OnnxModule, name: str, node, a: dict) -> Callable:
+    weight = m.constant(node.input[1], name)
+    top, left, bottom, right = _pads(a, name)
+    if weight.ndim != 4 or (top, left) != (bottom, right) or "output_shape" in a:
+        raise OnnxImportError(
+            f"ONNX node '{name}': only 2-d ConvTranspose with symmetric pads and no output_shape is supported"
+        )
+    groups = int(a.get("group", 1))
+    conv = nn.ConvTranspose2d(
+        weight.shape[0],
+        weight.shape[1] * groups,
+        tuple(weight.shape[2:]),
+        stride=tuple(a.get("strides", [1, 1])),
+        padding=(top, left),
+        output_padding=tuple(a.get("output_padding", [0, 0])),
+        groups=groups,
+        bias=len(node.input) > 2 and bool(node.input[2]),
+        dilation=tuple(a.get("dilations", [1, 1])),
+    )
+    with torch.no_grad():
+        conv.weight.copy_(_tensor(weight))
+        if conv.bias is not None:
+            conv.bias.copy_(_tensor(m.constant(node.input[2], name)))
+    m.add_layer(name, conv)
+    return lambda x, *_: conv(x)
+
+
+def _prelu(m: OnnxModule, name: str, node, a: dict) -> Callable:
+    slope = m.constant(node.input[1], name).ravel()
+    prelu = m.add_layer(name, nn.PReLU(slope.size))
+    with torch.no_grad():
+        prelu.weight.copy_(_tensor(slope))
+    return lambda x, *_: prelu(x)
+
+
+def _text(value, default: str) -> str:
+    value = default if value is None else value
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _resize(m: OnnxModule, name: str, node, a: dict) -> Callable:
+    """Nearest Resize by constant scales or sizes (what torch exports nn.Upsample as); for whole factors every
+    coordinate transformation but align_corners and tf_crop_and_resize picks the same pixels."""
+    mode, transform = _text(a.get("mode"), "nearest"), _text(a.get("coordinate_transformation_mode"), "half_pixel")
+    if mode != "nearest" or transform in ("align_corners", "tf_crop_and_resize"):
+        raise OnnxImportError(f"ONNX node '{name}': only nearest Resize is supported, got {mode} ({transform})")
+    inputs = list(node.input) + [""] * (4 - len(node.input))
+    scales = m.constant(inputs[2], name) if inputs[2] else np.zeros(0)
+    if scales.size == 4:
+        factor = (float(scales[2]), float(scales[3]))
+        return lambda x, *_: F.interpolate(x, scale_factor=factor, mode="nearest")
+    sizes = tuple(int(v) for v in m.constant(inputs[3], name)[2:])
+    return lambda x, *_: F.interpolate(x, size=sizes, mode="nearest")
+
+
 def _gemm(m: OnnxModule, name: str, node, a: dict) -> Callable:
     weight = m.constant(node.input[1], name) * float(a.get("alpha", 1.0))
     if a.get("transA", 0):
@@ -282,6 +338,9 @@ CONVERTERS: dict[str, Callable] = {
     "Celu": lambda m, n, node, a: lambda x, *_: F.celu(x, float(a.get("alpha", 1.0))),
     "Softplus": lambda m, n, node, a: lambda x, *_: F.softplus(x),
     "Gelu": _gelu,
+    "PRelu": _prelu,
+    "ConvTranspose": _conv_transpose,
+    "Resize": _resize,
     "Softmax": _softmax,
     "MaxPool": _pool("max"),
     "AveragePool": _pool("average"),

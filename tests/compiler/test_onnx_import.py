@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from examples.bench import spec_of
 from hil.compiler.capture import capture, to_graph_layout
@@ -132,4 +133,37 @@ def test_onnx_activations_import_as_their_torch_functions(tmp_path) -> None:
     from hil.compiler import float_executor
 
     (got,) = float_executor.outputs(graph, [to_graph_layout(x.numpy())])
+    np.testing.assert_allclose(got, to_graph_layout(expected.numpy()), rtol=1e-4, atol=1e-5)
+
+
+class _Decoder(nn.Module):
+    """A decoder's layers: a PReLU per channel, a transposed convolution and a nearest upsampling."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(6)
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.prelu = nn.PReLU(4)
+        self.up = nn.ConvTranspose2d(4, 4, 3, stride=2, padding=1, output_padding=1)
+        with torch.no_grad():
+            self.prelu.weight.copy_(torch.tensor([-0.2, 0.1, 0.4, 1.1]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(self.up(self.prelu(self.conv(x))), scale_factor=2)
+
+
+def test_onnx_decoder_layers_import_as_their_modules(tmp_path) -> None:
+    """PRelu, ConvTranspose and nearest Resize (nn.Upsample's export) compute what the PyTorch model does."""
+    model = _Decoder().eval()
+    path = tmp_path / "decoder.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (torch.zeros(1, 3, 6, 6),), str(path), dynamo=False, opset_version=17)
+    assert {n.op_type for n in onnx.load(str(path)).graph.node} >= {"PRelu", "ConvTranspose", "Resize"}
+    x = torch.randn(1, 3, 6, 6) * 3
+    with torch.no_grad():
+        expected = model(x)
+    from hil.compiler import float_executor
+
+    (got,) = float_executor.outputs(capture(load_onnx(path), x), [to_graph_layout(x.numpy())])
     np.testing.assert_allclose(got, to_graph_layout(expected.numpy()), rtol=1e-4, atol=1e-5)
