@@ -53,17 +53,17 @@ static void gen_copy_channel_bytes(const int8_t *in, int32_t pixels, int32_t in_
 
 UPSAMPLE_NEAREST = """
 /* Nearest upsampling by whole factors: every input pixel (pixel bytes, int8 or int16 channels) copied into a
- * scale_h x scale_w block; each output row is built once, then copied scale_h - 1 times. */
-static void gen_upsample_nearest(const int8_t *in, int32_t rows, int32_t w, int32_t pixel, int32_t scale_h,
-                                 int32_t scale_w, int8_t *out)
+ * factor_h x factor_w block; each output row is built once, then copied factor_h - 1 times. */
+static void gen_upsample_nearest(const int8_t *in, int32_t n, int32_t h, int32_t w, int32_t pixel, int32_t factor_h,
+                                 int32_t factor_w, int8_t *out)
 {
-    const int32_t out_row = w * scale_w * pixel;
-    for (int32_t r = 0; r < rows; ++r) {
-        int8_t *first = out + r * scale_h * out_row;
-        for (int32_t x = 0; x < w * scale_w; ++x) {
-            memcpy(first + x * pixel, in + (r * w + x / scale_w) * pixel, (size_t)pixel);
+    const int32_t out_row = w * factor_w * pixel;
+    for (int32_t r = 0; r < n * h; ++r) {
+        int8_t *first = out + r * factor_h * out_row;
+        for (int32_t x = 0; x < w * factor_w; ++x) {
+            memcpy(first + x * pixel, in + (r * w + x / factor_w) * pixel, (size_t)pixel);
         }
-        for (int32_t k = 1; k < scale_h; ++k) {
+        for (int32_t k = 1; k < factor_h; ++k) {
             memcpy(first + k * out_row, first, (size_t)out_row);
         }
     }
@@ -72,17 +72,17 @@ static void gen_upsample_nearest(const int8_t *in, int32_t rows, int32_t w, int3
 
 
 INSERT_ZEROS = """
-/* A transposed convolution's input: stride_h - 1 zero rows and stride_w - 1 zero pixels between the input's (pixel
- * bytes, int8 or int16 channels); out is ((h - 1) * stride_h + 1) x ((w - 1) * stride_w + 1) pixels a map. */
-static void gen_insert_zeros(const int8_t *in, int32_t n, int32_t h, int32_t w, int32_t pixel, int32_t stride_h,
-                             int32_t stride_w, int8_t *out)
+/* A transposed convolution's input: factor_h - 1 zero rows and factor_w - 1 zero pixels between the input's (pixel
+ * bytes, int8 or int16 channels); out is ((h - 1) * factor_h + 1) x ((w - 1) * factor_w + 1) pixels a map. */
+static void gen_insert_zeros(const int8_t *in, int32_t n, int32_t h, int32_t w, int32_t pixel, int32_t factor_h,
+                             int32_t factor_w, int8_t *out)
 {
-    const int32_t out_h = (h - 1) * stride_h + 1, out_w = (w - 1) * stride_w + 1;
+    const int32_t out_h = (h - 1) * factor_h + 1, out_w = (w - 1) * factor_w + 1;
     memset(out, 0, (size_t)(n * out_h * out_w * pixel));
     for (int32_t b = 0; b < n; ++b) {
         for (int32_t y = 0; y < h; ++y) {
             for (int32_t x = 0; x < w; ++x) {
-                memcpy(out + ((b * out_h + y * stride_h) * out_w + x * stride_w) * pixel,
+                memcpy(out + ((b * out_h + y * factor_h) * out_w + x * factor_w) * pixel,
                        in + ((b * h + y) * w + x) * pixel, (size_t)pixel);
             }
         }

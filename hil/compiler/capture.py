@@ -367,7 +367,7 @@ def capture(model: nn.Module, example: torch.Tensor) -> Graph:
             if (stride_h, stride_w) != (1, 1):
                 b, h, w, c = recorder.graph.tensors[source].shape
                 shape = (b, (h - 1) * stride_h + 1, (w - 1) * stride_w + 1, c)
-                zeros = {"stride": (stride_h, stride_w)}
+                zeros = {"factor": (stride_h, stride_w)}
                 source = recorder.add_inner_node("insert_zeros", f"{path} (zeros inserted)", source, shape, zeros)
             if layout != (FLAT if op == "linear" else _layout(inputs[0])):
                 expected = "[B, N] rows" if op == "linear" else "an NCHW map or [B, N] rows"
@@ -527,7 +527,7 @@ def _interpolate(rec: _Capture, where: str, name: str, args, kwargs, result) -> 
             f"{where}: only nearest upsampling by whole factors is supported, got {mode} from {h}x{w} to "
             f"{out_h}x{out_w}"
         )
-    attrs = {"scale_h": out_h // h, "scale_w": out_w // w}
+    attrs = {"factor": (out_h // h, out_w // w)}
     rec.add_node("upsample_nearest", where, [source], result, rec._nhwc(result), attrs)
 
 

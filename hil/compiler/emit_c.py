@@ -12,6 +12,7 @@ import numpy as np
 
 from hil.compiler import c_support
 from hil.compiler.golden import LAYER_KERNELS
+from hil.compiler.ir import RESAMPLES
 from hil.compiler.memory_plan import MemoryPlan, in_place_members
 from hil.compiler.qgraph import QGraph, QNode
 from hil.compiler.schedule import Step, front_stage, pad_rows_below, real_rows
@@ -340,21 +341,13 @@ class _Emitter:
                 f"        gen_copy_channel_bytes({self.ptr(node.inputs[0], True)}, {pixels}, {c_in * size}, "
                 f"{a['start'] * size}, {(a['stop'] - a['start']) * size}, {out}, {shape[-1] * size}, 0);\n"
             )
-        if node.kernel == "insert_zeros":
-            self.helpers.add("insert_zeros")
+        if node.kernel in RESAMPLES:
+            self.helpers.add(node.kernel)
             n, h, w, c = self.shape(node.inputs[0])
-            stride_h, stride_w = node.attrs["stride"]
+            factor_h, factor_w = node.attrs["factor"]
             return (
-                f"        gen_insert_zeros({self.ptr(node.inputs[0], True)}, {n}, {h}, {w}, {c * size}, {stride_h}, "
-                f"{stride_w}, {out});\n"
-            )
-        if node.kernel == "upsample_nearest":
-            self.helpers.add("upsample")
-            n, h, w, c = self.shape(node.inputs[0])
-            a = node.attrs
-            return (
-                f"        gen_upsample_nearest({self.ptr(node.inputs[0], True)}, {n * h}, {w}, {c * size}, "
-                f"{a['scale_h']}, {a['scale_w']}, {out});\n"
+                f"        gen_{node.kernel}({self.ptr(node.inputs[0], True)}, {n}, {h}, {w}, {c * size}, {factor_h}, "
+                f"{factor_w}, {out});\n"
             )
         if node.kernel == "channel_max":
             bits, c_in = 8 * size, self.shape(node.inputs[0])[-1]
@@ -657,7 +650,7 @@ def emit(
         "pad_edges": c_support.PAD_EDGES,
         "l2norm_conv": c_support.L2NORM_CONV,
         "copy": c_support.COPY_CHANNELS,
-        "upsample": c_support.UPSAMPLE_NEAREST,
+        "upsample_nearest": c_support.UPSAMPLE_NEAREST,
         "insert_zeros": c_support.INSERT_ZEROS,
         "max8": c_support.channel_max(8),
         "max16": c_support.channel_max(16),

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 
 from hil.compiler import activations
-from hil.compiler.ir import Graph, Node, insert_zeros, upsample_nearest
+from hil.compiler.ir import RESAMPLES, Graph, Node
 from hil.errors import CompileError
 
 
@@ -176,8 +176,7 @@ _UNARY: dict[str, Callable[[Node, np.ndarray], np.ndarray]] = {
     "l2norm": _l2norm,
     "slice_channels": lambda n, x: x[..., n.attrs["start"] : n.attrs["stop"]],
     "channel_max": lambda n, x: x.max(axis=-1, keepdims=True),
-    "upsample_nearest": lambda n, x: upsample_nearest(x, n.attrs["scale_h"], n.attrs["scale_w"]),
-    "insert_zeros": lambda n, x: insert_zeros(x, n.attrs["stride"]),
+    **{op: lambda n, x: RESAMPLES[n.op](x, n.attrs["factor"]) for op in RESAMPLES},
     "flatten": lambda n, x: x.reshape(x.shape[0], -1, x.shape[-1]),
     "linear": _linear,
     "zero_pad": _zero_pad,

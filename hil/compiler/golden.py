@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hil.compiler.ir import insert_zeros, upsample_nearest
+from hil.compiler.ir import RESAMPLES
 from hil.compiler.qgraph import QGraph, QNode
 from hil.errors import CompileError
 from hil.kernels_ref import (
@@ -99,10 +99,8 @@ def run_node(node: QNode, inputs: list[np.ndarray]) -> np.ndarray:
         return np.ascontiguousarray(x[..., node.attrs["start"] : node.attrs["stop"]])
     if node.kernel == "channel_max":
         return x.max(axis=-1, keepdims=True)
-    if node.kernel == "insert_zeros":
-        return insert_zeros(x, node.attrs["stride"])
-    if node.kernel == "upsample_nearest":
-        return upsample_nearest(x, node.attrs["scale_h"], node.attrs["scale_w"])
+    if node.kernel in RESAMPLES:
+        return RESAMPLES[node.kernel](x, node.attrs["factor"])
     if node.kernel == "concat_channels":
         return np.concatenate(inputs, axis=-1)
     if node.kernel == "concat_rows":

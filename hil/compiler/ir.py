@@ -20,8 +20,8 @@ OPS = {
     "l2norm": "per-pixel L2 normalisation across channels times a per-channel weight",
     "slice_channels": "channels start..stop of a map",
     "channel_max": "the maximum across channels, one channel out",
-    "upsample_nearest": "nearest upsampling: every pixel copied into a scale_h x scale_w block (attrs)",
-    "insert_zeros": "stride - 1 zeros between pixels (attrs stride): a transposed convolution's input",
+    "upsample_nearest": "nearest upsampling: every pixel copied into a block of attrs factor (rows, columns)",
+    "insert_zeros": "factor - 1 zeros between pixels (attrs factor): a transposed convolution's input",
     "concat_channels": "maps joined along channels",
     "flatten": "an NHWC map as rows of its channels: [B, H*W, C] (no data moves)",
     "concat_rows": "[B, N, C] tensors joined along N",
@@ -36,17 +36,21 @@ OPS = {
 }
 
 
-def insert_zeros(x: np.ndarray, stride: tuple[int, int]) -> np.ndarray:
+def insert_zeros(x: np.ndarray, factor: tuple[int, int]) -> np.ndarray:
     """insert_zeros on an NHWC map (float or integer), as the golden model and the C do it."""
     b, h, w, c = x.shape
-    out = np.zeros((b, (h - 1) * stride[0] + 1, (w - 1) * stride[1] + 1, c), dtype=x.dtype)
-    out[:, :: stride[0], :: stride[1]] = x
+    out = np.zeros((b, (h - 1) * factor[0] + 1, (w - 1) * factor[1] + 1, c), dtype=x.dtype)
+    out[:, :: factor[0], :: factor[1]] = x
     return out
 
 
-def upsample_nearest(x: np.ndarray, scale_h: int, scale_w: int) -> np.ndarray:
+def upsample_nearest(x: np.ndarray, factor: tuple[int, int]) -> np.ndarray:
     """upsample_nearest on an NHWC map (float or integer: it moves values), as the golden model and the C do it."""
-    return np.repeat(np.repeat(x, scale_h, axis=1), scale_w, axis=2)
+    return np.repeat(np.repeat(x, factor[0], axis=1), factor[1], axis=2)
+
+
+# The data moves that spread a map's pixels by attrs factor (rows, columns); the C of each is gen_<op>.
+RESAMPLES = {"insert_zeros": insert_zeros, "upsample_nearest": upsample_nearest}
 
 
 @dataclass
