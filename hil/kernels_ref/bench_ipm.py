@@ -27,6 +27,7 @@ from hil.kernels_ref.device_cases import (
     lut_case,
     pointwise_case,
     pool_case,
+    prelu_case,
     rnnpool_case,
     run_cases,
     softmax_case,
@@ -73,6 +74,7 @@ def bench_cases(rng: np.random.Generator) -> dict[str, KernelCase]:
         "maxpool": pool_case(rng, 32, 32, 16, 2, 2, 0, average=False),
         "avgpool": pool_case(rng, 25, 5, 64, 5, 5, 0, average=True),
         "lut": lut_case(rng, 4096),
+        "prelu": prelu_case(rng, 256, 16),
         "softmax": softmax_case(rng, 16, 12),
         # the M4's 32-channel MBConv (mob.1: 32 -> 64 -> 32), where per-output work weighs most
         "expand_32": pointwise_case(rng, 30, 40, 32, 64),
@@ -112,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
             continue
         run = run_cases(f"bench_{key}", [case], args.workdir)
         peer = PEER_IPM.get(key)
-        unit = "per element" if key.startswith("add") or key in ("l2norm", "lut", "softmax") else ""
+        unit = "per element" if key.startswith("add") or key in ("l2norm", "lut", "prelu", "softmax") else ""
         unit = "per window tap" if key in ("maxpool", "avgpool") else unit
         print(
             f"{key:<14} {case.name:<36} {case.macs:>11,} {run.instructions:>13,} "
