@@ -136,8 +136,16 @@ def _lines(path: Path) -> list[str]:
 
 
 def _is_wider(path: Path) -> bool:
-    """Whether a text file reads as WIDER FACE ground truth: a picture's path, then its number of faces."""
-    lines = _lines(path)[:2]
+    """Whether a text file reads as WIDER FACE ground truth: a picture's path, then its number of faces. Only its
+    first lines are read: WIDER's training ground truth is megabytes, and a run lists its truth files more than
+    once (the setup check, each model's collection and inputs)."""
+    lines = []
+    with path.open(errors="replace") as text:
+        for line in text:
+            if line.strip():
+                lines.append(line.strip())
+            if len(lines) == 2:
+                break
     return len(lines) == 2 and Path(lines[0]).suffix.lower() in IMAGE_SUFFIXES and lines[1].isdigit()
 
 

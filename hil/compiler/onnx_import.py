@@ -140,6 +140,15 @@ def _tensor(array: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.array(array, dtype=np.float32))
 
 
+def _with_weights(m: OnnxModule, name: str, node, layer: nn.Module, weight: np.ndarray) -> None:
+    """A convolution's weight, and its bias (the node's third input) where it has one, copied in; the layer added."""
+    with torch.no_grad():
+        layer.weight.copy_(_tensor(weight))
+        if layer.bias is not None:
+            layer.bias.copy_(_tensor(m.constant(node.input[2], name)))
+    m.add_layer(name, layer)
+
+
 def _conv(m: OnnxModule, name: str, node, a: dict) -> Callable:
     weight = m.constant(node.input[1], name)
     if weight.ndim != 4:
@@ -157,11 +166,7 @@ def _conv(m: OnnxModule, name: str, node, a: dict) -> Callable:
         groups=groups,
         bias=len(node.input) > 2 and bool(node.input[2]),
     )
-    with torch.no_grad():
-        conv.weight.copy_(_tensor(weight))
-        if conv.bias is not None:
-            conv.bias.copy_(_tensor(m.constant(node.input[2], name)))
-    m.add_layer(name, conv)
+    _with_weights(m, name, node, conv, weight)
     if symmetric:
         return lambda x, *_: conv(x)
     return lambda x, *_: conv(F.pad(x, (left, right, top, bottom)))
@@ -186,11 +191,7 @@ def _conv_transpose(m: OnnxModule, name: str, node, a: dict) -> Callable:
         bias=len(node.input) > 2 and bool(node.input[2]),
         dilation=tuple(a.get("dilations", [1, 1])),
     )
-    with torch.no_grad():
-        conv.weight.copy_(_tensor(weight))
-        if conv.bias is not None:
-            conv.bias.copy_(_tensor(m.constant(node.input[2], name)))
-    m.add_layer(name, conv)
+    _with_weights(m, name, node, conv, weight)
     return lambda x, *_: conv(x)
 
 
@@ -297,8 +298,7 @@ def _flatten(m: OnnxModule, name: str, node, a: dict) -> Callable:
 
 def _pad(m: OnnxModule, name: str, node, a: dict) -> Callable:
     pads = [int(v) for v in (m.constant(node.input[1], name) if len(node.input) > 1 else a["pads"])]
-    mode = a.get("mode", b"constant")
-    mode = mode.decode() if isinstance(mode, bytes) else mode
+    mode = _text(a.get("mode"), "constant")
     if len(pads) != 8 or any(pads[:2]) or any(pads[4:6]):
         raise OnnxImportError(f"ONNX node '{name}': only padding of rows and columns is supported, got {pads}")
     torch_pads = (pads[3], pads[7], pads[2], pads[6])
@@ -317,8 +317,7 @@ def _mean(m: OnnxModule, name: str, node, a: dict) -> Callable:
 
 
 def _gelu(m: OnnxModule, name: str, node, a: dict) -> Callable:
-    approximate = a.get("approximate", "none")
-    approximate = approximate.decode() if isinstance(approximate, bytes) else approximate
+    approximate = _text(a.get("approximate"), "none")
     return lambda x, *_: F.gelu(x, approximate=approximate)
 
 

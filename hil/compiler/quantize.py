@@ -425,16 +425,8 @@ def _linear(node: Node, graph: Graph, e: dict[str, int], widths: dict[str, int],
 WIDE_OPS = ("linear", "conv2d (groups 1 or depthwise, no dilation, int8 weights)", "add")
 # Layers that write either width but read int8 only: RNNPool (rnnpool_layer_s8's out_bits; its input is int8).
 WIDE_OUTPUT_OPS = ("rnnpool",)
-# Data moves whose C copies whole elements of either width (emit_c).
-WIDE_DATA_MOVES = (
-    "slice_channels",
-    "channel_max",
-    "concat_channels",
-    "concat_rows",
-    "pad",
-    "upsample_nearest",
-    "insert_zeros",
-)
+# Data moves whose C copies whole elements of either width (emit_c): every one of them.
+WIDE_DATA_MOVES = DATA_MOVES
 
 
 def has_wide_kernel(node: Node, graph: Graph) -> bool:
