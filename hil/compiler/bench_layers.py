@@ -102,6 +102,10 @@ OPERATORS: dict[str, Callable[[], nn.Module]] = {
     "prelu (per channel)": lambda: _per_channel_prelu(),
     "upsample nearest x2": lambda: nn.Upsample(scale_factor=2),
     "conv transpose k2 s2": lambda: nn.ConvTranspose2d(CHANNELS, 8, 2, stride=2),
+    "conv transpose k2 s2 + bn + relu": lambda: nn.Sequential(
+        nn.ConvTranspose2d(CHANNELS, 8, 2, stride=2, bias=False), nn.BatchNorm2d(8), nn.ReLU()
+    ),
+    "pixel shuffle x2": lambda: nn.Sequential(nn.ReLU(), nn.Conv2d(CHANNELS, 4 * 4, 3, padding=1), nn.PixelShuffle(2)),
     "conv transpose k3 s2 p1 op1": lambda: nn.ConvTranspose2d(CHANNELS, 8, 3, stride=2, padding=1, output_padding=1),
     "conv transpose k4 s2 p1 + bn + relu": lambda: nn.Sequential(
         nn.ConvTranspose2d(CHANNELS, 8, 4, stride=2, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU()
@@ -145,8 +149,9 @@ class OperatorModel(nn.Module):
 class AllLayers(nn.Module):
     """Every operator of the table in one model (for one firmware under QEMU): SAME and asymmetric padding,
     dilation, groups, a channel multiplier, pools, BatchNorm after a pool, table activations, a PReLU per channel,
-    an activation after an add, global pooling, nearest upsampling, a transposed convolution, flatten, Linear,
-    BatchNorm1d, Dropout, softmax."""
+    an activation after an add, global pooling, nearest upsampling, transposed convolutions (zeros inserted, and
+    kernel == stride as depth_to_space with its BatchNorm and ReLU folded), flatten, Linear, BatchNorm1d, Dropout,
+    softmax."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -164,6 +169,7 @@ class AllLayers(nn.Module):
         self.drop = nn.Dropout(0.2)
         self.fc2 = nn.Linear(16, 10)
         self.up = nn.ConvTranspose2d(24, 4, 3, stride=2, padding=1, output_padding=1)
+        self.block_up = nn.Sequential(nn.ConvTranspose2d(24, 4, 2, stride=2, bias=False), nn.BatchNorm2d(4), nn.ReLU())
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         x = nn.functional.hardswish(self.same(x))
@@ -176,7 +182,7 @@ class AllLayers(nn.Module):
         rows = self.drop(F.relu6(self.bn1(self.fc1(torch.flatten(pooled, 1)))))
         upsampled = F.interpolate(pooled, scale_factor=(2, 3), mode="nearest")
         outputs = (F.softmax(self.fc2(rows), dim=1), x.mean((2, 3)), F.adaptive_avg_pool2d(x, 1), upsampled)
-        return *outputs, self.up(pooled)
+        return *outputs, self.up(pooled), self.block_up(pooled)
 
 
 def seeded(module: nn.Module, seed: int) -> nn.Module:

@@ -52,12 +52,12 @@ static void gen_copy_channel_bytes(const int8_t *in, int32_t pixels, int32_t in_
 
 
 UPSAMPLE_NEAREST = """
-/* Nearest upsampling by whole factors: every input pixel (pixel bytes, int8 or int16 channels) copied into a
+/* Nearest upsampling by whole factors: every input pixel (c channels of element bytes: int8 or int16) copied into a
  * factor_h x factor_w block; each output row is built once, then copied factor_h - 1 times. */
-static void gen_upsample_nearest(const int8_t *in, int32_t n, int32_t h, int32_t w, int32_t pixel, int32_t factor_h,
-                                 int32_t factor_w, int8_t *out)
+static void gen_upsample_nearest(const int8_t *in, int32_t n, int32_t h, int32_t w, int32_t c, int32_t element,
+                                 int32_t factor_h, int32_t factor_w, int8_t *out)
 {
-    const int32_t out_row = w * factor_w * pixel;
+    const int32_t pixel = c * element, out_row = w * factor_w * pixel;
     for (int32_t r = 0; r < n * h; ++r) {
         int8_t *first = out + r * factor_h * out_row;
         for (int32_t x = 0; x < w * factor_w; ++x) {
@@ -72,18 +72,44 @@ static void gen_upsample_nearest(const int8_t *in, int32_t n, int32_t h, int32_t
 
 
 INSERT_ZEROS = """
-/* A transposed convolution's input: factor_h - 1 zero rows and factor_w - 1 zero pixels between the input's (pixel
- * bytes, int8 or int16 channels); out is ((h - 1) * factor_h + 1) x ((w - 1) * factor_w + 1) pixels a map. */
-static void gen_insert_zeros(const int8_t *in, int32_t n, int32_t h, int32_t w, int32_t pixel, int32_t factor_h,
-                             int32_t factor_w, int8_t *out)
+/* A transposed convolution's input: factor_h - 1 zero rows and factor_w - 1 zero pixels between the input's (c
+ * channels of element bytes); out is ((h - 1) * factor_h + 1) x ((w - 1) * factor_w + 1) pixels a map. */
+static void gen_insert_zeros(const int8_t *in, int32_t n, int32_t h, int32_t w, int32_t c, int32_t element,
+                             int32_t factor_h, int32_t factor_w, int8_t *out)
 {
-    const int32_t out_h = (h - 1) * factor_h + 1, out_w = (w - 1) * factor_w + 1;
+    const int32_t pixel = c * element, out_h = (h - 1) * factor_h + 1, out_w = (w - 1) * factor_w + 1;
     memset(out, 0, (size_t)(n * out_h * out_w * pixel));
     for (int32_t b = 0; b < n; ++b) {
         for (int32_t y = 0; y < h; ++y) {
             for (int32_t x = 0; x < w; ++x) {
                 memcpy(out + ((b * out_h + y * factor_h) * out_w + x * factor_w) * pixel,
                        in + ((b * h + y) * w + x) * pixel, (size_t)pixel);
+            }
+        }
+    }
+}
+"""
+
+
+DEPTH_TO_SPACE = """
+/* Every pixel's c channels (element bytes each) as a factor_h x factor_w block of c / (factor_h * factor_w)
+ * channels: channel k * factor_h * factor_w + i * factor_w + j goes to channel k of block pixel (i, j), the order
+ * of torch.pixel_shuffle, so a transposed convolution whose kernel equals its stride is a 1x1 convolution then this. */
+static void gen_depth_to_space(const int8_t *in, int32_t n, int32_t h, int32_t w, int32_t c, int32_t element,
+                               int32_t factor_h, int32_t factor_w, int8_t *out)
+{
+    const int32_t block = factor_h * factor_w, c_out = c / block;
+    for (int32_t r = 0; r < n * h; ++r) {
+        for (int32_t x = 0; x < w; ++x) {
+            const int8_t *pixel = in + (r * w + x) * c * element;
+            for (int32_t i = 0; i < factor_h; ++i) {
+                for (int32_t j = 0; j < factor_w; ++j) {
+                    int8_t *target = out + (((r * factor_h + i) * w + x) * factor_w + j) * c_out * element;
+                    for (int32_t k = 0; k < c_out; ++k) {
+                        memcpy(target + k * element, pixel + (k * block + i * factor_w + j) * element,
+                               (size_t)element);
+                    }
+                }
             }
         }
     }

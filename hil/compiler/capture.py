@@ -45,14 +45,24 @@ def _conv(module: nn.Conv2d) -> tuple[str, dict, dict]:
 
 
 def _conv_transpose(module: nn.ConvTranspose2d) -> tuple[str, dict, dict]:
-    """A transposed convolution as the convolution it equals: zeros inserted between the input's pixels (attrs
-    insert_zeros, a data move capture adds before it), then a stride-1 convolution with the kernel flipped and its
-    channels swapped, padded by kernel - 1 - padding (plus output_padding below and right)."""
+    """A transposed convolution as the convolution it equals. Kernel == stride without padding (a U-Net's 2x2
+    stride 2): every input pixel writes its own output block, so a 1x1 convolution to C_out * kh * kw channels
+    then depth_to_space (attrs depth_to_space, a data move capture adds after it), which costs no more than the
+    output. Otherwise zeros inserted between the input's pixels (attrs insert_zeros, a data move capture adds before
+    it), then a stride-1 convolution with the kernel flipped and its channels swapped, padded by kernel - 1 - padding
+    (plus output_padding below and right)."""
     if module.groups != 1 or tuple(module.dilation) != (1, 1) or module.padding_mode != "zeros":
         raise CompileError("only groups 1, dilation 1 and zero padding are supported")
     (kh, kw), (ph, pw), (oh, ow) = module.kernel_size, module.padding, module.output_padding
     if ph > kh - 1 or pw > kw - 1:
         raise CompileError(f"padding {ph, pw} beyond kernel - 1 {kh - 1, kw - 1} is not supported")
+    weight, bias = _np(module.weight), None if module.bias is None else _np(module.bias)
+    if tuple(module.stride) == (kh, kw) and (ph, pw, oh, ow) == (0, 0, 0, 0):
+        c_in, c_out = weight.shape[:2]
+        params = {"weight": np.ascontiguousarray(weight.transpose(1, 2, 3, 0).reshape(c_out * kh * kw, c_in, 1, 1))}
+        if bias is not None:
+            params["bias"] = np.repeat(bias, kh * kw)
+        return "conv2d", {"stride": (1, 1), "padding": (0, 0), "groups": 1, "depth_to_space": (kh, kw)}, params
     attrs = {
         "stride": (1, 1),
         "padding": (kh - 1 - ph, kw - 1 - pw),
@@ -60,9 +70,9 @@ def _conv_transpose(module: nn.ConvTranspose2d) -> tuple[str, dict, dict]:
         "groups": 1,
         "insert_zeros": tuple(module.stride),
     }
-    params = {"weight": np.ascontiguousarray(_np(module.weight).transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])}
-    if module.bias is not None:
-        params["bias"] = _np(module.bias)
+    params = {"weight": np.ascontiguousarray(weight.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])}
+    if bias is not None:
+        params["bias"] = bias
     return "conv2d", attrs, params
 
 
@@ -191,12 +201,14 @@ class _Capture(TorchFunctionMode):
         output = self.new_tensor(out, tuple(shape), layout)
         self.graph.nodes.append(Node(op, name, inputs, output, attrs or {}, params or {}))
 
-    def add_inner_node(self, op: str, name: str, source: str, shape: tuple[int, ...], attrs: dict) -> str:
-        """A node inside a module, whose output no torch tensor holds (the zeros a transposed convolution
-        inserts); its output's name."""
+    def add_inner_node(
+        self, op: str, name: str, source: str, shape: tuple[int, ...], attrs: dict, params: dict | None = None
+    ) -> str:
+        """A node inside a module, whose output no torch tensor holds (the zeros a transposed convolution inserts,
+        the convolution before its depth_to_space); its output's name."""
         output = f"t{len(self.graph.tensors)}"
         self.graph.tensors[output] = Tensor(output, shape)
-        self.graph.nodes.append(Node(op, name, [source], output, attrs, {}))
+        self.graph.nodes.append(Node(op, name, [source], output, attrs, params or {}))
         return output
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
@@ -372,6 +384,12 @@ def capture(model: nn.Module, example: torch.Tensor) -> Graph:
             if layout != (FLAT if op == "linear" else _layout(inputs[0])):
                 expected = "[B, N] rows" if op == "linear" else "an NCHW map or [B, N] rows"
                 raise CompileError(f"module '{path}' ({type(mod).__name__}) takes {expected}, got a {layout} tensor")
+            block = attrs.pop("depth_to_space", None)
+            if block is not None:
+                b, h, w, _ = recorder.graph.tensors[source].shape
+                shape = (b, h, w, len(params["weight"]))
+                source = recorder.add_inner_node(op, path, source, shape, attrs, params)
+                op, path, attrs, params = "depth_to_space", f"{path} (depth to space)", {"factor": block}, {}
             recorder.add_node(op, path, [source], output, _shape(output), attrs, params, layout=_layout(output))
 
         hooks += [module.register_forward_pre_hook(pre), module.register_forward_hook(post)]
@@ -531,6 +549,13 @@ def _interpolate(rec: _Capture, where: str, name: str, args, kwargs, result) -> 
     rec.add_node("upsample_nearest", where, [source], result, rec._nhwc(result), attrs)
 
 
+def _pixel_shuffle(rec: _Capture, where: str, name: str, args, kwargs, result) -> None:
+    """pixel_shuffle (nn.PixelShuffle, a sub-pixel convolution's upsampling): the data move depth_to_space."""
+    source = _map_input(rec, where, args[0], name)
+    factor = _arg(args, kwargs, 1, "upscale_factor")
+    rec.add_node("depth_to_space", where, [source], result, rec._nhwc(result), {"factor": (factor, factor)})
+
+
 def _flatten(rec: _Capture, where: str, name: str, args, kwargs, result) -> None:
     """flatten / view / reshape of an NCHW map to [B, C*H*W] rows in torch's (channel-major) order."""
     source = _map_input(rec, where, args[0], "flatten")
@@ -549,6 +574,7 @@ LAYER_FUNCTIONS: dict[str, Callable] = {
     "mean": _global_pool,
     "flatten": _flatten,
     "interpolate": _interpolate,
+    "pixel_shuffle": _pixel_shuffle,
 }
 
 

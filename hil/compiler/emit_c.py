@@ -346,7 +346,7 @@ class _Emitter:
             n, h, w, c = self.shape(node.inputs[0])
             factor_h, factor_w = node.attrs["factor"]
             return (
-                f"        gen_{node.kernel}({self.ptr(node.inputs[0], True)}, {n}, {h}, {w}, {c * size}, {factor_h}, "
+                f"        gen_{node.kernel}({self.ptr(node.inputs[0], True)}, {n}, {h}, {w}, {c}, {size}, {factor_h}, "
                 f"{factor_w}, {out});\n"
             )
         if node.kernel == "channel_max":
@@ -652,6 +652,7 @@ def emit(
         "copy": c_support.COPY_CHANNELS,
         "upsample_nearest": c_support.UPSAMPLE_NEAREST,
         "insert_zeros": c_support.INSERT_ZEROS,
+        "depth_to_space": c_support.DEPTH_TO_SPACE,
         "max8": c_support.channel_max(8),
         "max16": c_support.channel_max(16),
         "mbconv_rows": c_support.MBCONV_ROWS,

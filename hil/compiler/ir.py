@@ -22,6 +22,7 @@ OPS = {
     "channel_max": "the maximum across channels, one channel out",
     "upsample_nearest": "nearest upsampling: every pixel copied into a block of attrs factor (rows, columns)",
     "insert_zeros": "factor - 1 zeros between pixels (attrs factor): a transposed convolution's input",
+    "depth_to_space": "every pixel's channels as a block of attrs factor pixels (PyTorch's pixel_shuffle order)",
     "concat_channels": "maps joined along channels",
     "flatten": "an NHWC map as rows of its channels: [B, H*W, C] (no data moves)",
     "concat_rows": "[B, N, C] tensors joined along N",
@@ -49,8 +50,18 @@ def upsample_nearest(x: np.ndarray, factor: tuple[int, int]) -> np.ndarray:
     return np.repeat(np.repeat(x, factor[0], axis=1), factor[1], axis=2)
 
 
-# The data moves that spread a map's pixels by attrs factor (rows, columns); the C of each is gen_<op>.
-RESAMPLES = {"insert_zeros": insert_zeros, "upsample_nearest": upsample_nearest}
+def depth_to_space(x: np.ndarray, factor: tuple[int, int]) -> np.ndarray:
+    """depth_to_space on an NHWC map: channel c * fh * fw + i * fw + j of pixel (y, x) becomes channel c of pixel
+    (y * fh + i, x * fw + j), as torch.pixel_shuffle orders them (ONNX DepthToSpace mode CRD)."""
+    b, h, w, c = x.shape
+    fh, fw = factor
+    blocks = x.reshape(b, h, w, c // (fh * fw), fh, fw)
+    return blocks.transpose(0, 1, 4, 2, 5, 3).reshape(b, h * fh, w * fw, c // (fh * fw))
+
+
+# The data moves that rearrange a map's pixels by attrs factor (rows, columns); the C of each is
+# gen_<op>(in, n, h, w, c, element bytes, factor_h, factor_w, out), at either width.
+RESAMPLES = {"insert_zeros": insert_zeros, "upsample_nearest": upsample_nearest, "depth_to_space": depth_to_space}
 
 
 @dataclass

@@ -1,8 +1,8 @@
-"""Graph passes before quantisation: fold zero padding into the convolution after it, fold BatchNorm into the
-convolution or Linear before it (any other BatchNorm becomes a 1x1 depthwise convolution), fuse ReLU/ReLU6 into
-the convolution, Linear or add before it (as an activation attribute the quantiser turns into clamp bounds; an
-unfusable one becomes a table activation), and drop the flatten views (an NHWC map already is its [B, H*W, C]
-rows, so concat_rows takes the maps themselves)."""
+"""Graph passes before quantisation: fold zero padding into the convolution after it, run a BatchNorm or ReLU
+after a copying data move before the move, fold BatchNorm into the convolution or Linear before it (any other
+BatchNorm becomes a 1x1 depthwise convolution), fuse ReLU/ReLU6 into the convolution, Linear or add before it (as
+an activation attribute the quantiser turns into clamp bounds; an unfusable one becomes a table activation), and
+drop the flatten views (an NHWC map already is its [B, H*W, C] rows, so concat_rows takes the maps themselves)."""
 
 from __future__ import annotations
 
@@ -44,6 +44,38 @@ def fold_zero_padding(graph: Graph) -> Graph:
         graph.nodes.remove(pad)
         _rename_input(graph, pad.output, pad.inputs[0])
         del graph.tensors[pad.output]
+    return graph
+
+
+# The data moves a per-channel op commutes with: move -> how many consecutive input channels each output channel
+# copies (depth_to_space's channel c holds input channels c * block .. c * block + block - 1).
+COMMUTES_PER_CHANNEL = {
+    "depth_to_space": lambda move: move.attrs["factor"][0] * move.attrs["factor"][1],
+    "upsample_nearest": lambda move: 1,
+}
+PER_CHANNEL = ("batchnorm", "relu", "relu6")
+
+
+def hoist_per_channel_ops(graph: Graph) -> Graph:
+    """A BatchNorm, ReLU or ReLU6 that alone reads a depth_to_space or nearest upsampling runs before the move, its
+    parameters repeated per input channel: the move only copies values, so the result is the same, and the op then
+    folds or fuses into the convolution before the move (a transposed convolution's BatchNorm and ReLU) instead of
+    running over the larger map after it."""
+    hoisted = True
+    while hoisted:
+        hoisted = False
+        for op in [n for n in graph.nodes if n.op in PER_CHANNEL]:
+            move = graph.producer(op.inputs[0])
+            if move is None or move.op not in COMMUTES_PER_CHANNEL or not _only_consumer(graph, op.inputs[0], op):
+                continue
+            repeat = COMMUTES_PER_CHANNEL[move.op](move)
+            op.params = {name: np.repeat(value, repeat) for name, value in op.params.items()}
+            between = move.output
+            graph.tensors[between].shape = graph.tensors[move.inputs[0]].shape
+            op.inputs, op.output, move.inputs, move.output = move.inputs, between, [between], op.output
+            i, j = graph.nodes.index(move), graph.nodes.index(op)
+            graph.nodes[i], graph.nodes[j] = op, move
+            hoisted = True
     return graph
 
 
@@ -123,7 +155,7 @@ def drop_flatten(graph: Graph) -> Graph:
 def optimize(graph: Graph) -> Graph:
     """All passes, on a copy (the captured graph stays as it was)."""
     graph = copy.deepcopy(graph)
-    for graph_pass in (fold_zero_padding, fold_batchnorm, fuse_activations, drop_flatten):
+    for graph_pass in (fold_zero_padding, hoist_per_channel_ops, fold_batchnorm, fuse_activations, drop_flatten):
         graph = graph_pass(graph)
     graph.validate()
     return graph

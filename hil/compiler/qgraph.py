@@ -16,6 +16,7 @@ DATA_MOVES = (
     "concat_rows",
     "upsample_nearest",
     "insert_zeros",
+    "depth_to_space",
 )
 
 # The depthwise convolutions, int8 and int16 activations: filter [1, kh, kw, C].

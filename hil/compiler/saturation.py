@@ -11,11 +11,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hil.compiler.ir import RESAMPLES
 from hil.compiler.qgraph import QGraph
 
-# The channel max, nearest upsampling and inserted zeros copy their input's values, so they saturate where it does:
-# counting them would name the same values twice.
-COPIES = ("channel_max", "upsample_nearest", "insert_zeros")
+# The channel max and the resampling moves copy their input's values, so they saturate where it does: counting them
+# would name the same values twice.
+COPIES = ("channel_max", *RESAMPLES)
 
 
 @dataclass(frozen=True)

@@ -142,6 +142,56 @@ def test_a_transposed_convolution_computes_what_torch_does(name: str) -> None:
         np.testing.assert_allclose(got[0], to_graph_layout(expected.numpy()), rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("name", ["conv transpose k2 s2 + bn + relu", "pixel shuffle x2"])
+def test_kernel_equal_to_stride_runs_as_a_pointwise_convolution_then_depth_to_space(name: str) -> None:
+    """A U-Net's 2x2 stride-2 transposed convolution writes one output block per input pixel: a 1x1 convolution to
+    4x the channels then depth_to_space (no zeros inserted, no MACs spent on them), its BatchNorm and ReLU hoisted
+    over the move into the convolution; a pixel shuffle is the same move. Both compute what torch does."""
+    model = seeded(OperatorModel(name), 0)
+    x = realistic_inputs(INPUT_SHAPE, 1)[0]
+    with torch.no_grad():
+        expected = to_graph_layout(model(x).numpy())
+    graph = optimize(capture(model, x))
+    assert [n.op for n in graph.nodes] == ["conv2d", "conv2d", "depth_to_space"], graph.nodes
+    conv, move = graph.nodes[1:]
+    assert move.attrs["factor"] == (2, 2) and graph.tensors[conv.output].shape[-1] == 4 * expected.shape[-1]
+    if name.startswith("conv transpose"):
+        assert conv.params["weight"].shape[2:] == (1, 1) and conv.attrs["activation"] == "relu"
+    (got,) = float_executor.outputs(graph, [to_graph_layout(x.numpy())])
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+
+
+class _ReadTwice(nn.Module):
+    """An upsampled map and its source both read twice: nothing may move over an upsampling another layer reads."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.bn = nn.BatchNorm2d(4)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        y = self.conv(x)
+        up = F.interpolate(y, scale_factor=2)
+        return F.relu(self.bn(F.interpolate(y, scale_factor=(1, 2)))), y, F.relu(up), up
+
+
+def test_a_batchnorm_and_relu_move_over_an_upsampling_only_when_they_alone_read_it() -> None:
+    model = seeded(_ReadTwice(), 2)
+    x = realistic_inputs((1, 3, 6, 6), 1)[0]
+    with torch.no_grad():
+        expected = model(x)
+    graph = optimize(capture(model, x))
+    # The (1, 2) upsampling's BatchNorm and ReLU run before it, on the convolution's output, as a depthwise
+    # convolution (the output read twice, nothing folds them further); the 2x2 upsampling's ReLU stays after it.
+    conv, up, bn, _, relu = graph.nodes
+    assert [n.op for n in graph.nodes] == ["conv2d", "upsample_nearest", "conv2d", "upsample_nearest", "activation"]
+    assert bn.inputs == [conv.output] and bn.attrs["groups"] == 4 and bn.attrs["activation"] == "relu"
+    assert relu.inputs == [up.output]
+    got = float_executor.outputs(graph, [to_graph_layout(x.numpy())])
+    for g, e in zip(got, expected, strict=True):
+        np.testing.assert_allclose(g, to_graph_layout(e.numpy()), rtol=1e-5, atol=1e-6)
+
+
 def test_a_transposed_convolution_the_compiler_cannot_take_is_named() -> None:
     for layer, named in (
         (nn.ConvTranspose2d(4, 4, 3, stride=2, groups=2), "only groups 1, dilation 1 and zero padding are supported"),
@@ -214,9 +264,10 @@ def test_a_prelu_runs_as_a_table_or_per_channel(tmp_path) -> None:
     assert_host_c_equals_golden(compiled, calibration, tmp_path / "host", "prelu on rows")
 
 
-def test_nearest_upsampling_moves_int16_maps_too(tmp_path) -> None:
-    """An FPN's top-down path (a coarse map upsampled and added to a finer one) with the upsampling's maps at int16,
-    as the bit-width search may choose them: host C == golden; other modes and fractional factors fail naming them."""
+@pytest.mark.parametrize("move", ["upsample_nearest", "depth_to_space"])
+def test_an_upsampling_moves_int16_maps_too(move: str, tmp_path) -> None:
+    """An FPN's top-down path (a coarse map upsampled, by nearest copies or a pixel shuffle, and added to a finer
+    one) with the upsampling's maps at int16, as the bit-width search may choose them: host C == golden."""
     from hil.compiler.quantize import can_widen
     from tests.compiler.widened import compiled_with
 
@@ -224,21 +275,27 @@ def test_nearest_upsampling_moves_int16_maps_too(tmp_path) -> None:
         def __init__(self) -> None:
             super().__init__()
             self.stem = nn.Conv2d(3, 8, 3, padding=1)
-            self.fine, self.coarse = nn.Conv2d(8, 4, 3, padding=1), nn.Conv2d(8, 4, 3, stride=2, padding=1)
+            self.fine = nn.Conv2d(8, 4, 3, padding=1)
+            self.coarse = nn.Conv2d(8, 4 if move == "upsample_nearest" else 16, 3, stride=2, padding=1)
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             x = torch.relu(self.stem(x))
-            return self.fine(x) + F.interpolate(self.coarse(x), scale_factor=2)
+            coarse = self.coarse(x)
+            up = F.interpolate(coarse, scale_factor=2) if move == "upsample_nearest" else F.pixel_shuffle(coarse, 2)
+            return self.fine(x) + up
 
     model = seeded(TopDown(), 3)
     graph = optimize(capture(model, torch.zeros(1, 3, 8, 8)))
-    (upsample,) = [n for n in graph.nodes if n.op == "upsample_nearest"]
+    (upsample,) = [n for n in graph.nodes if n.op == move]
     widened = [upsample.inputs[0], upsample.output]
     assert all(can_widen(graph, t) for t in widened)
     inputs = [to_graph_layout(x.numpy()) for x in realistic_inputs((1, 3, 8, 8), 6)]
     compiled = compiled_with(graph, inputs[:4], widened, tmp_path / "c", stream_input=False)
     assert compiled.qgraph.tensors[upsample.output].dtype == "int16"
-    assert_host_c_equals_golden(compiled, inputs[4:], tmp_path / "host", "int16 upsampling")
+    assert_host_c_equals_golden(compiled, inputs[4:], tmp_path / "host", f"int16 {move}")
+
+
+def test_an_upsampling_the_compiler_cannot_take_is_named() -> None:
     for call, named in (
         (lambda x: F.interpolate(x, scale_factor=2, mode="bilinear"), "got bilinear from 6x6 to 12x12"),
         (lambda x: F.interpolate(x, size=(9, 9)), "got nearest from 6x6 to 9x9"),
