@@ -2,8 +2,8 @@
 
 The `onnx` package parses the file; each node becomes the PyTorch layer it stands for (Conv -> nn.Conv2d,
 ConvTranspose -> nn.ConvTranspose2d, PRelu -> nn.PReLU, Gemm -> nn.Linear, BatchNormalization -> nn.BatchNorm2d/1d,
-the rest their torch.nn.functional forms), run in the graph's
-order, so capture sees the same modules and functions a hand-written model gives it and compiles to the same C.
+DepthToSpace -> F.pixel_shuffle, the rest their torch.nn.functional forms), run in the graph's order, so capture
+sees the same modules and functions a hand-written model gives it and compiles to the same C.
 
 Why not onnx2torch: it requires torchvision (Requires-Dist, and its NMS/RoiAlign converters import it when the
 package loads), which this project does not install (torch stays 2.13.0 alone). The operators below are the ones
@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hil.compiler.onnx_spelled_out import find_spelled_out
 from hil.errors import CompileError
 
 
@@ -93,10 +94,22 @@ class OnnxModule(nn.Module):
         self.output_names = [o.name for o in graph.output]
         self.layers = nn.ModuleDict()
         self.steps: list[tuple[str, list[str], list[str], Callable]] = []  # (node for messages, inputs, outputs, run)
-        for index, node in enumerate(graph.node):
-            name = node.name or f"{node.op_type}_{index}"
+        nodes = list(graph.node)
+        for node in nodes:
             if node.op_type == "Constant":
                 self.constants[node.output[0]] = onnx.numpy_helper.to_array(_attrs(node)["value"])
+        spelled = find_spelled_out(nodes, self.constants, self.output_names, _attrs)
+        inside = {i for s in spelled for i in s.nodes[:-1]}
+        roots = {s.nodes[-1]: s for s in spelled}
+        for index, node in enumerate(nodes):
+            name = node.name or f"{node.op_type}_{index}"
+            if node.op_type == "Constant" or index in inside:
+                continue
+            if index in roots:
+                activation = roots[index]
+                run = lambda x, *_, f=activation.function: f(x)  # noqa: E731
+                label = f"{name}' ({activation.name} spelled out)"
+                self.steps.append((label, [activation.source], list(node.output), run))
                 continue
             operands = [n for n in node.input if n]
             if node.op_type in FOLD and all(n in self.constants for n in operands):
@@ -223,6 +236,19 @@ def _resize(m: OnnxModule, name: str, node, a: dict) -> Callable:
     return lambda x, *_: F.interpolate(x, size=sizes, mode="nearest")
 
 
+def _depth_to_space(m: OnnxModule, name: str, node, a: dict) -> Callable:
+    """DepthToSpace in mode CRD, torch.pixel_shuffle's export. Mode DCR (ONNX's default, TensorFlow's order) takes
+    a block's channels in another order, which no data move here reads."""
+    mode = _text(a.get("mode"), "DCR")
+    if mode != "CRD":
+        raise OnnxImportError(
+            f"ONNX node '{name}': only DepthToSpace mode CRD (torch.pixel_shuffle's channel order) is supported, "
+            f"got {mode}"
+        )
+    factor = int(a["blocksize"])
+    return lambda x, *_: F.pixel_shuffle(x, factor)
+
+
 def _gemm(m: OnnxModule, name: str, node, a: dict) -> Callable:
     weight = m.constant(node.input[1], name) * float(a.get("alpha", 1.0))
     if a.get("transA", 0):
@@ -340,6 +366,7 @@ CONVERTERS: dict[str, Callable] = {
     "PRelu": _prelu,
     "ConvTranspose": _conv_transpose,
     "Resize": _resize,
+    "DepthToSpace": _depth_to_space,
     "Softmax": _softmax,
     "MaxPool": _pool("max"),
     "AveragePool": _pool("average"),

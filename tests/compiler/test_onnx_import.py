@@ -23,12 +23,18 @@ onnx = pytest.importorskip("onnx")
 from hil.compiler.onnx_import import OnnxImportError, load_onnx, onnx_input_shape, onnx_output_names  # noqa: E402
 
 
-def _export(model: nn.Module, shape: tuple[int, ...], path: Path) -> Path:
+def _export(model: nn.Module, shape: tuple[int, ...], path: Path, opset: int | None = None) -> Path:
     """The legacy TorchScript exporter: it works offline (the dynamo exporter needs onnxscript)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            model, (torch.zeros(shape),), str(path), dynamo=False, input_names=["input"], output_names=["scores"]
+            model,
+            (torch.zeros(shape),),
+            str(path),
+            dynamo=False,
+            input_names=["input"],
+            output_names=["scores"],
+            opset_version=opset,
         )
     return path
 
@@ -118,13 +124,10 @@ class _Activations(nn.Module):
 
 
 def test_onnx_activations_import_as_their_torch_functions(tmp_path) -> None:
-    """Elu, Celu, Softplus and Gelu (both forms) as a recent exporter writes them (opset 20: earlier ones spell
-    Gelu out in Erf and Mul, which are not taken) compute what the PyTorch model does."""
+    """Elu, Celu, Softplus and Gelu (both forms) as a recent exporter writes them (opset 20; earlier ones spell
+    Gelu out, below) compute what the PyTorch model does."""
     model = _Activations().eval()
-    path = tmp_path / "activations.onnx"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(model, (torch.zeros(1, 3, 8, 8),), str(path), dynamo=False, opset_version=20)
+    path = _export(model, (1, 3, 8, 8), tmp_path / "activations.onnx", opset=20)
     assert {n.op_type for n in onnx.load(str(path)).graph.node} >= {"Elu", "Celu", "Softplus", "Gelu"}
     x = torch.randn(1, 3, 8, 8) * 3
     graph = capture(load_onnx(path), x)
@@ -137,7 +140,8 @@ def test_onnx_activations_import_as_their_torch_functions(tmp_path) -> None:
 
 
 class _Decoder(nn.Module):
-    """A decoder's layers: a PReLU per channel, a transposed convolution and a nearest upsampling."""
+    """A decoder's layers: a PReLU per channel, transposed convolutions (zeros inserted; kernel == stride), a
+    nearest upsampling and a pixel shuffle."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -145,25 +149,86 @@ class _Decoder(nn.Module):
         self.conv = nn.Conv2d(3, 4, 3, padding=1)
         self.prelu = nn.PReLU(4)
         self.up = nn.ConvTranspose2d(4, 4, 3, stride=2, padding=1, output_padding=1)
+        self.block_up = nn.ConvTranspose2d(4, 8, 2, stride=2)
         with torch.no_grad():
             self.prelu.weight.copy_(torch.tensor([-0.2, 0.1, 0.4, 1.1]))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.interpolate(self.up(self.prelu(self.conv(x))), scale_factor=2)
+        return F.pixel_shuffle(self.block_up(F.interpolate(self.up(self.prelu(self.conv(x))), scale_factor=2)), 2)
 
 
 def test_onnx_decoder_layers_import_as_their_modules(tmp_path) -> None:
-    """PRelu, ConvTranspose and nearest Resize (nn.Upsample's export) compute what the PyTorch model does."""
-    model = _Decoder().eval()
-    path = tmp_path / "decoder.onnx"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(model, (torch.zeros(1, 3, 6, 6),), str(path), dynamo=False, opset_version=17)
-    assert {n.op_type for n in onnx.load(str(path)).graph.node} >= {"PRelu", "ConvTranspose", "Resize"}
+    """PRelu, ConvTranspose, nearest Resize (nn.Upsample's export) and DepthToSpace (pixel_shuffle's) compute what
+    the PyTorch model does."""
+    path = _export(_Decoder().eval(), (1, 3, 6, 6), tmp_path / "decoder.onnx", opset=17)
+    assert {n.op_type for n in onnx.load(str(path)).graph.node} >= {"PRelu", "ConvTranspose", "Resize", "DepthToSpace"}
     x = torch.randn(1, 3, 6, 6) * 3
     with torch.no_grad():
-        expected = model(x)
+        expected = _Decoder().eval()(x)
     from hil.compiler import float_executor
 
     (got,) = float_executor.outputs(capture(load_onnx(path), x), [to_graph_layout(x.numpy())])
     np.testing.assert_allclose(got, to_graph_layout(expected.numpy()), rtol=1e-4, atol=1e-5)
+
+
+def test_onnx_depth_to_space_in_tensorflows_order_is_named(tmp_path) -> None:
+    """DepthToSpace mode DCR (ONNX's default, what TensorFlow's exporters write) orders a block's channels otherwise:
+    it fails in one line naming the mode, not with wrong pixels."""
+    model = onnx.load(str(_export(_Decoder().eval(), (1, 3, 6, 6), tmp_path / "decoder.onnx", opset=17)))
+    (node,) = [n for n in model.graph.node if n.op_type == "DepthToSpace"]
+    (mode,) = [a for a in node.attribute if a.name == "mode"]
+    mode.s = b"DCR"
+    onnx.save(model, str(tmp_path / "dcr.onnx"))
+    with pytest.raises(OnnxImportError) as error:
+        load_onnx(tmp_path / "dcr.onnx")
+    assert "only DepthToSpace mode CRD (torch.pixel_shuffle's channel order) is supported, got DCR" in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("activation", "function"),
+    [
+        (nn.SiLU(), ("silu", None)),
+        (nn.Mish(), ("mish", None)),
+        (nn.GELU(), ("gelu", "none")),
+        (nn.GELU(approximate="tanh"), ("gelu", "tanh")),
+        (nn.Hardswish(), ("hardswish", None)),
+    ],
+)
+def test_an_activation_the_exporter_spells_out_imports_as_one_table(activation, function, tmp_path) -> None:
+    """torch.onnx writes SiLU as x * Sigmoid(x) at every opset, Mish as x * Tanh(Softplus(x)), GELU below opset 20
+    in Erf (its tanh form in Tanh and chains of Mul) and HardSwish below 14 as x * HardSigmoid(x): each Mul's region
+    imports as the one table activation it computes, which computes what torch does."""
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), activation).eval()
+    path = _export(model, (1, 3, 8, 8), tmp_path / "spelled.onnx", opset=13)
+    assert "Mul" in {n.op_type for n in onnx.load(str(path)).graph.node}
+    x = torch.randn(1, 3, 8, 8) * 3
+    graph = capture(load_onnx(path), x)
+    assert [(n.op, n.attrs.get("function"), n.attrs.get("approximate")) for n in graph.nodes] == [
+        ("conv2d", None, None),
+        ("activation", *function),
+    ]
+    from hil.compiler import float_executor
+
+    (got,) = float_executor.outputs(graph, [to_graph_layout(x.numpy())])
+    with torch.no_grad():
+        np.testing.assert_allclose(got, to_graph_layout(model(x).numpy()), rtol=1e-4, atol=1e-5)
+
+
+class _GateReadTwice(nn.Module):
+    """x * sigmoid(x) whose gate is an output too: the Sigmoid must run, so nothing is fused and the Mul fails."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        y = self.conv(x)
+        gate = torch.sigmoid(y)
+        return y * gate, gate
+
+
+def test_a_product_that_is_no_activation_still_fails_naming_mul(tmp_path) -> None:
+    path = _export(_GateReadTwice().eval(), (1, 3, 8, 8), tmp_path / "gate.onnx")
+    with pytest.raises(OnnxImportError, match="operator Mul is not supported"):
+        load_onnx(path)

@@ -1,0 +1,147 @@
+"""Activations exporters spell out in element-wise operators, found in an ONNX graph so the importer takes each as
+the one table activation it is.
+
+torch.onnx writes SiLU as x * Sigmoid(x) at every opset, Mish as x * Tanh(Softplus(x)), GELU below opset 20 as
+Mul(Mul(x, Add(Erf(Div(x, sqrt 2)), 1)), 0.5) (the tanh form with Pow or Mul chains), and HardSwish below opset 14 as
+x * HardSigmoid(x). The compiler has no product of two maps, so each fails at its Mul unless recognised. Rather
+than one pattern per exporter and operand order, a Mul's region is found by structure (the element-wise nodes
+between it and one input tensor, nothing outside reading them) and named by value: the region is evaluated on
+probe inputs and compared with each activation's float function.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+import torch.nn.functional as F
+
+from hil.compiler.activations import FUNCTIONS
+
+_erf = np.vectorize(math.erf, otypes=[np.float64])
+
+# The element-wise operators a spelled-out activation is made of, as numpy (attrs, operands...).
+ELEMENTWISE: dict[str, Callable] = {
+    "Sigmoid": lambda a, x: 0.5 * (1.0 + np.tanh(0.5 * x)),
+    "Tanh": lambda a, x: np.tanh(x),
+    "Softplus": lambda a, x: np.logaddexp(0.0, x),
+    "Erf": lambda a, x: _erf(x),
+    "HardSigmoid": lambda a, x: np.clip(a.get("alpha", 0.2) * x + a.get("beta", 0.5), 0.0, 1.0),
+    "Add": lambda a, x, y: x + y,
+    "Sub": lambda a, x, y: x - y,
+    "Mul": lambda a, x, y: x * y,
+    "Div": lambda a, x, y: x / y,
+    "Pow": lambda a, x, y: x**y,
+}
+
+# name -> (its float function, the torch function capture takes as that table activation)
+ACTIVATIONS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], Callable]] = {
+    "SiLU": (partial(FUNCTIONS["silu"], a={}), F.silu),
+    "Mish": (partial(FUNCTIONS["mish"], a={}), F.mish),
+    "GELU": (partial(FUNCTIONS["gelu"], a={"approximate": "none"}), F.gelu),
+    "GELU (tanh)": (partial(FUNCTIONS["gelu"], a={"approximate": "tanh"}), partial(F.gelu, approximate="tanh")),
+    "HardSwish": (partial(FUNCTIONS["hardswish"], a={}), F.hardswish),
+}
+
+PROBE = np.linspace(-10.0, 10.0, 4001)
+# ONNX holds the constants (sqrt 2, 0.044715, ...) in float32: a spelled-out GELU is within 1e-6 of the float64
+# function, while the erf and tanh forms differ by up to 2e-4.
+TOLERANCE = 1e-5
+MAX_REGION = 16  # nodes: torch's GELU (tanh) is 8
+
+
+@dataclass(frozen=True)
+class SpelledOut:
+    """One activation written out: the node indices it spans (root last), its input tensor, and its name."""
+
+    nodes: tuple[int, ...]
+    source: str
+    name: str
+
+    @property
+    def function(self) -> Callable:
+        return ACTIVATIONS[self.name][1]
+
+
+def find_spelled_out(
+    nodes: list, constants: dict[str, np.ndarray], outputs: list[str], attrs: Callable[[object], dict]
+) -> list[SpelledOut]:
+    """Every Mul that ends a spelled-out activation, with the nodes it spans; a Mul that ends none is left alone.
+    attrs reads a node's attributes (the importer's, which imports onnx only when a file is read)."""
+    producer = {out: i for i, node in enumerate(nodes) for out in node.output}
+    readers: dict[str, set[int]] = {}
+    for i, node in enumerate(nodes):
+        for name in node.input:
+            readers.setdefault(name, set()).add(i)
+    found, taken = [], set()
+    for root, node in enumerate(nodes):
+        if node.op_type != "Mul" or root in taken:
+            continue
+        for source in _upstream(nodes, producer, constants, root):
+            region = _region(nodes, producer, constants, root, source)
+            if region is None or not _closed(nodes, readers, outputs, region, root):
+                continue
+            name = _name(nodes, constants, region, source, attrs)
+            if name is not None:
+                found.append(SpelledOut(tuple(sorted(region)), source, name))
+                taken |= region
+                break
+    return found
+
+
+def _upstream(nodes: list, producer: dict[str, int], constants: dict, root: int) -> list[str]:
+    """The tensors above root through element-wise nodes, nearest first: the candidates for its one input."""
+    seen, order, frontier = set(), [], [root]
+    while frontier and len(seen) < MAX_REGION:
+        index = frontier.pop(0)
+        for name in nodes[index].input:
+            if name in constants or name in seen or not name:
+                continue
+            seen.add(name)
+            order.append(name)
+            if name in producer and nodes[producer[name]].op_type in ELEMENTWISE:
+                frontier.append(producer[name])
+    return order
+
+
+def _region(nodes: list, producer: dict[str, int], constants: dict, root: int, source: str) -> set[int] | None:
+    """The nodes between source and root, if every path up from root ends at source or a constant."""
+    region, frontier = set(), [root]
+    while frontier:
+        index = frontier.pop()
+        if index in region:
+            continue
+        region.add(index)
+        if nodes[index].op_type not in ELEMENTWISE or len(region) > MAX_REGION:
+            return None
+        for name in nodes[index].input:
+            if name == source or name in constants:
+                continue
+            if name not in producer:
+                return None
+            frontier.append(producer[name])
+    return region
+
+
+def _closed(nodes: list, readers: dict[str, set[int]], outputs: list[str], region: set[int], root: int) -> bool:
+    """Nothing outside the region reads what its inner nodes compute (else they must run anyway)."""
+    inner = [out for i in region if i != root for out in nodes[i].output]
+    return all(readers.get(t, set()) <= region and t not in outputs for t in inner)
+
+
+def _name(nodes: list, constants: dict, region: set[int], source: str, attrs: Callable) -> str | None:
+    """The activation the region computes from source, by value on PROBE; None for none of them."""
+    values = {source: PROBE}
+    with np.errstate(all="ignore"):
+        for index in sorted(region):
+            node = nodes[index]
+            operands = [values[n] if n in values else constants[n].astype(np.float64) for n in node.input]
+            values[node.output[0]] = ELEMENTWISE[node.op_type](attrs(node), *operands)
+    result = values[nodes[max(region)].output[0]]
+    for name, (function, _) in ACTIVATIONS.items():
+        if np.shape(result) == PROBE.shape and np.allclose(result, function(PROBE), rtol=0.0, atol=TOLERANCE):
+            return name
+    return None
