@@ -17,9 +17,11 @@ LAYER = re.compile(r"/\* layer (\d+): [^*]*\bloc\.1 \*/")
 
 
 def perturbed(directory: Path) -> ModelSources:
-    sources = compile_spec(ORIGINAL, directory=directory).emitted.sources
+    """The catalog's compile (in its own key folder under the run's root, so the store serves it) copied beside it
+    with one weight changed; directory is root/<name>, where a model with its own sources may write."""
+    sources = compile_spec(ORIGINAL, root=directory.parent).emitted.sources
     target = directory.parent / "rnnpool_face_m4_perturbed"
-    shutil.copytree(directory, target, dirs_exist_ok=True)
+    shutil.copytree(sources.directory, target, dirs_exist_ok=True)
     model_c = target / "model.c"
     text = model_c.read_text()
     layer = LAYER.search(text).group(1)
