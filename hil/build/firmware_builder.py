@@ -16,6 +16,7 @@ from elftools.elf.elffile import ELFFile
 from hil import __version__
 from hil.board_description import BoardDescription
 from hil.build.footprint import FootprintReport, read_footprint
+from hil.build.object_cache import CompileFailure, compiled_objects
 from hil.build.toolchain import Toolchain, arm_toolchain
 from hil.errors import FirmwareBuildError, RegionOverflowError
 from hil.model_sources import ModelSources
@@ -34,6 +35,7 @@ def fastest_transport(emulate: str | None) -> str:
     """The transport `auto` means on this emulator (or a board, None)."""
     return FASTEST_TRANSPORT.get(emulate, "uart")
 
+
 COMMON_SOURCES = (
     "runtime/startup_cortex_m4.c",
     "runtime/stack_monitor.c",
@@ -51,9 +53,11 @@ TRANSPORT_SOURCES = {
     "rtt": ("app/main_uart.c", "app/uart_session.c", "app/frame.c", "app/rtt.c"),
 }
 INCLUDE_DIRS = ("include", "runtime", "app", "kernels")
+# newlib-nano and no OS: the specs also choose the C library's headers, so sources compile with them too.
+SPECS = ("--specs=nano.specs", "--specs=nosys.specs")
 WARNINGS = ("-Wall", "-Wextra", "-Werror", "-std=c99")
 OVERFLOW = re.compile(r"region `(\w+)' overflowed by (\d+) bytes")
-LINK_TIMEOUT_S = 300
+GCC_TIMEOUT_S = 300
 # The stack reservation: the deepest stack measured (stack painting; test_cases/test_budgets.py reports it for every
 # model and transport, and fails when it leaves less than STACK_MARGIN_BYTES free) plus that margin, which covers
 # what a run may not reach: the fault handler's report (a 160-byte text and its frame on top of the faulting one)
@@ -199,8 +203,7 @@ class FirmwareBuilder:
     def link_flags(self, request: BuildRequest, out_dir: Path) -> list[str]:
         return [
             "-nostartfiles",
-            "--specs=nano.specs",
-            "--specs=nosys.specs",
+            *SPECS,
             "-Wl,--gc-sections",
             "-Wl,--build-id=sha1",
             f"-Wl,--defsym=HIL_STACK_SIZE={request.stack_bytes}",
@@ -227,9 +230,9 @@ class FirmwareBuilder:
             "#endif\n"
         )
 
-    def _inputs_digest(self, request: BuildRequest, command: list[str], config: str) -> str:
+    def _inputs_digest(self, request: BuildRequest, recipe: list[str], config: str) -> str:
         digest = hashlib.sha256()
-        digest.update(json.dumps([self.toolchain.version, command, config]).encode())
+        digest.update(json.dumps([self.toolchain.version, recipe, config]).encode())
         watched = [FIRMWARE_DIR / d for d in INCLUDE_DIRS] + [request.board.directory, request.model.directory]
         for directory in watched:
             for path in sorted(p for p in directory.rglob("*") if p.suffix in (".c", ".h", ".ld")):
@@ -242,15 +245,8 @@ class FirmwareBuilder:
         out_dir = self.output_dir(request)
         out_dir.mkdir(parents=True, exist_ok=True)
         elf = out_dir / "firmware.elf"
-        compile_flags = self.compile_flags(request, out_dir)
-        command = [
-            self.toolchain.gcc,
-            *compile_flags,
-            *self.link_flags(request, out_dir),
-            *map(str, self.sources(request)),
-            "-o",
-            str(elf),
-        ]
+        compile_flags, link_flags = self.compile_flags(request, out_dir), self.link_flags(request, out_dir)
+        sources = self.sources(request)
         config = self.build_config(request)
         # Workers of one run (pytest -n, a farm) build the same image at once; the lock keeps one from reading a
         # half-written header or ELF while another writes it.
@@ -260,11 +256,13 @@ class FirmwareBuilder:
             if not config_path.exists() or config_path.read_text() != config:
                 config_path.write_text(config)
             stamp = out_dir / "inputs.sha256"
-            digest = self._inputs_digest(request, command, config)
+            digest = self._inputs_digest(request, [*compile_flags, *link_flags, *map(str, sources)], config)
             reused = elf.is_file() and stamp.is_file() and stamp.read_text() == digest
             if not reused:
                 stamp.unlink(missing_ok=True)
-                self._run_gcc(request, command, out_dir)
+                objects = self._objects(request, [*compile_flags, *SPECS], sources, out_dir)
+                link = [self.toolchain.gcc, *compile_flags, *link_flags, *map(str, objects), "-o", str(elf)]
+                self._link(request, link, out_dir)
                 stamp.write_text(digest)
         return FirmwareImage(
             elf=elf,
@@ -279,17 +277,28 @@ class FirmwareBuilder:
             reused=reused,
         )
 
-    def _run_gcc(self, request: BuildRequest, command: list[str], out_dir: Path) -> None:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=LINK_TIMEOUT_S, check=False)
+    def _objects(self, request: BuildRequest, flags: list[str], sources: list[Path], out_dir: Path) -> list[Path]:
+        """Every source compiled (object_cache: the ones no earlier build compiled the same way)."""
+        try:
+            return compiled_objects(self.toolchain.gcc, self.toolchain.version, flags, sources, GCC_TIMEOUT_S)
+        except CompileFailure as failure:
+            (out_dir / "build.log").write_text(" ".join(failure.command) + "\n\n" + failure.output)
+            raise self._failed(request, failure.output, out_dir) from None
+
+    def _link(self, request: BuildRequest, command: list[str], out_dir: Path) -> None:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=GCC_TIMEOUT_S, check=False)
         (out_dir / "build.log").write_text(" ".join(command) + "\n\n" + result.stdout + result.stderr)
         if result.returncode == 0:
             return
         overflows = OVERFLOW.findall(result.stderr)
         if overflows:
             raise self._overflow_error(request, command, out_dir, overflows)
-        raise FirmwareBuildError(
+        raise self._failed(request, result.stderr.strip(), out_dir)
+
+    def _failed(self, request: BuildRequest, said: str, out_dir: Path) -> FirmwareBuildError:
+        return FirmwareBuildError(
             f"firmware for board '{request.board.name}' (model '{request.model.name}', {request.transport}) "
-            f"did not build; {self.toolchain.gcc} said:\n{result.stderr.strip()}\n(full log: {out_dir / 'build.log'})"
+            f"did not build; {self.toolchain.gcc} said:\n{said}\n(full log: {out_dir / 'build.log'})"
         )
 
     def _overflow_error(
@@ -298,7 +307,7 @@ class FirmwareBuilder:
         """Links once more keeping the oversized image, to name what fills the region."""
         oversized = out_dir / "oversized.elf"
         relink = [*command[:-2], "-Wl,--noinhibit-exec", "-o", str(oversized)]
-        subprocess.run(relink, capture_output=True, text=True, timeout=LINK_TIMEOUT_S, check=False)
+        subprocess.run(relink, capture_output=True, text=True, timeout=GCC_TIMEOUT_S, check=False)
         footprint = read_footprint(oversized, request.board) if oversized.is_file() else None
         lines = [f"firmware for board '{request.board.name}' (model '{request.model.name}') does not fit:"]
         for region_name, excess in overflows:

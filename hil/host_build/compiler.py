@@ -1,5 +1,6 @@
-"""Compiles C (the kernels, later generated model C) with the host gcc into a shared library, cached under
-build/host/ by a hash of the sources, the headers they can include, the flags and the compiler version."""
+"""Compiles C (the kernels, generated model C) with the host gcc into a shared library, cached under build/host/ by
+a hash of the sources, the headers they can include, the flags and the compiler version; each source's object comes
+from hil.build.object_cache, so a new model compiles its own C and links."""
 
 from __future__ import annotations
 
@@ -13,12 +14,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from hil.build.object_cache import CompileFailure, compiled_objects
 from hil.errors import HilError, ToolchainError
 from hil.paths import FIRMWARE_DIR, WORK_DIR
 
 KERNELS_DIR = FIRMWARE_DIR / "kernels"
 DEFAULT_BUILD_ROOT = WORK_DIR / "host"
-HOST_FLAGS = ("-O2", "-fPIC", "-shared", "-Wall", "-Wextra", "-Werror", "-std=c99")
+COMPILE_FLAGS = ("-O2", "-fPIC", "-Wall", "-Wextra", "-Werror", "-std=c99")
+HOST_FLAGS = (*COMPILE_FLAGS, "-shared")
 INSTALL_HINT = "apt-get install -y --no-install-recommends gcc"
 COMPILE_TIMEOUT_S = 300
 
@@ -87,14 +90,19 @@ def build_shared_library(
     if missing:
         raise HostBuildError(f"host build of {name}: no such source(s): {', '.join(missing)}")
     path, version = host_compiler(cc)
-    flags = (*HOST_FLAGS, *extra_flags, *(f"-I{d}" for d in include_dirs))
+    added = (*extra_flags, *(f"-I{d}" for d in include_dirs))
+    flags = (*HOST_FLAGS, *added)
     key = _cache_key(version, flags, sources, include_dirs)
     library = build_root / f"{name}-{key[:16]}" / f"lib{name}.so"
     if library.is_file():
         return HostLibrary(library, key, sources, flags, reused=True)
     library.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        objects = compiled_objects(path, version, (*COMPILE_FLAGS, *added), sources, COMPILE_TIMEOUT_S)
+    except CompileFailure as failure:
+        raise HostBuildError(f"host build of {name} failed:\n$ {' '.join(failure.command)}\n{failure.output}") from None
     partial = library.with_name(f".{library.name}.{os.getpid()}.tmp")
-    command = [path, *flags, *(str(s) for s in sources), "-o", str(partial)]
+    command = [path, *flags, *(str(o) for o in objects), "-o", str(partial)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S, check=False)
     if result.returncode != 0:
         partial.unlink(missing_ok=True)
