@@ -158,6 +158,27 @@ ACTIVATIONS = (
 )
 
 
+# A gate's table activations of x, innermost first -> what x times the gate is (each with torch's default arguments).
+GATED = {("sigmoid",): "silu", ("hardsigmoid",): "hardswish", ("softplus", "tanh"): "mish"}
+GATE_DEFAULTS = {"softplus": {"beta": 1.0, "threshold": 20.0}}
+GATED_FORMS = "x * sigmoid(x) (SiLU), x * hardsigmoid(x) (hardswish), x * tanh(softplus(x)) (Mish)"
+
+
+def _gated_function(graph: Graph, x: str, gate: str) -> str | None:
+    """The activation x * gate computes when gate is one of GATED's chains of x, else None."""
+    chain: list[str] = []
+    while gate != x:
+        node = graph.producer(gate)
+        if node is None or node.op != "activation":
+            return None
+        function, arguments = node.attrs["function"], {k: v for k, v in node.attrs.items() if k != "function"}
+        if arguments != GATE_DEFAULTS.get(function, {}):
+            return None
+        chain.insert(0, function)
+        gate = node.inputs[0]
+    return GATED.get(tuple(chain))
+
+
 class _Capture(TorchFunctionMode):
     """Maps every live torch tensor of the run to an IR tensor, and records the IR nodes."""
 
@@ -240,6 +261,8 @@ class _Capture(TorchFunctionMode):
             if not same:
                 raise CompileError(f"{where}: only the sum of two maps (or rows) of one shape is supported")
             self.add_node("add", where, [a[0], b[0]], result, _shape(result), layout=a[1])
+        elif name in ("__mul__", "mul", "__rmul__", "mul_") and len(tensor_args) == 2:
+            self._gated(where, tensor_args, result)
         elif name == "pad":
             self._pad(where, args, kwargs, result)
         elif name == "__getitem__":
@@ -279,6 +302,18 @@ class _Capture(TorchFunctionMode):
     def _nhwc(t: torch.Tensor) -> tuple[int, ...]:
         b, c, h, w = t.shape
         return (b, h, w, c)
+
+    def _gated(self, where: str, operands: list[torch.Tensor], result: torch.Tensor) -> None:
+        """x times a gate computed from x alone, as models write SiLU (x * torch.sigmoid(x), timm's
+        x.mul_(x.sigmoid())), hardswish and Mish by hand: the one table activation it is. The gate's own nodes stay
+        until passes.drop_unread removes them, when nothing else reads the gate."""
+        names = [self.lookup(t, where) for t in operands]
+        for (x, layout), (gate, _) in (names, names[::-1]):
+            function = _gated_function(self.graph, x, gate)
+            if function is not None:
+                self.add_node("activation", where, [x], result, _shape(result), {"function": function}, layout=layout)
+                return
+        raise CompileError(f"{where}: a product of two tensors is supported only as x times a gate of x: {GATED_FORMS}")
 
     def _pad(self, where: str, args, kwargs, result) -> None:
         source, layout = self.lookup(args[0], where)
@@ -579,7 +614,16 @@ LAYER_FUNCTIONS: dict[str, Callable] = {
 
 
 # The tensor operations _record handles itself (besides LAYER_FUNCTIONS), as the error message lists them.
-BUILT_IN = ("add", "cat", "pad (zeros, replicate)", "x[:, a:b]", "max over channels", "permute to NHWC", "view")
+BUILT_IN = (
+    "add",
+    "cat",
+    "pad (zeros, replicate)",
+    "x[:, a:b]",
+    "max over channels",
+    "permute to NHWC",
+    "view",
+    "x * sigmoid(x) and other gates of x",
+)
 
 
 def supported() -> str:

@@ -1,8 +1,9 @@
-"""Graph passes before quantisation: fold zero padding into the convolution after it, run a BatchNorm or ReLU
-after a copying data move before the move, fold BatchNorm into the convolution or Linear before it (any other
-BatchNorm becomes a 1x1 depthwise convolution), fuse ReLU/ReLU6 into the convolution, Linear or add before it (as
-an activation attribute the quantiser turns into clamp bounds; an unfusable one becomes a table activation), and
-drop the flatten views (an NHWC map already is its [B, H*W, C] rows, so concat_rows takes the maps themselves)."""
+"""Graph passes before quantisation: drop nodes nothing reads, fold zero padding into the convolution after it, run
+a BatchNorm or ReLU after a copying data move before the move, fold BatchNorm into the convolution or Linear before
+it (any other BatchNorm becomes a 1x1 depthwise convolution), fuse ReLU/ReLU6 into the convolution, Linear or add
+before it (as an activation attribute the quantiser turns into clamp bounds; an unfusable one becomes a table
+activation), and drop the flatten views (an NHWC map already is its [B, H*W, C] rows, so concat_rows takes the maps
+themselves)."""
 
 from __future__ import annotations
 
@@ -141,6 +142,18 @@ def fuse_activations(graph: Graph) -> Graph:
     return graph
 
 
+def drop_unread(graph: Graph) -> Graph:
+    """Removes nodes whose output nothing reads and no one asked for: the gate of a SiLU written x * sigmoid(x),
+    which capture takes as one activation."""
+    unread = [n for n in graph.nodes if n.output not in graph.outputs and not graph.consumers(n.output)]
+    while unread:
+        for node in unread:
+            graph.nodes.remove(node)
+            del graph.tensors[node.output]
+        unread = [n for n in graph.nodes if n.output not in graph.outputs and not graph.consumers(n.output)]
+    return graph
+
+
 def drop_flatten(graph: Graph) -> Graph:
     """Removes flatten nodes that feed concat_rows only: concat_rows then reads the NHWC maps."""
     for flat in [n for n in graph.nodes if n.op == "flatten"]:
@@ -155,7 +168,8 @@ def drop_flatten(graph: Graph) -> Graph:
 def optimize(graph: Graph) -> Graph:
     """All passes, on a copy (the captured graph stays as it was)."""
     graph = copy.deepcopy(graph)
-    for graph_pass in (fold_zero_padding, hoist_per_channel_ops, fold_batchnorm, fuse_activations, drop_flatten):
+    passes = (drop_unread, fold_zero_padding, hoist_per_channel_ops, fold_batchnorm, fuse_activations, drop_flatten)
+    for graph_pass in passes:
         graph = graph_pass(graph)
     graph.validate()
     return graph

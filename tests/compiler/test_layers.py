@@ -192,6 +192,41 @@ def test_a_batchnorm_and_relu_move_over_an_upsampling_only_when_they_alone_read_
         np.testing.assert_allclose(g, to_graph_layout(e.numpy()), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize(
+    ("gated", "function"),
+    [
+        (lambda x: x * torch.sigmoid(x), "silu"),
+        (lambda x: torch.sigmoid(x) * x, "silu"),
+        (lambda x: x.mul_(x.sigmoid()), "silu"),
+        (lambda x: x * F.hardsigmoid(x), "hardswish"),
+        (lambda x: x * torch.tanh(F.softplus(x)), "mish"),
+    ],
+    ids=["x * sigmoid(x)", "sigmoid(x) * x", "timm's x.mul_(x.sigmoid())", "x * hardsigmoid(x)", "mish"],
+)
+def test_an_activation_written_as_x_times_a_gate_is_one_table(gated, function: str) -> None:
+    """SiLU, hardswish and Mish as models write them by hand (YOLOv5's and EfficientNet's Swish, timm's in-place
+    one): the product is the one table activation, the gate's own nodes are dropped, and it computes what torch does."""
+    model = seeded(Fn(gated), 0)
+    x = realistic_inputs(INPUT_SHAPE, 1)[0] * 4
+    with torch.no_grad():
+        expected = to_graph_layout(model(x.clone()).numpy())
+    graph = optimize(capture(model, x))
+    assert [(n.op, n.attrs.get("function")) for n in graph.nodes] == [("activation", function)]
+    (got,) = float_executor.outputs(graph, [to_graph_layout(x.numpy())])
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_a_product_that_is_no_gate_of_its_other_factor_is_named() -> None:
+    """x * x, x * sigmoid(y) and x * softplus(x, beta=2) are no table activation of x: one line naming the forms."""
+    for product in (
+        lambda x: x * x,
+        lambda x: x * torch.sigmoid(F.relu(x)),
+        lambda x: x * torch.tanh(F.softplus(x, beta=2.0)),
+    ):
+        with pytest.raises(CompileError, match=r"a product of two tensors is supported only as x times a gate of x: "):
+            capture(_Unsupported(Fn(product)).eval(), torch.zeros(1, 3, 8, 8))
+
+
 def test_a_transposed_convolution_the_compiler_cannot_take_is_named() -> None:
     for layer, named in (
         (nn.ConvTranspose2d(4, 4, 3, stride=2, groups=2), "only groups 1, dilation 1 and zero padding are supported"),
