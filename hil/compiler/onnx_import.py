@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hil.compiler.onnx_spelled_out import find_spelled_out
+from hil.compiler.onnx_spelled_out import SPELLED_OUT_FORMS, find_spelled_out
 from hil.errors import CompileError
 
 
@@ -117,8 +117,10 @@ class OnnxModule(nn.Module):
                 self.constants[node.output[0]] = np.asarray(FOLD[node.op_type](_attrs(node), *arrays))
                 continue
             if node.op_type not in CONVERTERS:
+                taken = f" (Mul only where it ends {SPELLED_OUT_FORMS})" if node.op_type == "Mul" else ""
                 raise OnnxImportError(
-                    f"ONNX node '{name}': operator {node.op_type} is not supported; supported: {', '.join(CONVERTERS)}"
+                    f"ONNX node '{name}': operator {node.op_type} is not supported{taken}; "
+                    f"supported: {', '.join(CONVERTERS)}"
                 )
             step = CONVERTERS[node.op_type](self, name, node, _attrs(node))
             self.steps.append((f"{name}' ({node.op_type})", list(node.input), list(node.output), step))

@@ -46,6 +46,7 @@ ACTIVATIONS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], Callable]] = {
     "HardSwish": (partial(FUNCTIONS["hardswish"], a={}), F.hardswish),
 }
 
+SPELLED_OUT_FORMS = "an activation written out: x * Sigmoid(x) (SiLU), Mish, GELU or HardSwish"
 PROBE = np.linspace(-10.0, 10.0, 4001)
 # ONNX holds the constants (sqrt 2, 0.044715, ...) in float32: a spelled-out GELU is within 1e-6 of the float64
 # function, while the erf and tanh forms differ by up to 2e-4.

@@ -75,7 +75,8 @@ def test_unsupported_onnx_operator_fails_in_one_line(tmp_path) -> None:
     with pytest.raises(OnnxImportError) as error:
         load_onnx(path)
     message = str(error.value)
-    assert "operator Mul is not supported; supported: Conv, Gemm" in message and "\n" not in message
+    assert "operator Mul is not supported (Mul only where it ends an activation written out: x * Sigmoid(x)" in message
+    assert "supported: Conv, Gemm" in message and "\n" not in message
     assert isinstance(error.value, HilError)
 
 
