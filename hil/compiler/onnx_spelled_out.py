@@ -11,7 +11,6 @@ probe inputs and compared with each activation's float function.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -19,16 +18,14 @@ from functools import partial
 import numpy as np
 import torch.nn.functional as F
 
-from hil.compiler.activations import FUNCTIONS
-
-_erf = np.vectorize(math.erf, otypes=[np.float64])
+from hil.compiler.activations import FUNCTIONS, erf
 
 # The element-wise operators a spelled-out activation is made of, as numpy (attrs, operands...).
 ELEMENTWISE: dict[str, Callable] = {
-    "Sigmoid": lambda a, x: 0.5 * (1.0 + np.tanh(0.5 * x)),
-    "Tanh": lambda a, x: np.tanh(x),
+    "Sigmoid": lambda a, x: FUNCTIONS["sigmoid"](x, a),
+    "Tanh": lambda a, x: FUNCTIONS["tanh"](x, a),
     "Softplus": lambda a, x: np.logaddexp(0.0, x),
-    "Erf": lambda a, x: _erf(x),
+    "Erf": lambda a, x: erf(x),
     "HardSigmoid": lambda a, x: np.clip(a.get("alpha", 0.2) * x + a.get("beta", 0.5), 0.0, 1.0),
     "Add": lambda a, x, y: x + y,
     "Sub": lambda a, x, y: x - y,
