@@ -145,13 +145,13 @@ def fuse_activations(graph: Graph) -> Graph:
 def drop_unread(graph: Graph) -> Graph:
     """Removes nodes whose output nothing reads and no one asked for: the gate of a SiLU written x * sigmoid(x),
     which capture takes as one activation."""
-    unread = [n for n in graph.nodes if n.output not in graph.outputs and not graph.consumers(n.output)]
-    while unread:
+    while True:
+        unread = [n for n in graph.nodes if n.output not in graph.outputs and not graph.consumers(n.output)]
+        if not unread:
+            return graph
         for node in unread:
             graph.nodes.remove(node)
             del graph.tensors[node.output]
-        unread = [n for n in graph.nodes if n.output not in graph.outputs and not graph.consumers(n.output)]
-    return graph
 
 
 def drop_flatten(graph: Graph) -> Graph:

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hil.compiler.ir import RESAMPLES
+
 # Ops that only move int8 values: every tensor they touch shares one exponent.
 DATA_MOVES = (
     "pad",
@@ -14,9 +16,7 @@ DATA_MOVES = (
     "channel_max",
     "concat_channels",
     "concat_rows",
-    "upsample_nearest",
-    "insert_zeros",
-    "depth_to_space",
+    *RESAMPLES,
 )
 
 # The depthwise convolutions, int8 and int16 activations: filter [1, kh, kw, C].

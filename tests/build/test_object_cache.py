@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ctypes
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,8 @@ from tests.support.custom_model import write_model
 
 # The application sources that include model.h or the build's own hil_build_config.h: their text differs per model.
 SEES_THE_MODEL = {"main_semihosting", "device_report", "model"}
+# The flash image opens with the vector table (64 B) and the build ID's note (36 B); the code starts after them.
+AFTER_BUILD_ID = 100
 
 
 @pytest.fixture
@@ -26,8 +29,9 @@ def objects(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "objects"
 
 
-def _stems(directory: Path) -> set[str]:
-    return {path.name.rsplit("-", 1)[0] for path in directory.glob("*.o")}
+def _stems(objects: Iterable[Path]) -> set[str]:
+    """The source names of object files (<stem>-<key>.o)."""
+    return {path.name.rsplit("-", 1)[0] for path in objects}
 
 
 def test_a_second_model_compiles_only_the_sources_that_see_it(
@@ -41,13 +45,13 @@ def test_a_second_model_compiles_only_the_sources_that_see_it(
     second = write_model(tmp_path / "two", "two", "arena[0] = 1; return 0;")
     builder.build(BuildRequest(board, first, "semihosting"))
     before = set(objects.glob("*.o"))
-    assert {"conv2d_s8", "startup_cortex_m4", "semihosting"} <= _stems(objects)
+    assert {"conv2d_s8", "startup_cortex_m4", "semihosting"} <= _stems(before)
     image = builder.build(BuildRequest(board, second, "semihosting"))
-    added = {path.name.rsplit("-", 1)[0] for path in set(objects.glob("*.o")) - before}
+    added = _stems(set(objects.glob("*.o")) - before)
     assert "model" in added and added <= SEES_THE_MODEL, added
     monkeypatch.setattr(object_cache, "OBJECTS_DIR", tmp_path / "cold_objects")
     again = FirmwareBuilder(tmp_path / "cold").build(BuildRequest(board, second, "semihosting"))
-    assert _flash_image(image.elf)[100:] == _flash_image(again.elf)[100:]
+    assert _flash_image(image.elf)[AFTER_BUILD_ID:] == _flash_image(again.elf)[AFTER_BUILD_ID:]
 
 
 def _flash_image(elf: Path) -> bytes:
