@@ -1,5 +1,10 @@
 """The element-wise activations the compiler runs as 256-entry tables (lut_s8): each one's float function, used by
-the float executor and to fill the table at the input's and output's exponents."""
+the float executor and to fill the table at the input's and output's exponents.
+
+Besides the named functions, three compose what models write by hand from constants and other activations:
+"affine" (scale * x + offset), "chain" (steps applied in turn) and "gated" (x times a chain of x, as
+x * torch.sigmoid(1.702 * x)). Each step is a (function, attrs) pair. `named` gives a composition the name of the
+function it equals (x * relu6(x + 3) / 6 is hardswish), so reports and tables read as the model's author meant."""
 
 from __future__ import annotations
 
@@ -50,7 +55,59 @@ FUNCTIONS: dict[str, Callable[[np.ndarray, dict], np.ndarray]] = {
     "softplus": lambda x, a: _softplus(x, a["beta"], a["threshold"]),
     "mish": lambda x, a: x * np.tanh(_softplus(x)),
     "log_sigmoid": lambda x, a: -_softplus(-x),
+    "affine": lambda x, a: a["scale"] * x + a["offset"],
+    "chain": lambda x, a: _steps(a["steps"], x),
+    "gated": lambda x, a: x * _steps(a["gate"], x),
 }
+
+FunctionStep = tuple[str, dict]
+
+# The functions a composition is compared with, each with the arguments a model means when it writes one out.
+NAMED: tuple[FunctionStep, ...] = (
+    ("relu", {}),
+    ("relu6", {}),
+    ("sigmoid", {}),
+    ("tanh", {}),
+    ("silu", {}),
+    ("hardswish", {}),
+    ("hardsigmoid", {}),
+    ("mish", {}),
+    ("gelu", {"approximate": "none"}),
+    ("gelu", {"approximate": "tanh"}),
+    ("log_sigmoid", {}),
+)
+# Where a composition is compared: fine steps where the functions bend, and far out where a table's input grid
+# may reach (an int8 map with exponent 3 spans +-1024).
+PROBE = np.concatenate([-np.geomspace(1e4, 10.0, 200), np.linspace(-10.0, 10.0, 4001), np.geomspace(10.0, 1e4, 200)])
+# Constants models write in float32 (1 / 6 is 0.16666667) still name their function; a different one differs by
+# far more (QuickGELU's x * sigmoid(1.702 x) from GELU by 1e-2, GELU's tanh form from its erf form by 2e-4).
+NAMED_TOLERANCE = 1e-5
+
+
+def _steps(steps: list[FunctionStep], x: np.ndarray) -> np.ndarray:
+    for function, attrs in steps:
+        x = apply(function, x, attrs)
+    return x
+
+
+def steps_of(attrs: dict) -> list[FunctionStep]:
+    """The steps a table activation applies in turn, from its attrs (function and arguments): a chain's own, else
+    the activation itself."""
+    function, arguments = attrs["function"], {k: v for k, v in attrs.items() if k != "function"}
+    return list(arguments["steps"]) if function == "chain" else [(function, arguments)]
+
+
+def named(steps: list[FunctionStep]) -> FunctionStep:
+    """The activation the steps compute: one of NAMED where it equals it on PROBE, else the steps as one."""
+    if len(steps) == 1 and steps[0][0] not in ("chain", "gated", "affine"):
+        return steps[0]
+    composed: FunctionStep = steps[0] if len(steps) == 1 else ("chain", {"steps": steps})
+    with np.errstate(all="ignore"):
+        values = apply(composed[0], PROBE, composed[1])
+        for function, attrs in NAMED:
+            if np.allclose(values, apply(function, PROBE, attrs), rtol=NAMED_TOLERANCE, atol=NAMED_TOLERANCE):
+                return function, dict(attrs)
+    return composed
 
 
 def apply(function: str, x: np.ndarray, attrs: dict) -> np.ndarray:

@@ -52,6 +52,31 @@ class AfterAdd(nn.Module):
         return self.activation(x + self.conv(x))
 
 
+class InPlaceResidual(nn.Module):
+    """A residual added in place, as torchvision's ResNet blocks write it (out += identity)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(CHANNELS, CHANNELS, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.conv(x)
+        out += x
+        return F.relu(out)
+
+
+class LayerScale(nn.Module):
+    """ConvNeXt's layer scale: the map times a learned constant per channel, a model's own module with its own
+    parameter (capture runs its forward)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gamma = nn.Parameter(torch.linspace(0.2, 1.5, CHANNELS))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(x) * self.gamma.view(1, -1, 1, 1)
+
+
 def _head(*layers: nn.Module) -> nn.Module:
     return nn.Sequential(*layers)
 
@@ -114,6 +139,11 @@ OPERATORS: dict[str, Callable[[], nn.Module]] = {
     "upsample to a size (F.interpolate)": lambda: Fn(lambda x: F.interpolate(torch.relu(x), size=(32, 48))),
     "relu after add": lambda: AfterAdd(nn.ReLU()),
     "hardswish after add": lambda: AfterAdd(nn.Hardswish()),
+    "hardswish written out (x * relu6(x + 3) / 6)": lambda: Fn(lambda x: x * F.relu6(x + 3) / 6),
+    "QuickGELU (x * sigmoid(1.702 x))": lambda: Fn(lambda x: x * torch.sigmoid(1.702 * x)),
+    "constant arithmetic after a pool (1 - x / 2)": lambda: Fn(lambda x: 1 - F.max_pool2d(x, 2) / 2),
+    "layer scale (x * a constant per channel)": lambda: LayerScale(),
+    "residual added in place (out += x)": lambda: InPlaceResidual(),
     "batchnorm after maxpool": lambda: _head(nn.MaxPool2d(2), nn.BatchNorm2d(CHANNELS), nn.ReLU()),
     "conv padding='same' (even kernel)": lambda: _head(nn.ReLU(), nn.Conv2d(CHANNELS, CHANNELS, 4, padding="same")),
     "ZeroPad2d + strided conv": lambda: _head(nn.ReLU(), nn.ZeroPad2d((0, 1, 0, 1)), nn.Conv2d(CHANNELS, 8, 3, 2)),
@@ -149,9 +179,9 @@ class OperatorModel(nn.Module):
 class AllLayers(nn.Module):
     """Every operator of the table in one model (for one firmware under QEMU): SAME and asymmetric padding,
     dilation, groups, a channel multiplier, pools, BatchNorm after a pool, table activations, a PReLU per channel,
-    an activation after an add, global pooling, nearest upsampling, transposed convolutions (zeros inserted, and
-    kernel == stride as depth_to_space with its BatchNorm and ReLU folded), flatten, Linear, BatchNorm1d, Dropout,
-    softmax."""
+    an activation after an add, hardswish written out, global pooling, nearest upsampling, transposed convolutions
+    (zeros inserted, and kernel == stride as depth_to_space with its BatchNorm and ReLU folded), flatten, Linear,
+    BatchNorm1d, Dropout, a constant scale and shift of rows, softmax."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -175,11 +205,12 @@ class AllLayers(nn.Module):
         x = nn.functional.hardswish(self.same(x))
         x = F.leaky_relu(self.strided(self.pad(x)), 0.1)
         x = torch.tanh(self.dilated(F.pad(x, (1, 0, 0, 1))))
+        x = x * F.relu6(x + 3) / 6
         x = self.prelu(self.multiplier(F.hardsigmoid(self.grouped(x))))
         x = F.relu(self.bn(F.max_pool2d(F.pad(x, (1, 0, 0, 1)), 2, padding=(0, 1))))
         x = torch.sigmoid(x + self.residual(x))
         pooled = F.avg_pool2d(x, 2)
-        rows = self.drop(F.relu6(self.bn1(self.fc1(torch.flatten(pooled, 1)))))
+        rows = self.drop(F.relu6(self.bn1(self.fc1(torch.flatten(pooled, 1))))) / 6 - 0.5
         upsampled = F.interpolate(pooled, scale_factor=(2, 3), mode="nearest")
         outputs = (F.softmax(self.fc2(rows), dim=1), x.mean((2, 3)), F.adaptive_avg_pool2d(x, 1), upsampled)
         return *outputs, self.up(pooled), self.block_up(pooled)

@@ -1,10 +1,11 @@
 """Capture a PyTorch model into the IR by running it once on an example input.
 
 Modules the compiler knows (convolution, Linear, batch norm, ReLU/ReLU6, RNNPool, L2Norm) are recorded whole;
-the tensor operations a model's own forward applies between them (residual add, padding, channel
-slices, max, concatenation, the NHWC flatten of the heads, and LAYER_FUNCTIONS: activations, softmax, pooling,
-flatten to rows) are recorded through a TorchFunctionMode, so a module and its functional form are alike.
-Running the model, rather than tracing it symbolically, lets its forward use ordinary Python (shape
+the tensor operations a model's own forward applies between them (residual add, arithmetic with constants,
+products that are gated activations, padding, channel slices, max, concatenation, the NHWC flatten of the heads,
+and LAYER_FUNCTIONS: activations, softmax, pooling, flatten to rows) are recorded through a TorchFunctionMode, so
+a module and its functional form are alike. Tensors computed from the model's parameters and buffers alone are
+constants. Running the model, rather than tracing it symbolically, lets its forward use ordinary Python (shape
 checks, loops over blocks). Anything else fails here, naming the module and its type.
 """
 
@@ -17,7 +18,8 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from hil.compiler.ir import Graph, Node, Tensor
+from hil.compiler import activations
+from hil.compiler.ir import Graph, Node, Tensor, affine_params
 from hil.errors import CompileError
 
 
@@ -158,25 +160,38 @@ ACTIVATIONS = (
 )
 
 
-# A gate's table activations of x, innermost first -> what x times the gate is (each with torch's default arguments).
-GATED = {("sigmoid",): "silu", ("hardsigmoid",): "hardswish", ("softplus", "tanh"): "mish"}
-GATE_DEFAULTS = {"softplus": {"beta": 1.0, "threshold": 20.0}}
-GATED_FORMS = "x * sigmoid(x) (SiLU), x * hardsigmoid(x) (hardswish), x * tanh(softplus(x)) (Mish)"
+GATED_FORMS = "x times an element-wise function of x, as x * sigmoid(x), x * relu6(x + 3), x * sigmoid(1.702 * x)"
+
+# torch's names for arithmetic -> the operation; rsub and rdiv are sub and div with their operands swapped.
+ARITHMETIC = {
+    **dict.fromkeys(("add", "add_", "__add__", "__radd__", "__iadd__"), "add"),
+    **dict.fromkeys(("sub", "sub_", "__sub__", "__isub__", "subtract"), "sub"),
+    **dict.fromkeys(("rsub", "__rsub__"), "rsub"),
+    **dict.fromkeys(("mul", "mul_", "__mul__", "__rmul__", "__imul__", "multiply"), "mul"),
+    **dict.fromkeys(("div", "div_", "__truediv__", "__itruediv__", "true_divide", "divide"), "div"),
+    **dict.fromkeys(("__rdiv__", "__rtruediv__"), "rdiv"),
+    **dict.fromkeys(("neg", "neg_", "__neg__", "negative"), "neg"),
+}
 
 
-def _gated_function(graph: Graph, x: str, gate: str) -> str | None:
-    """The activation x * gate computes when gate is one of GATED's chains of x, else None."""
-    chain: list[str] = []
+def _elementwise_steps(graph: Graph, x: str, gate: str) -> list[activations.FunctionStep] | None:
+    """The element-wise steps (table activations, ReLU, ReLU6, constant scales and shifts) that compute gate from
+    x, in order; None where gate is not such a function of x."""
+    steps: list[activations.FunctionStep] = []
     while gate != x:
         node = graph.producer(gate)
-        if node is None or node.op != "activation":
+        if node is None:
             return None
-        function, arguments = node.attrs["function"], {k: v for k, v in node.attrs.items() if k != "function"}
-        if arguments != GATE_DEFAULTS.get(function, {}):
+        if node.op == "activation":
+            steps[:0] = activations.steps_of(node.attrs)
+        elif node.op in ("relu", "relu6"):
+            steps.insert(0, (node.op, {}))
+        elif node.op == "batchnorm" and node.affine_step() is not None:
+            steps.insert(0, node.affine_step())
+        else:
             return None
-        chain.insert(0, function)
         gate = node.inputs[0]
-    return GATED.get(tuple(chain))
+    return steps
 
 
 class _Capture(TorchFunctionMode):
@@ -240,29 +255,24 @@ class _Capture(TorchFunctionMode):
         return result
 
     def _record(self, func, args, kwargs, result) -> None:
+        operands = [t for a in (*args, *kwargs.values()) for t in (a if isinstance(a, (list, tuple)) else [a])]
+        if not any(isinstance(t, torch.Tensor) and id(t) in self.names for t in operands):
+            return  # a constant, computed from the model's own parameters or buffers (a mean, a 1 / std)
         if getattr(func, "__name__", "") in IDENTITIES:
             if isinstance(result, torch.Tensor) and result is not args[0]:
                 self.names[id(result)] = self.lookup(args[0], f"{self.where}: torch.{func.__name__}")
                 self.alive.append(result)
             return
-        tensor_args = [a for a in args if isinstance(a, torch.Tensor)]
-        listed = [t for a in args if isinstance(a, (list, tuple)) for t in a if isinstance(t, torch.Tensor)]
-        if not tensor_args and not listed:
-            return
         name = getattr(func, "__name__", repr(func))
         if not isinstance(result, (torch.Tensor, tuple)) or name in ("dim", "size", "__get__"):
             return
         where = f"{self.where}: torch.{name} #{len(self.graph.nodes)}"
+        if not any(isinstance(a, (torch.Tensor, list, tuple)) for a in args):
+            raise CompileError(f"{where}: takes the model's tensor as a keyword argument; pass it positionally")
         if name in LAYER_FUNCTIONS:
             LAYER_FUNCTIONS[name](self, where, name, args, kwargs, result)
-        elif name in ("__add__", "add", "__radd__"):
-            a, b = (self.lookup(t, where) for t in tensor_args[:2])
-            same = len(tensor_args) == 2 and a[1] == b[1] != NHWC and tensor_args[0].shape == tensor_args[1].shape
-            if not same:
-                raise CompileError(f"{where}: only the sum of two maps (or rows) of one shape is supported")
-            self.add_node("add", where, [a[0], b[0]], result, _shape(result), layout=a[1])
-        elif name in ("__mul__", "mul", "__rmul__", "mul_") and len(tensor_args) == 2:
-            self._gated(where, tensor_args, result)
+        elif name in ARITHMETIC:
+            self._arithmetic(where, ARITHMETIC[name], args, kwargs, result)
         elif name == "pad":
             self._pad(where, args, kwargs, result)
         elif name == "__getitem__":
@@ -303,17 +313,87 @@ class _Capture(TorchFunctionMode):
         b, c, h, w = t.shape
         return (b, h, w, c)
 
+    def _arithmetic(self, where: str, operation: str, args, kwargs, result: torch.Tensor) -> None:
+        """x + y of two maps (or rows) of one shape; x * a gate of x; x and a constant (a number, or a tensor the
+        same for every pixel: [C, 1, 1], [1, C, 1, 1]) added, subtracted, multiplied or divided."""
+        first = args[0]
+        second = args[1] if len(args) > 1 else kwargs.get("other")
+        if operation in ("rsub", "rdiv"):
+            first, second, operation = second, first, operation[1:]
+        alpha = kwargs.get("alpha", 1)
+        if operation == "div" and kwargs.get("rounding_mode") is not None:
+            raise CompileError(f"{where}: division with rounding_mode={kwargs['rounding_mode']!r} is not supported")
+        tracked = [isinstance(t, torch.Tensor) and id(t) in self.names for t in (first, second)]
+        if all(tracked):
+            if operation == "add" and alpha == 1:
+                self._sum(where, first, second, result)
+            elif operation == "mul":
+                self._gated(where, [first, second], result)
+            else:
+                raise CompileError(
+                    f"{where}: of two maps only their sum (x + y) and x times a gate of x are supported, "
+                    f"not {operation}"
+                )
+            return
+        x, constant = (first, second) if tracked[0] else (second, first)
+        c = np.asarray(constant.detach().cpu() if isinstance(constant, torch.Tensor) else constant, np.float64)
+        if operation == "neg":
+            scale, offset = -1.0, 0.0
+        elif operation in ("add", "sub"):
+            sign = 1.0 if operation == "add" else -1.0
+            scale, offset = (1.0, sign * alpha * c) if tracked[0] else (sign * alpha, c)
+        elif operation == "mul":
+            scale, offset = c, 0.0
+        elif tracked[0] and np.all(c != 0):
+            scale, offset = 1.0 / c, 0.0
+        else:
+            raise CompileError(f"{where}: only division by a non-zero constant is supported (not a constant over x)")
+        self._affine(where, x, scale, offset, result)
+
+    def _sum(self, where: str, first: torch.Tensor, second: torch.Tensor, result: torch.Tensor) -> None:
+        a, b = self.lookup(first, where), self.lookup(second, where)
+        if not (a[1] == b[1] != NHWC and first.shape == second.shape):
+            raise CompileError(f"{where}: only the sum of two maps (or rows) of one shape is supported")
+        self.add_node("add", where, [a[0], b[0]], result, _shape(result), layout=a[1])
+
+    def _affine(self, where: str, x: torch.Tensor, scale, offset, result: torch.Tensor) -> None:
+        """scale * x + offset with constants the same for every pixel (or row): a per-channel affine map, the
+        batchnorm node (mean 0, variance 1), which folds into the convolution before it or joins a table."""
+        source, layout = self.lookup(x, where)
+        if layout == NHWC or tuple(result.shape) != tuple(x.shape):
+            raise CompileError(
+                f"{where}: arithmetic with a constant is supported on NCHW maps and [B, N] rows, keeping their "
+                f"shape; got a {layout} tensor of shape {tuple(x.shape)} giving {tuple(result.shape)}"
+            )
+        axis = 1 if layout == NCHW else x.dim() - 1
+        channels = x.shape[axis]
+        per_channel = []
+        for value in (scale, offset):
+            spread = np.moveaxis(np.broadcast_to(np.asarray(value, np.float64), tuple(x.shape)), axis, 0)
+            spread = spread.reshape(channels, -1)
+            if np.any(spread != spread[:, :1]):
+                raise CompileError(
+                    f"{where}: a constant operand must be a number or the same for every pixel (one value per "
+                    f"channel, shape [C, 1, 1]); got shape {np.shape(value)} for a tensor of shape {tuple(x.shape)}"
+                )
+            per_channel.append(spread[:, 0].copy())
+        params = affine_params(*per_channel)
+        self.add_node("batchnorm", where, [source], result, _shape(result), {"eps": 0.0}, params, layout=layout)
+
     def _gated(self, where: str, operands: list[torch.Tensor], result: torch.Tensor) -> None:
         """x times a gate computed from x alone, as models write SiLU (x * torch.sigmoid(x), timm's
-        x.mul_(x.sigmoid())), hardswish and Mish by hand: the one table activation it is. The gate's own nodes stay
+        x.mul_(x.sigmoid())), hardswish (x * F.relu6(x + 3) / 6) or QuickGELU (x * torch.sigmoid(1.702 * x)) by
+        hand: the one table activation it is, named after the function it equals. The gate's own nodes stay
         until passes.drop_unread removes them, when nothing else reads the gate."""
         names = [self.lookup(t, where) for t in operands]
         for (x, layout), (gate, _) in (names, names[::-1]):
-            function = _gated_function(self.graph, x, gate)
-            if function is not None:
-                self.add_node("activation", where, [x], result, _shape(result), {"function": function}, layout=layout)
+            steps = _elementwise_steps(self.graph, x, gate)
+            if steps is not None:
+                function, attrs = activations.named([("gated", {"gate": steps})])
+                attrs = {"function": function, **attrs}
+                self.add_node("activation", where, [x], result, _shape(result), attrs, layout=layout)
                 return
-        raise CompileError(f"{where}: a product of two tensors is supported only as x times a gate of x: {GATED_FORMS}")
+        raise CompileError(f"{where}: a product of two tensors is supported only as {GATED_FORMS}")
 
     def _pad(self, where: str, args, kwargs, result) -> None:
         source, layout = self.lookup(args[0], where)
@@ -381,7 +461,8 @@ def capture(model: nn.Module, example: torch.Tensor) -> Graph:
         handler = leaf_of(module)
         inside_leaf = any(path.startswith(p + ".") for p, m in model.named_modules() if p and leaf_of(m))
         if handler is None:
-            if not inside_leaf and not list(module.children()) and list(module.parameters(recurse=False)):
+            torch_layer = type(module).__module__.startswith("torch.")  # a model's own module runs its forward
+            if torch_layer and not inside_leaf and not list(module.children()) and list(module.parameters(False)):
                 raise CompileError(
                     f"module '{path}' of type {type(module).__name__} is not supported by the compiler; "
                     f"supported: {supported()}"
@@ -623,6 +704,7 @@ BUILT_IN = (
     "permute to NHWC",
     "view",
     "x * sigmoid(x) and other gates of x",
+    "+ - * / with a constant",
 )
 
 

@@ -11,7 +11,7 @@ from hil.errors import CompileError
 # op -> what it does, for messages and the per-layer summary.
 OPS = {
     "conv2d": "convolution (groups == channels: depthwise); attrs stride, padding, groups, activation",
-    "batchnorm": "batch normalisation (folded into the convolution before it)",
+    "batchnorm": "a per-channel scale and shift: batch normalisation, or arithmetic with a constant (x + 3, x / 6)",
     "relu": "max(x, 0) (fused into the convolution before it)",
     "relu6": "min(max(x, 0), 6) (fused into the convolution before it)",
     "add": "elementwise sum of two tensors of one shape (residual)",
@@ -64,6 +64,11 @@ def depth_to_space(x: np.ndarray, factor: tuple[int, int]) -> np.ndarray:
 RESAMPLES = {"insert_zeros": insert_zeros, "upsample_nearest": upsample_nearest, "depth_to_space": depth_to_space}
 
 
+def affine_params(scale: np.ndarray, offset: np.ndarray) -> dict[str, np.ndarray]:
+    """A batchnorm node's params (with attrs eps 0) for scale * x + offset, one of each per channel."""
+    return {"mean": np.zeros(len(scale)), "var": np.ones(len(scale)), "gamma": scale, "beta": offset}
+
+
 @dataclass
 class Tensor:
     name: str
@@ -83,6 +88,16 @@ class Node:
 
     def describe(self) -> str:
         return f"{self.name} ({self.op})"
+
+    def affine_step(self) -> tuple[str, dict] | None:
+        """A batchnorm node's map as one element-wise step (activations' "affine"), when it is the same for every
+        channel, as constant arithmetic (x + 3, x / 6) captures; else None."""
+        p = self.params
+        scale = p["gamma"] / np.sqrt(p["var"] + self.attrs["eps"])
+        offset = p["beta"] - p["mean"] * scale
+        if np.any(scale != scale[0]) or np.any(offset != offset[0]):
+            return None
+        return "affine", {"scale": float(scale[0]), "offset": float(offset[0])}
 
 
 @dataclass

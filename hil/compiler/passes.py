@@ -1,6 +1,8 @@
-"""Graph passes before quantisation: drop nodes nothing reads, fold zero padding into the convolution after it, run
+"""Graph passes before quantisation: drop nodes nothing reads, join constant arithmetic to the table activation next
+to it, fold zero padding into the convolution after it, run
 a BatchNorm or ReLU after a copying data move before the move, fold BatchNorm into the convolution or Linear before
-it (any other BatchNorm becomes a 1x1 depthwise convolution), fuse ReLU/ReLU6 into the convolution, Linear or add
+it (any other BatchNorm becomes a table when it is one constant scale and shift, else a 1x1 depthwise convolution),
+fuse ReLU/ReLU6 into the convolution, Linear or add
 before it (as an activation attribute the quantiser turns into clamp bounds; an unfusable one becomes a table
 activation), and drop the flatten views (an NHWC map already is its [B, H*W, C] rows, so concat_rows takes the maps
 themselves)."""
@@ -11,7 +13,8 @@ import copy
 
 import numpy as np
 
-from hil.compiler.ir import Graph, Node
+from hil.compiler import activations
+from hil.compiler.ir import Graph, Node, affine_params
 from hil.errors import CompileError
 
 
@@ -80,6 +83,73 @@ def hoist_per_channel_ops(graph: Graph) -> Graph:
     return graph
 
 
+ELEMENTWISE = ("activation", "relu", "relu6")
+
+
+def _steps(node: Node) -> list[activations.FunctionStep]:
+    return activations.steps_of(node.attrs) if node.op == "activation" else [(node.op, {})]
+
+
+def _as_table(node: Node, steps: list[activations.FunctionStep]) -> None:
+    function, attrs = activations.named(steps)
+    node.op, node.attrs, node.params = "activation", {"function": function, **attrs}, {}
+
+
+def _remove(graph: Graph, node: Node, replacement: str) -> None:
+    graph.nodes.remove(node)
+    _rename_input(graph, node.output, replacement)
+    del graph.tensors[node.output]
+
+
+def compose_elementwise(graph: Graph) -> Graph:
+    """A constant scale and shift (a batchnorm the same for every channel: x / 6, x + 3, 1.702 * x) joins what is
+    next to it: the scale and shift before it, or the table activation, ReLU or ReLU6 before it, when it alone reads
+    them; else the table activation after it, when it cannot fold into the convolution before it. So
+    x * F.relu6(x + 3) / 6 is one hardswish table, not a table and a 1x1 depthwise convolution, with one rounding
+    instead of two."""
+    composed = True
+    while composed:
+        composed = False
+        for bn in [n for n in graph.nodes if n.op == "batchnorm"]:
+            step = bn.affine_step()
+            before, after = graph.producer(bn.inputs[0]), graph.consumers(bn.output)
+            if step is None:
+                continue
+            alone = before is not None and _only_consumer(graph, bn.inputs[0], bn)
+            if alone and before.op == "batchnorm" and before.affine_step() is not None:
+                (_, first), (_, then) = before.affine_step(), step
+                ones = np.ones(len(before.params["gamma"]))
+                scale, offset = then["scale"] * first["scale"], then["scale"] * first["offset"] + then["offset"]
+                before.attrs, before.params = {"eps": 0.0}, affine_params(scale * ones, offset * ones)
+                _remove(graph, bn, before.output)
+            elif alone and before.op in ELEMENTWISE:
+                _as_table(before, [*_steps(before), step])
+                _remove(graph, bn, before.output)
+            elif (
+                len(after) == 1
+                and after[0].op == "activation"
+                and not _folds(graph, bn)
+                and _only_consumer(graph, bn.output, after[0])
+            ):
+                _as_table(after[0], [step, *_steps(after[0])])
+                _remove(graph, bn, bn.inputs[0])
+            else:
+                continue
+            composed = True
+    return graph
+
+
+def _folds(graph: Graph, bn: Node) -> bool:
+    """Whether bn folds into the convolution or Linear before it (or moves over the data move before it)."""
+    producer = graph.producer(bn.inputs[0])
+    return (
+        producer is not None
+        and producer.op in (*FOLDS_BATCHNORM, *COMMUTES_PER_CHANNEL)
+        and "activation" not in producer.attrs
+        and _only_consumer(graph, bn.inputs[0], bn)
+    )
+
+
 def _batchnorm_as_depthwise(bn: Node) -> None:
     """A BatchNorm nothing can absorb, as the per-channel affine map it is: a 1x1 depthwise convolution."""
     p = bn.params
@@ -103,9 +173,16 @@ def fold_batchnorm(graph: Graph) -> Graph:
             or "activation" in conv.attrs
             or not _only_consumer(graph, bn.inputs[0], bn)
         ):
-            if len(graph.tensors[bn.output].shape) != 4:
-                raise CompileError(f"{bn.describe()}: BatchNorm of rows must follow a Linear that nothing else reads")
-            _batchnorm_as_depthwise(bn)
+            step = bn.affine_step()
+            if step is not None:
+                _as_table(bn, [step])
+            elif len(graph.tensors[bn.output].shape) != 4:
+                raise CompileError(
+                    f"{bn.describe()}: a scale or shift per feature of rows (BatchNorm1d, or arithmetic with a "
+                    "constant vector) must follow a Linear that nothing else reads"
+                )
+            else:
+                _batchnorm_as_depthwise(bn)
             continue
         p = bn.params
         scale = p["gamma"] / np.sqrt(p["var"] + bn.attrs["eps"])
@@ -168,7 +245,15 @@ def drop_flatten(graph: Graph) -> Graph:
 def optimize(graph: Graph) -> Graph:
     """All passes, on a copy (the captured graph stays as it was)."""
     graph = copy.deepcopy(graph)
-    passes = (drop_unread, fold_zero_padding, hoist_per_channel_ops, fold_batchnorm, fuse_activations, drop_flatten)
+    passes = (
+        drop_unread,
+        compose_elementwise,
+        fold_zero_padding,
+        hoist_per_channel_ops,
+        fold_batchnorm,
+        fuse_activations,
+        drop_flatten,
+    )
     for graph_pass in passes:
         graph = graph_pass(graph)
     graph.validate()
