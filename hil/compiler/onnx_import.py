@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hil.compiler.onnx_spelled_out import SPELLED_OUT_FORMS, find_spelled_out
+from hil.compiler.onnx_spelled_out import find_spelled_out
 from hil.errors import CompileError
 
 
@@ -117,10 +117,8 @@ class OnnxModule(nn.Module):
                 self.constants[node.output[0]] = np.asarray(FOLD[node.op_type](_attrs(node), *arrays))
                 continue
             if node.op_type not in CONVERTERS:
-                taken = f" (Mul only where it ends {SPELLED_OUT_FORMS})" if node.op_type == "Mul" else ""
                 raise OnnxImportError(
-                    f"ONNX node '{name}': operator {node.op_type} is not supported{taken}; "
-                    f"supported: {', '.join(CONVERTERS)}"
+                    f"ONNX node '{name}': operator {node.op_type} is not supported; supported: {', '.join(CONVERTERS)}"
                 )
             step = CONVERTERS[node.op_type](self, name, node, _attrs(node))
             self.steps.append((f"{name}' ({node.op_type})", list(node.input), list(node.output), step))
@@ -129,6 +127,10 @@ class OnnxModule(nn.Module):
         if name not in self.constants:
             raise OnnxImportError(f"ONNX node '{node_name}': input '{name}' must be a constant (an initializer)")
         return self.constants[name]
+
+    def _constant_tensor(self, name: str) -> torch.Tensor | None:
+        """An operand that is a constant (x + c, x * c), as a tensor capture takes as one; None for an absent one."""
+        return _tensor(self.constants[name]) if name in self.constants else None
 
     def add_layer(self, node_name: str, layer: nn.Module) -> nn.Module:
         key = re.sub(r"\W", "_", node_name).strip("_") or "layer"
@@ -140,7 +142,7 @@ class OnnxModule(nn.Module):
     def forward(self, *inputs: torch.Tensor):
         values = dict(zip(self.input_names, inputs, strict=True))
         for node, names, outputs, step in self.steps:
-            args = [values.get(n) for n in names]
+            args = [values[n] if n in values else self._constant_tensor(n) for n in names]
             try:
                 values[outputs[0]] = step(*args)
             except OnnxImportError:
@@ -378,6 +380,10 @@ CONVERTERS: dict[str, Callable] = {
     "Reshape": _reshape,
     "Pad": _pad,
     "Add": lambda m, n, node, a: lambda x, y: x + y,
+    "Sub": lambda m, n, node, a: lambda x, y: x - y,
+    "Mul": lambda m, n, node, a: lambda x, y: x * y,
+    "Div": lambda m, n, node, a: lambda x, y: x / y,
+    "Neg": lambda m, n, node, a: lambda x: -x,
     "Concat": lambda m, n, node, a: lambda *xs: torch.cat(xs, dim=int(a["axis"])),
     "Dropout": lambda m, n, node, a: lambda x, *_: x,
     "Identity": lambda m, n, node, a: lambda x, *_: x,

@@ -3,10 +3,11 @@ the one table activation it is.
 
 torch.onnx writes SiLU as x * Sigmoid(x) at every opset, Mish as x * Tanh(Softplus(x)), GELU below opset 20 as
 Mul(Mul(x, Add(Erf(Div(x, sqrt 2)), 1)), 0.5) (the tanh form with Pow or Mul chains), and HardSwish below opset 14 as
-x * HardSigmoid(x). The compiler has no product of two maps, so each fails at its Mul unless recognised. Rather
-than one pattern per exporter and operand order, a Mul's region is found by structure (the element-wise nodes
-between it and one input tensor, nothing outside reading them) and named by value: the region is evaluated on
-probe inputs and compared with each activation's float function.
+x * HardSigmoid(x). Capture takes a product only as x times an element-wise function of x, and has no Erf or Pow,
+so GELU would fail at its Mul unless recognised here. Rather than one pattern per exporter and operand order, a
+Mul's region is found by structure (the element-wise nodes between it and one input tensor, nothing outside reading
+them) and named by value: the region is evaluated on probe inputs and compared with each activation's float
+function.
 """
 
 from __future__ import annotations
@@ -43,7 +44,6 @@ ACTIVATIONS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], Callable]] = {
     "HardSwish": (partial(FUNCTIONS["hardswish"], a={}), F.hardswish),
 }
 
-SPELLED_OUT_FORMS = "an activation written out: x * Sigmoid(x) (SiLU), Mish, GELU or HardSwish"
 PROBE = np.linspace(-10.0, 10.0, 4001)
 # ONNX holds the constants (sqrt 2, 0.044715, ...) in float32: a spelled-out GELU is within 1e-6 of the float64
 # function, while the erf and tanh forms differ by up to 2e-4.
