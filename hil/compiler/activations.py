@@ -79,8 +79,9 @@ NAMED: tuple[FunctionStep, ...] = (
 # Where a composition is compared: fine steps where the functions bend, and far out where a table's input grid
 # may reach (an int8 map with exponent 3 spans +-1024).
 PROBE = np.concatenate([-np.geomspace(1e4, 10.0, 200), np.linspace(-10.0, 10.0, 4001), np.geomspace(10.0, 1e4, 200)])
-# Constants models write in float32 (1 / 6 is 0.16666667) still name their function; a different one differs by
-# far more (QuickGELU's x * sigmoid(1.702 x) from GELU by 1e-2, GELU's tanh form from its erf form by 2e-4).
+# Constants models and ONNX files hold in float32 (1 / 6 is 0.16666667, sqrt 2, 0.044715) still name their function
+# (a GELU written out is within 1e-6 of it); a different one differs by far more (QuickGELU's x * sigmoid(1.702 x)
+# from GELU by 1e-2, GELU's tanh form from its erf form by 2e-4).
 NAMED_TOLERANCE = 1e-5
 
 
@@ -103,11 +104,17 @@ def named(steps: list[FunctionStep]) -> FunctionStep:
         return steps[0]
     composed: FunctionStep = steps[0] if len(steps) == 1 else ("chain", {"steps": steps})
     with np.errstate(all="ignore"):
-        values = apply(composed[0], PROBE, composed[1])
-        for function, attrs in NAMED:
-            if np.allclose(values, apply(function, PROBE, attrs), rtol=NAMED_TOLERANCE, atol=NAMED_TOLERANCE):
-                return function, dict(attrs)
-    return composed
+        return name_of(apply(composed[0], PROBE, composed[1])) or composed
+
+
+def name_of(values: np.ndarray) -> FunctionStep | None:
+    """The function of NAMED whose values on PROBE these are (within NAMED_TOLERANCE), else None."""
+    if np.shape(values) != PROBE.shape:
+        return None
+    for function, attrs in NAMED:
+        if np.allclose(values, apply(function, PROBE, attrs), rtol=NAMED_TOLERANCE, atol=NAMED_TOLERANCE):
+            return function, dict(attrs)
+    return None
 
 
 def apply(function: str, x: np.ndarray, attrs: dict) -> np.ndarray:

@@ -19,7 +19,7 @@ from functools import partial
 import numpy as np
 import torch.nn.functional as F
 
-from hil.compiler.activations import FUNCTIONS, erf
+from hil.compiler.activations import FUNCTIONS, PROBE, FunctionStep, erf, name_of
 
 # The element-wise operators a spelled-out activation is made of, as numpy (attrs, operands...).
 ELEMENTWISE: dict[str, Callable] = {
@@ -35,33 +35,29 @@ ELEMENTWISE: dict[str, Callable] = {
     "Pow": lambda a, x, y: x**y,
 }
 
-# name -> (its float function, the torch function capture takes as that table activation)
-ACTIVATIONS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], Callable]] = {
-    "SiLU": (partial(FUNCTIONS["silu"], a={}), F.silu),
-    "Mish": (partial(FUNCTIONS["mish"], a={}), F.mish),
-    "GELU": (partial(FUNCTIONS["gelu"], a={"approximate": "none"}), F.gelu),
-    "GELU (tanh)": (partial(FUNCTIONS["gelu"], a={"approximate": "tanh"}), partial(F.gelu, approximate="tanh")),
-    "HardSwish": (partial(FUNCTIONS["hardswish"], a={}), F.hardswish),
-}
-
-PROBE = np.linspace(-10.0, 10.0, 4001)
-# ONNX holds the constants (sqrt 2, 0.044715, ...) in float32: a spelled-out GELU is within 1e-6 of the float64
-# function, while the erf and tanh forms differ by up to 2e-4.
-TOLERANCE = 1e-5
+# The activations a region may compute (activations.NAMED's names) -> the torch function capture takes as its table.
+TORCH_FUNCTIONS: dict[str, Callable] = {"silu": F.silu, "mish": F.mish, "gelu": F.gelu, "hardswish": F.hardswish}
 MAX_REGION = 16  # nodes: torch's GELU (tanh) is 8
 
 
 @dataclass(frozen=True)
 class SpelledOut:
-    """One activation written out: the node indices it spans (root last), its input tensor, and its name."""
+    """One activation written out: the node indices it spans (root last), its input tensor, and the activation
+    (function, attrs) it computes."""
 
     nodes: tuple[int, ...]
     source: str
-    name: str
+    activation: FunctionStep
+
+    @property
+    def name(self) -> str:
+        function, attrs = self.activation
+        return " ".join([function, *(f"({v})" for v in attrs.values())])
 
     @property
     def function(self) -> Callable:
-        return ACTIVATIONS[self.name][1]
+        function, attrs = self.activation
+        return partial(TORCH_FUNCTIONS[function], **attrs)
 
 
 def find_spelled_out(
@@ -82,9 +78,9 @@ def find_spelled_out(
             region = _region(nodes, producer, constants, root, source)
             if region is None or not _closed(nodes, readers, outputs, region, root):
                 continue
-            name = _name(nodes, constants, region, source, attrs)
-            if name is not None:
-                found.append(SpelledOut(tuple(sorted(region)), source, name))
+            activation = _name(nodes, constants, region, source, attrs)
+            if activation is not None:
+                found.append(SpelledOut(tuple(sorted(region)), source, activation))
                 taken |= region
                 break
     return found
@@ -130,16 +126,13 @@ def _closed(nodes: list, readers: dict[str, set[int]], outputs: list[str], regio
     return all(readers.get(t, set()) <= region and t not in outputs for t in inner)
 
 
-def _name(nodes: list, constants: dict, region: set[int], source: str, attrs: Callable) -> str | None:
-    """The activation the region computes from source, by value on PROBE; None for none of them."""
+def _name(nodes: list, constants: dict, region: set[int], source: str, attrs: Callable) -> FunctionStep | None:
+    """The activation the region computes from source, by value on activations.PROBE; None for none of them."""
     values = {source: PROBE}
     with np.errstate(all="ignore"):
         for index in sorted(region):
             node = nodes[index]
             operands = [values[n] if n in values else constants[n].astype(np.float64) for n in node.input]
             values[node.output[0]] = ELEMENTWISE[node.op_type](attrs(node), *operands)
-    result = values[nodes[max(region)].output[0]]
-    for name, (function, _) in ACTIVATIONS.items():
-        if np.shape(result) == PROBE.shape and np.allclose(result, function(PROBE), rtol=0.0, atol=TOLERANCE):
-            return name
-    return None
+        activation = name_of(values[nodes[max(region)].output[0]])
+    return activation if activation is not None and activation[0] in TORCH_FUNCTIONS else None
