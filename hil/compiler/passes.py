@@ -102,41 +102,47 @@ def _remove(graph: Graph, node: Node, replacement: str) -> None:
 
 
 def compose_elementwise(graph: Graph) -> Graph:
-    """A constant scale and shift (a batchnorm the same for every channel: x / 6, x + 3, 1.702 * x) joins what is
-    next to it: the scale and shift before it, or the table activation, ReLU or ReLU6 before it, when it alone reads
-    them; else the table activation after it, when it cannot fold into the convolution before it. So
-    x * F.relu6(x + 3) / 6 is one hardswish table, not a table and a 1x1 depthwise convolution, with one rounding
-    instead of two."""
-    composed = True
-    while composed:
-        composed = False
-        for bn in [n for n in graph.nodes if n.op == "batchnorm"]:
-            step = bn.affine_step()
-            before, after = graph.producer(bn.inputs[0]), graph.consumers(bn.output)
-            if step is None:
-                continue
-            alone = before is not None and _only_consumer(graph, bn.inputs[0], bn)
-            if alone and before.op == "batchnorm" and before.affine_step() is not None:
-                (_, first), (_, then) = before.affine_step(), step
-                ones = np.ones(len(before.params["gamma"]))
-                scale, offset = then["scale"] * first["scale"], then["scale"] * first["offset"] + then["offset"]
-                before.attrs, before.params = {"eps": 0.0}, affine_params(scale * ones, offset * ones)
-                _remove(graph, bn, before.output)
-            elif alone and before.op in ELEMENTWISE:
-                _as_table(before, [*_steps(before), step])
-                _remove(graph, bn, before.output)
-            elif (
-                len(after) == 1
-                and after[0].op == "activation"
-                and not _folds(graph, bn)
-                and _only_consumer(graph, bn.output, after[0])
-            ):
-                _as_table(after[0], [step, *_steps(after[0])])
-                _remove(graph, bn, bn.inputs[0])
-            else:
-                continue
-            composed = True
+    """Element-wise steps next to each other become one table, with one rounding instead of two: a constant scale
+    and shift (a batchnorm the same for every channel: x / 6, x + 3, 1.702 * x) joins the scale and shift, table
+    activation, ReLU or ReLU6 before it when it alone reads them, else the table activation after it when it cannot
+    fold into the convolution before it; a table activation joins the one before it that it alone reads. So
+    x * F.relu6(x + 3) / 6 is one hardswish table, not a table and a 1x1 depthwise convolution. A ReLU before a
+    table stays, to fuse into its convolution and narrow the table's input."""
+    joined = True
+    while joined:
+        joined = any(_join(graph, node) for node in list(graph.nodes))
     return graph
+
+
+def _join(graph: Graph, node: Node) -> bool:
+    """Joins node to the element-wise step next to it where compose_elementwise says; whether it did."""
+    before = graph.producer(node.inputs[0]) if node.inputs else None
+    alone = before is not None and _only_consumer(graph, node.inputs[0], node)
+    if node.op == "activation" and alone and before.op == "activation":
+        _as_table(before, [*_steps(before), *_steps(node)])
+        _remove(graph, node, before.output)
+        return True
+    step = node.affine_step() if node.op == "batchnorm" else None
+    if step is None:
+        return False
+    after = graph.consumers(node.output)
+    if alone and before.op == "batchnorm" and before.affine_step() is not None:
+        (_, first), (_, then) = before.affine_step(), step
+        ones = np.ones(len(before.params["gamma"]))
+        scale, offset = then["scale"] * first["scale"], then["scale"] * first["offset"] + then["offset"]
+        before.attrs, before.params = {"eps": 0.0}, affine_params(scale * ones, offset * ones)
+        _remove(graph, node, before.output)
+    elif alone and before.op in ELEMENTWISE:
+        _as_table(before, [*_steps(before), step])
+        _remove(graph, node, before.output)
+    elif len(after) == 1 and after[0].op == "activation" and not _folds(graph, node):
+        if not _only_consumer(graph, node.output, after[0]):
+            return False
+        _as_table(after[0], [step, *_steps(after[0])])
+        _remove(graph, node, node.inputs[0])
+    else:
+        return False
+    return True
 
 
 def _folds(graph: Graph, bn: Node) -> bool:

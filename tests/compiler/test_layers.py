@@ -272,6 +272,8 @@ class _Arithmetic(nn.Module):
         (lambda m, x: torch.sigmoid(F.max_pool2d(m.conv(x), 2) - 1), ["conv2d", "maxpool", "activation chain"]),
         (lambda m, x: torch.sub(m.conv(x), 1.0, alpha=2) * (1 / 6), ["conv2d"]),
         (lambda m, x: torch.rsub(F.relu(m.conv(x)), 1.0), ["conv2d", "activation chain"]),
+        (lambda m, x: torch.sigmoid(torch.tanh(F.max_pool2d(m.conv(x), 2))), ["conv2d", "maxpool", "activation chain"]),
+        (lambda m, x: torch.sigmoid(F.relu(m.conv(x))), ["conv2d", "activation sigmoid"]),
     ],
     ids=[
         "scale and shift fold",
@@ -284,12 +286,14 @@ class _Arithmetic(nn.Module):
         "sigmoid(x - 1)",
         "sub with alpha",
         "rsub after relu",
+        "two tables, one",
+        "a relu before a table fuses",
     ],
 )
 def test_arithmetic_with_constants_folds_or_joins_a_table(form, ops: list[str]) -> None:
     """Arithmetic with a number or a per-channel constant folds into the convolution before it, joins the table
     activation (or ReLU) next to it, and runs as a table or 1x1 depthwise convolution only where neither is there;
-    it computes what torch does."""
+    two tables in a row are one. It computes what torch does."""
     model = seeded(_Arithmetic(form), 0)
     x = realistic_inputs((1, 3, 8, 8), 1)[0] * 4
     with torch.no_grad():
