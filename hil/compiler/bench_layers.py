@@ -77,6 +77,19 @@ class LayerScale(nn.Module):
         return F.relu(x) * self.gamma.view(1, -1, 1, 1)
 
 
+class SqueezeExcitation(nn.Module):
+    """torchvision's MobileNetV3 squeeze-and-excitation: the map times a gate per channel computed from its global
+    average."""
+
+    def __init__(self, channels: int = CHANNELS, squeezed: int = 4) -> None:
+        super().__init__()
+        self.fc1, self.fc2 = nn.Conv2d(channels, squeezed, 1), nn.Conv2d(squeezed, channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        scale = F.hardsigmoid(self.fc2(F.relu(self.fc1(F.adaptive_avg_pool2d(x, 1)))))
+        return scale * x
+
+
 def _head(*layers: nn.Module) -> nn.Module:
     return nn.Sequential(*layers)
 
@@ -144,6 +157,7 @@ OPERATORS: dict[str, Callable[[], nn.Module]] = {
     "constant arithmetic after a pool (1 - x / 2)": lambda: Fn(lambda x: 1 - F.max_pool2d(x, 2) / 2),
     "layer scale (x * a constant per channel)": lambda: LayerScale(),
     "residual added in place (out += x)": lambda: InPlaceResidual(),
+    "squeeze-and-excitation (x * gate per channel)": lambda: _head(nn.ReLU(), SqueezeExcitation()),
     "batchnorm after maxpool": lambda: _head(nn.MaxPool2d(2), nn.BatchNorm2d(CHANNELS), nn.ReLU()),
     "conv padding='same' (even kernel)": lambda: _head(nn.ReLU(), nn.Conv2d(CHANNELS, CHANNELS, 4, padding="same")),
     "ZeroPad2d + strided conv": lambda: _head(nn.ReLU(), nn.ZeroPad2d((0, 1, 0, 1)), nn.Conv2d(CHANNELS, 8, 3, 2)),
@@ -178,7 +192,8 @@ class OperatorModel(nn.Module):
 
 class AllLayers(nn.Module):
     """Every operator of the table in one model (for one firmware under QEMU): SAME and asymmetric padding,
-    dilation, groups, a channel multiplier, pools, BatchNorm after a pool, table activations, a PReLU per channel,
+    dilation, groups, a channel multiplier, pools, BatchNorm after a pool, table activations, a PReLU per channel and
+    squeeze-and-excitation after it,
     an activation after an add, hardswish written out, global pooling, nearest upsampling, transposed convolutions
     (zeros inserted, and kernel == stride as depth_to_space with its BatchNorm and ReLU folded), flatten, Linear,
     BatchNorm1d, Dropout, a constant scale and shift of rows, softmax."""
@@ -192,6 +207,7 @@ class AllLayers(nn.Module):
         self.grouped = nn.Conv2d(8, 12, 3, padding=1, groups=4)
         self.multiplier = nn.Conv2d(12, 24, 3, padding=1, groups=12)
         self.prelu = _per_channel_prelu(24)
+        self.excite = SqueezeExcitation(24, 8)
         self.bn = nn.BatchNorm2d(24)
         self.residual = nn.Conv2d(24, 24, 1)
         self.fc1 = nn.Linear(24 * 2 * 3, 16)
@@ -206,7 +222,7 @@ class AllLayers(nn.Module):
         x = F.leaky_relu(self.strided(self.pad(x)), 0.1)
         x = torch.tanh(self.dilated(F.pad(x, (1, 0, 0, 1))))
         x = x * F.relu6(x + 3) / 6
-        x = self.prelu(self.multiplier(F.hardsigmoid(self.grouped(x))))
+        x = self.excite(self.prelu(self.multiplier(F.hardsigmoid(self.grouped(x)))))
         x = F.relu(self.bn(F.max_pool2d(F.pad(x, (1, 0, 0, 1)), 2, padding=(0, 1))))
         x = torch.sigmoid(x + self.residual(x))
         pooled = F.avg_pool2d(x, 2)

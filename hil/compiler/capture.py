@@ -160,7 +160,10 @@ ACTIVATIONS = (
 )
 
 
-GATED_FORMS = "x times an element-wise function of x, as x * sigmoid(x), x * relu6(x + 3), x * sigmoid(1.702 * x)"
+GATED_FORMS = (
+    "x times an element-wise function of x, as x * sigmoid(x), x * relu6(x + 3), x * sigmoid(1.702 * x), or a map "
+    "times a [1, C, 1, 1] vector of its channels (a squeeze-and-excitation gate)"
+)
 
 # torch's names for arithmetic -> the operation; rsub and rdiv are sub and div with their operands swapped.
 ARITHMETIC = {
@@ -328,7 +331,7 @@ class _Capture(TorchFunctionMode):
             if operation == "add" and alpha == 1:
                 self._sum(where, first, second, result)
             elif operation == "mul":
-                self._gated(where, [first, second], result)
+                self._product(where, first, second, result)
             else:
                 raise CompileError(
                     f"{where}: of two maps only their sum (x + y) and x times a gate of x are supported, "
@@ -379,6 +382,19 @@ class _Capture(TorchFunctionMode):
             per_channel.append(spread[:, 0].copy())
         params = affine_params(*per_channel)
         self.add_node("batchnorm", where, [source], result, _shape(result), {"eps": 0.0}, params, layout=layout)
+
+    def _product(self, where: str, first: torch.Tensor, second: torch.Tensor, result: torch.Tensor) -> None:
+        """A map times a [1, C, 1, 1] vector of its channels (an SE block's gate): scale_channels; else x times a
+        gate of x."""
+        shapes = [tuple(t.shape) for t in (first, second)]
+        for (x, gate), (shape, gate_shape) in (((first, second), shapes), ((second, first), shapes[::-1])):
+            if len(shape) == 4 and gate_shape == (1, shape[1], 1, 1) and shape[2:] != (1, 1):
+                names = [self.lookup(t, where) for t in (x, gate)]
+                if all(layout == NCHW for _, layout in names):
+                    inputs = [name for name, _ in names]
+                    self.add_node("scale_channels", where, inputs, result, _shape(result))
+                    return
+        self._gated(where, [first, second], result)
 
     def _gated(self, where: str, operands: list[torch.Tensor], result: torch.Tensor) -> None:
         """x times a gate computed from x alone, as models write SiLU (x * torch.sigmoid(x), timm's
@@ -704,6 +720,7 @@ BUILT_IN = (
     "permute to NHWC",
     "view",
     "x * sigmoid(x) and other gates of x",
+    "map * [1, C, 1, 1] gate (squeeze-and-excitation)",
     "+ - * / with a constant",
 )
 

@@ -265,6 +265,12 @@ class _Emitter:
         args = f"&params, {pixels}, {shape[-1]}, {source}, {slope}, {out}"
         return self.params(node) + f"        HIL_CHECK({i}, prelu_s8({args}));\n"
 
+    def scale_channels(self, i: int, node: QNode) -> str:
+        shape = self.shape(node.output)
+        pixels, source, out = int(np.prod(shape[:-1])), self.ptr(node.inputs[0], True), self.ptr(node.output)
+        args = f"&params, {pixels}, {shape[-1]}, {source}, {self.ptr(node.inputs[1], True)}, {out}"
+        return self.params(node) + f"        HIL_CHECK({i}, scale_channels_s8({args}));\n"
+
     def softmax(self, i: int, node: QNode) -> str:
         table = self.array(f"l{i}_exp", node.arrays["exp_table"])
         return (
@@ -599,6 +605,8 @@ class _Emitter:
             body = self.add(i, node)
         elif node.kernel == "l2norm_s8":
             body = self.l2norm(i, node)
+        elif node.kernel == "scale_channels_s8":
+            body = self.scale_channels(i, node)
         elif node.kernel in ("rnnpool_s8", "rnnpool_offset_s8"):
             body = self.rnnpool(i, node, self.memory.offsets[f"{i}:rnnpool"], step.scratch["rnnpool"])
         elif node.kernel in LAYER_KERNELS:

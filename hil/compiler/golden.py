@@ -22,6 +22,7 @@ from hil.kernels_ref import (
     pointwise_conv2d_s8,
     prelu_s8,
     rnnpool_layer_s8,
+    scale_channels_s8,
     softmax_s8,
 )
 from hil.kernels_ref.conv_a16 import conv2d_a16, conv2d_a16_w16, depthwise_conv2d_a16
@@ -84,6 +85,8 @@ def run_node(node: QNode, inputs: list[np.ndarray]) -> np.ndarray:
         return pointwise_conv2d_s8(p, a["out_shift"], x, a["filter"], a["bias"])
     if node.kernel == "add_s8":
         return add_s8(p, x, inputs[1])
+    if node.kernel == "scale_channels_s8":
+        return scale_channels_s8(p, x, inputs[1].reshape(-1))
     if node.kernel == "add_a16":
         return add_a16(p, x, inputs[1])
     if node.kernel == "l2norm_s8":

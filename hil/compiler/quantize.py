@@ -25,6 +25,7 @@ from hil.kernels_ref import (
     PoolParams,
     PReluParams,
     RNNPoolParams,
+    ScaleChannelsParams,
     SoftmaxParams,
     check_fastgrnn,
     quantize_fastgrnn,
@@ -215,6 +216,8 @@ def _min_output_exponent(node: Node, graph: Graph, exponents: dict[str, int]) ->
         return -hidden_frac_bits(node, "rnn2")
     if node.op == "l2norm":
         return fit_exponent(float(np.abs(node.params["weight"]).max()), 16) - 16
+    if node.op == "scale_channels":
+        return exponents[node.inputs[0]] + exponents[node.inputs[1]]  # the product's own grid holds it exactly
     return None
 
 
@@ -515,6 +518,17 @@ def _prelu(node: Node, graph: Graph, e: dict[str, int]) -> QNode:
     )
 
 
+def _scale_channels(node: Node, graph: Graph, e: dict[str, int]) -> QNode:
+    """scale_channels_s8: each product of a map value and its channel's gate, from their grid to the output's."""
+    out_shift = e[node.output] - e[node.inputs[0]] - e[node.inputs[1]]
+    if not 0 <= out_shift <= 31:
+        raise CompileError(
+            f"{node.describe()}: map exponent {e[node.inputs[0]]} times gate exponent {e[node.inputs[1]]} to output "
+            f"exponent {e[node.output]} needs a shift of {out_shift}; scale_channels_s8 takes 0..31"
+        )
+    return _layer_node("scale_channels_s8", node, graph, ScaleChannelsParams(out_shift))
+
+
 def _softmax(node: Node, graph: Graph, e: dict[str, int]) -> QNode:
     exp_table = np.round(65536.0 * np.exp(-np.arange(256) * 2.0 ** e[node.inputs[0]])).astype(np.int32)
     params = SoftmaxParams(-e[node.output], 0, 127)
@@ -538,6 +552,7 @@ LAYER_QUANTIZERS = {
     "activation": _table_activation,
     "softmax": _softmax,
     "prelu": _prelu,
+    "scale_channels": _scale_channels,
     "flatten_chw": _flatten_chw,
 }
 

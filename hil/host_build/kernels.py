@@ -31,6 +31,7 @@ from hil.kernels_ref.params import (
     PoolParams,
     PReluParams,
     RNNPoolParams,
+    ScaleChannelsParams,
     SoftmaxParams,
     c_fields,
 )
@@ -145,6 +146,7 @@ class HostKernels:
         "avgpool_s8",
         "lut_s8",
         "prelu_s8",
+        "scale_channels_s8",
         "softmax_s8",
     )
 
@@ -508,6 +510,17 @@ class HostKernels:
         pixels, channels = c_int32(input.size // max(slope.size, 1)), c_int32(slope.size)
         args = (_ptr(input, np.int8), _ptr(slope, np.int16), _ptr(output, np.int8))
         self._call("prelu_s8", ctypes.byref(_struct(params)), pixels, channels, *args)
+        return output
+
+    def scale_channels_s8(self, params: ScaleChannelsParams, input: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        """scale_channels_s8 over input, channels its last axis, one int8 scale a channel."""
+        input, scale = np.ascontiguousarray(input), np.ascontiguousarray(scale)
+        if input.shape[-1:] != scale.shape:
+            raise TypeError(f"scale_channels_s8: scale {scale.shape} does not match input {input.shape}'s channels")
+        output = np.zeros(input.shape, dtype=np.int8)
+        pixels, channels = c_int32(input.size // max(scale.size, 1)), c_int32(scale.size)
+        args = (_ptr(input, np.int8), _ptr(scale, np.int8), _ptr(output, np.int8))
+        self._call("scale_channels_s8", ctypes.byref(_struct(params)), pixels, channels, *args)
         return output
 
     def softmax_s8(self, params: SoftmaxParams, input: np.ndarray, exp_table: np.ndarray) -> np.ndarray:

@@ -22,6 +22,7 @@ from hil.kernels_ref.layers import (
     lut_s8,
     maxpool_s8,
     prelu_s8,
+    scale_channels_s8,
     softmax_s8,
 )
 from hil.kernels_ref.nonlinear import sigmoid_q15, tanh_q15, tanh_table
@@ -40,6 +41,7 @@ from hil.kernels_ref.params import (
     PoolParams,
     PReluParams,
     RNNPoolParams,
+    ScaleChannelsParams,
     SoftmaxParams,
 )
 from hil.kernels_ref.rnnpool import (
@@ -67,6 +69,7 @@ __all__ = [
     "PReluParams",
     "PoolParams",
     "RNNPoolParams",
+    "ScaleChannelsParams",
     "SoftmaxParams",
     "add_a16",
     "add_s8",
@@ -97,6 +100,7 @@ __all__ = [
     "rnnpool_s8",
     "rnnpool_wide_s8",
     "round_shift",
+    "scale_channels_s8",
     "sigmoid_q15",
     "softmax_s8",
     "tanh_q15",

@@ -30,6 +30,7 @@ from hil.kernels_ref.device_cases import (
     prelu_case,
     rnnpool_case,
     run_cases,
+    scale_channels_case,
     softmax_case,
 )
 
@@ -75,6 +76,7 @@ def bench_cases(rng: np.random.Generator) -> dict[str, KernelCase]:
         "avgpool": pool_case(rng, 25, 5, 64, 5, 5, 0, average=True),
         "lut": lut_case(rng, 4096),
         "prelu": prelu_case(rng, 256, 16),
+        "scale_channels": scale_channels_case(rng, 28 * 28, 72),  # MobileNetV3-Large's first SE gate, 28x28x72
         "softmax": softmax_case(rng, 16, 12),
         # the M4's 32-channel MBConv (mob.1: 32 -> 64 -> 32), where per-output work weighs most
         "expand_32": pointwise_case(rng, 30, 40, 32, 64),
@@ -114,7 +116,8 @@ def main(argv: list[str] | None = None) -> None:
             continue
         run = run_cases(f"bench_{key}", [case], args.workdir)
         peer = PEER_IPM.get(key)
-        unit = "per element" if key.startswith("add") or key in ("l2norm", "lut", "prelu", "softmax") else ""
+        per_element = ("l2norm", "lut", "prelu", "scale_channels", "softmax")
+        unit = "per element" if key.startswith("add") or key in per_element else ""
         unit = "per window tap" if key in ("maxpool", "avgpool") else unit
         print(
             f"{key:<14} {case.name:<36} {case.macs:>11,} {run.instructions:>13,} "

@@ -28,6 +28,7 @@ from hil.kernels_ref.layers import (
     lut_s8,
     maxpool_s8,
     prelu_s8,
+    scale_channels_s8,
     softmax_s8,
 )
 from hil.kernels_ref.params import (
@@ -44,6 +45,7 @@ from hil.kernels_ref.params import (
     PoolParams,
     PReluParams,
     RNNPoolParams,
+    ScaleChannelsParams,
     SoftmaxParams,
     c_initializer,
 )
@@ -461,6 +463,22 @@ def prelu_case(rng: np.random.Generator, pixels: int, c: int) -> KernelCase:
         f"      st = prelu_s8(&pr, {pixels}, {c}, {{in0}}, {{p}}s, {{out}}); }}"
     )
     return KernelCase(f"prelu {pixels}x{c}", [x], prelu_s8(params, x, slope), {"s": slope}, call, pixels * c)
+
+
+def scale_channels_case(rng: np.random.Generator, pixels: int, c: int, out_shift: int = 6) -> KernelCase:
+    """A squeeze-and-excitation gate: the map {in0} times a per-channel scale {in1}, both in the arena (the scale is
+    an activation, computed at run time); the clamp is inside the int8 range so that it is reached."""
+    x = rng.integers(-128, 128, (1, pixels, c), dtype=np.int8)
+    scale = rng.integers(-128, 128, (1, c), dtype=np.int8)
+    x[0, 0, :] = -128  # the extreme product, -128 * -128, on channels whose scale is -128
+    scale[0, : max(1, c // 3)] = -128
+    params = ScaleChannelsParams(out_shift, -120, 120)
+    call = (
+        f"{{ static const hil_scale_channels_params pr = {c_initializer(params)};\n"
+        f"      st = scale_channels_s8(&pr, {pixels}, {c}, {{in0}}, {{in1}}, {{out}}); }}"
+    )
+    expected = scale_channels_s8(params, x, scale[0])
+    return KernelCase(f"scale channels {pixels}x{c} shift {out_shift}", [x, scale], expected, {}, call, pixels * c)
 
 
 def softmax_case(rng: np.random.Generator, rows: int, c: int) -> KernelCase:

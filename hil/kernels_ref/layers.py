@@ -1,5 +1,5 @@
 """Bit-exact twins of the general models' kernels: grouped_conv2d_s8, fully_connected_s8, maxpool_s8, avgpool_s8,
-lut_s8, prelu_s8 and softmax_s8 (hil_kernels.h documents each formula)."""
+lut_s8, prelu_s8, scale_channels_s8 and softmax_s8 (hil_kernels.h documents each formula)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from hil.kernels_ref.params import (
     GroupedConvParams,
     PoolParams,
     PReluParams,
+    ScaleChannelsParams,
     SoftmaxParams,
 )
 
@@ -123,6 +124,23 @@ def prelu_s8(params: PReluParams, input: np.ndarray, slope: np.ndarray) -> np.nd
     x = x.astype(np.int64)
     acc = np.where(x >= 0, x << params.pos_shift, x * slope.astype(np.int64))
     return clamp(round_shift(acc, params.out_shift), params.act_min, params.act_max).astype(np.int8)
+
+
+def scale_channels_s8(params: ScaleChannelsParams, input: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """scale_channels_s8: round_shift(x * scale[c], out_shift), or x * scale[c] << -out_shift for out_shift < 0,
+    clamped; channels the last axis (the squeeze-and-excitation gate)."""
+    scale, x = np.asarray(scale), np.asarray(input)
+    if scale.dtype != np.int8 or scale.ndim != 1 or scale.size < 1:
+        raise KernelRangeError(f"scale_channels_s8 takes one int8 scale a channel, got {scale.dtype} {scale.shape}")
+    if x.dtype != np.int8 or x.ndim < 1 or x.shape[-1] != scale.size:
+        raise KernelRangeError(
+            f"scale_channels_s8 takes int8 values with {scale.size} channels last, got {x.dtype} {x.shape}"
+        )
+    if not -14 <= params.out_shift <= 31:
+        raise KernelRangeError(f"scale_channels_s8 out_shift out of range -14..31: {params}")
+    acc = x.astype(np.int64) * scale.astype(np.int64)
+    acc = acc << -params.out_shift if params.out_shift < 0 else round_shift(acc, params.out_shift)
+    return clamp(acc, params.act_min, params.act_max).astype(np.int8)
 
 
 def softmax_s8(params: SoftmaxParams, input: np.ndarray, exp_table: np.ndarray) -> np.ndarray:

@@ -229,6 +229,19 @@ class PReluParams:
     act_max: int = 127
 
 
+@c_struct("hil_scale_channels_params")
+@dataclass(frozen=True)
+class ScaleChannelsParams:
+    """hil_scale_channels_params: a map times a runtime int8 vector, one value per channel (the squeeze-and-excitation
+    gate): out[p, c] = clamp(round_shift(in[p, c] * scale[c], out_shift), act_min, act_max), out_shift =
+    e_out - e_in - e_scale in -14..31; a negative out_shift is an exact left shift by -out_shift (|in * scale| <= 2^14,
+    so the product << 14 still fits int32)."""
+
+    out_shift: int
+    act_min: int = -128
+    act_max: int = 127
+
+
 @c_struct("hil_avgpool_params")
 @dataclass(frozen=True)
 class AvgPoolParams:

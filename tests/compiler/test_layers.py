@@ -69,6 +69,7 @@ def test_operator_host_c_equals_golden(tmp_path) -> None:
         "grouped conv (4 groups)",
         "prelu (per channel)",
         "conv transpose k4 s2 p1 + bn + relu",
+        "squeeze-and-excitation (x * gate per channel)",
     ):
         _, _, kernels, exact = measure(seeded(OperatorModel(name), 0), INPUT_SHAPE, tmp_path / name, "op")
         assert exact, f"{name}: host C differs from the golden model ({kernels})"
@@ -235,10 +236,10 @@ def test_an_activation_written_as_x_times_a_gate_is_one_table(gated, function: s
 
 
 def test_a_product_that_is_no_gate_of_its_other_factor_is_named() -> None:
-    """x times a pooled x (an SE block's channel attention) and x times a neighbourhood max are no element-wise
-    function of x: one line naming the forms."""
+    """x times a gate per pixel (CBAM's spatial attention: a [1, 1, H, W] map) and x times a neighbourhood max are
+    no element-wise function of x and no gate per channel: one line naming the forms."""
     for product in (
-        lambda x: x * torch.sigmoid(x.mean((2, 3), keepdim=True)),
+        lambda x: x * torch.sigmoid(x.max(1, keepdim=True)[0]),
         lambda x: x * torch.sigmoid(F.max_pool2d(x, 3, 1, 1)),
     ):
         with pytest.raises(CompileError, match=r"a product of two tensors is supported only as x times an element-w"):

@@ -3,10 +3,13 @@ activations, softmax): host C == numpy twin bit for bit on random shapes, and ea
 
 from __future__ import annotations
 
+import ctypes
+
 import numpy as np
 import pytest
 
 from hil.host_build import HostKernelError, HostKernels
+from hil.host_build.kernels import _ptr, _struct
 from hil.kernels_ref import (
     AvgPoolParams,
     ConvA16Params,
@@ -15,6 +18,7 @@ from hil.kernels_ref import (
     GroupedConvParams,
     PoolParams,
     PReluParams,
+    ScaleChannelsParams,
     SoftmaxParams,
     avgpool_s8,
     conv2d_a16,
@@ -26,6 +30,7 @@ from hil.kernels_ref import (
     lut_s8,
     maxpool_s8,
     prelu_s8,
+    scale_channels_s8,
     softmax_s8,
 )
 from hil.kernels_ref.fixed import KernelRangeError
@@ -266,6 +271,103 @@ def test_prelu_refuses_shifts_out_of_range(host: HostKernels) -> None:
         host.prelu_s8(PReluParams(24, 0), x, slope)
     with pytest.raises(KernelRangeError):
         prelu_s8(PReluParams(0, 32), x, slope)
+
+
+def _every_pair() -> tuple[np.ndarray, np.ndarray]:
+    """(input, scale): every int8 input (one a row) against every int8 scale value (one a channel)."""
+    values = np.arange(-128, 128, dtype=np.int8)
+    return np.repeat(values[:, None], values.size, axis=1), values.copy()
+
+
+@pytest.mark.parametrize("out_shift", [0, 1, 7, 14, 15, 31, -1, -7, -14])
+def test_scale_channels_matches_twin(host: HostKernels, out_shift: int) -> None:
+    """Scales of both signs, 0, +-1 and the int8 extremes on a random map, and every int8 input against every int8
+    scale at the int8 limits (the products that saturate must clamp, not wrap); shifts at their limits (-14, 31),
+    exact left shifts, and a clamp inside int8 the output reaches. The twin is checked against the formula in
+    floats (every value is exact in float64)."""
+    rng = np.random.default_rng(4560 + out_shift)
+    scale = np.concatenate([[-128, 127, 0, 1, -1], rng.integers(-128, 128, 6)]).astype(np.int8)
+    x = rng.integers(-128, 128, (2, 5, 9, scale.size), dtype=np.int8)
+    x[0, 0, 0, :], x[0, 0, 1, :] = -128, 127
+    params = ScaleChannelsParams(out_shift, -100, 90)
+    got = host.scale_channels_s8(params, x, scale)
+    np.testing.assert_array_equal(got, scale_channels_s8(params, x, scale))
+    if out_shift <= 7:  # -128 * -128 and 127 * -128 reach past both limits
+        assert got.max() == 90 and got.min() == -100, "the clamp is reached on both sides"
+
+    every, values = _every_pair()
+    params = ScaleChannelsParams(out_shift)
+    expected = scale_channels_s8(params, every, values)
+    np.testing.assert_array_equal(host.scale_channels_s8(params, every, values), expected)
+    product = every.astype(np.float64) * values.astype(np.float64)
+    exact = np.floor(product / 2.0**out_shift + 0.5) if out_shift >= 0 else product * 2.0**-out_shift
+    np.testing.assert_array_equal(expected, np.clip(exact, -128, 127).astype(np.int8))
+    if out_shift <= 6:
+        assert expected.min() == -128 and expected.max() == 127, "saturates at the int8 limits"
+
+
+@pytest.mark.parametrize("out_shift", [9, -5])
+def test_scale_channels_in_place(host: HostKernels, out_shift: int) -> None:
+    """output == input (each value is read before it is written), on 1 pixel and on many, odd channel counts."""
+    rng = np.random.default_rng(4570 + out_shift)
+    for pixels, channels in ((1, 1), (1, 13), (37, 5)):
+        x = rng.integers(-128, 128, (pixels, channels), dtype=np.int8)
+        scale = rng.integers(-128, 128, channels, dtype=np.int8)
+        params = ScaleChannelsParams(out_shift, -128, 127)
+        buffer = x.copy()
+        pointer = _ptr(buffer, np.int8)
+        host._call(
+            "scale_channels_s8",
+            ctypes.byref(_struct(params)),
+            ctypes.c_int32(pixels),
+            ctypes.c_int32(channels),
+            pointer,
+            _ptr(scale, np.int8),
+            pointer,
+        )
+        np.testing.assert_array_equal(buffer, scale_channels_s8(params, x, scale))
+
+
+@pytest.mark.parametrize("out_shift", [-15, 32, -128, 100])
+def test_scale_channels_refuses_shifts_out_of_range(host: HostKernels, out_shift: int) -> None:
+    scale, x = np.ones(3, np.int8), np.zeros((2, 3), np.int8)
+    with pytest.raises(HostKernelError, match="scale_channels_s8"):
+        host.scale_channels_s8(ScaleChannelsParams(out_shift), x, scale)
+    with pytest.raises(KernelRangeError, match="out_shift"):
+        scale_channels_s8(ScaleChannelsParams(out_shift), x, scale)
+
+
+def test_scale_channels_refuses_bad_arguments(host: HostKernels) -> None:
+    """No channels, a negative pixel count and NULL pointers in the C; wrong dtypes and shapes in the twin."""
+    params, scale, x = ScaleChannelsParams(3), np.ones(3, np.int8), np.zeros((2, 3), np.int8)
+    with pytest.raises(HostKernelError):
+        host.scale_channels_s8(params, np.zeros((2, 0), np.int8), np.zeros(0, np.int8))
+    output = np.zeros_like(x)
+    good = (_ptr(x, np.int8), _ptr(scale, np.int8), _ptr(output, np.int8))
+    three = ctypes.c_int32(3)
+    for pixels, pointers in (
+        (-1, good),
+        (2, (None, *good[1:])),
+        (2, (good[0], None, good[2])),
+        (2, (*good[:2], None)),
+    ):
+        with pytest.raises(HostKernelError):
+            host._call("scale_channels_s8", ctypes.byref(_struct(params)), ctypes.c_int32(pixels), three, *pointers)
+    with pytest.raises(HostKernelError):
+        host._call("scale_channels_s8", None, ctypes.c_int32(2), three, *good)
+    host._call("scale_channels_s8", ctypes.byref(_struct(params)), ctypes.c_int32(0), three, *good)  # no pixels: OK
+    with pytest.raises(TypeError, match="does not match"):
+        host.scale_channels_s8(params, np.zeros((2, 4), np.int8), scale)
+    for bad_x, bad_scale in (
+        (x.astype(np.int16), scale),
+        (x, scale.astype(np.int16)),
+        (np.zeros((2, 4), np.int8), scale),
+        (x, scale.reshape(1, 3)),
+        (np.zeros((2, 0), np.int8), np.zeros(0, np.int8)),
+        (np.int8(1), np.ones(1, np.int8)),
+    ):
+        with pytest.raises(KernelRangeError, match="scale_channels_s8"):
+            scale_channels_s8(params, bad_x, bad_scale)
 
 
 @pytest.mark.parametrize("seed", range(6))

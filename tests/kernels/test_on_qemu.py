@@ -29,6 +29,7 @@ from hil.kernels_ref.device_cases import (
     prelu_case,
     rnnpool_case,
     run_cases,
+    scale_channels_case,
     softmax_case,
 )
 
@@ -71,6 +72,8 @@ def test_layer_kernels_match_twins_under_qemu(tmp_path: Path) -> None:
         pool_case(rng, 5, 5, 8, 5, 1, 0, average=True),  # global average
         lut_case(rng, 77),
         prelu_case(rng, 11, 7),
+        scale_channels_case(rng, 11, 7),
+        scale_channels_case(rng, 5, 12, -3),  # an exact left shift
         softmax_case(rng, 3, 12),
         depthwise_case(rng, 5, 6, 12, 1),  # stride 1: each row's run of whole windows between its borders
         depthwise_case(rng, 4, 3, 8, 1),  # a run of one window
