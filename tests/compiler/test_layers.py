@@ -246,6 +246,28 @@ def test_a_product_that_is_no_gate_of_its_other_factor_is_named() -> None:
             capture(_Unsupported(Fn(product)).eval(), torch.zeros(1, 3, 8, 8))
 
 
+@pytest.mark.parametrize(
+    "gated",
+    [
+        lambda x: F.hardsigmoid(x.mean((2, 3), keepdim=True)) * x,
+        lambda x: x * torch.sigmoid(F.adaptive_avg_pool2d(x, 1) * 2 - 1),
+    ],
+    ids=["torchvision's scale * input", "EfficientNet's x * sigmoid(squeezed)"],
+)
+def test_a_squeeze_and_excitation_gate_is_scale_channels(gated) -> None:
+    """A map times a [1, C, 1, 1] gate of its channels, in either order, is one scale_channels node reading the map
+    and then the gate, and computes what torch does."""
+    model = seeded(Fn(gated), 0)
+    x = realistic_inputs(INPUT_SHAPE, 1)[0] * 4
+    with torch.no_grad():
+        expected = to_graph_layout(model(x.clone()).numpy())
+    graph = optimize(capture(model, x))
+    (scale,) = [n for n in graph.nodes if n.op == "scale_channels"]
+    assert scale.inputs[0] == graph.inputs[0] and graph.tensors[scale.inputs[1]].shape == (1, 1, 1, 3)
+    (got,) = float_executor.outputs(graph, [to_graph_layout(x.numpy())])
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
 class _Arithmetic(nn.Module):
     """A convolution, then arithmetic with constants as models write it."""
 
