@@ -77,6 +77,25 @@ class LayerScale(nn.Module):
         return F.relu(x) * self.gamma.view(1, -1, 1, 1)
 
 
+def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
+    """ShuffleNet's channel shuffle, as torchvision writes it: a view, a transpose and a view back."""
+    b, c, h, w = x.size()
+    x = torch.transpose(x.view(b, groups, c // groups, h, w), 1, 2).contiguous()
+    return x.view(b, -1, h, w)
+
+
+class ShuffleUnit(nn.Module):
+    """ShuffleNetV2's unit: the channels split in two, one half through a 1x1 convolution, joined and shuffled."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.branch = nn.Sequential(nn.Conv2d(CHANNELS // 2, CHANNELS // 2, 1), nn.ReLU())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        kept, branch = F.relu(x).chunk(2, dim=1)
+        return channel_shuffle(torch.cat((kept, self.branch(branch)), dim=1), 2)
+
+
 class SqueezeExcitation(nn.Module):
     """torchvision's MobileNetV3 squeeze-and-excitation: the map times a gate per channel computed from its global
     average."""
@@ -158,6 +177,7 @@ OPERATORS: dict[str, Callable[[], nn.Module]] = {
     "layer scale (x * a constant per channel)": lambda: LayerScale(),
     "residual added in place (out += x)": lambda: InPlaceResidual(),
     "squeeze-and-excitation (x * gate per channel)": lambda: _head(nn.ReLU(), SqueezeExcitation()),
+    "channel split and shuffle (ShuffleNetV2)": lambda: ShuffleUnit(),
     "batchnorm after maxpool": lambda: _head(nn.MaxPool2d(2), nn.BatchNorm2d(CHANNELS), nn.ReLU()),
     "conv padding='same' (even kernel)": lambda: _head(nn.ReLU(), nn.Conv2d(CHANNELS, CHANNELS, 4, padding="same")),
     "ZeroPad2d + strided conv": lambda: _head(nn.ReLU(), nn.ZeroPad2d((0, 1, 0, 1)), nn.Conv2d(CHANNELS, 8, 3, 2)),
@@ -192,8 +212,8 @@ class OperatorModel(nn.Module):
 
 class AllLayers(nn.Module):
     """Every operator of the table in one model (for one firmware under QEMU): SAME and asymmetric padding,
-    dilation, groups, a channel multiplier, pools, BatchNorm after a pool, table activations, a PReLU per channel and
-    squeeze-and-excitation after it,
+    dilation, groups, a channel multiplier, pools, BatchNorm after a pool, table activations, a PReLU per channel,
+    squeeze-and-excitation and a channel shuffle after it,
     an activation after an add, hardswish written out, global pooling, nearest upsampling, transposed convolutions
     (zeros inserted, and kernel == stride as depth_to_space with its BatchNorm and ReLU folded), flatten, Linear,
     BatchNorm1d, Dropout, a constant scale and shift of rows, softmax."""
@@ -222,7 +242,7 @@ class AllLayers(nn.Module):
         x = F.leaky_relu(self.strided(self.pad(x)), 0.1)
         x = torch.tanh(self.dilated(F.pad(x, (1, 0, 0, 1))))
         x = x * F.relu6(x + 3) / 6
-        x = self.excite(self.prelu(self.multiplier(F.hardsigmoid(self.grouped(x)))))
+        x = channel_shuffle(self.excite(self.prelu(self.multiplier(F.hardsigmoid(self.grouped(x))))), 4)
         x = F.relu(self.bn(F.max_pool2d(F.pad(x, (1, 0, 0, 1)), 2, padding=(0, 1))))
         x = torch.sigmoid(x + self.residual(x))
         pooled = F.avg_pool2d(x, 2)

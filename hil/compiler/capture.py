@@ -11,7 +11,9 @@ checks, loops over blocks). Anything else fails here, naming the module and its 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -142,6 +144,23 @@ def _known_modules() -> dict[type, Callable[[nn.Module], tuple[str, dict, dict]]
 
 NCHW, NHWC, FLAT = "nchw", "nhwc", "flat"  # FLAT: [B, N] rows (after flatten or a Linear), IR shape as torch's
 
+
+@dataclass(frozen=True)
+class Rearranged:
+    """The layout of a map part-way through views and transposes (a channel shuffle's view to [B, g, C/g, H, W],
+    transpose, view back): the map's NCHW shape and the steps so far (function, arguments after the tensor, keyword
+    arguments). A view back to that shape ends it: capture replays the steps on indices to find what they did."""
+
+    shape: tuple[int, ...]
+    steps: tuple
+
+    def __str__(self) -> str:
+        return f"rearranged {list(self.shape)} (a view or transpose not yet back to [B, C, H, W])"
+
+
+# The tensor methods a rearrangement is made of (contiguous is an identity).
+REARRANGES = ("view", "reshape", "transpose", "permute", "flatten", "unflatten", "swapaxes", "movedim")
+
 IDENTITIES = ("dropout", "feature_dropout", "alpha_dropout", "contiguous")  # identities in eval mode
 ACTIVATIONS = (
     "leaky_relu",
@@ -221,10 +240,17 @@ class _Capture(TorchFunctionMode):
         self.alive.append(torch_tensor)
         return name
 
-    def lookup(self, t: torch.Tensor, what: str) -> tuple[str, str]:
+    def lookup(self, t: torch.Tensor, what: str, rearranged: bool = False) -> tuple[str, str]:
+        """The IR tensor and layout of t; a map part-way through a rearrangement only where rearranged allows it."""
         if id(t) not in self.names:
             raise CompileError(f"{what}: uses a tensor that does not come from the model input (a constant?)")
-        return self.names[id(t)]
+        name, layout = self.names[id(t)]
+        if isinstance(layout, Rearranged) and not rearranged:
+            raise CompileError(
+                f"{what}: reads a {layout}; views and transposes of a map must end in a view back to its "
+                "[B, C, H, W] before anything else reads it"
+            )
+        return name, layout
 
     def add_node(
         self,
@@ -263,7 +289,7 @@ class _Capture(TorchFunctionMode):
             return  # a constant, computed from the model's own parameters or buffers (a mean, a 1 / std)
         if getattr(func, "__name__", "") in IDENTITIES:
             if isinstance(result, torch.Tensor) and result is not args[0]:
-                self.names[id(result)] = self.lookup(args[0], f"{self.where}: torch.{func.__name__}")
+                self.names[id(result)] = self.lookup(args[0], f"{self.where}: torch.{func.__name__}", True)
                 self.alive.append(result)
             return
         name = getattr(func, "__name__", repr(func))
@@ -272,7 +298,11 @@ class _Capture(TorchFunctionMode):
         where = f"{self.where}: torch.{name} #{len(self.graph.nodes)}"
         if not any(isinstance(a, (torch.Tensor, list, tuple)) for a in args):
             raise CompileError(f"{where}: takes the model's tensor as a keyword argument; pass it positionally")
-        if name in LAYER_FUNCTIONS:
+        if name in REARRANGES and self._rearranges(args, result, name):
+            self._rearrange(where, func, args, kwargs, result)
+        elif name in ("chunk", "split", "split_with_sizes", "tensor_split"):
+            self._split(where, name, args, kwargs, result)
+        elif name in LAYER_FUNCTIONS:
             LAYER_FUNCTIONS[name](self, where, name, args, kwargs, result)
         elif name in ARITHMETIC:
             self._arithmetic(where, ARITHMETIC[name], args, kwargs, result)
@@ -410,6 +440,56 @@ class _Capture(TorchFunctionMode):
                 self.add_node("activation", where, [x], result, _shape(result), attrs, layout=layout)
                 return
         raise CompileError(f"{where}: a product of two tensors is supported only as {GATED_FORMS}")
+
+    def _rearranges(self, args, result, name: str) -> bool:
+        """Whether a view or transpose is (part of) a rearrangement of a map's values: on a Rearranged tensor, or on
+        a map unless it is one of the heads' views (to [B, N] rows, or permute(0, 2, 3, 1) to NHWC)."""
+        layout = self.names[id(args[0])][1] if id(args[0]) in self.names else None
+        if isinstance(layout, Rearranged):
+            return True
+        to_nhwc = name == "permute" and tuple(args[1:] if len(args) > 2 else args[1]) == (0, 2, 3, 1)
+        return layout == NCHW and isinstance(result, torch.Tensor) and result.dim() != 2 and not to_nhwc
+
+    def _rearrange(self, where: str, func, args, kwargs, result: torch.Tensor) -> None:
+        """One step of a rearrangement; when it brings the values back to the map's shape, the channel permutation
+        the steps make (permute_channels), found by replaying them on indices. Anything that moves values between
+        pixels fails here."""
+        source, layout = self.lookup(args[0], where, rearranged=True)
+        start = Rearranged(tuple(args[0].shape), ()) if layout == NCHW else layout
+        rearranged = Rearranged(start.shape, (*start.steps, (func, tuple(args[1:]), dict(kwargs))))
+        if tuple(result.shape) != rearranged.shape:
+            self.names[id(result)] = (source, rearranged)
+            self.alive.append(result)
+            return
+        b, c, h, w = rearranged.shape
+        index = torch.arange(math.prod(rearranged.shape)).reshape(rearranged.shape)
+        for step, rest, keywords in rearranged.steps:
+            index = step(index, *rest, **keywords).contiguous()  # the model's contiguous() is not a step
+        order = (index[0, :, 0, 0] // (h * w)).numpy()
+        grid = np.arange(b * c * h * w).reshape(b, c, h, w)
+        if not np.array_equal(index.reshape(b, c, h, w).numpy(), grid[:, order]):
+            raise CompileError(
+                f"{where}: views and transposes of a map must only reorder its channels (a channel shuffle); these "
+                "move values between pixels"
+            )
+        if np.array_equal(order, np.arange(c)):
+            self.names[id(result)] = (source, NCHW)
+            self.alive.append(result)
+            return
+        attrs = {"order": tuple(int(v) for v in order)}
+        self.add_node("permute_channels", where, [source], result, self._nhwc(result), attrs)
+
+    def _split(self, where: str, name: str, args, kwargs, result) -> None:
+        """chunk, split or tensor_split of a map along its channels: a slice_channels node per piece."""
+        source = _map_input(self, where, args[0], name)
+        dim = kwargs.get("dim", args[2] if len(args) > 2 else 0)
+        if dim % 4 != 1:
+            raise CompileError(f"{where}: only {name} along the channels (dim 1) of a map is supported, got dim {dim}")
+        start = 0
+        for piece in result:
+            stop = start + piece.shape[1]
+            self.add_node("slice_channels", where, [source], piece, self._nhwc(piece), {"start": start, "stop": stop})
+            start = stop
 
     def _pad(self, where: str, args, kwargs, result) -> None:
         source, layout = self.lookup(args[0], where)
@@ -717,6 +797,8 @@ BUILT_IN = (
     "pad (zeros, replicate)",
     "x[:, a:b]",
     "max over channels",
+    "chunk or split of channels",
+    "views and transposes that reorder channels (a channel shuffle)",
     "permute to NHWC",
     "view",
     "x * sigmoid(x) and other gates of x",

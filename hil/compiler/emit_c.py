@@ -347,6 +347,17 @@ class _Emitter:
                 f"        gen_copy_channel_bytes({self.ptr(node.inputs[0], True)}, {pixels}, {c_in * size}, "
                 f"{a['start'] * size}, {(a['stop'] - a['start']) * size}, {out}, {shape[-1] * size}, 0);\n"
             )
+        if node.kernel == "permute_channels":
+            order = self.array(f"{node.output}_order", np.asarray(node.attrs["order"], np.int16))
+            c = shape[-1]
+            return (
+                f"        const int8_t *in = {self.ptr(node.inputs[0], True)};\n"
+                f"        int8_t *out = {out};\n"
+                f"        for (int32_t p = 0; p < {pixels}; ++p) {{\n"
+                f"            for (int32_t c = 0; c < {c}; ++c) {{\n"
+                f"                memcpy(out + (p * {c} + c) * {size}, in + (p * {c} + {order}[c]) * {size}, "
+                f"{size}u);\n            }}\n        }}\n"
+            )
         if node.kernel in RESAMPLES:
             self.helpers.add(node.kernel)
             n, h, w, c = self.shape(node.inputs[0])

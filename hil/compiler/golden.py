@@ -100,6 +100,8 @@ def run_node(node: QNode, inputs: list[np.ndarray]) -> np.ndarray:
         return np.pad(x, ((0, 0), (t["top"], t["bottom"]), (t["left"], t["right"]), (0, 0)), mode="edge")
     if node.kernel == "slice_channels":
         return np.ascontiguousarray(x[..., node.attrs["start"] : node.attrs["stop"]])
+    if node.kernel == "permute_channels":
+        return np.ascontiguousarray(x[..., list(node.attrs["order"])])
     if node.kernel == "channel_max":
         return x.max(axis=-1, keepdims=True)
     if node.kernel in RESAMPLES:

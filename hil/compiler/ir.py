@@ -21,6 +21,8 @@ OPS = {
     "rnnpool": "RNNPool over patches of the map (two FastGRNN cells)",
     "l2norm": "per-pixel L2 normalisation across channels times a per-channel weight",
     "slice_channels": "channels start..stop of a map",
+    "permute_channels": "a map's channels in another order: output channel c is input channel attrs order[c] (a "
+    "channel shuffle)",
     "channel_max": "the maximum across channels, one channel out",
     "upsample_nearest": "nearest upsampling: every pixel copied into a block of attrs factor (rows, columns)",
     "insert_zeros": "factor - 1 zeros between pixels (attrs factor): a transposed convolution's input",

@@ -1,11 +1,10 @@
 """Graph passes before quantisation: drop nodes nothing reads, join constant arithmetic to the table activation next
-to it, fold zero padding into the convolution after it, run
-a BatchNorm or ReLU after a copying data move before the move, fold BatchNorm into the convolution or Linear before
-it (any other BatchNorm becomes a table when it is one constant scale and shift, else a 1x1 depthwise convolution),
-fuse ReLU/ReLU6 into the convolution, Linear or add
+to it, fold zero padding into the convolution after it, run a BatchNorm or ReLU after a copying data move before the
+move, fold BatchNorm into the convolution or Linear before it (any other BatchNorm becomes a table when it is one
+constant scale and shift, else a 1x1 depthwise convolution), fuse ReLU/ReLU6 into the convolution, Linear or add
 before it (as an activation attribute the quantiser turns into clamp bounds; an unfusable one becomes a table
-activation), and drop the flatten views (an NHWC map already is its [B, H*W, C] rows, so concat_rows takes the maps
-themselves)."""
+activation), reorder a convolution's output channels instead of permuting them after it, and drop the flatten views
+(an NHWC map already is its [B, H*W, C] rows, so concat_rows takes the maps themselves)."""
 
 from __future__ import annotations
 
@@ -225,6 +224,22 @@ def fuse_activations(graph: Graph) -> Graph:
     return graph
 
 
+def fold_channel_permutation(graph: Graph) -> Graph:
+    """A channel permutation right after a plain convolution (groups 1) that nothing else reads reorders that
+    convolution's output channels instead: no copy at run time (ONNX's DepthToSpace in TensorFlow's order, a
+    shuffle of one convolution's channels)."""
+    for move in [n for n in graph.nodes if n.op == "permute_channels"]:
+        conv = graph.producer(move.inputs[0])
+        if conv is None or conv.op != "conv2d" or conv.attrs["groups"] != 1:
+            continue
+        if not _only_consumer(graph, move.inputs[0], move):
+            continue
+        order = list(move.attrs["order"])
+        conv.params = {name: value[order] for name, value in conv.params.items()}
+        _remove(graph, move, conv.output)
+    return graph
+
+
 def drop_unread(graph: Graph) -> Graph:
     """Removes nodes whose output nothing reads and no one asked for: the gate of a SiLU written x * sigmoid(x),
     which capture takes as one activation."""
@@ -258,6 +273,7 @@ def optimize(graph: Graph) -> Graph:
         hoist_per_channel_ops,
         fold_batchnorm,
         fuse_activations,
+        fold_channel_permutation,
         drop_flatten,
     )
     for graph_pass in passes:

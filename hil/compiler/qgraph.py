@@ -13,6 +13,7 @@ from hil.compiler.ir import RESAMPLES
 DATA_MOVES = (
     "pad",
     "slice_channels",
+    "permute_channels",
     "channel_max",
     "concat_channels",
     "concat_rows",

@@ -17,11 +17,14 @@ from hil.board_description import load_board
 from hil.build.firmware_builder import BuildRequest, FirmwareBuilder
 from hil.compiler import float_executor
 from hil.compiler.bench_layers import (
+    CHANNELS,
     INPUT_SHAPE,
     OPERATORS,
     AllLayers,
     Fn,
     OperatorModel,
+    ShuffleUnit,
+    channel_shuffle,
     measure,
     realistic_inputs,
     seeded,
@@ -266,6 +269,53 @@ def test_a_squeeze_and_excitation_gate_is_scale_channels(gated) -> None:
     assert scale.inputs[0] == graph.inputs[0] and graph.tensors[scale.inputs[1]].shape == (1, 1, 1, 3)
     (got,) = float_executor.outputs(graph, [to_graph_layout(x.numpy())])
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+class _Shuffled(nn.Module):
+    """A shuffle after a concatenation (a data move), and one right after a plain convolution (folded into it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.unit, self.conv = ShuffleUnit(), nn.Conv2d(CHANNELS, CHANNELS, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.unit(x)
+        return channel_shuffle(self.conv(x), 4) + x
+
+
+def test_a_channel_shuffle_is_one_permutation_or_none(tmp_path) -> None:
+    """ShuffleNetV2's chunk, view, transpose and view back capture as channel slices and one permute_channels; a
+    shuffle right after a plain convolution reorders that convolution's output channels instead. Float and host C
+    == golden."""
+    model = seeded(nn.Sequential(nn.Conv2d(3, CHANNELS, 3, padding=1), _Shuffled()), 0)
+    x = realistic_inputs(INPUT_SHAPE, 1)[0] * 4
+    with torch.no_grad():
+        expected = to_graph_layout(model(x).numpy())
+    graph = optimize(capture(model, x))
+    assert [n.op for n in graph.nodes].count("slice_channels") == 2
+    (shuffle,) = [n for n in graph.nodes if n.op == "permute_channels"]
+    assert shuffle.attrs["order"] == (0, 4, 1, 5, 2, 6, 3, 7)
+    (got,) = float_executor.outputs(graph, [to_graph_layout(x.numpy())])
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    calibration = [to_graph_layout(v.numpy()) for v in realistic_inputs(INPUT_SHAPE, 4)]
+    compiled = compile_model(model, x, calibration, tmp_path / "c", "shuffled")
+    assert_host_c_equals_golden(compiled, calibration[:2], tmp_path / "host", "shuffled")
+
+
+@pytest.mark.parametrize(
+    ("form", "named"),
+    [
+        (lambda x: F.relu(x.transpose(2, 3)), "views and transposes of a map must only reorder its channels"),
+        (lambda x: x.flatten(2), r"^model output: reads a rearranged \[1, 8, 16, 16\] \(a view or transpose not"),
+        (lambda x: F.softmax(x.view(1, 8, 256), -1), r"torch\.softmax #\d+: reads a rearranged .* must end in a view"),
+        (lambda x: x.chunk(2, dim=2)[0], r"only chunk along the channels \(dim 1\) of a map is supported, got dim 2"),
+    ],
+    ids=["transpose of rows and columns", "output mid-rearrangement", "used mid-rearrangement", "chunk of rows"],
+)
+def test_a_rearrangement_that_is_no_channel_permutation_is_named(form, named: str) -> None:
+    with pytest.raises(CompileError, match=named) as error:
+        capture(nn.Sequential(nn.Conv2d(3, CHANNELS, 3, padding=1), Fn(form)).eval(), torch.zeros(INPUT_SHAPE))
+    assert "\n" not in str(error.value)
 
 
 class _Arithmetic(nn.Module):
