@@ -98,6 +98,7 @@ class OnnxModule(nn.Module):
         for node in nodes:
             if node.op_type == "Constant":
                 self.constants[node.output[0]] = onnx.numpy_helper.to_array(_attrs(node)["value"])
+        shapes = _static_shapes(model)
         spelled = find_spelled_out(nodes, self.constants, self.output_names, _attrs)
         inside = {i for s in spelled for i in s.nodes[:-1]}
         roots = {s.nodes[-1]: s for s in spelled}
@@ -112,6 +113,9 @@ class OnnxModule(nn.Module):
                 self.steps.append((label, [activation.source], list(node.output), run))
                 continue
             operands = [n for n in node.input if n]
+            if node.op_type == "Shape":
+                self.constants[node.output[0]] = _shape_of(node, shapes, name)
+                continue
             if node.op_type in FOLD and all(n in self.constants for n in operands):
                 arrays = [self.constants[n] if n else None for n in node.input]
                 self.constants[node.output[0]] = np.asarray(FOLD[node.op_type](_attrs(node), *arrays))
@@ -144,7 +148,9 @@ class OnnxModule(nn.Module):
         for node, names, outputs, step in self.steps:
             args = [values[n] if n in values else self._constant_tensor(n) for n in names]
             try:
-                values[outputs[0]] = step(*args)
+                result = step(*args)
+                for name, value in zip(outputs, result if isinstance(result, tuple) else (result,), strict=False):
+                    values[name] = value
             except OnnxImportError:
                 raise
             except CompileError as error:  # capture refused what the node became: name the node
@@ -241,16 +247,19 @@ def _resize(m: OnnxModule, name: str, node, a: dict) -> Callable:
 
 
 def _depth_to_space(m: OnnxModule, name: str, node, a: dict) -> Callable:
-    """DepthToSpace in mode CRD, torch.pixel_shuffle's export. Mode DCR (ONNX's default, TensorFlow's order) takes
-    a block's channels in another order, which no data move here reads."""
-    mode = _text(a.get("mode"), "DCR")
-    if mode != "CRD":
-        raise OnnxImportError(
-            f"ONNX node '{name}': only DepthToSpace mode CRD (torch.pixel_shuffle's channel order) is supported, "
-            f"got {mode}"
-        )
-    factor = int(a["blocksize"])
-    return lambda x, *_: F.pixel_shuffle(x, factor)
+    """DepthToSpace: mode CRD is torch.pixel_shuffle's channel order; mode DCR (ONNX's default, TensorFlow's order)
+    takes a block's channels block-major, so its channels are first reordered into CRD's (a permute_channels that
+    folds into the convolution before it)."""
+    mode, factor = _text(a.get("mode"), "DCR"), int(a["blocksize"])
+    if mode == "CRD":
+        return lambda x, *_: F.pixel_shuffle(x, factor)
+
+    def dcr(x: torch.Tensor, *_) -> torch.Tensor:
+        b, c, h, w = x.shape
+        blocks = x.view(b, factor, factor, c // factor**2, h, w).permute(0, 3, 1, 2, 4, 5)
+        return F.pixel_shuffle(blocks.reshape(b, c, h, w), factor)
+
+    return dcr
 
 
 def _gemm(m: OnnxModule, name: str, node, a: dict) -> Callable:
@@ -320,6 +329,56 @@ def _reshape(m: OnnxModule, name: str, node, a: dict) -> Callable:
     return lambda x, *_: x.reshape([x.shape[i] if s == 0 else s for i, s in enumerate(shape)])
 
 
+def _static_shapes(model) -> dict[str, tuple[int, ...]]:
+    """Every value's shape where ONNX's shape inference fixes all its dimensions (the input's are fixed)."""
+    inferred = _onnx().shape_inference.infer_shapes(model).graph
+    shapes = {}
+    for info in (*inferred.input, *inferred.value_info, *inferred.output):
+        dims = info.type.tensor_type.shape.dim
+        if dims and all(d.HasField("dim_value") for d in dims):
+            shapes[info.name] = tuple(int(d.dim_value) for d in dims)
+    return shapes
+
+
+def _shape_of(node, shapes: dict[str, tuple[int, ...]], name: str) -> np.ndarray:
+    """A Shape node's value, a constant here: what exporters compute chunk sizes and views from."""
+    if node.input[0] not in shapes:
+        raise OnnxImportError(f"ONNX node '{name}': Shape of '{node.input[0]}', whose shape is not static")
+    a = _attrs(node)
+    shape = shapes[node.input[0]]
+    return np.array(shape[a.get("start", 0) : a.get("end", len(shape))], dtype=np.int64)
+
+
+def _slice_map(m: OnnxModule, name: str, node, a: dict) -> Callable:
+    """Slice of a map by constant bounds (what chunk exports as): x[:, start:end] along the channels."""
+    inputs = list(node.input) + [""] * (5 - len(node.input))
+    bounds = [m.constant(n, name) if n else None for n in inputs[1:5]]
+    if bounds[0] is None:  # opset < 10: the bounds are attributes
+        bounds = [a["starts"], a["ends"], a.get("axes"), None]
+    starts, ends, axes, steps = bounds
+    axes = range(len(starts)) if axes is None else [int(v) for v in axes]
+    steps = [1] * len(starts) if steps is None else [int(v) for v in steps]
+
+    def run(x: torch.Tensor, *_) -> torch.Tensor:
+        index = [slice(None)] * (max(axes) % x.dim() + 1)
+        for start, end, axis, step in zip(starts, ends, axes, steps, strict=True):
+            index[axis % x.dim()] = slice(int(start), min(int(end), x.shape[axis]), step)
+        return x[tuple(index)]
+
+    return run
+
+
+def _split(m: OnnxModule, name: str, node, a: dict) -> Callable:
+    """Split (what chunk and split export as): by the sizes it names, else into as many equal parts as outputs."""
+    axis = int(a.get("axis", 0))
+    sizes = a.get("split")
+    if sizes is None and len(node.input) > 1 and node.input[1]:
+        sizes = m.constant(node.input[1], name)
+    if sizes is None:
+        return lambda x, *_: torch.chunk(x, len(node.output), dim=axis)
+    return lambda x, *_: torch.split(x, [int(v) for v in sizes], dim=axis)
+
+
 def _flatten(m: OnnxModule, name: str, node, a: dict) -> Callable:
     if int(a.get("axis", 1)) != 1:
         raise OnnxImportError(f"ONNX node '{name}': Flatten is supported at axis 1 only")
@@ -385,6 +444,9 @@ CONVERTERS: dict[str, Callable] = {
     "Div": lambda m, n, node, a: lambda x, y: x / y,
     "Neg": lambda m, n, node, a: lambda x: -x,
     "Concat": lambda m, n, node, a: lambda *xs: torch.cat(xs, dim=int(a["axis"])),
+    "Split": _split,
+    "Slice": _slice_map,
+    "Transpose": lambda m, n, node, a: lambda x: x.permute(*[int(v) for v in a.get("perm", range(x.dim())[::-1])]),
     "Dropout": lambda m, n, node, a: lambda x, *_: x,
     "Identity": lambda m, n, node, a: lambda x, *_: x,
 }
@@ -415,6 +477,7 @@ FOLD: dict[str, Callable] = {
     "Add": lambda a, x, y: x + y,
     "Sub": lambda a, x, y: x - y,
     "Mul": lambda a, x, y: x * y,
+    "Div": lambda a, x, y: np.trunc(x / y).astype(x.dtype) if np.issubdtype(x.dtype, np.integer) else x / y,
 }
 
 

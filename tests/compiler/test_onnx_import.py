@@ -14,6 +14,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from examples.bench import spec_of
+from hil.compiler.bench_layers import CHANNELS, ShuffleUnit, seeded
 from hil.compiler.capture import capture, to_graph_layout
 from hil.compiler.host_model import HostModel
 from hil.compiler.passes import optimize
@@ -21,6 +22,8 @@ from hil.compiler.pipeline import compile_model
 from hil.errors import HilError
 
 onnx = pytest.importorskip("onnx")
+from onnx.reference import ReferenceEvaluator  # noqa: E402
+
 from hil.compiler.onnx_import import OnnxImportError, load_onnx, onnx_input_shape, onnx_output_names  # noqa: E402
 
 
@@ -172,18 +175,53 @@ def test_onnx_decoder_layers_import_as_their_modules(tmp_path) -> None:
     np.testing.assert_allclose(got, to_graph_layout(expected.numpy()), rtol=1e-4, atol=1e-5)
 
 
-def test_onnx_depth_to_space_in_tensorflows_order_is_named(tmp_path) -> None:
-    """DepthToSpace mode DCR (ONNX's default, what TensorFlow's exporters write) orders a block's channels otherwise:
-    it fails in one line naming the mode, not with wrong pixels."""
+def test_onnx_depth_to_space_in_tensorflows_order_imports(tmp_path) -> None:
+    """DepthToSpace mode DCR (ONNX's default, what TensorFlow's exporters write) takes a block's channels block-major:
+    its channels are reordered into pixel_shuffle's order first, and the model computes what ONNX's reference
+    evaluator does with the file."""
     model = onnx.load(str(_export(_Decoder().eval(), (1, 3, 6, 6), tmp_path / "decoder.onnx", opset=17)))
     (node,) = [n for n in model.graph.node if n.op_type == "DepthToSpace"]
     (mode,) = [a for a in node.attribute if a.name == "mode"]
     mode.s = b"DCR"
     onnx.save(model, str(tmp_path / "dcr.onnx"))
-    with pytest.raises(OnnxImportError) as error:
-        load_onnx(tmp_path / "dcr.onnx")
-    assert "only DepthToSpace mode CRD (torch.pixel_shuffle's channel order) is supported, got DCR" in str(error.value)
-    assert "\n" not in str(error.value)
+    x = torch.randn(1, 3, 6, 6) * 3
+    (expected,) = ReferenceEvaluator(str(tmp_path / "dcr.onnx")).run(None, {"input": x.numpy()})
+    graph = optimize(capture(load_onnx(tmp_path / "dcr.onnx"), x))
+    assert "permute_channels" in [n.op for n in graph.nodes]
+    from hil.compiler import float_executor
+
+    (got,) = float_executor.outputs(graph, [to_graph_layout(x.numpy())])
+    np.testing.assert_allclose(got, to_graph_layout(expected), rtol=1e-4, atol=1e-4)
+
+
+class _SplitShuffle(nn.Module):
+    """ShuffleNetV2's unit (chunk, then a view, transpose and view), then torch.split by sizes and the parts joined
+    the other way round."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.unit = ShuffleUnit()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        first, second = torch.split(self.unit(x), [3, CHANNELS - 3], dim=1)
+        return torch.cat((second, first), dim=1)
+
+
+def test_onnx_channel_split_and_shuffle_import_as_from_pytorch(tmp_path) -> None:
+    """chunk exports as Shape and index arithmetic then Slice, split by sizes as Split, the shuffle as Reshape,
+    Transpose and Reshape: the shapes fold at import (ONNX shape inference), and the graph is the one from PyTorch
+    (channel slices and one permute_channels), computing what torch does."""
+    model, shape = seeded(_SplitShuffle(), 0), (1, CHANNELS, 8, 8)
+    path = _export(model, shape, tmp_path / "shuffle.onnx", opset=13)
+    assert {n.op_type for n in onnx.load(str(path)).graph.node} >= {"Shape", "Slice", "Split", "Reshape", "Transpose"}
+    x = torch.randn(shape)
+    graph = optimize(capture(load_onnx(path), x))
+    assert [n.op for n in graph.nodes] == [n.op for n in optimize(capture(model, x)).nodes]
+    from hil.compiler import float_executor
+
+    (got,) = float_executor.outputs(graph, [to_graph_layout(x.numpy())])
+    with torch.no_grad():
+        np.testing.assert_allclose(got, to_graph_layout(model(x).numpy()), rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize(
