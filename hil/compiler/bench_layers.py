@@ -77,6 +77,20 @@ class LayerScale(nn.Module):
         return F.relu(x) * self.gamma.view(1, -1, 1, 1)
 
 
+class LinearSqueezeExcitation(nn.Module):
+    """SENet's own squeeze-and-excitation: Linear layers on the pooled rows, viewed back as [B, C, 1, 1] and
+    expanded over the map."""
+
+    def __init__(self, channels: int = CHANNELS, squeezed: int = 4) -> None:
+        super().__init__()
+        self.fc = nn.Sequential(nn.Linear(channels, squeezed), nn.ReLU(), nn.Linear(squeezed, channels), nn.Sigmoid())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, _, _ = x.size()
+        y = self.fc(F.adaptive_avg_pool2d(x, 1).view(b, c)).view(b, c, 1, 1)
+        return x * y.expand_as(x)
+
+
 def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
     """ShuffleNet's channel shuffle, as torchvision writes it: a view, a transpose and a view back."""
     b, c, h, w = x.size()
@@ -177,6 +191,7 @@ OPERATORS: dict[str, Callable[[], nn.Module]] = {
     "layer scale (x * a constant per channel)": lambda: LayerScale(),
     "residual added in place (out += x)": lambda: InPlaceResidual(),
     "squeeze-and-excitation (x * gate per channel)": lambda: _head(nn.ReLU(), SqueezeExcitation()),
+    "squeeze-and-excitation with Linear layers (SENet)": lambda: _head(nn.ReLU(), LinearSqueezeExcitation()),
     "channel split and shuffle (ShuffleNetV2)": lambda: ShuffleUnit(),
     "batchnorm after maxpool": lambda: _head(nn.MaxPool2d(2), nn.BatchNorm2d(CHANNELS), nn.ReLU()),
     "conv padding='same' (even kernel)": lambda: _head(nn.ReLU(), nn.Conv2d(CHANNELS, CHANNELS, 4, padding="same")),

@@ -143,6 +143,9 @@ def _known_modules() -> dict[type, Callable[[nn.Module], tuple[str, dict, dict]]
 
 
 NCHW, NHWC, FLAT = "nchw", "nhwc", "flat"  # FLAT: [B, N] rows (after flatten or a Linear), IR shape as torch's
+# A [1, C, 1, 1] gate broadcast over a map's pixels by expand or expand_as (SENet's x * y.expand_as(x)): its IR
+# tensor is the gate itself, so only a product with that map may read it.
+EXPANDED = "expanded [1, C, 1, 1] gate"
 
 
 @dataclass(frozen=True)
@@ -240,16 +243,19 @@ class _Capture(TorchFunctionMode):
         self.alive.append(torch_tensor)
         return name
 
-    def lookup(self, t: torch.Tensor, what: str, rearranged: bool = False) -> tuple[str, str]:
-        """The IR tensor and layout of t; a map part-way through a rearrangement only where rearranged allows it."""
+    def lookup(self, t: torch.Tensor, what: str, partial: bool = False) -> tuple[str, str]:
+        """The IR tensor and layout of t; a map part-way through a rearrangement, or an expanded gate, only where
+        partial allows it."""
         if id(t) not in self.names:
             raise CompileError(f"{what}: uses a tensor that does not come from the model input (a constant?)")
         name, layout = self.names[id(t)]
-        if isinstance(layout, Rearranged) and not rearranged:
+        if isinstance(layout, Rearranged) and not partial:
             raise CompileError(
                 f"{what}: reads a {layout}; views and transposes of a map must end in a view back to its "
                 "[B, C, H, W] before anything else reads it"
             )
+        if layout == EXPANDED and not partial:
+            raise CompileError(f"{what}: reads an {layout}; only the product of the map and its gate may read one")
         return name, layout
 
     def add_node(
@@ -289,7 +295,7 @@ class _Capture(TorchFunctionMode):
             return  # a constant, computed from the model's own parameters or buffers (a mean, a 1 / std)
         if getattr(func, "__name__", "") in IDENTITIES:
             if isinstance(result, torch.Tensor) and result is not args[0]:
-                self.names[id(result)] = self.lookup(args[0], f"{self.where}: torch.{func.__name__}", True)
+                self.names[id(result)] = self.lookup(args[0], f"{self.where}: torch.{func.__name__}", partial=True)
                 self.alive.append(result)
             return
         name = getattr(func, "__name__", repr(func))
@@ -300,6 +306,8 @@ class _Capture(TorchFunctionMode):
             raise CompileError(f"{where}: takes the model's tensor as a keyword argument; pass it positionally")
         if name in REARRANGES and self._rearranges(args, result, name):
             self._rearrange(where, func, args, kwargs, result)
+        elif name in ("expand", "expand_as"):
+            self._expand(where, args, result)
         elif name in ("chunk", "split", "split_with_sizes", "tensor_split"):
             self._split(where, name, args, kwargs, result)
         elif name in LAYER_FUNCTIONS:
@@ -329,6 +337,8 @@ class _Capture(TorchFunctionMode):
                 raise CompileError(f"{where}: only permute(0, 2, 3, 1) (to NHWC) is supported, got {dims}")
             self.names[id(result)] = (source, NHWC)
             self.alive.append(result)
+        elif name in ("reshape", "view") and self.lookup(args[0], where)[1] == FLAT:
+            self._view_rows(where, args, result)
         elif name in ("reshape", "view") and self.lookup(args[0], where)[1] == NCHW:
             _flatten(self, where, name, args, kwargs, result)
         elif name in ("reshape", "view"):
@@ -413,17 +423,41 @@ class _Capture(TorchFunctionMode):
         params = affine_params(*per_channel)
         self.add_node("batchnorm", where, [source], result, _shape(result), {"eps": 0.0}, params, layout=layout)
 
+    def _view_rows(self, where: str, args, result: torch.Tensor) -> None:
+        """Rows [B, N] viewed as they are, or as [B, N, 1, 1] (SENet's gate after its Linear layers): unflatten."""
+        source = self.lookup(args[0], where)[0]
+        if tuple(result.shape) == tuple(args[0].shape):
+            self.names[id(result)] = (source, FLAT)
+            self.alive.append(result)
+        elif result.dim() == 4 and tuple(result.shape[2:]) == (1, 1) and result.shape[0] == args[0].shape[0]:
+            self.add_node("unflatten", where, [source], result, self._nhwc(result))
+        else:
+            raise CompileError(f"{where}: rows may be viewed only as [B, N, 1, 1], got {tuple(result.shape)}")
+
+    def _expand(self, where: str, args, result: torch.Tensor) -> None:
+        """expand or expand_as of a [1, C, 1, 1] gate over a map's pixels: the gate itself, marked EXPANDED."""
+        source, layout = self.lookup(args[0], where)
+        gate = tuple(args[0].shape)
+        if layout != NCHW or gate != (1, gate[1], 1, 1) or tuple(result.shape[:2]) != gate[:2]:
+            raise CompileError(
+                f"{where}: only expanding a [1, C, 1, 1] gate over a map's pixels is supported (x * "
+                f"y.expand_as(x)), got {gate} to {tuple(result.shape)}"
+            )
+        self.names[id(result)] = (source, EXPANDED)
+        self.alive.append(result)
+
     def _product(self, where: str, first: torch.Tensor, second: torch.Tensor, result: torch.Tensor) -> None:
-        """A map times a [1, C, 1, 1] vector of its channels (an SE block's gate): scale_channels; else x times a
-        gate of x."""
-        shapes = [tuple(t.shape) for t in (first, second)]
-        for (x, gate), (shape, gate_shape) in (((first, second), shapes), ((second, first), shapes[::-1])):
-            if len(shape) == 4 and gate_shape == (1, shape[1], 1, 1) and shape[2:] != (1, 1):
-                names = [self.lookup(t, where) for t in (x, gate)]
-                if all(layout == NCHW for _, layout in names):
-                    inputs = [name for name, _ in names]
-                    self.add_node("scale_channels", where, inputs, result, _shape(result))
-                    return
+        """A map times a [1, C, 1, 1] gate of its channels (an SE block's, expanded or broadcast): scale_channels;
+        else x times a gate of x."""
+        names = [self.lookup(t, where, partial=True) for t in (first, second)]
+        for (x, layout), (gate, gate_layout) in (names, names[::-1]):
+            shape, gate_shape = self.graph.tensors[x].shape, self.graph.tensors[gate].shape
+            pixels = len(shape) == 4 and shape[1:3] != (1, 1)
+            if layout == NCHW and gate_layout in (NCHW, EXPANDED) and pixels and gate_shape == (1, 1, 1, shape[3]):
+                self.add_node("scale_channels", where, [x, gate], result, _shape(result))
+                return
+        if EXPANDED in (layout for _, layout in names):
+            raise CompileError(f"{where}: an {EXPANDED} may only multiply the map of its channels")
         self._gated(where, [first, second], result)
 
     def _gated(self, where: str, operands: list[torch.Tensor], result: torch.Tensor) -> None:
@@ -454,7 +488,7 @@ class _Capture(TorchFunctionMode):
         """One step of a rearrangement; when it brings the values back to the map's shape, the channel permutation
         the steps make (permute_channels), found by replaying them on indices. Anything that moves values between
         pixels fails here."""
-        source, layout = self.lookup(args[0], where, rearranged=True)
+        source, layout = self.lookup(args[0], where, partial=True)
         start = Rearranged(tuple(args[0].shape), ()) if layout == NCHW else layout
         rearranged = Rearranged(start.shape, (*start.steps, (func, tuple(args[1:]), dict(kwargs))))
         if tuple(result.shape) != rearranged.shape:

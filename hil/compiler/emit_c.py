@@ -347,6 +347,9 @@ class _Emitter:
                 f"        gen_copy_channel_bytes({self.ptr(node.inputs[0], True)}, {pixels}, {c_in * size}, "
                 f"{a['start'] * size}, {(a['stop'] - a['start']) * size}, {out}, {shape[-1] * size}, 0);\n"
             )
+        if node.kernel == "unflatten":
+            size = self.graph.tensors[node.output].nbytes
+            return f"        memcpy({out}, {self.ptr(node.inputs[0], True)}, {size}u);\n"
         if node.kernel == "permute_channels":
             order = self.array(f"{node.output}_order", np.asarray(node.attrs["order"], np.int16))
             c = shape[-1]

@@ -176,6 +176,7 @@ _UNARY: dict[str, Callable[[Node, np.ndarray], np.ndarray]] = {
     "l2norm": _l2norm,
     "slice_channels": lambda n, x: x[..., n.attrs["start"] : n.attrs["stop"]],
     "permute_channels": lambda n, x: x[..., list(n.attrs["order"])],
+    "unflatten": lambda n, x: x.reshape(x.shape[0], 1, 1, -1),
     "channel_max": lambda n, x: x.max(axis=-1, keepdims=True),
     **{op: lambda n, x: RESAMPLES[n.op](x, n.attrs["factor"]) for op in RESAMPLES},
     "flatten": lambda n, x: x.reshape(x.shape[0], -1, x.shape[-1]),

@@ -102,6 +102,8 @@ def run_node(node: QNode, inputs: list[np.ndarray]) -> np.ndarray:
         return np.ascontiguousarray(x[..., node.attrs["start"] : node.attrs["stop"]])
     if node.kernel == "permute_channels":
         return np.ascontiguousarray(x[..., list(node.attrs["order"])])
+    if node.kernel == "unflatten":
+        return x.reshape(x.shape[0], 1, 1, -1)
     if node.kernel == "channel_max":
         return x.max(axis=-1, keepdims=True)
     if node.kernel in RESAMPLES:

@@ -21,6 +21,7 @@ OPS = {
     "rnnpool": "RNNPool over patches of the map (two FastGRNN cells)",
     "l2norm": "per-pixel L2 normalisation across channels times a per-channel weight",
     "slice_channels": "channels start..stop of a map",
+    "unflatten": "rows [B, N] as a 1x1 map of N channels (a Linear's output viewed as [B, N, 1, 1]; the same bytes)",
     "permute_channels": "a map's channels in another order: output channel c is input channel attrs order[c] (a "
     "channel shuffle)",
     "channel_max": "the maximum across channels, one channel out",

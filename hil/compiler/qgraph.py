@@ -14,6 +14,7 @@ DATA_MOVES = (
     "pad",
     "slice_channels",
     "permute_channels",
+    "unflatten",
     "channel_max",
     "concat_channels",
     "concat_rows",

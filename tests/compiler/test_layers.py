@@ -73,6 +73,7 @@ def test_operator_host_c_equals_golden(tmp_path) -> None:
         "prelu (per channel)",
         "conv transpose k4 s2 p1 + bn + relu",
         "squeeze-and-excitation (x * gate per channel)",
+        "squeeze-and-excitation with Linear layers (SENet)",
     ):
         _, _, kernels, exact = measure(seeded(OperatorModel(name), 0), INPUT_SHAPE, tmp_path / name, "op")
         assert exact, f"{name}: host C differs from the golden model ({kernels})"
@@ -309,10 +310,21 @@ def test_a_channel_shuffle_is_one_permutation_or_none(tmp_path) -> None:
         (lambda x: x.flatten(2), r"^model output: reads a rearranged \[1, 8, 16, 16\] \(a view or transpose not"),
         (lambda x: F.softmax(x.view(1, 8, 256), -1), r"torch\.softmax #\d+: reads a rearranged .* must end in a view"),
         (lambda x: x.chunk(2, dim=2)[0], r"only chunk along the channels \(dim 1\) of a map is supported, got dim 2"),
+        (lambda x: x.mean((2, 3), True).expand_as(x) + x, r"torch\.add #\d+: reads an expanded \[1, C, 1, 1\] gate"),
+        (lambda x: x.expand(2, -1, -1, -1), r"only expanding a \[1, C, 1, 1\] gate over a map's pixels is supported"),
+        (lambda x: x.mean((2, 3)).view(1, 8, 1, 1, 1), r"rows may be viewed only as \[B, N, 1, 1\], got \(1, 8, 1,"),
     ],
-    ids=["transpose of rows and columns", "output mid-rearrangement", "used mid-rearrangement", "chunk of rows"],
+    ids=[
+        "transpose of rows and columns",
+        "output mid-rearrangement",
+        "used mid-rearrangement",
+        "chunk of rows",
+        "an expanded map added",
+        "a map expanded over the batch",
+        "rows viewed as 5-d",
+    ],
 )
-def test_a_rearrangement_that_is_no_channel_permutation_is_named(form, named: str) -> None:
+def test_a_view_the_compiler_cannot_take_is_named(form, named: str) -> None:
     with pytest.raises(CompileError, match=named) as error:
         capture(nn.Sequential(nn.Conv2d(3, CHANNELS, 3, padding=1), Fn(form)).eval(), torch.zeros(INPUT_SHAPE))
     assert "\n" not in str(error.value)
