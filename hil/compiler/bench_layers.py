@@ -91,6 +91,18 @@ class LinearSqueezeExcitation(nn.Module):
         return x * y.expand_as(x)
 
 
+class GatedConvolution(nn.Module):
+    """A GLU-style gated convolution (audio and keyword models): one convolution times the sigmoid of another."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.value = nn.Conv2d(CHANNELS, CHANNELS, 3, padding=1)
+        self.gate = nn.Conv2d(CHANNELS, CHANNELS, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.value(x) * torch.sigmoid(self.gate(x))
+
+
 def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
     """ShuffleNet's channel shuffle, as torchvision writes it: a view, a transpose and a view back."""
     b, c, h, w = x.size()
@@ -193,6 +205,7 @@ OPERATORS: dict[str, Callable[[], nn.Module]] = {
     "squeeze-and-excitation (x * gate per channel)": lambda: _head(nn.ReLU(), SqueezeExcitation()),
     "squeeze-and-excitation with Linear layers (SENet)": lambda: _head(nn.ReLU(), LinearSqueezeExcitation()),
     "channel split and shuffle (ShuffleNetV2)": lambda: ShuffleUnit(),
+    "gated convolution (a product of two maps)": lambda: _head(nn.ReLU(), GatedConvolution()),
     "batchnorm after maxpool": lambda: _head(nn.MaxPool2d(2), nn.BatchNorm2d(CHANNELS), nn.ReLU()),
     "conv padding='same' (even kernel)": lambda: _head(nn.ReLU(), nn.Conv2d(CHANNELS, CHANNELS, 4, padding="same")),
     "ZeroPad2d + strided conv": lambda: _head(nn.ReLU(), nn.ZeroPad2d((0, 1, 0, 1)), nn.Conv2d(CHANNELS, 8, 3, 2)),

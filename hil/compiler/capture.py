@@ -183,8 +183,8 @@ ACTIVATIONS = (
 
 
 GATED_FORMS = (
-    "x times an element-wise function of x, as x * sigmoid(x), x * relu6(x + 3), x * sigmoid(1.702 * x), or a map "
-    "times a [1, C, 1, 1] vector of its channels (a squeeze-and-excitation gate)"
+    "x times an element-wise function of x (x * sigmoid(x), x * relu6(x + 3), x * sigmoid(1.702 * x)), x times a "
+    "tensor of its shape, or a map times a [1, C, 1, 1] gate of its channels (squeeze-and-excitation)"
 )
 
 # torch's names for arithmetic -> the operation; rsub and rdiv are sub and div with their operands swapped.
@@ -243,18 +243,18 @@ class _Capture(TorchFunctionMode):
         self.alive.append(torch_tensor)
         return name
 
-    def lookup(self, t: torch.Tensor, what: str, partial: bool = False) -> tuple[str, str]:
+    def lookup(self, t: torch.Tensor, what: str, rearranged: bool = False, expanded: bool = False) -> tuple[str, str]:
         """The IR tensor and layout of t; a map part-way through a rearrangement, or an expanded gate, only where
-        partial allows it."""
+        the caller takes one."""
         if id(t) not in self.names:
             raise CompileError(f"{what}: uses a tensor that does not come from the model input (a constant?)")
         name, layout = self.names[id(t)]
-        if isinstance(layout, Rearranged) and not partial:
+        if isinstance(layout, Rearranged) and not rearranged:
             raise CompileError(
                 f"{what}: reads a {layout}; views and transposes of a map must end in a view back to its "
                 "[B, C, H, W] before anything else reads it"
             )
-        if layout == EXPANDED and not partial:
+        if layout == EXPANDED and not expanded:
             raise CompileError(f"{what}: reads an {layout}; only the product of the map and its gate may read one")
         return name, layout
 
@@ -295,7 +295,7 @@ class _Capture(TorchFunctionMode):
             return  # a constant, computed from the model's own parameters or buffers (a mean, a 1 / std)
         if getattr(func, "__name__", "") in IDENTITIES:
             if isinstance(result, torch.Tensor) and result is not args[0]:
-                self.names[id(result)] = self.lookup(args[0], f"{self.where}: torch.{func.__name__}", partial=True)
+                self.names[id(result)] = self.lookup(args[0], f"{self.where}: torch.{func.__name__}", True, True)
                 self.alive.append(result)
             return
         name = getattr(func, "__name__", repr(func))
@@ -447,33 +447,37 @@ class _Capture(TorchFunctionMode):
         self.alive.append(result)
 
     def _product(self, where: str, first: torch.Tensor, second: torch.Tensor, result: torch.Tensor) -> None:
-        """A map times a [1, C, 1, 1] gate of its channels (an SE block's, expanded or broadcast): scale_channels;
-        else x times a gate of x."""
-        names = [self.lookup(t, where, partial=True) for t in (first, second)]
-        for (x, layout), (gate, gate_layout) in (names, names[::-1]):
-            shape, gate_shape = self.graph.tensors[x].shape, self.graph.tensors[gate].shape
-            pixels = len(shape) == 4 and shape[1:3] != (1, 1)
-            if layout == NCHW and gate_layout in (NCHW, EXPANDED) and pixels and gate_shape == (1, 1, 1, shape[3]):
-                self.add_node("scale_channels", where, [x, gate], result, _shape(result))
+        """x times a gate of x: the one table activation it is (_gated); else a map times a [1, C, 1, 1] gate of its
+        channels (an SE block's, expanded or broadcast), or two maps or rows of one shape (a GLU): multiply."""
+        names = [self.lookup(t, where, expanded=True) for t in (first, second)]
+        layouts = [layout for _, layout in names]
+        if EXPANDED not in layouts and self._gated(where, [first, second], result):
+            return
+        for (x, layout), (other, other_layout) in (names, names[::-1]):
+            shape, other_shape = self.graph.tensors[x].shape, self.graph.tensors[other].shape
+            gate = other_layout in (NCHW, EXPANDED) and len(shape) == 4 and other_shape == (1, 1, 1, shape[3])
+            same = other_layout == layout and other_shape == shape
+            if layout in (NCHW, FLAT) and (gate or same):
+                self.add_node("multiply", where, [x, other], result, _shape(result), layout=layout)
                 return
-        if EXPANDED in (layout for _, layout in names):
+        if EXPANDED in layouts:
             raise CompileError(f"{where}: an {EXPANDED} may only multiply the map of its channels")
-        self._gated(where, [first, second], result)
+        raise CompileError(f"{where}: a product of two tensors is supported only as {GATED_FORMS}")
 
-    def _gated(self, where: str, operands: list[torch.Tensor], result: torch.Tensor) -> None:
+    def _gated(self, where: str, operands: list[torch.Tensor], result: torch.Tensor) -> bool:
         """x times a gate computed from x alone, as models write SiLU (x * torch.sigmoid(x), timm's
         x.mul_(x.sigmoid())), hardswish (x * F.relu6(x + 3) / 6) or QuickGELU (x * torch.sigmoid(1.702 * x)) by
-        hand: the one table activation it is, named after the function it equals. The gate's own nodes stay
-        until passes.drop_unread removes them, when nothing else reads the gate."""
-        names = [self.lookup(t, where) for t in operands]
+        hand: the one table activation it is, named after the function it equals; whether it was one. The gate's
+        own nodes stay until passes.drop_unread removes them, when nothing else reads the gate."""
+        names = [self.lookup(t, where, expanded=True) for t in operands]
         for (x, layout), (gate, _) in (names, names[::-1]):
             steps = _elementwise_steps(self.graph, x, gate)
-            if steps is not None:
+            if steps is not None and layout in (NCHW, FLAT):
                 function, attrs = activations.named([("gated", {"gate": steps})])
                 attrs = {"function": function, **attrs}
                 self.add_node("activation", where, [x], result, _shape(result), attrs, layout=layout)
-                return
-        raise CompileError(f"{where}: a product of two tensors is supported only as {GATED_FORMS}")
+                return True
+        return False
 
     def _rearranges(self, args, result, name: str) -> bool:
         """Whether a view or transpose is (part of) a rearrangement of a map's values: on a Rearranged tensor, or on
@@ -488,7 +492,7 @@ class _Capture(TorchFunctionMode):
         """One step of a rearrangement; when it brings the values back to the map's shape, the channel permutation
         the steps make (permute_channels), found by replaying them on indices. Anything that moves values between
         pixels fails here."""
-        source, layout = self.lookup(args[0], where, partial=True)
+        source, layout = self.lookup(args[0], where, rearranged=True)
         start = Rearranged(tuple(args[0].shape), ()) if layout == NCHW else layout
         rearranged = Rearranged(start.shape, (*start.steps, (func, tuple(args[1:]), dict(kwargs))))
         if tuple(result.shape) != rearranged.shape:
@@ -836,7 +840,7 @@ BUILT_IN = (
     "permute to NHWC",
     "view",
     "x * sigmoid(x) and other gates of x",
-    "map * [1, C, 1, 1] gate (squeeze-and-excitation)",
+    "x * y of one shape, map * [1, C, 1, 1] gate (squeeze-and-excitation)",
     "+ - * / with a constant",
 )
 

@@ -265,10 +265,13 @@ class _Emitter:
         args = f"&params, {pixels}, {shape[-1]}, {source}, {slope}, {out}"
         return self.params(node) + f"        HIL_CHECK({i}, prelu_s8({args}));\n"
 
-    def scale_channels(self, i: int, node: QNode) -> str:
-        shape = self.shape(node.output)
-        pixels, source, out = int(np.prod(shape[:-1])), self.ptr(node.inputs[0], True), self.ptr(node.output)
-        args = f"&params, {pixels}, {shape[-1]}, {source}, {self.ptr(node.inputs[1], True)}, {out}"
+    def multiply(self, i: int, node: QNode) -> str:
+        """scale_channels_s8 over the map as pixels of the other factor's size: its pixels for a gate per channel,
+        one pixel of every value for a tensor of the map's shape."""
+        values = int(np.prod(self.shape(node.inputs[1])))
+        pixels = int(np.prod(self.shape(node.output))) // values
+        source, other, out = self.ptr(node.inputs[0], True), self.ptr(node.inputs[1], True), self.ptr(node.output)
+        args = f"&params, {pixels}, {values}, {source}, {other}, {out}"
         return self.params(node) + f"        HIL_CHECK({i}, scale_channels_s8({args}));\n"
 
     def softmax(self, i: int, node: QNode) -> str:
@@ -620,7 +623,7 @@ class _Emitter:
         elif node.kernel == "l2norm_s8":
             body = self.l2norm(i, node)
         elif node.kernel == "scale_channels_s8":
-            body = self.scale_channels(i, node)
+            body = self.multiply(i, node)
         elif node.kernel in ("rnnpool_s8", "rnnpool_offset_s8"):
             body = self.rnnpool(i, node, self.memory.offsets[f"{i}:rnnpool"], step.scratch["rnnpool"])
         elif node.kernel in LAYER_KERNELS:

@@ -197,7 +197,7 @@ def run_node(node: Node, inputs: list[np.ndarray]) -> np.ndarray:
         return _UNARY[node.op](node, inputs[0])
     if node.op == "add":
         return _activate(node, inputs[0] + inputs[1])
-    if node.op == "scale_channels":
+    if node.op == "multiply":
         return inputs[0] * inputs[1]
     if node.op == "concat_channels":
         return np.concatenate(inputs, axis=-1)

@@ -85,8 +85,9 @@ def run_node(node: QNode, inputs: list[np.ndarray]) -> np.ndarray:
         return pointwise_conv2d_s8(p, a["out_shift"], x, a["filter"], a["bias"])
     if node.kernel == "add_s8":
         return add_s8(p, x, inputs[1])
-    if node.kernel == "scale_channels_s8":
-        return scale_channels_s8(p, x, inputs[1].reshape(-1))
+    if node.kernel == "scale_channels_s8":  # the other factor's values repeat over the map's leading pixels
+        other = inputs[1].reshape(-1)
+        return scale_channels_s8(p, x.reshape(-1, other.size), other).reshape(x.shape)
     if node.kernel == "add_a16":
         return add_a16(p, x, inputs[1])
     if node.kernel == "l2norm_s8":

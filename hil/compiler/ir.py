@@ -15,8 +15,8 @@ OPS = {
     "relu": "max(x, 0) (fused into the convolution before it)",
     "relu6": "min(max(x, 0), 6) (fused into the convolution before it)",
     "add": "elementwise sum of two tensors of one shape (residual)",
-    "scale_channels": "a map times one value per channel (inputs: the map, then a 1x1 map of its channels): a "
-    "squeeze-and-excitation gate",
+    "multiply": "element-wise product of a map (or rows) and a tensor of its shape, or of a map and a [1, C] gate of "
+    "its channels broadcast over its pixels (inputs: the map, then the other): a GLU, a squeeze-and-excitation gate",
     "pad": "edge padding (mode replicate) of rows and columns",
     "rnnpool": "RNNPool over patches of the map (two FastGRNN cells)",
     "l2norm": "per-pixel L2 normalisation across channels times a per-channel weight",

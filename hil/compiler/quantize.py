@@ -216,7 +216,7 @@ def _min_output_exponent(node: Node, graph: Graph, exponents: dict[str, int]) ->
         return -hidden_frac_bits(node, "rnn2")
     if node.op == "l2norm":
         return fit_exponent(float(np.abs(node.params["weight"]).max()), 16) - 16
-    if node.op == "scale_channels":
+    if node.op == "multiply":
         return exponents[node.inputs[0]] + exponents[node.inputs[1]]  # the product's own grid holds it exactly
     return None
 
@@ -518,8 +518,9 @@ def _prelu(node: Node, graph: Graph, e: dict[str, int]) -> QNode:
     )
 
 
-def _scale_channels(node: Node, graph: Graph, e: dict[str, int]) -> QNode:
-    """scale_channels_s8: each product of a map value and its channel's gate, from their grid to the output's."""
+def _multiply(node: Node, graph: Graph, e: dict[str, int]) -> QNode:
+    """scale_channels_s8: each product of a map value and the other factor's value (its own, or its channel's
+    gate), from their grid to the output's."""
     out_shift = e[node.output] - e[node.inputs[0]] - e[node.inputs[1]]
     if not 0 <= out_shift <= 31:
         raise CompileError(
@@ -552,7 +553,7 @@ LAYER_QUANTIZERS = {
     "activation": _table_activation,
     "softmax": _softmax,
     "prelu": _prelu,
-    "scale_channels": _scale_channels,
+    "multiply": _multiply,
     "flatten_chw": _flatten_chw,
 }
 

@@ -74,6 +74,7 @@ def test_operator_host_c_equals_golden(tmp_path) -> None:
         "conv transpose k4 s2 p1 + bn + relu",
         "squeeze-and-excitation (x * gate per channel)",
         "squeeze-and-excitation with Linear layers (SENet)",
+        "gated convolution (a product of two maps)",
     ):
         _, _, kernels, exact = measure(seeded(OperatorModel(name), 0), INPUT_SHAPE, tmp_path / name, "op")
         assert exact, f"{name}: host C differs from the golden model ({kernels})"
@@ -240,11 +241,11 @@ def test_an_activation_written_as_x_times_a_gate_is_one_table(gated, function: s
 
 
 def test_a_product_that_is_no_gate_of_its_other_factor_is_named() -> None:
-    """x times a gate per pixel (CBAM's spatial attention: a [1, 1, H, W] map) and x times a neighbourhood max are
-    no element-wise function of x and no gate per channel: one line naming the forms."""
+    """x times a gate per pixel (CBAM's spatial attention: a [1, 1, H, W] map), computed or sliced, is no
+    element-wise function of x, no tensor of its shape and no gate per channel: one line naming the forms."""
     for product in (
         lambda x: x * torch.sigmoid(x.max(1, keepdim=True)[0]),
-        lambda x: x * torch.sigmoid(F.max_pool2d(x, 3, 1, 1)),
+        lambda x: x * x[:, :1],
     ):
         with pytest.raises(CompileError, match=r"a product of two tensors is supported only as x times an element-w"):
             capture(_Unsupported(Fn(product)).eval(), torch.zeros(1, 3, 8, 8))
@@ -258,15 +259,15 @@ def test_a_product_that_is_no_gate_of_its_other_factor_is_named() -> None:
     ],
     ids=["torchvision's scale * input", "EfficientNet's x * sigmoid(squeezed)"],
 )
-def test_a_squeeze_and_excitation_gate_is_scale_channels(gated) -> None:
-    """A map times a [1, C, 1, 1] gate of its channels, in either order, is one scale_channels node reading the map
-    and then the gate, and computes what torch does."""
+def test_a_squeeze_and_excitation_gate_is_one_multiply(gated) -> None:
+    """A map times a [1, C, 1, 1] gate of its channels, in either order, is one multiply node reading the map and
+    then the gate, and computes what torch does."""
     model = seeded(Fn(gated), 0)
     x = realistic_inputs(INPUT_SHAPE, 1)[0] * 4
     with torch.no_grad():
         expected = to_graph_layout(model(x.clone()).numpy())
     graph = optimize(capture(model, x))
-    (scale,) = [n for n in graph.nodes if n.op == "scale_channels"]
+    (scale,) = [n for n in graph.nodes if n.op == "multiply"]
     assert scale.inputs[0] == graph.inputs[0] and graph.tensors[scale.inputs[1]].shape == (1, 1, 1, 3)
     (got,) = float_executor.outputs(graph, [to_graph_layout(x.numpy())])
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
