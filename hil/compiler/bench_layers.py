@@ -151,6 +151,13 @@ OPERATORS: dict[str, Callable[[], nn.Module]] = {
     "avg_pool2d 3x3 p1": lambda: Fn(lambda x: F.avg_pool2d(x, 3, 1, 1)),
     "global avgpool": lambda: _head(nn.ReLU(), nn.AdaptiveAvgPool2d(1)),
     "mean over H, W": lambda: Fn(lambda x: torch.relu(x).mean((2, 3))),
+    "sum over H, W": lambda: Fn(lambda x: torch.relu(x).sum((2, 3))),
+    "global max pool (adaptive_max_pool2d)": lambda: Fn(lambda x: F.adaptive_max_pool2d(torch.relu(x), 1)),
+    "amax over H, W": lambda: Fn(lambda x: torch.amax(x, dim=(2, 3))),
+    "squeeze after a global pool + linear": lambda: _head(
+        nn.ReLU(), nn.AdaptiveAvgPool2d(1), Fn(lambda x: x.squeeze(-1).squeeze(-1)), nn.Linear(CHANNELS, 10)
+    ),
+    "F.normalize over channels": lambda: Fn(lambda x: F.normalize(x, dim=1)),
     "flatten + linear": lambda: _head(nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(_flat(), 10)),
     "linear + bn1d + relu + dropout + identity": lambda: _head(
         nn.ReLU(),
@@ -181,6 +188,8 @@ OPERATORS: dict[str, Callable[[], nn.Module]] = {
     "softplus": lambda: nn.Softplus(beta=2.0, threshold=5.0),
     "mish": lambda: nn.Mish(),
     "logsigmoid": lambda: nn.LogSigmoid(),
+    "abs": lambda: Fn(torch.abs),
+    "x ** 2": lambda: Fn(lambda x: x**2),
     "prelu (one slope)": lambda: nn.PReLU(init=0.3),
     "prelu (per channel)": lambda: _per_channel_prelu(),
     "upsample nearest x2": lambda: nn.Upsample(scale_factor=2),

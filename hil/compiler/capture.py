@@ -160,9 +160,27 @@ class Rearranged:
     def __str__(self) -> str:
         return f"rearranged {list(self.shape)} (a view or transpose not yet back to [B, C, H, W])"
 
+    def replayed(self) -> torch.Tensor:
+        """Where each value ends up: the steps run on the flat index of every value of the map."""
+        index = torch.arange(math.prod(self.shape)).reshape(self.shape)
+        for step, rest, keywords in self.steps:
+            index = step(index, *rest, **keywords).contiguous()  # the model's contiguous() is not a step
+        return index
+
 
 # The tensor methods a rearrangement is made of (contiguous is an identity).
-REARRANGES = ("view", "reshape", "transpose", "permute", "flatten", "unflatten", "swapaxes", "movedim")
+REARRANGES = (
+    "view",
+    "reshape",
+    "transpose",
+    "permute",
+    "flatten",
+    "unflatten",
+    "swapaxes",
+    "movedim",
+    "squeeze",
+    "unsqueeze",
+)
 
 IDENTITIES = ("dropout", "feature_dropout", "alpha_dropout", "contiguous")  # identities in eval mode
 ACTIVATIONS = (
@@ -179,6 +197,8 @@ ACTIVATIONS = (
     "softplus",
     "mish",
     "log_sigmoid",
+    "abs",
+    "exp",
 )
 
 
@@ -339,7 +359,7 @@ class _Capture(TorchFunctionMode):
             self.alive.append(result)
         elif name in ("reshape", "view") and self.lookup(args[0], where)[1] == FLAT:
             self._view_rows(where, args, result)
-        elif name in ("reshape", "view") and self.lookup(args[0], where)[1] == NCHW:
+        elif name in ("reshape", "view", "squeeze") and self.lookup(args[0], where)[1] == NCHW:
             _flatten(self, where, name, args, kwargs, result)
         elif name in ("reshape", "view"):
             source, layout = self.lookup(args[0], where)
@@ -495,14 +515,15 @@ class _Capture(TorchFunctionMode):
         source, layout = self.lookup(args[0], where, rearranged=True)
         start = Rearranged(tuple(args[0].shape), ()) if layout == NCHW else layout
         rearranged = Rearranged(start.shape, (*start.steps, (func, tuple(args[1:]), dict(kwargs))))
+        if result.dim() == 2 and result.shape[0] == rearranged.shape[0]:
+            self._rearranged_rows(where, source, rearranged, result)
+            return
         if tuple(result.shape) != rearranged.shape:
             self.names[id(result)] = (source, rearranged)
             self.alive.append(result)
             return
         b, c, h, w = rearranged.shape
-        index = torch.arange(math.prod(rearranged.shape)).reshape(rearranged.shape)
-        for step, rest, keywords in rearranged.steps:
-            index = step(index, *rest, **keywords).contiguous()  # the model's contiguous() is not a step
+        index = rearranged.replayed()
         order = (index[0, :, 0, 0] // (h * w)).numpy()
         grid = np.arange(b * c * h * w).reshape(b, c, h, w)
         if not np.array_equal(index.reshape(b, c, h, w).numpy(), grid[:, order]):
@@ -516,6 +537,14 @@ class _Capture(TorchFunctionMode):
             return
         attrs = {"order": tuple(int(v) for v in order)}
         self.add_node("permute_channels", where, [source], result, self._nhwc(result), attrs)
+
+    def _rearranged_rows(self, where: str, source: str, rearranged: Rearranged, result: torch.Tensor) -> None:
+        """A rearrangement that ends in [B, N] rows (x.squeeze(-1).squeeze(-1) after a global pool): the map's
+        flatten in torch's channel-major order when the steps keep that order, else one line."""
+        index = rearranged.replayed()
+        if not torch.equal(index.reshape(-1), torch.arange(index.numel())):
+            raise CompileError(f"{where}: views of a map as rows must keep torch's channel-major order (a flatten)")
+        self.add_node("flatten_chw", where, [source], result, tuple(result.shape), layout=FLAT)
 
     def _split(self, where: str, name: str, args, kwargs, result) -> None:
         """chunk, split or tensor_split of a map along its channels: a slice_channels node per piece."""
@@ -724,6 +753,16 @@ def _activation_function(rec: _Capture, where: str, name: str, args, kwargs, res
         rec.add_node("activation", where, [source], result, _shape(result), {"function": name, **attrs}, layout=layout)
 
 
+def _power(rec: _Capture, where: str, name: str, args, kwargs, result) -> None:
+    """x ** n and torch.square for a whole n >= 1: the table activation power."""
+    exponent = 2 if name == "square" else _arg(args, kwargs, 1, "exponent")
+    source, layout = rec.lookup(args[0], where)
+    if layout not in (NCHW, FLAT) or isinstance(exponent, torch.Tensor) or exponent != int(exponent) or exponent < 1:
+        raise CompileError(f"{where}: only a map or rows to a whole power >= 1 is supported, got {exponent!r}")
+    attrs = {"function": "power", "exponent": int(exponent)}
+    rec.add_node("activation", where, [source], result, _shape(result), attrs, layout=layout)
+
+
 def _softmax(rec: _Capture, where: str, name: str, args, kwargs, result) -> None:
     source, layout = rec.lookup(args[0], where)
     dim = _arg(args, kwargs, 1, "dim")
@@ -766,23 +805,51 @@ def _avg_pool(rec: _Capture, where: str, name: str, args, kwargs, result) -> Non
     _pool_node(rec, where, "avgpool", source, result, kernel, stride, padding)
 
 
+# Global and adaptive pooling by name -> the pool it is; a sum over H and W is the average times H * W.
+GLOBAL_POOLS = {
+    "adaptive_avg_pool2d": "avgpool",
+    "mean": "avgpool",
+    "sum": "avgpool",
+    "adaptive_max_pool2d": "maxpool",
+    "amax": "maxpool",
+}
+
+
 def _global_pool(rec: _Capture, where: str, name: str, args, kwargs, result) -> None:
-    """adaptive_avg_pool2d to a size dividing the map, or mean over H and W: average pooling."""
+    """adaptive_avg_pool2d or adaptive_max_pool2d to a size dividing the map, or the mean, sum or amax over H and
+    W: average or max pooling (a sum, then scaled by H * W)."""
     source = _map_input(rec, where, args[0], name)
-    _, _, h, w = args[0].shape
-    if name == "mean":
+    _, c, h, w = args[0].shape
+    if name in ("mean", "sum", "amax"):
         dims = _arg(args, kwargs, 1, "dim")
-        dims = {d % 4 for d in (dims if isinstance(dims, (tuple, list)) else [dims])}
+        dims = {d % 4 for d in (dims if isinstance(dims, (tuple, list)) else [dims]) if d is not None}
         if dims != {2, 3}:
-            raise CompileError(f"{where}: only the mean over H and W (dims 2 and 3) is supported, got {sorted(dims)}")
+            raise CompileError(f"{where}: only the {name} over H and W (dims 2 and 3) is supported, got {sorted(dims)}")
         out_h, out_w = 1, 1
     else:
+        if _arg(args, kwargs, 2, "return_indices", False):
+            raise CompileError(f"{where}: {name} with return_indices is not supported")
         size = _arg(args, kwargs, 1, "output_size")
         out_h, out_w = (h if s is None else s for s in ((size, size) if isinstance(size, int) else size))
         if h % out_h or w % out_w:
-            raise CompileError(f"{where}: adaptive_avg_pool2d to {out_h}x{out_w} does not divide the {h}x{w} map")
+            raise CompileError(f"{where}: {name} to {out_h}x{out_w} does not divide the {h}x{w} map")
     kernel = (h // out_h, w // out_w)
-    _pool_node(rec, where, "avgpool", source, result, kernel, kernel, 0)
+    if name != "sum":
+        _pool_node(rec, where, GLOBAL_POOLS[name], source, result, kernel, kernel, 0)
+        return
+    attrs = {"kernel": kernel, "stride": kernel, "padding": (0, 0), "output_hw": (1, 1)}
+    mean = rec.add_inner_node("avgpool", f"{where} (mean)", source, _shape(result), attrs)
+    scale = affine_params(np.full(c, float(h * w)), np.zeros(c))
+    rec.add_node("batchnorm", where, [mean], result, _shape(result), {"eps": 0.0}, scale, layout=_layout(result))
+
+
+def _normalize(rec: _Capture, where: str, name: str, args, kwargs, result) -> None:
+    """F.normalize over the channels (p = 2): the l2norm op with a weight of 1 per channel."""
+    source = _map_input(rec, where, args[0], name)
+    if float(_arg(args, kwargs, 1, "p", 2.0)) != 2.0 or _arg(args, kwargs, 2, "dim", 1) % 4 != 1:
+        raise CompileError(f"{where}: only F.normalize with p=2 over the channels (dim 1) is supported")
+    attrs, params = {"eps": float(_arg(args, kwargs, 3, "eps", 1e-12))}, {"weight": np.ones(args[0].shape[1])}
+    rec.add_node("l2norm", where, [source], result, _shape(result), attrs, params)
 
 
 def _interpolate(rec: _Capture, where: str, name: str, args, kwargs, result) -> None:
@@ -820,8 +887,10 @@ LAYER_FUNCTIONS: dict[str, Callable] = {
     "softmax": _softmax,
     "max_pool2d": _max_pool,
     "avg_pool2d": _avg_pool,
-    "adaptive_avg_pool2d": _global_pool,
-    "mean": _global_pool,
+    **{name: _global_pool for name in GLOBAL_POOLS},
+    "normalize": _normalize,
+    "pow": _power,
+    "square": _power,
     "flatten": _flatten,
     "interpolate": _interpolate,
     "pixel_shuffle": _pixel_shuffle,

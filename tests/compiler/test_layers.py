@@ -119,6 +119,8 @@ def test_float_graph_matches_torch() -> None:
         "mish",
         "logsigmoid",
         "prelu (one slope)",
+        "abs",
+        "x ** 2",
     ],
 )
 def test_a_table_activation_computes_what_torch_does(name: str) -> None:
@@ -401,8 +403,21 @@ def test_arithmetic_with_constants_folds_or_joins_a_table(form, ops: list[str]) 
         (lambda m, x: m.conv(x) + torch.arange(8.0), r"one value per channel, shape \[C, 1, 1\]\); got shape \(8,\)"),
         (lambda m, x: m.conv(x)[:, :1] * m.std, r"keeping their shape; got a nchw tensor of shape \(1, 1, 8, 8\)"),
         (lambda m, x: torch.div(m.conv(x), 2, rounding_mode="floor"), r"division with rounding_mode='floor'"),
+        (lambda m, x: m.conv(x).sum(), r"only the sum over H and W \(dims 2 and 3\) is supported, got \[\]"),
+        (lambda m, x: m.conv(x) ** 0.5, r"only a map or rows to a whole power >= 1 is supported, got 0\.5"),
     ],
-    ids=["x - y", "add with alpha", "6 / x", "x / 0", "x // 2", "a constant per column", "broadcast up", "floor div"],
+    ids=[
+        "x - y",
+        "add with alpha",
+        "6 / x",
+        "x / 0",
+        "x // 2",
+        "a constant per column",
+        "broadcast up",
+        "floor div",
+        "sum of everything",
+        "square root",
+    ],
 )
 def test_arithmetic_the_compiler_cannot_take_is_named(form, named: str) -> None:
     with pytest.raises(CompileError, match=rf"^forward: torch\.\w+ #\d+: .*{named}") as error:
@@ -451,12 +466,12 @@ class _Unsupported(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv(x)
-        return self.layer(x) if self.layer is not None else torch.exp(x)
+        return self.layer(x) if self.layer is not None else torch.floor(x)
 
 
 @pytest.mark.parametrize(
     ("layer", "named"),
-    [(None, "operation 'exp'"), (nn.GroupNorm(2, 4), "type GroupNorm"), (nn.LayerNorm([4, 6, 6]), "type LayerNorm")],
+    [(None, "operation 'floor'"), (nn.GroupNorm(2, 4), "type GroupNorm"), (nn.LayerNorm([4, 6, 6]), "type LayerNorm")],
 )
 def test_unsupported_operator_fails_at_capture_in_one_line(layer, named: str) -> None:
     with pytest.raises(CompileError) as error:
