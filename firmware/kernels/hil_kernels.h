@@ -787,6 +787,23 @@ typedef struct {
 hil_kernel_status avgpool_s8(const hil_avgpool_params *params, const hil_dims *input_dims, const int8_t *input,
                              const hil_dims *output_dims, int8_t *output);
 
+typedef struct {
+    int32_t align_corners;  /* 0 (PyTorch's default: half-pixel centres) or 1 */
+} hil_resize_bilinear_params;
+
+/* Bilinear resize of an NHWC int8 map to output_dims' h x w, input and output at one exponent, with the sample
+ * points of PyTorch's F.interpolate(x, size=(out_h, out_w), mode="bilinear", align_corners=...) in integers. Per
+ * axis (in, out its sizes; d the output row or column):
+ *   align_corners 0: num = max(0, (2*d + 1)*in - out), den = 2*out
+ *   align_corners 1: num = d*(in - 1), den = out - 1          (out == 1: num = 0, den = 1)
+ *   i0 = num / den, frac = num % den, i1 = min(i0 + 1, in - 1); weight den - frac on i0, frac on i1
+ * acc = sum over the 4 taps of wy * wx * in[b, iy, ix, c], D = den_y * den_x:
+ *   out[b,y,x,c] = clamp((acc >= 0 ? acc + D/2 : acc - D/2) / D, -128, 127)    (C's truncating division:
+ * one rounding, halves away from zero). h and w 1..1024 in and out (D <= 2^22, |acc| <= 2^29), n and c >= 1 and the
+ * same in and out. Not in place. */
+hil_kernel_status resize_bilinear_s8(const hil_resize_bilinear_params *params, const hil_dims *input_dims,
+                                     const int8_t *input, const hil_dims *output_dims, int8_t *output);
+
 /* An element-wise int8 -> int8 function as a 256-entry table: out[i] = table[in[i] + 128]. The compiler fills
  * the table from the float function at the input's and output's exponents (ReLU, ReLU6, LeakyReLU, hardswish,
  * hardsigmoid, sigmoid, tanh, SiLU), so each output is the correctly rounded value of its input. count values. */

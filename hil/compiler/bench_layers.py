@@ -204,6 +204,9 @@ OPERATORS: dict[str, Callable[[], nn.Module]] = {
     ),
     "conv transpose k3 s1": lambda: nn.ConvTranspose2d(CHANNELS, 8, 3),
     "upsample to a size (F.interpolate)": lambda: Fn(lambda x: F.interpolate(torch.relu(x), size=(32, 48))),
+    "upsample bilinear x2": lambda: nn.Upsample(scale_factor=2, mode="bilinear"),
+    "upsample bilinear x2 align_corners": lambda: nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True),
+    "resize bilinear 16x16 to 11x24": lambda: Fn(lambda x: F.interpolate(x, size=(11, 24), mode="bilinear")),
     "relu after add": lambda: AfterAdd(nn.ReLU()),
     "hardswish after add": lambda: AfterAdd(nn.Hardswish()),
     "hardswish written out (x * relu6(x + 3) / 6)": lambda: Fn(lambda x: x * F.relu6(x + 3) / 6),
@@ -250,10 +253,10 @@ class OperatorModel(nn.Module):
 class AllLayers(nn.Module):
     """Every operator of the table in one model (for one firmware under QEMU): SAME and asymmetric padding,
     dilation, groups, a channel multiplier, pools, BatchNorm after a pool, table activations, a PReLU per channel,
-    squeeze-and-excitation and a channel shuffle after it,
-    an activation after an add, hardswish written out, global pooling, nearest upsampling, transposed convolutions
-    (zeros inserted, and kernel == stride as depth_to_space with its BatchNorm and ReLU folded), flatten, Linear,
-    BatchNorm1d, Dropout, a constant scale and shift of rows, softmax."""
+    squeeze-and-excitation and a channel shuffle after it, an activation after an add, hardswish written out, global
+    pooling, nearest and bilinear upsampling, transposed convolutions (zeros inserted, and kernel == stride as
+    depth_to_space with its BatchNorm and ReLU folded), flatten, Linear, BatchNorm1d, Dropout, a constant scale and
+    shift of rows, softmax."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -285,7 +288,8 @@ class AllLayers(nn.Module):
         pooled = F.avg_pool2d(x, 2)
         rows = self.drop(F.relu6(self.bn1(self.fc1(torch.flatten(pooled, 1))))) / 6 - 0.5
         upsampled = F.interpolate(pooled, scale_factor=(2, 3), mode="nearest")
-        outputs = (F.softmax(self.fc2(rows), dim=1), x.mean((2, 3)), F.adaptive_avg_pool2d(x, 1), upsampled)
+        smooth = F.interpolate(pooled, size=(3, 5), mode="bilinear")
+        outputs = (F.softmax(self.fc2(rows), dim=1), x.mean((2, 3)), F.adaptive_avg_pool2d(x, 1), upsampled, smooth)
         return *outputs, self.up(pooled), self.block_up(pooled)
 
 

@@ -853,14 +853,24 @@ def _normalize(rec: _Capture, where: str, name: str, args, kwargs, result) -> No
 
 
 def _interpolate(rec: _Capture, where: str, name: str, args, kwargs, result) -> None:
-    """Nearest upsampling by whole factors (an FPN's top-down path): a data move, every pixel copied into a block."""
+    """Nearest upsampling by whole factors (an FPN's top-down path): a data move, every pixel copied into a block;
+    bilinear resizing to any size (a segmentation decoder's, nn.Upsample(mode="bilinear")): resize_bilinear."""
     source = _map_input(rec, where, args[0], "interpolate")
     mode = _arg(args, kwargs, 3, "mode", "nearest")
     (h, w), (out_h, out_w) = args[0].shape[2:], result.shape[2:]
+    factor = _arg(args, kwargs, 2, "scale_factor")
+    if mode == "bilinear" and factor is not None and not _arg(args, kwargs, 5, "recompute_scale_factor", False):
+        factors = factor if isinstance(factor, (tuple, list)) else (factor, factor)
+        if (h * factors[0], w * factors[1]) != (out_h, out_w):  # torch then maps coordinates by 1 / scale_factor
+            raise CompileError(f"{where}: bilinear scale_factor {factor} does not give a whole size from {h}x{w}")
+    if mode == "bilinear" and not _arg(args, kwargs, 6, "antialias", False):
+        attrs = {"output_hw": (out_h, out_w), "align_corners": bool(_arg(args, kwargs, 4, "align_corners", False))}
+        rec.add_node("resize_bilinear", where, [source], result, rec._nhwc(result), attrs)
+        return
     if mode not in ("nearest", "nearest-exact") or out_h % h or out_w % w:
         raise CompileError(
-            f"{where}: only nearest upsampling by whole factors is supported, got {mode} from {h}x{w} to "
-            f"{out_h}x{out_w}"
+            f"{where}: only nearest upsampling by whole factors and bilinear resizing (no antialias) are supported, "
+            f"got {mode} from {h}x{w} to {out_h}x{out_w}"
         )
     attrs = {"factor": (out_h // h, out_w // w)}
     rec.add_node("upsample_nearest", where, [source], result, rec._nhwc(result), attrs)

@@ -323,6 +323,7 @@ class _Emitter:
             "depthwise_conv2d_a16": self.weighted_layer,
             "maxpool_s8": self.pool,
             "avgpool_s8": self.pool,
+            "resize_bilinear_s8": self.pool,
             "lut_s8": self.lut,
             "prelu_s8": self.prelu,
             "softmax_s8": self.softmax,

@@ -161,6 +161,26 @@ def _pad(node: Node, x: np.ndarray) -> np.ndarray:
     return np.pad(x, ((0, 0), (a["top"], a["bottom"]), (a["left"], a["right"]), (0, 0)), mode="edge")
 
 
+def bilinear_taps(size_in: int, size_out: int, align_corners: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Along one axis, as F.interpolate(mode="bilinear") places them: each output's two input indices and the
+    second one's weight (resize_bilinear_s8 takes the same coordinates in integers)."""
+    d = np.arange(size_out)
+    if align_corners:
+        num, den = d * (size_in - 1), max(size_out - 1, 1)
+    else:
+        num, den = np.maximum((2 * d + 1) * size_in - size_out, 0), 2 * size_out
+    first = num // den
+    return first, np.minimum(first + 1, size_in - 1), (num % den) / den
+
+
+def _resize_bilinear(node: Node, x: np.ndarray) -> np.ndarray:
+    (out_h, out_w), corners = node.attrs["output_hw"], node.attrs["align_corners"]
+    top, bottom, fy = bilinear_taps(x.shape[1], out_h, corners)
+    left, right, fx = bilinear_taps(x.shape[2], out_w, corners)
+    rows = x[:, top] * (1 - fy)[None, :, None, None] + x[:, bottom] * fy[None, :, None, None]
+    return rows[:, :, left] * (1 - fx)[None, None, :, None] + rows[:, :, right] * fx[None, None, :, None]
+
+
 def _l2norm(node: Node, x: np.ndarray) -> np.ndarray:
     norm = np.sqrt((x * x).sum(axis=-1, keepdims=True)) + node.attrs["eps"]
     return node.params["weight"] * (x / norm)
@@ -174,6 +194,7 @@ _UNARY: dict[str, Callable[[Node, np.ndarray], np.ndarray]] = {
     "rnnpool": _rnnpool,
     "pad": _pad,
     "l2norm": _l2norm,
+    "resize_bilinear": _resize_bilinear,
     "slice_channels": lambda n, x: x[..., n.attrs["start"] : n.attrs["stop"]],
     "permute_channels": lambda n, x: x[..., list(n.attrs["order"])],
     "unflatten": lambda n, x: x.reshape(x.shape[0], 1, 1, -1),

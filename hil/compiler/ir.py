@@ -27,6 +27,7 @@ OPS = {
     "channel_max": "the maximum across channels, one channel out",
     "upsample_nearest": "nearest upsampling: every pixel copied into a block of attrs factor (rows, columns)",
     "insert_zeros": "factor - 1 zeros between pixels (attrs factor): a transposed convolution's input",
+    "resize_bilinear": "bilinear resizing to attrs output_hw, as F.interpolate computes it (attrs align_corners)",
     "depth_to_space": "every pixel's channels as a block of attrs factor pixels (PyTorch's pixel_shuffle order)",
     "concat_channels": "maps joined along channels",
     "flatten": "an NHWC map as rows of its channels: [B, H*W, C] (no data moves)",

@@ -231,19 +231,36 @@ def _text(value, default: str) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+# Resize's coordinate transformations a linear Resize takes -> F.interpolate's align_corners (half_pixel is
+# PyTorch's own placement; pytorch_half_pixel differs from it only for an output of one pixel, refused below).
+LINEAR_TRANSFORMS = {"half_pixel": False, "pytorch_half_pixel": False, "align_corners": True}
+
+
 def _resize(m: OnnxModule, name: str, node, a: dict) -> Callable:
-    """Nearest Resize by constant scales or sizes (what torch exports nn.Upsample as); for whole factors every
-    coordinate transformation but align_corners and tf_crop_and_resize picks the same pixels."""
+    """Resize by constant scales or sizes (what torch exports nn.Upsample as): nearest, where for whole factors every
+    coordinate transformation but align_corners and tf_crop_and_resize picks the same pixels; or linear (bilinear)
+    with PyTorch's coordinates."""
     mode, transform = _text(a.get("mode"), "nearest"), _text(a.get("coordinate_transformation_mode"), "half_pixel")
-    if mode != "nearest" or transform in ("align_corners", "tf_crop_and_resize"):
-        raise OnnxImportError(f"ONNX node '{name}': only nearest Resize is supported, got {mode} ({transform})")
     inputs = list(node.input) + [""] * (4 - len(node.input))
     scales = m.constant(inputs[2], name) if inputs[2] else np.zeros(0)
-    if scales.size == 4:
+    sizes = m.constant(inputs[3], name)[2:] if scales.size != 4 else None
+    if mode == "linear" and transform in LINEAR_TRANSFORMS and (sizes is None or min(sizes) > 1):
+        corners = LINEAR_TRANSFORMS[transform]
+
+        def linear(x: torch.Tensor, *_) -> torch.Tensor:
+            size = [round(n * f) for n, f in zip(x.shape[2:], scales[2:], strict=True)] if sizes is None else sizes
+            return F.interpolate(x, size=tuple(int(v) for v in size), mode="bilinear", align_corners=corners)
+
+        return linear
+    if mode != "nearest" or transform in ("align_corners", "tf_crop_and_resize"):
+        raise OnnxImportError(
+            f"ONNX node '{name}': only nearest Resize, and linear Resize with coordinate transformation "
+            f"{', '.join(LINEAR_TRANSFORMS)} to more than one pixel, are supported, got {mode} ({transform})"
+        )
+    if sizes is None:
         factor = (float(scales[2]), float(scales[3]))
         return lambda x, *_: F.interpolate(x, scale_factor=factor, mode="nearest")
-    sizes = tuple(int(v) for v in m.constant(inputs[3], name)[2:])
-    return lambda x, *_: F.interpolate(x, size=sizes, mode="nearest")
+    return lambda x, *_: F.interpolate(x, size=tuple(int(v) for v in sizes), mode="nearest")
 
 
 def _depth_to_space(m: OnnxModule, name: str, node, a: dict) -> Callable:

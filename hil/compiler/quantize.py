@@ -24,6 +24,7 @@ from hil.kernels_ref import (
     L2NormParams,
     PoolParams,
     PReluParams,
+    ResizeBilinearParams,
     RNNPoolParams,
     ScaleChannelsParams,
     SoftmaxParams,
@@ -38,6 +39,7 @@ BIAS_LIMIT = 2**30  # pointwise_conv2d_s8's bound on |bias|
 H_FRAC_MAX = 14
 SAME_EXPONENT = (
     "maxpool",
+    "resize_bilinear",
     "flatten_chw",
     "zero_pad",
 )  # besides the data moves: ops whose output takes the input's exponent
@@ -481,6 +483,11 @@ def _maxpool(node: Node, graph: Graph, e: dict[str, int]) -> QNode:
     return _layer_node("maxpool_s8", node, graph, PoolParams(*_pool_geometry(node)), output_hw=node.attrs["output_hw"])
 
 
+def _resize_bilinear(node: Node, graph: Graph, e: dict[str, int]) -> QNode:
+    params = ResizeBilinearParams(int(node.attrs["align_corners"]))
+    return _layer_node("resize_bilinear_s8", node, graph, params, output_hw=node.attrs["output_hw"])
+
+
 def _avgpool(node: Node, graph: Graph, e: dict[str, int]) -> QNode:
     """The window mean and the change of exponent as one multiplier of at most 2^16 and a right shift."""
     kh, kw, *rest = _pool_geometry(node)
@@ -550,6 +557,7 @@ LAYER_QUANTIZERS = {
     "zero_pad": _zero_pad,
     "maxpool": _maxpool,
     "avgpool": _avgpool,
+    "resize_bilinear": _resize_bilinear,
     "activation": _table_activation,
     "softmax": _softmax,
     "prelu": _prelu,

@@ -30,6 +30,7 @@ from hil.kernels_ref.params import (
     L2NormParams,
     PoolParams,
     PReluParams,
+    ResizeBilinearParams,
     RNNPoolParams,
     ScaleChannelsParams,
     SoftmaxParams,
@@ -147,6 +148,7 @@ class HostKernels:
         "lut_s8",
         "prelu_s8",
         "scale_channels_s8",
+        "resize_bilinear_s8",
         "softmax_s8",
     )
 
@@ -521,6 +523,22 @@ class HostKernels:
         pixels, channels = c_int32(input.size // max(scale.size, 1)), c_int32(scale.size)
         args = (_ptr(input, np.int8), _ptr(scale, np.int8), _ptr(output, np.int8))
         self._call("scale_channels_s8", ctypes.byref(_struct(params)), pixels, channels, *args)
+        return output
+
+    def resize_bilinear_s8(
+        self, params: ResizeBilinearParams, input: np.ndarray, output_hw: tuple[int, int]
+    ) -> np.ndarray:
+        """resize_bilinear_s8 of an NHWC map to output_hw."""
+        input = np.ascontiguousarray(input)
+        output = np.zeros((input.shape[0], *output_hw, input.shape[3]), dtype=np.int8)
+        self._call(
+            "resize_bilinear_s8",
+            ctypes.byref(_struct(params)),
+            ctypes.byref(_dims(input.shape)),
+            _ptr(input, np.int8),
+            ctypes.byref(_dims(output.shape)),
+            _ptr(output, np.int8),
+        )
         return output
 
     def softmax_s8(self, params: SoftmaxParams, input: np.ndarray, exp_table: np.ndarray) -> np.ndarray:

@@ -28,6 +28,7 @@ from hil.kernels_ref.device_cases import (
     pointwise_case,
     pool_case,
     prelu_case,
+    resize_bilinear_case,
     rnnpool_case,
     run_cases,
     scale_channels_case,
@@ -77,6 +78,7 @@ def bench_cases(rng: np.random.Generator) -> dict[str, KernelCase]:
         "lut": lut_case(rng, 4096),
         "prelu": prelu_case(rng, 256, 16),
         "scale_channels": scale_channels_case(rng, 28 * 28, 72),  # MobileNetV3-Large's first SE gate, 28x28x72
+        "resize_bilinear": resize_bilinear_case(rng, 15, 20, 32, 30, 40),  # an FPN-style 2x upsample to 30x40x32
         "softmax": softmax_case(rng, 16, 12),
         # the M4's 32-channel MBConv (mob.1: 32 -> 64 -> 32), where per-output work weighs most
         "expand_32": pointwise_case(rng, 30, 40, 32, 64),
@@ -116,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
             continue
         run = run_cases(f"bench_{key}", [case], args.workdir)
         peer = PEER_IPM.get(key)
-        per_element = ("l2norm", "lut", "prelu", "scale_channels", "softmax")
+        per_element = ("l2norm", "lut", "prelu", "resize_bilinear", "scale_channels", "softmax")
         unit = "per element" if key.startswith("add") or key in per_element else ""
         unit = "per window tap" if key in ("maxpool", "avgpool") else unit
         print(

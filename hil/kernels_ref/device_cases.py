@@ -28,6 +28,7 @@ from hil.kernels_ref.layers import (
     lut_s8,
     maxpool_s8,
     prelu_s8,
+    resize_bilinear_s8,
     scale_channels_s8,
     softmax_s8,
 )
@@ -44,6 +45,7 @@ from hil.kernels_ref.params import (
     L2NormParams,
     PoolParams,
     PReluParams,
+    ResizeBilinearParams,
     RNNPoolParams,
     ScaleChannelsParams,
     SoftmaxParams,
@@ -479,6 +481,24 @@ def scale_channels_case(rng: np.random.Generator, pixels: int, c: int, out_shift
     )
     expected = scale_channels_s8(params, x, scale[0])
     return KernelCase(f"scale channels {pixels}x{c} shift {out_shift}", [x, scale], expected, {}, call, pixels * c)
+
+
+def resize_bilinear_case(
+    rng: np.random.Generator, h: int, w: int, c: int, out_h: int, out_w: int, align_corners: int = 0
+) -> KernelCase:
+    """A bilinear resize of an h x w x c map to out_h x out_w (F.interpolate's sample points); the first pixel's
+    channels are -128 and the last's 127, so the int8 extremes are interpolated. Work: one per output element."""
+    x = rng.integers(-128, 128, (1, h, w, c), dtype=np.int8)
+    x[0, 0, 0, :], x[0, -1, -1, :] = -128, 127
+    params = ResizeBilinearParams(align_corners)
+    call = (
+        f"{{ static const hil_resize_bilinear_params pr = {c_initializer(params)}; static const hil_dims "
+        f"di = {_dims(x.shape)}, do_ = {_dims((1, out_h, out_w, c))};\n"
+        "      st = resize_bilinear_s8(&pr, &di, {in0}, &do_, {out}); }"
+    )
+    expected = resize_bilinear_s8(params, x, (out_h, out_w))
+    name = f"resize bilinear {h}x{w}x{c}->{out_h}x{out_w}{' align' if align_corners else ''}"
+    return KernelCase(name, [x], expected, {}, call, out_h * out_w * c)
 
 
 def softmax_case(rng: np.random.Generator, rows: int, c: int) -> KernelCase:

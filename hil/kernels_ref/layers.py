@@ -1,5 +1,5 @@
 """Bit-exact twins of the general models' kernels: grouped_conv2d_s8, fully_connected_s8, maxpool_s8, avgpool_s8,
-lut_s8, prelu_s8, scale_channels_s8 and softmax_s8 (hil_kernels.h documents each formula)."""
+lut_s8, prelu_s8, scale_channels_s8, resize_bilinear_s8 and softmax_s8 (hil_kernels.h documents each formula)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from hil.kernels_ref.params import (
     GroupedConvParams,
     PoolParams,
     PReluParams,
+    ResizeBilinearParams,
     ScaleChannelsParams,
     SoftmaxParams,
 )
@@ -141,6 +142,47 @@ def scale_channels_s8(params: ScaleChannelsParams, input: np.ndarray, scale: np.
     acc = x.astype(np.int64) * scale.astype(np.int64)
     acc = acc << -params.out_shift if params.out_shift < 0 else round_shift(acc, params.out_shift)
     return clamp(acc, params.act_min, params.act_max).astype(np.int8)
+
+
+RESIZE_MAX_SIZE = 1024  # resize_bilinear_s8's largest input or output height and width (HIL_RESIZE_MAX_SIZE)
+
+
+def _resize_axis(align_corners: int, size_in: int, size_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """(i0, i1, frac, den) of every output index on one axis: PyTorch's source coordinate is i0 + frac / den."""
+    d = np.arange(size_out, dtype=np.int64)
+    if align_corners:
+        den = size_out - 1 if size_out > 1 else 1
+        num = d * (size_in - 1) if size_out > 1 else np.zeros_like(d)
+    else:
+        den = 2 * size_out
+        num = np.maximum((2 * d + 1) * size_in - size_out, 0)
+    i0, frac = num // den, num % den
+    return i0, np.minimum(i0 + 1, size_in - 1), frac, den
+
+
+def resize_bilinear_s8(params: ResizeBilinearParams, input: np.ndarray, output_hw: tuple[int, int]) -> np.ndarray:
+    """resize_bilinear_s8: F.interpolate(mode="bilinear", align_corners) sample points, integer weights
+    (den - frac, frac) per axis, the four taps' sum divided by den_y * den_x once, halves away from zero."""
+    x = np.asarray(input)
+    if x.dtype != np.int8 or x.ndim != 4 or x.shape[0] < 1 or x.shape[3] < 1:
+        raise KernelRangeError(f"resize_bilinear_s8 takes an int8 NHWC map, got {x.dtype} {x.shape}")
+    out_h, out_w = (int(v) for v in output_hw)
+    if not all(1 <= v <= RESIZE_MAX_SIZE for v in (*x.shape[1:3], out_h, out_w)):
+        raise KernelRangeError(
+            f"resize_bilinear_s8 sizes must be 1..{RESIZE_MAX_SIZE}: {x.shape[1:3]} -> {(out_h, out_w)}"
+        )
+    if params.align_corners not in (0, 1):
+        raise KernelRangeError(f"resize_bilinear_s8 align_corners must be 0 or 1: {params}")
+    y0, y1, fy, den_y = _resize_axis(params.align_corners, x.shape[1], out_h)
+    x0, x1, fx, den_x = _resize_axis(params.align_corners, x.shape[2], out_w)
+    wy0, wy1 = (den_y - fy)[:, None, None], fy[:, None, None]
+    wx0, wx1 = (den_x - fx)[None, :, None], fx[None, :, None]
+    v = x.astype(np.int64)
+    top, bottom = v[:, y0], v[:, y1]
+    acc = wy0 * (wx0 * top[:, :, x0] + wx1 * top[:, :, x1]) + wy1 * (wx0 * bottom[:, :, x0] + wx1 * bottom[:, :, x1])
+    total = den_y * den_x
+    rounded = np.where(acc >= 0, (acc + total // 2) // total, -((-acc + total // 2) // total))
+    return clamp(rounded, -128, 127).astype(np.int8)
 
 
 def softmax_s8(params: SoftmaxParams, input: np.ndarray, exp_table: np.ndarray) -> np.ndarray:

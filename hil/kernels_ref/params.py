@@ -242,6 +242,20 @@ class ScaleChannelsParams:
     act_max: int = 127
 
 
+@c_struct("hil_resize_bilinear_params")
+@dataclass(frozen=True)
+class ResizeBilinearParams:
+    """hil_resize_bilinear_params: F.interpolate(x, size=(out_h, out_w), mode="bilinear", align_corners=...) on an
+    NHWC int8 map, input and output at one exponent, integer weights and one rounding. Per axis (in, out its sizes,
+    d the output index): align_corners 0 (half-pixel centres) num = max(0, (2 d + 1) in - out), den = 2 out;
+    align_corners 1 num = d (in - 1), den = out - 1 (num = 0, den = 1 when out == 1). i0 = num // den,
+    frac = num % den, i1 = min(i0 + 1, in - 1); weight den - frac on i0, frac on i1. acc = sum of the 4 taps of
+    wy * wx * x, D = den_y * den_x, out = clamp((acc >= 0 ? acc + D / 2 : acc - D / 2) / D) (C's truncating
+    division: halves away from zero). Sizes 1..1024, so |acc| <= 128 * 2048^2 = 2^29 fits int32."""
+
+    align_corners: int
+
+
 @c_struct("hil_avgpool_params")
 @dataclass(frozen=True)
 class AvgPoolParams:

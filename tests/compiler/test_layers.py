@@ -530,10 +530,12 @@ def test_an_upsampling_moves_int16_maps_too(move: str, tmp_path) -> None:
 
 def test_an_upsampling_the_compiler_cannot_take_is_named() -> None:
     for call, named in (
-        (lambda x: F.interpolate(x, scale_factor=2, mode="bilinear"), "got bilinear from 6x6 to 12x12"),
-        (lambda x: F.interpolate(x, size=(9, 9)), "got nearest from 6x6 to 9x9"),
+        (lambda x: F.interpolate(x, scale_factor=2, mode="bicubic"), "only nearest upsampling by whole factors and "),
+        (lambda x: F.interpolate(x, size=(9, 9)), "bilinear resizing .* are supported, got nearest from 6x6 to 9x9"),
+        (lambda x: F.interpolate(x, size=(9, 9), mode="bilinear", antialias=True), "got bilinear from 6x6 to 9x9"),
+        (lambda x: F.interpolate(x, scale_factor=1.6, mode="bilinear"), "scale_factor 1.6 does not give a whole size"),
     ):
-        with pytest.raises(CompileError, match=f"only nearest upsampling by whole factors is supported, {named}"):
+        with pytest.raises(CompileError, match=named):
             capture(_Unsupported(Fn(call)).eval(), torch.zeros(1, 3, 8, 8))
 
 

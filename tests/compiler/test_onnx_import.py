@@ -175,6 +175,28 @@ def test_onnx_decoder_layers_import_as_their_modules(tmp_path) -> None:
     np.testing.assert_allclose(got, to_graph_layout(expected.numpy()), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_onnx_linear_resize_imports_as_bilinear(align_corners: bool, tmp_path) -> None:
+    """nn.Upsample(mode="bilinear") exports as a linear Resize: it imports as resize_bilinear with PyTorch's
+    coordinates (half_pixel, or align_corners), and computes what torch does."""
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, 3), nn.Upsample(scale_factor=2, mode="bilinear", align_corners=align_corners)
+    ).eval()
+    path = _export(model, (1, 3, 8, 8), tmp_path / "bilinear.onnx", opset=17)
+    assert "Resize" in {n.op_type for n in onnx.load(str(path)).graph.node}
+    x = torch.randn(1, 3, 8, 8)
+    graph = optimize(capture(load_onnx(path), x))
+    assert [(n.op, n.attrs.get("align_corners")) for n in graph.nodes] == [
+        ("conv2d", None),
+        ("resize_bilinear", align_corners),
+    ]
+    from hil.compiler import float_executor
+
+    (got,) = float_executor.outputs(graph, [to_graph_layout(x.numpy())])
+    with torch.no_grad():
+        np.testing.assert_allclose(got, to_graph_layout(model(x).numpy()), rtol=1e-4, atol=1e-5)
+
+
 def test_onnx_depth_to_space_in_tensorflows_order_imports(tmp_path) -> None:
     """DepthToSpace mode DCR (ONNX's default, what TensorFlow's exporters write) takes a block's channels block-major:
     its channels are reordered into pixel_shuffle's order first, and the model computes what ONNX's reference

@@ -4,12 +4,15 @@ activations, softmax): host C == numpy twin bit for bit on random shapes, and ea
 from __future__ import annotations
 
 import ctypes
+from fractions import Fraction
 
 import numpy as np
 import pytest
+import torch
+import torch.nn.functional as F
 
 from hil.host_build import HostKernelError, HostKernels
-from hil.host_build.kernels import _ptr, _struct
+from hil.host_build.kernels import _dims, _ptr, _struct
 from hil.kernels_ref import (
     AvgPoolParams,
     ConvA16Params,
@@ -18,6 +21,7 @@ from hil.kernels_ref import (
     GroupedConvParams,
     PoolParams,
     PReluParams,
+    ResizeBilinearParams,
     ScaleChannelsParams,
     SoftmaxParams,
     avgpool_s8,
@@ -30,6 +34,7 @@ from hil.kernels_ref import (
     lut_s8,
     maxpool_s8,
     prelu_s8,
+    resize_bilinear_s8,
     scale_channels_s8,
     softmax_s8,
 )
@@ -368,6 +373,161 @@ def test_scale_channels_refuses_bad_arguments(host: HostKernels) -> None:
     ):
         with pytest.raises(KernelRangeError, match="scale_channels_s8"):
             scale_channels_s8(params, bad_x, bad_scale)
+
+
+# (in_h, in_w, out_h, out_w): x2 and x3 upscales, non-integer factors both ways (5 -> 7 and 7 -> 5, also on one
+# map), 1 -> 4, outputs of size 1, the identity, and unequal factors per axis
+RESIZE_SHAPES = [
+    (4, 6, 8, 12),
+    (3, 5, 9, 15),
+    (5, 7, 7, 5),
+    (7, 5, 5, 7),
+    (5, 5, 7, 7),
+    (7, 7, 5, 5),
+    (1, 1, 4, 4),
+    (1, 4, 4, 4),
+    (6, 5, 1, 1),
+    (5, 7, 1, 3),
+    (4, 6, 4, 6),
+    (13, 11, 29, 4),
+]
+
+
+def _resize_map(rng: np.random.Generator, h: int, w: int, c: int = 5) -> np.ndarray:
+    """Two random NHWC int8 maps; the first's corner pixels and a checkerboard channel hold the int8 extremes."""
+    x = rng.integers(-128, 128, (2, h, w, c), dtype=np.int8)
+    x[0, 0, 0, :], x[0, -1, -1, :], x[1, 0, -1, :] = -128, 127, -128
+    x[0, :, :, 0] = np.where((np.arange(h)[:, None] + np.arange(w)[None, :]) % 2, 127, -128)
+    return x
+
+
+def _exact_source(align_corners: int, size_in: int, size_out: int) -> list[tuple[int, int, Fraction]]:
+    """(i0, i1, lambda) of every output index from PyTorch's source coordinate, as an exact fraction."""
+    points = []
+    for d in range(size_out):
+        if align_corners:
+            src = Fraction(d * (size_in - 1), size_out - 1) if size_out > 1 else Fraction(0)
+        else:
+            src = max(Fraction((2 * d + 1) * size_in, 2 * size_out) - Fraction(1, 2), Fraction(0))
+        i0 = int(src)  # src >= 0: the floor
+        points.append((i0, min(i0 + 1, size_in - 1), src - i0))
+    return points
+
+
+def _exact_bilinear(x: np.ndarray, output_hw: tuple[int, int], align_corners: int) -> tuple[np.ndarray, np.ndarray]:
+    """(the exact bilinear value rounded half away from zero, where it is exactly a half) in rational arithmetic."""
+    v = x.astype(object)
+    rows, cols = (_exact_source(align_corners, n, m) for n, m in zip(x.shape[1:3], output_hw, strict=True))
+    rounded = np.zeros((x.shape[0], *output_hw, x.shape[3]), dtype=np.int64)
+    tie = np.zeros(rounded.shape, dtype=bool)
+    for oy, (y0, y1, ly) in enumerate(rows):
+        for ox, (x0, x1, lx) in enumerate(cols):
+            top = (1 - lx) * v[:, y0, x0] + lx * v[:, y0, x1]
+            bottom = (1 - lx) * v[:, y1, x0] + lx * v[:, y1, x1]
+            for index, value in np.ndenumerate((1 - ly) * top + ly * bottom):
+                magnitude = abs(value)
+                whole = int(magnitude + Fraction(1, 2))  # floor(|value| + 1/2)
+                rounded[index[0], oy, ox, index[1]] = whole if value >= 0 else -whole
+                tie[index[0], oy, ox, index[1]] = magnitude - int(magnitude) == Fraction(1, 2)
+    return rounded, tie
+
+
+def _torch_bilinear(x: np.ndarray, output_hw: tuple[int, int], align_corners: int) -> np.ndarray:
+    """F.interpolate of the int8 values as float64 (NCHW inside), rounded half away from zero, NHWC."""
+    nchw = torch.from_numpy(x.astype(np.float64)).permute(0, 3, 1, 2)
+    y = F.interpolate(nchw, size=output_hw, mode="bilinear", align_corners=bool(align_corners))
+    y = y.permute(0, 2, 3, 1).numpy()
+    return (np.sign(y) * np.floor(np.abs(y) + 0.5)).astype(np.int64)
+
+
+@pytest.mark.parametrize("align_corners", [0, 1])
+def test_resize_bilinear_matches_twin_and_pytorch(host: HostKernels, align_corners: int) -> None:
+    """Host C == twin bit for bit on every shape; the twin == the exact rational bilinear value (PyTorch's source
+    coordinates) rounded half away from zero; and PyTorch's float64 F.interpolate, rounded the same way, within 1 of
+    the twin, differing only where the exact value is a half (its float coordinates can land either side of a tie),
+    at least 99% of all values equal."""
+    rng = np.random.default_rng(4580 + align_corners)
+    params = ResizeBilinearParams(align_corners)
+    equal = total = 0
+    for h, w, out_h, out_w in RESIZE_SHAPES:
+        x = _resize_map(rng, h, w)
+        expected = resize_bilinear_s8(params, x, (out_h, out_w))
+        assert expected.shape == (2, out_h, out_w, 5) and expected.dtype == np.int8
+        np.testing.assert_array_equal(host.resize_bilinear_s8(params, x, (out_h, out_w)), expected)
+        exact, tie = _exact_bilinear(x, (out_h, out_w), align_corners)
+        np.testing.assert_array_equal(expected, exact, err_msg=f"{(h, w)} -> {(out_h, out_w)}")
+        reference = _torch_bilinear(x, (out_h, out_w), align_corners)
+        differ = reference != expected
+        assert np.abs(reference - expected).max() <= 1, f"{(h, w)} -> {(out_h, out_w)}"
+        assert not (differ & ~tie).any(), f"{(h, w)} -> {(out_h, out_w)}: PyTorch differs away from a tie"
+        equal, total = equal + int((~differ).sum()), total + differ.size
+        if (h, w) == (out_h, out_w):
+            np.testing.assert_array_equal(expected, x)  # the identity reads each pixel with weight 1
+        if out_h * out_w > h * w:  # an upscale keeps the extremes (the corners are sampled exactly)
+            assert expected.min() == -128 and expected.max() == 127
+    assert equal >= 0.99 * total, f"{equal} of {total} equal to PyTorch's"
+
+
+@pytest.mark.parametrize("align_corners", [0, 1])
+def test_resize_bilinear_at_its_size_limits(host: HostKernels, align_corners: int) -> None:
+    """1024 output rows and columns (den_y * den_x up to 2048^2 = 2^22 with half-pixel centres, |acc| up to 2^29) and
+    1024 input columns: the int32 sums do not overflow. A map all -128 stays -128; host C == twin elsewhere."""
+    params = ResizeBilinearParams(align_corners)
+    low = np.full((1, 3, 2, 1), -128, np.int8)
+    np.testing.assert_array_equal(host.resize_bilinear_s8(params, low, (1024, 1024)), np.full((1, 1024, 1024, 1), -128))
+    rng = np.random.default_rng(4590 + align_corners)
+    for shape, output_hw in (((1, 3, 5, 2), (1024, 1024)), ((1, 2, 1024, 3), (5, 1023)), ((1, 1024, 1, 1), (1, 1))):
+        x = rng.integers(-128, 128, shape, dtype=np.int8)
+        x.flat[:2] = -128
+        expected = resize_bilinear_s8(params, x, output_hw)
+        np.testing.assert_array_equal(host.resize_bilinear_s8(params, x, output_hw), expected)
+        assert expected.min() >= x.min() and expected.max() <= x.max()
+
+
+def test_resize_bilinear_refuses_bad_arguments(host: HostKernels) -> None:
+    """align_corners other than 0 or 1, sizes outside 1..1024 in or out: both refuse. NULL pointers and different
+    batch or channel counts in and out in the C; wrong dtypes and ranks, and no batch or channels, in the twin."""
+    x = np.zeros((1, 4, 4, 3), np.int8)
+    for params, input, output_hw in (
+        (ResizeBilinearParams(2), x, (8, 8)),
+        (ResizeBilinearParams(-1), x, (8, 8)),
+        (ResizeBilinearParams(0), x, (0, 8)),
+        (ResizeBilinearParams(1), x, (8, 0)),
+        (ResizeBilinearParams(0), x, (1025, 8)),
+        (ResizeBilinearParams(1), x, (8, 1025)),
+        (ResizeBilinearParams(0), np.zeros((1, 0, 4, 3), np.int8), (8, 8)),
+        (ResizeBilinearParams(0), np.zeros((1, 1025, 1, 1), np.int8), (8, 8)),
+        (ResizeBilinearParams(1), np.zeros((1, 1, 1025, 1), np.int8), (8, 8)),
+        (ResizeBilinearParams(0), np.zeros((1, 4, 4, 0), np.int8), (8, 8)),
+        (ResizeBilinearParams(0), np.zeros((0, 4, 4, 3), np.int8), (8, 8)),
+    ):
+        with pytest.raises(HostKernelError, match="resize_bilinear_s8"):
+            host.resize_bilinear_s8(params, input, output_hw)
+        with pytest.raises(KernelRangeError, match="resize_bilinear_s8"):
+            resize_bilinear_s8(params, input, output_hw)
+    params, output = ResizeBilinearParams(0), np.zeros((1, 8, 8, 3), np.int8)
+
+    def call(struct, input_dims, input, output_dims, out) -> None:
+        host._call("resize_bilinear_s8", struct, input_dims, input, output_dims, out)
+
+    good = (
+        ctypes.byref(_struct(params)),
+        ctypes.byref(_dims(x.shape)),
+        _ptr(x, np.int8),
+        ctypes.byref(_dims(output.shape)),
+        _ptr(output, np.int8),
+    )
+    call(*good)  # the good arguments pass
+    for position in range(5):
+        with pytest.raises(HostKernelError):
+            call(*good[:position], None, *good[position + 1 :])
+    room = np.zeros((2, 8, 8, 4), np.int8)  # room for every output below, had the C not refused it
+    for dims in ((2, 8, 8, 3), (1, 8, 8, 4), (1, 8, 8, 2)):  # another batch or channel count than the input's
+        with pytest.raises(HostKernelError):
+            call(*good[:3], ctypes.byref(_dims(dims)), _ptr(room, np.int8))
+    for bad in (x.astype(np.int16), x[0], x.astype(np.uint8), np.int8(1)):
+        with pytest.raises(KernelRangeError, match="resize_bilinear_s8"):
+            resize_bilinear_s8(params, bad, (8, 8))
 
 
 @pytest.mark.parametrize("seed", range(6))

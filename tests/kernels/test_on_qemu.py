@@ -27,6 +27,7 @@ from hil.kernels_ref.device_cases import (
     pointwise_case,
     pool_case,
     prelu_case,
+    resize_bilinear_case,
     rnnpool_case,
     run_cases,
     scale_channels_case,
@@ -79,6 +80,24 @@ def test_layer_kernels_match_twins_under_qemu(tmp_path: Path) -> None:
         depthwise_case(rng, 4, 3, 8, 1),  # a run of one window
     ]
     run = run_cases("layer_kernel_parity", cases, tmp_path)
+    assert not run.mismatches, "\n".join(run.mismatches)
+    assert run.instructions > 0
+
+
+def test_resize_bilinear_matches_twin_under_qemu(tmp_path: Path) -> None:
+    """resize_bilinear_s8 built for the M4 (a firmware of its own: the layer kernels' already holds 15 of INFO's 16
+    inputs): x2 upscale with an odd channel count, non-integer factors both ways with either coordinate rule, 1 -> 4
+    and an output of one pixel."""
+    rng = np.random.default_rng(8585)
+    cases = [
+        resize_bilinear_case(rng, 4, 5, 7, 8, 10),
+        resize_bilinear_case(rng, 5, 7, 6, 7, 5),
+        resize_bilinear_case(rng, 7, 5, 9, 5, 7, align_corners=1),
+        resize_bilinear_case(rng, 3, 3, 4, 9, 9, align_corners=1),
+        resize_bilinear_case(rng, 1, 1, 3, 4, 4),
+        resize_bilinear_case(rng, 6, 5, 5, 1, 1, align_corners=1),
+    ]
+    run = run_cases("resize_parity", cases, tmp_path)
     assert not run.mismatches, "\n".join(run.mismatches)
     assert run.instructions > 0
 
