@@ -567,8 +567,8 @@ hil_kernel_status rnnpool_offset_s8(const hil_context *ctx, const hil_rnnpool_pa
                                     const int16_t *offset, int8_t *output);
 
 /* ---- the layers of general models (grouped/dilated convolution, fully connected, pooling, activations,
- * softmax). Each params struct is declared once in hil/kernels_ref/params.py (@c_struct); a test checks these
- * typedefs against it. ---------------------------------------------------------------------------------- */
+ * softmax, log-softmax). Each params struct is declared once in hil/kernels_ref/params.py (@c_struct); a test
+ * checks these typedefs against it. ------------------------------------------------------------------------ */
 
 typedef struct {
     int32_t stride_h;
@@ -849,5 +849,24 @@ typedef struct {
  *   out[c] = clamp(((int64) t_c << (out_frac_bits + 1)) + s) / (2 s), act_min, act_max)   (rounded, halves up) */
 hil_kernel_status softmax_s8(const hil_softmax_params *params, const hil_dims *dims, const int8_t *input,
                              const int32_t *exp_table, int8_t *output);
+
+typedef struct {
+    int32_t ln2_steps;  /* round(2^16 * ln 2 / 2^e_in): ln 2 in input steps, Q16 */
+    int32_t out_shift;  /* 0..15: e_out - e_in */
+    int32_t act_min;
+    int32_t act_max;
+} hil_log_softmax_params;
+
+/* Log-softmax over the channels (last axis) of every pixel or row (dims.c values each, dims.c 1..32767), input at
+ * exponent e_in, output at e_in + out_shift. exp_table as softmax_s8's (exp_table[0] must be 65536, every entry
+ * 0..65536); log_table[i] = round(2^16 * ln(1 + i/256) / 2^e_in) for i = 0..256; both filled by the compiler:
+ *   m = max_c in[c];  S = sum_c exp_table[m - in[c]]                        (65536 <= S < 2^31)
+ *   k = floor(log2 S) - 16 (0..14);  f16 = (S >> k) - 65536 (0..65535);  i = f16 >> 8;  j = f16 & 255
+ *   L = k * ln2_steps + log_table[i] + (((log_table[i+1] - log_table[i]) * j) >> 8)   (int64: ln(S / 2^16) / 2^e_in
+ *                                                                                        in Q16)
+ *   out[c] = clamp(round_shift((in[c] - m) * 2^16 - L, 16 + out_shift), act_min, act_max)   (int64)
+ * Not in place. */
+hil_kernel_status log_softmax_s8(const hil_log_softmax_params *params, const hil_dims *dims, const int8_t *input,
+                                 const int32_t *exp_table, const int32_t *log_table, int8_t *output);
 
 #endif

@@ -171,6 +171,9 @@ OPERATORS: dict[str, Callable[[], nn.Module]] = {
         nn.Linear(16, 10),
     ),
     "softmax": lambda: _head(nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(CHANNELS, 10), nn.Softmax(-1)),
+    "log_softmax": lambda: _head(
+        nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(CHANNELS, 10), nn.LogSoftmax(dim=1)
+    ),
     "relu (standalone)": lambda: Fn(lambda x: F.relu(F.max_pool2d(x, 2))),
     "relu6 (standalone)": lambda: _head(nn.MaxPool2d(2), nn.ReLU6()),
     "clamp(-1, 2) (hardtanh)": lambda: Fn(lambda x: x.clamp(-1.0, 2.0)),
@@ -256,7 +259,7 @@ class AllLayers(nn.Module):
     squeeze-and-excitation and a channel shuffle after it, an activation after an add, hardswish written out, global
     pooling, nearest and bilinear upsampling, transposed convolutions (zeros inserted, and kernel == stride as
     depth_to_space with its BatchNorm and ReLU folded), flatten, Linear, BatchNorm1d, Dropout, a constant scale and
-    shift of rows, softmax."""
+    shift of rows, softmax and log_softmax."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -289,7 +292,8 @@ class AllLayers(nn.Module):
         rows = self.drop(F.relu6(self.bn1(self.fc1(torch.flatten(pooled, 1))))) / 6 - 0.5
         upsampled = F.interpolate(pooled, scale_factor=(2, 3), mode="nearest")
         smooth = F.interpolate(pooled, size=(3, 5), mode="bilinear")
-        outputs = (F.softmax(self.fc2(rows), dim=1), x.mean((2, 3)), F.adaptive_avg_pool2d(x, 1), upsampled, smooth)
+        logits = self.fc2(rows)
+        outputs = (F.softmax(logits, dim=1), F.log_softmax(logits, dim=1), x.mean((2, 3)), upsampled, smooth)
         return *outputs, self.up(pooled), self.block_up(pooled)
 
 

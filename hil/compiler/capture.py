@@ -764,15 +764,16 @@ def _power(rec: _Capture, where: str, name: str, args, kwargs, result) -> None:
 
 
 def _softmax(rec: _Capture, where: str, name: str, args, kwargs, result) -> None:
+    """softmax or log_softmax over the channels."""
     source, layout = rec.lookup(args[0], where)
     dim = _arg(args, kwargs, 1, "dim")
     rank = args[0].dim()
     channels = 1 if layout == NCHW else rank - 1
     if layout == NHWC or dim is None or dim % rank != channels:
         raise CompileError(
-            f"{where}: only softmax over the channels (dim 1 of a map, the last dim of rows) is supported"
+            f"{where}: only {name} over the channels (dim 1 of a map, the last dim of rows) is supported"
         )
-    rec.add_node("softmax", where, [source], result, _shape(result), layout=layout)
+    rec.add_node(name, where, [source], result, _shape(result), layout=layout)
 
 
 def _pool_node(rec: _Capture, where: str, op: str, source: str, result, kernel, stride, padding) -> None:
@@ -895,6 +896,7 @@ LAYER_FUNCTIONS: dict[str, Callable] = {
     **{name: _activation_function for name in ("relu", "relu6", "hardtanh", "clamp", *ACTIVATIONS)},
     **{f"{name}_": _activation_function for name in ("relu", "hardtanh", "clamp", *ACTIVATIONS)},
     "softmax": _softmax,
+    "log_softmax": _softmax,
     "max_pool2d": _max_pool,
     "avg_pool2d": _avg_pool,
     **{name: _global_pool for name in GLOBAL_POOLS},

@@ -275,10 +275,11 @@ class _Emitter:
         return self.params(node) + f"        HIL_CHECK({i}, scale_channels_s8({args}));\n"
 
     def softmax(self, i: int, node: QNode) -> str:
-        table = self.array(f"l{i}_exp", node.arrays["exp_table"])
+        """softmax_s8 or log_softmax_s8: the params, the dims and the kernel's tables in the order it takes them."""
+        tables = ", ".join(self.array(f"l{i}_{name.removesuffix('_table')}", v) for name, v in node.arrays.items())
         return (
             self.params(node) + f"        static const hil_dims dims = {_dims4(self.shape(node.output))};\n"
-            f"        HIL_CHECK({i}, softmax_s8(&params, &dims, {self.ptr(node.inputs[0], True)}, {table}, "
+            f"        HIL_CHECK({i}, {node.kernel}(&params, &dims, {self.ptr(node.inputs[0], True)}, {tables}, "
             f"{self.ptr(node.output)}));\n"
         )
 
@@ -327,6 +328,7 @@ class _Emitter:
             "lut_s8": self.lut,
             "prelu_s8": self.prelu,
             "softmax_s8": self.softmax,
+            "log_softmax_s8": self.softmax,
             "flatten_chw": self.flatten_chw,
         }
         return emitters[node.kernel](i, node)

@@ -139,6 +139,11 @@ def _softmax(node: Node, x: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
+def _log_softmax(node: Node, x: np.ndarray) -> np.ndarray:
+    shifted = x - x.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
 def _zero_pad(node: Node, x: np.ndarray) -> np.ndarray:
     a = node.attrs
     return np.pad(x, ((0, 0), (a["top"], a["bottom"]), (a["left"], a["right"]), (0, 0)))
@@ -207,6 +212,7 @@ _UNARY: dict[str, Callable[[Node, np.ndarray], np.ndarray]] = {
     "avgpool": _avgpool,
     "activation": lambda n, x: activations.apply(n.attrs["function"], x, n.attrs),
     "softmax": _softmax,
+    "log_softmax": _log_softmax,
     "prelu": lambda n, x: np.where(x >= 0, x, x * n.params["slope"]),
     "flatten_chw": lambda n, x: x.transpose(0, 3, 1, 2).reshape(x.shape[0], -1),
 }

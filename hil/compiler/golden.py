@@ -17,6 +17,7 @@ from hil.kernels_ref import (
     fully_connected_s8,
     grouped_conv2d_s8,
     l2norm_s8,
+    log_softmax_s8,
     lut_s8,
     maxpool_s8,
     pointwise_conv2d_s8,
@@ -62,6 +63,7 @@ LAYER_KERNELS = {
     "lut_s8": lambda n, x: lut_s8(x, n.arrays["table"]),
     "prelu_s8": lambda n, x: prelu_s8(n.params, x, n.arrays["slope"]),
     "softmax_s8": lambda n, x: softmax_s8(n.params, x, n.arrays["exp_table"]),
+    "log_softmax_s8": lambda n, x: log_softmax_s8(n.params, x, n.arrays["exp_table"], n.arrays["log_table"]),
     "flatten_chw": lambda n, x: x.transpose(0, 3, 1, 2).reshape(x.shape[0], -1),
     "zero_pad": lambda n, x: np.pad(
         x, ((0, 0), (n.attrs["top"], n.attrs["bottom"]), (n.attrs["left"], n.attrs["right"]), (0, 0))

@@ -38,6 +38,7 @@ OPS = {
     "avgpool": "average pooling (global average too); attrs kernel, stride, padding (padded taps count as 0)",
     "activation": "an element-wise function (attrs function and its arguments), run as a 256-entry table",
     "softmax": "softmax over the channels",
+    "log_softmax": "log of the softmax over the channels (the last axis), as F.log_softmax",
     "prelu": "PReLU with a slope per channel (params slope, the last axis's channels)",
     "flatten_chw": "an NHWC map as [B, C*H*W] rows in PyTorch's channel-major order",
 }

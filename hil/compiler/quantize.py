@@ -22,6 +22,7 @@ from hil.kernels_ref import (
     FullyConnectedParams,
     GroupedConvParams,
     L2NormParams,
+    LogSoftmaxParams,
     PoolParams,
     PReluParams,
     ResizeBilinearParams,
@@ -29,6 +30,7 @@ from hil.kernels_ref import (
     ScaleChannelsParams,
     SoftmaxParams,
     check_fastgrnn,
+    log_softmax_tables,
     quantize_fastgrnn,
 )
 from hil.kernels_ref.conv import MAX_SHIFT
@@ -218,6 +220,8 @@ def _min_output_exponent(node: Node, graph: Graph, exponents: dict[str, int]) ->
         return -hidden_frac_bits(node, "rnn2")
     if node.op == "l2norm":
         return fit_exponent(float(np.abs(node.params["weight"]).max()), 16) - 16
+    if node.op == "log_softmax":
+        return exponents[node.inputs[0]]
     if node.op == "multiply":
         return exponents[node.inputs[0]] + exponents[node.inputs[1]]  # the product's own grid holds it exactly
     return None
@@ -538,11 +542,24 @@ def _multiply(node: Node, graph: Graph, e: dict[str, int]) -> QNode:
 
 
 def _softmax(node: Node, graph: Graph, e: dict[str, int]) -> QNode:
-    exp_table = np.round(65536.0 * np.exp(-np.arange(256) * 2.0 ** e[node.inputs[0]])).astype(np.int32)
+    exp_table, _, _ = log_softmax_tables(e[node.inputs[0]])
     params = SoftmaxParams(-e[node.output], 0, 127)
     if not 0 <= params.out_frac_bits <= -SOFTMAX_MIN_EXPONENT:
         raise CompileError(f"{node.describe()}: softmax output exponent {e[node.output]} outside -14..0")
     return _layer_node("softmax_s8", node, graph, params, {"exp_table": exp_table})
+
+
+def _log_softmax(node: Node, graph: Graph, e: dict[str, int]) -> QNode:
+    """log_softmax_s8: the output on a grid 0..15 bits coarser than the input's (never finer: choose_exponents)."""
+    out_shift = e[node.output] - e[node.inputs[0]]
+    if not 0 <= out_shift <= 15:
+        raise CompileError(
+            f"{node.describe()}: log_softmax from input exponent {e[node.inputs[0]]} to output exponent "
+            f"{e[node.output]} needs a shift of {out_shift}; log_softmax_s8 takes 0..15"
+        )
+    exp_table, log_table, ln2_steps = log_softmax_tables(e[node.inputs[0]])
+    arrays = {"exp_table": exp_table, "log_table": log_table}
+    return _layer_node("log_softmax_s8", node, graph, LogSoftmaxParams(ln2_steps, out_shift), arrays)
 
 
 def _flatten_chw(node: Node, graph: Graph, e: dict[str, int]) -> QNode:
@@ -560,6 +577,7 @@ LAYER_QUANTIZERS = {
     "resize_bilinear": _resize_bilinear,
     "activation": _table_activation,
     "softmax": _softmax,
+    "log_softmax": _log_softmax,
     "prelu": _prelu,
     "multiply": _multiply,
     "flatten_chw": _flatten_chw,

@@ -28,6 +28,7 @@ from hil.kernels_ref.params import (
     FullyConnectedParams,
     GroupedConvParams,
     L2NormParams,
+    LogSoftmaxParams,
     PoolParams,
     PReluParams,
     ResizeBilinearParams,
@@ -150,6 +151,7 @@ class HostKernels:
         "scale_channels_s8",
         "resize_bilinear_s8",
         "softmax_s8",
+        "log_softmax_s8",
     )
 
     def __init__(self, library: HostLibrary | Path | None = None) -> None:
@@ -551,6 +553,24 @@ class HostKernels:
             ctypes.byref(_dims(_four(input.shape))),
             _ptr(input, np.int8),
             _ptr(exp_table, np.int32),
+            _ptr(output, np.int8),
+        )
+        return output
+
+    def log_softmax_s8(
+        self, params: LogSoftmaxParams, input: np.ndarray, exp_table: np.ndarray, log_table: np.ndarray
+    ) -> np.ndarray:
+        """log_softmax_s8 over the last axis of input: a 4-d input as NHWC, any other rank as rows x its last axis."""
+        input, exp_table, log_table = (np.ascontiguousarray(a) for a in (input, exp_table, log_table))
+        output = np.zeros(input.shape, dtype=np.int8)
+        shape = input.shape if input.ndim == 4 else (int(np.prod(input.shape[:-1])), 1, 1, input.shape[-1])
+        self._call(
+            "log_softmax_s8",
+            ctypes.byref(_struct(params)),
+            ctypes.byref(_dims(shape)),
+            _ptr(input, np.int8),
+            _ptr(exp_table, np.int32),
+            _ptr(log_table, np.int32),
             _ptr(output, np.int8),
         )
         return output

@@ -24,6 +24,7 @@ from hil.kernels_ref.device_cases import (
     fully_connected_case,
     grouped_conv_case,
     l2norm_case,
+    log_softmax_case,
     lut_case,
     pointwise_case,
     pool_case,
@@ -80,6 +81,7 @@ def bench_cases(rng: np.random.Generator) -> dict[str, KernelCase]:
         "scale_channels": scale_channels_case(rng, 28 * 28, 72),  # MobileNetV3-Large's first SE gate, 28x28x72
         "resize_bilinear": resize_bilinear_case(rng, 15, 20, 32, 30, 40),  # an FPN-style 2x upsample to 30x40x32
         "softmax": softmax_case(rng, 16, 12),
+        "log_softmax": log_softmax_case(rng, 16, 10),  # PyTorch's MNIST example's head: 10 classes, a batch of 16
         # the M4's 32-channel MBConv (mob.1: 32 -> 64 -> 32), where per-output work weighs most
         "expand_32": pointwise_case(rng, 30, 40, 32, 64),
         "project_32": pointwise_case(rng, 30, 40, 64, 32),
@@ -118,7 +120,7 @@ def main(argv: list[str] | None = None) -> None:
             continue
         run = run_cases(f"bench_{key}", [case], args.workdir)
         peer = PEER_IPM.get(key)
-        per_element = ("l2norm", "lut", "prelu", "resize_bilinear", "scale_channels", "softmax")
+        per_element = ("l2norm", "log_softmax", "lut", "prelu", "resize_bilinear", "scale_channels", "softmax")
         unit = "per element" if key.startswith("add") or key in per_element else ""
         unit = "per window tap" if key in ("maxpool", "avgpool") else unit
         print(

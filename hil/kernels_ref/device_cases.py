@@ -25,6 +25,8 @@ from hil.kernels_ref.layers import (
     avgpool_s8,
     fully_connected_s8,
     grouped_conv2d_s8,
+    log_softmax_s8,
+    log_softmax_tables,
     lut_s8,
     maxpool_s8,
     prelu_s8,
@@ -43,6 +45,7 @@ from hil.kernels_ref.params import (
     FullyConnectedParams,
     GroupedConvParams,
     L2NormParams,
+    LogSoftmaxParams,
     PoolParams,
     PReluParams,
     ResizeBilinearParams,
@@ -510,6 +513,24 @@ def softmax_case(rng: np.random.Generator, rows: int, c: int) -> KernelCase:
         f"{_dims(x.shape)};\n      st = softmax_s8(&pr, &d, {{in0}}, {{p}}t, {{out}}); }}"
     )
     return KernelCase(f"softmax {rows}x{c}", [x], softmax_s8(params, x, table), {"t": table}, call, rows * c)
+
+
+def log_softmax_case(rng: np.random.Generator, rows: int, c: int, e_in: int = -3, out_shift: int = 1) -> KernelCase:
+    """log_softmax_s8 over rows of c values at input exponent e_in (log_softmax_tables' tables); the first row is all
+    equal and the second, when there is one, one-hot (127 and -128s), the rest random. Work: one per element."""
+    x = rng.integers(-128, 128, (rows, c), dtype=np.int8)
+    x[0] = x[0, 0]
+    if rows > 1:
+        x[1], x[1, rng.integers(c)] = -128, 127
+    exp_table, log_table, ln2_steps = log_softmax_tables(e_in)
+    params = LogSoftmaxParams(ln2_steps, out_shift)
+    call = (
+        f"{{ static const hil_log_softmax_params pr = {c_initializer(params)}; static const hil_dims d = "
+        f"{_dims(x.shape)};\n      st = log_softmax_s8(&pr, &d, {{in0}}, {{p}}t, {{p}}l, {{out}}); }}"
+    )
+    expected = log_softmax_s8(params, x, exp_table, log_table)
+    name = f"log_softmax {rows}x{c} e_in {e_in} shift {out_shift}"
+    return KernelCase(name, [x], expected, {"t": exp_table, "l": log_table}, call, rows * c)
 
 
 def _align(n: int) -> int:

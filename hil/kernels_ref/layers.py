@@ -1,5 +1,6 @@
 """Bit-exact twins of the general models' kernels: grouped_conv2d_s8, fully_connected_s8, maxpool_s8, avgpool_s8,
-lut_s8, prelu_s8, scale_channels_s8, resize_bilinear_s8 and softmax_s8 (hil_kernels.h documents each formula)."""
+lut_s8, prelu_s8, scale_channels_s8, resize_bilinear_s8, softmax_s8 and log_softmax_s8 (hil_kernels.h documents each
+formula), and log_softmax_tables, the tables log_softmax_s8 reads."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from hil.kernels_ref.params import (
     ConvParams,
     FullyConnectedParams,
     GroupedConvParams,
+    LogSoftmaxParams,
     PoolParams,
     PReluParams,
     ResizeBilinearParams,
@@ -193,3 +195,53 @@ def softmax_s8(params: SoftmaxParams, input: np.ndarray, exp_table: np.ndarray) 
     s = t.sum(axis=-1, keepdims=True)
     p = ((t << (params.out_frac_bits + 1)) + s) // (2 * s)
     return clamp(p, params.act_min, params.act_max).astype(np.int8)
+
+
+SOFTMAX_MAX_CHANNELS = 32767  # softmax_s8's and log_softmax_s8's largest row: S = sum of exp_table values < 2^31
+LOG_TABLE_SIZE = 257  # log_table[i] = ln(1 + i / 256) for i = 0..256
+
+
+def log_softmax_tables(e_in: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """(exp_table int32[256], log_table int32[257], ln2_steps) of log_softmax_s8 for an input at exponent e_in:
+    exp_table[d] = round(2^16 exp(-d 2^e_in)) (softmax_s8's table, exp_table[0] = 65536), log_table[i] =
+    round(2^16 ln(1 + i / 256) / 2^e_in), ln2_steps = round(2^16 ln 2 / 2^e_in) (= log_table[256]). e_in >= -15, so
+    that every value fits int32."""
+    e_in = int(e_in)
+    if e_in < -15:
+        raise KernelRangeError(f"log_softmax_tables: e_in {e_in} < -15 puts ln 2 / 2^e_in in Q16 past int32")
+    step = 2.0**e_in
+    exp_table = np.round(65536.0 * np.exp(-np.arange(256) * step)).astype(np.int32)
+    log_table = np.round(65536.0 * np.log1p(np.arange(LOG_TABLE_SIZE) / 256.0) / step).astype(np.int32)
+    ln2_steps = int(np.round(65536.0 * np.log(2.0) / step))
+    return exp_table, log_table, ln2_steps
+
+
+def log_softmax_s8(
+    params: LogSoftmaxParams, input: np.ndarray, exp_table: np.ndarray, log_table: np.ndarray
+) -> np.ndarray:
+    """log_softmax_s8 over the last axis of an int8 array of any rank (>= 1): ln of the row's exp_table sum from
+    its leading one (k steps of ln 2) and log_table interpolated on the next 16 bits, in int64 as the C."""
+    x = np.asarray(input)
+    exp_table, log_table = np.asarray(exp_table), np.asarray(log_table)
+    if x.dtype != np.int8 or x.ndim < 1 or not 1 <= x.shape[-1] <= SOFTMAX_MAX_CHANNELS:
+        raise KernelRangeError(
+            f"log_softmax_s8 takes int8 rows of 1..{SOFTMAX_MAX_CHANNELS} values, got {x.dtype} {x.shape}"
+        )
+    if exp_table.dtype != np.int32 or exp_table.shape != (256,):
+        raise KernelRangeError(f"log_softmax_s8 exp_table must be int32[256], got {exp_table.dtype} {exp_table.shape}")
+    if log_table.dtype != np.int32 or log_table.shape != (LOG_TABLE_SIZE,):
+        raise KernelRangeError(f"log_softmax_s8 log_table must be int32[257], got {log_table.dtype} {log_table.shape}")
+    if exp_table[0] != 65536 or exp_table.min() < 0 or exp_table.max() > 65536:
+        raise KernelRangeError("log_softmax_s8 exp_table must hold 0..65536 with exp_table[0] = 65536 (S < 2^31)")
+    if not 0 <= params.out_shift <= 15:
+        raise KernelRangeError(f"log_softmax_s8 out_shift must be 0..15: {params}")
+    v = x.astype(np.int64)
+    d = v - v.max(axis=-1, keepdims=True)
+    s = exp_table.astype(np.int64)[-d].sum(axis=-1, keepdims=True)  # 65536 <= s < 2^31
+    k = sum((s >= 2 ** (17 + b)).astype(np.int64) for b in range(14))  # floor(log2 s) - 16, 0..14
+    f16 = (s >> k) - 65536
+    i, j = f16 >> 8, f16 & 255
+    table = log_table.astype(np.int64)
+    ln_sum = k * params.ln2_steps + table[i] + (((table[i + 1] - table[i]) * j) >> 8)
+    out = round_shift(d * 65536 - ln_sum, 16 + params.out_shift)
+    return clamp(out, params.act_min, params.act_max).astype(np.int8)

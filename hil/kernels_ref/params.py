@@ -282,3 +282,20 @@ class SoftmaxParams:
     out_frac_bits: int = 7
     act_min: int = -128
     act_max: int = 127
+
+
+@c_struct("hil_log_softmax_params")
+@dataclass(frozen=True)
+class LogSoftmaxParams:
+    """hil_log_softmax_params: F.log_softmax over the last axis, input at exponent e_in, output at e_in + out_shift.
+    Per row (m = max_c x_c; exp_table and log_table from layers.log_softmax_tables(e_in)):
+    S = sum_c exp_table[m - x_c] (Q16, >= 65536); k = floor(log2 S) - 16; f16 = (S >> k) - 65536 (S / 2^(k+16) - 1
+    in Q16, truncated), i = f16 >> 8, j = f16 & 255;
+    L = k * ln2_steps + log_table[i] + ((log_table[i+1] - log_table[i]) * j >> 8)   (ln(S / 2^16) / 2^e_in in Q16);
+    out_c = clamp(round_shift((x_c - m) * 2^16 - L, 16 + out_shift), act_min, act_max).
+    ln2_steps = round(2^16 * ln 2 / 2^e_in); out_shift 0..15."""
+
+    ln2_steps: int
+    out_shift: int
+    act_min: int = -128
+    act_max: int = 127

@@ -1,5 +1,6 @@
 """The general models' kernels (grouped/dilated convolution, fully connected, max/average pooling, table
-activations, softmax): host C == numpy twin bit for bit on random shapes, and each refuses bad arguments."""
+activations, softmax, log-softmax): host C == numpy twin bit for bit on random shapes, and each refuses bad
+arguments."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from hil.kernels_ref import (
     FullyConnectedA16Params,
     FullyConnectedParams,
     GroupedConvParams,
+    LogSoftmaxParams,
     PoolParams,
     PReluParams,
     ResizeBilinearParams,
@@ -31,6 +33,8 @@ from hil.kernels_ref import (
     fully_connected_a16,
     fully_connected_s8,
     grouped_conv2d_s8,
+    log_softmax_s8,
+    log_softmax_tables,
     lut_s8,
     maxpool_s8,
     prelu_s8,
@@ -560,3 +564,163 @@ def test_layer_kernels_refuse_bad_arguments(host: HostKernels) -> None:
         host.avgpool_s8(AvgPoolParams(2, 2, 1, 1, 0, 0, 1, 63), x, (3, 3))
     with pytest.raises(HostKernelError, match="softmax_s8"):
         host.softmax_s8(SoftmaxParams(15), x, np.zeros(256, np.int32))
+
+
+def _log_softmax_rows(rng: np.random.Generator, c: int) -> np.ndarray:
+    """Rows of c int8 values: all equal (-128, 0, 127), one-hot (a 127 among -128s), one -128 among 127s, the
+    extremes alternating, random over the whole range, and random with a spread of 0..8 (the outputs of few
+    channels then stay within the int8 output at the finer exponents, unclamped)."""
+    special = np.array([np.full(c, -128), np.zeros(c), np.full(c, 127), np.full(c, -128), np.full(c, 127)])
+    special[3, rng.integers(c)], special[4, rng.integers(c)] = 127, -128
+    alternating = np.where(np.arange(c) % 2, 127, -128)[None]
+    spread = rng.integers(-128, 120, (4, 1)) + rng.integers(0, 9, (4, c))
+    return np.concatenate([special, alternating, rng.integers(-128, 128, (5, c)), spread]).astype(np.int8)
+
+
+def _log_softmax_tolerance(x: np.ndarray, e_in: int, out_shift: int, exp_table: np.ndarray) -> np.ndarray:
+    """The largest |dequantised output - float log_softmax| log_softmax_s8 may give, in nats, per row: half an output
+    step (the final rounding), the exp_table's own rounding |ln(S / S_exact)| (the table softmax_s8 shares), and
+    the logarithm's: the fraction cut to 16 bits (<= 2^-16) and log_table's chords (<= (1/256)^2 / 8 = 2^-19, ln is
+    concave), plus up to 0.5 of a Q16 input step from each of k <= 14 ln2_steps and 2 from log_table's rounding and
+    the interpolation's floor."""
+    d = x.astype(np.int64) - x.max(axis=-1, keepdims=True)
+    exact = (65536.0 * np.exp(d * 2.0**e_in)).sum(axis=-1, keepdims=True)
+    table = exp_table[-d].astype(np.float64).sum(axis=-1, keepdims=True)
+    log_error = 2.0**-16 + 2.0**-19 + (0.5 * 14 + 2) * 2.0 ** (e_in - 16)
+    return 0.5 * 2.0 ** (e_in + out_shift) + np.abs(np.log(table / exact)) + log_error + 1e-12
+
+
+@pytest.mark.parametrize("c", [1, 2, 10, 1000])
+@pytest.mark.parametrize("e_in", range(-7, 0))
+def test_log_softmax_matches_twin_and_float(host: HostKernels, e_in: int, c: int) -> None:
+    """Host C == twin bit for bit for output shifts 0, 1, 3 and a clamp inside int8, on all-equal, one-hot, extreme
+    and random rows, as rows, NHWC pixels and a 3-d array. The twin against float64 F.log_softmax of the dequantised
+    input (output at e_in + out_shift): within _log_softmax_tolerance for every value not clamped, and on all-equal
+    rows (whose exp_table sum c * 2^16 is exact) within half an output step plus 0.1 % of one plus 2^-12 of an input
+    step; the row of zeros' maximum is -ln(c), rounded."""
+    rng = np.random.default_rng(4700 + 10 * -e_in + c)
+    exp_table, log_table, ln2_steps = log_softmax_tables(e_in)
+    x = _log_softmax_rows(rng, c)
+    checked = 0
+    for out_shift, act_min, act_max in ((0, -128, 127), (1, -128, 127), (3, -128, 127), (1, -100, -2)):
+        params = LogSoftmaxParams(ln2_steps, out_shift, act_min, act_max)
+        expected = log_softmax_s8(params, x, exp_table, log_table)
+        assert expected.shape == x.shape and expected.dtype == np.int8
+        np.testing.assert_array_equal(host.log_softmax_s8(params, x, exp_table, log_table), expected)
+        for shape in ((1, 3, 5, c), (5, 3, c)):  # NHWC dims {n, h, w, c}; any other rank as rows
+            np.testing.assert_array_equal(
+                host.log_softmax_s8(params, x.reshape(shape), exp_table, log_table), expected.reshape(shape)
+            )
+        reference = F.log_softmax(torch.from_numpy(x * 2.0**e_in), dim=-1).numpy()
+        error = np.abs(expected * 2.0 ** (e_in + out_shift) - reference)
+        inside = (expected > act_min) & (expected < act_max)
+        tolerance = _log_softmax_tolerance(x, e_in, out_shift, exp_table)
+        assert (error <= tolerance)[inside].all(), f"out_shift {out_shift}: {(error - tolerance)[inside].max()}"
+        exact_sum = np.broadcast_to((x == x[:, :1]).all(axis=-1, keepdims=True), x.shape) & inside
+        margin = (0.5 + 1e-3) * 2.0 ** (e_in + out_shift) + 2.0 ** (e_in - 12)
+        assert (error <= margin)[exact_sum].all()
+        checked += int(inside.sum())
+        if act_min == -128:  # the row's maximum maps to -ln(sum), e.g. -ln(c) for an all-equal row
+            np.testing.assert_array_equal(expected[1], np.round(-np.log(c) * 2.0 ** -(e_in + out_shift)).clip(-128))
+    assert checked > 0
+
+
+@pytest.mark.parametrize(("e_in", "out_shift"), [(-7, 4), (-15, 15), (3, 0)])
+def test_log_softmax_at_its_limits(host: HostKernels, e_in: int, out_shift: int) -> None:
+    """32767 equal channels (the largest sum, 32767 * 2^16, k = 14): -ln(32767) rounded, at e_in -15 from an L of
+    ~2^34 (int64), and at e_in 3 with ln2_steps 5678 and a log_table of few values; then tables of any int32 values
+    (log_table random, not increasing, so the interpolation step can be negative; ln2_steps +-2^31) still give the
+    twin's bits, from 32767 channels and 1000 random ones."""
+    exp_table, log_table, ln2_steps = log_softmax_tables(e_in)
+    params = LogSoftmaxParams(ln2_steps, out_shift)
+    x = np.full((2, 32767), 127, np.int8)
+    x[1] = -128
+    expected = log_softmax_s8(params, x, exp_table, log_table)
+    np.testing.assert_array_equal(host.log_softmax_s8(params, x, exp_table, log_table), expected)
+    reference = -np.log(32767) * 2.0 ** -(e_in + out_shift)
+    assert np.abs(expected - reference).max() <= 0.5 + 1e-3 and -128 < reference < 0
+    rng = np.random.default_rng(4800 - e_in)
+    random = rng.integers(-128, 128, (3, 1000), dtype=np.int8)
+    for ln2 in (2**31 - 1, -(2**31), int(rng.integers(-(2**31), 2**31))):
+        wild = rng.integers(-(2**31), 2**31, 257).astype(np.int32)
+        for rows in (x, random):
+            for shift in (0, out_shift, 15):
+                params = LogSoftmaxParams(ln2, shift, -128, 127)
+                expected = log_softmax_s8(params, rows, exp_table, wild)
+                np.testing.assert_array_equal(host.log_softmax_s8(params, rows, exp_table, wild), expected)
+
+
+def test_log_softmax_tables() -> None:
+    """log_softmax_tables: softmax_s8's exp_table (the compiler's formula), log_table increasing from 0 to ln2_steps,
+    each value round(2^16 ln(1 + i/256) / 2^e_in); e_in below -15 (ln 2 in Q16 past int32) refused."""
+    for e_in in range(-15, 6):
+        exp_table, log_table, ln2_steps = log_softmax_tables(e_in)
+        assert exp_table.dtype == log_table.dtype == np.int32 and exp_table.shape == (256,)
+        assert log_table.shape == (257,) and isinstance(ln2_steps, int)
+        np.testing.assert_array_equal(exp_table, np.round(65536 * np.exp(-np.arange(256) * 2.0**e_in)))
+        assert exp_table[0] == 65536 and log_table[0] == 0 and log_table[256] == ln2_steps
+        assert ln2_steps == round(65536 * np.log(2) / 2.0**e_in)
+        assert (np.diff(log_table) >= 0).all() and (np.diff(exp_table) <= 0).all()
+        i = np.arange(257)
+        np.testing.assert_allclose(log_table, 65536 * np.log1p(i / 256) / 2.0**e_in, atol=0.5)
+    with pytest.raises(KernelRangeError, match="log_softmax_tables"):
+        log_softmax_tables(-16)
+
+
+def test_log_softmax_refuses_bad_arguments(host: HostKernels) -> None:
+    """The C: each NULL pointer, a channel count of 0 or 32768, a negative n, h or w, out_shift -1 or 16 and an
+    exp_table[0] other than 65536 (a wrong table: the sum could fall below 2^16 and index log_table out of range).
+    The twin: those, and other dtypes, ranks and table shapes, and exp_table values past 0..65536."""
+    exp_table, log_table, ln2_steps = log_softmax_tables(-3)
+    params = LogSoftmaxParams(ln2_steps, 1)
+    x, out = np.zeros((4, 10), np.int8), np.zeros((4, 10), np.int8)
+    good = [
+        ctypes.byref(_struct(params)),
+        ctypes.byref(_dims((1, 1, 4, 10))),
+        _ptr(x, np.int8),
+        _ptr(exp_table, np.int32),
+        _ptr(log_table, np.int32),
+        _ptr(out, np.int8),
+    ]
+
+    def call(*args: object) -> None:
+        host._call("log_softmax_s8", *args)
+
+    call(*good)  # the good arguments pass
+    for position in range(6):
+        with pytest.raises(HostKernelError, match="log_softmax_s8"):
+            call(*good[:position], None, *good[position + 1 :])
+    for dims in ((1, 1, 4, 0), (1, 1, 1, 32768), (-1, 1, 4, 10), (1, -1, 4, 10), (1, 1, -4, 10)):
+        with pytest.raises(HostKernelError, match="log_softmax_s8"):
+            call(good[0], ctypes.byref(_dims(dims)), *good[2:])
+    wrong_first = exp_table.copy()
+    wrong_first[0] = 65535
+    for bad_params, table in (
+        (LogSoftmaxParams(ln2_steps, -1), exp_table),
+        (LogSoftmaxParams(ln2_steps, 16), exp_table),
+        (params, wrong_first),
+        (params, log_table[:256]),  # a log table passed as the exp table: its first value is 0
+    ):
+        with pytest.raises(HostKernelError, match="log_softmax_s8"):
+            host.log_softmax_s8(bad_params, x, table, log_table)
+        with pytest.raises(KernelRangeError, match="log_softmax_s8"):
+            log_softmax_s8(bad_params, x, table, log_table)
+    with pytest.raises(HostKernelError, match="log_softmax_s8"):
+        host.log_softmax_s8(params, np.zeros((1, 32768), np.int8), exp_table, log_table)
+    over, negative = exp_table.copy(), exp_table.copy()
+    over[1], negative[1] = 65537, -1
+    for bad_x, bad_exp, bad_log in (
+        (x.astype(np.int16), exp_table, log_table),
+        (x.astype(np.uint8), exp_table, log_table),
+        (np.int8(1), exp_table, log_table),
+        (np.zeros((4, 0), np.int8), exp_table, log_table),
+        (np.zeros((1, 32768), np.int8), exp_table, log_table),
+        (x, exp_table.astype(np.int64), log_table),
+        (x, exp_table[:255], log_table),
+        (x, exp_table, log_table[:256]),
+        (x, exp_table, log_table.astype(np.int16)),
+        (x, over, log_table),
+        (x, negative, log_table),
+    ):
+        with pytest.raises(KernelRangeError, match="log_softmax_s8"):
+            log_softmax_s8(params, bad_x, bad_exp, bad_log)

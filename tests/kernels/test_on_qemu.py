@@ -23,6 +23,7 @@ from hil.kernels_ref.device_cases import (
     fully_connected_case,
     grouped_conv_case,
     l2norm_case,
+    log_softmax_case,
     lut_case,
     pointwise_case,
     pool_case,
@@ -98,6 +99,26 @@ def test_resize_bilinear_matches_twin_under_qemu(tmp_path: Path) -> None:
         resize_bilinear_case(rng, 6, 5, 5, 1, 1, align_corners=1),
     ]
     run = run_cases("resize_parity", cases, tmp_path)
+    assert not run.mismatches, "\n".join(run.mismatches)
+    assert run.instructions > 0
+
+
+def test_log_softmax_matches_twin_under_qemu(tmp_path: Path) -> None:
+    """log_softmax_s8 built for the M4 (a firmware of its own, as resize_bilinear_s8's: the layer kernels' holds 15 of
+    INFO's 16 inputs): MNIST's 10 classes, one channel, two, 1000 channels (a sum of 2^k > 2^16 with k > 0: the
+    fraction's low bits cut), the input exponents' extremes, output shifts 0, 1, 3 and 15; every case's first row is
+    all equal and its second one-hot. (Checked by mutation: without log_table's interpolation step, or with the
+    shift-0 offset floored, this test fails.)"""
+    rng = np.random.default_rng(8686)
+    cases = [
+        log_softmax_case(rng, 16, 10, -3, 1),
+        log_softmax_case(rng, 3, 1, -1, 0),
+        log_softmax_case(rng, 48, 2, -7, 0),  # ln(1 + e^d) at the finest steps: a wrong logarithm shows
+        log_softmax_case(rng, 3, 1000, -7, 3),
+        log_softmax_case(rng, 6, 33, -1, 3),
+        log_softmax_case(rng, 16, 10, -5, 15),
+    ]
+    run = run_cases("log_softmax_parity", cases, tmp_path)
     assert not run.mismatches, "\n".join(run.mismatches)
     assert run.instructions > 0
 
