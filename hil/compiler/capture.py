@@ -394,7 +394,7 @@ class _Capture(TorchFunctionMode):
                 self._product(where, first, second, result)
             else:
                 raise CompileError(
-                    f"{where}: of two maps only their sum (x + y) and x times a gate of x are supported, "
+                    f"{where}: of two maps only their sum (x + y) and product (x * y) are supported, "
                     f"not {operation}"
                 )
             return
