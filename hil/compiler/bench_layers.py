@@ -225,6 +225,7 @@ OPERATORS: dict[str, Callable[[], nn.Module]] = {
     "conv padding='same' (even kernel)": lambda: _head(nn.ReLU(), nn.Conv2d(CHANNELS, CHANNELS, 4, padding="same")),
     "ZeroPad2d + strided conv": lambda: _head(nn.ReLU(), nn.ZeroPad2d((0, 1, 0, 1)), nn.Conv2d(CHANNELS, 8, 3, 2)),
     "F.pad asymmetric + conv": lambda: Fn(lambda x: F.pad(F.relu(x), (2, 1, 0, 1))),
+    "F.pad reflect + conv": lambda: Fn(lambda x: F.pad(F.relu(x), (2, 1, 0, 3), mode="reflect")),
     "F.pad + maxpool (a zero_pad data move)": lambda: Fn(lambda x: F.max_pool2d(F.pad(x, (0, 1, 1, 0)), 2)),
     "dilated conv": lambda: _head(nn.ReLU(), nn.Conv2d(CHANNELS, CHANNELS, 3, padding=2, dilation=2)),
     "grouped conv (4 groups)": lambda: _head(nn.ReLU(), nn.Conv2d(CHANNELS, 12, 3, padding=1, groups=4)),
@@ -257,9 +258,9 @@ class AllLayers(nn.Module):
     """Every operator of the table in one model (for one firmware under QEMU): SAME and asymmetric padding,
     dilation, groups, a channel multiplier, pools, BatchNorm after a pool, table activations, a PReLU per channel,
     squeeze-and-excitation and a channel shuffle after it, an activation after an add, hardswish written out, global
-    pooling, nearest and bilinear upsampling, transposed convolutions (zeros inserted, and kernel == stride as
-    depth_to_space with its BatchNorm and ReLU folded), flatten, Linear, BatchNorm1d, Dropout, a constant scale and
-    shift of rows, softmax and log_softmax."""
+    pooling, reflect padding, nearest and bilinear upsampling, transposed convolutions (zeros inserted, and kernel ==
+    stride as depth_to_space with its BatchNorm and ReLU folded), flatten, Linear, BatchNorm1d, Dropout, a constant
+    scale and shift of rows, softmax and log_softmax."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -293,7 +294,8 @@ class AllLayers(nn.Module):
         upsampled = F.interpolate(pooled, scale_factor=(2, 3), mode="nearest")
         smooth = F.interpolate(pooled, size=(3, 5), mode="bilinear")
         logits = self.fc2(rows)
-        outputs = (F.softmax(logits, dim=1), F.log_softmax(logits, dim=1), x.mean((2, 3)), upsampled, smooth)
+        mirrored = F.pad(pooled, (1, 1, 1, 0), mode="reflect")
+        outputs = (F.softmax(logits, dim=1), F.log_softmax(logits, dim=1), mirrored, upsampled, smooth)
         return *outputs, self.up(pooled), self.block_up(pooled)
 
 

@@ -394,8 +394,7 @@ class _Capture(TorchFunctionMode):
                 self._product(where, first, second, result)
             else:
                 raise CompileError(
-                    f"{where}: of two maps only their sum (x + y) and product (x * y) are supported, "
-                    f"not {operation}"
+                    f"{where}: of two maps only their sum (x + y) and product (x * y) are supported, not {operation}"
                 )
             return
         x, constant = (first, second) if tracked[0] else (second, first)
@@ -568,13 +567,15 @@ class _Capture(TorchFunctionMode):
             attrs = {"left": left, "right": right, "top": top, "bottom": bottom}
             self.add_node("zero_pad", where, [source], result, self._nhwc(result), attrs)
             return
-        if layout != NCHW or mode != "replicate" or len(pads) != 4:
+        if layout != NCHW or mode not in ("replicate", "reflect") or len(pads) != 4:
             raise CompileError(
-                f"{where}: only zero or replicate padding of rows and columns is supported, got {mode} {pads}"
+                f"{where}: only zero, replicate or reflect padding of rows and columns is supported, got {mode} {pads}"
             )
         left, right, top, bottom = pads
         attrs = {"left": left, "right": right, "top": top, "bottom": bottom}
-        self.add_node("pad", where, [source], result, self._nhwc(result), attrs)
+        self.add_node(
+            "pad" if mode == "replicate" else "reflect_pad", where, [source], result, self._nhwc(result), attrs
+        )
 
     def _slice(self, where: str, args, result) -> None:
         source, layout = self.lookup(args[0], where)
@@ -913,7 +914,7 @@ LAYER_FUNCTIONS: dict[str, Callable] = {
 BUILT_IN = (
     "add",
     "cat",
-    "pad (zeros, replicate)",
+    "pad (zeros, replicate, reflect)",
     "x[:, a:b]",
     "max over channels",
     "chunk or split of channels",

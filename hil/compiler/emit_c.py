@@ -346,6 +346,8 @@ class _Emitter:
                 f"{a['left']}, {shape[1]}, {shape[2]}, {out});\n"
             )
         size = self.element_bytes(node.output)
+        if node.kernel == "reflect_pad":
+            return self.reflect_pad(node, size)
         if node.kernel == "slice_channels":
             self.helpers.add("copy")
             c_in, a = self.shape(node.inputs[0])[-1], node.attrs
@@ -400,6 +402,24 @@ class _Emitter:
                 offset += size
             return "".join(lines) or "        /* every input was written in place */\n"
         raise CompileError(f"{node.name}: no C for '{node.kernel}'")
+
+    def reflect_pad(self, node: QNode, size: int) -> str:
+        """Each output pixel copied from the input pixel mirrored about the edge rows and columns."""
+        n, h, w, c = self.shape(node.inputs[0])
+        _, out_h, out_w, _ = self.shape(node.output)
+        a, pixel = node.attrs, c * size
+        return (
+            f"        const int8_t *in = {self.ptr(node.inputs[0], True)};\n"
+            f"        int8_t *out = {self.ptr(node.output)};\n"
+            f"        for (int32_t r = 0; r < {n * out_h}; ++r) {{\n"
+            f"            int32_t y = r % {out_h} - {a['top']};\n"
+            f"            y = y < 0 ? -y : (y >= {h} ? {2 * (h - 1)} - y : y);\n"
+            f"            for (int32_t q = 0; q < {out_w}; ++q) {{\n"
+            f"                int32_t x = q - {a['left']};\n"
+            f"                x = x < 0 ? -x : (x >= {w} ? {2 * (w - 1)} - x : x);\n"
+            f"                memcpy(out + (r * {out_w} + q) * {pixel}, in + ((r / {out_h} * {h} + y) * {w} + x) * "
+            f"{pixel}, {pixel}u);\n            }}\n        }}\n"
+        )
 
     def mbconv_block(self, prefix: str, step: Step) -> str:
         """The gen_mbconv initialiser of an MBConv step, its arrays named prefix_<role>_<array>."""

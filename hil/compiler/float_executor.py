@@ -161,9 +161,13 @@ def _rnnpool(node: Node, x: np.ndarray) -> np.ndarray:
     return out - node.params["offset"] if "offset" in node.params else out  # centred (centre.py)
 
 
-def _pad(node: Node, x: np.ndarray) -> np.ndarray:
-    a = node.attrs
-    return np.pad(x, ((0, 0), (a["top"], a["bottom"]), (a["left"], a["right"]), (0, 0)), mode="edge")
+# The padding data moves -> numpy's mode for them.
+PAD_MODES = {"pad": "edge", "reflect_pad": "reflect"}
+
+
+def padded(op: str, a: dict, x: np.ndarray) -> np.ndarray:
+    """A pad or reflect_pad node's output, from its op and attrs (float, or the golden model's integers)."""
+    return np.pad(x, ((0, 0), (a["top"], a["bottom"]), (a["left"], a["right"]), (0, 0)), mode=PAD_MODES[op])
 
 
 def bilinear_taps(size_in: int, size_out: int, align_corners: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -197,7 +201,7 @@ _UNARY: dict[str, Callable[[Node, np.ndarray], np.ndarray]] = {
     "relu": lambda n, x: np.maximum(x, 0),
     "relu6": lambda n, x: np.clip(x, 0, 6),
     "rnnpool": _rnnpool,
-    "pad": _pad,
+    **{op: lambda n, x: padded(n.op, n.attrs, x) for op in PAD_MODES},
     "l2norm": _l2norm,
     "resize_bilinear": _resize_bilinear,
     "slice_channels": lambda n, x: x[..., n.attrs["start"] : n.attrs["stop"]],

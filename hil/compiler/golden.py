@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hil.compiler.float_executor import PAD_MODES, padded
 from hil.compiler.ir import RESAMPLES
 from hil.compiler.qgraph import QGraph, QNode
 from hil.errors import CompileError
@@ -100,9 +101,8 @@ def run_node(node: QNode, inputs: list[np.ndarray]) -> np.ndarray:
         return rnnpool_layer_s8(p, x, node.attrs["stride"], node.attrs["rnn1"], node.attrs["rnn2"])
     if node.kernel == "rnnpool_offset_s8":
         return rnnpool_offset_layer_s8(p, x, node.attrs["stride"], node.attrs["rnn1"], node.attrs["rnn2"], a["offset"])
-    if node.kernel == "pad":
-        t = node.attrs
-        return np.pad(x, ((0, 0), (t["top"], t["bottom"]), (t["left"], t["right"]), (0, 0)), mode="edge")
+    if node.kernel in PAD_MODES:
+        return padded(node.kernel, node.attrs, x)
     if node.kernel == "slice_channels":
         return np.ascontiguousarray(x[..., node.attrs["start"] : node.attrs["stop"]])
     if node.kernel == "permute_channels":

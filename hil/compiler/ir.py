@@ -18,6 +18,7 @@ OPS = {
     "multiply": "element-wise product of a map (or rows) and a tensor of its shape, or of a map and a [1, C] gate of "
     "its channels broadcast over its pixels (inputs: the map, then the other): a GLU, a squeeze-and-excitation gate",
     "pad": "edge padding (mode replicate) of rows and columns",
+    "reflect_pad": "reflection padding (mode reflect) of rows and columns: the pixels mirrored about the edge ones",
     "rnnpool": "RNNPool over patches of the map (two FastGRNN cells)",
     "l2norm": "per-pixel L2 normalisation across channels times a per-channel weight",
     "slice_channels": "channels start..stop of a map",

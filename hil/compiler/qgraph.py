@@ -12,6 +12,7 @@ from hil.compiler.ir import RESAMPLES
 # Ops that only move int8 values: every tensor they touch shares one exponent.
 DATA_MOVES = (
     "pad",
+    "reflect_pad",
     "slice_channels",
     "permute_channels",
     "unflatten",
