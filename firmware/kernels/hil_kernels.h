@@ -122,6 +122,22 @@ static inline int32_t hil_nn_sxtb16_ror8(int32_t x)
 }
 #endif
 
+/* A softmax row's largest value (*top) and the sum of exp_table[*top - x[c]] over its chans values: where
+ * softmax_s8 and log_softmax_s8 both start (the sum stays below 2^31 for chans <= 32767). */
+static inline int32_t hil_exp_sum_s8(const int8_t *x, int32_t chans, const int32_t *exp_table, int32_t *top)
+{
+    int32_t largest = x[0];
+    for (int32_t c = 1; c < chans; ++c) {
+        largest = x[c] > largest ? x[c] : largest;
+    }
+    int32_t sum = 0;
+    for (int32_t c = 0; c < chans; ++c) {
+        sum += exp_table[largest - x[c]];
+    }
+    *top = largest;
+    return sum;
+}
+
 /* acc + dot(x, f) over n int8 values. With the DSP extension 4 values per word, sign-extended in pairs (SXTB16,
  * and SXTB16 with ROR #8 for the odd bytes) and multiplied-accumulated two at a time (SMLAD). The caller keeps
  * every partial sum within int32 (each product is at most 2^14); then both paths give the same integer. */

@@ -31,14 +31,8 @@ hil_kernel_status log_softmax_s8(const hil_log_softmax_params *params, const hil
     for (int32_t r = 0; r < rows; ++r) {
         const int8_t *x = input + r * chans;
         int8_t *out = output + r * chans;
-        int32_t top = x[0];
-        for (int32_t c = 1; c < chans; ++c) {
-            top = x[c] > top ? x[c] : top;
-        }
-        int32_t sum = 0;
-        for (int32_t c = 0; c < chans; ++c) {
-            sum += exp_table[top - x[c]];
-        }
+        int32_t top;
+        const int32_t sum = hil_exp_sum_s8(x, chans, exp_table, &top);
         int32_t k = 0;
         while ((sum >> k) >= 131072) {
             ++k;

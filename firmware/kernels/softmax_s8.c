@@ -17,14 +17,8 @@ hil_kernel_status softmax_s8(const hil_softmax_params *params, const hil_dims *d
     for (int32_t r = 0; r < rows; ++r) {
         const int8_t *x = input + r * chans;
         int8_t *out = output + r * chans;
-        int32_t top = x[0];
-        for (int32_t c = 1; c < chans; ++c) {
-            top = x[c] > top ? x[c] : top;
-        }
-        int32_t sum = 0;
-        for (int32_t c = 0; c < chans; ++c) {
-            sum += exp_table[top - x[c]];
-        }
+        int32_t top;
+        const int32_t sum = hil_exp_sum_s8(x, chans, exp_table, &top);
         const int64_t twice = 2 * (int64_t)sum;
         for (int32_t c = 0; c < chans; ++c) {
             const int64_t p = (((int64_t)exp_table[top - x[c]] << (params->out_frac_bits + 1)) + sum) / twice;

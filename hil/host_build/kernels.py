@@ -479,7 +479,10 @@ class HostKernels:
         shape = (input.shape[0], *output_hw, filter.shape[3])
         return self._conv("depthwise_conv2d_a16", np.int8, params, out_shift, input, filter, bias, shape, *_a16(params))
 
-    def _pool(self, name: str, params: PoolParams | AvgPoolParams, input: np.ndarray, output_hw) -> np.ndarray:
+    def _pool(
+        self, name: str, params: PoolParams | AvgPoolParams | ResizeBilinearParams, input: np.ndarray, output_hw
+    ) -> np.ndarray:
+        """A kernel of (params, input dims, input, output dims, output) on NHWC int8 maps: the pools, resizing."""
         input = np.ascontiguousarray(input)
         output = np.zeros((input.shape[0], *output_hw, input.shape[3]), dtype=np.int8)
         self._call(
@@ -531,17 +534,7 @@ class HostKernels:
         self, params: ResizeBilinearParams, input: np.ndarray, output_hw: tuple[int, int]
     ) -> np.ndarray:
         """resize_bilinear_s8 of an NHWC map to output_hw."""
-        input = np.ascontiguousarray(input)
-        output = np.zeros((input.shape[0], *output_hw, input.shape[3]), dtype=np.int8)
-        self._call(
-            "resize_bilinear_s8",
-            ctypes.byref(_struct(params)),
-            ctypes.byref(_dims(input.shape)),
-            _ptr(input, np.int8),
-            ctypes.byref(_dims(output.shape)),
-            _ptr(output, np.int8),
-        )
-        return output
+        return self._pool("resize_bilinear_s8", params, input, output_hw)
 
     def softmax_s8(self, params: SoftmaxParams, input: np.ndarray, exp_table: np.ndarray) -> np.ndarray:
         """softmax_s8 over the last axis of input (up to 4 dims)."""
