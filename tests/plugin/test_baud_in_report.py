@@ -4,6 +4,7 @@ target, here a QEMU started beforehand) negotiates it unless `--hil-baud-negotia
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -23,16 +24,21 @@ def test_one(dut):
 """
 
 
+# What the report may say the link ran at. With negotiation on, the echo burst at a rate passes only when every
+# frame came back at the first try; QEMU over a loaded machine may time one out, and the link then rightly runs
+# at a lower listed rate. The report must say which, the same way everywhere; the rate itself is not the point.
+NEGOTIATED = (
+    r"(230400|460800|921600) baud \(negotiated up from 115200\)|115200 baud \(no faster rate passed its echo burst\)"
+)
+
+
 @pytest.mark.parametrize(
     ("flags", "reported"),
-    [
-        ((), "921600 baud (negotiated up from 115200)"),
-        (("--hil-baud-negotiation", "off"), "115200 baud (negotiation off)"),
-    ],
+    [((), NEGOTIATED), (("--hil-baud-negotiation", "off"), r"115200 baud \(negotiation off\)")],
     ids=["on", "off"],
 )
 def test_the_report_says_at_what_rate_the_link_ran(
-    pytester: pytest.Pytester, tmp_path, monkeypatch, flags, reported
+    pytester: pytest.Pytester, tmp_path, monkeypatch, flags, reported: str
 ) -> None:
     # Under xdist the inner run would inherit the worker's name and key its rate uart_baud_<worker>.
     monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
@@ -47,7 +53,8 @@ def test_the_report_says_at_what_rate_the_link_ran(
             "--hil-out", str(out), "-p", "no:cacheprovider", *flags,
         )  # fmt: skip
     result.assert_outcomes(passed=1)
-    assert json.loads((out / "results.json").read_text())["metadata"]["uart_baud"] == reported
-    assert f"<td>uart_baud</td><td>{reported}</td>" in (out / "index.html").read_text()
-    assert f"UART at {reported}" in (out / "logs" / "test_one.py_test_one.log").read_text()
+    rate = json.loads((out / "results.json").read_text())["metadata"]["uart_baud"]
+    assert re.fullmatch(reported, rate), rate
+    assert f"<td>uart_baud</td><td>{rate}</td>" in (out / "index.html").read_text()
+    assert f"UART at {rate}" in (out / "logs" / "test_one.py_test_one.log").read_text()
     assert ("UART baud negotiation off" in result.stdout.str()) == bool(flags)
