@@ -259,9 +259,14 @@ class _Capture(TorchFunctionMode):
     def new_tensor(self, torch_tensor: torch.Tensor, shape: tuple[int, ...], layout: str = NCHW) -> str:
         name = f"t{len(self.graph.tensors)}"
         self.graph.tensors[name] = Tensor(name, shape)
+        self.alias(torch_tensor, name, layout)
+        return name
+
+    def alias(self, torch_tensor: torch.Tensor, name: str, layout) -> None:
+        """torch_tensor holds IR tensor name, in layout (a new one, or one already recorded: an identity, a view);
+        it is kept alive so its id stays unique while the run lasts."""
         self.names[id(torch_tensor)] = (name, layout)
         self.alive.append(torch_tensor)
-        return name
 
     def lookup(self, t: torch.Tensor, what: str, rearranged: bool = False, expanded: bool = False) -> tuple[str, str]:
         """The IR tensor and layout of t; a map part-way through a rearrangement, or an expanded gate, only where
@@ -315,8 +320,7 @@ class _Capture(TorchFunctionMode):
             return  # a constant, computed from the model's own parameters or buffers (a mean, a 1 / std)
         if getattr(func, "__name__", "") in IDENTITIES:
             if isinstance(result, torch.Tensor) and result is not args[0]:
-                self.names[id(result)] = self.lookup(args[0], f"{self.where}: torch.{func.__name__}", True, True)
-                self.alive.append(result)
+                self.alias(result, *self.lookup(args[0], f"{self.where}: torch.{func.__name__}", True, True))
             return
         name = getattr(func, "__name__", repr(func))
         if not isinstance(result, (torch.Tensor, tuple)) or name in ("dim", "size", "__get__"):
@@ -355,8 +359,7 @@ class _Capture(TorchFunctionMode):
             dims = tuple(args[1:]) if len(args) > 2 else tuple(args[1])
             if layout != NCHW or dims != (0, 2, 3, 1):
                 raise CompileError(f"{where}: only permute(0, 2, 3, 1) (to NHWC) is supported, got {dims}")
-            self.names[id(result)] = (source, NHWC)
-            self.alive.append(result)
+            self.alias(result, source, NHWC)
         elif name in ("reshape", "view") and self.lookup(args[0], where)[1] == FLAT:
             self._view_rows(where, args, result)
         elif name in ("reshape", "view", "squeeze") and self.lookup(args[0], where)[1] == NCHW:
@@ -446,8 +449,7 @@ class _Capture(TorchFunctionMode):
         """Rows [B, N] viewed as they are, or as [B, N, 1, 1] (SENet's gate after its Linear layers): unflatten."""
         source = self.lookup(args[0], where)[0]
         if tuple(result.shape) == tuple(args[0].shape):
-            self.names[id(result)] = (source, FLAT)
-            self.alive.append(result)
+            self.alias(result, source, FLAT)
         elif result.dim() == 4 and tuple(result.shape[2:]) == (1, 1) and result.shape[0] == args[0].shape[0]:
             self.add_node("unflatten", where, [source], result, self._nhwc(result))
         else:
@@ -462,8 +464,7 @@ class _Capture(TorchFunctionMode):
                 f"{where}: only expanding a [1, C, 1, 1] gate over a map's pixels is supported (x * "
                 f"y.expand_as(x)), got {gate} to {tuple(result.shape)}"
             )
-        self.names[id(result)] = (source, EXPANDED)
-        self.alive.append(result)
+        self.alias(result, source, EXPANDED)
 
     def _product(self, where: str, first: torch.Tensor, second: torch.Tensor, result: torch.Tensor) -> None:
         """x times a gate of x: the one table activation it is (_gated); else a map times a [1, C, 1, 1] gate of its
@@ -518,8 +519,7 @@ class _Capture(TorchFunctionMode):
             self._rearranged_rows(where, source, rearranged, result)
             return
         if tuple(result.shape) != rearranged.shape:
-            self.names[id(result)] = (source, rearranged)
-            self.alive.append(result)
+            self.alias(result, source, rearranged)
             return
         b, c, h, w = rearranged.shape
         index = rearranged.replayed()
@@ -531,8 +531,7 @@ class _Capture(TorchFunctionMode):
                 "move values between pixels"
             )
         if np.array_equal(order, np.arange(c)):
-            self.names[id(result)] = (source, NCHW)
-            self.alive.append(result)
+            self.alias(result, source, NCHW)
             return
         attrs = {"order": tuple(int(v) for v in order)}
         self.add_node("permute_channels", where, [source], result, self._nhwc(result), attrs)

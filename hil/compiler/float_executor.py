@@ -8,8 +8,9 @@ from collections.abc import Callable
 import numpy as np
 
 from hil.compiler import activations
-from hil.compiler.ir import RESAMPLES, Graph, Node
+from hil.compiler.ir import PAD_MODES, RESAMPLES, Graph, Node, padded
 from hil.errors import CompileError
+from hil.kernels_ref.layers import bilinear_axis
 
 
 def conv2d(
@@ -161,31 +162,17 @@ def _rnnpool(node: Node, x: np.ndarray) -> np.ndarray:
     return out - node.params["offset"] if "offset" in node.params else out  # centred (centre.py)
 
 
-# The padding data moves -> numpy's mode for them.
-PAD_MODES = {"pad": "edge", "reflect_pad": "reflect"}
-
-
-def padded(op: str, a: dict, x: np.ndarray) -> np.ndarray:
-    """A pad or reflect_pad node's output, from its op and attrs (float, or the golden model's integers)."""
-    return np.pad(x, ((0, 0), (a["top"], a["bottom"]), (a["left"], a["right"]), (0, 0)), mode=PAD_MODES[op])
-
-
-def bilinear_taps(size_in: int, size_out: int, align_corners: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Along one axis, as F.interpolate(mode="bilinear") places them: each output's two input indices and the
-    second one's weight (resize_bilinear_s8 takes the same coordinates in integers)."""
-    d = np.arange(size_out)
-    if align_corners:
-        num, den = d * (size_in - 1), max(size_out - 1, 1)
-    else:
-        num, den = np.maximum((2 * d + 1) * size_in - size_out, 0), 2 * size_out
-    first = num // den
-    return first, np.minimum(first + 1, size_in - 1), (num % den) / den
+def _bilinear_taps(align_corners: bool, size_in: int, size_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Along one axis, each output's two input indices and the second one's weight, at the sample points
+    resize_bilinear_s8 takes (PyTorch's)."""
+    first, second, frac, den = bilinear_axis(int(align_corners), size_in, size_out)
+    return first, second, frac / den
 
 
 def _resize_bilinear(node: Node, x: np.ndarray) -> np.ndarray:
     (out_h, out_w), corners = node.attrs["output_hw"], node.attrs["align_corners"]
-    top, bottom, fy = bilinear_taps(x.shape[1], out_h, corners)
-    left, right, fx = bilinear_taps(x.shape[2], out_w, corners)
+    top, bottom, fy = _bilinear_taps(corners, x.shape[1], out_h)
+    left, right, fx = _bilinear_taps(corners, x.shape[2], out_w)
     rows = x[:, top] * (1 - fy)[None, :, None, None] + x[:, bottom] * fy[None, :, None, None]
     return rows[:, :, left] * (1 - fx)[None, None, :, None] + rows[:, :, right] * fx[None, None, :, None]
 

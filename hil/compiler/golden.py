@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hil.compiler.float_executor import PAD_MODES, padded
-from hil.compiler.ir import RESAMPLES
+from hil.compiler.ir import PAD_MODES, RESAMPLES, padded
 from hil.compiler.qgraph import QGraph, QNode
 from hil.errors import CompileError
 from hil.kernels_ref import (

@@ -72,6 +72,16 @@ def depth_to_space(x: np.ndarray, factor: tuple[int, int]) -> np.ndarray:
 RESAMPLES = {"insert_zeros": insert_zeros, "upsample_nearest": upsample_nearest, "depth_to_space": depth_to_space}
 
 
+# The padding data moves -> numpy's mode for them.
+PAD_MODES = {"pad": "edge", "reflect_pad": "reflect"}
+
+
+def padded(op: str, a: dict, x: np.ndarray) -> np.ndarray:
+    """A pad or reflect_pad node's output, from its op and attrs (the float executor's, or the golden model's
+    integers)."""
+    return np.pad(x, ((0, 0), (a["top"], a["bottom"]), (a["left"], a["right"]), (0, 0)), mode=PAD_MODES[op])
+
+
 def affine_params(scale: np.ndarray, offset: np.ndarray) -> dict[str, np.ndarray]:
     """A batchnorm node's params (with attrs eps 0) for scale * x + offset, one of each per channel."""
     return {"mean": np.zeros(len(scale)), "var": np.ones(len(scale)), "gamma": scale, "beta": offset}
@@ -97,12 +107,16 @@ class Node:
     def describe(self) -> str:
         return f"{self.name} ({self.op})"
 
+    def scale_shift(self) -> tuple[np.ndarray, np.ndarray]:
+        """A batchnorm node's map x -> scale * x + shift, per channel."""
+        p = self.params
+        scale = p["gamma"] / np.sqrt(p["var"] + self.attrs["eps"])
+        return scale, p["beta"] - p["mean"] * scale
+
     def affine_step(self) -> tuple[str, dict] | None:
         """A batchnorm node's map as one element-wise step (activations' "affine"), when it is the same for every
         channel, as constant arithmetic (x + 3, x / 6) captures; else None."""
-        p = self.params
-        scale = p["gamma"] / np.sqrt(p["var"] + self.attrs["eps"])
-        offset = p["beta"] - p["mean"] * scale
+        scale, offset = self.scale_shift()
         if np.any(scale != scale[0]) or np.any(offset != offset[0]):
             return None
         return "affine", {"scale": float(scale[0]), "offset": float(offset[0])}

@@ -372,17 +372,7 @@ def _slice_map(m: OnnxModule, name: str, node, a: dict) -> Callable:
     bounds = [m.constant(n, name) if n else None for n in inputs[1:5]]
     if bounds[0] is None:  # opset < 10: the bounds are attributes
         bounds = [a["starts"], a["ends"], a.get("axes"), None]
-    starts, ends, axes, steps = bounds
-    axes = range(len(starts)) if axes is None else [int(v) for v in axes]
-    steps = [1] * len(starts) if steps is None else [int(v) for v in steps]
-
-    def run(x: torch.Tensor, *_) -> torch.Tensor:
-        index = [slice(None)] * (max(axes) % x.dim() + 1)
-        for start, end, axis, step in zip(starts, ends, axes, steps, strict=True):
-            index[axis % x.dim()] = slice(int(start), min(int(end), x.shape[axis]), step)
-        return x[tuple(index)]
-
-    return run
+    return lambda x, *_: x[_slice_index(x.dim(), *bounds)]
 
 
 def _split(m: OnnxModule, name: str, node, a: dict) -> Callable:
@@ -472,13 +462,18 @@ CONVERTERS: dict[str, Callable] = {
 }
 
 
-def _slice(a: dict, data, starts, ends, axes=None, steps=None) -> np.ndarray:
-    axes = range(len(starts)) if axes is None else axes
+def _slice_index(rank: int, starts, ends, axes=None, steps=None) -> tuple[slice, ...]:
+    """ONNX Slice's bounds as an index up to the last axis it slices (x[:, a:b] for a slice of channels)."""
+    axes = range(len(starts)) if axes is None else [int(v) % rank for v in axes]
     steps = [1] * len(starts) if steps is None else steps
-    index = [slice(None)] * data.ndim
+    index = [slice(None)] * (max(axes) + 1)
     for start, end, axis, step in zip(starts, ends, axes, steps, strict=True):
-        index[int(axis)] = slice(int(start), int(end), int(step))
-    return data[tuple(index)]
+        index[axis] = slice(int(start), int(end), int(step))
+    return tuple(index)
+
+
+def _slice(a: dict, data, starts, ends, axes=None, steps=None) -> np.ndarray:
+    return data[_slice_index(data.ndim, starts, ends, axes, steps)]
 
 
 # Operators on constants only (the index arithmetic exporters write, e.g. for F.pad), evaluated here with numpy.

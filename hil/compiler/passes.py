@@ -27,6 +27,13 @@ def _rename_input(graph: Graph, old: str, new: str) -> None:
     graph.outputs = [new if t == old else t for t in graph.outputs]
 
 
+def _remove(graph: Graph, node: Node, replacement: str) -> None:
+    """Takes node out of the graph, its readers and the graph's outputs reading replacement instead."""
+    graph.nodes.remove(node)
+    _rename_input(graph, node.output, replacement)
+    del graph.tensors[node.output]
+
+
 FOLDS_BATCHNORM = ("conv2d", "linear")
 FUSES_RELU = ("conv2d", "linear", "add")
 
@@ -44,9 +51,7 @@ def fold_zero_padding(graph: Graph) -> Graph:
             end = conv.attrs.get("padding_end", begin)
             conv.attrs["padding"] = (begin[0] + a["top"], begin[1] + a["left"])
             conv.attrs["padding_end"] = (end[0] + a["bottom"], end[1] + a["right"])
-        graph.nodes.remove(pad)
-        _rename_input(graph, pad.output, pad.inputs[0])
-        del graph.tensors[pad.output]
+        _remove(graph, pad, pad.inputs[0])
     return graph
 
 
@@ -92,12 +97,6 @@ def _steps(node: Node) -> list[activations.FunctionStep]:
 def _as_table(node: Node, steps: list[activations.FunctionStep]) -> None:
     function, attrs = activations.named(steps)
     node.op, node.attrs, node.params = "activation", {"function": function, **attrs}, {}
-
-
-def _remove(graph: Graph, node: Node, replacement: str) -> None:
-    graph.nodes.remove(node)
-    _rename_input(graph, node.output, replacement)
-    del graph.tensors[node.output]
 
 
 def compose_elementwise(graph: Graph) -> Graph:
@@ -157,13 +156,12 @@ def _folds(graph: Graph, bn: Node) -> bool:
 
 def _batchnorm_as_depthwise(bn: Node) -> None:
     """A BatchNorm nothing can absorb, as the per-channel affine map it is: a 1x1 depthwise convolution."""
-    p = bn.params
-    scale = p["gamma"] / np.sqrt(p["var"] + bn.attrs["eps"])
+    scale, shift = bn.scale_shift()
     bn.op = "conv2d"
     bn.attrs = {"stride": (1, 1), "padding": (0, 0), "groups": len(scale)}
     bn.params = {
         "weight": scale.reshape(-1, 1, 1, 1).astype(np.float32),
-        "bias": (p["beta"] - p["mean"] * scale).astype(np.float32),
+        "bias": shift.astype(np.float32),
     }
 
 
@@ -190,16 +188,14 @@ def fold_batchnorm(graph: Graph) -> Graph:
                 _batchnorm_as_depthwise(bn)
             continue
         p = bn.params
-        scale = p["gamma"] / np.sqrt(p["var"] + bn.attrs["eps"])
+        scale, _ = bn.scale_shift()
         weight = conv.params["weight"] * scale.reshape(-1, *(1,) * (conv.params["weight"].ndim - 1))
         bias = conv.params.get("bias", np.zeros_like(p["mean"]))
         conv.params = {
             "weight": weight.astype(np.float32),
             "bias": ((bias - p["mean"]) * scale + p["beta"]).astype(np.float32),
         }
-        graph.nodes.remove(bn)
-        _rename_input(graph, bn.output, conv.output)
-        del graph.tensors[bn.output]
+        _remove(graph, bn, conv.output)
     return graph
 
 
@@ -218,9 +214,7 @@ def fuse_activations(graph: Graph) -> Graph:
             act.op = "activation"
             continue
         conv.attrs["activation"] = act.op
-        graph.nodes.remove(act)
-        _rename_input(graph, act.output, conv.output)
-        del graph.tensors[act.output]
+        _remove(graph, act, conv.output)
     return graph
 
 
@@ -257,9 +251,7 @@ def drop_flatten(graph: Graph) -> Graph:
     for flat in [n for n in graph.nodes if n.op == "flatten"]:
         if flat.output in graph.outputs or any(c.op != "concat_rows" for c in graph.consumers(flat.output)):
             raise CompileError(f"{flat.describe()}: a flattened map may only feed concat_rows")
-        graph.nodes.remove(flat)
-        _rename_input(graph, flat.output, flat.inputs[0])
-        del graph.tensors[flat.output]
+        _remove(graph, flat, flat.inputs[0])
     return graph
 
 

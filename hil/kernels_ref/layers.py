@@ -149,8 +149,9 @@ def scale_channels_s8(params: ScaleChannelsParams, input: np.ndarray, scale: np.
 RESIZE_MAX_SIZE = 1024  # resize_bilinear_s8's largest input or output height and width (HIL_RESIZE_MAX_SIZE)
 
 
-def _resize_axis(align_corners: int, size_in: int, size_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """(i0, i1, frac, den) of every output index on one axis: PyTorch's source coordinate is i0 + frac / den."""
+def bilinear_axis(align_corners: int, size_in: int, size_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """(i0, i1, frac, den) of every output index on one axis: PyTorch's source coordinate is i0 + frac / den (the
+    float executor places its samples with it too)."""
     d = np.arange(size_out, dtype=np.int64)
     if align_corners:
         den = size_out - 1 if size_out > 1 else 1
@@ -175,8 +176,8 @@ def resize_bilinear_s8(params: ResizeBilinearParams, input: np.ndarray, output_h
         )
     if params.align_corners not in (0, 1):
         raise KernelRangeError(f"resize_bilinear_s8 align_corners must be 0 or 1: {params}")
-    y0, y1, fy, den_y = _resize_axis(params.align_corners, x.shape[1], out_h)
-    x0, x1, fx, den_x = _resize_axis(params.align_corners, x.shape[2], out_w)
+    y0, y1, fy, den_y = bilinear_axis(params.align_corners, x.shape[1], out_h)
+    x0, x1, fx, den_x = bilinear_axis(params.align_corners, x.shape[2], out_w)
     wy0, wy1 = (den_y - fy)[:, None, None], fy[:, None, None]
     wx0, wx1 = (den_x - fx)[None, :, None], fx[None, :, None]
     v = x.astype(np.int64)
@@ -187,12 +188,19 @@ def resize_bilinear_s8(params: ResizeBilinearParams, input: np.ndarray, output_h
     return clamp(rounded, -128, 127).astype(np.int8)
 
 
+def _exp_terms(x: np.ndarray, exp_table: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where softmax_s8 and log_softmax_s8 both start (hil_exp_sum_s8): each value less its row's largest (d <= 0),
+    exp_table[-d], and the row's sum of those, all int64."""
+    v = x.astype(np.int64)
+    d = v - v.max(axis=-1, keepdims=True)
+    t = exp_table.astype(np.int64)[-d]
+    return d, t, t.sum(axis=-1, keepdims=True)
+
+
 def softmax_s8(params: SoftmaxParams, input: np.ndarray, exp_table: np.ndarray) -> np.ndarray:
     """softmax_s8 over the last axis."""
     exp_table = _check(exp_table, np.int32, 1, "exp_table")
-    x = np.asarray(input).astype(np.int64)
-    t = exp_table.astype(np.int64)[x.max(axis=-1, keepdims=True) - x]
-    s = t.sum(axis=-1, keepdims=True)
+    _, t, s = _exp_terms(np.asarray(input), exp_table)
     p = ((t << (params.out_frac_bits + 1)) + s) // (2 * s)
     return clamp(p, params.act_min, params.act_max).astype(np.int8)
 
@@ -235,9 +243,7 @@ def log_softmax_s8(
         raise KernelRangeError("log_softmax_s8 exp_table must hold 0..65536 with exp_table[0] = 65536 (S < 2^31)")
     if not 0 <= params.out_shift <= 15:
         raise KernelRangeError(f"log_softmax_s8 out_shift must be 0..15: {params}")
-    v = x.astype(np.int64)
-    d = v - v.max(axis=-1, keepdims=True)
-    s = exp_table.astype(np.int64)[-d].sum(axis=-1, keepdims=True)  # 65536 <= s < 2^31
+    d, _, s = _exp_terms(x, exp_table)  # 65536 <= s < 2^31
     k = sum((s >= 2 ** (17 + b)).astype(np.int64) for b in range(14))  # floor(log2 s) - 16, 0..14
     f16 = (s >> k) - 65536
     i, j = f16 >> 8, f16 & 255
