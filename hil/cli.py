@@ -19,7 +19,7 @@ from hil.board_description import available_boards, load_board
 from hil.build.firmware_builder import TRANSPORTS, BuildRequest, FirmwareBuilder
 from hil.catalog import ModelSpec, model_sources, resolve_model, with_checkpoint
 from hil.catalog.resolve import parse_input_shape
-from hil.compiler.cli import MODEL_HELP, add_compile_command
+from hil.compiler.cli import INPUT_SHAPE_HELP, MODEL_HELP, add_compile_command
 from hil.compiler.progress import progress_to
 from hil.compiler.saturation import most_saturated
 from hil.errors import HilError, TargetError
@@ -231,7 +231,10 @@ def parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run)
     for command in (build, run):
         command.add_argument("--model", default=conv_test_model.NAME, help=MODEL_HELP)
-        command.add_argument("--input-shape", help="example input shape for a factory that returns a bare nn.Module")
+        command.add_argument(
+            "--input-shape",
+            help=INPUT_SHAPE_HELP,
+        )
         command.add_argument("--checkpoint", type=Path, help="weights for the model's architecture (a state_dict)")
         command.add_argument("--transport", default="uart", choices=TRANSPORTS)
         command.add_argument("--baud", type=int, default=None, help="UART baud rate to start at (default: the board's)")

@@ -123,8 +123,8 @@ def _from_onnx(path: Path, input_shape: tuple[int, ...] | None) -> ModelSpec:
         raise ModelSpecError(
             f"--model {path}: ONNX import is not available ({e}); install the onnx extra: pip install 'hil[onnx]'"
         ) from e
-    model = onnx_import.load_onnx(path)
-    shape = input_shape or tuple(onnx_import.onnx_input_shape(path))
+    shape = onnx_import.onnx_input_shape(path, input_shape)
+    model = onnx_import.load_onnx(path, shape)
     names = tuple(c_name(n) for n in onnx_import.onnx_output_names(path))
     return ModelSpec(
         name=c_name(path.stem), build=lambda: model, input_shape=shape, output_names=names, origin=str(path)

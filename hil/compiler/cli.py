@@ -18,6 +18,10 @@ MODEL_HELP = (
     "a catalog name (rnnpool_face_m4, ...), package.module:factory, path/to/file.py:factory, a .onnx file, "
     "or an entry point of the hil.models group"
 )
+INPUT_SHAPE_HELP = (
+    "input shape (e.g. 1,3,32,32) for a factory that returns a bare nn.Module, or an .onnx file that leaves height "
+    "or width open"
+)
 
 
 def _weight_scales(step: Step) -> dict[str, dict[str, list[int]]]:
@@ -253,7 +257,7 @@ def add_compile_command(subparsers) -> argparse.ArgumentParser:
     """Registers `hil compile` on the `hil` command's subparsers."""
     command = subparsers.add_parser("compile", help="compile a PyTorch model to C (model.c, model.h)")
     command.add_argument("--model", required=True, help=MODEL_HELP)
-    command.add_argument("--input-shape", help="example input shape for a factory that returns a bare nn.Module")
+    command.add_argument("--input-shape", help=INPUT_SHAPE_HELP)
     command.add_argument("--checkpoint", type=Path, help="weights for the model's architecture (a state_dict file)")
     command.add_argument("--calib", type=Path, help="folder of calibration images or an .npz (default: the model's)")
     command.add_argument("--calib-limit", type=int, default=None, help="use at most this many calibration images")

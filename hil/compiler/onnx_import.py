@@ -52,15 +52,41 @@ def _load(path: Path):
     return model
 
 
-def onnx_input_shape(path: Path) -> tuple[int, ...]:
-    """The shape of the model's first input (a symbolic dimension, such as a batch named 'N', counts as 1)."""
-    graph = _load(path).graph
+def _first_input(graph, path: Path):
     initializers = {t.name for t in graph.initializer}
     inputs = [i for i in graph.input if i.name not in initializers]
     if not inputs:
         raise OnnxImportError(f"{path}: the graph has no input")
-    dims = inputs[0].type.tensor_type.shape.dim
-    return tuple(int(d.dim_value) if d.HasField("dim_value") and d.dim_value > 0 else 1 for d in dims)
+    return inputs[0]
+
+
+def _input_shape_of(model, path: Path, input_shape: tuple[int, ...] | None) -> tuple[int, ...]:
+    """The first input's shape: input_shape where given (it must fit the dimensions the file fixes), else the file's,
+    with a symbolic batch (`dynamic_axes={"input": {0: "batch"}}`) as 1. Any other symbolic dimension needs
+    input_shape: the generated C has one fixed size, and guessing 1 for a height would compile the wrong model."""
+    info = _first_input(model.graph, path)
+    dims = info.type.tensor_type.shape.dim
+    declared = [int(d.dim_value) if d.HasField("dim_value") and d.dim_value > 0 else None for d in dims]
+    spelled = "x".join(str(v) if v else (d.dim_param or "?") for v, d in zip(declared, dims, strict=True))
+    if input_shape is not None:
+        fits = len(input_shape) == len(declared)
+        if not fits or any(v not in (None, s) for v, s in zip(declared, input_shape, strict=True)):
+            given = ",".join(str(s) for s in input_shape)
+            raise OnnxImportError(f"{path}: input shape {given} does not fit input '{info.name}' of shape {spelled}")
+        return tuple(input_shape)
+    open_axes = [axis for axis, v in enumerate(declared) if v is None and axis > 0]
+    if open_axes:
+        names = ", ".join(dims[axis].dim_param or f"axis {axis}" for axis in open_axes)
+        raise OnnxImportError(
+            f"{path}: input '{info.name}' ({spelled}) leaves {names} open: give the shape with --input-shape "
+            "(e.g. 1,3,240,320), or export with fixed sizes"
+        )
+    return tuple(v or 1 for v in declared)
+
+
+def onnx_input_shape(path: Path, input_shape: tuple[int, ...] | None = None) -> tuple[int, ...]:
+    """The shape the model's first input is compiled for (`_input_shape_of` says how it is chosen)."""
+    return _input_shape_of(_load(path), Path(path), input_shape)
 
 
 def onnx_output_names(path: Path) -> tuple[str, ...]:
@@ -84,9 +110,10 @@ def _pads(attrs: dict, node_name: str) -> tuple[int, int, int, int]:
 class OnnxModule(nn.Module):
     """The graph's nodes in order; layers with weights are submodules, named after the ONNX nodes."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, input_shape: tuple[int, ...] | None = None) -> None:
         super().__init__()
         model = _load(path)
+        self.input_shape = _input_shape_of(model, path, input_shape)
         graph = model.graph
         onnx = _onnx()
         self.constants: dict[str, np.ndarray] = {t.name: onnx.numpy_helper.to_array(t) for t in graph.initializer}
@@ -98,7 +125,7 @@ class OnnxModule(nn.Module):
         for node in nodes:
             if node.op_type == "Constant":
                 self.constants[node.output[0]] = onnx.numpy_helper.to_array(_attrs(node)["value"])
-        shapes = _static_shapes(model)
+        probe = ShapeProbe(self)
         spelled = find_spelled_out(nodes, self.constants, self.output_names, _attrs)
         inside = {i for s in spelled for i in s.nodes[:-1]}
         roots = {s.nodes[-1]: s for s in spelled}
@@ -114,7 +141,7 @@ class OnnxModule(nn.Module):
                 continue
             operands = [n for n in node.input if n]
             if node.op_type == "Shape":
-                self.constants[node.output[0]] = _shape_of(node, shapes, name)
+                self.constants[node.output[0]] = _shape_of(node, probe.shape(node.input[0], name))
                 continue
             if node.op_type in FOLD and all(n in self.constants for n in operands):
                 arrays = [self.constants[n] if n else None for n in node.input]
@@ -143,9 +170,9 @@ class OnnxModule(nn.Module):
         self.layers[key] = layer
         return layer
 
-    def forward(self, *inputs: torch.Tensor):
-        values = dict(zip(self.input_names, inputs, strict=True))
-        for node, names, outputs, step in self.steps:
+    def run(self, values: dict[str, torch.Tensor], steps: list) -> dict[str, torch.Tensor]:
+        """values (the inputs, then each step's outputs as it runs) after steps, a part of self.steps."""
+        for node, names, outputs, step in steps:
             args = [values[n] if n in values else self._constant_tensor(n) for n in names]
             try:
                 result = step(*args)
@@ -155,8 +182,34 @@ class OnnxModule(nn.Module):
                 raise
             except CompileError as error:  # capture refused what the node became: name the node
                 raise OnnxImportError(f"ONNX node '{node}: {error}") from error
+        return values
+
+    def forward(self, *inputs: torch.Tensor):
+        values = self.run(dict(zip(self.input_names, inputs, strict=True)), self.steps)
         outs = [values[n] for n in self.output_names]
         return outs[0] if len(outs) == 1 else tuple(outs)
+
+
+class ShapeProbe:
+    """Shapes of the values an importing module has built so far, from running its steps on zeros of its input
+    shape. Exporters compute chunk sizes and views from Shape nodes, and ONNX's shape inference cannot follow a
+    Slice or Reshape whose bounds are computed, nor any value at all in a file exported with dynamic axes."""
+
+    def __init__(self, module: OnnxModule) -> None:
+        self.module = module
+        self.values = {name: torch.zeros(module.input_shape) for name in module.input_names[:1]}
+        self.ran = 0
+
+    def shape(self, name: str, node_name: str) -> tuple[int, ...]:
+        if name in self.module.constants:
+            return tuple(self.module.constants[name].shape)
+        if len(self.module.input_names) == 1:
+            with torch.no_grad():
+                self.module.run(self.values, self.module.steps[self.ran :])
+            self.ran = len(self.module.steps)
+        if name not in self.values:
+            raise OnnxImportError(f"ONNX node '{node_name}': Shape of '{name}', which depends on a second input")
+        return tuple(self.values[name].shape)
 
 
 def _tensor(array: np.ndarray) -> torch.Tensor:
@@ -346,23 +399,9 @@ def _reshape(m: OnnxModule, name: str, node, a: dict) -> Callable:
     return lambda x, *_: x.reshape([x.shape[i] if s == 0 else s for i, s in enumerate(shape)])
 
 
-def _static_shapes(model) -> dict[str, tuple[int, ...]]:
-    """Every value's shape where ONNX's shape inference fixes all its dimensions (the input's are fixed)."""
-    inferred = _onnx().shape_inference.infer_shapes(model).graph
-    shapes = {}
-    for info in (*inferred.input, *inferred.value_info, *inferred.output):
-        dims = info.type.tensor_type.shape.dim
-        if dims and all(d.HasField("dim_value") for d in dims):
-            shapes[info.name] = tuple(int(d.dim_value) for d in dims)
-    return shapes
-
-
-def _shape_of(node, shapes: dict[str, tuple[int, ...]], name: str) -> np.ndarray:
+def _shape_of(node, shape: tuple[int, ...]) -> np.ndarray:
     """A Shape node's value, a constant here: what exporters compute chunk sizes and views from."""
-    if node.input[0] not in shapes:
-        raise OnnxImportError(f"ONNX node '{name}': Shape of '{node.input[0]}', whose shape is not static")
     a = _attrs(node)
-    shape = shapes[node.input[0]]
     return np.array(shape[a.get("start", 0) : a.get("end", len(shape))], dtype=np.int64)
 
 
@@ -496,6 +535,7 @@ FOLD: dict[str, Callable] = {
 }
 
 
-def load_onnx(path: Path) -> nn.Module:
-    """The .onnx file at path as an eval-mode PyTorch module (raises OnnxImportError in one line)."""
-    return OnnxModule(Path(path)).eval()
+def load_onnx(path: Path, input_shape: tuple[int, ...] | None = None) -> nn.Module:
+    """The .onnx file at path as an eval-mode PyTorch module for input_shape (default: `onnx_input_shape`'s);
+    raises OnnxImportError in one line."""
+    return OnnxModule(Path(path), input_shape).eval()

@@ -14,6 +14,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from examples.bench import spec_of
+from hil.catalog.resolve import resolve_model
 from hil.compiler.bench_layers import CHANNELS, ShuffleUnit, seeded
 from hil.compiler.capture import capture, to_graph_layout
 from hil.compiler.host_model import HostModel
@@ -27,8 +28,11 @@ from onnx.reference import ReferenceEvaluator  # noqa: E402
 from hil.compiler.onnx_import import OnnxImportError, load_onnx, onnx_input_shape, onnx_output_names  # noqa: E402
 
 
-def _export(model: nn.Module, shape: tuple[int, ...], path: Path, opset: int | None = None) -> Path:
-    """The legacy TorchScript exporter: it works offline (the dynamo exporter needs onnxscript)."""
+def _export(
+    model: nn.Module, shape: tuple[int, ...], path: Path, opset: int | None = None, dynamic: dict | None = None
+) -> Path:
+    """The legacy TorchScript exporter: it works offline (the dynamo exporter needs onnxscript). dynamic names the
+    input's axes left open, as `dynamic_axes` does."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
@@ -39,6 +43,7 @@ def _export(model: nn.Module, shape: tuple[int, ...], path: Path, opset: int | N
             input_names=["input"],
             output_names=["scores"],
             opset_version=opset,
+            dynamic_axes={"input": dynamic, "scores": dynamic} if dynamic else None,
         )
     return path
 
@@ -244,6 +249,38 @@ def test_onnx_channel_split_and_shuffle_import_as_from_pytorch(tmp_path) -> None
     (got,) = float_executor.outputs(graph, [to_graph_layout(x.numpy())])
     with torch.no_grad():
         np.testing.assert_allclose(got, to_graph_layout(model(x).numpy()), rtol=1e-4, atol=1e-5)
+
+
+def test_onnx_exported_with_a_dynamic_batch_imports_at_batch_one(tmp_path) -> None:
+    """`dynamic_axes={"input": {0: "batch"}}`, the usual export, leaves every shape in the file open, so ONNX's shape
+    inference fixes none of chunk's Shape nodes (that failed). The importer runs what it has built on zeros instead:
+    the graph is the one from PyTorch, at batch 1."""
+    model, shape = seeded(_SplitShuffle(), 0), (1, CHANNELS, 8, 8)
+    path = _export(model, shape, tmp_path / "batch.onnx", opset=13, dynamic={0: "batch"})
+    assert onnx.load(str(path)).graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+    assert onnx_input_shape(path) == shape
+    x = torch.randn(shape)
+    graph = optimize(capture(load_onnx(path), x))
+    assert [n.op for n in graph.nodes] == [n.op for n in optimize(capture(model, x)).nodes]
+
+
+def test_onnx_with_an_open_height_and_width_needs_the_input_shape(tmp_path) -> None:
+    """A file that leaves height and width open compiles only for a size the user gives (before, each open axis
+    silently became 1): without one it fails naming the open axes and --input-shape; a shape that contradicts a
+    fixed axis fails naming both; the given shape computes what torch does at that size, through chunk's Shapes."""
+    model = seeded(_SplitShuffle(), 0)
+    path = _export(model, (1, CHANNELS, 8, 8), tmp_path / "open.onnx", opset=13, dynamic={0: "n", 2: "h", 3: "w"})
+    with pytest.raises(OnnxImportError, match=r"leaves h, w open: give the shape with --input-shape") as error:
+        onnx_input_shape(path)
+    assert "\n" not in str(error.value)
+    with pytest.raises(OnnxImportError, match=r"input shape 1,3,12,16 does not fit input 'input' of shape nx8xhxw"):
+        load_onnx(path, (1, 3, 12, 16))
+    shape = (1, CHANNELS, 12, 16)
+    assert onnx_input_shape(path, shape) == shape
+    x = torch.randn(shape)
+    with torch.no_grad():
+        np.testing.assert_allclose(load_onnx(path, shape)(x).numpy(), model(x).numpy(), rtol=1e-5, atol=1e-6)
+    assert resolve_model(str(path), shape).input_shape == shape
 
 
 @pytest.mark.parametrize(
