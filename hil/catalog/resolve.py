@@ -3,18 +3,24 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import importlib.util
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hil.catalog.entries import ALIASES, CATALOG
 from hil.catalog.spec import ModelSpec
 from hil.errors import HilError, ModelSpecError
+
+if TYPE_CHECKING:
+    from torch import nn
 
 ENTRY_POINT_GROUP = "hil.models"
 FORMS = "a catalog name ({names}), package.module:factory, path/to/file.py:factory, a .onnx file, or an entry point"
@@ -67,6 +73,14 @@ def _load_module(name: str):
         raise ModelSpecError(f"--model {name}: importing it raised {type(e).__name__}: {e}") from e
 
 
+def _built_once(build: Callable[[], nn.Module] | None) -> Callable[[], nn.Module] | None:
+    """A user's build, called at most once: `build=lambda: Net()` with random weights makes a new model at each call,
+    and the compile, the firmware and the golden model they are checked against must all be one model."""
+    if build is None:
+        return None
+    return functools.cache(build)
+
+
 def _spec_from_factory(factory, text: str, default_name: str, input_shape: tuple[int, ...] | None) -> ModelSpec:
     """Calls a user's factory: a ModelSpec is taken as it is, a bare nn.Module needs an input shape."""
     from torch import nn
@@ -81,7 +95,7 @@ def _spec_from_factory(factory, text: str, default_name: str, input_shape: tuple
         raise ModelSpecError(f"--model {text}: the factory raised {type(e).__name__}: {e}") from e
     if isinstance(made, ModelSpec):
         spec = made if input_shape is None else replace(made, input_shape=input_shape)
-        return replace(spec, origin=text)
+        return replace(spec, origin=text, build=_built_once(spec.build))
     if isinstance(made, nn.Module):
         if input_shape is None:
             raise ModelSpecError(

@@ -45,6 +45,11 @@ def classifier():
         labels=("cat", "dog", "bird"),
         calibration=lambda n: np.random.default_rng(1).uniform(0, 1, (n, 3, 16, 16)).astype(np.float32),
     )
+
+
+def unseeded():
+    return ModelSpec(name="run_unseeded", build=lambda: nn.Conv2d(3, 4, 3).eval(), input_shape=(1, 3, 8, 8),
+                     output_names=("out",))
 """
 
 
@@ -179,6 +184,18 @@ def test_draw_needs_an_image(nets: Path, tmp_path: Path, capsys: pytest.CaptureF
 def test_a_factory_is_called_once_per_process(nets: Path) -> None:
     """The plugin's firmware and the suite's golden model must come from one model, even with random weights."""
     assert resolve_model(f"{nets}:classifier") is resolve_model(f"{nets}:classifier")
+
+
+def test_a_spec_whose_build_makes_new_weights_each_call_is_built_once(
+    nets: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """`build=lambda: Net()` with random weights gives a new model at every call: the compile, the firmware and the
+    golden model it is checked against must still be one model (before, the run's device output differed from
+    its reference in almost every value)."""
+    spec = resolve_model(f"{nets}:unseeded")
+    assert spec.build() is spec.build()
+    code, result = _run(["--model", f"{nets}:unseeded"], capsys)
+    assert code == 0 and result["matches_reference"], result
 
 
 def test_a_folder_of_pictures_calibrates_any_image_model(
