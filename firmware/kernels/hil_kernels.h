@@ -10,7 +10,7 @@
  * hil_nn_round_shift_exact32), then a clamp (hil_clamp).
  * Every kernel has a bit-exact numpy twin in hil/kernels_ref/ with the same argument meaning.
  *
- * DSP instructions (SXTB16, SMLAD, USAT) are used only when __ARM_FEATURE_DSP is defined; the
+ * DSP instructions (SXTB16, SMLAD, USAT, SSUB8 and SEL) are used only when __ARM_FEATURE_DSP is defined; the
  * portable C path computes the same integers (all sums are exact in int32 by the bounds documented
  * per kernel), so both give the same bits.
  */
@@ -838,20 +838,28 @@ typedef struct {
 hil_kernel_status prelu_s8(const hil_prelu_params *params, int32_t pixels, int32_t channels, const int8_t *input,
                            const int16_t *slope, int8_t *output);
 
+/* The params of scale_channels_s8 and scale_pixels_s8: a map times a runtime int8 gate. */
 typedef struct {
-    int32_t out_shift;  /* -14..31: e_out - e_in - e_scale; below 0 an exact left shift by -out_shift */
+    int32_t out_shift;  /* 0..31: e_out - e_in - e_scale */
     int32_t act_min;
     int32_t act_max;
 } hil_scale_channels_params;
 
 /* A map times a runtime vector with one int8 value per channel (the squeeze-and-excitation gate of MobileNetV3 /
  * EfficientNet), pixels x channels values (NHWC, or rows), scale at exponent e_scale:
- *   out[p,c] = clamp(round_shift(in[p,c] * scale[c], out_shift), act_min, act_max)        out_shift in 0..31
- *   out[p,c] = clamp((in[p,c] * scale[c]) << -out_shift, act_min, act_max)               out_shift in -14..-1
- * |in * scale| <= 2^14, so even shifted left by 14 the product fits int32. In place (output == input) is allowed
- * (each value is read before it is written); scale must not overlap output. */
+ *   out[p,c] = clamp(round_shift(in[p,c] * scale[c], out_shift), act_min, act_max)
+ * In place (output == input) is allowed (each value is read before it is written); scale must not overlap
+ * output. */
 hil_kernel_status scale_channels_s8(const hil_scale_channels_params *params, int32_t pixels, int32_t channels,
                                     const int8_t *input, const int8_t *scale, int8_t *output);
+
+/* A map times a runtime gate with one int8 value per pixel, broadcast over its channels (CBAM's spatial attention,
+ * x * sigmoid(conv(...)) with the gate [N, H, W, 1]), pixels x channels values (NHWC), scale at exponent e_scale:
+ *   out[p,c] = clamp(round_shift(in[p,c] * scale[p], out_shift), act_min, act_max)
+ * In place (output == input) is allowed (each value is read before it is written); scale must not overlap
+ * output. */
+hil_kernel_status scale_pixels_s8(const hil_scale_channels_params *params, int32_t pixels, int32_t channels,
+                                  const int8_t *input, const int8_t *scale, int8_t *output);
 
 typedef struct {
     int32_t out_frac_bits;  /* 0..14: the output is probability * 2^out_frac_bits */

@@ -149,6 +149,7 @@ class HostKernels:
         "lut_s8",
         "prelu_s8",
         "scale_channels_s8",
+        "scale_pixels_s8",
         "resize_bilinear_s8",
         "softmax_s8",
         "log_softmax_s8",
@@ -528,6 +529,18 @@ class HostKernels:
         pixels, channels = c_int32(input.size // max(scale.size, 1)), c_int32(scale.size)
         args = (_ptr(input, np.int8), _ptr(scale, np.int8), _ptr(output, np.int8))
         self._call("scale_channels_s8", ctypes.byref(_struct(params)), pixels, channels, *args)
+        return output
+
+    def scale_pixels_s8(self, params: ScaleChannelsParams, input: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        """scale_pixels_s8 over input, channels its last axis, one int8 scale a pixel: scale of shape
+        input.shape[:-1] + (1,)."""
+        input, scale = np.ascontiguousarray(input), np.ascontiguousarray(scale)
+        if input.ndim < 1 or scale.shape != (*input.shape[:-1], 1):
+            raise TypeError(f"scale_pixels_s8: scale {scale.shape} does not match input {input.shape}'s pixels")
+        output = np.zeros(input.shape, dtype=np.int8)
+        pixels, channels = c_int32(scale.size), c_int32(input.shape[-1])
+        args = (_ptr(input, np.int8), _ptr(scale, np.int8), _ptr(output, np.int8))
+        self._call("scale_pixels_s8", ctypes.byref(_struct(params)), pixels, channels, *args)
         return output
 
     def resize_bilinear_s8(

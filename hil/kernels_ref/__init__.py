@@ -26,6 +26,7 @@ from hil.kernels_ref.layers import (
     prelu_s8,
     resize_bilinear_s8,
     scale_channels_s8,
+    scale_pixels_s8,
     softmax_s8,
 )
 from hil.kernels_ref.nonlinear import sigmoid_q15, tanh_q15, tanh_table
@@ -111,6 +112,7 @@ __all__ = [
     "rnnpool_wide_s8",
     "round_shift",
     "scale_channels_s8",
+    "scale_pixels_s8",
     "sigmoid_q15",
     "softmax_s8",
     "tanh_q15",

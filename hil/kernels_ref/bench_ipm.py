@@ -33,6 +33,7 @@ from hil.kernels_ref.device_cases import (
     rnnpool_case,
     run_cases,
     scale_channels_case,
+    scale_pixels_case,
     softmax_case,
 )
 
@@ -79,6 +80,7 @@ def bench_cases(rng: np.random.Generator) -> dict[str, KernelCase]:
         "lut": lut_case(rng, 4096),
         "prelu": prelu_case(rng, 256, 16),
         "scale_channels": scale_channels_case(rng, 28 * 28, 72),  # MobileNetV3-Large's first SE gate, 28x28x72
+        "scale_pixels": scale_pixels_case(rng, 30 * 40, 32),  # CBAM's spatial attention on the M4's 30x40x32 map
         "resize_bilinear": resize_bilinear_case(rng, 15, 20, 32, 30, 40),  # an FPN-style 2x upsample to 30x40x32
         "softmax": softmax_case(rng, 16, 12),
         "log_softmax": log_softmax_case(rng, 16, 10),  # PyTorch's MNIST example's head: 10 classes, a batch of 16
@@ -120,7 +122,16 @@ def main(argv: list[str] | None = None) -> None:
             continue
         run = run_cases(f"bench_{key}", [case], args.workdir)
         peer = PEER_IPM.get(key)
-        per_element = ("l2norm", "log_softmax", "lut", "prelu", "resize_bilinear", "scale_channels", "softmax")
+        per_element = (
+            "l2norm",
+            "log_softmax",
+            "lut",
+            "prelu",
+            "resize_bilinear",
+            "scale_channels",
+            "scale_pixels",
+            "softmax",
+        )
         unit = "per element" if key.startswith("add") or key in per_element else ""
         unit = "per window tap" if key in ("maxpool", "avgpool") else unit
         print(

@@ -32,6 +32,7 @@ from hil.kernels_ref.layers import (
     prelu_s8,
     resize_bilinear_s8,
     scale_channels_s8,
+    scale_pixels_s8,
     softmax_s8,
 )
 from hil.kernels_ref.params import (
@@ -484,6 +485,27 @@ def scale_channels_case(rng: np.random.Generator, pixels: int, c: int, out_shift
     )
     expected = scale_channels_s8(params, x, scale[0])
     return KernelCase(f"scale channels {pixels}x{c} shift {out_shift}", [x, scale], expected, {}, call, pixels * c)
+
+
+def scale_pixels_case(
+    rng: np.random.Generator, pixels: int, c: int, out_shift: int = 6, in_place: bool = False
+) -> KernelCase:
+    """A spatial attention gate: the map {in0} times a per-pixel scale {in1} (shape [1, pixels, 1]), both in the
+    arena, or in_place: the map copied to {out} and scaled there; the first pixel is -128 in every channel with the
+    scale -128 (the extreme product), and the clamp is inside the int8 range so that it is reached."""
+    x = rng.integers(-128, 128, (1, pixels, c), dtype=np.int8)
+    scale = rng.integers(-128, 128, (1, pixels, 1), dtype=np.int8)
+    x[0, 0, :], scale[0, 0, 0] = -128, -128
+    params = ScaleChannelsParams(out_shift, -120, 120)
+    source = "{out}" if in_place else "{in0}"
+    copy = f"memcpy({{out}}, {{in0}}, {x.size}u);\n      " if in_place else ""
+    call = (
+        f"{{ static const hil_scale_channels_params pr = {c_initializer(params)};\n"
+        f"      {copy}st = scale_pixels_s8(&pr, {pixels}, {c}, {source}, {{in1}}, {{out}}); }}"
+    )
+    expected = scale_pixels_s8(params, x, scale)
+    name = f"scale pixels {pixels}x{c} shift {out_shift}{' in place' if in_place else ''}"
+    return KernelCase(name, [x, scale], expected, {}, call, pixels * c)
 
 
 def resize_bilinear_case(

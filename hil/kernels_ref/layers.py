@@ -1,6 +1,6 @@
-"""Bit-exact twins of the general models' kernels: grouped_conv2d_s8, fully_connected_s8, maxpool_s8, avgpool_s8,
-lut_s8, prelu_s8, scale_channels_s8, resize_bilinear_s8, softmax_s8 and log_softmax_s8 (hil_kernels.h documents each
-formula), and log_softmax_tables, the tables log_softmax_s8 reads."""
+"""Bit-exact twins of the general models' kernels: grouped_conv2d_s8, fully_connected_s8, maxpool_s8,
+avgpool_s8, lut_s8, prelu_s8, scale_channels_s8, scale_pixels_s8, resize_bilinear_s8, softmax_s8 and log_softmax_s8
+(hil_kernels.h documents each formula), and log_softmax_tables, the tables log_softmax_s8 reads."""
 
 from __future__ import annotations
 
@@ -130,8 +130,8 @@ def prelu_s8(params: PReluParams, input: np.ndarray, slope: np.ndarray) -> np.nd
 
 
 def scale_channels_s8(params: ScaleChannelsParams, input: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """scale_channels_s8: round_shift(x * scale[c], out_shift), or x * scale[c] << -out_shift for out_shift < 0,
-    clamped; channels the last axis (the squeeze-and-excitation gate)."""
+    """scale_channels_s8: round_shift(x * scale[c], out_shift), clamped; channels the last axis (the
+    squeeze-and-excitation gate)."""
     scale, x = np.asarray(scale), np.asarray(input)
     if scale.dtype != np.int8 or scale.ndim != 1 or scale.size < 1:
         raise KernelRangeError(f"scale_channels_s8 takes one int8 scale a channel, got {scale.dtype} {scale.shape}")
@@ -139,10 +139,30 @@ def scale_channels_s8(params: ScaleChannelsParams, input: np.ndarray, scale: np.
         raise KernelRangeError(
             f"scale_channels_s8 takes int8 values with {scale.size} channels last, got {x.dtype} {x.shape}"
         )
-    if not -14 <= params.out_shift <= 31:
-        raise KernelRangeError(f"scale_channels_s8 out_shift out of range -14..31: {params}")
-    acc = x.astype(np.int64) * scale.astype(np.int64)
-    acc = acc << -params.out_shift if params.out_shift < 0 else round_shift(acc, params.out_shift)
+    return _scale(params, "scale_channels_s8", x, scale)
+
+
+def scale_pixels_s8(params: ScaleChannelsParams, input: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """scale_pixels_s8: round_shift(x * scale[p], out_shift), clamped; channels the last axis and scale of shape
+    input.shape[:-1] + (1,), one value a pixel (CBAM's spatial attention gate, [N, H, W, 1] in NHWC)."""
+    scale, x = np.asarray(scale), np.asarray(input)
+    if x.dtype != np.int8 or x.ndim < 1 or x.shape[-1] < 1:
+        raise KernelRangeError(
+            f"scale_pixels_s8 takes int8 values with at least one channel last, got {x.dtype} {x.shape}"
+        )
+    if scale.dtype != np.int8 or scale.shape != (*x.shape[:-1], 1):
+        raise KernelRangeError(
+            f"scale_pixels_s8 takes one int8 scale a pixel, shape {(*x.shape[:-1], 1)} for input {x.shape}, got "
+            f"{scale.dtype} {scale.shape}"
+        )
+    return _scale(params, "scale_pixels_s8", x, scale)
+
+
+def _scale(params: ScaleChannelsParams, kernel: str, x: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """The requantised product both gates share, scale broadcast against x."""
+    if not 0 <= params.out_shift <= 31:
+        raise KernelRangeError(f"{kernel} out_shift out of range 0..31: {params}")
+    acc = round_shift(x.astype(np.int64) * scale.astype(np.int64), params.out_shift)
     return clamp(acc, params.act_min, params.act_max).astype(np.int8)
 
 

@@ -232,10 +232,10 @@ class PReluParams:
 @c_struct("hil_scale_channels_params")
 @dataclass(frozen=True)
 class ScaleChannelsParams:
-    """hil_scale_channels_params: a map times a runtime int8 vector, one value per channel (the squeeze-and-excitation
-    gate): out[p, c] = clamp(round_shift(in[p, c] * scale[c], out_shift), act_min, act_max), out_shift =
-    e_out - e_in - e_scale in -14..31; a negative out_shift is an exact left shift by -out_shift (|in * scale| <= 2^14,
-    so the product << 14 still fits int32)."""
+    """hil_scale_channels_params, the params of both kernels of a map times a runtime int8 gate: scale_channels_s8
+    (one value per channel, the squeeze-and-excitation gate: out[p, c] = clamp(round_shift(in[p, c] * scale[c],
+    out_shift), act_min, act_max)) and scale_pixels_s8 (one value per pixel, CBAM's spatial attention: scale[p] in
+    place of scale[c]); out_shift = e_out - e_in - e_scale in 0..31."""
 
     out_shift: int
     act_min: int = -128

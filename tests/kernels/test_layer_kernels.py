@@ -1,6 +1,6 @@
-"""The general models' kernels (grouped/dilated convolution, fully connected, max/average pooling, table
-activations, softmax, log-softmax): host C == numpy twin bit for bit on random shapes, and each refuses bad
-arguments."""
+"""The general models' kernels (grouped/dilated convolution, fully connected, max/average pooling, the max over
+channels, table activations, gates per channel and per pixel, softmax, log-softmax): host C == numpy twin bit for bit
+on random shapes, and each refuses bad arguments."""
 
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ from hil.kernels_ref import (
     prelu_s8,
     resize_bilinear_s8,
     scale_channels_s8,
+    scale_pixels_s8,
     softmax_s8,
 )
 from hil.kernels_ref.fixed import KernelRangeError
@@ -288,12 +289,12 @@ def _every_pair() -> tuple[np.ndarray, np.ndarray]:
     return np.repeat(values[:, None], values.size, axis=1), values.copy()
 
 
-@pytest.mark.parametrize("out_shift", [0, 1, 7, 14, 15, 31, -1, -7, -14])
+@pytest.mark.parametrize("out_shift", [0, 1, 7, 14, 15, 31])
 def test_scale_channels_matches_twin(host: HostKernels, out_shift: int) -> None:
     """Scales of both signs, 0, +-1 and the int8 extremes on a random map, and every int8 input against every int8
-    scale at the int8 limits (the products that saturate must clamp, not wrap); shifts at their limits (-14, 31),
-    exact left shifts, and a clamp inside int8 the output reaches. The twin is checked against the formula in
-    floats (every value is exact in float64)."""
+    scale at the int8 limits (the products that saturate must clamp, not wrap); shifts at their limits (0, 31), and a
+    clamp inside int8 the output reaches. The twin is checked against the formula in floats (every value is exact in
+    float64)."""
     rng = np.random.default_rng(4560 + out_shift)
     scale = np.concatenate([[-128, 127, 0, 1, -1], rng.integers(-128, 128, 6)]).astype(np.int8)
     x = rng.integers(-128, 128, (2, 5, 9, scale.size), dtype=np.int8)
@@ -309,13 +310,13 @@ def test_scale_channels_matches_twin(host: HostKernels, out_shift: int) -> None:
     expected = scale_channels_s8(params, every, values)
     np.testing.assert_array_equal(host.scale_channels_s8(params, every, values), expected)
     product = every.astype(np.float64) * values.astype(np.float64)
-    exact = np.floor(product / 2.0**out_shift + 0.5) if out_shift >= 0 else product * 2.0**-out_shift
+    exact = np.floor(product / 2.0**out_shift + 0.5)
     np.testing.assert_array_equal(expected, np.clip(exact, -128, 127).astype(np.int8))
     if out_shift <= 6:
         assert expected.min() == -128 and expected.max() == 127, "saturates at the int8 limits"
 
 
-@pytest.mark.parametrize("out_shift", [9, -5])
+@pytest.mark.parametrize("out_shift", [9, 0])
 def test_scale_channels_in_place(host: HostKernels, out_shift: int) -> None:
     """output == input (each value is read before it is written), on 1 pixel and on many, odd channel counts."""
     rng = np.random.default_rng(4570 + out_shift)
@@ -337,8 +338,9 @@ def test_scale_channels_in_place(host: HostKernels, out_shift: int) -> None:
         np.testing.assert_array_equal(buffer, scale_channels_s8(params, x, scale))
 
 
-@pytest.mark.parametrize("out_shift", [-15, 32, -128, 100])
+@pytest.mark.parametrize("out_shift", [-1, -14, -15, 32, -128, 100])
 def test_scale_channels_refuses_shifts_out_of_range(host: HostKernels, out_shift: int) -> None:
+    """0..31 only: the compiler never asks for a left shift (-1 and -14 were once exact left shifts)."""
     scale, x = np.ones(3, np.int8), np.zeros((2, 3), np.int8)
     with pytest.raises(HostKernelError, match="scale_channels_s8"):
         host.scale_channels_s8(ScaleChannelsParams(out_shift), x, scale)
@@ -377,6 +379,129 @@ def test_scale_channels_refuses_bad_arguments(host: HostKernels) -> None:
     ):
         with pytest.raises(KernelRangeError, match="scale_channels_s8"):
             scale_channels_s8(params, bad_x, bad_scale)
+
+
+# (the pixels' shape, channels): one pixel, one channel, channel counts below, at and past multiples of 4 (the M4's
+# words and the tails after them), rows, and NHWC maps
+GATE_SHAPES = [
+    ((1,), 1),
+    ((7,), 1),
+    ((5,), 3),
+    ((6,), 4),
+    ((9,), 5),
+    ((4,), 7),
+    ((3,), 8),
+    ((2, 3), 13),
+    ((1, 6, 5), 32),
+    ((2, 4, 3), 35),
+]
+
+
+@pytest.mark.parametrize("out_shift", [0, 1, 7, 14, 15, 31])
+def test_scale_pixels_matches_twin(host: HostKernels, out_shift: int) -> None:
+    """Every shape of GATE_SHAPES with random gates; a map whose first pixels are -128 or 127 everywhere, under scales
+    of both signs, 0, +-1 and the int8 extremes, with a clamp inside int8 the output reaches; and every int8 input
+    (a pixel's channels) against every int8 scale (one a pixel) at the int8 limits. The twin is checked against the
+    formula in floats (every value is exact in float64)."""
+    rng = np.random.default_rng(4590 + out_shift)
+    params = ScaleChannelsParams(out_shift, -100, 90)
+    for pixels, channels in GATE_SHAPES:
+        x = rng.integers(-128, 128, (*pixels, channels), dtype=np.int8)
+        scale = rng.integers(-128, 128, (*pixels, 1), dtype=np.int8)
+        np.testing.assert_array_equal(host.scale_pixels_s8(params, x, scale), scale_pixels_s8(params, x, scale))
+
+    x = rng.integers(-128, 128, (2, 5, 9, 11), dtype=np.int8)
+    scale = rng.integers(-128, 128, (2, 5, 9, 1), dtype=np.int8)
+    x[0, 0, :5], x[0, 0, 5:7] = -128, 127
+    scale[0, 0, :7, 0] = [-128, 127, 0, 1, -1, -128, 127]
+    got = host.scale_pixels_s8(params, x, scale)
+    np.testing.assert_array_equal(got, scale_pixels_s8(params, x, scale))
+    if out_shift <= 7:  # -128 * -128 and 127 * -128 reach past both limits
+        assert got.max() == 90 and got.min() == -100, "the clamp is reached on both sides"
+
+    every, values = _every_pair()
+    every, gate = every.T.copy(), values[:, None]  # pixel p: every int8 value, times the scale values[p]
+    params = ScaleChannelsParams(out_shift)
+    expected = scale_pixels_s8(params, every, gate)
+    np.testing.assert_array_equal(host.scale_pixels_s8(params, every, gate), expected)
+    product = every.astype(np.float64) * gate.astype(np.float64)
+    exact = np.floor(product / 2.0**out_shift + 0.5)
+    np.testing.assert_array_equal(expected, np.clip(exact, -128, 127).astype(np.int8))
+    if out_shift <= 6:
+        assert expected.min() == -128 and expected.max() == 127, "saturates at the int8 limits"
+
+
+@pytest.mark.parametrize("out_shift", [9, 0])
+def test_scale_pixels_in_place(host: HostKernels, out_shift: int) -> None:
+    """output == input (each value is read before it is written), on 1 pixel and on many, odd channel counts."""
+    rng = np.random.default_rng(4595 + out_shift)
+    for pixels, channels in ((1, 1), (1, 13), (37, 5), (8, 1)):
+        x = rng.integers(-128, 128, (pixels, channels), dtype=np.int8)
+        scale = rng.integers(-128, 128, (pixels, 1), dtype=np.int8)
+        params = ScaleChannelsParams(out_shift, -128, 127)
+        buffer = x.copy()
+        pointer = _ptr(buffer, np.int8)
+        host._call(
+            "scale_pixels_s8",
+            ctypes.byref(_struct(params)),
+            ctypes.c_int32(pixels),
+            ctypes.c_int32(channels),
+            pointer,
+            _ptr(scale, np.int8),
+            pointer,
+        )
+        np.testing.assert_array_equal(buffer, scale_pixels_s8(params, x, scale))
+
+
+@pytest.mark.parametrize("out_shift", [-1, -14, 32, 100])
+def test_scale_pixels_refuses_shifts_out_of_range(host: HostKernels, out_shift: int) -> None:
+    scale, x = np.ones((2, 1), np.int8), np.zeros((2, 3), np.int8)
+    with pytest.raises(HostKernelError, match="scale_pixels_s8"):
+        host.scale_pixels_s8(ScaleChannelsParams(out_shift), x, scale)
+    with pytest.raises(KernelRangeError, match=r"scale_pixels_s8 out_shift out of range 0\.\.31"):
+        scale_pixels_s8(ScaleChannelsParams(out_shift), x, scale)
+
+
+def test_scale_pixels_refuses_bad_arguments(host: HostKernels) -> None:
+    """No channels, a negative pixel count and NULL pointers in the C (no pixels is fine); a scale not of the pixels'
+    shape in the binding; wrong dtypes and shapes in the twin, each message naming what it expected."""
+    params, scale, x = ScaleChannelsParams(3), np.ones((2, 1), np.int8), np.zeros((2, 3), np.int8)
+    with pytest.raises(HostKernelError, match="scale_pixels_s8"):
+        host.scale_pixels_s8(params, np.zeros((2, 0), np.int8), scale)
+    output = np.zeros_like(x)
+    good = (_ptr(x, np.int8), _ptr(scale, np.int8), _ptr(output, np.int8))
+    for pixels, channels, pointers in (
+        (-1, 3, good),
+        (2, 0, good),
+        (2, 3, (None, *good[1:])),
+        (2, 3, (good[0], None, good[2])),
+        (2, 3, (*good[:2], None)),
+    ):
+        with pytest.raises(HostKernelError, match="scale_pixels_s8"):
+            host._call(
+                "scale_pixels_s8",
+                ctypes.byref(_struct(params)),
+                ctypes.c_int32(pixels),
+                ctypes.c_int32(channels),
+                *pointers,
+            )
+    with pytest.raises(HostKernelError, match="scale_pixels_s8"):
+        host._call("scale_pixels_s8", None, ctypes.c_int32(2), ctypes.c_int32(3), *good)
+    host._call("scale_pixels_s8", ctypes.byref(_struct(params)), ctypes.c_int32(0), ctypes.c_int32(3), *good)
+    for bad_scale in (np.ones(2, np.int8), np.ones((2, 3), np.int8), np.ones((3, 1), np.int8)):
+        with pytest.raises(TypeError, match="does not match"):
+            host.scale_pixels_s8(params, x, bad_scale)
+    for bad_x in (x.astype(np.int16), np.zeros((2, 0), np.int8), np.int8(1)):
+        with pytest.raises(KernelRangeError, match="scale_pixels_s8 takes int8 values with at least one channel last"):
+            scale_pixels_s8(params, bad_x, scale)
+    for bad_scale in (
+        scale.astype(np.int16),
+        np.ones(2, np.int8),
+        np.ones((2, 3), np.int8),
+        np.ones((1, 2, 1), np.int8),
+    ):
+        with pytest.raises(KernelRangeError, match=r"scale_pixels_s8 takes one int8 scale a pixel, shape \(2, 1\)"):
+            scale_pixels_s8(params, x, bad_scale)
 
 
 # (in_h, in_w, out_h, out_w): x2 and x3 upscales, non-integer factors both ways (5 -> 7 and 7 -> 5, also on one

@@ -32,6 +32,7 @@ from hil.kernels_ref.device_cases import (
     rnnpool_case,
     run_cases,
     scale_channels_case,
+    scale_pixels_case,
     softmax_case,
 )
 
@@ -75,12 +76,27 @@ def test_layer_kernels_match_twins_under_qemu(tmp_path: Path) -> None:
         lut_case(rng, 77),
         prelu_case(rng, 11, 7),
         scale_channels_case(rng, 11, 7),
-        scale_channels_case(rng, 5, 12, -3),  # an exact left shift
+        scale_channels_case(rng, 5, 12, 0),  # the product on the output's grid
         softmax_case(rng, 3, 12),
         depthwise_case(rng, 5, 6, 12, 1),  # stride 1: each row's run of whole windows between its borders
         depthwise_case(rng, 4, 3, 8, 1),  # a run of one window
     ]
     run = run_cases("layer_kernel_parity", cases, tmp_path)
+    assert not run.mismatches, "\n".join(run.mismatches)
+    assert run.instructions > 0
+
+
+def test_scale_pixels_matches_twin_under_qemu(tmp_path: Path) -> None:
+    """scale_pixels_s8 built for the M4, in a firmware of its own (the layer kernels' holds 15 of INFO's 16 inputs):
+    one channel, odd and even channel counts, in place, shifts 0, 6 and 14."""
+    rng = np.random.default_rng(8787)
+    cases = [
+        scale_pixels_case(rng, 11, 7),
+        scale_pixels_case(rng, 5, 12, 0),
+        scale_pixels_case(rng, 6, 1, 14),
+        scale_pixels_case(rng, 7, 5, in_place=True),
+    ]
+    run = run_cases("scale_pixels_parity", cases, tmp_path)
     assert not run.mismatches, "\n".join(run.mismatches)
     assert run.instructions > 0
 
