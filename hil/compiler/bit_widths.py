@@ -28,8 +28,8 @@ from hil.compiler import float_executor, width_cost
 from hil.compiler.ir import Graph, Node
 from hil.compiler.output_measures import OutputMeasure, measure_for
 from hil.compiler.progress import counted
-from hil.compiler.qgraph import DATA_MOVES, DEPTHWISE_KERNELS, QGraph, on_grid
-from hil.compiler.quantize import exponent_at_width, weight_exponents, weight_layer, weight_name
+from hil.compiler.qgraph import DEPTHWISE_KERNELS, QGraph, on_grid
+from hil.compiler.quantize import exponent_at_width, exponent_groups, weight_exponents, weight_layer, weight_name
 from hil.compiler.schedule import Step, align
 
 LOG = logging.getLogger(__name__)
@@ -41,8 +41,6 @@ MODES = ("int8", "search")
 # took widenings that read lower on the held-out test images (conf on test image 0 32.0 dB, with 4 images 33.6).
 SEARCH_IMAGES = 4
 MIN_GAIN_DB = 0.05  # a widening that buys less output SNR than this is noise, not a gain
-# Ops whose output shares its input's exponent (quantize.SAME_EXPONENT and the data moves): one width per group.
-SHARED_GRID = (*DATA_MOVES, "maxpool", "flatten_chw", "zero_pad", "pad", "flatten")
 
 
 @dataclass(frozen=True)
@@ -190,22 +188,12 @@ class PipelineSimulator:
         self.values = [self._run(x, v, self.widths, changed) for x, v in zip(self.inputs, self.values, strict=True)]
 
 
-def width_groups(qgraph: QGraph) -> list[tuple[str, ...]]:
-    """The tensors that must share a width (a data move's input and output share one grid), in graph order."""
-    parent: dict[str, str] = {}
-
-    def find(t: str) -> str:
-        while parent.setdefault(t, t) != t:
-            t = parent[t]
-        return t
-
-    for node in qgraph.nodes:
-        if node.kernel in SHARED_GRID:
-            for t in node.inputs:
-                parent[find(t)] = find(node.output)
+def width_groups(graph: Graph) -> list[tuple[str, ...]]:
+    """The tensors that must share a width (quantize.exponent_groups: they share one grid), in graph order."""
+    shared = exponent_groups(graph)
     groups: dict[str, list[str]] = {}
-    for name in [*qgraph.inputs, *(n.output for n in qgraph.nodes)]:
-        groups.setdefault(find(name), []).append(name)
+    for name in [*graph.inputs, *(n.output for n in graph.nodes)]:
+        groups.setdefault(shared.find(name), []).append(name)
     return [tuple(g) for g in groups.values()]
 
 
@@ -293,7 +281,7 @@ def search(
         result.reason = f"the int8 arena ({base_arena:,} B) is already over the budget ({arena_budget:,} B)"
         return result
     weights = [(weight_name(n.name),) for n in graph.nodes if n.op == "conv2d"]
-    groups = [g for g in [*width_groups(qgraph), *weights] if candidates is None or candidates(g)]
+    groups = [g for g in [*width_groups(graph), *weights] if candidates is None or candidates(g)]
     wide: set[str] = set()
     arena, reached, instructions = base_arena, mean(base_snr), 0
     while groups:

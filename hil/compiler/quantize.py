@@ -227,15 +227,22 @@ def _min_output_exponent(node: Node, graph: Graph, exponents: dict[str, int]) ->
     return None
 
 
-def choose_exponents(graph: Graph, ranges: dict[str, float], widths: dict[str, int] | None = None) -> dict[str, int]:
-    """Every tensor's exponent: from its calibrated range at int8, then at its width (exponent_at_width; widths:
-    tensor -> 16 for int16, else 8), shared across data moves, never finer than its producer's accumulator."""
-    widths = widths or {}
+def exponent_groups(graph: Graph) -> _Groups:
+    """The tensors that share one exponent, hence one width: a data move's or a SAME_EXPONENT op's inputs and
+    output."""
     groups = _Groups()
     for node in graph.nodes:
         if node.op in DATA_MOVES or node.op in SAME_EXPONENT:
             for t in node.inputs:
                 groups.union(t, node.output)
+    return groups
+
+
+def choose_exponents(graph: Graph, ranges: dict[str, float], widths: dict[str, int] | None = None) -> dict[str, int]:
+    """Every tensor's exponent: from its calibrated range at int8, then at its width (exponent_at_width; widths:
+    tensor -> 16 for int16, else 8), shared across data moves, never finer than its producer's accumulator."""
+    widths = widths or {}
+    groups = exponent_groups(graph)
     group_max: dict[str, float] = {}
     for name in graph.tensors:
         root = groups.find(name)

@@ -59,7 +59,7 @@ def test_a_candidate_reruns_only_the_layers_it_reaches(m4, calibration_inputs, m
 
 
 def test_data_moves_share_a_width(m4) -> None:
-    groups = {t: g for g in bit_widths.width_groups(m4.qgraph) for t in g}
+    groups = {t: g for g in bit_widths.width_groups(m4.graph) for t in g}
     pads = [n for n in m4.qgraph.nodes if n.kernel == "pad"]
     assert pads and all(groups[p.inputs[0]] is groups[p.output] for p in pads)
     assert sorted(t for g in set(groups.values()) for t in g) == sorted(groups)
@@ -137,7 +137,7 @@ def test_search_plans_the_streamed_arena_and_the_front_rows_it_widens(m4, calibr
     result = bit_widths.search(m4.graph, m4.qgraph, calibration_inputs[:1], memory.arena_bytes, stream_input=True)
     assert result.arena_int8_bytes == memory.arena_bytes < bit_widths.arena_bytes(m4.qgraph, whole, set())
     rnnpool = next(n.output for n in m4.qgraph.nodes if "rnnpool" in n.kernel)
-    group = next(g for g in bit_widths.width_groups(m4.qgraph) if rnnpool in g)
+    group = next(g for g in bit_widths.width_groups(m4.graph) if rnnpool in g)
     assert steps[0].kind == "front"
     widened = bit_widths.arena_bytes(m4.qgraph, steps, set(group)) - memory.arena_bytes
     assert 0 < widened <= 2 * 40 * 64, widened
@@ -173,7 +173,7 @@ def test_the_worst_snr_would_not_widen_both_outputs(m4, calibration_inputs) -> N
 
     measure, objective = measure_for("faces", m4.qgraph.outputs, ["loc", "conf"])
     simulator = bit_widths.PipelineSimulator(m4.graph, m4.qgraph, calibration_inputs[:3], measure)
-    loc, conf = (next(g for g in bit_widths.width_groups(m4.qgraph) if t in g) for t in m4.qgraph.outputs)
+    loc, conf = (next(g for g in bit_widths.width_groups(m4.graph) if t in g) for t in m4.qgraph.outputs)
     simulator.accept(loc)
     before, after = simulator.snr(), simulator.snr(conf)
     assert after["conf"] > before["conf"] + 1
@@ -214,7 +214,7 @@ def test_a_data_move_between_widths_is_refused(m4) -> None:
 
 
 def _group_of(m4, tensor: str) -> tuple[str, ...]:
-    return next(g for g in bit_widths.width_groups(m4.qgraph) if tensor in g)
+    return next(g for g in bit_widths.width_groups(m4.graph) if tensor in g)
 
 
 def test_the_cost_model_charges_the_layers_that_run_int16_kernels(m4) -> None:
