@@ -7,11 +7,15 @@ import json
 
 import numpy as np
 import pytest
+import torch
+from torch import nn
 
 from hil.cli import main
 from hil.compiler import bit_widths, golden
+from hil.compiler.capture import capture
 from hil.compiler.float_executor import outputs as float_outputs
 from hil.compiler.memory_plan import scheduled_plan
+from hil.compiler.passes import optimize
 
 
 def test_simulation_agrees_with_the_golden_model_at_int8(m4, calibration_inputs) -> None:
@@ -63,6 +67,18 @@ def test_data_moves_share_a_width(m4) -> None:
     pads = [n for n in m4.qgraph.nodes if n.kernel == "pad"]
     assert pads and all(groups[p.inputs[0]] is groups[p.output] for p in pads)
     assert sorted(t for g in set(groups.values()) for t in g) == sorted(groups)
+
+
+def test_a_pool_and_a_resize_share_their_input_s_width() -> None:
+    """maxpool and resize_bilinear write at their input's exponent (quantize.SAME_EXPONENT), so each joins its
+    input's width group; the groups matched kernel names against op names before and left both apart."""
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1), nn.MaxPool2d(2), nn.Upsample(scale_factor=2, mode="bilinear"), nn.Conv2d(4, 4, 1)
+    ).eval()
+    graph = optimize(capture(model, torch.zeros(1, 3, 8, 8)))
+    groups = {t: g for g in bit_widths.width_groups(graph) for t in g}
+    moves = [n for n in graph.nodes if n.op in ("maxpool", "resize_bilinear")]
+    assert len(moves) == 2 and all(groups[n.inputs[0]] is groups[n.output] for n in moves)
 
 
 def test_search_stays_within_its_arena_budget(m4, calibration_inputs) -> None:
