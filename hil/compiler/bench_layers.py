@@ -135,6 +135,35 @@ class SqueezeExcitation(nn.Module):
         return scale * x
 
 
+class ChannelAttention(nn.Module):
+    """CBAM's channel attention: the global average and the global max through one shared MLP, summed, then a
+    sigmoid gate per channel."""
+
+    def __init__(self, channels: int = CHANNELS, squeezed: int = 4) -> None:
+        super().__init__()
+        self.mlp = nn.Sequential(
+            nn.Conv2d(channels, squeezed, 1, bias=False), nn.ReLU(), nn.Conv2d(squeezed, channels, 1, bias=False)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gate = self.mlp(F.adaptive_avg_pool2d(x, 1)) + self.mlp(F.adaptive_max_pool2d(x, 1))
+        return x * torch.sigmoid(gate)
+
+
+class SpatialAttention(nn.Module):
+    """CBAM's spatial attention: the mean and the max over the channels, joined, a 7x7 convolution to one channel
+    and a sigmoid gate per pixel."""
+
+    def __init__(self, kernel: int = 7) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(2, 1, kernel, padding=kernel // 2, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        largest, _ = torch.max(x, dim=1, keepdim=True)
+        pooled = torch.cat([torch.mean(x, dim=1, keepdim=True), largest], dim=1)
+        return x * torch.sigmoid(self.conv(pooled))
+
+
 def _head(*layers: nn.Module) -> nn.Module:
     return nn.Sequential(*layers)
 
@@ -221,6 +250,9 @@ OPERATORS: dict[str, Callable[[], nn.Module]] = {
     "squeeze-and-excitation with Linear layers (SENet)": lambda: _head(nn.ReLU(), LinearSqueezeExcitation()),
     "channel split and shuffle (ShuffleNetV2)": lambda: ShuffleUnit(),
     "gated convolution (a product of two maps)": lambda: _head(nn.ReLU(), GatedConvolution()),
+    "channel attention (CBAM)": lambda: _head(nn.ReLU(), ChannelAttention()),
+    "spatial attention (CBAM: x * gate per pixel)": lambda: _head(nn.ReLU(), SpatialAttention()),
+    "sum over channels": lambda: Fn(lambda x: torch.relu(x).sum(1, keepdim=True)),
     "batchnorm after maxpool": lambda: _head(nn.MaxPool2d(2), nn.BatchNorm2d(CHANNELS), nn.ReLU()),
     "conv padding='same' (even kernel)": lambda: _head(nn.ReLU(), nn.Conv2d(CHANNELS, CHANNELS, 4, padding="same")),
     "ZeroPad2d + strided conv": lambda: _head(nn.ReLU(), nn.ZeroPad2d((0, 1, 0, 1)), nn.Conv2d(CHANNELS, 8, 3, 2)),
@@ -257,10 +289,10 @@ class OperatorModel(nn.Module):
 class AllLayers(nn.Module):
     """Every operator of the table in one model (for one firmware under QEMU): SAME and asymmetric padding,
     dilation, groups, a channel multiplier, pools, BatchNorm after a pool, table activations, a PReLU per channel,
-    squeeze-and-excitation and a channel shuffle after it, an activation after an add, hardswish written out, global
-    pooling, reflect padding, nearest and bilinear upsampling, transposed convolutions (zeros inserted, and kernel ==
-    stride as depth_to_space with its BatchNorm and ReLU folded), flatten, Linear, BatchNorm1d, Dropout, a constant
-    scale and shift of rows, softmax and log_softmax."""
+    squeeze-and-excitation, a channel shuffle and spatial attention after it, an activation after an add, hardswish
+    written out, global pooling, reflect padding, nearest and bilinear upsampling, transposed convolutions (zeros
+    inserted, and kernel == stride as depth_to_space with its BatchNorm and ReLU folded), flatten, Linear,
+    BatchNorm1d, Dropout, a constant scale and shift of rows, softmax and log_softmax."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -272,6 +304,7 @@ class AllLayers(nn.Module):
         self.multiplier = nn.Conv2d(12, 24, 3, padding=1, groups=12)
         self.prelu = _per_channel_prelu(24)
         self.excite = SqueezeExcitation(24, 8)
+        self.attend = SpatialAttention(3)
         self.bn = nn.BatchNorm2d(24)
         self.residual = nn.Conv2d(24, 24, 1)
         self.fc1 = nn.Linear(24 * 2 * 3, 16)
@@ -287,6 +320,7 @@ class AllLayers(nn.Module):
         x = torch.tanh(self.dilated(F.pad(x, (1, 0, 0, 1))))
         x = x * F.relu6(x + 3) / 6
         x = channel_shuffle(self.excite(self.prelu(self.multiplier(F.hardsigmoid(self.grouped(x))))), 4)
+        x = self.attend(x)
         x = F.relu(self.bn(F.max_pool2d(F.pad(x, (1, 0, 0, 1)), 2, padding=(0, 1))))
         x = torch.sigmoid(x + self.residual(x))
         pooled = F.avg_pool2d(x, 2)

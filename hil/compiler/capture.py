@@ -204,7 +204,8 @@ ACTIVATIONS = (
 
 GATED_FORMS = (
     "x times an element-wise function of x (x * sigmoid(x), x * relu6(x + 3), x * sigmoid(1.702 * x)), x times a "
-    "tensor of its shape, or a map times a [1, C, 1, 1] gate of its channels (squeeze-and-excitation)"
+    "tensor of its shape, or a map times a [1, C, 1, 1] gate of its channels (squeeze-and-excitation) or a "
+    "[1, 1, H, W] gate of its pixels (spatial attention)"
 )
 
 # torch's names for arithmetic -> the operation; rsub and rdiv are sub and div with their operands swapped.
@@ -468,16 +469,18 @@ class _Capture(TorchFunctionMode):
 
     def _product(self, where: str, first: torch.Tensor, second: torch.Tensor, result: torch.Tensor) -> None:
         """x times a gate of x: the one table activation it is (_gated); else a map times a [1, C, 1, 1] gate of its
-        channels (an SE block's, expanded or broadcast), or two maps or rows of one shape (a GLU): multiply."""
+        channels (an SE block's, expanded or broadcast), a map times a [1, 1, H, W] gate of its pixels (CBAM's
+        spatial attention), or two maps or rows of one shape (a GLU): multiply."""
         names = [self.lookup(t, where, expanded=True) for t in (first, second)]
         layouts = [layout for _, layout in names]
         if EXPANDED not in layouts and self._gated(where, [first, second], result):
             return
         for (x, layout), (other, other_layout) in (names, names[::-1]):
             shape, other_shape = self.graph.tensors[x].shape, self.graph.tensors[other].shape
-            gate = other_layout in (NCHW, EXPANDED) and len(shape) == 4 and other_shape == (1, 1, 1, shape[3])
+            channel_gate = other_layout in (NCHW, EXPANDED) and len(shape) == 4 and other_shape == (1, 1, 1, shape[3])
+            pixel_gate = other_layout == NCHW and len(shape) == 4 and other_shape == (*shape[:3], 1)
             same = other_layout == layout and other_shape == shape
-            if layout in (NCHW, FLAT) and (gate or same):
+            if layout in (NCHW, FLAT) and (channel_gate or pixel_gate or same):
                 self.add_node("multiply", where, [x, other], result, _shape(result), layout=layout)
                 return
         if EXPANDED in layouts:
@@ -824,8 +827,14 @@ def _global_pool(rec: _Capture, where: str, name: str, args, kwargs, result) -> 
     if name in ("mean", "sum", "amax"):
         dims = _arg(args, kwargs, 1, "dim")
         dims = {d % 4 for d in (dims if isinstance(dims, (tuple, list)) else [dims]) if d is not None}
+        if dims == {1}:
+            _channel_reduction(rec, where, name, source, c, _arg(args, kwargs, 2, "keepdim", False), result)
+            return
         if dims != {2, 3}:
-            raise CompileError(f"{where}: only the {name} over H and W (dims 2 and 3) is supported, got {sorted(dims)}")
+            raise CompileError(
+                f"{where}: only the {name} over H and W (dims 2 and 3) or over the channels (dim 1) is supported, got "
+                f"{sorted(dims)}"
+            )
         out_h, out_w = 1, 1
     else:
         if _arg(args, kwargs, 2, "return_indices", False):
@@ -842,6 +851,22 @@ def _global_pool(rec: _Capture, where: str, name: str, args, kwargs, result) -> 
     mean = rec.add_inner_node("avgpool", f"{where} (mean)", source, _shape(result), attrs)
     scale = affine_params(np.full(c, float(h * w)), np.zeros(c))
     rec.add_node("batchnorm", where, [mean], result, _shape(result), {"eps": 0.0}, scale, layout=_layout(result))
+
+
+def _channel_reduction(
+    rec: _Capture, where: str, name: str, source: str, channels: int, keepdim: bool, result: torch.Tensor
+) -> None:
+    """The mean, sum or amax over the channels, one channel out (CBAM's spatial attention reads the mean and the
+    max): the mean and sum are a 1x1 convolution of constant weights (1 / C, exact in int8 when C is a power of
+    two), the amax is channel_max."""
+    if not keepdim:
+        raise CompileError(f"{where}: the {name} over the channels must keep the map's shape (keepdim=True)")
+    if name == "amax":
+        rec.add_node("channel_max", where, [source], result, rec._nhwc(result))
+        return
+    weight = np.full((1, channels, 1, 1), 1.0 / channels if name == "mean" else 1.0, dtype=np.float32)
+    attrs = {"stride": (1, 1), "padding": (0, 0), "groups": 1}
+    rec.add_node("conv2d", where, [source], result, _shape(result), attrs, {"weight": weight})
 
 
 def _normalize(rec: _Capture, where: str, name: str, args, kwargs, result) -> None:

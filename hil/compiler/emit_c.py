@@ -266,13 +266,16 @@ class _Emitter:
         return self.params(node) + f"        HIL_CHECK({i}, prelu_s8({args}));\n"
 
     def multiply(self, i: int, node: QNode) -> str:
-        """scale_channels_s8 over the map as pixels of the other factor's size: its pixels for a gate per channel,
-        one pixel of every value for a tensor of the map's shape."""
+        """scale_channels_s8 over the map as pixels of the other factor's size (its pixels for a gate per channel,
+        one pixel of every value for a tensor of the map's shape); scale_pixels_s8 over the map's pixels and
+        channels for a gate per pixel."""
         values = int(np.prod(self.shape(node.inputs[1])))
         pixels = int(np.prod(self.shape(node.output))) // values
+        if node.kernel == "scale_pixels_s8":
+            pixels, values = values, pixels
         source, other, out = self.ptr(node.inputs[0], True), self.ptr(node.inputs[1], True), self.ptr(node.output)
         args = f"&params, {pixels}, {values}, {source}, {other}, {out}"
-        return self.params(node) + f"        HIL_CHECK({i}, scale_channels_s8({args}));\n"
+        return self.params(node) + f"        HIL_CHECK({i}, {node.kernel}({args}));\n"
 
     def softmax(self, i: int, node: QNode) -> str:
         """softmax_s8 or log_softmax_s8: the params, the dims and the kernel's tables in the order it takes them."""
@@ -645,7 +648,7 @@ class _Emitter:
             body = self.add(i, node)
         elif node.kernel == "l2norm_s8":
             body = self.l2norm(i, node)
-        elif node.kernel == "scale_channels_s8":
+        elif node.kernel in ("scale_channels_s8", "scale_pixels_s8"):
             body = self.multiply(i, node)
         elif node.kernel in ("rnnpool_s8", "rnnpool_offset_s8"):
             body = self.rnnpool(i, node, self.memory.offsets[f"{i}:rnnpool"], step.scratch["rnnpool"])

@@ -25,6 +25,7 @@ from hil.kernels_ref import (
     resize_bilinear_s8,
     rnnpool_layer_s8,
     scale_channels_s8,
+    scale_pixels_s8,
     softmax_s8,
 )
 from hil.kernels_ref.conv_a16 import conv2d_a16, conv2d_a16_w16, depthwise_conv2d_a16
@@ -92,6 +93,8 @@ def run_node(node: QNode, inputs: list[np.ndarray]) -> np.ndarray:
     if node.kernel == "scale_channels_s8":  # the other factor's values repeat over the map's leading pixels
         other = inputs[1].reshape(-1)
         return scale_channels_s8(p, x.reshape(-1, other.size), other).reshape(x.shape)
+    if node.kernel == "scale_pixels_s8":
+        return scale_pixels_s8(p, x, inputs[1].reshape((*x.shape[:-1], 1)))
     if node.kernel == "add_a16":
         return add_a16(p, x, inputs[1])
     if node.kernel == "l2norm_s8":

@@ -15,8 +15,9 @@ OPS = {
     "relu": "max(x, 0) (fused into the convolution before it)",
     "relu6": "min(max(x, 0), 6) (fused into the convolution before it)",
     "add": "elementwise sum of two tensors of one shape (residual)",
-    "multiply": "element-wise product of a map (or rows) and a tensor of its shape, or of a map and a [1, C] gate of "
-    "its channels broadcast over its pixels (inputs: the map, then the other): a GLU, a squeeze-and-excitation gate",
+    "multiply": "element-wise product of a map (or rows) and a tensor of its shape, of a map and a [1, C] gate of its "
+    "channels broadcast over its pixels, or of a map and a [H, W, 1] gate of its pixels broadcast over its channels "
+    "(inputs: the map, then the other): a GLU, a squeeze-and-excitation gate, spatial attention",
     "pad": "edge padding (mode replicate) of rows and columns",
     "reflect_pad": "reflection padding (mode reflect) of rows and columns: the pixels mirrored about the edge ones",
     "rnnpool": "RNNPool over patches of the map (two FastGRNN cells)",

@@ -445,10 +445,22 @@ def _softmax(m: OnnxModule, name: str, node, a: dict) -> Callable:
     return lambda x, *_: F.softmax(x, dim=axis)
 
 
-def _mean(m: OnnxModule, name: str, node, a: dict) -> Callable:
-    axes = a.get("axes") or [int(v) for v in m.constant(node.input[1], name)]
-    keep = bool(a.get("keepdims", 1))
-    return lambda x, *_: x.mean(tuple(axes), keepdim=keep)
+def _reduce(function: Callable) -> Callable:
+    """ReduceMean, ReduceSum or ReduceMax over the axes it names (an attribute, or an input from opset 13 for the
+    sum and 18 for the others; none: every axis) as its torch function, which capture takes over H and W or over the
+    channels."""
+
+    def convert(m: OnnxModule, name: str, node, a: dict) -> Callable:
+        if "axes" in a:
+            axes = [int(v) for v in a["axes"]]
+        elif len(node.input) > 1 and node.input[1]:
+            axes = [int(v) for v in m.constant(node.input[1], name)]
+        else:
+            axes = None
+        keep = bool(a.get("keepdims", 1))
+        return lambda x, *_: function(x, tuple(range(x.dim())) if axes is None else tuple(axes), keepdim=keep)
+
+    return convert
 
 
 def _gelu(m: OnnxModule, name: str, node, a: dict) -> Callable:
@@ -480,7 +492,10 @@ CONVERTERS: dict[str, Callable] = {
     "MaxPool": _pool("max"),
     "AveragePool": _pool("average"),
     "GlobalAveragePool": lambda m, n, node, a: lambda x, *_: F.adaptive_avg_pool2d(x, 1),
-    "ReduceMean": _mean,
+    "GlobalMaxPool": lambda m, n, node, a: lambda x, *_: F.adaptive_max_pool2d(x, 1),
+    "ReduceMean": _reduce(torch.mean),
+    "ReduceSum": _reduce(torch.sum),
+    "ReduceMax": _reduce(torch.amax),
     "Flatten": _flatten,
     "Reshape": _reshape,
     "Pad": _pad,

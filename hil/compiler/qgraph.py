@@ -59,9 +59,9 @@ class QTensor:
 @dataclass
 class QNode:
     """kernel: conv2d_s8, conv2d_s8_w16 (int16 weights), depthwise_conv2d_s8, pointwise_conv2d_s8, add_s8, add_a16
-    (int16 on either side), l2norm_s8, scale_channels_s8 (multiply: the map, then the other factor), rnnpool_s8,
-    rnnpool_offset_s8 (RNNPool with per-channel offsets removed, centre.py), one of golden.LAYER_KERNELS, or a data
-    move."""
+    (int16 on either side), l2norm_s8, scale_channels_s8 or scale_pixels_s8 (multiply: the map, then the other
+    factor), rnnpool_s8, rnnpool_offset_s8 (RNNPool with per-channel offsets removed, centre.py), one of
+    golden.LAYER_KERNELS, or a data move."""
 
     kernel: str
     name: str

@@ -537,15 +537,17 @@ def _prelu(node: Node, graph: Graph, e: dict[str, int]) -> QNode:
 
 
 def _multiply(node: Node, graph: Graph, e: dict[str, int]) -> QNode:
-    """scale_channels_s8: each product of a map value and the other factor's value (its own, or its channel's
-    gate), from their grid to the output's."""
+    """scale_channels_s8 (the other factor of the map's shape, or one value a channel) or scale_pixels_s8 (one value
+    a pixel): each product of a map value and the other factor's value, from their grid to the output's."""
+    shape, other = graph.tensors[node.inputs[0]].shape, graph.tensors[node.inputs[1]].shape
+    kernel = "scale_pixels_s8" if other != shape and other[-1] == 1 else "scale_channels_s8"
     out_shift = e[node.output] - e[node.inputs[0]] - e[node.inputs[1]]
     if not 0 <= out_shift <= 31:
         raise CompileError(
             f"{node.describe()}: map exponent {e[node.inputs[0]]} times gate exponent {e[node.inputs[1]]} to output "
-            f"exponent {e[node.output]} needs a shift of {out_shift}; scale_channels_s8 takes 0..31"
+            f"exponent {e[node.output]} needs a shift of {out_shift}; {kernel} takes 0..31"
         )
-    return _layer_node("scale_channels_s8", node, graph, ScaleChannelsParams(out_shift))
+    return _layer_node(kernel, node, graph, ScaleChannelsParams(out_shift))
 
 
 def _softmax(node: Node, graph: Graph, e: dict[str, int]) -> QNode:

@@ -75,6 +75,7 @@ def test_operator_host_c_equals_golden(tmp_path) -> None:
         "squeeze-and-excitation (x * gate per channel)",
         "squeeze-and-excitation with Linear layers (SENet)",
         "gated convolution (a product of two maps)",
+        "channel attention (CBAM)",
         "log_softmax",
         "F.pad reflect + conv",
     ):
@@ -245,14 +246,39 @@ def test_an_activation_written_as_x_times_a_gate_is_one_table(gated, function: s
 
 
 def test_a_product_that_is_no_gate_of_its_other_factor_is_named() -> None:
-    """x times a gate per pixel (CBAM's spatial attention: a [1, 1, H, W] map), computed or sliced, is no
-    element-wise function of x, no tensor of its shape and no gate per channel: one line naming the forms."""
+    """x times a gate per row or per column (a [1, C, H, 1] or [1, 1, 1, W] map) is no element-wise function of x,
+    no tensor of its shape and no gate per channel or per pixel: one line naming the forms."""
     for product in (
-        lambda x: x * torch.sigmoid(x.max(1, keepdim=True)[0]),
-        lambda x: x * x[:, :1],
+        lambda x: x * F.adaptive_avg_pool2d(x, (x.shape[2], 1)),
+        lambda x: x * torch.sigmoid(F.adaptive_avg_pool2d(x[:, :1], (1, x.shape[3]))),
     ):
         with pytest.raises(CompileError, match=r"a product of two tensors is supported only as x times an element-w"):
             capture(_Unsupported(Fn(product)).eval(), torch.zeros(1, 3, 8, 8))
+
+
+def test_spatial_attention_is_a_gate_per_pixel(tmp_path) -> None:
+    """CBAM's spatial attention: the mean over the channels is a 1x1 convolution of weights 1 / C, the max is
+    channel_max, and the map times the [1, 1, H, W] gate is one multiply reading the map and then the gate, which
+    runs scale_pixels_s8; it computes what torch does, and host C equals the golden model. A mean over the channels
+    that drops the channel axis fails naming keepdim."""
+    model = seeded(OperatorModel("spatial attention (CBAM: x * gate per pixel)"), 0)
+    x = realistic_inputs(INPUT_SHAPE, 1)[0] * 4
+    with torch.no_grad():
+        expected = to_graph_layout(model(x.clone()).numpy())
+    graph = optimize(capture(model, x))
+    (mean,) = [n for n in graph.nodes if n.op == "conv2d" and n.params["weight"].shape == (1, CHANNELS, 1, 1)]
+    np.testing.assert_array_equal(mean.params["weight"], np.full((1, CHANNELS, 1, 1), 1 / CHANNELS))
+    (scale,) = [n for n in graph.nodes if n.op == "multiply"]
+    assert "channel_max" in [n.op for n in graph.nodes]
+    h, w = INPUT_SHAPE[2:]
+    assert graph.tensors[scale.inputs[0]].shape == (1, h, w, CHANNELS)
+    assert graph.tensors[scale.inputs[1]].shape == (1, h, w, 1)
+    (got,) = float_executor.outputs(graph, [to_graph_layout(x.numpy())])
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    _, _, kernels, exact = measure(model, INPUT_SHAPE, tmp_path, "op")
+    assert "scale_pixels_s8" in kernels and exact, kernels
+    with pytest.raises(CompileError, match=r"the mean over the channels must keep the map's shape \(keepdim=True\)"):
+        capture(_Unsupported(Fn(lambda x: x * torch.mean(x, 1))).eval(), torch.zeros(1, 3, 8, 8))
 
 
 @pytest.mark.parametrize(
@@ -405,7 +431,7 @@ def test_arithmetic_with_constants_folds_or_joins_a_table(form, ops: list[str]) 
         (lambda m, x: m.conv(x) + torch.arange(8.0), r"one value per channel, shape \[C, 1, 1\]\); got shape \(8,\)"),
         (lambda m, x: m.conv(x)[:, :1] * m.std, r"keeping their shape; got a nchw tensor of shape \(1, 1, 8, 8\)"),
         (lambda m, x: torch.div(m.conv(x), 2, rounding_mode="floor"), r"division with rounding_mode='floor'"),
-        (lambda m, x: m.conv(x).sum(), r"only the sum over H and W \(dims 2 and 3\) is supported, got \[\]"),
+        (lambda m, x: m.conv(x).sum(), r"over H and W \(dims 2 and 3\) or over the channels \(dim 1\) .*, got \[\]"),
         (lambda m, x: m.conv(x) ** 0.5, r"only a map or rows to a whole power >= 1 is supported, got 0\.5"),
     ],
     ids=[

@@ -15,7 +15,7 @@ from torch.nn import functional as F
 
 from examples.bench import spec_of
 from hil.catalog.resolve import resolve_model
-from hil.compiler.bench_layers import CHANNELS, ShuffleUnit, seeded
+from hil.compiler.bench_layers import CHANNELS, ChannelAttention, ShuffleUnit, SpatialAttention, seeded
 from hil.compiler.capture import capture, to_graph_layout
 from hil.compiler.host_model import HostModel
 from hil.compiler.passes import optimize
@@ -281,6 +281,37 @@ def test_onnx_with_an_open_height_and_width_needs_the_input_shape(tmp_path) -> N
     with torch.no_grad():
         np.testing.assert_allclose(load_onnx(path, shape)(x).numpy(), model(x).numpy(), rtol=1e-5, atol=1e-6)
     assert resolve_model(str(path), shape).input_shape == shape
+
+
+class _Attention(nn.Module):
+    """CBAM's channel and spatial attention, and a sum over the channels: the reductions ONNX writes as
+    GlobalAveragePool, GlobalMaxPool (or MaxPool), ReduceMean, ReduceMax and ReduceSum."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.channel, self.spatial = ChannelAttention(), SpatialAttention()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.spatial(self.channel(F.relu(x)))
+        return torch.cat((x, x.sum(1, keepdim=True)), dim=1)
+
+
+@pytest.mark.parametrize("opset", [13, 18])
+def test_onnx_reductions_import_as_from_pytorch(opset: int, tmp_path) -> None:
+    """ReduceMean, ReduceMax and ReduceSum (axes an attribute, or from opset 18 an input) import as torch's mean,
+    amax and sum (ReduceMax and ReduceSum failed as unsupported): the graph is the one from PyTorch and computes
+    what torch does."""
+    model, shape = seeded(_Attention(), 0), (1, CHANNELS, 8, 8)
+    path = _export(model, shape, tmp_path / "attention.onnx", opset=opset)
+    assert {n.op_type for n in onnx.load(str(path)).graph.node} >= {"ReduceMean", "ReduceMax", "ReduceSum"}
+    x = torch.randn(shape)
+    graph = optimize(capture(load_onnx(path), x))
+    assert [n.op for n in graph.nodes] == [n.op for n in optimize(capture(model, x)).nodes]
+    from hil.compiler import float_executor
+
+    (got,) = float_executor.outputs(graph, [to_graph_layout(x.numpy())])
+    with torch.no_grad():
+        np.testing.assert_allclose(got, to_graph_layout(model(x).numpy()), rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize(
