@@ -249,6 +249,9 @@ OPERATORS: dict[str, Callable[[], nn.Module]] = {
     "squeeze-and-excitation (x * gate per channel)": lambda: _head(nn.ReLU(), SqueezeExcitation()),
     "squeeze-and-excitation with Linear layers (SENet)": lambda: _head(nn.ReLU(), LinearSqueezeExcitation()),
     "channel split and shuffle (ShuffleNetV2)": lambda: ShuffleUnit(),
+    "channel interleave (torch.stack + view)": lambda: Fn(
+        lambda x: torch.stack((torch.relu(x), x), 2).view(x.shape[0], -1, *x.shape[2:])
+    ),
     "gated convolution (a product of two maps)": lambda: _head(nn.ReLU(), GatedConvolution()),
     "channel attention (CBAM)": lambda: _head(nn.ReLU(), ChannelAttention()),
     "spatial attention (CBAM: x * gate per pixel)": lambda: _head(nn.ReLU(), SpatialAttention()),

@@ -299,13 +299,20 @@ class _Capture(TorchFunctionMode):
         self.graph.nodes.append(Node(op, name, inputs, output, attrs or {}, params or {}))
 
     def add_inner_node(
-        self, op: str, name: str, source: str, shape: tuple[int, ...], attrs: dict, params: dict | None = None
+        self,
+        op: str,
+        name: str,
+        source: str | list[str],
+        shape: tuple[int, ...],
+        attrs: dict,
+        params: dict | None = None,
     ) -> str:
-        """A node inside a module, whose output no torch tensor holds (the zeros a transposed convolution inserts,
-        the convolution before its depth_to_space); its output's name."""
+        """A node whose output no torch tensor holds (the zeros a transposed convolution inserts, the convolution
+        before its depth_to_space, the maps torch.stack joins); its output's name."""
         output = f"t{len(self.graph.tensors)}"
         self.graph.tensors[output] = Tensor(output, shape)
-        self.graph.nodes.append(Node(op, name, [source], output, attrs, params or {}))
+        inputs = [source] if isinstance(source, str) else source
+        self.graph.nodes.append(Node(op, name, inputs, output, attrs, params or {}))
         return output
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
@@ -355,6 +362,8 @@ class _Capture(TorchFunctionMode):
             self.add_node("channel_max", where, [source], values, self._nhwc(values))
         elif name == "cat":
             self._cat(where, args, kwargs, result)
+        elif name == "stack":
+            self._stack(where, args, kwargs, result)
         elif name == "permute":
             source, layout = self.lookup(args[0], where)
             dims = tuple(args[1:]) if len(args) > 2 else tuple(args[1])
@@ -595,6 +604,23 @@ class _Capture(TorchFunctionMode):
         channels = args[0].shape[1]
         start, stop, _ = index[1].indices(channels)
         self.add_node("slice_channels", where, [source], result, self._nhwc(result), {"start": start, "stop": stop})
+
+    def _stack(self, where: str, args, kwargs, result: torch.Tensor) -> None:
+        """torch.stack of maps of one shape along a new axis after the batch: their channel concatenation, viewed
+        as [B, n, C, H, W] with the new axis moved into place, a rearrangement that a view back to a map ends
+        (ShuffleNet's channel interleave, torch.stack((a, b), 2).view(B, 2 * C, H, W), is one permute_channels)."""
+        tensors = list(args[0])
+        dim = kwargs.get("dim", args[1] if len(args) > 1 else 0) % max(result.dim(), 1)
+        entries = [self.lookup(t, where) for t in tensors]
+        if {layout for _, layout in entries} != {NCHW} or len({tuple(t.shape) for t in tensors}) != 1 or dim == 0:
+            raise CompileError(
+                f"{where}: only torch.stack of maps of one shape along a new axis after the batch (dim 1 to 4) is "
+                f"supported, got dim {dim} of {[tuple(t.shape) for t in tensors]}"
+            )
+        b, c, h, w = tensors[0].shape
+        joined = self.add_inner_node("concat_channels", where, [n for n, _ in entries], (b, h, w, len(tensors) * c), {})
+        steps = ((torch.reshape, ((b, len(tensors), c, h, w),), {}), (torch.movedim, (1, dim), {}))
+        self.alias(result, joined, Rearranged((b, len(tensors) * c, h, w), steps))
 
     def _cat(self, where: str, args, kwargs, result) -> None:
         tensors = args[0]

@@ -335,6 +335,40 @@ def test_a_channel_shuffle_is_one_permutation_or_none(tmp_path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("joined", "ops"),
+    [
+        (lambda a, b: torch.stack((a, b), 2).view(1, 2 * CHANNELS, 16, 16), ["concat_channels", "permute_channels"]),
+        (lambda a, b: torch.stack([a, b], dim=1).reshape(1, -1, 16, 16), ["concat_channels"]),
+        (lambda a, b: torch.stack((a, b), -3).flatten(1, 2), ["concat_channels", "permute_channels"]),
+    ],
+    ids=["interleave (ShuffleNet)", "stack then view", "stack at -3 then flatten"],
+)
+def test_a_stack_viewed_back_as_a_map_is_a_concatenation(joined, ops: list[str]) -> None:
+    """torch.stack of two maps along a new axis, then viewed back to [B, 2C, H, W]: their concatenation, and the
+    channel permutation the stack's axis makes (none when it is axis 1); it computes what torch does."""
+    model = seeded(_TwoBranches(joined), 0)
+    x = realistic_inputs(INPUT_SHAPE, 1)[0] * 4
+    with torch.no_grad():
+        expected = to_graph_layout(model(x).numpy())
+    graph = optimize(capture(model, x))
+    assert [n.op for n in graph.nodes] == ["conv2d", "conv2d", *ops]
+    (got,) = float_executor.outputs(graph, [to_graph_layout(x.numpy())])
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+class _TwoBranches(nn.Module):
+    """Two convolutions of the input, joined by a function of both."""
+
+    def __init__(self, joined) -> None:
+        super().__init__()
+        self.a, self.b = nn.Conv2d(3, CHANNELS, 3, padding=1), nn.Conv2d(3, CHANNELS, 3, padding=1)
+        self.joined = joined
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.joined(self.a(x), self.b(x))
+
+
+@pytest.mark.parametrize(
     ("form", "named"),
     [
         (lambda x: F.relu(x.transpose(2, 3)), "views and transposes of a map must only reorder its channels"),
@@ -344,6 +378,9 @@ def test_a_channel_shuffle_is_one_permutation_or_none(tmp_path) -> None:
         (lambda x: x.mean((2, 3), True).expand_as(x) + x, r"torch\.add #\d+: reads an expanded \[1, C, 1, 1\] gate"),
         (lambda x: x.expand(2, -1, -1, -1), r"only expanding a \[1, C, 1, 1\] gate over a map's pixels is supported"),
         (lambda x: x.mean((2, 3)).view(1, 8, 1, 1, 1), r"rows may be viewed only as \[B, N, 1, 1\], got \(1, 8, 1,"),
+        (lambda x: torch.stack((x, x), 0), r"only torch\.stack of maps of one shape along a new axis after the batch"),
+        (lambda x: torch.stack((x, x), 3).view(1, 16, 16, 16), r"views and transposes of a map must only reorder its"),
+        (lambda x: torch.stack((x, x), 2).flatten(1), r"views of a map as rows must keep torch's channel-major order"),
     ],
     ids=[
         "transpose of rows and columns",
@@ -353,6 +390,9 @@ def test_a_channel_shuffle_is_one_permutation_or_none(tmp_path) -> None:
         "an expanded map added",
         "a map expanded over the batch",
         "rows viewed as 5-d",
+        "stack along the batch",
+        "stack that moves pixels",
+        "stack flattened out of order",
     ],
 )
 def test_a_view_the_compiler_cannot_take_is_named(form, named: str) -> None:
