@@ -168,6 +168,18 @@ class Rearranged:
         return index
 
 
+@dataclass(frozen=True)
+class PermutedRows:
+    """[B, M] rows that are NHWC maps' values one map after another: an SSD head's
+    o.permute(0, 2, 3, 1).contiguous().view(b, -1), and torch.cat of such rows. They become an IR tensor when viewed
+    as [B, N, k] (one concat_rows of the maps, whatever their channels) or read by a Linear."""
+
+    sources: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return "[B, M] rows of NHWC-permuted maps (o.permute(0, 2, 3, 1).view(b, -1)) not yet viewed as [B, N, k]"
+
+
 # The tensor methods a rearrangement is made of (contiguous is an identity).
 REARRANGES = (
     "view",
@@ -269,12 +281,18 @@ class _Capture(TorchFunctionMode):
         self.names[id(torch_tensor)] = (name, layout)
         self.alive.append(torch_tensor)
 
-    def lookup(self, t: torch.Tensor, what: str, rearranged: bool = False, expanded: bool = False) -> tuple[str, str]:
-        """The IR tensor and layout of t; a map part-way through a rearrangement, or an expanded gate, only where
-        the caller takes one."""
+    def lookup(
+        self, t: torch.Tensor, what: str, rearranged: bool = False, expanded: bool = False, rows: bool = False
+    ) -> tuple[str, str]:
+        """The IR tensor and layout of t; a map part-way through a rearrangement, an expanded gate, or rows of
+        permuted maps, only where the caller takes one."""
         if id(t) not in self.names:
             raise CompileError(f"{what}: uses a tensor that does not come from the model input (a constant?)")
         name, layout = self.names[id(t)]
+        if isinstance(layout, PermutedRows) and not rows:
+            raise CompileError(
+                f"{what}: reads {layout}; view them as [B, N, k] (loc.view(b, -1, 4)) or feed them to a Linear"
+            )
         if isinstance(layout, Rearranged) and not rearranged:
             raise CompileError(
                 f"{what}: reads a {layout}; views and transposes of a map must end in a view back to its "
@@ -336,6 +354,8 @@ class _Capture(TorchFunctionMode):
         where = f"{self.where}: torch.{name} #{len(self.graph.nodes)}"
         if not any(isinstance(a, (torch.Tensor, list, tuple)) for a in args):
             raise CompileError(f"{where}: takes the model's tensor as a keyword argument; pass it positionally")
+        if name in ("view", "reshape", "flatten", "cat") and self._permuted_rows(where, name, args, kwargs, result):
+            return
         if name in REARRANGES and self._rearranges(args, result, name):
             self._rearrange(where, func, args, kwargs, result)
         elif name in ("expand", "expand_as"):
@@ -589,21 +609,55 @@ class _Capture(TorchFunctionMode):
         )
 
     def _slice(self, where: str, args, result) -> None:
+        """x[:, a:b] of a map, written with the trailing axes or not (GhostNet's out[:, :self.oup, :, :]): a
+        slice_channels node, or the map itself when it keeps every channel."""
         source, layout = self.lookup(args[0], where)
-        index = args[1]
+        index = args[1] if isinstance(args[1], tuple) else (args[1],)
+        rest = index[2:]
         ok = (
             layout == NCHW
-            and isinstance(index, tuple)
-            and len(index) == 2
+            and len(index) >= 2
             and index[0] == slice(None)
             and isinstance(index[1], slice)
             and index[1].step in (None, 1)
+            and (rest == (Ellipsis,) or (len(index) <= 4 and all(r == slice(None) for r in rest)))
         )
         if not ok:
             raise CompileError(f"{where}: only channel slices x[:, a:b] are supported, got {index!r}")
         channels = args[0].shape[1]
         start, stop, _ = index[1].indices(channels)
+        if (start, stop) == (0, channels):
+            self.alias(result, source, NCHW)
+            return
         self.add_node("slice_channels", where, [source], result, self._nhwc(result), {"start": start, "stop": stop})
+
+    def _permuted_rows(self, where: str, name: str, args, kwargs, result) -> bool:
+        """SSD-style heads: an NHWC-permuted map viewed as [B, M] rows, such rows joined along M, and rows viewed as
+        [B, N, k] (one concat_rows of the maps: it joins their bytes, so each map's channels need only make whole
+        rows of k). Whether the operation was one of these."""
+        tensors = list(args[0]) if name == "cat" else [args[0]]
+        if not all(isinstance(t, torch.Tensor) and id(t) in self.names for t in tensors):
+            return False
+        layouts = [self.names[id(t)][1] for t in tensors]
+        if name == "cat":
+            dim = kwargs.get("dim", args[1] if len(args) > 1 else 0)
+            if not all(isinstance(layout, PermutedRows) for layout in layouts) or dim % 2 != 1:
+                return False
+            sources = tuple(s for layout in layouts for s in layout.sources)
+            self.alias(result, sources[0], PermutedRows(sources))
+            return True
+        (layout,) = layouts
+        if layout == NHWC and result.dim() == 2 and result.shape[0] == args[0].shape[0]:
+            source = self.names[id(args[0])][0]
+            self.alias(result, source, PermutedRows((source,)))
+            return True
+        if not isinstance(layout, PermutedRows):
+            return False
+        if result.dim() == 3 and result.shape[0] == args[0].shape[0]:
+            attrs = {"columns": int(result.shape[2])}
+            self.add_node("concat_rows", where, list(layout.sources), result, tuple(result.shape), attrs, layout=NHWC)
+            return True
+        raise CompileError(f"{where}: {layout} may be viewed only as [B, N, k], got {tuple(result.shape)}")
 
     def _stack(self, where: str, args, kwargs, result: torch.Tensor) -> None:
         """torch.stack of maps of one shape along a new axis after the batch: their channel concatenation, viewed
@@ -682,7 +736,10 @@ def capture(model: nn.Module, example: torch.Tensor) -> Graph:
                 raise CompileError(f"module '{path}' ({type(mod).__name__}): {e}") from e
             finally:
                 recorder.depth -= 1
-            source, layout = recorder.lookup(inputs[0], f"module '{path}'")
+            source, layout = recorder.lookup(inputs[0], f"module '{path}'", rows=op == "linear")
+            if isinstance(layout, PermutedRows):
+                source, params = _linear_of_permuted_rows(recorder, path, layout, params)
+                layout = FLAT
             stride_h, stride_w = attrs.pop("insert_zeros", (1, 1))
             if (stride_h, stride_w) != (1, 1):
                 b, h, w, c = recorder.graph.tensors[source].shape
@@ -717,6 +774,19 @@ def capture(model: nn.Module, example: torch.Tensor) -> Graph:
     recorder.graph.outputs = [recorder.lookup(o, "model output")[0] for o in outputs]
     recorder.graph.validate()
     return recorder.graph
+
+
+def _linear_of_permuted_rows(recorder: _Capture, path: str, rows: PermutedRows, params: dict) -> tuple[str, dict]:
+    """A Linear on one map's NHWC-ordered rows (a TensorFlow port's x.permute(0, 2, 3, 1).reshape(b, -1)): the map
+    flattened in torch's channel-major order (flatten_chw), and the weight's columns put in that order."""
+    if len(rows.sources) != 1:
+        raise CompileError(f"module '{path}' (Linear) reads rows joined from several permuted maps; join the maps")
+    source = rows.sources[0]
+    b, h, w, c = recorder.graph.tensors[source].shape
+    flat = recorder.add_inner_node("flatten_chw", f"{path} (flatten)", source, (b, h * w * c), {})
+    weight = params["weight"]
+    columns = weight.reshape(len(weight), h, w, c).transpose(0, 3, 1, 2).reshape(len(weight), -1)
+    return flat, {**params, "weight": np.ascontiguousarray(columns)}
 
 
 def _layout(t: torch.Tensor) -> str:
@@ -793,16 +863,18 @@ def _power(rec: _Capture, where: str, name: str, args, kwargs, result) -> None:
 
 
 def _softmax(rec: _Capture, where: str, name: str, args, kwargs, result) -> None:
-    """softmax or log_softmax over the channels."""
+    """softmax or log_softmax over the channels: dim 1 of a map, the last dim of rows or of an NHWC tensor (an SSD
+    head's conf.view(b, -1, classes))."""
     source, layout = rec.lookup(args[0], where)
     dim = _arg(args, kwargs, 1, "dim")
     rank = args[0].dim()
     channels = 1 if layout == NCHW else rank - 1
-    if layout == NHWC or dim is None or dim % rank != channels:
+    if dim is None or dim % rank != channels:
         raise CompileError(
             f"{where}: only {name} over the channels (dim 1 of a map, the last dim of rows) is supported"
         )
-    rec.add_node(name, where, [source], result, _shape(result), layout=layout)
+    shape = tuple(result.shape) if layout == NHWC else _shape(result)
+    rec.add_node(name, where, [source], result, shape, layout=layout)
 
 
 def _pool_node(rec: _Capture, where: str, op: str, source: str, result, kernel, stride, padding) -> None:

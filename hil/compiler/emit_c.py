@@ -64,9 +64,10 @@ def _dims(shape) -> str:
 
 
 def _dims4(shape) -> str:
-    """hil_dims of an IR shape: NHWC maps as they are, [B, N] rows as {B, 1, 1, N}."""
+    """hil_dims of an IR shape: NHWC maps as they are, [B, N, C] rows (concat_rows') as {B, 1, N, C}, [B, N] rows as
+    {B, 1, 1, N}; a kernel's channels are always the last axis."""
     shape = tuple(shape)
-    return _dims(shape if len(shape) == 4 else (shape[0], 1, 1, int(np.prod(shape[1:]))))
+    return _dims(shape if len(shape) == 4 else (shape[0], *(1,) * (4 - len(shape)), *shape[1:]))
 
 
 class _Emitter:

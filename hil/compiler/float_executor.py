@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 
 from hil.compiler import activations
-from hil.compiler.ir import PAD_MODES, RESAMPLES, Graph, Node, padded
+from hil.compiler.ir import PAD_MODES, RESAMPLES, Graph, Node, concat_rows, padded
 from hil.errors import CompileError
 from hil.kernels_ref.layers import bilinear_axis
 
@@ -220,7 +220,7 @@ def run_node(node: Node, inputs: list[np.ndarray]) -> np.ndarray:
     if node.op == "concat_channels":
         return np.concatenate(inputs, axis=-1)
     if node.op == "concat_rows":
-        return np.concatenate([x.reshape(x.shape[0], -1, x.shape[-1]) for x in inputs], axis=1)
+        return concat_rows(inputs, node.attrs.get("columns"))
     raise CompileError(f"{node.describe()}: the float executor has no '{node.op}'")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hil.compiler.ir import PAD_MODES, RESAMPLES, padded
+from hil.compiler.ir import PAD_MODES, RESAMPLES, concat_rows, padded
 from hil.compiler.qgraph import QGraph, QNode
 from hil.errors import CompileError
 from hil.kernels_ref import (
@@ -118,7 +118,7 @@ def run_node(node: QNode, inputs: list[np.ndarray]) -> np.ndarray:
     if node.kernel == "concat_channels":
         return np.concatenate(inputs, axis=-1)
     if node.kernel == "concat_rows":
-        return np.concatenate([t.reshape(t.shape[0], -1, t.shape[-1]) for t in inputs], axis=1)
+        return concat_rows(inputs, node.attrs.get("columns"))
     raise CompileError(f"{node.name}: the golden model has no kernel '{node.kernel}'")
 
 

@@ -33,7 +33,8 @@ OPS = {
     "depth_to_space": "every pixel's channels as a block of attrs factor pixels (PyTorch's pixel_shuffle order)",
     "concat_channels": "maps joined along channels",
     "flatten": "an NHWC map as rows of its channels: [B, H*W, C] (no data moves)",
-    "concat_rows": "[B, N, C] tensors joined along N",
+    "concat_rows": "NHWC maps' values joined one map after another, as [B, N, C] rows (C: attrs columns, else the "
+    "maps' channels)",
     "linear": "fully connected layer on [B, N] rows; attrs activation",
     "zero_pad": "zero padding of rows and columns (folded into the convolution after it)",
     "maxpool": "max pooling; attrs kernel, stride, padding (padded taps never win)",
@@ -44,6 +45,13 @@ OPS = {
     "prelu": "PReLU with a slope per channel (params slope, the last axis's channels)",
     "flatten_chw": "an NHWC map as [B, C*H*W] rows in PyTorch's channel-major order",
 }
+
+
+def concat_rows(maps: list[np.ndarray], columns: int | None) -> np.ndarray:
+    """concat_rows on NHWC maps (float or integer): their values one map after another, as rows of columns values
+    (None: the maps' channels), as the golden model and the C (which copies bytes) do it."""
+    joined = np.concatenate([m.reshape(m.shape[0], -1) for m in maps], axis=1)
+    return joined.reshape(joined.shape[0], -1, columns or maps[0].shape[-1])
 
 
 def insert_zeros(x: np.ndarray, factor: tuple[int, int]) -> np.ndarray:

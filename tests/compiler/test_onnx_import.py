@@ -21,6 +21,7 @@ from hil.compiler.host_model import HostModel
 from hil.compiler.passes import optimize
 from hil.compiler.pipeline import compile_model
 from hil.errors import HilError
+from tests.compiler.test_user_heads import SsdHeads
 
 onnx = pytest.importorskip("onnx")
 from onnx.reference import ReferenceEvaluator  # noqa: E402
@@ -262,6 +263,17 @@ def test_onnx_exported_with_a_dynamic_batch_imports_at_batch_one(tmp_path) -> No
     x = torch.randn(shape)
     graph = optimize(capture(load_onnx(path), x))
     assert [n.op for n in graph.nodes] == [n.op for n in optimize(capture(model, x)).nodes]
+
+
+def test_onnx_ssd_heads_import_as_from_pytorch(tmp_path) -> None:
+    """SSD's heads exported with a dynamic batch: Transpose, Reshape of the sizes Shape reads, Concat and Softmax on
+    the last axis give the graph PyTorch gives, two concat_rows and a softmax."""
+    model, shape = seeded(SsdHeads(), 0), (1, 3, 16, 16)
+    path = _export(model, shape, tmp_path / "ssd.onnx", opset=13, dynamic={0: "batch"})
+    x = torch.randn(shape)
+    graph = optimize(capture(load_onnx(path), x))
+    assert [n.op for n in graph.nodes] == [n.op for n in optimize(capture(model, x)).nodes]
+    assert [n.op for n in graph.nodes][-3:] == ["concat_rows", "concat_rows", "softmax"]
 
 
 def test_onnx_with_an_open_height_and_width_needs_the_input_shape(tmp_path) -> None:
