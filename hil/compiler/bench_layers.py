@@ -230,6 +230,14 @@ OPERATORS: dict[str, Callable[[], nn.Module]] = {
         nn.ConvTranspose2d(CHANNELS, 8, 2, stride=2, bias=False), nn.BatchNorm2d(8), nn.ReLU()
     ),
     "pixel shuffle x2": lambda: nn.Sequential(nn.ReLU(), nn.Conv2d(CHANNELS, 4 * 4, 3, padding=1), nn.PixelShuffle(2)),
+    "pixel unshuffle x2 + conv": lambda: nn.Sequential(nn.PixelUnshuffle(2), nn.Conv2d(4 * CHANNELS, 8, 3, padding=1)),
+    "Focus (strided slices joined, YOLOv5)": lambda: Fn(
+        lambda x: torch.cat((x[..., ::2, ::2], x[..., 1::2, ::2], x[..., ::2, 1::2], x[..., 1::2, 1::2]), 1)
+    ),
+    "centre crop (x[:, :, 2:-2, 2:-2])": lambda: Fn(lambda x: torch.relu(x)[:, :, 2:-2, 2:-2]),
+    "maximum / minimum with a constant": lambda: Fn(
+        lambda x: torch.minimum(torch.maximum(x, torch.tensor(-0.5)), torch.tensor(1.5))
+    ),
     "conv transpose k3 s2 p1 op1": lambda: nn.ConvTranspose2d(CHANNELS, 8, 3, stride=2, padding=1, output_padding=1),
     "conv transpose k4 s2 p1 + bn + relu": lambda: nn.Sequential(
         nn.ConvTranspose2d(CHANNELS, 8, 4, stride=2, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU()
@@ -294,8 +302,9 @@ class AllLayers(nn.Module):
     dilation, groups, a channel multiplier, pools, BatchNorm after a pool, table activations, a PReLU per channel,
     squeeze-and-excitation, a channel shuffle and spatial attention after it, an activation after an add, hardswish
     written out, global pooling, reflect padding, nearest and bilinear upsampling, transposed convolutions (zeros
-    inserted, and kernel == stride as depth_to_space with its BatchNorm and ReLU folded), flatten, Linear,
-    BatchNorm1d, Dropout, a constant scale and shift of rows, softmax and log_softmax."""
+    inserted, and kernel == stride as depth_to_space with its BatchNorm and ReLU folded), a crop, a pixel unshuffle
+    and a minimum with a constant, strided slices (YOLOv5's Focus), flatten, Linear, BatchNorm1d, Dropout, a
+    constant scale and shift of rows, softmax and log_softmax."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -332,8 +341,10 @@ class AllLayers(nn.Module):
         smooth = F.interpolate(pooled, size=(3, 5), mode="bilinear")
         logits = self.fc2(rows)
         mirrored = F.pad(pooled, (1, 1, 1, 0), mode="reflect")
-        outputs = (F.softmax(logits, dim=1), F.log_softmax(logits, dim=1), mirrored, upsampled, smooth)
-        return *outputs, self.up(pooled), self.block_up(pooled)
+        unshuffled = torch.minimum(F.pixel_unshuffle(x[:, :, :4, 1:5], 2), torch.tensor(0.75))
+        focus = torch.cat((x[..., 0:4:2, ::2], x[..., 1:4:2, 1::2]), 1)
+        outputs = (F.softmax(logits, dim=1), F.log_softmax(logits, dim=1), mirrored, upsampled, smooth, unshuffled)
+        return *outputs, focus, self.up(pooled), self.block_up(pooled)
 
 
 def seeded(module: nn.Module, seed: int) -> nn.Module:

@@ -117,6 +117,29 @@ static void gen_depth_to_space(const int8_t *in, int32_t n, int32_t h, int32_t w
 """
 
 
+SPACE_TO_DEPTH = """
+/* Every factor_h x factor_w block of pixels (c channels, element bytes each) as one pixel of c * factor_h *
+ * factor_w channels: block pixel (i, j)'s channel k goes to channel k * factor_h * factor_w + i * factor_w + j, the
+ * order of torch.pixel_unshuffle (gen_depth_to_space's inverse). h and w are the input's. */
+static void gen_space_to_depth(const int8_t *in, int32_t n, int32_t h, int32_t w, int32_t c, int32_t element,
+                               int32_t factor_h, int32_t factor_w, int8_t *out)
+{
+    const int32_t block = factor_h * factor_w, w_out = w / factor_w;
+    for (int32_t r = 0; r < n * h; ++r) {
+        const int32_t y = r / factor_h, i = r % factor_h;
+        for (int32_t x = 0; x < w; ++x) {
+            const int8_t *pixel = in + (r * w + x) * c * element;
+            int8_t *target = out + (y * w_out + x / factor_w) * c * block * element;
+            const int32_t lane = i * factor_w + x % factor_w;
+            for (int32_t k = 0; k < c; ++k) {
+                memcpy(target + (k * block + lane) * element, pixel + k * element, (size_t)element);
+            }
+        }
+    }
+}
+"""
+
+
 def channel_max(bits: int) -> str:
     """gen_channel_max_s8 or _s16 (a detector's scores widened by the bit-width search): one C body for both."""
     ctype, suffix = f"int{bits}_t", f"s{bits}"

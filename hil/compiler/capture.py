@@ -609,27 +609,45 @@ class _Capture(TorchFunctionMode):
         )
 
     def _slice(self, where: str, args, result) -> None:
-        """x[:, a:b] of a map, written with the trailing axes or not (GhostNet's out[:, :self.oup, :, :]): a
-        slice_channels node, or the map itself when it keeps every channel."""
+        """x[:, a:b] of a map's channels (also written x[:, a:b, :, :] or x[:, a:b, ...]): slice_channels, or the map
+        itself when it keeps every channel; slices of its rows and columns (a crop, or YOLOv5's Focus's
+        x[..., ::2, ::2]): slice_pixels, after the channels' slice when there is one."""
         source, layout = self.lookup(args[0], where)
         index = args[1] if isinstance(args[1], tuple) else (args[1],)
-        rest = index[2:]
+        if Ellipsis in index:
+            at = index.index(Ellipsis)
+            index = (*index[:at], *(slice(None),) * (5 - len(index)), *index[at + 1 :])
+        index = (*index, *(slice(None),) * (4 - len(index)))
         ok = (
             layout == NCHW
-            and len(index) >= 2
+            and len(index) == 4
+            and all(isinstance(part, slice) for part in index)
             and index[0] == slice(None)
-            and isinstance(index[1], slice)
             and index[1].step in (None, 1)
-            and (rest == (Ellipsis,) or (len(index) <= 4 and all(r == slice(None) for r in rest)))
+            and all((part.step or 1) > 0 for part in index[2:])
         )
         if not ok:
-            raise CompileError(f"{where}: only channel slices x[:, a:b] are supported, got {index!r}")
-        channels = args[0].shape[1]
+            raise CompileError(
+                f"{where}: only slices of a map's channels (step 1), rows and columns (any step) are supported, got "
+                f"{args[1]!r}"
+            )
+        _, channels, h, w = args[0].shape
         start, stop, _ = index[1].indices(channels)
-        if (start, stop) == (0, channels):
+        rows, columns = index[2].indices(h), index[3].indices(w)
+        out_hw = (len(range(*rows)), len(range(*columns)))
+        crops = out_hw != (h, w) or rows[2] != 1 or columns[2] != 1
+        if (start, stop) != (0, channels):
+            attrs = {"start": start, "stop": stop}
+            if not crops:
+                self.add_node("slice_channels", where, [source], result, self._nhwc(result), attrs)
+                return
+            shape = (args[0].shape[0], h, w, stop - start)
+            source = self.add_inner_node("slice_channels", f"{where} (channels)", source, shape, attrs)
+        if not crops:
             self.alias(result, source, NCHW)
             return
-        self.add_node("slice_channels", where, [source], result, self._nhwc(result), {"start": start, "stop": stop})
+        attrs = {"start": (rows[0], columns[0]), "step": (rows[2], columns[2]), "output_hw": out_hw}
+        self.add_node("slice_pixels", where, [source], result, self._nhwc(result), attrs)
 
     def _permuted_rows(self, where: str, name: str, args, kwargs, result) -> bool:
         """SSD-style heads: an NHWC-permuted map viewed as [B, M] rows, such rows joined along M, and rows viewed as
@@ -830,6 +848,7 @@ def _activation_function(rec: _Capture, where: str, name: str, args, kwargs, res
         default = (-1.0, 1.0) if name == "hardtanh" else (None, None)
         low = _arg(args, kwargs, 1, "min_val" if name == "hardtanh" else "min", default[0])
         high = _arg(args, kwargs, 2, "max_val" if name == "hardtanh" else "max", default[1])
+        low, high = (_number(v) for v in (low, high))
         if not all(v is None or isinstance(v, (int, float)) for v in (low, high)):
             raise CompileError(f"{where}: only {name} to constant numbers is supported, got {low!r}, {high!r}")
         low, high = float("-inf" if low is None else low), float("inf" if high is None else high)
@@ -850,6 +869,25 @@ def _activation_function(rec: _Capture, where: str, name: str, args, kwargs, res
         rec.add_node(name, where, [source], result, _shape(result), layout=layout)
     else:
         rec.add_node("activation", where, [source], result, _shape(result), {"function": name, **attrs}, layout=layout)
+
+
+def _number(value):
+    """A bound as a number: a one-value tensor that is a constant (torch.tensor(0.5)) is its value."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        return float(value)
+    return value
+
+
+def _extremum(rec: _Capture, where: str, name: str, args, kwargs, result) -> None:
+    """torch.maximum or torch.minimum of a map (or rows) and a one-value constant: clamp to it."""
+    tracked = [isinstance(a, torch.Tensor) and id(a) in rec.names for a in args[:2]]
+    if tracked.count(True) != 1 or not isinstance(args[tracked.index(False)], torch.Tensor):
+        raise CompileError(f"{where}: only torch.{name} of a tensor and a one-value constant is supported")
+    x, bound = args[tracked.index(True)], _number(args[tracked.index(False)])
+    if not isinstance(bound, float):
+        raise CompileError(f"{where}: only torch.{name} of a tensor and a one-value constant is supported")
+    low, high = (bound, None) if name == "maximum" else (None, bound)
+    _activation_function(rec, where, "clamp", [x, low, high], {}, result)
 
 
 def _power(rec: _Capture, where: str, name: str, args, kwargs, result) -> None:
@@ -1007,6 +1045,13 @@ def _pixel_shuffle(rec: _Capture, where: str, name: str, args, kwargs, result) -
     rec.add_node("depth_to_space", where, [source], result, rec._nhwc(result), {"factor": (factor, factor)})
 
 
+def _pixel_unshuffle(rec: _Capture, where: str, name: str, args, kwargs, result) -> None:
+    """pixel_unshuffle (nn.PixelUnshuffle, a space-to-depth stem): the data move space_to_depth."""
+    source = _map_input(rec, where, args[0], name)
+    factor = _arg(args, kwargs, 1, "downscale_factor")
+    rec.add_node("space_to_depth", where, [source], result, rec._nhwc(result), {"factor": (factor, factor)})
+
+
 def _flatten(rec: _Capture, where: str, name: str, args, kwargs, result) -> None:
     """flatten / view / reshape of an NCHW map to [B, C*H*W] rows in torch's (channel-major) order."""
     source = _map_input(rec, where, args[0], "flatten")
@@ -1025,10 +1070,13 @@ LAYER_FUNCTIONS: dict[str, Callable] = {
     **{name: _global_pool for name in GLOBAL_POOLS},
     "normalize": _normalize,
     "pow": _power,
+    "maximum": _extremum,
+    "minimum": _extremum,
     "square": _power,
     "flatten": _flatten,
     "interpolate": _interpolate,
     "pixel_shuffle": _pixel_shuffle,
+    "pixel_unshuffle": _pixel_unshuffle,
 }
 
 

@@ -373,6 +373,8 @@ class _Emitter:
                 f"                memcpy(out + (p * {c} + c) * {size}, in + (p * {c} + {order}[c]) * {size}, "
                 f"{size}u);\n            }}\n        }}\n"
             )
+        if node.kernel == "slice_pixels":
+            return self.slice_pixels(node, size)
         if node.kernel in RESAMPLES:
             self.helpers.add(node.kernel)
             n, h, w, c = self.shape(node.inputs[0])
@@ -406,6 +408,24 @@ class _Emitter:
                 offset += size
             return "".join(lines) or "        /* every input was written in place */\n"
         raise CompileError(f"{node.name}: no C for '{node.kernel}'")
+
+    def slice_pixels(self, node: QNode, size: int) -> str:
+        """Each output row's pixels copied from the input's rows and columns the slice picks: one run of bytes a row
+        when the columns are consecutive, else one pixel at a time."""
+        n, h, w, c = self.shape(node.inputs[0])
+        (top, left), (step_h, step_w), (out_h, out_w) = (node.attrs[k] for k in ("start", "step", "output_hw"))
+        pixel = c * size
+        run, count = (out_w * pixel, 1) if step_w == 1 else (pixel, out_w)
+        return (
+            f"        const int8_t *in = {self.ptr(node.inputs[0], True)};\n"
+            f"        int8_t *out = {self.ptr(node.output)};\n"
+            f"        for (int32_t r = 0; r < {n * out_h}; ++r) {{\n"
+            f"            const int8_t *row = in + ((r / {out_h}) * {h} + {top} + (r % {out_h}) * {step_h})"
+            f" * {w * pixel} + {left * pixel};\n"
+            f"            for (int32_t x = 0; x < {count}; ++x) {{\n"
+            f"                memcpy(out + (r * {count} + x) * {run}, row + x * {step_w * pixel}, {run}u);\n"
+            f"            }}\n        }}\n"
+        )
 
     def reflect_pad(self, node: QNode, size: int) -> str:
         """Each output pixel copied from the input pixel mirrored about the edge rows and columns."""
@@ -705,6 +725,7 @@ def emit(
         "upsample_nearest": c_support.UPSAMPLE_NEAREST,
         "insert_zeros": c_support.INSERT_ZEROS,
         "depth_to_space": c_support.DEPTH_TO_SPACE,
+        "space_to_depth": c_support.SPACE_TO_DEPTH,
         "max8": c_support.channel_max(8),
         "max16": c_support.channel_max(16),
         "mbconv_rows": c_support.MBCONV_ROWS,

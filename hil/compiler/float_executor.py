@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 
 from hil.compiler import activations
-from hil.compiler.ir import PAD_MODES, RESAMPLES, Graph, Node, concat_rows, padded
+from hil.compiler.ir import PAD_MODES, RESAMPLES, Graph, Node, concat_rows, padded, slice_pixels
 from hil.errors import CompileError
 from hil.kernels_ref.layers import bilinear_axis
 
@@ -192,6 +192,7 @@ _UNARY: dict[str, Callable[[Node, np.ndarray], np.ndarray]] = {
     "l2norm": _l2norm,
     "resize_bilinear": _resize_bilinear,
     "slice_channels": lambda n, x: x[..., n.attrs["start"] : n.attrs["stop"]],
+    "slice_pixels": lambda n, x: slice_pixels(x, n.attrs),
     "permute_channels": lambda n, x: x[..., list(n.attrs["order"])],
     "unflatten": lambda n, x: x.reshape(x.shape[0], 1, 1, -1),
     "channel_max": lambda n, x: x.max(axis=-1, keepdims=True),

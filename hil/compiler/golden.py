@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hil.compiler.ir import PAD_MODES, RESAMPLES, concat_rows, padded
+from hil.compiler.ir import PAD_MODES, RESAMPLES, concat_rows, padded, slice_pixels
 from hil.compiler.qgraph import QGraph, QNode
 from hil.errors import CompileError
 from hil.kernels_ref import (
@@ -105,6 +105,8 @@ def run_node(node: QNode, inputs: list[np.ndarray]) -> np.ndarray:
         return rnnpool_offset_layer_s8(p, x, node.attrs["stride"], node.attrs["rnn1"], node.attrs["rnn2"], a["offset"])
     if node.kernel in PAD_MODES:
         return padded(node.kernel, node.attrs, x)
+    if node.kernel == "slice_pixels":
+        return slice_pixels(x, node.attrs)
     if node.kernel == "slice_channels":
         return np.ascontiguousarray(x[..., node.attrs["start"] : node.attrs["stop"]])
     if node.kernel == "permute_channels":

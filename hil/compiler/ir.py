@@ -23,6 +23,8 @@ OPS = {
     "rnnpool": "RNNPool over patches of the map (two FastGRNN cells)",
     "l2norm": "per-pixel L2 normalisation across channels times a per-channel weight",
     "slice_channels": "channels start..stop of a map",
+    "slice_pixels": "rows and columns of a map from attrs start by attrs step, attrs output_hw of them: a crop, or a "
+    "subsample (YOLOv5's Focus takes x[..., ::2, ::2] and three more)",
     "unflatten": "rows [B, N] as a 1x1 map of N channels (a Linear's output viewed as [B, N, 1, 1]; the same bytes)",
     "permute_channels": "a map's channels in another order: output channel c is input channel attrs order[c] (a "
     "channel shuffle)",
@@ -31,6 +33,7 @@ OPS = {
     "insert_zeros": "factor - 1 zeros between pixels (attrs factor): a transposed convolution's input",
     "resize_bilinear": "bilinear resizing to attrs output_hw, as F.interpolate computes it (attrs align_corners)",
     "depth_to_space": "every pixel's channels as a block of attrs factor pixels (PyTorch's pixel_shuffle order)",
+    "space_to_depth": "every block of attrs factor pixels as one pixel's channels (PyTorch's pixel_unshuffle order)",
     "concat_channels": "maps joined along channels",
     "flatten": "an NHWC map as rows of its channels: [B, H*W, C] (no data moves)",
     "concat_rows": "NHWC maps' values joined one map after another, as [B, N, C] rows (C: attrs columns, else the "
@@ -76,9 +79,30 @@ def depth_to_space(x: np.ndarray, factor: tuple[int, int]) -> np.ndarray:
     return blocks.transpose(0, 1, 4, 2, 5, 3).reshape(b, h * fh, w * fw, c // (fh * fw))
 
 
+def space_to_depth(x: np.ndarray, factor: tuple[int, int]) -> np.ndarray:
+    """space_to_depth on an NHWC map, depth_to_space's inverse: pixel (y * fh + i, x * fw + j)'s channel c becomes
+    channel c * fh * fw + i * fw + j of pixel (y, x), as torch.pixel_unshuffle orders them."""
+    b, h, w, c = x.shape
+    fh, fw = factor
+    blocks = x.reshape(b, h // fh, fh, w // fw, fw, c)
+    return blocks.transpose(0, 1, 3, 5, 2, 4).reshape(b, h // fh, w // fw, c * fh * fw)
+
+
+def slice_pixels(x: np.ndarray, attrs: dict) -> np.ndarray:
+    """slice_pixels on an NHWC map (float or integer), as the golden model and the C do it."""
+    (top, left), (step_h, step_w), (out_h, out_w) = attrs["start"], attrs["step"], attrs["output_hw"]
+    rows, columns = slice(top, top + step_h * out_h, step_h), slice(left, left + step_w * out_w, step_w)
+    return np.ascontiguousarray(x[:, rows, columns])
+
+
 # The data moves that rearrange a map's pixels by attrs factor (rows, columns); the C of each is
 # gen_<op>(in, n, h, w, c, element bytes, factor_h, factor_w, out), at either width.
-RESAMPLES = {"insert_zeros": insert_zeros, "upsample_nearest": upsample_nearest, "depth_to_space": depth_to_space}
+RESAMPLES = {
+    "insert_zeros": insert_zeros,
+    "upsample_nearest": upsample_nearest,
+    "depth_to_space": depth_to_space,
+    "space_to_depth": space_to_depth,
+}
 
 
 # The padding data moves -> numpy's mode for them.

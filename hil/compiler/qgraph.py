@@ -14,6 +14,7 @@ DATA_MOVES = (
     "pad",
     "reflect_pad",
     "slice_channels",
+    "slice_pixels",
     "permute_channels",
     "unflatten",
     "channel_max",

@@ -1,6 +1,7 @@
 """Forms that detection and classification repositories write their heads and blocks in: SSD's permuted heads
 flattened to rows, joined and viewed per box; a TensorFlow port's permute then flatten before a Linear; GhostNet's
-channel slice with its trailing axes. Each captures, computes what torch does, and compiles host C == golden."""
+channel slice with its trailing axes; YOLOv5's Focus (strided slices joined), a pixel unshuffle, a crop, and a
+maximum with a constant. Each captures, computes what torch does, and compiles host C == golden."""
 
 from __future__ import annotations
 
@@ -106,14 +107,63 @@ def test_a_channel_slice_written_with_its_trailing_axes(out_channels: int, ops: 
     _check(seeded(GhostModule(out_channels), 0), ["conv2d", "conv2d", "concat_channels", *ops], tmp_path)
 
 
+class Focus(nn.Module):
+    """YOLOv5's Focus: the four pixels of every 2x2 block as channels by strided slices, then a convolution."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(12, 8, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        parts = (x[..., ::2, ::2], x[..., 1::2, ::2], x[..., ::2, 1::2], x[..., 1::2, 1::2])
+        return self.conv(torch.cat(parts, 1))
+
+
+class Reshaped(nn.Module):
+    """A convolution, a pixel unshuffle, a crop of some channels' middle rows and columns, and a maximum and a
+    minimum with constants."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.pixel_unshuffle(self.conv(x), 2)[:, 2:14, 1:-1, 2:7]
+        return torch.minimum(torch.maximum(x, torch.tensor(-0.25)), torch.tensor(2.0))
+
+
+def test_yolov5_focus_is_four_pixel_slices_joined(tmp_path) -> None:
+    """x[..., ::2, ::2] and its three neighbours each subsample the input (slice_pixels: they failed before), and
+    the four are joined along the channels."""
+    _check(seeded(Focus(), 0), [*["slice_pixels"] * 4, "concat_channels", "conv2d"], tmp_path)
+
+
+def test_a_pixel_unshuffle_a_crop_and_a_clamp_by_tensors(tmp_path) -> None:
+    """pixel_unshuffle is space_to_depth, a slice of channels, rows and columns is slice_channels then
+    slice_pixels, and torch.maximum / torch.minimum with a one-value tensor are one clamp table (each failed
+    before)."""
+    ops = ["conv2d", "space_to_depth", "slice_channels", "slice_pixels", "activation"]
+    _check(seeded(Reshaped(), 0), ops, tmp_path)
+
+
 @pytest.mark.parametrize(
     ("form", "named"),
     [
         (lambda o: o.permute(0, 2, 3, 1).reshape(1, -1), r"model output: reads \[B, M\] rows of NHWC-permuted maps"),
         (lambda o: o.permute(0, 2, 3, 1).reshape(1, -1).view(1, 2, -1, 4), r"may be viewed only as \[B, N, k\]"),
-        (lambda o: o[:, 1:3, 2:], r"only channel slices x\[:, a:b\] are supported"),
+        (lambda o: o[:, 1], r"only slices of a map's channels \(step 1\), rows and columns \(any step\) are"),
+        (lambda o: o[:, ::2], r"only slices of a map's channels \(step 1\)"),
+        (lambda o: torch.maximum(o, o * 2), r"torch\.maximum of a tensor and a one-value constant"),
+        (lambda o: torch.minimum(o, torch.ones(8, 1, 1)), r"torch\.minimum of a tensor and a one-value constant"),
     ],
-    ids=["rows read as they are", "rows viewed as 4-d", "a slice of rows and channels"],
+    ids=[
+        "rows read as they are",
+        "rows viewed as 4-d",
+        "one channel by index",
+        "every other channel",
+        "maximum of two maps",
+        "minimum with a constant per channel",
+    ],
 )
 def test_a_head_form_the_compiler_cannot_take_is_named(form, named: str) -> None:
     model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), _Fn(form)).eval()
