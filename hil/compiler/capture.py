@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 from torch.overrides import TorchFunctionMode
 
 from hil.compiler import activations
@@ -551,7 +552,8 @@ class _Capture(TorchFunctionMode):
             self._rearranged_rows(where, source, rearranged, result)
             return
         if tuple(result.shape) != rearranged.shape:
-            self.alias(result, source, rearranged)
+            if not (result.dim() == 4 and self._block_move(where, source, rearranged, result)):
+                self.alias(result, source, rearranged)
             return
         b, c, h, w = rearranged.shape
         index = rearranged.replayed()
@@ -562,11 +564,46 @@ class _Capture(TorchFunctionMode):
                 f"{where}: views and transposes of a map must only reorder its channels (a channel shuffle); these "
                 "move values between pixels"
             )
-        if np.array_equal(order, np.arange(c)):
+        self._permuted(where, source, [int(v) for v in order], result)
+
+    def _block_move(self, where: str, source: str, rearranged: Rearranged, result: torch.Tensor) -> bool:
+        """A rearrangement that ends in a map of another shape (a space-to-depth or pixel shuffle written as views
+        and a permute, YOLOv2's reorg, or torch's own as ONNX exports them): space_to_depth then a channel
+        permutation, or a channel permutation then depth_to_space, when the steps replayed on indices are exactly
+        that. Whether it was one."""
+        (b, c, h, w), (_, c_out, h_out, w_out) = rearranged.shape, tuple(result.shape)
+        index = rearranged.replayed().reshape(b, c_out, h_out, w_out)
+        start = torch.arange(index.numel()).reshape(b, c, h, w)
+        if h_out and h % h_out == 0 and h // h_out == w // max(w_out, 1) > 1 and w % w_out == 0:
+            factor = h // h_out
+            moved = F.pixel_unshuffle(start, factor)
+            where_moved = {int(v): k for k, v in enumerate(moved[0, :, 0, 0])}
+            order = [where_moved.get(int(v), -1) for v in index[0, :, 0, 0]]
+            if -1 in order or not torch.equal(index, moved[:, order]):
+                return False
+            shape = (b, h_out, w_out, c_out)
+            moved_name = self.add_inner_node("space_to_depth", where, source, shape, {"factor": (factor, factor)})
+            self._permuted(where, moved_name, order, result)
+            return True
+        if h and h_out % h == 0 and h_out // h == w_out // max(w, 1) > 1 and w_out % w == 0:
+            factor = h_out // h
+            order = (index[0, :, :factor, :factor].reshape(-1) // (h * w)).tolist()
+            if sorted(order) != list(range(c)) or not torch.equal(index, F.pixel_shuffle(start[:, order], factor)):
+                return False
+            permuted = source
+            if order != list(range(c)):
+                attrs = {"order": tuple(order)}
+                permuted = self.add_inner_node("permute_channels", where, source, (b, h, w, c), attrs)
+            self.add_node("depth_to_space", where, [permuted], result, self._nhwc(result), {"factor": (factor,) * 2})
+            return True
+        return False
+
+    def _permuted(self, where: str, source: str, order: list[int], result: torch.Tensor) -> None:
+        """result as source's channels in order: the map itself, or a permute_channels node."""
+        if order == list(range(len(order))):
             self.alias(result, source, NCHW)
             return
-        attrs = {"order": tuple(int(v) for v in order)}
-        self.add_node("permute_channels", where, [source], result, self._nhwc(result), attrs)
+        self.add_node("permute_channels", where, [source], result, self._nhwc(result), {"order": tuple(order)})
 
     def _rearranged_rows(self, where: str, source: str, rearranged: Rearranged, result: torch.Tensor) -> None:
         """A rearrangement that ends in [B, N] rows (x.squeeze(-1).squeeze(-1) after a global pool): the map's

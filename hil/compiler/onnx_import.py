@@ -12,6 +12,7 @@ the compiler takes; any other fails here in one line naming it.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -504,6 +505,8 @@ CONVERTERS: dict[str, Callable] = {
     "Mul": lambda m, n, node, a: lambda x, y: x * y,
     "Div": lambda m, n, node, a: lambda x, y: x / y,
     "Neg": lambda m, n, node, a: lambda x: -x,
+    "Max": lambda m, n, node, a: lambda *xs: functools.reduce(torch.maximum, xs),
+    "Min": lambda m, n, node, a: lambda *xs: functools.reduce(torch.minimum, xs),
     "Abs": lambda m, n, node, a: lambda x: torch.abs(x),
     "Exp": lambda m, n, node, a: lambda x: torch.exp(x),
     "Pow": lambda m, n, node, a: lambda x, y: x**y,

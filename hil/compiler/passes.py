@@ -246,6 +246,21 @@ def drop_unread(graph: Graph) -> Graph:
             del graph.tensors[node.output]
 
 
+def merge_pixel_slices(graph: Graph) -> Graph:
+    """A slice_pixels of a slice_pixels reads the first one's input, the two composed (ONNX writes x[..., ::2, ::2]
+    as one Slice a axis); the first goes when nothing else reads it."""
+    for node in graph.nodes:
+        first = graph.producer(node.inputs[0]) if node.op == "slice_pixels" else None
+        if first is None or first.op != "slice_pixels":
+            continue
+        (top, left), (step_h, step_w) = first.attrs["start"], first.attrs["step"]
+        (top2, left2), (step_h2, step_w2) = node.attrs["start"], node.attrs["step"]
+        node.attrs["start"] = (top + step_h * top2, left + step_w * left2)
+        node.attrs["step"] = (step_h * step_h2, step_w * step_w2)
+        node.inputs[0] = first.inputs[0]
+    return drop_unread(graph)
+
+
 def drop_flatten(graph: Graph) -> Graph:
     """Removes flatten nodes that feed concat_rows only: concat_rows then reads the NHWC maps."""
     for flat in [n for n in graph.nodes if n.op == "flatten"]:
@@ -266,6 +281,7 @@ def optimize(graph: Graph) -> Graph:
         fold_batchnorm,
         fuse_activations,
         fold_channel_permutation,
+        merge_pixel_slices,
         drop_flatten,
     )
     for graph_pass in passes:

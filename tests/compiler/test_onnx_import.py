@@ -21,7 +21,7 @@ from hil.compiler.host_model import HostModel
 from hil.compiler.passes import optimize
 from hil.compiler.pipeline import compile_model
 from hil.errors import HilError
-from tests.compiler.test_user_heads import SsdHeads
+from tests.compiler.test_user_heads import Focus, Reshaped, SsdHeads
 
 onnx = pytest.importorskip("onnx")
 from onnx.reference import ReferenceEvaluator  # noqa: E402
@@ -274,6 +274,22 @@ def test_onnx_ssd_heads_import_as_from_pytorch(tmp_path) -> None:
     graph = optimize(capture(load_onnx(path), x))
     assert [n.op for n in graph.nodes] == [n.op for n in optimize(capture(model, x)).nodes]
     assert [n.op for n in graph.nodes][-3:] == ["concat_rows", "concat_rows", "softmax"]
+
+
+@pytest.mark.parametrize("model", [Focus(), Reshaped()], ids=["YOLOv5 Focus", "pixel_unshuffle, crop, Max, Min"])
+def test_onnx_slices_block_moves_and_extrema_import_as_from_pytorch(model: nn.Module, tmp_path) -> None:
+    """Slice on one axis at a time (the pixel slices merge back), pixel_unshuffle's Reshape, Transpose and Reshape
+    (one space_to_depth), and Max / Min with a constant (a clamp; they were unsupported) give PyTorch's graph."""
+    model = seeded(model, 0)
+    path = _export(model, (1, 3, 16, 16), tmp_path / "moves.onnx", opset=13)
+    x = torch.randn(1, 3, 16, 16)
+    graph = optimize(capture(load_onnx(path), x))
+    assert [n.op for n in graph.nodes] == [n.op for n in optimize(capture(model, x)).nodes]
+    from hil.compiler import float_executor
+
+    (got,) = float_executor.outputs(graph, [to_graph_layout(x.numpy())])
+    with torch.no_grad():
+        np.testing.assert_allclose(got, to_graph_layout(model(x).numpy()), rtol=1e-4, atol=1e-5)
 
 
 def test_onnx_with_an_open_height_and_width_needs_the_input_shape(tmp_path) -> None:

@@ -146,6 +146,42 @@ def test_a_pixel_unshuffle_a_crop_and_a_clamp_by_tensors(tmp_path) -> None:
     _check(seeded(Reshaped(), 0), ops, tmp_path)
 
 
+def _reorg(x: torch.Tensor, s: int = 2) -> torch.Tensor:
+    """YOLOv2's reorg layer as PyTorch ports write it (darknet's order): three views and transposes."""
+    b, c, h, w = x.shape
+    x = x.view(b, c, h // s, s, w // s, s).transpose(3, 4).contiguous()
+    x = x.view(b, c, h // s * w // s, s * s).transpose(2, 3).contiguous()
+    x = x.view(b, c, s * s, h // s, w // s).transpose(1, 2).contiguous()
+    return x.view(b, s * s * c, h // s, w // s)
+
+
+@pytest.mark.parametrize(
+    ("moved", "ops"),
+    [
+        (_reorg, ["space_to_depth", "permute_channels"]),
+        (
+            lambda x: x.view(1, 8, 8, 2, 8, 2).permute(0, 1, 3, 5, 2, 4).reshape(1, 32, 8, 8),
+            ["space_to_depth"],
+        ),
+        (lambda x: x.view(1, 2, 2, 2, 16, 16).permute(0, 1, 4, 2, 5, 3).reshape(1, 2, 32, 32), ["depth_to_space"]),
+        (lambda x: x.view(1, 2, 2, 2, 16, 16).permute(0, 3, 4, 1, 5, 2).reshape(1, 2, 32, 32), ["depth_to_space"]),
+    ],
+    ids=["YOLOv2 reorg", "space to depth by hand", "pixel shuffle by hand", "depth to space in DCR order"],
+)
+def test_a_block_move_written_as_views_and_a_permute(moved, ops: list[str]) -> None:
+    """Views and permutes that end in a map of another shape are a space_to_depth (then a channel permutation) or
+    a depth_to_space (after one, which folds into the convolution before), when the steps replayed on indices are
+    exactly that; they failed before. Each computes what torch does."""
+    model = seeded(nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), _Fn(moved)), 0).eval()
+    x = torch.randn(SHAPE)
+    with torch.no_grad():
+        expected = to_graph_layout(model(x).numpy())
+    graph = optimize(capture(model, x))
+    assert [n.op for n in graph.nodes] == ["conv2d", *ops]
+    (got,) = float_executor.outputs(graph, [to_graph_layout(x.numpy())])
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
 @pytest.mark.parametrize(
     ("form", "named"),
     [
@@ -155,6 +191,10 @@ def test_a_pixel_unshuffle_a_crop_and_a_clamp_by_tensors(tmp_path) -> None:
         (lambda o: o[:, ::2], r"only slices of a map's channels \(step 1\)"),
         (lambda o: torch.maximum(o, o * 2), r"torch\.maximum of a tensor and a one-value constant"),
         (lambda o: torch.minimum(o, torch.ones(8, 1, 1)), r"torch\.minimum of a tensor and a one-value constant"),
+        (
+            lambda o: o.view(1, 8, 4, 64).transpose(2, 3).reshape(1, 32, 8, 8),
+            r"^model output: reads a rearranged \[1, 8, 16, 16\]",
+        ),
     ],
     ids=[
         "rows read as they are",
@@ -163,6 +203,7 @@ def test_a_pixel_unshuffle_a_crop_and_a_clamp_by_tensors(tmp_path) -> None:
         "every other channel",
         "maximum of two maps",
         "minimum with a constant per channel",
+        "views that move pixels but are no block move",
     ],
 )
 def test_a_head_form_the_compiler_cannot_take_is_named(form, named: str) -> None:
