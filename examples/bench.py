@@ -46,8 +46,8 @@ def run_example(spec: ModelSpec, workdir: Path, inputs: int = 4) -> ExampleRun:
     from hil.board_description import load_board
     from hil.build.firmware_builder import BuildRequest, FirmwareBuilder
     from hil.compiler import float_executor, golden
-    from hil.compiler.capture import to_graph_layout
     from hil.compiler.host_model import HostModel
+    from hil.compiler.ir import to_graph_layout
     from hil.compiler.pipeline import compile_model
     from hil.targets.qemu import QemuSemihostingTarget
 

@@ -50,14 +50,17 @@ def load_image_file(spec: ModelSpec, path: Path) -> ModelImage:
     return model_image(spec, read_image(path))
 
 
-def float_outputs(spec: ModelSpec, model, x: np.ndarray) -> list[np.ndarray]:
-    """The float model's outputs for x (the model's own layout) in the device's layout (images NHWC)."""
+def float_outputs(model, x: np.ndarray, shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
+    """The float model's outputs for x (the model's own layout) in the device's layout, shapes the outputs' IR
+    shapes (ir.to_graph_layout: images NHWC, sequences [B, 1, L, C])."""
     import torch
+
+    from hil.compiler.ir import to_graph_layout
 
     with torch.no_grad():
         out = model(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)))
     arrays = [t.numpy() for t in (out if isinstance(out, tuple | list) else (out,))]
-    return [a.transpose(0, 2, 3, 1) if a.ndim == 4 else a for a in arrays]
+    return [to_graph_layout(a, shape) for a, shape in zip(arrays, shapes, strict=True)]
 
 
 def prepare_input(spec: ModelSpec, x: np.ndarray | None, seed: int) -> PreparedInput:
@@ -77,7 +80,7 @@ def prepare_input(spec: ModelSpec, x: np.ndarray | None, seed: int) -> PreparedI
     return PreparedInput(
         [compiled.qgraph.quantize_input(nhwc)],
         compiled.outputs_of(tensors),
-        float_outputs(spec, spec.build(), x),
+        float_outputs(spec.build(), x, compiled.output_shapes),
         saturated_tensors(compiled.qgraph, nhwc, tensors),
     )
 

@@ -28,6 +28,7 @@ from hil.catalog.preprocess import (
     read_image,
 )
 from hil.catalog.truth import class_index, load_truth, truth_sources
+from hil.compiler.ir import to_graph_layout
 from hil.compiler.output_measures import measure_for
 from hil.compiler.saturation import Saturation, saturated_tensors
 from hil.dut import Dut
@@ -333,13 +334,13 @@ def run_input(
                 f"(input {number} of {len(all_model_inputs)})",
             )
             x = given.x  # a picture's is made from its pixels on each ask
-            nhwc = x.transpose(0, 2, 3, 1) if x.ndim == 4 else x
+            nhwc = to_graph_layout(x)
             device_run = dut.infer([compiled_model.qgraph.quantize_input(nhwc)])
             tensors = compiled_model.golden_tensors(nhwc)
             golden = compiled_model.outputs_of(tensors)
             names = [spec.name for spec in dut.info.outputs]
             device = real_outputs(list(device_run.outputs), dut.info.outputs)
-            floats = float_outputs(model_spec, float_model, x)
+            floats = float_outputs(float_model, x, compiled_model.output_shapes)
             measure, _ = measure_for(model_spec.output_measure, names, names)
             input_runs[key] = InputRun(
                 device,

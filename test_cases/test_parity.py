@@ -25,9 +25,11 @@ def first_diverging_layer(compiled_model, model_spec: ModelSpec, x) -> str:
     from hil.catalog import model_sources
     from hil.compiler.debug_layers import first_layer_divergence
     from hil.compiler.host_model import HostModel
+    from hil.compiler.ir import to_graph_layout
 
-    nhwc = x.transpose(0, 2, 3, 1) if x.ndim == 4 else x
-    divergence = first_layer_divergence(compiled_model, HostModel(model_sources(model_spec), debug_layers=True), nhwc)
+    divergence = first_layer_divergence(
+        compiled_model, HostModel(model_sources(model_spec), debug_layers=True), to_graph_layout(x)
+    )
     if divergence is None:
         return "the host build of the same C agrees with the reference at every layer: the difference is the target's"
     return divergence.describe()

@@ -81,7 +81,7 @@ def photo_passes(model_name: str, save_dir: Path | None = None) -> list[PhotoPas
         names = compiled.qgraph.outputs
         device = [compiled.qgraph.dequantize(name, q) for name, q in zip(names, integers, strict=True)]
         found = {}
-        for which, outputs in (("float", float_outputs(spec, model, prepared.x)), ("device", device)):
+        for which, outputs in (("float", float_outputs(model, prepared.x, compiled.output_shapes)), ("device", device)):
             boxes, scores = spec.decode([np.asarray(o, np.float32) for o in outputs])
             found[which] = _match(np.asarray(boxes, np.float32), np.asarray(scores, np.float32), truth)
         passes.append(PhotoPass(spec.name, photo.name, photo.frontal, *found["float"], *found["device"]))

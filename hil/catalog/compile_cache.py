@@ -90,10 +90,11 @@ def compile_key(spec: ModelSpec, model, calibration: np.ndarray) -> str:
 
 
 def nhwc_inputs(batch: np.ndarray) -> list[np.ndarray]:
-    """A batch in the model's own layout as the compiler's list of single NHWC inputs (images: NCHW -> NHWC)."""
-    if batch.ndim == 4:
-        batch = batch.transpose(0, 2, 3, 1)
-    return [np.ascontiguousarray(batch[i : i + 1], dtype=np.float32) for i in range(batch.shape[0])]
+    """A batch in the model's own layout as the compiler's list of single inputs in the graph's layout (images:
+    NCHW -> NHWC, sequences [N, C, L] -> [1, 1, L, C] each; ir.to_graph_layout)."""
+    from hil.compiler.ir import to_graph_layout
+
+    return [to_graph_layout(np.asarray(batch[i : i + 1], dtype=np.float32)) for i in range(batch.shape[0])]
 
 
 def _check_weights(spec: ModelSpec, model) -> None:

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hil.compiler.capture import to_graph_layout
+from hil.compiler.ir import to_graph_layout
 
 INPUT_SHAPE = (1, 3, 16, 16)
 CHANNELS = 8

@@ -22,7 +22,7 @@ from torch.nn import functional as F
 from torch.overrides import TorchFunctionMode
 
 from hil.compiler import activations
-from hil.compiler.ir import Graph, Node, Tensor, affine_params
+from hil.compiler.ir import Graph, Node, Tensor, affine_params, graph_shape
 from hil.errors import CompileError
 
 
@@ -30,20 +30,24 @@ def _np(t: torch.Tensor) -> np.ndarray:
     return t.detach().cpu().numpy().astype(np.float32).copy()
 
 
-def _conv(module: nn.Conv2d) -> tuple[str, dict, dict]:
+def _conv(module: nn.Conv1d | nn.Conv2d) -> tuple[str, dict, dict]:
+    """A convolution; a Conv1d is the Conv2d of a map of one row (its kernel 1 x k, its weight [O, I, 1, k])."""
     if module.padding_mode != "zeros":
         raise CompileError(f"only zero padding is supported, got padding_mode '{module.padding_mode}'")
-    dilation = tuple(module.dilation)
-    attrs = {"stride": tuple(module.stride), "padding": tuple(module.padding), "groups": module.groups}
+    row = isinstance(module, nn.Conv1d)
+    lift = (lambda values, fill: (fill, *values)) if row else (lambda values, fill: tuple(values))
+    dilation, kernel = lift(module.dilation, 1), lift(module.kernel_size, 1)
+    padding = module.padding if isinstance(module.padding, str) else lift(module.padding, 0)
+    attrs = {"stride": lift(module.stride, 1), "padding": padding, "groups": module.groups}
     if module.padding == "same":  # PyTorch's (and TensorFlow's) SAME: the odd zero goes below and right
-        total = [d * (k - 1) for d, k in zip(dilation, module.kernel_size, strict=True)]
+        total = [d * (k - 1) for d, k in zip(dilation, kernel, strict=True)]
         attrs["padding"] = tuple(t // 2 for t in total)
         attrs["padding_end"] = tuple(t - t // 2 for t in total)
     elif module.padding == "valid":
         attrs["padding"] = (0, 0)
     if dilation != (1, 1):
         attrs["dilation"] = dilation
-    params = {"weight": _np(module.weight)}
+    params = {"weight": _np(module.weight)[:, :, None] if row else _np(module.weight)}
     if module.bias is not None:
         params["bias"] = _np(module.bias)
     return "conv2d", attrs, params
@@ -130,6 +134,7 @@ def _known_modules() -> dict[type, Callable[[nn.Module], tuple[str, dict, dict]]
     from models.rnnpool import RNNPoolLayer
 
     return {
+        nn.Conv1d: _conv,
         nn.Conv2d: _conv,
         nn.ConvTranspose2d: _conv_transpose,
         nn.BatchNorm2d: _batchnorm,
@@ -357,6 +362,9 @@ class _Capture(TorchFunctionMode):
             raise CompileError(f"{where}: takes the model's tensor as a keyword argument; pass it positionally")
         if name in ("view", "reshape", "flatten", "cat") and self._permuted_rows(where, name, args, kwargs, result):
             return
+        if name in REARRANGES and self._same_map(args, result):
+            self.alias(result, self.names[id(args[0])][0], NCHW)
+            return
         if name in REARRANGES and self._rearranges(args, result, name):
             self._rearrange(where, func, args, kwargs, result)
         elif name in ("expand", "expand_as"):
@@ -407,8 +415,7 @@ class _Capture(TorchFunctionMode):
 
     @staticmethod
     def _nhwc(t: torch.Tensor) -> tuple[int, ...]:
-        b, c, h, w = t.shape
-        return (b, h, w, c)
+        return graph_shape(tuple(t.shape))
 
     def _arithmetic(self, where: str, operation: str, args, kwargs, result: torch.Tensor) -> None:
         """x + y of two maps (or rows) of one shape; x * a gate of x; x and a constant (a number, or a tensor the
@@ -450,7 +457,7 @@ class _Capture(TorchFunctionMode):
         a, b = self.lookup(first, where), self.lookup(second, where)
         if not (a[1] == b[1] != NHWC and first.shape == second.shape):
             raise CompileError(f"{where}: only the sum of two maps (or rows) of one shape is supported")
-        self.add_node("add", where, [a[0], b[0]], result, _shape(result), layout=a[1])
+        self.add_node("add", where, [a[0], b[0]], result, _shape(result, a[1]), layout=a[1])
 
     def _affine(self, where: str, x: torch.Tensor, scale, offset, result: torch.Tensor) -> None:
         """scale * x + offset with constants the same for every pixel (or row): a per-channel affine map, the
@@ -474,7 +481,7 @@ class _Capture(TorchFunctionMode):
                 )
             per_channel.append(spread[:, 0].copy())
         params = affine_params(*per_channel)
-        self.add_node("batchnorm", where, [source], result, _shape(result), {"eps": 0.0}, params, layout=layout)
+        self.add_node("batchnorm", where, [source], result, _shape(result, layout), {"eps": 0.0}, params, layout=layout)
 
     def _view_rows(self, where: str, args, result: torch.Tensor) -> None:
         """Rows [B, N] viewed as they are, or as [B, N, 1, 1] (SENet's gate after its Linear layers): unflatten."""
@@ -511,7 +518,7 @@ class _Capture(TorchFunctionMode):
             pixel_gate = other_layout == NCHW and len(shape) == 4 and other_shape == (*shape[:3], 1)
             same = other_layout == layout and other_shape == shape
             if layout in (NCHW, FLAT) and (channel_gate or pixel_gate or same):
-                self.add_node("multiply", where, [x, other], result, _shape(result), layout=layout)
+                self.add_node("multiply", where, [x, other], result, _shape(result, layout), layout=layout)
                 return
         if EXPANDED in layouts:
             raise CompileError(f"{where}: an {EXPANDED} may only multiply the map of its channels")
@@ -528,9 +535,18 @@ class _Capture(TorchFunctionMode):
             if steps is not None and layout in (NCHW, FLAT):
                 function, attrs = activations.named([("gated", {"gate": steps})])
                 attrs = {"function": function, **attrs}
-                self.add_node("activation", where, [x], result, _shape(result), attrs, layout=layout)
+                self.add_node("activation", where, [x], result, _shape(result, layout), attrs, layout=layout)
                 return True
         return False
+
+    def _same_map(self, args, result) -> bool:
+        """Whether a view only adds or drops the one row of a sequence (x.unsqueeze(2) of [B, C, L] for a Conv2d of
+        1 x k kernels, and squeeze(2) back): the same IR tensor, [B, 1, L, C] either way."""
+        source = args[0]
+        if not isinstance(result, torch.Tensor) or self.names.get(id(source), (None, None))[1] != NCHW:
+            return False
+        dims = sorted((source.dim(), result.dim()))
+        return dims == [3, 4] and graph_shape(tuple(source.shape)) == graph_shape(tuple(result.shape))
 
     def _rearranges(self, args, result, name: str) -> bool:
         """Whether a view or transpose is (part of) a rearrangement of a map's values: on a Rearranged tensor, or on
@@ -539,7 +555,8 @@ class _Capture(TorchFunctionMode):
         if isinstance(layout, Rearranged):
             return True
         to_nhwc = name == "permute" and tuple(args[1:] if len(args) > 2 else args[1]) == (0, 2, 3, 1)
-        return layout == NCHW and isinstance(result, torch.Tensor) and result.dim() != 2 and not to_nhwc
+        map_view = layout == NCHW and args[0].dim() == 4 and isinstance(result, torch.Tensor)
+        return map_view and result.dim() != 2 and not to_nhwc
 
     def _rearrange(self, where: str, func, args, kwargs, result: torch.Tensor) -> None:
         """One step of a rearrangement; when it brings the values back to the map's shape, the channel permutation
@@ -650,11 +667,14 @@ class _Capture(TorchFunctionMode):
         itself when it keeps every channel; slices of its rows and columns (a crop, or YOLOv5's Focus's
         x[..., ::2, ::2]): slice_pixels, after the channels' slice when there is one."""
         source, layout = self.lookup(args[0], where)
+        rank = args[0].dim()
         index = args[1] if isinstance(args[1], tuple) else (args[1],)
         if Ellipsis in index:
             at = index.index(Ellipsis)
-            index = (*index[:at], *(slice(None),) * (5 - len(index)), *index[at + 1 :])
-        index = (*index, *(slice(None),) * (4 - len(index)))
+            index = (*index[:at], *(slice(None),) * (rank + 1 - len(index)), *index[at + 1 :])
+        index = (*index, *(slice(None),) * (rank - len(index)))
+        if rank == 3 and len(index) == 3:  # a sequence's slice of L is one of columns of its one row
+            index = (*index[:2], slice(None), index[2])
         ok = (
             layout == NCHW
             and len(index) == 4
@@ -668,7 +688,7 @@ class _Capture(TorchFunctionMode):
                 f"{where}: only slices of a map's channels (step 1), rows and columns (any step) are supported, got "
                 f"{args[1]!r}"
             )
-        _, channels, h, w = args[0].shape
+        channels, (_, h, w, _) = args[0].shape[1], _shape(args[0])
         start, stop, _ = index[1].indices(channels)
         rows, columns = index[2].indices(h), index[3].indices(w)
         out_hw = (len(range(*rows)), len(range(*columns)))
@@ -736,7 +756,7 @@ class _Capture(TorchFunctionMode):
         dim = kwargs.get("dim", args[1] if len(args) > 1 else 0)
         entries = [self.lookup(t, where) for t in tensors]
         layouts = {layout for _, layout in entries}
-        if layouts == {NCHW} and dim == 1 and result.dim() == 4:
+        if layouts == {NCHW} and dim == 1 and result.dim() in (3, 4):
             self.add_node("concat_channels", where, [n for n, _ in entries], result, self._nhwc(result))
         elif layouts == {NHWC} and dim == 1 and result.dim() == 3:
             self.add_node("concat_rows", where, [n for n, _ in entries], result, tuple(result.shape), layout=NHWC)
@@ -749,8 +769,10 @@ class _Capture(TorchFunctionMode):
 
 def capture(model: nn.Module, example: torch.Tensor) -> Graph:
     """The IR of model, from one run on example ([B, C, H, W], or [B, N] for a model of vectors)."""
-    if example.dim() not in (2, 4):
-        raise CompileError(f"the example input must be [B, C, H, W] or [B, N], got shape {tuple(example.shape)}")
+    if example.dim() not in (2, 3, 4):
+        raise CompileError(
+            f"the example input must be [B, C, H, W], [B, C, L] or [B, N], got shape {tuple(example.shape)}"
+        )
     known = _known_modules()
     recorder = _Capture()
     hooks = []
@@ -845,18 +867,13 @@ def _linear_of_permuted_rows(recorder: _Capture, path: str, rows: PermutedRows, 
 
 
 def _layout(t: torch.Tensor) -> str:
-    return NCHW if t.dim() == 4 else FLAT
+    """A 4-d map or a 3-d sequence (what Conv1d reads, a map of one row) is NCHW, anything else rows."""
+    return NCHW if t.dim() in (3, 4) else FLAT
 
 
-def _shape(t: torch.Tensor) -> tuple[int, ...]:
-    """The IR shape: NHWC for a 4-d map, torch's for rows."""
-    return _Capture._nhwc(t) if t.dim() == 4 else tuple(t.shape)
-
-
-def to_graph_layout(x: np.ndarray) -> np.ndarray:
-    """A model input as the compiled graph takes it: an NCHW batch as NHWC, [B, N] rows as they are."""
-    x = np.asarray(x)
-    return np.ascontiguousarray(x.transpose(0, 2, 3, 1)) if x.ndim == 4 else x
+def _shape(t: torch.Tensor, layout: str = NCHW) -> tuple[int, ...]:
+    """The IR shape: ir.graph_shape for a map or sequence, torch's for rows and anything already permuted."""
+    return graph_shape(tuple(t.shape)) if layout == NCHW else tuple(t.shape)
 
 
 def _arg(args, kwargs, index: int, name: str, default=None):
@@ -903,9 +920,11 @@ def _activation_function(rec: _Capture, where: str, name: str, args, kwargs, res
             "threshold": float(_arg(args, kwargs, 2, "threshold", 20.0)),
         }
     if name in ("relu", "relu6"):
-        rec.add_node(name, where, [source], result, _shape(result), layout=layout)
+        rec.add_node(name, where, [source], result, _shape(result, layout), layout=layout)
     else:
-        rec.add_node("activation", where, [source], result, _shape(result), {"function": name, **attrs}, layout=layout)
+        rec.add_node(
+            "activation", where, [source], result, _shape(result, layout), {"function": name, **attrs}, layout=layout
+        )
 
 
 def _number(value):
@@ -934,7 +953,7 @@ def _power(rec: _Capture, where: str, name: str, args, kwargs, result) -> None:
     if layout not in (NCHW, FLAT) or isinstance(exponent, torch.Tensor) or exponent != int(exponent) or exponent < 1:
         raise CompileError(f"{where}: only a map or rows to a whole power >= 1 is supported, got {exponent!r}")
     attrs = {"function": "power", "exponent": int(exponent)}
-    rec.add_node("activation", where, [source], result, _shape(result), attrs, layout=layout)
+    rec.add_node("activation", where, [source], result, _shape(result, layout), attrs, layout=layout)
 
 
 def _softmax(rec: _Capture, where: str, name: str, args, kwargs, result) -> None:
@@ -953,57 +972,70 @@ def _softmax(rec: _Capture, where: str, name: str, args, kwargs, result) -> None
 
 
 def _pool_node(rec: _Capture, where: str, op: str, source: str, result, kernel, stride, padding) -> None:
-    output_hw = tuple(result.shape[2:]) if result.dim() == 4 else (1, 1)
+    output_hw = _shape(result)[1:3] if result.dim() in (3, 4) else (1, 1)
     attrs = {"kernel": _pair(kernel), "stride": _pair(stride), "padding": _pair(padding), "output_hw": output_hw}
     rec.add_node(op, where, [source], result, _shape(result), attrs, layout=_layout(result))
 
 
-def _max_pool(rec: _Capture, where: str, name: str, args, kwargs, result) -> None:
-    source = _map_input(rec, where, args[0], "max_pool2d")
-    kernel = _arg(args, kwargs, 1, "kernel_size")
-    stride = _arg(args, kwargs, 2, "stride") or kernel
-    if _pair(_arg(args, kwargs, 4, "dilation", 1)) != (1, 1) or _arg(args, kwargs, 6, "return_indices", False):
-        raise CompileError(f"{where}: max_pool2d with dilation or return_indices is not supported")
-    _pool_node(rec, where, "maxpool", source, result, kernel, stride, _arg(args, kwargs, 3, "padding", 0))
-
-
-def _avg_pool(rec: _Capture, where: str, name: str, args, kwargs, result) -> None:
-    source = _map_input(rec, where, args[0], "avg_pool2d")
+def _window(name: str, args, kwargs) -> tuple:
+    """A pool's kernel, stride and padding as (rows, columns): a 1-d pool's (max_pool1d, avg_pool1d) window is one
+    row of a map of one row."""
     kernel = _arg(args, kwargs, 1, "kernel_size")
     stride = _arg(args, kwargs, 2, "stride") or kernel
     padding = _arg(args, kwargs, 3, "padding", 0)
+    if name.endswith("1d"):
+        return tuple(
+            (fill, int(v if isinstance(v, int) else v[0])) for v, fill in ((kernel, 1), (stride, 1), (padding, 0))
+        )
+    return kernel, stride, padding
+
+
+def _max_pool(rec: _Capture, where: str, name: str, args, kwargs, result) -> None:
+    source = _map_input(rec, where, args[0], name)
+    kernel, stride, padding = _window(name, args, kwargs)
+    if _pair(_arg(args, kwargs, 4, "dilation", 1)) != (1, 1) or _arg(args, kwargs, 6, "return_indices", False):
+        raise CompileError(f"{where}: {name} with dilation or return_indices is not supported")
+    _pool_node(rec, where, "maxpool", source, result, kernel, stride, padding)
+
+
+def _avg_pool(rec: _Capture, where: str, name: str, args, kwargs, result) -> None:
+    source = _map_input(rec, where, args[0], name)
+    kernel, stride, padding = _window(name, args, kwargs)
     ceil_mode, include_pad = _arg(args, kwargs, 4, "ceil_mode", False), _arg(args, kwargs, 5, "count_include_pad", True)
     if (
         ceil_mode
         or _arg(args, kwargs, 6, "divisor_override") is not None
         or (_pair(padding) != (0, 0) and not include_pad)
     ):
-        raise CompileError(f"{where}: avg_pool2d with ceil_mode, divisor_override or count_include_pad=False")
+        raise CompileError(f"{where}: {name} with ceil_mode, divisor_override or count_include_pad=False")
     _pool_node(rec, where, "avgpool", source, result, kernel, stride, padding)
 
 
 # Global and adaptive pooling by name -> the pool it is; a sum over H and W is the average times H * W.
 GLOBAL_POOLS = {
     "adaptive_avg_pool2d": "avgpool",
+    "adaptive_avg_pool1d": "avgpool",
     "mean": "avgpool",
     "sum": "avgpool",
     "adaptive_max_pool2d": "maxpool",
+    "adaptive_max_pool1d": "maxpool",
     "amax": "maxpool",
 }
 
 
 def _global_pool(rec: _Capture, where: str, name: str, args, kwargs, result) -> None:
-    """adaptive_avg_pool2d or adaptive_max_pool2d to a size dividing the map, or the mean, sum or amax over H and
-    W: average or max pooling (a sum, then scaled by H * W)."""
+    """adaptive_avg_pool2d or adaptive_max_pool2d (or their 1-d forms on a sequence) to a size dividing the map, or
+    the mean, sum or amax over H and W (over L of a sequence): average or max pooling (a sum, then scaled by H * W)."""
     source = _map_input(rec, where, args[0], name)
-    _, c, h, w = args[0].shape
+    rank, c = args[0].dim(), args[0].shape[1]
+    _, h, w, _ = _shape(args[0])
     if name in ("mean", "sum", "amax"):
         dims = _arg(args, kwargs, 1, "dim")
-        dims = {d % 4 for d in (dims if isinstance(dims, (tuple, list)) else [dims]) if d is not None}
+        dims = {d % rank for d in (dims if isinstance(dims, (tuple, list)) else [dims]) if d is not None}
         if dims == {1}:
             _channel_reduction(rec, where, name, source, c, _arg(args, kwargs, 2, "keepdim", False), result)
             return
-        if dims != {2, 3}:
+        if dims != set(range(2, rank)):
             raise CompileError(
                 f"{where}: only the {name} over H and W (dims 2 and 3) or over the channels (dim 1) is supported, got "
                 f"{sorted(dims)}"
@@ -1013,6 +1045,7 @@ def _global_pool(rec: _Capture, where: str, name: str, args, kwargs, result) -> 
         if _arg(args, kwargs, 2, "return_indices", False):
             raise CompileError(f"{where}: {name} with return_indices is not supported")
         size = _arg(args, kwargs, 1, "output_size")
+        size = (1, size) if name.endswith("1d") else size
         out_h, out_w = (h if s is None else s for s in ((size, size) if isinstance(size, int) else size))
         if h % out_h or w % out_w:
             raise CompileError(f"{where}: {name} to {out_h}x{out_w} does not divide the {h}x{w} map")
@@ -1103,7 +1136,9 @@ LAYER_FUNCTIONS: dict[str, Callable] = {
     "softmax": _softmax,
     "log_softmax": _softmax,
     "max_pool2d": _max_pool,
+    "max_pool1d": _max_pool,
     "avg_pool2d": _avg_pool,
+    "avg_pool1d": _avg_pool,
     **{name: _global_pool for name in GLOBAL_POOLS},
     "normalize": _normalize,
     "pow": _power,

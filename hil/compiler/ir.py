@@ -50,6 +50,30 @@ OPS = {
 }
 
 
+def graph_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The IR shape of a map or sequence of PyTorch's shape: an NCHW map [B, C, H, W] is NHWC, an NCL sequence
+    [B, C, L] (what Conv1d reads) the map [B, 1, L, C]; rows [B, N] stay as they are."""
+    if len(shape) == 4:
+        b, c, h, w = shape
+        return (b, h, w, c)
+    if len(shape) == 3:
+        b, c, length = shape
+        return (b, 1, length, c)
+    return tuple(shape)
+
+
+def to_graph_layout(x: np.ndarray, shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """A tensor in PyTorch's layout as the compiled graph holds it (graph_shape): a model input always; an output
+    given its IR shape, since a 3-d output may be a sequence [B, C, L] (IR [B, 1, L, C]) or rows [B, N, C] that
+    concat_rows made (IR as they are)."""
+    x = np.asarray(x)
+    if x.ndim == 4:
+        return np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    if x.ndim == 3 and (shape is None or len(shape) == 4):
+        return np.ascontiguousarray(x.transpose(0, 2, 1)[:, None])
+    return x
+
+
 def concat_rows(maps: list[np.ndarray], columns: int | None) -> np.ndarray:
     """concat_rows on NHWC maps (float or integer): their values one map after another, as rows of columns values
     (None: the maps' channels), as the golden model and the C (which copies bytes) do it."""

@@ -101,10 +101,12 @@ def _attrs(node) -> dict:
 
 
 def _pads(attrs: dict, node_name: str) -> tuple[int, int, int, int]:
-    """ONNX pads [top, left, bottom, right] of a 2-d op; auto_pad other than NOTSET is refused."""
+    """ONNX pads [top, left, bottom, right] of a 2-d op, or of a 1-d op's one row ([begin, end] as [0, begin, 0,
+    end]); auto_pad other than NOTSET is refused."""
     if attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
         raise OnnxImportError(f"ONNX node '{node_name}': auto_pad {attrs['auto_pad']!r} is not supported (use pads)")
-    top, left, bottom, right = (int(v) for v in attrs.get("pads", [0, 0, 0, 0]))
+    pads = [int(v) for v in attrs.get("pads", [0, 0, 0, 0])]
+    top, left, bottom, right = (0, pads[0], 0, pads[1]) if len(pads) == 2 else pads
     return top, left, bottom, right
 
 
@@ -227,19 +229,22 @@ def _with_weights(m: OnnxModule, name: str, node, layer: nn.Module, weight: np.n
 
 
 def _conv(m: OnnxModule, name: str, node, a: dict) -> Callable:
+    """Conv: nn.Conv2d, or nn.Conv1d for a sequence's 1-d kernel (its pads symmetric)."""
     weight = m.constant(node.input[1], name)
-    if weight.ndim != 4:
-        raise OnnxImportError(f"ONNX node '{name}': only 2-d convolutions are supported, got weight {weight.shape}")
+    if weight.ndim not in (3, 4):
+        raise OnnxImportError(f"ONNX node '{name}': only 1-d and 2-d convolutions are supported, got {weight.shape}")
     top, left, bottom, right = _pads(a, name)
     symmetric = (top, left) == (bottom, right)  # else the zeros go in an F.pad the compiler folds into the conv
-    groups = int(a.get("group", 1))
-    conv = nn.Conv2d(
+    if weight.ndim == 3 and not symmetric:
+        raise OnnxImportError(f"ONNX node '{name}': a 1-d convolution with asymmetric pads is not supported")
+    groups, one_d = int(a.get("group", 1)), weight.ndim == 3
+    conv = (nn.Conv1d if one_d else nn.Conv2d)(
         weight.shape[1] * groups,
         weight.shape[0],
         tuple(weight.shape[2:]),
-        stride=tuple(a.get("strides", [1, 1])),
-        padding=(top, left) if symmetric else 0,
-        dilation=tuple(a.get("dilations", [1, 1])),
+        stride=tuple(a.get("strides", [1] * (weight.ndim - 2))),
+        padding=(left,) if one_d else ((top, left) if symmetric else 0),
+        dilation=tuple(a.get("dilations", [1] * (weight.ndim - 2))),
         groups=groups,
         bias=len(node.input) > 2 and bool(node.input[2]),
     )
@@ -386,11 +391,13 @@ def _pool(kind: str) -> Callable:
         if (top, left) != (bottom, right):
             raise OnnxImportError(f"ONNX node '{name}': {node.op_type} with asymmetric pads is not supported")
         kernel, stride = tuple(a["kernel_shape"]), tuple(a.get("strides", a["kernel_shape"]))
-        ceil = bool(a.get("ceil_mode", 0))
+        ceil, padding = bool(a.get("ceil_mode", 0)), (left,) if len(kernel) == 1 else (top, left)
         if kind == "max":
-            return lambda x, *_: F.max_pool2d(x, kernel, stride, (top, left), ceil_mode=ceil)
+            pool = F.max_pool1d if len(kernel) == 1 else F.max_pool2d
+            return lambda x, *_: pool(x, kernel, stride, padding, ceil_mode=ceil)
         include = bool(a.get("count_include_pad", 0)) or (top, left) == (0, 0)
-        return lambda x, *_: F.avg_pool2d(x, kernel, stride, (top, left), ceil, include)
+        pool = F.avg_pool1d if len(kernel) == 1 else F.avg_pool2d
+        return lambda x, *_: pool(x, kernel, stride, padding, ceil, include)
 
     return convert
 
@@ -398,6 +405,31 @@ def _pool(kind: str) -> Callable:
 def _reshape(m: OnnxModule, name: str, node, a: dict) -> Callable:
     shape = [int(v) for v in m.constant(node.input[1], name)]
     return lambda x, *_: x.reshape([x.shape[i] if s == 0 else s for i, s in enumerate(shape)])
+
+
+def _axes(m: OnnxModule, name: str, node, a: dict) -> list[int]:
+    """A Squeeze's or Unsqueeze's axes: an attribute below opset 13, an input from it."""
+    if "axes" in a:
+        return [int(v) for v in a["axes"]]
+    return [int(v) for v in m.constant(node.input[1], name)] if len(node.input) > 1 and node.input[1] else []
+
+
+def _squeeze(m: OnnxModule, name: str, node, a: dict) -> Callable:
+    """Squeeze of the axes it names (none: every axis of size 1), as torch's."""
+    axes = _axes(m, name, node, a)
+    return lambda x, *_: x.squeeze(tuple(axes)) if axes else x.squeeze()
+
+
+def _unsqueeze(m: OnnxModule, name: str, node, a: dict) -> Callable:
+    """Unsqueeze: an axis of size 1 at each place it names, in increasing order (as ONNX defines them)."""
+    axes = _axes(m, name, node, a)
+
+    def unsqueeze(x: torch.Tensor, *_) -> torch.Tensor:
+        for axis in sorted(v % (x.dim() + len(axes)) for v in axes):
+            x = x.unsqueeze(axis)
+        return x
+
+    return unsqueeze
 
 
 def _shape_of(node, shape: tuple[int, ...]) -> np.ndarray:
@@ -492,12 +524,18 @@ CONVERTERS: dict[str, Callable] = {
     "Softmax": _softmax,
     "MaxPool": _pool("max"),
     "AveragePool": _pool("average"),
-    "GlobalAveragePool": lambda m, n, node, a: lambda x, *_: F.adaptive_avg_pool2d(x, 1),
-    "GlobalMaxPool": lambda m, n, node, a: lambda x, *_: F.adaptive_max_pool2d(x, 1),
+    "GlobalAveragePool": lambda m, n, node, a: (
+        lambda x, *_: (F.adaptive_avg_pool1d if x.dim() == 3 else F.adaptive_avg_pool2d)(x, 1)
+    ),
+    "GlobalMaxPool": lambda m, n, node, a: (
+        lambda x, *_: (F.adaptive_max_pool1d if x.dim() == 3 else F.adaptive_max_pool2d)(x, 1)
+    ),
     "ReduceMean": _reduce(torch.mean),
     "ReduceSum": _reduce(torch.sum),
     "ReduceMax": _reduce(torch.amax),
     "Flatten": _flatten,
+    "Squeeze": _squeeze,
+    "Unsqueeze": _unsqueeze,
     "Reshape": _reshape,
     "Pad": _pad,
     "Add": lambda m, n, node, a: lambda x, y: x + y,

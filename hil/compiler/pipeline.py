@@ -52,6 +52,11 @@ class CompiledModel:
         """The graph's outputs among golden_tensors' values."""
         return [tensors[t] for t in self.qgraph.outputs]
 
+    @property
+    def output_shapes(self) -> list[tuple[int, ...]]:
+        """The outputs' IR shapes, in order (what ir.to_graph_layout needs to lay a float output out alike)."""
+        return [self.qgraph.tensors[t].shape for t in self.qgraph.outputs]
+
     def golden(self, x: np.ndarray) -> list[np.ndarray]:
         """The golden integer outputs for one float NHWC input."""
         return self.outputs_of(self.golden_tensors(x))

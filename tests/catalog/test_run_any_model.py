@@ -47,6 +47,12 @@ def classifier():
     )
 
 
+def sequence():
+    torch.manual_seed(4)
+    net = nn.Sequential(nn.Conv1d(3, 8, 5, padding=2), nn.ReLU(), nn.MaxPool1d(2), nn.Conv1d(8, 4, 3)).eval()
+    return ModelSpec(name="run_sequence", build=lambda: net, input_shape=(1, 3, 32), output_names=("labels",))
+
+
 def unseeded():
     return ModelSpec(name="run_unseeded", build=lambda: nn.Conv2d(3, 4, 3).eval(), input_shape=(1, 3, 8, 8),
                      output_names=("out",))
@@ -184,6 +190,15 @@ def test_draw_needs_an_image(nets: Path, tmp_path: Path, capsys: pytest.CaptureF
 def test_a_factory_is_called_once_per_process(nets: Path) -> None:
     """The plugin's firmware and the suite's golden model must come from one model, even with random weights."""
     assert resolve_model(f"{nets}:classifier") is resolve_model(f"{nets}:classifier")
+
+
+def test_a_sequence_model_runs_on_the_emulator(nets: Path, capsys: pytest.CaptureFixture) -> None:
+    """A Conv1d model's [B, C, L] input and output (the map [B, 1, L, C] on the device): the device equals the
+    golden model, and the output is described in the device's layout."""
+    code, result = _run(["--model", f"{nets}:sequence"], capsys)
+    assert code == 0 and result["matches_reference"], result
+    assert result["device"]["inputs"][0]["shape"] == [1, 1, 32, 3]
+    assert result["outputs"][0]["shape"] == [1, 1, 14, 4]
 
 
 def test_a_spec_whose_build_makes_new_weights_each_call_is_built_once(

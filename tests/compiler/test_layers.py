@@ -30,8 +30,9 @@ from hil.compiler.bench_layers import (
     seeded,
 )
 from hil.compiler.calibrate import channel_ranges
-from hil.compiler.capture import capture, to_graph_layout
+from hil.compiler.capture import capture
 from hil.compiler.host_model import HostModel
+from hil.compiler.ir import to_graph_layout
 from hil.compiler.passes import optimize
 from hil.compiler.pipeline import compile_model
 from hil.compiler.quantize import fit_exponent

@@ -16,8 +16,9 @@ from torch.nn import functional as F
 from examples.bench import spec_of
 from hil.catalog.resolve import resolve_model
 from hil.compiler.bench_layers import CHANNELS, ChannelAttention, ShuffleUnit, SpatialAttention, seeded
-from hil.compiler.capture import capture, to_graph_layout
+from hil.compiler.capture import capture
 from hil.compiler.host_model import HostModel
+from hil.compiler.ir import to_graph_layout
 from hil.compiler.passes import optimize
 from hil.compiler.pipeline import compile_model
 from hil.errors import HilError

@@ -13,7 +13,8 @@ from torch.nn import functional as F
 
 from hil.compiler import float_executor
 from hil.compiler.bench_layers import realistic_inputs, seeded
-from hil.compiler.capture import capture, to_graph_layout
+from hil.compiler.capture import capture
+from hil.compiler.ir import to_graph_layout
 from hil.compiler.passes import optimize
 from hil.compiler.pipeline import compile_model
 from hil.errors import CompileError
