@@ -647,6 +647,8 @@ class _Capture(TorchFunctionMode):
         pads = tuple(args[1]) if len(args) > 1 else tuple(kwargs["pad"])
         mode = args[2] if len(args) > 2 else kwargs.get("mode", "constant")
         value = args[3] if len(args) > 3 else kwargs.get("value", None)
+        if args[0].dim() == 3 and len(pads) == 2:  # a sequence's ends are its one row's columns
+            pads = (*pads, 0, 0)
         if layout == NCHW and mode == "constant" and not value and len(pads) == 4:
             left, right, top, bottom = pads
             attrs = {"left": left, "right": right, "top": top, "bottom": bottom}
@@ -1086,11 +1088,15 @@ def _normalize(rec: _Capture, where: str, name: str, args, kwargs, result) -> No
 
 def _interpolate(rec: _Capture, where: str, name: str, args, kwargs, result) -> None:
     """Nearest upsampling by whole factors (an FPN's top-down path): a data move, every pixel copied into a block;
-    bilinear resizing to any size (a segmentation decoder's, nn.Upsample(mode="bilinear")): resize_bilinear."""
+    bilinear resizing to any size (a segmentation decoder's, nn.Upsample(mode="bilinear")): resize_bilinear. A
+    sequence's (mode "linear" for bilinear) is its one row's."""
     source = _map_input(rec, where, args[0], "interpolate")
     mode = _arg(args, kwargs, 3, "mode", "nearest")
-    (h, w), (out_h, out_w) = args[0].shape[2:], result.shape[2:]
+    (h, w), (out_h, out_w) = _shape(args[0])[1:3], _shape(result)[1:3]
     factor = _arg(args, kwargs, 2, "scale_factor")
+    if args[0].dim() == 3:
+        mode = {"linear": "bilinear"}.get(mode, mode)
+        factor = None if factor is None else (1, factor if isinstance(factor, (int, float)) else factor[0])
     if mode == "bilinear" and factor is not None and not _arg(args, kwargs, 5, "recompute_scale_factor", False):
         factors = factor if isinstance(factor, (tuple, list)) else (factor, factor)
         if (h * factors[0], w * factors[1]) != (out_h, out_w):  # torch then maps coordinates by 1 / scale_factor

@@ -114,6 +114,31 @@ def test_onnx_sequence_models_import_as_from_pytorch(opset: int, tmp_path) -> No
         assert [n.op for n in graph.nodes] == [n.op for n in optimize(capture(model, x)).nodes]
 
 
+@pytest.mark.parametrize(
+    ("form", "op"),
+    [
+        (lambda x: F.pad(x, (2, 1)), "zero_pad"),
+        (lambda x: F.pad(x, (2, 1), mode="reflect"), "reflect_pad"),
+        (lambda x: F.interpolate(x, scale_factor=2), "upsample_nearest"),
+        (lambda x: F.interpolate(x, scale_factor=2, mode="linear"), "resize_bilinear"),
+        (lambda x: F.interpolate(x, size=23, mode="linear", align_corners=True), "resize_bilinear"),
+        (lambda x: x.amax(1, keepdim=True), "channel_max"),
+    ],
+    ids=["zero pad", "reflect pad", "nearest x2", "linear x2", "linear to 23, align_corners", "amax over channels"],
+)
+def test_a_sequence_is_padded_resampled_and_reduced_as_its_one_row(form, op: str) -> None:
+    """F.pad with a sequence's two pads, F.interpolate (nearest, and mode "linear" as bilinear on one row) and the
+    channels' amax: the map ops on the row, computing what torch does."""
+    model = seeded(nn.Sequential(nn.Conv1d(3, 4, 3), _Fn(form)), 0)
+    x = _sequences(16, 1)[0]
+    graph = optimize(capture(model, x))
+    assert [n.op for n in graph.nodes] == ["conv2d", op]
+    (got,) = float_executor.outputs(graph, [to_graph_layout(x.numpy())])
+    with torch.no_grad():
+        expected = to_graph_layout(model(x).numpy(), graph.tensors[graph.outputs[0]].shape)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
 def test_graph_layout_of_inputs_and_outputs() -> None:
     """An input's [B, C, L] is the map [B, 1, L, C]; an output's 3-d array keeps its layout when its IR shape is
     3-d (rows concat_rows made), and becomes the map when its IR shape is one."""
