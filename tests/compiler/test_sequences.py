@@ -11,7 +11,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from hil.compiler import float_executor
-from hil.compiler.bench_layers import seeded
+from hil.compiler.bench_layers import Fn, seeded
 from hil.compiler.capture import capture
 from hil.compiler.ir import graph_shape, to_graph_layout
 from hil.compiler.onnx_import import load_onnx
@@ -129,7 +129,7 @@ def test_onnx_sequence_models_import_as_from_pytorch(opset: int, tmp_path) -> No
 def test_a_sequence_is_padded_resampled_and_reduced_as_its_one_row(form, op: str) -> None:
     """F.pad with a sequence's two pads, F.interpolate (nearest, and mode "linear" as bilinear on one row) and the
     channels' amax: the map ops on the row, computing what torch does."""
-    model = seeded(nn.Sequential(nn.Conv1d(3, 4, 3), _Fn(form)), 0)
+    model = seeded(nn.Sequential(nn.Conv1d(3, 4, 3), Fn(form)), 0)
     x = _sequences(16, 1)[0]
     graph = optimize(capture(model, x))
     assert [n.op for n in graph.nodes] == ["conv2d", op]
@@ -150,16 +150,7 @@ def test_graph_layout_of_inputs_and_outputs() -> None:
 
 
 def test_a_view_of_a_sequence_that_is_no_row_is_named() -> None:
-    model = nn.Sequential(nn.Conv1d(3, 4, 3), _Fn(lambda x: x.unsqueeze(-1))).eval()
+    model = nn.Sequential(nn.Conv1d(3, 4, 3), Fn(lambda x: x.unsqueeze(-1))).eval()
     with pytest.raises(CompileError, match=r"operation 'unsqueeze' is not supported") as error:
         capture(model, torch.zeros(1, 3, 16))
     assert "\n" not in str(error.value)
-
-
-class _Fn(nn.Module):
-    def __init__(self, function) -> None:
-        super().__init__()
-        self.function = function
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.function(x)

@@ -12,7 +12,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from hil.compiler import float_executor
-from hil.compiler.bench_layers import realistic_inputs, seeded
+from hil.compiler.bench_layers import Fn, realistic_inputs, seeded
 from hil.compiler.capture import capture
 from hil.compiler.ir import to_graph_layout
 from hil.compiler.passes import optimize
@@ -173,7 +173,7 @@ def test_a_block_move_written_as_views_and_a_permute(moved, ops: list[str]) -> N
     """Views and permutes that end in a map of another shape are a space_to_depth (then a channel permutation) or
     a depth_to_space (after one, which folds into the convolution before), when the steps replayed on indices are
     exactly that; they failed before. Each computes what torch does."""
-    model = seeded(nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), _Fn(moved)), 0).eval()
+    model = seeded(nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), Fn(moved)), 0).eval()
     x = torch.randn(SHAPE)
     with torch.no_grad():
         expected = to_graph_layout(model(x).numpy())
@@ -208,16 +208,7 @@ def test_a_block_move_written_as_views_and_a_permute(moved, ops: list[str]) -> N
     ],
 )
 def test_a_head_form_the_compiler_cannot_take_is_named(form, named: str) -> None:
-    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), _Fn(form)).eval()
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), Fn(form)).eval()
     with pytest.raises(CompileError, match=named) as error:
         capture(model, torch.zeros(SHAPE))
     assert "\n" not in str(error.value)
-
-
-class _Fn(nn.Module):
-    def __init__(self, function) -> None:
-        super().__init__()
-        self.function = function
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.function(x)
