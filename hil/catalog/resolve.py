@@ -100,7 +100,8 @@ def _spec_from_factory(factory, text: str, default_name: str, input_shape: tuple
         if input_shape is None:
             raise ModelSpecError(
                 f"--model {text}: the factory returned a bare nn.Module, so its input shape is unknown: "
-                "give it with --input-shape (e.g. 1,3,32,32), or return a hil.catalog.ModelSpec"
+                f"give it with --input-shape (e.g. 1,3,32,32) or as --model {text}@1x3x32x32, or return a "
+                "hil.catalog.ModelSpec"
             )
         model = made.eval()
         return ModelSpec(
@@ -151,8 +152,13 @@ _made: dict[tuple[str, tuple[int, ...] | None], ModelSpec] = {}
 
 
 def resolve_model(text: str, input_shape: tuple[int, ...] | None = None) -> ModelSpec:
-    """The model a `--model` value names; one ModelSpecError line when it names nothing loadable."""
+    """The model a `--model` value names; one ModelSpecError line when it names nothing loadable. A value may end
+    in `@1x3x120x160`, its input shape: a pytest run has no --input-shape (and splits --model at commas), and each
+    of its model values is resolved by its text alone."""
     text = text.strip()
+    where, at, shape_text = text.rpartition("@")
+    if at and re.fullmatch(r"\d+(?:[,x]\d+)+", shape_text):
+        text, input_shape = where, input_shape or parse_input_shape(shape_text)
     name = ALIASES.get(text, text)
     if name in CATALOG:
         spec = CATALOG[name]

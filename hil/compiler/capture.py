@@ -1163,14 +1163,15 @@ BUILT_IN = (
     "add",
     "cat",
     "pad (zeros, replicate, reflect)",
-    "x[:, a:b]",
+    "x[:, a:b] and slices of rows and columns",
     "max over channels",
     "chunk or split of channels",
-    "views and transposes that reorder channels (a channel shuffle)",
-    "permute to NHWC",
+    "stack viewed back to a map",
+    "views and transposes that reorder channels (a channel shuffle) or are a space-to-depth or pixel shuffle",
+    "permute to NHWC, and its rows joined and viewed as [B, N, k] (SSD heads)",
     "view",
     "x * sigmoid(x) and other gates of x",
-    "x * y of one shape, map * [1, C, 1, 1] gate (squeeze-and-excitation)",
+    "x * y of one shape, map * [1, C, 1, 1] gate (squeeze-and-excitation) or [1, 1, H, W] gate (spatial attention)",
     "+ - * / with a constant",
 )
 
@@ -1179,4 +1180,7 @@ def supported() -> str:
     """What capture takes, for the one-line error naming an unsupported module or operation."""
     modules = ", ".join(sorted(kind.__name__ for kind in _known_modules()))
     functions = ", ".join(sorted({name.rstrip("_") for name in LAYER_FUNCTIONS} | {*BUILT_IN, *IDENTITIES}))
-    return f"modules {modules} (Conv2d: any stride, padding incl. 'same', dilation, groups); functions {functions}"
+    return (
+        f"modules {modules} (Conv1d, Conv2d: any stride, padding incl. 'same', dilation, groups); functions "
+        f"{functions}"
+    )

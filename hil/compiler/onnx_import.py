@@ -80,7 +80,7 @@ def _input_shape_of(model, path: Path, input_shape: tuple[int, ...] | None) -> t
         names = ", ".join(dims[axis].dim_param or f"axis {axis}" for axis in open_axes)
         raise OnnxImportError(
             f"{path}: input '{info.name}' ({spelled}) leaves {names} open: give the shape with --input-shape "
-            "(e.g. 1,3,240,320), or export with fixed sizes"
+            f"(e.g. 1,3,240,320) or, in a pytest run, as --model {path}@1x3x240x320; or export with fixed sizes"
         )
     return tuple(v or 1 for v in declared)
 

@@ -91,6 +91,16 @@ def test_module_factory_returning_a_bare_module_needs_a_shape(nets: Path) -> Non
     assert spec.name == "nets_build" and isinstance(spec.build(), torch.nn.Module)
 
 
+def test_a_model_value_may_carry_its_input_shape(nets: Path) -> None:
+    """`--model FACTORY@1x1x8x8`: the shape a pytest run (which has no --input-shape) gives a bare nn.Module or an
+    ONNX file with open axes; the value resolves alike wherever the run reads it."""
+    with pytest.raises(ModelSpecError, match=r"or as --model user_nets\.nets:build@1x3x32x32"):
+        resolve_model("user_nets.nets:build")
+    spec = resolve_model("user_nets.nets:build@1,1,8,8")
+    assert spec.input_shape == (1, 1, 8, 8) and spec is resolve_model(" user_nets.nets:build@1,1,8,8 ")
+    assert resolve_model("user_nets.nets:build@1x1x8x8").input_shape == (1, 1, 8, 8)
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

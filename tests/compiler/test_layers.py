@@ -548,7 +548,7 @@ def test_unsupported_operator_fails_at_capture_in_one_line(layer, named: str) ->
     message = str(error.value)
     assert (
         named in message
-        and "supported: modules BatchNorm1d, BatchNorm2d, Conv2d" in message
+        and "supported: modules BatchNorm1d, BatchNorm2d, Conv1d, Conv2d" in message
         and "max_pool2d" in message
     )
     assert "\n" not in message
