@@ -38,6 +38,16 @@ def _gelu(x: np.ndarray, approximate: str) -> np.ndarray:
 SELU_ALPHA, SELU_SCALE = 1.6732632423543772, 1.0507009873554805  # torch.nn.SELU's constants
 
 
+def _outside_domain(
+    function: Callable[[np.ndarray], np.ndarray], x: np.ndarray, inside: np.ndarray, limit: float
+) -> np.ndarray:
+    """function where x is inside its domain, its limit at the domain's edge (+-inf, which a table saturates)
+    elsewhere: log and rsqrt of 0 or less, a reciprocal of 0. A table's grid reaches such inputs even when the
+    model's values never do; rsqrt's limit is the reciprocal of sqrt's 0, so 1 / sqrt(x) names it."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(inside, function(np.where(inside, x, 1.0)), limit)
+
+
 FUNCTIONS: dict[str, Callable[[np.ndarray, dict], np.ndarray]] = {
     "relu": lambda x, a: np.maximum(x, 0.0),
     "relu6": lambda x, a: np.clip(x, 0.0, 6.0),
@@ -57,6 +67,12 @@ FUNCTIONS: dict[str, Callable[[np.ndarray, dict], np.ndarray]] = {
     "log_sigmoid": lambda x, a: -_softplus(-x),
     "abs": lambda x, a: np.abs(x),
     "exp": lambda x, a: np.exp(x),
+    "log": lambda x, a: _outside_domain(np.log, x, x > 0, -np.inf),
+    "sqrt": lambda x, a: np.sqrt(np.maximum(x, 0.0)),
+    "rsqrt": lambda x, a: _outside_domain(lambda v: 1.0 / np.sqrt(v), x, x > 0, np.inf),
+    "reciprocal": lambda x, a: _outside_domain(lambda v: 1.0 / v, x, x != 0, np.inf),
+    "sin": lambda x, a: np.sin(x),
+    "cos": lambda x, a: np.cos(x),
     "power": lambda x, a: x ** a["exponent"],
     "affine": lambda x, a: a["scale"] * x + a["offset"],
     "chain": lambda x, a: _steps(a["steps"], x),
@@ -78,6 +94,8 @@ NAMED: tuple[FunctionStep, ...] = (
     ("gelu", {"approximate": "none"}),
     ("gelu", {"approximate": "tanh"}),
     ("log_sigmoid", {}),
+    ("rsqrt", {}),
+    ("reciprocal", {}),
 )
 # Where a composition is compared: fine steps where the functions bend, and far out where a table's input grid
 # may reach (an int8 map with exponent 3 spans +-1024).

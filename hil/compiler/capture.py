@@ -217,6 +217,12 @@ ACTIVATIONS = (
     "log_sigmoid",
     "abs",
     "exp",
+    "log",
+    "sqrt",
+    "rsqrt",
+    "reciprocal",
+    "sin",
+    "cos",
 )
 
 
@@ -449,9 +455,24 @@ class _Capture(TorchFunctionMode):
             scale, offset = c, 0.0
         elif tracked[0] and np.all(c != 0):
             scale, offset = 1.0 / c, 0.0
+        elif not tracked[0] and c.size == 1:
+            self._over(where, x, float(c), result)
+            return
         else:
-            raise CompileError(f"{where}: only division by a non-zero constant is supported (not a constant over x)")
+            raise CompileError(
+                f"{where}: only division by a non-zero constant, or of one number by x, is supported (not a constant "
+                "per channel over x)"
+            )
         self._affine(where, x, scale, offset, result)
+
+    def _over(self, where: str, x: torch.Tensor, numerator: float, result: torch.Tensor) -> None:
+        """numerator / x, as ONNX writes rsqrt (1 / Sqrt(x)): the table of the reciprocal times it."""
+        source, layout = self.lookup(x, where)
+        if layout not in (NCHW, FLAT):
+            raise CompileError(f"{where}: a number over x is supported on NCHW maps and [B, N] rows, got {layout}")
+        function, attrs = activations.named([("reciprocal", {}), ("affine", {"scale": numerator, "offset": 0.0})])
+        attrs = {"function": function, **attrs}
+        self.add_node("activation", where, [source], result, _shape(result, layout), attrs, layout=layout)
 
     def _sum(self, where: str, first: torch.Tensor, second: torch.Tensor, result: torch.Tensor) -> None:
         a, b = self.lookup(first, where), self.lookup(second, where)
@@ -667,7 +688,8 @@ class _Capture(TorchFunctionMode):
     def _slice(self, where: str, args, result) -> None:
         """x[:, a:b] of a map's channels (also written x[:, a:b, :, :] or x[:, a:b, ...]): slice_channels, or the map
         itself when it keeps every channel; slices of its rows and columns (a crop, or YOLOv5's Focus's
-        x[..., ::2, ::2]): slice_pixels, after the channels' slice when there is one."""
+        x[..., ::2, ::2]): slice_pixels, after the channels' slice when there is one. A row or sample picked by
+        index (a TCN's last step, y[:, :, -1]) is that one-pixel slice, then rows when no map axis is left."""
         source, layout = self.lookup(args[0], where)
         rank = args[0].dim()
         index = args[1] if isinstance(args[1], tuple) else (args[1],)
@@ -677,20 +699,28 @@ class _Capture(TorchFunctionMode):
         index = (*index, *(slice(None),) * (rank - len(index)))
         if rank == 3 and len(index) == 3:  # a sequence's slice of L is one of columns of its one row
             index = (*index[:2], slice(None), index[2])
+        picked = [k for k, part in enumerate(index) if isinstance(part, int)]
         ok = (
             layout == NCHW
             and len(index) == 4
-            and all(isinstance(part, slice) for part in index)
+            and all(isinstance(part, slice) for k, part in enumerate(index) if k not in picked)
             and index[0] == slice(None)
+            and isinstance(index[1], slice)
             and index[1].step in (None, 1)
-            and all((part.step or 1) > 0 for part in index[2:])
+            and all((part.step or 1) > 0 for part in index[2:] if isinstance(part, slice))
+            and picked in ([], [2], [3], [2, 3])
+            and (picked != [3] or rank == 3)  # x[:, :, :, j] of a map would be [B, C, H], a sequence of its column
         )
         if not ok:
             raise CompileError(
-                f"{where}: only slices of a map's channels (step 1), rows and columns (any step) are supported, got "
-                f"{args[1]!r}"
+                f"{where}: only slices of a map's channels (step 1), rows and columns (any step, or one by index) are "
+                f"supported, got {args[1]!r}"
             )
         channels, (_, h, w, _) = args[0].shape[1], _shape(args[0])
+        index = [
+            slice(p % size, p % size + 1) if k in picked else p
+            for k, (p, size) in enumerate(zip(index, (0, 0, h, w), strict=True))
+        ]
         start, stop, _ = index[1].indices(channels)
         rows, columns = index[2].indices(h), index[3].indices(w)
         out_hw = (len(range(*rows)), len(range(*columns)))
@@ -706,7 +736,12 @@ class _Capture(TorchFunctionMode):
             self.alias(result, source, NCHW)
             return
         attrs = {"start": (rows[0], columns[0]), "step": (rows[2], columns[2]), "output_hw": out_hw}
-        self.add_node("slice_pixels", where, [source], result, self._nhwc(result), attrs)
+        if result.dim() != 2:
+            self.add_node("slice_pixels", where, [source], result, self._nhwc(result), attrs)
+            return
+        shape = (args[0].shape[0], 1, 1, stop - start)
+        picked_pixel = self.add_inner_node("slice_pixels", where, source, shape, attrs)
+        self.add_node("flatten_chw", f"{where} (rows)", [picked_pixel], result, tuple(result.shape), layout=FLAT)
 
     def _permuted_rows(self, where: str, name: str, args, kwargs, result) -> bool:
         """SSD-style heads: an NHWC-permuted map viewed as [B, M] rows, such rows joined along M, and rows viewed as
@@ -1181,6 +1216,5 @@ def supported() -> str:
     modules = ", ".join(sorted(kind.__name__ for kind in _known_modules()))
     functions = ", ".join(sorted({name.rstrip("_") for name in LAYER_FUNCTIONS} | {*BUILT_IN, *IDENTITIES}))
     return (
-        f"modules {modules} (Conv1d, Conv2d: any stride, padding incl. 'same', dilation, groups); functions "
-        f"{functions}"
+        f"modules {modules} (Conv1d, Conv2d: any stride, padding incl. 'same', dilation, groups); functions {functions}"
     )

@@ -60,15 +60,16 @@ def fold_zero_padding(graph: Graph) -> Graph:
 COMMUTES_PER_CHANNEL = {
     "depth_to_space": lambda move: move.attrs["factor"][0] * move.attrs["factor"][1],
     "upsample_nearest": lambda move: 1,
+    "slice_pixels": lambda move: 1,
 }
 PER_CHANNEL = ("batchnorm", "relu", "relu6")
 
 
 def hoist_per_channel_ops(graph: Graph) -> Graph:
-    """A BatchNorm, ReLU or ReLU6 that alone reads a depth_to_space or nearest upsampling runs before the move, its
-    parameters repeated per input channel: the move only copies values, so the result is the same, and the op then
-    folds or fuses into the convolution before the move (a transposed convolution's BatchNorm and ReLU) instead of
-    running over the larger map after it."""
+    """A BatchNorm, ReLU or ReLU6 that alone reads a depth_to_space, nearest upsampling or pixel slice runs before the
+    move, its parameters repeated per input channel: the move only copies values, so the result is the same, and the
+    op then folds or fuses into the convolution before the move (a transposed convolution's BatchNorm and ReLU, a
+    TCN's ReLU after its chomp) instead of running after it."""
     hoisted = True
     while hoisted:
         hoisted = False

@@ -293,6 +293,29 @@ def test_onnx_slices_block_moves_and_extrema_import_as_from_pytorch(model: nn.Mo
         np.testing.assert_allclose(got, to_graph_layout(model(x).numpy()), rtol=1e-4, atol=1e-5)
 
 
+class _Elementwise(nn.Module):
+    """log, sqrt, rsqrt (ONNX: 1 / Sqrt), reciprocal, sin and cos of a positive map."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        y = torch.sigmoid(self.conv(x)) + 0.1
+        return torch.log(y), torch.sqrt(y), torch.rsqrt(y), torch.reciprocal(y), torch.sin(y), torch.cos(y)
+
+
+def test_onnx_elementwise_functions_import_as_from_pytorch(tmp_path) -> None:
+    """Log, Sqrt, Reciprocal, Sin, Cos and Div of a number by a map (they failed) give PyTorch's tables; rsqrt,
+    which ONNX writes as 1 / Sqrt(x), is named rsqrt by its values."""
+    model, shape = seeded(_Elementwise(), 0), (1, 3, 8, 8)
+    path = _export(model, shape, tmp_path / "elementwise.onnx", opset=13)
+    x = torch.rand(shape)
+    functions = [n.attrs.get("function") for n in optimize(capture(load_onnx(path), x)).nodes]
+    assert functions == [n.attrs.get("function") for n in optimize(capture(model, x)).nodes]
+    assert functions[-6:] == ["log", "sqrt", "rsqrt", "reciprocal", "sin", "cos"]
+
+
 def test_onnx_with_an_open_height_and_width_needs_the_input_shape(tmp_path) -> None:
     """A file that leaves height and width open compiles only for a size the user gives (before, each open axis
     silently became 1): without one it fails naming the open axes and --input-shape; a shape that contradicts a

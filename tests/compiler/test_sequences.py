@@ -62,6 +62,36 @@ class SequenceLabeller(nn.Module):
         return labels, labels[:, :2, 4:-4].mean(-1)
 
 
+class TemporalBlock(nn.Module):
+    """A TCN's block as its reference code writes it: dilated causal Conv1d, each output chomped (x[:, :, :-p])
+    before its ReLU, and a 1x1 Conv1d on the residual when the widths differ."""
+
+    def __init__(self, inputs: int, outputs: int, dilation: int) -> None:
+        super().__init__()
+        padding = 2 * dilation
+        self.conv1 = nn.Conv1d(inputs, outputs, 3, padding=padding, dilation=dilation)
+        self.conv2 = nn.Conv1d(outputs, outputs, 3, padding=padding, dilation=dilation)
+        self.padding = padding
+        self.downsample = nn.Conv1d(inputs, outputs, 1) if inputs != outputs else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.relu(self.conv1(x)[:, :, : -self.padding].contiguous())
+        out = F.relu(self.conv2(out)[:, :, : -self.padding].contiguous())
+        return F.relu(out + (x if self.downsample is None else self.downsample(x)))
+
+
+class TemporalConvNet(nn.Module):
+    """Two temporal blocks and a Linear on the last step, y[:, :, -1]."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.blocks = nn.Sequential(TemporalBlock(3, 16, 1), TemporalBlock(16, 16, 2))
+        self.linear = nn.Linear(16, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(self.blocks(x)[:, :, -1])
+
+
 def _sequences(length: int, count: int) -> list[torch.Tensor]:
     generator = torch.Generator().manual_seed(3)
     return [torch.randn(1, 3, length, generator=generator) for _ in range(count)]
@@ -76,16 +106,27 @@ def _sequences(length: int, count: int) -> list[torch.Tensor]:
             ["conv2d", "maxpool", "conv2d", "conv2d", "avgpool", "conv2d", "avgpool", "flatten_chw", "linear"],
         ),
         (
+            TemporalConvNet(),
+            64,
+            [
+                *["conv2d", "slice_pixels", "conv2d", "slice_pixels", "conv2d", "add"],
+                *["conv2d", "slice_pixels", "conv2d", "slice_pixels", "add"],
+                *["slice_pixels", "flatten_chw", "linear"],
+            ],
+        ),
+        (
             SequenceLabeller(),
             64,
             ["conv2d", "conv2d", "concat_channels", "conv2d", "slice_channels", "slice_pixels", "avgpool"],
         ),
     ],
-    ids=["activity recognition", "sequence labelling"],
+    ids=["activity recognition", "temporal convolutions, the last step read", "sequence labelling"],
 )
 def test_a_sequence_model_compiles_as_a_map_of_one_row(model: nn.Module, length: int, ops: list[str], tmp_path) -> None:
     """Before, an input [B, C, L] failed at capture. Now every sequence is [B, 1, L, C] in the graph, a float
-    output of [B, C, L] is laid out alike (to_graph_layout given its IR shape), and the C equals the golden model."""
+    output of [B, C, L] is laid out alike (to_graph_layout given its IR shape), and the C equals the golden model. A
+    TCN's ReLU after its chomp fuses into the convolution before it (the slice only copies), and its last step,
+    y[:, :, -1], is a one-sample slice then rows."""
     model = seeded(model, 0)
     x, *calibration = _sequences(length, 5)
     graph = optimize(capture(model, x))
