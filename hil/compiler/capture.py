@@ -725,23 +725,25 @@ class _Capture(TorchFunctionMode):
         rows, columns = index[2].indices(h), index[3].indices(w)
         out_hw = (len(range(*rows)), len(range(*columns)))
         crops = out_hw != (h, w) or rows[2] != 1 or columns[2] != 1
+        to_rows = result.dim() == 2  # every map axis picked by index: [B, C] rows
         if (start, stop) != (0, channels):
             attrs = {"start": start, "stop": stop}
-            if not crops:
+            if not crops and not to_rows:
                 self.add_node("slice_channels", where, [source], result, self._nhwc(result), attrs)
                 return
             shape = (args[0].shape[0], h, w, stop - start)
             source = self.add_inner_node("slice_channels", f"{where} (channels)", source, shape, attrs)
-        if not crops:
+        if crops:
+            attrs = {"start": (rows[0], columns[0]), "step": (rows[2], columns[2]), "output_hw": out_hw}
+            if not to_rows:
+                self.add_node("slice_pixels", where, [source], result, self._nhwc(result), attrs)
+                return
+            shape = (args[0].shape[0], 1, 1, stop - start)
+            source = self.add_inner_node("slice_pixels", where, source, shape, attrs)
+        if to_rows:
+            self.add_node("flatten_chw", f"{where} (rows)", [source], result, tuple(result.shape), layout=FLAT)
+        else:
             self.alias(result, source, NCHW)
-            return
-        attrs = {"start": (rows[0], columns[0]), "step": (rows[2], columns[2]), "output_hw": out_hw}
-        if result.dim() != 2:
-            self.add_node("slice_pixels", where, [source], result, self._nhwc(result), attrs)
-            return
-        shape = (args[0].shape[0], 1, 1, stop - start)
-        picked_pixel = self.add_inner_node("slice_pixels", where, source, shape, attrs)
-        self.add_node("flatten_chw", f"{where} (rows)", [picked_pixel], result, tuple(result.shape), layout=FLAT)
 
     def _permuted_rows(self, where: str, name: str, args, kwargs, result) -> bool:
         """SSD-style heads: an NHWC-permuted map viewed as [B, M] rows, such rows joined along M, and rows viewed as

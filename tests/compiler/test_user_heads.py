@@ -184,6 +184,29 @@ def test_a_block_move_written_as_views_and_a_permute(moved, ops: list[str]) -> N
 
 
 @pytest.mark.parametrize(
+    ("picked", "ops", "shape"),
+    [
+        (lambda x: x[:, :, 3], ["slice_pixels"], (1, 1, 16, 8)),
+        (lambda x: x[:, :, 3, -2], ["slice_pixels", "flatten_chw"], (1, 8)),
+        (lambda x: F.adaptive_avg_pool2d(x, 1)[..., 0, 0], ["avgpool", "flatten_chw"], (1, 8)),
+        (lambda x: F.adaptive_avg_pool2d(x, 1)[:, 2:5, 0, 0], ["avgpool", "slice_channels", "flatten_chw"], (1, 3)),
+    ],
+    ids=["a row", "a pixel", "a pooled map's one pixel", "some channels of it"],
+)
+def test_rows_and_pixels_picked_by_index(picked, ops: list[str], shape: tuple[int, ...]) -> None:
+    """A row of a map by index is the sequence of that row; a pixel (also the one pixel of a global pool, as
+    classifiers write x[..., 0, 0]) is rows [B, C]. They failed before; each computes what torch does."""
+    model = seeded(nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), Fn(picked)), 0)
+    x = torch.randn(SHAPE)
+    graph = optimize(capture(model, x))
+    assert [n.op for n in graph.nodes] == ["conv2d", *ops]
+    assert graph.tensors[graph.outputs[0]].shape == shape
+    (got,) = float_executor.outputs(graph, [to_graph_layout(x.numpy())])
+    with torch.no_grad():
+        np.testing.assert_allclose(got, to_graph_layout(model(x).numpy(), shape), atol=1e-5)
+
+
+@pytest.mark.parametrize(
     ("form", "named"),
     [
         (lambda o: o.permute(0, 2, 3, 1).reshape(1, -1), r"model output: reads \[B, M\] rows of NHWC-permuted maps"),
