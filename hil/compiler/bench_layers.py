@@ -258,6 +258,7 @@ OPERATORS: dict[str, Callable[[], nn.Module]] = {
     "constant arithmetic after a pool (1 - x / 2)": lambda: Fn(lambda x: 1 - F.max_pool2d(x, 2) / 2),
     "layer scale (x * a constant per channel)": lambda: LayerScale(),
     "residual added in place (out += x)": lambda: InPlaceResidual(),
+    "difference of two maps (x - avg_pool(x))": lambda: Fn(lambda x: F.relu(x) - F.avg_pool2d(F.relu(x), 3, 1, 1)),
     "squeeze-and-excitation (x * gate per channel)": lambda: _head(nn.ReLU(), SqueezeExcitation()),
     "squeeze-and-excitation with Linear layers (SENet)": lambda: _head(nn.ReLU(), LinearSqueezeExcitation()),
     "channel split and shuffle (ShuffleNetV2)": lambda: ShuffleUnit(),

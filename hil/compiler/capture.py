@@ -424,8 +424,9 @@ class _Capture(TorchFunctionMode):
         return graph_shape(tuple(t.shape))
 
     def _arithmetic(self, where: str, operation: str, args, kwargs, result: torch.Tensor) -> None:
-        """x + y of two maps (or rows) of one shape; x * a gate of x; x and a constant (a number, or a tensor the
-        same for every pixel: [C, 1, 1], [1, C, 1, 1]) added, subtracted, multiplied or divided."""
+        """x + y and x - y of two maps (or rows) of one shape (with alpha); x * a gate of x; x and a constant (a
+        number, or a tensor the same for every pixel: [C, 1, 1], [1, C, 1, 1]) added, subtracted, multiplied or
+        divided."""
         first = args[0]
         second = args[1] if len(args) > 1 else kwargs.get("other")
         if operation in ("rsub", "rdiv"):
@@ -435,13 +436,14 @@ class _Capture(TorchFunctionMode):
             raise CompileError(f"{where}: division with rounding_mode={kwargs['rounding_mode']!r} is not supported")
         tracked = [isinstance(t, torch.Tensor) and id(t) in self.names for t in (first, second)]
         if all(tracked):
-            if operation == "add" and alpha == 1:
-                self._sum(where, first, second, result)
+            if operation in ("add", "sub"):
+                self._sum(where, first, second, alpha if operation == "add" else -alpha, result)
             elif operation == "mul":
                 self._product(where, first, second, result)
             else:
                 raise CompileError(
-                    f"{where}: of two maps only their sum (x + y) and product (x * y) are supported, not {operation}"
+                    f"{where}: of two maps only their sum (x + y), difference (x - y) and product (x * y) are "
+                    f"supported, not {operation}"
                 )
             return
         x, constant = (first, second) if tracked[0] else (second, first)
@@ -474,11 +476,20 @@ class _Capture(TorchFunctionMode):
         attrs = {"function": function, **attrs}
         self.add_node("activation", where, [source], result, _shape(result, layout), attrs, layout=layout)
 
-    def _sum(self, where: str, first: torch.Tensor, second: torch.Tensor, result: torch.Tensor) -> None:
+    def _sum(self, where: str, first: torch.Tensor, second: torch.Tensor, weight: float, result: torch.Tensor) -> None:
+        """first + weight * second: an add, after a scale of second (-1 for x - y, alpha for torch.add's), which
+        folds into the convolution that makes it or runs as a table."""
         a, b = self.lookup(first, where), self.lookup(second, where)
         if not (a[1] == b[1] != NHWC and first.shape == second.shape):
-            raise CompileError(f"{where}: only the sum of two maps (or rows) of one shape is supported")
-        self.add_node("add", where, [a[0], b[0]], result, _shape(result, a[1]), layout=a[1])
+            raise CompileError(f"{where}: only the sum or difference of two maps (or rows) of one shape is supported")
+        operand = b[0]
+        if weight != 1:
+            channels = self.graph.tensors[operand].shape[-1]
+            scale = affine_params(np.full(channels, float(weight)), np.zeros(channels))
+            attrs = {"eps": 0.0}
+            shape = self.graph.tensors[operand].shape
+            operand = self.add_inner_node("batchnorm", f"{where} (x {weight:g})", operand, shape, attrs, scale)
+        self.add_node("add", where, [a[0], operand], result, _shape(result, a[1]), layout=a[1])
 
     def _affine(self, where: str, x: torch.Tensor, scale, offset, result: torch.Tensor) -> None:
         """scale * x + offset with constants the same for every pixel (or row): a per-channel affine map, the

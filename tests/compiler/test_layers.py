@@ -437,6 +437,12 @@ class _Arithmetic(nn.Module):
         (lambda m, x: torch.sigmoid(F.relu(m.conv(x))), ["conv2d", "activation sigmoid"]),
         (lambda m, x: 6 / (torch.sigmoid(m.conv(x)) + 1), ["conv2d", "activation chain"]),
         (lambda m, x: 1 / torch.sqrt(torch.sigmoid(m.conv(x)) + 0.5), ["conv2d", "activation chain"]),
+        (lambda m, x: m.conv(x) - 2 * m.conv(x), ["conv2d", "conv2d", "add"]),
+        (
+            lambda m, x: torch.sub(m.conv(x), F.relu(m.conv(x)), alpha=0.5),
+            ["conv2d", "conv2d", "activation chain", "add"],
+        ),
+        (lambda m, x: torch.add(m.conv(x), m.conv(x), alpha=2), ["conv2d", "conv2d", "add"]),
     ],
     ids=[
         "scale and shift fold",
@@ -453,6 +459,9 @@ class _Arithmetic(nn.Module):
         "a relu before a table fuses",
         "a number over x, one table",
         "1 / sqrt(...), one table",
+        "x - y, the -1 folded into y's convolution",
+        "x - alpha * relu(y), a table after the relu",
+        "add with alpha, folded",
     ],
 )
 def test_arithmetic_with_constants_folds_or_joins_a_table(form, ops: list[str]) -> None:
@@ -472,8 +481,8 @@ def test_arithmetic_with_constants_folds_or_joins_a_table(form, ops: list[str]) 
 @pytest.mark.parametrize(
     ("form", "named"),
     [
-        (lambda m, x: m.conv(x) - F.relu(m.conv(x)), r"of two maps only their sum \(x \+ y\) .* not sub$"),
-        (lambda m, x: torch.add(m.conv(x), m.conv(x), alpha=2), r"of two maps only their sum .* not add"),
+        (lambda m, x: m.conv(x) / F.relu(m.conv(x)), r"of two maps only their sum \(x \+ y\), .* not div$"),
+        (lambda m, x: m.conv(x) - m.conv(x)[:, :1], r"only the sum or difference of two maps \(or rows\) of one shape"),
         (lambda m, x: torch.ones(4, 1, 1) / m.conv(x), r"or of one number by x, is supported \(not a constant per"),
         (lambda m, x: m.conv(x) / 0.0, r"only division by a non-zero constant"),
         (lambda m, x: m.conv(x) // 2, r"operation '__floordiv__' is not supported"),
@@ -484,8 +493,8 @@ def test_arithmetic_with_constants_folds_or_joins_a_table(form, ops: list[str]) 
         (lambda m, x: m.conv(x) ** 0.5, r"only a map or rows to a whole power >= 1 is supported, got 0\.5"),
     ],
     ids=[
-        "x - y",
-        "add with alpha",
+        "x / y",
+        "x - y of two shapes",
         "a constant per channel over x",
         "x / 0",
         "x // 2",
