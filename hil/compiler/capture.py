@@ -997,11 +997,24 @@ def _extremum(rec: _Capture, where: str, name: str, args, kwargs, result) -> Non
 
 
 def _power(rec: _Capture, where: str, name: str, args, kwargs, result) -> None:
-    """x ** n and torch.square for a whole n >= 1: the table activation power."""
+    """x ** n and torch.square for a whole n >= 1: the table activation power; c ** x (torch.pow(c, x), 2 ** x)
+    for a number c > 0: the table of exp(x ln c)."""
+    if name == "__rpow__" or not (isinstance(args[0], torch.Tensor) and id(args[0]) in rec.names):
+        x, base = (args[0], args[1]) if name == "__rpow__" else (args[1], args[0])
+        base = _number(base)
+        source, layout = rec.lookup(x, where)
+        if layout not in (NCHW, FLAT) or not isinstance(base, (int, float)) or base <= 0:
+            raise CompileError(f"{where}: only a number > 0 to the power of a map or rows is supported, got {base!r}")
+        steps = [("affine", {"scale": math.log(base), "offset": 0.0}), ("exp", {})]
+        function, attrs = activations.named(steps)
+        attrs = {"function": function, **attrs}
+        rec.add_node("activation", where, [source], result, _shape(result, layout), attrs, layout=layout)
+        return
     exponent = 2 if name == "square" else _arg(args, kwargs, 1, "exponent")
     source, layout = rec.lookup(args[0], where)
     if layout not in (NCHW, FLAT) or isinstance(exponent, torch.Tensor) or exponent != int(exponent) or exponent < 1:
-        raise CompileError(f"{where}: only a map or rows to a whole power >= 1 is supported, got {exponent!r}")
+        shown = f"a tensor of shape {tuple(exponent.shape)}" if isinstance(exponent, torch.Tensor) else repr(exponent)
+        raise CompileError(f"{where}: only a map or rows to a whole power >= 1 is supported, got {shown}")
     attrs = {"function": "power", "exponent": int(exponent)}
     rec.add_node("activation", where, [source], result, _shape(result, layout), attrs, layout=layout)
 
@@ -1196,6 +1209,7 @@ LAYER_FUNCTIONS: dict[str, Callable] = {
     **{name: _global_pool for name in GLOBAL_POOLS},
     "normalize": _normalize,
     "pow": _power,
+    "__rpow__": _power,
     "maximum": _extremum,
     "minimum": _extremum,
     "square": _power,

@@ -443,6 +443,8 @@ class _Arithmetic(nn.Module):
             ["conv2d", "conv2d", "activation chain", "add"],
         ),
         (lambda m, x: torch.add(m.conv(x), m.conv(x), alpha=2), ["conv2d", "conv2d", "add"]),
+        (lambda m, x: 2 ** F.max_pool2d(m.conv(x), 2), ["conv2d", "maxpool", "activation chain"]),
+        (lambda m, x: torch.pow(0.5, F.max_pool2d(m.conv(x), 2)), ["conv2d", "maxpool", "activation chain"]),
     ],
     ids=[
         "scale and shift fold",
@@ -462,6 +464,8 @@ class _Arithmetic(nn.Module):
         "x - y, the -1 folded into y's convolution",
         "x - alpha * relu(y), a table after the relu",
         "add with alpha, folded",
+        "2 ** x, a table",
+        "torch.pow(0.5, x), a table",
     ],
 )
 def test_arithmetic_with_constants_folds_or_joins_a_table(form, ops: list[str]) -> None:
@@ -491,6 +495,8 @@ def test_arithmetic_with_constants_folds_or_joins_a_table(form, ops: list[str]) 
         (lambda m, x: torch.div(m.conv(x), 2, rounding_mode="floor"), r"division with rounding_mode='floor'"),
         (lambda m, x: m.conv(x).sum(), r"over H and W \(dims 2 and 3\) or over the channels \(dim 1\) .*, got \[\]"),
         (lambda m, x: m.conv(x) ** 0.5, r"only a map or rows to a whole power >= 1 is supported, got 0\.5"),
+        (lambda m, x: m.conv(x) ** m.conv(x), r"whole power >= 1 is supported, got a tensor of shape \(1, 4, 8, 8\)$"),
+        (lambda m, x: (-2) ** m.conv(x), r"only a number > 0 to the power of a map or rows is supported, got -2$"),
     ],
     ids=[
         "x / y",
@@ -503,6 +509,8 @@ def test_arithmetic_with_constants_folds_or_joins_a_table(form, ops: list[str]) 
         "floor div",
         "sum of everything",
         "square root",
+        "x ** y of two maps",
+        "a negative number to the power of x",
     ],
 )
 def test_arithmetic_the_compiler_cannot_take_is_named(form, named: str) -> None:
