@@ -289,6 +289,18 @@ def _every_pair() -> tuple[np.ndarray, np.ndarray]:
     return np.repeat(values[:, None], values.size, axis=1), values.copy()
 
 
+def _assert_rounds_every_product(host_kernel, twin, x: np.ndarray, scale: np.ndarray, out_shift: int) -> None:
+    """host C == twin == the formula in floats (every value is exact in float64) for x times scale (broadcast):
+    round half up, then saturate at the int8 limits, never wrap."""
+    params = ScaleChannelsParams(out_shift)
+    expected = twin(params, x, scale)
+    np.testing.assert_array_equal(host_kernel(params, x, scale), expected)
+    exact = np.floor(x.astype(np.float64) * scale.astype(np.float64) / 2.0**out_shift + 0.5)
+    np.testing.assert_array_equal(expected, np.clip(exact, -128, 127).astype(np.int8))
+    if out_shift <= 6:
+        assert expected.min() == -128 and expected.max() == 127, "saturates at the int8 limits"
+
+
 @pytest.mark.parametrize("out_shift", [0, 1, 7, 14, 15, 31])
 def test_scale_channels_matches_twin(host: HostKernels, out_shift: int) -> None:
     """Scales of both signs, 0, +-1 and the int8 extremes on a random map, and every int8 input against every int8
@@ -306,14 +318,7 @@ def test_scale_channels_matches_twin(host: HostKernels, out_shift: int) -> None:
         assert got.max() == 90 and got.min() == -100, "the clamp is reached on both sides"
 
     every, values = _every_pair()
-    params = ScaleChannelsParams(out_shift)
-    expected = scale_channels_s8(params, every, values)
-    np.testing.assert_array_equal(host.scale_channels_s8(params, every, values), expected)
-    product = every.astype(np.float64) * values.astype(np.float64)
-    exact = np.floor(product / 2.0**out_shift + 0.5)
-    np.testing.assert_array_equal(expected, np.clip(exact, -128, 127).astype(np.int8))
-    if out_shift <= 6:
-        assert expected.min() == -128 and expected.max() == 127, "saturates at the int8 limits"
+    _assert_rounds_every_product(host.scale_channels_s8, scale_channels_s8, every, values, out_shift)
 
 
 @pytest.mark.parametrize("out_shift", [9, 0])
@@ -419,16 +424,8 @@ def test_scale_pixels_matches_twin(host: HostKernels, out_shift: int) -> None:
     if out_shift <= 7:  # -128 * -128 and 127 * -128 reach past both limits
         assert got.max() == 90 and got.min() == -100, "the clamp is reached on both sides"
 
-    every, values = _every_pair()
-    every, gate = every.T.copy(), values[:, None]  # pixel p: every int8 value, times the scale values[p]
-    params = ScaleChannelsParams(out_shift)
-    expected = scale_pixels_s8(params, every, gate)
-    np.testing.assert_array_equal(host.scale_pixels_s8(params, every, gate), expected)
-    product = every.astype(np.float64) * gate.astype(np.float64)
-    exact = np.floor(product / 2.0**out_shift + 0.5)
-    np.testing.assert_array_equal(expected, np.clip(exact, -128, 127).astype(np.int8))
-    if out_shift <= 6:
-        assert expected.min() == -128 and expected.max() == 127, "saturates at the int8 limits"
+    every, values = _every_pair()  # pixel p: every int8 value, times the scale values[p]
+    _assert_rounds_every_product(host.scale_pixels_s8, scale_pixels_s8, every.T.copy(), values[:, None], out_shift)
 
 
 @pytest.mark.parametrize("out_shift", [9, 0])
