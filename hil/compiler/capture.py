@@ -328,6 +328,13 @@ class _Capture(TorchFunctionMode):
         output = self.new_tensor(out, tuple(shape), layout)
         self.graph.nodes.append(Node(op, name, inputs, output, attrs or {}, params or {}))
 
+    def add_table(self, where: str, source: str, steps: list, result: torch.Tensor, layout: str) -> None:
+        """An activation node of the table the element-wise steps compute, named after the function it equals
+        (activations.named)."""
+        function, attrs = activations.named(steps)
+        attrs = {"function": function, **attrs}
+        self.add_node("activation", where, [source], result, _shape(result, layout), attrs, layout=layout)
+
     def add_inner_node(
         self,
         op: str,
@@ -472,9 +479,9 @@ class _Capture(TorchFunctionMode):
         source, layout = self.lookup(x, where)
         if layout not in (NCHW, FLAT):
             raise CompileError(f"{where}: a number over x is supported on NCHW maps and [B, N] rows, got {layout}")
-        function, attrs = activations.named([("reciprocal", {}), ("affine", {"scale": numerator, "offset": 0.0})])
-        attrs = {"function": function, **attrs}
-        self.add_node("activation", where, [source], result, _shape(result, layout), attrs, layout=layout)
+        self.add_table(
+            where, source, [("reciprocal", {}), ("affine", {"scale": numerator, "offset": 0.0})], result, layout
+        )
 
     def _sum(self, where: str, first: torch.Tensor, second: torch.Tensor, weight: float, result: torch.Tensor) -> None:
         """first + weight * second: an add, after a scale of second (-1 for x - y, alpha for torch.add's), which
@@ -565,9 +572,7 @@ class _Capture(TorchFunctionMode):
         for (x, layout), (gate, _) in (names, names[::-1]):
             steps = _elementwise_steps(self.graph, x, gate)
             if steps is not None and layout in (NCHW, FLAT):
-                function, attrs = activations.named([("gated", {"gate": steps})])
-                attrs = {"function": function, **attrs}
-                self.add_node("activation", where, [x], result, _shape(result, layout), attrs, layout=layout)
+                self.add_table(where, x, [("gated", {"gate": steps})], result, layout)
                 return True
         return False
 
@@ -1005,10 +1010,9 @@ def _power(rec: _Capture, where: str, name: str, args, kwargs, result) -> None:
         source, layout = rec.lookup(x, where)
         if layout not in (NCHW, FLAT) or not isinstance(base, (int, float)) or base <= 0:
             raise CompileError(f"{where}: only a number > 0 to the power of a map or rows is supported, got {base!r}")
-        steps = [("affine", {"scale": math.log(base), "offset": 0.0}), ("exp", {})]
-        function, attrs = activations.named(steps)
-        attrs = {"function": function, **attrs}
-        rec.add_node("activation", where, [source], result, _shape(result, layout), attrs, layout=layout)
+        rec.add_table(
+            where, source, [("affine", {"scale": math.log(base), "offset": 0.0}), ("exp", {})], result, layout
+        )
         return
     exponent = 2 if name == "square" else _arg(args, kwargs, 1, "exponent")
     source, layout = rec.lookup(args[0], where)

@@ -408,7 +408,8 @@ def _reshape(m: OnnxModule, name: str, node, a: dict) -> Callable:
 
 
 def _axes(m: OnnxModule, name: str, node, a: dict) -> list[int]:
-    """A Squeeze's or Unsqueeze's axes: an attribute below opset 13, an input from it."""
+    """The axes a Squeeze, Unsqueeze or Reduce node names: an attribute below opset 13 (18 for most Reduce nodes),
+    its second input from then; none named, []."""
     if "axes" in a:
         return [int(v) for v in a["axes"]]
     return [int(v) for v in m.constant(node.input[1], name)] if len(node.input) > 1 and node.input[1] else []
@@ -484,14 +485,8 @@ def _reduce(function: Callable) -> Callable:
     channels."""
 
     def convert(m: OnnxModule, name: str, node, a: dict) -> Callable:
-        if "axes" in a:
-            axes = [int(v) for v in a["axes"]]
-        elif len(node.input) > 1 and node.input[1]:
-            axes = [int(v) for v in m.constant(node.input[1], name)]
-        else:
-            axes = None
-        keep = bool(a.get("keepdims", 1))
-        return lambda x, *_: function(x, tuple(range(x.dim())) if axes is None else tuple(axes), keepdim=keep)
+        axes, keep = _axes(m, name, node, a), bool(a.get("keepdims", 1))
+        return lambda x, *_: function(x, tuple(axes) if axes else tuple(range(x.dim())), keepdim=keep)
 
     return convert
 
