@@ -794,9 +794,10 @@ class _Capture(TorchFunctionMode):
         as [B, n, C, H, W] with the new axis moved into place, a rearrangement that a view back to a map ends
         (ShuffleNet's channel interleave, torch.stack((a, b), 2).view(B, 2 * C, H, W), is one permute_channels)."""
         tensors = list(args[0])
-        dim = kwargs.get("dim", args[1] if len(args) > 1 else 0) % max(result.dim(), 1)
+        dim = kwargs.get("dim", args[1] if len(args) > 1 else 0) % result.dim()
         entries = [self.lookup(t, where) for t in tensors]
-        if {layout for _, layout in entries} != {NCHW} or len({tuple(t.shape) for t in tensors}) != 1 or dim == 0:
+        maps = {layout for _, layout in entries} == {NCHW} and tensors[0].dim() == 4
+        if not maps or len({tuple(t.shape) for t in tensors}) != 1 or dim == 0:
             raise CompileError(
                 f"{where}: only torch.stack of maps of one shape along a new axis after the batch (dim 1 to 4) is "
                 f"supported, got dim {dim} of {[tuple(t.shape) for t in tensors]}"

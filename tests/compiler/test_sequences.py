@@ -190,8 +190,17 @@ def test_graph_layout_of_inputs_and_outputs() -> None:
     assert to_graph_layout(np.zeros((1, 3, 5, 7))).shape == (1, 5, 7, 3)
 
 
-def test_a_view_of_a_sequence_that_is_no_row_is_named() -> None:
-    model = nn.Sequential(nn.Conv1d(3, 4, 3), Fn(lambda x: x.unsqueeze(-1))).eval()
-    with pytest.raises(CompileError, match=r"operation 'unsqueeze' is not supported") as error:
+@pytest.mark.parametrize(
+    ("form", "named"),
+    [
+        (lambda x: x.unsqueeze(-1), r"operation 'unsqueeze' is not supported"),
+        (lambda x: torch.stack((x, x), 1), r"only torch\.stack of maps of one shape along a new axis after the batch"),
+    ],
+    ids=["a view that is no row", "a stack of sequences"],
+)
+def test_a_form_of_a_sequence_the_compiler_cannot_take_is_named(form, named: str) -> None:
+    """Each fails in one line (a stack of sequences raised a ValueError from inside capture)."""
+    model = nn.Sequential(nn.Conv1d(3, 4, 3), Fn(form)).eval()
+    with pytest.raises(CompileError, match=named) as error:
         capture(model, torch.zeros(1, 3, 16))
     assert "\n" not in str(error.value)
