@@ -289,6 +289,17 @@ def _every_pair() -> tuple[np.ndarray, np.ndarray]:
     return np.repeat(values[:, None], values.size, axis=1), values.copy()
 
 
+def _scaled_in_place(
+    host: HostKernels, kernel: str, params: ScaleChannelsParams, x: np.ndarray, scale: np.ndarray
+) -> np.ndarray:
+    """A scale kernel run on x's pixels x channels with output == input: the buffer it left."""
+    buffer = x.copy()
+    pointer = _ptr(buffer, np.int8)
+    pixels, channels = (ctypes.c_int32(n) for n in x.shape)
+    host._call(kernel, ctypes.byref(_struct(params)), pixels, channels, pointer, _ptr(scale, np.int8), pointer)
+    return buffer
+
+
 def _assert_rounds_every_product(host_kernel, twin, x: np.ndarray, scale: np.ndarray, out_shift: int) -> None:
     """host C == twin == the formula in floats (every value is exact in float64) for x times scale (broadcast):
     round half up, then saturate at the int8 limits, never wrap."""
@@ -329,18 +340,8 @@ def test_scale_channels_in_place(host: HostKernels, out_shift: int) -> None:
         x = rng.integers(-128, 128, (pixels, channels), dtype=np.int8)
         scale = rng.integers(-128, 128, channels, dtype=np.int8)
         params = ScaleChannelsParams(out_shift, -128, 127)
-        buffer = x.copy()
-        pointer = _ptr(buffer, np.int8)
-        host._call(
-            "scale_channels_s8",
-            ctypes.byref(_struct(params)),
-            ctypes.c_int32(pixels),
-            ctypes.c_int32(channels),
-            pointer,
-            _ptr(scale, np.int8),
-            pointer,
-        )
-        np.testing.assert_array_equal(buffer, scale_channels_s8(params, x, scale))
+        in_place = _scaled_in_place(host, "scale_channels_s8", params, x, scale)
+        np.testing.assert_array_equal(in_place, scale_channels_s8(params, x, scale))
 
 
 @pytest.mark.parametrize("out_shift", [-1, -14, -15, 32, -128, 100])
@@ -436,18 +437,8 @@ def test_scale_pixels_in_place(host: HostKernels, out_shift: int) -> None:
         x = rng.integers(-128, 128, (pixels, channels), dtype=np.int8)
         scale = rng.integers(-128, 128, (pixels, 1), dtype=np.int8)
         params = ScaleChannelsParams(out_shift, -128, 127)
-        buffer = x.copy()
-        pointer = _ptr(buffer, np.int8)
-        host._call(
-            "scale_pixels_s8",
-            ctypes.byref(_struct(params)),
-            ctypes.c_int32(pixels),
-            ctypes.c_int32(channels),
-            pointer,
-            _ptr(scale, np.int8),
-            pointer,
-        )
-        np.testing.assert_array_equal(buffer, scale_pixels_s8(params, x, scale))
+        in_place = _scaled_in_place(host, "scale_pixels_s8", params, x, scale)
+        np.testing.assert_array_equal(in_place, scale_pixels_s8(params, x, scale))
 
 
 @pytest.mark.parametrize("out_shift", [-1, -14, 32, 100])
