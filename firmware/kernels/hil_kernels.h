@@ -10,8 +10,8 @@
  * hil_nn_round_shift_exact32), then a clamp (hil_clamp).
  * Every kernel has a bit-exact numpy twin in hil/kernels_ref/ with the same argument meaning.
  *
- * DSP instructions (SXTB16, SMLAD, USAT, SSUB8 and SEL) are used only when __ARM_FEATURE_DSP is defined; the
- * portable C path computes the same integers (all sums are exact in int32 by the bounds documented
+ * DSP instructions (SXTB16, SMLAD, USAT, SSUB8, SEL, USADA8, SMMLA and SMMLAR) are used only when __ARM_FEATURE_DSP
+ * is defined; the portable C path computes the same integers (all sums are exact in int32 by the bounds documented
  * per kernel), so both give the same bits.
  */
 #ifndef HIL_KERNELS_H
@@ -371,6 +371,35 @@ typedef struct {
  * gamma is int16 per channel at exponent eg; dims.c channels per pixel. */
 hil_kernel_status l2norm_s8(const hil_l2norm_params *params, const hil_dims *dims, const int8_t *input,
                             const int16_t *gamma, int8_t *output);
+
+typedef struct {
+    int32_t out_shift; /* output exponent - gamma exponent, in -8..29 */
+    int32_t eps;       /* LayerNorm's eps in units of ss below (>= 0) */
+    int32_t act_min;
+    int32_t act_max;
+} hil_layer_norm_params;
+
+/* LayerNorm over the channels of each pixel (PyTorch's nn.LayerNorm(C) on an NHWC map, or on rows [.., C]), with a
+ * per-channel affine: out_c = (x_c - mean) / sqrt(var + eps_f) * w_c + b_c. Per pixel of C = dims.c channels:
+ *   s   = sum_c x_c,  q = sum_c x_c^2           (int32 exact: C <= 4096, |s| <= 2^19, q <= 2^26)
+ *   ss  = C * (C * q - s * s) + eps             (int64: = sum_c (C * x_c - s)^2 + eps, below 2^50)
+ *   d_c = C * x_c - s                           (|d_c| < 2^20)
+ *   ss == 0 -> every out_c = clamp(round_shift(beta_c, 8), act_min, act_max)
+ *   e   = the even number (-20..28; negative for ss >= 2^30) with ss * 2^e in [2^28, 2^30) (a negative e shifts
+ *         right: floor(ss / 2^-e))
+ *   n   = floor(sqrt(ss * 2^e))                 (exact integer sqrt, n in [2^14, 2^15))
+ *   r   = floor(2^30 / n)                       (r in (2^15, 2^16]; 1/sqrt(ss) ~= r * 2^(e/2 - 30))
+ *   sh  = 30 - e/2 + out_shift                  (8..69)
+ *   v   = round_shift64((int64) d_c * gamma_c * r, sh - 8)
+ *   out_c = clamp(round_shift64(v + beta_c, 8), act_min, act_max)
+ * With x = x_q * 2^ex, (x_c - mean) / sqrt(var + eps_f) = d_c * sqrt(C) / sqrt(ss) when eps = round(eps_f * C^3 *
+ * 2^(-2 ex)) (the input's scale cancels; eps must fit int32). So with gamma_c = round(w_c * sqrt(C) * 2^-eg) (int16),
+ * beta_c = round(b_c * 2^(8 - eo)) (int32: 8 more fraction bits than the output) and out_shift = eo - eg, out_c is
+ * LayerNorm(x)_c * 2^-eo rounded (within about half a step). C in 1..4096, out_shift in -8..29 and eps >= 0, else
+ * HIL_KERNEL_ARG_ERROR. Not in place: input, gamma and beta must not overlap output (a pixel's channels are read in
+ * passes, which a faster version may reorder around its writes). */
+hil_kernel_status layer_norm_s8(const hil_layer_norm_params *params, const hil_dims *dims, const int8_t *input,
+                                const int16_t *gamma, const int32_t *beta, int8_t *output);
 
 /* ---- FastGRNN and RNNPool ------------------------------------------------------------------- */
 

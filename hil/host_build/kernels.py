@@ -28,6 +28,7 @@ from hil.kernels_ref.params import (
     FullyConnectedParams,
     GroupedConvParams,
     L2NormParams,
+    LayerNormParams,
     LogSoftmaxParams,
     PoolParams,
     PReluParams,
@@ -138,6 +139,7 @@ class HostKernels:
         "add_s8",
         "add_a16",
         "l2norm_s8",
+        "layer_norm_s8",
         "fastgrnn_step_s16",
         "rnnpool_s8",
         "rnnpool_wide_s8",
@@ -305,6 +307,28 @@ class HostKernels:
             ctypes.byref(dims),
             _ptr(input, np.int8),
             _ptr(gamma, np.int16),
+            _ptr(output, np.int8),
+        )
+        return output
+
+    def layer_norm_s8(
+        self, params: LayerNormParams, input: np.ndarray, gamma: np.ndarray, beta: np.ndarray
+    ) -> np.ndarray:
+        """layer_norm_s8 over the last axis of input (up to 4 dims)."""
+        input, gamma, beta = np.ascontiguousarray(input), np.ascontiguousarray(gamma), np.ascontiguousarray(beta)
+        if gamma.shape != input.shape[-1:] or beta.shape != input.shape[-1:]:
+            raise TypeError(
+                f"layer_norm_s8: gamma {gamma.shape} and beta {beta.shape} do not match {input.shape[-1:]} channels"
+            )
+        output = np.zeros(input.shape, dtype=np.int8)
+        dims = _dims((1,) * (4 - input.ndim) + input.shape)
+        self._call(
+            "layer_norm_s8",
+            ctypes.byref(_struct(params)),
+            ctypes.byref(dims),
+            _ptr(input, np.int8),
+            _ptr(gamma, np.int16),
+            _ptr(beta, np.int32),
             _ptr(output, np.int8),
         )
         return output

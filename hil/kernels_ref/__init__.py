@@ -6,7 +6,7 @@ One function per kernel, same argument meaning as the C; params are the dataclas
 from hil.kernels_ref.conv import conv2d_s8, depthwise_conv2d_s8, pointwise_conv2d_s8
 from hil.kernels_ref.conv_a16 import conv2d_a16, conv2d_a16_w16, depthwise_conv2d_a16
 from hil.kernels_ref.conv_w16 import conv2d_s8_w16
-from hil.kernels_ref.eltwise import add_a16, add_s8, l2norm_s8
+from hil.kernels_ref.eltwise import add_a16, add_s8, l2norm_s8, layer_norm_s8
 from hil.kernels_ref.fastgrnn import (
     check_fastgrnn,
     fastgrnn_accumulator_bound,
@@ -42,6 +42,7 @@ from hil.kernels_ref.params import (
     FullyConnectedParams,
     GroupedConvParams,
     L2NormParams,
+    LayerNormParams,
     LogSoftmaxParams,
     PoolParams,
     PReluParams,
@@ -72,6 +73,7 @@ __all__ = [
     "GroupedConvParams",
     "KernelRangeError",
     "L2NormParams",
+    "LayerNormParams",
     "LogSoftmaxParams",
     "PReluParams",
     "PoolParams",
@@ -95,6 +97,7 @@ __all__ = [
     "fully_connected_s8",
     "grouped_conv2d_s8",
     "l2norm_s8",
+    "layer_norm_s8",
     "log_softmax_s8",
     "log_softmax_tables",
     "lut_s8",

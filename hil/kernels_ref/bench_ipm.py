@@ -24,6 +24,7 @@ from hil.kernels_ref.device_cases import (
     fully_connected_case,
     grouped_conv_case,
     l2norm_case,
+    layer_norm_case,
     log_softmax_case,
     lut_case,
     pointwise_case,
@@ -58,8 +59,8 @@ PEER_IPM = {  # CMSIS-NN IPM, naive C IPM, the layer they were measured on (PEER
 
 
 def bench_cases(rng: np.random.Generator) -> dict[str, KernelCase]:
-    """The PERF.md layers (spatially reduced where RAM requires), plus the int16-weight stem, RNNPool, add and
-    L2Norm."""
+    """The PERF.md layers (spatially reduced where RAM requires), plus the int16-weight stem, RNNPool, add,
+    L2Norm and LayerNorm."""
     return {
         "pointwise": pointwise_case(rng, 10, 40, 64, 128),
         "depthwise": depthwise_case(rng, 10, 40, 128, 1),
@@ -102,6 +103,8 @@ def bench_cases(rng: np.random.Generator) -> dict[str, KernelCase]:
         "expand_w16_8": conv_a16_w16_case(rng, 5, 40, 64, 128, 1, 8, 8),
         "expand_w16_8_32": conv_a16_w16_case(rng, 10, 40, 32, 64, 1, 8, 8),  # the M4's mob.1 (expand_32)
         "expand_w16_32": conv_a16_w16_case(rng, 10, 40, 32, 64, 1, 16, 16),
+        # last, so that the cases above draw the random data they always have: LayerNorm on l2norm's 30x40x32
+        "layer_norm": layer_norm_case(rng, 30, 40, 32),
     }
 
 
@@ -124,6 +127,7 @@ def main(argv: list[str] | None = None) -> None:
         peer = PEER_IPM.get(key)
         per_element = (
             "l2norm",
+            "layer_norm",
             "log_softmax",
             "lut",
             "prelu",

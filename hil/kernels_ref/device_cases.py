@@ -18,7 +18,7 @@ from hil.kernels_ref.conv_a16 import (
     depthwise_conv2d_a16,
 )
 from hil.kernels_ref.conv_w16 import conv2d_s8_w16
-from hil.kernels_ref.eltwise import add_a16, add_s8, l2norm_s8
+from hil.kernels_ref.eltwise import add_a16, add_s8, l2norm_s8, layer_norm_s8
 from hil.kernels_ref.fastgrnn import quantize_fastgrnn
 from hil.kernels_ref.fc_a16 import fully_connected_a16
 from hil.kernels_ref.layers import (
@@ -46,6 +46,7 @@ from hil.kernels_ref.params import (
     FullyConnectedParams,
     GroupedConvParams,
     L2NormParams,
+    LayerNormParams,
     LogSoftmaxParams,
     PoolParams,
     PReluParams,
@@ -181,6 +182,27 @@ def l2norm_case(rng: np.random.Generator, h: int, w: int, c: int) -> KernelCase:
         "      st = l2norm_s8(&pr, &d, {in0}, {p}g, {out}); }"
     )
     return KernelCase(f"l2norm {h}x{w}x{c}", [x], l2norm_s8(params, x, g), {"g": g}, call, x.size)
+
+
+def layer_norm_case(rng: np.random.Generator, h: int, w: int, c: int, out_shift: int = 6, eps: int = 0) -> KernelCase:
+    """LayerNorm over the c channels of an h x w map: gamma about sqrt(c) * 2^11 (w ~ 1 at exponent -11), beta up
+    to 32 output steps either way, out_shift 6 by default (the output at exponent -5); the first pixel is constant
+    (ss == eps: with eps 0, the beta-only path) and, with two pixels or more, the second half -128, half 127 (the
+    largest spread); the clamp is inside the int8 range."""
+    x = rng.integers(-128, 128, (1, h, w, c), dtype=np.int8)
+    x[0, 0, 0, :] = int(rng.integers(-128, 128))
+    if h * w > 1:
+        x.reshape(-1, c)[1] = np.where(np.arange(c) % 2 == 0, -128, 127)
+    g = np.round(rng.normal(1.0, 0.3, c) * np.sqrt(c) * 2.0**11).clip(-32768, 32767).astype(np.int16)
+    b = rng.integers(-(2**13), 2**13, c, dtype=np.int32)
+    params = LayerNormParams(out_shift, eps, -120, 120)
+    call = (
+        f"{{ static const hil_layer_norm_params pr = {c_initializer(params)}; "
+        f"static const hil_dims d = {_dims(x.shape)};\n"
+        "      st = layer_norm_s8(&pr, &d, {in0}, {p}g, {p}b, {out}); }"
+    )
+    name = f"layer_norm {h}x{w}x{c} shift {out_shift} eps {eps}"
+    return KernelCase(name, [x], layer_norm_s8(params, x, g, b), {"g": g, "b": b}, call, x.size)
 
 
 def _grnn_weights(prefix: str, w: FastGRNNWeights) -> str:

@@ -1,11 +1,12 @@
-"""Bit-exact twins of the element-wise kernels: add_s8, add_a16 and l2norm_s8."""
+"""Bit-exact twins of the element-wise kernels: add_s8, add_a16, and the normalisations over the channels of each
+pixel, l2norm_s8 and layer_norm_s8."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from hil.kernels_ref.fixed import clamp, isqrt, round_shift
-from hil.kernels_ref.params import AddA16Params, AddParams, L2NormParams, add_a16_params
+from hil.kernels_ref.fixed import INT32_MAX, KernelRangeError, clamp, isqrt, round_shift
+from hil.kernels_ref.params import AddA16Params, AddParams, L2NormParams, LayerNormParams, add_a16_params
 
 
 def add_s8(params: AddParams, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -28,12 +29,13 @@ def add_a16(params: AddA16Params, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def l2norm_inverse_norm(ss: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(r, e) per sum of squares ss >= 1: e even with ss << e in [2^28, 2^30), r = floor(2^30 / isqrt(ss << e))."""
+    """(r, e) per sum of squares 1 <= ss < 2^53: e even with ss * 2^e in [2^28, 2^30) (a negative e, for ss >= 2^30,
+    is a right shift: floor(ss / 2^-e)), r = floor(2^30 / isqrt(ss * 2^e))."""
     ss = np.asarray(ss, dtype=np.int64)
     bits = np.frexp(ss.astype(np.float64))[1].astype(np.int64)  # bit length, exact below 2^53
     e = 30 - bits
     e = np.where(e % 2 == 1, e - 1, e)
-    n = isqrt(ss << e)
+    n = isqrt(np.where(e >= 0, ss << np.maximum(e, 0), ss >> np.maximum(-e, 0)))
     return (np.int64(1) << 30) // n, e
 
 
@@ -47,4 +49,40 @@ def l2norm_s8(params: L2NormParams, input: np.ndarray, gamma: np.ndarray) -> np.
     sh = 30 - e // 2 + params.out_shift
     out = round_shift(x * gamma.astype(np.int64) * r, sh)
     out = np.where(ss == 0, 0, out)
+    return clamp(out, params.act_min, params.act_max).astype(np.int8)
+
+
+def layer_norm_s8(params: LayerNormParams, input: np.ndarray, gamma: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """LayerNorm over the last axis (any leading axes, C in 1..4096 channels): the integer algorithm documented in
+    hil_kernels.h, int8 input, int16 gamma [C] (w * sqrt(C) at exponent eg), int32 beta [C] (b at the output's
+    exponent minus 8)."""
+    input, gamma, beta = np.asarray(input), np.asarray(gamma), np.asarray(beta)
+    if (
+        input.dtype != np.int8
+        or input.ndim < 1
+        or gamma.dtype != np.int16
+        or beta.dtype != np.int32
+        or gamma.shape != input.shape[-1:]
+        or beta.shape != input.shape[-1:]
+    ):
+        raise TypeError(
+            f"layer_norm_s8 takes int8 [..., C], int16 gamma [C] and int32 beta [C], got {input.dtype} {input.shape}, "
+            f"{gamma.dtype} {gamma.shape} and {beta.dtype} {beta.shape}"
+        )
+    chans = input.shape[-1]
+    if not 1 <= chans <= 4096 or not -8 <= params.out_shift <= 29 or not 0 <= params.eps <= INT32_MAX:
+        raise KernelRangeError(
+            f"layer_norm_s8 takes 1..4096 channels, out_shift in -8..29 and eps in 0..2^31-1, got {chans} channels "
+            f"and {params}"
+        )
+    x = input.astype(np.int64)
+    s = x.sum(axis=-1, keepdims=True)
+    q = (x * x).sum(axis=-1, keepdims=True)
+    ss = chans * (chans * q - s * s) + params.eps  # = sum (C x - s)^2 + eps < 2^50
+    r, e = l2norm_inverse_norm(np.maximum(ss, 1))
+    sh = 30 - e // 2 + params.out_shift
+    d = chans * x - s
+    v = round_shift(d * gamma.astype(np.int64) * r, sh - 8)
+    out = round_shift(v + beta.astype(np.int64), 8)
+    out = np.where(ss == 0, round_shift(beta.astype(np.int64), 8), out)  # every d is 0 there: the same value
     return clamp(out, params.act_min, params.act_max).astype(np.int8)

@@ -101,6 +101,17 @@ class L2NormParams:
     act_max: int = 127
 
 
+@c_struct("hil_layer_norm_params")
+@dataclass(frozen=True)
+class LayerNormParams:
+    """hil_layer_norm_params: out_shift = output exponent - gamma exponent (-8..29), eps in units of ss (>= 0)."""
+
+    out_shift: int
+    eps: int = 0
+    act_min: int = -128
+    act_max: int = 127
+
+
 @c_struct("hil_fastgrnn_params")
 @dataclass(frozen=True)
 class FastGRNNParams:

@@ -23,6 +23,7 @@ from hil.kernels_ref.device_cases import (
     fully_connected_case,
     grouped_conv_case,
     l2norm_case,
+    layer_norm_case,
     log_softmax_case,
     lut_case,
     pointwise_case,
@@ -97,6 +98,25 @@ def test_scale_pixels_matches_twin_under_qemu(tmp_path: Path) -> None:
         scale_pixels_case(rng, 7, 5, in_place=True),
     ]
     run = run_cases("scale_pixels_parity", cases, tmp_path)
+    assert not run.mismatches, "\n".join(run.mismatches)
+    assert run.instructions > 0
+
+
+def test_layer_norm_matches_twin_under_qemu(tmp_path: Path) -> None:
+    """layer_norm_s8 built for the M4 (USADA8, SMLAD, SMMLAR and SMMLA; a firmware of its own, as scale_pixels_s8's):
+    each per-channel loop (the rounded high word at out_shift 6, the floored one at 20 on 256 channels, the 64-bit
+    formula at -8, and at 26 on 4096 channels), one channel, an odd count, eps > 0 on a constant pixel, and each
+    case's first pixel constant, its second half -128 and half 127."""
+    rng = np.random.default_rng(8888)
+    cases = [
+        layer_norm_case(rng, 3, 4, 21),
+        layer_norm_case(rng, 2, 3, 1, eps=5),
+        layer_norm_case(rng, 2, 2, 7, eps=1000),
+        layer_norm_case(rng, 2, 2, 256, out_shift=20),
+        layer_norm_case(rng, 2, 3, 64, out_shift=-8),
+        layer_norm_case(rng, 1, 2, 4096, out_shift=26),
+    ]
+    run = run_cases("layer_norm_parity", cases, tmp_path)
     assert not run.mismatches, "\n".join(run.mismatches)
     assert run.instructions > 0
 
