@@ -77,6 +77,53 @@ class LayerScale(nn.Module):
         return F.relu(x) * self.gamma.view(1, -1, 1, 1)
 
 
+class ConvNeXtBlock(nn.Module):
+    """ConvNeXt's block as its repository writes it: a 7x7 depthwise convolution, then channels-last (permute) for
+    LayerNorm and the two Linear layers around a GELU, a layer scale, and back (permute) for the residual."""
+
+    def __init__(self, dim: int = CHANNELS) -> None:
+        super().__init__()
+        self.dwconv = nn.Conv2d(dim, dim, 7, padding=3, groups=dim)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.pwconv1, self.act, self.pwconv2 = nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim)
+        self.gamma = nn.Parameter(torch.linspace(0.5, 1.0, dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.dwconv(x).permute(0, 2, 3, 1)
+        y = self.gamma * self.pwconv2(self.act(self.pwconv1(self.norm(y))))
+        return x + y.permute(0, 3, 1, 2)
+
+
+class TokenMixer(nn.Module):
+    """A vision transformer's patch tokens, x.flatten(2).transpose(1, 2), through a pre-norm MLP with its residual;
+    the output is the tokens [B, H*W, C]."""
+
+    def __init__(self, dim: int = CHANNELS) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        tokens = x.flatten(2).transpose(1, 2)
+        return tokens + self.mlp(self.norm(tokens))
+
+
+class YoloRows(nn.Module):
+    """A YOLOv5 Detect layer's output as exported without decoding: [B, anchors * H * W, outputs] rows, anchor by
+    anchor, from x.view(b, na, no, ny, nx).permute(0, 1, 3, 4, 2) and a sigmoid."""
+
+    def __init__(self, anchors: int = 3, outputs: int = 7) -> None:
+        super().__init__()
+        self.anchors, self.outputs = anchors, outputs
+        self.m = nn.Conv2d(CHANNELS, anchors * outputs, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.m(F.relu(x))
+        b, _, h, w = y.shape
+        y = y.view(b, self.anchors, self.outputs, h, w).permute(0, 1, 3, 4, 2).contiguous()
+        return y.sigmoid().view(b, -1, self.outputs)
+
+
 class LinearSqueezeExcitation(nn.Module):
     """SENet's own squeeze-and-excitation: Linear layers on the pooled rows, viewed back as [B, C, 1, 1] and
     expanded over the map."""
@@ -266,6 +313,11 @@ OPERATORS: dict[str, Callable[[], nn.Module]] = {
         lambda x: torch.stack((torch.relu(x), x), 2).view(x.shape[0], -1, *x.shape[2:])
     ),
     "gated convolution (a product of two maps)": lambda: _head(nn.ReLU(), GatedConvolution()),
+    "layer_norm of a channels-last map (timm LayerNorm2d)": lambda: Fn(
+        lambda x: F.layer_norm(x.permute(0, 2, 3, 1), (x.shape[1],)).permute(0, 3, 1, 2)
+    ),
+    "tokens + LayerNorm + MLP (flatten(2).transpose(1, 2))": lambda: TokenMixer(),
+    "YOLO head rows (view, permute, sigmoid)": lambda: YoloRows(),
     "channel attention (CBAM)": lambda: _head(nn.ReLU(), ChannelAttention()),
     "spatial attention (CBAM: x * gate per pixel)": lambda: _head(nn.ReLU(), SpatialAttention()),
     "sum over channels": lambda: Fn(lambda x: torch.relu(x).sum(1, keepdim=True)),

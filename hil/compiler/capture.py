@@ -1,12 +1,14 @@
 """Capture a PyTorch model into the IR by running it once on an example input.
 
-Modules the compiler knows (convolution, Linear, batch norm, ReLU/ReLU6, RNNPool, L2Norm) are recorded whole;
-the tensor operations a model's own forward applies between them (residual add, arithmetic with constants,
+Modules the compiler knows (convolution, Linear, batch norm, LayerNorm, ReLU/ReLU6, RNNPool, L2Norm) are recorded
+whole; the tensor operations a model's own forward applies between them (residual add, arithmetic with constants,
 products that are gated activations, padding, channel slices, max, concatenation, the NHWC flatten of the heads,
 and LAYER_FUNCTIONS: activations, softmax, pooling, flatten to rows) are recorded through a TorchFunctionMode, so
-a module and its functional form are alike. Tensors computed from the model's parameters and buffers alone are
-constants. Running the model, rather than tracing it symbolically, lets its forward use ordinary Python (shape
-checks, loops over blocks). Anything else fails here, naming the module and its type.
+a module and its functional form are alike. A channels-last tensor (NHWC: a map after permute(0, 2, 3, 1), a
+sequence's frames, a map's tokens) is the map's own bytes in the IR, which is NHWC. Tensors computed from the
+model's parameters and buffers alone are constants. Running the model, rather than tracing it symbolically, lets its
+forward use ordinary Python (shape checks, loops over blocks). Anything else fails here, naming the module and its
+type.
 """
 
 from __future__ import annotations
@@ -129,6 +131,25 @@ def _l2norm(module: nn.Module) -> tuple[str, dict, dict]:
     return "l2norm", {"eps": float(module.eps)}, {"weight": _np(module.weight)}
 
 
+def _layer_norm(module: nn.LayerNorm) -> tuple[str, dict, dict]:
+    """LayerNorm over the last axis alone (a transformer's tokens, ConvNeXt's channels-last map, a vector)."""
+    if len(module.normalized_shape) != 1:
+        raise CompileError(f"only LayerNorm over the last axis is supported, got {tuple(module.normalized_shape)}")
+    return (
+        "layer_norm",
+        {"eps": float(module.eps)},
+        layer_norm_params(module.weight, module.bias, module.normalized_shape[0]),
+    )
+
+
+def layer_norm_params(weight, bias, channels: int) -> dict:
+    """A layer_norm node's weight and bias: the module's, or 1 and 0 when it has none."""
+    return {
+        "weight": np.ones(channels, np.float32) if weight is None else _np(weight),
+        "bias": np.zeros(channels, np.float32) if bias is None else _np(bias),
+    }
+
+
 def _known_modules() -> dict[type, Callable[[nn.Module], tuple[str, dict, dict]]]:
     from models.blocks import L2Norm
     from models.rnnpool import RNNPoolLayer
@@ -140,6 +161,7 @@ def _known_modules() -> dict[type, Callable[[nn.Module], tuple[str, dict, dict]]
         nn.BatchNorm2d: _batchnorm,
         nn.BatchNorm1d: _batchnorm,
         nn.Linear: _linear,
+        nn.LayerNorm: _layer_norm,
         nn.ReLU: lambda m: ("relu", {}, {}),
         nn.ReLU6: lambda m: ("relu6", {}, {}),
         nn.PReLU: _prelu,
@@ -333,7 +355,7 @@ class _Capture(TorchFunctionMode):
         (activations.named)."""
         function, attrs = activations.named(steps)
         attrs = {"function": function, **attrs}
-        self.add_node("activation", where, [source], result, _shape(result, layout), attrs, layout=layout)
+        self.add_node("activation", where, [source], result, self.graph.tensors[source].shape, attrs, layout=layout)
 
     def add_inner_node(
         self,
@@ -374,6 +396,8 @@ class _Capture(TorchFunctionMode):
         if not any(isinstance(a, (torch.Tensor, list, tuple)) for a in args):
             raise CompileError(f"{where}: takes the model's tensor as a keyword argument; pass it positionally")
         if name in ("view", "reshape", "flatten", "cat") and self._permuted_rows(where, name, args, kwargs, result):
+            return
+        if name in ("transpose", "permute", "swapaxes", "movedim") and self._channels_last(name, args, kwargs, result):
             return
         if name in REARRANGES and self._same_map(args, result):
             self.alias(result, self.names[id(args[0])][0], NCHW)
@@ -417,10 +441,7 @@ class _Capture(TorchFunctionMode):
         elif name in ("reshape", "view", "squeeze") and self.lookup(args[0], where)[1] == NCHW:
             _flatten(self, where, name, args, kwargs, result)
         elif name in ("reshape", "view"):
-            source, layout = self.lookup(args[0], where)
-            if layout != NHWC or result.dim() != 3:
-                raise CompileError(f"{where}: only the [B, H*W, C] view of an NHWC-permuted map is supported")
-            self.add_node("flatten", where, [source], result, tuple(result.shape), layout=NHWC)
+            self._view_channels_last(where, args, result)
         else:
             raise CompileError(
                 f"{where}: operation '{name}' is not supported by the compiler; supported: {supported()}"
@@ -487,7 +508,8 @@ class _Capture(TorchFunctionMode):
         """first + weight * second: an add, after a scale of second (-1 for x - y, alpha for torch.add's), which
         folds into the convolution that makes it or runs as a table."""
         a, b = self.lookup(first, where), self.lookup(second, where)
-        if not (a[1] == b[1] != NHWC and first.shape == second.shape):
+        shape = self.graph.tensors[a[0]].shape
+        if not (a[1] == b[1] and first.shape == second.shape and self.graph.tensors[b[0]].shape == shape):
             raise CompileError(f"{where}: only the sum or difference of two maps (or rows) of one shape is supported")
         operand = b[0]
         if weight != 1:
@@ -496,16 +518,16 @@ class _Capture(TorchFunctionMode):
             attrs = {"eps": 0.0}
             shape = self.graph.tensors[operand].shape
             operand = self.add_inner_node("batchnorm", f"{where} (x {weight:g})", operand, shape, attrs, scale)
-        self.add_node("add", where, [a[0], operand], result, _shape(result, a[1]), layout=a[1])
+        self.add_node("add", where, [a[0], operand], result, shape, layout=a[1])
 
     def _affine(self, where: str, x: torch.Tensor, scale, offset, result: torch.Tensor) -> None:
         """scale * x + offset with constants the same for every pixel (or row): a per-channel affine map, the
         batchnorm node (mean 0, variance 1), which folds into the convolution before it or joins a table."""
         source, layout = self.lookup(x, where)
-        if layout == NHWC or tuple(result.shape) != tuple(x.shape):
+        if tuple(result.shape) != tuple(x.shape):
             raise CompileError(
-                f"{where}: arithmetic with a constant is supported on NCHW maps and [B, N] rows, keeping their "
-                f"shape; got a {layout} tensor of shape {tuple(x.shape)} giving {tuple(result.shape)}"
+                f"{where}: arithmetic with a constant is supported on maps, rows and channels-last tensors, keeping "
+                f"their shape; got a {layout} tensor of shape {tuple(x.shape)} giving {tuple(result.shape)}"
             )
         axis = 1 if layout == NCHW else x.dim() - 1
         channels = x.shape[axis]
@@ -520,7 +542,8 @@ class _Capture(TorchFunctionMode):
                 )
             per_channel.append(spread[:, 0].copy())
         params = affine_params(*per_channel)
-        self.add_node("batchnorm", where, [source], result, _shape(result, layout), {"eps": 0.0}, params, layout=layout)
+        shape = self.graph.tensors[source].shape
+        self.add_node("batchnorm", where, [source], result, shape, {"eps": 0.0}, params, layout=layout)
 
     def _view_rows(self, where: str, args, result: torch.Tensor) -> None:
         """Rows [B, N] viewed as they are, or as [B, N, 1, 1] (SENet's gate after its Linear layers): unflatten."""
@@ -556,8 +579,8 @@ class _Capture(TorchFunctionMode):
             channel_gate = other_layout in (NCHW, EXPANDED) and len(shape) == 4 and other_shape == (1, 1, 1, shape[3])
             pixel_gate = other_layout == NCHW and len(shape) == 4 and other_shape == (*shape[:3], 1)
             same = other_layout == layout and other_shape == shape
-            if layout in (NCHW, FLAT) and (channel_gate or pixel_gate or same):
-                self.add_node("multiply", where, [x, other], result, _shape(result, layout), layout=layout)
+            if (layout in (NCHW, FLAT) and (channel_gate or pixel_gate)) or (same and layout in (NCHW, FLAT, NHWC)):
+                self.add_node("multiply", where, [x, other], result, shape, layout=layout)
                 return
         if EXPANDED in layouts:
             raise CompileError(f"{where}: an {EXPANDED} may only multiply the map of its channels")
@@ -571,10 +594,49 @@ class _Capture(TorchFunctionMode):
         names = [self.lookup(t, where, expanded=True) for t in operands]
         for (x, layout), (gate, _) in (names, names[::-1]):
             steps = _elementwise_steps(self.graph, x, gate)
-            if steps is not None and layout in (NCHW, FLAT):
+            if steps is not None and layout in (NCHW, FLAT, NHWC):
                 self.add_table(where, x, [("gated", {"gate": steps})], result, layout)
                 return True
         return False
+
+    def _view_channels_last(self, where: str, args, result: torch.Tensor) -> None:
+        """A view of a channels-last tensor. One that keeps the channels last ([B, H*W, C] tokens of a map after
+        permute(0, 2, 3, 1), and back to [B, H, W, C]) is the map itself; one to other [B, N, k] rows (an SSD head's
+        conf.view(b, -1, classes) of a map of several anchors) is flatten, which concat_rows reads."""
+        source, layout = self.lookup(args[0], where)
+        if layout != NHWC or result.dim() not in (3, 4):
+            raise CompileError(
+                f"{where}: only views of a channels-last (NHWC) tensor as [B, N, C] or [B, H, W, C] are supported, "
+                f"got {tuple(result.shape)}"
+            )
+        shape = self.graph.tensors[source].shape
+        tokens = result.dim() == 3 and tuple(result.shape[1:]) == (math.prod(shape[1:-1]), shape[-1])
+        if len(shape) == 4 and (tokens or tuple(result.shape) == shape):
+            self.alias(result, source, NHWC)
+        elif result.dim() == 3:
+            self.add_node("flatten", where, [source], result, tuple(result.shape), layout=NHWC)
+        else:
+            raise CompileError(f"{where}: a channels-last tensor of IR shape {shape} viewed as {tuple(result.shape)}")
+
+    def _channels_last(self, name: str, args, kwargs, result) -> bool:
+        """A transpose between torch's channels-first order and channels-last (NHWC), which in the IR's NHWC is the
+        same bytes: a map's permute(0, 2, 3, 1) is done elsewhere; here a sequence's x.transpose(1, 2) to frames
+        [B, L, C], and both back (permute(0, 3, 1, 2), transpose(1, 2) of a sequence's frames). Whether it was one."""
+        source, layout = self.names.get(id(args[0]), (None, None))
+        if layout not in (NCHW, NHWC) or not isinstance(result, torch.Tensor):
+            return False
+        rank = args[0].dim()
+        probe = torch.empty(tuple(range(2, 2 + rank)))  # distinct sizes: the result's shape names the permutation
+        order = tuple(size - 2 for size in getattr(probe, name)(*args[1:], **kwargs).shape)
+        shape = self.graph.tensors[source].shape
+        sequence = rank == 3 and len(shape) == 4 and shape[1] == 1
+        if layout == NCHW and sequence and order == (0, 2, 1):
+            self.alias(result, source, NHWC)
+        elif layout == NHWC and ((rank == 4 and order == (0, 3, 1, 2)) or (sequence and order == (0, 2, 1))):
+            self.alias(result, source, NCHW)
+        else:
+            return False
+        return True
 
     def _same_map(self, args, result) -> bool:
         """Whether a view only adds or drops the one row of a sequence (x.unsqueeze(2) of [B, C, L] for a Conv2d of
@@ -605,11 +667,17 @@ class _Capture(TorchFunctionMode):
         if result.dim() == 2 and result.shape[0] == rearranged.shape[0]:
             self._rearranged_rows(where, source, rearranged, result)
             return
+        b, c, h, w = rearranged.shape
+        tokens = torch.arange(b * c * h * w).reshape(b, c, h, w).permute(0, 2, 3, 1).reshape(b, h * w, c)
+        if tuple(result.shape) == tuple(tokens.shape) and torch.equal(rearranged.replayed(), tokens):
+            self.alias(result, source, NHWC)  # a map's tokens, x.flatten(2).transpose(1, 2): its NHWC bytes
+            return
+        if result.dim() == 3 and self._anchor_rows(where, source, rearranged, result):
+            return
         if tuple(result.shape) != rearranged.shape:
             if not (result.dim() == 4 and self._block_move(where, source, rearranged, result)):
                 self.alias(result, source, rearranged)
             return
-        b, c, h, w = rearranged.shape
         index = rearranged.replayed()
         order = (index[0, :, 0, 0] // (h * w)).numpy()
         grid = np.arange(b * c * h * w).reshape(b, c, h, w)
@@ -619,6 +687,24 @@ class _Capture(TorchFunctionMode):
                 "move values between pixels"
             )
         self._permuted(where, source, [int(v) for v in order], result)
+
+    def _anchor_rows(self, where: str, source: str, rearranged: Rearranged, result: torch.Tensor) -> bool:
+        """A YOLO head's x.view(b, na, no, ny, nx).permute(0, 1, 3, 4, 2) viewed as [B, na * ny * nx, no] rows:
+        anchor by anchor, each anchor's no channels as rows of its pixels. That is concat_rows of the anchors'
+        channel slices. Whether the steps replayed on indices are exactly that."""
+        (b, c, h, w), columns = rearranged.shape, result.shape[2]
+        if c % columns or tuple(result.shape) != (b, c // columns * h * w, columns):
+            return False
+        anchors = c // columns
+        start = torch.arange(b * c * h * w).reshape(b, anchors, columns, h, w)
+        if not torch.equal(rearranged.replayed(), start.permute(0, 1, 3, 4, 2).reshape(tuple(result.shape))):
+            return False
+        slices = [
+            self.add_inner_node("slice_channels", f"{where} (anchor {a})", source, (b, h, w, columns), attrs)
+            for a, attrs in enumerate({"start": a * columns, "stop": (a + 1) * columns} for a in range(anchors))
+        ]
+        self.add_node("concat_rows", where, slices, result, tuple(result.shape), {"columns": columns}, layout=NHWC)
+        return True
 
     def _block_move(self, where: str, source: str, rearranged: Rearranged, result: torch.Tensor) -> bool:
         """A rearrangement that ends in a map of another shape (a space-to-depth or pixel shuffle written as views
@@ -834,6 +920,8 @@ def capture(model: nn.Module, example: torch.Tensor) -> Graph:
     hooks = []
 
     def leaf_of(module: nn.Module):
+        if isinstance(module, nn.LayerNorm) and type(module).forward is not nn.LayerNorm.forward:
+            return None  # timm's LayerNorm2d: its own forward permutes the map around F.layer_norm
         return next((handler for kind, handler in known.items() if isinstance(module, kind)), None)
 
     for path, module in model.named_modules():
@@ -841,7 +929,7 @@ def capture(model: nn.Module, example: torch.Tensor) -> Graph:
         inside_leaf = any(path.startswith(p + ".") for p, m in model.named_modules() if p and leaf_of(m))
         if handler is None:
             torch_layer = type(module).__module__.startswith("torch.")  # a model's own module runs its forward
-            if torch_layer and not inside_leaf and not list(module.children()) and list(module.parameters(False)):
+            if torch_layer and not inside_leaf and list(module.parameters(False)):
                 raise CompileError(
                     f"module '{path}' of type {type(module).__name__} is not supported by the compiler; "
                     f"supported: {supported()}"
@@ -873,6 +961,10 @@ def capture(model: nn.Module, example: torch.Tensor) -> Graph:
             if isinstance(layout, PermutedRows):
                 source, params = _linear_of_permuted_rows(recorder, path, layout, params)
                 layout = FLAT
+            if op == "layer_norm" or (op == "linear" and layout == NHWC):
+                what = f"module '{path}' ({type(mod).__name__})"
+                _last_axis_layer(recorder, (path, what), op, (source, layout), output, attrs, params)
+                return
             stride_h, stride_w = attrs.pop("insert_zeros", (1, 1))
             if (stride_h, stride_w) != (1, 1):
                 b, h, w, c = recorder.graph.tensors[source].shape
@@ -904,9 +996,48 @@ def capture(model: nn.Module, example: torch.Tensor) -> Graph:
             hook.remove()
         model.train(was_training)
     outputs = outputs if isinstance(outputs, (tuple, list)) else (outputs,)
-    recorder.graph.outputs = [recorder.lookup(o, "model output")[0] for o in outputs]
+    recorder.graph.outputs = [_graph_output(recorder, o) for o in outputs]
     recorder.graph.validate()
     return recorder.graph
+
+
+def _last_axis_layer(
+    rec: _Capture, named: tuple[str, str], op: str, entry: tuple[str, str], output: torch.Tensor, attrs, params
+) -> None:
+    """A Linear or LayerNorm (named: its node's name, and what messages call it), which act on the last axis: of
+    [B, N] rows, or of a channels-last tensor (NHWC: a map after permute(0, 2, 3, 1), a sequence's frames after
+    transpose(1, 2), a map's tokens after flatten(2).transpose(1, 2)), whose last axis is the map's channels. On a
+    channels-last tensor a Linear is a 1x1 convolution of the map."""
+    (path, what), (source, layout) = named, entry
+    shape = rec.graph.tensors[source].shape
+    if layout not in (NHWC, FLAT):
+        raise CompileError(
+            f"{what} acts on the last axis: it takes [B, N] rows or a channels-last tensor "
+            f"(x.permute(0, 2, 3, 1) of a map, x.transpose(1, 2) of a sequence), got a {layout} tensor"
+        )
+    if op == "layer_norm":
+        rec.add_node(op, path, [source], output, shape, attrs, params, layout)
+        return
+    if len(shape) != 4:
+        raise CompileError(f"{what} reads rows that concat_rows joined; apply it to each map")
+    weight = params["weight"][:, :, None, None]
+    attrs = {"stride": (1, 1), "padding": (0, 0), "groups": 1}
+    rec.add_node("conv2d", path, [source], output, (*shape[:3], len(weight)), attrs, {**params, "weight": weight}, NHWC)
+
+
+def _graph_output(rec: _Capture, output: torch.Tensor) -> str:
+    """The IR tensor of a model output, laid out as ir.to_graph_layout lays out torch's: a channels-last [B, N, C]
+    (a sequence's frames, a map's tokens) whose IR is still the map becomes its rows (flatten)."""
+    name, layout = rec.lookup(output, "model output")
+    shape = rec.graph.tensors[name].shape
+    if layout != NHWC or len(shape) == output.dim() == 3:
+        return name
+    if output.dim() == 4:
+        raise CompileError(
+            f"model output: a channels-last [B, H, W, C] map {tuple(output.shape)} is not supported as an output; "
+            "permute it back (permute(0, 3, 1, 2)) or view it as [B, H*W, C]"
+        )
+    return rec.add_inner_node("flatten", "model output (rows)", name, tuple(output.shape), {})
 
 
 def _linear_of_permuted_rows(recorder: _Capture, path: str, rows: PermutedRows, params: dict) -> tuple[str, dict]:
@@ -950,9 +1081,7 @@ def _map_input(rec: _Capture, where: str, t: torch.Tensor, what: str) -> str:
 def _activation_function(rec: _Capture, where: str, name: str, args, kwargs, result) -> None:
     """relu, relu6 and hardtanh(0, 6) stay fusable ops; the others become table activations."""
     name = name.rstrip("_")
-    source, layout = rec.lookup(args[0], where)
-    if layout == NHWC:
-        raise CompileError(f"{where}: {name} on an NHWC-permuted tensor is not supported")
+    source, layout = rec.lookup(args[0], where, rearranged=True)  # element-wise: a pending rearrangement stays
     attrs: dict = {}
     if name in ("hardtanh", "clamp"):
         default = (-1.0, 1.0) if name == "hardtanh" else (None, None)
@@ -975,12 +1104,11 @@ def _activation_function(rec: _Capture, where: str, name: str, args, kwargs, res
             "beta": float(_arg(args, kwargs, 1, "beta", 1.0)),
             "threshold": float(_arg(args, kwargs, 2, "threshold", 20.0)),
         }
+    shape = rec.graph.tensors[source].shape  # element-wise: the source's IR shape, whatever its torch layout
     if name in ("relu", "relu6"):
-        rec.add_node(name, where, [source], result, _shape(result, layout), layout=layout)
+        rec.add_node(name, where, [source], result, shape, layout=layout)
     else:
-        rec.add_node(
-            "activation", where, [source], result, _shape(result, layout), {"function": name, **attrs}, layout=layout
-        )
+        rec.add_node("activation", where, [source], result, shape, {"function": name, **attrs}, layout=layout)
 
 
 def _number(value):
@@ -1035,8 +1163,7 @@ def _softmax(rec: _Capture, where: str, name: str, args, kwargs, result) -> None
         raise CompileError(
             f"{where}: only {name} over the channels (dim 1 of a map, the last dim of rows) is supported"
         )
-    shape = tuple(result.shape) if layout == NHWC else _shape(result)
-    rec.add_node(name, where, [source], result, shape, layout=layout)
+    rec.add_node(name, where, [source], result, rec.graph.tensors[source].shape, layout=layout)
 
 
 def _pool_node(rec: _Capture, where: str, op: str, source: str, result, kernel, stride, padding) -> None:
@@ -1093,20 +1220,29 @@ GLOBAL_POOLS = {
 
 def _global_pool(rec: _Capture, where: str, name: str, args, kwargs, result) -> None:
     """adaptive_avg_pool2d or adaptive_max_pool2d (or their 1-d forms on a sequence) to a size dividing the map, or
-    the mean, sum or amax over H and W (over L of a sequence): average or max pooling (a sum, then scaled by H * W)."""
-    source = _map_input(rec, where, args[0], name)
-    rank, c = args[0].dim(), args[0].shape[1]
-    _, h, w, _ = _shape(args[0])
+    the mean, sum or amax over H and W (over L of a sequence; over the tokens or frames of a channels-last tensor, to
+    [B, C] rows): average or max pooling (a sum, then scaled by H * W)."""
+    source, layout = rec.lookup(args[0], where)
+    rank = args[0].dim()
+    channels_last = layout == NHWC and len(rec.graph.tensors[source].shape) == 4 and name in ("mean", "sum", "amax")
+    if channels_last:
+        _, h, w, c = rec.graph.tensors[source].shape
+        pixel_axes, channel_axis = set(range(1, rank - 1)), rank - 1
+    else:
+        source = _map_input(rec, where, args[0], name)
+        c, (_, h, w, _) = args[0].shape[1], _shape(args[0])
+        pixel_axes, channel_axis = set(range(2, rank)), 1
     if name in ("mean", "sum", "amax"):
         dims = _arg(args, kwargs, 1, "dim")
         dims = {d % rank for d in (dims if isinstance(dims, (tuple, list)) else [dims]) if d is not None}
-        if dims == {1}:
-            _channel_reduction(rec, where, name, source, c, _arg(args, kwargs, 2, "keepdim", False), result)
+        keepdim = _arg(args, kwargs, 2, "keepdim", False)
+        if dims == {channel_axis} and not channels_last:
+            _channel_reduction(rec, where, name, source, c, keepdim, result)
             return
-        if dims != set(range(2, rank)):
+        if dims != pixel_axes or (channels_last and keepdim):
             raise CompileError(
-                f"{where}: only the {name} over H and W (dims 2 and 3) or over the channels (dim 1) is supported, got "
-                f"{sorted(dims)}"
+                f"{where}: only the {name} over H and W (dims 2 and 3) or over the channels (dim 1) of a map, or over "
+                f"the tokens of a channels-last tensor (dim 1, no keepdim), is supported, got {sorted(dims)}"
             )
         out_h, out_w = 1, 1
     else:
@@ -1141,6 +1277,16 @@ def _channel_reduction(
     weight = np.full((1, channels, 1, 1), 1.0 / channels if name == "mean" else 1.0, dtype=np.float32)
     attrs = {"stride": (1, 1), "padding": (0, 0), "groups": 1}
     rec.add_node("conv2d", where, [source], result, _shape(result), attrs, {"weight": weight})
+
+
+def _layer_norm_function(rec: _Capture, where: str, name: str, args, kwargs, result) -> None:
+    """F.layer_norm over the last axis (timm's LayerNorm2d permutes a map to channels-last and calls it)."""
+    normalized = tuple(_arg(args, kwargs, 1, "normalized_shape"))
+    if len(normalized) != 1:
+        raise CompileError(f"{where}: only layer_norm over the last axis is supported, got {normalized}")
+    params = layer_norm_params(_arg(args, kwargs, 2, "weight"), _arg(args, kwargs, 3, "bias"), normalized[0])
+    attrs = {"eps": float(_arg(args, kwargs, 4, "eps", 1e-5))}
+    _last_axis_layer(rec, (where, where), "layer_norm", rec.lookup(args[0], where), result, attrs, params)
 
 
 def _normalize(rec: _Capture, where: str, name: str, args, kwargs, result) -> None:
@@ -1213,6 +1359,7 @@ LAYER_FUNCTIONS: dict[str, Callable] = {
     "avg_pool1d": _avg_pool,
     **{name: _global_pool for name in GLOBAL_POOLS},
     "normalize": _normalize,
+    "layer_norm": _layer_norm_function,
     "pow": _power,
     "__rpow__": _power,
     "maximum": _extremum,
@@ -1235,7 +1382,8 @@ BUILT_IN = (
     "chunk or split of channels",
     "stack viewed back to a map",
     "views and transposes that reorder channels (a channel shuffle) or are a space-to-depth or pixel shuffle",
-    "permute to NHWC, and its rows joined and viewed as [B, N, k] (SSD heads)",
+    "permute to NHWC, and its rows joined and viewed as [B, N, k] (SSD heads, YOLO's anchor rows)",
+    "transpose of a sequence to frames [B, L, C] and of a map to tokens [B, H*W, C] (Linear, LayerNorm on them)",
     "view",
     "x * sigmoid(x) and other gates of x",
     "x * y of one shape, map * [1, C, 1, 1] gate (squeeze-and-excitation) or [1, 1, H, W] gate (spatial attention)",

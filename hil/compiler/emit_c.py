@@ -266,6 +266,14 @@ class _Emitter:
         args = f"&params, {pixels}, {shape[-1]}, {source}, {slope}, {out}"
         return self.params(node) + f"        HIL_CHECK({i}, prelu_s8({args}));\n"
 
+    def layer_norm(self, i: int, node: QNode) -> str:
+        gamma, beta = (self.array(f"l{i}_{name}", node.arrays[name]) for name in ("gamma", "beta"))
+        return (
+            self.params(node) + f"        static const hil_dims dims = {_dims4(self.shape(node.output))};\n"
+            f"        HIL_CHECK({i}, layer_norm_s8(&params, &dims, {self.ptr(node.inputs[0], True)}, {gamma}, {beta}, "
+            f"{self.ptr(node.output)}));\n"
+        )
+
     def multiply(self, i: int, node: QNode) -> str:
         """scale_channels_s8 over the map as pixels of the other factor's size (its pixels for a gate per channel,
         one pixel of every value for a tensor of the map's shape); scale_pixels_s8 over the map's pixels and
@@ -331,6 +339,7 @@ class _Emitter:
             "resize_bilinear_s8": self.pool,
             "lut_s8": self.lut,
             "prelu_s8": self.prelu,
+            "layer_norm_s8": self.layer_norm,
             "softmax_s8": self.softmax,
             "log_softmax_s8": self.softmax,
             "flatten_chw": self.flatten_chw,
@@ -359,7 +368,7 @@ class _Emitter:
                 f"        gen_copy_channel_bytes({self.ptr(node.inputs[0], True)}, {pixels}, {c_in * size}, "
                 f"{a['start'] * size}, {(a['stop'] - a['start']) * size}, {out}, {shape[-1] * size}, 0);\n"
             )
-        if node.kernel == "unflatten":
+        if node.kernel in ("unflatten", "flatten"):
             size = self.graph.tensors[node.output].nbytes
             return f"        memcpy({out}, {self.ptr(node.inputs[0], True)}, {size}u);\n"
         if node.kernel == "permute_channels":

@@ -182,6 +182,12 @@ def _l2norm(node: Node, x: np.ndarray) -> np.ndarray:
     return node.params["weight"] * (x / norm)
 
 
+def _layer_norm(node: Node, x: np.ndarray) -> np.ndarray:
+    centred = x - x.mean(axis=-1, keepdims=True)
+    std = np.sqrt((centred * centred).mean(axis=-1, keepdims=True) + node.attrs["eps"])
+    return centred / std * node.params["weight"] + node.params["bias"]
+
+
 _UNARY: dict[str, Callable[[Node, np.ndarray], np.ndarray]] = {
     "conv2d": _conv,
     "batchnorm": _batchnorm,
@@ -190,6 +196,7 @@ _UNARY: dict[str, Callable[[Node, np.ndarray], np.ndarray]] = {
     "rnnpool": _rnnpool,
     **{op: lambda n, x: padded(n.op, n.attrs, x) for op in PAD_MODES},
     "l2norm": _l2norm,
+    "layer_norm": _layer_norm,
     "resize_bilinear": _resize_bilinear,
     "slice_channels": lambda n, x: x[..., n.attrs["start"] : n.attrs["stop"]],
     "slice_pixels": lambda n, x: slice_pixels(x, n.attrs),

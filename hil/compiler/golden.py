@@ -17,6 +17,7 @@ from hil.kernels_ref import (
     fully_connected_s8,
     grouped_conv2d_s8,
     l2norm_s8,
+    layer_norm_s8,
     log_softmax_s8,
     lut_s8,
     maxpool_s8,
@@ -63,6 +64,7 @@ LAYER_KERNELS = {
     "resize_bilinear_s8": lambda n, x: resize_bilinear_s8(n.params, _nhwc(x), n.attrs["output_hw"]),
     "lut_s8": lambda n, x: lut_s8(x, n.arrays["table"]),
     "prelu_s8": lambda n, x: prelu_s8(n.params, x, n.arrays["slope"]),
+    "layer_norm_s8": lambda n, x: layer_norm_s8(n.params, x, n.arrays["gamma"], n.arrays["beta"]),
     "softmax_s8": lambda n, x: softmax_s8(n.params, x, n.arrays["exp_table"]),
     "log_softmax_s8": lambda n, x: log_softmax_s8(n.params, x, n.arrays["exp_table"], n.arrays["log_table"]),
     "flatten_chw": lambda n, x: x.transpose(0, 3, 1, 2).reshape(x.shape[0], -1),
@@ -113,6 +115,8 @@ def run_node(node: QNode, inputs: list[np.ndarray]) -> np.ndarray:
         return np.ascontiguousarray(x[..., list(node.attrs["order"])])
     if node.kernel == "unflatten":
         return x.reshape(x.shape[0], 1, 1, -1)
+    if node.kernel == "flatten":
+        return x.reshape(x.shape[0], -1, x.shape[-1])
     if node.kernel == "channel_max":
         return x.max(axis=-1, keepdims=True)
     if node.kernel in RESAMPLES:

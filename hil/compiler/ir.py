@@ -22,6 +22,8 @@ OPS = {
     "reflect_pad": "reflection padding (mode reflect) of rows and columns: the pixels mirrored about the edge ones",
     "rnnpool": "RNNPool over patches of the map (two FastGRNN cells)",
     "l2norm": "per-pixel L2 normalisation across channels times a per-channel weight",
+    "layer_norm": "LayerNorm across the channels of each pixel (a token's, a frame's features): minus their mean, over "
+    "their standard deviation, times params weight plus params bias per channel",
     "slice_channels": "channels start..stop of a map",
     "slice_pixels": "rows and columns of a map from attrs start by attrs step, attrs output_hw of them: a crop, or a "
     "subsample (YOLOv5's Focus takes x[..., ::2, ::2] and three more)",
@@ -35,7 +37,8 @@ OPS = {
     "depth_to_space": "every pixel's channels as a block of attrs factor pixels (PyTorch's pixel_shuffle order)",
     "space_to_depth": "every block of attrs factor pixels as one pixel's channels (PyTorch's pixel_unshuffle order)",
     "concat_channels": "maps joined along channels",
-    "flatten": "an NHWC map as rows of its channels: [B, H*W, C] (no data moves)",
+    "flatten": "an NHWC map as [B, N, C] rows (the same bytes): concat_rows reads the map itself; a model output of "
+    "tokens or frames is a copy",
     "concat_rows": "NHWC maps' values joined one map after another, as [B, N, C] rows (C: attrs columns, else the "
     "maps' channels)",
     "linear": "fully connected layer on [B, N] rows; attrs activation",

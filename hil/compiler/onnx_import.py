@@ -496,6 +496,22 @@ def _gelu(m: OnnxModule, name: str, node, a: dict) -> Callable:
     return lambda x, *_: F.gelu(x, approximate=approximate)
 
 
+def _layer_norm(m: OnnxModule, name: str, node, a: dict) -> Callable:
+    """LayerNormalization (opset 17) over the last axis: F.layer_norm with the node's scale and bias."""
+    scale = _tensor(m.constant(node.input[1], name))
+    bias = _tensor(m.constant(node.input[2], name)) if len(node.input) > 2 and node.input[2] else None
+    eps, axis = float(a.get("epsilon", 1e-5)), int(a.get("axis", -1))
+
+    def layer_norm(x: torch.Tensor, *_) -> torch.Tensor:
+        if axis % x.dim() != x.dim() - 1:
+            raise OnnxImportError(
+                f"ONNX node '{name}': LayerNormalization over axis {axis} (only the last is supported)"
+            )
+        return F.layer_norm(x, (x.shape[-1],), scale, bias, eps)
+
+    return layer_norm
+
+
 CONVERTERS: dict[str, Callable] = {
     "Conv": _conv,
     "Gemm": _gemm,
@@ -512,6 +528,7 @@ CONVERTERS: dict[str, Callable] = {
     "Celu": lambda m, n, node, a: lambda x, *_: F.celu(x, float(a.get("alpha", 1.0))),
     "Softplus": lambda m, n, node, a: lambda x, *_: F.softplus(x),
     "Gelu": _gelu,
+    "LayerNormalization": _layer_norm,
     "PRelu": _prelu,
     "ConvTranspose": _conv_transpose,
     "Resize": _resize,

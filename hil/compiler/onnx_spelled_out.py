@@ -127,7 +127,10 @@ def _closed(nodes: list, readers: dict[str, set[int]], outputs: list[str], regio
 
 
 def _name(nodes: list, constants: dict, region: set[int], source: str, attrs: Callable) -> FunctionStep | None:
-    """The activation the region computes from source, by value on activations.PROBE; None for none of them."""
+    """The activation the region computes from source, by value on activations.PROBE; None for none of them (nor
+    for a region with a constant of several values, such as a bias added per channel: no activation has one)."""
+    if any(n in constants and constants[n].size != 1 for i in region for n in nodes[i].input):
+        return None
     values = {source: PROBE}
     with np.errstate(all="ignore"):
         for index in sorted(region):

@@ -263,9 +263,13 @@ def merge_pixel_slices(graph: Graph) -> Graph:
 
 
 def drop_flatten(graph: Graph) -> Graph:
-    """Removes flatten nodes that feed concat_rows only: concat_rows then reads the NHWC maps."""
+    """Removes flatten nodes that feed concat_rows only: concat_rows then reads the NHWC maps. A model output's
+    (tokens or frames, as capture lays them out) stays."""
     for flat in [n for n in graph.nodes if n.op == "flatten"]:
-        if flat.output in graph.outputs or any(c.op != "concat_rows" for c in graph.consumers(flat.output)):
+        consumers = graph.consumers(flat.output)
+        if flat.output in graph.outputs and not consumers:
+            continue
+        if flat.output in graph.outputs or any(c.op != "concat_rows" for c in consumers):
             raise CompileError(f"{flat.describe()}: a flattened map may only feed concat_rows")
         _remove(graph, flat, flat.inputs[0])
     return graph

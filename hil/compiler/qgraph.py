@@ -17,6 +17,7 @@ DATA_MOVES = (
     "slice_pixels",
     "permute_channels",
     "unflatten",
+    "flatten",
     "channel_max",
     "concat_channels",
     "concat_rows",

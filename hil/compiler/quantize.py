@@ -22,6 +22,7 @@ from hil.kernels_ref import (
     FullyConnectedParams,
     GroupedConvParams,
     L2NormParams,
+    LayerNormParams,
     LogSoftmaxParams,
     PoolParams,
     PReluParams,
@@ -220,6 +221,8 @@ def _min_output_exponent(node: Node, graph: Graph, exponents: dict[str, int]) ->
         return -hidden_frac_bits(node, "rnn2")
     if node.op == "l2norm":
         return fit_exponent(float(np.abs(node.params["weight"]).max()), 16) - 16
+    if node.op == "layer_norm":
+        return _layer_norm_gamma_exponent(node) + LAYER_NORM_SHIFTS[0]
     if node.op == "log_softmax":
         return exponents[node.inputs[0]]
     if node.op == "multiply":
@@ -407,6 +410,39 @@ def _l2norm(node: Node, e: dict[str, int]) -> QNode:
     return QNode("l2norm_s8", node.name, list(node.inputs), node.output, params, {"gamma": _quantize(gamma, e_g, 16)})
 
 
+LAYER_NORM_SHIFTS = (-8, 29)  # layer_norm_s8's out_shift range and channel limit (hil_kernels.h)
+LAYER_NORM_MAX_CHANNELS = 4096
+
+
+def _layer_norm_gamma(node: Node) -> np.ndarray:
+    """The per-channel factor layer_norm_s8 multiplies by: weight * sqrt(C), since it divides by the centred sum
+    of squares' root, sqrt(C) times the standard deviation."""
+    weight = node.params["weight"].astype(np.float64).ravel()
+    return weight * math.sqrt(weight.size)
+
+
+def _layer_norm_gamma_exponent(node: Node) -> int:
+    return fit_exponent(float(np.abs(_layer_norm_gamma(node)).max()), 16)
+
+
+def _layer_norm(node: Node, graph: Graph, e: dict[str, int]) -> QNode:
+    """layer_norm_s8: gamma int16 at its finest exponent, beta int32 at 8 bits finer than the output, and eps in
+    units of the kernel's sum of squares (sum over C of (C x - sum x)^2, x on the input's grid): eps C^3 / step^2."""
+    gamma, e_g = _layer_norm_gamma(node), _layer_norm_gamma_exponent(node)
+    channels, e_in, e_out = gamma.size, e[node.inputs[0]], e[node.output]
+    if channels > LAYER_NORM_MAX_CHANNELS:
+        limit = LAYER_NORM_MAX_CHANNELS
+        raise CompileError(f"{node.describe()}: LayerNorm over {channels} channels; layer_norm_s8 takes up to {limit}")
+    out_shift = e_out - e_g
+    if not LAYER_NORM_SHIFTS[0] <= out_shift <= LAYER_NORM_SHIFTS[1]:
+        low, high = LAYER_NORM_SHIFTS
+        raise CompileError(f"{node.describe()}: LayerNorm output shift {out_shift} outside {low}..{high}")
+    eps = min(round(node.attrs["eps"] * channels**3 * 2.0 ** (-2 * e_in)), 2**31 - 1)
+    beta = _quantize(node.params["bias"], e_out - 8, 32)
+    params = LayerNormParams(out_shift, eps)
+    return _layer_node("layer_norm_s8", node, graph, params, {"gamma": _quantize(gamma, e_g, 16), "beta": beta})
+
+
 def _layer_node(kernel: str, node: Node, graph: Graph, params=None, arrays=None, macs: int = 0, **attrs) -> QNode:
     """A QNode of the general layers' kernels; attrs output_shape tells the golden model the output's IR shape."""
     attrs["output_shape"] = graph.tensors[node.output].shape
@@ -588,6 +624,7 @@ LAYER_QUANTIZERS = {
     "softmax": _softmax,
     "log_softmax": _log_softmax,
     "prelu": _prelu,
+    "layer_norm": _layer_norm,
     "multiply": _multiply,
     "flatten_chw": _flatten_chw,
 }

@@ -565,7 +565,11 @@ class _Unsupported(nn.Module):
 
 @pytest.mark.parametrize(
     ("layer", "named"),
-    [(None, "operation 'floor'"), (nn.GroupNorm(2, 4), "type GroupNorm"), (nn.LayerNorm([4, 6, 6]), "type LayerNorm")],
+    [
+        (None, "operation 'floor'"),
+        (nn.GroupNorm(2, 4), "type GroupNorm"),
+        (nn.InstanceNorm2d(4, affine=True), "type InstanceNorm2d"),
+    ],
 )
 def test_unsupported_operator_fails_at_capture_in_one_line(layer, named: str) -> None:
     with pytest.raises(CompileError) as error:
