@@ -296,39 +296,31 @@ class HostKernels:
 
     def l2norm_s8(self, params: L2NormParams, input: np.ndarray, gamma: np.ndarray) -> np.ndarray:
         """l2norm_s8 over the last axis of input (up to 4 dims)."""
-        input, gamma = np.ascontiguousarray(input), np.ascontiguousarray(gamma)
-        if gamma.shape != input.shape[-1:]:
-            raise TypeError(f"l2norm_s8: gamma {gamma.shape} does not match {input.shape[-1]} channels")
-        output = np.zeros(input.shape, dtype=np.int8)
-        dims = _dims((1,) * (4 - input.ndim) + input.shape)
-        self._call(
-            "l2norm_s8",
-            ctypes.byref(_struct(params)),
-            ctypes.byref(dims),
-            _ptr(input, np.int8),
-            _ptr(gamma, np.int16),
-            _ptr(output, np.int8),
-        )
-        return output
+        return self._per_channel_norm("l2norm_s8", params, input, (gamma, np.int16))
 
     def layer_norm_s8(
         self, params: LayerNormParams, input: np.ndarray, gamma: np.ndarray, beta: np.ndarray
     ) -> np.ndarray:
         """layer_norm_s8 over the last axis of input (up to 4 dims)."""
-        input, gamma, beta = np.ascontiguousarray(input), np.ascontiguousarray(gamma), np.ascontiguousarray(beta)
-        if gamma.shape != input.shape[-1:] or beta.shape != input.shape[-1:]:
-            raise TypeError(
-                f"layer_norm_s8: gamma {gamma.shape} and beta {beta.shape} do not match {input.shape[-1:]} channels"
-            )
+        return self._per_channel_norm("layer_norm_s8", params, input, (gamma, np.int16), (beta, np.int32))
+
+    def _per_channel_norm(self, kernel: str, params, input: np.ndarray, *arrays: tuple[np.ndarray, type]) -> np.ndarray:
+        """A normalisation over the last axis of input (up to 4 dims) that takes one array per channel of each of
+        arrays' types, in order: (params, dims, input, arrays..., output)."""
+        input = np.ascontiguousarray(input)
+        arrays = tuple((np.ascontiguousarray(a), dtype) for a, dtype in arrays)
+        if any(a.shape != input.shape[-1:] for a, _ in arrays):
+            shapes = [a.shape for a, _ in arrays]
+            raise TypeError(f"{kernel}: per-channel arrays {shapes} do not match {input.shape[-1:]} channels")
         output = np.zeros(input.shape, dtype=np.int8)
         dims = _dims((1,) * (4 - input.ndim) + input.shape)
+        pointers = [_ptr(a, dtype) for a, dtype in arrays]
         self._call(
-            "layer_norm_s8",
+            kernel,
             ctypes.byref(_struct(params)),
             ctypes.byref(dims),
             _ptr(input, np.int8),
-            _ptr(gamma, np.int16),
-            _ptr(beta, np.int32),
+            *pointers,
             _ptr(output, np.int8),
         )
         return output

@@ -336,7 +336,7 @@ def test_layer_norm_refuses_bad_arguments(host: HostKernels) -> None:
             host._call("layer_norm_s8", *good[:null], None, *good[null + 1 :])
 
     for bad_gamma, bad_beta in ((np.ones(2, np.int16), beta), (gamma, np.zeros(4, np.int32))):
-        with pytest.raises(TypeError, match=r"layer_norm_s8: gamma \(\d+,\) and beta \(\d+,\) do not match"):
+        with pytest.raises(TypeError, match=r"layer_norm_s8: per-channel arrays \[.*\] do not match"):
             host.layer_norm_s8(LayerNormParams(3), x, bad_gamma, bad_beta)
     for bad in (
         (x.astype(np.int16), gamma, beta),
