@@ -262,6 +262,21 @@ def merge_pixel_slices(graph: Graph) -> Graph:
     return drop_unread(graph)
 
 
+def merge_row_concats(graph: Graph) -> Graph:
+    """A concat_rows reading another's rows, which nothing else reads, reads that one's maps instead: concat_rows
+    joins bytes, so the rows are the same (torch.cat of YOLO's per-scale anchor rows is one copy, not two)."""
+    for node in [n for n in graph.nodes if n.op == "concat_rows"]:
+        inputs = []
+        for name in node.inputs:
+            inner = graph.producer(name)
+            joined = inner is not None and inner.op == "concat_rows" and _only_consumer(graph, name, node)
+            inputs += inner.inputs if joined else [name]
+        if inputs != node.inputs:
+            node.attrs["columns"] = graph.tensors[node.output].shape[-1]
+            node.inputs = inputs
+    return drop_unread(graph)
+
+
 def drop_flatten(graph: Graph) -> Graph:
     """Removes flatten nodes that feed concat_rows only: concat_rows then reads the NHWC maps. A model output's
     (tokens or frames, as capture lays them out) stays."""
@@ -288,6 +303,7 @@ def optimize(graph: Graph) -> Graph:
         fold_channel_permutation,
         merge_pixel_slices,
         drop_flatten,
+        merge_row_concats,
     )
     for graph_pass in passes:
         graph = graph_pass(graph)

@@ -230,3 +230,23 @@ def test_layer_norm_on_rows_and_its_channel_limit(tmp_path) -> None:
     inputs = [torch.randn(1, 8, generator=torch.Generator().manual_seed(i)) for i in range(2)]
     with pytest.raises(CompileError, match="LayerNorm over 4100 channels; layer_norm_s8 takes up to 4096"):
         compile_model(wide, inputs[0], [v.numpy() for v in inputs], tmp_path / "wide", "wide")
+
+
+def test_yolo_scales_joined_in_one_copy(tmp_path) -> None:
+    """torch.cat of two scales' anchor rows: the outer concat_rows reads the anchors' slices itself (before, each
+    scale's rows were copied, then copied again into the join)."""
+
+    class TwoScales(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stem, self.down = nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(8, 8, 3, stride=2, padding=1)
+            self.heads = nn.ModuleList([YoloRows(), YoloRows()])
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            first = self.stem(x)
+            return torch.cat([self.heads[0](first), self.heads[1](self.down(first))], 1)
+
+    x, *inputs = [v * 4 for v in realistic_inputs((1, 3, 16, 16), 5)]
+    rows = ["conv2d", "activation", *["slice_channels"] * 3]  # a head's 1x1 convolution, sigmoid, anchors' slices
+    ops = ["conv2d", "activation", *rows, "conv2d", *rows, "concat_rows"]  # the second head's ReLU fuses into down
+    _check(seeded(TwoScales(), 0), x, inputs, ops, tmp_path)
