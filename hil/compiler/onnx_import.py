@@ -601,6 +601,7 @@ FOLD: dict[str, Callable] = {
     "Unsqueeze": lambda a, x, axes=None: np.expand_dims(x, tuple(int(v) for v in (a.get("axes") or axes))),
     "Squeeze": lambda a, x, axes=None: np.squeeze(x, tuple(int(v) for v in (a.get("axes") or axes))),
     "Gather": lambda a, x, i: np.take(x, i, axis=int(a.get("axis", 0))),
+    "Identity": lambda a, x: x,  # torch.onnx's name for an initializer it deduplicated (equal LayerNorm weights)
     "Add": lambda a, x, y: x + y,
     "Sub": lambda a, x, y: x - y,
     "Mul": lambda a, x, y: x * y,

@@ -217,6 +217,30 @@ def test_onnx_exports_import_as_from_pytorch(model: nn.Module, shape: tuple[int,
     np.testing.assert_allclose(got, to_graph_layout(expected, graph.tensors[graph.outputs[0]].shape), atol=1e-4)
 
 
+def test_onnx_initializers_deduplicated_as_identity(tmp_path) -> None:
+    """torch.onnx keeps one initializer of equal LayerNorm weights and writes the others as Identity nodes of it;
+    before, the import failed ('must be a constant'), now Identity folds like the other constant operators."""
+    import onnx
+
+    class TwoNorms(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv, self.first, self.second = nn.Conv2d(3, 8, 3, padding=1), nn.LayerNorm(8), nn.LayerNorm(8)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.second(F.gelu(self.first(self.conv(x).flatten(2).transpose(1, 2))))
+
+    model = seeded(TwoNorms(), 0)
+    path = _export(model, (1, 3, 8, 8), tmp_path / "two_norms.onnx", opset=17)
+    assert "Identity" in {node.op_type for node in onnx.load(str(path)).graph.node}
+    x = torch.randn(1, 3, 8, 8, generator=torch.Generator().manual_seed(1))
+    graph = optimize(capture(load_onnx(path), x))
+    assert [n.op for n in graph.nodes] == ["conv2d", "layer_norm", "activation", "layer_norm", "flatten"]
+    (got,) = float_executor.outputs(graph, [to_graph_layout(x.numpy())])
+    with torch.no_grad():
+        np.testing.assert_allclose(got, model(x).numpy(), atol=1e-4)
+
+
 def test_layer_norm_on_rows_and_its_channel_limit(tmp_path) -> None:
     """LayerNorm on [B, N] rows (an MLP's) compiles host C == golden; over more channels than layer_norm_s8 takes
     (4096) the compile fails naming the limit."""
