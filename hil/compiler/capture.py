@@ -399,6 +399,8 @@ class _Capture(TorchFunctionMode):
             return
         if name in ("transpose", "permute", "swapaxes", "movedim") and self._channels_last(name, args, kwargs, result):
             return
+        if name in ("unsqueeze", "view", "reshape") and self._sequence_as_image(where, args, result):
+            return
         if name in REARRANGES and self._same_map(args, result):
             self.alias(result, self.names[id(args[0])][0], NCHW)
             return
@@ -637,6 +639,26 @@ class _Capture(TorchFunctionMode):
         else:
             return False
         return True
+
+    def _sequence_as_image(self, where: str, args, result) -> bool:
+        """x.unsqueeze(1) (or a view to [B, 1, C, L]) of a [B, C, L] sequence: an image of one channel whose rows are
+        the sequence's channels, as a keyword spotter reads its [B, frames, MFCCs] input. Its values are the
+        sequence's transposed (transpose_rows). Whether it was one."""
+        source, layout = self.names.get(id(args[0]), (None, None))
+        if layout != NCHW or args[0].dim() != 3 or not isinstance(result, torch.Tensor) or result.dim() != 4:
+            return False
+        if tuple(result.shape) != (args[0].shape[0], 1, *args[0].shape[1:]):
+            return False
+        shape = self._nhwc(result)
+        self.add_node("transpose_rows", where, [source], result, shape, {"shape": shape})
+        return True
+
+    def sequence_of_frames(self, where: str, source: str, frames: torch.Tensor) -> str:
+        """The IR tensor of channels-last frames [B, L, C] (IR [B, 1, L, C]) read as the sequence [B, L, C] of L
+        channels (a Conv1d after x.transpose(1, 2) of a [B, frames, features] input): transpose_rows to
+        [B, 1, C, L]."""
+        shape = graph_shape(tuple(frames.shape))
+        return self.add_inner_node("transpose_rows", f"{where} (as a sequence)", source, shape, {"shape": shape})
 
     def _same_map(self, args, result) -> bool:
         """Whether a view only adds or drops the one row of a sequence (x.unsqueeze(2) of [B, C, L] for a Conv2d of
@@ -965,6 +987,11 @@ def capture(model: nn.Module, example: torch.Tensor) -> Graph:
                 what = f"module '{path}' ({type(mod).__name__})"
                 _last_axis_layer(recorder, (path, what), op, (source, layout), output, attrs, params)
                 return
+            if op in ("relu", "relu6") and layout == NHWC:  # element-wise: a channels-last tensor stays one
+                recorder.add_node(op, path, [source], output, recorder.graph.tensors[source].shape, layout=NHWC)
+                return
+            if layout == NHWC and op != "linear" and _frames(recorder, source, inputs[0]):
+                source, layout = recorder.sequence_of_frames(f"module '{path}'", source, inputs[0]), NCHW
             stride_h, stride_w = attrs.pop("insert_zeros", (1, 1))
             if (stride_h, stride_w) != (1, 1):
                 b, h, w, c = recorder.graph.tensors[source].shape
@@ -1053,6 +1080,12 @@ def _linear_of_permuted_rows(recorder: _Capture, path: str, rows: PermutedRows, 
     return flat, {**params, "weight": np.ascontiguousarray(columns)}
 
 
+def _frames(rec: _Capture, source: str, t: torch.Tensor) -> bool:
+    """Whether t is channels-last frames [B, L, C] whose IR is the sequence's map [B, 1, L, C]."""
+    shape = rec.graph.tensors[source].shape
+    return t.dim() == 3 and len(shape) == 4 and shape[1] == 1
+
+
 def _layout(t: torch.Tensor) -> str:
     """A 4-d map or a 3-d sequence (what Conv1d reads, a map of one row) is NCHW, anything else rows."""
     return NCHW if t.dim() in (3, 4) else FLAT
@@ -1073,6 +1106,8 @@ def _pair(v) -> tuple[int, int]:
 
 def _map_input(rec: _Capture, where: str, t: torch.Tensor, what: str) -> str:
     source, layout = rec.lookup(t, where)
+    if layout == NHWC and _frames(rec, source, t):
+        return rec.sequence_of_frames(where, source, t)
     if layout != NCHW:
         raise CompileError(f"{where}: {what} takes an NCHW map, got a {layout} tensor")
     return source
@@ -1222,12 +1257,15 @@ def _global_pool(rec: _Capture, where: str, name: str, args, kwargs, result) -> 
     """adaptive_avg_pool2d or adaptive_max_pool2d (or their 1-d forms on a sequence) to a size dividing the map, or
     the mean, sum or amax over H and W (over L of a sequence; over the tokens or frames of a channels-last tensor, to
     [B, C] rows): average or max pooling (a sum, then scaled by H * W)."""
-    source, layout = rec.lookup(args[0], where)
+    source, layout = rec.lookup(args[0], where, rearranged=True)
     rank = args[0].dim()
     channels_last = layout == NHWC and len(rec.graph.tensors[source].shape) == 4 and name in ("mean", "sum", "amax")
     if channels_last:
         _, h, w, c = rec.graph.tensors[source].shape
         pixel_axes, channel_axis = set(range(1, rank - 1)), rank - 1
+    elif isinstance(layout, Rearranged) and _pixels_in_a_row(layout, args[0]) and name in ("mean", "sum", "amax"):
+        _, c, h, w = layout.shape  # the map's pixels viewed as one axis: over it is over H and W
+        pixel_axes, channel_axis = {2}, None
     else:
         source = _map_input(rec, where, args[0], name)
         c, (_, h, w, _) = args[0].shape[1], _shape(args[0])
@@ -1261,6 +1299,12 @@ def _global_pool(rec: _Capture, where: str, name: str, args, kwargs, result) -> 
     mean = rec.add_inner_node("avgpool", f"{where} (mean)", source, _shape(result), attrs)
     scale = affine_params(np.full(c, float(h * w)), np.zeros(c))
     rec.add_node("batchnorm", where, [mean], result, _shape(result), {"eps": 0.0}, scale, layout=_layout(result))
+
+
+def _pixels_in_a_row(rearranged: Rearranged, t: torch.Tensor) -> bool:
+    """Whether t is the map's x.view(b, c, -1): its pixels as one axis, in order (Honk's mean over them)."""
+    b, c, h, w = rearranged.shape
+    return tuple(t.shape) == (b, c, h * w) and torch.equal(rearranged.replayed().reshape(-1), torch.arange(t.numel()))
 
 
 def _channel_reduction(

@@ -371,6 +371,8 @@ class _Emitter:
         if node.kernel in ("unflatten", "flatten"):
             size = self.graph.tensors[node.output].nbytes
             return f"        memcpy({out}, {self.ptr(node.inputs[0], True)}, {size}u);\n"
+        if node.kernel == "transpose_rows":
+            return self.transpose_rows(node, size)
         if node.kernel == "permute_channels":
             order = self.array(f"{node.output}_order", np.asarray(node.attrs["order"], np.int16))
             c = shape[-1]
@@ -417,6 +419,21 @@ class _Emitter:
                 offset += size
             return "".join(lines) or "        /* every input was written in place */\n"
         raise CompileError(f"{node.name}: no C for '{node.kernel}'")
+
+    def transpose_rows(self, node: QNode, size: int) -> str:
+        """Each batch's [P, C] values (element size bytes) copied to [C, P]."""
+        n, c = self.shape(node.inputs[0])[0], self.shape(node.inputs[0])[-1]
+        pixels = int(np.prod(self.shape(node.inputs[0])[1:-1]))
+        return (
+            f"        const int8_t *in = {self.ptr(node.inputs[0], True)};\n"
+            f"        int8_t *out = {self.ptr(node.output)};\n"
+            f"        for (int32_t b = 0; b < {n}; ++b) {{\n"
+            f"            for (int32_t p = 0; p < {pixels}; ++p) {{\n"
+            f"                for (int32_t c = 0; c < {c}; ++c) {{\n"
+            f"                    memcpy(out + ((b * {c} + c) * {pixels} + p) * {size}, "
+            f"in + ((b * {pixels} + p) * {c} + c) * {size}, {size}u);\n"
+            f"                }}\n            }}\n        }}\n"
+        )
 
     def slice_pixels(self, node: QNode, size: int) -> str:
         """Each output row's pixels copied from the input's rows and columns the slice picks: one run of bytes a row

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 
 from hil.compiler import activations
-from hil.compiler.ir import PAD_MODES, RESAMPLES, Graph, Node, concat_rows, padded, slice_pixels
+from hil.compiler.ir import PAD_MODES, RESAMPLES, Graph, Node, concat_rows, padded, slice_pixels, transpose_rows
 from hil.errors import CompileError
 from hil.kernels_ref.layers import bilinear_axis
 
@@ -214,6 +214,7 @@ _UNARY: dict[str, Callable[[Node, np.ndarray], np.ndarray]] = {
     "log_softmax": _log_softmax,
     "prelu": lambda n, x: np.where(x >= 0, x, x * n.params["slope"]),
     "flatten_chw": lambda n, x: x.transpose(0, 3, 1, 2).reshape(x.shape[0], -1),
+    "transpose_rows": lambda n, x: transpose_rows(x, (x.shape[0], *n.attrs["shape"][1:])),
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hil.compiler.ir import PAD_MODES, RESAMPLES, concat_rows, padded, slice_pixels
+from hil.compiler.ir import PAD_MODES, RESAMPLES, concat_rows, padded, slice_pixels, transpose_rows
 from hil.compiler.qgraph import QGraph, QNode
 from hil.errors import CompileError
 from hil.kernels_ref import (
@@ -117,6 +117,8 @@ def run_node(node: QNode, inputs: list[np.ndarray]) -> np.ndarray:
         return x.reshape(x.shape[0], 1, 1, -1)
     if node.kernel == "flatten":
         return x.reshape(x.shape[0], -1, x.shape[-1])
+    if node.kernel == "transpose_rows":
+        return transpose_rows(x, (x.shape[0], *node.attrs["shape"][1:]))
     if node.kernel == "channel_max":
         return x.max(axis=-1, keepdims=True)
     if node.kernel in RESAMPLES:

@@ -50,6 +50,8 @@ OPS = {
     "log_softmax": "log of the softmax over the channels (the last axis), as F.log_softmax",
     "prelu": "PReLU with a slope per channel (params slope, the last axis's channels)",
     "flatten_chw": "an NHWC map as [B, C*H*W] rows in PyTorch's channel-major order",
+    "transpose_rows": "a map's [B, P, C] values (P pixels of C channels) transposed to [B, C, P], laid out as the "
+    "output's IR shape: a sequence read as an image of one channel (x.unsqueeze(1)), frames read as a sequence",
 }
 
 
@@ -120,6 +122,11 @@ def slice_pixels(x: np.ndarray, attrs: dict) -> np.ndarray:
     (top, left), (step_h, step_w), (out_h, out_w) = attrs["start"], attrs["step"], attrs["output_hw"]
     rows, columns = slice(top, top + step_h * out_h, step_h), slice(left, left + step_w * out_w, step_w)
     return np.ascontiguousarray(x[:, rows, columns])
+
+
+def transpose_rows(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """transpose_rows (float or integer) to the output's IR shape, as the golden model and the C do it."""
+    return np.ascontiguousarray(x.reshape(x.shape[0], -1, x.shape[-1]).transpose(0, 2, 1)).reshape(shape)
 
 
 # The data moves that rearrange a map's pixels by attrs factor (rows, columns); the C of each is

@@ -18,6 +18,7 @@ DATA_MOVES = (
     "permute_channels",
     "unflatten",
     "flatten",
+    "transpose_rows",
     "channel_max",
     "concat_channels",
     "concat_rows",

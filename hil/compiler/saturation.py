@@ -14,9 +14,10 @@ import numpy as np
 from hil.compiler.ir import RESAMPLES
 from hil.compiler.qgraph import QGraph
 
-# The channel max, the channel permutation, the rows viewed as a map, a crop or subsample and the resampling moves
+# The channel max, the channel permutation, the rows viewed as a map (and back, or transposed), a crop or subsample
+# and the resampling moves
 # copy their input's values, so they saturate where it does: counting them would name the same values twice.
-COPIES = ("channel_max", "permute_channels", "unflatten", "flatten", "slice_pixels", *RESAMPLES)
+COPIES = ("channel_max", "permute_channels", "unflatten", "flatten", "transpose_rows", "slice_pixels", *RESAMPLES)
 
 
 @dataclass(frozen=True)

@@ -274,3 +274,73 @@ def test_yolo_scales_joined_in_one_copy(tmp_path) -> None:
     rows = ["conv2d", "activation", *["slice_channels"] * 3]  # a head's 1x1 convolution, sigmoid, anchors' slices
     ops = ["conv2d", "activation", *rows, "conv2d", *rows, "concat_rows"]  # the second head's ReLU fuses into down
     _check(seeded(TwoScales(), 0), x, inputs, ops, tmp_path)
+
+
+class SpectrogramCnn(nn.Module):
+    """A keyword spotter on [B, frames, MFCCs] input as Honk and many speech-command CNNs write it: x.unsqueeze(1)
+    to an image of one channel, Conv2d, and Honk's mean over the pixels viewed as one axis
+    (x.view(b, c, -1).mean(2), which failed at capture before) to a classifier."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv, self.fc = nn.Conv2d(1, 8, 3, padding=1), nn.Linear(8, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.relu(self.conv(x.unsqueeze(1)))
+        return self.fc(y.view(y.size(0), y.size(1), -1).mean(2))
+
+
+class FramesFirst(nn.Module):
+    """A [B, frames, features] input transposed to [B, features, frames] for Conv1d, back to frames for a Linear
+    and a ReLU module per frame."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv, self.fc, self.act = nn.Conv1d(20, 8, 3, padding=1), nn.Linear(8, 6), nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.fc(self.conv(x.transpose(1, 2)).transpose(1, 2)))
+
+
+@pytest.mark.parametrize(
+    ("model", "ops"),
+    [
+        (SpectrogramCnn(), ["transpose_rows", "conv2d", "avgpool", "linear"]),
+        (FramesFirst(), ["transpose_rows", "conv2d", "conv2d", "flatten"]),
+    ],
+    ids=["x.unsqueeze(1) of frames", "frames transposed for Conv1d"],
+)
+def test_frames_input_read_as_an_image_or_a_sequence(model: nn.Module, ops: list[str], tmp_path) -> None:
+    """A [B, 13, 20] input is a sequence to the compiler ([B, 1, 20, 13]); read as an image of one channel
+    (unsqueeze(1)) or as frames by a Conv1d after transpose(1, 2), its values are transposed once
+    (transpose_rows, a data move). Both failed at capture before."""
+    x, *inputs = _frames(5)
+    _check(seeded(model, 0), x, inputs, ops, tmp_path)
+
+
+def test_transpose_rows_moves_int16_values_too(tmp_path) -> None:
+    """A Conv1d's output read as a sequence of its frames by another Conv1d (y.transpose(1, 2)), with the
+    transpose's tensors at int16 as the bit-width search may choose them: host C == golden (the C copies elements
+    of either size)."""
+    from hil.compiler.quantize import can_widen
+    from tests.compiler.widened import compiled_with
+
+    class Transposed(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stem, self.first = nn.Conv1d(13, 8, 3, padding=1), nn.Conv1d(8, 8, 1)
+            self.second = nn.Conv1d(20, 6, 3, padding=1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.second(F.relu(self.first(F.relu(self.stem(x)))).transpose(1, 2))
+
+    x, *inputs = _frames(7)
+    graph = optimize(capture(seeded(Transposed(), 0), x))
+    assert [n.op for n in graph.nodes] == ["conv2d", "conv2d", "transpose_rows", "conv2d"]
+    move = graph.nodes[2]
+    widened = [move.inputs[0], move.output]
+    assert all(can_widen(graph, t) for t in widened)
+    calibration = [to_graph_layout(v.numpy()) for v in inputs]
+    compiled = compiled_with(graph, calibration[:4], widened, tmp_path / "c", stream_input=False)
+    assert compiled.qgraph.tensors[move.output].dtype == "int16"
+    assert_host_c_equals_golden(compiled, calibration[4:], tmp_path / "host", "int16 transpose_rows")
