@@ -1,14 +1,16 @@
-"""Instructions per layer of a compiled face model under QEMU (mps2-an386, -icount shift=0), with MACs and
+"""Instructions per layer of a compiled model under QEMU (mps2-an386, -icount shift=0), with MACs and
 instructions per MAC, hottest first.
 
     python -m hil.bench.profile --model m4 [--bit-widths int8] [--json]   (also: hil profile --model rnnpool_face_m4)
+    hil profile --model my_nets.py:build [--input-shape 1,3,32,32]        (any model hil run takes)
 
 How: the model is compiled as the catalog compiles it and built for the QEMU board with -DHIL_PROFILE_LAYERS, so
 model_run calls hil_profile_layer(-1) on entry and hil_profile_layer(i) after layer i (emit_c). The hook this
 module adds to the build reads SysTick (25 MHz virtual: one tick = 40 guest instructions under -icount shift=0) on
 entry, charges the ticks since its previous exit to the layer, and reads it again on exit, so its own semihosting
 write is charged to no layer; a layer's figure is exact to one tick (40 instructions) plus the hook's call (~20
-instructions). One image of the synthetic test split runs; its outputs are checked against the golden model.
+instructions). One input runs (a face model's: an image of the synthetic test split; any other model's: the first
+of its calibration inputs); its outputs are checked against the golden model.
 """
 
 from __future__ import annotations
@@ -60,22 +62,33 @@ void hil_profile_layer(int32_t index)
 """
 
 
-def compile_for_profile(model: str, work: Path, stream_input: bool | None = None, bit_widths: str | None = None):
-    """(CompiledModel, test image) of a registered face model, compiled as the catalog compiles it (stream_input:
-    with or without a streamed front; bit_widths: "int8" or "search", the all-int8 build the catalog's latency
-    budgets and hil.compiler.width_cost's rates are measured against; None: the model's choice)."""
+def compile_for_profile(
+    model: str,
+    work: Path,
+    stream_input: bool | None = None,
+    bit_widths: str | None = None,
+    input_shape: tuple[int, ...] | None = None,
+):
+    """(CompiledModel, NHWC input) of a model as the catalog compiles it: a face model (m4, qvga or its catalog
+    name) with a synthetic test image, any other model hil run takes (input_shape as its --input-shape) with its
+    first calibration input. stream_input: with or without a streamed front; bit_widths: "int8" or "search" (the
+    all-int8 build is what the catalog's latency budgets and hil.compiler.width_cost's rates are measured against);
+    None: the model's choice."""
     from dataclasses import replace
 
     from hil.catalog import compile_spec, resolve_model
+    from hil.catalog.compile_cache import nhwc_inputs
     from hil.compiler.calibrate import synthetic_images
 
-    if model not in MODEL_NAMES:
-        raise HilError(f"--model {model}: expected one of {', '.join(MODEL_NAMES)}")
-    spec = resolve_model(f"rnnpool_face_{MODEL_NAMES[model]}")
+    face = model in MODEL_NAMES
+    spec = resolve_model(f"rnnpool_face_{MODEL_NAMES[model]}" if face else model, input_shape)
+    if spec.build is None:
+        raise HilError(f"--model {model}: a model written in C has no compiled layers to profile")
     spec = spec if stream_input is None else replace(spec, stream_input=stream_input)
     spec = spec if bit_widths is None else replace(spec, bit_widths=bit_widths)
     compiled = compile_spec(spec, directory=work / "model_c")
-    return compiled, synthetic_images(1, "test")[0]
+    x = synthetic_images(1, "test")[0] if face else nhwc_inputs(spec.calibration_inputs()[:1])[0]
+    return compiled, x
 
 
 def profile_compiled(compiled, x: np.ndarray, work: Path) -> dict:
@@ -129,9 +142,15 @@ def profile_compiled(compiled, x: np.ndarray, work: Path) -> dict:
     }
 
 
-def profile(model: str, work: Path, stream_input: bool | None = None, bit_widths: str | None = None) -> dict:
-    """The per-layer profile of a registered face model (a streamed front is one entry, named by its layers)."""
-    compiled, x = compile_for_profile(model, work, stream_input, bit_widths)
+def profile(
+    model: str,
+    work: Path,
+    stream_input: bool | None = None,
+    bit_widths: str | None = None,
+    input_shape: tuple[int, ...] | None = None,
+) -> dict:
+    """The per-layer profile of a model (a streamed front is one entry, named by its layers)."""
+    compiled, x = compile_for_profile(model, work, stream_input, bit_widths, input_shape)
     return profile_compiled(compiled, x, work)
 
 
@@ -152,14 +171,17 @@ def print_profile(result: dict, top: int | None = None) -> None:
 
 def add_profile_command(subparsers) -> argparse.ArgumentParser:
     """Registers `hil profile` on the `hil` command's subparsers."""
-    command = subparsers.add_parser("profile", help="instructions per layer of a face model under QEMU")
+    command = subparsers.add_parser("profile", help="instructions per layer of a compiled model under QEMU")
     _arguments(command)
     command.set_defaults(handler=_command)
     return command
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="m4 or qvga (rnnpool_face_m4, rnnpool_face_qvga)")
+    from hil.compiler.cli import INPUT_SHAPE_HELP, MODEL_HELP
+
+    parser.add_argument("--model", required=True, help=f"m4 or qvga (the face models), or {MODEL_HELP}")
+    parser.add_argument("--input-shape", help=INPUT_SHAPE_HELP)
     parser.add_argument("--top", type=int, default=None, help="print only the N hottest layers")
     parser.add_argument("--workdir", type=Path, default=None, help="keep the build here (default: a temp folder)")
     parser.add_argument(
@@ -176,12 +198,15 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _command(args: argparse.Namespace) -> dict:
+    from hil.catalog.resolve import parse_input_shape
+
     stream = None if args.stream_input is None else args.stream_input == "on"
+    shape = parse_input_shape(args.input_shape)
     if args.workdir is not None:
-        result = profile(args.model, args.workdir, stream, args.bit_widths)
+        result = profile(args.model, args.workdir, stream, args.bit_widths, shape)
     else:
         with tempfile.TemporaryDirectory(prefix="hil_profile_") as work:
-            result = profile(args.model, Path(work), stream, args.bit_widths)
+            result = profile(args.model, Path(work), stream, args.bit_widths, shape)
     if not args.json:
         print_profile(result, args.top)
     return result

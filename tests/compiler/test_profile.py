@@ -84,3 +84,45 @@ def test_profile_compiles_the_all_int8_build_on_request(tmp_path) -> None:
     assert "int16" in {t.dtype for t in searched.qgraph.tensors.values()} and searched.bit_widths.choices
     with pytest.raises(SystemExit):
         main(["--model", "m4", "--bit-widths", "int4"])
+
+
+USER_MODEL = '''
+import torch
+from torch import nn
+
+
+class FrameTagger(nn.Module):
+    """Conv1d over MFCC frames, then LayerNorm and a Linear per frame."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.norm, self.fc = nn.Conv1d(13, 16, 3, padding=1), nn.LayerNorm(16), nn.Linear(16, 5)
+
+    def forward(self, x):
+        return self.fc(self.norm(torch.relu(self.conv(x)).transpose(1, 2)))
+
+
+def build():
+    torch.manual_seed(0)
+    return FrameTagger().eval()
+'''
+
+
+@pytest.mark.skipif(
+    shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
+    reason="needs arm-none-eabi-gcc and qemu-system-arm",
+)
+def test_profile_takes_any_model_hil_run_takes(tmp_path, capsys) -> None:
+    """`hil profile --model nets.py:build --input-shape ...` profiles a user's model on its first calibration input
+    (before, only the two face models): every layer timed, the device equal to the golden model, layer_norm_s8
+    among them. A model it cannot resolve fails naming it."""
+    from hil.bench.profile import main
+    from hil.errors import HilError
+
+    (tmp_path / "nets.py").write_text(USER_MODEL)
+    main(["--model", f"{tmp_path / 'nets.py'}:build", "--input-shape", "1,13,20", "--workdir", str(tmp_path / "w")])
+    printed = capsys.readouterr().out
+    assert "device == golden: True" in printed
+    assert all(op in printed for op in ("layer_norm_s8", "flatten"))
+    with pytest.raises(HilError, match=r"missing\.py"):
+        main(["--model", f"{tmp_path / 'missing.py'}:build", "--input-shape", "1,13,20"])
