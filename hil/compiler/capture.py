@@ -138,11 +138,11 @@ def _layer_norm(module: nn.LayerNorm) -> tuple[str, dict, dict]:
     return (
         "layer_norm",
         {"eps": float(module.eps)},
-        layer_norm_params(module.weight, module.bias, module.normalized_shape[0]),
+        _layer_norm_params(module.weight, module.bias, module.normalized_shape[0]),
     )
 
 
-def layer_norm_params(weight, bias, channels: int) -> dict:
+def _layer_norm_params(weight, bias, channels: int) -> dict:
     """A layer_norm node's weight and bias: the module's, or 1 and 0 when it has none."""
     return {
         "weight": np.ones(channels, np.float32) if weight is None else _np(weight),
@@ -630,8 +630,7 @@ class _Capture(TorchFunctionMode):
         rank = args[0].dim()
         probe = torch.empty(tuple(range(2, 2 + rank)))  # distinct sizes: the result's shape names the permutation
         order = tuple(size - 2 for size in getattr(probe, name)(*args[1:], **kwargs).shape)
-        shape = self.graph.tensors[source].shape
-        sequence = rank == 3 and len(shape) == 4 and shape[1] == 1
+        sequence = _frames(self, source, args[0])  # a sequence [B, C, L] or its frames: IR [B, 1, L, C] either way
         if layout == NCHW and sequence and order == (0, 2, 1):
             self.alias(result, source, NHWC)
         elif layout == NHWC and ((rank == 4 and order == (0, 3, 1, 2)) or (sequence and order == (0, 2, 1))):
@@ -1081,7 +1080,8 @@ def _linear_of_permuted_rows(recorder: _Capture, path: str, rows: PermutedRows, 
 
 
 def _frames(rec: _Capture, source: str, t: torch.Tensor) -> bool:
-    """Whether t is channels-last frames [B, L, C] whose IR is the sequence's map [B, 1, L, C]."""
+    """Whether t is 3-d and its IR tensor (source) a sequence's map [B, 1, L, C]: a sequence, or its frames when t is
+    channels-last."""
     shape = rec.graph.tensors[source].shape
     return t.dim() == 3 and len(shape) == 4 and shape[1] == 1
 
@@ -1328,7 +1328,7 @@ def _layer_norm_function(rec: _Capture, where: str, name: str, args, kwargs, res
     normalized = tuple(_arg(args, kwargs, 1, "normalized_shape"))
     if len(normalized) != 1:
         raise CompileError(f"{where}: only layer_norm over the last axis is supported, got {normalized}")
-    params = layer_norm_params(_arg(args, kwargs, 2, "weight"), _arg(args, kwargs, 3, "bias"), normalized[0])
+    params = _layer_norm_params(_arg(args, kwargs, 2, "weight"), _arg(args, kwargs, 3, "bias"), normalized[0])
     attrs = {"eps": float(_arg(args, kwargs, 4, "eps", 1e-5))}
     _last_axis_layer(rec, (where, where), "layer_norm", rec.lookup(args[0], where), result, attrs, params)
 
