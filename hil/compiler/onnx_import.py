@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hil.compiler.onnx_spelled_out import find_spelled_out
+from hil.compiler.onnx_spelled_out import find_layer_norms, find_spelled_out
 from hil.errors import CompileError
 
 
@@ -129,7 +129,10 @@ class OnnxModule(nn.Module):
             if node.op_type == "Constant":
                 self.constants[node.output[0]] = onnx.numpy_helper.to_array(_attrs(node)["value"])
         probe = ShapeProbe(self)
-        spelled = find_spelled_out(nodes, self.constants, self.output_names, _attrs)
+        spelled = [
+            *find_spelled_out(nodes, self.constants, self.output_names, _attrs),
+            *find_layer_norms(nodes, self.constants, self.output_names, _attrs),
+        ]
         inside = {i for s in spelled for i in s.nodes[:-1]}
         roots = {s.nodes[-1]: s for s in spelled}
         for index, node in enumerate(nodes):

@@ -36,7 +36,13 @@ ELEMENTWISE: dict[str, Callable] = {
 }
 
 # The activations a region may compute (activations.NAMED's names) -> the torch function capture takes as its table.
-TORCH_FUNCTIONS: dict[str, Callable] = {"silu": F.silu, "mish": F.mish, "gelu": F.gelu, "hardswish": F.hardswish}
+TORCH_FUNCTIONS: dict[str, Callable] = {
+    "silu": F.silu,
+    "mish": F.mish,
+    "gelu": F.gelu,
+    "hardswish": F.hardswish,
+    "layer_norm": lambda x, eps: F.layer_norm(x, (x.shape[-1],), eps=eps),
+}
 MAX_REGION = 16  # nodes: torch's GELU (tanh) is 8
 
 
@@ -83,6 +89,52 @@ def find_spelled_out(
                 found.append(SpelledOut(tuple(sorted(region)), source, activation))
                 taken |= region
                 break
+    return found
+
+
+def find_layer_norms(
+    nodes: list, constants: dict[str, np.ndarray], outputs: list[str], attrs: Callable[[object], dict]
+) -> list[SpelledOut]:
+    """LayerNorm over the last axis as exporters write it below opset 17 (its weight and bias, a Mul and an Add
+    after it, import as arithmetic): Div(d, Sqrt(Add(ReduceMean(Pow(d, 2)), eps))) with d = Sub(x, ReduceMean(x)),
+    both means over axis -1 alone. The Div ends the region; nothing outside may read its inner tensors."""
+    producer = {out: i for i, node in enumerate(nodes) for out in node.output}
+    readers: dict[str, set[int]] = {}
+    for i, node in enumerate(nodes):
+        for name in node.input:
+            readers.setdefault(name, set()).add(i)
+
+    def made_by(tensor: str, *op_types: str) -> int | None:
+        index = producer.get(tensor)
+        return index if index is not None and nodes[index].op_type in op_types else None
+
+    def last_axis_mean(index: int | None) -> bool:
+        return index is not None and list(attrs(nodes[index]).get("axes", [])) == [-1]
+
+    found = []
+    for root, node in enumerate(nodes):
+        if node.op_type != "Div":
+            continue
+        sub, sqrt = made_by(node.input[0], "Sub"), made_by(node.input[1], "Sqrt")
+        if sub is None or sqrt is None:
+            continue
+        x, mean_name = nodes[sub].input
+        mean, add = made_by(mean_name, "ReduceMean"), made_by(nodes[sqrt].input[0], "Add")
+        if not last_axis_mean(mean) or nodes[mean].input[0] != x or add is None:
+            continue
+        variance_name, eps_name = sorted(nodes[add].input, key=lambda n: n in constants)
+        variance = made_by(variance_name, "ReduceMean")
+        square = made_by(nodes[variance].input[0], "Pow", "Mul") if last_axis_mean(variance) else None
+        if eps_name not in constants or square is None:
+            continue
+        operands = nodes[square].input
+        squared = (nodes[square].op_type == "Mul" and list(operands) == [node.input[0]] * 2) or (
+            operands[0] == node.input[0] and operands[1] in constants and float(constants[operands[1]]) == 2.0
+        )
+        region = {mean, sub, square, variance, add, sqrt, root}
+        if squared and _closed(nodes, readers, outputs, region, root):
+            eps = float(np.asarray(constants[eps_name]).reshape(-1)[0])
+            found.append(SpelledOut(tuple(sorted(region)), x, ("layer_norm", {"eps": eps})))
     return found
 
 

@@ -34,7 +34,7 @@ def _remove(graph: Graph, node: Node, replacement: str) -> None:
     del graph.tensors[node.output]
 
 
-FOLDS_BATCHNORM = ("conv2d", "linear")
+FOLDS_BATCHNORM = ("conv2d", "linear", "layer_norm")  # a LayerNorm's weight and bias per channel take the affine
 FUSES_RELU = ("conv2d", "linear", "add")
 
 
