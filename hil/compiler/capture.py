@@ -518,7 +518,6 @@ class _Capture(TorchFunctionMode):
             channels = self.graph.tensors[operand].shape[-1]
             scale = affine_params(np.full(channels, float(weight)), np.zeros(channels))
             attrs = {"eps": 0.0}
-            shape = self.graph.tensors[operand].shape
             operand = self.add_inner_node("batchnorm", f"{where} (x {weight:g})", operand, shape, attrs, scale)
         self.add_node("add", where, [a[0], operand], result, shape, layout=a[1])
 
@@ -649,7 +648,7 @@ class _Capture(TorchFunctionMode):
         if tuple(result.shape) != (args[0].shape[0], 1, *args[0].shape[1:]):
             return False
         shape = self._nhwc(result)
-        self.add_node("transpose_rows", where, [source], result, shape, {"shape": shape})
+        self.add_node("transpose_rows", where, [source], result, shape, {"output_shape": shape})
         return True
 
     def sequence_of_frames(self, where: str, source: str, frames: torch.Tensor) -> str:
@@ -657,7 +656,8 @@ class _Capture(TorchFunctionMode):
         channels (a Conv1d after x.transpose(1, 2) of a [B, frames, features] input): transpose_rows to
         [B, 1, C, L]."""
         shape = graph_shape(tuple(frames.shape))
-        return self.add_inner_node("transpose_rows", f"{where} (as a sequence)", source, shape, {"shape": shape})
+        attrs = {"output_shape": shape}
+        return self.add_inner_node("transpose_rows", f"{where} (as a sequence)", source, shape, attrs)
 
     def _same_map(self, args, result) -> bool:
         """Whether a view only adds or drops the one row of a sequence (x.unsqueeze(2) of [B, C, L] for a Conv2d of

@@ -296,19 +296,8 @@ class _Emitter:
         )
 
     def flatten_chw(self, i: int, node: QNode) -> str:
-        """NHWC to PyTorch's channel-major rows: a copy when H*W or C is 1, else a transposing loop."""
-        n, h, w, c = self.shape(node.inputs[0])
-        src, dst = self.ptr(node.inputs[0], True), self.ptr(node.output)
-        if h * w == 1 or c == 1:
-            return f"        memcpy({dst}, {src}, {n * h * w * c}u);\n"
-        return (
-            f"        const int8_t *in = {src};\n        int8_t *out = {dst};\n"
-            f"        for (int32_t b = 0; b < {n}; ++b) {{\n"
-            f"            for (int32_t p = 0; p < {h * w}; ++p) {{\n"
-            f"                for (int32_t c = 0; c < {c}; ++c) {{\n"
-            f"                    out[(b * {c} + c) * {h * w} + p] = in[(b * {h * w} + p) * {c} + c];\n"
-            f"                }}\n            }}\n        }}\n"
-        )
+        """NHWC to PyTorch's channel-major rows: the map's [P, C] values transposed (int8)."""
+        return self.transpose_rows(node, 1)
 
     def zero_pad(self, i: int, node: QNode) -> str:
         """Zeros everywhere, then each input row copied into place."""
@@ -421,17 +410,25 @@ class _Emitter:
         raise CompileError(f"{node.name}: no C for '{node.kernel}'")
 
     def transpose_rows(self, node: QNode, size: int) -> str:
-        """Each batch's [P, C] values (element size bytes) copied to [C, P]."""
+        """Each batch's [P, C] values (element size bytes) copied to [C, P] (flatten_chw's and transpose_rows'
+        move): a copy when P or C is 1, else a transposing loop."""
         n, c = self.shape(node.inputs[0])[0], self.shape(node.inputs[0])[-1]
         pixels = int(np.prod(self.shape(node.inputs[0])[1:-1]))
+        src, dst = self.ptr(node.inputs[0], True), self.ptr(node.output)
+        if pixels == 1 or c == 1:
+            return f"        memcpy({dst}, {src}, {n * pixels * c * size}u);\n"
+        at_out, at_in = f"(b * {c} + c) * {pixels} + p", f"(b * {pixels} + p) * {c} + c"
+        move = (
+            f"out[{at_out}] = in[{at_in}];"
+            if size == 1
+            else f"memcpy(out + ({at_out}) * {size}, in + ({at_in}) * {size}, {size}u);"
+        )
         return (
-            f"        const int8_t *in = {self.ptr(node.inputs[0], True)};\n"
-            f"        int8_t *out = {self.ptr(node.output)};\n"
+            f"        const int8_t *in = {src};\n        int8_t *out = {dst};\n"
             f"        for (int32_t b = 0; b < {n}; ++b) {{\n"
             f"            for (int32_t p = 0; p < {pixels}; ++p) {{\n"
             f"                for (int32_t c = 0; c < {c}; ++c) {{\n"
-            f"                    memcpy(out + ((b * {c} + c) * {pixels} + p) * {size}, "
-            f"in + ((b * {pixels} + p) * {c} + c) * {size}, {size}u);\n"
+            f"                    {move}\n"
             f"                }}\n            }}\n        }}\n"
         )
 

@@ -213,8 +213,8 @@ _UNARY: dict[str, Callable[[Node, np.ndarray], np.ndarray]] = {
     "softmax": _softmax,
     "log_softmax": _log_softmax,
     "prelu": lambda n, x: np.where(x >= 0, x, x * n.params["slope"]),
-    "flatten_chw": lambda n, x: x.transpose(0, 3, 1, 2).reshape(x.shape[0], -1),
-    "transpose_rows": lambda n, x: transpose_rows(x, (x.shape[0], *n.attrs["shape"][1:])),
+    "flatten_chw": lambda n, x: transpose_rows(x, (x.shape[0], -1)),
+    "transpose_rows": lambda n, x: transpose_rows(x, (x.shape[0], *n.attrs["output_shape"][1:])),
 }
 
 

@@ -67,7 +67,7 @@ LAYER_KERNELS = {
     "layer_norm_s8": lambda n, x: layer_norm_s8(n.params, x, n.arrays["gamma"], n.arrays["beta"]),
     "softmax_s8": lambda n, x: softmax_s8(n.params, x, n.arrays["exp_table"]),
     "log_softmax_s8": lambda n, x: log_softmax_s8(n.params, x, n.arrays["exp_table"], n.arrays["log_table"]),
-    "flatten_chw": lambda n, x: x.transpose(0, 3, 1, 2).reshape(x.shape[0], -1),
+    "flatten_chw": lambda n, x: transpose_rows(x, (x.shape[0], -1)),
     "zero_pad": lambda n, x: np.pad(
         x, ((0, 0), (n.attrs["top"], n.attrs["bottom"]), (n.attrs["left"], n.attrs["right"]), (0, 0))
     ),
@@ -118,7 +118,7 @@ def run_node(node: QNode, inputs: list[np.ndarray]) -> np.ndarray:
     if node.kernel == "flatten":
         return x.reshape(x.shape[0], -1, x.shape[-1])
     if node.kernel == "transpose_rows":
-        return transpose_rows(x, (x.shape[0], *node.attrs["shape"][1:]))
+        return transpose_rows(x, (x.shape[0], *node.attrs["output_shape"][1:]))
     if node.kernel == "channel_max":
         return x.max(axis=-1, keepdims=True)
     if node.kernel in RESAMPLES:

@@ -50,8 +50,8 @@ OPS = {
     "log_softmax": "log of the softmax over the channels (the last axis), as F.log_softmax",
     "prelu": "PReLU with a slope per channel (params slope, the last axis's channels)",
     "flatten_chw": "an NHWC map as [B, C*H*W] rows in PyTorch's channel-major order",
-    "transpose_rows": "a map's [B, P, C] values (P pixels of C channels) transposed to [B, C, P], laid out as the "
-    "output's IR shape: a sequence read as an image of one channel (x.unsqueeze(1)), frames read as a sequence",
+    "transpose_rows": "a map's [B, P, C] values (P pixels of C channels) transposed to [B, C, P], laid out as attrs "
+    "output_shape: a sequence read as an image of one channel (x.unsqueeze(1)), frames read as a sequence",
 }
 
 
