@@ -36,6 +36,7 @@ from hil.kernels_ref import (
 )
 from hil.kernels_ref.conv import MAX_SHIFT
 from hil.kernels_ref.conv_w16 import MAX_FAN_IN as W16_MAX_FAN_IN
+from hil.kernels_ref.eltwise import LAYER_NORM_MAX_CHANNELS, LAYER_NORM_SHIFTS
 from hil.kernels_ref.fixed import KernelRangeError
 
 BIAS_LIMIT = 2**30  # pointwise_conv2d_s8's bound on |bias|
@@ -408,10 +409,6 @@ def _l2norm(node: Node, e: dict[str, int]) -> QNode:
     if not -16 <= params.out_shift <= 32:
         raise CompileError(f"{node.describe()}: L2Norm output shift {params.out_shift} outside -16..32")
     return QNode("l2norm_s8", node.name, list(node.inputs), node.output, params, {"gamma": _quantize(gamma, e_g, 16)})
-
-
-LAYER_NORM_SHIFTS = (-8, 29)  # layer_norm_s8's out_shift range and channel limit (hil_kernels.h)
-LAYER_NORM_MAX_CHANNELS = 4096
 
 
 def _layer_norm_gamma(node: Node) -> np.ndarray:

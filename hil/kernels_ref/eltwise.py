@@ -52,6 +52,11 @@ def l2norm_s8(params: L2NormParams, input: np.ndarray, gamma: np.ndarray) -> np.
     return clamp(out, params.act_min, params.act_max).astype(np.int8)
 
 
+# layer_norm_s8's channels and out_shift range (hil_kernels.h), which the quantiser checks against too
+LAYER_NORM_MAX_CHANNELS = 4096
+LAYER_NORM_SHIFTS = (-8, 29)
+
+
 def layer_norm_s8(params: LayerNormParams, input: np.ndarray, gamma: np.ndarray, beta: np.ndarray) -> np.ndarray:
     """LayerNorm over the last axis (any leading axes, C in 1..4096 channels): the integer algorithm documented in
     hil_kernels.h, int8 input, int16 gamma [C] (w * sqrt(C) at exponent eg), int32 beta [C] (b at the output's
@@ -69,8 +74,12 @@ def layer_norm_s8(params: LayerNormParams, input: np.ndarray, gamma: np.ndarray,
             f"layer_norm_s8 takes int8 [..., C], int16 gamma [C] and int32 beta [C], got {input.dtype} {input.shape}, "
             f"{gamma.dtype} {gamma.shape} and {beta.dtype} {beta.shape}"
         )
-    chans = input.shape[-1]
-    if not 1 <= chans <= 4096 or not -8 <= params.out_shift <= 29 or not 0 <= params.eps <= INT32_MAX:
+    chans, (low, high) = input.shape[-1], LAYER_NORM_SHIFTS
+    if (
+        not 1 <= chans <= LAYER_NORM_MAX_CHANNELS
+        or not low <= params.out_shift <= high
+        or not 0 <= params.eps <= INT32_MAX
+    ):
         raise KernelRangeError(
             f"layer_norm_s8 takes 1..4096 channels, out_shift in -8..29 and eps in 0..2^31-1, got {chans} channels "
             f"and {params}"
@@ -83,6 +92,5 @@ def layer_norm_s8(params: LayerNormParams, input: np.ndarray, gamma: np.ndarray,
     sh = 30 - e // 2 + params.out_shift
     d = chans * x - s
     v = round_shift(d * gamma.astype(np.int64) * r, sh - 8)
-    out = round_shift(v + beta.astype(np.int64), 8)
-    out = np.where(ss == 0, round_shift(beta.astype(np.int64), 8), out)  # every d is 0 there: the same value
+    out = round_shift(v + beta.astype(np.int64), 8)  # ss == 0: every d is 0, so this is the C's beta-only path
     return clamp(out, params.act_min, params.act_max).astype(np.int8)
