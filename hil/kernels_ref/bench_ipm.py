@@ -19,6 +19,7 @@ from hil.kernels_ref.device_cases import (
     add_case,
     conv_a16_w16_case,
     conv_case,
+    conv_w16_case,
     depthwise_a16_case,
     depthwise_case,
     fully_connected_case,
@@ -105,6 +106,8 @@ def bench_cases(rng: np.random.Generator) -> dict[str, KernelCase]:
         "expand_w16_32": conv_a16_w16_case(rng, 10, 40, 32, 64, 1, 16, 16),
         # last, so that the cases above draw the random data they always have: LayerNorm on l2norm's 30x40x32
         "layer_norm": layer_norm_case(rng, 30, 40, 32),
+        # after the cases above (their random data unchanged): an RGB stem with int16 weights (a YOLO's first layer)
+        "stem_rgb_w16": conv_w16_case(rng, 64, 64, 3, 16, 2),
     }
 
 

@@ -162,6 +162,46 @@ def conv_case(
     )
 
 
+def conv_w16_case(
+    rng: np.random.Generator,
+    h: int,
+    w: int,
+    cin: int,
+    cout: int,
+    stride: int,
+    k: int = 3,
+    pad_value: int = -11,
+    bias: bool = True,
+) -> KernelCase:
+    """A kxk conv2d_s8_w16 (k odd, padding k // 2) over cin channels, padded with pad_value (a centred input's
+    offset, as a compiled RGB stem pads): weights over all of int16 with channel 0's at +-32767, the first pixel row
+    at -128 / 127 (the extreme products at every tap of the first output row); shifts and biases scaled to the
+    fan-in, so that most outputs fall inside the clamp."""
+    x = rng.integers(-128, 128, (1, h, w, cin), dtype=np.int8)
+    x[0, 0] = np.where(np.arange(w * cin).reshape(w, cin) % 2 == 0, -128, 127)
+    f = rng.integers(-32768, 32768, (cout, k, k, cin), dtype=np.int16)
+    f[0] = np.where(rng.integers(0, 2, f[0].shape) == 0, -32767, 32767)
+    spread = (k * k * cin).bit_length() // 2  # sums grow as sqrt(fan-in): shifts and biases follow, few clamps
+    b = rng.integers(-(2 ** (20 + spread)), 2 ** (20 + spread), cout, dtype=np.int32) if bias else None
+    s = _shifts(rng, 15 + spread, 19 + spread, cout)
+    params = ConvParams(stride, stride, k // 2, k // 2, -128, 127, pad_value)
+    oh, ow = (h - 1) // stride + 1, (w - 1) // stride + 1
+    call = (
+        f"{{ static const hil_conv_params pr = {c_initializer(params)}; static const hil_dims di = {_dims(x.shape)},"
+        f" df = {_dims(f.shape)}, do_ = {_dims((1, oh, ow, cout))};\n"
+        f"      st = conv2d_s8_w16(&pr, {{p}}s, &di, {{in0}}, &df, {{p}}f, {'{p}b' if bias else 'NULL'}, &do_, "
+        "{out}); }"
+    )
+    return KernelCase(
+        f"conv_w16 {k}x{k} s{stride} {h}x{w}x{cin}->{cout} pad {pad_value}" + ("" if bias else " no bias"),
+        [x],
+        conv2d_s8_w16(params, s, x, f, b, (oh, ow)),
+        {"f": f, "s": s} if b is None else {"f": f, "b": b, "s": s},
+        call,
+        oh * ow * cout * k * k * cin,
+    )
+
+
 def add_case(rng: np.random.Generator, h: int, w: int, c: int) -> KernelCase:
     a = rng.integers(-128, 128, (1, h, w, c), dtype=np.int8)
     b = rng.integers(-128, 128, (1, h, w, c), dtype=np.int8)

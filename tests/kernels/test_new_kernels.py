@@ -106,6 +106,70 @@ def test_conv2d_s8_w16_stem_fast_path_matches_twin(host: HostKernels, stride: in
     np.testing.assert_array_equal(got, conv2d_s8_w16(params, shift, x, filt, bias, out_hw))
 
 
+# in_c > 1 (the column path): every in_c and kernel size whose fan-in fits 256, strides 1 and 2, each with an odd or
+# even fan-in and output channel count of its own (out_c 1 included), bias or none, and a padding that cuts taps
+_COLUMN_SHAPES = [(cin, k) for cin in (2, 3, 4, 8) for k in (1, 3, 5, 7) if k * k * cin <= 256]
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize(("cin", "k"), _COLUMN_SHAPES)
+def test_conv2d_s8_w16_columns_match_twin(host: HostKernels, cin: int, k: int, stride: int) -> None:
+    """in_c > 1: host C == twin, padding k // 2 (1 for 1x1: border outputs read pad taps alone), pad_value -11,
+    0, 127, -128 or 37 by turns, extreme values at the first row of the input and at channel 0's weights."""
+    index = _COLUMN_SHAPES.index((cin, k)) * 2 + stride - 1
+    rng = np.random.default_rng(9500 + index)
+    n, h, w = 1 + index % 2, int(rng.integers(k + 2, k + 9)), int(rng.integers(k + 2, k + 10))
+    cout = (1, 2, 3, 4, 5, 7, 16)[index % 7]
+    pad = k // 2 if k > 1 else 1
+    pad_value = (-11, 0, 127, -128, 37)[index % 5]
+    params = ConvParams(stride, stride, pad, pad, -128, 127, pad_value)
+    out_hw = ((h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1)
+    x = rng.integers(-128, 128, (n, h, w, cin), dtype=np.int8)
+    x[:, 0] = np.where(np.arange(w * cin).reshape(w, cin) % 3 == 0, -128, 127)
+    filt = rng.integers(-32768, 32768, (cout, k, k, cin), dtype=np.int16)
+    filt[0] = np.where(rng.integers(0, 2, filt[0].shape) == 0, -32767, 32767)
+    shift = (rng.integers(13, 17, cout) + int(np.log2(k * k * cin)) // 2).astype(np.int8)
+    bias = rng.integers(-(2**22), 2**22, cout, dtype=np.int32) if index % 3 else None
+    got = host.conv2d_s8_w16(params, shift, x, filt, bias, out_hw)
+    np.testing.assert_array_equal(got, conv2d_s8_w16(params, shift, x, filt, bias, out_hw))
+    assert len(np.unique(got)) > 4  # outputs spread, not all clamped
+
+
+@pytest.mark.parametrize(("cin", "k", "cout"), [(16, 4, 3), (4, 8, 2), (2, 11, 1), (3, 9, 5)])
+def test_conv2d_s8_w16_columns_at_the_int32_bound(host: HostKernels, cin: int, k: int, cout: int) -> None:
+    """Fan-ins 256, 242 and the odd 243 of -128 inputs and pad taps, weights at -32768 / 32767 and |bias| just below
+    2^30: sums reach 2^31 - 1 and -(2^31 - 2^15 - 1), within the stated bound; shift 31 turns them into +-1 (a sum
+    that wrapped would give the other sign), 24 into the clamps, 0 into -128 / 127."""
+    x = np.full((1, k + 1, k + 2, cin), -128, dtype=np.int8)
+    x[0, -1, -1] = 127
+    filt = np.full((cout, k, k, cin), -32768, dtype=np.int16)
+    filt[1::2] = 32767
+    bias = np.where(np.arange(cout) % 2 == 0, 2**30 - 1, -(2**30) + 1).astype(np.int32)
+    params = ConvParams(1, 1, 1, 1, -128, 127, -128)
+    out_hw = (4, 5)
+    for shift_value in (31, 24, 0):
+        shift = np.full(cout, shift_value, dtype=np.int8)
+        got = host.conv2d_s8_w16(params, shift, x, filt, bias, out_hw)
+        want = conv2d_s8_w16(params, shift, x, filt, bias, out_hw)
+        np.testing.assert_array_equal(got, want)
+        if shift_value == 31 and k * k * cin == 256:
+            assert want[0, 0, 0, 0] == 1 and (cout < 2 or want[0, 0, 0, 1] == -1)
+
+
+def test_conv2d_s8_w16_columns_outside_the_input(host: HostKernels) -> None:
+    """Windows wholly outside the input (padding past the kernel, an output larger than the input needs) read
+    pad_value alone, as the twin."""
+    rng = np.random.default_rng(9600)
+    x = rng.integers(-128, 128, (1, 3, 4, 3), dtype=np.int8)
+    filt = rng.integers(-32768, 32768, (5, 3, 3, 3), dtype=np.int16)
+    bias = rng.integers(-(2**29), 2**29, 5, dtype=np.int32)
+    shift = rng.integers(14, 20, 5).astype(np.int8)
+    params = ConvParams(2, 1, 4, 5, -128, 127, -77)
+    out_hw = (6, 12)
+    got = host.conv2d_s8_w16(params, shift, x, filt, bias, out_hw)
+    np.testing.assert_array_equal(got, conv2d_s8_w16(params, shift, x, filt, bias, out_hw))
+
+
 def test_conv2d_s8_w16_is_conv2d_s8_on_int8_weights(host: HostKernels) -> None:
     """int8 weights widened to int16 give conv2d_s8's bits (same formula, same rounding)."""
     rng = np.random.default_rng(9400)

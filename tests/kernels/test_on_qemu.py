@@ -17,6 +17,7 @@ from hil.kernels_ref.device_cases import (
     conv_a16_case,
     conv_a16_w16_case,
     conv_case,
+    conv_w16_case,
     depthwise_a16_case,
     depthwise_case,
     fully_connected_a16_case,
@@ -204,6 +205,26 @@ def test_int16_weight_kernel_matches_twin_under_qemu(tmp_path: Path) -> None:
     ]
     run = run_cases("w16_parity", cases, tmp_path)
     assert not run.mismatches, "\n".join(run.mismatches)
+
+
+def test_int16_weight_columns_match_twin_under_qemu(tmp_path: Path) -> None:
+    """conv2d_s8_w16 with more than one input channel built for the M4 (each pixel's taps widened into a column with
+    SXTB16 and packs, SMLAD over 4 output channels at a time, then 2, then 1): an RGB stem, odd and even fan-ins
+    (the single-product tail), out_c from 1 to 16 (every remainder of 4), kernels 1x1 to 7x7, fan-in 256, no bias,
+    and pad values 0, -11, 127 and -128 at the borders."""
+    rng = np.random.default_rng(8989)
+    cases = [
+        conv_w16_case(rng, 64, 64, 3, 16, 2, pad_value=-11),  # an RGB stem (bench_ipm's stem_rgb_w16)
+        conv_w16_case(rng, 9, 11, 3, 7, 1, pad_value=127),  # fan-in 27, out_c 7: 4 + 2 + 1
+        conv_w16_case(rng, 8, 7, 2, 6, 2, k=5, pad_value=-128, bias=False),  # fan-in 50 (even), 4 + 2
+        conv_w16_case(rng, 7, 9, 4, 5, 1, k=7, pad_value=0),  # fan-in 196, 4 + 1
+        conv_w16_case(rng, 9, 9, 5, 3, 2, k=7, pad_value=-128),  # fan-in 245 (odd), 2 + 1
+        conv_w16_case(rng, 3, 4, 256, 1, 1, k=1),  # fan-in 256, one output channel
+        conv_w16_case(rng, 5, 6, 8, 2, 1, k=1, bias=False),  # 1x1, pairs only
+    ]
+    run = run_cases("w16_column_parity", cases, tmp_path)
+    assert not run.mismatches, "\n".join(run.mismatches)
+    assert run.instructions > 0
 
 
 def test_wide_activation_kernels_at_their_edges_under_qemu(tmp_path: Path) -> None:
