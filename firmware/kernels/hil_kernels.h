@@ -490,6 +490,53 @@ void hil_nn_fastgrnn_step_folded(const hil_fastgrnn_params *params, const hil_fa
                                  const int32_t *folded, const int32_t *wx, const int16_t *h, int32_t *acc,
                                  int16_t *h_out);
 
+/* ---- GRU (PyTorch's nn.GRU gate equations; twin: hil/kernels_ref/gru.py) ---- */
+
+typedef struct {
+    int32_t wx_shift;    /* left shift of sum_j w[i,j] x[j] to the accumulator exponent, 0..30 */
+    int32_t uh_shift;    /* left shift of sum_j u[i,j] h[j] to the accumulator exponent, 0..30 */
+    int32_t pre_shift;   /* rounding right shift from the accumulator to Q12 (the nonlinearities' input), 0..14 */
+    int32_t out_shift;   /* out = clamp(round_shift(h, out_shift)): the output's exponent is out_shift - 15, 0..15 */
+    int32_t reverse;     /* 1: the steps run from the last frame to the first (a bidirectional GRU's backward half) */
+    int32_t last_only;   /* 1: only the final state is written (one frame per batch), not every step's */
+    int32_t act_min;     /* the output clamp, within -128..127 */
+    int32_t act_max;
+} hil_recurrent_params;
+
+typedef struct {
+    int32_t input_size;
+    int32_t hidden_size;
+    const int16_t *w;        /* [3 * hidden][input], rows reset, update, new (PyTorch's weight_ih_l0) */
+    const int16_t *u;        /* [3 * hidden][hidden] (weight_hh_l0) */
+    const int32_t *bias;     /* [3 * hidden] */
+    const int32_t *bias_hn;  /* [hidden] */
+} hil_gru_weights;
+
+/* A GRU layer over int8 frames from the zero state, hidden state h in Q15 int16 (|h| <= 32767: a convex mix of
+ * tanh values). Per step t and unit i, with rows i (reset), H + i (update), 2H + i (new) of w, u and bias:
+ *   a_r = (sum_j w[i,j] x[j]) << wx_shift + (sum_j u[i,j] h[j]) << uh_shift + bias[i]
+ *   a_z = likewise with rows H + i
+ *   a_x = (sum_j w[2H+i,j] x[j]) << wx_shift + bias[2H+i]
+ *   a_h = (sum_j u[2H+i,j] h[j]) << uh_shift + bias_hn[i]
+ *   r   = sigmoid_q15(round_shift(a_r, pre_shift)),  z = sigmoid_q15(round_shift(a_z, pre_shift))
+ *   n   = tanh_q15(round_shift(a_x + round_shift(r * a_h, 15), pre_shift))        (r * a_h in 64 bits)
+ *   h'  = round_shift(z * h + (32768 - z) * n, 15)                                  (no saturation needed)
+ *   out = clamp(round_shift(h', out_shift), act_min, act_max)
+ * (PyTorch: h' = (1 - z) * n + z * h, n = tanh(W_in x + b_in + r * (W_hn h + b_hn)).)
+ * Precondition (the compiler checks it with hil.kernels_ref.gru_accumulator_bound(params, weights, 128)): for every
+ * gate row, (sum_j |w| * 128) << wx_shift + (sum_j |u| * 32768) << uh_shift + |bias| (+ |bias_hn| on the new gate's
+ * rows) <= 2^30, so every int32 sum is exact (see gru_s8.c).
+ * Layout: input NHWC frames, input_dims {n = batch, h = 1, w = steps, c = input_size}: input[(b * steps + t) * c + j].
+ * Output [n][steps][hidden] int8, every step's output at its own frame index (also when reverse = 1), or
+ * [n][1][hidden] (the final state) when last_only = 1. Not in place.
+ * Scratch: ctx->buf (4-byte aligned) of ctx->size >= gru_s8_get_buffer_size bytes: 3 * hidden int32, then
+ * 2 * hidden + input int16. HIL_KERNEL_ARG_ERROR on a NULL pointer, a size below 1, a shift, reverse or last_only
+ * outside its range above, act_min > act_max or a clamp outside int8, input_dims->c != input_size,
+ * input_dims->h != 1, or a scratch too small or not 4-byte aligned. */
+int32_t gru_s8_get_buffer_size(const hil_gru_weights *weights);
+hil_kernel_status gru_s8(const hil_context *ctx, const hil_recurrent_params *params, const hil_gru_weights *weights,
+                         const hil_dims *input_dims, const int8_t *input, int8_t *output);
+
 typedef struct {
     int32_t patch_h;              /* r: rows of the patch */
     int32_t patch_w;              /* c: columns of the patch */

@@ -150,6 +150,16 @@ def _layer_norm_params(weight, bias, channels: int) -> dict:
     }
 
 
+def _recurrent(module: nn.GRU | nn.LSTM) -> tuple[str, dict, dict]:
+    """A GRU or an LSTM: its layers become nodes where it runs (_recurrent_layers); here only what the kernels
+    cannot take."""
+    if not module.batch_first:
+        raise CompileError("only batch_first=True is supported (input [B, T, K]); construct it with batch_first=True")
+    if getattr(module, "proj_size", 0):
+        raise CompileError(f"an LSTM with proj_size={module.proj_size} is not supported")
+    return type(module).__name__.lower(), {}, {}
+
+
 def _known_modules() -> dict[type, Callable[[nn.Module], tuple[str, dict, dict]]]:
     from models.blocks import L2Norm
     from models.rnnpool import RNNPoolLayer
@@ -162,6 +172,7 @@ def _known_modules() -> dict[type, Callable[[nn.Module], tuple[str, dict, dict]]
         nn.BatchNorm1d: _batchnorm,
         nn.Linear: _linear,
         nn.LayerNorm: _layer_norm,
+        nn.GRU: _recurrent,
         nn.ReLU: lambda m: ("relu", {}, {}),
         nn.ReLU6: lambda m: ("relu6", {}, {}),
         nn.PReLU: _prelu,
@@ -206,6 +217,22 @@ class PermutedRows:
 
     def __str__(self) -> str:
         return "[B, M] rows of NHWC-permuted maps (o.permute(0, 2, 3, 1).view(b, -1)) not yet viewed as [B, N, k]"
+
+
+@dataclass(frozen=True)
+class RecurrentStates:
+    """A GRU's or an LSTM's final states h_n [layers * directions, B, H], torch's order: per layer forward, then
+    backward. Each is one frame of a gru or lstm node's output (its last, or its first when it ran in reverse):
+    (IR tensor, reverse)."""
+
+    finals: tuple[tuple[str, bool], ...]
+
+    def __str__(self) -> str:
+        return "a GRU's or LSTM's final states h_n [layers * directions, B, H]"
+
+
+# An LSTM's final cell states c_n: no kernel writes them.
+CELL_STATES = "an LSTM's final cell states c_n"
 
 
 # The tensor methods a rearrangement is made of (contiguous is an identity).
@@ -334,6 +361,13 @@ class _Capture(TorchFunctionMode):
             )
         if layout == EXPANDED and not expanded:
             raise CompileError(f"{what}: reads an {layout}; only the product of the map and its gate may read one")
+        if layout == CELL_STATES:
+            raise CompileError(f"{what}: reads {layout}, which the compiled LSTM does not keep; read h_n or the output")
+        if isinstance(layout, RecurrentStates):
+            raise CompileError(
+                f"{what}: reads {layout}; take one layer's state as rows with h_n[-1] (or h_n[i], h_n.squeeze(0) of "
+                "a one-layer GRU), or use the output's last frame out[:, -1]"
+            )
         return name, layout
 
     def add_node(
@@ -385,6 +419,10 @@ class _Capture(TorchFunctionMode):
         operands = [t for a in (*args, *kwargs.values()) for t in (a if isinstance(a, (list, tuple)) else [a])]
         if not any(isinstance(t, torch.Tensor) and id(t) in self.names for t in operands):
             return  # a constant, computed from the model's own parameters or buffers (a mean, a 1 / std)
+        first = args[0] if args else None
+        if isinstance(self.names.get(id(first), (None, None))[1], RecurrentStates):
+            self._final_state(f"{self.where}: torch.{getattr(func, '__name__', func)}", func, args, result)
+            return
         if getattr(func, "__name__", "") in IDENTITIES:
             if isinstance(result, torch.Tensor) and result is not args[0]:
                 self.alias(result, *self.lookup(args[0], f"{self.where}: torch.{func.__name__}", True, True))
@@ -808,6 +846,33 @@ class _Capture(TorchFunctionMode):
             "pad" if mode == "replicate" else "reflect_pad", where, [source], result, self._nhwc(result), attrs
         )
 
+    def _final_state(self, where: str, func, args, result) -> None:
+        """One layer's final state of a GRU's or LSTM's h_n as [B, H] rows: h_n[i], or h_n.squeeze(0) (a view to
+        [B, H]) of a one-layer, one-direction one. It is that frame of the layer's output (slice_pixels), as rows."""
+        name = getattr(func, "__name__", "")
+        source, layout = self.names[id(args[0])]
+        if name in IDENTITIES:
+            self.alias(result, source, layout)
+            return
+        finals, pick = layout.finals, None
+        index = args[1] if name == "__getitem__" else None
+        index = index if isinstance(index, tuple) else (index,)
+        if name == "__getitem__" and isinstance(index[0], int) and all(i in (slice(None), Ellipsis) for i in index[1:]):
+            pick = index[0]
+        elif name in ("squeeze", "view", "reshape") and len(finals) == 1:
+            pick = 0
+        if pick is None or not -len(finals) <= pick < len(finals) or result.dim() != 2:
+            raise CompileError(
+                f"{where}: reads {layout} ({len(finals)} of them); only one state as [B, H] rows is supported: "
+                "h_n[i] (h_n[-1]: the last layer's, its backward direction's when bidirectional), or h_n.squeeze(0) "
+                "of a one-layer one"
+            )
+        tensor, reverse = finals[pick]
+        b, _, steps, hidden = self.graph.tensors[tensor].shape
+        attrs = {"start": (0, 0 if reverse else steps - 1), "step": (1, 1), "output_hw": (1, 1)}
+        state = self.add_inner_node("slice_pixels", f"{where} (final state)", tensor, (b, 1, 1, hidden), attrs)
+        self.add_node("flatten_chw", f"{where} (rows)", [state], result, tuple(result.shape), layout=FLAT)
+
     def _slice(self, where: str, args, result) -> None:
         """x[:, a:b] of a map's channels (also written x[:, a:b, :, :] or x[:, a:b, ...]): slice_channels, or the map
         itself when it keeps every channel; slices of its rows and columns (a crop, or YOLOv5's Focus's
@@ -820,6 +885,9 @@ class _Capture(TorchFunctionMode):
             at = index.index(Ellipsis)
             index = (*index[:at], *(slice(None),) * (rank + 1 - len(index)), *index[at + 1 :])
         index = (*index, *(slice(None),) * (rank - len(index)))
+        frames = layout == NHWC and _frames(self, source, args[0])  # [B, T, C]: the sequence [B, C, T] transposed
+        if frames and len(index) == 3:
+            index, layout = (index[0], index[2], index[1]), NCHW
         if rank == 3 and len(index) == 3:  # a sequence's slice of L is one of columns of its one row
             index = (*index[:2], slice(None), index[2])
         picked = [k for k, part in enumerate(index) if isinstance(part, int)]
@@ -839,7 +907,7 @@ class _Capture(TorchFunctionMode):
                 f"{where}: only slices of a map's channels (step 1), rows and columns (any step, or one by index) are "
                 f"supported, got {args[1]!r}"
             )
-        channels, (_, h, w, _) = args[0].shape[1], _shape(args[0])
+        _, h, w, channels = self.graph.tensors[source].shape
         index = [
             slice(p % size, p % size + 1) if k in picked else p
             for k, (p, size) in enumerate(zip(index, (0, 0, h, w), strict=True))
@@ -849,24 +917,25 @@ class _Capture(TorchFunctionMode):
         out_hw = (len(range(*rows)), len(range(*columns)))
         crops = out_hw != (h, w) or rows[2] != 1 or columns[2] != 1
         to_rows = result.dim() == 2  # every map axis picked by index: [B, C] rows
+        out_shape, out_layout = (args[0].shape[0], *out_hw, stop - start), NHWC if frames else NCHW
         if (start, stop) != (0, channels):
             attrs = {"start": start, "stop": stop}
             if not crops and not to_rows:
-                self.add_node("slice_channels", where, [source], result, self._nhwc(result), attrs)
+                self.add_node("slice_channels", where, [source], result, out_shape, attrs, layout=out_layout)
                 return
             shape = (args[0].shape[0], h, w, stop - start)
             source = self.add_inner_node("slice_channels", f"{where} (channels)", source, shape, attrs)
         if crops:
             attrs = {"start": (rows[0], columns[0]), "step": (rows[2], columns[2]), "output_hw": out_hw}
             if not to_rows:
-                self.add_node("slice_pixels", where, [source], result, self._nhwc(result), attrs)
+                self.add_node("slice_pixels", where, [source], result, out_shape, attrs, layout=out_layout)
                 return
             shape = (args[0].shape[0], 1, 1, stop - start)
             source = self.add_inner_node("slice_pixels", where, source, shape, attrs)
         if to_rows:
             self.add_node("flatten_chw", f"{where} (rows)", [source], result, tuple(result.shape), layout=FLAT)
         else:
-            self.alias(result, source, NCHW)
+            self.alias(result, source, out_layout)
 
     def _permuted_rows(self, where: str, name: str, args, kwargs, result) -> bool:
         """SSD-style heads: an NHWC-permuted map viewed as [B, M] rows, such rows joined along M, and rows viewed as
@@ -923,6 +992,8 @@ class _Capture(TorchFunctionMode):
             self.add_node("concat_channels", where, [n for n, _ in entries], result, self._nhwc(result))
         elif layouts == {NHWC} and dim == 1 and result.dim() == 3:
             self.add_node("concat_rows", where, [n for n, _ in entries], result, tuple(result.shape), layout=NHWC)
+        elif layouts == {FLAT} and dim in (1, -1) and result.dim() == 2:  # [B, N] rows side by side: their channels
+            self.add_node("concat_channels", where, [n for n, _ in entries], result, tuple(result.shape), layout=FLAT)
         else:
             raise CompileError(
                 f"{where}: only channel concatenation of maps or row concatenation of flattened "
@@ -978,6 +1049,9 @@ def capture(model: nn.Module, example: torch.Tensor) -> Graph:
                 raise CompileError(f"module '{path}' ({type(mod).__name__}): {e}") from e
             finally:
                 recorder.depth -= 1
+            if op in ("gru", "lstm"):
+                _recurrent_layers(recorder, path, mod, inputs, output)
+                return
             source, layout = recorder.lookup(inputs[0], f"module '{path}'", rows=op == "linear")
             if isinstance(layout, PermutedRows):
                 source, params = _linear_of_permuted_rows(recorder, path, layout, params)
@@ -1049,6 +1123,54 @@ def _last_axis_layer(
     weight = params["weight"][:, :, None, None]
     attrs = {"stride": (1, 1), "padding": (0, 0), "groups": 1}
     rec.add_node("conv2d", path, [source], output, (*shape[:3], len(weight)), attrs, {**params, "weight": weight}, NHWC)
+
+
+def _recurrent_layers(rec: _Capture, path: str, module: nn.GRU | nn.LSTM, inputs: tuple, output: tuple) -> None:
+    """A GRU's or LSTM's layers on its input's frames: a gru or lstm node per layer and direction (a bidirectional
+    layer's two joined along channels, forward first, as torch joins them). The output out [B, T, D * H] is the last
+    layer's frames; h_n holds each layer's final state (RecurrentStates)."""
+    op = type(module).__name__.lower()
+    what = f"module '{path}' ({type(module).__name__})"
+    if len(inputs) > 1 and inputs[1] is not None:
+        raise CompileError(f"{what}: an initial state is not supported; the kernel starts from zeros")
+    x = inputs[0]
+    source, layout = rec.lookup(x, what)
+    if x.dim() != 3 or not _frames(rec, source, x):
+        raise CompileError(f"{what} takes frames [B, T, K] (batch_first), got {tuple(x.shape)} as a {layout} tensor")
+    if layout == NCHW:  # torch's [B, T, K] that the IR holds as a sequence of T channels: its values transposed
+        frames_shape = (x.shape[0], 1, x.shape[1], x.shape[2])
+        attrs = {"output_shape": frames_shape}
+        source = rec.add_inner_node("transpose_rows", f"{path} (frames)", source, frames_shape, attrs)
+    b, _, steps, _ = rec.graph.tensors[source].shape
+    gates, finals = 3 if op == "gru" else 4, []
+    for layer in range(module.num_layers):
+        directions = []
+        for reverse in (False, True)[: 2 if module.bidirectional else 1]:
+            suffix = f"l{layer}{'_reverse' if reverse else ''}"
+            params = {
+                "weight_ih": _np(getattr(module, f"weight_ih_{suffix}")),
+                "weight_hh": _np(getattr(module, f"weight_hh_{suffix}")),
+            }
+            for name in ("bias_ih", "bias_hh"):
+                bias = getattr(module, f"{name}_{suffix}", None)
+                params[name] = np.zeros(gates * module.hidden_size, np.float32) if bias is None else _np(bias)
+            name = f"{path} (layer {layer}{', reverse' if reverse else ''})"
+            attrs = {"reverse": reverse, "last_only": False}
+            shape = (b, 1, steps, module.hidden_size)
+            directions.append(rec.add_inner_node(op, name, source, shape, attrs, params))
+            finals.append((directions[-1], reverse))
+        source = directions[0]
+        if len(directions) == 2:
+            shape = (b, 1, steps, 2 * module.hidden_size)
+            source = rec.add_inner_node(
+                "concat_channels", f"{path} (layer {layer}, both directions)", directions, shape, {}
+            )
+    out, states = output
+    rec.alias(out, source, NHWC)
+    if op == "lstm":
+        states, cells = states
+        rec.alias(cells, source, CELL_STATES)
+    rec.alias(states, source, RecurrentStates(tuple(finals)))
 
 
 def _graph_output(rec: _Capture, output: torch.Tensor) -> str:

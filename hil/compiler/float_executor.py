@@ -72,6 +72,37 @@ def fastgrnn(params: dict[str, np.ndarray], prefix: str, sequence: np.ndarray) -
     return h
 
 
+def _sigmoid(v: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-v))
+
+
+def recurrent(node: Node, x: np.ndarray) -> np.ndarray:
+    """torch.nn.GRU's or torch.nn.LSTM's equations (node.op) over frames [B, 1, T, K] from zero states: every step's
+    state [B, 1, T, H], each at its own frame (attrs reverse: run from the last frame), or the final state alone
+    (attrs last_only)."""
+    p = node.params
+    w, u, b_ih, b_hh = p["weight_ih"], p["weight_hh"], p["bias_ih"], p["bias_hh"]
+    frames, hidden = x[:, 0], u.shape[1]
+    h, c = np.zeros((x.shape[0], hidden)), np.zeros((x.shape[0], hidden))
+    states = np.zeros((*frames.shape[:2], hidden))
+    steps = range(frames.shape[1] - 1, -1, -1) if node.attrs["reverse"] else range(frames.shape[1])
+    for t in steps:
+        gx, gh = frames[:, t] @ w.T + b_ih, h @ u.T + b_hh
+        if node.op == "gru":
+            r, z = (
+                _sigmoid(gx[:, :hidden] + gh[:, :hidden]),
+                _sigmoid(gx[:, hidden : 2 * hidden] + gh[:, hidden : 2 * hidden]),
+            )
+            n = np.tanh(gx[:, 2 * hidden :] + r * gh[:, 2 * hidden :])
+            h = (1.0 - z) * n + z * h
+        else:
+            i, f, g, o = np.split(gx + gh, 4, axis=1)
+            c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
+            h = _sigmoid(o) * np.tanh(c)
+        states[:, t] = h
+    return (h[:, None] if node.attrs["last_only"] else states)[:, None]
+
+
 def rnnpool_patches(node: Node, patches: np.ndarray) -> np.ndarray:
     """patches [P, r, c, k] -> [P, 4*h2]: rows forward, rows backward, columns forward, columns backward."""
     p, r, c, k = patches.shape
@@ -194,6 +225,8 @@ _UNARY: dict[str, Callable[[Node, np.ndarray], np.ndarray]] = {
     "relu": lambda n, x: np.maximum(x, 0),
     "relu6": lambda n, x: np.clip(x, 0, 6),
     "rnnpool": _rnnpool,
+    "gru": recurrent,
+    "lstm": recurrent,
     **{op: lambda n, x: padded(n.op, n.attrs, x) for op in PAD_MODES},
     "l2norm": _l2norm,
     "layer_norm": _layer_norm,

@@ -21,6 +21,9 @@ OPS = {
     "pad": "edge padding (mode replicate) of rows and columns",
     "reflect_pad": "reflection padding (mode reflect) of rows and columns: the pixels mirrored about the edge ones",
     "rnnpool": "RNNPool over patches of the map (two FastGRNN cells)",
+    "gru": "a GRU layer (torch.nn.GRU's equations, zero initial state) over frames [B, 1, T, K]: every step's state "
+    "[B, 1, T, H] at its own frame, or the final one (attrs last_only); attrs reverse runs from the last frame",
+    "lstm": "an LSTM layer (torch.nn.LSTM's equations, zero initial states) over frames, as gru",
     "l2norm": "per-pixel L2 normalisation across channels times a per-channel weight",
     "layer_norm": "LayerNorm across the channels of each pixel (a token's, a frame's features): minus their mean, over "
     "their standard deviation, times params weight plus params bias per channel",

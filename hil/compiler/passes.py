@@ -277,6 +277,22 @@ def merge_row_concats(graph: Graph) -> Graph:
     return drop_unread(graph)
 
 
+def recurrent_final_states(graph: Graph) -> Graph:
+    """A gru or lstm node read only by slices of its final frame (h_n[-1], out[:, -1] of a classifier) writes that
+    frame alone (attrs last_only), which the slices then are: the kernel keeps its T frames out of the arena."""
+    for rnn in [n for n in graph.nodes if n.op in ("gru", "lstm") and n.output not in graph.outputs]:
+        b, _, steps, hidden = graph.tensors[rnn.output].shape
+        final = {"start": (0, 0 if rnn.attrs["reverse"] else steps - 1), "step": (1, 1), "output_hw": (1, 1)}
+        readers = graph.consumers(rnn.output)
+        if not readers or any(r.op != "slice_pixels" or r.attrs != final for r in readers):
+            continue
+        rnn.attrs["last_only"] = True
+        graph.tensors[rnn.output].shape = (b, 1, 1, hidden)
+        for reader in readers:
+            _remove(graph, reader, rnn.output)
+    return graph
+
+
 def drop_flatten(graph: Graph) -> Graph:
     """Removes flatten nodes that feed concat_rows only: concat_rows then reads the NHWC maps. A model output's
     (tokens or frames, as capture lays them out) stays."""
@@ -302,6 +318,7 @@ def optimize(graph: Graph) -> Graph:
         fuse_activations,
         fold_channel_permutation,
         merge_pixel_slices,
+        recurrent_final_states,
         drop_flatten,
         merge_row_concats,
     )

@@ -124,6 +124,7 @@ def schedule(graph: QGraph, fuse: bool = True, memory_order: bool = True, stream
     """The steps in execution order: memory_order reorders them (reorder), else they keep the captured order.
     stream_input runs the first steps as one row pipeline reading the input as it goes (stream_front)."""
     from hil.kernels_ref import rnnpool_get_buffer_size
+    from hil.kernels_ref.gru import gru_buffer_size
 
     steps, taken = [], set()
     for node in graph.nodes:
@@ -146,6 +147,8 @@ def schedule(graph: QGraph, fuse: bool = True, memory_order: bool = True, stream
         if node.kernel in ("rnnpool_s8", "rnnpool_offset_s8"):
             size = rnnpool_get_buffer_size(node.params, node.attrs["rnn1"], node.attrs["rnn2"])
             scratch["rnnpool"] = align(size)
+        if node.kernel == "gru_s8":
+            scratch["gru"] = align(gru_buffer_size(node.attrs["weights"]))
         padded = _match_rnnpool_pad(graph, node) if fuse else None
         if padded is not None:
             taken.update(id(n) for n in padded)

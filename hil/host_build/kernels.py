@@ -27,11 +27,13 @@ from hil.kernels_ref.params import (
     FullyConnectedA16Params,
     FullyConnectedParams,
     GroupedConvParams,
+    GRUWeights,
     L2NormParams,
     LayerNormParams,
     LogSoftmaxParams,
     PoolParams,
     PReluParams,
+    RecurrentParams,
     ResizeBilinearParams,
     RNNPoolParams,
     ScaleChannelsParams,
@@ -109,6 +111,33 @@ def _four(shape: tuple[int, ...]) -> tuple[int, ...]:
     return shape if len(shape) == 4 else (shape[0], *(1,) * (4 - len(shape)), *shape[1:])
 
 
+class CGRUWeights(ctypes.Structure):
+    _fields_ = [
+        ("input_size", c_int32),
+        ("hidden_size", c_int32),
+        ("w", POINTER(c_int16)),
+        ("u", POINTER(c_int16)),
+        ("bias", POINTER(c_int32)),
+        ("bias_hn", POINTER(c_int32)),
+    ]
+
+
+class _GRUWeights:
+    """A CGRUWeights and the contiguous arrays it points into (kept alive together)."""
+
+    def __init__(self, weights: GRUWeights) -> None:
+        self.arrays = [np.ascontiguousarray(a) for a in (weights.w, weights.u, weights.bias, weights.bias_hn)]
+        w, u, bias, bias_hn = self.arrays
+        self.struct = CGRUWeights(
+            weights.input_size,
+            weights.hidden_size,
+            _ptr(w, np.int16),
+            _ptr(u, np.int16),
+            _ptr(bias, np.int32),
+            _ptr(bias_hn, np.int32),
+        )
+
+
 class _Weights:
     """A CFastGRNNWeights and the contiguous arrays it points into (kept alive together)."""
 
@@ -141,6 +170,7 @@ class HostKernels:
         "l2norm_s8",
         "layer_norm_s8",
         "fastgrnn_step_s16",
+        "gru_s8",
         "rnnpool_s8",
         "rnnpool_wide_s8",
         "grouped_conv2d_s8",
@@ -165,6 +195,7 @@ class HostKernels:
         for name in self.KERNELS:
             getattr(self.lib, name).restype = c_int32
         self.lib.rnnpool_s8_get_buffer_size.restype = c_int32
+        self.lib.gru_s8_get_buffer_size.restype = c_int32
 
     def _call(self, name: str, *args: object) -> None:
         status = getattr(self.lib, name)(*args)
@@ -339,6 +370,47 @@ class HostKernels:
             _ptr(x, np.int16),
             _ptr(h, np.int16),
             _ptr(output, np.int16),
+        )
+        return output
+
+    def gru_get_buffer_size(self, weights: GRUWeights) -> int:
+        """gru_s8_get_buffer_size: the scratch bytes gru_s8 needs (hil.kernels_ref.gru_buffer_size)."""
+        return int(self.lib.gru_s8_get_buffer_size(ctypes.byref(_GRUWeights(weights).struct)))
+
+    def gru_s8(
+        self,
+        params: RecurrentParams,
+        weights: GRUWeights,
+        x: np.ndarray,
+        scratch_bytes: int | None = None,
+        input_dims: tuple[int, int, int, int] | None = None,
+    ) -> np.ndarray:
+        """gru_s8 over x [batch, steps, input] int8: [batch, steps, hidden] int8, or [batch, 1, hidden] with
+        params.last_only (as hil.kernels_ref.gru_s8). The scratch is gru_get_buffer_size bytes, 4-byte aligned;
+        scratch_bytes overrides the size the context declares and input_dims the dims passed (to test the checks).
+
+        Raises:
+            TypeError: x is not [batch, steps, input].
+            HostKernelError: the kernel refused its arguments (HIL_KERNEL_ARG_ERROR).
+        """
+        x = np.ascontiguousarray(x)
+        if x.ndim != 3 or x.shape[2] != weights.input_size:
+            raise TypeError(f"gru_s8: x of shape {x.shape}, expected [batch, steps, {weights.input_size}]")
+        held = _GRUWeights(weights)
+        size = self.gru_get_buffer_size(weights) if scratch_bytes is None else scratch_bytes
+        scratch = np.zeros(max(size, 0) // 4 + 1, dtype=np.int32)  # 4-byte aligned, at least size bytes
+        context = CContext(scratch.ctypes.data, size)
+        batch, steps = x.shape[:2]
+        output = np.zeros((batch, 1 if params.last_only else steps, weights.hidden_size), dtype=np.int8)
+        dims = (batch, 1, steps, weights.input_size) if input_dims is None else input_dims
+        self._call(
+            "gru_s8",
+            ctypes.byref(context),
+            ctypes.byref(_struct(params)),
+            ctypes.byref(held.struct),
+            ctypes.byref(_dims(dims)),
+            _ptr(x, np.int8),
+            _ptr(output, np.int8),
         )
         return output
 

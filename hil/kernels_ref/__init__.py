@@ -15,6 +15,7 @@ from hil.kernels_ref.fastgrnn import (
 )
 from hil.kernels_ref.fc_a16 import fully_connected_a16
 from hil.kernels_ref.fixed import KernelRangeError, round_shift
+from hil.kernels_ref.gru import check_gru, gru_accumulator_bound, gru_buffer_size, gru_s8, quantize_gru
 from hil.kernels_ref.layers import (
     avgpool_s8,
     fully_connected_s8,
@@ -41,11 +42,13 @@ from hil.kernels_ref.params import (
     FullyConnectedA16Params,
     FullyConnectedParams,
     GroupedConvParams,
+    GRUWeights,
     L2NormParams,
     LayerNormParams,
     LogSoftmaxParams,
     PoolParams,
     PReluParams,
+    RecurrentParams,
     ResizeBilinearParams,
     RNNPoolParams,
     ScaleChannelsParams,
@@ -70,6 +73,7 @@ __all__ = [
     "FastGRNNWeights",
     "FullyConnectedA16Params",
     "FullyConnectedParams",
+    "GRUWeights",
     "GroupedConvParams",
     "KernelRangeError",
     "L2NormParams",
@@ -78,6 +82,7 @@ __all__ = [
     "PReluParams",
     "PoolParams",
     "RNNPoolParams",
+    "RecurrentParams",
     "ResizeBilinearParams",
     "ScaleChannelsParams",
     "SoftmaxParams",
@@ -85,6 +90,7 @@ __all__ = [
     "add_s8",
     "avgpool_s8",
     "check_fastgrnn",
+    "check_gru",
     "conv2d_a16",
     "conv2d_a16_w16",
     "conv2d_s8",
@@ -96,6 +102,9 @@ __all__ = [
     "fully_connected_a16",
     "fully_connected_s8",
     "grouped_conv2d_s8",
+    "gru_accumulator_bound",
+    "gru_buffer_size",
+    "gru_s8",
     "l2norm_s8",
     "layer_norm_s8",
     "log_softmax_s8",
@@ -105,6 +114,7 @@ __all__ = [
     "pointwise_conv2d_s8",
     "prelu_s8",
     "quantize_fastgrnn",
+    "quantize_gru",
     "resize_bilinear_s8",
     "rnnpool_get_buffer_size",
     "rnnpool_layer_s8",

@@ -24,6 +24,7 @@ from hil.kernels_ref.device_cases import (
     depthwise_case,
     fully_connected_case,
     grouped_conv_case,
+    gru_case,
     l2norm_case,
     layer_norm_case,
     log_softmax_case,
@@ -108,6 +109,9 @@ def bench_cases(rng: np.random.Generator) -> dict[str, KernelCase]:
         "layer_norm": layer_norm_case(rng, 30, 40, 32),
         # after the cases above (their random data unchanged): an RGB stem with int16 weights (a YOLO's first layer)
         "stem_rgb_w16": conv_w16_case(rng, 64, 64, 3, 16, 2),
+        # a keyword-spotting GRU (49 MFCC frames of 32, 64 hidden units), on its own generator so its data does not
+        # depend on the cases above
+        "gru": gru_case(np.random.default_rng(4949), 49, 32, 64),
     }
 
 

@@ -4,7 +4,7 @@ numpy twins expect, so the board's build (DSP path) can be checked bit for bit a
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +21,7 @@ from hil.kernels_ref.conv_w16 import conv2d_s8_w16
 from hil.kernels_ref.eltwise import add_a16, add_s8, l2norm_s8, layer_norm_s8
 from hil.kernels_ref.fastgrnn import quantize_fastgrnn
 from hil.kernels_ref.fc_a16 import fully_connected_a16
+from hil.kernels_ref.gru import check_gru, gru_buffer_size, gru_s8, quantize_gru
 from hil.kernels_ref.layers import (
     avgpool_s8,
     fully_connected_s8,
@@ -45,6 +46,7 @@ from hil.kernels_ref.params import (
     FullyConnectedA16Params,
     FullyConnectedParams,
     GroupedConvParams,
+    GRUWeights,
     L2NormParams,
     LayerNormParams,
     LogSoftmaxParams,
@@ -310,6 +312,50 @@ def rnnpool_case(
         oh * ow * macs_per_patch,
         scratch,
     )
+
+
+def gru_case(
+    rng: np.random.Generator,
+    steps: int,
+    n_in: int,
+    n_h: int,
+    reverse: int = 0,
+    last_only: int = 0,
+    batch: int = 1,
+    out_exponent: int = -7,
+    u_first: bool = False,
+) -> KernelCase:
+    """A GRU layer (gru_s8) over batch x steps frames of n_in int8 values at exponent -5, with torch.nn.GRU's
+    initialisation (every weight and bias uniform in +-1/sqrt(n_h)) quantised by quantize_gru; the first frame is
+    -128 / 127 alternately (the extreme inputs). With u_first, U is stored 2^(wx_shift + 3) times coarser (truncated,
+    so the accumulator bound still holds) with uh_shift = wx_shift + 3: the kernel then sums U h before W x, an order
+    quantize_gru never picks (its uh_shift is 0 for weights like these). Work: steps * 3 * n_h * (n_in + n_h) MACs
+    per batch."""
+    bound = 1.0 / np.sqrt(n_h)
+    w_ih, w_hh = rng.uniform(-bound, bound, (3 * n_h, n_in)), rng.uniform(-bound, bound, (3 * n_h, n_h))
+    b_ih, b_hh = rng.uniform(-bound, bound, 3 * n_h), rng.uniform(-bound, bound, 3 * n_h)
+    params, weights = quantize_gru(w_ih, w_hh, b_ih, b_hh, -5, 128, out_exponent, bool(reverse), bool(last_only))
+    if u_first:
+        coarser = params.wx_shift + 3 - params.uh_shift
+        u = np.trunc(weights.u / 2.0**coarser).astype(np.int16)
+        weights = GRUWeights(weights.w, u, weights.bias, weights.bias_hn)
+        params = replace(params, uh_shift=params.uh_shift + coarser)
+        check_gru(params, weights, 128)
+    x = rng.integers(-128, 128, (batch, steps, n_in), dtype=np.int8)
+    x[:, 0] = np.where(np.arange(n_in) % 2 == 0, -128, 127)
+    expected = gru_s8(params, weights, x)
+    scratch = gru_buffer_size(weights)
+    call = (
+        f"{{ static const hil_recurrent_params pr = {c_initializer(params)};\n"
+        f"      static const hil_dims di = {_dims((batch, 1, steps, n_in))};\n"
+        f"      static const hil_gru_weights gw = {{{n_in}, {n_h}, {{p}}w, {{p}}u, {{p}}b, {{p}}bhn}};\n"
+        f"      const hil_context ctx = {{{{scratch}}, {scratch}}};\n"
+        "      st = gru_s8(&ctx, &pr, &gw, &di, {in0}, {out}); }"
+    )
+    name = f"gru {batch}x{steps}x{n_in}->{n_h}" + (" reverse" if reverse else "") + (" last" if last_only else "")
+    name += " u first" if u_first else ""
+    consts = {"w": weights.w, "u": weights.u, "b": weights.bias, "bhn": weights.bias_hn}
+    return KernelCase(name, [x], expected, consts, call, batch * steps * 3 * n_h * (n_in + n_h), scratch)
 
 
 def grouped_conv_case(

@@ -144,6 +144,43 @@ class FastGRNNWeights:
         return int(self.w.shape[0])
 
 
+@c_struct("hil_recurrent_params")
+@dataclass(frozen=True)
+class RecurrentParams:
+    """hil_recurrent_params: the shifts of one fixed-point GRU or LSTM layer (PyTorch's gate equations, hidden state
+    Q15) and its int8 output's requantisation: out = clamp(round_shift(h, out_shift)), the output's exponent
+    out_shift - 15."""
+
+    wx_shift: int
+    uh_shift: int
+    pre_shift: int
+    out_shift: int
+    reverse: int = 0  # 1: the steps run from the last frame to the first (a bidirectional layer's backward half)
+    last_only: int = 0  # 1: only the final state is written (one frame), not every step's
+    act_min: int = -128
+    act_max: int = 127
+
+
+@dataclass(frozen=True)
+class GRUWeights:
+    """hil_gru_weights: w [3 * hidden, input] and u [3 * hidden, hidden] int16 in PyTorch's gate order (reset,
+    update, new); bias [3 * hidden] int32 (b_ih + b_hh for reset and update, b_in for new) and bias_hn [hidden]
+    int32 (b_hn, which the reset gate scales), all at the pre-activation accumulator's exponent."""
+
+    w: np.ndarray
+    u: np.ndarray
+    bias: np.ndarray
+    bias_hn: np.ndarray
+
+    @property
+    def input_size(self) -> int:
+        return int(self.w.shape[1])
+
+    @property
+    def hidden_size(self) -> int:
+        return int(self.u.shape[1])
+
+
 @c_struct("hil_rnnpool_params")
 @dataclass(frozen=True)
 class RNNPoolParams:

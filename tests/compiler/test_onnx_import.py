@@ -15,6 +15,7 @@ from torch.nn import functional as F
 
 from examples.bench import spec_of
 from hil.catalog.resolve import resolve_model
+from hil.compiler import float_executor
 from hil.compiler.bench_layers import CHANNELS, ChannelAttention, ShuffleUnit, SpatialAttention, seeded
 from hil.compiler.capture import capture
 from hil.compiler.host_model import HostModel
@@ -91,17 +92,33 @@ def test_unsupported_onnx_operator_fails_in_one_line(tmp_path) -> None:
 
 
 class _JoinedRows(nn.Module):
-    def __init__(self) -> None:
+    """Two Linear layers' rows joined along dim (1: side by side, a bidirectional GRU's two final states; 0: one
+    batch after the other)."""
+
+    def __init__(self, dim: int) -> None:
         super().__init__()
-        self.a, self.b = nn.Linear(6, 3), nn.Linear(6, 2)
+        self.a, self.b, self.dim = nn.Linear(6, 3), nn.Linear(6, 3), dim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([self.a(x), self.b(x)], dim=1)
+        return torch.cat([self.a(x), self.b(x)], dim=self.dim)
+
+
+def test_rows_side_by_side_import_as_a_channel_concatenation(tmp_path) -> None:
+    """torch.cat of [B, N] rows along dim 1 (refused before) is concat_channels of the rows, from PyTorch and from
+    ONNX alike, and computes what torch does."""
+    model, x = _JoinedRows(1).eval(), torch.randn(1, 6)
+    path = _export(model, (1, 6), tmp_path / "joined.onnx")
+    for source in (model, load_onnx(path)):
+        graph = capture(source, x)
+        assert [n.op for n in graph.nodes] == ["linear", "linear", "concat_channels"]
+        with torch.no_grad():
+            np.testing.assert_allclose(float_executor.outputs(graph, [x.numpy()])[0], model(x).numpy(), atol=1e-6)
 
 
 def test_onnx_operator_the_compiler_refuses_names_the_node(tmp_path) -> None:
-    """Concat of rows converts, but capture takes only concatenations of maps or of the heads' rows."""
-    path = _export(_JoinedRows().eval(), (1, 6), tmp_path / "joined.onnx")
+    """Concat of rows along the batch axis converts, but capture takes only concatenations of maps' channels, rows
+    side by side or the heads' rows."""
+    path = _export(_JoinedRows(0).eval(), (1, 6), tmp_path / "joined.onnx")
     with pytest.raises(OnnxImportError) as error:
         capture(load_onnx(path), torch.zeros(1, 6))
     message = str(error.value)

@@ -23,6 +23,7 @@ from hil.kernels_ref.device_cases import (
     fully_connected_a16_case,
     fully_connected_case,
     grouped_conv_case,
+    gru_case,
     l2norm_case,
     layer_norm_case,
     log_softmax_case,
@@ -251,3 +252,25 @@ def test_wide_activation_kernels_at_their_edges_under_qemu(tmp_path: Path) -> No
     ]
     run = run_cases("a16_edge_parity", cases, tmp_path)
     assert not run.mismatches, "\n".join(run.mismatches)
+
+
+def test_gru_matches_twin_under_qemu(tmp_path: Path) -> None:
+    """gru_s8 built for the M4 (SMLAD over three gate rows, LDRD word pairs; a firmware of its own): each layout (sizes
+    in multiples of 8, even sizes with a 2- and 4-column head, odd sizes one word at a time) in both summation orders
+    (W x first, and U h first with uh_shift > wx_shift), reverse, last_only, a batch of 3, one input and one unit,
+    output exponents 0, -8, -9 and -15; each case's first frame -128 / 127 alternately. (Checked by mutation: a wrong
+    row in the 2-column head, or a wrong scale in the U-first order, fails this test.)"""
+    rng = np.random.default_rng(9191)
+    cases = [
+        gru_case(rng, 7, 16, 8),
+        gru_case(rng, 5, 16, 24, u_first=True, reverse=1),
+        gru_case(rng, 6, 10, 6, batch=3, out_exponent=-9),
+        gru_case(rng, 4, 6, 10, u_first=True, last_only=1),
+        gru_case(rng, 5, 7, 5, reverse=1, out_exponent=0),
+        gru_case(rng, 4, 9, 3, u_first=True, batch=3, out_exponent=-8),
+        gru_case(rng, 3, 1, 1, last_only=1, reverse=1, out_exponent=-15),
+        gru_case(rng, 3, 32, 64),  # the keyword-spotting layer's shape (bench_ipm's "gru")
+    ]
+    run = run_cases("gru_parity", cases, tmp_path)
+    assert not run.mismatches, "\n".join(run.mismatches)
+    assert run.instructions > 0
