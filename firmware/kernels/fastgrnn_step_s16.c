@@ -186,22 +186,11 @@ static void matvec_s16(const int16_t *m, int32_t rows, int32_t cols, const int16
     }
 }
 
-/* The Q12 offsets of the nonlinearities' indices (hil_kernels.h): 4096 bins below zero and half a bin. */
-#define TANH_INDEX_OFFSET 16386
-#define SIGMOID_INDEX_OFFSET 32772
-
-/* A bias with pre_shift's rounding and a nonlinearity's index offset folded in. */
-static inline int32_t fold_bias(int32_t bias, int32_t pre_shift, int32_t index_offset)
-{
-    const int32_t round = pre_shift > 0 ? (int32_t)1 << (pre_shift - 1) : 0;
-    return bias + round + index_offset * ((int32_t)1 << pre_shift);
-}
-
 void hil_nn_fastgrnn_fold(const hil_fastgrnn_params *params, const hil_fastgrnn_weights *weights, int32_t *folded)
 {
     for (int32_t i = 0; i < weights->hidden_size; ++i) {
-        folded[2 * i] = fold_bias(weights->bias_gate[i], params->pre_shift, SIGMOID_INDEX_OFFSET);
-        folded[2 * i + 1] = fold_bias(weights->bias_update[i], params->pre_shift, TANH_INDEX_OFFSET);
+        folded[2 * i] = hil_nn_fold_bias(weights->bias_gate[i], params->pre_shift, HIL_SIGMOID_INDEX_OFFSET);
+        folded[2 * i + 1] = hil_nn_fold_bias(weights->bias_update[i], params->pre_shift, HIL_TANH_INDEX_OFFSET);
     }
 }
 
@@ -257,8 +246,8 @@ hil_kernel_status fastgrnn_step_s16(const hil_fastgrnn_params *params, const hil
     const gate_constants g = gate_constants_of(params);
     for (int32_t i = 0; i < n_h; ++i) {
         const int32_t acc = dot1_s16(weights->w + i * n_in, x, n_in) * mw + dot1_s16(weights->u + i * n_h, h, n_h) * mu;
-        h_out[i] = unit_update(&g, acc, fold_bias(weights->bias_gate[i], ps, SIGMOID_INDEX_OFFSET),
-                               fold_bias(weights->bias_update[i], ps, TANH_INDEX_OFFSET), h[i]);
+        h_out[i] = unit_update(&g, acc, hil_nn_fold_bias(weights->bias_gate[i], ps, HIL_SIGMOID_INDEX_OFFSET),
+                               hil_nn_fold_bias(weights->bias_update[i], ps, HIL_TANH_INDEX_OFFSET), h[i]);
     }
     return HIL_KERNEL_OK;
 }

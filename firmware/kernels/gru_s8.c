@@ -10,9 +10,10 @@
  * accumulator is stored. When the rows and vectors are 4-byte aligned (even sizes) the words come in pairs (one LDRD
  * with write-back, 16 columns a round); a function per layout and order keeps the loops free of run-time tests.
  * The frame is widened to int16 once per step; the biases take pre_shift's rounding and the tables' index offsets
- * once per call (as hil_nn_fastgrnn_fold does), so each nonlinearity reads its table index with one shift and one
- * saturation. The first step starts from the zero state and skips U h (exactly 0). The states ping-pong between two
- * scratch vectors; the scratch's 3 * hidden int32 hold the folded biases (3 per unit, adjacent).
+ * once per call (hil_nn_fold_bias, as hil_nn_fastgrnn_fold), so each nonlinearity reads its table index with one
+ * shift and one saturation. The first step starts from the zero state and skips U h (exactly 0). The states
+ * ping-pong between two scratch vectors (the run over frames, shared with lstm_s8: hil_recurrent_run); the scratch's
+ * 3 * hidden int32 hold the folded biases (3 per unit, adjacent).
  *
  * Overflow reasoning (the compiler guarantees gru_accumulator_bound(params, weights, 128) <= 2^30):
  *   - W x and U h: every term |w[i,j] x[j]| << wx_shift with |x| <= 128, |u[i,j] h[j]| << uh_shift with
@@ -35,10 +36,6 @@
  */
 #include "hil_kernels.h"
 
-/* The Q12 offsets of the nonlinearities' indices (hil_nn_tanh_q15, hil_nn_sigmoid_q15). */
-#define TANH_INDEX_OFFSET 16386
-#define SIGMOID_INDEX_OFFSET 32772
-
 /* The three gate rows' sums of one unit. */
 typedef struct {
     int32_t r;
@@ -52,48 +49,28 @@ typedef struct {
 #define LAYOUT_BLOCKS 2
 
 #if defined(__ARM_FEATURE_DSP)
-/* *lo, *hi = the two words at *p (any address: two LDRs), then *p += 4 values. */
-static inline __attribute__((always_inline)) void ldr2_next(const int16_t **p, int32_t *lo, int32_t *hi)
-{
-    *lo = hil_nn_read32(*p);
-    *hi = hil_nn_read32(*p + 2);
-    *p += 4;
-}
-
-/* The same for a 4-byte aligned *p: one LDRD with write-back in Thumb-2 (the compiler splits paired loads into LDRs
- * when registers are short, and does not post-increment them; A32's LDRD would need an even register pair). */
-static inline __attribute__((always_inline)) void ldrd_next(const int16_t **p, int32_t *lo, int32_t *hi)
-{
-#if defined(__thumb2__)
-    const int16_t(*block)[4] = (const int16_t(*)[4])(*p);
-    __asm__("ldrd %0, %1, [%2], #8" : "=r"(*lo), "=r"(*hi), "+r"(*p) : "m"(*block));
-#else
-    ldr2_next(p, lo, hi);
-#endif
-}
-
 /* Four columns of three rows: *a_k += dot(r_k[0..3], v[0..3]), every pointer then 4 values on; aligned (a constant
- * after inlining): every pointer 4-byte aligned, so the words come in pairs (LDRD). */
+ * after inlining): every pointer 4-byte aligned, so the words come in pairs (LDRD, hil_nn_ldrd_next). */
 static inline __attribute__((always_inline)) void quad3(const int16_t **r0, const int16_t **r1, const int16_t **r2,
                                                         const int16_t **v, int32_t *a0, int32_t *a1, int32_t *a2,
                                                         int aligned)
 {
     int32_t v0, v1, w0, w1;
     if (aligned) {
-        ldrd_next(v, &v0, &v1);
-        ldrd_next(r0, &w0, &w1);
+        hil_nn_ldrd_next(v, &v0, &v1);
+        hil_nn_ldrd_next(r0, &w0, &w1);
         *a0 = __smlad(w1, v1, __smlad(w0, v0, *a0));
-        ldrd_next(r1, &w0, &w1);
+        hil_nn_ldrd_next(r1, &w0, &w1);
         *a1 = __smlad(w1, v1, __smlad(w0, v0, *a1));
-        ldrd_next(r2, &w0, &w1);
+        hil_nn_ldrd_next(r2, &w0, &w1);
         *a2 = __smlad(w1, v1, __smlad(w0, v0, *a2));
     } else {
-        ldr2_next(v, &v0, &v1);
-        ldr2_next(r0, &w0, &w1);
+        hil_nn_ldr2_next(v, &v0, &v1);
+        hil_nn_ldr2_next(r0, &w0, &w1);
         *a0 = __smlad(w1, v1, __smlad(w0, v0, *a0));
-        ldr2_next(r1, &w0, &w1);
+        hil_nn_ldr2_next(r1, &w0, &w1);
         *a1 = __smlad(w1, v1, __smlad(w0, v0, *a1));
-        ldr2_next(r2, &w0, &w1);
+        hil_nn_ldr2_next(r2, &w0, &w1);
         *a2 = __smlad(w1, v1, __smlad(w0, v0, *a2));
     }
 }
@@ -156,13 +133,6 @@ static inline gate_sums dot3_s16(const int16_t *r0, const int16_t *r1, const int
 }
 #endif
 
-/* A bias with pre_shift's rounding and a nonlinearity's index offset folded in. */
-static inline int32_t fold_bias(int32_t bias, int32_t pre_shift, int32_t index_offset)
-{
-    const int32_t round = pre_shift > 0 ? (int32_t)1 << (pre_shift - 1) : 0;
-    return bias + round + index_offset * ((int32_t)1 << pre_shift);
-}
-
 /* What one step needs besides the vectors, fixed for the call. */
 typedef struct {
     const int16_t *w;
@@ -213,14 +183,13 @@ static inline __attribute__((always_inline)) void step_units(const step_plan *p,
     }
 }
 
-/* The instantiations, each a function of its own (so that its registers serve the unit loop alone). */
-typedef void (*step_fn)(const step_plan *p, const int16_t *x16, const int16_t *h, int32_t n_u, int16_t *h_out);
-
+/* The instantiations, each a function of its own (so that its registers serve the unit loop alone), each a
+ * hil_recurrent_step_fn of a step_plan. */
 #define STEP_FN(name, layout, w_first)                                                                             \
-    static __attribute__((noinline)) void name(const step_plan *p, const int16_t *x16, const int16_t *h,         \
+    static __attribute__((noinline)) void name(const void *plan, const int16_t *x16, const int16_t *h,           \
                                                int32_t n_u, int16_t *h_out)                                      \
     {                                                                                                            \
-        step_units(p, x16, h, n_u, h_out, layout, w_first);                                                      \
+        step_units((const step_plan *)plan, x16, h, n_u, h_out, layout, w_first);                                \
     }
 
 STEP_FN(step_any_w, LAYOUT_ANY, 1)
@@ -232,40 +201,21 @@ STEP_FN(step_blocks_w, LAYOUT_BLOCKS, 1)
 STEP_FN(step_blocks_u, LAYOUT_BLOCKS, 0)
 #endif
 
-/* out[i] = clamp(round_shift(h[i], out_shift), lo, hi) over n states: |h| < 2^15, so the rounding constant is added
- * in 32 bits with no overflow (out_shift 0: no rounding, the state itself). */
-static void requantize(const int16_t *h, int32_t n, int32_t out_shift, int32_t lo, int32_t hi, int8_t *out)
-{
-    const int32_t round = out_shift > 0 ? (int32_t)1 << (out_shift - 1) : 0;
-    for (int32_t i = 0; i < n; ++i) {
-        out[i] = (int8_t)hil_clamp((h[i] + round) >> out_shift, lo, hi);
-    }
-}
+/* The scratch's int32 per unit: the folded biases of its three gate rows. */
+#define GRU_INT32_PER_UNIT 3
 
 int32_t gru_s8_get_buffer_size(const hil_gru_weights *weights)
 {
-    const int32_t n_h = weights->hidden_size, n_in = weights->input_size;
-    return 12 * n_h + (2 * (2 * n_h + n_in) + 3) / 4 * 4;
+    return (int32_t)hil_recurrent_scratch_bytes(GRU_INT32_PER_UNIT, weights->input_size, weights->hidden_size);
 }
 
 static int gru_args_valid(const hil_context *ctx, const hil_recurrent_params *p, const hil_gru_weights *wt,
                           const hil_dims *dims, const int8_t *input, const int8_t *output)
 {
-    if (!ctx || !ctx->buf || !p || !wt || !wt->w || !wt->u || !wt->bias || !wt->bias_hn || !dims || !input ||
-        !output) {
+    if (!wt || !wt->w || !wt->u || !wt->bias || !wt->bias_hn) {
         return 0;
     }
-    if (wt->input_size < 1 || wt->hidden_size < 1 || dims->n < 1 || dims->h != 1 || dims->w < 1 ||
-        dims->c != wt->input_size || p->wx_shift < 0 || p->wx_shift > 30 || p->uh_shift < 0 || p->uh_shift > 30 ||
-        p->pre_shift < 0 || p->pre_shift > 14 || p->out_shift < 0 || p->out_shift > 15 || p->reverse < 0 ||
-        p->reverse > 1 || p->last_only < 0 || p->last_only > 1 || p->act_min < -128 || p->act_max > 127 ||
-        p->act_min > p->act_max) {
-        return 0;
-    }
-    /* gru_s8_get_buffer_size in 64 bits: no overflow for any sizes */
-    const int64_t halves = 2 * (int64_t)wt->hidden_size + wt->input_size;
-    const int64_t needed = 12 * (int64_t)wt->hidden_size + (2 * halves + 3) / 4 * 4;
-    return ((uintptr_t)ctx->buf & 3u) == 0u && ctx->size >= needed;
+    return hil_recurrent_args_valid(ctx, p, wt->input_size, wt->hidden_size, GRU_INT32_PER_UNIT, dims, input, output);
 }
 
 hil_kernel_status gru_s8(const hil_context *ctx, const hil_recurrent_params *params, const hil_gru_weights *weights,
@@ -275,15 +225,14 @@ hil_kernel_status gru_s8(const hil_context *ctx, const hil_recurrent_params *par
         return HIL_KERNEL_ARG_ERROR;
     }
     const int32_t n_in = weights->input_size, n_h = weights->hidden_size, ps = params->pre_shift;
-    const int32_t batch = input_dims->n, steps = input_dims->w;
     int32_t *folded = (int32_t *)ctx->buf;
     int16_t *state_a = (int16_t *)(folded + 3 * n_h);
     int16_t *state_b = state_a + n_h;
     int16_t *x16 = state_b + n_h;
     for (int32_t i = 0; i < n_h; ++i) {
-        folded[3 * i] = fold_bias(weights->bias[i], ps, SIGMOID_INDEX_OFFSET);
-        folded[3 * i + 1] = fold_bias(weights->bias[n_h + i], ps, SIGMOID_INDEX_OFFSET);
-        folded[3 * i + 2] = fold_bias(weights->bias[2 * n_h + i], ps, TANH_INDEX_OFFSET);
+        folded[3 * i] = hil_nn_fold_bias(weights->bias[i], ps, HIL_SIGMOID_INDEX_OFFSET);
+        folded[3 * i + 1] = hil_nn_fold_bias(weights->bias[n_h + i], ps, HIL_SIGMOID_INDEX_OFFSET);
+        folded[3 * i + 2] = hil_nn_fold_bias(weights->bias[2 * n_h + i], ps, HIL_TANH_INDEX_OFFSET);
     }
     const int32_t wx = params->wx_shift, uh = params->uh_shift, w_first = wx >= uh;
     const step_plan plan = {
@@ -298,7 +247,7 @@ hil_kernel_status gru_s8(const hil_context *ctx, const hil_recurrent_params *par
         (int32_t)1 << (w_first ? wx - uh : uh - wx),
         ps + HIL_TANH_INDEX_SHIFT,
     };
-    step_fn step = w_first ? step_any_w : step_any_u;
+    hil_recurrent_step_fn step = w_first ? step_any_w : step_any_u;
 #if defined(__ARM_FEATURE_DSP)
     /* x16 and the states are 4-byte aligned when the sizes are even (ctx->buf is) */
     if (n_in % 2 == 0 && n_h % 2 == 0 && ((uintptr_t)weights->w & 3u) == 0u && ((uintptr_t)weights->u & 3u) == 0u) {
@@ -309,28 +258,7 @@ hil_kernel_status gru_s8(const hil_context *ctx, const hil_recurrent_params *par
         }
     }
 #endif
-    const int32_t out_shift = params->out_shift, lo = params->act_min, hi = params->act_max;
-    for (int32_t b = 0; b < batch; ++b) {
-        /* the zero state: state_b holds zeros and the first step's sums skip it */
-        memset(state_b, 0, (size_t)n_h * sizeof *state_b);
-        int16_t *h = state_b, *next = state_a;
-        for (int32_t s = 0; s < steps; ++s) {
-            const int32_t t = params->reverse ? steps - 1 - s : s;
-            const int8_t *frame = input + (b * steps + t) * n_in;
-            for (int32_t j = 0; j < n_in; ++j) {
-                x16[j] = frame[j];
-            }
-            step(&plan, x16, h, s == 0 ? 0 : n_h, next);
-            if (!params->last_only) {
-                requantize(next, n_h, out_shift, lo, hi, output + (b * steps + t) * n_h);
-            }
-            int16_t *const previous = h;
-            h = next;
-            next = previous;
-        }
-        if (params->last_only) {
-            requantize(h, n_h, out_shift, lo, hi, output + b * n_h);
-        }
-    }
+    /* the zero state: state_b holds zeros and the first step's sums skip it */
+    hil_recurrent_run(params, input_dims, n_h, input, output, state_a, state_b, x16, NULL, step, &plan);
     return HIL_KERNEL_OK;
 }

@@ -408,6 +408,10 @@ hil_kernel_status layer_norm_s8(const hil_layer_norm_params *params, const hil_d
  * the error is half a bin, <= 2^-11 for tanh and 2^-12 for sigmoid, plus tanh's tail beyond 4 (6.7e-4). */
 #define HIL_TANH_TABLE_SIZE 8192
 #define HIL_TANH_INDEX_SHIFT 2 /* Q12 -> bins of 1/1024 */
+/* The Q12 offsets of the tables' indices (hil_nn_tanh_q15, hil_nn_sigmoid_q15): 4096 bins below zero, and half a bin
+ * so that the shift finds the nearest. */
+#define HIL_TANH_INDEX_OFFSET 16386
+#define HIL_SIGMOID_INDEX_OFFSET 32772
 extern const int16_t hil_tanh_table[HIL_TANH_TABLE_SIZE];
 extern const int16_t hil_sigmoid_table[HIL_TANH_TABLE_SIZE];
 
@@ -425,13 +429,13 @@ static inline int32_t hil_nn_table_index(int32_t v)
  * Callers keep |v| <= 2^30. */
 static inline int32_t hil_nn_tanh_q15(int32_t v)
 {
-    return hil_tanh_table[hil_nn_table_index((v + 16386) >> HIL_TANH_INDEX_SHIFT)];
+    return hil_tanh_table[hil_nn_table_index((v + HIL_TANH_INDEX_OFFSET) >> HIL_TANH_INDEX_SHIFT)];
 }
 
 /* sigmoid of a Q12 input, Q15 output in [11, 32757], as (1 + tanh(x / 2)) / 2: S[clamp((v + 32772) >> 3, 0, 8191)] */
 static inline int32_t hil_nn_sigmoid_q15(int32_t v)
 {
-    return hil_sigmoid_table[hil_nn_table_index((v + 32772) >> (HIL_TANH_INDEX_SHIFT + 1))];
+    return hil_sigmoid_table[hil_nn_table_index((v + HIL_SIGMOID_INDEX_OFFSET) >> (HIL_TANH_INDEX_SHIFT + 1))];
 }
 
 typedef struct {
@@ -490,14 +494,19 @@ void hil_nn_fastgrnn_step_folded(const hil_fastgrnn_params *params, const hil_fa
                                  const int32_t *folded, const int32_t *wx, const int16_t *h, int32_t *acc,
                                  int16_t *h_out);
 
-/* ---- GRU (PyTorch's nn.GRU gate equations; twin: hil/kernels_ref/gru.py) ---- */
+/* ---- Recurrent layers (GRU, LSTM: PyTorch's nn.GRU and nn.LSTM gate equations; twins: hil/kernels_ref/gru.py and
+ * lstm.py, what they share: hil/kernels_ref/recurrent.py) ---- */
 
+/* The params of one recurrent layer (gru_s8, lstm_s8): int8 frames x, hidden state h in Q15 int16. Every gate row r
+ * has the int32 pre-activation (sum_j w[r,j] x[j]) << wx_shift + (sum_j u[r,j] h[j]) << uh_shift + its biases, which
+ * the nonlinearities (hil_nn_sigmoid_q15, hil_nn_tanh_q15) read as round_shift(., pre_shift) in Q12; every step's
+ * state (or only the last, last_only) is written as out = clamp(round_shift(h, out_shift), act_min, act_max). */
 typedef struct {
     int32_t wx_shift;    /* left shift of sum_j w[i,j] x[j] to the accumulator exponent, 0..30 */
     int32_t uh_shift;    /* left shift of sum_j u[i,j] h[j] to the accumulator exponent, 0..30 */
     int32_t pre_shift;   /* rounding right shift from the accumulator to Q12 (the nonlinearities' input), 0..14 */
     int32_t out_shift;   /* out = clamp(round_shift(h, out_shift)): the output's exponent is out_shift - 15, 0..15 */
-    int32_t reverse;     /* 1: the steps run from the last frame to the first (a bidirectional GRU's backward half) */
+    int32_t reverse;     /* 1: the steps run from the last frame to the first (a bidirectional layer's backward half) */
     int32_t last_only;   /* 1: only the final state is written (one frame per batch), not every step's */
     int32_t act_min;     /* the output clamp, within -128..127 */
     int32_t act_max;
@@ -536,6 +545,153 @@ typedef struct {
 int32_t gru_s8_get_buffer_size(const hil_gru_weights *weights);
 hil_kernel_status gru_s8(const hil_context *ctx, const hil_recurrent_params *params, const hil_gru_weights *weights,
                          const hil_dims *input_dims, const int8_t *input, int8_t *output);
+
+typedef struct {
+    int32_t input_size;
+    int32_t hidden_size;
+    const int16_t *w;     /* [4 * hidden][input], rows input, forget, cell, output (PyTorch's weight_ih_l0) */
+    const int16_t *u;     /* [4 * hidden][hidden] (weight_hh_l0) */
+    const int32_t *bias;  /* [4 * hidden]: b_ih + b_hh */
+} hil_lstm_weights;
+
+/* An LSTM layer over int8 frames from the zero states, hidden state h in Q15 int16 and cell state c in Q15 int32
+ * (|c| may pass 1). Per step t and unit i, with the gate rows k = i (input), H + i (forget), 2H + i (cell),
+ * 3H + i (output) of w, u and bias:
+ *   a_k = (sum_j w[k,j] x[j]) << wx_shift + (sum_j u[k,j] h[j]) << uh_shift + bias[k]
+ *   i_g, f_g, o_g = sigmoid_q15(round_shift(a_k, pre_shift)) of the input, forget and output rows
+ *   g_g = tanh_q15(round_shift(a_k, pre_shift)) of the cell row
+ *   c'  = round_shift(f_g * c + i_g * g_g, 15)                     (the sum in 64 bits; |c'| < 2^27 always)
+ *   h'  = round_shift(o_g * tanh_q15(round_shift(c', 3)), 15)     (c' read in Q12; |h'| <= 32735)
+ *   out = clamp(round_shift(h', out_shift), act_min, act_max)
+ * (PyTorch: c' = f * c + i * g, h' = o * tanh(c').)
+ * Precondition (the compiler checks it with hil.kernels_ref.lstm_accumulator_bound(params, weights, 128)): for every
+ * gate row, (sum_j |w| * 128) << wx_shift + (sum_j |u| * 32768) << uh_shift + |bias| <= 2^30, so every int32 sum is
+ * exact (see lstm_s8.c).
+ * Layout as gru_s8's: input NHWC frames, input_dims {n = batch, h = 1, w = steps, c = input_size}; output
+ * [n][steps][hidden] int8 (every step's at its own frame index, also when reverse = 1), or [n][1][hidden] (the final
+ * state) when last_only = 1. Not in place.
+ * Scratch: ctx->buf (4-byte aligned) of ctx->size >= lstm_s8_get_buffer_size bytes: 4 * hidden int32, then hidden
+ * int32 (the cell states), then 2 * hidden + input int16. HIL_KERNEL_ARG_ERROR in gru_s8's cases. */
+int32_t lstm_s8_get_buffer_size(const hil_lstm_weights *weights);
+hil_kernel_status lstm_s8(const hil_context *ctx, const hil_recurrent_params *params, const hil_lstm_weights *weights,
+                          const hil_dims *input_dims, const int8_t *input, int8_t *output);
+
+/* ---- the recurrent kernels' shared parts (arguments validated where said) ---- */
+
+/* A bias with pre_shift's rounding and a nonlinearity's index offset folded in, as hil_nn_fastgrnn_fold's:
+ * bias + 2^(pre_shift-1) (nothing when pre_shift is 0) + index_offset * 2^pre_shift, so that the table index of
+ * round_shift(s + bias, pre_shift) is (s + folded) >> (pre_shift + HIL_TANH_INDEX_SHIFT) for tanh (one more for
+ * sigmoid), clamped, since floor(floor(a / 2^p) / 2^q) = floor(a / 2^(p+q)). pre_shift <= 14 adds at most
+ * 2^13 + 32772 * 2^14 < 2^29.01, so with |s + bias| <= 2^30 the sum stays below 2^31. */
+static inline int32_t hil_nn_fold_bias(int32_t bias, int32_t pre_shift, int32_t index_offset)
+{
+    const int32_t round = pre_shift > 0 ? (int32_t)1 << (pre_shift - 1) : 0;
+    return bias + round + index_offset * ((int32_t)1 << pre_shift);
+}
+
+#if defined(__ARM_FEATURE_DSP)
+/* *lo, *hi = the two words at *p (any address: two LDRs), then *p += 4 values. */
+static inline __attribute__((always_inline)) void hil_nn_ldr2_next(const int16_t **p, int32_t *lo, int32_t *hi)
+{
+    *lo = hil_nn_read32(*p);
+    *hi = hil_nn_read32(*p + 2);
+    *p += 4;
+}
+
+/* The same for a 4-byte aligned *p: one LDRD with write-back in Thumb-2 (the compiler splits paired loads into LDRs
+ * when registers are short, and does not post-increment them; A32's LDRD would need an even register pair). */
+static inline __attribute__((always_inline)) void hil_nn_ldrd_next(const int16_t **p, int32_t *lo, int32_t *hi)
+{
+#if defined(__thumb2__)
+    const int16_t(*block)[4] = (const int16_t(*)[4])(*p);
+    __asm__("ldrd %0, %1, [%2], #8" : "=r"(*lo), "=r"(*hi), "+r"(*p) : "m"(*block));
+#else
+    hil_nn_ldr2_next(p, lo, hi);
+#endif
+}
+#endif
+
+/* The scratch bytes of a recurrent layer: int32_per_unit * hidden int32 (3 for gru_s8, 5 for lstm_s8), then
+ * 2 * hidden + input int16, rounded up to 4 bytes; in 64 bits, so that no sizes overflow. */
+static inline int64_t hil_recurrent_scratch_bytes(int32_t int32_per_unit, int32_t input_size, int32_t hidden_size)
+{
+    const int64_t halves = 2 * (int64_t)hidden_size + input_size;
+    return 4 * (int64_t)int32_per_unit * hidden_size + (2 * halves + 3) / 4 * 4;
+}
+
+/* 1 when the arguments of a recurrent kernel are valid (gru_s8's HIL_KERNEL_ARG_ERROR cases, the weights' pointers
+ * aside: the caller checks them before reading the sizes), else 0. */
+static inline int hil_recurrent_args_valid(const hil_context *ctx, const hil_recurrent_params *p, int32_t input_size,
+                                           int32_t hidden_size, int32_t int32_per_unit, const hil_dims *dims,
+                                           const int8_t *input, const int8_t *output)
+{
+    if (!ctx || !ctx->buf || !p || !dims || !input || !output) {
+        return 0;
+    }
+    if (input_size < 1 || hidden_size < 1 || dims->n < 1 || dims->h != 1 || dims->w < 1 || dims->c != input_size ||
+        p->wx_shift < 0 || p->wx_shift > 30 || p->uh_shift < 0 || p->uh_shift > 30 || p->pre_shift < 0 ||
+        p->pre_shift > 14 || p->out_shift < 0 || p->out_shift > 15 || p->reverse < 0 || p->reverse > 1 ||
+        p->last_only < 0 || p->last_only > 1 || p->act_min < -128 || p->act_max > 127 || p->act_min > p->act_max) {
+        return 0;
+    }
+    return ((uintptr_t)ctx->buf & 3u) == 0u &&
+           ctx->size >= hil_recurrent_scratch_bytes(int32_per_unit, input_size, hidden_size);
+}
+
+/* out[i] = clamp(round_shift(h[i], out_shift), lo, hi) over n Q15 states: |h| < 2^15, so the rounding constant is
+ * added in 32 bits with no overflow (out_shift 0: no rounding, the state itself). */
+static inline void hil_recurrent_requantize(const int16_t *h, int32_t n, int32_t out_shift, int32_t lo, int32_t hi,
+                                            int8_t *out)
+{
+    const int32_t round = out_shift > 0 ? (int32_t)1 << (out_shift - 1) : 0;
+    for (int32_t i = 0; i < n; ++i) {
+        out[i] = (int8_t)hil_clamp((h[i] + round) >> out_shift, lo, hi);
+    }
+}
+
+/* One step of a recurrent kernel: x16 the widened frame, h the state, n_u its length in the sums (0 on a sequence's
+ * first step: the zero state, U h is exactly 0 and h holds zeros), h_out the next state (not h); plan is the
+ * kernel's own (its weights and folded biases, an LSTM's cell states). */
+typedef void (*hil_recurrent_step_fn)(const void *plan, const int16_t *x16, const int16_t *h, int32_t n_u,
+                                      int16_t *h_out);
+
+/* The run over frames (arguments validated): per sequence b the zero state (state_b, and cell's hidden values unless
+ * cell is NULL, set to 0), then per step (frames first to last, or last to first when reverse) the frame widened into
+ * x16, step from the state into the other of state_a and state_b, and the step's output at its frame's index (or, when
+ * last_only, the final state's at index 0). */
+static inline void hil_recurrent_run(const hil_recurrent_params *params, const hil_dims *dims, int32_t hidden_size,
+                                     const int8_t *input, int8_t *output, int16_t *state_a, int16_t *state_b,
+                                     int16_t *x16, int32_t *cell, hil_recurrent_step_fn step, const void *plan)
+{
+    const int32_t n_in = dims->c, n_h = hidden_size, batch = dims->n, steps = dims->w;
+    const int32_t out_shift = params->out_shift, lo = params->act_min, hi = params->act_max;
+    for (int32_t b = 0; b < batch; ++b) {
+        memset(state_b, 0, (size_t)n_h * sizeof *state_b);
+        if (cell) {
+            memset(cell, 0, (size_t)n_h * sizeof *cell);
+        }
+        int16_t *h = state_b, *next = state_a;
+        for (int32_t s = 0; s < steps; ++s) {
+            const int32_t t = params->reverse ? steps - 1 - s : s;
+            const int8_t *frame = input + (b * steps + t) * n_in;
+            for (int32_t j = 0; j < n_in; ++j) {
+                x16[j] = frame[j];
+            }
+            step(plan, x16, h, s == 0 ? 0 : n_h, next);
+            if (!params->last_only) {
+                hil_recurrent_requantize(next, n_h, out_shift, lo, hi, output + (b * steps + t) * n_h);
+            }
+            int16_t *const previous = h;
+            h = next;
+            next = previous;
+        }
+        if (params->last_only) {
+            hil_recurrent_requantize(h, n_h, out_shift, lo, hi, output + b * n_h);
+        }
+    }
+}
+
+/* ---- RNNPool (on the FastGRNN step's parts above) ---- */
 
 typedef struct {
     int32_t patch_h;              /* r: rows of the patch */

@@ -31,6 +31,7 @@ from hil.kernels_ref.params import (
     L2NormParams,
     LayerNormParams,
     LogSoftmaxParams,
+    LSTMWeights,
     PoolParams,
     PReluParams,
     RecurrentParams,
@@ -138,6 +139,27 @@ class _GRUWeights:
         )
 
 
+class CLSTMWeights(ctypes.Structure):
+    _fields_ = [
+        ("input_size", c_int32),
+        ("hidden_size", c_int32),
+        ("w", POINTER(c_int16)),
+        ("u", POINTER(c_int16)),
+        ("bias", POINTER(c_int32)),
+    ]
+
+
+class _LSTMWeights:
+    """A CLSTMWeights and the contiguous arrays it points into (kept alive together)."""
+
+    def __init__(self, weights: LSTMWeights) -> None:
+        self.arrays = [np.ascontiguousarray(a) for a in (weights.w, weights.u, weights.bias)]
+        w, u, bias = self.arrays
+        self.struct = CLSTMWeights(
+            weights.input_size, weights.hidden_size, _ptr(w, np.int16), _ptr(u, np.int16), _ptr(bias, np.int32)
+        )
+
+
 class _Weights:
     """A CFastGRNNWeights and the contiguous arrays it points into (kept alive together)."""
 
@@ -171,6 +193,7 @@ class HostKernels:
         "layer_norm_s8",
         "fastgrnn_step_s16",
         "gru_s8",
+        "lstm_s8",
         "rnnpool_s8",
         "rnnpool_wide_s8",
         "grouped_conv2d_s8",
@@ -196,6 +219,7 @@ class HostKernels:
             getattr(self.lib, name).restype = c_int32
         self.lib.rnnpool_s8_get_buffer_size.restype = c_int32
         self.lib.gru_s8_get_buffer_size.restype = c_int32
+        self.lib.lstm_s8_get_buffer_size.restype = c_int32
 
     def _call(self, name: str, *args: object) -> None:
         status = getattr(self.lib, name)(*args)
@@ -393,18 +417,53 @@ class HostKernels:
             TypeError: x is not [batch, steps, input].
             HostKernelError: the kernel refused its arguments (HIL_KERNEL_ARG_ERROR).
         """
+        size = self.gru_get_buffer_size(weights) if scratch_bytes is None else scratch_bytes
+        return self._recurrent("gru_s8", params, weights, _GRUWeights(weights), x, size, input_dims)
+
+    def lstm_get_buffer_size(self, weights: LSTMWeights) -> int:
+        """lstm_s8_get_buffer_size: the scratch bytes lstm_s8 needs (hil.kernels_ref.lstm_buffer_size)."""
+        return int(self.lib.lstm_s8_get_buffer_size(ctypes.byref(_LSTMWeights(weights).struct)))
+
+    def lstm_s8(
+        self,
+        params: RecurrentParams,
+        weights: LSTMWeights,
+        x: np.ndarray,
+        scratch_bytes: int | None = None,
+        input_dims: tuple[int, int, int, int] | None = None,
+    ) -> np.ndarray:
+        """lstm_s8 over x [batch, steps, input] int8: [batch, steps, hidden] int8, or [batch, 1, hidden] with
+        params.last_only (as hil.kernels_ref.lstm_s8). The scratch is lstm_get_buffer_size bytes, 4-byte aligned;
+        scratch_bytes overrides the size the context declares and input_dims the dims passed (to test the checks).
+
+        Raises:
+            TypeError: x is not [batch, steps, input].
+            HostKernelError: the kernel refused its arguments (HIL_KERNEL_ARG_ERROR).
+        """
+        size = self.lstm_get_buffer_size(weights) if scratch_bytes is None else scratch_bytes
+        return self._recurrent("lstm_s8", params, weights, _LSTMWeights(weights), x, size, input_dims)
+
+    def _recurrent(
+        self,
+        name: str,
+        params: RecurrentParams,
+        weights: GRUWeights | LSTMWeights,
+        held: _GRUWeights | _LSTMWeights,
+        x: np.ndarray,
+        size: int,
+        input_dims: tuple[int, int, int, int] | None,
+    ) -> np.ndarray:
+        """gru_s8 or lstm_s8 (name) over x with a scratch of size bytes: the call both bindings share."""
         x = np.ascontiguousarray(x)
         if x.ndim != 3 or x.shape[2] != weights.input_size:
-            raise TypeError(f"gru_s8: x of shape {x.shape}, expected [batch, steps, {weights.input_size}]")
-        held = _GRUWeights(weights)
-        size = self.gru_get_buffer_size(weights) if scratch_bytes is None else scratch_bytes
+            raise TypeError(f"{name}: x of shape {x.shape}, expected [batch, steps, {weights.input_size}]")
         scratch = np.zeros(max(size, 0) // 4 + 1, dtype=np.int32)  # 4-byte aligned, at least size bytes
         context = CContext(scratch.ctypes.data, size)
         batch, steps = x.shape[:2]
         output = np.zeros((batch, 1 if params.last_only else steps, weights.hidden_size), dtype=np.int8)
         dims = (batch, 1, steps, weights.input_size) if input_dims is None else input_dims
         self._call(
-            "gru_s8",
+            name,
             ctypes.byref(context),
             ctypes.byref(_struct(params)),
             ctypes.byref(held.struct),

@@ -30,6 +30,7 @@ from hil.kernels_ref.layers import (
     scale_pixels_s8,
     softmax_s8,
 )
+from hil.kernels_ref.lstm import check_lstm, lstm_accumulator_bound, lstm_buffer_size, lstm_s8, quantize_lstm
 from hil.kernels_ref.nonlinear import sigmoid_q15, tanh_q15, tanh_table
 from hil.kernels_ref.params import (
     AddA16Params,
@@ -46,6 +47,7 @@ from hil.kernels_ref.params import (
     L2NormParams,
     LayerNormParams,
     LogSoftmaxParams,
+    LSTMWeights,
     PoolParams,
     PReluParams,
     RecurrentParams,
@@ -77,6 +79,7 @@ __all__ = [
     "GroupedConvParams",
     "KernelRangeError",
     "L2NormParams",
+    "LSTMWeights",
     "LayerNormParams",
     "LogSoftmaxParams",
     "PReluParams",
@@ -91,6 +94,7 @@ __all__ = [
     "avgpool_s8",
     "check_fastgrnn",
     "check_gru",
+    "check_lstm",
     "conv2d_a16",
     "conv2d_a16_w16",
     "conv2d_s8",
@@ -109,12 +113,16 @@ __all__ = [
     "layer_norm_s8",
     "log_softmax_s8",
     "log_softmax_tables",
+    "lstm_accumulator_bound",
+    "lstm_buffer_size",
+    "lstm_s8",
     "lut_s8",
     "maxpool_s8",
     "pointwise_conv2d_s8",
     "prelu_s8",
     "quantize_fastgrnn",
     "quantize_gru",
+    "quantize_lstm",
     "resize_bilinear_s8",
     "rnnpool_get_buffer_size",
     "rnnpool_layer_s8",

@@ -28,6 +28,7 @@ from hil.kernels_ref.device_cases import (
     l2norm_case,
     layer_norm_case,
     log_softmax_case,
+    lstm_case,
     lut_case,
     pointwise_case,
     pool_case,
@@ -112,6 +113,8 @@ def bench_cases(rng: np.random.Generator) -> dict[str, KernelCase]:
         # a keyword-spotting GRU (49 MFCC frames of 32, 64 hidden units), on its own generator so its data does not
         # depend on the cases above
         "gru": gru_case(np.random.default_rng(4949), 49, 32, 64),
+        # the same keyword-spotting layer as an LSTM (4 gates), on a generator of its own as well
+        "lstm": lstm_case(np.random.default_rng(4950), 49, 32, 64),
     }
 
 

@@ -36,6 +36,7 @@ from hil.kernels_ref.layers import (
     scale_pixels_s8,
     softmax_s8,
 )
+from hil.kernels_ref.lstm import check_lstm, lstm_buffer_size, lstm_s8, quantize_lstm
 from hil.kernels_ref.params import (
     AddA16Params,
     AddParams,
@@ -50,6 +51,7 @@ from hil.kernels_ref.params import (
     L2NormParams,
     LayerNormParams,
     LogSoftmaxParams,
+    LSTMWeights,
     PoolParams,
     PReluParams,
     ResizeBilinearParams,
@@ -356,6 +358,54 @@ def gru_case(
     name += " u first" if u_first else ""
     consts = {"w": weights.w, "u": weights.u, "b": weights.bias, "bhn": weights.bias_hn}
     return KernelCase(name, [x], expected, consts, call, batch * steps * 3 * n_h * (n_in + n_h), scratch)
+
+
+def lstm_case(
+    rng: np.random.Generator,
+    steps: int,
+    n_in: int,
+    n_h: int,
+    reverse: int = 0,
+    last_only: int = 0,
+    batch: int = 1,
+    out_exponent: int = -7,
+    u_first: bool = False,
+    cell_growth: bool = False,
+) -> KernelCase:
+    """An LSTM layer (lstm_s8) over batch x steps frames of n_in int8 values at exponent -5, with torch.nn.LSTM's
+    initialisation (every weight and bias uniform in +-1/sqrt(n_h)) quantised by quantize_lstm; the first frame is
+    -128 / 127 alternately (the extreme inputs). u_first as gru_case's (U h summed before W x). With cell_growth,
+    the input and forget gates' biases get +8 (both gates near 1) and the cell gate's +-4 by unit, so each cell state
+    moves by about 1 a step: past 1 after a few steps (the 64-bit f * c, tanh(c) at the table's end). Work:
+    steps * 4 * n_h * (n_in + n_h) MACs per batch."""
+    bound = 1.0 / np.sqrt(n_h)
+    w_ih, w_hh = rng.uniform(-bound, bound, (4 * n_h, n_in)), rng.uniform(-bound, bound, (4 * n_h, n_h))
+    b_ih, b_hh = rng.uniform(-bound, bound, 4 * n_h), rng.uniform(-bound, bound, 4 * n_h)
+    if cell_growth:
+        b_ih[: 2 * n_h] += 8.0
+        b_ih[2 * n_h : 3 * n_h] += np.where(np.arange(n_h) % 2 == 0, 4.0, -4.0)
+    params, weights = quantize_lstm(w_ih, w_hh, b_ih, b_hh, -5, 128, out_exponent, bool(reverse), bool(last_only))
+    if u_first:
+        coarser = params.wx_shift + 3 - params.uh_shift
+        u = np.trunc(weights.u / 2.0**coarser).astype(np.int16)
+        weights = LSTMWeights(weights.w, u, weights.bias)
+        params = replace(params, uh_shift=params.uh_shift + coarser)
+        check_lstm(params, weights, 128)
+    x = rng.integers(-128, 128, (batch, steps, n_in), dtype=np.int8)
+    x[:, 0] = np.where(np.arange(n_in) % 2 == 0, -128, 127)
+    expected = lstm_s8(params, weights, x)
+    scratch = lstm_buffer_size(weights)
+    call = (
+        f"{{ static const hil_recurrent_params pr = {c_initializer(params)};\n"
+        f"      static const hil_dims di = {_dims((batch, 1, steps, n_in))};\n"
+        f"      static const hil_lstm_weights lw = {{{n_in}, {n_h}, {{p}}w, {{p}}u, {{p}}b}};\n"
+        f"      const hil_context ctx = {{{{scratch}}, {scratch}}};\n"
+        "      st = lstm_s8(&ctx, &pr, &lw, &di, {in0}, {out}); }"
+    )
+    name = f"lstm {batch}x{steps}x{n_in}->{n_h}" + (" reverse" if reverse else "") + (" last" if last_only else "")
+    name += (" u first" if u_first else "") + (" cell growth" if cell_growth else "")
+    consts = {"w": weights.w, "u": weights.u, "b": weights.bias}
+    return KernelCase(name, [x], expected, consts, call, batch * steps * 4 * n_h * (n_in + n_h), scratch)
 
 
 def grouped_conv_case(

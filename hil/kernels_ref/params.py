@@ -162,6 +162,24 @@ class RecurrentParams:
 
 
 @dataclass(frozen=True)
+class LSTMWeights:
+    """hil_lstm_weights: w [4 * hidden, input] and u [4 * hidden, hidden] int16 in PyTorch's gate order (input,
+    forget, cell, output); bias [4 * hidden] int32 (b_ih + b_hh) at the pre-activation accumulator's exponent."""
+
+    w: np.ndarray
+    u: np.ndarray
+    bias: np.ndarray
+
+    @property
+    def input_size(self) -> int:
+        return int(self.w.shape[1])
+
+    @property
+    def hidden_size(self) -> int:
+        return int(self.u.shape[1])
+
+
+@dataclass(frozen=True)
 class GRUWeights:
     """hil_gru_weights: w [3 * hidden, input] and u [3 * hidden, hidden] int16 in PyTorch's gate order (reset,
     update, new); bias [3 * hidden] int32 (b_ih + b_hh for reset and update, b_in for new) and bias_hn [hidden]

@@ -27,6 +27,7 @@ from hil.kernels_ref.device_cases import (
     l2norm_case,
     layer_norm_case,
     log_softmax_case,
+    lstm_case,
     lut_case,
     pointwise_case,
     pool_case,
@@ -272,5 +273,31 @@ def test_gru_matches_twin_under_qemu(tmp_path: Path) -> None:
         gru_case(rng, 3, 32, 64),  # the keyword-spotting layer's shape (bench_ipm's "gru")
     ]
     run = run_cases("gru_parity", cases, tmp_path)
+    assert not run.mismatches, "\n".join(run.mismatches)
+    assert run.instructions > 0
+
+
+def test_lstm_matches_twin_under_qemu(tmp_path: Path) -> None:
+    """lstm_s8 built for the M4 (SMLAD over four gate rows, LDRD word pairs, SMULL / SMLAL for the cell; a firmware of
+    its own): each layout (sizes in multiples of 8, even sizes with a 2- and 4-column head, odd sizes one word at a
+    time) in both summation orders (W x first, and U h first with uh_shift > wx_shift), reverse, last_only, a batch
+    of 3, one input and one unit, output exponents 0, -8, -9 and -15, cell states growing past 1 (the 64-bit f * c,
+    tanh(c) at the table's end) in both orders and two layouts; each case's first frame -128 / 127 alternately.
+    (Checked by mutation: a wrong row in the 2-column head, a wrong row in the unaligned words, or f * c in 32 bits,
+    fails this test.)"""
+    rng = np.random.default_rng(9292)
+    cases = [
+        lstm_case(rng, 7, 16, 8),
+        lstm_case(rng, 5, 16, 24, u_first=True, reverse=1),
+        lstm_case(rng, 6, 10, 6, batch=3, out_exponent=-9),
+        lstm_case(rng, 4, 6, 10, u_first=True, last_only=1),
+        lstm_case(rng, 5, 7, 5, reverse=1, out_exponent=0),
+        lstm_case(rng, 4, 9, 3, u_first=True, batch=3, out_exponent=-8),
+        lstm_case(rng, 3, 1, 1, last_only=1, reverse=1, out_exponent=-15),
+        lstm_case(rng, 40, 6, 10, batch=2, cell_growth=True),
+        lstm_case(rng, 30, 5, 7, u_first=True, out_exponent=-15, cell_growth=True),
+        lstm_case(rng, 3, 32, 64),  # the keyword-spotting layer's shape (bench_ipm's "lstm")
+    ]
+    run = run_cases("lstm_parity", cases, tmp_path)
     assert not run.mismatches, "\n".join(run.mismatches)
     assert run.instructions > 0
