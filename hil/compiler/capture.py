@@ -153,8 +153,6 @@ def _layer_norm_params(weight, bias, channels: int) -> dict:
 def _recurrent(module: nn.GRU | nn.LSTM) -> tuple[str, dict, dict]:
     """A GRU or an LSTM: its layers become nodes where it runs (_recurrent_layers); here only what the kernels
     cannot take."""
-    if not module.batch_first:
-        raise CompileError("only batch_first=True is supported (input [B, T, K]); construct it with batch_first=True")
     if getattr(module, "proj_size", 0):
         raise CompileError(f"an LSTM with proj_size={module.proj_size} is not supported")
     return type(module).__name__.lower(), {}, {}
@@ -173,6 +171,7 @@ def _known_modules() -> dict[type, Callable[[nn.Module], tuple[str, dict, dict]]
         nn.Linear: _linear,
         nn.LayerNorm: _layer_norm,
         nn.GRU: _recurrent,
+        nn.LSTM: _recurrent,
         nn.ReLU: lambda m: ("relu", {}, {}),
         nn.ReLU6: lambda m: ("relu6", {}, {}),
         nn.PReLU: _prelu,
@@ -230,6 +229,10 @@ class RecurrentStates:
     def __str__(self) -> str:
         return "a GRU's or LSTM's final states h_n [layers * directions, B, H]"
 
+
+# One sequence's frames (batch 1) in a shape of other singleton axes whose values, in torch's order, are the IR
+# frames' bytes: time-first [T, 1, C] (a GRU or LSTM with batch_first=False, ONNX's), ONNX's Y [T, D, 1, H].
+FRAME_BYTES = "frames [T, C] of one sequence in another shape"
 
 # An LSTM's final cell states c_n: no kernel writes them.
 CELL_STATES = "an LSTM's final cell states c_n"
@@ -361,6 +364,10 @@ class _Capture(TorchFunctionMode):
             )
         if layout == EXPANDED and not expanded:
             raise CompileError(f"{what}: reads an {layout}; only the product of the map and its gate may read one")
+        if layout == FRAME_BYTES:
+            raise CompileError(
+                f"{what}: reads {layout} {tuple(t.shape)}; view or transpose them back to [1, T, C] first"
+            )
         if layout == CELL_STATES:
             raise CompileError(f"{what}: reads {layout}, which the compiled LSTM does not keep; read h_n or the output")
         if isinstance(layout, RecurrentStates):
@@ -419,18 +426,21 @@ class _Capture(TorchFunctionMode):
         operands = [t for a in (*args, *kwargs.values()) for t in (a if isinstance(a, (list, tuple)) else [a])]
         if not any(isinstance(t, torch.Tensor) and id(t) in self.names for t in operands):
             return  # a constant, computed from the model's own parameters or buffers (a mean, a 1 / std)
-        first = args[0] if args else None
-        if isinstance(self.names.get(id(first), (None, None))[1], RecurrentStates):
-            self._final_state(f"{self.where}: torch.{getattr(func, '__name__', func)}", func, args, result)
-            return
         if getattr(func, "__name__", "") in IDENTITIES:
             if isinstance(result, torch.Tensor) and result is not args[0]:
-                self.alias(result, *self.lookup(args[0], f"{self.where}: torch.{func.__name__}", True, True))
+                entry = self.names[id(args[0])]
+                if entry[1] != FRAME_BYTES and not isinstance(entry[1], RecurrentStates):
+                    entry = self.lookup(args[0], f"{self.where}: {func.__name__}", True, True)
+                self.alias(result, *entry)
             return
         name = getattr(func, "__name__", repr(func))
         if not isinstance(result, (torch.Tensor, tuple)) or name in ("dim", "size", "__get__"):
             return
         where = f"{self.where}: torch.{name} #{len(self.graph.nodes)}"
+        states = [t for t in (args[0] if name == "cat" else args[:1]) if isinstance(t, torch.Tensor)]
+        if states and isinstance(self.names.get(id(states[0]), (None, None))[1], RecurrentStates):
+            self._final_state(where, func, args, kwargs, result)
+            return
         if not any(isinstance(a, (torch.Tensor, list, tuple)) for a in args):
             raise CompileError(f"{where}: takes the model's tensor as a keyword argument; pass it positionally")
         if name in ("view", "reshape", "flatten", "cat") and self._permuted_rows(where, name, args, kwargs, result):
@@ -441,6 +451,8 @@ class _Capture(TorchFunctionMode):
             return
         if name in REARRANGES and self._same_map(args, result):
             self.alias(result, self.names[id(args[0])][0], NCHW)
+            return
+        if name in REARRANGES and self._frame_bytes(where, func, args, kwargs, result):
             return
         if name in REARRANGES and self._rearranges(args, result, name):
             self._rearrange(where, func, args, kwargs, result)
@@ -676,6 +688,36 @@ class _Capture(TorchFunctionMode):
             return False
         return True
 
+    def _frame_bytes(self, where: str, func, args, kwargs, result) -> bool:
+        """A view, transpose or squeeze of one sequence (batch 1) that keeps the values of frames [T, C] in order:
+        time-first [T, 1, C] and back, ONNX's Y [T, D, 1, H]. Of frames (or FRAME_BYTES) in the IR bytes' order, or
+        of a sequence [1, T, K] in its torch order read time first, [T, 1, K] (a [1, T, K] input's transpose(0, 1):
+        its values transposed once, transpose_rows). An alias: frames when it is [1, T, C], else FRAME_BYTES.
+        Whether it was one."""
+        source, layout = self.names.get(id(args[0]), (None, None))
+        if layout not in (NCHW, NHWC, FRAME_BYTES) or not isinstance(result, torch.Tensor) or result.dim() < 3:
+            return False
+        shape = self.graph.tensors[source].shape
+        if len(shape) != 4 or shape[:2] != (1, 1) or (layout != FRAME_BYTES and not _frames(self, source, args[0])):
+            return False
+        order = torch.arange(math.prod(shape))
+
+        def keeps(places: torch.Tensor) -> bool:  # whether the step leaves values in the order places numbers them
+            return torch.equal(func(places.reshape(args[0].shape), *args[1:], **kwargs).flatten(), order)
+
+        ir_places = order.reshape(1, *shape[2:]).transpose(1, 2) if layout == NCHW else order
+        if not keeps(ir_places):
+            # a sequence [1, C, L] in torch's order, which the IR holds as [1, 1, L, C]: its values transposed once
+            time_first = (args[0].shape[1], 1, args[0].shape[2])
+            if layout != NCHW or tuple(result.shape) != time_first or not keeps(order):
+                return False
+            frames_shape = (1, 1, *args[0].shape[1:])
+            attrs = {"output_shape": frames_shape}
+            source = self.add_inner_node("transpose_rows", f"{where} (frames)", source, frames_shape, attrs)
+            shape = frames_shape
+        self.alias(result, source, NHWC if tuple(result.shape) == (1, *shape[2:]) else FRAME_BYTES)
+        return True
+
     def _sequence_as_image(self, where: str, args, result) -> bool:
         """x.unsqueeze(1) (or a view to [B, 1, C, L]) of a [B, C, L] sequence: an image of one channel whose rows are
         the sequence's channels, as a keyword spotter reads its [B, frames, MFCCs] input. Its values are the
@@ -846,14 +888,18 @@ class _Capture(TorchFunctionMode):
             "pad" if mode == "replicate" else "reflect_pad", where, [source], result, self._nhwc(result), attrs
         )
 
-    def _final_state(self, where: str, func, args, result) -> None:
+    def _final_state(self, where: str, func, args, kwargs, result) -> None:
         """One layer's final state of a GRU's or LSTM's h_n as [B, H] rows: h_n[i], or h_n.squeeze(0) (a view to
-        [B, H]) of a one-layer, one-direction one. It is that frame of the layer's output (slice_pixels), as rows."""
+        [B, H]) of a one-layer, one-direction one. It is that frame of the layer's output (slice_pixels), as rows.
+        torch.cat of h_n along dim 0 (ONNX's layers' Y_h joined) is h_n of them all."""
         name = getattr(func, "__name__", "")
-        source, layout = self.names[id(args[0])]
-        if name in IDENTITIES:
-            self.alias(result, source, layout)
-            return
+        if name == "cat" and kwargs.get("dim", args[1] if len(args) > 1 else 0) == 0:
+            entries = [self.names.get(id(t), (None, None)) for t in args[0]]
+            if all(isinstance(layout, RecurrentStates) for _, layout in entries):
+                finals = tuple(f for _, layout in entries for f in layout.finals)
+                self.alias(result, entries[0][0], RecurrentStates(finals))
+                return
+        layout = self.names[id(args[0])][1]
         finals, pick = layout.finals, None
         index = args[1] if name == "__getitem__" else None
         index = index if isinstance(index, tuple) else (index,)
@@ -877,15 +923,21 @@ class _Capture(TorchFunctionMode):
         """x[:, a:b] of a map's channels (also written x[:, a:b, :, :] or x[:, a:b, ...]): slice_channels, or the map
         itself when it keeps every channel; slices of its rows and columns (a crop, or YOLOv5's Focus's
         x[..., ::2, ::2]): slice_pixels, after the channels' slice when there is one. A row or sample picked by
-        index (a TCN's last step, y[:, :, -1]) is that one-pixel slice, then rows when no map axis is left."""
-        source, layout = self.lookup(args[0], where)
+        index (a TCN's last step, y[:, :, -1]) is that one-pixel slice, then rows when no map axis is left. Frames
+        [B, T, C] slice as the sequence [B, C, T] they transpose, and time-first frames [T, 1, C] as [1, T, C]."""
         rank = args[0].dim()
         index = args[1] if isinstance(args[1], tuple) else (args[1],)
         if Ellipsis in index:
             at = index.index(Ellipsis)
             index = (*index[:at], *(slice(None),) * (rank + 1 - len(index)), *index[at + 1 :])
         index = (*index, *(slice(None),) * (rank - len(index)))
-        frames = layout == NHWC and _frames(self, source, args[0])  # [B, T, C]: the sequence [B, C, T] transposed
+        entry = self.names.get(id(args[0]), (None, None))
+        time_first = entry[1] == FRAME_BYTES and rank == 3 and args[0].shape[1] == 1  # out[-1] of a time-first GRU
+        if time_first:
+            source, layout, index = entry[0], NHWC, (index[1], index[0], index[2])
+        else:
+            source, layout = self.lookup(args[0], where)
+        frames = layout == NHWC and _frames(self, source, args[0])
         if frames and len(index) == 3:
             index, layout = (index[0], index[2], index[1]), NCHW
         if rank == 3 and len(index) == 3:  # a sequence's slice of L is one of columns of its one row
@@ -907,7 +959,7 @@ class _Capture(TorchFunctionMode):
                 f"{where}: only slices of a map's channels (step 1), rows and columns (any step, or one by index) are "
                 f"supported, got {args[1]!r}"
             )
-        _, h, w, channels = self.graph.tensors[source].shape
+        batch, h, w, channels = self.graph.tensors[source].shape
         index = [
             slice(p % size, p % size + 1) if k in picked else p
             for k, (p, size) in enumerate(zip(index, (0, 0, h, w), strict=True))
@@ -917,20 +969,20 @@ class _Capture(TorchFunctionMode):
         out_hw = (len(range(*rows)), len(range(*columns)))
         crops = out_hw != (h, w) or rows[2] != 1 or columns[2] != 1
         to_rows = result.dim() == 2  # every map axis picked by index: [B, C] rows
-        out_shape, out_layout = (args[0].shape[0], *out_hw, stop - start), NHWC if frames else NCHW
+        out_shape, out_layout = (batch, *out_hw, stop - start), FRAME_BYTES if time_first else NHWC if frames else NCHW
         if (start, stop) != (0, channels):
             attrs = {"start": start, "stop": stop}
             if not crops and not to_rows:
                 self.add_node("slice_channels", where, [source], result, out_shape, attrs, layout=out_layout)
                 return
-            shape = (args[0].shape[0], h, w, stop - start)
+            shape = (batch, h, w, stop - start)
             source = self.add_inner_node("slice_channels", f"{where} (channels)", source, shape, attrs)
         if crops:
             attrs = {"start": (rows[0], columns[0]), "step": (rows[2], columns[2]), "output_hw": out_hw}
             if not to_rows:
                 self.add_node("slice_pixels", where, [source], result, out_shape, attrs, layout=out_layout)
                 return
-            shape = (args[0].shape[0], 1, 1, stop - start)
+            shape = (batch, 1, 1, stop - start)
             source = self.add_inner_node("slice_pixels", where, source, shape, attrs)
         if to_rows:
             self.add_node("flatten_chw", f"{where} (rows)", [source], result, tuple(result.shape), layout=FLAT)
@@ -1134,9 +1186,20 @@ def _recurrent_layers(rec: _Capture, path: str, module: nn.GRU | nn.LSTM, inputs
     if len(inputs) > 1 and inputs[1] is not None:
         raise CompileError(f"{what}: an initial state is not supported; the kernel starts from zeros")
     x = inputs[0]
-    source, layout = rec.lookup(x, what)
-    if x.dim() != 3 or not _frames(rec, source, x):
-        raise CompileError(f"{what} takes frames [B, T, K] (batch_first), got {tuple(x.shape)} as a {layout} tensor")
+    time_first = not module.batch_first and rec.names.get(id(x), (None, None))[1] == FRAME_BYTES
+    if time_first and x.dim() == 3 and x.shape[1] == 1:  # one sequence, time first: its frames' bytes
+        source, layout = rec.names[id(x)][0], NHWC
+    else:
+        source, layout = rec.lookup(x, what)
+        if not module.batch_first:
+            raise CompileError(
+                f"{what}: batch_first=False takes one sequence time first, [T, 1, K] (x.permute(2, 0, 1) of a "
+                f"[1, K, T] sequence); got {tuple(x.shape)} as a {layout} tensor; or construct it with batch_first=True"
+            )
+        if x.dim() != 3 or not _frames(rec, source, x):
+            raise CompileError(
+                f"{what} takes frames [B, T, K] (batch_first), got {tuple(x.shape)} as a {layout} tensor"
+            )
     if layout == NCHW:  # torch's [B, T, K] that the IR holds as a sequence of T channels: its values transposed
         frames_shape = (x.shape[0], 1, x.shape[1], x.shape[2])
         attrs = {"output_shape": frames_shape}
@@ -1166,7 +1229,7 @@ def _recurrent_layers(rec: _Capture, path: str, module: nn.GRU | nn.LSTM, inputs
                 "concat_channels", f"{path} (layer {layer}, both directions)", directions, shape, {}
             )
     out, states = output
-    rec.alias(out, source, NHWC)
+    rec.alias(out, source, NHWC if module.batch_first else FRAME_BYTES)
     if op == "lstm":
         states, cells = states
         rec.alias(cells, source, CELL_STATES)

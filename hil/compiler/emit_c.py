@@ -193,17 +193,19 @@ class _Emitter:
             f"        }}\n"
         )
 
-    def gru(self, i: int, node: QNode, scratch: int, scratch_size: int) -> str:
-        """gru_s8 over the frames, its scratch in the arena."""
+    def recurrent(self, i: int, node: QNode, scratch: int, scratch_size: int) -> str:
+        """gru_s8 or lstm_s8 over the frames, its scratch in the arena; the weights struct holds the sizes, then the
+        arrays in the order they are declared (params.GRUWeights, LSTMWeights)."""
         w = node.attrs["weights"]
-        names = ", ".join(self.array(f"l{i}_{k}", node.arrays[k]) for k in ("w", "u", "bias", "bias_hn"))
+        names = ", ".join(self.array(f"l{i}_{k}", v) for k, v in node.arrays.items())
+        struct = f"hil_{node.kernel.removesuffix('_s8')}_weights"
         return (
-            self.params(node) + f"        static const hil_gru_weights weights = {{{w.input_size}, {w.hidden_size}, "
+            self.params(node) + f"        static const {struct} weights = {{{w.input_size}, {w.hidden_size}, "
             f"{names}}};\n"
             f"        const hil_context ctx = {{arena + {scratch}u, {scratch_size}}};\n"
             f"        static const hil_dims in_dims = {_dims4(self.shape(node.inputs[0]))};\n"
-            f"        HIL_CHECK({i}, gru_s8(&ctx, &params, &weights, &in_dims, {self.ptr(node.inputs[0], True)}, "
-            f"{self.ptr(node.output)}));\n"
+            f"        HIL_CHECK({i}, {node.kernel}(&ctx, &params, &weights, &in_dims, "
+            f"{self.ptr(node.inputs[0], True)}, {self.ptr(node.output)}));\n"
         )
 
     def l2norm_conv(self, i: int, step: Step) -> str:
@@ -709,8 +711,8 @@ class _Emitter:
             body = self.multiply(i, node)
         elif node.kernel in ("rnnpool_s8", "rnnpool_offset_s8"):
             body = self.rnnpool(i, node, self.memory.offsets[f"{i}:rnnpool"], step.scratch["rnnpool"])
-        elif node.kernel == "gru_s8":
-            body = self.gru(i, node, self.memory.offsets[f"{i}:gru"], step.scratch["gru"])
+        elif node.kernel in ("gru_s8", "lstm_s8"):
+            body = self.recurrent(i, node, self.memory.offsets[f"{i}:recurrent"], step.scratch["recurrent"])
         elif node.kernel in LAYER_KERNELS:
             body = self.layer(i, node)
         else:

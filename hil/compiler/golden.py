@@ -33,6 +33,7 @@ from hil.kernels_ref.conv_a16 import conv2d_a16, conv2d_a16_w16, depthwise_conv2
 from hil.kernels_ref.conv_w16 import conv2d_s8_w16
 from hil.kernels_ref.fc_a16 import fully_connected_a16
 from hil.kernels_ref.gru import gru_s8
+from hil.kernels_ref.lstm import lstm_s8
 from hil.kernels_ref.rnnpool_offset import rnnpool_offset_layer_s8
 
 
@@ -66,6 +67,7 @@ LAYER_KERNELS = {
     "lut_s8": lambda n, x: lut_s8(x, n.arrays["table"]),
     "prelu_s8": lambda n, x: prelu_s8(n.params, x, n.arrays["slope"]),
     "gru_s8": lambda n, x: gru_s8(n.params, n.attrs["weights"], x[:, 0]),
+    "lstm_s8": lambda n, x: lstm_s8(n.params, n.attrs["weights"], x[:, 0]),
     "layer_norm_s8": lambda n, x: layer_norm_s8(n.params, x, n.arrays["gamma"], n.arrays["beta"]),
     "softmax_s8": lambda n, x: softmax_s8(n.params, x, n.arrays["exp_table"]),
     "log_softmax_s8": lambda n, x: log_softmax_s8(n.params, x, n.arrays["exp_table"], n.arrays["log_table"]),

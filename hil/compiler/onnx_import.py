@@ -436,6 +436,82 @@ def _unsqueeze(m: OnnxModule, name: str, node, a: dict) -> Callable:
     return unsqueeze
 
 
+# ONNX's gate order in W, R and B -> PyTorch's: GRU z, r, h -> r, z, n; LSTM i, o, f, c -> i, f, g, o.
+ONNX_GATES = {"GRU": (1, 0, 2), "LSTM": (0, 2, 3, 1)}
+
+
+def _zeros_or_absent(m: OnnxModule, name: str, node_name: str, what: str) -> None:
+    if name and np.any(m.constant(name, node_name)):
+        raise OnnxImportError(
+            f"ONNX node '{node_name}': a nonzero {what} is not supported; the kernels start from zeros"
+        )
+
+
+def _recurrent(m: OnnxModule, name: str, node, a: dict) -> Callable:
+    """GRU and LSTM: nn.GRU / nn.LSTM with the node's weights in PyTorch's gate order, run on X as the node lays
+    it out (layout 0: [T, B, K], batch_first=False; 1: [B, T, K]); Y comes back in ONNX's [T, D, B, H] (layout 1:
+    [B, T, D, H]) and Y_h as the module's h_n, which capture reads per layer (Gather) like a PyTorch model's."""
+    kind, inputs = node.op_type, [*node.input, *[""] * 8]
+    direction, layout = _text(a.get("direction"), "forward"), int(a.get("layout", 0))
+    refused = {
+        "direction reverse": direction == "reverse",
+        "activations other than the defaults": "activations" in a,
+        "clip": "clip" in a,
+        "input_forget": bool(a.get("input_forget", 0)),
+        "linear_before_reset 0 (PyTorch's GRU applies the reset gate after the linear map)": kind == "GRU"
+        and not a.get("linear_before_reset", 0),
+        "sequence_lens": bool(inputs[4]),
+    }
+    if any(refused.values()):
+        raise OnnxImportError(
+            f"ONNX node '{name}' ({kind}): {', '.join(k for k, v in refused.items() if v)} is not supported"
+        )
+    _zeros_or_absent(m, inputs[5], name, "initial_h")
+    if kind == "LSTM":
+        _zeros_or_absent(m, inputs[6], name, "initial_c")
+        _zeros_or_absent(m, inputs[7], name, "peephole P")
+    w, r = m.constant(inputs[1], name), m.constant(inputs[2], name)
+    directions, rows, features = w.shape
+    gates = ONNX_GATES[kind]
+    hidden = rows // len(gates)
+    b = m.constant(inputs[3], name) if inputs[3] else np.zeros((directions, 2 * rows), np.float32)
+    layer = (nn.GRU if kind == "GRU" else nn.LSTM)(
+        features, hidden, batch_first=bool(layout), bidirectional=directions == 2
+    )
+
+    def torch_order(v: np.ndarray) -> torch.Tensor:
+        return _tensor(np.concatenate([v[g * hidden : (g + 1) * hidden] for g in gates]))
+
+    with torch.no_grad():
+        for d in range(directions):
+            suffix = "_reverse" if d else ""
+            getattr(layer, f"weight_ih_l0{suffix}").copy_(torch_order(w[d]))
+            getattr(layer, f"weight_hh_l0{suffix}").copy_(torch_order(r[d]))
+            getattr(layer, f"bias_ih_l0{suffix}").copy_(torch_order(b[d, :rows]))
+            getattr(layer, f"bias_hh_l0{suffix}").copy_(torch_order(b[d, rows:]))
+    m.add_layer(name, layer)
+
+    def run(x: torch.Tensor, *_) -> tuple:
+        out, states = layer(x)
+        h = states if kind == "GRU" else states[0]
+        if layout:
+            y = out.reshape(*out.shape[:2], directions, hidden)
+        else:
+            y = out.reshape(out.shape[0], out.shape[1], directions, hidden).transpose(1, 2)
+        return (y, h) if kind == "GRU" else (y, h, states[1])
+
+    return run
+
+
+def _gather(m: OnnxModule, name: str, node, a: dict) -> Callable:
+    """Gather of one constant index along an axis (out[:, -1], h_n[-1] as torch exports them): x[..., i]."""
+    index = m.constant(node.input[1], name)
+    if index.ndim != 0:
+        raise OnnxImportError(f"ONNX node '{name}': only Gather of one index is supported, got indices {index.shape}")
+    axis = int(a.get("axis", 0))
+    return lambda x, *_: x[(*(slice(None),) * (axis % x.dim()), int(index))]
+
+
 def _shape_of(node, shape: tuple[int, ...]) -> np.ndarray:
     """A Shape node's value, a constant here: what exporters compute chunk sizes and views from."""
     a = _attrs(node)
@@ -572,6 +648,9 @@ CONVERTERS: dict[str, Callable] = {
     "Split": _split,
     "Slice": _slice_map,
     "Transpose": lambda m, n, node, a: lambda x: x.permute(*[int(v) for v in a.get("perm", range(x.dim())[::-1])]),
+    "GRU": _recurrent,
+    "LSTM": _recurrent,
+    "Gather": _gather,
     "Dropout": lambda m, n, node, a: lambda x, *_: x,
     "Identity": lambda m, n, node, a: lambda x, *_: x,
 }
@@ -604,6 +683,7 @@ FOLD: dict[str, Callable] = {
     "Unsqueeze": lambda a, x, axes=None: np.expand_dims(x, tuple(int(v) for v in (a.get("axes") or axes))),
     "Squeeze": lambda a, x, axes=None: np.squeeze(x, tuple(int(v) for v in (a.get("axes") or axes))),
     "Gather": lambda a, x, i: np.take(x, i, axis=int(a.get("axis", 0))),
+    "Expand": lambda a, x, shape: x * np.ones([int(v) for v in shape], dtype=x.dtype),
     "Identity": lambda a, x: x,  # torch.onnx's name for an initializer it deduplicated (equal LayerNorm weights)
     "Add": lambda a, x, y: x + y,
     "Sub": lambda a, x, y: x - y,

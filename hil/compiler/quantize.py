@@ -4,6 +4,7 @@ accumulator exponent, int16 FastGRNN weights and states."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -39,6 +40,7 @@ from hil.kernels_ref.conv_w16 import MAX_FAN_IN as W16_MAX_FAN_IN
 from hil.kernels_ref.eltwise import LAYER_NORM_MAX_CHANNELS, LAYER_NORM_SHIFTS
 from hil.kernels_ref.fixed import KernelRangeError
 from hil.kernels_ref.gru import check_gru, quantize_gru
+from hil.kernels_ref.lstm import check_lstm, quantize_lstm
 from hil.kernels_ref.recurrent import STATE_FRAC_BITS
 
 BIAS_LIMIT = 2**30  # pointwise_conv2d_s8's bound on |bias|
@@ -226,7 +228,7 @@ def _min_output_exponent(node: Node, graph: Graph, exponents: dict[str, int]) ->
         return fit_exponent(float(np.abs(node.params["weight"]).max()), 16) - 16
     if node.op == "layer_norm":
         return _layer_norm_gamma_exponent(node) + LAYER_NORM_SHIFTS[0]
-    if node.op == "gru":
+    if node.op in ("gru", "lstm"):
         return -STATE_FRAC_BITS
     if node.op == "log_softmax":
         return exponents[node.inputs[0]]
@@ -444,20 +446,22 @@ def _layer_norm(node: Node, graph: Graph, e: dict[str, int]) -> QNode:
     return _layer_node("layer_norm_s8", node, graph, params, {"gamma": _quantize(gamma, e_g, 16), "beta": beta})
 
 
-def _gru(node: Node, graph: Graph, e: dict[str, int]) -> QNode:
-    """gru_s8: int16 weights and an int32 accumulator from quantize_gru, the Q15 state requantised to the int8
-    output's exponent (never finer than Q15: _min_output_exponent; |h| < 1 keeps it at 0 or finer)."""
+def _recurrent(node: Node, graph: Graph, e: dict[str, int]) -> QNode:
+    """gru_s8 or lstm_s8: int16 weights and an int32 accumulator (recurrent.quantize_layer), the Q15 state
+    requantised to the int8 output's exponent (never finer than Q15: _min_output_exponent; |h| < 1 keeps it at 0 or
+    finer)."""
     p = node.params
+    quantize_layer, check = (quantize_gru, check_gru) if node.op == "gru" else (quantize_lstm, check_lstm)
     args = (p["weight_ih"], p["weight_hh"], p["bias_ih"], p["bias_hh"], e[node.inputs[0]], 128, e[node.output])
     try:
-        params, weights = quantize_gru(*args, reverse=node.attrs["reverse"], last_only=node.attrs["last_only"])
-        check_gru(params, weights, 128)
+        params, weights = quantize_layer(*args, reverse=node.attrs["reverse"], last_only=node.attrs["last_only"])
+        check(params, weights, 128)
     except KernelRangeError as error:
         raise CompileError(f"{node.describe()}: {error}") from error
-    arrays = {k: getattr(weights, k) for k in ("w", "u", "bias", "bias_hn")}
+    arrays = {field.name: getattr(weights, field.name) for field in dataclasses.fields(weights)}
     b, _, steps, _ = graph.tensors[node.inputs[0]].shape
     macs = b * steps * weights.w.shape[0] * (weights.input_size + weights.hidden_size)
-    return _layer_node("gru_s8", node, graph, params, arrays, macs, weights=weights)
+    return _layer_node(f"{node.op}_s8", node, graph, params, arrays, macs, weights=weights)
 
 
 def _layer_node(kernel: str, node: Node, graph: Graph, params=None, arrays=None, macs: int = 0, **attrs) -> QNode:
@@ -642,7 +646,8 @@ LAYER_QUANTIZERS = {
     "log_softmax": _log_softmax,
     "prelu": _prelu,
     "layer_norm": _layer_norm,
-    "gru": _gru,
+    "gru": _recurrent,
+    "lstm": _recurrent,
     "multiply": _multiply,
     "flatten_chw": _flatten_chw,
 }

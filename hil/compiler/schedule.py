@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 from hil.compiler.qgraph import DEPTHWISE_KERNELS, QGraph, QNode, is_pointwise
 from hil.errors import CompileError
+from hil.kernels_ref.gru import gru_buffer_size
+from hil.kernels_ref.lstm import lstm_buffer_size
 
 ALIGN = 4
 
@@ -120,11 +122,13 @@ def mbconv_scratch(graph: QGraph, block: list[QNode]) -> dict[str, int]:
     return scratch
 
 
+RECURRENT_BUFFER_SIZES = {"gru_s8": gru_buffer_size, "lstm_s8": lstm_buffer_size}  # kernel -> its scratch bytes
+
+
 def schedule(graph: QGraph, fuse: bool = True, memory_order: bool = True, stream_input: bool = False) -> list[Step]:
     """The steps in execution order: memory_order reorders them (reorder), else they keep the captured order.
     stream_input runs the first steps as one row pipeline reading the input as it goes (stream_front)."""
     from hil.kernels_ref import rnnpool_get_buffer_size
-    from hil.kernels_ref.gru import gru_buffer_size
 
     steps, taken = [], set()
     for node in graph.nodes:
@@ -147,8 +151,8 @@ def schedule(graph: QGraph, fuse: bool = True, memory_order: bool = True, stream
         if node.kernel in ("rnnpool_s8", "rnnpool_offset_s8"):
             size = rnnpool_get_buffer_size(node.params, node.attrs["rnn1"], node.attrs["rnn2"])
             scratch["rnnpool"] = align(size)
-        if node.kernel == "gru_s8":
-            scratch["gru"] = align(gru_buffer_size(node.attrs["weights"]))
+        if node.kernel in RECURRENT_BUFFER_SIZES:
+            scratch["recurrent"] = align(RECURRENT_BUFFER_SIZES[node.kernel](node.attrs["weights"]))
         padded = _match_rnnpool_pad(graph, node) if fuse else None
         if padded is not None:
             taken.update(id(n) for n in padded)
