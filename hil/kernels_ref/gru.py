@@ -18,7 +18,7 @@ from hil.kernels_ref.fastgrnn import ACC_LIMIT
 from hil.kernels_ref.fixed import KernelRangeError, check_int32, round_shift
 from hil.kernels_ref.nonlinear import OUTPUT_ONE, sigmoid_q15, tanh_q15
 from hil.kernels_ref.params import GRUWeights, RecurrentParams
-from hil.kernels_ref.recurrent import accumulator_bound, check_params, check_shapes, quantize_layer, run_frames
+from hil.kernels_ref.recurrent import accumulator_bound, check_layer, quantize_layer, run_frames
 
 GATES = 3  # reset, update, new: the rows of weight_ih and weight_hh in that order
 
@@ -77,13 +77,9 @@ def gru_accumulator_bound(params: RecurrentParams, weights: GRUWeights, x_max_ab
 
 def check_gru(params: RecurrentParams, weights: GRUWeights, x_max_abs: int) -> None:
     """Raises KernelRangeError unless the weights and shifts satisfy the C kernel's preconditions."""
-    check_shapes(weights, GATES, "GRU")
     if weights.bias_hn.shape != (weights.hidden_size,):
         raise KernelRangeError(f"GRU bias_hn of shape {weights.bias_hn.shape}: expected ({weights.hidden_size},)")
-    bound = gru_accumulator_bound(params, weights, x_max_abs)
-    if bound > ACC_LIMIT:
-        raise KernelRangeError(f"GRU pre-activation bound {bound} exceeds 2^30: coarsen the accumulator")
-    check_params(params, "GRU")
+    check_layer(params, weights, GATES, lambda: gru_accumulator_bound(params, weights, x_max_abs), "GRU")
 
 
 def quantize_gru(

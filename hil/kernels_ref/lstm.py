@@ -14,14 +14,13 @@ from __future__ import annotations
 import numpy as np
 
 from hil.kernels_ref.fastgrnn import ACC_LIMIT
-from hil.kernels_ref.fixed import KernelRangeError, check_int32, round_shift
+from hil.kernels_ref.fixed import check_int32, round_shift
 from hil.kernels_ref.nonlinear import INPUT_FRAC_BITS, sigmoid_q15, tanh_q15
 from hil.kernels_ref.params import LSTMWeights, RecurrentParams
 from hil.kernels_ref.recurrent import (
     STATE_FRAC_BITS,
     accumulator_bound,
-    check_params,
-    check_shapes,
+    check_layer,
     quantize_layer,
     run_frames,
 )
@@ -76,11 +75,7 @@ def lstm_accumulator_bound(params: RecurrentParams, weights: LSTMWeights, x_max_
 
 def check_lstm(params: RecurrentParams, weights: LSTMWeights, x_max_abs: int) -> None:
     """Raises KernelRangeError unless the weights and shifts satisfy the C kernel's preconditions."""
-    check_shapes(weights, GATES, "LSTM")
-    bound = lstm_accumulator_bound(params, weights, x_max_abs)
-    if bound > ACC_LIMIT:
-        raise KernelRangeError(f"LSTM pre-activation bound {bound} exceeds 2^30: coarsen the accumulator")
-    check_params(params, "LSTM")
+    check_layer(params, weights, GATES, lambda: lstm_accumulator_bound(params, weights, x_max_abs), "LSTM")
 
 
 def quantize_lstm(

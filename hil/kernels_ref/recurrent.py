@@ -80,6 +80,16 @@ def check_shapes(weights, gates: int, what: str) -> None:
             raise KernelRangeError(f"{what} {name} of shape {getattr(weights, name).shape}: expected {shape}")
 
 
+def check_layer(params: RecurrentParams, weights, gates: int, bound: Callable[[], int], what: str) -> None:
+    """Raises KernelRangeError unless the weights' shapes, then the accumulator bound (bound: the layer's
+    accumulator_bound, computed once the shapes hold) and the params are within what the C kernel proves safe."""
+    check_shapes(weights, gates, what)
+    bound = bound()
+    if bound > ACC_LIMIT:
+        raise KernelRangeError(f"{what} pre-activation bound {bound} exceeds 2^30: coarsen the accumulator")
+    check_params(params, what)
+
+
 def fit_weight_exponent(max_abs: float) -> int:
     """The smallest exponent e with round(max_abs / 2^e) <= 32767."""
     if max_abs == 0:
