@@ -1,5 +1,6 @@
-"""Seeded random weights for the examples: He-normal convolution and Linear weights, small biases, and BatchNorm
-running statistics measured on generated inputs, with each BatchNorm's scale set to its channel's measured spread:
+"""Seeded random weights for the examples: He-normal convolution and Linear weights, small biases, recurrent layers
+uniform in +-1/sqrt(hidden) as PyTorch initialises them, and BatchNorm running statistics measured on generated
+inputs, with each BatchNorm's scale set to its channel's measured spread:
 every channel is centred on the data the model sees and keeps its He-initialised scale, so value ranges neither
 explode nor vanish with depth and small errors are not amplified from layer to layer (as in a trained network)."""
 
@@ -19,7 +20,11 @@ def initialise(model: nn.Module, seed: int, inputs: Callable[[int], np.ndarray])
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for m in model.modules():
-            if isinstance(m, (nn.Conv2d, nn.Linear)):
+            if isinstance(m, (nn.GRU, nn.LSTM)):  # PyTorch's own scheme, from the seed
+                bound = m.hidden_size**-0.5
+                for p in m.parameters():
+                    p.copy_((torch.rand(p.shape, generator=generator) * 2 - 1) * bound)
+            elif isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Linear)):
                 std = (2.0 / m.weight[0].numel()) ** 0.5
                 m.weight.copy_(torch.randn(m.weight.shape, generator=generator) * std)
                 if m.bias is not None:

@@ -19,7 +19,7 @@ import torch
 
 from hil.catalog import ModelSpec
 
-EXAMPLES = ("kws_dscnn", "vww", "resnet8", "autoencoder")
+EXAMPLES = ("kws_dscnn", "vww", "resnet8", "autoencoder", "kws_crnn")
 
 
 @dataclass(frozen=True)
