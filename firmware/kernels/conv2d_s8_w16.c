@@ -123,24 +123,6 @@ static inline void fill_pad(int16_t *c, int32_t count, int16_t pad)
     }
 }
 
-#if defined(__ARM_FEATURE_DSP)
-/* Halfword 0 of lo, then halfword 0 of hi (PKHBT). ACLE has no intrinsic for it, and GCC 12 makes the mask-and-shift
- * form two instructions. */
-static inline int32_t pack_bottoms(int32_t lo, int32_t hi)
-{
-    int32_t r;
-    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(lo), "r"(hi));
-    return r;
-}
-
-/* Halfword 1 of lo, then halfword 1 of hi (PKHTB). */
-static inline int32_t pack_tops(int32_t lo, int32_t hi)
-{
-    int32_t r;
-    __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(hi), "r"(lo));
-    return r;
-}
-#endif
 
 /* dst[0..count) = src[0..count), widened to int16. */
 static inline void widen_s8(const int8_t *src, int16_t *dst, int32_t count)
@@ -151,7 +133,7 @@ static inline void widen_s8(const int8_t *src, int16_t *dst, int32_t count)
     for (; i + 4 <= count; i += 4) {
         const int32_t w = hil_nn_read32(src + i);
         const int32_t even = __sxtb16(w), odd = hil_nn_sxtb16_ror8(w);
-        const int32_t v01 = pack_bottoms(even, odd), v23 = pack_tops(even, odd);
+        const int32_t v01 = hil_nn_pack_halves((uint32_t)even, (uint32_t)odd), v23 = hil_nn_high_halves(odd, even);
         memcpy(dst + i, &v01, sizeof v01);
         memcpy(dst + i + 2, &v23, sizeof v23);
     }

@@ -120,6 +120,105 @@ static inline int32_t hil_nn_sxtb16_ror8(int32_t x)
     __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
     return r;
 }
+
+/* (x << 8) & mask in one AND (GCC shifts first). */
+static inline int32_t hil_nn_and_lsl8(int32_t x, int32_t mask)
+{
+    int32_t r;
+    __asm__("and %0, %1, %2, lsl #8" : "=r"(r) : "r"(mask), "r"(x));
+    return r;
+}
+
+/* PKHBT: [the low halfword of hi : the low halfword of lo]. */
+static inline int32_t hil_nn_pack_halves(uint32_t lo, uint32_t hi)
+{
+    int32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(lo), "r"(hi));
+    return r;
+}
+
+/* PKHTB: [the high halfword of hi : the high halfword of lo] (GCC does not form it from the C). */
+static inline int32_t hil_nn_high_halves(int32_t hi, int32_t lo)
+{
+    int32_t r;
+    __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(hi), "r"(lo));
+    return r;
+}
+#endif
+
+/* The element-wise kernels' clamp of four int8 values in one word (scale_channels_s8, scale_pixels_s8, prelu_s8's
+ * DSP paths), for -128 <= lo <= hi <= 127 (hil_nn_clamp4_fits): a rounded value r is carried as the byte
+ * u = r + bias saturated to 0..255, bias = 255 - hi, so that USAT's saturation is the upper bound; then
+ * max(u, floor) - floor + lo, floor = lo + bias, taken modulo 256 (UQSUB8, UADD8), is the int8 clamp(r, lo, hi). */
+typedef struct {
+    int32_t bias;
+    uint32_t floor4; /* floor in every byte */
+    uint32_t lo4;    /* lo in every byte */
+} hil_nn_clamp4;
+
+static inline int hil_nn_clamp4_fits(int32_t lo, int32_t hi)
+{
+    return -128 <= lo && lo <= hi && hi <= 127;
+}
+
+/* 1 for the whole int8 range (hil_nn_clamp4_apply's full). */
+static inline int hil_nn_clamp4_full(int32_t lo, int32_t hi)
+{
+    return lo == -128 && hi == 127;
+}
+
+static inline hil_nn_clamp4 hil_nn_clamp4_make(int32_t lo, int32_t hi)
+{
+    const hil_nn_clamp4 k = {255 - hi, (uint32_t)(lo + 255 - hi) * 0x01010101u, (uint32_t)(uint8_t)lo * 0x01010101u};
+    return k;
+}
+
+#if defined(__ARM_FEATURE_DSP)
+/* The int8 bytes of four biased values u (hil_nn_clamp4). full: the clamp is -128..127 (bias 128, floor 0), so the
+ * bytes are u - 128, each byte's top bit flipped (one EOR). */
+static inline __attribute__((always_inline)) uint32_t hil_nn_clamp4_apply(uint32_t u, const hil_nn_clamp4 *k, int full)
+{
+    return full ? u ^ 0x80808080u : __uadd8(__uqsub8(u, k->floor4), k->lo4);
+}
+
+/* Four int8 values (the bytes of w) times 16-bit factors, rounded at bit 16, as hil_nn_clamp4's biased bytes:
+ * byte i = USAT8((X_i * F_i + round) >> 16) with X_i = x_i (shifted 0: SXTB16) or x_i * 256 (shifted 1: the bytes
+ * masked in place, mask 0xFF00FF00), round = hil_nn_scale4_round, and F_0, F_2 the low and high halfwords of fe,
+ * F_1, F_3 those of fo (one 1: every F_i the low halfword of fe). The products are exact (|X * F| <= 2^30 for
+ * 16-bit factors); PKHTB takes their high halfwords two at a time. scale_channels_s8 and scale_pixels_s8 use it
+ * for round_shift(x * g, s) = (x * g * 2^(16 - s) + 2^15) >> 16: the 2^(16 - s) is 2^8 on x and 2^(8 - s) on the
+ * gate below out_shift 8 (shifted), all on the gate from 8 to 16 (F = g << hil_nn_scale4_up); from 16 up every
+ * rounded product of two int8 values is 0, as at 16. */
+static inline __attribute__((always_inline)) uint32_t hil_nn_scale4_s8(int32_t w, int32_t fe, int32_t fo, int32_t round,
+                                                                        int shifted, int one, int32_t mask)
+{
+    const int32_t xe = shifted ? hil_nn_and_lsl8(w, mask) : __sxtb16(w);
+    const int32_t xo = shifted ? w & mask : hil_nn_sxtb16_ror8(w);
+    const int32_t e2 = one ? __smlatb(xe, fe, round) : __smlatt(xe, fe, round);
+    const int32_t o3 = one ? __smlatb(xo, fe, round) : __smlatt(xo, fo, round);
+    const uint32_t even = __usat16(hil_nn_high_halves(e2, __smlabb(xe, fe, round)), 8);
+    const uint32_t odd = __usat16(hil_nn_high_halves(o3, __smlabb(xo, one ? fe : fo, round)), 8);
+    return even | (odd << 8);
+}
+
+/* The gate's left shift for hil_nn_scale4_s8 (shifted: out_shift < 8). */
+static inline int32_t hil_nn_scale4_up(int32_t out_shift)
+{
+    return out_shift < 8 ? 8 - out_shift : 16 - (out_shift < 16 ? out_shift : 16);
+}
+
+/* hil_nn_scale4_s8's addend: 2^15 rounds, bias * 2^16 biases (hil_nn_clamp4). */
+static inline int32_t hil_nn_scale4_round(const hil_nn_clamp4 *k)
+{
+    return (int32_t)((uint32_t)k->bias << 16) + 32768;
+}
+
+/* v through an empty asm: a loop constant GCC then keeps in a register rather than rebuilding it in the loop. */
+static inline int32_t hil_nn_in_register(int32_t v)
+{
+    __asm__("" : "+r"(v));
+    return v;
+}
 #endif
 
 /* A softmax row's largest value (*top) and the sum of exp_table[*top - x[c]] over its chans values: where

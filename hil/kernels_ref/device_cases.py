@@ -618,52 +618,178 @@ def lut_case(rng: np.random.Generator, count: int) -> KernelCase:
     return KernelCase(f"lut {count}", [x], lut_s8(x, table), {"t": table}, call, count)
 
 
-def prelu_case(rng: np.random.Generator, pixels: int, c: int) -> KernelCase:
+GUARD = 0x5A  # the bytes around a placed case's outputs (ElementwiseLayout): a kernel must leave them as they are
+
+
+@dataclass(frozen=True)
+class ElementwiseLayout:
+    """Where an element-wise case's map and outputs sit (prelu_case, scale_channels_case, scale_pixels_case): the map
+    in_offset bytes past its arena slot's 16-byte alignment, and each run's output (one a params record of the case)
+    out_offset bytes past its slot's, the next run's 3 guard bytes further on, all of them between GUARD bytes that
+    must come back unchanged (so a write before, after or between the outputs shows); in_place: each run first
+    copies the map to where its output goes and computes there (output == input)."""
+
+    in_offset: int = 0
+    out_offset: int = 0
+    in_place: bool = False
+    gap: int = 3
+
+    def stored_input(self, x: np.ndarray) -> np.ndarray:
+        """The map as the arena holds it: in_offset filler bytes (0x33), then the map."""
+        return np.concatenate([np.full(self.in_offset, 0x33, np.int8), x.ravel()])[None, :]
+
+    def call(self, struct: str, kernel: str, runs: list, args: str, n: int) -> str:
+        """C running kernel(&pr[i], args with {src} and {dst}) for each record of runs: {src} the map's pointer, {dst}
+        the run's output's."""
+        step = n + self.gap
+        total = self.out_offset + len(runs) * step
+        source = f"{{in0}} + {self.in_offset}u"
+        copy = f"memcpy(dst, {source}, {n}u);\n          " if self.in_place else ""
+        call_args = args.replace("{src}", "dst" if self.in_place else source).replace("{dst}", "dst")
+        records = ", ".join(c_initializer(r) for r in runs)
+        return (
+            f"{{ static const {struct} pr[{len(runs)}] = {{{records}}};\n"
+            f"      memset({{out}}, {GUARD}, {total}u);\n"
+            f"      for (int32_t i = 0; i < {len(runs)} && st == HIL_KERNEL_OK; ++i) {{\n"
+            f"          int8_t *dst = {{out}} + {self.out_offset}u + (uint32_t)i * {step}u;\n"
+            f"          {copy}st = {kernel}(&pr[i], {call_args});\n      }} }}"
+        )
+
+    def expected(self, outputs: list[np.ndarray]) -> np.ndarray:
+        """The output slot as the kernel must leave it: GUARD bytes with each run's output in its place."""
+        n = outputs[0].size
+        stored = np.full(self.out_offset + len(outputs) * (n + self.gap), GUARD, np.int8)
+        for i, out in enumerate(outputs):
+            start = self.out_offset + i * (n + self.gap)
+            stored[start : start + n] = out.ravel()
+        return stored
+
+    def describe(self) -> str:
+        parts = (f"in +{self.in_offset}" * bool(self.in_offset), f"out +{self.out_offset}" * bool(self.out_offset))
+        return " ".join(p for p in (*parts, "in place" * self.in_place) if p)
+
+
+def _extremes(x: np.ndarray) -> None:
+    """x's second pixel -128 in every channel and its third 127 (when x has them), in place."""
+    x[0, 1 : min(2, x.shape[1])], x[0, 2 : min(3, x.shape[1])] = -128, 127
+
+
+def prelu_case(
+    rng: np.random.Generator,
+    pixels: int,
+    c: int,
+    *,
+    runs: list[PReluParams] | None = None,
+    slope_bound: int = 20000,
+    extremes: bool = False,
+    layout: ElementwiseLayout | None = None,
+) -> KernelCase:
+    """PReLU on an x of pixels x c values with c random slopes in -slope_bound..slope_bound-1 (a bound of 32768: the
+    first slopes the int16 extremes and 0), by default with pos_shift 14, out_shift 13 and a clamp at +-120; runs:
+    one call a params record, on the same map and slopes; extremes: the second pixel -128, the third 127; layout:
+    the map and outputs misaligned or in place (ElementwiseLayout)."""
     x = rng.integers(-128, 128, (1, pixels, c), dtype=np.int8)
-    slope = rng.integers(-20000, 20000, c, dtype=np.int16)
-    params = PReluParams(14, 13, -120, 120)
-    call = (
-        f"{{ static const hil_prelu_params pr = {c_initializer(params)};\n"
-        f"      st = prelu_s8(&pr, {pixels}, {c}, {{in0}}, {{p}}s, {{out}}); }}"
-    )
-    return KernelCase(f"prelu {pixels}x{c}", [x], prelu_s8(params, x, slope), {"s": slope}, call, pixels * c)
+    slope = rng.integers(-slope_bound, slope_bound, c, dtype=np.int16)
+    if slope_bound == 32768:
+        slope[:3] = [-32768, 32767, 0][: min(3, c)]
+    if extremes:
+        _extremes(x)
+    if runs is None and layout is None:
+        params = PReluParams(14, 13, -120, 120)
+        call = (
+            f"{{ static const hil_prelu_params pr = {c_initializer(params)};\n"
+            f"      st = prelu_s8(&pr, {pixels}, {c}, {{in0}}, {{p}}s, {{out}}); }}"
+        )
+        return KernelCase(f"prelu {pixels}x{c}", [x], prelu_s8(params, x, slope), {"s": slope}, call, pixels * c)
+    runs, layout = runs or [PReluParams(14, 13, -120, 120)], layout or ElementwiseLayout()
+    call = layout.call("hil_prelu_params", "prelu_s8", runs, f"{pixels}, {c}, {{src}}, {{p}}s, {{dst}}", x.size)
+    expected = layout.expected([prelu_s8(r, x, slope) for r in runs])
+    name = f"prelu {pixels}x{c} {_describe_runs(runs)} {layout.describe()}".strip()
+    return KernelCase(name, [layout.stored_input(x)], expected, {"s": slope}, call, pixels * c * len(runs))
 
 
-def scale_channels_case(rng: np.random.Generator, pixels: int, c: int, out_shift: int = 6) -> KernelCase:
+def scale_channels_case(
+    rng: np.random.Generator,
+    pixels: int,
+    c: int,
+    out_shift: int = 6,
+    *,
+    runs: list[ScaleChannelsParams] | None = None,
+    extremes: bool = False,
+    layout: ElementwiseLayout | None = None,
+) -> KernelCase:
     """A squeeze-and-excitation gate: the map {in0} times a per-channel scale {in1}, both in the arena (the scale is
-    an activation, computed at run time); the clamp is inside the int8 range so that it is reached."""
+    an activation, computed at run time); the clamp is inside the int8 range so that it is reached. runs: one call a
+    params record (out_shift and the clamp), on the same map and scale; extremes: the second pixel -128, the third
+    127, and the last channel's scale 127; layout: the map and outputs misaligned or in place (ElementwiseLayout)."""
     x = rng.integers(-128, 128, (1, pixels, c), dtype=np.int8)
     scale = rng.integers(-128, 128, (1, c), dtype=np.int8)
     x[0, 0, :] = -128  # the extreme product, -128 * -128, on channels whose scale is -128
     scale[0, : max(1, c // 3)] = -128
-    params = ScaleChannelsParams(out_shift, -120, 120)
-    call = (
-        f"{{ static const hil_scale_channels_params pr = {c_initializer(params)};\n"
-        f"      st = scale_channels_s8(&pr, {pixels}, {c}, {{in0}}, {{in1}}, {{out}}); }}"
-    )
-    expected = scale_channels_s8(params, x, scale[0])
-    return KernelCase(f"scale channels {pixels}x{c} shift {out_shift}", [x, scale], expected, {}, call, pixels * c)
+    if extremes:
+        _extremes(x)
+        scale[0, -1] = 127 if c > 1 else scale[0, -1]
+    if runs is None and layout is None:
+        params = ScaleChannelsParams(out_shift, -120, 120)
+        call = (
+            f"{{ static const hil_scale_channels_params pr = {c_initializer(params)};\n"
+            f"      st = scale_channels_s8(&pr, {pixels}, {c}, {{in0}}, {{in1}}, {{out}}); }}"
+        )
+        expected = scale_channels_s8(params, x, scale[0])
+        return KernelCase(f"scale channels {pixels}x{c} shift {out_shift}", [x, scale], expected, {}, call, pixels * c)
+    runs, layout = runs or [ScaleChannelsParams(out_shift, -120, 120)], layout or ElementwiseLayout()
+    args = f"{pixels}, {c}, {{src}}, {{in1}}, {{dst}}"
+    call = layout.call("hil_scale_channels_params", "scale_channels_s8", runs, args, x.size)
+    expected = layout.expected([scale_channels_s8(r, x, scale[0]) for r in runs])
+    name = f"scale channels {pixels}x{c} {_describe_runs(runs)} {layout.describe()}".strip()
+    return KernelCase(name, [layout.stored_input(x), scale], expected, {}, call, pixels * c * len(runs))
 
 
 def scale_pixels_case(
-    rng: np.random.Generator, pixels: int, c: int, out_shift: int = 6, in_place: bool = False
+    rng: np.random.Generator,
+    pixels: int,
+    c: int,
+    out_shift: int = 6,
+    in_place: bool = False,
+    *,
+    runs: list[ScaleChannelsParams] | None = None,
+    extremes: bool = False,
+    layout: ElementwiseLayout | None = None,
 ) -> KernelCase:
     """A spatial attention gate: the map {in0} times a per-pixel scale {in1} (shape [1, pixels, 1]), both in the
     arena, or in_place: the map copied to {out} and scaled there; the first pixel is -128 in every channel with the
-    scale -128 (the extreme product), and the clamp is inside the int8 range so that it is reached."""
+    scale -128 (the extreme product), and the clamp is inside the int8 range so that it is reached. runs: one call a
+    params record (out_shift and the clamp), on the same map and scale; extremes: the second pixel -128, the third
+    127, both with the scale 127; layout: the map and outputs misaligned or in place (ElementwiseLayout)."""
     x = rng.integers(-128, 128, (1, pixels, c), dtype=np.int8)
     scale = rng.integers(-128, 128, (1, pixels, 1), dtype=np.int8)
     x[0, 0, :], scale[0, 0, 0] = -128, -128
-    params = ScaleChannelsParams(out_shift, -120, 120)
-    source = "{out}" if in_place else "{in0}"
-    copy = f"memcpy({{out}}, {{in0}}, {x.size}u);\n      " if in_place else ""
-    call = (
-        f"{{ static const hil_scale_channels_params pr = {c_initializer(params)};\n"
-        f"      {copy}st = scale_pixels_s8(&pr, {pixels}, {c}, {source}, {{in1}}, {{out}}); }}"
-    )
-    expected = scale_pixels_s8(params, x, scale)
-    name = f"scale pixels {pixels}x{c} shift {out_shift}{' in place' if in_place else ''}"
-    return KernelCase(name, [x, scale], expected, {}, call, pixels * c)
+    if extremes:
+        _extremes(x)
+        scale[0, 1:3, 0] = 127
+    if runs is None and layout is None:
+        params = ScaleChannelsParams(out_shift, -120, 120)
+        source = "{out}" if in_place else "{in0}"
+        copy = f"memcpy({{out}}, {{in0}}, {x.size}u);\n      " if in_place else ""
+        call = (
+            f"{{ static const hil_scale_channels_params pr = {c_initializer(params)};\n"
+            f"      {copy}st = scale_pixels_s8(&pr, {pixels}, {c}, {source}, {{in1}}, {{out}}); }}"
+        )
+        expected = scale_pixels_s8(params, x, scale)
+        name = f"scale pixels {pixels}x{c} shift {out_shift}{' in place' if in_place else ''}"
+        return KernelCase(name, [x, scale], expected, {}, call, pixels * c)
+    runs = runs or [ScaleChannelsParams(out_shift, -120, 120)]
+    layout = layout or ElementwiseLayout(in_place=in_place)
+    args = f"{pixels}, {c}, {{src}}, {{in1}}, {{dst}}"
+    call = layout.call("hil_scale_channels_params", "scale_pixels_s8", runs, args, x.size)
+    expected = layout.expected([scale_pixels_s8(r, x, scale) for r in runs])
+    name = f"scale pixels {pixels}x{c} {_describe_runs(runs)} {layout.describe()}".strip()
+    return KernelCase(name, [layout.stored_input(x), scale], expected, {}, call, pixels * c * len(runs))
+
+
+def _describe_runs(runs: list[PReluParams] | list[ScaleChannelsParams]) -> str:
+    """A case's runs: the params record of one, or how many."""
+    return c_initializer(runs[0]) if len(runs) == 1 else f"{len(runs)} runs"
 
 
 def resize_bilinear_case(

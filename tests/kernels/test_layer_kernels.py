@@ -492,6 +492,179 @@ def test_scale_pixels_refuses_bad_arguments(host: HostKernels) -> None:
             scale_pixels_s8(params, x, bad_scale)
 
 
+# The element-wise kernels' clamps (act_min, act_max): the int8 range (the M4's EOR path), inside it (UQSUB8 and
+# UADD8), one value, one side only, and past int8 (the board's plain loop, as a wrap of the cast shows)
+ELEMENTWISE_CLAMPS = [(-128, 127), (-120, 120), (0, 127), (-100, 100), (-128, -128), (127, 127), (5, 5), (-128, 0)]
+WIDE_CLAMP = (-300, 300)
+GUARD = 0x5A
+
+
+def _map_with_extremes(rng: np.random.Generator, pixels: int, channels: int) -> np.ndarray:
+    """A random int8 map whose first pixel is -128 everywhere and second 127 (when it has them)."""
+    x = rng.integers(-128, 128, (pixels, channels), dtype=np.int8)
+    x[:1], x[1:2] = -128, 127
+    return x
+
+
+def _gates(rng: np.random.Generator, n: int) -> np.ndarray:
+    """n random int8 gates, the first ones -128, 127, 0, 1 and -1."""
+    g = rng.integers(-128, 128, n, dtype=np.int8)
+    head = np.array([-128, 127, 0, 1, -1], np.int8)[:n]
+    g[: head.size] = head
+    return g
+
+
+def _placed_call(
+    host: HostKernels,
+    kernel: str,
+    params: object,
+    x: np.ndarray,
+    other: np.ndarray,
+    in_offset: int,
+    out_offset: int,
+    in_place: bool = False,
+) -> tuple[np.ndarray, bool]:
+    """kernel(params, pixels, channels, input, other, output) with the map read in_offset bytes into a buffer and the
+    output written out_offset bytes into another (in_place: over the map, output == input), both buffers 3 bytes
+    longer: (the output, whether every byte around it is as it was)."""
+    pixels, channels = x.shape
+    n = x.size
+    source = np.full(in_offset + n + 3, 0x33, np.int8)
+    source[in_offset : in_offset + n] = x.ravel()
+    target, at = (source, in_offset) if in_place else (np.full(out_offset + n + 3, GUARD, np.int8), out_offset)
+    around = np.concatenate([target[:at], target[at + n :]])
+    host._call(
+        kernel,
+        ctypes.byref(_struct(params)),
+        ctypes.c_int32(pixels),
+        ctypes.c_int32(channels),
+        _ptr(source[in_offset:], np.int8),
+        _ptr(np.ascontiguousarray(other), other.dtype.type),
+        _ptr(target[at:], np.int8),
+    )
+    return target[at : at + n].reshape(x.shape).copy(), bool(
+        (np.concatenate([target[:at], target[at + n :]]) == around).all()
+    )
+
+
+def _scale_twin(kernel: str, params: ScaleChannelsParams, x: np.ndarray, gates: np.ndarray) -> np.ndarray:
+    if kernel == "scale_channels_s8":
+        return scale_channels_s8(params, x, gates)
+    return scale_pixels_s8(params, x, gates[:, None])
+
+
+def _scale_gates(rng: np.random.Generator, kernel: str, pixels: int, channels: int) -> np.ndarray:
+    """One gate a channel (scale_channels_s8) or a pixel (scale_pixels_s8)."""
+    return _gates(rng, channels if kernel == "scale_channels_s8" else pixels)
+
+
+@pytest.mark.parametrize("kernel", ["scale_channels_s8", "scale_pixels_s8"])
+def test_scale_kernels_every_shift_and_channel_count(host: HostKernels, kernel: str) -> None:
+    """Channel counts 1..17 (the M4's words of 4 and every tail after them) against every out_shift 0..31, on 3
+    pixels whose first is -128 and second 127 everywhere, gates -128, 127, 0, 1, -1 first (a pixel's: -128, -128,
+    127): host C == twin, the clamp inside int8 reached on both sides at small shifts."""
+    rng = np.random.default_rng(4600 + len(kernel))
+    for channels in range(1, 18):
+        x = _map_with_extremes(rng, 3, channels)
+        gates = _gates(rng, channels) if kernel == "scale_channels_s8" else np.array([-128, -128, 127], np.int8)
+        for out_shift in range(32):
+            params = ScaleChannelsParams(out_shift, -120, 120)
+            got, intact = _placed_call(host, kernel, params, x, gates, 0, 0)
+            np.testing.assert_array_equal(got, _scale_twin(kernel, params, x, gates), err_msg=f"{channels} {out_shift}")
+            assert intact
+            if out_shift == 0 and channels >= 2:
+                assert got.max() == 120 and got.min() == -120, "the clamp is reached on both sides"
+
+
+@pytest.mark.parametrize("kernel", ["scale_channels_s8", "scale_pixels_s8"])
+def test_scale_kernels_every_shift_and_clamp(host: HostKernels, kernel: str) -> None:
+    """Every out_shift 0..31 against clamps narrower than int8, of one value, of one side, and past int8 (where the
+    int8 cast wraps, as in the twin), on 5 and 17 channels and 0, 1 and 6 pixels: host C == twin."""
+    rng = np.random.default_rng(4610 + len(kernel))
+    for pixels, channels in ((6, 5), (1, 17), (0, 17), (6, 17)):
+        x = _map_with_extremes(rng, pixels, channels)
+        gates = _scale_gates(rng, kernel, pixels, channels)
+        for out_shift in range(32):
+            for lo, hi in (*ELEMENTWISE_CLAMPS, WIDE_CLAMP):
+                params = ScaleChannelsParams(out_shift, lo, hi)
+                got, intact = _placed_call(host, kernel, params, x, gates, 0, 0)
+                expected = _scale_twin(kernel, params, x, gates)
+                np.testing.assert_array_equal(got, expected, err_msg=f"{pixels}x{channels} {params}")
+                assert intact
+
+
+@pytest.mark.parametrize("kernel", ["scale_channels_s8", "scale_pixels_s8"])
+def test_scale_kernels_misaligned_and_in_place(host: HostKernels, kernel: str) -> None:
+    """The map and the output 0..3 bytes past a word boundary each, and in place at each offset, on channel counts
+    below, at and past 4 and pixel counts 0..5: host C == twin, and not a byte written before or after the output."""
+    rng = np.random.default_rng(4620 + len(kernel))
+    for pixels, channels in ((0, 4), (1, 3), (2, 4), (5, 7), (3, 13), (4, 16)):
+        x = _map_with_extremes(rng, pixels, channels)
+        gates = _scale_gates(rng, kernel, pixels, channels)
+        for params in (ScaleChannelsParams(6, -120, 120), ScaleChannelsParams(9), ScaleChannelsParams(0, 0, 127)):
+            expected = _scale_twin(kernel, params, x, gates)
+            for in_offset in range(4):
+                for out_offset in range(4):
+                    got, intact = _placed_call(host, kernel, params, x, gates, in_offset, out_offset)
+                    np.testing.assert_array_equal(got, expected, err_msg=f"{x.shape} +{in_offset} +{out_offset}")
+                    assert intact, f"a byte around the output changed ({x.shape} +{in_offset} +{out_offset})"
+                got, intact = _placed_call(host, kernel, params, x, gates, in_offset, in_offset, in_place=True)
+                np.testing.assert_array_equal(got, expected, err_msg=f"in place {x.shape} +{in_offset}")
+                assert intact
+
+
+def _prelu_slopes(rng: np.random.Generator, channels: int) -> np.ndarray:
+    """channels random int16 slopes, the first ones -32768, 32767 and 0."""
+    slope = rng.integers(-32768, 32768, channels, dtype=np.int16)
+    head = np.array([-32768, 32767, 0], np.int16)[:channels]
+    slope[: head.size] = head
+    return slope
+
+
+# prelu_s8's pos_shift - out_shift: the M4's columns for 0, 1 and -1 and its general one (2, -2, more doublings than
+# saturate, more halvings than leave anything)
+PRELU_SIDES = [0, 1, -1, 2, -2, 5, -7, 9, -10]
+
+
+def test_prelu_every_shift_pair(host: HostKernels) -> None:
+    """out_shift 0..31 against pos_shift = out_shift + each of PRELU_SIDES (within 0..23), on 17 channels (4 words
+    and a tail of 1) and on 2, with every int8 input a pixel and the int16 extremes among the slopes; clamps inside
+    int8 and the int8 range: host C == twin."""
+    rng = np.random.default_rng(4630)
+    every = np.repeat(np.arange(-128, 128, dtype=np.int8)[:, None], 17, axis=1)
+    for x in (every, every[:, :2].copy()):
+        slope = _prelu_slopes(rng, x.shape[1])
+        for out_shift in range(32):
+            for pos_shift in sorted({min(23, max(0, out_shift + d)) for d in PRELU_SIDES}):
+                for lo, hi in ((-120, 120), (-128, 127)):
+                    params = PReluParams(pos_shift, out_shift, lo, hi)
+                    got, intact = _placed_call(host, "prelu_s8", params, x, slope, 0, 0)
+                    np.testing.assert_array_equal(got, prelu_s8(params, x, slope), err_msg=str(params))
+                    assert intact
+
+
+def test_prelu_channel_counts_clamps_and_placement(host: HostKernels) -> None:
+    """Channel counts 1..17 on 0..4 pixels whose first is -128 and second 127 everywhere, every clamp of
+    ELEMENTWISE_CLAMPS and one past int8, the map and output 0..3 bytes past a word boundary and in place: host C ==
+    twin, and not a byte written around the output."""
+    rng = np.random.default_rng(4640)
+    runs = [PReluParams(14, 13, lo, hi) for lo, hi in (*ELEMENTWISE_CLAMPS, WIDE_CLAMP)]
+    runs += [PReluParams(14, 14), PReluParams(12, 13, -100, 90), PReluParams(23, 1, -100, 90), PReluParams(0, 17)]
+    for channels in range(1, 18):
+        pixels = channels % 5
+        x = _map_with_extremes(rng, pixels, channels)
+        slope = _prelu_slopes(rng, channels)
+        for i, params in enumerate(runs):
+            expected = prelu_s8(params, x, slope)
+            in_offset, out_offset = i % 4, (i // 4) % 4
+            got, intact = _placed_call(host, "prelu_s8", params, x, slope, in_offset, out_offset)
+            np.testing.assert_array_equal(got, expected, err_msg=f"{x.shape} {params} +{in_offset} +{out_offset}")
+            assert intact
+            got, intact = _placed_call(host, "prelu_s8", params, x, slope, out_offset, out_offset, in_place=True)
+            np.testing.assert_array_equal(got, expected, err_msg=f"in place {x.shape} {params} +{out_offset}")
+            assert intact
+
+
 # (in_h, in_w, out_h, out_w): x2 and x3 upscales, non-integer factors both ways (5 -> 7 and 7 -> 5, also on one
 # map), 1 -> 4, outputs of size 1, the identity, and unequal factors per axis
 RESIZE_SHAPES = [

@@ -5,12 +5,16 @@ different output shift per channel in every convolution."""
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from hil.kernels_ref import PReluParams, ScaleChannelsParams
 from hil.kernels_ref.device_cases import (
+    ElementwiseLayout,
+    KernelCase,
     add_a16_case,
     add_case,
     conv_a16_bound_case,
@@ -103,6 +107,72 @@ def test_scale_pixels_matches_twin_under_qemu(tmp_path: Path) -> None:
     run = run_cases("scale_pixels_parity", cases, tmp_path)
     assert not run.mismatches, "\n".join(run.mismatches)
     assert run.instructions > 0
+
+
+# The element-wise kernels' clamps: the int8 range (the EOR path), inside it (UQSUB8, UADD8), one value, one side,
+# and past int8 (the board's plain loop)
+ELEMENTWISE_CLAMPS = [(-128, 127), (-120, 120), (0, 127), (-100, 100), (-128, -128), (127, 127), (5, 5), (-128, 0)]
+ELEMENTWISE_CLAMPS_WIDE = [*ELEMENTWISE_CLAMPS, (-300, 300)]
+# (pixels, channels, layout): tails of 1, 2, 3 and 0 channels after the words, fewer than 4 channels (the plain
+# loop), one pixel of one word, the map and outputs 0..3 bytes past a word (every run's output a further 3 bytes on),
+# in place
+ELEMENTWISE_SHAPES = [
+    (5, 17, ElementwiseLayout()),
+    (3, 6, ElementwiseLayout(1, 2)),
+    (4, 11, ElementwiseLayout(3, 3, in_place=True)),
+    (2, 8, ElementwiseLayout(2, 1)),
+    (2, 3, ElementwiseLayout(0, 3)),
+    (1, 4, ElementwiseLayout(1, 1, in_place=True)),
+    (7, 16, ElementwiseLayout(2, 0)),
+    (3, 5, ElementwiseLayout(0, 2)),
+]
+# every out_shift with a clamp inside int8, and the clamps at the shifts where the M4's path changes (the gate's
+# 16-bit factor: x * 256 below 8; all rounded products 0 from 16)
+SCALE_RUNS = [ScaleChannelsParams(s, -120, 120) for s in range(32)] + [
+    ScaleChannelsParams(s, lo, hi) for s in (0, 7, 8, 15, 16, 31) for lo, hi in ELEMENTWISE_CLAMPS_WIDE
+]
+
+
+@pytest.mark.parametrize("kernel", [scale_channels_case, scale_pixels_case], ids=["channels", "pixels"])
+def test_scale_kernels_every_path_under_qemu(tmp_path: Path, kernel: Callable[..., KernelCase]) -> None:
+    """scale_channels_s8 and scale_pixels_s8 built for the M4 (SMLAxy, PKHTB, USAT16 words; a firmware each: 8 cases of
+    2 inputs): every out_shift 0..31 and each clamp of ELEMENTWISE_CLAMPS_WIDE at the path's edges, on the shapes and
+    layouts of ELEMENTWISE_SHAPES (tails, the plain loop, misaligned and in place, the bytes around every output
+    unchanged), the maps' first pixel -128 under gates -128, the second -128 and the third 127 under gates 127.
+    (Checked by mutation: the odd lanes with the even gates, no UQSUB8, the -128..127 EOR missing a byte, the x * 256
+    regime from shift 7, large shifts capped at 15, the rounding addend 2^15 - 1, the last word or the channel tails
+    skipped, a pixel too many, words read from the word boundary below: each fails this test.)"""
+    rng = np.random.default_rng(8990)
+    cases = [kernel(rng, p, c, runs=SCALE_RUNS, extremes=True, layout=layout) for p, c, layout in ELEMENTWISE_SHAPES]
+    run = run_cases(f"{kernel.__name__}_paths", cases, tmp_path)
+    assert not run.mismatches, "\n".join(run.mismatches)
+
+
+def test_prelu_every_path_under_qemu(tmp_path: Path) -> None:
+    """prelu_s8 built for the M4 (SMLAWx, USAT words; SADD8/UQADD8/UHADD8 and SEL for the positive side): out_shift
+    1..17 (the DSP path) with pos_shift - out_shift 0, 1, -1 (its own loops) and 2, -2, 5, -7, 9, -10 (the general
+    one), out_shift 0, 18 and 31 (the plain loop), each clamp of ELEMENTWISE_CLAMPS_WIDE, the int16 extremes among
+    the slopes, on the shapes and layouts of ELEMENTWISE_SHAPES. (Checked by mutation: multipliers one bit short,
+    halvings without their rounding, the d = 1 column doubling twice, the d = 0 -128..127 EOR missing a byte, the
+    positive bias from the wrong constant, SEL's operands swapped, out_shift 18 on the DSP path, words read from the
+    word boundary below: each fails this test.)"""
+    rng = np.random.default_rng(9090)
+    sides = [0, 1, -1, 2, -2, 5, -7, 9, -10]
+    runs = [
+        PReluParams(min(23, max(0, s + d)), s, lo, hi)
+        for s in (1, 2, 8, 13, 16, 17)
+        for d in sides
+        for lo, hi in ((-120, 120), (-128, 127))
+    ]
+    runs += [PReluParams(min(23, max(0, s + d)), s, -100, 90) for s in (0, 18, 31) for d in sides]
+    runs += [PReluParams(14, 13, lo, hi) for lo, hi in ELEMENTWISE_CLAMPS_WIDE]
+    runs += [PReluParams(14, 14, lo, hi) for lo, hi in ELEMENTWISE_CLAMPS_WIDE]
+    cases = [
+        prelu_case(rng, p, c, runs=runs, slope_bound=32768, extremes=True, layout=layout)
+        for p, c, layout in ELEMENTWISE_SHAPES
+    ]
+    run = run_cases("prelu_paths", cases, tmp_path)
+    assert not run.mismatches, "\n".join(run.mismatches)
 
 
 def test_layer_norm_matches_twin_under_qemu(tmp_path: Path) -> None:
