@@ -225,9 +225,11 @@ class RecurrentStates:
     (IR tensor, reverse)."""
 
     finals: tuple[tuple[str, bool], ...]
+    batch_first: bool = False  # after h_n.transpose(0, 1) (or permute(1, 0, 2)): [B, layers * directions, H]
 
     def __str__(self) -> str:
-        return "a GRU's or LSTM's final states h_n [layers * directions, B, H]"
+        shape = "[B, layers * directions, H]" if self.batch_first else "[layers * directions, B, H]"
+        return f"a GRU's or LSTM's final states h_n {shape}"
 
 
 # One sequence's frames (batch 1) in a shape of other singleton axes whose values, in torch's order, are the IR
@@ -889,35 +891,54 @@ class _Capture(TorchFunctionMode):
         )
 
     def _final_state(self, where: str, func, args, kwargs, result) -> None:
-        """One layer's final state of a GRU's or LSTM's h_n as [B, H] rows: h_n[i], or h_n.squeeze(0) (a view to
-        [B, H]) of a one-layer, one-direction one. It is that frame of the layer's output (slice_pixels), as rows.
-        torch.cat of h_n along dim 0 (ONNX's layers' Y_h joined) is h_n of them all."""
+        """A GRU's or LSTM's final states h_n as [B, H] rows: one layer's, h_n[i], or h_n.squeeze(0) (a view to
+        [B, H]) of a one-layer, one-direction one; or all of them side by side, h_n.transpose(0, 1) (or
+        permute(1, 0, 2)) viewed as [B, layers * directions * H]. Each is that frame of the layer's output
+        (slice_pixels) as rows; several are joined (concat_channels). torch.cat of h_n along dim 0 (ONNX's layers'
+        Y_h joined) is h_n of them all."""
         name = getattr(func, "__name__", "")
         if name == "cat" and kwargs.get("dim", args[1] if len(args) > 1 else 0) == 0:
             entries = [self.names.get(id(t), (None, None)) for t in args[0]]
-            if all(isinstance(layout, RecurrentStates) for _, layout in entries):
+            if all(isinstance(layout, RecurrentStates) and not layout.batch_first for _, layout in entries):
                 finals = tuple(f for _, layout in entries for f in layout.finals)
                 self.alias(result, entries[0][0], RecurrentStates(finals))
                 return
-        layout = self.names[id(args[0])][1]
+        source, layout = self.names[id(args[0])]
         finals, pick = layout.finals, None
+        if name in ("transpose", "permute", "swapaxes") and not layout.batch_first and result.dim() == 3:
+            probe = torch.empty(2, 3, 4)  # distinct sizes: the result's shape names the permutation
+            if tuple(getattr(probe, name)(*args[1:], **kwargs).shape) == (3, 2, 4):
+                self.alias(result, source, RecurrentStates(finals, batch_first=True))
+                return
+        if layout.batch_first and name in ("reshape", "view", "flatten") and result.dim() == 2:
+            rows = [self._state_rows(where, final) for final in finals]
+            self.add_node("concat_channels", where, rows, result, tuple(result.shape), layout=FLAT)
+            return
         index = args[1] if name == "__getitem__" else None
         index = index if isinstance(index, tuple) else (index,)
         if name == "__getitem__" and isinstance(index[0], int) and all(i in (slice(None), Ellipsis) for i in index[1:]):
             pick = index[0]
         elif name in ("squeeze", "view", "reshape") and len(finals) == 1:
             pick = 0
-        if pick is None or not -len(finals) <= pick < len(finals) or result.dim() != 2:
+        if layout.batch_first or pick is None or not -len(finals) <= pick < len(finals) or result.dim() != 2:
             raise CompileError(
-                f"{where}: reads {layout} ({len(finals)} of them); only one state as [B, H] rows is supported: "
-                "h_n[i] (h_n[-1]: the last layer's, its backward direction's when bidirectional), or h_n.squeeze(0) "
-                "of a one-layer one"
+                f"{where}: reads {layout} ({len(finals)} of them); only states as [B, H] rows are supported: h_n[i] "
+                "(h_n[-1]: the last layer's, its backward direction's when bidirectional), h_n.squeeze(0) of a "
+                "one-layer one, or all of them side by side, h_n.transpose(0, 1).reshape(b, -1)"
             )
-        tensor, reverse = finals[pick]
+        self._state_rows(where, finals[pick], result)
+
+    def _state_rows(self, where: str, final: tuple[str, bool], result: torch.Tensor | None = None) -> str:
+        """One final state (its gru or lstm node's output, and whether it ran in reverse) as [B, H] rows: the frame
+        it ended at (slice_pixels), then rows (flatten_chw), held by result when given; the rows' IR tensor."""
+        tensor, reverse = final
         b, _, steps, hidden = self.graph.tensors[tensor].shape
         attrs = {"start": (0, 0 if reverse else steps - 1), "step": (1, 1), "output_hw": (1, 1)}
         state = self.add_inner_node("slice_pixels", f"{where} (final state)", tensor, (b, 1, 1, hidden), attrs)
+        if result is None:
+            return self.add_inner_node("flatten_chw", f"{where} (rows)", state, (b, hidden), {})
         self.add_node("flatten_chw", f"{where} (rows)", [state], result, tuple(result.shape), layout=FLAT)
+        return self.names[id(result)][0]
 
     def _slice(self, where: str, args, result) -> None:
         """x[:, a:b] of a map's channels (also written x[:, a:b, :, :] or x[:, a:b, ...]): slice_channels, or the map

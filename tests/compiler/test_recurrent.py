@@ -122,6 +122,20 @@ class TimeFirstLSTMStates(nn.Module):
         return self.fc(torch.cat([h[0], h[1]], dim=1))
 
 
+class AllStatesJoined(nn.Module):
+    """Every final state of a two-layer bidirectional GRU side by side, h_n.transpose(0, 1).reshape(b, -1), to a
+    Linear (a common classifier head)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gru = nn.GRU(8, 12, num_layers=2, batch_first=True, bidirectional=True)
+        self.fc = nn.Linear(48, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _, h = self.gru(x)
+        return self.fc(h.transpose(0, 1).reshape(x.shape[0], -1))
+
+
 class GRUMean(nn.Module):
     """A GRU's frames averaged over time (a global pool), then a Linear."""
 
@@ -156,6 +170,15 @@ CASES = [  # model, input shape, the optimised IR's ops, each recurrent node's l
         [False] * 4,
     ),
     (GRUMean, (1, 20, 8), ["transpose_rows", "gru", "avgpool", "linear"], [False]),
+    (
+        AllStatesJoined,
+        (1, 16, 8),
+        ["transpose_rows", "gru", "gru", "concat_channels", "gru", "gru"]
+        + ["slice_pixels", "flatten_chw"] * 2
+        + ["flatten_chw"] * 2
+        + ["concat_channels", "linear"],
+        [False, False, True, True],
+    ),
     (TimeFirstGRU, (1, 13, 30), ["conv2d", "gru", "gru", "flatten_chw", "linear"], [False, True]),
     (
         TimeFirstLSTMStates,
@@ -242,15 +265,15 @@ class _Wrapped(nn.Module):
         ),
         (
             nn.GRU(8, 4, num_layers=2, batch_first=True),
-            lambda m, x: m.gru(x)[1].permute(1, 0, 2).reshape(1, -1),
+            lambda m, x: m.gru(x)[1].permute(1, 0, 2) * 2,
             (1, 5, 8),
-            "only one state as [B, H] rows is supported",
+            "reads a GRU's or LSTM's final states h_n [B, layers * directions, H] (2 of them); only states as [B, H]",
         ),
         (
             nn.GRU(8, 4, batch_first=True),
             lambda m, x: m.gru(x)[1] * 2,
             (1, 5, 8),
-            "reads a GRU's or LSTM's final states h_n [layers * directions, B, H] (1 of them)",
+            "final states h_n [layers * directions, B, H] (1 of them); only states as [B, H] rows",
         ),
         (
             nn.GRU(8, 4, batch_first=True),
