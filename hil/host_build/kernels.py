@@ -123,22 +123,6 @@ class CGRUWeights(ctypes.Structure):
     ]
 
 
-class _GRUWeights:
-    """A CGRUWeights and the contiguous arrays it points into (kept alive together)."""
-
-    def __init__(self, weights: GRUWeights) -> None:
-        self.arrays = [np.ascontiguousarray(a) for a in (weights.w, weights.u, weights.bias, weights.bias_hn)]
-        w, u, bias, bias_hn = self.arrays
-        self.struct = CGRUWeights(
-            weights.input_size,
-            weights.hidden_size,
-            _ptr(w, np.int16),
-            _ptr(u, np.int16),
-            _ptr(bias, np.int32),
-            _ptr(bias_hn, np.int32),
-        )
-
-
 class CLSTMWeights(ctypes.Structure):
     _fields_ = [
         ("input_size", c_int32),
@@ -149,15 +133,16 @@ class CLSTMWeights(ctypes.Structure):
     ]
 
 
-class _LSTMWeights:
-    """A CLSTMWeights and the contiguous arrays it points into (kept alive together)."""
+class _RecurrentWeights:
+    """A CGRUWeights or CLSTMWeights (as the record's type says) and the contiguous arrays it points into, kept
+    alive together: each pointer field the struct declares, from the record's array of that name."""
 
-    def __init__(self, weights: LSTMWeights) -> None:
-        self.arrays = [np.ascontiguousarray(a) for a in (weights.w, weights.u, weights.bias)]
-        w, u, bias = self.arrays
-        self.struct = CLSTMWeights(
-            weights.input_size, weights.hidden_size, _ptr(w, np.int16), _ptr(u, np.int16), _ptr(bias, np.int32)
-        )
+    def __init__(self, weights: GRUWeights | LSTMWeights) -> None:
+        struct = {GRUWeights: CGRUWeights, LSTMWeights: CLSTMWeights}[type(weights)]
+        pointers = struct._fields_[2:]
+        self.arrays = [np.ascontiguousarray(getattr(weights, name)) for name, _ in pointers]
+        typed = [_ptr(a, np.dtype(kind._type_)) for a, (_, kind) in zip(self.arrays, pointers, strict=True)]
+        self.struct = struct(weights.input_size, weights.hidden_size, *typed)
 
 
 class _Weights:
@@ -399,7 +384,7 @@ class HostKernels:
 
     def gru_get_buffer_size(self, weights: GRUWeights) -> int:
         """gru_s8_get_buffer_size: the scratch bytes gru_s8 needs (hil.kernels_ref.gru_buffer_size)."""
-        return int(self.lib.gru_s8_get_buffer_size(ctypes.byref(_GRUWeights(weights).struct)))
+        return int(self.lib.gru_s8_get_buffer_size(ctypes.byref(_RecurrentWeights(weights).struct)))
 
     def gru_s8(
         self,
@@ -418,11 +403,11 @@ class HostKernels:
             HostKernelError: the kernel refused its arguments (HIL_KERNEL_ARG_ERROR).
         """
         size = self.gru_get_buffer_size(weights) if scratch_bytes is None else scratch_bytes
-        return self._recurrent("gru_s8", params, weights, _GRUWeights(weights), x, size, input_dims)
+        return self._recurrent("gru_s8", params, weights, _RecurrentWeights(weights), x, size, input_dims)
 
     def lstm_get_buffer_size(self, weights: LSTMWeights) -> int:
         """lstm_s8_get_buffer_size: the scratch bytes lstm_s8 needs (hil.kernels_ref.lstm_buffer_size)."""
-        return int(self.lib.lstm_s8_get_buffer_size(ctypes.byref(_LSTMWeights(weights).struct)))
+        return int(self.lib.lstm_s8_get_buffer_size(ctypes.byref(_RecurrentWeights(weights).struct)))
 
     def lstm_s8(
         self,
@@ -441,14 +426,14 @@ class HostKernels:
             HostKernelError: the kernel refused its arguments (HIL_KERNEL_ARG_ERROR).
         """
         size = self.lstm_get_buffer_size(weights) if scratch_bytes is None else scratch_bytes
-        return self._recurrent("lstm_s8", params, weights, _LSTMWeights(weights), x, size, input_dims)
+        return self._recurrent("lstm_s8", params, weights, _RecurrentWeights(weights), x, size, input_dims)
 
     def _recurrent(
         self,
         name: str,
         params: RecurrentParams,
         weights: GRUWeights | LSTMWeights,
-        held: _GRUWeights | _LSTMWeights,
+        held: _RecurrentWeights,
         x: np.ndarray,
         size: int,
         input_dims: tuple[int, int, int, int] | None,

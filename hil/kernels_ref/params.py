@@ -162,9 +162,10 @@ class RecurrentParams:
 
 
 @dataclass(frozen=True)
-class LSTMWeights:
-    """hil_lstm_weights: w [4 * hidden, input] and u [4 * hidden, hidden] int16 in PyTorch's gate order (input,
-    forget, cell, output); bias [4 * hidden] int32 (b_ih + b_hh) at the pre-activation accumulator's exponent."""
+class RecurrentWeights:
+    """What hil_gru_weights and hil_lstm_weights share: w [gates * hidden, input] and u [gates * hidden, hidden] int16
+    in PyTorch's gate order, bias [gates * hidden] int32 at the pre-activation accumulator's exponent; each record's
+    arrays in its C struct's order after the sizes."""
 
     w: np.ndarray
     u: np.ndarray
@@ -180,23 +181,16 @@ class LSTMWeights:
 
 
 @dataclass(frozen=True)
-class GRUWeights:
-    """hil_gru_weights: w [3 * hidden, input] and u [3 * hidden, hidden] int16 in PyTorch's gate order (reset,
-    update, new); bias [3 * hidden] int32 (b_ih + b_hh for reset and update, b_in for new) and bias_hn [hidden]
-    int32 (b_hn, which the reset gate scales), all at the pre-activation accumulator's exponent."""
+class LSTMWeights(RecurrentWeights):
+    """hil_lstm_weights: 4 gates (input, forget, cell, output); bias is b_ih + b_hh."""
 
-    w: np.ndarray
-    u: np.ndarray
-    bias: np.ndarray
+
+@dataclass(frozen=True)
+class GRUWeights(RecurrentWeights):
+    """hil_gru_weights: 3 gates (reset, update, new); bias is b_ih + b_hh for reset and update and b_in for new, and
+    bias_hn [hidden] int32 is b_hn, which the reset gate scales."""
+
     bias_hn: np.ndarray
-
-    @property
-    def input_size(self) -> int:
-        return int(self.w.shape[1])
-
-    @property
-    def hidden_size(self) -> int:
-        return int(self.u.shape[1])
 
 
 @c_struct("hil_rnnpool_params")

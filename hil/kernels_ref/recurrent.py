@@ -16,17 +16,19 @@ import numpy as np
 from hil.kernels_ref.fastgrnn import ACC_LIMIT, MAX_PRE_SHIFT
 from hil.kernels_ref.fixed import KernelRangeError, clamp, round_shift
 from hil.kernels_ref.nonlinear import INPUT_FRAC_BITS, OUTPUT_ONE
-from hil.kernels_ref.params import RecurrentParams
+from hil.kernels_ref.params import RecurrentParams, RecurrentWeights
 
 STATE_FRAC_BITS = 15  # the hidden state is Q15
 MAX_OUT_SHIFT = 15  # out_shift 0..15: output exponents -15..0
 
 # The step of a layer: (params, weights, x [..., input], state) -> (h' [..., hidden] Q15, state'); state starts as
 # zero_state(batch, hidden) and holds h (and an LSTM's cell).
-Step = Callable[[RecurrentParams, object, np.ndarray, tuple], tuple[np.ndarray, tuple]]
+Step = Callable[[RecurrentParams, RecurrentWeights, np.ndarray, tuple], tuple[np.ndarray, tuple]]
 
 
-def run_frames(params: RecurrentParams, weights, x: np.ndarray, step: Step, zero_state: tuple, what: str) -> np.ndarray:
+def run_frames(
+    params: RecurrentParams, weights: RecurrentWeights, x: np.ndarray, step: Step, zero_state: tuple, what: str
+) -> np.ndarray:
     """A layer over x [batch, steps, input] int8 from zero_state: [batch, steps, hidden] int8 (every step's output at
     its own frame, also when reverse), or [batch, 1, hidden] with last_only (the final state)."""
     x = np.asarray(x)
@@ -70,7 +72,7 @@ def check_params(params: RecurrentParams, what: str) -> None:
             raise KernelRangeError(f"{what} {name}={getattr(params, name)} outside {lo}..{hi}")
 
 
-def check_shapes(weights, gates: int, what: str) -> None:
+def check_shapes(weights: RecurrentWeights, gates: int, what: str) -> None:
     """Raises KernelRangeError unless w is [gates * hidden, input], u [gates * hidden, hidden] and bias
     [gates * hidden]."""
     n_h, n_in = weights.hidden_size, weights.input_size
@@ -80,7 +82,9 @@ def check_shapes(weights, gates: int, what: str) -> None:
             raise KernelRangeError(f"{what} {name} of shape {getattr(weights, name).shape}: expected {shape}")
 
 
-def check_layer(params: RecurrentParams, weights, gates: int, bound: Callable[[], int], what: str) -> None:
+def check_layer(
+    params: RecurrentParams, weights: RecurrentWeights, gates: int, bound: Callable[[], int], what: str
+) -> None:
     """Raises KernelRangeError unless the weights' shapes, then the accumulator bound (bound: the layer's
     accumulator_bound, computed once the shapes hold) and the params are within what the C kernel proves safe."""
     check_shapes(weights, gates, what)

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from hil.host_build import HostKernelError, HostKernels
-from hil.host_build.kernels import CContext, CDims, _GRUWeights, _struct
+from hil.host_build.kernels import CContext, CDims, _RecurrentWeights, _struct
 from hil.kernels_ref import (
     GRUWeights,
     KernelRangeError,
@@ -289,7 +289,7 @@ def test_bad_shapes_and_scratch_are_refused(host: HostKernels, small_gru) -> Non
 
 def test_null_pointers_and_misaligned_scratch_are_refused(host: HostKernels, small_gru) -> None:
     params, weights, x = small_gru
-    held = _GRUWeights(weights)
+    held = _RecurrentWeights(weights)
     size = gru_buffer_size(weights)
     scratch = np.zeros(size // 4 + 2, dtype=np.int32)
     output = np.zeros((2, 3, 4), dtype=np.int8)
@@ -309,6 +309,6 @@ def test_null_pointers_and_misaligned_scratch_are_refused(host: HostKernels, sma
     for kwargs in ({"c_params": None}, {"c_weights": None}, {"dims": None}, {"xp": None}, {"op": None}):
         assert call(context, **kwargs) == -1, kwargs
     for field in ("w", "u", "bias", "bias_hn"):
-        nulled = _GRUWeights(weights)
+        nulled = _RecurrentWeights(weights)
         setattr(nulled.struct, field, None)
         assert call(context, c_weights=nulled.struct) == -1, field

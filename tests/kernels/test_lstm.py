@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from hil.host_build import HostKernelError, HostKernels
-from hil.host_build.kernels import CContext, CDims, _LSTMWeights, _struct
+from hil.host_build.kernels import CContext, CDims, _RecurrentWeights, _struct
 from hil.kernels_ref import (
     KernelRangeError,
     LSTMWeights,
@@ -286,7 +286,7 @@ def test_scratch_and_output_stay_in_bounds(host: HostKernels, n_in: int, n_h: in
     rng = np.random.default_rng(n_in * 10 + n_h)
     params, weights = quantized(torch_lstm(n_in, n_in, n_h), -5, -7)
     x = rng.integers(-128, 128, (2, 5, n_in), dtype=np.int8)
-    held, size = _LSTMWeights(weights), lstm_buffer_size(weights)
+    held, size = _RecurrentWeights(weights), lstm_buffer_size(weights)
     scratch = np.full(size + 64, 0x5A, dtype=np.uint8)
     assert scratch.ctypes.data % 4 == 0
     output = np.full(2 * 5 * n_h + 64, 0x5A, dtype=np.uint8)
@@ -362,7 +362,7 @@ def test_bad_shapes_and_scratch_are_refused(host: HostKernels, small_lstm) -> No
 
 def test_null_pointers_and_misaligned_scratch_are_refused(host: HostKernels, small_lstm) -> None:
     params, weights, x = small_lstm
-    held = _LSTMWeights(weights)
+    held = _RecurrentWeights(weights)
     size = lstm_buffer_size(weights)
     scratch = np.zeros(size // 4 + 2, dtype=np.int32)
     output = np.zeros((2, 3, 4), dtype=np.int8)
@@ -382,6 +382,6 @@ def test_null_pointers_and_misaligned_scratch_are_refused(host: HostKernels, sma
     for kwargs in ({"c_params": None}, {"c_weights": None}, {"dims": None}, {"xp": None}, {"op": None}):
         assert call(context, **kwargs) == -1, kwargs
     for field in ("w", "u", "bias"):
-        nulled = _LSTMWeights(weights)
+        nulled = _RecurrentWeights(weights)
         setattr(nulled.struct, field, None)
         assert call(context, c_weights=nulled.struct) == -1, field
