@@ -713,10 +713,8 @@ class _Capture(TorchFunctionMode):
             time_first = (args[0].shape[1], 1, args[0].shape[2])
             if layout != NCHW or tuple(result.shape) != time_first or not keeps(order):
                 return False
-            frames_shape = (1, 1, *args[0].shape[1:])
-            attrs = {"output_shape": frames_shape}
-            source = self.add_inner_node("transpose_rows", f"{where} (frames)", source, frames_shape, attrs)
-            shape = frames_shape
+            source = self.frames_of_sequence(where, source, args[0])
+            shape = self.graph.tensors[source].shape
         self.alias(result, source, NHWC if tuple(result.shape) == (1, *shape[2:]) else FRAME_BYTES)
         return True
 
@@ -737,9 +735,15 @@ class _Capture(TorchFunctionMode):
         """The IR tensor of channels-last frames [B, L, C] (IR [B, 1, L, C]) read as the sequence [B, L, C] of L
         channels (a Conv1d after x.transpose(1, 2) of a [B, frames, features] input): transpose_rows to
         [B, 1, C, L]."""
-        shape = graph_shape(tuple(frames.shape))
-        attrs = {"output_shape": shape}
-        return self.add_inner_node("transpose_rows", f"{where} (as a sequence)", source, shape, attrs)
+        return self._transposed_rows(f"{where} (as a sequence)", source, graph_shape(tuple(frames.shape)))
+
+    def frames_of_sequence(self, where: str, source: str, sequence: torch.Tensor) -> str:
+        """The IR tensor of a sequence [B, T, K] (IR [B, 1, K, T]: T channels) read as frames of K features, IR
+        [B, 1, T, K] (a GRU or LSTM on a [B, T, K] input): transpose_rows, sequence_of_frames' inverse."""
+        return self._transposed_rows(f"{where} (frames)", source, (sequence.shape[0], 1, *sequence.shape[1:]))
+
+    def _transposed_rows(self, name: str, source: str, shape: tuple[int, ...]) -> str:
+        return self.add_inner_node("transpose_rows", name, source, shape, {"output_shape": shape})
 
     def _same_map(self, args, result) -> bool:
         """Whether a view only adds or drops the one row of a sequence (x.unsqueeze(2) of [B, C, L] for a Conv2d of
@@ -1222,9 +1226,7 @@ def _recurrent_layers(rec: _Capture, path: str, module: nn.GRU | nn.LSTM, inputs
                 f"{what} takes frames [B, T, K] (batch_first), got {tuple(x.shape)} as a {layout} tensor"
             )
     if layout == NCHW:  # torch's [B, T, K] that the IR holds as a sequence of T channels: its values transposed
-        frames_shape = (x.shape[0], 1, x.shape[1], x.shape[2])
-        attrs = {"output_shape": frames_shape}
-        source = rec.add_inner_node("transpose_rows", f"{path} (frames)", source, frames_shape, attrs)
+        source = rec.frames_of_sequence(path, source, x)
     b, _, steps, _ = rec.graph.tensors[source].shape
     gates, finals = 3 if op == "gru" else 4, []
     for layer in range(module.num_layers):
